@@ -1,0 +1,45 @@
+// The few error classes of files-sync and the exit codes a script or systemd can act on.
+
+/** Exit codes (DESIGN.md, "Surface"); the systemd unit refuses to restart on 2 and 4. */
+export const ExitCode = {
+  ok: 0,
+  fileFailures: 1,
+  usage: 2,
+  guard: 3,
+  auth: 4,
+  unavailable: 5,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Base class: every error files-sync raises on purpose says what the user can do about it. */
+export class SyncError extends Error {
+  override name = 'SyncError';
+  /** The exit code a command ends with when this error stops it. */
+  readonly exitCode: ExitCode;
+  constructor(message: string, exitCode: ExitCode, options?: { cause?: unknown }) {
+    super(message, options);
+    this.exitCode = exitCode;
+  }
+}
+
+/** Bad configuration or command line: fatal, exit 2, never retried. */
+export class ConfigError extends SyncError {
+  override name = 'ConfigError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.usage, options);
+  }
+}
+
+/** The sync root is missing or a delete guard tripped: exit 3. */
+export class GuardError extends SyncError {
+  override name = 'GuardError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.guard, options);
+  }
+}
+
+/** Message of any thrown value, for logs and summaries. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,66 @@
+// What the local side of a sync produces: the walk's view of the root, shared by the walker, the
+// planner and the daemon's per-path jobs.
+
+/** One regular file under the root, as the walk saw it. */
+export interface LocalFile {
+  /** Relative to the root, POSIX separators, NFC as the file system gave it (never normalised). */
+  path: string;
+  size: number;
+  /** Modification time in milliseconds (fractional part kept as stat gives it). */
+  mtimeMs: number;
+  ino: number;
+  /**
+   * Hex sha256 of the content. Reused from the ledger when size and mtime match it (a touched
+   * file costs a hash, an unchanged one nothing); null when the file was not hashed because it
+   * is over `maxFileBytes`.
+   */
+  sha256: string | null;
+  mimeType: string;
+}
+
+/** A path that exists but could not be taken: it is never treated as deleted. */
+export interface LocalProblem {
+  path: string;
+  /** `unreadable`: a permission or I/O error; `changing`: it changed while it was read. */
+  kind: 'unreadable' | 'changing';
+  reason: string;
+}
+
+/** What the walk knew of a path before (from the ledger), to skip hashing unchanged files. */
+export interface KnownFile {
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+  mimeType: string;
+}
+
+export interface WalkResult {
+  files: LocalFile[];
+  problems: LocalProblem[];
+  /**
+   * False when any directory could not be read: the plan must then not delete anything, since a
+   * missing path may only be unseen (DESIGN.md rule 4).
+   */
+  complete: boolean;
+  /** Paths skipped on purpose and why (FIFOs, sockets, devices, symlinks): logged once each. */
+  skipped: { path: string; reason: string }[];
+  /** Identity of the root directory, to notice an unmounted or replaced disk. */
+  root: { dev: number; ino: number };
+  filesHashed: number;
+  bytesHashed: number;
+}
+
+/** Which paths under the root take part in the sync. */
+export interface FilterOptions {
+  /** Globs (relative to the root); when non-empty, only files matching one are synced. */
+  include: readonly string[];
+  /** Globs (gitignore syntax) excluded in addition to the defaults. */
+  exclude: readonly string[];
+  /** Contents of the root's `.filesyncignore` (gitignore syntax), if any. */
+  ignoreFile?: string;
+  /** Relative path of the state directory when it lies inside the root: always excluded. */
+  stateDirInRoot?: string;
+}
+
+/** True when a relative path takes part in the sync. `isDir` tells directories from files. */
+export type PathFilter = (relPath: string, isDir: boolean) => boolean;

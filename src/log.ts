@@ -1,0 +1,112 @@
+// Logging through winston: human lines on a terminal, sd-daemon priority prefixes under journald,
+// JSON lines for log shippers. Every line passes a redaction step for registered secrets.
+import { Writable } from 'node:stream';
+import winston from 'winston';
+
+export type LogFormat = 'human' | 'journal' | 'json';
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export type Logger = winston.Logger;
+
+/** sd-daemon(3) priorities for the levels files-sync uses. */
+const JOURNAL_PRIORITY: Record<string, number> = { error: 3, warn: 4, info: 6, debug: 7 };
+
+const secrets = new Set<string>();
+
+/**
+ * Registers a value that must never appear in a log line (the API key). Any occurrence is
+ * replaced with `[redacted]`; the code should never log it in the first place, this is the net.
+ */
+export function registerSecret(value: string): void {
+  if (value.length >= 8) secrets.add(value);
+}
+
+/** Replaces every registered secret in `text`. */
+export function redact(text: string): string {
+  let out = text;
+  for (const secret of secrets) out = out.split(secret).join('[redacted]');
+  return out;
+}
+
+const redactFormat = winston.format((info) => {
+  if (secrets.size === 0) return info;
+  for (const key of Object.keys(info)) {
+    const value = info[key];
+    if (typeof value === 'string') info[key] = redact(value);
+  }
+  if (typeof info.message === 'string') info.message = redact(info.message);
+  return info;
+});
+
+/** Fields that are part of every line's frame, not extra context. */
+const FRAME = new Set(['level', 'message', 'module', 'timestamp']);
+
+function contextOf(info: winston.Logform.TransformableInfo): string {
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(info)) {
+    if (FRAME.has(key) || typeof key === 'symbol') continue;
+    if (value === undefined) continue;
+    parts.push(`${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  }
+  return parts.length > 0 ? ` (${parts.join(' ')})` : '';
+}
+
+function lineFormat(format: LogFormat): winston.Logform.Format {
+  switch (format) {
+    case 'json':
+      return winston.format.combine(winston.format.timestamp(), winston.format.json());
+    case 'journal':
+      // journald stamps each line itself; the prefix sets the priority (sd-daemon(3)).
+      return winston.format.printf((info) => {
+        const module = info.module ? `${String(info.module)}: ` : '';
+        return `<${JOURNAL_PRIORITY[info.level] ?? 6}>${module}${String(info.message)}${contextOf(info)}`;
+      });
+    case 'human':
+      return winston.format.combine(
+        winston.format.timestamp({ format: 'HH:mm:ss' }),
+        winston.format.printf((info) => {
+          const module = info.module ? `${String(info.module)}: ` : '';
+          const level = info.level === 'info' ? '' : `${info.level.toUpperCase()} `;
+          return `${String(info.timestamp)} ${level}${module}${String(info.message)}${contextOf(info)}`;
+        }),
+      );
+  }
+}
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  format?: LogFormat;
+  /** Where lines go; default stderr (stdout carries command output such as `ls --json`). */
+  stream?: NodeJS.WritableStream;
+}
+
+/** Picks the log format from the environment the process runs in (called by the CLI only). */
+export function detectLogFormat(env: NodeJS.ProcessEnv): LogFormat {
+  return env.JOURNAL_STREAM ? 'journal' : 'human';
+}
+
+/** Creates the process's root logger; modules take `logger.child({ module: 'name' })`. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const stream = options.stream ?? process.stderr;
+  return winston.createLogger({
+    level: options.level ?? 'info',
+    format: winston.format.combine(redactFormat(), lineFormat(options.format ?? 'human')),
+    transports: [new winston.transports.Stream({ stream })],
+  });
+}
+
+/** A logger that drops everything: for library use and tests that do not look at logs. */
+export function silentLogger(): Logger {
+  return winston.createLogger({ silent: true, transports: [new winston.transports.Console({ silent: true })] });
+}
+
+/** A logger that keeps its lines in memory, for tests that assert on what was logged. */
+export function memoryLogger(level: LogLevel = 'debug', format: LogFormat = 'human'): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(line);
+      callback();
+    },
+  });
+  return { logger: createLogger({ level, format, stream }), lines };
+}

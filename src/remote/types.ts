@@ -1,0 +1,59 @@
+// The Files API as the rest of files-sync sees it: the metadata shape and the narrow interface
+// the sync engine consumes (STYLE.md 3), implemented over HTTP by FilesClient.
+
+/** One file of the workspace (files-api.md, FileMetadata). */
+export interface FileMetadata {
+  id: string;
+  type: 'file';
+  filename: string;
+  mime_type: string;
+  size_bytes: number;
+  /** RFC 3339 with microseconds, e.g. `2025-04-15T18:37:24.100435Z`. */
+  created_at: string;
+  downloadable?: boolean;
+  scope?: { id: string; type: string } | null;
+  /** GA contract only; absent in the beta. */
+  expires_at?: string | null;
+}
+
+/** Options of one upload. */
+export interface UploadOptions {
+  /** The stored filename (already a valid remote name). */
+  filename: string;
+  /** The part's Content-Type, stored as the file's `mime_type`. */
+  mimeType: string;
+  signal?: AbortSignal;
+}
+
+/** What an upload returns: the new file and what the caller must know to look for orphans. */
+export interface UploadResult {
+  file: FileMetadata;
+  /** Attempts made, the successful one included. */
+  attempts: number;
+  /**
+   * Attempts whose body was sent but whose answer was lost (reset, timeout): each may have left a
+   * stored file the caller does not know the id of. Reconciliation looks for such orphans.
+   */
+  unknownOutcomeAttempts: number;
+}
+
+/** What a delete returns. */
+export interface DeleteResult {
+  id: string;
+  /** The API answered 404: the file was already gone. */
+  alreadyDeleted: boolean;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+/** The Files API operations files-sync needs. */
+export interface RemoteFiles {
+  upload(path: string, options: UploadOptions): Promise<UploadResult>;
+  /** Every file of the workspace, newest first, paging until the end. */
+  list(options?: CallOptions): AsyncIterable<FileMetadata>;
+  get(id: string, options?: CallOptions): Promise<FileMetadata>;
+  delete(id: string, options?: CallOptions): Promise<DeleteResult>;
+  download(id: string, toPath: string, options?: CallOptions): Promise<{ bytes: number }>;
+}
