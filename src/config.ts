@@ -1,0 +1,237 @@
+// The configuration: every setting declared once (key, default, check), loaded from a file, the
+// command line and the environment into one frozen object; and the API key, kept apart from it.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError, errorMessage } from './errors.js';
+import { registerSecret } from './log.js';
+
+/**
+ * The largest file the API takes: 500 MB is the cap on the whole request (files-api.md), so a
+ * file must leave room for the multipart framing around it.
+ */
+export const API_MAX_FILE_BYTES = 500_000_000 - 16_384;
+
+/** The Files API endpoint when neither the config nor `ANTHROPIC_BASE_URL` names another. */
+export const DEFAULT_BASE_URL = 'https://api.anthropic.com';
+
+const positiveInt = z.number().int().positive();
+
+const deletesSchema = z.strictObject({
+  /** `mirror`: a file deleted locally is deleted remotely. `keep`: remote copies stay. */
+  mode: z.enum(['mirror', 'keep']).default('mirror'),
+  /** A plan deleting more files than this is held until `--allow-mass-delete`. */
+  maxCount: z.number().int().nonnegative().default(500),
+  /** ... or more than this share of the tracked files (applies from 10 tracked files on). */
+  maxShare: z.number().min(0).max(1).default(0.5),
+});
+
+const apiSchema = z.strictObject({
+  /** Files API endpoint; `ANTHROPIC_BASE_URL` overrides it. */
+  baseUrl: z.url({ protocol: /^https?$/ }).default(DEFAULT_BASE_URL),
+  /** A file holding the API key (mode 0600); `ANTHROPIC_API_KEY` takes precedence. */
+  keyFile: z.string().min(1).optional(),
+  /** The API contract spoken: the Files beta (the only one implemented yet). */
+  contract: z.enum(['beta']).default('beta'),
+});
+
+/** The schema of the config file: every key, its default and its check. */
+export const configSchema = z.strictObject({
+  /** The folder to mirror. */
+  root: z.string().min(1),
+  /** Where the ledger, lock and control socket live. Default: see `defaultStateDir`. */
+  stateDir: z.string().min(1).optional(),
+  /** Globs of files to sync; empty means every file. */
+  include: z.array(z.string().min(1)).default([]),
+  /** Globs (gitignore syntax) never synced, on top of the built-in editor and temp files. */
+  exclude: z.array(z.string().min(1)).default([]),
+  /** Follow symbolic links (never out of the root). */
+  followSymlinks: z.boolean().default(false),
+  /** Files larger than this are not uploaded (recorded as failures). At most the API's cap. */
+  maxFileBytes: positiveInt.max(API_MAX_FILE_BYTES).default(API_MAX_FILE_BYTES),
+  /** A file must be unchanged for this long before it is uploaded. */
+  settleSeconds: z.number().min(0).max(3600).default(2),
+  deletes: deletesSchema.default({ mode: 'mirror', maxCount: 500, maxShare: 0.5 }),
+  /** A file that must exist in the root, proving the right disk is mounted; deletes stop without it. */
+  rootMarker: z.string().min(1).nullable().default(null),
+  /** Transfers at once. */
+  concurrency: positiveInt.max(64).default(8),
+  /** Client-side rate limit for all Files API requests. */
+  requestsPerMinute: positiveInt.max(100_000).default(90),
+  /** How remote filenames are made: the whole relative path, or the file's name alone. */
+  remoteNames: z.enum(['path', 'basename']).default('path'),
+  logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  /** Daemon: a full reconciliation this often (±20% jitter). */
+  reconcileIntervalMinutes: z.number().min(1).max(7 * 24 * 60).default(60),
+  /** Daemon: a local delete waits this long before the remote delete (rename, editor saves). */
+  deleteDelaySeconds: z.number().min(0).max(3600).default(10),
+  api: apiSchema.default({ baseUrl: DEFAULT_BASE_URL, contract: 'beta' }),
+});
+
+type ParsedConfig = z.infer<typeof configSchema>;
+
+/** The resolved configuration every module receives (frozen; absolute paths). */
+export type Config = Readonly<
+  Omit<ParsedConfig, 'stateDir' | 'deletes' | 'api'> & {
+    stateDir: string;
+    deletes: Readonly<ParsedConfig['deletes']>;
+    api: Readonly<ParsedConfig['api']>;
+    /** The file the config came from, if any. */
+    source: string | null;
+  }
+>;
+
+/** What the command line contributes to the configuration. */
+export interface ConfigOverrides {
+  configPath?: string;
+  root?: string;
+  stateDir?: string;
+}
+
+/** Drops the comment-like `"//"` keys the example file uses, at every depth. */
+function stripComments(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stripComments);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(value)) if (!key.startsWith('//')) out[key] = stripComments(inner);
+    return out;
+  }
+  return value;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+  if (issue.code === 'unrecognized_keys') {
+    const prefix = issue.path.length > 0 ? `${issue.path.join('.')}.` : '';
+    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${prefix}${k}"`).join(', ')}`;
+  }
+  return `${where}: ${issue.message}`;
+}
+
+/** Finds the config file: `--config`, else `./sync.config.json`, else the XDG config file. */
+export function findConfigFile(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, cwd: string): string | null {
+  if (overrides.configPath) return path.resolve(cwd, overrides.configPath);
+  const candidates = [
+    path.join(cwd, 'sync.config.json'),
+    path.join(env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config'), 'files-sync', 'config.json'),
+  ];
+  return candidates.find((file) => fs.existsSync(file)) ?? null;
+}
+
+/**
+ * The default state directory: `$STATE_DIRECTORY` under systemd, else one folder per root under
+ * `$XDG_STATE_HOME/files-sync`, so one-shot runs on different folders never share a ledger.
+ */
+export function defaultStateDir(root: string, env: NodeJS.ProcessEnv): string {
+  const fromSystemd = env.STATE_DIRECTORY?.split(':')[0];
+  if (fromSystemd) return fromSystemd;
+  const base = env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state');
+  const tag = createHash('sha256').update(root).digest('hex').slice(0, 10);
+  return path.join(base, 'files-sync', `${path.basename(root) || 'root'}-${tag}`);
+}
+
+function readConfigFile(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config ${file}: ${errorMessage(err)}`, { cause: err });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config ${file} is not valid JSON: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/** Checks raw settings against the schema; a ConfigError names every problem, on one line. */
+export function parseConfig(raw: unknown, source: string | null): ParsedConfig {
+  const where = source ? `config ${source}` : 'config';
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${where}: expected a JSON object`);
+  const result = configSchema.safeParse(stripComments(raw));
+  if (!result.success) throw new ConfigError(`${where}: ${result.error.issues.map(describeIssue).join('; ')}`);
+  return result.data;
+}
+
+/**
+ * Loads the configuration from the file (if any), the command line and the environment.
+ * Paths in the file are relative to the file; paths on the command line to `cwd`.
+ */
+export function loadConfig(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, cwd = process.cwd()): Config {
+  const file = findConfigFile(overrides, env, cwd);
+  const raw: Record<string, unknown> = file ? (readConfigFile(file) as Record<string, unknown>) : {};
+  if (file && (!raw || typeof raw !== 'object' || Array.isArray(raw))) {
+    throw new ConfigError(`config ${file}: expected a JSON object`);
+  }
+  const base = file ? path.dirname(file) : cwd;
+  const merged: Record<string, unknown> = { ...raw };
+  if (overrides.root) merged.root = path.resolve(cwd, overrides.root);
+  if (overrides.stateDir) merged.stateDir = path.resolve(cwd, overrides.stateDir);
+  if (merged.root === undefined) {
+    throw new ConfigError(
+      file
+        ? `config ${file}: "root" is missing: name the folder to sync`
+        : 'no config file found (tried ./sync.config.json and $XDG_CONFIG_HOME/files-sync/config.json): pass --config FILE or --root DIR',
+    );
+  }
+  const parsed = parseConfig(merged, file);
+  const root = path.resolve(base, parsed.root);
+  const stateDir = parsed.stateDir ? path.resolve(base, parsed.stateDir) : defaultStateDir(root, env);
+  const baseUrl = env.ANTHROPIC_BASE_URL || parsed.api.baseUrl;
+  if (env.ANTHROPIC_BASE_URL && !z.url({ protocol: /^https?$/ }).safeParse(baseUrl).success) {
+    throw new ConfigError(`ANTHROPIC_BASE_URL is not an http(s) URL: ${baseUrl}`);
+  }
+  const keyFile = parsed.api.keyFile ? path.resolve(base, parsed.api.keyFile) : undefined;
+  return Object.freeze({
+    ...parsed,
+    root,
+    stateDir,
+    source: file,
+    deletes: Object.freeze({ ...parsed.deletes }),
+    api: Object.freeze({ ...parsed.api, baseUrl, ...(keyFile ? { keyFile } : {}) }),
+  });
+}
+
+/** The systemd credential name the unit loads the key under. */
+export const CREDENTIAL_NAME = 'anthropic-api-key';
+
+function readKeyFile(file: string, what: string): string {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch (err) {
+    throw new ConfigError(`cannot read the API key ${what} ${file}: ${errorMessage(err)}`, { cause: err });
+  }
+  // As ssh does with a private key: a key others can read is as good as leaked.
+  if ((stat.mode & 0o077) !== 0) {
+    throw new ConfigError(
+      `the API key ${what} ${file} is readable by group or others (mode ${(stat.mode & 0o777).toString(8)}): run "chmod 600 ${file}"`,
+    );
+  }
+  const key = fs.readFileSync(file, 'utf8').trim();
+  if (!key) throw new ConfigError(`the API key ${what} ${file} is empty`);
+  return key;
+}
+
+/**
+ * The API key: `ANTHROPIC_API_KEY`, else `api.keyFile`, else the systemd credential
+ * `$CREDENTIALS_DIRECTORY/anthropic-api-key`. Never from the command line; registered as a
+ * secret so that no log line can carry it.
+ */
+export function loadApiKey(config: Config, env: NodeJS.ProcessEnv): string {
+  let key: string | undefined = env.ANTHROPIC_API_KEY?.trim() || undefined;
+  if (!key && config.api.keyFile) key = readKeyFile(config.api.keyFile, 'file');
+  if (!key && env.CREDENTIALS_DIRECTORY) {
+    const credential = path.join(env.CREDENTIALS_DIRECTORY, CREDENTIAL_NAME);
+    if (fs.existsSync(credential)) key = readKeyFile(credential, 'credential');
+  }
+  if (!key) {
+    throw new ConfigError(
+      'no API key: set ANTHROPIC_API_KEY, or "api.keyFile" in the config, or the systemd credential anthropic-api-key',
+    );
+  }
+  registerSecret(key);
+  return key;
+}

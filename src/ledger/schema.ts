@@ -1,0 +1,66 @@
+// The ledger's schema as numbered migrations: the data model of what files-sync owns remotely.
+//
+// Invariants (DESIGN.md, "The ledger" and rules 1-3):
+// - `files` maps each synced local path to the one remote id that holds its current content.
+//   Every id in `files`, `pending_deletes` and `uploads_in_flight.resolved_file_id` is owned by this
+//   program; nothing else in the workspace ever is.
+// - An id moves from `files` to `pending_deletes` in the same transaction that replaces it, so an
+//   old version is never forgotten before it is deleted.
+// - An `uploads_in_flight` row exists from before an upload starts until its outcome is known.
+//   A row left behind (a crash, or attempts whose answer was lost) marks possible orphans: remote
+//   files with its remote name and size, created after it started.
+
+/** Migrations in order; `PRAGMA user_version` is the number applied. Never edit a shipped one. */
+export const MIGRATIONS: readonly string[] = [
+  // 1: the first schema.
+  `
+  CREATE TABLE files (
+    path        TEXT PRIMARY KEY,          -- relative to the root, POSIX separators
+    file_id     TEXT NOT NULL UNIQUE,      -- the remote copy of the current content
+    size        INTEGER NOT NULL,
+    mtime_ms    REAL NOT NULL,
+    ino         INTEGER NOT NULL,
+    sha256      TEXT NOT NULL,
+    mime_type   TEXT NOT NULL,
+    remote_name TEXT NOT NULL,
+    uploaded_at TEXT NOT NULL              -- the API's created_at
+  ) STRICT;
+
+  CREATE TABLE pending_deletes (
+    file_id     TEXT PRIMARY KEY,
+    path        TEXT,                      -- the path the id served, for status
+    reason      TEXT NOT NULL,             -- replaced | deleted | orphan | torn
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    created_at  INTEGER NOT NULL           -- ms since the epoch
+  ) STRICT;
+
+  CREATE TABLE uploads_in_flight (
+    id               INTEGER PRIMARY KEY,
+    path             TEXT NOT NULL,
+    remote_name      TEXT NOT NULL,
+    size             INTEGER NOT NULL,
+    sha256           TEXT NOT NULL,
+    mime_type        TEXT NOT NULL,
+    started_at       INTEGER NOT NULL,     -- ms since the epoch, local clock
+    unknown_outcomes INTEGER NOT NULL DEFAULT 0,
+    resolved_file_id TEXT                  -- set when the upload succeeded after lost answers
+  ) STRICT;
+
+  CREATE TABLE failures (
+    path          TEXT PRIMARY KEY,
+    error         TEXT NOT NULL,
+    retryable     INTEGER NOT NULL,        -- 0: retried only when the file changes
+    attempts      INTEGER NOT NULL,
+    next_retry_at INTEGER,                 -- ms since the epoch
+    size          INTEGER,                 -- the file as it was when it failed
+    mtime_ms      REAL,
+    last_failed_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) STRICT;
+  `,
+];

@@ -1,0 +1,323 @@
+// The executor: runs a plan against the Files API on a p-queue, uploads before deletes, and records
+// every outcome in the ledger as it happens, so that a crash at any point loses nothing.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import PQueue from 'p-queue';
+import { ExitCode, SyncError, errorMessage } from '../errors.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { hashFile } from '../local/hash.js';
+import type { Logger } from '../log.js';
+import type { RemoteFiles } from '../remote/types.js';
+import type { Adoption, DeleteAction, Plan, UploadAction } from './plan.js';
+
+/** Progress of a running plan, for the progress bar and the daemon's status. */
+export interface Progress {
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  /** The path a job just finished, if any. */
+  path?: string;
+}
+
+export interface ExecuteDeps {
+  root: string;
+  remote: RemoteFiles;
+  ledger: Ledger;
+  logger: Logger;
+  /** Uploads and deletes at once. */
+  concurrency: number;
+  /** Files larger than this are not uploaded. */
+  maxFileBytes: number;
+  /** A file must be this old (mtime) before it is read for upload. */
+  settleMs: number;
+  signal?: AbortSignal;
+  /** Clock and sleep, passed in so tests control time. */
+  now?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  onProgress?: (progress: Progress) => void;
+}
+
+/** What one plan's execution did. */
+export interface ExecuteReport {
+  uploaded: number;
+  replaced: number;
+  adopted: number;
+  deleted: number;
+  unchangedAfterCheck: number;
+  failed: { path: string; reason: string }[];
+  failedDeletes: { fileId: string; reason: string }[];
+  bytesUploaded: number;
+  /** Attempts whose answer was lost: a sweep of the listing should follow. */
+  unknownOutcomes: number;
+}
+
+/** A torn upload is retried this many times before the path is left for the next run. */
+const MAX_TORN_RETRIES = 3;
+
+/** Errors that end the whole run instead of one file (a refused key, the API unreachable). */
+export function isFatal(err: unknown): boolean {
+  return err instanceof SyncError && (err.exitCode === ExitCode.auth || err.exitCode === ExitCode.unavailable || err.exitCode === ExitCode.usage);
+}
+
+function statusOf(err: unknown): number | undefined {
+  const status = (err as { status?: unknown }).status;
+  return typeof status === 'number' ? status : undefined;
+}
+
+function retryableOf(err: unknown): boolean {
+  const retryable = (err as { retryable?: unknown }).retryable;
+  return typeof retryable === 'boolean' ? retryable : true;
+}
+
+function unknownOutcomesOf(err: unknown): number {
+  const n = (err as { unknownOutcomeAttempts?: unknown }).unknownOutcomeAttempts;
+  if (typeof n === 'number') return n;
+  // An aborted upload may have sent part or all of its body: assume the worst.
+  return (err as { name?: unknown }).name === 'AbortError' ? 1 : 0;
+}
+
+const defaultSleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+/**
+ * Runs `plan`: adoptions and ledger-only changes first, then uploads, then deletes. A fatal error
+ * (401, API unreachable) stops the queue and is rethrown after in-flight jobs have recorded theirs.
+ */
+export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteReport> {
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? defaultSleep;
+  const { ledger, logger } = deps;
+  const report: ExecuteReport = {
+    uploaded: 0,
+    replaced: 0,
+    adopted: 0,
+    deleted: 0,
+    unchangedAfterCheck: 0,
+    failed: [],
+    failedDeletes: [],
+    bytesUploaded: 0,
+    unknownOutcomes: 0,
+  };
+  const progress: Progress = {
+    filesDone: 0,
+    filesTotal: plan.uploads.length + plan.deletes.length,
+    bytesDone: 0,
+    bytesTotal: plan.uploads.reduce((sum, u) => sum + u.local.size, 0),
+  };
+  const tick = (filePath?: string) => deps.onProgress?.({ ...progress, ...(filePath !== undefined ? { path: filePath } : {}) });
+
+  // Ledger-only changes: one transaction each, no request.
+  const t = now();
+  ledger.addPendingDeletes(
+    plan.deletes.filter((d) => d.reason === 'orphan').map((d) => ({ fileId: d.fileId, path: d.path, reason: d.reason })),
+    t,
+  );
+  const replacedIds: DeleteAction[] = [];
+  for (const adoption of plan.adoptions) {
+    const replaced = adopt(adoption, ledger, t, logger);
+    if (replaced) replacedIds.push({ fileId: replaced, path: adoption.local.path, reason: 'replaced', fromLocalDelete: false });
+  }
+  report.adopted = plan.adoptions.length;
+  const adoptedRows = new Set(plan.adoptions.map((a) => a.inFlight.id));
+  for (const id of plan.settledInFlight) if (!adoptedRows.has(id)) ledger.settleInFlight(id);
+  for (const id of plan.alreadyGone) ledger.deleteDone(id);
+  for (const p of plan.forget) ledger.forgetFile(p);
+  ledger.updateStats(plan.statUpdates);
+  for (const skip of plan.skips) if (skip.record) ledger.recordFailure(skip.path, skip.reason, skip.record.retryable, skip.record.stat, t);
+
+  const controller = new AbortController();
+  const signal = deps.signal ? AbortSignal.any([deps.signal, controller.signal]) : controller.signal;
+  let fatal: unknown = null;
+  const queue = new PQueue({ concurrency: deps.concurrency });
+  const stopOn = (err: unknown) => {
+    if (fatal === null) fatal = err;
+    queue.clear();
+    controller.abort(err);
+  };
+
+  const runUpload = async (action: UploadAction, tries: number): Promise<void> => {
+    try {
+      const outcome = await upload(action, tries > 0, deps, signal, sleep, now);
+      if (outcome.kind === 'torn') {
+        replacedIds.push({ fileId: outcome.tornId, path: action.path, reason: 'torn', fromLocalDelete: false });
+        logger.info('file changed during its upload; uploading it again', { path: action.path });
+        if (tries < MAX_TORN_RETRIES) return runUpload(action, tries + 1);
+        report.failed.push({ path: action.path, reason: 'kept changing during upload; will try again next sync' });
+        return;
+      }
+      if (outcome.kind === 'unchanged') {
+        report.unchangedAfterCheck++;
+        return;
+      }
+      report.uploaded++;
+      report.bytesUploaded += outcome.bytes;
+      report.unknownOutcomes += outcome.unknownOutcomes;
+      if (outcome.replaced) {
+        report.replaced++;
+        replacedIds.push({ fileId: outcome.replaced, path: action.path, reason: 'replaced', fromLocalDelete: false });
+      }
+    } catch (err) {
+      if (signal.aborted && fatal !== null) return; // a sibling's fatal error stopped this one
+      if (isFatal(err)) return stopOn(err);
+      if (deps.signal?.aborted) return;
+      const reason = errorMessage(err);
+      report.failed.push({ path: action.path, reason });
+      const status = statusOf(err);
+      const retryable = retryableOf(err) && status !== 413;
+      ledger.recordFailure(action.path, reason, retryable, { size: action.local.size, mtimeMs: action.local.mtimeMs }, now());
+      logger.warn('upload failed', { path: action.path, error: reason, requestId: (err as { requestId?: unknown }).requestId });
+    } finally {
+      progress.filesDone++;
+      progress.bytesDone += action.local.size;
+      tick(action.path);
+    }
+  };
+  for (const action of plan.uploads) void queue.add(() => runUpload(action, 0));
+  await queue.onIdle();
+  if (fatal === null && !deps.signal?.aborted) {
+    for (const action of [...plan.deletes, ...replacedIds]) void queue.add(() => runDelete(action));
+    progress.filesTotal += replacedIds.length;
+    await queue.onIdle();
+  }
+  if (fatal !== null) throw fatal;
+  return report;
+
+  async function runDelete(action: DeleteAction): Promise<void> {
+    try {
+      if (action.fromLocalDelete && action.path !== null) {
+        // The walk is a moment old: a file that came back since is not deleted.
+        if (await exists(path.join(deps.root, action.path))) return;
+        ledger.markDeleted(action.path, now());
+      }
+      const result = await deps.remote.delete(action.fileId, { signal });
+      ledger.deleteDone(action.fileId);
+      report.deleted++;
+      logger.debug(result.alreadyDeleted ? 'already deleted' : 'deleted', { fileId: action.fileId, path: action.path, reason: action.reason });
+    } catch (err) {
+      if (signal.aborted && fatal !== null) return;
+      if (isFatal(err)) return stopOn(err);
+      if (deps.signal?.aborted) return;
+      const reason = errorMessage(err);
+      ledger.deleteFailed(action.fileId, reason);
+      report.failedDeletes.push({ fileId: action.fileId, reason });
+      logger.warn('delete failed; it stays pending', { fileId: action.fileId, error: reason, requestId: (err as { requestId?: unknown }).requestId });
+    } finally {
+      progress.filesDone++;
+      tick(action.path ?? undefined);
+    }
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.lstat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Records an adopted orphan as the path's copy; returns the id it replaced, if any. */
+function adopt(adoption: Adoption, ledger: Ledger, now: number, logger: Logger): string | null {
+  const { inFlight, file, local } = adoption;
+  const { replaced } = ledger.finishUpload(
+    inFlight.id,
+    { path: local.path, size: local.size, mtimeMs: local.mtimeMs, ino: local.ino, sha256: local.sha256, mimeType: inFlight.mimeType, remoteName: inFlight.remoteName },
+    file,
+    0,
+    now,
+  );
+  logger.info('adopted an upload whose answer was lost', { path: local.path, fileId: file.id });
+  return replaced;
+}
+
+type UploadOutcome =
+  | { kind: 'done'; bytes: number; replaced: string | null; unknownOutcomes: number }
+  | { kind: 'torn'; tornId: string }
+  | { kind: 'unchanged' };
+
+/** One upload with rule 5: settle, hash what is sent, and check nothing moved under it. */
+async function upload(
+  action: UploadAction,
+  rehash: boolean,
+  deps: ExecuteDeps,
+  signal: AbortSignal,
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>,
+  now: () => number,
+): Promise<UploadOutcome> {
+  const abs = path.join(deps.root, action.path);
+  const age = now() - action.local.mtimeMs;
+  if (age < deps.settleMs) await sleep(Math.min(deps.settleMs, deps.settleMs - age), signal);
+
+  let local = action.local;
+  const before = await fs.stat(abs);
+  if (rehash || before.size !== local.size || before.mtimeMs !== local.mtimeMs) {
+    // Changed since the walk: hash again, so the ledger records what is really sent.
+    const hashed = await hashFile(abs, { signal });
+    if (!hashed.stableAcrossRead) throw new Error('the file is still changing; it will be synced when it settles');
+    local = { ...local, size: hashed.size, mtimeMs: hashed.mtimeMs, ino: hashed.ino, sha256: hashed.sha256 };
+    if (local.size > deps.maxFileBytes) throw new Error(`too large: ${local.size} bytes, the limit is ${deps.maxFileBytes}`);
+  }
+  const row = deps.ledger.fileByPath(action.path);
+  if (row && row.sha256 === local.sha256 && row.remoteName === action.remoteName && action.reason !== 'missing-remote') {
+    deps.ledger.updateStat(action.path, local.size, local.mtimeMs, local.ino);
+    return { kind: 'unchanged' };
+  }
+  if (action.reason === 'missing-remote' && action.replaces !== null && (await stillExists(deps.remote, action.replaces, signal))) {
+    return { kind: 'unchanged' }; // the listing lagged behind; the copy is there
+  }
+
+  const inFlightId = deps.ledger.beginUpload({
+    path: action.path,
+    remoteName: action.remoteName,
+    size: local.size,
+    sha256: local.sha256,
+    mimeType: local.mimeType,
+    startedAt: now(),
+  });
+  let result;
+  try {
+    result = await deps.remote.upload(abs, { filename: action.remoteName, mimeType: local.mimeType, signal });
+  } catch (err) {
+    deps.ledger.abandonUpload(inFlightId, unknownOutcomesOf(err));
+    throw err;
+  }
+  const after = await fs.stat(abs).catch(() => null);
+  if (!after || after.size !== local.size || after.mtimeMs !== local.mtimeMs) {
+    // Torn: what was sent may mix two versions. Its id is ours to delete; the path goes again.
+    deps.ledger.addPendingDeletes([{ fileId: result.file.id, path: action.path, reason: 'torn' }], now());
+    deps.ledger.abandonUpload(inFlightId, result.unknownOutcomeAttempts);
+    if (!after) throw new Error('the file disappeared during its upload');
+    return { kind: 'torn', tornId: result.file.id };
+  }
+  const { replaced } = deps.ledger.finishUpload(
+    inFlightId,
+    { path: action.path, size: local.size, mtimeMs: local.mtimeMs, ino: local.ino, sha256: local.sha256, mimeType: local.mimeType, remoteName: action.remoteName },
+    result.file,
+    result.unknownOutcomeAttempts,
+    now(),
+  );
+  return { kind: 'done', bytes: local.size, replaced, unknownOutcomes: result.unknownOutcomeAttempts };
+}
+
+async function stillExists(remote: RemoteFiles, fileId: string, signal: AbortSignal): Promise<boolean> {
+  try {
+    await remote.get(fileId, { signal });
+    return true;
+  } catch (err) {
+    if (statusOf(err) === 404) return false;
+    throw err;
+  }
+}

@@ -1,0 +1,306 @@
+// The planner: a pure function from (local walk, ledger, remote listing) to the actions that bring
+// the workspace in line with the folder. Every rule of DESIGN.md that decides what to do lives here.
+import type { Failure, FileRow, InFlightUpload, PendingDelete } from '../ledger/ledger.js';
+import type { LocalFile, LocalProblem } from '../local/types.js';
+import type { FileMetadata } from '../remote/types.js';
+
+/** The local side as the planner sees it; `null` when the walk could not run at all. */
+export interface LocalView {
+  files: readonly LocalFile[];
+  problems: readonly LocalProblem[];
+  /** False when some directory could not be read. */
+  complete: boolean;
+}
+
+/** The remote listing; `complete` is false when paging stopped early. */
+export interface RemoteView {
+  files: readonly FileMetadata[];
+  complete: boolean;
+}
+
+export interface LedgerView {
+  files: readonly FileRow[];
+  pendingDeletes: readonly PendingDelete[];
+  inFlight: readonly InFlightUpload[];
+  failures: readonly Failure[];
+}
+
+export interface PlanOptions {
+  deleteMode: 'mirror' | 'keep';
+  maxDeleteCount: number;
+  maxDeleteShare: number;
+  allowMassDelete: boolean;
+  maxFileBytes: number;
+  /** Remote filename for a relative path. */
+  remoteName: (relPath: string) => string;
+  /** Why the root cannot be trusted for deletes (missing marker, another device), if it cannot. */
+  rootDistrust: string | null;
+  /** The time of the plan (ms since the epoch): failure back-off and the orphan window. */
+  now: number;
+  /**
+   * How much earlier than an upload's recorded start a matching remote file may have been created
+   * and still count as its orphan: room for clock skew between this host and the API.
+   */
+  orphanSkewMs: number;
+}
+
+export type UploadReason = 'new' | 'changed' | 'renamed' | 'missing-remote';
+
+/** Upload the content of `local`; `replaces` is the id the path pointed at before. */
+export interface UploadAction {
+  path: string;
+  local: LocalFile & { sha256: string };
+  remoteName: string;
+  reason: UploadReason;
+  replaces: string | null;
+}
+
+export type DeleteReason = PendingDelete['reason'];
+
+/** Delete an owned id. `path` is the path it served, if any. */
+export interface DeleteAction {
+  fileId: string;
+  path: string | null;
+  reason: DeleteReason;
+  /** True for a locally deleted path (these are what the guard counts); false for old versions. */
+  fromLocalDelete: boolean;
+}
+
+/** A remote file found to be the result of an upload whose answer was lost: take it as the path's copy. */
+export interface Adoption {
+  inFlight: InFlightUpload;
+  file: FileMetadata;
+  local: LocalFile & { sha256: string };
+}
+
+/** A path not synced this time, with the reason (for the summary and `status`). */
+export interface Skip {
+  path: string;
+  reason: string;
+  /** Record it as a failure (too large, unreadable), or just report it (backing off, changing). */
+  record: { retryable: boolean; stat: { size: number; mtimeMs: number } | null } | null;
+}
+
+export interface Plan {
+  uploads: UploadAction[];
+  adoptions: Adoption[];
+  /** Touched files whose content did not change: only the ledger's stat moves. */
+  statUpdates: { path: string; size: number; mtimeMs: number; ino: number }[];
+  deletes: DeleteAction[];
+  /** Deletes the guard held back (rule 4), with the reason. */
+  held: { deletes: DeleteAction[]; reason: string } | null;
+  /** Why no delete of a locally missing path was planned at all, when that is so. */
+  deletesBlocked: string | null;
+  /** Pending deletes the complete listing no longer shows: done without a request. */
+  alreadyGone: string[];
+  /** Ledger paths whose id the remote lost while the local file is gone too: forget them. */
+  forget: string[];
+  /** In-flight rows this (complete) listing settles. */
+  settledInFlight: number[];
+  skips: Skip[];
+  unchanged: number;
+  /** Remote files this program does not own (other applications'): never touched. */
+  foreign: number;
+}
+
+function createdMs(file: FileMetadata): number {
+  const ms = Date.parse(file.created_at);
+  return Number.isNaN(ms) ? 0 : ms;
+}
+
+function hasHash(local: LocalFile): local is LocalFile & { sha256: string } {
+  return local.sha256 !== null;
+}
+
+/** Is a recorded failure still in force for the file as it is now? */
+function failureHolds(failure: Failure | undefined, local: LocalFile, now: number): boolean {
+  if (!failure) return false;
+  const sameFile = failure.size === local.size && failure.mtimeMs === local.mtimeMs;
+  if (!sameFile) return false;
+  if (!failure.retryable) return true;
+  return failure.nextRetryAt !== null && now < failure.nextRetryAt;
+}
+
+/**
+ * Plans one reconciliation. Pure: no I/O, no clock (the time comes in `options.now`).
+ * `local` is null when the walk failed; nothing is uploaded or deleted for paths then.
+ */
+export function plan(local: LocalView | null, ledger: LedgerView, remote: RemoteView, options: PlanOptions): Plan {
+  const result: Plan = {
+    uploads: [],
+    adoptions: [],
+    statUpdates: [],
+    deletes: [],
+    held: null,
+    deletesBlocked: null,
+    alreadyGone: [],
+    forget: [],
+    settledInFlight: [],
+    skips: [],
+    unchanged: 0,
+    foreign: 0,
+  };
+  const remoteById = new Map(remote.files.map((file) => [file.id, file]));
+  const ledgerByPath = new Map(ledger.files.map((row) => [row.path, row]));
+  const ledgerIds = new Set(ledger.files.map((row) => row.fileId));
+  const pendingIds = new Set(ledger.pendingDeletes.map((row) => row.fileId));
+  const localByPath = new Map((local?.files ?? []).map((file) => [file.path, file]));
+  const failures = new Map(ledger.failures.map((row) => [row.path, row]));
+  const owned = new Set<string>([...ledgerIds, ...pendingIds]);
+  for (const row of ledger.inFlight) if (row.resolvedFileId) owned.add(row.resolvedFileId);
+
+  // Rule 3: uploads whose outcome was not known. Only a complete listing can settle them.
+  const adoptedPaths = new Set<string>();
+  if (remote.complete) {
+    const claimed = new Set<string>();
+    for (const row of ledger.inFlight) {
+      const candidates = remote.files
+        .filter(
+          (file) =>
+            file.filename === row.remoteName &&
+            file.size_bytes === row.size &&
+            createdMs(file) >= row.startedAt - options.orphanSkewMs &&
+            !ledgerIds.has(file.id) &&
+            !pendingIds.has(file.id) &&
+            file.id !== row.resolvedFileId &&
+            !claimed.has(file.id),
+        )
+        .sort((a, b) => createdMs(a) - createdMs(b));
+      for (const file of candidates) {
+        claimed.add(file.id);
+        owned.add(file.id);
+      }
+      const localFile = localByPath.get(row.path);
+      const current = ledgerByPath.get(row.path);
+      const adoptable =
+        row.resolvedFileId === null &&
+        !adoptedPaths.has(row.path) &&
+        localFile !== undefined &&
+        localFile.sha256 === row.sha256 &&
+        current?.sha256 !== row.sha256;
+      let rest = candidates;
+      if (adoptable && candidates.length > 0 && hasHash(localFile)) {
+        const [first, ...others] = candidates;
+        result.adoptions.push({ inFlight: row, file: first!, local: localFile });
+        adoptedPaths.add(row.path);
+        rest = others;
+      }
+      for (const file of rest) result.deletes.push({ fileId: file.id, path: row.path, reason: 'orphan', fromLocalDelete: false });
+      result.settledInFlight.push(row.id);
+    }
+  }
+  for (const file of remote.files) if (!owned.has(file.id)) result.foreign++;
+
+  // Old versions and other owned ids already decided for deletion.
+  for (const row of ledger.pendingDeletes) {
+    if (remote.complete && !remoteById.has(row.fileId)) result.alreadyGone.push(row.fileId);
+    else result.deletes.push({ fileId: row.fileId, path: row.path, reason: row.reason, fromLocalDelete: false });
+  }
+
+  if (local) planLocal(local, ledgerByPath, remoteById, remote.complete, failures, adoptedPaths, options, result);
+  planLocalDeletes(local, ledger, ledgerByPath, remoteById, remote.complete, options, result);
+  return result;
+}
+
+function planLocal(
+  local: LocalView,
+  ledgerByPath: ReadonlyMap<string, FileRow>,
+  remoteById: ReadonlyMap<string, FileMetadata>,
+  remoteComplete: boolean,
+  failures: ReadonlyMap<string, Failure>,
+  adoptedPaths: ReadonlySet<string>,
+  options: PlanOptions,
+  result: Plan,
+): void {
+  for (const problem of local.problems) {
+    result.skips.push({
+      path: problem.path,
+      reason: problem.kind === 'changing' ? `changing while read: ${problem.reason}` : problem.reason,
+      record: problem.kind === 'unreadable' ? { retryable: true, stat: null } : null,
+    });
+  }
+  for (const file of local.files) {
+    if (adoptedPaths.has(file.path)) continue;
+    const row = ledgerByPath.get(file.path);
+    const stat = { size: file.size, mtimeMs: file.mtimeMs };
+    if (file.size > options.maxFileBytes || !hasHash(file)) {
+      const reason = `too large: ${file.size} bytes, the limit is ${options.maxFileBytes}`;
+      const failure = failures.get(file.path);
+      // Report it every time; record it again only when it is news.
+      result.skips.push({ path: file.path, reason, record: failureHolds(failure, file, options.now) ? null : { retryable: false, stat } });
+      continue;
+    }
+    const remoteName = options.remoteName(file.path);
+    let reason: UploadReason | null;
+    if (!row) reason = 'new';
+    else if (remoteComplete && !remoteById.has(row.fileId)) reason = 'missing-remote';
+    else if (row.sha256 !== file.sha256) reason = 'changed';
+    else if (row.remoteName !== remoteName) reason = 'renamed';
+    else reason = null;
+    if (reason === null) {
+      if (row && (row.size !== file.size || row.mtimeMs !== file.mtimeMs || row.ino !== file.ino)) {
+        result.statUpdates.push({ path: file.path, size: file.size, mtimeMs: file.mtimeMs, ino: file.ino });
+      } else {
+        result.unchanged++;
+      }
+      continue;
+    }
+    const failure = failures.get(file.path);
+    if (failureHolds(failure, file, options.now)) {
+      result.skips.push({ path: file.path, reason: `failed before (${failure!.error}); ${failure!.retryable ? 'backing off' : 'waiting for the file to change'}`, record: null });
+      continue;
+    }
+    result.uploads.push({ path: file.path, local: file, remoteName, reason, replaces: row?.fileId ?? null });
+  }
+}
+
+function planLocalDeletes(
+  local: LocalView | null,
+  ledger: LedgerView,
+  ledgerByPath: ReadonlyMap<string, FileRow>,
+  remoteById: ReadonlyMap<string, FileMetadata>,
+  remoteComplete: boolean,
+  options: PlanOptions,
+  result: Plan,
+): void {
+  if (!local) {
+    result.deletesBlocked = 'the local walk failed';
+    return;
+  }
+  const present = new Set<string>([...local.files.map((f) => f.path), ...local.problems.map((p) => p.path)]);
+  const gone = ledger.files.filter((row) => !present.has(row.path));
+  if (gone.length === 0) return;
+  // Rule 4: nothing is deleted on a view that may be partial or a root that may be the wrong one.
+  let blocked: string | null = null;
+  if (!local.complete) blocked = 'some folders could not be read';
+  else if (!remoteComplete) blocked = 'the remote listing was incomplete';
+  else if (options.rootDistrust) blocked = options.rootDistrust;
+  else if (local.files.length === 0 && local.problems.length === 0) blocked = 'the root is empty while the ledger is not';
+  if (blocked) {
+    result.deletesBlocked = blocked;
+    return;
+  }
+  const deletes: DeleteAction[] = [];
+  for (const row of gone) {
+    if (!remoteById.has(row.fileId)) {
+      result.forget.push(row.path); // someone else already deleted the remote copy
+      continue;
+    }
+    if (options.deleteMode === 'keep') continue;
+    deletes.push({ fileId: row.fileId, path: row.path, reason: 'deleted', fromLocalDelete: true });
+  }
+  // A move is not a deletion: content that reappears at a new path does not count.
+  const uploadedHashes = new Set(result.uploads.map((u) => u.local.sha256));
+  const counted = deletes.filter((d) => !uploadedHashes.has(ledgerByPath.get(d.path!)!.sha256)).length;
+  const tracked = ledger.files.length;
+  const overCount = counted > options.maxDeleteCount;
+  const overShare = tracked >= 10 && counted / tracked > options.maxDeleteShare;
+  if ((overCount || overShare) && !options.allowMassDelete) {
+    const limit = overCount
+      ? `more than deletes.maxCount (${options.maxDeleteCount})`
+      : `more than deletes.maxShare (${Math.round(options.maxDeleteShare * 100)}%) of ${tracked} tracked files`;
+    result.held = { deletes, reason: `${counted} files deleted locally, ${limit}: run with --allow-mass-delete to delete them remotely` };
+    return;
+  }
+  result.deletes.push(...deletes);
+}

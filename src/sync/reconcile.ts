@@ -1,0 +1,253 @@
+// A full reconciliation: check the root, walk it and list the workspace, plan, execute, sweep the
+// orphans lost answers may have left, and record the result. Used by `sync` and by the daemon.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config.js';
+import { ExitCode, GuardError, errorMessage } from '../errors.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { IGNORE_FILE_NAME, createFilter, filterHash } from '../local/filter.js';
+import type { FilterOptions, PathFilter, WalkResult } from '../local/types.js';
+import { RootError, walk } from '../local/walk.js';
+import type { Logger } from '../log.js';
+import type { FileMetadata, RemoteFiles } from '../remote/types.js';
+import { execute, type ExecuteReport, type Progress } from './execute.js';
+import { remoteName } from './names.js';
+import { plan, type Plan, type PlanOptions } from './plan.js';
+
+/** Remote files created up to this long before an upload's recorded start still count as its orphans. */
+export const ORPHAN_SKEW_MS = 120_000;
+
+export interface ReconcileOptions {
+  config: Config;
+  ledger: Ledger;
+  remote: RemoteFiles;
+  logger: Logger;
+  allowMassDelete?: boolean;
+  /** Plan only: no request but the listing, no ledger change. */
+  dryRun?: boolean;
+  /** Honour per-file back-off (the daemon); a one-shot run retries every retryable failure now. */
+  respectBackoff?: boolean;
+  signal?: AbortSignal;
+  now?: () => number;
+  /** Called as the run moves: `scan` (walk and listing), then `sync` with transfer progress. */
+  onProgress?: (phase: 'scan' | 'sync', progress: Progress) => void;
+}
+
+/** The outcome of a reconciliation, as the summary, `status` and the exit code report it. */
+export interface SyncReport {
+  startedAt: number;
+  finishedAt: number;
+  dryRun: boolean;
+  uploaded: number;
+  replaced: number;
+  adopted: number;
+  deleted: number;
+  unchanged: number;
+  failed: { path: string; reason: string }[];
+  skipped: { path: string; reason: string }[];
+  held: { count: number; reason: string; paths: string[] } | null;
+  deletesBlocked: string | null;
+  bytesUploaded: number;
+  apiRequests: number;
+  foreign: number;
+  /** What a dry run would do. */
+  planned?: { uploads: { path: string; reason: string }[]; deletes: { path: string | null; fileId: string; reason: string }[] };
+  exitCode: ExitCode;
+}
+
+/** Builds the filter the walk and the watcher share, reading the root's `.filesyncignore`. */
+export function buildFilter(config: Config): { filter: PathFilter; options: FilterOptions } {
+  let ignoreFile: string | undefined;
+  try {
+    ignoreFile = fs.readFileSync(path.join(config.root, IGNORE_FILE_NAME), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new GuardError(`cannot read ${IGNORE_FILE_NAME}: ${errorMessage(err)}`, { cause: err });
+  }
+  const rel = path.relative(config.root, config.stateDir);
+  const stateDirInRoot = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : undefined;
+  const options: FilterOptions = {
+    include: config.include,
+    exclude: config.exclude,
+    ...(ignoreFile !== undefined ? { ignoreFile } : {}),
+    ...(stateDirInRoot !== undefined ? { stateDirInRoot } : {}),
+  };
+  return { filter: createFilter(options), options };
+}
+
+/** Remote name for a path under the configured naming. */
+export function nameFor(config: Config): (relPath: string) => string {
+  return config.remoteNames === 'basename' ? (p) => remoteName(path.posix.basename(p)) : remoteName;
+}
+
+/**
+ * Checks the root before anything is planned (rule 4). A missing root is an error (exit 3);
+ * a missing marker or another device does not stop uploads but forbids deletes.
+ */
+export function checkRoot(config: Config, ledger: Ledger): { distrust: string | null; dev: number } {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(config.root);
+  } catch (err) {
+    throw new GuardError(`the sync root ${config.root} is missing or unreadable (${errorMessage(err)}): nothing was deleted`, { cause: err });
+  }
+  if (!stat.isDirectory()) throw new GuardError(`the sync root ${config.root} is not a directory: nothing was deleted`);
+  let distrust: string | null = null;
+  if (config.rootMarker && !fs.existsSync(path.join(config.root, config.rootMarker))) {
+    distrust = `the root marker ${config.rootMarker} is missing from ${config.root} (is the right disk mounted?)`;
+  }
+  const recorded = ledger.getMetaJson<{ dev: number }>('root_identity');
+  if (!distrust && recorded && recorded.dev !== stat.dev && ledger.counts().files > 0) {
+    distrust = `${config.root} is on another device than when it was last synced (is the disk mounted?)`;
+  }
+  return { distrust, dev: stat.dev };
+}
+
+async function listAll(remote: RemoteFiles, signal?: AbortSignal): Promise<FileMetadata[]> {
+  const files: FileMetadata[] = [];
+  for await (const file of remote.list(signal ? { signal } : {})) files.push(file);
+  return files;
+}
+
+/** Runs one full reconciliation. Throws only fatal errors (config, 401, unreachable, root missing). */
+export async function reconcile(options: ReconcileOptions): Promise<SyncReport> {
+  const { config, ledger, remote, logger } = options;
+  const now = options.now ?? Date.now;
+  const startedAt = now();
+  const requestsBefore = requestCount(remote);
+  const root = checkRoot(config, ledger);
+  const { filter, options: filterOptions } = buildFilter(config);
+  const known = new Map(ledger.files().map((row) => [row.path, row]));
+  const scanProgress = { files: 0, bytesHashed: 0 };
+  const walking = walk(config.root, {
+    filter,
+    followSymlinks: config.followSymlinks,
+    maxFileBytes: config.maxFileBytes,
+    known: (p) => known.get(p),
+    logger,
+    ...(options.signal ? { signal: options.signal } : {}),
+    onProgress: (p) => {
+      scanProgress.files = p.files;
+      options.onProgress?.('scan', { filesDone: p.files, filesTotal: 0, bytesDone: p.bytesHashed, bytesTotal: 0 });
+    },
+  }).catch((err: unknown) => {
+    if (err instanceof RootError) throw new GuardError(`${err.message}: nothing was deleted`, { cause: err });
+    throw err;
+  });
+  const [local, listing] = await Promise.all([walking, listAll(remote, options.signal)]);
+  for (const skip of local.skipped) logger.debug('skipped', { path: skip.path, reason: skip.reason });
+
+  const planOptions: PlanOptions = {
+    deleteMode: config.deletes.mode,
+    maxDeleteCount: config.deletes.maxCount,
+    maxDeleteShare: config.deletes.maxShare,
+    allowMassDelete: options.allowMassDelete ?? false,
+    maxFileBytes: config.maxFileBytes,
+    remoteName: nameFor(config),
+    rootDistrust: root.distrust,
+    now: startedAt,
+    orphanSkewMs: ORPHAN_SKEW_MS,
+  };
+  const ledgerView = () => ({
+    files: ledger.files(),
+    pendingDeletes: ledger.pendingDeletes(),
+    inFlight: ledger.inFlight(),
+    failures: options.respectBackoff ? ledger.failures() : ledger.failures().filter((f) => !f.retryable),
+  });
+  const thePlan = plan(local, ledgerView(), { files: listing, complete: true }, planOptions);
+  logPlan(thePlan, logger);
+  if (options.dryRun) return reportOf(thePlan, null, options, startedAt, now(), requestCount(remote) - requestsBefore, local);
+
+  const deps = {
+    root: config.root,
+    remote,
+    ledger,
+    logger,
+    concurrency: config.concurrency,
+    maxFileBytes: config.maxFileBytes,
+    settleMs: config.settleSeconds * 1000,
+    now,
+    ...(options.signal ? { signal: options.signal } : {}),
+    onProgress: (p: Progress) => options.onProgress?.('sync', p),
+  };
+  const result = await execute(thePlan, deps);
+  if (result.unknownOutcomes > 0 && !options.signal?.aborted) {
+    // Lost answers may have stored files we hold no id for: one more listing finds and settles them.
+    logger.info('answers were lost during uploads; sweeping the listing for orphans', { attempts: result.unknownOutcomes });
+    const sweep = plan(local, ledgerView(), { files: await listAll(remote, options.signal), complete: true }, planOptions);
+    const swept = await execute(
+      { ...sweep, uploads: [], statUpdates: [], skips: [], forget: [], held: null, deletes: sweep.deletes.filter((d) => d.reason === 'orphan' || d.reason === 'torn') },
+      deps,
+    );
+    result.adopted += swept.adopted;
+    result.deleted += swept.deleted;
+    result.failedDeletes.push(...swept.failedDeletes);
+  }
+  ledger.setMetaJson('root_identity', { dev: root.dev, ino: local.root.ino });
+  ledger.setMeta('filter_hash', filterHash(filterOptions));
+  const report = reportOf(thePlan, result, options, startedAt, now(), requestCount(remote) - requestsBefore, local);
+  ledger.setMetaJson('last_sync', report);
+  return report;
+}
+
+function requestCount(remote: RemoteFiles): number {
+  const stats = (remote as { stats?: { requests?: unknown } }).stats;
+  return typeof stats?.requests === 'number' ? stats.requests : 0;
+}
+
+function logPlan(p: Plan, logger: Logger): void {
+  logger.debug('plan', {
+    uploads: p.uploads.length,
+    adoptions: p.adoptions.length,
+    deletes: p.deletes.length,
+    statUpdates: p.statUpdates.length,
+    unchanged: p.unchanged,
+    skips: p.skips.length,
+  });
+  if (p.held) logger.warn(`deletes held: ${p.held.reason}`);
+  if (p.deletesBlocked) logger.warn(`no deletes planned: ${p.deletesBlocked}`);
+}
+
+function reportOf(
+  p: Plan,
+  result: ExecuteReport | null,
+  options: ReconcileOptions,
+  startedAt: number,
+  finishedAt: number,
+  apiRequests: number,
+  local: WalkResult,
+): SyncReport {
+  const failed = [...(result?.failed ?? []), ...p.skips.filter((s) => s.record).map((s) => ({ path: s.path, reason: s.reason }))];
+  const skipped = p.skips.filter((s) => !s.record).map((s) => ({ path: s.path, reason: s.reason }));
+  for (const s of local.skipped) skipped.push({ path: s.path, reason: s.reason });
+  const held = p.held ? { count: p.held.deletes.length, reason: p.held.reason, paths: p.held.deletes.map((d) => d.path ?? d.fileId) } : null;
+  const pathDeletesBlocked = p.deletesBlocked !== null && (p.deletesBlocked !== 'the local walk failed');
+  let exitCode: ExitCode = ExitCode.ok;
+  if (failed.length > 0 || (result?.failedDeletes.length ?? 0) > 0) exitCode = ExitCode.fileFailures;
+  if (held || pathDeletesBlocked) exitCode = ExitCode.guard;
+  return {
+    startedAt,
+    finishedAt,
+    dryRun: options.dryRun ?? false,
+    uploaded: result?.uploaded ?? 0,
+    replaced: result?.replaced ?? 0,
+    adopted: result?.adopted ?? 0,
+    deleted: result?.deleted ?? 0,
+    unchanged: p.unchanged + p.statUpdates.length + (result?.unchangedAfterCheck ?? 0),
+    failed,
+    skipped,
+    held,
+    deletesBlocked: p.deletesBlocked,
+    bytesUploaded: result?.bytesUploaded ?? 0,
+    apiRequests,
+    foreign: p.foreign,
+    ...(options.dryRun
+      ? {
+          planned: {
+            uploads: p.uploads.map((u) => ({ path: u.path, reason: u.reason })),
+            deletes: p.deletes.map((d) => ({ path: d.path, fileId: d.fileId, reason: d.reason })),
+          },
+        }
+      : {}),
+    exitCode,
+  };
+}
