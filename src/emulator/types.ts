@@ -1,5 +1,6 @@
 // Options, fault settings and the inspection shape of the Files API emulator, shared by the
 // server, its CLI, and the tests, benchmarks and demo that drive it.
+import type { Logger } from '../log.js';
 
 /** Faults the emulator injects; every share is a probability in [0, 1] per eligible request. */
 export interface FaultConfig {
@@ -43,12 +44,18 @@ export interface EmulatorOptions {
   port?: number;
   /** Where content and metadata live; absent: in memory. */
   dataDir?: string;
-  /** Largest accepted upload in bytes (default 500,000,000) → 413. */
+  /**
+   * Largest accepted upload in bytes (default 500,000,000) → 413 `request_too_large`. Like the API's
+   * edge, the cap is on the whole request body (multipart overhead included), checked against
+   * Content-Length first and counted while streaming otherwise.
+   */
   maxFileBytes?: number;
   /** Storage quota in bytes over all files (default 500 GB) → 400. */
   storageQuotaBytes?: number;
   faults?: FaultConfig;
   rateLimit?: RateLimitConfig;
+  /** Where the emulator reports unexpected errors (default: silent). Never sees the key. */
+  logger?: Logger;
 }
 
 /** One file as the inspection route shows it. */
@@ -62,6 +69,8 @@ export interface InspectedFile {
   sha256: string;
   /** `self` for files uploaded through the API, else the owner named when seeding. */
   owner: string;
+  /** The session scope a seeded file was given (absent: none). */
+  scope_id?: string;
 }
 
 /** `GET /_emulator/state`. */
@@ -82,4 +91,6 @@ export interface SeedRequest {
   downloadable?: boolean;
   /** Default `another-application`. */
   owner?: string;
+  /** Gives the file a session scope (`scope: {id, type: "session"}`), for `scope_id` listing. */
+  scope_id?: string;
 }

@@ -1,0 +1,114 @@
+// The emulator's state shared by the API routes, the test routes and the programmatic handle:
+// files, faults, rate limit, counters.
+import { createHash } from 'node:crypto';
+import type { Logger } from '../log.js';
+import { FaultInjector, RateLimiter, validateRateLimit } from './faults.js';
+import type { FileStore } from './store.js';
+import { toInspected } from './store.js';
+import type { EmulatorState, FaultConfig, InspectedFile, RateLimitConfig, SeedRequest } from './types.js';
+
+/** Label of an API route in the request counters. */
+export type RouteLabel =
+  | 'POST /v1/files'
+  | 'GET /v1/files'
+  | 'GET /v1/files/{id}'
+  | 'GET /v1/files/{id}/content'
+  | 'DELETE /v1/files/{id}'
+  | 'unknown';
+
+/** Settings fixed at start. */
+export interface CoreSettings {
+  /** sha256 of the accepted key: compared in constant time, and the key itself is not kept. */
+  apiKeyDigest: Buffer;
+  maxFileBytes: number;
+}
+
+/** Default owner of seeded files. */
+export const DEFAULT_SEED_OWNER = 'another-application';
+
+export class EmulatorCore {
+  readonly faults: FaultInjector;
+  private limiter: RateLimiter | undefined;
+  private requests = new Map<string, Map<string, number>>();
+  private faultCounts = new Map<string, number>();
+
+  constructor(
+    readonly store: FileStore,
+    readonly settings: CoreSettings,
+    readonly logger: Logger,
+    faults: FaultConfig = {},
+    rateLimit?: RateLimitConfig,
+  ) {
+    this.faults = new FaultInjector(faults);
+    this.setRateLimit(rateLimit);
+  }
+
+  get rateLimiter(): RateLimiter | undefined {
+    return this.limiter;
+  }
+
+  /** Counts one API request under its route and final outcome (a status, `reset`, `lost`, `aborted`). */
+  countRequest(route: RouteLabel, outcome: string): void {
+    let byStatus = this.requests.get(route);
+    if (!byStatus) this.requests.set(route, (byStatus = new Map()));
+    byStatus.set(outcome, (byStatus.get(outcome) ?? 0) + 1);
+  }
+
+  /** Counts one injected fault (`429`, `500`, `529`, `reset`, `lost_answer`, `rate_limit`). */
+  countFault(kind: string): void {
+    this.faultCounts.set(kind, (this.faultCounts.get(kind) ?? 0) + 1);
+  }
+
+  /** A snapshot: every live file (oldest first) and the counters. */
+  state(): EmulatorState {
+    const requests: EmulatorState['requests'] = {};
+    for (const [route, byStatus] of this.requests) requests[route] = Object.fromEntries(byStatus);
+    return { files: this.store.all().map(toInspected), requests, faults: Object.fromEntries(this.faultCounts) };
+  }
+
+  /** Replaces the fault configuration (throws TypeError when invalid). */
+  setFaults(config: FaultConfig): void {
+    this.faults.set(config);
+  }
+
+  /** Sets or removes the rate limit; a new limit starts with an empty window. */
+  setRateLimit(config: RateLimitConfig | undefined | null): void {
+    this.limiter = config ? new RateLimiter(validateRateLimit(config)) : undefined;
+  }
+
+  resetCounters(): void {
+    this.requests = new Map();
+    this.faultCounts = new Map();
+  }
+
+  /** Stores a file as another application would have (throws TypeError when the request is invalid). */
+  seed(req: SeedRequest): InspectedFile {
+    if (typeof req !== 'object' || req === null) throw new TypeError('seed request must be an object');
+    const { filename, content_base64: b64 } = req;
+    if (typeof filename !== 'string' || filename.length === 0 || [...filename].length > 500) {
+      throw new TypeError('filename must be a string of 1 to 500 characters');
+    }
+    if (typeof b64 !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64.replace(/\s+/g, ''))) {
+      throw new TypeError('content_base64 must be a base64 string');
+    }
+    for (const key of ['mime_type', 'owner', 'scope_id'] as const) {
+      const v = req[key];
+      if (v !== undefined && (typeof v !== 'string' || v.length === 0)) throw new TypeError(`${key} must be a non-empty string`);
+    }
+    if (req.downloadable !== undefined && typeof req.downloadable !== 'boolean') throw new TypeError('downloadable must be a boolean');
+    const content = Buffer.from(b64, 'base64');
+    const sha256 = createHash('sha256').update(content).digest('hex');
+    const stored = this.store.putSync(
+      content,
+      {
+        filename,
+        mime_type: req.mime_type ?? 'application/octet-stream',
+        downloadable: req.downloadable ?? false,
+        owner: req.owner ?? DEFAULT_SEED_OWNER,
+        scope_id: req.scope_id ?? null,
+      },
+      sha256,
+    );
+    return toInspected(stored);
+  }
+}

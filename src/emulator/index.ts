@@ -1,0 +1,88 @@
+// Programmatic entry of the Files API emulator: start one on loopback, drive it, close it.
+import { silentLogger } from '../log.js';
+import { DiskBackend, MemoryBackend } from './backend.js';
+import { EmulatorCore } from './core.js';
+import { keyDigest } from './headers.js';
+import { listen } from './server.js';
+import { FileStore } from './store.js';
+import type { EmulatorOptions, EmulatorState, FaultConfig, InspectedFile, RateLimitConfig, SeedRequest } from './types.js';
+
+export type { EmulatorOptions, EmulatorState, FaultConfig, InspectedFile, RateLimitConfig, SeedRequest } from './types.js';
+export { DEFAULT_SEED_OWNER } from './core.js';
+export { FILES_BETA, KNOWN_BETAS } from './headers.js';
+
+/** The key the emulator accepts when none is configured. It is a test key, not a secret. */
+export const DEFAULT_EMULATOR_KEY = 'sk-emulator-local';
+
+/** Default cap on an upload request: 500,000,000 bytes (413 above). */
+export const DEFAULT_MAX_FILE_BYTES = 500_000_000;
+
+/** Default storage quota: 500 GB. */
+export const DEFAULT_STORAGE_QUOTA_BYTES = 500_000_000_000;
+
+/** A running emulator. */
+export interface Emulator {
+  /** `http://127.0.0.1:PORT` (or the configured host): use as the client's base URL. */
+  url: string;
+  port: number;
+  /** Every live file with its sha256 and owner, the request counters and the fault counters. */
+  state(): EmulatorState;
+  /** Replaces the fault configuration (throws TypeError when invalid). */
+  setFaults(f: FaultConfig): void;
+  /** Sets or removes the rate limit. */
+  setRateLimit(r: RateLimitConfig | undefined): void;
+  /** Stores a file as another application would have. */
+  seed(req: SeedRequest): InspectedFile;
+  /** Zeroes the request and fault counters. */
+  resetCounters(): void;
+  /** Closes the server and every connection, keep-alive ones too; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an emulator. Without `dataDir` files live in memory; with it they are stored there and
+ * survive a restart on the same directory. Listens on 127.0.0.1 and an ephemeral port by default.
+ */
+export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
+  if (typeof opts.apiKey !== 'string' || opts.apiKey === '') throw new TypeError('apiKey must be a non-empty string');
+  const host = opts.host ?? '127.0.0.1';
+  const backend = opts.dataDir === undefined ? new MemoryBackend() : new DiskBackend(opts.dataDir);
+  const store = await FileStore.open(backend, opts.storageQuotaBytes ?? DEFAULT_STORAGE_QUOTA_BYTES);
+  const logger = opts.logger ?? silentLogger();
+  let core: EmulatorCore;
+  try {
+    core = new EmulatorCore(
+      store,
+      { apiKeyDigest: keyDigest(opts.apiKey), maxFileBytes: opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES },
+      logger,
+      opts.faults,
+      opts.rateLimit,
+    );
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  let server;
+  try {
+    server = await listen(core, host, opts.port ?? 0);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const running = server;
+  let closing: Promise<void> | undefined;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${urlHost}:${running.port}`,
+    port: running.port,
+    state: () => core.state(),
+    setFaults: (f) => core.setFaults(f),
+    setRateLimit: (r) => core.setRateLimit(r),
+    seed: (req) => core.seed(req),
+    resetCounters: () => core.resetCounters(),
+    close() {
+      closing ??= running.close().then(() => store.close());
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,194 @@
+// Streaming multipart/form-data upload: the `file` part into a content sink, with the filename
+// rules and the request size cap.
+import type { IncomingMessage } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { Transform, type TransformCallback } from 'node:stream';
+import busboy from 'busboy';
+import { ApiError, badRequest } from './errors.js';
+import type { ContentSink } from './backend.js';
+
+/** The request ended (connection closed) before its body was complete. */
+export class UploadAborted extends Error {
+  override name = 'UploadAborted';
+}
+
+export interface ReceiveOptions {
+  /** Cap on the request body in bytes (the API's 413 is about the whole request). */
+  maxBytes: number;
+  createSink: () => ContentSink;
+  /** Called with the body bytes read so far, after each chunk (fault injection hooks in here). */
+  onProgress?: (bytes: number) => void;
+  /** Aborting rejects at once with {@link UploadAborted} and keeps nothing. */
+  signal?: AbortSignal;
+}
+
+/** A received upload; the sink has finished and must be committed or discarded. */
+export interface ReceivedUpload {
+  filename: string;
+  mimeType: string;
+  sink: ContentSink;
+}
+
+/** 413 as the API's edge answers it. */
+export function tooLarge(maxBytes: number): ApiError {
+  return new ApiError(413, 'request_too_large', `Request exceeds the maximum allowed number of bytes (${maxBytes}).`);
+}
+
+/**
+ * Undici and browsers escape `"`, CR and LF in a Content-Disposition filename as `%22`, `%0D`,
+ * `%0A` (WHATWG multipart/form-data encoding); undo that so the filename rules see them.
+ */
+export function decodeFilename(raw: string): string {
+  return raw.replace(/%(22|0D|0A)/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+const FORBIDDEN = /[<>:"|?*\\/\u0000-\u001f]/u;
+
+/**
+ * Why a filename is refused, or undefined when it is fine. Length is counted in Unicode code
+ * points (an emoji is one character), 1 to 255.
+ */
+export function filenameProblem(name: string | undefined): string | undefined {
+  if (name === undefined || name.length === 0) return 'filename: must be between 1 and 255 characters';
+  const length = [...name].length;
+  if (length > 255) return `filename: must be between 1 and 255 characters (got ${length})`;
+  if (FORBIDDEN.test(name)) return 'filename: must not contain < > : " | ? * \\ / or control characters (U+0000 to U+001F)';
+  return undefined;
+}
+
+/**
+ * Reads an upload without buffering it: the body streams through a meter (byte count, size cap,
+ * a look at the part headers) into busboy, and the `file` part into a sink that hashes it. Other
+ * parts are drained. On an API error the rest of the body is discarded so an answer can be sent;
+ * when the connection closes early, rejects with {@link UploadAborted} and nothing is kept.
+ */
+export async function receiveUpload(req: IncomingMessage, opts: ReceiveOptions): Promise<ReceivedUpload> {
+  const contentType = req.headers['content-type'] ?? '';
+  if (!/^multipart\/form-data\s*(;|$)/i.test(contentType)) {
+    throw badRequest('The request body must be multipart/form-data with a `file` part.');
+  }
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > opts.maxBytes) throw tooLarge(opts.maxBytes);
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({ headers: req.headers, defParamCharset: 'utf8', preservePath: true, limits: { fieldSize: 1 << 20, parts: 1000 } });
+  } catch (err) {
+    throw badRequest(`Invalid multipart/form-data request: ${(err as Error).message}`);
+  }
+  const meter = new BodyMeter(boundaryOf(contentType), opts.maxBytes, opts.onProgress);
+
+  return new Promise<ReceivedUpload>((resolve, reject) => {
+    let settled = false;
+    let sink: ContentSink | undefined;
+    let written: Promise<void> | undefined;
+    let filename = '';
+    let mimeType = '';
+    let refusal: ApiError | undefined;
+
+    const fail = (err: unknown): void => {
+      if (settled) return;
+      settled = true;
+      req.unpipe(meter);
+      meter.unpipe(parser);
+      req.resume(); // discard the rest of the body
+      void sink?.discard();
+      reject(err);
+    };
+
+    parser.on('file', (name, stream, info) => {
+      if (name !== 'file' || sink || refusal) {
+        stream.resume();
+        return;
+      }
+      filename = decodeFilename(info.filename ?? '');
+      const problem = filenameProblem(filename);
+      if (problem) {
+        refusal = badRequest(problem);
+        stream.resume();
+        return;
+      }
+      // busboy reports a part without Content-Type as text/plain; the API stores octet-stream.
+      mimeType = meter.fileHasContentType === false ? 'application/octet-stream' : info.mimeType;
+      sink = opts.createSink();
+      written = pipeline(stream, sink);
+      written.catch(fail);
+    });
+    parser.on('field', (name) => {
+      if (name === 'file' && !sink) refusal ??= badRequest('file: must be a file part (with a filename), not a plain field');
+    });
+    parser.on('error', (err: Error) => fail(badRequest(`Invalid multipart/form-data body: ${err.message}`)));
+    meter.on('error', fail);
+    parser.on('close', () => {
+      if (refusal) return fail(refusal);
+      if (!sink || !written) return fail(badRequest('file: Field required'));
+      const done = sink;
+      written.then(() => {
+        if (settled) return;
+        settled = true;
+        resolve({ filename, mimeType, sink: done });
+      }, fail);
+    });
+    req.on('close', () => {
+      if (!req.complete) fail(new UploadAborted('the connection closed before the upload was complete'));
+    });
+    opts.signal?.addEventListener('abort', () => fail(new UploadAborted('the upload was cut off')), { once: true });
+    req.pipe(meter).pipe(parser);
+  });
+}
+
+function boundaryOf(contentType: string): string | undefined {
+  const m = /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
+  return m?.[1] ?? m?.[2];
+}
+
+/** How far into the body to look for the `file` part's headers. */
+const SNIFF_BYTES = 64 * 1024;
+
+/**
+ * Passes the body through unchanged while counting it (over the cap: a 413 error), and reads the
+ * part headers at the start of the body to tell whether the `file` part had a Content-Type at all,
+ * which busboy does not say.
+ */
+class BodyMeter extends Transform {
+  /** true/false once the `file` part's headers were seen; undefined if they were not (yet). */
+  fileHasContentType: boolean | undefined;
+  private bytes = 0;
+  private head: Buffer[] | undefined = [];
+
+  constructor(
+    private readonly boundary: string | undefined,
+    private readonly maxBytes: number,
+    private readonly onProgress: ((bytes: number) => void) | undefined,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.maxBytes) return callback(tooLarge(this.maxBytes));
+    if (this.head) this.sniff(chunk);
+    callback(null, chunk);
+    this.onProgress?.(this.bytes);
+  }
+
+  private sniff(chunk: Buffer): void {
+    const head = this.head;
+    if (!head || this.boundary === undefined) return;
+    head.push(chunk);
+    const text = Buffer.concat(head).toString('latin1');
+    const delimiter = `--${this.boundary}\r\n`;
+    for (let at = text.indexOf(delimiter); at >= 0; at = text.indexOf(delimiter, at + 1)) {
+      const start = at + delimiter.length;
+      const end = text.indexOf('\r\n\r\n', start);
+      if (end < 0) break; // headers not complete yet
+      const lines = text.slice(start, end).split('\r\n');
+      const disposition = lines.find((l) => /^content-disposition\s*:/i.test(l)) ?? '';
+      if (/;\s*name\s*=\s*(?:"file"|file)\s*(?:;|$)/i.test(disposition)) {
+        this.fileHasContentType = lines.some((l) => /^content-type\s*:/i.test(l));
+        this.head = undefined;
+        return;
+      }
+    }
+    if (text.length > SNIFF_BYTES) this.head = undefined;
+  }
+}

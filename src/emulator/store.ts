@@ -1,0 +1,225 @@
+// The emulator's file table: ids, creation order, listing with cursors, quota, and inspection.
+import type { Readable } from 'node:stream';
+import { badRequest } from './errors.js';
+import type { Backend, ContentSink, StoredFile } from './backend.js';
+import { formatMicros, MicroClock, newFileId } from './ids.js';
+import type { InspectedFile } from './types.js';
+
+/** FileMetadata as the API answers it. */
+export interface FileMetadata {
+  id: string;
+  type: 'file';
+  filename: string;
+  mime_type: string;
+  size_bytes: number;
+  created_at: string;
+  downloadable: boolean;
+  scope: { id: string; type: 'session' } | null;
+}
+
+/** A list page as the API answers it. */
+export interface FileListPage {
+  data: FileMetadata[];
+  first_id: string | null;
+  last_id: string | null;
+  has_more: boolean;
+}
+
+/** List parameters, already validated. */
+export interface ListQuery {
+  limit: number;
+  afterId?: string;
+  beforeId?: string;
+  scopeId?: string;
+}
+
+/** What a new file needs besides its content. */
+export interface NewFile {
+  filename: string;
+  mime_type: string;
+  downloadable: boolean;
+  owner: string;
+  scope_id: string | null;
+}
+
+/** The API view of a stored file. */
+export function toMetadata(f: StoredFile): FileMetadata {
+  return {
+    id: f.id,
+    type: 'file',
+    filename: f.filename,
+    mime_type: f.mime_type,
+    size_bytes: f.size_bytes,
+    created_at: formatMicros(f.created_micros),
+    downloadable: f.downloadable,
+    scope: f.scope_id === null ? null : { id: f.scope_id, type: 'session' },
+  };
+}
+
+/** The inspection view of a stored file. */
+export function toInspected(f: StoredFile): InspectedFile {
+  const out: InspectedFile = {
+    id: f.id,
+    filename: f.filename,
+    mime_type: f.mime_type,
+    size_bytes: f.size_bytes,
+    created_at: formatMicros(f.created_micros),
+    downloadable: f.downloadable,
+    sha256: f.sha256,
+    owner: f.owner,
+  };
+  if (f.scope_id !== null) out.scope_id = f.scope_id;
+  return out;
+}
+
+/**
+ * Files in creation order (oldest first, `created_micros` strictly increasing) over a content
+ * backend. Deleted ids keep their creation time as a tombstone so that they still work as list
+ * cursors: a client that deletes the last file of a page can still ask for the next one.
+ */
+export class FileStore {
+  private readonly byId = new Map<string, StoredFile>();
+  /** Live files, oldest first. */
+  private readonly ordered: StoredFile[] = [];
+  private readonly tombstones = new Map<string, number>();
+  private readonly clock = new MicroClock();
+  private used = 0;
+
+  private constructor(
+    private readonly backend: Backend,
+    private readonly quotaBytes: number,
+  ) {}
+
+  /** Opens a store, loading what the backend holds. */
+  static async open(backend: Backend, quotaBytes: number): Promise<FileStore> {
+    const store = new FileStore(backend, quotaBytes);
+    const loaded = await backend.load();
+    for (const f of loaded.files) store.insert(f);
+    for (const [id, micros] of loaded.tombstones) {
+      store.tombstones.set(id, micros);
+      store.clock.observe(micros);
+    }
+    return store;
+  }
+
+  get usedBytes(): number {
+    return this.used;
+  }
+
+  get(id: string): StoredFile | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Every live file, oldest first. */
+  all(): StoredFile[] {
+    return [...this.ordered];
+  }
+
+  createSink(): ContentSink {
+    return this.backend.createSink();
+  }
+
+  /** Whether `bytes` more would exceed the storage quota. */
+  wouldExceedQuota(bytes: number): boolean {
+    return this.used + bytes > this.quotaBytes;
+  }
+
+  /** Keeps a finished upload as a new file; the sink must have finished. */
+  async commit(sink: ContentSink, file: NewFile): Promise<StoredFile> {
+    const id = newFileId();
+    const sha256 = sink.digest();
+    await sink.commit(id);
+    const stored: StoredFile = { ...file, id, size_bytes: sink.bytes, sha256, created_micros: this.clock.now() };
+    this.backend.record({ op: 'put', file: stored });
+    this.insert(stored);
+    return stored;
+  }
+
+  /** Stores a file given whole (seeding); synchronous. */
+  putSync(content: Buffer, file: NewFile, sha256: string): StoredFile {
+    const id = newFileId();
+    this.backend.putSync(id, content);
+    const stored: StoredFile = { ...file, id, size_bytes: content.length, sha256, created_micros: this.clock.now() };
+    this.backend.record({ op: 'put', file: stored });
+    this.insert(stored);
+    return stored;
+  }
+
+  /** Deletes a file; false when no live file has that id. */
+  delete(id: string): boolean {
+    const f = this.byId.get(id);
+    if (!f) return false;
+    this.backend.record({ op: 'del', id, created_micros: f.created_micros });
+    this.backend.remove(id);
+    this.byId.delete(id);
+    const i = this.indexOf(f.created_micros);
+    if (this.ordered[i]?.id === id) this.ordered.splice(i, 1);
+    this.tombstones.set(id, f.created_micros);
+    this.used -= f.size_bytes;
+    return true;
+  }
+
+  read(id: string): Readable {
+    return this.backend.read(id);
+  }
+
+  /**
+   * One page, newest first. `after_id`: the files just older than that id; `before_id`: the files
+   * just newer than it (still newest first), so paging with `before_id = first_id` walks back
+   * towards the newest file. `has_more` says whether more files lie beyond the page in the
+   * direction of travel. A cursor may name a deleted file (its tombstone keeps its place); an id
+   * the emulator never issued is a 400.
+   */
+  list(q: ListQuery): FileListPage {
+    let pool = this.ordered;
+    if (q.scopeId !== undefined) pool = pool.filter((f) => f.scope_id === q.scopeId);
+    let page: StoredFile[];
+    let hasMore: boolean;
+    if (q.beforeId !== undefined) {
+      const micros = this.cursor(q.beforeId, 'before_id');
+      const newer = pool.slice(lowerBound(pool, micros + 1));
+      page = newer.slice(0, q.limit);
+      hasMore = newer.length > q.limit;
+    } else {
+      const end = q.afterId !== undefined ? lowerBound(pool, this.cursor(q.afterId, 'after_id')) : pool.length;
+      page = pool.slice(Math.max(0, end - q.limit), end);
+      hasMore = end > q.limit;
+    }
+    const data = page.reverse().map(toMetadata);
+    return { data, first_id: data[0]?.id ?? null, last_id: data[data.length - 1]?.id ?? null, has_more: hasMore };
+  }
+
+  close(): Promise<void> {
+    return this.backend.close();
+  }
+
+  private cursor(id: string, name: string): number {
+    const micros = this.byId.get(id)?.created_micros ?? this.tombstones.get(id);
+    if (micros === undefined) throw badRequest(`${name}: no file with id ${JSON.stringify(id)}`);
+    return micros;
+  }
+
+  private insert(f: StoredFile): void {
+    // Creation times only grow, so appending keeps the order; loaded files arrive sorted.
+    this.ordered.push(f);
+    this.byId.set(f.id, f);
+    this.used += f.size_bytes;
+    this.clock.observe(f.created_micros);
+  }
+
+  private indexOf(micros: number): number {
+    return lowerBound(this.ordered, micros);
+  }
+}
+
+/** First index in `files` (oldest first) whose creation time is >= `micros`. */
+function lowerBound(files: StoredFile[], micros: number): number {
+  let lo = 0;
+  let hi = files.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((files[mid]?.created_micros ?? Infinity) < micros) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
