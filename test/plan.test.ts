@@ -1,0 +1,391 @@
+// Table-driven tests of the planner: one row per rule of DESIGN.md.
+import { describe, expect, it } from 'vitest';
+import type { Failure, FileRow, InFlightUpload, PendingDelete } from '../src/ledger/ledger.js';
+import type { LocalFile, LocalProblem } from '../src/local/types.js';
+import type { FileMetadata } from '../src/remote/types.js';
+import { plan, type LedgerView, type LocalView, type Plan, type PlanOptions, type RemoteView } from '../src/sync/plan.js';
+
+const NOW = Date.parse('2026-11-01T12:00:00Z');
+const name = (p: string) => p.replaceAll('/', '∕');
+
+function local(p: string, sha: string, extra: Partial<LocalFile> = {}): LocalFile {
+  return { path: p, size: 10, mtimeMs: 1000, ino: 1, sha256: sha, mimeType: 'text/plain', ...extra };
+}
+function row(p: string, id: string, sha: string, extra: Partial<FileRow> = {}): FileRow {
+  return { path: p, fileId: id, size: 10, mtimeMs: 1000, ino: 1, sha256: sha, mimeType: 'text/plain', remoteName: name(p), uploadedAt: '2026-10-01T00:00:00.000000Z', ...extra };
+}
+function remoteFile(id: string, filename: string, extra: Partial<FileMetadata> = {}): FileMetadata {
+  return { id, type: 'file', filename, mime_type: 'text/plain', size_bytes: 10, created_at: '2026-10-01T00:00:00.000000Z', downloadable: false, ...extra };
+}
+function inFlight(id: number, p: string, sha: string, extra: Partial<InFlightUpload> = {}): InFlightUpload {
+  return { id, path: p, remoteName: name(p), size: 10, sha256: sha, mimeType: 'text/plain', startedAt: NOW - 60_000, unknownOutcomes: 1, resolvedFileId: null, ...extra };
+}
+function pending(id: string, reason: PendingDelete['reason'] = 'replaced'): PendingDelete {
+  return { fileId: id, path: 'x', reason, attempts: 0, lastError: null, createdAt: NOW - 1000 };
+}
+function failure(p: string, extra: Partial<Failure> = {}): Failure {
+  return { path: p, error: 'boom', retryable: false, attempts: 1, nextRetryAt: null, size: 10, mtimeMs: 1000, lastFailedAt: NOW - 1000, ...extra };
+}
+
+interface Case {
+  name: string;
+  local?: LocalFile[] | null;
+  problems?: LocalProblem[];
+  localComplete?: boolean;
+  ledger?: Partial<LedgerView>;
+  remote?: FileMetadata[];
+  remoteComplete?: boolean;
+  options?: Partial<PlanOptions>;
+  expect: (p: Plan) => void;
+}
+
+function run(c: Case): Plan {
+  const localView: LocalView | null = c.local === null ? null : { files: c.local ?? [], problems: c.problems ?? [], complete: c.localComplete ?? true };
+  const ledgerView: LedgerView = { files: [], pendingDeletes: [], inFlight: [], failures: [], ...c.ledger };
+  const remoteView: RemoteView = { files: c.remote ?? [], complete: c.remoteComplete ?? true };
+  const options: PlanOptions = {
+    deleteMode: 'mirror',
+    maxDeleteCount: 100,
+    maxDeleteShare: 0.5,
+    allowMassDelete: false,
+    maxFileBytes: 1000,
+    remoteName: name,
+    rootDistrust: null,
+    now: NOW,
+    orphanSkewMs: 120_000,
+    ...c.options,
+  };
+  return plan(localView, ledgerView, remoteView, options);
+}
+
+const uploads = (p: Plan) => p.uploads.map((u) => [u.path, u.reason, u.replaces]);
+const deletes = (p: Plan) => p.deletes.map((d) => [d.fileId, d.reason]);
+const tenTracked = Array.from({ length: 10 }, (_, i) => row(`f${i}`, `file_${i}`, `h${i}`));
+const tenRemote = tenTracked.map((r) => remoteFile(r.fileId, r.remoteName));
+
+const cases: Case[] = [
+  {
+    name: 'a new file is uploaded',
+    local: [local('a.txt', 'h1')],
+    expect: (p) => expect(uploads(p)).toEqual([['a.txt', 'new', null]]),
+  },
+  {
+    name: 'an unchanged file costs nothing',
+    local: [local('a.txt', 'h1')],
+    ledger: { files: [row('a.txt', 'file_a', 'h1')] },
+    remote: [remoteFile('file_a', 'a.txt')],
+    expect: (p) => {
+      expect(p.uploads).toEqual([]);
+      expect(p.unchanged).toBe(1);
+      expect(p.statUpdates).toEqual([]);
+    },
+  },
+  {
+    name: 'a touched file with the same content only updates the stat',
+    local: [local('a.txt', 'h1', { mtimeMs: 2000 })],
+    ledger: { files: [row('a.txt', 'file_a', 'h1')] },
+    remote: [remoteFile('file_a', 'a.txt')],
+    expect: (p) => {
+      expect(p.uploads).toEqual([]);
+      expect(p.statUpdates).toEqual([{ path: 'a.txt', size: 10, mtimeMs: 2000, ino: 1 }]);
+    },
+  },
+  {
+    name: 'a changed file is uploaded as a replacement of its old id (rule 2)',
+    local: [local('a.txt', 'h2')],
+    ledger: { files: [row('a.txt', 'file_a', 'h1')] },
+    remote: [remoteFile('file_a', 'a.txt')],
+    expect: (p) => {
+      expect(uploads(p)).toEqual([['a.txt', 'changed', 'file_a']]);
+      expect(p.deletes).toEqual([]); // the old id is deleted only after the switch, by the executor
+    },
+  },
+  {
+    name: 'a path whose remote name changed is uploaded again',
+    local: [local('a.txt', 'h1')],
+    ledger: { files: [row('a.txt', 'file_a', 'h1', { remoteName: 'old-name.txt' })] },
+    remote: [remoteFile('file_a', 'old-name.txt')],
+    expect: (p) => expect(uploads(p)).toEqual([['a.txt', 'renamed', 'file_a']]),
+  },
+  {
+    name: 'a file deleted locally is deleted remotely in mirror mode',
+    local: [local('b.txt', 'h2')],
+    ledger: { files: [row('a.txt', 'file_a', 'h1'), row('b.txt', 'file_b', 'h2')] },
+    remote: [remoteFile('file_a', 'a.txt'), remoteFile('file_b', 'b.txt')],
+    expect: (p) => {
+      expect(deletes(p)).toEqual([['file_a', 'deleted']]);
+      expect(p.deletes[0]!.fromLocalDelete).toBe(true);
+    },
+  },
+  {
+    name: 'keep mode deletes nothing remotely',
+    local: [local('b.txt', 'h2')],
+    ledger: { files: [row('a.txt', 'file_a', 'h1'), row('b.txt', 'file_b', 'h2')] },
+    remote: [remoteFile('file_a', 'a.txt'), remoteFile('file_b', 'b.txt')],
+    options: { deleteMode: 'keep' },
+    expect: (p) => expect(p.deletes).toEqual([]),
+  },
+  {
+    name: 'a ledger id the remote lost is uploaded again',
+    local: [local('a.txt', 'h1')],
+    ledger: { files: [row('a.txt', 'file_a', 'h1')] },
+    remote: [],
+    expect: (p) => expect(uploads(p)).toEqual([['a.txt', 'missing-remote', 'file_a']]),
+  },
+  {
+    name: 'a ledger id the remote lost, for a path gone locally, is forgotten',
+    local: [local('b.txt', 'h2')],
+    ledger: { files: [row('a.txt', 'file_a', 'h1'), row('b.txt', 'file_b', 'h2')] },
+    remote: [remoteFile('file_b', 'b.txt')],
+    expect: (p) => {
+      expect(p.forget).toEqual(['a.txt']);
+      expect(p.deletes).toEqual([]);
+    },
+  },
+  {
+    name: 'pending deletes still listed are deleted; the others are done without a request',
+    local: [],
+    ledger: { pendingDeletes: [pending('file_old'), pending('file_gone')] },
+    remote: [remoteFile('file_old', 'a.txt')],
+    expect: (p) => {
+      expect(deletes(p)).toEqual([['file_old', 'replaced']]);
+      expect(p.alreadyGone).toEqual(['file_gone']);
+    },
+  },
+  {
+    name: 'files of other applications are never touched, whatever their name (rule 1)',
+    local: [],
+    ledger: { files: [] },
+    remote: [remoteFile('file_foreign', 'a.txt'), remoteFile('file_foreign2', 'b.txt')],
+    expect: (p) => {
+      expect(p.deletes).toEqual([]);
+      expect(p.foreign).toBe(2);
+    },
+  },
+  {
+    name: 'an orphan of a lost answer is adopted when the local file still has its content (rule 3)',
+    local: [local('a.txt', 'h1')],
+    ledger: { inFlight: [inFlight(7, 'a.txt', 'h1', { unknownOutcomes: 2 })] },
+    remote: [
+      remoteFile('file_o1', 'a.txt', { created_at: new Date(NOW - 30_000).toISOString() }),
+      remoteFile('file_o2', 'a.txt', { created_at: new Date(NOW - 20_000).toISOString() }),
+    ],
+    expect: (p) => {
+      expect(p.adoptions.map((a) => [a.inFlight.id, a.file.id])).toEqual([[7, 'file_o1']]);
+      expect(deletes(p)).toEqual([['file_o2', 'orphan']]);
+      expect(p.uploads).toEqual([]);
+      expect(p.settledInFlight).toEqual([7]);
+      expect(p.foreign).toBe(0);
+    },
+  },
+  {
+    name: 'an orphan whose content the local file no longer has is deleted, and the file uploaded',
+    local: [local('a.txt', 'h2')],
+    ledger: { inFlight: [inFlight(7, 'a.txt', 'h1')] },
+    remote: [remoteFile('file_o1', 'a.txt', { created_at: new Date(NOW - 30_000).toISOString() })],
+    expect: (p) => {
+      expect(p.adoptions).toEqual([]);
+      expect(deletes(p)).toEqual([['file_o1', 'orphan']]);
+      expect(uploads(p)).toEqual([['a.txt', 'new', null]]);
+    },
+  },
+  {
+    name: 'after a resolved upload, the other copies its lost attempts stored are deleted',
+    local: [local('a.txt', 'h1')],
+    ledger: { files: [row('a.txt', 'file_ok', 'h1')], inFlight: [inFlight(7, 'a.txt', 'h1', { resolvedFileId: 'file_ok' })] },
+    remote: [
+      remoteFile('file_ok', 'a.txt', { created_at: new Date(NOW - 10_000).toISOString() }),
+      remoteFile('file_o1', 'a.txt', { created_at: new Date(NOW - 30_000).toISOString() }),
+    ],
+    expect: (p) => {
+      expect(deletes(p)).toEqual([['file_o1', 'orphan']]);
+      expect(p.adoptions).toEqual([]);
+      expect(p.unchanged).toBe(1);
+    },
+  },
+  {
+    name: 'a same-named file created well before the upload started is someone else\'s',
+    local: [local('a.txt', 'h1')],
+    ledger: { inFlight: [inFlight(7, 'a.txt', 'h1')] },
+    remote: [remoteFile('file_foreign', 'a.txt', { created_at: new Date(NOW - 3_600_000).toISOString() })],
+    expect: (p) => {
+      expect(p.deletes).toEqual([]);
+      expect(p.adoptions).toEqual([]);
+      expect(p.foreign).toBe(1);
+      expect(uploads(p)).toEqual([['a.txt', 'new', null]]);
+    },
+  },
+  {
+    name: 'an incomplete listing settles no in-flight upload and deletes no path',
+    local: [],
+    ledger: { files: [row('a.txt', 'file_a', 'h1')], inFlight: [inFlight(7, 'a.txt', 'h1')] },
+    remote: [remoteFile('file_o1', 'a.txt', { created_at: new Date(NOW - 30_000).toISOString() })],
+    remoteComplete: false,
+    expect: (p) => {
+      expect(p.settledInFlight).toEqual([]);
+      expect(p.deletes).toEqual([]);
+      expect(p.deletesBlocked).toMatch(/listing/);
+    },
+  },
+  {
+    name: 'an incomplete walk deletes nothing (rule 4)',
+    local: [local('b.txt', 'h2')],
+    localComplete: false,
+    ledger: { files: [row('a.txt', 'file_a', 'h1'), row('b.txt', 'file_b', 'h2')] },
+    remote: [remoteFile('file_a', 'a.txt'), remoteFile('file_b', 'b.txt')],
+    expect: (p) => {
+      expect(p.deletes).toEqual([]);
+      expect(p.deletesBlocked).toMatch(/could not be read/);
+    },
+  },
+  {
+    name: 'a failed walk plans no upload and no path delete',
+    local: null,
+    ledger: { files: [row('a.txt', 'file_a', 'h1')] },
+    remote: [remoteFile('file_a', 'a.txt')],
+    expect: (p) => {
+      expect(p.uploads).toEqual([]);
+      expect(p.deletes).toEqual([]);
+      expect(p.deletesBlocked).toMatch(/walk failed/);
+    },
+  },
+  {
+    name: 'a missing root marker or another device deletes nothing',
+    local: [local('b.txt', 'h2')],
+    ledger: { files: [row('a.txt', 'file_a', 'h1'), row('b.txt', 'file_b', 'h2')] },
+    remote: [remoteFile('file_a', 'a.txt'), remoteFile('file_b', 'b.txt')],
+    options: { rootDistrust: 'the root marker .files-sync-root is missing' },
+    expect: (p) => {
+      expect(p.deletes).toEqual([]);
+      expect(p.deletesBlocked).toMatch(/marker/);
+    },
+  },
+  {
+    name: 'an empty root while the ledger is not deletes nothing',
+    local: [],
+    ledger: { files: [row('a.txt', 'file_a', 'h1')] },
+    remote: [remoteFile('file_a', 'a.txt')],
+    expect: (p) => {
+      expect(p.deletes).toEqual([]);
+      expect(p.deletesBlocked).toMatch(/empty/);
+    },
+  },
+  {
+    name: 'more deletes than maxCount are held',
+    local: [local('f9', 'h9')],
+    ledger: { files: tenTracked },
+    remote: tenRemote,
+    options: { maxDeleteCount: 5, maxDeleteShare: 1 },
+    expect: (p) => {
+      expect(p.deletes).toEqual([]);
+      expect(p.held?.deletes).toHaveLength(9);
+      expect(p.held?.reason).toMatch(/maxCount.*--allow-mass-delete/);
+    },
+  },
+  {
+    name: 'held deletes pass with --allow-mass-delete',
+    local: [local('f9', 'h9')],
+    ledger: { files: tenTracked },
+    remote: tenRemote,
+    options: { maxDeleteCount: 5, allowMassDelete: true },
+    expect: (p) => {
+      expect(p.deletes).toHaveLength(9);
+      expect(p.held).toBeNull();
+    },
+  },
+  {
+    name: 'more than maxShare of the tracked files is held',
+    local: tenTracked.slice(0, 4).map((r) => local(r.path, r.sha256)),
+    ledger: { files: tenTracked },
+    remote: tenRemote,
+    options: { maxDeleteShare: 0.5 },
+    expect: (p) => {
+      expect(p.held?.deletes).toHaveLength(6);
+      expect(p.held?.reason).toMatch(/maxShare/);
+    },
+  },
+  {
+    name: 'a move is not a deletion: renaming a whole folder does not trip the guard',
+    local: tenTracked.map((r) => local(`moved/${r.path}`, r.sha256)),
+    ledger: { files: tenTracked },
+    remote: tenRemote,
+    options: { maxDeleteCount: 2, maxDeleteShare: 0.1 },
+    expect: (p) => {
+      expect(p.held).toBeNull();
+      expect(p.uploads).toHaveLength(10);
+      expect(p.deletes).toHaveLength(10);
+    },
+  },
+  {
+    name: 'a file over the size limit is a recorded failure, its old copy kept',
+    local: [local('big.bin', null, { size: 5000 })],
+    ledger: { files: [row('big.bin', 'file_big', 'h1')] },
+    remote: [remoteFile('file_big', 'big.bin')],
+    expect: (p) => {
+      expect(p.uploads).toEqual([]);
+      expect(p.deletes).toEqual([]);
+      expect(p.skips).toEqual([{ path: 'big.bin', reason: expect.stringMatching(/too large/), record: { retryable: false, stat: { size: 5000, mtimeMs: 1000 } } }]);
+    },
+  },
+  {
+    name: 'a permanent failure waits until the file changes',
+    local: [local('bad.txt', 'h1')],
+    ledger: { failures: [failure('bad.txt')] },
+    expect: (p) => {
+      expect(p.uploads).toEqual([]);
+      expect(p.skips[0]?.reason).toMatch(/waiting for the file to change/);
+    },
+  },
+  {
+    name: 'a permanent failure is retried once the file changed',
+    local: [local('bad.txt', 'h2', { mtimeMs: 5000 })],
+    ledger: { failures: [failure('bad.txt')] },
+    expect: (p) => expect(uploads(p)).toEqual([['bad.txt', 'new', null]]),
+  },
+  {
+    name: 'a retryable failure backs off until its time',
+    local: [local('a.txt', 'h1')],
+    ledger: { failures: [failure('a.txt', { retryable: true, nextRetryAt: NOW + 1000 })] },
+    expect: (p) => expect(p.uploads).toEqual([]),
+  },
+  {
+    name: 'a retryable failure is retried after its time',
+    local: [local('a.txt', 'h1')],
+    ledger: { failures: [failure('a.txt', { retryable: true, nextRetryAt: NOW - 1 })] },
+    expect: (p) => expect(uploads(p)).toEqual([['a.txt', 'new', null]]),
+  },
+  {
+    name: 'an unreadable file is a failure, never a deletion',
+    local: [local('b.txt', 'h2')],
+    problems: [{ path: 'a.txt', kind: 'unreadable', reason: 'EACCES' }],
+    ledger: { files: [row('a.txt', 'file_a', 'h1'), row('b.txt', 'file_b', 'h2')] },
+    remote: [remoteFile('file_a', 'a.txt'), remoteFile('file_b', 'b.txt')],
+    expect: (p) => {
+      expect(p.deletes).toEqual([]);
+      expect(p.skips).toEqual([{ path: 'a.txt', reason: 'EACCES', record: { retryable: true, stat: null } }]);
+    },
+  },
+  {
+    name: 'a file changing during the walk waits, unrecorded',
+    local: [],
+    problems: [{ path: 'a.txt', kind: 'changing', reason: 'size changed' }],
+    ledger: { files: [row('a.txt', 'file_a', 'h1')] },
+    remote: [remoteFile('file_a', 'a.txt')],
+    expect: (p) => {
+      expect(p.deletes).toEqual([]);
+      expect(p.deletesBlocked).toBeNull();
+      expect(p.skips[0]?.record).toBeNull();
+    },
+  },
+];
+
+describe('plan', () => {
+  for (const c of cases) it(c.name, () => c.expect(run(c)));
+
+  it('is deterministic and does not mutate its input', () => {
+    const input: Case = cases.find((c) => c.name.startsWith('an orphan of a lost answer'))!;
+    const before = JSON.stringify(input);
+    expect(JSON.stringify(run(input))).toEqual(JSON.stringify(run(input)));
+    expect(JSON.stringify(input)).toEqual(before);
+  });
+});
