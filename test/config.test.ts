@@ -1,0 +1,148 @@
+// Config loading and the API key: defaults, errors that name the key, key-file permissions.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { API_MAX_FILE_BYTES, defaultStateDir, loadApiKey, loadConfig, parseConfig } from '../src/config.js';
+import { ConfigError } from '../src/errors.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-config-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function writeConfig(content: unknown): string {
+  const file = path.join(dir, 'config.json');
+  fs.writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return file;
+}
+
+describe('loadConfig', () => {
+  it('fills every default and resolves paths against the config file', () => {
+    const file = writeConfig({ root: 'data', stateDir: 'state' });
+    const config = loadConfig({ configPath: file }, {}, '/');
+    expect(config.root).toBe(path.join(dir, 'data'));
+    expect(config.stateDir).toBe(path.join(dir, 'state'));
+    expect(config).toMatchObject({
+      include: [],
+      exclude: [],
+      followSymlinks: false,
+      maxFileBytes: API_MAX_FILE_BYTES,
+      deletes: { mode: 'mirror', maxCount: 500, maxShare: 0.5 },
+      concurrency: 8,
+      requestsPerMinute: 90,
+      remoteNames: 'path',
+      api: { baseUrl: 'https://api.anthropic.com', contract: 'beta' },
+      source: file,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('lets the command line and ANTHROPIC_BASE_URL override the file', () => {
+    const file = writeConfig({ root: 'data' });
+    const config = loadConfig({ configPath: file, root: 'other', stateDir: 's' }, { ANTHROPIC_BASE_URL: 'http://127.0.0.1:9' }, '/tmp');
+    expect(config.root).toBe('/tmp/other');
+    expect(config.stateDir).toBe('/tmp/s');
+    expect(config.api.baseUrl).toBe('http://127.0.0.1:9');
+  });
+
+  it('works without a file from --root alone', () => {
+    const config = loadConfig({ root: dir }, { XDG_STATE_HOME: '/var/x', XDG_CONFIG_HOME: path.join(dir, 'none') }, dir);
+    expect(config.root).toBe(dir);
+    expect(config.stateDir.startsWith('/var/x/files-sync/')).toBe(true);
+    expect(config.source).toBeNull();
+  });
+
+  it('ignores the "//" notes of the example file', () => {
+    const config = loadConfig({ configPath: writeConfig({ '//': 'note', root: 'd', deletes: { '// mode': 'x', mode: 'keep' } }) }, {}, '/');
+    expect(config.deletes.mode).toBe('keep');
+  });
+
+  it('ships an example config that loads', () => {
+    const example = path.resolve(import.meta.dirname, '..', 'sync.config.example.json');
+    if (!fs.existsSync(example)) return expect.fail('sync.config.example.json is missing');
+    const config = loadConfig({ configPath: example }, {}, '/');
+    expect(config.root).toBeTruthy();
+  });
+
+  const bad: [string, unknown, RegExp][] = [
+    ['an unknown key', { root: 'd', rott: 1 }, /unknown key "rott"/],
+    ['an unknown nested key', { root: 'd', deletes: { mood: 'x' } }, /unknown key "deletes\.mood"/],
+    ['a wrong type', { root: 'd', concurrency: 'eight' }, /concurrency: .*number/],
+    ['an out-of-range value', { root: 'd', deletes: { maxShare: 2 } }, /deletes\.maxShare/],
+    ['a bad enum', { root: 'd', remoteNames: 'flat' }, /remoteNames/],
+    ['a size over the API cap', { root: 'd', maxFileBytes: 600_000_000 }, /maxFileBytes/],
+    ['no root', { concurrency: 2 }, /"root" is missing/],
+    ['not an object', [1, 2], /expected a JSON object/],
+  ];
+  for (const [what, content, message] of bad) {
+    it(`names ${what} in one line`, () => {
+      const file = writeConfig(content);
+      let error: unknown;
+      try {
+        loadConfig({ configPath: file }, {}, '/');
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toMatch(message);
+      expect((error as Error).message).not.toContain('\n');
+      expect((error as ConfigError).exitCode).toBe(2);
+    });
+  }
+
+  it('says when the file is not JSON or cannot be read', () => {
+    expect(() => loadConfig({ configPath: writeConfig('{ root: ') }, {}, '/')).toThrow(/not valid JSON/);
+    expect(() => loadConfig({ configPath: path.join(dir, 'missing.json') }, {}, '/')).toThrow(/cannot read config/);
+  });
+
+  it('parseConfig rejects a bad URL', () => {
+    expect(() => parseConfig({ root: 'd', api: { baseUrl: 'ftp://x' } }, null)).toThrow(/api\.baseUrl/);
+  });
+});
+
+describe('defaultStateDir', () => {
+  it('uses $STATE_DIRECTORY under systemd, else one folder per root', () => {
+    expect(defaultStateDir('/srv/a', { STATE_DIRECTORY: '/var/lib/files-sync' })).toBe('/var/lib/files-sync');
+    const a = defaultStateDir('/srv/a', { XDG_STATE_HOME: '/s' });
+    const b = defaultStateDir('/srv/b', { XDG_STATE_HOME: '/s' });
+    expect(a).not.toBe(b);
+    expect(a).toBe(defaultStateDir('/srv/a', { XDG_STATE_HOME: '/s' }));
+  });
+});
+
+describe('loadApiKey', () => {
+  const KEY = 'sk-ant-test-secret-0123456789';
+  const config = (extra: Record<string, unknown> = {}) => loadConfig({ configPath: writeConfig({ root: 'd', ...extra }) }, {}, '/');
+
+  it('takes ANTHROPIC_API_KEY first', () => {
+    expect(loadApiKey(config(), { ANTHROPIC_API_KEY: KEY })).toBe(KEY);
+  });
+
+  it('reads a key file of mode 0600 and refuses one others can read, giving the chmod', () => {
+    const keyFile = path.join(dir, 'key');
+    fs.writeFileSync(keyFile, `${KEY}\n`, { mode: 0o644 });
+    fs.chmodSync(keyFile, 0o644);
+    const c = config({ api: { keyFile } });
+    expect(() => loadApiKey(c, {})).toThrow(/chmod 600/);
+    try {
+      loadApiKey(c, {});
+    } catch (err) {
+      expect(String(err)).not.toContain(KEY);
+    }
+    fs.chmodSync(keyFile, 0o600);
+    expect(loadApiKey(c, {})).toBe(KEY);
+  });
+
+  it('reads the systemd credential', () => {
+    const creds = path.join(dir, 'creds');
+    fs.mkdirSync(creds);
+    fs.writeFileSync(path.join(creds, 'anthropic-api-key'), KEY, { mode: 0o400 });
+    expect(loadApiKey(config(), { CREDENTIALS_DIRECTORY: creds })).toBe(KEY);
+  });
+
+  it('says where a key may come from when there is none', () => {
+    expect(() => loadApiKey(config(), {})).toThrow(/ANTHROPIC_API_KEY/);
+  });
+});
