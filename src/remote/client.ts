@@ -1,0 +1,290 @@
+// FilesClient: the Files API over undici, implementing RemoteFiles (upload, list, get, delete, download).
+import { randomBytes } from 'node:crypto';
+import { openAsBlob } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { FormData, type Dispatcher } from 'undici';
+import { registerSecret, silentLogger, type Logger } from '../log.js';
+import { ConfigError } from '../errors.js';
+import { createContract, type ApiVersion, type Contract, type ContractName } from './contract.js';
+import { ApiError, LocalFileError, NotDownloadableError, ResponseFormatError } from './errors.js';
+import { resolveRetryPolicy, resolveTimeouts, uploadTimeoutMs, type RetryPolicy, type Timeouts } from './retry.js';
+import { Transport, type RemoteStats } from './transport.js';
+import type { CallOptions, DeleteResult, FileMetadata, RemoteFiles, UploadOptions, UploadResult } from './types.js';
+import { parseDeleted, parseFileMetadata } from './validate.js';
+
+/** Options of FilesClient. */
+export interface FilesClientOptions {
+  /** API base URL, e.g. `https://api.anthropic.com` or the emulator's URL; a path prefix is kept. */
+  baseUrl: string | URL;
+  /** The API key. Registered as a secret: it never appears in a log line or an error. */
+  apiKey: string;
+  /** API contract (default `beta`; `ga` speaks the GA shapes of files-api.md). */
+  contract?: ContractName;
+  /** `anthropic-version` (default `2023-06-01`; `2026-10-21` sends the key as a bearer token). */
+  apiVersion?: ApiVersion;
+  /** Requests allowed per `rateLimitWindowMs`, attempts and retries included (default 90; Infinity: no limiter). */
+  requestsPerMinute?: number;
+  /** The rate limiter's window (default 60,000 ms; shorter in tests). */
+  rateLimitWindowMs?: number;
+  /** Attempts per call, the first included (default 5, 1 to 10). */
+  maxAttempts?: number;
+  /** Back-off tunables besides `maxAttempts` (tests shorten them). */
+  retry?: Partial<Omit<RetryPolicy, 'maxAttempts'>>;
+  /** Timeouts; see `Timeouts` for the defaults. */
+  timeouts?: Partial<Timeouts>;
+  /** Keep-alive connections to the API (default 16: enough for the executor's concurrency). */
+  connections?: number;
+  /** A dispatcher to use instead of the client's own keep-alive Agent (not closed by `close()`). */
+  dispatcher?: Dispatcher;
+  /** Parent logger; the client logs through a `{module: 'remote'}` child. Default: silent. */
+  logger?: Logger;
+  /** Page size of `list()` (default 1000, the API's maximum). */
+  listPageSize?: number;
+}
+
+/** Default of `requestsPerMinute`: under the beta's ~100 requests a minute (files-api.md). */
+export const DEFAULT_REQUESTS_PER_MINUTE = 90;
+
+/** The Files API client. One per process: it owns the connection pool and the rate limiter. */
+export class FilesClient implements RemoteFiles {
+  readonly #contract: Contract;
+  readonly #transport: Transport;
+  readonly #timeouts: Timeouts;
+  readonly #pageSize: number;
+
+  constructor(options: FilesClientOptions) {
+    const apiKey = options.apiKey;
+    // Header values must be visible ASCII; undici would refuse others with an error naming the header.
+    if (typeof apiKey !== 'string' || !/^[\x21-\x7e]+$/.test(apiKey)) {
+      throw new ConfigError('the API key is empty or contains spaces or non-ASCII characters; check ANTHROPIC_API_KEY or the key file');
+    }
+    registerSecret(apiKey);
+    let baseUrl: URL;
+    try {
+      baseUrl = new URL(String(options.baseUrl));
+    } catch (cause) {
+      throw new ConfigError(`the API base URL is not a URL: ${String(options.baseUrl)}`, { cause });
+    }
+    if (baseUrl.protocol !== 'http:' && baseUrl.protocol !== 'https:') throw new ConfigError(`the API base URL must be http(s): ${baseUrl.href}`);
+    try {
+      this.#contract = createContract({ ...(options.contract ? { name: options.contract } : {}), ...(options.apiVersion ? { apiVersion: options.apiVersion } : {}) });
+      const policy = resolveRetryPolicy({ ...options.retry, ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}) });
+      this.#timeouts = resolveTimeouts(options.timeouts);
+      const perWindow = options.requestsPerMinute ?? DEFAULT_REQUESTS_PER_MINUTE;
+      const windowMs = options.rateLimitWindowMs ?? 60_000;
+      const connections = options.connections ?? 16;
+      this.#pageSize = options.listPageSize ?? 1000;
+      if (!(perWindow >= 1) || (Number.isFinite(perWindow) && !Number.isInteger(perWindow))) throw new RangeError('requestsPerMinute must be a positive integer or Infinity');
+      if (!Number.isInteger(windowMs) || windowMs < 1) throw new RangeError('rateLimitWindowMs must be a positive integer');
+      if (!Number.isInteger(connections) || connections < 1) throw new RangeError('connections must be a positive integer');
+      if (!Number.isInteger(this.#pageSize) || this.#pageSize < 1 || this.#pageSize > 1000) throw new RangeError('listPageSize must be an integer from 1 to 1000');
+      this.#transport = new Transport({
+        baseUrl,
+        headers: this.#contract.headers(apiKey),
+        policy,
+        responseTimeoutMs: this.#timeouts.responseMs,
+        bodyIdleTimeoutMs: this.#timeouts.bodyIdleMs,
+        connectTimeoutMs: this.#timeouts.connectMs,
+        requestsPerWindow: perWindow,
+        windowMs,
+        connections,
+        dispatcher: options.dispatcher,
+        logger: (options.logger ?? silentLogger()).child({ module: 'remote' }),
+      });
+    } catch (err) {
+      if (err instanceof RangeError || err instanceof TypeError) throw new ConfigError(`Files API client: ${err.message}`, { cause: err });
+      throw err;
+    }
+  }
+
+  /** Counters since the client was made: requests by kind (every attempt), retries, 429s, lost answers. */
+  get stats(): Readonly<RemoteStats> {
+    const s = this.#transport.stats;
+    return { ...s, byKind: { ...s.byKind } };
+  }
+
+  /** The contract spoken (`beta` or `ga`). */
+  get contract(): ContractName {
+    return this.#contract.name;
+  }
+
+  /**
+   * Uploads a file, streamed from disk (never held in memory); each attempt reopens it. The part
+   * carries `filename` and `mimeType`. Errors carry `unknownOutcomeAttempts` like the result.
+   */
+  async upload(path: string, options: UploadOptions): Promise<UploadResult> {
+    const label = `upload of ${options.filename}`;
+    if (!/^[\x20-\x7e]+\/[\x20-\x7e]+$/.test(options.mimeType)) {
+      throw new ApiError(`${label}: "${options.mimeType}" is not a MIME type`, { type: 'invalid_argument', retryable: false, attempts: 0 });
+    }
+    const sent = await this.#transport.run<FileMetadata>({
+      kind: 'upload',
+      label,
+      method: 'POST',
+      path: this.#contract.path('/v1/files'),
+      signal: options.signal,
+      sourcePath: path,
+      body: async () => {
+        // A file-backed Blob: undici's multipart encoder reads it in chunks as the socket drains.
+        const blob = await openAsBlob(path, { type: options.mimeType });
+        const form = new FormData();
+        form.append('file', blob, options.filename);
+        return { body: form, headersTimeoutMs: uploadTimeoutMs(blob.size, this.#timeouts) };
+      },
+      read: async (res) => parseFileMetadata(await readJson(res, 'upload answer'), 'upload answer'),
+    });
+    return { file: sent.value, attempts: sent.attempts, unknownOutcomeAttempts: sent.unknownOutcomeAttempts };
+  }
+
+  /** Every file of the workspace, newest first, one page (`listPageSize`) per request. */
+  async *list(options: CallOptions = {}): AsyncGenerator<FileMetadata, void, undefined> {
+    const seen = new Set<string>();
+    let cursor: string | undefined;
+    for (;;) {
+      const { value: page } = await this.#transport.run({
+        kind: 'list',
+        label: 'list',
+        method: 'GET',
+        path: this.#contract.path('/v1/files', this.#contract.listQuery(this.#pageSize, cursor)),
+        signal: options.signal,
+        read: async (res) => {
+          const parsed = this.#contract.parsePage(await readJson(res, 'list answer'));
+          return { files: parsed.data.map((item) => parseFileMetadata(item, 'list item')), next: parsed.nextCursor };
+        },
+      });
+      yield* page.files;
+      if (page.next === undefined) return;
+      // A server that hands out a cursor again would make this loop forever (files-api.md).
+      if (seen.has(page.next)) {
+        throw new ResponseFormatError('list answer', 'cursor', `a new cursor (${page.next} was already used; stopping instead of looping)`);
+      }
+      seen.add(page.next);
+      cursor = page.next;
+    }
+  }
+
+  /** The metadata of one file; a missing file is an ApiError with status 404. */
+  async get(id: string, options: CallOptions = {}): Promise<FileMetadata> {
+    const sent = await this.#transport.run({
+      kind: 'get',
+      label: `get ${id}`,
+      method: 'GET',
+      path: this.#contract.path(`/v1/files/${encodeId(id)}`),
+      signal: options.signal,
+      read: async (res) => parseFileMetadata(await readJson(res, 'file metadata')),
+    });
+    return sent.value;
+  }
+
+  /** Deletes a file; a 404 (already gone, e.g. a retried delete) is `{alreadyDeleted: true}`. */
+  async delete(id: string, options: CallOptions = {}): Promise<DeleteResult> {
+    const sent = await this.#transport.run<DeleteResult>({
+      kind: 'delete',
+      label: `delete ${id}`,
+      method: 'DELETE',
+      path: this.#contract.path(`/v1/files/${encodeId(id)}`),
+      signal: options.signal,
+      read: async (res) => ({ id: parseDeleted(await readJson(res, 'delete answer')), alreadyDeleted: false }),
+      outcome: (status) => (status === 404 ? { value: { id, alreadyDeleted: true } } : undefined),
+    });
+    return sent.value;
+  }
+
+  /**
+   * Downloads a file's content to `toPath`, streamed into a temporary file beside it that is
+   * renamed at the end (never a partial file at `toPath`). A file the API did not create is a
+   * NotDownloadableError.
+   */
+  async download(id: string, toPath: string, options: CallOptions = {}): Promise<{ bytes: number }> {
+    const temp = join(dirname(toPath), `.${basename(toPath)}.${randomBytes(6).toString('hex')}.part`);
+    try {
+      const sent = await this.#transport.run({
+        kind: 'download',
+        label: `download ${id}`,
+        method: 'GET',
+        path: this.#contract.path(`/v1/files/${encodeId(id)}/content`),
+        signal: options.signal,
+        read: (res) => writeBody(res, temp),
+        errorClass: (status, body) =>
+          status === 400 && (body.errorCode === undefined || body.errorCode === 'file_not_downloadable') ? NotDownloadableError : undefined,
+      });
+      try {
+        await rename(temp, toPath);
+      } catch (err) {
+        throw new LocalFileError(toPath, codeOf(err), { cause: err }, 'write');
+      }
+      return { bytes: sent.value };
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+  }
+
+  /** Closes the connection pool (after requests in flight) and refuses further calls. Idempotent. */
+  close(): Promise<void> {
+    return this.#transport.close();
+  }
+}
+
+/** Reads a 2xx answer as JSON; a body that is not JSON is a ResponseFormatError. */
+async function readJson(res: Dispatcher.ResponseData, what: string): Promise<unknown> {
+  const text = await res.body.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ResponseFormatError(what, '(body)', 'valid JSON');
+  }
+}
+
+/**
+ * Streams an answer's body into `temp` (truncated first: a retry starts over) and syncs it.
+ * Write errors are LocalFileErrors (final); read errors propagate as lost answers (retried).
+ */
+async function writeBody(res: Dispatcher.ResponseData, temp: string): Promise<number> {
+  let bytes = 0;
+  let writeError: unknown;
+  let handle;
+  try {
+    handle = await open(temp, 'w', 0o600);
+  } catch (err) {
+    throw new LocalFileError(temp, codeOf(err), { cause: err }, 'write');
+  }
+  try {
+    const sink = handle.createWriteStream({ autoClose: false });
+    sink.on('error', (err) => (writeError ??= err));
+    await pipeline(
+      res.body,
+      async function* count(source: AsyncIterable<Buffer>) {
+        for await (const chunk of source) {
+          bytes += chunk.length;
+          yield chunk;
+        }
+      },
+      sink,
+    );
+  } catch (err) {
+    await handle.close();
+    if (writeError !== undefined) throw new LocalFileError(temp, codeOf(writeError), { cause: writeError }, 'write');
+    throw err;
+  }
+  try {
+    await handle.sync();
+  } catch (err) {
+    throw new LocalFileError(temp, codeOf(err), { cause: err }, 'write');
+  } finally {
+    await handle.close();
+  }
+  return bytes;
+}
+
+function encodeId(id: string): string {
+  if (typeof id !== 'string' || id === '') throw new ApiError('a file id must be a non-empty string', { type: 'invalid_argument', retryable: false, attempts: 0 });
+  return encodeURIComponent(id);
+}
+
+function codeOf(err: unknown): string {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : 'EIO';
+}

@@ -1,0 +1,124 @@
+// The contract seam: authentication, version/beta headers, paths and pagination of each API contract.
+// Everything that differs between the beta Files API and GA lives here (files-api.md).
+import { ResponseFormatError } from './errors.js';
+
+/** Which shapes the client speaks: the beta (default) or the GA contract of 2026-08-19. */
+export type ContractName = 'beta' | 'ga';
+
+/** `anthropic-version` values the client knows; `2026-10-21` switches to `Authorization: Bearer`. */
+export type ApiVersion = '2023-06-01' | '2026-10-21';
+
+/** One page of a listing, already split into its items and the cursor of the next page. */
+export interface Page {
+  /** The raw items (validated one by one by the caller). */
+  data: unknown[];
+  /** Cursor for the next request; undefined when this page is the last. */
+  nextCursor: string | undefined;
+}
+
+/** Everything that depends on the contract; the rest of the client is contract-agnostic. */
+export interface Contract {
+  readonly name: ContractName;
+  readonly apiVersion: ApiVersion;
+  /** Headers sent with every request (authentication included). Never log them. */
+  headers(apiKey: string): Record<string, string>;
+  /** The request path for an API path such as `/v1/files`, with extra query parameters. */
+  path(apiPath: string, query?: Record<string, string>): string;
+  /** Query parameters of a list request: the page size and the cursor from the previous page. */
+  listQuery(limit: number, cursor: string | undefined): Record<string, string>;
+  /** Splits a list answer into items and the next cursor; throws ResponseFormatError on a bad shape. */
+  parsePage(body: unknown): Page;
+}
+
+/** The beta header value for the Files API (files-api.md). */
+export const FILES_BETA = 'files-api-2025-04-14';
+
+/** Options of `createContract`. */
+export interface ContractOptions {
+  name?: ContractName;
+  apiVersion?: ApiVersion;
+}
+
+/** Builds the contract: beta by default (the shapes files-sync was specified against). */
+export function createContract(options: ContractOptions = {}): Contract {
+  const name = options.name ?? 'beta';
+  const apiVersion = options.apiVersion ?? '2023-06-01';
+  if (name !== 'beta' && name !== 'ga') throw new TypeError(`unknown API contract "${String(name)}"`);
+  if (apiVersion !== '2023-06-01' && apiVersion !== '2026-10-21') {
+    throw new TypeError(`unknown API version "${String(apiVersion)}"`);
+  }
+  return name === 'beta' ? betaContract(apiVersion) : gaContract(apiVersion);
+}
+
+function authHeaders(apiVersion: ApiVersion, apiKey: string): Record<string, string> {
+  // From 2026-10-21 the SDK sends the key as a bearer token; before, as x-api-key.
+  return apiVersion === '2026-10-21'
+    ? { authorization: `Bearer ${apiKey}`, 'anthropic-version': apiVersion }
+    : { 'x-api-key': apiKey, 'anthropic-version': apiVersion };
+}
+
+function withQuery(apiPath: string, query: Record<string, string>): string {
+  const search = new URLSearchParams(query).toString();
+  return search === '' ? apiPath : `${apiPath}?${search}`;
+}
+
+function cursorQuery(limit: number, param: string, cursor: string | undefined): Record<string, string> {
+  const query: Record<string, string> = { limit: String(limit) };
+  if (cursor !== undefined) query[param] = cursor;
+  return query;
+}
+
+function betaContract(apiVersion: ApiVersion): Contract {
+  return {
+    name: 'beta',
+    apiVersion,
+    headers: (apiKey) => ({ ...authHeaders(apiVersion, apiKey), 'anthropic-beta': FILES_BETA }),
+    // Like the SDK: `?beta=true` first; the server routes on the header and accepts both.
+    path: (apiPath, query = {}) => withQuery(apiPath, { beta: 'true', ...query }),
+    listQuery: (limit, cursor) => cursorQuery(limit, 'after_id', cursor),
+    parsePage(body) {
+      const page = asObject(body, 'list answer');
+      const data = page.data;
+      if (!Array.isArray(data)) throw new ResponseFormatError('list answer', 'data', 'an array');
+      const hasMore = page.has_more ?? false;
+      if (typeof hasMore !== 'boolean') throw new ResponseFormatError('list answer', 'has_more', 'a boolean');
+      const lastId = page.last_id ?? undefined;
+      if (lastId !== undefined && typeof lastId !== 'string') throw new ResponseFormatError('list answer', 'last_id', 'a string or null');
+      // The SDK stops on an empty page; a page that says has_more without last_id continues after
+      // its last item rather than silently ending the listing short.
+      if (!hasMore || data.length === 0) return { data, nextCursor: undefined };
+      const last: unknown = data[data.length - 1];
+      const fallback = typeof last === 'object' && last !== null ? (last as { id?: unknown }).id : undefined;
+      const cursor = lastId ?? (typeof fallback === 'string' ? fallback : undefined);
+      if (cursor === undefined) throw new ResponseFormatError('list answer', 'last_id', 'a string when has_more is true');
+      return { data, nextCursor: cursor };
+    },
+  };
+}
+
+function gaContract(apiVersion: ApiVersion): Contract {
+  return {
+    name: 'ga',
+    apiVersion,
+    // GA: no beta header (a request that still sends it keeps receiving the beta shapes).
+    headers: (apiKey) => authHeaders(apiVersion, apiKey),
+    path: (apiPath, query = {}) => withQuery(apiPath, query),
+    listQuery: (limit, cursor) => cursorQuery(limit, 'page', cursor),
+    parsePage(body) {
+      const page = asObject(body, 'list answer');
+      const data = page.data;
+      if (!Array.isArray(data)) throw new ResponseFormatError('list answer', 'data', 'an array');
+      const next = page.next_page ?? undefined;
+      if (next !== undefined && typeof next !== 'string') throw new ResponseFormatError('list answer', 'next_page', 'a string or null');
+      return { data, nextCursor: data.length === 0 || next === '' ? undefined : next };
+    },
+  };
+}
+
+/** The value as a plain object, or a ResponseFormatError naming `what`. */
+export function asObject(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ResponseFormatError(what, '(body)', 'a JSON object');
+  }
+  return value as Record<string, unknown>;
+}

@@ -1,0 +1,80 @@
+// Classifies errors that came instead of an HTTP answer: retryable or not, and whether the request
+// may have reached the server (an upload that may have been stored).
+import { redact } from '../log.js';
+
+/** What the request loop needs to know about a failure without an answer. */
+export interface NetworkFailure {
+  type: 'connection_error' | 'timeout_error' | 'client_error';
+  retryable: boolean;
+  /** False only when the connection was never made: nothing of the request reached the server. */
+  bodyMayHaveBeenSent: boolean;
+  /** One line for messages and logs, without secrets. */
+  message: string;
+}
+
+/** Errors raised while connecting: the request never left the client. */
+const CONNECT_PHASE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+]);
+
+/** Misuse or a closed client: retrying cannot help, and nothing was sent. */
+const CLIENT_SIDE = new Set([
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_INVALID_RETURN_VALUE',
+  'UND_ERR_NOT_SUPPORTED',
+  'UND_ERR_DESTROYED',
+  'UND_ERR_CLOSED',
+  'ERR_INVALID_ARG_TYPE',
+  'ERR_INVALID_ARG_VALUE',
+]);
+
+const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+
+/**
+ * Classifies an error thrown by undici (or by reading an answer's body). Anything unrecognised
+ * counts as a connection error that may have reached the server: retried, and for an upload a
+ * possible orphan, which is the safe side of both questions.
+ */
+export function describeNetworkError(err: unknown): NetworkFailure {
+  const code = codeOf(err);
+  const text = redact(err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+  const label = code && !text.includes(code) ? `${text} [${code}]` : text;
+  if (code !== undefined && CLIENT_SIDE.has(code)) {
+    return { type: 'client_error', retryable: false, bodyMayHaveBeenSent: false, message: `request not sent: ${label}` };
+  }
+  const timeout = code !== undefined && TIMEOUTS.has(code);
+  return {
+    type: timeout ? 'timeout_error' : 'connection_error',
+    retryable: true,
+    bodyMayHaveBeenSent: !(code !== undefined && CONNECT_PHASE.has(code)),
+    message: `${timeout ? 'timeout' : 'connection error'}: ${label}`,
+  };
+}
+
+/** The error's code; for an AggregateError (happy eyeballs) without one, its first inner code. */
+function codeOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string') return code;
+  if (err instanceof AggregateError) {
+    for (const inner of err.errors) {
+      const c = codeOf(inner);
+      if (c !== undefined) return c;
+    }
+  }
+  return undefined;
+}
