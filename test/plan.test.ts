@@ -8,7 +8,7 @@ import { plan, type LedgerView, type LocalView, type Plan, type PlanOptions, typ
 const NOW = Date.parse('2026-11-01T12:00:00Z');
 const name = (p: string) => p.replaceAll('/', '∕');
 
-function local(p: string, sha: string, extra: Partial<LocalFile> = {}): LocalFile {
+function local(p: string, sha: string | null, extra: Partial<LocalFile> = {}): LocalFile {
   return { path: p, size: 10, mtimeMs: 1000, ino: 1, sha256: sha, mimeType: 'text/plain', ...extra };
 }
 function row(p: string, id: string, sha: string, extra: Partial<FileRow> = {}): FileRow {
@@ -30,6 +30,8 @@ function failure(p: string, extra: Partial<Failure> = {}): Failure {
 interface Case {
   name: string;
   local?: LocalFile[] | null;
+  /** Not listed: the daemon's per-path planning. */
+  unlisted?: boolean;
   problems?: LocalProblem[];
   localComplete?: boolean;
   ledger?: Partial<LedgerView>;
@@ -42,7 +44,7 @@ interface Case {
 function run(c: Case): Plan {
   const localView: LocalView | null = c.local === null ? null : { files: c.local ?? [], problems: c.problems ?? [], complete: c.localComplete ?? true };
   const ledgerView: LedgerView = { files: [], pendingDeletes: [], inFlight: [], failures: [], ...c.ledger };
-  const remoteView: RemoteView = { files: c.remote ?? [], complete: c.remoteComplete ?? true };
+  const remoteView: RemoteView | null = c.unlisted ? null : { files: c.remote ?? [], complete: c.remoteComplete ?? true };
   const options: PlanOptions = {
     deleteMode: 'mirror',
     maxDeleteCount: 100,
@@ -375,6 +377,38 @@ const cases: Case[] = [
       expect(p.deletes).toEqual([]);
       expect(p.deletesBlocked).toBeNull();
       expect(p.skips[0]?.record).toBeNull();
+    },
+  },
+  {
+    name: 'per-path (unlisted): a gone path in scope is deleted, rows out of scope are left alone',
+    unlisted: true,
+    local: [],
+    ledger: { files: [row('a.txt', 'file_a', 'h1'), row('b.txt', 'file_b', 'h2')], pendingDeletes: [pending('file_old')], inFlight: [inFlight(3, 'a.txt', 'h1')] },
+    options: { scope: (p) => p === 'a.txt' },
+    expect: (p) => {
+      expect(deletes(p)).toEqual([['file_a', 'deleted']]);
+      expect(p.settledInFlight).toEqual([]);
+      expect(p.alreadyGone).toEqual([]);
+      expect(p.deletesBlocked).toBeNull();
+    },
+  },
+  {
+    name: 'per-path (unlisted): a changed file is replaced, trusting the ledger for the remote side',
+    unlisted: true,
+    local: [local('a.txt', 'h2')],
+    ledger: { files: [row('a.txt', 'file_a', 'h1')] },
+    options: { scope: (p) => p === 'a.txt' },
+    expect: (p) => expect(uploads(p)).toEqual([['a.txt', 'changed', 'file_a']]),
+  },
+  {
+    name: 'per-path (unlisted): a burst of deletes still trips the guard',
+    unlisted: true,
+    local: [],
+    ledger: { files: tenTracked },
+    options: { scope: () => true, maxDeleteCount: 3 },
+    expect: (p) => {
+      expect(p.deletes).toEqual([]);
+      expect(p.held?.deletes).toHaveLength(10);
     },
   },
 ];

@@ -38,6 +38,11 @@ export interface PlanOptions {
   /** The time of the plan (ms since the epoch): failure back-off and the orphan window. */
   now: number;
   /**
+   * Plan only these paths (the daemon's jobs). Ledger rows outside the scope are neither uploaded
+   * nor deleted; the "empty root" check is left to the caller, who alone sees the whole root.
+   */
+  scope?: (relPath: string) => boolean;
+  /**
    * How much earlier than an upload's recorded start a matching remote file may have been created
    * and still count as its orphan: room for clock skew between this host and the API.
    */
@@ -124,8 +129,13 @@ function failureHolds(failure: Failure | undefined, local: LocalFile, now: numbe
 /**
  * Plans one reconciliation. Pure: no I/O, no clock (the time comes in `options.now`).
  * `local` is null when the walk failed; nothing is uploaded or deleted for paths then.
+ * `remote` is null when the workspace was not listed (the daemon's per-path jobs): the ledger is
+ * then trusted for what exists remotely, and what only a listing can settle waits for one
+ * (in-flight uploads, pending deletes).
  */
-export function plan(local: LocalView | null, ledger: LedgerView, remote: RemoteView, options: PlanOptions): Plan {
+export function plan(local: LocalView | null, ledger: LedgerView, remoteOrNull: RemoteView | null, options: PlanOptions): Plan {
+  const listed = remoteOrNull !== null;
+  const remote: RemoteView = remoteOrNull ?? { files: [], complete: false };
   const result: Plan = {
     uploads: [],
     adoptions: [],
@@ -192,13 +202,13 @@ export function plan(local: LocalView | null, ledger: LedgerView, remote: Remote
   for (const file of remote.files) if (!owned.has(file.id)) result.foreign++;
 
   // Old versions and other owned ids already decided for deletion.
-  for (const row of ledger.pendingDeletes) {
+  for (const row of listed ? ledger.pendingDeletes : []) {
     if (remote.complete && !remoteById.has(row.fileId)) result.alreadyGone.push(row.fileId);
     else result.deletes.push({ fileId: row.fileId, path: row.path, reason: row.reason, fromLocalDelete: false });
   }
 
   if (local) planLocal(local, ledgerByPath, remoteById, remote.complete, failures, adoptedPaths, options, result);
-  planLocalDeletes(local, ledger, ledgerByPath, remoteById, remote.complete, options, result);
+  planLocalDeletes(local, ledger, ledgerByPath, listed ? remoteById : null, remote.complete || !listed, options, result);
   return result;
 }
 
@@ -258,7 +268,7 @@ function planLocalDeletes(
   local: LocalView | null,
   ledger: LedgerView,
   ledgerByPath: ReadonlyMap<string, FileRow>,
-  remoteById: ReadonlyMap<string, FileMetadata>,
+  remoteById: ReadonlyMap<string, FileMetadata> | null,
   remoteComplete: boolean,
   options: PlanOptions,
   result: Plan,
@@ -268,21 +278,22 @@ function planLocalDeletes(
     return;
   }
   const present = new Set<string>([...local.files.map((f) => f.path), ...local.problems.map((p) => p.path)]);
-  const gone = ledger.files.filter((row) => !present.has(row.path));
+  const scope = options.scope;
+  const gone = ledger.files.filter((row) => !present.has(row.path) && (!scope || scope(row.path)));
   if (gone.length === 0) return;
   // Rule 4: nothing is deleted on a view that may be partial or a root that may be the wrong one.
   let blocked: string | null = null;
   if (!local.complete) blocked = 'some folders could not be read';
   else if (!remoteComplete) blocked = 'the remote listing was incomplete';
   else if (options.rootDistrust) blocked = options.rootDistrust;
-  else if (local.files.length === 0 && local.problems.length === 0) blocked = 'the root is empty while the ledger is not';
+  else if (!scope && local.files.length === 0 && local.problems.length === 0) blocked = 'the root is empty while the ledger is not';
   if (blocked) {
     result.deletesBlocked = blocked;
     return;
   }
   const deletes: DeleteAction[] = [];
   for (const row of gone) {
-    if (!remoteById.has(row.fileId)) {
+    if (remoteById && !remoteById.has(row.fileId)) {
       result.forget.push(row.path); // someone else already deleted the remote copy
       continue;
     }
