@@ -5,7 +5,7 @@ import type { SyncReport } from './sync/reconcile.js';
 
 /** Human byte counts: 1.5 MB, 320 KB. */
 export function formatBytes(bytes: number): string {
-  if (bytes < 1000) return `${bytes} B`;
+  if (bytes < 1000) return `${Math.round(bytes)} B`;
   const units = ['KB', 'MB', 'GB', 'TB'];
   let value = bytes;
   let unit = 'B';
