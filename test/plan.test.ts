@@ -326,7 +326,7 @@ const cases: Case[] = [
     expect: (p) => {
       expect(p.uploads).toEqual([]);
       expect(p.deletes).toEqual([]);
-      expect(p.skips).toEqual([{ path: 'big.bin', reason: expect.stringMatching(/too large/), record: { retryable: false, stat: { size: 5000, mtimeMs: 1000 } } }]);
+      expect(p.skips).toEqual([{ path: 'big.bin', reason: expect.stringMatching(/too large/), failed: true, record: { retryable: false, stat: { size: 5000, mtimeMs: 1000 } } }]);
     },
   },
   {
@@ -364,7 +364,7 @@ const cases: Case[] = [
     remote: [remoteFile('file_a', 'a.txt'), remoteFile('file_b', 'b.txt')],
     expect: (p) => {
       expect(p.deletes).toEqual([]);
-      expect(p.skips).toEqual([{ path: 'a.txt', reason: 'EACCES', record: { retryable: true, stat: null } }]);
+      expect(p.skips).toEqual([{ path: 'a.txt', reason: 'EACCES', failed: true, record: { retryable: true, stat: null } }]);
     },
   },
   {

@@ -82,7 +82,9 @@ export interface Adoption {
 export interface Skip {
   path: string;
   reason: string;
-  /** Record it as a failure (too large, unreadable), or just report it (backing off, changing). */
+  /** A failure (counts toward exit code 1), or only a wait (a file still changing). */
+  failed: boolean;
+  /** Record it in the ledger's failures (news), or not (already recorded, or a wait). */
   record: { retryable: boolean; stat: { size: number; mtimeMs: number } | null } | null;
 }
 
@@ -226,6 +228,7 @@ function planLocal(
     result.skips.push({
       path: problem.path,
       reason: problem.kind === 'changing' ? `changing while read: ${problem.reason}` : problem.reason,
+      failed: problem.kind !== 'changing',
       record: problem.kind === 'unreadable' ? { retryable: true, stat: null } : null,
     });
   }
@@ -237,7 +240,7 @@ function planLocal(
       const reason = `too large: ${file.size} bytes, the limit is ${options.maxFileBytes}`;
       const failure = failures.get(file.path);
       // Report it every time; record it again only when it is news.
-      result.skips.push({ path: file.path, reason, record: failureHolds(failure, file, options.now) ? null : { retryable: false, stat } });
+      result.skips.push({ path: file.path, reason, failed: true, record: failureHolds(failure, file, options.now) ? null : { retryable: false, stat } });
       continue;
     }
     const remoteName = options.remoteName(file.path);
@@ -257,7 +260,7 @@ function planLocal(
     }
     const failure = failures.get(file.path);
     if (failureHolds(failure, file, options.now)) {
-      result.skips.push({ path: file.path, reason: `failed before (${failure!.error}); ${failure!.retryable ? 'backing off' : 'waiting for the file to change'}`, record: null });
+      result.skips.push({ path: file.path, reason: `failed before (${failure!.error}); ${failure!.retryable ? 'backing off' : 'waiting for the file to change'}`, failed: true, record: null });
       continue;
     }
     result.uploads.push({ path: file.path, local: file, remoteName, reason, replaces: row?.fileId ?? null });

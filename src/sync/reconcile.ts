@@ -216,8 +216,8 @@ function reportOf(
   apiRequests: number,
   local: WalkResult,
 ): SyncReport {
-  const failed = [...(result?.failed ?? []), ...p.skips.filter((s) => s.record).map((s) => ({ path: s.path, reason: s.reason }))];
-  const skipped = p.skips.filter((s) => !s.record).map((s) => ({ path: s.path, reason: s.reason }));
+  const failed = [...(result?.failed ?? []), ...p.skips.filter((s) => s.failed).map((s) => ({ path: s.path, reason: s.reason }))];
+  const skipped = p.skips.filter((s) => !s.failed).map((s) => ({ path: s.path, reason: s.reason }));
   for (const s of local.skipped) skipped.push({ path: s.path, reason: s.reason });
   const held = p.held ? { count: p.held.deletes.length, reason: p.held.reason, paths: p.held.deletes.map((d) => d.path ?? d.fileId) } : null;
   const pathDeletesBlocked = p.deletesBlocked !== null && (p.deletesBlocked !== 'the local walk failed');

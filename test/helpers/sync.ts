@@ -1,0 +1,164 @@
+// Shared harness for end-to-end tests: the built CLI as a child process, an emulator on loopback,
+// temp folders, and the "exact state" check every sync must end in.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.js';
+import { Ledger } from '../../src/ledger/ledger.js';
+
+/** The key the tests use; a test greps outputs for it. */
+export const TEST_KEY = 'sk-ant-test-e2e-0b1d3f5a7c9e-secret';
+export const CLI = path.resolve(import.meta.dirname, '..', '..', 'dist', 'cli.js');
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Every output any CLI run produced in this process, for the secrets check. */
+export const allOutputs: string[] = [];
+
+/** Starts the CLI; the caller waits on `done`. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): { child: ChildProcess; done: Promise<CliResult> } {
+  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does)`);
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH, HOME: os.tmpdir(), XDG_CONFIG_HOME: path.join(os.tmpdir(), 'fs-none'), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(cwd ? { cwd } : {}),
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<CliResult>((resolve) =>
+    child.on('close', (code, signal) => {
+      allOutputs.push(stdout, stderr);
+      resolve({ code, signal, stdout, stderr });
+    }),
+  );
+  return { child, done };
+}
+
+/** Runs the CLI to its end. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<CliResult> {
+  return spawnCli(args, env, cwd).done;
+}
+
+/** A temp folder removed by `cleanup()`. */
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Writes files (relative path → content) under `root`. */
+export function writeTree(root: string, files: Record<string, string | Buffer>): void {
+  for (const [rel, content] of Object.entries(files)) {
+    const abs = path.join(root, rel);
+    fs.mkdirSync(path.dirname(abs), { recursive: true });
+    fs.writeFileSync(abs, content);
+  }
+}
+
+export function sha256(content: string | Buffer): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+/** An emulator with the test key. */
+export function emulator(options: Partial<EmulatorOptions> = {}): Promise<Emulator> {
+  return startEmulator({ apiKey: TEST_KEY, ...options });
+}
+
+/** A sync setup: root, state dir and config file pointing at an emulator. */
+export interface SyncSetup {
+  dir: string;
+  root: string;
+  stateDir: string;
+  configFile: string;
+  env: NodeJS.ProcessEnv;
+  sync(extra?: string[]): Promise<CliResult>;
+  cleanup(): void;
+}
+
+export function syncSetup(emu: Emulator, config: Record<string, unknown> = {}): SyncSetup {
+  const dir = tempDir('fs-e2e-');
+  const root = path.join(dir, 'root');
+  const stateDir = path.join(dir, 'state');
+  fs.mkdirSync(root);
+  const configFile = path.join(dir, 'config.json');
+  fs.writeFileSync(configFile, JSON.stringify({ root, stateDir, settleSeconds: 0, api: { baseUrl: emu.url }, ...config }));
+  const env = { ANTHROPIC_API_KEY: TEST_KEY };
+  return {
+    dir,
+    root,
+    stateDir,
+    configFile,
+    env,
+    sync: (extra = []) => runCli(['sync', '--config', configFile, ...extra], env),
+    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Local files under root (relative POSIX path → content sha256), filtered by `keep`. */
+export function localHashes(root: string, keep: (rel: string) => boolean = () => true): Map<string, string> {
+  const out = new Map<string, string>();
+  const visit = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const abs = path.join(dir, entry.name);
+      const rel = path.relative(root, abs).split(path.sep).join('/');
+      if (entry.isDirectory()) visit(abs);
+      else if (entry.isFile() && keep(rel)) out.set(rel, sha256(fs.readFileSync(abs)));
+    }
+  };
+  visit(root);
+  return out;
+}
+
+/**
+ * The state every finished sync must leave (DESIGN.md rules 1-3): the emulator holds exactly one
+ * file of ours per synced path with that path's content, the ledger names exactly those ids, and
+ * nothing is left pending.
+ */
+export function expectExactState(emu: Emulator, setup: SyncSetup, expected: Map<string, string>, foreignIds: string[] = []): void {
+  const state = emu.state();
+  const ours = state.files.filter((f) => f.owner === 'self');
+  const ledger = Ledger.open(path.join(setup.stateDir, 'ledger.db'), { readOnly: true });
+  try {
+    const rows = ledger.files();
+    expect(new Map(rows.map((r) => [r.path, r.sha256]))).toEqual(expected);
+    expect(ours.map((f) => f.id).sort()).toEqual(rows.map((r) => r.fileId).sort());
+    const byId = new Map(ours.map((f) => [f.id, f]));
+    for (const row of rows) expect(byId.get(row.fileId)?.sha256, row.path).toBe(row.sha256);
+    expect(ledger.pendingDeletes()).toEqual([]);
+    expect(ledger.inFlight()).toEqual([]);
+  } finally {
+    ledger.close();
+  }
+  const foreign = new Set(state.files.filter((f) => f.owner !== 'self').map((f) => f.id));
+  for (const id of foreignIds) expect(foreign.has(id), `foreign file ${id} untouched`).toBe(true);
+}
+
+/** Waits until `check` returns true, polling; fails with `what` after `timeoutMs`. */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Request count of one route in the emulator's counters, all statuses. */
+export function requestsOf(emu: Emulator, route: string): number {
+  return Object.values(emu.state().requests[route] ?? {}).reduce((a, b) => a + b, 0);
+}
+
+/** Request counts of every route, all statuses together. */
+export function requestTotals(emu: Emulator): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [route, byStatus] of Object.entries(emu.state().requests)) out[route] = Object.values(byStatus).reduce((a, b) => a + b, 0);
+  return out;
+}
