@@ -61,11 +61,8 @@ export async function handleApi(core: EmulatorCore, ex: Exchange, route: ApiRout
     await dispatch(core, ex, route, url);
   } catch (err) {
     if (err instanceof ApiError) return sendError(ex, err);
-    if (err instanceof UploadAborted || signal.aborted) {
-      ex.outcome ??= 'aborted';
-      return;
-    }
-    core.logger.error('emulator: unexpected error', { route: route.label, requestId: ex.requestId, error: String(err) });
+    if (err instanceof UploadAborted || signal.aborted) return ex.settle('aborted');
+    core.logger.error('unexpected error', { route: route.label, requestId: ex.requestId, error: String(err) });
     sendError(ex, new ApiError(500, 'api_error', 'Internal server error'));
   }
 }
@@ -169,7 +166,7 @@ async function download(core: EmulatorCore, ex: Exchange, id: string): Promise<v
   if (!file.downloadable) {
     throw badRequest('File is not downloadable: only files created by skills or the code execution tool can be downloaded.', 'file_not_downloadable');
   }
-  ex.outcome = '200';
+  ex.settle('200');
   ex.res.writeHead(200, {
     'content-type': 'application/octet-stream',
     'content-length': String(file.size_bytes),

@@ -144,7 +144,9 @@ class DiskSink extends ContentSink {
     await fs.promises.rename(this.tmpPath, this.contentPath(id));
   }
   async discard(): Promise<void> {
-    this.destroy();
+    // Wait for the handle to close (destroy waits for a pending open), or the file could appear
+    // after the rm.
+    if (!this.closed) await new Promise<void>((resolve) => this.once('close', resolve).destroy());
     await fs.promises.rm(this.tmpPath, { force: true });
   }
 }

@@ -62,7 +62,7 @@ export function keyDigest(key: string): Buffer {
 export function checkKey(req: IncomingMessage, expected: Buffer): void {
   const xApiKey = req.headers['x-api-key'];
   const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
-  const given = typeof xApiKey === 'string' ? xApiKey : bearer;
+  const given = typeof xApiKey === 'string' && xApiKey !== '' ? xApiKey : bearer;
   if (given === undefined || given === '') {
     throw new ApiError(401, 'authentication_error', 'x-api-key header is required');
   }

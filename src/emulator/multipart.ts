@@ -91,8 +91,9 @@ export async function receiveUpload(req: IncomingMessage, opts: ReceiveOptions):
       req.unpipe(meter);
       meter.unpipe(parser);
       req.resume(); // discard the rest of the body
-      void sink?.discard();
-      reject(err);
+      void Promise.resolve(sink?.discard())
+        .catch(() => undefined)
+        .finally(() => reject(err));
     };
 
     parser.on('file', (name, stream, info) => {

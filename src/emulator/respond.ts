@@ -2,20 +2,24 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, errorBody } from './errors.js';
 
-/** One request being answered; `outcome` is what the counters record for it. */
+/** One request being answered. */
 export interface Exchange {
   req: IncomingMessage;
   res: ServerResponse;
   requestId: string;
   /** Whether error bodies may carry `details` (API version 2026-10-21). */
   details: boolean;
-  /** The status sent, or `reset` / `lost` / `aborted` when no answer was. */
-  outcome?: string;
+  /**
+   * Records the outcome (the status sent, or `reset` / `lost` / `aborted` when no answer was);
+   * only the first call counts. Called before the answer leaves, so a client never sees an
+   * outcome the counters do not show yet.
+   */
+  settle(outcome: string): void;
 }
 
 /** Sends a JSON answer (unless the connection is already gone). */
 export function sendJson(ex: Exchange, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  ex.outcome = String(status);
+  ex.settle(String(status));
   if (ex.res.headersSent || ex.res.destroyed) return;
   const text = JSON.stringify(body);
   ex.res.writeHead(status, {
@@ -34,7 +38,7 @@ export function sendError(ex: Exchange, err: ApiError): void {
 
 /** Sends an empty 204. */
 export function sendNoContent(ex: Exchange): void {
-  ex.outcome = '204';
+  ex.settle('204');
   if (ex.res.headersSent || ex.res.destroyed) return;
   ex.res.writeHead(204, { 'request-id': ex.requestId });
   ex.res.end();
@@ -42,6 +46,6 @@ export function sendNoContent(ex: Exchange): void {
 
 /** Destroys the connection without an answer (a fault), recording why. */
 export function dropConnection(ex: Exchange, outcome: 'reset' | 'lost'): void {
-  ex.outcome = outcome;
+  ex.settle(outcome);
   ex.req.socket.destroy();
 }

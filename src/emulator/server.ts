@@ -1,10 +1,9 @@
 // The HTTP server: routing between the API and the test routes, counters, and a clean close.
 import http from 'node:http';
-import type { Socket } from 'node:net';
 import { handleAdmin } from './admin.js';
 import { handleApi, matchApiRoute } from './api.js';
 import type { EmulatorCore } from './core.js';
-import { ApiError, notFound } from './errors.js';
+import { notFound } from './errors.js';
 import { newRequestId } from './ids.js';
 import { sendError, type Exchange } from './respond.js';
 
@@ -21,7 +20,7 @@ export async function listen(core: EmulatorCore, host: string, port: number): Pr
   const inflight = new Set<Promise<void>>();
   const server = http.createServer((req, res) => {
     const task = handle(core, req, res, stop.signal).catch((err: unknown) => {
-      core.logger.error('emulator: request failed', { error: String(err) });
+      core.logger.error('request failed', { error: String(err) });
       res.destroy();
     });
     inflight.add(task);
@@ -31,11 +30,6 @@ export async function listen(core: EmulatorCore, host: string, port: number): Pr
   // upload is not cut off.
   server.keepAliveTimeout = 5_000;
   server.requestTimeout = 0;
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -55,7 +49,6 @@ export async function listen(core: EmulatorCore, host: string, port: number): Pr
         stop.abort();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
-        for (const socket of sockets) socket.destroy();
         await closed;
         await Promise.allSettled([...inflight]);
       })();
@@ -65,18 +58,27 @@ export async function listen(core: EmulatorCore, host: string, port: number): Pr
 }
 
 async function handle(core: EmulatorCore, req: http.IncomingMessage, res: http.ServerResponse, signal: AbortSignal): Promise<void> {
-  const ex: Exchange = { req, res, requestId: newRequestId(), details: false };
   const url = new URL(req.url ?? '/', 'http://emulator.invalid');
   const method = req.method ?? 'GET';
-  if (url.pathname.startsWith('/_emulator/')) return handleAdmin(core, ex, method, url.pathname);
-  const route = matchApiRoute(method, url.pathname);
+  const isAdmin = url.pathname.startsWith('/_emulator/');
+  const route = isAdmin ? undefined : matchApiRoute(method, url.pathname);
+  let settled = isAdmin; // the test routes are not counted
+  const ex: Exchange = {
+    req,
+    res,
+    requestId: newRequestId(),
+    details: false,
+    settle(outcome) {
+      if (settled) return;
+      settled = true;
+      core.countRequest(route?.label ?? 'unknown', outcome);
+    },
+  };
+  if (isAdmin) return handleAdmin(core, ex, method, url.pathname);
   try {
     if (route) await handleApi(core, ex, route, url, signal);
     else sendError(ex, notFound(`Not found: ${method} ${url.pathname}`));
-  } catch (err) {
-    if (err instanceof ApiError) sendError(ex, err);
-    else throw err;
   } finally {
-    core.countRequest(route?.label ?? 'unknown', ex.outcome ?? 'aborted');
+    ex.settle('aborted');
   }
 }

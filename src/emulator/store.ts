@@ -176,10 +176,9 @@ export class FileStore {
     let page: StoredFile[];
     let hasMore: boolean;
     if (q.beforeId !== undefined) {
-      const micros = this.cursor(q.beforeId, 'before_id');
-      const newer = pool.slice(lowerBound(pool, micros + 1));
-      page = newer.slice(0, q.limit);
-      hasMore = newer.length > q.limit;
+      const start = lowerBound(pool, this.cursor(q.beforeId, 'before_id') + 1);
+      page = pool.slice(start, start + q.limit);
+      hasMore = pool.length - start > q.limit;
     } else {
       const end = q.afterId !== undefined ? lowerBound(pool, this.cursor(q.afterId, 'after_id')) : pool.length;
       page = pool.slice(Math.max(0, end - q.limit), end);
