@@ -1,0 +1,163 @@
+// Streaming sha256 of one file, with its first bytes (for the MIME sniff) and the fstat of the
+// same open descriptor before and after the read (DESIGN.md rule 5: stable files only).
+import { createHash } from 'node:crypto';
+import { close, constants, fstat, open, read, type Stats } from 'node:fs';
+import { promisify } from 'node:util';
+import { SNIFF_BYTES } from './mime.js';
+
+/** Size of each read. Two buffers per hash in flight: one is read into while the other is hashed. */
+export const HASH_CHUNK_BYTES = 1 << 20;
+
+/** What `hashFile` saw. `size`, `mtimeMs`, `ino` and `dev` come from the fstat before the read. */
+export interface HashResult {
+  /** Hex sha256 of the bytes read. */
+  sha256: string;
+  /** The first `min(size, SNIFF_BYTES)` bytes (a copy). */
+  head: Uint8Array;
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  dev: number;
+  /**
+   * True when the fstat after the read matches the one before (size, mtime) and exactly `size`
+   * bytes were read. False means the file changed while it was read: the hash is torn.
+   */
+  stableAcrossRead: boolean;
+  /** True when the descriptor is a regular file; otherwise nothing was read (sha256 is ''). */
+  regular: boolean;
+}
+
+export interface OpenOptions {
+  /**
+   * Open with O_NOFOLLOW: a symlink at the final component fails with ELOOP instead of being
+   * followed (the walker decided on what lstat showed and must not be redirected).
+   */
+  noFollow?: boolean;
+}
+
+export interface HashOptions extends OpenOptions {
+  signal?: AbortSignal;
+  /** Test seam: awaited after each chunk is hashed, with the bytes read so far. */
+  afterChunk?: (bytesRead: number) => void | Promise<void>;
+}
+
+// Raw descriptors through the callback API: a FileHandle costs about twice as much per file,
+// which dominates a walk of many small files.
+const openFd = promisify(open);
+const fstatFd = promisify(fstat) as (fd: number) => Promise<Stats>;
+const closeFd = promisify(close);
+const readFd = (fd: number, buffer: Buffer, length: number, position: number) =>
+  new Promise<number>((resolve, reject) => {
+    read(fd, buffer, 0, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead)));
+  });
+
+/** Free read buffers, so hashing 100,000 files does not allocate 100,000 megabyte buffers. */
+const pool: Buffer[] = [];
+const POOL_MAX = 32;
+
+function takeBuffer(): Buffer {
+  return pool.pop() ?? Buffer.allocUnsafe(HASH_CHUNK_BYTES);
+}
+
+function giveBuffer(buffer: Buffer): void {
+  if (pool.length < POOL_MAX) pool.push(buffer);
+}
+
+/**
+ * Opens `absPath` read-only, fstats the descriptor and hands both to `use`, closing the
+ * descriptor when `use` settles. The open is O_NONBLOCK so that a FIFO swapped in after the
+ * caller's lstat cannot hang it (`use` must check the type before reading).
+ */
+export async function withOpenFile<T>(absPath: string, options: OpenOptions, use: (fd: number, before: Stats) => Promise<T>): Promise<T> {
+  const flags = constants.O_RDONLY | constants.O_NONBLOCK | (options.noFollow ? constants.O_NOFOLLOW : 0);
+  const fd = await openFd(absPath, flags);
+  try {
+    return await use(fd, await fstatFd(fd));
+  } finally {
+    await closeFd(fd);
+  }
+}
+
+/**
+ * Hashes the file at `absPath` through one descriptor (see `withOpenFile`, `hashDescriptor`).
+ * A descriptor that is not a regular file is closed unread (`regular: false`). Rejects with the
+ * file system error (EACCES, EIO, ELOOP…) or the signal's reason.
+ */
+export async function hashFile(absPath: string, options: HashOptions = {}): Promise<HashResult> {
+  options.signal?.throwIfAborted();
+  return withOpenFile(absPath, options, (fd, before) => hashDescriptor(fd, before, options));
+}
+
+/**
+ * Hashes the open regular file `fd` whose fstat before the read is `before`. Reads stop at the
+ * size `before` gives; more bytes, fewer bytes or a different fstat (size, mtime) afterwards
+ * make `stableAcrossRead` false. The caller closes `fd`.
+ */
+export async function hashDescriptor(fd: number, before: Stats, options: HashOptions = {}): Promise<HashResult> {
+  const { signal, afterChunk } = options;
+  const identity = { size: before.size, mtimeMs: before.mtimeMs, ino: before.ino, dev: before.dev };
+  if (!before.isFile()) {
+    return { ...identity, sha256: '', head: new Uint8Array(0), stableAcrossRead: false, regular: false };
+  }
+  const buffers: Buffer[] = [];
+  // The read in flight, if any: awaited before the buffers go back to the pool.
+  let next: Promise<number> | undefined;
+  try {
+    const hash = createHash('sha256');
+    const headLength = Math.min(before.size, SNIFF_BYTES);
+    const head = new Uint8Array(headLength);
+    let headFilled = 0;
+    let position = 0;
+    let stable = true;
+
+    if (before.size > 0) buffers.push(takeBuffer());
+    if (before.size > HASH_CHUNK_BYTES) buffers.push(takeBuffer());
+    // Asks for at most one byte more than the size, so a file that grew is noticed. A rejection
+    // while the other chunk is hashed is handled in `finally`.
+    const readAt = (buffer: Buffer, at: number) => {
+      const reading = readFd(fd, buffer, Math.min(buffer.length, before.size - at + 1), at);
+      reading.catch(() => undefined);
+      return reading;
+    };
+
+    let turn = 0;
+    if (buffers.length > 0) next = readAt(buffers[0]!, 0);
+    while (next !== undefined) {
+      const bytesRead = await next;
+      next = undefined;
+      if (bytesRead === 0) {
+        stable = false; // Shorter than fstat said: truncated while read.
+        break;
+      }
+      const buffer = buffers[turn]!;
+      position += bytesRead;
+      if (position > before.size) {
+        stable = false; // Longer than fstat said: appended while read.
+        break;
+      }
+      // With two buffers, start the next read before hashing this chunk: disk and CPU overlap.
+      if (position < before.size && buffers.length > 1) {
+        turn = 1 - turn;
+        next = readAt(buffers[turn]!, position);
+      }
+      if (headFilled < headLength) {
+        const take = Math.min(headLength - headFilled, bytesRead);
+        head.set(buffer.subarray(0, take), headFilled);
+        headFilled += take;
+      }
+      hash.update(buffer.subarray(0, bytesRead));
+      if (afterChunk) await afterChunk(position);
+      signal?.throwIfAborted();
+      // One buffer and a short read: read the rest into the same buffer, now hashed.
+      if (next === undefined && position < before.size) next = readAt(buffer, position);
+    }
+    const after = await fstatFd(fd);
+    if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || position !== before.size) {
+      stable = false;
+    }
+    return { ...identity, sha256: hash.digest('hex'), head, stableAcrossRead: stable, regular: true };
+  } finally {
+    if (next !== undefined) await next.catch(() => undefined);
+    for (const buffer of buffers) giveBuffer(buffer);
+  }
+}

@@ -1,0 +1,89 @@
+// The sync root itself: opening it (exists, is a directory, its real path and identity) and the
+// error raised when it cannot be walked at all, which no caller may take for an empty folder.
+import { realpath, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { GuardError } from '../errors.js';
+
+/**
+ * Why the root cannot be walked. `changed`: its identity (dev/ino) differed at the end of a walk
+ * from the start, so the disk was unmounted or the folder replaced while it was read.
+ */
+export type RootErrorReason = 'missing' | 'not-a-directory' | 'unreadable' | 'changed';
+
+/**
+ * The sync root is missing, not a directory, unreadable or was replaced during the walk. Fatal
+ * for the run (exit 3, like a tripped guard): nothing may be planned from such a walk, above all
+ * no deletes (DESIGN.md rule 4). Check the path, the mount and the permissions of the service.
+ */
+export class RootError extends GuardError {
+  override name = 'RootError';
+  readonly reason: RootErrorReason;
+  /** The root as given, made absolute. */
+  readonly root: string;
+  constructor(reason: RootErrorReason, root: string, options?: { cause?: unknown }) {
+    super(RootError.describe(reason, root, options?.cause), options);
+    this.reason = reason;
+    this.root = root;
+  }
+
+  private static describe(reason: RootErrorReason, root: string, cause: unknown): string {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    const suffix = code ? ` (${code})` : '';
+    switch (reason) {
+      case 'missing':
+        return `sync root ${root} does not exist${suffix}: is the disk mounted and the path right?`;
+      case 'not-a-directory':
+        return `sync root ${root} is not a directory`;
+      case 'unreadable':
+        return `sync root ${root} cannot be read${suffix}: check the permissions of the user files-sync runs as`;
+      case 'changed':
+        return `sync root ${root} was replaced or unmounted during the scan; the scan is discarded`;
+    }
+  }
+}
+
+/** The opened root: its absolute path, real path (symlinks resolved) and identity. */
+export interface OpenedRoot {
+  absRoot: string;
+  realRoot: string;
+  dev: number;
+  ino: number;
+}
+
+function rootErrorOf(err: unknown, absRoot: string): RootError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const reason: RootErrorReason = code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : 'unreadable';
+  return new RootError(reason, absRoot, { cause: err });
+}
+
+/** Stats and resolves the root (a symlink to a directory is a valid root). Throws RootError. */
+export async function openRoot(root: string): Promise<OpenedRoot> {
+  const absRoot = resolve(root);
+  let realRoot: string;
+  try {
+    realRoot = await realpath(absRoot);
+  } catch (err) {
+    throw rootErrorOf(err, absRoot);
+  }
+  let info;
+  try {
+    info = await stat(realRoot);
+  } catch (err) {
+    throw rootErrorOf(err, absRoot);
+  }
+  if (!info.isDirectory()) throw new RootError('not-a-directory', absRoot);
+  return { absRoot, realRoot, dev: info.dev, ino: info.ino };
+}
+
+/** Throws RootError when the root is gone or no longer the directory `opened` describes. */
+export async function checkRootUnchanged(opened: OpenedRoot): Promise<void> {
+  let info;
+  try {
+    info = await stat(opened.realRoot);
+  } catch (err) {
+    throw rootErrorOf(err, opened.absRoot);
+  }
+  if (!info.isDirectory() || info.dev !== opened.dev || info.ino !== opened.ino) {
+    throw new RootError('changed', opened.absRoot);
+  }
+}

@@ -1,0 +1,245 @@
+// The local scan: `walk` lists every synced regular file under the root with its size, mtime and
+// sha256 (`statOne`, re-exported here, answers the same question for a single path).
+import type { Dirent, Stats } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type DirChain,
+  type ScanOptions,
+  type Taken,
+  fsCode,
+  logTaken,
+  problem,
+  resolveLink,
+  specialReason,
+  takeFile,
+  takeUnknownFile,
+  undecodable,
+} from './entry.js';
+import { RootError, checkRootUnchanged, openRoot } from './root.js';
+import type { LocalFile, LocalProblem, WalkResult } from './types.js';
+
+export type { ScanOptions } from './entry.js';
+export { RootError, type RootErrorReason } from './root.js';
+export { isLocalProblem, statOne, type StatOneResult } from './stat-one.js';
+
+/** Progress of a walk: files taken so far and bytes read for hashing. */
+export interface WalkProgress {
+  files: number;
+  bytesHashed: number;
+}
+
+export interface WalkOptions extends ScanOptions {
+  /** File system operations in flight at once (readdir, lstat, hash); default 16. */
+  concurrency?: number;
+  /** Called at most every 100 ms while walking, and once at the end. */
+  onProgress?: (progress: WalkProgress) => void;
+}
+
+const DEFAULT_CONCURRENCY = 16;
+const PROGRESS_INTERVAL_MS = 100;
+
+/** One unit of work: read a directory, or take a file or a symlink (as readdir typed them). */
+interface Task {
+  type: 'dir' | 'file' | 'link';
+  rel: string;
+  /** Absolute path; for directories, their real path (followed symlinks resolved). */
+  abs: string;
+  /** Real directories along the logical path (only when following symlinks). */
+  chain: DirChain | undefined;
+}
+
+/**
+ * Walks the tree under `root`. Directories are read with bounded parallelism; excluded
+ * directories are not entered. Regular files only: FIFOs, sockets and devices are skipped
+ * unopened; symlinks are skipped, or with `followSymlinks` followed when they stay inside the
+ * root and close no loop. A file is hashed only when size or mtime differ from `known`. A
+ * directory that cannot be read makes the result incomplete (and adds a problem); a file that
+ * cannot be read or changes while read is a problem, never a missing file. Results are sorted
+ * by path (UTF-16 code units). Names are kept as the file system returns them.
+ * @throws RootError when the root is missing, not a directory, unreadable, or replaced during
+ *   the walk; the signal's reason when aborted.
+ */
+export async function walk(root: string, options: WalkOptions): Promise<WalkResult> {
+  const opened = await openRoot(root);
+  const logger = options.logger?.child({ module: 'walk' });
+  const { filter, followSymlinks, signal } = options;
+  const files: LocalFile[] = [];
+  const problems: LocalProblem[] = [];
+  const skipped: { path: string; reason: string }[] = [];
+  let complete = true;
+  let filesHashed = 0;
+  let bytesHashed = 0;
+
+  let lastProgress = 0;
+  const progress = (force: boolean) => {
+    if (options.onProgress === undefined) return;
+    const now = Date.now();
+    if (!force && now - lastProgress < PROGRESS_INTERVAL_MS) return;
+    lastProgress = now;
+    options.onProgress({ files: files.length, bytesHashed });
+  };
+
+  const record = (taken: Taken, rel: string) => {
+    logTaken(logger, taken, rel);
+    switch (taken.kind) {
+      case 'file':
+        files.push(taken.file);
+        if (taken.hashedBytes !== undefined) {
+          filesHashed++;
+          bytesHashed += taken.hashedBytes;
+        }
+        progress(false);
+        return;
+      case 'problem':
+        problems.push(taken.problem);
+        return;
+      case 'skipped':
+        skipped.push({ path: rel, reason: taken.reason });
+        return;
+      case 'missing':
+        return;
+    }
+  };
+
+  const readDirectory = async (task: Task, queue: Task[]) => {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(task.abs, { withFileTypes: true });
+    } catch (err) {
+      const code = fsCode(err);
+      if (code === undefined) throw err;
+      if (task.rel === '') throw new RootError(code === 'ENOENT' ? 'missing' : 'unreadable', opened.absRoot, { cause: err });
+      if (code === 'ENOENT' && !undecodable(task.rel)) return; // Deleted during the walk.
+      complete = false;
+      const reason = undecodable(task.rel) ? 'the name is not valid UTF-8' : `${code}: ${(err as Error).message}`;
+      const kind = code === 'ENOTDIR' ? 'changing' : 'unreadable';
+      logger?.warn('cannot read directory: the scan is incomplete', { path: task.rel, reason });
+      problems.push({ path: task.rel, kind, reason });
+      return;
+    }
+    for (const entry of entries) {
+      const rel = task.rel === '' ? entry.name : `${task.rel}/${entry.name}`;
+      const abs = join(task.abs, entry.name);
+      if (entry.isDirectory()) {
+        if (filter(rel, true)) queue.push({ type: 'dir', rel, abs, chain: task.chain && { real: abs, parent: task.chain } });
+      } else if (entry.isFile()) {
+        if (filter(rel, false)) queue.push({ type: 'file', rel, abs, chain: task.chain });
+      } else if (entry.isSymbolicLink()) {
+        if (filter(rel, false) || filter(rel, true)) {
+          if (followSymlinks) queue.push({ type: 'link', rel, abs, chain: task.chain });
+          else record({ kind: 'skipped', reason: 'symlink' }, rel);
+        }
+      } else if (filter(rel, false)) {
+        record({ kind: 'skipped', reason: specialReason(entry) }, rel);
+      }
+    }
+  };
+
+  // A file (opened at once when unknown, else lstat to compare with the ledger) or a symlink.
+  const takeEntry = async (task: Task, queue: Task[]) => {
+    if (task.type === 'file' && options.known(task.rel) === undefined) {
+      const taken = await takeUnknownFile(task.rel, task.abs, options);
+      if (taken !== undefined) {
+        record(taken, task.rel);
+        return;
+      }
+    }
+    let info: Stats;
+    try {
+      info = await lstat(task.abs);
+    } catch (err) {
+      const code = fsCode(err);
+      if (code === undefined) throw err;
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && !undecodable(task.rel)) return;
+      const reason = undecodable(task.rel) ? 'the name is not valid UTF-8' : `${code}: ${(err as Error).message}`;
+      record(problem(task.rel, 'unreadable', reason), task.rel);
+      return;
+    }
+    if (info.isFile()) {
+      record(await takeFile(task.rel, task.abs, info, options), task.rel);
+    } else if (info.isDirectory()) {
+      // Replaced by a directory since readdir: walk it like any other.
+      if (filter(task.rel, true)) queue.push({ type: 'dir', rel: task.rel, abs: task.abs, chain: task.chain && { real: task.abs, parent: task.chain } });
+    } else if (info.isSymbolicLink()) {
+      if (!followSymlinks || task.chain === undefined) {
+        record({ kind: 'skipped', reason: 'symlink' }, task.rel);
+        return;
+      }
+      const target = await resolveLink(task.rel, task.abs, opened.realRoot, task.chain);
+      switch (target.kind) {
+        case 'dir':
+          if (filter(task.rel, true)) queue.push({ type: 'dir', rel: task.rel, abs: target.real, chain: { real: target.real, parent: task.chain } });
+          return;
+        case 'file':
+          if (filter(task.rel, false)) record(await takeFile(task.rel, target.real, target.info, options), task.rel);
+          return;
+        case 'skipped':
+          record(target, task.rel);
+          return;
+        case 'problem':
+          record(target.taken, task.rel);
+          return;
+        case 'missing':
+          return;
+      }
+    } else {
+      record({ kind: 'skipped', reason: specialReason(info) }, task.rel);
+    }
+  };
+
+  const first: Task = { type: 'dir', rel: '', abs: opened.realRoot, chain: followSymlinks ? { real: opened.realRoot, parent: undefined } : undefined };
+  await runPool([first], options.concurrency ?? DEFAULT_CONCURRENCY, signal, (task, queue) =>
+    task.type === 'dir' ? readDirectory(task, queue) : takeEntry(task, queue),
+  );
+  await checkRootUnchanged(opened);
+  progress(true);
+
+  const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  files.sort(byPath);
+  problems.sort(byPath);
+  skipped.sort(byPath);
+  logger?.debug('walk done', { files: files.length, problems: problems.length, skipped: skipped.length, complete, filesHashed, bytesHashed });
+  return { files, problems, complete, skipped, root: { dev: opened.dev, ino: opened.ino }, filesHashed, bytesHashed };
+}
+
+/**
+ * Runs `run` over a growing stack of tasks with at most `concurrency` in flight (depth first,
+ * so the stack stays small). On a failure or an abort no task starts any more; the promise
+ * rejects once the tasks in flight have settled, so nothing outlives the walk.
+ */
+function runPool<T>(
+  initial: T[],
+  concurrency: number,
+  signal: AbortSignal | undefined,
+  run: (task: T, queue: T[]) => Promise<void>,
+): Promise<void> {
+  const limit = Math.max(1, Math.floor(concurrency));
+  return new Promise<void>((resolve, reject) => {
+    const queue = [...initial];
+    let active = 0;
+    let failure: { error: unknown } | undefined;
+    const pump = () => {
+      if (failure === undefined && signal?.aborted) failure = { error: signal.reason };
+      while (failure === undefined && active < limit && queue.length > 0) {
+        const task = queue.pop()!;
+        active++;
+        run(task, queue).then(
+          () => {
+            active--;
+            pump();
+          },
+          (error: unknown) => {
+            active--;
+            failure ??= { error };
+            pump();
+          },
+        );
+      }
+      if (active > 0) return;
+      if (failure !== undefined) reject(failure.error);
+      else if (queue.length === 0) resolve();
+    };
+    pump();
+  });
+}
