@@ -6,7 +6,7 @@ const utf8 = (s: string) => new TextEncoder().encode(s);
 
 describe('mimeTypeFor by extension', () => {
   const table: [string, string][] = [
-    ['notes.md', 'text/markdown'],
+    ['notes.md', 'text/plain'],
     ['report.pdf', 'application/pdf'],
     ['readme.txt', 'text/plain'],
     ['photo.jpg', 'image/jpeg'],
@@ -48,7 +48,7 @@ describe('mimeTypeFor by extension', () => {
 
   it('prefers the extension over the content', () => {
     expect(mimeTypeFor('x.pdf', utf8('just text'))).toBe('application/pdf');
-    expect(mimeTypeFor('x.md', new Uint8Array([0, 1, 2]))).toBe('text/markdown');
+    expect(mimeTypeFor('x.md', new Uint8Array([0, 1, 2]))).toBe('text/plain');
   });
 });
 

@@ -60,7 +60,7 @@ describe('walk', () => {
     const st = statSync(join(root, 'a/deep/er/x.txt'));
     expect(x).toEqual({ path: 'a/deep/er/x.txt', size: 1, mtimeMs: st.mtimeMs, ino: st.ino, sha256: sha('x'), mimeType: 'text/plain' });
     expect(byPath(r.files, 'empty.txt')!.sha256).toBe(sha(''));
-    expect(byPath(r.files, 'b.md')!.mimeType).toBe('text/markdown');
+    expect(byPath(r.files, 'b.md')!.mimeType).toBe('text/plain');
     expect(byPath(r.files, 'a/y.pdf')!.mimeType).toBe('application/pdf');
     expect(byPath(r.files, 'Makefile')!.mimeType).toBe('text/plain');
     expect(r.complete).toBe(true);

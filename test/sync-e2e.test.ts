@@ -61,7 +61,7 @@ describe('sync of a varied tree', () => {
     const ours = emu.state().files.filter((f) => f.owner === 'self');
     for (const f of ours) expect(isValidRemoteName(f.filename), f.filename).toBe(true);
     const mimeOf = (name: string) => ours.find((f) => f.filename === name)?.mime_type;
-    expect(mimeOf('docs∕guide.md')).toBe('text/markdown');
+    expect(mimeOf('docs∕guide.md')).toBe('text/plain');
     expect(mimeOf('docs∕deeper∕still∕data.json')).toBe('application/json');
     expect(mimeOf('README')).toBe('text/plain');
     expect(mimeOf('blob')).toBe('application/octet-stream');

@@ -79,7 +79,7 @@ function problemOf(relPath: string, err: unknown): Taken {
 export async function takeFile(relPath: string, absPath: string, info: Stats, options: ScanOptions): Promise<Taken> {
   if (info.size > options.maxFileBytes) return unhashed(relPath, info);
   const known = options.known(relPath);
-  if (known !== undefined && known.size === info.size && known.mtimeMs === info.mtimeMs) {
+  if (known !== undefined && known.size === info.size && known.mtimeMs === info.mtimeMs && (known.ino === undefined || known.ino === info.ino)) {
     const file = { path: relPath, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino, sha256: known.sha256, mimeType: known.mimeType };
     return { kind: 'file', file, hashedBytes: undefined };
   }

@@ -15,12 +15,16 @@ const BINARY = 'application/octet-stream';
  * blocks, so source code and configuration get `text/plain`, not the `text/x-…` or
  * `application/x-…` guesses (mime-types says `video/mp2t` for `.ts`/`.mts`,
  * `application/rls-services+xml` for `.rs`, `application/x-sh` for `.sh`, nothing for `.py`).
- * `.csv` and `.json` keep their registered types. Keys are lower-case, without the dot.
+ * Markdown is prose that applications pass to Messages as a document, so it is `text/plain`
+ * too (as `text/markdown` it could only be a container upload). `.csv` and `.json` keep their
+ * registered types (data for the code execution tool). Keys are lower-case, without the dot.
  */
 const OVERRIDES: Readonly<Record<string, string>> = Object.freeze({
   // Data formats with a registered type.
   csv: 'text/csv',
   json: 'application/json',
+  // Prose.
+  md: TEXT, markdown: TEXT, mdx: TEXT,
   // Source code.
   ts: TEXT, tsx: TEXT, mts: TEXT, cts: TEXT, js: TEXT, jsx: TEXT, mjs: TEXT, cjs: TEXT,
   py: TEXT, pyi: TEXT, rb: TEXT, php: TEXT, pl: TEXT, pm: TEXT, lua: TEXT, r: TEXT,

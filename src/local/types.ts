@@ -30,6 +30,8 @@ export interface LocalProblem {
 export interface KnownFile {
   size: number;
   mtimeMs: number;
+  /** When given, a different inode also means "hash again" (a file replaced by `cp -p`). */
+  ino?: number;
   sha256: string;
   mimeType: string;
 }
