@@ -175,6 +175,27 @@ describe('storage', () => {
 });
 
 describe('faults', () => {
+  it('forgets an upload whose client left during injected latency, and still closes at once', async () => {
+    const emu = await startEmulator({ apiKey: KEY, faults: { latencyMs: 300 } });
+    await new Promise<void>((resolve) => {
+      const req = http.request(`${emu.url}/v1/files`, {
+        method: 'POST',
+        headers: { ...HEADERS, 'content-type': 'multipart/form-data; boundary=b', 'content-length': '100000' },
+      });
+      req.on('error', () => undefined);
+      req.write('--b\r\nContent-Disposition: form-data; name="file"; filename="x.bin"\r\n\r\nabc');
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 50);
+    });
+    await expect.poll(() => emu.state().requests['POST /v1/files']).toEqual({ aborted: 1 });
+    const t = performance.now();
+    await emu.close();
+    expect(performance.now() - t).toBeLessThan(1000);
+  });
+
+
   it('injects counted faults in order, with retry-after on 429s, and counts them', async () => {
     const emu = await start({ faults: { count429: 2, count500: 1, count529: 1, retryAfterSeconds: 3 } });
     const statuses: number[] = [];

@@ -1,5 +1,4 @@
-// The test-only routes under `/_emulator/`: inspection, seeding, faults, rate limit, counters.
-// They need no key and never draw faults.
+// The test-only routes under `/_emulator/` (no key, no faults): state, seed, faults, rate limit.
 import type { IncomingMessage } from 'node:http';
 import type { EmulatorCore } from './core.js';
 import { ApiError, badRequest, notFound } from './errors.js';

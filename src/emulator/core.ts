@@ -1,5 +1,4 @@
-// The emulator's state shared by the API routes, the test routes and the programmatic handle:
-// files, faults, rate limit, counters.
+// The emulator's shared state (files, faults, rate limit, counters) and the operations on it.
 import { createHash } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { FaultInjector, RateLimiter, validateRateLimit } from './faults.js';

@@ -3,7 +3,7 @@ import { silentLogger } from '../log.js';
 import { DiskBackend, MemoryBackend } from './backend.js';
 import { EmulatorCore } from './core.js';
 import { keyDigest } from './headers.js';
-import { listen } from './server.js';
+import { listen, type RunningServer } from './server.js';
 import { FileStore } from './store.js';
 import type { EmulatorOptions, EmulatorState, FaultConfig, InspectedFile, RateLimitConfig, SeedRequest } from './types.js';
 
@@ -50,38 +50,27 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   const store = await FileStore.open(backend, opts.storageQuotaBytes ?? DEFAULT_STORAGE_QUOTA_BYTES);
   const logger = opts.logger ?? silentLogger();
   let core: EmulatorCore;
+  let server: RunningServer;
   try {
-    core = new EmulatorCore(
-      store,
-      { apiKeyDigest: keyDigest(opts.apiKey), maxFileBytes: opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES },
-      logger,
-      opts.faults,
-      opts.rateLimit,
-    );
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
-  let server;
-  try {
+    const settings = { apiKeyDigest: keyDigest(opts.apiKey), maxFileBytes: opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES };
+    core = new EmulatorCore(store, settings, logger, opts.faults, opts.rateLimit);
     server = await listen(core, host, opts.port ?? 0);
   } catch (err) {
     await store.close();
     throw err;
   }
-  const running = server;
   let closing: Promise<void> | undefined;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
-    url: `http://${urlHost}:${running.port}`,
-    port: running.port,
+    url: `http://${urlHost}:${server.port}`,
+    port: server.port,
     state: () => core.state(),
     setFaults: (f) => core.setFaults(f),
     setRateLimit: (r) => core.setRateLimit(r),
     seed: (req) => core.seed(req),
     resetCounters: () => core.resetCounters(),
     close() {
-      closing ??= running.close().then(() => store.close());
+      closing ??= server.close().then(() => store.close());
       return closing;
     },
   };

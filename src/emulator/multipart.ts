@@ -1,5 +1,4 @@
-// Streaming multipart/form-data upload: the `file` part into a content sink, with the filename
-// rules and the request size cap.
+// Streaming multipart/form-data uploads: the `file` part into a sink, filename rules, size cap.
 import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -63,6 +62,9 @@ export function filenameProblem(name: string | undefined): string | undefined {
  * when the connection closes early, rejects with {@link UploadAborted} and nothing is kept.
  */
 export async function receiveUpload(req: IncomingMessage, opts: ReceiveOptions): Promise<ReceivedUpload> {
+  // The connection may have closed while the request waited (injected latency): its 'close' has
+  // then been emitted already and would never be heard below.
+  if (req.destroyed) throw new UploadAborted('the connection closed before the upload was read');
   const contentType = req.headers['content-type'] ?? '';
   if (!/^multipart\/form-data\s*(;|$)/i.test(contentType)) {
     throw badRequest('The request body must be multipart/form-data with a `file` part.');
@@ -129,9 +131,12 @@ export async function receiveUpload(req: IncomingMessage, opts: ReceiveOptions):
         resolve({ filename, mimeType, sink: done });
       }, fail);
     });
-    req.on('close', () => {
+    const onClose = () => {
       if (!req.complete) fail(new UploadAborted('the connection closed before the upload was complete'));
-    });
+    };
+    // The connection may have closed already (during injected latency): 'close' will not come again.
+    if (req.destroyed) onClose();
+    else req.on('close', onClose);
     opts.signal?.addEventListener('abort', () => fail(new UploadAborted('the upload was cut off')), { once: true });
     req.pipe(meter).pipe(parser);
   });
