@@ -1,9 +1,8 @@
 // FilesClient: the Files API over undici, implementing RemoteFiles (upload, list, get, delete, download).
 import { randomBytes } from 'node:crypto';
 import { openAsBlob } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { FormData, type Dispatcher } from 'undici';
 import { registerSecret, silentLogger, type Logger } from '../log.js';
 import { ConfigError } from '../errors.js';
@@ -84,9 +83,7 @@ export class FilesClient implements RemoteFiles {
         baseUrl,
         headers: this.#contract.headers(apiKey),
         policy,
-        responseTimeoutMs: this.#timeouts.responseMs,
-        bodyIdleTimeoutMs: this.#timeouts.bodyIdleMs,
-        connectTimeoutMs: this.#timeouts.connectMs,
+        timeouts: this.#timeouts,
         requestsPerWindow: perWindow,
         windowMs,
         connections,
@@ -127,6 +124,7 @@ export class FilesClient implements RemoteFiles {
       signal: options.signal,
       sourcePath: path,
       body: async () => {
+        await probe(path);
         // A file-backed Blob: undici's multipart encoder reads it in chunks as the socket drains.
         const blob = await openAsBlob(path, { type: options.mimeType });
         const form = new FormData();
@@ -243,40 +241,42 @@ async function readJson(res: Dispatcher.ResponseData, what: string): Promise<unk
  * Write errors are LocalFileErrors (final); read errors propagate as lost answers (retried).
  */
 async function writeBody(res: Dispatcher.ResponseData, temp: string): Promise<number> {
-  let bytes = 0;
-  let writeError: unknown;
-  let handle;
+  const local = (err: unknown) => new LocalFileError(temp, codeOf(err), { cause: err }, 'write');
+  let handle: FileHandle;
   try {
     handle = await open(temp, 'w', 0o600);
   } catch (err) {
-    throw new LocalFileError(temp, codeOf(err), { cause: err }, 'write');
+    throw local(err);
   }
+  let bytes = 0;
   try {
-    const sink = handle.createWriteStream({ autoClose: false });
-    sink.on('error', (err) => (writeError ??= err));
-    await pipeline(
-      res.body,
-      async function* count(source: AsyncIterable<Buffer>) {
-        for await (const chunk of source) {
-          bytes += chunk.length;
-          yield chunk;
-        }
-      },
-      sink,
-    );
-  } catch (err) {
-    await handle.close();
-    if (writeError !== undefined) throw new LocalFileError(temp, codeOf(writeError), { cause: writeError }, 'write');
-    throw err;
-  }
-  try {
-    await handle.sync();
-  } catch (err) {
-    throw new LocalFileError(temp, codeOf(err), { cause: err }, 'write');
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      try {
+        await handle.write(chunk);
+      } catch (err) {
+        throw local(err);
+      }
+      bytes += chunk.length;
+    }
+    try {
+      await handle.sync();
+    } catch (err) {
+      throw local(err);
+    }
   } finally {
     await handle.close();
   }
   return bytes;
+}
+
+/** Opens and stats the file once: Node 20's openAsBlob reports every failure as ERR_INVALID_ARG_VALUE. */
+async function probe(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    if (!(await handle.stat()).isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'ENOTFILE' });
+  } finally {
+    await handle.close();
+  }
 }
 
 function encodeId(id: string): string {

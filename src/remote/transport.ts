@@ -15,9 +15,9 @@ import {
   withCounts,
   type ApiErrorDetails,
 } from './errors.js';
-import { headerValue, isRetryableStatus, retryDelayMs, type Headers, type RetryPolicy } from './retry.js';
-import { defaultErrorType, parseErrorBody, type ErrorBody } from './validate.js';
-import { describeNetworkError } from './network.js';
+import { answerFailure, codeOf, describeNetworkError, isBlobReadError, type Failure } from './failures.js';
+import { headerValue, limiterWindowMs, retryDelayMs, type RetryPolicy, type Timeouts } from './retry.js';
+import type { ErrorBody } from './validate.js';
 
 /** The kinds of request the counters distinguish. */
 export type RequestKind = 'upload' | 'list' | 'get' | 'delete' | 'download';
@@ -72,9 +72,7 @@ export interface TransportOptions {
   baseUrl: URL;
   headers: Record<string, string>;
   policy: RetryPolicy;
-  responseTimeoutMs: number;
-  bodyIdleTimeoutMs: number;
-  connectTimeoutMs: number;
+  timeouts: Timeouts;
   /** Requests per window; Infinity disables the limiter. */
   requestsPerWindow: number;
   windowMs: number;
@@ -83,29 +81,8 @@ export interface TransportOptions {
   logger: Logger;
 }
 
-interface Failure {
-  status?: number | undefined;
-  headers?: Headers | undefined;
-  type: string;
-  /** One line: `529 overloaded_error: Overloaded (request req_…)`. */
-  message: string;
-  apiMessage?: string | undefined;
-  errorCode?: string | undefined;
-  requestId?: string | undefined;
-  retryable: boolean;
-  errorClass?: typeof ApiError | undefined;
-  cause?: unknown;
-}
-
-/**
- * Margin added to the limiter's window: the client counts departures, the server arrivals, and a
- * request that leaves on time may arrive a little late. 2% of the window, 50 ms to 2 s.
- */
-export function limiterWindowMs(windowMs: number): number {
-  return windowMs + Math.min(2_000, Math.max(50, Math.ceil(windowMs * 0.02)));
-}
-
-const ERROR_BODY_CAP = 64 * 1024;
+/** A success this long after the last retried failure ends the logged trouble state (no flapping). */
+const RECOVERY_QUIET_MS = 30_000;
 
 /** Sends exchanges with retries through one keep-alive pool and one rate limiter. */
 export class Transport {
@@ -115,8 +92,9 @@ export class Transport {
   readonly #limiter: PQueue | undefined;
   readonly #prefix: string;
   #closing: Promise<void> | undefined;
-  /** The reason calls are failing and being retried, while they are; logged on each change. */
-  #trouble: string | undefined;
+  readonly #closed = new AbortController();
+  /** Set while calls fail and are retried; logged when it starts and when it has been quiet a while. */
+  #trouble: { lastFailure: number } | undefined;
   readonly stats: RemoteStats = {
     requests: 0,
     byKind: { upload: 0, list: 0, get: 0, delete: 0, download: 0 },
@@ -135,9 +113,9 @@ export class Transport {
         connections: options.connections,
         keepAliveTimeout: 10_000,
         keepAliveMaxTimeout: 60_000,
-        headersTimeout: options.responseTimeoutMs,
-        bodyTimeout: options.bodyIdleTimeoutMs,
-        connect: { timeout: options.connectTimeoutMs },
+        headersTimeout: options.timeouts.responseMs,
+        bodyTimeout: options.timeouts.bodyIdleMs,
+        connect: { timeout: options.timeouts.connectMs },
       });
     // A sliding window (strict) so that no window ever holds more than the cap; unlimited
     // concurrency: the limiter only spaces requests, the caller's queue decides how many run.
@@ -148,12 +126,33 @@ export class Transport {
 
   /** Runs one call to completion: an answer, an outcome, or a final typed error. */
   async run<T>(ex: Exchange<T>): Promise<Sent<T>> {
+    // Waits (limiter slot, back-off) end on the caller's signal or on close(); requests in flight
+    // end only on the caller's signal: close() lets them finish.
+    const waits = new AbortController();
+    const stop = () => waits.abort();
+    if (ex.signal?.aborted || this.#closing) stop();
+    ex.signal?.addEventListener('abort', stop, { once: true });
+    this.#closed.signal.addEventListener('abort', stop, { once: true });
+    try {
+      return await this.#attempts(ex, waits.signal);
+    } finally {
+      ex.signal?.removeEventListener('abort', stop);
+      this.#closed.signal.removeEventListener('abort', stop);
+    }
+  }
+
+  async #attempts<T>(ex: Exchange<T>, waitSignal: AbortSignal): Promise<Sent<T>> {
     let unknown = 0;
     for (let attempt = 1; ; attempt++) {
-      if (this.#closing) throw new ApiError(`${ex.label}: the client is closed`, { type: 'client_closed', retryable: false, attempts: attempt - 1, unknownOutcomeAttempts: unknown });
-      const aborted = (cause: unknown, lostAnswer: boolean): AbortedError => {
-        if (lostAnswer) this.#countUnknown(ex, 1);
-        return new AbortedError(`${ex.label} aborted`, { type: 'aborted', retryable: false, attempts: attempt, unknownOutcomeAttempts: unknown + (lostAnswer ? 1 : 0), cause: ex.signal?.reason ?? cause });
+      let sent = false;
+      const closed = () =>
+        new ApiError(`${ex.label}: the client is closed`, { type: 'client_closed', retryable: false, attempts: sent ? attempt : attempt - 1, unknownOutcomeAttempts: unknown });
+      if (this.#closing) throw closed();
+      const aborted = (cause: unknown, lostAnswer: boolean): ApiError => {
+        if (!ex.signal?.aborted && this.#closing) return closed();
+        if (lostAnswer) unknown += this.#countUnknown(ex, 1);
+        const attempts = sent ? attempt : attempt - 1;
+        return new AbortedError(`${ex.label} aborted`, { type: 'aborted', retryable: false, attempts, unknownOutcomeAttempts: unknown, cause: ex.signal?.reason ?? cause });
       };
       let body: { body: FormData; headersTimeoutMs?: number } | undefined;
       try {
@@ -164,10 +163,12 @@ export class Transport {
         throw new LocalFileError(ex.sourcePath ?? ex.label, codeOf(err) ?? 'EIO', { attempts: attempt - 1, unknownOutcomeAttempts: unknown, cause: err });
       }
       try {
-        if (this.#limiter) await this.#limiter.add(() => undefined, { signal: ex.signal });
+        if (this.#limiter) await this.#limiter.add(() => undefined, { signal: waitSignal });
+        else waitSignal.throwIfAborted();
       } catch (err) {
         throw aborted(err, false);
       }
+      sent = true;
       this.stats.byKind[ex.kind]++;
       this.stats.requests++;
       if (attempt > 1) this.stats.retries++;
@@ -182,8 +183,8 @@ export class Transport {
           headers: this.#o.headers,
           body: body?.body ?? null,
           signal: ex.signal,
-          headersTimeout: body?.headersTimeoutMs ?? this.#o.responseTimeoutMs,
-          bodyTimeout: this.#o.bodyIdleTimeoutMs,
+          headersTimeout: body?.headersTimeoutMs ?? this.#o.timeouts.responseMs,
+          bodyTimeout: this.#o.timeouts.bodyIdleMs,
         });
       } catch (err) {
         // An upload aborted after it was handed to the connection may have been stored.
@@ -205,7 +206,8 @@ export class Transport {
             this.#recovered(requestId);
             return { value, attempts: attempt, unknownOutcomeAttempts: unknown };
           } catch (err) {
-            res.body.destroy();
+            // Drop what is left of the answer; undici reports a destroyed body as an 'error' event.
+            res.body.on('error', () => undefined).destroy();
             // A 2xx to an upload means the file is stored: if its answer is lost, so is its id.
             const stored = ex.kind === 'upload';
             if (ex.signal?.aborted) throw aborted(err, stored);
@@ -216,19 +218,17 @@ export class Transport {
             if (err instanceof ApiError) throw withCounts(err, attempt, unknown);
             if (stored) unknown += this.#countUnknown(ex, 1);
             const net = describeNetworkError(err);
-            failure = { type: net.type, message: `answer lost: ${net.message}${requestSuffix(requestId)}`, retryable: true, requestId, cause: err };
+            failure = { type: net.type, message: `answer lost: ${net.message}`, retryable: true, requestId, cause: err };
           }
         } else {
-          const text = await readCapped(res.body).catch(() => '');
-          const info = parseErrorBody(text);
+          const { failure: refused, body: info } = await answerFailure(res, requestId);
           if (status === 429) this.stats.rateLimited++;
           const outcome = ex.outcome?.(status, info);
           if (outcome) {
             this.#recovered(requestId);
             return { value: outcome.value, attempts: attempt, unknownOutcomeAttempts: unknown };
           }
-          failure = httpFailure(status, res.headers, info, requestId ?? info.requestId);
-          failure.errorClass = ex.errorClass?.(status, info);
+          failure = { ...refused, errorClass: ex.errorClass?.(status, info) };
         }
       }
 
@@ -236,17 +236,20 @@ export class Transport {
       const delayMs = retryDelayMs(this.#o.policy, attempt - 1, failure!.status, failure!.headers);
       this.#troubled(ex, failure!, attempt, delayMs);
       try {
-        await sleep(delayMs, undefined, { signal: ex.signal });
+        await sleep(delayMs, undefined, { signal: waitSignal });
       } catch (err) {
         throw aborted(err, false);
       }
     }
   }
 
-  /** Closes the pool (waiting for requests in flight) and drops queued limiter slots. Idempotent. */
+  /**
+   * Refuses new calls, ends calls waiting for a limiter slot or a back-off with a `client_closed`
+   * error, lets requests in flight finish, then closes the pool. Idempotent.
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      this.#limiter?.clear();
+      this.#closed.abort();
       if (this.#ownsDispatcher) await this.#dispatcher.close();
     })();
     return this.#closing;
@@ -268,66 +271,35 @@ export class Transport {
       unknownOutcomeAttempts: unknown,
       cause: f.cause,
     };
+    const text = `${f.message}${requestSuffix(f.requestId)}`;
     let err: ApiError;
     if (f.status === 401) err = new AuthError({ ...details, apiMessage: f.apiMessage });
-    else if (f.errorClass) err = new f.errorClass(`${ex.label} failed: ${f.message}`, details);
-    else if (f.retryable) err = new UnavailableError(attempts, `${ex.label}: ${f.message}`, details);
-    else err = new ApiError(`${ex.label} failed: ${f.message}`, details);
-    const log = { requestId: f.requestId, status: f.status, type: f.type, attempts };
-    if (err instanceof AuthError || err instanceof UnavailableError) this.#o.logger.error(err.message, log);
-    else this.#o.logger.warn(err.message, log);
+    else if (f.errorClass) err = new f.errorClass(`${ex.label} failed: ${text}`, details);
+    else if (f.retryable) err = new UnavailableError(attempts, `${ex.label}: ${text}`, details);
+    else err = new ApiError(`${ex.label} failed: ${text}`, details);
+    if (f.retryable && this.#trouble) this.#trouble.lastFailure = Date.now();
+    // The request id goes in its own field, not twice in the line.
+    const line = f.requestId ? err.message.replace(requestSuffix(f.requestId), '') : err.message;
+    const context = { requestId: f.requestId, status: f.status, type: f.type, attempts, unknownOutcomeAttempts: unknown || undefined };
+    if (err instanceof AuthError) this.#o.logger.error(line, context);
+    else this.#o.logger.warn(line, context);
     return err;
   }
 
   #troubled(ex: Exchange<unknown>, f: Failure, attempt: number, delayMs: number): void {
-    const state = f.status === 429 ? 'rate limited' : f.status !== undefined ? 'failing' : 'unreachable';
-    if (this.#trouble !== state) {
-      this.#trouble = state;
-      this.#o.logger.warn(`Files API ${state}, retrying: ${f.message}`, { requestId: f.requestId });
+    if (this.#trouble) this.#trouble.lastFailure = Date.now();
+    else {
+      this.#trouble = { lastFailure: Date.now() };
+      const what = f.status === 429 ? 'rate limiting requests' : f.status !== undefined ? 'failing' : 'unreachable';
+      this.#o.logger.warn(`Files API ${what}, retrying with back-off: ${f.message}`, { requestId: f.requestId });
     }
     this.#o.logger.debug(`retrying ${ex.label} in ${Math.round(delayMs)} ms after ${f.message}`, { attempt, requestId: f.requestId });
   }
 
+  /** Ends the trouble state after a success that follows RECOVERY_QUIET_MS without failures. */
   #recovered(requestId: string | undefined): void {
-    if (this.#trouble === undefined) return;
-    this.#o.logger.info(`Files API answering again (was ${this.#trouble})`, { requestId });
+    if (this.#trouble === undefined || Date.now() - this.#trouble.lastFailure < RECOVERY_QUIET_MS) return;
     this.#trouble = undefined;
+    this.#o.logger.info('Files API answering normally again', { requestId });
   }
-}
-
-function httpFailure(status: number, headers: Headers, info: ErrorBody, requestId: string | undefined): Failure {
-  const type = info.type ?? defaultErrorType(status);
-  const text = info.message ? `: ${info.message}` : '';
-  return {
-    status,
-    headers,
-    type,
-    message: `${status} ${type}${text}${requestSuffix(requestId)}`,
-    apiMessage: info.message,
-    errorCode: info.errorCode,
-    requestId,
-    retryable: isRetryableStatus(status, headers),
-  };
-}
-
-/** The body as text, keeping at most `cap` bytes but reading it all so the connection is reused. */
-async function readCapped(body: AsyncIterable<Buffer>, cap = ERROR_BODY_CAP): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    if (size < cap) chunks.push(chunk);
-    size += chunk.length;
-  }
-  return Buffer.concat(chunks).subarray(0, cap).toString('utf8');
-}
-
-/** Node's file-backed Blob fails its reads with these when the file changed or vanished. */
-function isBlobReadError(err: unknown): boolean {
-  const name = (err as { name?: unknown } | undefined)?.name;
-  return name === 'NotReadableError' || name === 'NotFoundError';
-}
-
-function codeOf(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
 }

@@ -1,6 +1,62 @@
-// Classifies errors that came instead of an HTTP answer: retryable or not, and whether the request
-// may have reached the server (an upload that may have been stored).
+// Classifies failed attempts: error answers (status, API error type, retryable?) and errors that came
+// instead of an answer (retryable? may the request have reached the server and stored an upload?).
+import type { Dispatcher } from 'undici';
 import { redact } from '../log.js';
+import type { ApiError } from './errors.js';
+import { isRetryableStatus, type Headers } from './retry.js';
+import { defaultErrorType, parseErrorBody, type ErrorBody } from './validate.js';
+
+/** One failed attempt, as the request loop judges it. */
+export interface Failure {
+  status?: number | undefined;
+  headers?: Headers | undefined;
+  type: string;
+  /** One line without the request id: `529 overloaded_error: Overloaded`. */
+  message: string;
+  apiMessage?: string | undefined;
+  errorCode?: string | undefined;
+  requestId?: string | undefined;
+  retryable: boolean;
+  errorClass?: typeof ApiError | undefined;
+  cause?: unknown;
+}
+
+const ERROR_BODY_CAP = 64 * 1024;
+
+/** Reads an error answer (keeping 64 KB of it) and describes it; the parsed body goes to the caller's hooks. */
+export async function answerFailure(res: Dispatcher.ResponseData, requestId: string | undefined): Promise<{ failure: Failure; body: ErrorBody }> {
+  const body = parseErrorBody(await readCapped(res.body).catch(() => ''));
+  const status = res.statusCode;
+  const type = body.type ?? defaultErrorType(status);
+  const failure: Failure = {
+    status,
+    headers: res.headers,
+    type,
+    message: `${status} ${type}${body.message ? `: ${body.message}` : ''}`,
+    apiMessage: body.message,
+    errorCode: body.errorCode,
+    requestId: requestId ?? body.requestId,
+    retryable: isRetryableStatus(status, res.headers),
+  };
+  return { failure, body };
+}
+
+/** The body as text, keeping at most `cap` bytes but reading it all so the connection is reused. */
+async function readCapped(body: AsyncIterable<Buffer>, cap = ERROR_BODY_CAP): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    if (size < cap) chunks.push(chunk);
+    size += chunk.length;
+  }
+  return Buffer.concat(chunks).subarray(0, cap).toString('utf8');
+}
+
+/** Node's file-backed Blob fails its reads with these when the file changed or vanished. */
+export function isBlobReadError(err: unknown): boolean {
+  const name = (err as { name?: unknown } | undefined)?.name;
+  return name === 'NotReadableError' || name === 'NotFoundError';
+}
 
 /** What the request loop needs to know about a failure without an answer. */
 export interface NetworkFailure {
@@ -67,7 +123,7 @@ export function describeNetworkError(err: unknown): NetworkFailure {
 }
 
 /** The error's code; for an AggregateError (happy eyeballs) without one, its first inner code. */
-function codeOf(err: unknown): string | undefined {
+export function codeOf(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | undefined)?.code;
   if (typeof code === 'string') return code;
   if (err instanceof AggregateError) {
