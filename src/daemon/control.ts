@@ -1,13 +1,244 @@
-// The daemon's control socket (placeholder until the daemon lands).
+// The daemon's control socket (DESIGN.md rule 7): `control.sock` in the state directory, mode 0600,
+// newline-delimited JSON. The server side runs in the daemon; `syncThroughDaemon` and `queryDaemon`
+// are what `files-sync sync` and `files-sync status` use while a daemon holds the state directory.
+//
+// Requests (one line each): {"cmd":"sync","allowMassDelete":false} | {"cmd":"status"}
+// Answers: {"progress":{"phase":"scan"|"sync",...}}* then {"report":SyncReport}; {"status":{...}};
+// or {"error":{"message":"...","exitCode":N}}. The server closes the connection after the answer.
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { printReport, type CommandContext } from '../commands.js';
 import type { Config } from '../config.js';
-import type { CommandContext } from '../commands.js';
-import { SyncError, ExitCode } from '../errors.js';
+import { ConfigError, ExitCode, SyncError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { ProgressView } from '../report.js';
+import type { Progress } from '../sync/execute.js';
+import type { SyncReport } from '../sync/reconcile.js';
+import { readLock } from './lock.js';
+import type { ProgressListener } from './loop.js';
 
-export async function syncThroughDaemon(_config: Config, _context: CommandContext, _logger: Logger): Promise<number> {
-  throw new SyncError('the daemon is not implemented yet', ExitCode.usage);
+/** The socket's name in the state directory. */
+export const SOCKET_NAME = 'control.sock';
+
+/** A request line. */
+export type ControlRequest = { cmd: 'sync'; allowMassDelete?: boolean } | { cmd: 'status' };
+
+/** An answer line. */
+export type ControlMessage =
+  | { progress: Progress & { phase: 'scan' | 'sync' } }
+  | { report: SyncReport }
+  | { status: unknown }
+  | { error: { message: string; exitCode: number } };
+
+/** What the daemon answers requests with. */
+export interface ControlHandlers {
+  /** Reconcile now (or join the follow-up of the running reconciliation). */
+  sync: (allowMassDelete: boolean, onProgress: ProgressListener) => Promise<SyncReport>;
+  status: () => unknown;
 }
 
-export async function queryDaemon(_config: Config, _what: 'status'): Promise<unknown> {
-  return null;
+/** A listening control socket; `close()` is safe to call twice. */
+export interface ControlServer {
+  path: string;
+  close(): Promise<void>;
+}
+
+/** Longest request line accepted. */
+const MAX_REQUEST_BYTES = 64 * 1024;
+/** Unix socket paths hold at most 107 bytes on Linux. */
+const MAX_SOCKET_PATH = 107;
+
+/** The control socket of a state directory. */
+export function socketPath(stateDir: string): string {
+  return path.join(stateDir, SOCKET_NAME);
+}
+
+/**
+ * Listens on `control.sock` (mode 0600). The caller holds the state directory's lock, so a socket
+ * file already there is stale (a crash) and is removed.
+ */
+export async function startControlServer(stateDir: string, handlers: ControlHandlers, logger: Logger): Promise<ControlServer> {
+  const file = socketPath(stateDir);
+  if (Buffer.byteLength(file) > MAX_SOCKET_PATH) {
+    throw new ConfigError(`the control socket path ${file} is longer than ${MAX_SOCKET_PATH} bytes: choose a shorter stateDir`);
+  }
+  fs.rmSync(file, { force: true });
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    serve(socket, handlers, logger);
+  });
+  const mask = process.umask(0o177); // never a moment with a socket others may open
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(file, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(mask);
+  }
+  fs.chmodSync(file, 0o600);
+  server.on('error', (err) => logger.warn('control socket error', { error: errorMessage(err) }));
+  let closing: Promise<void> | undefined;
+  return {
+    path: file,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }).then(() => fs.rmSync(file, { force: true }));
+      return closing;
+    },
+  };
+}
+
+function serve(socket: net.Socket, handlers: ControlHandlers, logger: Logger): void {
+  const send = (message: ControlMessage) => {
+    if (!socket.destroyed && socket.writable) socket.write(`${JSON.stringify(message)}\n`);
+  };
+  const fail = (message: string, exitCode: number) => {
+    send({ error: { message, exitCode } });
+    socket.end();
+  };
+  socket.on('error', () => undefined); // the client went away: nothing to tell it
+  let buffer = '';
+  socket.setEncoding('utf8');
+  const onData = (chunk: string) => {
+    buffer += chunk;
+    const nl = buffer.indexOf('\n');
+    if (nl < 0) {
+      if (buffer.length > MAX_REQUEST_BYTES) fail('request too long', ExitCode.usage);
+      return;
+    }
+    socket.off('data', onData);
+    let request: ControlRequest;
+    try {
+      request = JSON.parse(buffer.slice(0, nl)) as ControlRequest;
+    } catch {
+      return fail('bad request: not JSON', ExitCode.usage);
+    }
+    if (request?.cmd === 'status') {
+      send({ status: handlers.status() });
+      socket.end();
+      return;
+    }
+    if (request?.cmd !== 'sync') return fail(`unknown command ${JSON.stringify((request as { cmd?: unknown })?.cmd)}`, ExitCode.usage);
+    const allowMassDelete = request.allowMassDelete === true;
+    logger.info('reconciliation requested over the control socket', { allowMassDelete });
+    let lastProgress = 0;
+    handlers
+      .sync(allowMassDelete, (phase, progress) => {
+        const now = Date.now();
+        const done = phase === 'sync' && progress.filesDone === progress.filesTotal;
+        if (!done && now - lastProgress < 100) return;
+        lastProgress = now;
+        send({ progress: { phase, ...progress } });
+      })
+      .then(
+        (report) => {
+          send({ report });
+          socket.end();
+        },
+        (err: unknown) => fail(errorMessage(err), err instanceof SyncError ? err.exitCode : ExitCode.usage),
+      );
+  };
+  socket.on('data', onData);
+}
+
+function connect(file: string, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection(file);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+/** Sends one request; yields the answer lines until the daemon closes the connection. */
+async function* ask(config: Config, request: ControlRequest, connectTimeoutMs: number, signal?: AbortSignal): AsyncGenerator<ControlMessage> {
+  const file = socketPath(config.stateDir);
+  let socket: net.Socket;
+  try {
+    socket = await connect(file, connectTimeoutMs);
+  } catch (err) {
+    const pid = readLock(path.join(config.stateDir, 'lock'))?.pid;
+    const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err);
+    throw new SyncError(
+      `a files-sync daemon${pid ? ` (pid ${pid})` : ''} holds ${config.stateDir}, but its control socket ${file} does not answer (${code}); ` +
+        'see its log (journalctl -u files-sync), or stop it to run a one-shot sync',
+      ExitCode.usage,
+      { cause: err },
+    );
+  }
+  const hangUp = () => socket.destroy();
+  signal?.addEventListener('abort', hangUp, { once: true });
+  try {
+    socket.write(`${JSON.stringify(request)}\n`);
+    for await (const line of createInterface({ input: socket, crlfDelay: Infinity })) {
+      if (line.trim() !== '') yield JSON.parse(line) as ControlMessage;
+    }
+  } finally {
+    signal?.removeEventListener('abort', hangUp);
+    socket.destroy();
+  }
+}
+
+/**
+ * `files-sync sync` while a daemon runs (DESIGN.md rule 7): asks the daemon to reconcile now,
+ * shows its progress, prints its report as a one-shot run would and returns the same exit code.
+ * The ledger is never opened here.
+ */
+export async function syncThroughDaemon(config: Config, context: CommandContext, logger: Logger): Promise<number> {
+  const pid = readLock(path.join(config.stateDir, 'lock'))?.pid;
+  logger.info(`a files-sync daemon${pid ? ` (pid ${pid})` : ''} holds ${config.stateDir}: asking it to reconcile now`);
+  const view = new ProgressView(process.stderr, Boolean(process.stderr.isTTY) && !context.json);
+  try {
+    for await (const message of ask(config, { cmd: 'sync', allowMassDelete: context.allowMassDelete }, 5_000)) {
+      if ('progress' in message) {
+        const { phase, ...progress } = message.progress;
+        view.update(phase, progress);
+      } else if ('report' in message) {
+        view.finish();
+        printReport(message.report, context.json);
+        return message.report.exitCode;
+      } else if ('error' in message) {
+        throw new SyncError(`the daemon could not reconcile: ${message.error.message}`, message.error.exitCode as ExitCode);
+      }
+    }
+    throw new SyncError('the daemon closed the control connection without a report (did it stop?)', ExitCode.fileFailures);
+  } finally {
+    view.finish();
+  }
+}
+
+/** The daemon's live state (`files-sync status`), within a few seconds or an error. */
+export async function queryDaemon(config: Config, what: 'status'): Promise<unknown> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 5_000);
+  try {
+    for await (const message of ask(config, { cmd: what }, 2_000, controller.signal)) {
+      if ('status' in message) return message.status;
+      if ('error' in message) throw new SyncError(message.error.message, message.error.exitCode as ExitCode);
+    }
+    if (controller.signal.aborted) throw new SyncError('the daemon did not answer within 5 s', ExitCode.usage);
+    throw new SyncError('the daemon closed the control connection without an answer', ExitCode.usage);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,7 +1,387 @@
-// The resident service (placeholder until the daemon lands).
-import type { CommandContext } from '../commands.js';
-import { SyncError, ExitCode } from '../errors.js';
+// The resident service (`files-sync daemon`): wires the watcher, the path-job queue, the
+// reconciliation loop, the API health tracker and the control socket around one ledger, and owns
+// the process's life: signals, reload, and a stop that leaves the ledger consistent.
+//
+// Test hooks, read from the environment here at the command-line edge (they are not settings):
+//   FILES_SYNC_TEST_WATCHER=off|enospc  no watcher at all, or one that fails as if the inotify limit
+//                                       were reached (the daemon then lives on reconciliations)
+//   FILES_SYNC_TEST_RECONCILE_SECONDS=N periodic reconciliation every N s (±20%) instead of
+//                                       `reconcileIntervalMinutes`, whose minimum is 1 minute
+import { setTimeout as sleep } from 'node:timers/promises';
+import { clientFor, ledgerPath, loggerFor, type CommandContext } from '../commands.js';
+import { loadApiKey, loadConfig, type Config } from '../config.js';
+import { ExitCode, SyncError, errorMessage } from '../errors.js';
+import { Ledger } from '../ledger/ledger.js';
+import { IGNORE_FILE_NAME, filterHash } from '../local/filter.js';
+import type { PathFilter } from '../local/types.js';
+import type { Logger } from '../log.js';
+import type { FilesClient } from '../remote/client.js';
+import { buildFilter, reconcile, type SyncReport } from '../sync/reconcile.js';
+import { startControlServer, type ControlServer } from './control.js';
+import { ApiGate, ApiHealth, isAuthFailure, isUnavailable, quietWhileDown } from './health.js';
+import { PathQueue, type JobErrorAction } from './jobs.js';
+import { acquireLock } from './lock.js';
+import { ReconcileLoop, type ProgressListener } from './loop.js';
+import { deleteBatch, listFiles, syncPath, type PathSyncDeps } from './pathsync.js';
+import { TreeWatcher, type WatchEventKind, type WatcherMode } from './watcher.js';
 
-export async function runDaemon(_context: CommandContext): Promise<number> {
-  throw new SyncError('the daemon is not implemented yet', ExitCode.usage);
+/** After SIGTERM, requests in flight get this long to finish before they are aborted (the unit allows 30 s). */
+const STOP_GRACE_MS = 15_000;
+/** After the abort, how long the jobs get to unwind before the ledger is closed. */
+const STOP_UNWIND_MS = 5_000;
+/** While the root is missing, a reconciliation tries again this often. */
+const ROOT_RETRY_MS = 60_000;
+
+/** Runs the daemon until a signal or a fatal error; resolves to the exit code. */
+export async function runDaemon(context: CommandContext): Promise<number> {
+  const config = loadConfig(context.overrides, context.env);
+  const logger = loggerFor(context, config);
+  const apiKey = loadApiKey(config, context.env);
+  const lock = acquireLock(config.stateDir, 'daemon'); // a second daemon: LockedError, exit 2, naming the pid
+  try {
+    return await new Daemon(context, config, logger).run(apiKey);
+  } finally {
+    lock.release();
+  }
 }
+
+class Daemon {
+  private readonly controller = new AbortController();
+  private readonly log: Logger;
+  private readonly hooks: { watcher: WatcherMode; reconcileMs: number | null };
+  private filter: PathFilter;
+  private filterHash: string;
+  private phase: 'starting' | 'running' | 'stopping' = 'starting';
+  private readonly startedAt = new Date().toISOString();
+  private ledger!: Ledger;
+  private client!: FilesClient;
+  private health!: ApiHealth;
+  private gate!: ApiGate;
+  private queue!: PathQueue;
+  private loop!: ReconcileLoop;
+  private watcher!: TreeWatcher;
+  private control: ControlServer | null = null;
+  private held: { count: number; reason: string } | null = null;
+  private lastBlocked: string | null = null;
+  private rootProblem: string | null = null;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private retryTimer: NodeJS.Timeout | null = null;
+  private afterWorkQueued = false;
+  private hardStop: () => void = () => undefined;
+  private finished!: (code: number) => void;
+  private readonly done = new Promise<number>((resolve) => (this.finished = resolve));
+
+  constructor(
+    private readonly context: CommandContext,
+    private config: Config,
+    private readonly logger: Logger,
+  ) {
+    this.log = logger.child({ module: 'daemon' });
+    const watcher = context.env.FILES_SYNC_TEST_WATCHER;
+    const seconds = Number(context.env.FILES_SYNC_TEST_RECONCILE_SECONDS);
+    this.hooks = { watcher: watcher === 'off' || watcher === 'enospc' ? watcher : 'on', reconcileMs: seconds > 0 ? seconds * 1000 : null };
+    const built = buildFilter(config);
+    this.filter = built.filter;
+    this.filterHash = filterHash(built.options);
+  }
+
+  async run(apiKey: string): Promise<number> {
+    const signal = this.controller.signal;
+    this.ledger = Ledger.open(ledgerPath(this.config));
+    try {
+      this.health = new ApiHealth({
+        logger: this.logger.child({ module: 'api' }),
+        probe: (s) => this.gate.probe(s),
+        onDown: () => this.queue.park(),
+        onUp: () => {
+          this.queue.unpark();
+          this.loop.trigger('API recovered');
+        },
+        onFatal: (err) => this.stop(ExitCode.auth, err),
+        signal,
+      });
+      this.client = clientFor(this.config, apiKey, quietWhileDown(this.logger, () => this.health));
+      this.gate = new ApiGate(this.client, this.health, signal);
+      const deps: PathSyncDeps = { config: () => this.config, filter: () => this.filter, ledger: this.ledger, remote: this.gate, logger: this.logger.child({ module: 'jobs' }), signal };
+      this.queue = new PathQueue({
+        concurrency: this.config.concurrency,
+        deleteDelayMs: () => this.config.deleteDelaySeconds * 1000,
+        runPath: async (p) => {
+          const outcome = await syncPath(deps, p);
+          if (outcome.kind === 'done' && (outcome.report?.unknownOutcomes ?? 0) > 0) this.loop.trigger('answers lost during an upload');
+          return outcome;
+        },
+        runDeletes: (paths) => this.runDeletes(deps, paths),
+        onError: (err, paths) => this.onJobError(err, paths),
+        afterWork: () => this.afterWork(),
+        logger: deps.logger,
+      });
+      this.loop = new ReconcileLoop({
+        run: (reasons, allowMassDelete, onProgress) => this.reconcileNow(reasons, allowMassDelete, onProgress),
+        intervalMs: () => this.hooks.reconcileMs ?? this.config.reconcileIntervalMinutes * 60_000,
+        onError: (err) => this.onReconcileError(err),
+      });
+      this.watcher = new TreeWatcher({
+        root: this.config.root,
+        filter: this.filter,
+        followSymlinks: this.config.followSymlinks,
+        logger: this.logger.child({ module: 'watcher' }),
+        onEvent: (kind, rel) => this.onEvent(kind, rel),
+        onError: () => this.loop.trigger('watcher error'),
+        mode: this.hooks.watcher,
+      });
+      this.control = await startControlServer(
+        this.config.stateDir,
+        { sync: (allowMassDelete, onProgress) => this.loop.request('sync request', { allowMassDelete, onProgress }), status: () => this.status() },
+        this.logger.child({ module: 'control' }),
+      );
+      const signals = this.installSignals();
+      this.log.info(`started (pid ${process.pid})`, { root: this.config.root, stateDir: this.config.stateDir });
+      if (this.hooks.watcher !== 'on' || this.hooks.reconcileMs !== null) this.log.warn('test hooks active', this.hooks);
+      // Watch first: changes made during the first reconciliation queue up behind it.
+      this.watcher.start();
+      this.loop.request('start').then(
+        () => this.started(),
+        (err: unknown) => (isUnavailable(err) ? this.started() : undefined),
+      );
+      const code = await this.done;
+      signals();
+      return code;
+    } finally {
+      await this.control?.close();
+      await Promise.race([this.client?.close(), sleep(2_000)]).catch(() => undefined);
+      this.ledger.close();
+      // Anything still open (a stuck socket) must not keep a stopped daemon alive.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 5_000).unref();
+    }
+  }
+
+  private started(): void {
+    if (this.phase !== 'starting') return;
+    this.phase = 'running';
+    this.log.info('initial reconciliation done; syncing changes as they happen');
+  }
+
+  /** Live state for `files-sync status`. */
+  private status(): Record<string, unknown> {
+    return {
+      pid: process.pid,
+      startedAt: this.startedAt,
+      state: this.phase,
+      root: this.config.root,
+      queue: this.queue.stats(),
+      requestsInFlight: this.gate.active,
+      uploadsInFlight: this.gate.uploads,
+      reconcile: this.loop.status(),
+      watcher: this.watcher.status(),
+      api: { state: this.health.state, since: new Date(this.health.since).toISOString(), error: this.health.lastError },
+      held: this.held,
+      rootProblem: this.rootProblem,
+    };
+  }
+
+  private installSignals(): () => void {
+    const handlers: [NodeJS.Signals, () => void][] = [
+      ['SIGTERM', () => this.stop(ExitCode.ok, 'SIGTERM')],
+      ['SIGINT', () => this.stop(ExitCode.ok, 'SIGINT')],
+      ['SIGHUP', () => this.reload()],
+      ['SIGUSR1', () => this.loop.trigger('SIGUSR1')],
+    ];
+    for (const [name, fn] of handlers) process.on(name, fn);
+    return () => {
+      for (const [name, fn] of handlers) process.off(name, fn);
+    };
+  }
+
+  private onEvent(kind: WatchEventKind, rel: string): void {
+    if (this.phase === 'stopping') return;
+    if (rel === '') {
+      if (kind === 'unlinkDir') this.loop.trigger('the root was removed');
+      return;
+    }
+    if (rel === IGNORE_FILE_NAME) return this.applyConfig(this.config, `${IGNORE_FILE_NAME} changed`);
+    if (kind === 'unlinkDir') {
+      for (const row of this.ledger.filesUnder(rel)) this.queue.schedule(row.path);
+    } else if (kind === 'addDir') {
+      listFiles(this.config.root, rel, this.filter).then(
+        (files) => files.forEach((f) => this.queue.schedule(f)),
+        () => undefined,
+      );
+    } else {
+      this.queue.schedule(rel);
+    }
+  }
+
+  private reconcileNow(reasons: readonly string[], allowMassDelete: boolean, onProgress: ProgressListener): Promise<SyncReport> {
+    return this.queue
+      .exclusive(async () => {
+        this.log.debug('reconciling', { reasons });
+        const report = await reconcile({
+          config: this.config,
+          ledger: this.ledger,
+          remote: this.gate,
+          logger: this.logger.child({ module: 'sync' }),
+          respectBackoff: true,
+          allowMassDelete,
+          signal: this.controller.signal,
+          onProgress,
+        });
+        this.held = report.held ? { count: report.held.count, reason: report.held.reason } : null;
+        if (this.rootProblem) {
+          this.rootProblem = null;
+          this.log.info('the sync root is back');
+          this.watcher.restart({ root: this.config.root, filter: this.filter, followSymlinks: this.config.followSymlinks });
+        }
+        const { uploaded, replaced, deleted, adopted } = report;
+        this.log.info(`reconciled (${reasons.join(', ')})`, { uploaded, replaced, deleted, adopted, failed: report.failed.length, ms: report.finishedAt - report.startedAt });
+        return report;
+      })
+      .finally(() => this.afterWork());
+  }
+
+  private async runDeletes(deps: PathSyncDeps, paths: string[]) {
+    const outcome = await deleteBatch(deps, paths);
+    if (outcome.held) {
+      this.held = outcome.held;
+      this.log.warn(`deletes held: ${outcome.held.reason}`);
+    }
+    if (outcome.blocked !== this.lastBlocked && outcome.blocked) this.log.warn(`no remote file deleted: ${outcome.blocked}`);
+    this.lastBlocked = outcome.blocked;
+    if (outcome.deleted > 0) this.log.info('deleted remote copies of removed files', { count: outcome.deleted, paths: paths.slice(0, 5) });
+    return outcome;
+  }
+
+  private onJobError(err: unknown, paths: readonly string[]): JobErrorAction {
+    if (this.phase === 'stopping' || this.controller.signal.aborted) return 'drop';
+    if (isUnavailable(err)) return 'park'; // the health tracker has paused the queue and said so
+    if (isAuthFailure(err) || (err instanceof SyncError && err.exitCode === ExitCode.usage)) {
+      this.stop(err instanceof SyncError ? err.exitCode : ExitCode.usage, err);
+      return 'drop';
+    }
+    if (err instanceof SyncError && err.exitCode === ExitCode.guard) {
+      this.loop.trigger('the root looks missing'); // says so once, and retries
+      return 'drop';
+    }
+    this.log.error(`could not sync ${paths[0]}${paths.length > 1 ? ` and ${paths.length - 1} more` : ''}: ${errorMessage(err)}; retrying in a minute`, {
+      requestId: (err as { requestId?: unknown }).requestId,
+    });
+    return 'retry';
+  }
+
+  private onReconcileError(err: unknown): void {
+    if (this.phase === 'stopping' || this.controller.signal.aborted || isUnavailable(err)) return;
+    const code = err instanceof SyncError ? err.exitCode : null;
+    if (isAuthFailure(err) || code === ExitCode.usage || (code === ExitCode.guard && this.phase === 'starting')) {
+      return this.stop(code ?? ExitCode.usage, err);
+    }
+    if (code === ExitCode.guard) {
+      if (this.rootProblem !== errorMessage(err)) this.log.warn(`cannot reconcile: ${errorMessage(err)}; trying again every minute`);
+      this.rootProblem = errorMessage(err);
+      this.later(ROOT_RETRY_MS, () => this.loop.trigger('root check'));
+      return;
+    }
+    this.log.error(`reconciliation failed: ${errorMessage(err)}; trying again at the next one`, { requestId: (err as { requestId?: unknown }).requestId });
+  }
+
+  /** After work: re-arm the timer that retries per-file failures when their back-off ends. */
+  private afterWork(): void {
+    if (this.afterWorkQueued || this.phase === 'stopping') return;
+    this.afterWorkQueued = true;
+    setImmediate(() => {
+      this.afterWorkQueued = false;
+      if (this.phase === 'stopping') return;
+      const now = Date.now();
+      let next = Infinity;
+      for (const f of this.ledger.failures()) if (f.retryable && f.nextRetryAt !== null && f.nextRetryAt > now) next = Math.min(next, f.nextRetryAt);
+      if (this.retryTimer) {
+        clearTimeout(this.retryTimer);
+        this.timers.delete(this.retryTimer);
+      }
+      if (!Number.isFinite(next)) return;
+      this.retryTimer = this.later(Math.min(next - now + 250, 2 ** 31 - 1), () => {
+        const due = Date.now() + 250;
+        for (const f of this.ledger.failures()) if (f.retryable && f.nextRetryAt !== null && f.nextRetryAt <= due) this.queue.schedule(f.path);
+      });
+    });
+  }
+
+  private later(ms: number, fn: () => void): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+    return timer;
+  }
+
+  /** SIGHUP: read the config again; a bad one is logged and the running one kept. */
+  private reload(): void {
+    if (this.phase === 'stopping') return;
+    let next: Config;
+    try {
+      next = loadConfig(this.context.overrides, this.context.env);
+    } catch (err) {
+      this.log.error(`configuration not reloaded, the running one is kept: ${errorMessage(err)}`);
+      return;
+    }
+    const cur = this.config;
+    const fixed = (['stateDir', 'api', 'requestsPerMinute'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(cur[k]));
+    if (fixed.length > 0) {
+      this.log.warn(`changes to ${fixed.join(', ')} take effect at the next start`);
+      next = Object.freeze({ ...next, stateDir: cur.stateDir, api: cur.api, requestsPerMinute: cur.requestsPerMinute });
+    }
+    this.applyConfig(next, 'configuration reloaded');
+  }
+
+  /** Applies a config (or a changed ignore file): a new root or filter restarts the watcher and reconciles. */
+  private applyConfig(next: Config, why: string): void {
+    let built;
+    try {
+      built = buildFilter(next);
+    } catch (err) {
+      this.log.error(`${why}, but the filter cannot be built (${errorMessage(err)}); keeping the running one`);
+      return;
+    }
+    const cur = this.config;
+    const hash = filterHash(built.options);
+    const rewatch = next.root !== cur.root || next.followSymlinks !== cur.followSymlinks || hash !== this.filterHash;
+    this.config = next;
+    this.logger.level = this.context.logLevel ?? next.logLevel;
+    this.queue.concurrency = next.concurrency;
+    if (next.reconcileIntervalMinutes !== cur.reconcileIntervalMinutes) this.loop.schedulePeriodic();
+    if (next !== cur || rewatch) this.log.info(why, { root: next.root, rewatch });
+    if (!rewatch) return;
+    this.filter = built.filter;
+    this.filterHash = hash;
+    this.watcher.restart({ root: next.root, filter: built.filter, followSymlinks: next.followSymlinks });
+    this.loop.trigger(why);
+  }
+
+  /**
+   * Stops: no new work, requests in flight finish (at most STOP_GRACE_MS, or at once on a second
+   * signal), then everything still waiting is aborted and unwinds before the ledger is closed.
+   * Every ledger write is one transaction, so the ledger is consistent at any point of this.
+   */
+  private stop(code: number, why: string | unknown): void {
+    if (this.phase === 'stopping') return this.hardStop();
+    this.phase = 'stopping';
+    if (typeof why === 'string') this.log.info(`stopping (${why})`);
+    else this.log.error(`stopping: ${errorMessage(why)}`, { requestId: (why as { requestId?: unknown }).requestId });
+    void this.shutdown().then(() => this.finished(code));
+  }
+
+  private async shutdown(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    const watcherClosed = this.watcher.close();
+    this.queue.stop();
+    const loopStopped = this.loop.stop();
+    const hard = new Promise<void>((resolve) => (this.hardStop = resolve));
+    const grace = sleep(STOP_GRACE_MS, undefined, { ref: false });
+    await Promise.race([this.gate.drain(), grace, hard]);
+    this.controller.abort(new SyncError('the daemon is stopping', ExitCode.fileFailures));
+    const unwound = Promise.allSettled([loopStopped, this.queue.settled(), watcherClosed]);
+    await Promise.race([unwound, sleep(STOP_UNWIND_MS, undefined, { ref: false })]);
+    this.log.info('stopped');
+  }
+}
+

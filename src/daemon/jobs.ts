@@ -1,0 +1,247 @@
+// The daemon's path-job queue (DESIGN.md "Shape"): one job per path, coalesced; settle waits kept
+// off the queue; delete candidates batched after a delay and behind pending uploads; jobs parked
+// while the API is down; and the exclusive sections (reconciliations, delete batches) that never
+// overlap a running path job.
+import PQueue from 'p-queue';
+import { ExitCode, SyncError, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { DeleteBatchOutcome, PathOutcome } from './pathsync.js';
+
+interface Entry {
+  /** `queued`: in the p-queue; `running`: its job runs; `settling`: waiting on a timer. */
+  state: 'queued' | 'running' | 'settling';
+  /** A hint arrived while the job ran: it runs once more afterwards. */
+  dirty: boolean;
+  timer: NodeJS.Timeout | null;
+}
+
+/** What to do with the paths of a job that threw. */
+export type JobErrorAction = 'park' | 'retry' | 'drop';
+
+export interface PathQueueOptions {
+  /** Path jobs at once. */
+  concurrency: number;
+  /** How long a gone path waits before its remote copy is deleted. */
+  deleteDelayMs: () => number;
+  runPath: (path: string) => Promise<PathOutcome>;
+  /** Runs due deletes; called inside an exclusive section, after the queue went idle. */
+  runDeletes: (paths: string[]) => Promise<DeleteBatchOutcome>;
+  /** A job or batch threw: the daemon classifies the error (and stops on a fatal one). */
+  onError: (err: unknown, paths: readonly string[]) => JobErrorAction;
+  /** After each job and batch (the daemon re-arms its failure back-off timer). */
+  afterWork: () => void;
+  logger: Logger;
+}
+
+/** A retry after an unexpected error (not an API or per-file one, which the ledger tracks). */
+const UNEXPECTED_RETRY_MS = 60_000;
+
+/** Queue depth and the like, for `status`. */
+export interface QueueStats {
+  queued: number;
+  running: number;
+  settling: number;
+  parked: number;
+  deletesWaiting: number;
+}
+
+/** The per-path job queue. */
+export class PathQueue {
+  private readonly queue: PQueue;
+  private readonly entries = new Map<string, Entry>();
+  /** Delete candidates: path → when its delete is due. */
+  private readonly deletes = new Map<string, number>();
+  private readonly parked = new Set<string>();
+  private readonly holds = new Set<string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private deleteTimer: NodeJS.Timeout | null = null;
+  private batchRunning = false;
+  private chain: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly o: PathQueueOptions) {
+    this.queue = new PQueue({ concurrency: o.concurrency });
+  }
+
+  set concurrency(n: number) {
+    this.queue.concurrency = n;
+  }
+
+  /** A hint for `path`: its job runs soon, and once however many hints arrive meanwhile. */
+  schedule(path: string): void {
+    if (this.stopped) return;
+    const entry = this.entries.get(path);
+    if (entry) {
+      if (entry.state === 'running') entry.dirty = true;
+      return; // queued or settling: that job will look at the path as it is then
+    }
+    this.enqueue(path, { state: 'queued', dirty: false, timer: null });
+  }
+
+  /** The path is gone: its remote copy is deleted after the delay, unless it comes back. */
+  scheduleDelete(path: string): void {
+    if (this.stopped) return;
+    this.deletes.set(path, Date.now() + this.o.deleteDelayMs());
+    this.armDeletes();
+  }
+
+  /**
+   * Runs `fn` alone: path jobs are paused and the running ones awaited first; sections run one at
+   * a time in call order. Path hints arriving meanwhile queue up and run afterwards.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(async () => {
+      if (this.stopped) throw new SyncError('the daemon is stopping', ExitCode.fileFailures);
+      this.hold('exclusive');
+      try {
+        await this.queue.onPendingZero();
+        return await fn();
+      } finally {
+        this.release('exclusive');
+      }
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The API is down: jobs stay queued, and paths whose job failed wait here. */
+  park(): void {
+    this.hold('api');
+  }
+
+  /** The API is back: parked paths are scheduled again. */
+  unpark(): void {
+    this.release('api');
+    const paths = [...this.parked];
+    this.parked.clear();
+    for (const p of paths) this.schedule(p);
+  }
+
+  stats(): QueueStats {
+    let queued = 0;
+    let settling = 0;
+    for (const entry of this.entries.values()) {
+      if (entry.state === 'queued') queued++;
+      else if (entry.state === 'settling') settling++;
+    }
+    return { queued, running: this.queue.pending, settling, parked: this.parked.size, deletesWaiting: this.deletes.size };
+  }
+
+  /** Drops everything queued and waiting; running jobs finish (see `settled`). */
+  stop(): void {
+    this.stopped = true;
+    this.queue.pause();
+    this.queue.clear();
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    for (const entry of this.entries.values()) if (entry.timer) clearTimeout(entry.timer);
+    if (this.deleteTimer) clearTimeout(this.deleteTimer);
+    this.deleteTimer = null;
+  }
+
+  /** Resolves when no path job runs and no exclusive section is under way. */
+  async settled(): Promise<void> {
+    await Promise.all([this.queue.onPendingZero(), this.chain]);
+  }
+
+  private hold(reason: string): void {
+    this.holds.add(reason);
+    this.queue.pause();
+  }
+
+  private release(reason: string): void {
+    this.holds.delete(reason);
+    if (this.holds.size === 0 && !this.stopped) this.queue.start();
+  }
+
+  private enqueue(path: string, entry: Entry): void {
+    entry.state = 'queued';
+    this.entries.set(path, entry);
+    this.queue.add(() => this.run(path)).catch((err: unknown) => this.o.logger.error('path job crashed', { path, error: errorMessage(err) }));
+  }
+
+  private later(ms: number, fn: () => void): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+    return timer;
+  }
+
+  private async run(path: string): Promise<void> {
+    const entry = this.entries.get(path);
+    if (!entry || this.stopped) return;
+    entry.state = 'running';
+    entry.dirty = false;
+    let settleMs = 0;
+    try {
+      const outcome = await this.o.runPath(path);
+      if (outcome.kind === 'settle') settleMs = outcome.waitMs;
+      else if (outcome.kind === 'gone') this.scheduleDelete(path);
+    } catch (err) {
+      const action = this.o.onError(err, [path]);
+      if (action === 'park') this.parked.add(path);
+      else if (action === 'retry') this.later(UNEXPECTED_RETRY_MS, () => this.schedule(path));
+    } finally {
+      if (this.stopped || this.parked.has(path)) {
+        this.entries.delete(path);
+      } else if (entry.dirty) {
+        this.enqueue(path, entry);
+      } else if (settleMs > 0) {
+        entry.state = 'settling';
+        entry.timer = setTimeout(() => {
+          entry.timer = null;
+          if (!this.stopped) this.enqueue(path, entry);
+        }, settleMs);
+      } else {
+        this.entries.delete(path);
+      }
+      this.o.afterWork();
+    }
+  }
+
+  private armDeletes(): void {
+    if (this.deleteTimer || this.batchRunning || this.stopped || this.deletes.size === 0) return;
+    let due = Infinity;
+    for (const at of this.deletes.values()) due = Math.min(due, at);
+    this.deleteTimer = setTimeout(() => {
+      this.deleteTimer = null;
+      this.runDueDeletes().catch(() => undefined); // it handles its own errors
+    }, Math.max(0, due - Date.now()));
+  }
+
+  /** Resolves when nothing is queued or running (settling files are not waited for). */
+  private async whenIdle(): Promise<void> {
+    while (!this.stopped && (this.queue.size > 0 || this.queue.pending > 0)) await this.queue.onIdle();
+  }
+
+  /** Deletes run after the uploads queued before them, in one batch, so the guard sees an `rm -rf` whole. */
+  private async runDueDeletes(): Promise<void> {
+    this.batchRunning = true;
+    try {
+      await this.whenIdle();
+      if (this.stopped) return;
+      const now = Date.now();
+      const due = [...this.deletes].filter(([, at]) => at <= now + 100).map(([p]) => p);
+      for (const p of due) this.deletes.delete(p);
+      if (due.length === 0) return;
+      await this.exclusive(async () => {
+        try {
+          const outcome = await this.o.runDeletes(due);
+          for (const p of outcome.back) this.schedule(p);
+        } catch (err) {
+          const action = this.o.onError(err, due);
+          if (action === 'park') for (const p of due) this.parked.add(p);
+          else if (action === 'retry') this.later(UNEXPECTED_RETRY_MS, () => due.forEach((p) => this.scheduleDelete(p)));
+        }
+      }).catch(() => undefined); // only when stopping
+    } finally {
+      this.batchRunning = false;
+      if (!this.stopped) {
+        this.o.afterWork();
+        this.armDeletes();
+      }
+    }
+  }
+}

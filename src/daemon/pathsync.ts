@@ -1,0 +1,203 @@
+// What the daemon does for one path hint and for a batch of due deletes: look at the paths, plan
+// them with the shared planner (scoped, no listing: the ledger is trusted) and execute the plan.
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../config.js';
+import type { FileRow, Ledger } from '../ledger/ledger.js';
+import type { LocalFile, PathFilter } from '../local/types.js';
+import { isLocalProblem, statOne } from '../local/walk.js';
+import type { Logger } from '../log.js';
+import type { RemoteFiles } from '../remote/types.js';
+import { execute, type ExecuteDeps, type ExecuteReport } from '../sync/execute.js';
+import { plan, type LedgerView, type LocalView, type PlanOptions } from '../sync/plan.js';
+import { ORPHAN_SKEW_MS, checkRoot, nameFor } from '../sync/reconcile.js';
+
+/** What a path job and a delete batch need; `config` and `filter` change on a reload. */
+export interface PathSyncDeps {
+  config: () => Config;
+  filter: () => PathFilter;
+  ledger: Ledger;
+  remote: RemoteFiles;
+  logger: Logger;
+  signal: AbortSignal;
+}
+
+/** The result of one path job. */
+export type PathOutcome =
+  /** Synced (or nothing to do); the report when a plan was executed. */
+  | { kind: 'done'; report: ExecuteReport | null }
+  /** The file is younger than the settle time or changed while looked at: look again later. */
+  | { kind: 'settle'; waitMs: number }
+  /** The path is gone (or no longer synced) while the ledger has it: a delete candidate. */
+  | { kind: 'gone' };
+
+/** The outcome of a delete batch. */
+export interface DeleteBatchOutcome {
+  deleted: number;
+  /** Paths that exist again: they get a path job instead. */
+  back: string[];
+  held: { count: number; reason: string } | null;
+  blocked: string | null;
+  report: ExecuteReport | null;
+}
+
+function planOptions(config: Config, overrides: Partial<PlanOptions>): PlanOptions {
+  return {
+    deleteMode: config.deletes.mode,
+    maxDeleteCount: config.deletes.maxCount,
+    maxDeleteShare: config.deletes.maxShare,
+    allowMassDelete: false,
+    maxFileBytes: config.maxFileBytes,
+    remoteName: nameFor(config),
+    rootDistrust: null,
+    now: Date.now(),
+    orphanSkewMs: ORPHAN_SKEW_MS,
+    ...overrides,
+  };
+}
+
+function executeDeps(deps: PathSyncDeps, config: Config): ExecuteDeps {
+  return {
+    root: config.root,
+    remote: deps.remote,
+    ledger: deps.ledger,
+    logger: deps.logger,
+    concurrency: config.concurrency,
+    maxFileBytes: config.maxFileBytes,
+    settleMs: config.settleSeconds * 1000,
+    signal: deps.signal,
+  };
+}
+
+function knownOf(row: FileRow | undefined) {
+  return (p: string) => (row && p === row.path ? { size: row.size, mtimeMs: row.mtimeMs, sha256: row.sha256, mimeType: row.mimeType } : undefined);
+}
+
+/**
+ * One path job (DESIGN.md rule 5 first): a file younger than the settle time waits; then the
+ * walk's verdict on the path (`statOne`), checked against the stat taken before it; then a plan
+ * scoped to the path and its execution. A path that is gone is not deleted here: it becomes a
+ * delete candidate, deleted after `deleteDelaySeconds` in a batch (see `deleteBatch`).
+ */
+export async function syncPath(deps: PathSyncDeps, relPath: string): Promise<PathOutcome> {
+  const config = deps.config();
+  const settleMs = config.settleSeconds * 1000;
+  const young = (mtimeMs: number) => {
+    const age = Date.now() - mtimeMs;
+    return age >= 0 && age < settleMs ? settleMs - age + 50 : 0;
+  };
+  const before = await stat(path.join(config.root, relPath)).catch(() => null);
+  if (before?.isFile() && young(before.mtimeMs) > 0) return { kind: 'settle', waitMs: young(before.mtimeMs) };
+
+  const row = deps.ledger.fileByPath(relPath);
+  const found = await statOne(config.root, relPath, {
+    filter: deps.filter(),
+    followSymlinks: config.followSymlinks,
+    maxFileBytes: config.maxFileBytes,
+    known: knownOf(row),
+    signal: deps.signal,
+    logger: deps.logger,
+  });
+  let local: LocalView;
+  if (typeof found === 'string') {
+    // missing, excluded or skipped: what a walk would not list, the reconciliation would delete.
+    if (row) return { kind: 'gone' };
+    deps.ledger.clearFailure(relPath);
+    return { kind: 'done', report: null };
+  } else if (isLocalProblem(found)) {
+    if (found.kind === 'changing') return { kind: 'settle', waitMs: settleMs + 50 };
+    local = { files: [], problems: [found], complete: true };
+  } else {
+    const file: LocalFile = found;
+    const moved = before !== null && (before.size !== file.size || before.mtimeMs !== file.mtimeMs);
+    if (moved || young(file.mtimeMs) > 0) return { kind: 'settle', waitMs: Math.max(young(file.mtimeMs), 50) };
+    local = { files: [file], problems: [], complete: true };
+  }
+  const ledgerView: LedgerView = {
+    files: row ? [row] : [],
+    pendingDeletes: [],
+    inFlight: [],
+    failures: deps.ledger.failures().filter((f) => f.path === relPath),
+  };
+  const thePlan = plan(local, ledgerView, null, planOptions(config, { scope: (p) => p === relPath }));
+  if (thePlan.uploads.length === 0 && thePlan.statUpdates.length === 0 && thePlan.skips.every((s) => !s.record)) {
+    for (const skip of thePlan.skips) deps.logger.debug('not synced now', { path: skip.path, reason: skip.reason });
+    return { kind: 'done', report: null };
+  }
+  const report = await execute(thePlan, executeDeps(deps, config));
+  const upload = thePlan.uploads[0];
+  if (upload && report.uploaded > 0) deps.logger.info(upload.reason === 'new' ? 'uploaded' : 'replaced', { path: relPath });
+  return { kind: 'done', report };
+}
+
+/** True when the root holds no entry that takes part in the sync (an unmounted disk looks so). */
+async function rootLooksEmpty(root: string, filter: PathFilter): Promise<boolean> {
+  const entries = await readdir(root, { withFileTypes: true });
+  return !entries.some((e) => filter(e.name, e.isDirectory()));
+}
+
+/**
+ * Deletes the remote copies of `paths` that are still gone, in scoped plans so that rule 4 holds:
+ * nothing is deleted when the root is missing, distrusted or empty, and the mass-delete guard
+ * counts the batch (an `rm -rf` of a large folder is held). A path whose content is tracked at
+ * another path (a move) does not count toward the guard, as in a full reconciliation.
+ */
+export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]): Promise<DeleteBatchOutcome> {
+  const config = deps.config();
+  const filter = deps.filter();
+  const outcome: DeleteBatchOutcome = { deleted: 0, back: [], held: null, blocked: null, report: null };
+  const root = checkRoot(config, deps.ledger); // throws GuardError when the root is missing
+  const gone: FileRow[] = [];
+  for (const p of paths) {
+    const row = deps.ledger.fileByPath(p);
+    if (!row) continue;
+    const found = await statOne(config.root, p, { filter, followSymlinks: config.followSymlinks, maxFileBytes: config.maxFileBytes, known: knownOf(row), signal: deps.signal });
+    if (typeof found === 'string') gone.push(row);
+    else outcome.back.push(p);
+  }
+  if (gone.length === 0) return outcome;
+  const distrust = root.distrust ?? ((await rootLooksEmpty(config.root, filter)) ? 'the root is empty while the ledger is not' : null);
+
+  const goneSet = new Set(gone.map((r) => r.path));
+  const elsewhere = new Set(deps.ledger.files().filter((r) => !goneSet.has(r.path)).map((r) => r.sha256));
+  const moves = gone.filter((r) => elsewhere.has(r.sha256)).map((r) => r.path);
+  const deletes = gone.filter((r) => !elsewhere.has(r.sha256)).map((r) => r.path);
+  const local: LocalView = { files: [], problems: [], complete: true };
+  for (const [group, isMove] of [[moves, true], [deletes, false]] as const) {
+    if (group.length === 0) continue;
+    const scope = new Set(group);
+    const view: LedgerView = { files: deps.ledger.files(), pendingDeletes: [], inFlight: [], failures: [] };
+    const thePlan = plan(local, view, null, planOptions(config, { rootDistrust: distrust, allowMassDelete: isMove, scope: (p) => scope.has(p) }));
+    if (thePlan.held) outcome.held = { count: thePlan.held.deletes.length, reason: thePlan.held.reason };
+    if (thePlan.deletesBlocked) outcome.blocked = thePlan.deletesBlocked;
+    if (thePlan.deletes.length === 0 && thePlan.forget.length === 0) continue;
+    const report = await execute(thePlan, executeDeps(deps, config));
+    outcome.deleted += report.deleted;
+    outcome.report = report;
+  }
+  return outcome;
+}
+
+/** The files under `dir` (relative) that take part in the sync: the hints for a new directory. */
+export async function listFiles(root: string, dir: string, filter: PathFilter): Promise<string[]> {
+  const files: string[] = [];
+  const pending = [dir];
+  while (pending.length > 0) {
+    const rel = pending.pop()!;
+    let entries;
+    try {
+      entries = await readdir(path.join(root, rel), { withFileTypes: true });
+    } catch {
+      continue; // gone again, or unreadable: the job or the next reconciliation says why
+    }
+    for (const entry of entries) {
+      const child = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory()) {
+        if (filter(child, true)) pending.push(child);
+      } else if (filter(child, false)) {
+        files.push(child);
+      }
+    }
+  }
+  return files;
+}

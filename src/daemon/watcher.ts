@@ -1,0 +1,219 @@
+// The chokidar adapter: watches the sync root through the sync's own filter and turns events into
+// path hints; when watching fails (the inotify limit, too many open files) it says once which limit
+// to raise and by how much, and retries with back-off while the daemon runs on reconciliations.
+import type { Stats } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import { errorMessage } from '../errors.js';
+import { IGNORE_FILE_NAME } from '../local/filter.js';
+import type { PathFilter } from '../local/types.js';
+import type { Logger } from '../log.js';
+
+/** What chokidar reports; each is only a hint that a path should be looked at. */
+export type WatchEventKind = 'add' | 'change' | 'unlink' | 'addDir' | 'unlinkDir';
+
+/** `on`: chokidar. Test hooks: `off` never watches; `enospc` fails as if the inotify limit were reached. */
+export type WatcherMode = 'on' | 'off' | 'enospc';
+
+export interface WatcherOptions {
+  root: string;
+  filter: PathFilter;
+  followSymlinks: boolean;
+  logger: Logger;
+  /** A path hint: `rel` is relative to the root with POSIX separators ('' is the root itself). */
+  onEvent: (kind: WatchEventKind, rel: string) => void;
+  /** The watcher failed or reported an error: events may have been lost. */
+  onError: (err: Error) => void;
+  mode?: WatcherMode;
+  /** First wait before watching again after a failure (default 30 s), doubling up to `retryMaxMs` (30 min). */
+  retryFirstMs?: number;
+  retryMaxMs?: number;
+}
+
+/** The watcher's health, for `status`. */
+export interface WatcherStatus {
+  state: 'starting' | 'watching' | 'failed' | 'off' | 'closed';
+  directories: number | null;
+  error: string | null;
+  retryAt: string | null;
+}
+
+const LIMIT_CODES = new Set(['ENOSPC', 'EMFILE', 'ENFILE']);
+
+/** Watches one root; `restart` after the root or filter changed; `close()` is safe to call twice. */
+export class TreeWatcher {
+  private fsw: FSWatcher | null = null;
+  private generation = 0;
+  private closed = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryMs: number;
+  private readonly reported = new Set<string>();
+  private health: WatcherStatus = { state: 'starting', directories: null, error: null, retryAt: null };
+
+  constructor(private o: WatcherOptions) {
+    this.retryMs = o.retryFirstMs ?? 30_000;
+  }
+
+  status(): WatcherStatus {
+    return { ...this.health };
+  }
+
+  /** Starts watching (again); events before chokidar's `ready` may be missed, reconciliation covers them. */
+  start(): void {
+    if (this.closed) return;
+    const gen = ++this.generation;
+    this.health = { state: 'starting', directories: null, error: null, retryAt: null };
+    const mode = this.o.mode ?? 'on';
+    if (mode === 'off') {
+      this.health.state = 'off';
+      this.o.logger.warn('watcher disabled (test hook FILES_SYNC_TEST_WATCHER=off): changes are found by periodic reconciliation only');
+      return;
+    }
+    if (mode === 'enospc') {
+      const err = Object.assign(new Error('ENOSPC: System limit for number of file watchers reached, watch'), { code: 'ENOSPC' });
+      queueMicrotask(() => this.fail(gen, err));
+      return;
+    }
+    const fsw = watch(this.o.root, {
+      ignoreInitial: true,
+      followSymlinks: this.o.followSymlinks,
+      ignored: (p: string, stats?: Stats) => this.ignored(p, stats),
+      ignorePermissionErrors: false,
+    });
+    this.fsw = fsw;
+    fsw.on('all', (event, p) => {
+      if (gen !== this.generation) return;
+      const rel = this.relative(p);
+      if (rel !== null) this.o.onEvent(event as WatchEventKind, rel);
+    });
+    fsw.on('ready', () => {
+      if (gen !== this.generation || this.health.state === 'failed') return;
+      const directories = Object.keys(fsw.getWatched()).length;
+      const again = this.retryMs !== (this.o.retryFirstMs ?? 30_000);
+      this.health = { state: 'watching', directories, error: null, retryAt: null };
+      this.retryMs = this.o.retryFirstMs ?? 30_000;
+      this.o.logger.info(again ? `watching ${this.o.root} again` : `watching ${this.o.root}`, { directories });
+    });
+    fsw.on('error', (err) => this.onWatchError(gen, err as Error));
+  }
+
+  /** Watches a new root or with a new filter. */
+  restart(options: Pick<WatcherOptions, 'root' | 'filter' | 'followSymlinks'>): void {
+    this.o = { ...this.o, ...options };
+    this.retryMs = this.o.retryFirstMs ?? 30_000;
+    this.stopCurrent();
+    this.start();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.generation++;
+    this.health.state = 'closed';
+    await this.stopCurrent();
+  }
+
+  private stopCurrent(): Promise<void> {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const fsw = this.fsw;
+    this.fsw = null;
+    return fsw ? fsw.close().catch(() => undefined) : Promise.resolve();
+  }
+
+  private ignored(p: string, stats?: Stats): boolean {
+    const rel = this.relative(p);
+    if (rel === null) return true;
+    if (rel === '' || rel === IGNORE_FILE_NAME) return false; // a new ignore file changes the filter
+    if (stats) return !this.o.filter(rel, stats.isDirectory());
+    // Not stated yet: keep it when it could be a synced file or directory.
+    return !this.o.filter(rel, false) && !this.o.filter(rel, true);
+  }
+
+  private relative(p: string): string | null {
+    const rel = path.relative(this.o.root, path.resolve(this.o.root, p));
+    if (rel.startsWith('..') || path.isAbsolute(rel)) return null;
+    return rel.split(path.sep).join('/');
+  }
+
+  private onWatchError(gen: number, err: Error): void {
+    if (gen !== this.generation) return;
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (LIMIT_CODES.has(code)) return this.fail(gen, err);
+    // Other errors (a folder that cannot be read) leave the rest watched; say so once per kind.
+    const key = `${code}:${errorMessage(err)}`;
+    if (!this.reported.has(key)) {
+      this.reported.add(key);
+      this.o.logger.warn(`watcher error: ${errorMessage(err)}; reconciling to catch what it missed`, { code });
+    }
+    this.o.onError(err);
+  }
+
+  /** Watching failed: stop, explain once, let the daemon reconcile, retry with back-off. */
+  private fail(gen: number, err: Error): void {
+    if (gen !== this.generation || this.closed) return;
+    const first = this.health.state !== 'failed' && this.health.error === null;
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    void this.stopCurrent();
+    const retryIn = this.retryMs;
+    this.retryMs = Math.min(this.retryMs * 2, this.o.retryMaxMs ?? 30 * 60_000);
+    this.health = { state: 'failed', directories: null, error: `${code}: ${errorMessage(err)}`, retryAt: new Date(Date.now() + retryIn).toISOString() };
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.start();
+      this.health.error ??= `${code}: ${errorMessage(err)}`; // still the same episode until `ready`
+    }, retryIn);
+    if (!first) {
+      this.o.logger.debug('watcher still failing', { error: errorMessage(err), retryInMs: retryIn });
+      return;
+    }
+    void limitAdvice(this.o.root, this.o.filter, code).then(
+      (advice) => this.o.logger.error(`cannot watch ${this.o.root} for changes (${code}): ${advice}; until then changes are found by the periodic reconciliation, and watching is retried with back-off`),
+      () => undefined,
+    );
+    this.o.onError(err);
+  }
+}
+
+async function readLimit(name: string): Promise<number | null> {
+  try {
+    const value = Number((await readFile(`/proc/sys/fs/inotify/${name}`, 'utf8')).trim());
+    return Number.isFinite(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/** One sentence: which kernel limit to raise for this root, and to what. */
+export async function limitAdvice(root: string, filter: PathFilter, code: string): Promise<string> {
+  const dirs = await countDirectories(root, filter);
+  const watches = await readLimit('max_user_watches');
+  // Watches are counted per user over every program: leave room for the others.
+  const suggested = Math.ceil(((watches ?? 0) + dirs) / 8192) * 8192;
+  const now = watches === null ? '' : ` (now ${watches})`;
+  const raise = `raise fs.inotify.max_user_watches${now} to at least ${suggested}: ${dirs} directories need one watch each ("sysctl fs.inotify.max_user_watches=${suggested}", and a file in /etc/sysctl.d/ to keep it)`;
+  if (code === 'ENOSPC') return `the inotify watch limit is reached; ${raise}`;
+  const instances = await readLimit('max_user_instances');
+  return `too many open files or inotify instances; raise the open-file limit (LimitNOFILE=) or fs.inotify.max_user_instances${instances === null ? '' : ` (now ${instances})`}, and ${raise}`;
+}
+
+/** Directories the watcher would watch under `root` (the root included), through the filter. */
+export async function countDirectories(root: string, filter: PathFilter): Promise<number> {
+  let count = 0;
+  const pending: string[] = [''];
+  while (pending.length > 0) {
+    const rel = pending.pop()!;
+    count++;
+    let entries;
+    try {
+      entries = await readdir(path.join(root, rel), { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const child = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory() && filter(child, true)) pending.push(child);
+    }
+  }
+  return count;
+}
