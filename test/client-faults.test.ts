@@ -1,5 +1,4 @@
-// FilesClient under injected faults: every upload succeeds, and the lost answers it reports are
-// exactly the extra files the emulator holds (the orphans reconciliation must find).
+// FilesClient under injected faults: uploads succeed and the lost answers account for every orphan.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import PQueue from 'p-queue';

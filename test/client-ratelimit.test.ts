@@ -1,5 +1,4 @@
-// The client-side rate limiter: one sliding window shared by every call of a client keeps a burst
-// under the server's limit, without serialising requests below it.
+// The client-side rate limiter keeps a burst under the server's limit without serialising requests.
 import { expect, it } from 'vitest';
 import { client, emulator } from './helpers/client-fixtures.js';
 

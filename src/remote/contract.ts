@@ -1,5 +1,4 @@
-// The contract seam: authentication, version/beta headers, paths and pagination of each API contract.
-// Everything that differs between the beta Files API and GA lives here (files-api.md).
+// The contract seam: everything that differs between beta and GA (auth, headers, paths, paging).
 import { ResponseFormatError } from './errors.js';
 
 /** Which shapes the client speaks: the beta (default) or the GA contract of 2026-08-19. */

@@ -1,8 +1,7 @@
-// Classifies failed attempts: error answers (status, API error type, retryable?) and errors that came
-// instead of an answer (retryable? may the request have reached the server and stored an upload?).
+// Classifies failed attempts (error answers, errors instead of answers) and builds the final errors.
 import type { Dispatcher } from 'undici';
 import { redact } from '../log.js';
-import type { ApiError } from './errors.js';
+import { ApiError, AuthError, requestSuffix, UnavailableError, type ApiErrorDetails } from './errors.js';
 import { isRetryableStatus, type Headers } from './retry.js';
 import { defaultErrorType, parseErrorBody, type ErrorBody } from './validate.js';
 
@@ -22,6 +21,28 @@ export interface Failure {
 }
 
 const ERROR_BODY_CAP = 64 * 1024;
+
+/**
+ * The error a call ends with: AuthError for a 401, the exchange's own class when it named one,
+ * UnavailableError when retryable failures outlasted every attempt, else a per-file ApiError.
+ */
+export function finalError(label: string, f: Failure, attempts: number, unknownOutcomeAttempts: number): ApiError {
+  const details: ApiErrorDetails = {
+    status: f.status,
+    type: f.type,
+    errorCode: f.errorCode,
+    requestId: f.requestId,
+    retryable: f.retryable,
+    attempts,
+    unknownOutcomeAttempts,
+    cause: f.cause,
+  };
+  const text = `${f.message}${requestSuffix(f.requestId)}`;
+  if (f.status === 401) return new AuthError({ ...details, apiMessage: f.apiMessage });
+  if (f.errorClass) return new f.errorClass(`${label} failed: ${text}`, details);
+  if (f.retryable) return new UnavailableError(attempts, `${label}: ${text}`, details);
+  return new ApiError(`${label} failed: ${text}`, details);
+}
 
 /** Reads an error answer (keeping 64 KB of it) and describes it; the parsed body goes to the caller's hooks. */
 export async function answerFailure(res: Dispatcher.ResponseData, requestId: string | undefined): Promise<{ failure: Failure; body: ErrorBody }> {

@@ -1,5 +1,4 @@
-// The retry policy (files-api.md, after the official SDK), timeout sizing and the rate limiter's
-// window, as pure functions.
+// Pure policy: retries and back-off (after the official SDK), timeout sizing, the limiter's window.
 
 /** Response headers as undici gives them. */
 export type Headers = Record<string, string | string[] | undefined>;

@@ -1,21 +1,10 @@
-// The request loop under FilesClient: keep-alive pool, shared rate limiter, attempts and retries,
-// classification of failures into typed errors, counters and state-change logging.
+// The request loop under FilesClient: keep-alive pool, rate limiter, retries, counters, logging.
 import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
 import { Agent, type Dispatcher, type FormData } from 'undici';
 import type { Logger } from '../log.js';
-import {
-  AbortedError,
-  ApiError,
-  AuthError,
-  LocalFileError,
-  requestSuffix,
-  ResponseFormatError,
-  UnavailableError,
-  withCounts,
-  type ApiErrorDetails,
-} from './errors.js';
-import { answerFailure, codeOf, describeNetworkError, isBlobReadError, type Failure } from './failures.js';
+import { AbortedError, ApiError, AuthError, LocalFileError, requestSuffix, ResponseFormatError, withCounts } from './errors.js';
+import { answerFailure, codeOf, describeNetworkError, finalError, isBlobReadError, type Failure } from './failures.js';
 import { headerValue, limiterWindowMs, retryDelayMs, type RetryPolicy, type Timeouts } from './retry.js';
 import type { ErrorBody } from './validate.js';
 
@@ -81,6 +70,13 @@ export interface TransportOptions {
   logger: Logger;
 }
 
+/** Where a call stands: its attempt (1-based), whether that attempt was sent, lost upload answers. */
+interface CallState {
+  attempt: number;
+  sent: boolean;
+  unknown: number;
+}
+
 /** A success this long after the last retried failure ends the logged trouble state (no flapping). */
 const RECOVERY_QUIET_MS = 30_000;
 
@@ -142,41 +138,33 @@ export class Transport {
   }
 
   async #attempts<T>(ex: Exchange<T>, waitSignal: AbortSignal): Promise<Sent<T>> {
-    let unknown = 0;
-    for (let attempt = 1; ; attempt++) {
-      let sent = false;
-      const closed = () =>
-        new ApiError(`${ex.label}: the client is closed`, { type: 'client_closed', retryable: false, attempts: sent ? attempt : attempt - 1, unknownOutcomeAttempts: unknown });
-      if (this.#closing) throw closed();
-      const aborted = (cause: unknown, lostAnswer: boolean): ApiError => {
-        if (!ex.signal?.aborted && this.#closing) return closed();
-        if (lostAnswer) unknown += this.#countUnknown(ex, 1);
-        const attempts = sent ? attempt : attempt - 1;
-        return new AbortedError(`${ex.label} aborted`, { type: 'aborted', retryable: false, attempts, unknownOutcomeAttempts: unknown, cause: ex.signal?.reason ?? cause });
-      };
+    const call: CallState = { attempt: 0, sent: false, unknown: 0 };
+    for (;;) {
+      call.attempt++;
+      call.sent = false;
+      if (this.#closing) throw this.#stopped(ex, call, undefined, false);
       let body: { body: FormData; headersTimeoutMs?: number } | undefined;
       try {
         ex.signal?.throwIfAborted();
         body = ex.body ? await ex.body() : undefined;
       } catch (err) {
-        if (ex.signal?.aborted) throw aborted(err, false);
-        throw new LocalFileError(ex.sourcePath ?? ex.label, codeOf(err) ?? 'EIO', { attempts: attempt - 1, unknownOutcomeAttempts: unknown, cause: err });
+        if (ex.signal?.aborted) throw this.#stopped(ex, call, err, false);
+        throw new LocalFileError(ex.sourcePath ?? ex.label, codeOf(err) ?? 'EIO', { attempts: call.attempt - 1, unknownOutcomeAttempts: call.unknown, cause: err });
       }
       try {
         if (this.#limiter) await this.#limiter.add(() => undefined, { signal: waitSignal });
         else waitSignal.throwIfAborted();
       } catch (err) {
-        throw aborted(err, false);
+        throw this.#stopped(ex, call, err, false);
       }
-      sent = true;
+      call.sent = true;
       this.stats.byKind[ex.kind]++;
       this.stats.requests++;
-      if (attempt > 1) this.stats.retries++;
+      if (call.attempt > 1) this.stats.retries++;
 
-      let failure: Failure;
-      let res: Dispatcher.ResponseData | undefined;
+      let result: { value: T; requestId?: string | undefined } | Failure;
       try {
-        res = await this.#dispatcher.request({
+        const res = await this.#dispatcher.request({
           origin: this.#o.baseUrl.origin,
           path: this.#prefix + ex.path,
           method: ex.method,
@@ -186,61 +174,77 @@ export class Transport {
           headersTimeout: body?.headersTimeoutMs ?? this.#o.timeouts.responseMs,
           bodyTimeout: this.#o.timeouts.bodyIdleMs,
         });
+        result = await this.#answer(ex, call, res);
       } catch (err) {
+        if (err instanceof ApiError) throw err;
         // An upload aborted after it was handed to the connection may have been stored.
-        if (ex.signal?.aborted) throw aborted(err, ex.kind === 'upload');
+        if (ex.signal?.aborted) throw this.#stopped(ex, call, err, ex.kind === 'upload');
         if (isBlobReadError(err)) {
-          throw new LocalFileError(ex.sourcePath ?? ex.label, 'changed', { attempts: attempt, unknownOutcomeAttempts: unknown, cause: err });
+          throw new LocalFileError(ex.sourcePath ?? ex.label, 'changed', { attempts: call.attempt, unknownOutcomeAttempts: call.unknown, cause: err });
         }
         const net = describeNetworkError(err);
-        if (ex.kind === 'upload' && net.bodyMayHaveBeenSent) unknown += this.#countUnknown(ex, 1);
-        failure = { type: net.type, message: net.message, retryable: net.retryable, cause: err };
+        if (net.bodyMayHaveBeenSent) this.#lostAnswer(ex, call);
+        result = { type: net.type, message: net.message, retryable: net.retryable, cause: err };
+      }
+      if ('value' in result) {
+        this.#recovered(result);
+        return { value: result.value, attempts: call.attempt, unknownOutcomeAttempts: call.unknown };
       }
 
-      if (res !== undefined) {
-        const status = res.statusCode;
-        const requestId = headerValue(res.headers, 'request-id');
-        if (status >= 200 && status < 300) {
-          try {
-            const value = await ex.read(res, requestId);
-            this.#recovered(requestId);
-            return { value, attempts: attempt, unknownOutcomeAttempts: unknown };
-          } catch (err) {
-            // Drop what is left of the answer; undici reports a destroyed body as an 'error' event.
-            res.body.on('error', () => undefined).destroy();
-            // A 2xx to an upload means the file is stored: if its answer is lost, so is its id.
-            const stored = ex.kind === 'upload';
-            if (ex.signal?.aborted) throw aborted(err, stored);
-            if (err instanceof ResponseFormatError) {
-              if (stored) unknown += this.#countUnknown(ex, 1);
-              throw new ResponseFormatError(err.what, err.field, err.expected, { status, requestId, attempts: attempt, unknownOutcomeAttempts: unknown, cause: err });
-            }
-            if (err instanceof ApiError) throw withCounts(err, attempt, unknown);
-            if (stored) unknown += this.#countUnknown(ex, 1);
-            const net = describeNetworkError(err);
-            failure = { type: net.type, message: `answer lost: ${net.message}`, retryable: true, requestId, cause: err };
-          }
-        } else {
-          const { failure: refused, body: info } = await answerFailure(res, requestId);
-          if (status === 429) this.stats.rateLimited++;
-          const outcome = ex.outcome?.(status, info);
-          if (outcome) {
-            this.#recovered(requestId);
-            return { value: outcome.value, attempts: attempt, unknownOutcomeAttempts: unknown };
-          }
-          failure = { ...refused, errorClass: ex.errorClass?.(status, info) };
-        }
-      }
-
-      if (!failure!.retryable || attempt >= this.#o.policy.maxAttempts) throw this.#final(ex, failure!, attempt, unknown);
-      const delayMs = retryDelayMs(this.#o.policy, attempt - 1, failure!.status, failure!.headers);
-      this.#troubled(ex, failure!, attempt, delayMs);
+      if (!result.retryable || call.attempt >= this.#o.policy.maxAttempts) throw this.#final(ex, result, call);
+      const delayMs = retryDelayMs(this.#o.policy, call.attempt - 1, result.status, result.headers);
+      this.#troubled(ex, result, call.attempt, delayMs);
       try {
         await sleep(delayMs, undefined, { signal: waitSignal });
       } catch (err) {
-        throw aborted(err, false);
+        throw this.#stopped(ex, call, err, false);
       }
     }
+  }
+
+  /** Judges an answer: a value, an outcome, or a failure. Rejects only with ApiErrors that are final. */
+  async #answer<T>(ex: Exchange<T>, call: CallState, res: Dispatcher.ResponseData): Promise<{ value: T; requestId?: string | undefined } | Failure> {
+    const status = res.statusCode;
+    const requestId = headerValue(res.headers, 'request-id');
+    if (status < 200 || status >= 300) {
+      const { failure, body } = await answerFailure(res, requestId);
+      if (status === 429) this.stats.rateLimited++;
+      const outcome = ex.outcome?.(status, body);
+      return outcome ? { ...outcome, requestId } : { ...failure, errorClass: ex.errorClass?.(status, body) };
+    }
+    try {
+      return { value: await ex.read(res, requestId), requestId };
+    } catch (err) {
+      // Drop what is left of the answer; undici reports a destroyed body as an 'error' event.
+      res.body.on('error', () => undefined).destroy();
+      // A 2xx to an upload means the file is stored: if its answer is lost, so is its id.
+      if (ex.signal?.aborted) throw this.#stopped(ex, call, err, ex.kind === 'upload');
+      if (err instanceof ResponseFormatError) {
+        this.#lostAnswer(ex, call);
+        throw new ResponseFormatError(err.what, err.field, err.expected, { status, requestId, attempts: call.attempt, unknownOutcomeAttempts: call.unknown, cause: err });
+      }
+      if (err instanceof ApiError) throw withCounts(err, call.attempt, call.unknown);
+      this.#lostAnswer(ex, call);
+      const net = describeNetworkError(err);
+      return { type: net.type, message: `answer lost: ${net.message}`, retryable: true, requestId, cause: err };
+    }
+  }
+
+  /** The error for a call ended by the caller's signal, or by close() while it waited. */
+  #stopped(ex: Exchange<unknown>, call: CallState, cause: unknown, lostAnswer: boolean): ApiError {
+    const attempts = call.sent ? call.attempt : call.attempt - 1;
+    if (!ex.signal?.aborted && this.#closing) {
+      return new ApiError(`${ex.label}: the client is closed`, { type: 'client_closed', retryable: false, attempts, unknownOutcomeAttempts: call.unknown });
+    }
+    if (lostAnswer) this.#lostAnswer(ex, call);
+    return new AbortedError(`${ex.label} aborted`, { type: 'aborted', retryable: false, attempts, unknownOutcomeAttempts: call.unknown, cause: ex.signal?.reason ?? cause });
+  }
+
+  /** Counts an upload attempt whose answer was lost after its body was sent: a possible orphan. */
+  #lostAnswer(ex: Exchange<unknown>, call: CallState): void {
+    if (ex.kind !== 'upload') return;
+    call.unknown++;
+    this.stats.unknownOutcomes++;
   }
 
   /**
@@ -255,33 +259,15 @@ export class Transport {
     return this.#closing;
   }
 
-  #countUnknown(ex: Exchange<unknown>, n: number): number {
-    if (ex.kind === 'upload') this.stats.unknownOutcomes += n;
-    return n;
-  }
-
-  #final(ex: Exchange<unknown>, f: Failure, attempts: number, unknown: number): ApiError {
-    const details: ApiErrorDetails = {
-      status: f.status,
-      type: f.type,
-      errorCode: f.errorCode,
-      requestId: f.requestId,
-      retryable: f.retryable,
-      attempts,
-      unknownOutcomeAttempts: unknown,
-      cause: f.cause,
-    };
-    const text = `${f.message}${requestSuffix(f.requestId)}`;
-    let err: ApiError;
-    if (f.status === 401) err = new AuthError({ ...details, apiMessage: f.apiMessage });
-    else if (f.errorClass) err = new f.errorClass(`${ex.label} failed: ${text}`, details);
-    else if (f.retryable) err = new UnavailableError(attempts, `${ex.label}: ${text}`, details);
-    else err = new ApiError(`${ex.label} failed: ${text}`, details);
+  #final(ex: Exchange<unknown>, f: Failure, call: CallState): ApiError {
     if (f.retryable && this.#trouble) this.#trouble.lastFailure = Date.now();
+    const err = finalError(ex.label, f, call.attempt, call.unknown);
     // The request id goes in its own field, not twice in the line.
     const line = f.requestId ? err.message.replace(requestSuffix(f.requestId), '') : err.message;
-    const context = { requestId: f.requestId, status: f.status, type: f.type, attempts, unknownOutcomeAttempts: unknown || undefined };
+    const context = { requestId: f.requestId, status: f.status, type: f.type, attempts: call.attempt, unknownOutcomeAttempts: call.unknown || undefined };
+    // A 404 is an answer callers expect (get of a deleted id); they decide whether it matters.
     if (err instanceof AuthError) this.#o.logger.error(line, context);
+    else if (f.status === 404) this.#o.logger.debug(line, context);
     else this.#o.logger.warn(line, context);
     return err;
   }
@@ -297,7 +283,7 @@ export class Transport {
   }
 
   /** Ends the trouble state after a success that follows RECOVERY_QUIET_MS without failures. */
-  #recovered(requestId: string | undefined): void {
+  #recovered({ requestId }: { requestId?: string | undefined }): void {
     if (this.#trouble === undefined || Date.now() - this.#trouble.lastFailure < RECOVERY_QUIET_MS) return;
     this.#trouble = undefined;
     this.#o.logger.info('Files API answering normally again', { requestId });

@@ -1,5 +1,4 @@
-// Fixtures of the Files API client tests: emulators, clients, temp folders and local HTTP servers,
-// each closed or removed when the test that made it finishes.
+// Fixtures of the client tests (emulators, clients, temp folders, local servers), closed at test end.
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
