@@ -1,0 +1,108 @@
+// The executor with real parts (the emulator over HTTP, a temp folder, a ledger file): rule 5
+// (stable files only) and the in-process reconcile that `sync` and the daemon share.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig, type Config } from '../src/config.js';
+import type { Emulator } from '../src/emulator/index.js';
+import { Ledger } from '../src/ledger/ledger.js';
+import { silentLogger } from '../src/log.js';
+import { FilesClient } from '../src/remote/client.js';
+import type { RemoteFiles, UploadOptions, UploadResult } from '../src/remote/types.js';
+import { reconcile } from '../src/sync/reconcile.js';
+import { TEST_KEY, emulator, localHashes, sha256, tempDir, writeTree } from './helpers/sync.js';
+
+let emu: Emulator;
+let dir: string;
+let ledger: Ledger;
+let client: FilesClient;
+beforeEach(async () => {
+  emu = await emulator();
+  dir = tempDir('fs-exec-');
+  fs.mkdirSync(path.join(dir, 'root'));
+  ledger = Ledger.open(path.join(dir, 'state', 'ledger.db'));
+  client = new FilesClient({ baseUrl: emu.url, apiKey: TEST_KEY, requestsPerMinute: 100_000 });
+});
+afterEach(async () => {
+  ledger.close();
+  await client.close();
+  await emu.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A RemoteFiles that runs `before` ahead of each upload it forwards: a file changing under its upload. */
+function changingUnder(remote: RemoteFiles, before: (path: string, n: number) => void): RemoteFiles {
+  let n = 0;
+  return {
+    list: (o) => remote.list(o),
+    get: (id, o) => remote.get(id, o),
+    delete: (id, o) => remote.delete(id, o),
+    download: (id, to, o) => remote.download(id, to, o),
+    async upload(file: string, options: UploadOptions): Promise<UploadResult> {
+      const result = await remote.upload(file, options);
+      before(file, n++);
+      return result;
+    },
+  };
+}
+
+function config(settleSeconds = 0): Config {
+  return { ...loadConfig({ root: path.join(dir, 'root'), stateDir: path.join(dir, 'state') }, {}, dir), settleSeconds };
+}
+
+describe('execute', () => {
+  it('a file that changed during its upload is uploaded again and the torn copy deleted', async () => {
+    writeTree(path.join(dir, 'root'), { 'a.txt': 'first version' });
+    const remote = changingUnder(client, (file, n) => {
+      if (n === 0) {
+        fs.writeFileSync(file, 'second version, longer');
+        const later = new Date(Date.now() + 2000);
+        fs.utimesSync(file, later, later);
+      }
+    });
+    const report = await reconcile({ config: config(), ledger, remote, logger: silentLogger() });
+    expect(report.failed).toEqual([]);
+    expect(report.uploaded).toBe(1);
+    const files = emu.state().files;
+    expect(files).toHaveLength(1); // the torn upload is gone
+    expect(files[0]!.sha256).toBe(sha256('second version, longer'));
+    expect(ledger.fileByPath('a.txt')?.sha256).toBe(sha256('second version, longer'));
+    expect(ledger.pendingDeletes()).toEqual([]);
+    expect(ledger.inFlight()).toEqual([]);
+  });
+
+  it('waits for a young file to settle before reading it', async () => {
+    writeTree(path.join(dir, 'root'), { 'fresh.txt': 'just written' });
+    const started = Date.now();
+    const report = await reconcile({ config: config(1), ledger, remote: client, logger: silentLogger() });
+    expect(report.uploaded).toBe(1);
+    const uploadedAt = Date.parse(emu.state().files[0]!.created_at);
+    const mtime = fs.statSync(path.join(dir, 'root', 'fresh.txt')).mtimeMs;
+    expect(uploadedAt - mtime).toBeGreaterThanOrEqual(900);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+
+  it('one bad file does not stop the others, and its failure is recorded for status', async () => {
+    writeTree(path.join(dir, 'root'), { 'good-1.txt': '1', 'good-2.txt': '2', 'bad.txt': 'x' });
+    const failing: RemoteFiles = {
+      ...changingUnder(client, () => undefined),
+      upload: (file, options) =>
+        file.endsWith('bad.txt')
+          ? Promise.reject(Object.assign(new Error('invalid_request_error: refused'), { status: 400, retryable: false }))
+          : client.upload(file, options),
+    };
+    const report = await reconcile({ config: config(), ledger, remote: failing, logger: silentLogger() });
+    expect(report.uploaded).toBe(2);
+    expect(report.failed).toEqual([{ path: 'bad.txt', reason: 'invalid_request_error: refused' }]);
+    expect(report.exitCode).toBe(1);
+    expect(ledger.failures()).toEqual([expect.objectContaining({ path: 'bad.txt', retryable: false })]);
+    expect(new Set(ledger.files().map((r) => r.path))).toEqual(new Set(['good-1.txt', 'good-2.txt']));
+    // Unchanged, it waits for the file to change; changed, it goes again.
+    const again = await reconcile({ config: config(), ledger, remote: failing, logger: silentLogger() });
+    expect(again.failed[0]?.reason).toMatch(/waiting for the file to change/);
+    fs.writeFileSync(path.join(dir, 'root', 'bad.txt'), 'fixed');
+    const fixed = await reconcile({ config: config(), ledger, remote: client, logger: silentLogger() });
+    expect(fixed.failed).toEqual([]);
+    expect(new Map(ledger.files().map((r) => [r.path, r.sha256]))).toEqual(localHashes(path.join(dir, 'root')));
+  });
+});
