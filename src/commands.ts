@@ -1,4 +1,5 @@
 // The commands behind the command line: sync, daemon, status, ls and resolve.
+import fs from 'node:fs';
 import path from 'node:path';
 import { loadApiKey, loadConfig, type Config, type ConfigOverrides } from './config.js';
 import { acquireLock, readLock } from './daemon/lock.js';
@@ -60,8 +61,11 @@ const sync: Command = async (context) => {
     return syncThroughDaemon(config, context, logger);
   }
   const apiKey = loadApiKey(config, context.env);
-  const lock = acquireLock(config.stateDir, 'sync');
-  const ledger = Ledger.open(ledgerPath(config));
+  // A dry run writes nothing, so it needs no lock and may run beside a daemon or another sync.
+  const lock = context.dryRun ? null : acquireLock(config.stateDir, 'sync');
+  const ledger = context.dryRun
+    ? Ledger.open(fs.existsSync(ledgerPath(config)) ? ledgerPath(config) : ':memory:', { readOnly: fs.existsSync(ledgerPath(config)) })
+    : Ledger.open(ledgerPath(config));
   const client = clientFor(config, apiKey, logger);
   const controller = new AbortController();
   const stop = () => controller.abort(new SyncError('interrupted', ExitCode.fileFailures));
@@ -90,7 +94,7 @@ const sync: Command = async (context) => {
     process.off('SIGTERM', stop);
     await client.close();
     ledger.close();
-    lock.release();
+    lock?.release();
   }
 };
 
