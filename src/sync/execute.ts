@@ -7,6 +7,7 @@ import { ExitCode, SyncError, errorMessage } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { hashFile } from '../local/hash.js';
 import type { Logger } from '../log.js';
+import { LocalFileError } from '../remote/errors.js';
 import type { RemoteFiles } from '../remote/types.js';
 import type { Adoption, DeleteAction, Plan, UploadAction } from './plan.js';
 
@@ -172,19 +173,27 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
       if (signal.aborted && fatal !== null) return; // a sibling's fatal error stopped this one
       if (isFatal(err)) return stopOn(err);
       if (deps.signal?.aborted) return;
+      if (err instanceof LocalFileError && err.code === 'changed' && tries < MAX_TORN_RETRIES) {
+        // The client saw the file change under the upload and stopped it: the same as a torn one.
+        logger.info('file changed during its upload; uploading it again', { path: action.path });
+        return runUpload(action, tries + 1);
+      }
       const reason = errorMessage(err);
       report.failed.push({ path: action.path, reason });
       const status = statusOf(err);
       const retryable = retryableOf(err) && status !== 413;
       ledger.recordFailure(action.path, reason, retryable, { size: action.local.size, mtimeMs: action.local.mtimeMs }, now());
       logger.warn('upload failed', { path: action.path, error: reason, requestId: (err as { requestId?: unknown }).requestId });
-    } finally {
+    }
+  };
+  for (const action of plan.uploads) {
+    void queue.add(async () => {
+      await runUpload(action, 0);
       progress.filesDone++;
       progress.bytesDone += action.local.size;
       tick(action.path);
-    }
-  };
-  for (const action of plan.uploads) void queue.add(() => runUpload(action, 0));
+    });
+  }
   await queue.onIdle();
   if (fatal === null && !deps.signal?.aborted) {
     for (const action of [...plan.deletes, ...replacedIds]) void queue.add(() => runDelete(action));
