@@ -1,0 +1,5 @@
+import type { RowContext, RowResult } from './types.js';
+
+export async function rowLarge(_ctx: RowContext): Promise<RowResult> {
+  throw new Error('not written yet');
+}

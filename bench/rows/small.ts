@@ -1,0 +1,62 @@
+// Row 1: 10,000 files of 4 KiB at concurrency 8: files-sync against the ceiling and the SDK script,
+// and the requests files-sync made (uploads + one list call per 1,000 files, nothing more).
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { benchScript, EMULATOR_KEY } from '../lib/env.js';
+import { totalRequests, withEmulator, routeRequests } from '../lib/emulator.js';
+import { runSync, writeConfig } from '../lib/filesync.js';
+import { expectOk, runNode } from '../lib/proc.js';
+import { context, fmt, judged, median, ratio, type Figure } from '../lib/stats.js';
+import { makeSmallTree, tempDir } from '../lib/tree.js';
+import type { RowContext, RowResult } from './types.js';
+
+export async function rowSmall(ctx: RowContext): Promise<RowResult> {
+  const count = ctx.scale(10_000);
+  const size = 4096;
+  const concurrency = 8;
+  const dir = tempDir('small');
+  try {
+    const tree = makeSmallTree(join(dir, 'root'), count, size);
+    const config = writeConfig(join(dir, 'config.json'), { concurrency, requestsPerMinute: 100_000 });
+    const runs: { ceiling: number; sdk: number; filesSync: number; requests: number; listCalls: number; sdkFailed: number; rss: number }[] = [];
+    for (let i = 0; i < ctx.runs; i++) {
+      const env = (url: string) => ({ ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: url });
+      const ceiling = await withEmulator({}, async (emu) => {
+        const m = expectOk(await runNode(benchScript('clients/ceiling.js'), ['--dir', tree.root, '--concurrency', String(concurrency)], { env: env(emu.url) }), 'ceiling');
+        const out = JSON.parse(m.stdout) as { failed: number };
+        if (out.failed > 0) throw new Error(`ceiling: ${out.failed} uploads failed`);
+        return m.wallMs;
+      });
+      const sdk = await withEmulator({}, async (emu) => {
+        const m = expectOk(await runNode(benchScript('clients/sdk.js'), ['--dir', tree.root, '--concurrency', String(concurrency)], { env: env(emu.url) }), 'SDK script');
+        return { ms: m.wallMs, failed: (JSON.parse(m.stdout) as { failed: number }).failed };
+      });
+      const fs = await withEmulator({}, async (emu) => {
+        const stateDir = join(dir, `state-${i}`);
+        const run = await runSync({ url: emu.url, root: tree.root, stateDir, config });
+        rmSync(stateDir, { recursive: true, force: true });
+        if (run.report.uploaded !== count) throw new Error(`files-sync uploaded ${run.report.uploaded} of ${count}`);
+        const counters = await emu.counters();
+        return { ms: run.measured.wallMs, requests: totalRequests(counters), listCalls: routeRequests(counters, 'GET /v1/files'), rss: run.measured.probe?.maxRssKb ?? NaN };
+      });
+      runs.push({ ceiling, sdk: sdk.ms, filesSync: fs.ms, requests: fs.requests, listCalls: fs.listCalls, sdkFailed: sdk.failed, rss: fs.rss });
+      ctx.log(`row 1 run ${i + 1}: ceiling ${fmt(ceiling)} ms, SDK ${fmt(sdk.ms)} ms, files-sync ${fmt(fs.ms)} ms, ${fs.requests} requests`);
+    }
+    const perSec = (ms: number) => (count / ms) * 1000;
+    const vsCeiling = median(runs.map((r) => r.ceiling / r.filesSync));
+    const vsSdk = median(runs.map((r) => r.sdk / r.filesSync));
+    const expected = count + Math.ceil(count / 1000);
+    const requests = Math.max(...runs.map((r) => r.requests));
+    const figures: Figure[] = [
+      context(1, 'ceiling throughput', perSec(median(runs.map((r) => r.ceiling))), `${fmt(perSec(median(runs.map((r) => r.ceiling))))} files/s`),
+      context(1, 'SDK script throughput', perSec(median(runs.map((r) => r.sdk))), `${fmt(perSec(median(runs.map((r) => r.sdk))))} files/s`),
+      context(1, 'files-sync throughput', perSec(median(runs.map((r) => r.filesSync))), `${fmt(perSec(median(runs.map((r) => r.filesSync))))} files/s`),
+      judged(1, 'files-sync ÷ ceiling (throughput)', vsCeiling, ratio(vsCeiling), '>=', 0.8, '≥ 0.80×'),
+      judged(1, 'files-sync ÷ SDK script (throughput)', vsSdk, ratio(vsSdk), '>=', 1.5, '≥ 1.50×'),
+      judged(1, 'files-sync requests (most of any run)', requests, `${fmt(requests)} (${fmt(Math.max(...runs.map((r) => r.listCalls)))} list)`, '==', expected, `= ${fmt(expected)} (${fmt(count)} + ${Math.ceil(count / 1000)} list)`),
+    ];
+    return { row: 1, title: `Small files: ${fmt(count)} × 4 KiB, concurrency ${concurrency}`, figures, raw: { count, size, concurrency, runs } };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,20 @@
+// What a row receives and returns.
+import type { Figure } from '../lib/stats.js';
+
+export interface RowContext {
+  /** Runs per figure (the median is reported); at least 3. */
+  runs: number;
+  /** Scales a file count down for a quick try-out (`--quick`); identity in a real run. */
+  scale(n: number): number;
+  log(line: string): void;
+}
+
+export interface RowResult {
+  row: number;
+  title: string;
+  figures: Figure[];
+  /** Every run's raw numbers, for the JSON file. */
+  raw: unknown;
+  /** Notes for BENCHMARKS.md (how a figure was measured, why a target does not fit). */
+  notes?: string[];
+}

@@ -1,0 +1,81 @@
+// `npm run bench`: runs the six rows of issue 5 (files-sync against the official SDK and the
+// loopback ceiling), prints each figure beside its target, and writes BENCHMARKS.md and
+// bench/results/latest.json. Options: --rows 1,3 (a subset), --runs N (default 3), --quick (counts
+// divided by 10, results only printed and kept in bench/results/tmp/).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { checkBuilt, machineInfo, REPO } from './lib/env.js';
+import { consoleLines, writeResults, type BenchRun } from './lib/report.js';
+import { rowDaemon } from './rows/daemon.js';
+import { rowHash } from './rows/hash.js';
+import { rowLarge } from './rows/large.js';
+import { rowNoop } from './rows/noop.js';
+import { rowRateLimit } from './rows/ratelimit.js';
+import { rowSmall } from './rows/small.js';
+import type { RowContext, RowResult } from './rows/types.js';
+
+const ROWS: Record<number, (ctx: RowContext) => Promise<RowResult>> = {
+  1: rowSmall,
+  2: rowLarge,
+  3: rowNoop,
+  4: rowRateLimit,
+  5: rowDaemon,
+  6: rowHash,
+};
+
+/** Everything below this line in BENCHMARKS.md is written by hand and kept across runs. */
+const KEEP_MARKER = '<!-- Written by hand below this line; npm run bench keeps it. -->';
+
+const { values } = parseArgs({
+  options: { rows: { type: 'string' }, runs: { type: 'string' }, quick: { type: 'boolean', default: false } },
+});
+const quick = values.quick === true;
+const rows = values.rows ? values.rows.split(',').map(Number) : [1, 2, 3, 4, 5, 6];
+const runs = Math.max(quick ? 1 : 3, Number(values.runs ?? 3));
+for (const r of rows) if (!ROWS[r]) throw new Error(`no row ${r} (rows are 1 to 6)`);
+
+checkBuilt();
+const started = new Date();
+const t0 = performance.now();
+const log = (line: string) => process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
+const ctx: RowContext = { runs, scale: (n) => (quick ? Math.max(1, Math.round(n / 10)) : n), log };
+const results: RowResult[] = [];
+let failed = false;
+for (const r of rows) {
+  log(`row ${r}…`);
+  const rowStart = performance.now();
+  try {
+    const result = await ROWS[r]!(ctx);
+    results.push(result);
+    for (const line of consoleLines(result)) process.stdout.write(`${line}\n`);
+  } catch (err) {
+    failed = true;
+    log(`row ${r} failed: ${(err as Error).stack ?? String(err)}`);
+    results.push({ row: r, title: 'failed', figures: [{ row: r, name: 'row failed', value: null, shown: String((err as Error).message).split('\n')[0]!, ok: false }], raw: null });
+  }
+  log(`row ${r} took ${((performance.now() - rowStart) / 1000).toFixed(0)} s`);
+}
+const run: BenchRun = {
+  startedAt: started.toISOString(),
+  finishedAt: new Date().toISOString(),
+  totalSeconds: (performance.now() - t0) / 1000,
+  command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+  runsPerFigure: runs,
+  machine: machineInfo(),
+  rows: results,
+};
+if (quick || rows.length < 6) {
+  const dir = join(REPO, 'bench', 'results', 'tmp');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'partial.json'), `${JSON.stringify(run, null, 2)}\n`);
+  log(`partial run: BENCHMARKS.md left alone; figures in bench/results/tmp/partial.json`);
+} else {
+  const mdPath = join(REPO, 'BENCHMARKS.md');
+  const kept = existsSync(mdPath) ? readFileSync(mdPath, 'utf8').split(KEEP_MARKER)[1] ?? '' : '';
+  const head = 'Issue 5: files-sync against the official SDK script and the loopback ceiling. Written by `npm run bench` (bench/run.ts); the notes after the table are kept.';
+  const { md, json } = writeResults(run, head, `${KEEP_MARKER}${kept || '\n'}`);
+  log(`wrote ${md} and ${json}`);
+}
+log(`done in ${Math.round(run.totalSeconds)} s`);
+process.exitCode = failed ? 1 : 0;
