@@ -1,29 +1,24 @@
 // The resident service (`files-sync daemon`): wires the watcher, the path-job queue, the
 // reconciliation loop, the API health tracker and the control socket around one ledger, and owns
-// the process's life: signals, reload, and a stop that leaves the ledger consistent.
-//
-// Test hooks, read from the environment here at the command-line edge (they are not settings):
-//   FILES_SYNC_TEST_WATCHER=off|enospc  no watcher at all, or one that fails as if the inotify limit
-//                                       were reached (the daemon then lives on reconciliations)
-//   FILES_SYNC_TEST_RECONCILE_SECONDS=N periodic reconciliation every N s (±20%) instead of
-//                                       `reconcileIntervalMinutes`, whose minimum is 1 minute
+// the process's life: signals, reload, and a stop that leaves the ledger consistent. Test hooks:
+// `readTestHooks` in settings.ts.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clientFor, ledgerPath, loggerFor, type CommandContext } from '../commands.js';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
 import { Ledger } from '../ledger/ledger.js';
-import { IGNORE_FILE_NAME, filterHash } from '../local/filter.js';
-import type { PathFilter } from '../local/types.js';
+import { IGNORE_FILE_NAME } from '../local/filter.js';
 import type { Logger } from '../log.js';
 import type { FilesClient } from '../remote/client.js';
-import { buildFilter, reconcile, type SyncReport } from '../sync/reconcile.js';
+import { reconcile, type SyncReport } from '../sync/reconcile.js';
 import { startControlServer, type ControlServer } from './control.js';
 import { ApiGate, ApiHealth, isAuthFailure, isUnavailable, quietWhileDown } from './health.js';
 import { PathQueue, type JobErrorAction } from './jobs.js';
 import { acquireLock } from './lock.js';
 import { ReconcileLoop, type ProgressListener } from './loop.js';
 import { deleteBatch, listFiles, syncPath, type PathSyncDeps } from './pathsync.js';
-import { TreeWatcher, type WatchEventKind, type WatcherMode } from './watcher.js';
+import { Settings, readTestHooks, type SettingsChange, type TestHooks } from './settings.js';
+import { TreeWatcher, type WatchEventKind } from './watcher.js';
 
 /** After SIGTERM, requests in flight get this long to finish before they are aborted (the unit allows 30 s). */
 const STOP_GRACE_MS = 15_000;
@@ -48,9 +43,8 @@ export async function runDaemon(context: CommandContext): Promise<number> {
 class Daemon {
   private readonly controller = new AbortController();
   private readonly log: Logger;
-  private readonly hooks: { watcher: WatcherMode; reconcileMs: number | null };
-  private filter: PathFilter;
-  private filterHash: string;
+  private readonly hooks: TestHooks;
+  private readonly settings: Settings;
   private phase: 'starting' | 'running' | 'stopping' = 'starting';
   private readonly startedAt = new Date().toISOString();
   private ledger!: Ledger;
@@ -64,25 +58,24 @@ class Daemon {
   private held: { count: number; reason: string } | null = null;
   private lastBlocked: string | null = null;
   private rootProblem: string | null = null;
+  private rootRetry: NodeJS.Timeout | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
-  private retryTimer: NodeJS.Timeout | null = null;
-  private afterWorkQueued = false;
   private hardStop: () => void = () => undefined;
   private finished!: (code: number) => void;
   private readonly done = new Promise<number>((resolve) => (this.finished = resolve));
 
   constructor(
     private readonly context: CommandContext,
-    private config: Config,
+    config: Config,
     private readonly logger: Logger,
   ) {
     this.log = logger.child({ module: 'daemon' });
-    const watcher = context.env.FILES_SYNC_TEST_WATCHER;
-    const seconds = Number(context.env.FILES_SYNC_TEST_RECONCILE_SECONDS);
-    this.hooks = { watcher: watcher === 'off' || watcher === 'enospc' ? watcher : 'on', reconcileMs: seconds > 0 ? seconds * 1000 : null };
-    const built = buildFilter(config);
-    this.filter = built.filter;
-    this.filterHash = filterHash(built.options);
+    this.hooks = readTestHooks(context.env);
+    this.settings = new Settings(config);
+  }
+
+  private get config(): Config {
+    return this.settings.config;
   }
 
   async run(apiKey: string): Promise<number> {
@@ -102,7 +95,7 @@ class Daemon {
       });
       this.client = clientFor(this.config, apiKey, quietWhileDown(this.logger, () => this.health));
       this.gate = new ApiGate(this.client, this.health, signal);
-      const deps: PathSyncDeps = { config: () => this.config, filter: () => this.filter, ledger: this.ledger, remote: this.gate, logger: this.logger.child({ module: 'jobs' }), signal };
+      const deps: PathSyncDeps = { config: () => this.config, filter: () => this.settings.filter, ledger: this.ledger, remote: this.gate, logger: this.logger.child({ module: 'jobs' }), signal };
       this.queue = new PathQueue({
         concurrency: this.config.concurrency,
         deleteDelayMs: () => this.config.deleteDelaySeconds * 1000,
@@ -113,7 +106,7 @@ class Daemon {
         },
         runDeletes: (paths) => this.runDeletes(deps, paths),
         onError: (err, paths) => this.onJobError(err, paths),
-        afterWork: () => this.afterWork(),
+        failures: () => this.ledger.failures(),
         logger: deps.logger,
       });
       this.loop = new ReconcileLoop({
@@ -123,7 +116,7 @@ class Daemon {
       });
       this.watcher = new TreeWatcher({
         root: this.config.root,
-        filter: this.filter,
+        filter: this.settings.filter,
         followSymlinks: this.config.followSymlinks,
         logger: this.logger.child({ module: 'watcher' }),
         onEvent: (kind, rel) => this.onEvent(kind, rel),
@@ -140,22 +133,22 @@ class Daemon {
       if (this.hooks.watcher !== 'on' || this.hooks.reconcileMs !== null) this.log.warn('test hooks active', this.hooks);
       // Watch first: changes made during the first reconciliation queue up behind it.
       this.watcher.start();
-      this.loop.request('start').then(
-        () => this.started(),
-        (err: unknown) => (isUnavailable(err) ? this.started() : undefined),
-      );
+      // A fatal error (401, a missing root at start) has already begun the stop when this runs.
+      const started = () => this.started();
+      this.loop.request('start').then(started, started);
       const code = await this.done;
       signals();
       return code;
     } finally {
       await this.control?.close();
-      await Promise.race([this.client?.close(), sleep(2_000)]).catch(() => undefined);
+      await Promise.race([this.client?.close(), sleep(2_000, undefined, { ref: false })]).catch(() => undefined);
       this.ledger.close();
       // Anything still open (a stuck socket) must not keep a stopped daemon alive.
       setTimeout(() => process.exit(process.exitCode ?? 0), 5_000).unref();
     }
   }
 
+  /** The first reconciliation ended (or the API was down for it): from now on a missing root is not fatal. */
   private started(): void {
     if (this.phase !== 'starting') return;
     this.phase = 'running';
@@ -174,7 +167,7 @@ class Daemon {
       uploadsInFlight: this.gate.uploads,
       reconcile: this.loop.status(),
       watcher: this.watcher.status(),
-      api: { state: this.health.state, since: new Date(this.health.since).toISOString(), error: this.health.lastError },
+      api: { state: this.health.state, since: new Date(this.health.since).toISOString(), error: this.health.lastError, failedProbes: this.health.failedProbes },
       held: this.held,
       rootProblem: this.rootProblem,
     };
@@ -199,11 +192,11 @@ class Daemon {
       if (kind === 'unlinkDir') this.loop.trigger('the root was removed');
       return;
     }
-    if (rel === IGNORE_FILE_NAME) return this.applyConfig(this.config, `${IGNORE_FILE_NAME} changed`);
+    if (rel === IGNORE_FILE_NAME) return this.applied(this.settings.ignoreFileChanged(this.log));
     if (kind === 'unlinkDir') {
       for (const row of this.ledger.filesUnder(rel)) this.queue.schedule(row.path);
     } else if (kind === 'addDir') {
-      listFiles(this.config.root, rel, this.filter).then(
+      listFiles(this.config.root, rel, this.settings.filter).then(
         (files) => files.forEach((f) => this.queue.schedule(f)),
         () => undefined,
       );
@@ -230,13 +223,13 @@ class Daemon {
         if (this.rootProblem) {
           this.rootProblem = null;
           this.log.info('the sync root is back');
-          this.watcher.restart({ root: this.config.root, filter: this.filter, followSymlinks: this.config.followSymlinks });
+          this.rewatch();
         }
         const { uploaded, replaced, deleted, adopted } = report;
         this.log.info(`reconciled (${reasons.join(', ')})`, { uploaded, replaced, deleted, adopted, failed: report.failed.length, ms: report.finishedAt - report.startedAt });
         return report;
       })
-      .finally(() => this.afterWork());
+      .finally(() => this.queue.afterWork());
   }
 
   private async runDeletes(deps: PathSyncDeps, paths: string[]) {
@@ -277,32 +270,15 @@ class Daemon {
     if (code === ExitCode.guard) {
       if (this.rootProblem !== errorMessage(err)) this.log.warn(`cannot reconcile: ${errorMessage(err)}; trying again every minute`);
       this.rootProblem = errorMessage(err);
-      this.later(ROOT_RETRY_MS, () => this.loop.trigger('root check'));
+      if (!this.rootRetry) {
+        this.rootRetry = this.later(ROOT_RETRY_MS, () => {
+          this.rootRetry = null;
+          this.loop.trigger('root check');
+        });
+      }
       return;
     }
     this.log.error(`reconciliation failed: ${errorMessage(err)}; trying again at the next one`, { requestId: (err as { requestId?: unknown }).requestId });
-  }
-
-  /** After work: re-arm the timer that retries per-file failures when their back-off ends. */
-  private afterWork(): void {
-    if (this.afterWorkQueued || this.phase === 'stopping') return;
-    this.afterWorkQueued = true;
-    setImmediate(() => {
-      this.afterWorkQueued = false;
-      if (this.phase === 'stopping') return;
-      const now = Date.now();
-      let next = Infinity;
-      for (const f of this.ledger.failures()) if (f.retryable && f.nextRetryAt !== null && f.nextRetryAt > now) next = Math.min(next, f.nextRetryAt);
-      if (this.retryTimer) {
-        clearTimeout(this.retryTimer);
-        this.timers.delete(this.retryTimer);
-      }
-      if (!Number.isFinite(next)) return;
-      this.retryTimer = this.later(Math.min(next - now + 250, 2 ** 31 - 1), () => {
-        const due = Date.now() + 250;
-        for (const f of this.ledger.failures()) if (f.retryable && f.nextRetryAt !== null && f.nextRetryAt <= due) this.queue.schedule(f.path);
-      });
-    });
   }
 
   private later(ms: number, fn: () => void): NodeJS.Timeout {
@@ -314,47 +290,24 @@ class Daemon {
     return timer;
   }
 
-  /** SIGHUP: read the config again; a bad one is logged and the running one kept. */
+  /** SIGHUP: the config file is read again; a bad one is logged and the running one kept. */
   private reload(): void {
-    if (this.phase === 'stopping') return;
-    let next: Config;
-    try {
-      next = loadConfig(this.context.overrides, this.context.env);
-    } catch (err) {
-      this.log.error(`configuration not reloaded, the running one is kept: ${errorMessage(err)}`);
-      return;
-    }
-    const cur = this.config;
-    const fixed = (['stateDir', 'api', 'requestsPerMinute'] as const).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(cur[k]));
-    if (fixed.length > 0) {
-      this.log.warn(`changes to ${fixed.join(', ')} take effect at the next start`);
-      next = Object.freeze({ ...next, stateDir: cur.stateDir, api: cur.api, requestsPerMinute: cur.requestsPerMinute });
-    }
-    this.applyConfig(next, 'configuration reloaded');
+    if (this.phase !== 'stopping') this.applied(this.settings.reload(this.context.overrides, this.context.env, this.log));
   }
 
-  /** Applies a config (or a changed ignore file): a new root or filter restarts the watcher and reconciles. */
-  private applyConfig(next: Config, why: string): void {
-    let built;
-    try {
-      built = buildFilter(next);
-    } catch (err) {
-      this.log.error(`${why}, but the filter cannot be built (${errorMessage(err)}); keeping the running one`);
-      return;
-    }
-    const cur = this.config;
-    const hash = filterHash(built.options);
-    const rewatch = next.root !== cur.root || next.followSymlinks !== cur.followSymlinks || hash !== this.filterHash;
-    this.config = next;
-    this.logger.level = this.context.logLevel ?? next.logLevel;
-    this.queue.concurrency = next.concurrency;
-    if (next.reconcileIntervalMinutes !== cur.reconcileIntervalMinutes) this.loop.schedulePeriodic();
-    if (next !== cur || rewatch) this.log.info(why, { root: next.root, rewatch });
-    if (!rewatch) return;
-    this.filter = built.filter;
-    this.filterHash = hash;
-    this.watcher.restart({ root: next.root, filter: built.filter, followSymlinks: next.followSymlinks });
-    this.loop.trigger(why);
+  /** Acts on a reload or a changed ignore file: a new root or filter is watched again and reconciled. */
+  private applied(change: SettingsChange | null): void {
+    if (!change) return;
+    this.logger.level = this.context.logLevel ?? this.config.logLevel;
+    this.queue.concurrency = this.config.concurrency;
+    if (change.intervalChanged) this.loop.schedulePeriodic();
+    if (!change.rewatch) return;
+    this.rewatch();
+    this.loop.trigger('new root or filter');
+  }
+
+  private rewatch(): void {
+    this.watcher.restart({ root: this.config.root, filter: this.settings.filter, followSymlinks: this.config.followSymlinks });
   }
 
   /**

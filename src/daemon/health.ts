@@ -48,6 +48,8 @@ export class ApiHealth {
   state: 'ok' | 'down' = 'ok';
   since = Date.now();
   lastError: string | null = null;
+  /** Probes that failed during the current outage. */
+  failedProbes = 0;
   private probing = false;
 
   constructor(private readonly o: ApiHealthOptions) {}
@@ -63,6 +65,7 @@ export class ApiHealth {
     if (this.state === 'down') return;
     this.state = 'down';
     this.since = Date.now();
+    this.failedProbes = 0;
     this.o.logger.warn(`API unreachable: ${this.lastError}; changes wait and are retried with back-off`, { requestId: requestIdOf(err) });
     this.o.onDown();
     void this.probeLoop();
@@ -75,7 +78,7 @@ export class ApiHealth {
     this.state = 'ok';
     this.since = Date.now();
     this.lastError = null;
-    this.o.logger.info(`API recovered after ${seconds}s; resuming`);
+    this.o.logger.info(`API recovered (unreachable for ${seconds}s); resuming`);
     this.o.onUp();
   }
 
@@ -93,8 +96,12 @@ export class ApiHealth {
         } catch (err) {
           if (this.o.signal.aborted) break;
           if (isAuthFailure(err)) return this.o.onFatal(err);
-          if (isUnavailable(err)) this.lastError = errorMessage(err);
-          else this.succeeded(); // any other answer (a 4xx) means it is reachable
+          if (!isUnavailable(err)) {
+            this.succeeded(); // any other answer (a 4xx) means it is reachable
+            break;
+          }
+          this.lastError = errorMessage(err);
+          this.failedProbes++;
           this.o.logger.debug('API probe failed', { error: errorMessage(err), requestId: requestIdOf(err) });
         }
         wait = Math.min(wait * 2, PROBE_MAX_MS);
@@ -145,20 +152,27 @@ export class ApiGate implements RemoteFiles {
     return (this.inner as { stats?: unknown }).stats;
   }
 
-  /** From now on new requests wait for the abort; resolves when no request is in flight. */
+  /**
+   * From now on new requests wait for the abort. Resolves when no upload is in flight (an upload
+   * cut off may leave an orphan for the next reconciliation to sweep; any other request can be
+   * cut off harmlessly), at once while the API is down (nothing in flight can succeed).
+   */
   drain(): Promise<void> {
     this.draining = true;
-    if (this.active === 0) return Promise.resolve();
+    if (this.uploads === 0 || this.health.down) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   async upload(path: string, options: UploadOptions): Promise<UploadResult> {
-    this.uploads++;
-    try {
-      return await this.call(() => this.inner.upload(path, options));
-    } finally {
-      this.uploads--;
-    }
+    return this.call(async () => {
+      this.uploads++;
+      try {
+        return await this.inner.upload(path, options);
+      } finally {
+        this.uploads--;
+        if (this.uploads === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+      }
+    });
   }
 
   get(id: string, options?: CallOptions): Promise<FileMetadata> {
@@ -218,8 +232,5 @@ export class ApiGate implements RemoteFiles {
 
   private leave(): void {
     this.active--;
-    if (this.active === 0 && this.idleWaiters.length > 0) {
-      for (const resolve of this.idleWaiters.splice(0)) resolve();
-    }
   }
 }

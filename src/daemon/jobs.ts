@@ -4,6 +4,7 @@
 // overlap a running path job.
 import PQueue from 'p-queue';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
+import type { Failure } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
 import type { DeleteBatchOutcome, PathOutcome } from './pathsync.js';
 
@@ -28,8 +29,8 @@ export interface PathQueueOptions {
   runDeletes: (paths: string[]) => Promise<DeleteBatchOutcome>;
   /** A job or batch threw: the daemon classifies the error (and stops on a fatal one). */
   onError: (err: unknown, paths: readonly string[]) => JobErrorAction;
-  /** After each job and batch (the daemon re-arms its failure back-off timer). */
-  afterWork: () => void;
+  /** The ledger's per-path failures: a retryable one is retried when its back-off ends. */
+  failures: () => readonly Pick<Failure, 'path' | 'retryable' | 'nextRetryAt'>[];
   logger: Logger;
 }
 
@@ -55,6 +56,8 @@ export class PathQueue {
   private readonly holds = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private deleteTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private afterWorkQueued = false;
   private batchRunning = false;
   private chain: Promise<unknown> = Promise.resolve();
   private stopped = false;
@@ -136,7 +139,32 @@ export class PathQueue {
     this.timers.clear();
     for (const entry of this.entries.values()) if (entry.timer) clearTimeout(entry.timer);
     if (this.deleteTimer) clearTimeout(this.deleteTimer);
-    this.deleteTimer = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.deleteTimer = this.retryTimer = null;
+  }
+
+  /**
+   * After work (debounced): arms one timer for the earliest end of a per-file back-off; when it
+   * fires, every path whose back-off ended is scheduled (the plan skips those still backing off).
+   */
+  afterWork(): void {
+    if (this.afterWorkQueued || this.stopped) return;
+    this.afterWorkQueued = true;
+    setImmediate(() => {
+      this.afterWorkQueued = false;
+      if (this.stopped) return;
+      const now = Date.now();
+      let next = Infinity;
+      for (const f of this.o.failures()) if (f.retryable && f.nextRetryAt !== null && f.nextRetryAt > now) next = Math.min(next, f.nextRetryAt);
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      if (!Number.isFinite(next)) return;
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        const due = Date.now() + 250;
+        for (const f of this.o.failures()) if (f.retryable && f.nextRetryAt !== null && f.nextRetryAt <= due) this.schedule(f.path);
+      }, Math.min(next - now + 250, 2 ** 31 - 1));
+    });
   }
 
   /** Resolves when no path job runs and no exclusive section is under way. */
@@ -197,7 +225,7 @@ export class PathQueue {
       } else {
         this.entries.delete(path);
       }
-      this.o.afterWork();
+      this.afterWork();
     }
   }
 
@@ -239,7 +267,7 @@ export class PathQueue {
     } finally {
       this.batchRunning = false;
       if (!this.stopped) {
-        this.o.afterWork();
+        this.afterWork();
         this.armDeletes();
       }
     }
