@@ -59,6 +59,8 @@ export class PathQueue {
   private retryTimer: NodeJS.Timeout | null = null;
   private afterWorkQueued = false;
   private batchRunning = false;
+  /** Exclusive sections asked for and not ended. */
+  private sections = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
@@ -93,16 +95,18 @@ export class PathQueue {
    * a time in call order. Path hints arriving meanwhile queue up and run afterwards.
    */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(async () => {
-      if (this.stopped) throw new SyncError('the daemon is stopping', ExitCode.fileFailures);
-      this.hold('exclusive');
-      try {
+    // No job starts from now until the last section asked for has ended.
+    this.sections++;
+    this.hold('exclusive');
+    const run = this.chain
+      .then(async () => {
+        if (this.stopped) throw new SyncError('the daemon is stopping', ExitCode.fileFailures);
         await this.queue.onPendingZero();
         return await fn();
-      } finally {
-        this.release('exclusive');
-      }
-    });
+      })
+      .finally(() => {
+        if (--this.sections === 0) this.release('exclusive');
+      });
     this.chain = run.catch(() => undefined);
     return run;
   }
@@ -198,6 +202,8 @@ export class PathQueue {
   }
 
   private async run(path: string): Promise<void> {
+    // Hints of the same burst (one write makes several events) arrive in this tick: this job covers them.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const entry = this.entries.get(path);
     if (!entry || this.stopped) return;
     entry.state = 'running';
