@@ -1,14 +1,14 @@
 // FilesClient: the Files API over undici, implementing RemoteFiles (upload, list, get, delete, download).
 import { randomBytes } from 'node:crypto';
-import { openAsBlob } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { FormData, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { registerSecret, silentLogger, type Logger } from '../log.js';
 import { ConfigError } from '../errors.js';
 import { createContract, type ApiVersion, type Contract, type ContractName } from './contract.js';
 import { ApiError, LocalFileError, NotDownloadableError, ResponseFormatError } from './errors.js';
 import { resolveRetryPolicy, resolveTimeouts, uploadTimeoutMs, type RetryPolicy, type Timeouts } from './retry.js';
+import { multipartBody } from './multipart.js';
 import { Transport, type RemoteStats } from './transport.js';
 import type { CallOptions, DeleteResult, FileMetadata, RemoteFiles, UploadOptions, UploadResult } from './types.js';
 import { parseDeleted, parseFileMetadata } from './validate.js';
@@ -124,12 +124,9 @@ export class FilesClient implements RemoteFiles {
       signal: options.signal,
       sourcePath: path,
       body: async () => {
-        await probe(path);
-        // A file-backed Blob: undici's multipart encoder reads it in chunks as the socket drains.
-        const blob = await openAsBlob(path, { type: options.mimeType });
-        const form = new FormData();
-        form.append('file', blob, options.filename);
-        return { body: form, headersTimeoutMs: uploadTimeoutMs(blob.size, this.#timeouts) };
+        // Framed by hand: a small file in one buffer, a large one streamed as the socket drains.
+        const { body, headers, fileSize } = await multipartBody(path, options.filename, options.mimeType);
+        return { body, headers, headersTimeoutMs: uploadTimeoutMs(fileSize, this.#timeouts) };
       },
       read: async (res) => parseFileMetadata(await readJson(res, 'upload answer'), 'upload answer'),
     });
@@ -267,16 +264,6 @@ async function writeBody(res: Dispatcher.ResponseData, temp: string): Promise<nu
     await handle.close();
   }
   return bytes;
-}
-
-/** Opens and stats the file once: Node 20's openAsBlob reports every failure as ERR_INVALID_ARG_VALUE. */
-async function probe(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    if (!(await handle.stat()).isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'ENOTFILE' });
-  } finally {
-    await handle.close();
-  }
 }
 
 function encodeId(id: string): string {

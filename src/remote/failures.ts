@@ -73,10 +73,13 @@ async function readCapped(body: AsyncIterable<Buffer>, cap = ERROR_BODY_CAP): Pr
   return Buffer.concat(chunks).subarray(0, cap).toString('utf8');
 }
 
-/** Node's file-backed Blob fails its reads with these when the file changed or vanished. */
+/**
+ * The local file behind a request body changed or vanished while it was sent: the body's own
+ * SourceChangedError (multipart.ts), or Node's file-backed Blob errors.
+ */
 export function isBlobReadError(err: unknown): boolean {
   const name = (err as { name?: unknown } | undefined)?.name;
-  return name === 'NotReadableError' || name === 'NotFoundError';
+  return name === 'SourceChangedError' || name === 'NotReadableError' || name === 'NotFoundError';
 }
 
 /** What the request loop needs to know about a failure without an answer. */

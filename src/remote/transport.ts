@@ -1,7 +1,8 @@
 // The request loop under FilesClient: keep-alive pool, rate limiter, retries, counters, logging.
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
-import { Agent, type Dispatcher, type FormData } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
 import { AbortedError, ApiError, AuthError, LocalFileError, requestSuffix, ResponseFormatError, withCounts } from './errors.js';
 import { answerFailure, codeOf, describeNetworkError, finalError, isBlobReadError, type Failure } from './failures.js';
@@ -25,6 +26,15 @@ export interface RemoteStats {
   unknownOutcomes: number;
 }
 
+/** A request body with the headers that describe it (an upload's multipart framing). */
+export interface RequestBody {
+  body: Buffer | Readable;
+  /** Added to the client's headers (`content-type`, `content-length`). */
+  headers?: Record<string, string>;
+  /** How long to wait for the answer's headers once the body is sent (default: the client's). */
+  headersTimeoutMs?: number;
+}
+
 /** One logical call: everything the loop needs to make, judge and repeat its attempts. */
 export interface Exchange<T> {
   kind: RequestKind;
@@ -38,7 +48,7 @@ export interface Exchange<T> {
    * Builds the body afresh for each attempt (an upload reopens its file), with the wait for the
    * answer's headers it needs (default the client's response timeout). fs errors become LocalFileError.
    */
-  body?: () => Promise<{ body: FormData; headersTimeoutMs?: number }>;
+  body?: () => Promise<RequestBody>;
   /** The local file behind `body`, for LocalFileError. */
   sourcePath?: string;
   /** Reads a 2xx answer. ApiErrors it throws are final; any other rejection is a lost answer. */
@@ -143,7 +153,7 @@ export class Transport {
       call.attempt++;
       call.sent = false;
       if (this.#closing) throw this.#stopped(ex, call, undefined, false);
-      let body: { body: FormData; headersTimeoutMs?: number } | undefined;
+      let body: RequestBody | undefined;
       try {
         ex.signal?.throwIfAborted();
         body = ex.body ? await ex.body() : undefined;
@@ -168,7 +178,7 @@ export class Transport {
           origin: this.#o.baseUrl.origin,
           path: this.#prefix + ex.path,
           method: ex.method,
-          headers: this.#o.headers,
+          headers: body?.headers ? { ...this.#o.headers, ...body.headers } : this.#o.headers,
           body: body?.body ?? null,
           signal: ex.signal,
           headersTimeout: body?.headersTimeoutMs ?? this.#o.timeouts.responseMs,

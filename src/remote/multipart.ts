@@ -1,0 +1,132 @@
+// The multipart/form-data body of an upload, read from disk: one buffer for a small file, a stream
+// of chunks for a large one. Cheaper than a file-backed Blob in a FormData (which goes through web
+// streams): for 10,000 files of 4 KiB it halves the client's CPU time per upload (BENCHMARKS.md).
+import { randomBytes } from 'node:crypto';
+import { close, constants, fstat, open, read, type Stats } from 'node:fs';
+import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+
+/** Files up to this size are read at once into one buffer with the framing; larger ones stream. */
+export const INLINE_MAX_BYTES = 1 << 20;
+
+/** Size of each read of a streamed file: enough to keep a loopback socket busy, small for RSS. */
+export const STREAM_CHUNK_BYTES = 256 * 1024;
+
+/** A request body with the headers that describe it. */
+export interface MultipartBody {
+  body: Buffer | Readable;
+  /** `content-type` (with the boundary) and `content-length`. */
+  headers: Record<string, string>;
+  /** The file's size as it was when the body was built. */
+  fileSize: number;
+}
+
+/**
+ * The file changed (size or mtime), shrank, or vanished while its body was read: what was sent
+ * would not be one version of it. The request is cut off before the body ends, so nothing is stored.
+ */
+export class SourceChangedError extends Error {
+  override name = 'SourceChangedError';
+  readonly code = 'changed';
+}
+
+const openFd = promisify(open);
+const fstatFd = promisify(fstat) as (fd: number) => Promise<Stats>;
+const closeFd = promisify(close);
+const readFd = (fd: number, buffer: Buffer, offset: number, length: number, position: number) =>
+  new Promise<number>((resolve, reject) => {
+    read(fd, buffer, offset, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead)));
+  });
+
+/** As undici's FormData encodes a filename: `"`, CR and LF percent-escaped (WHATWG). */
+function escapeQuoted(value: string): string {
+  return value.replace(/\n/g, '%0A').replace(/\r/g, '%0D').replace(/"/g, '%22');
+}
+
+/**
+ * Builds the body of `POST /v1/files` for the file at `path`: one part named `file` with
+ * `filename` and `mimeType` (a valid MIME type: the caller checks). Opening errors reject with the
+ * file system's error (ENOENT, EACCES; ENOTFILE for a directory or other non-regular file). A
+ * small file is read now; a large one is reopened when the body is consumed (so a body that is
+ * never sent holds no descriptor) and any change met while streaming fails it with
+ * SourceChangedError.
+ */
+export async function multipartBody(path: string, filename: string, mimeType: string): Promise<MultipartBody> {
+  const boundary = `----files-sync-${randomBytes(12).toString('hex')}`;
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${escapeQuoted(filename)}"\r\nContent-Type: ${mimeType}\r\n\r\n`,
+    'utf8',
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1');
+  const headers = (length: number) => ({ 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(length) });
+
+  const fd = await openFd(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  let before: Stats;
+  try {
+    before = await fstatFd(fd);
+    if (!before.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'ENOTFILE' });
+    if (before.size <= INLINE_MAX_BYTES) {
+      const body = Buffer.allocUnsafe(head.length + before.size + tail.length);
+      head.copy(body, 0);
+      let at = 0;
+      while (at < before.size) {
+        const n = await readFd(fd, body, head.length + at, before.size - at, at);
+        if (n === 0) throw new SourceChangedError(`${path} shrank while it was read`);
+        at += n;
+      }
+      tail.copy(body, head.length + before.size);
+      return { body, headers: headers(body.length), fileSize: before.size };
+    }
+  } finally {
+    await closeFd(fd);
+  }
+  return { body: Readable.from(streamFile(path, before, head, tail), { objectMode: false }), headers: headers(head.length + before.size + tail.length), fileSize: before.size };
+}
+
+/** Same size and mtime (and the same file): the content is taken to be unchanged. */
+function sameFile(a: Stats, b: Stats): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.dev === b.dev;
+}
+
+/** Yields `head`, the file's `before.size` bytes, then `tail`; fails when the file is not `before` any more. */
+async function* streamFile(path: string, before: Stats, head: Buffer, tail: Buffer): AsyncGenerator<Buffer, void, undefined> {
+  let fd: number;
+  try {
+    fd = await openFd(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    throw new SourceChangedError(`${path} could not be reopened for its upload`, { cause: err });
+  }
+  try {
+    const changed = (why: string, cause?: unknown) => new SourceChangedError(`${path} ${why} while it was uploaded`, { cause });
+    try {
+      if (!sameFile(await fstatFd(fd), before)) throw changed('changed');
+    } catch (err) {
+      throw err instanceof SourceChangedError ? err : changed('could not be read', err);
+    }
+    yield head;
+    for (let at = 0; at < before.size; ) {
+      // A fresh buffer per chunk: the socket may still hold the previous one.
+      const chunk = Buffer.allocUnsafe(Math.min(STREAM_CHUNK_BYTES, before.size - at));
+      let n: number;
+      try {
+        n = await readFd(fd, chunk, 0, chunk.length, at);
+      } catch (err) {
+        throw changed('could not be read', err);
+      }
+      if (n === 0) throw changed('shrank');
+      at += n;
+      yield n === chunk.length ? chunk : chunk.subarray(0, n);
+    }
+    let after: Stats;
+    try {
+      after = await fstatFd(fd);
+    } catch (err) {
+      throw changed('could not be read', err);
+    }
+    // Checked before the closing boundary: a changed file never makes a complete request.
+    if (!sameFile(after, before)) throw changed('changed');
+    yield tail;
+  } finally {
+    await closeFd(fd);
+  }
+}
