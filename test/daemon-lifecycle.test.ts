@@ -91,6 +91,18 @@ describe('daemon: one writer', () => {
     expect(live.live.reconcile.last.exitCode).toBe(0);
   });
 
+  it('says which daemon holds the state when its control socket does not answer (exit 2)', async () => {
+    emu = await emulator();
+    setup = daemonSetup(emu);
+    // A live process (this test runner) recorded as the daemon, and no socket: a hung or foreign holder.
+    fs.mkdirSync(setup.stateDir, { recursive: true });
+    fs.writeFileSync(path.join(setup.stateDir, 'lock'), JSON.stringify({ pid: process.pid, holder: 'daemon' }));
+    const result = await setup.sync();
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(new RegExp(`daemon \\(pid ${process.pid}\\) holds .* its control socket .*control\\.sock does not answer \\(ENOENT\\)`));
+    expect(fs.existsSync(path.join(setup.stateDir, 'ledger.db'))).toBe(false);
+  });
+
   it('refuses a second daemon on the same state with exit 2, naming the running pid', async () => {
     emu = await emulator();
     setup = daemonSetup(emu);

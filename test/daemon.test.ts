@@ -66,6 +66,23 @@ describe('daemon: changes as they happen', () => {
     expect(stopped.code, stopped.stderr).toBe(0);
   });
 
+  it('renames a large folder without tripping the mass-delete guard, and holds a large rm -rf', async () => {
+    emu = await emulator();
+    setup = daemonSetup(emu, { deletes: { mode: 'mirror', maxCount: 3, maxShare: 0.5 } });
+    writeTree(setup.root, Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`big/f${i}.txt`, `file ${i}`])));
+    writeTree(setup.root, { 'other.txt': 'other' });
+    const daemon = await startDaemon(setup);
+    fs.renameSync(path.join(setup.root, 'big'), path.join(setup.root, 'renamed'));
+    await waitForMirror(emu, setup, 'the renamed folder');
+    expect(remoteFiles(emu).has('renamed∕f11.txt')).toBe(true);
+    expect(daemon.count(/deletes held/)).toBe(0);
+
+    fs.rmSync(path.join(setup.root, 'renamed'), { recursive: true });
+    await daemon.waitForLine(/deletes held: 12 files deleted locally, more than deletes\.maxCount \(3\)/);
+    expect(remoteFiles(emu).size).toBe(13);
+    expect((await daemonStatus(setup)).held).toMatchObject({ count: 12 });
+  });
+
   it('turns a burst of 500 writes to one file into at most a few uploads of the final content', async () => {
     emu = await emulator();
     setup = daemonSetup(emu, { settleSeconds: 0.5 });
@@ -84,7 +101,7 @@ describe('daemon: changes as they happen', () => {
 
   it('uploads a 50 MB file written slowly over several seconds once, complete', async () => {
     emu = await emulator();
-    setup = daemonSetup(emu, { settleSeconds: 1 });
+    setup = daemonSetup(emu, { settleSeconds: 2 }); // room for a slow writer on a loaded machine
     await startDaemon(setup);
     const before = requestsOf(emu, UPLOADS);
     const file = path.join(setup.root, 'big.bin');
@@ -96,7 +113,7 @@ describe('daemon: changes as they happen', () => {
         chunk.fill(i);
         fs.writeSync(fd, chunk);
         chunk.copy(whole, i * chunk.length);
-        await new Promise((r) => setTimeout(r, 80)); // ~4 s of writing, each pause under the settle time
+        await new Promise((r) => setTimeout(r, 80)); // ~4 s of writing, each pause well under the settle time
       }
     } finally {
       fs.closeSync(fd);

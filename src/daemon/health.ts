@@ -26,6 +26,7 @@ function requestIdOf(err: unknown): string | undefined {
   return typeof id === 'string' ? id : undefined;
 }
 
+/** What the health tracker needs: how to probe, and whom to tell about changes. */
 export interface ApiHealthOptions {
   logger: Logger;
   /** One cheap request; resolves when the API answered. */

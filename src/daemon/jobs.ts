@@ -19,6 +19,7 @@ interface Entry {
 /** What to do with the paths of a job that threw. */
 export type JobErrorAction = 'park' | 'retry' | 'drop';
 
+/** The queue's work and policy, supplied by the daemon. */
 export interface PathQueueOptions {
   /** Path jobs at once. */
   concurrency: number;

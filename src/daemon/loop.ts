@@ -20,6 +20,7 @@ interface Run {
   waiters: Waiter[];
 }
 
+/** What the loop runs and how often. */
 export interface ReconcileLoopOptions {
   /** One reconciliation (the daemon runs it in an exclusive section of the path queue). */
   run: (reasons: readonly string[], allowMassDelete: boolean, onProgress: ProgressListener) => Promise<SyncReport>;

@@ -38,7 +38,6 @@ export interface DeleteBatchOutcome {
   back: string[];
   held: { count: number; reason: string } | null;
   blocked: string | null;
-  report: ExecuteReport | null;
 }
 
 function planOptions(config: Config, overrides: Partial<PlanOptions>): PlanOptions {
@@ -145,13 +144,14 @@ async function rootLooksEmpty(root: string, filter: PathFilter): Promise<boolean
 export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]): Promise<DeleteBatchOutcome> {
   const config = deps.config();
   const filter = deps.filter();
-  const outcome: DeleteBatchOutcome = { deleted: 0, back: [], held: null, blocked: null, report: null };
+  const outcome: DeleteBatchOutcome = { deleted: 0, back: [], held: null, blocked: null };
   const root = checkRoot(config, deps.ledger); // throws GuardError when the root is missing
   const gone: FileRow[] = [];
   for (const p of paths) {
     const row = deps.ledger.fileByPath(p);
     if (!row) continue;
-    const found = await statOne(config.root, p, { filter, followSymlinks: config.followSymlinks, maxFileBytes: config.maxFileBytes, known: knownOf(row), signal: deps.signal });
+    // Presence only: with a 0-byte limit no file is read (a non-empty one comes back unhashed).
+    const found = await statOne(config.root, p, { filter, followSymlinks: config.followSymlinks, maxFileBytes: 0, known: knownOf(row), signal: deps.signal });
     if (typeof found === 'string') gone.push(row);
     else outcome.back.push(p);
   }
@@ -173,7 +173,6 @@ export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]):
     if (thePlan.deletes.length === 0 && thePlan.forget.length === 0) continue;
     const report = await execute(thePlan, executeDeps(deps, config));
     outcome.deleted += report.deleted;
-    outcome.report = report;
   }
   return outcome;
 }

@@ -16,9 +16,13 @@ export type WatchEventKind = 'add' | 'change' | 'unlink' | 'addDir' | 'unlinkDir
 /** `on`: chokidar. Test hooks: `off` never watches; `enospc` fails as if the inotify limit were reached. */
 export type WatcherMode = 'on' | 'off' | 'enospc';
 
+/** The tree to watch, its filter, and where hints and errors go. */
 export interface WatcherOptions {
+  /** The sync root (absolute). */
   root: string;
+  /** The sync's filter: what it rejects is not watched. */
   filter: PathFilter;
+  /** Follow symbolic links (config `followSymlinks`). */
   followSymlinks: boolean;
   logger: Logger;
   /** A path hint: `rel` is relative to the root with POSIX separators ('' is the root itself). */
