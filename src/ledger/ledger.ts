@@ -97,10 +97,13 @@ export class Ledger {
   readonly file: string;
   private readonly db: Database.Database;
   private readonly stmt;
+  /** One immediate-transaction wrapper, made once: better-sqlite3 builds four per `transaction()` call. */
+  readonly #immediate: (fn: () => unknown) => unknown;
 
   private constructor(file: string, db: Database.Database) {
     this.file = file;
     this.db = db;
+    this.#immediate = db.transaction((fn: () => unknown) => fn()).immediate;
     this.stmt = {
       allFiles: db.prepare(`SELECT ${FILE_COLUMNS} FROM files ORDER BY path`),
       fileByPath: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE path = ?`),
@@ -171,6 +174,11 @@ export class Ledger {
       throw new LedgerError(`cannot open the ledger ${file}: ${errorMessage(err)}`, { cause: err });
     }
     return new Ledger(file, db);
+  }
+
+  /** Runs `fn` in one immediate transaction. */
+  #write<T>(fn: () => T): T {
+    return this.#immediate(fn) as T;
   }
 
   close(): void {
@@ -250,22 +258,20 @@ export class Ledger {
   finishUpload(inFlightId: number | null, content: UploadedContent, file: FileMetadata, unknownOutcomes: number, now: number): {
     replaced: string | null;
   } {
-    return this.db
-      .transaction(() => {
-        const previous = this.fileByPath(content.path);
-        const replaced = previous && previous.fileId !== file.id ? previous.fileId : null;
-        if (replaced) this.stmt.addPending.run(replaced, content.path, 'replaced', now);
-        // An id adopted from a sweep may still sit in pending_deletes: it is wanted now.
-        this.stmt.removePending.run(file.id);
-        this.stmt.upsertFile.run({ ...content, fileId: file.id, uploadedAt: file.created_at });
-        this.stmt.clearFailure.run(content.path);
-        if (inFlightId !== null) {
-          if (unknownOutcomes > 0) this.stmt.keepInFlight.run(unknownOutcomes, file.id, inFlightId);
-          else this.stmt.removeInFlight.run(inFlightId);
-        }
-        return { replaced };
-      })
-      .immediate();
+    return this.#write(() => {
+      const previous = this.fileByPath(content.path);
+      const replaced = previous && previous.fileId !== file.id ? previous.fileId : null;
+      if (replaced) this.stmt.addPending.run(replaced, content.path, 'replaced', now);
+      // An id adopted from a sweep may still sit in pending_deletes: it is wanted now.
+      this.stmt.removePending.run(file.id);
+      this.stmt.upsertFile.run({ ...content, fileId: file.id, uploadedAt: file.created_at });
+      this.stmt.clearFailure.run(content.path);
+      if (inFlightId !== null) {
+        if (unknownOutcomes > 0) this.stmt.keepInFlight.run(unknownOutcomes, file.id, inFlightId);
+        else this.stmt.removeInFlight.run(inFlightId);
+      }
+      return { replaced };
+    });
   }
 
   /**
@@ -284,25 +290,21 @@ export class Ledger {
 
   /** Queues owned ids for deletion (orphans, a torn upload). */
   addPendingDeletes(items: readonly { fileId: string; path: string | null; reason: PendingDelete['reason'] }[], now: number): void {
-    this.db
-      .transaction(() => {
-        for (const item of items) this.stmt.addPending.run(item.fileId, item.path, item.reason, now);
-      })
-      .immediate();
+    this.#write(() => {
+      for (const item of items) this.stmt.addPending.run(item.fileId, item.path, item.reason, now);
+    });
   }
 
   /** The path is gone locally: its id moves to `pending_deletes` and the path is forgotten. */
   markDeleted(relPath: string, now: number): string | null {
-    return this.db
-      .transaction(() => {
-        const row = this.fileByPath(relPath);
-        if (!row) return null;
-        this.stmt.addPending.run(row.fileId, relPath, 'deleted', now);
-        this.stmt.deleteFile.run(relPath);
-        this.stmt.clearFailure.run(relPath);
-        return row.fileId;
-      })
-      .immediate();
+    return this.#write(() => {
+      const row = this.fileByPath(relPath);
+      if (!row) return null;
+      this.stmt.addPending.run(row.fileId, relPath, 'deleted', now);
+      this.stmt.deleteFile.run(relPath);
+      this.stmt.clearFailure.run(relPath);
+      return row.fileId;
+    });
   }
 
   /** The remote no longer has the id of a path (deleted by someone else): forget the row. */
@@ -318,11 +320,9 @@ export class Ledger {
   /** Many stat updates in one transaction (a large touch costs one commit). */
   updateStats(items: readonly { path: string; size: number; mtimeMs: number; ino: number }[]): void {
     if (items.length === 0) return;
-    this.db
-      .transaction(() => {
-        for (const item of items) this.stmt.updateStat.run(item.size, item.mtimeMs, item.ino, item.path);
-      })
-      .immediate();
+    this.#write(() => {
+      for (const item of items) this.stmt.updateStat.run(item.size, item.mtimeMs, item.ino, item.path);
+    });
   }
 
   /** A pending delete is done (deleted, or already gone). */

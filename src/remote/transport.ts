@@ -1,11 +1,11 @@
 // The request loop under FilesClient: keep-alive pool, rate limiter, retries, counters, logging.
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import PQueue from 'p-queue';
 import { Agent, type Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
 import { AbortedError, ApiError, AuthError, LocalFileError, requestSuffix, ResponseFormatError, withCounts } from './errors.js';
 import { answerFailure, codeOf, describeNetworkError, finalError, isBlobReadError, type Failure } from './failures.js';
+import { SlidingWindowLimiter } from './limiter.js';
 import { headerValue, limiterWindowMs, retryDelayMs, type RetryPolicy, type Timeouts } from './retry.js';
 import type { ErrorBody } from './validate.js';
 
@@ -95,7 +95,7 @@ export class Transport {
   readonly #o: TransportOptions;
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
-  readonly #limiter: PQueue | undefined;
+  readonly #limiter: SlidingWindowLimiter | undefined;
   readonly #prefix: string;
   #closing: Promise<void> | undefined;
   readonly #closed = new AbortController();
@@ -126,7 +126,7 @@ export class Transport {
     // A sliding window (strict) so that no window ever holds more than the cap; unlimited
     // concurrency: the limiter only spaces requests, the caller's queue decides how many run.
     this.#limiter = Number.isFinite(options.requestsPerWindow)
-      ? new PQueue({ intervalCap: options.requestsPerWindow, interval: limiterWindowMs(options.windowMs), strict: true })
+      ? new SlidingWindowLimiter(options.requestsPerWindow, limiterWindowMs(options.windowMs))
       : undefined;
   }
 
@@ -162,8 +162,9 @@ export class Transport {
         throw new LocalFileError(ex.sourcePath ?? ex.label, codeOf(err) ?? 'EIO', { attempts: call.attempt - 1, unknownOutcomeAttempts: call.unknown, cause: err });
       }
       try {
-        if (this.#limiter) await this.#limiter.add(() => undefined, { signal: waitSignal });
-        else waitSignal.throwIfAborted();
+        waitSignal.throwIfAborted();
+        const slot = this.#limiter?.take(waitSignal);
+        if (slot) await slot;
       } catch (err) {
         throw this.#stopped(ex, call, err, false);
       }
