@@ -146,12 +146,35 @@ const status: Command = async (context) => {
     if (result.pendingDeletes > 0) write(`pending deletes: ${result.pendingDeletes}`);
     if (result.unsettledUploads > 0) write(`uploads to settle at the next sync: ${result.unsettledUploads}`);
     if (result.foreignFiles !== null) write(`foreign files in the workspace: ${result.foreignFiles}`);
-    write(holder ? `daemon: running (pid ${holder.pid})${live ? ` ${JSON.stringify(live)}` : ''}` : 'daemon: not running');
+    if (!holder) write('daemon: not running');
+    else for (const line of describeDaemon(holder.pid, live)) write(line);
     return ExitCode.ok;
   } finally {
     ledger.close();
   }
 };
+
+/** The daemon's live state (see `Daemon.status`) as lines; tolerant of a partial answer. */
+function describeDaemon(pid: number, live: unknown): string[] {
+  const l = (live ?? {}) as {
+    error?: string;
+    state?: string;
+    queue?: { queued?: number; running?: number; settling?: number; parked?: number; deletesWaiting?: number };
+    uploadsInFlight?: number;
+    reconcile?: { running?: boolean; last?: { at: string; exitCode: number } | null; nextAt?: string | null };
+    watcher?: { state?: string; error?: string | null };
+    api?: { state?: string; since?: string; error?: string | null };
+  };
+  if (l.error) return [`daemon: running (pid ${pid}), but its control socket did not answer: ${l.error}`];
+  const q = l.queue ?? {};
+  const lines = [`daemon: ${l.state ?? 'running'} (pid ${pid})`];
+  lines.push(`  queue: ${q.queued ?? 0} queued, ${q.running ?? 0} running, ${q.settling ?? 0} settling, ${q.deletesWaiting ?? 0} deletes waiting; ${l.uploadsInFlight ?? 0} uploads in flight`);
+  const r = l.reconcile;
+  if (r) lines.push(`  reconciliation: ${r.running ? 'running now' : `last ${r.last ? `${r.last.at} (exit ${r.last.exitCode})` : 'never'}`}, next ${r.nextAt ?? 'not scheduled'}`);
+  if (l.watcher) lines.push(`  watcher: ${l.watcher.state ?? 'unknown'}${l.watcher.error ? ` (${l.watcher.error})` : ''}`);
+  if (l.api) lines.push(`  API: ${l.api.state ?? 'unknown'}${l.api.since ? ` since ${l.api.since}` : ''}${l.api.error ? ` (${l.api.error})` : ''}`);
+  return lines;
+}
 
 /** `files-sync ls`: the path → file_id map applications use. */
 const ls: Command = async (context) => {
