@@ -5,11 +5,11 @@ import path from 'node:path';
 import PQueue from 'p-queue';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { hashFile } from '../local/hash.js';
 import type { Logger } from '../log.js';
 import { LocalFileError } from '../remote/errors.js';
 import type { RemoteFiles } from '../remote/types.js';
-import type { Adoption, DeleteAction, Plan, UploadAction } from './plan.js';
+import type { DeleteAction, Plan, UploadAction } from './plan.js';
+import { adopt, retryableOf, statusOf, uploadOne } from './upload.js';
 
 /** Progress of a running plan, for the progress bar and the daemon's status. */
 export interface Progress {
@@ -59,23 +59,6 @@ const MAX_TORN_RETRIES = 3;
 /** Errors that end the whole run instead of one file (a refused key, the API unreachable). */
 export function isFatal(err: unknown): boolean {
   return err instanceof SyncError && (err.exitCode === ExitCode.auth || err.exitCode === ExitCode.unavailable || err.exitCode === ExitCode.usage);
-}
-
-function statusOf(err: unknown): number | undefined {
-  const status = (err as { status?: unknown }).status;
-  return typeof status === 'number' ? status : undefined;
-}
-
-function retryableOf(err: unknown): boolean {
-  const retryable = (err as { retryable?: unknown }).retryable;
-  return typeof retryable === 'boolean' ? retryable : true;
-}
-
-function unknownOutcomesOf(err: unknown): number {
-  const n = (err as { unknownOutcomeAttempts?: unknown }).unknownOutcomeAttempts;
-  if (typeof n === 'number') return n;
-  // An aborted upload may have sent part or all of its body: assume the worst.
-  return (err as { name?: unknown }).name === 'AbortError' ? 1 : 0;
 }
 
 const defaultSleep = (ms: number, signal?: AbortSignal) =>
@@ -150,7 +133,7 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
 
   const runUpload = async (action: UploadAction, tries: number): Promise<void> => {
     try {
-      const outcome = await upload(action, tries > 0, deps, signal, sleep, now);
+      const outcome = await uploadOne(action, tries > 0, deps, signal, sleep, now);
       if (outcome.kind === 'torn') {
         replacedIds.push({ fileId: outcome.tornId, path: action.path, reason: 'torn', fromLocalDelete: false });
         logger.info('file changed during its upload; uploading it again', { path: action.path });
@@ -235,98 +218,5 @@ async function exists(file: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** Records an adopted orphan as the path's copy; returns the id it replaced, if any. */
-function adopt(adoption: Adoption, ledger: Ledger, now: number, logger: Logger): string | null {
-  const { inFlight, file, local } = adoption;
-  const { replaced } = ledger.finishUpload(
-    inFlight.id,
-    { path: local.path, size: local.size, mtimeMs: local.mtimeMs, ino: local.ino, sha256: local.sha256, mimeType: inFlight.mimeType, remoteName: inFlight.remoteName },
-    file,
-    0,
-    now,
-  );
-  logger.info('adopted an upload whose answer was lost', { path: local.path, fileId: file.id });
-  return replaced;
-}
-
-type UploadOutcome =
-  | { kind: 'done'; bytes: number; replaced: string | null; unknownOutcomes: number }
-  | { kind: 'torn'; tornId: string }
-  | { kind: 'unchanged' };
-
-/** One upload with rule 5: settle, hash what is sent, and check nothing moved under it. */
-async function upload(
-  action: UploadAction,
-  rehash: boolean,
-  deps: ExecuteDeps,
-  signal: AbortSignal,
-  sleep: (ms: number, signal?: AbortSignal) => Promise<void>,
-  now: () => number,
-): Promise<UploadOutcome> {
-  const abs = path.join(deps.root, action.path);
-  const age = now() - action.local.mtimeMs;
-  if (age < deps.settleMs) await sleep(Math.min(deps.settleMs, deps.settleMs - age), signal);
-
-  let local = action.local;
-  const before = await fs.stat(abs);
-  if (rehash || before.size !== local.size || before.mtimeMs !== local.mtimeMs) {
-    // Changed since the walk: hash again, so the ledger records what is really sent.
-    const hashed = await hashFile(abs, { signal });
-    if (!hashed.stableAcrossRead) throw new Error('the file is still changing; it will be synced when it settles');
-    local = { ...local, size: hashed.size, mtimeMs: hashed.mtimeMs, ino: hashed.ino, sha256: hashed.sha256 };
-    if (local.size > deps.maxFileBytes) throw new Error(`too large: ${local.size} bytes, the limit is ${deps.maxFileBytes}`);
-  }
-  const row = deps.ledger.fileByPath(action.path);
-  if (row && row.sha256 === local.sha256 && row.remoteName === action.remoteName && action.reason !== 'missing-remote') {
-    deps.ledger.updateStat(action.path, local.size, local.mtimeMs, local.ino);
-    return { kind: 'unchanged' };
-  }
-  if (action.reason === 'missing-remote' && action.replaces !== null && (await stillExists(deps.remote, action.replaces, signal))) {
-    return { kind: 'unchanged' }; // the listing lagged behind; the copy is there
-  }
-
-  const inFlightId = deps.ledger.beginUpload({
-    path: action.path,
-    remoteName: action.remoteName,
-    size: local.size,
-    sha256: local.sha256,
-    mimeType: local.mimeType,
-    startedAt: now(),
-  });
-  let result;
-  try {
-    result = await deps.remote.upload(abs, { filename: action.remoteName, mimeType: local.mimeType, signal });
-  } catch (err) {
-    deps.ledger.abandonUpload(inFlightId, unknownOutcomesOf(err));
-    throw err;
-  }
-  const after = await fs.stat(abs).catch(() => null);
-  if (!after || after.size !== local.size || after.mtimeMs !== local.mtimeMs) {
-    // Torn: what was sent may mix two versions. Its id is ours to delete; the path goes again.
-    deps.ledger.addPendingDeletes([{ fileId: result.file.id, path: action.path, reason: 'torn' }], now());
-    deps.ledger.abandonUpload(inFlightId, result.unknownOutcomeAttempts);
-    if (!after) throw new Error('the file disappeared during its upload');
-    return { kind: 'torn', tornId: result.file.id };
-  }
-  const { replaced } = deps.ledger.finishUpload(
-    inFlightId,
-    { path: action.path, size: local.size, mtimeMs: local.mtimeMs, ino: local.ino, sha256: local.sha256, mimeType: local.mimeType, remoteName: action.remoteName },
-    result.file,
-    result.unknownOutcomeAttempts,
-    now(),
-  );
-  return { kind: 'done', bytes: local.size, replaced, unknownOutcomes: result.unknownOutcomeAttempts };
-}
-
-async function stillExists(remote: RemoteFiles, fileId: string, signal: AbortSignal): Promise<boolean> {
-  try {
-    await remote.get(fileId, { signal });
-    return true;
-  } catch (err) {
-    if (statusOf(err) === 404) return false;
-    throw err;
   }
 }
