@@ -6,75 +6,9 @@ import Database from 'better-sqlite3';
 import { SyncError, ExitCode, errorMessage } from '../errors.js';
 import type { FileMetadata } from '../remote/types.js';
 import { MIGRATIONS } from './schema.js';
+import type { Failure, FileRow, InFlightUpload, PendingDelete, UploadIntent, UploadedContent } from './types.js';
 
-/** A synced path and the remote copy of its content. */
-export interface FileRow {
-  path: string;
-  fileId: string;
-  size: number;
-  mtimeMs: number;
-  ino: number;
-  sha256: string;
-  mimeType: string;
-  remoteName: string;
-  uploadedAt: string;
-}
-
-/** An owned remote id waiting to be deleted. */
-export interface PendingDelete {
-  fileId: string;
-  path: string | null;
-  reason: 'replaced' | 'deleted' | 'orphan' | 'torn';
-  attempts: number;
-  lastError: string | null;
-  createdAt: number;
-}
-
-/** An upload whose outcome is not (fully) known yet. */
-export interface InFlightUpload {
-  id: number;
-  path: string;
-  remoteName: string;
-  size: number;
-  sha256: string;
-  mimeType: string;
-  startedAt: number;
-  unknownOutcomes: number;
-  resolvedFileId: string | null;
-}
-
-/** A path whose last attempt failed. */
-export interface Failure {
-  path: string;
-  error: string;
-  retryable: boolean;
-  attempts: number;
-  nextRetryAt: number | null;
-  size: number | null;
-  mtimeMs: number | null;
-  lastFailedAt: number;
-}
-
-/** What an upload is about, as recorded before it starts. */
-export interface UploadIntent {
-  path: string;
-  remoteName: string;
-  size: number;
-  sha256: string;
-  mimeType: string;
-  startedAt: number;
-}
-
-/** The local file as it was uploaded, recorded with the remote id. */
-export interface UploadedContent {
-  path: string;
-  size: number;
-  mtimeMs: number;
-  ino: number;
-  sha256: string;
-  mimeType: string;
-  remoteName: string;
-}
+export type { Failure, FileRow, InFlightUpload, PendingDelete, UploadIntent, UploadedContent } from './types.js';
 
 /** The ledger is unusable (corrupt, locked, a newer schema): fatal, exit 2. */
 export class LedgerError extends SyncError {
