@@ -1,7 +1,7 @@
 // The upload body framed by hand (src/remote/multipart.ts): every size around the inline/stream
 // threshold arrives intact with its name and type; non-files and vanished files are local errors.
 import { createHash } from 'node:crypto';
-import { mkdir, truncate, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { INLINE_MAX_BYTES, STREAM_CHUNK_BYTES, multipartBody } from '../src/remote/multipart.js';
@@ -38,6 +38,24 @@ describe('upload bodies', () => {
     expect(body.toString('utf8')).toBe(
       `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a %22b%22%0D%0A.txt"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--${boundary}--\r\n`,
     );
+  });
+
+  it('a file that is not the expected version any more is a LocalFileError (changed), nothing sent', async () => {
+    const dir = await tempDir();
+    const emu = await emulator();
+    const path = join(dir, 'a.txt');
+    await writeFile(path, 'version 1');
+    const seen = await stat(path);
+    await writeFile(path, 'version 2, longer');
+    const err = await client(emu.url)
+      .upload(path, { filename: 'a.txt', mimeType: 'text/plain', expect: { size: seen.size, mtimeMs: seen.mtimeMs } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LocalFileError);
+    expect(err).toMatchObject({ code: 'changed', attempts: 0, unknownOutcomeAttempts: 0 });
+    expect(emu.state().files).toHaveLength(0);
+    const now = await stat(path);
+    const ok = await client(emu.url).upload(path, { filename: 'a.txt', mimeType: 'text/plain', expect: { size: now.size, mtimeMs: now.mtimeMs } });
+    expect(ok.file.size_bytes).toBe(now.size);
   });
 
   it('a directory is a LocalFileError (ENOTFILE), nothing sent', async () => {

@@ -125,7 +125,7 @@ export class FilesClient implements RemoteFiles {
       sourcePath: path,
       body: async () => {
         // Framed by hand: a small file in one buffer, a large one streamed as the socket drains.
-        const { body, headers, fileSize } = await multipartBody(path, options.filename, options.mimeType);
+        const { body, headers, fileSize } = await multipartBody(path, options.filename, options.mimeType, options.expect);
         return { body, headers, headersTimeoutMs: uploadTimeoutMs(fileSize, this.#timeouts) };
       },
       read: async (res) => parseFileMetadata(await readJson(res, 'upload answer'), 'upload answer'),

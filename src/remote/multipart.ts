@@ -46,12 +46,13 @@ function escapeQuoted(value: string): string {
 /**
  * Builds the body of `POST /v1/files` for the file at `path`: one part named `file` with
  * `filename` and `mimeType` (a valid MIME type: the caller checks). Opening errors reject with the
- * file system's error (ENOENT, EACCES; ENOTFILE for a directory or other non-regular file). A
+ * file system's error (ENOENT, EACCES; ENOTFILE for a directory or other non-regular file), or
+ * SourceChangedError when its size or mtime are not `expect`'s (the version the caller hashed). A
  * small file is read now; a large one is reopened when the body is consumed (so a body that is
  * never sent holds no descriptor) and any change met while streaming fails it with
  * SourceChangedError.
  */
-export async function multipartBody(path: string, filename: string, mimeType: string): Promise<MultipartBody> {
+export async function multipartBody(path: string, filename: string, mimeType: string, expect?: { size: number; mtimeMs: number }): Promise<MultipartBody> {
   const boundary = `----files-sync-${randomBytes(12).toString('hex')}`;
   const head = Buffer.from(
     `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${escapeQuoted(filename)}"\r\nContent-Type: ${mimeType}\r\n\r\n`,
@@ -65,6 +66,7 @@ export async function multipartBody(path: string, filename: string, mimeType: st
   try {
     before = await fstatFd(fd);
     if (!before.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'ENOTFILE' });
+    if (expect && (before.size !== expect.size || before.mtimeMs !== expect.mtimeMs)) throw new SourceChangedError(`${path} changed since it was hashed`);
     if (before.size <= INLINE_MAX_BYTES) {
       const body = Buffer.allocUnsafe(head.length + before.size + tail.length);
       head.copy(body, 0);

@@ -22,6 +22,11 @@ export interface UploadOptions {
   filename: string;
   /** The part's Content-Type, stored as the file's `mime_type`. */
   mimeType: string;
+  /**
+   * The file as the caller last saw it (its hash is of that version). When the file's size or
+   * mtime differ as it is opened, the upload fails with LocalFileError `changed` and sends nothing.
+   */
+  expect?: { size: number; mtimeMs: number };
   signal?: AbortSignal;
 }
 
