@@ -47,4 +47,16 @@ describe('SlidingWindowLimiter', () => {
     expect(vi.getTimerCount()).toBe(0);
     expect(() => limiter.take(controller.signal)).toThrow('closed');
   });
+
+  it('a waiter watches every signal it is given and ends on the first aborted', async () => {
+    const limiter = new SlidingWindowLimiter(1, 60_000, clock);
+    expect(limiter.take()).toBeUndefined();
+    const caller = new AbortController();
+    const client = new AbortController();
+    const waiting = limiter.take(caller.signal, undefined, client.signal)!;
+    client.abort(new Error('client closed'));
+    await expect(waiting).rejects.toThrow('client closed');
+    caller.abort(new Error('late'));
+    expect(vi.getTimerCount()).toBe(0);
+  });
 });

@@ -26,22 +26,21 @@ export class SlidingWindowLimiter {
 
   /**
    * Takes a slot: `undefined` when one was free now, else a promise that resolves once taken.
-   * Rejects (or throws) with the signal's reason when it is aborted first; the slot is not used.
+   * Rejects (or throws) with the reason of the first of `signals` aborted before; the slot is not used.
    */
-  take(signal?: AbortSignal): Promise<void> | undefined {
-    signal?.throwIfAborted();
+  take(...signals: (AbortSignal | undefined)[]): Promise<void> | undefined {
+    for (const signal of signals) signal?.throwIfAborted();
     if (this.#waiters.length === 0 && this.#tryTake()) return undefined;
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, signal, onAbort: undefined };
-      if (signal) {
-        waiter.onAbort = () => {
-          const i = this.#waiters.indexOf(waiter);
-          if (i >= 0) this.#waiters.splice(i, 1);
-          if (this.#waiters.length === 0) this.#cancelTimer();
-          reject(signal.reason);
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
+      const waiter: Waiter = { resolve, reject, signals: signals.filter((s) => s !== undefined), onAbort: undefined };
+      waiter.onAbort = (event: Event) => {
+        const i = this.#waiters.indexOf(waiter);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        if (this.#waiters.length === 0) this.#cancelTimer();
+        unlisten(waiter);
+        reject((event.target as AbortSignal).reason);
+      };
+      for (const signal of waiter.signals) signal.addEventListener('abort', waiter.onAbort, { once: true });
       this.#waiters.push(waiter);
       this.#schedule();
     });
@@ -92,7 +91,7 @@ export class SlidingWindowLimiter {
   #drain(): void {
     while (this.#waiters.length > 0 && this.#tryTake()) {
       const waiter = this.#waiters.shift()!;
-      if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+      unlisten(waiter);
       waiter.resolve();
     }
     this.#schedule();
@@ -102,6 +101,10 @@ export class SlidingWindowLimiter {
 interface Waiter {
   resolve: () => void;
   reject: (reason: unknown) => void;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  signals: AbortSignal[];
+  onAbort: ((event: Event) => void) | undefined;
+}
+
+function unlisten(waiter: Waiter): void {
+  if (waiter.onAbort) for (const signal of waiter.signals) signal.removeEventListener('abort', waiter.onAbort);
 }

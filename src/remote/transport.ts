@@ -133,21 +133,13 @@ export class Transport {
   /** Runs one call to completion: an answer, an outcome, or a final typed error. */
   async run<T>(ex: Exchange<T>): Promise<Sent<T>> {
     // Waits (limiter slot, back-off) end on the caller's signal or on close(); requests in flight
-    // end only on the caller's signal: close() lets them finish.
-    const waits = new AbortController();
-    const stop = () => waits.abort();
-    if (ex.signal?.aborted || this.#closing) stop();
-    ex.signal?.addEventListener('abort', stop, { once: true });
-    this.#closed.signal.addEventListener('abort', stop, { once: true });
-    try {
-      return await this.#attempts(ex, waits.signal);
-    } finally {
-      ex.signal?.removeEventListener('abort', stop);
-      this.#closed.signal.removeEventListener('abort', stop);
-    }
+    // end only on the caller's signal: close() lets them finish. No controller is made unless a
+    // call waits: most never do, and one per call cost more than the limiter.
+    return this.#attempts(ex);
   }
 
-  async #attempts<T>(ex: Exchange<T>, waitSignal: AbortSignal): Promise<Sent<T>> {
+
+  async #attempts<T>(ex: Exchange<T>): Promise<Sent<T>> {
     const call: CallState = { attempt: 0, sent: false, unknown: 0 };
     for (;;) {
       call.attempt++;
@@ -162,8 +154,9 @@ export class Transport {
         throw new LocalFileError(ex.sourcePath ?? ex.label, codeOf(err) ?? 'EIO', { attempts: call.attempt - 1, unknownOutcomeAttempts: call.unknown, cause: err });
       }
       try {
-        waitSignal.throwIfAborted();
-        const slot = this.#limiter?.take(waitSignal);
+        ex.signal?.throwIfAborted();
+        this.#closed.signal.throwIfAborted();
+        const slot = this.#limiter?.take(ex.signal, this.#closed.signal);
         if (slot) await slot;
       } catch (err) {
         throw this.#stopped(ex, call, err, false);
@@ -206,10 +199,25 @@ export class Transport {
       const delayMs = retryDelayMs(this.#o.policy, call.attempt - 1, result.status, result.headers);
       this.#troubled(ex, result, call.attempt, delayMs);
       try {
-        await sleep(delayMs, undefined, { signal: waitSignal });
+        await this.#backOff(delayMs, ex.signal);
       } catch (err) {
         throw this.#stopped(ex, call, err, false);
       }
+    }
+  }
+
+  /** Sleeps `ms` before a retry, ended early by the caller's signal or by close(). */
+  async #backOff(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    const stop = new AbortController();
+    const abort = () => stop.abort(signal?.aborted ? signal.reason : this.#closed.signal.reason);
+    if (signal?.aborted || this.#closed.signal.aborted) abort();
+    signal?.addEventListener('abort', abort, { once: true });
+    this.#closed.signal.addEventListener('abort', abort, { once: true });
+    try {
+      await sleep(ms, undefined, { signal: stop.signal });
+    } finally {
+      signal?.removeEventListener('abort', abort);
+      this.#closed.signal.removeEventListener('abort', abort);
     }
   }
 
