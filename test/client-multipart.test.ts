@@ -58,6 +58,17 @@ describe('upload bodies', () => {
     expect(ok.file.size_bytes).toBe(now.size);
   });
 
+  it('bytes handed over (content) are sent as they are, the file not read', async () => {
+    const dir = await tempDir();
+    const emu = await emulator();
+    const path = join(dir, 'a.txt');
+    await writeFile(path, 'on disk');
+    const content = Buffer.from('as hashed by the walk');
+    const result = await client(emu.url).upload(path, { filename: 'a.txt', mimeType: 'text/plain', content });
+    expect(result.file.size_bytes).toBe(content.length);
+    expect(emu.state().files[0]?.sha256).toBe(sha256(content));
+  });
+
   it('a directory is a LocalFileError (ENOTFILE), nothing sent', async () => {
     const dir = await tempDir();
     const emu = await emulator();

@@ -6,7 +6,7 @@ import { realpath, stat } from 'node:fs/promises';
 import type { Logger } from '../log.js';
 import { type HashResult, hashDescriptor, hashFile, withOpenFile } from './hash.js';
 import { mimeTypeFor } from './mime.js';
-import type { KnownFile, LocalFile, LocalProblem, PathFilter } from './types.js';
+import type { ContentBudget, KnownFile, LocalFile, LocalProblem, PathFilter } from './types.js';
 
 /** Options shared by `walk` and `statOne`. */
 export interface ScanOptions {
@@ -21,11 +21,13 @@ export interface ScanOptions {
   signal?: AbortSignal;
   /** Receives debug lines for skipped paths and warnings for problems. */
   logger?: Logger;
+  /** Keep the bytes of small files that get hashed, within this budget (counted down). */
+  keepContent?: ContentBudget;
 }
 
 /** What became of one path. */
 export type Taken =
-  | { kind: 'file'; file: LocalFile; hashedBytes: number | undefined }
+  | { kind: 'file'; file: LocalFile; hashedBytes: number | undefined; content?: Buffer }
   | { kind: 'problem'; problem: LocalProblem }
   | { kind: 'skipped'; reason: string }
   | { kind: 'missing' };
@@ -85,7 +87,7 @@ export async function takeFile(relPath: string, absPath: string, info: Stats, op
   }
   let hashed;
   try {
-    hashed = await hashFile(absPath, { signal: options.signal, noFollow: true });
+    hashed = await hashFile(absPath, { signal: options.signal, noFollow: true, keep: keepable(options, info.size) });
   } catch (err) {
     return problemOf(relPath, err);
   }
@@ -104,7 +106,7 @@ export async function takeUnknownFile(relPath: string, absPath: string, options:
     return await withOpenFile(absPath, { noFollow: true }, async (fd, before) => {
       if (!before.isFile()) return undefined;
       if (before.size > options.maxFileBytes) return unhashed(relPath, before);
-      return fromHash(relPath, await hashDescriptor(fd, before, { signal: options.signal }), options);
+      return fromHash(relPath, await hashDescriptor(fd, before, { signal: options.signal, keep: keepable(options, before.size) }), options);
     });
   } catch (err) {
     const code = fsCode(err);
@@ -112,6 +114,14 @@ export async function takeUnknownFile(relPath: string, absPath: string, options:
     if (code === 'ELOOP' || code === 'EACCES' || code === 'EPERM') return undefined;
     return problemOf(relPath, err);
   }
+}
+
+/** Whether the content of a file of `size` bytes is kept; if so, the budget is charged now. */
+function keepable(options: ScanOptions, size: number): boolean {
+  const budget = options.keepContent;
+  if (budget === undefined || size > budget.maxFileBytes || size > budget.remainingBytes) return false;
+  budget.remainingBytes -= size;
+  return true;
 }
 
 /** A file over the limit: listed with its stat, never read. */
@@ -133,7 +143,7 @@ function fromHash(relPath: string, hashed: HashResult, options: ScanOptions): Ta
     sha256: hashed.size > options.maxFileBytes ? null : hashed.sha256,
     mimeType: mimeTypeFor(relPath, hashed.head),
   };
-  return { kind: 'file', file, hashedBytes: hashed.size };
+  return { kind: 'file', file, hashedBytes: hashed.size, ...(hashed.content && file.sha256 !== null ? { content: hashed.content } : {}) };
 }
 
 /** Where a symlink leads, when it may be followed. */

@@ -25,6 +25,8 @@ export interface HashResult {
   stableAcrossRead: boolean;
   /** True when the descriptor is a regular file; otherwise nothing was read (sha256 is ''). */
   regular: boolean;
+  /** With `keep`: every byte read (exactly `size`), when the read was stable. */
+  content?: Buffer;
 }
 
 export interface OpenOptions {
@@ -37,6 +39,11 @@ export interface OpenOptions {
 
 export interface HashOptions extends OpenOptions {
   signal?: AbortSignal;
+  /**
+   * Keep the bytes read (`HashResult.content`): a file smaller than one chunk is then read into a
+   * buffer of its own instead of a shared one. Ignored for larger files.
+   */
+  keep?: boolean;
   /** Test seam: awaited after each chunk is hashed, with the bytes read so far. */
   afterChunk?: (bytesRead: number) => void | Promise<void>;
 }
@@ -95,6 +102,9 @@ export async function hashFile(absPath: string, options: HashOptions = {}): Prom
  */
 export async function hashDescriptor(fd: number, before: Stats, options: HashOptions = {}): Promise<HashResult> {
   const { signal, afterChunk } = options;
+  const own = options.keep === true && before.size < HASH_CHUNK_BYTES;
+  // Still true when the content sits whole in the first buffer (no short read).
+  let whole = true;
   const identity = { size: before.size, mtimeMs: before.mtimeMs, ino: before.ino, dev: before.dev };
   if (!before.isFile()) {
     return { ...identity, sha256: '', head: new Uint8Array(0), stableAcrossRead: false, regular: false };
@@ -110,7 +120,8 @@ export async function hashDescriptor(fd: number, before: Stats, options: HashOpt
     let position = 0;
     let stable = true;
 
-    if (before.size > 0) buffers.push(takeBuffer());
+    // A kept file gets a buffer of its own: its size plus the byte that shows growth.
+    if (before.size > 0) buffers.push(own ? Buffer.allocUnsafe(before.size + 1) : takeBuffer());
     if (before.size > HASH_CHUNK_BYTES) buffers.push(takeBuffer());
     // Asks for at most one byte more than the size, so a file that grew is noticed. A rejection
     // while the other chunk is hashed is handled in `finally`.
@@ -148,16 +159,22 @@ export async function hashDescriptor(fd: number, before: Stats, options: HashOpt
       hash.update(buffer.subarray(0, bytesRead));
       if (afterChunk) await afterChunk(position);
       signal?.throwIfAborted();
-      // One buffer and a short read: read the rest into the same buffer, now hashed.
-      if (next === undefined && position < before.size) next = readAt(buffer, position);
+      // One buffer and a short read: read the rest into the same buffer, now hashed (so what it
+      // held is not kept).
+      if (next === undefined && position < before.size) {
+        whole = false;
+        next = readAt(buffer, position);
+      }
     }
     const after = await fstatFd(fd);
     if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || position !== before.size) {
       stable = false;
     }
-    return { ...identity, sha256: hash.digest('hex'), head, stableAcrossRead: stable, regular: true };
+    const result: HashResult = { ...identity, sha256: hash.digest('hex'), head, stableAcrossRead: stable, regular: true };
+    if (own && stable && whole) result.content = before.size === 0 ? Buffer.alloc(0) : buffers[0]!.subarray(0, before.size);
+    return result;
   } finally {
     if (next !== undefined) await next.catch(() => undefined);
-    for (const buffer of buffers) giveBuffer(buffer);
+    if (!own) for (const buffer of buffers) giveBuffer(buffer);
   }
 }

@@ -50,6 +50,20 @@ export interface WalkResult {
   root: { dev: number; ino: number };
   filesHashed: number;
   bytesHashed: number;
+  /**
+   * With `keepContent`: the bytes hashed of small files that were new or changed (path → content),
+   * so that their upload sends exactly what was hashed without reading the file again.
+   */
+  contents?: Map<string, Buffer>;
+}
+
+/**
+ * How much the walk may keep of the files it hashes (WalkResult.contents): files up to
+ * `maxFileBytes`, while `remainingBytes` lasts (the walk counts it down).
+ */
+export interface ContentBudget {
+  maxFileBytes: number;
+  remainingBytes: number;
 }
 
 /** Which paths under the root take part in the sync. */

@@ -70,6 +70,7 @@ export async function walk(root: string, options: WalkOptions): Promise<WalkResu
   let complete = true;
   let filesHashed = 0;
   let bytesHashed = 0;
+  const contents = options.keepContent ? new Map<string, Buffer>() : undefined;
 
   let lastProgress = 0;
   const progress = (force: boolean) => {
@@ -85,6 +86,7 @@ export async function walk(root: string, options: WalkOptions): Promise<WalkResu
     switch (taken.kind) {
       case 'file':
         files.push(taken.file);
+        if (taken.content !== undefined) contents?.set(rel, taken.content);
         if (taken.hashedBytes !== undefined) {
           filesHashed++;
           bytesHashed += taken.hashedBytes;
@@ -200,7 +202,7 @@ export async function walk(root: string, options: WalkOptions): Promise<WalkResu
   problems.sort(byPath);
   skipped.sort(byPath);
   logger?.debug('walk done', { files: files.length, problems: problems.length, skipped: skipped.length, complete, filesHashed, bytesHashed });
-  return { files, problems, complete, skipped, root: { dev: opened.dev, ino: opened.ino }, filesHashed, bytesHashed };
+  return { files, problems, complete, skipped, root: { dev: opened.dev, ino: opened.ino }, filesHashed, bytesHashed, ...(contents ? { contents } : {}) };
 }
 
 /**

@@ -8,7 +8,7 @@ import { ConfigError } from '../errors.js';
 import { createContract, type ApiVersion, type Contract, type ContractName } from './contract.js';
 import { ApiError, LocalFileError, NotDownloadableError, ResponseFormatError } from './errors.js';
 import { resolveRetryPolicy, resolveTimeouts, uploadTimeoutMs, type RetryPolicy, type Timeouts } from './retry.js';
-import { multipartBody } from './multipart.js';
+import { multipartBody, multipartOf } from './multipart.js';
 import { Transport, type RemoteStats } from './transport.js';
 import type { CallOptions, DeleteResult, FileMetadata, RemoteFiles, UploadOptions, UploadResult } from './types.js';
 import { parseDeleted, parseFileMetadata } from './validate.js';
@@ -125,7 +125,9 @@ export class FilesClient implements RemoteFiles {
       sourcePath: path,
       body: async () => {
         // Framed by hand: a small file in one buffer, a large one streamed as the socket drains.
-        const { body, headers, fileSize } = await multipartBody(path, options.filename, options.mimeType, options.expect);
+        const { body, headers, fileSize } = options.content
+          ? multipartOf(options.content, options.filename, options.mimeType)
+          : await multipartBody(path, options.filename, options.mimeType, options.expect);
         return { body, headers, headersTimeoutMs: uploadTimeoutMs(fileSize, this.#timeouts) };
       },
       read: async (res) => parseFileMetadata(await readJson(res, 'upload answer'), 'upload answer'),

@@ -43,6 +43,27 @@ function escapeQuoted(value: string): string {
   return value.replace(/\n/g, '%0A').replace(/\r/g, '%0D').replace(/"/g, '%22');
 }
 
+/** Boundaries: 96 random bits per process and a counter, so no two bodies share one. */
+const BOUNDARY_PREFIX = `----files-sync-${randomBytes(12).toString('hex')}-`;
+let boundaries = 0;
+
+/** The framing around one `file` part: a fresh boundary, then the part's head and the tail. */
+function framing(filename: string, mimeType: string): { head: Buffer; tail: Buffer; contentType: string } {
+  const boundary = `${BOUNDARY_PREFIX}${(boundaries++).toString(36)}`;
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${escapeQuoted(filename)}"\r\nContent-Type: ${mimeType}\r\n\r\n`,
+    'utf8',
+  );
+  return { head, tail: Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1'), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+/** The body of `POST /v1/files` for bytes already in memory (a file the walk read and hashed). */
+export function multipartOf(content: Buffer, filename: string, mimeType: string): MultipartBody {
+  const { head, tail, contentType } = framing(filename, mimeType);
+  const body = Buffer.concat([head, content, tail]);
+  return { body, headers: { 'content-type': contentType, 'content-length': String(body.length) }, fileSize: content.length };
+}
+
 /**
  * Builds the body of `POST /v1/files` for the file at `path`: one part named `file` with
  * `filename` and `mimeType` (a valid MIME type: the caller checks). Opening errors reject with the
@@ -53,13 +74,8 @@ function escapeQuoted(value: string): string {
  * SourceChangedError.
  */
 export async function multipartBody(path: string, filename: string, mimeType: string, expect?: { size: number; mtimeMs: number }): Promise<MultipartBody> {
-  const boundary = `----files-sync-${randomBytes(12).toString('hex')}`;
-  const head = Buffer.from(
-    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${escapeQuoted(filename)}"\r\nContent-Type: ${mimeType}\r\n\r\n`,
-    'utf8',
-  );
-  const tail = Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1');
-  const headers = (length: number) => ({ 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(length) });
+  const { head, tail, contentType } = framing(filename, mimeType);
+  const headers = (length: number) => ({ 'content-type': contentType, 'content-length': String(length) });
 
   const fd = await openFd(path, constants.O_RDONLY | constants.O_NONBLOCK);
   let before: Stats;

@@ -27,6 +27,11 @@ export interface UploadOptions {
    * mtime differ as it is opened, the upload fails with LocalFileError `changed` and sends nothing.
    */
   expect?: { size: number; mtimeMs: number };
+  /**
+   * The file's bytes as the caller read (and hashed) them: sent as they are, without reading the
+   * file again (`expect` is then not checked: the caller vouches for the version).
+   */
+  content?: Buffer;
   signal?: AbortSignal;
 }
 

@@ -33,6 +33,11 @@ export interface ExecuteDeps {
   /** A file must be this old (mtime) before it is read for upload. */
   settleMs: number;
   signal?: AbortSignal;
+  /**
+   * Bytes the walk kept of files it hashed (WalkResult.contents): an upload sends them instead of
+   * reading the file again, and drops them once sent.
+   */
+  contents?: Map<string, Buffer>;
   /** Clock and sleep, passed in so tests control time. */
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;

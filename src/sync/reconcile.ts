@@ -17,6 +17,13 @@ import { plan, type Plan, type PlanOptions } from './plan.js';
 /** Remote files created up to this long before an upload's recorded start still count as its orphans. */
 export const ORPHAN_SKEW_MS = 120_000;
 
+/**
+ * The walk keeps the bytes of new or changed files up to 64 KiB, 64 MiB in all, and their uploads
+ * send them: each such file is read once, not twice (four file operations fewer per upload).
+ */
+const KEEP_FILE_BYTES = 64 * 1024;
+const KEEP_TOTAL_BYTES = 64 * 1024 * 1024;
+
 export interface ReconcileOptions {
   config: Config;
   ledger: Ledger;
@@ -123,6 +130,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     followSymlinks: config.followSymlinks,
     maxFileBytes: config.maxFileBytes,
     known: (p) => known.get(p),
+    ...(options.dryRun ? {} : { keepContent: { maxFileBytes: KEEP_FILE_BYTES, remainingBytes: KEEP_TOTAL_BYTES } }),
     logger,
     ...(options.signal ? { signal: options.signal } : {}),
     onProgress: (p) => {
@@ -167,6 +175,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     settleMs: config.settleSeconds * 1000,
     now,
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(local.contents ? { contents: local.contents } : {}),
     onProgress: (p: Progress) => options.onProgress?.('sync', p),
   };
   const result = await execute(thePlan, deps);

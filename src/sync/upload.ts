@@ -63,6 +63,9 @@ export async function uploadOne(
   if (age < deps.settleMs) await sleep(Math.min(deps.settleMs, deps.settleMs - age), signal);
 
   let local = action.local;
+  // What the walk read and hashed, if it kept it; not after a change (`rehash`): that is stale.
+  let content = deps.contents?.get(action.path);
+  deps.contents?.delete(action.path);
   // The client checks, as it opens the file, that it is still the version hashed (`expect`): a
   // file changed since the walk fails with `changed` and comes back here with `rehash`.
   if (rehash) {
@@ -70,6 +73,7 @@ export async function uploadOne(
     const hashed = await hashFile(abs, { signal });
     if (!hashed.stableAcrossRead) throw new Error('the file is still changing; it will be synced when it settles');
     local = { ...local, size: hashed.size, mtimeMs: hashed.mtimeMs, ino: hashed.ino, sha256: hashed.sha256 };
+    content = undefined;
     if (local.size > deps.maxFileBytes) throw new Error(`too large: ${local.size} bytes, the limit is ${deps.maxFileBytes}`);
   }
   const row = deps.ledger.fileByPath(action.path);
@@ -91,7 +95,13 @@ export async function uploadOne(
   });
   let result;
   try {
-    result = await deps.remote.upload(abs, { filename: action.remoteName, mimeType: local.mimeType, expect: { size: local.size, mtimeMs: local.mtimeMs }, signal });
+    result = await deps.remote.upload(abs, {
+      filename: action.remoteName,
+      mimeType: local.mimeType,
+      expect: { size: local.size, mtimeMs: local.mtimeMs },
+      ...(content?.length === local.size ? { content } : {}),
+      signal,
+    });
   } catch (err) {
     deps.ledger.abandonUpload(inFlightId, unknownOutcomesOf(err));
     throw err;
