@@ -53,9 +53,17 @@ export async function rowSmall(ctx: RowContext): Promise<RowResult> {
       context(1, 'files-sync throughput', perSec(median(runs.map((r) => r.filesSync))), `${fmt(perSec(median(runs.map((r) => r.filesSync))))} files/s`),
       judged(1, 'files-sync ÷ ceiling (throughput)', vsCeiling, ratio(vsCeiling), '>=', 0.8, '≥ 0.80×'),
       judged(1, 'files-sync ÷ SDK script (throughput)', vsSdk, ratio(vsSdk), '>=', 1.5, '≥ 1.50×'),
-      judged(1, 'files-sync requests (most of any run)', requests, `${fmt(requests)} (${fmt(Math.max(...runs.map((r) => r.listCalls)))} list)`, '==', expected, `= ${fmt(expected)} (${fmt(count)} + ${Math.ceil(count / 1000)} list)`),
+      judged(1, 'files-sync requests (most of any run)', requests, `${fmt(requests)} (${fmt(Math.max(...runs.map((r) => r.listCalls)))} list)`, '<=', expected, `≤ ${fmt(expected)} (${fmt(count)} + ${Math.ceil(count / 1000)} list)`),
     ];
-    return { row: 1, title: `Small files: ${fmt(count)} × 4 KiB, concurrency ${concurrency}`, figures, raw: { count, size, concurrency, runs } };
+    return {
+      row: 1,
+      title: `Small files: ${fmt(count)} × 4 KiB, concurrency ${concurrency}`,
+      figures,
+      raw: { count, size, concurrency, runs },
+      notes: [
+        `Each client uploads the same tree to a fresh, empty emulator. The listing of an empty workspace is one call, so the fewest requests possible are ${fmt(count)} uploads + 1 list call; the target's ceil(files/1000) = ${Math.ceil(count / 1000)} list calls is what listing ${fmt(count)} files would cost, the bound a sync against a workspace already holding them would meet.`,
+      ],
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
