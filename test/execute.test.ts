@@ -8,6 +8,7 @@ import type { Emulator } from '../src/emulator/index.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import { silentLogger } from '../src/log.js';
 import { FilesClient } from '../src/remote/client.js';
+import { UnavailableError } from '../src/remote/errors.js';
 import type { RemoteFiles, UploadOptions, UploadResult } from '../src/remote/types.js';
 import { reconcile } from '../src/sync/reconcile.js';
 import { TEST_KEY, emulator, localHashes, sha256, tempDir, writeTree } from './helpers/sync.js';
@@ -104,5 +105,53 @@ describe('execute', () => {
     const fixed = await reconcile({ config: config(), ledger, remote: client, logger: silentLogger() });
     expect(fixed.failed).toEqual([]);
     expect(new Map(ledger.files().map((r) => [r.path, r.sha256]))).toEqual(localHashes(path.join(dir, 'root')));
+  });
+
+  it('one file the API keeps failing on is recorded and does not stop the others; a streak ends the run', async () => {
+    writeTree(path.join(dir, 'root'), Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`f${i}.txt`, `file ${i}`])));
+    const unavailable = () => new UnavailableError(5, 'timeout_error: no answer', { type: 'timeout_error' });
+    const oneBad: RemoteFiles = {
+      ...changingUnder(client, () => undefined),
+      upload: (file, options) => (file.endsWith('f3.txt') ? Promise.reject(unavailable()) : client.upload(file, options)),
+    };
+    const report = await reconcile({ config: config(), ledger, remote: oneBad, logger: silentLogger() });
+    expect(report.uploaded).toBe(11);
+    expect(report.failed.map((f) => f.path)).toEqual(['f3.txt']);
+    expect(report.exitCode).toBe(1);
+    expect(ledger.failures()).toEqual([expect.objectContaining({ path: 'f3.txt', retryable: true })]);
+
+    fs.writeFileSync(path.join(dir, 'root', 'new-1.txt'), 'n1');
+    fs.writeFileSync(path.join(dir, 'root', 'new-2.txt'), 'n2');
+    const down: RemoteFiles = { ...oneBad, upload: () => Promise.reject(unavailable()) };
+    await expect(reconcile({ config: config(), ledger, remote: down, logger: silentLogger() })).rejects.toThrow(/remote unavailable/);
+    // Each failure was recorded before the run ended: they back off instead of looping.
+    expect(ledger.failures().map((f) => f.path).sort()).toEqual(['f3.txt', 'new-1.txt', 'new-2.txt']);
+  });
+
+  it('a file newly excluded is deleted remotely, like a deleted one', async () => {
+    writeTree(path.join(dir, 'root'), { 'keep.txt': 'k', 'debug.log': 'noise' });
+    await reconcile({ config: config(), ledger, remote: client, logger: silentLogger() });
+    expect(emu.state().files).toHaveLength(2);
+    const excluding = { ...config(), exclude: ['*.log'] };
+    const report = await reconcile({ config: excluding, ledger, remote: client, logger: silentLogger() });
+    expect(report.deleted).toBe(1);
+    expect(emu.state().files.map((f) => f.filename)).toEqual(['keep.txt']);
+    expect(ledger.files().map((r) => r.path)).toEqual(['keep.txt']);
+  });
+
+  it('a root on another device deletes nothing, run after run, until --allow-mass-delete accepts it', async () => {
+    writeTree(path.join(dir, 'root'), { 'a.txt': 'a', 'b.txt': 'b' });
+    await reconcile({ config: config(), ledger, remote: client, logger: silentLogger() });
+    ledger.setMetaJson('root_identity', { dev: 424242, ino: 1 }); // as if another disk had been mounted there
+    fs.rmSync(path.join(dir, 'root', 'a.txt'));
+    for (let run = 0; run < 2; run++) {
+      const report = await reconcile({ config: config(), ledger, remote: client, logger: silentLogger() });
+      expect(report.deleted).toBe(0);
+      expect(report.deletesBlocked).toMatch(/another device/);
+      expect(report.exitCode).toBe(3);
+    }
+    const accepted = await reconcile({ config: config(), ledger, remote: client, logger: silentLogger(), allowMassDelete: true });
+    expect(accepted.deleted).toBe(1);
+    expect(ledger.getMetaJson<{ dev: number }>('root_identity')?.dev).toBe(fs.statSync(path.join(dir, 'root')).dev);
   });
 });

@@ -218,6 +218,50 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'two paths with one remote name and size in flight: nothing is adopted, all matches go (rule 3)',
+    local: [local('a/README.md', 'hA'), local('b/README.md', 'hB')],
+    ledger: {
+      inFlight: [
+        inFlight(1, 'a/README.md', 'hA', { remoteName: 'README.md' }),
+        inFlight(2, 'b/README.md', 'hB', { remoteName: 'README.md' }),
+      ],
+    },
+    remote: [
+      remoteFile('file_b', 'README.md', { created_at: new Date(NOW - 30_000).toISOString() }),
+      remoteFile('file_a', 'README.md', { created_at: new Date(NOW - 20_000).toISOString() }),
+    ],
+    options: { remoteName: (p) => p.split('/').at(-1)! },
+    expect: (p) => {
+      expect(p.adoptions).toEqual([]);
+      expect(deletes(p).sort()).toEqual([['file_a', 'orphan'], ['file_b', 'orphan']]);
+      expect(uploads(p).sort()).toEqual([['a/README.md', 'new', null], ['b/README.md', 'new', null]]);
+    },
+  },
+  {
+    name: 'an orphan older than the ledger copy is not adopted over it (the sweep sees an old walk)',
+    local: [local('a.txt', 'hA')],
+    ledger: {
+      files: [row('a.txt', 'file_new', 'hB', { uploadedAt: new Date(NOW - 5_000).toISOString() })],
+      inFlight: [inFlight(7, 'a.txt', 'hA', { startedAt: NOW - 60_000 })],
+    },
+    remote: [remoteFile('file_new', 'a.txt'), remoteFile('file_oldA', 'a.txt', { created_at: new Date(NOW - 50_000).toISOString() })],
+    expect: (p) => {
+      expect(p.adoptions).toEqual([]);
+      expect(deletes(p)).toEqual([['file_oldA', 'orphan']]);
+    },
+  },
+  {
+    name: 'a same-named file created long after the upload could have ended is someone else\'s',
+    local: [local('a.txt', 'h1')],
+    ledger: { inFlight: [inFlight(7, 'a.txt', 'h1', { startedAt: NOW - 3 * 86_400_000 })] },
+    remote: [remoteFile('file_later', 'a.txt', { created_at: new Date(NOW - 3_600_000).toISOString() })],
+    expect: (p) => {
+      expect(p.deletes).toEqual([]);
+      expect(p.adoptions).toEqual([]);
+      expect(p.foreign).toBe(1);
+    },
+  },
+  {
     name: 'an incomplete listing settles no in-flight upload and deletes no path',
     local: [],
     ledger: { files: [row('a.txt', 'file_a', 'h1')], inFlight: [inFlight(7, 'a.txt', 'h1')] },

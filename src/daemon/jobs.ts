@@ -257,9 +257,12 @@ export class PathQueue {
     try {
       await this.whenIdle();
       if (this.stopped) return;
-      const now = Date.now();
-      const due = [...this.deletes].filter(([, at]) => at <= now + 100).map(([p]) => p);
-      for (const p of due) this.deletes.delete(p);
+      // Every waiting candidate goes in this batch, not only the due ones: the paths of one
+      // `rm -rf` become candidates over a spread of job completions, and a batch split by due
+      // time could pass the mass-delete guard piece by piece. The batch re-checks each path, so a
+      // younger candidate that came back is not deleted.
+      const due = [...this.deletes.keys()];
+      this.deletes.clear();
       if (due.length === 0) return;
       await this.exclusive(async () => {
         try {

@@ -1,15 +1,22 @@
 // The state directory's writer lock: one process at a time owns a ledger (DESIGN.md rule 7).
+//
+// The lock itself is an exclusive SQLite lock on `lock.db`, held by an open connection for the life
+// of the process: the kernel drops it when the process dies however it dies, so there is no stale
+// lock to judge and no window in which two processes both take one. Beside it, `lock` (JSON,
+// written atomically by the holder) says who holds it, for messages and for `files-sync sync` to
+// find a running daemon; it is a hint, never the lock.
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { ExitCode, SyncError } from '../errors.js';
 
 /** Another live process holds the lock. */
 export class LockedError extends SyncError {
   override name = 'LockedError';
-  readonly pid: number;
+  readonly pid: number | null;
   readonly holder: string;
-  constructor(pid: number, holder: string, file: string) {
-    super(`another files-sync (${holder}, pid ${pid}) is using ${path.dirname(file)}`, ExitCode.usage);
+  constructor(pid: number | null, holder: string, stateDir: string) {
+    super(`another files-sync (${holder}${pid === null ? '' : `, pid ${pid}`}) is using ${stateDir}`, ExitCode.usage);
     this.pid = pid;
     this.holder = holder;
   }
@@ -30,7 +37,7 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Reads the lock file; undefined when absent, unreadable, or left by a process that is gone. */
+/** Reads the holder file; undefined when absent, unreadable, ours, or left by a process that is gone. */
 export function readLock(file: string): LockContent | undefined {
   let content: LockContent;
   try {
@@ -48,41 +55,46 @@ export interface Lock {
   release(): void;
 }
 
-/**
- * Takes the lock in `stateDir`, or throws LockedError naming the live holder. A lock left by a
- * dead process (a crash, SIGKILL) is taken over.
- */
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+}
+
+/** Takes the lock in `stateDir`, or throws LockedError naming the live holder. */
 export function acquireLock(stateDir: string, holder: string): Lock {
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const file = path.join(stateDir, 'lock');
-  const content = JSON.stringify({ pid: process.pid, holder } satisfies LockContent);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      fs.writeFileSync(file, content, { flag: 'wx', mode: 0o600 });
-      let released = false;
-      return {
-        file,
-        release() {
-          if (released) return;
-          released = true;
-          try {
-            if (fs.readFileSync(file, 'utf8') === content) fs.unlinkSync(file);
-          } catch {
-            // already gone
-          }
-        },
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const current = readLock(file);
-      if (current) throw new LockedError(current.pid, current.holder, file);
-      // Stale: its owner died. Remove it and race for it again (O_EXCL decides).
-      try {
-        fs.unlinkSync(file);
-      } catch {
-        // someone else removed it first
-      }
-    }
+  const db = new Database(path.join(stateDir, 'lock.db'), { timeout: 0 });
+  try {
+    // In exclusive locking mode the lock taken by the first write is kept until the connection closes.
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.exec('BEGIN EXCLUSIVE');
+    db.exec('CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL)');
+    db.prepare('DELETE FROM holder').run();
+    db.prepare('INSERT INTO holder (pid) VALUES (?)').run(process.pid);
+    db.exec('COMMIT');
+  } catch (err) {
+    db.close();
+    if (!isBusy(err)) throw err;
+    const current = readLock(file);
+    throw new LockedError(current?.pid ?? null, current?.holder ?? 'another process', stateDir);
   }
-  throw new SyncError(`could not take the lock ${file}`, ExitCode.usage);
+  const content = JSON.stringify({ pid: process.pid, holder } satisfies LockContent);
+  const temp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temp, content, { mode: 0o600 });
+  fs.renameSync(temp, file);
+  let released = false;
+  return {
+    file,
+    release() {
+      if (released) return;
+      released = true;
+      try {
+        if (fs.readFileSync(file, 'utf8') === content) fs.unlinkSync(file);
+      } catch {
+        // already gone
+      }
+      db.close();
+    },
+  };
 }

@@ -10,7 +10,7 @@ import type { Logger } from '../log.js';
 import type { RemoteFiles } from '../remote/types.js';
 import { execute, type ExecuteDeps, type ExecuteReport } from '../sync/execute.js';
 import { plan, type LedgerView, type LocalView, type PlanOptions } from '../sync/plan.js';
-import { ORPHAN_SKEW_MS, checkRoot, nameFor } from '../sync/reconcile.js';
+import { ORPHAN_SKEW_MS, checkRoot, nameFor, presenceCheck } from '../sync/reconcile.js';
 
 /** What a path job and a delete batch need; `config` and `filter` change on a reload. */
 export interface PathSyncDeps {
@@ -55,6 +55,9 @@ function planOptions(config: Config, overrides: Partial<PlanOptions>): PlanOptio
   };
 }
 
+/** An upload this recent of the same content makes a deleted path a move (clock skew included). */
+const MOVE_WINDOW_MS = 10 * 60_000;
+
 function executeDeps(deps: PathSyncDeps, config: Config): ExecuteDeps {
   return {
     root: config.root,
@@ -65,6 +68,9 @@ function executeDeps(deps: PathSyncDeps, config: Config): ExecuteDeps {
     maxFileBytes: config.maxFileBytes,
     settleMs: config.settleSeconds * 1000,
     signal: deps.signal,
+    stillPresent: presenceCheck(config, deps.filter()),
+    // One path at a time: its "unavailable" is the daemon's cue to park and probe the API.
+    unavailableStreak: 1,
   };
 }
 
@@ -158,8 +164,16 @@ export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]):
   if (gone.length === 0) return outcome;
   const distrust = root.distrust ?? ((await rootLooksEmpty(config.root, filter)) ? 'the root is empty while the ledger is not' : null);
 
+  // A move is content that reappeared at a new path just now (DESIGN.md rule 4: "in the same
+  // plan"); an old copy elsewhere (a backup folder, boilerplate files) does not make `rm -rf` a move.
   const goneSet = new Set(gone.map((r) => r.path));
-  const elsewhere = new Set(deps.ledger.files().filter((r) => !goneSet.has(r.path)).map((r) => r.sha256));
+  const since = Date.now() - Math.max(MOVE_WINDOW_MS, 2 * config.deleteDelaySeconds * 1000);
+  const elsewhere = new Set(
+    deps.ledger
+      .files()
+      .filter((r) => !goneSet.has(r.path) && Date.parse(r.uploadedAt) >= since)
+      .map((r) => r.sha256),
+  );
   const moves = gone.filter((r) => elsewhere.has(r.sha256)).map((r) => r.path);
   const deletes = gone.filter((r) => !elsewhere.has(r.sha256)).map((r) => r.path);
   const local: LocalView = { files: [], problems: [], complete: true };

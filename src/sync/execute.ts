@@ -6,7 +6,7 @@ import PQueue from 'p-queue';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
-import { LocalFileError } from '../remote/errors.js';
+import { LocalFileError, unknownOutcomeAttemptsOf } from '../remote/errors.js';
 import type { RemoteFiles } from '../remote/types.js';
 import type { DeleteAction, Plan, UploadAction } from './plan.js';
 import { adopt, retryableOf, statusOf, uploadOne } from './upload.js';
@@ -42,6 +42,17 @@ export interface ExecuteDeps {
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   onProgress?: (progress: Progress) => void;
+  /**
+   * Whether a path the plan deletes is back (a file the sync would take: the filter applies).
+   * Default: a regular file is there.
+   */
+  stillPresent?: (relPath: string) => Promise<boolean>;
+  /**
+   * Upload or delete failures in a row, each "API unavailable after retries", that end the run
+   * (exit 5). One such failure may be the file's own (a timeout on a huge upload): it is recorded
+   * with back-off and the others go on. Default 3; the daemon's one-path jobs use 1.
+   */
+  unavailableStreak?: number;
 }
 
 /** What one plan's execution did. */
@@ -61,9 +72,14 @@ export interface ExecuteReport {
 /** A torn upload is retried this many times before the path is left for the next run. */
 const MAX_TORN_RETRIES = 3;
 
-/** Errors that end the whole run instead of one file (a refused key, the API unreachable). */
+/** Errors that end the whole run at once instead of one file: a refused key, an unusable ledger. */
 export function isFatal(err: unknown): boolean {
-  return err instanceof SyncError && (err.exitCode === ExitCode.auth || err.exitCode === ExitCode.unavailable || err.exitCode === ExitCode.usage);
+  return err instanceof SyncError && (err.exitCode === ExitCode.auth || err.exitCode === ExitCode.usage);
+}
+
+/** The API stayed unreachable (or overloaded) through every retry of a call. */
+function isUnavailable(err: unknown): boolean {
+  return err instanceof SyncError && err.exitCode === ExitCode.unavailable;
 }
 
 const defaultSleep = (ms: number, signal?: AbortSignal) =>
@@ -86,6 +102,7 @@ const defaultSleep = (ms: number, signal?: AbortSignal) =>
  */
 export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteReport> {
   const now = deps.now ?? Date.now;
+  const stillPresent = deps.stillPresent ?? ((relPath: string) => regularFileAt(path.join(deps.root, relPath)));
   const sleep = deps.sleep ?? defaultSleep;
   const { ledger, logger } = deps;
   const report: ExecuteReport = {
@@ -130,6 +147,14 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
   const signal = deps.signal ? AbortSignal.any([deps.signal, controller.signal]) : controller.signal;
   let fatal: unknown = null;
   const queue = new PQueue({ concurrency: deps.concurrency });
+  const streak = deps.unavailableStreak ?? 3;
+  let unavailableInARow = 0;
+  /** True when an "unavailable" failure ends the run (it has been recorded either way). */
+  const unavailableEnds = (err: unknown): boolean => {
+    if (++unavailableInARow < streak) return false;
+    stopOn(err);
+    return true;
+  };
   const stopOn = (err: unknown) => {
     if (fatal === null) fatal = err;
     queue.clear();
@@ -140,6 +165,7 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
     try {
       const outcome = await uploadOne(action, tries > 0, deps, signal, sleep, now);
       if (outcome.kind === 'torn') {
+        report.unknownOutcomes += outcome.unknownOutcomes;
         replacedIds.push({ fileId: outcome.tornId, path: action.path, reason: 'torn', fromLocalDelete: false });
         logger.info('file changed during its upload; uploading it again', { path: action.path });
         if (tries < MAX_TORN_RETRIES) return runUpload(action, tries + 1);
@@ -150,6 +176,7 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
         report.unchangedAfterCheck++;
         return;
       }
+      unavailableInARow = 0;
       report.uploaded++;
       report.bytesUploaded += outcome.bytes;
       report.unknownOutcomes += outcome.unknownOutcomes;
@@ -166,25 +193,31 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
         logger.info('file changed during its upload; uploading it again', { path: action.path });
         return runUpload(action, tries + 1);
       }
+      report.unknownOutcomes += unknownOutcomeAttemptsOf(err);
       const reason = errorMessage(err);
-      report.failed.push({ path: action.path, reason });
       const status = statusOf(err);
       const retryable = retryableOf(err) && status !== 413;
+      // Recorded first, so that the file backs off even when its failure ends the run.
       ledger.recordFailure(action.path, reason, retryable, { size: action.local.size, mtimeMs: action.local.mtimeMs }, now());
+      if (isUnavailable(err) && unavailableEnds(err)) return;
+      report.failed.push({ path: action.path, reason });
       logger.warn('upload failed', { path: action.path, error: reason, requestId: (err as { requestId?: unknown }).requestId });
     }
   };
+  // A job rejects only when the ledger itself failed (a disk error): that ends the run.
   for (const action of plan.uploads) {
-    void queue.add(async () => {
-      await runUpload(action, 0);
-      progress.filesDone++;
-      progress.bytesDone += action.local.size;
-      tick(action.path);
-    });
+    queue
+      .add(async () => {
+        await runUpload(action, 0);
+        progress.filesDone++;
+        progress.bytesDone += action.local.size;
+        tick(action.path);
+      })
+      .catch(stopOn);
   }
   await queue.onIdle();
   if (fatal === null && !deps.signal?.aborted) {
-    for (const action of [...plan.deletes, ...replacedIds]) void queue.add(() => runDelete(action));
+    for (const action of [...plan.deletes, ...replacedIds]) queue.add(() => runDelete(action)).catch(stopOn);
     progress.filesTotal += replacedIds.length;
     await queue.onIdle();
   }
@@ -195,10 +228,11 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
     try {
       if (action.fromLocalDelete && action.path !== null) {
         // The walk is a moment old: a file that came back since is not deleted.
-        if (await exists(path.join(deps.root, action.path))) return;
+        if (await stillPresent(action.path)) return;
         ledger.markDeleted(action.path, now());
       }
       const result = await deps.remote.delete(action.fileId, { signal });
+      unavailableInARow = 0;
       ledger.deleteDone(action.fileId);
       report.deleted++;
       logger.debug(result.alreadyDeleted ? 'already deleted' : 'deleted', { fileId: action.fileId, path: action.path, reason: action.reason });
@@ -208,6 +242,7 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
       if (deps.signal?.aborted) return;
       const reason = errorMessage(err);
       ledger.deleteFailed(action.fileId, reason);
+      if (isUnavailable(err) && unavailableEnds(err)) return;
       report.failedDeletes.push({ fileId: action.fileId, reason });
       logger.warn('delete failed; it stays pending', { fileId: action.fileId, error: reason, requestId: (err as { requestId?: unknown }).requestId });
     } finally {
@@ -217,10 +252,10 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
   }
 }
 
-async function exists(file: string): Promise<boolean> {
+/** Default of `stillPresent`: a regular file (not a link, FIFO or folder) is at the path. */
+async function regularFileAt(file: string): Promise<boolean> {
   try {
-    await fs.lstat(file);
-    return true;
+    return (await fs.lstat(file)).isFile();
   } catch {
     return false;
   }

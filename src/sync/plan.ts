@@ -110,6 +110,15 @@ export interface Plan {
   foreign: number;
 }
 
+/**
+ * The longest an upload call can go on after it started (the client's attempts, each with a
+ * timeout sized for the file at 100 KB/s, and their back-off): a remote file created later than
+ * this is not one of its orphans, however alike.
+ */
+export function uploadSpanMs(size: number): number {
+  return 5 * (120_000 + size / 100);
+}
+
 function createdMs(file: FileMetadata): number {
   const ms = Date.parse(file.created_at);
   return Number.isNaN(ms) ? 0 : ms;
@@ -165,13 +174,25 @@ export function plan(local: LocalView | null, ledger: LedgerView, remoteOrNull: 
   const adoptedPaths = new Set<string>();
   if (remote.complete) {
     const claimed = new Set<string>();
+    // A remote file is matched by name and size only. When in-flight rows of different content
+    // share both (two paths with one remote name, or A → B → A edits of one size), no match
+    // can be told apart: none is adopted, all are deleted, and the paths upload again.
+    const contentsByKey = new Map<string, Set<string>>();
     for (const row of ledger.inFlight) {
+      const key = `${row.remoteName}\0${row.size}`;
+      const contents = contentsByKey.get(key) ?? new Set<string>();
+      contents.add(`${row.path}\0${row.sha256}`);
+      contentsByKey.set(key, contents);
+    }
+    for (const row of ledger.inFlight) {
+      const ambiguous = (contentsByKey.get(`${row.remoteName}\0${row.size}`)?.size ?? 0) > 1;
       const candidates = remote.files
         .filter(
           (file) =>
             file.filename === row.remoteName &&
             file.size_bytes === row.size &&
             createdMs(file) >= row.startedAt - options.orphanSkewMs &&
+            createdMs(file) <= row.startedAt + uploadSpanMs(row.size) + options.orphanSkewMs &&
             !ledgerIds.has(file.id) &&
             !pendingIds.has(file.id) &&
             file.id !== row.resolvedFileId &&
@@ -184,12 +205,16 @@ export function plan(local: LocalView | null, ledger: LedgerView, remoteOrNull: 
       }
       const localFile = localByPath.get(row.path);
       const current = ledgerByPath.get(row.path);
+      // Adopt only over a ledger copy older than the attempt: a newer recorded upload wins, even
+      // when the walk this plan sees is older than it (the sweep after a run).
       const adoptable =
         row.resolvedFileId === null &&
+        !ambiguous &&
         !adoptedPaths.has(row.path) &&
         localFile !== undefined &&
         localFile.sha256 === row.sha256 &&
-        current?.sha256 !== row.sha256;
+        current?.sha256 !== row.sha256 &&
+        (current === undefined || Date.parse(current.uploadedAt) < row.startedAt - options.orphanSkewMs);
       let rest = candidates;
       if (adoptable && candidates.length > 0 && hasHash(localFile)) {
         const [first, ...others] = candidates;

@@ -7,7 +7,7 @@ import { ExitCode, GuardError, errorMessage } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { IGNORE_FILE_NAME, createFilter, filterHash } from '../local/filter.js';
 import type { FilterOptions, PathFilter, WalkResult } from '../local/types.js';
-import { RootError, walk } from '../local/walk.js';
+import { RootError, statOne, walk } from '../local/walk.js';
 import type { Logger } from '../log.js';
 import type { FileMetadata, RemoteFiles } from '../remote/types.js';
 import { execute, type ExecuteReport, type Progress } from './execute.js';
@@ -90,7 +90,7 @@ export function nameFor(config: Config): (relPath: string) => string {
  * Checks the root before anything is planned (rule 4). A missing root is an error (exit 3);
  * a missing marker or another device does not stop uploads but forbids deletes.
  */
-export function checkRoot(config: Config, ledger: Ledger): { distrust: string | null; dev: number } {
+export function checkRoot(config: Config, ledger: Ledger, acceptNewDevice = false): { distrust: string | null; dev: number } {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(config.root);
@@ -103,8 +103,10 @@ export function checkRoot(config: Config, ledger: Ledger): { distrust: string | 
     distrust = `the root marker ${config.rootMarker} is missing from ${config.root} (is the right disk mounted?)`;
   }
   const recorded = ledger.getMetaJson<{ dev: number }>('root_identity');
-  if (!distrust && recorded && recorded.dev !== stat.dev && ledger.counts().files > 0) {
-    distrust = `${config.root} is on another device than when it was last synced (is the disk mounted?)`;
+  if (!distrust && !acceptNewDevice && recorded && recorded.dev !== stat.dev && ledger.counts().files > 0) {
+    distrust =
+      `${config.root} is on another device than when it was last synced (is the disk mounted?); ` +
+      'if the folder really moved to another disk, run files-sync sync --allow-mass-delete once';
   }
   return { distrust, dev: stat.dev };
 }
@@ -121,7 +123,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   const now = options.now ?? Date.now;
   const startedAt = now();
   const requestsBefore = requestCount(remote);
-  const root = checkRoot(config, ledger);
+  const root = checkRoot(config, ledger, options.allowMassDelete ?? false);
   const { filter, options: filterOptions } = buildFilter(config);
   const known = new Map(ledger.files().map((row) => [row.path, row]));
   const scanProgress = { files: 0, bytesHashed: 0 };
@@ -177,6 +179,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     ...(options.signal ? { signal: options.signal } : {}),
     ...(local.contents ? { contents: local.contents } : {}),
     onProgress: (p: Progress) => options.onProgress?.('sync', p),
+    stillPresent: presenceCheck(config, filter),
   };
   const result = await execute(thePlan, deps);
   if (result.unknownOutcomes > 0 && !options.signal?.aborted) {
@@ -191,11 +194,24 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     result.deleted += swept.deleted;
     result.failedDeletes.push(...swept.failedDeletes);
   }
-  ledger.setMetaJson('root_identity', { dev: root.dev, ino: local.root.ino });
+  // A distrusted root (another device) is not recorded as the new truth: its deletes stay
+  // blocked until the right disk is back (or the state is reset by hand).
+  if (root.distrust === null) ledger.setMetaJson('root_identity', { dev: root.dev, ino: local.root.ino });
   ledger.setMeta('filter_hash', filterHash(filterOptions));
   const report = reportOf(thePlan, result, options, startedAt, now(), requestCount(remote) - requestsBefore, local);
   ledger.setMetaJson('last_sync', report);
   return report;
+}
+
+/**
+ * Whether a path is (again) a file the sync takes: the filter applies, so an excluded file or one
+ * replaced by a link counts as gone. Reads no content (a zero-byte limit leaves files unhashed).
+ */
+export function presenceCheck(config: Config, filter: PathFilter): (relPath: string) => Promise<boolean> {
+  return async (relPath) => {
+    const found = await statOne(config.root, relPath, { filter, followSymlinks: config.followSymlinks, maxFileBytes: 0, known: () => undefined });
+    return typeof found !== 'string';
+  };
 }
 
 function requestCount(remote: RemoteFiles): number {

@@ -46,7 +46,7 @@ export function adopt(adoption: Adoption, ledger: Ledger, now: number, logger: L
 
 export type UploadOutcome =
   | { kind: 'done'; bytes: number; replaced: string | null; unknownOutcomes: number }
-  | { kind: 'torn'; tornId: string }
+  | { kind: 'torn'; tornId: string; unknownOutcomes: number }
   | { kind: 'unchanged' };
 
 /** One upload with rule 5: settle, hash what is sent, and check nothing moved under it. */
@@ -112,7 +112,7 @@ export async function uploadOne(
     deps.ledger.addPendingDeletes([{ fileId: result.file.id, path: action.path, reason: 'torn' }], now());
     deps.ledger.abandonUpload(inFlightId, result.unknownOutcomeAttempts);
     if (!after) throw new Error('the file disappeared during its upload');
-    return { kind: 'torn', tornId: result.file.id };
+    return { kind: 'torn', tornId: result.file.id, unknownOutcomes: result.unknownOutcomeAttempts };
   }
   const { replaced } = deps.ledger.finishUpload(
     inFlightId,
