@@ -94,6 +94,10 @@ export class Ledger {
       if (!readOnly) {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
+        // A checkpoint (which fsyncs) every ~40 MB of WAL instead of every 4 MB: a first sync of
+        // 100,000 files commits twice a file, and the default spent 3 s of its 8 s of ledger
+        // time blocked in checkpoints (1.8 s of 6.1 s with this).
+        db.pragma('wal_autocheckpoint = 10000');
       }
       db.pragma('busy_timeout = 5000');
     } catch (err) {

@@ -1,5 +1,6 @@
 // The executor: runs a plan against the Files API on a p-queue, uploads before deletes, and records
 // every outcome in the ledger as it happens, so that a crash at any point loses nothing.
+import { setMaxListeners } from 'node:events';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import PQueue from 'p-queue';
@@ -145,6 +146,8 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
 
   const controller = new AbortController();
   const signal = deps.signal ? AbortSignal.any([deps.signal, controller.signal]) : controller.signal;
+  // Each request in flight listens on it (undici), and a few more may still be letting go.
+  setMaxListeners(deps.concurrency * 2 + 10, signal);
   let fatal: unknown = null;
   const queue = new PQueue({ concurrency: deps.concurrency });
   const streak = deps.unavailableStreak ?? 3;
