@@ -1,5 +1,8 @@
 // The executor with real parts (the emulator over HTTP, a temp folder, a ledger file): rule 5
-// (stable files only) and the in-process reconcile that `sync` and the daemon share.
+// (stable files only) and the in-process reconcile that `sync` and the daemon share. A file that
+// changes between the walk and its upload: read from disk, the client refuses the stale version
+// before sending anything (UploadOptions.expect); sent from the bytes the walk kept, the check
+// after the upload sees the change. Either way the new version ends up remote, alone.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -153,5 +156,58 @@ describe('execute', () => {
     const accepted = await reconcile({ config: config(), ledger, remote: client, logger: silentLogger(), allowMassDelete: true });
     expect(accepted.deleted).toBe(1);
     expect(ledger.getMetaJson<{ dev: number }>('root_identity')?.dev).toBe(fs.statSync(path.join(dir, 'root')).dev);
+  });
+});
+
+/** A remote that edits `name` once, just before its first upload goes to the client. */
+function editingBeforeUpload(name: string, edited: string | Buffer, expects: (UploadOptions['expect'] | undefined)[]): RemoteFiles {
+  let changed = false;
+  return {
+    list: (o) => client.list(o),
+    get: (id, o) => client.get(id, o),
+    delete: (id, o) => client.delete(id, o),
+    download: (id, to, o) => client.download(id, to, o),
+    upload(file, options) {
+      expects.push(options.expect);
+      if (!changed && file.endsWith(name)) {
+        changed = true;
+        fs.writeFileSync(file, edited);
+        const later = new Date(Date.now() + 2000);
+        fs.utimesSync(file, later, later);
+      }
+      return client.upload(file, options);
+    },
+  };
+}
+
+describe('a file changed between the walk and its upload', () => {
+  it('a file changed after the walk is hashed again and sent once, with no torn copy', async () => {
+    // Over 64 KiB: the walk keeps no bytes of it, so the client reads it and checks `expect`.
+    const walked = Buffer.alloc(100_000, 'w');
+    const edited = Buffer.alloc(120_000, 'e');
+    writeTree(path.join(dir, 'root'), { 'a.bin': walked, 'b.txt': 'steady' });
+    const expects: (UploadOptions['expect'] | undefined)[] = [];
+    const report = await reconcile({ config: config(), ledger, remote: editingBeforeUpload('a.bin', edited, expects), logger: silentLogger() });
+    expect(report.failed).toEqual([]);
+    expect(report.uploaded).toBe(2);
+    expect(expects.every((e) => e !== undefined)).toBe(true);
+    // Only two requests reach the API: a's stale first try is refused before anything is sent.
+    expect(emu.state().requests['POST /v1/files']?.['200']).toBe(2);
+    expect(emu.state().files.map((f) => f.sha256).sort()).toEqual([sha256(edited), sha256('steady')].sort());
+    expect(ledger.fileByPath('a.bin')?.sha256).toBe(sha256(edited));
+    expect(ledger.pendingDeletes()).toEqual([]);
+    expect(ledger.inFlight()).toEqual([]);
+  });
+
+  it('a small file changed after the walk: the hashed bytes go out, the change is seen after, and the new version replaces them', async () => {
+    // Small: the walk kept the bytes it hashed and the upload sends those, consistent with the hash.
+    writeTree(path.join(dir, 'root'), { 'a.txt': 'walked version', 'b.txt': 'steady' });
+    const report = await reconcile({ config: config(), ledger, remote: editingBeforeUpload('a.txt', 'edited after the walk, longer', []), logger: silentLogger() });
+    expect(report.failed).toEqual([]);
+    expect(report.uploaded).toBe(2);
+    expect(emu.state().files.map((f) => f.sha256).sort()).toEqual([sha256('edited after the walk, longer'), sha256('steady')].sort());
+    expect(ledger.fileByPath('a.txt')?.sha256).toBe(sha256('edited after the walk, longer'));
+    expect(ledger.pendingDeletes()).toEqual([]);
+    expect(ledger.inFlight()).toEqual([]);
   });
 });
