@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkBuilt, machineInfo, REPO } from './lib/env.js';
+import { disposeFixtures } from './lib/fixture.js';
 import { consoleLines, writeResults, type BenchRun } from './lib/report.js';
 import { rowDaemon } from './rows/daemon.js';
 import { rowHash } from './rows/hash.js';
@@ -56,6 +57,7 @@ for (const r of rows) {
   }
   log(`row ${r} took ${((performance.now() - rowStart) / 1000).toFixed(0)} s`);
 }
+await disposeFixtures();
 const run: BenchRun = {
   startedAt: started.toISOString(),
   finishedAt: new Date().toISOString(),
