@@ -119,6 +119,14 @@ export class Ledger {
     return this.#immediate(fn) as T;
   }
 
+  /**
+   * Runs `fn` in one immediate transaction: the verbs it calls commit together (a verb that makes
+   * its own transaction runs as a savepoint inside it). For writers that group several writes.
+   */
+  transaction<T>(fn: () => T): T {
+    return this.#write(fn);
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }

@@ -9,6 +9,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
 import { LocalFileError, unknownOutcomeAttemptsOf } from '../remote/errors.js';
 import type { RemoteFiles } from '../remote/types.js';
+import { DeferredWrites } from './deferred.js';
 import type { DeleteAction, Plan, UploadAction } from './plan.js';
 import { adopt, retryableOf, statusOf, uploadOne } from './upload.js';
 
@@ -150,6 +151,8 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
   setMaxListeners(deps.concurrency * 2 + 10, signal);
   let fatal: unknown = null;
   const queue = new PQueue({ concurrency: deps.concurrency });
+  // The records of finished uploads, committed in groups; flushed before the deletes and at the end.
+  const later = new DeferredWrites(ledger);
   const streak = deps.unavailableStreak ?? 3;
   let unavailableInARow = 0;
   /** True when an "unavailable" failure ends the run (it has been recorded either way). */
@@ -166,7 +169,7 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
 
   const runUpload = async (action: UploadAction, tries: number): Promise<void> => {
     try {
-      const outcome = await uploadOne(action, tries > 0, deps, signal, sleep, now);
+      const outcome = await uploadOne(action, tries > 0, deps, signal, sleep, now, later);
       if (outcome.kind === 'torn') {
         report.unknownOutcomes += outcome.unknownOutcomes;
         replacedIds.push({ fileId: outcome.tornId, path: action.path, reason: 'torn', fromLocalDelete: false });
@@ -219,6 +222,12 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
       .catch(stopOn);
   }
   await queue.onIdle();
+  // A record that cannot be committed leaves the ledger unusable: the run stops (before deletes).
+  try {
+    later.flush();
+  } catch (err) {
+    stopOn(err);
+  }
   if (fatal === null && !deps.signal?.aborted) {
     for (const action of [...plan.deletes, ...replacedIds]) queue.add(() => runDelete(action)).catch(stopOn);
     progress.filesTotal += replacedIds.length;

@@ -7,6 +7,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import { hashFile } from '../local/hash.js';
 import type { Logger } from '../log.js';
 import type { RemoteFiles } from '../remote/types.js';
+import type { DeferredWrites } from './deferred.js';
 import type { ExecuteDeps } from './execute.js';
 import type { Adoption, UploadAction } from './plan.js';
 
@@ -57,6 +58,7 @@ export async function uploadOne(
   signal: AbortSignal,
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>,
   now: () => number,
+  later?: DeferredWrites,
 ): Promise<UploadOutcome> {
   const abs = path.join(deps.root, action.path);
   const age = now() - action.local.mtimeMs;
@@ -114,14 +116,18 @@ export async function uploadOne(
     if (!after) throw new Error('the file disappeared during its upload');
     return { kind: 'torn', tornId: result.file.id, unknownOutcomes: result.unknownOutcomeAttempts };
   }
-  const { replaced } = deps.ledger.finishUpload(
-    inFlightId,
-    { path: action.path, size: local.size, mtimeMs: local.mtimeMs, ino: local.ino, sha256: local.sha256, mimeType: local.mimeType, remoteName: action.remoteName },
-    result.file,
-    result.unknownOutcomeAttempts,
-    now(),
-  );
-  return { kind: 'done', bytes: local.size, replaced, unknownOutcomes: result.unknownOutcomeAttempts };
+  const uploaded = { path: action.path, size: local.size, mtimeMs: local.mtimeMs, ino: local.ino, sha256: local.sha256, mimeType: local.mimeType, remoteName: action.remoteName };
+  const file = result.file;
+  const unknownOutcomes = result.unknownOutcomeAttempts;
+  const finishedAt = now();
+  if (later) {
+    // Recorded with the next group commit: the intent above is what must be durable first. The id
+    // it replaces is the row read above (one job per path: nothing else writes it meanwhile).
+    later.add(() => deps.ledger.finishUpload(inFlightId, uploaded, file, unknownOutcomes, finishedAt));
+    return { kind: 'done', bytes: local.size, replaced: row && row.fileId !== file.id ? row.fileId : null, unknownOutcomes };
+  }
+  const { replaced } = deps.ledger.finishUpload(inFlightId, uploaded, file, unknownOutcomes, finishedAt);
+  return { kind: 'done', bytes: local.size, replaced, unknownOutcomes };
 }
 
 /** The callback API: a third of the cost of fs/promises' stat, paid twice per upload before. */

@@ -1,0 +1,72 @@
+// Ledger writes that may wait a moment: the records of finished uploads, committed in groups.
+
+import type { Ledger } from '../ledger/ledger.js';
+
+export interface DeferredWritesOptions {
+  /** Commit once this many writes wait (default 256). */
+  maxPending?: number;
+  /** ... or this long after the first of them (default 20 ms). */
+  maxDelayMs?: number;
+}
+
+/**
+ * Writes that may be committed a little later than asked, in one transaction per group: the result
+ * of an upload, recorded after the request (DESIGN.md rule 3 only needs the intent, written before,
+ * to be durable: a crash before the group commits leaves that intent, and the next reconciliation
+ * adopts the upload it finds). Each write runs in a savepoint of its own, so one that throws is
+ * rolled back alone; its error, or a failed commit, is thrown by the next `flush()` the caller
+ * makes (the executor flushes before its deletes and at its end).
+ *
+ * Two commits per uploaded file cost ~60 µs of the ~300 µs a small upload takes; one of them now
+ * goes into a group (BENCHMARKS.md).
+ */
+export class DeferredWrites {
+  readonly #ledger: Ledger;
+  readonly #maxPending: number;
+  readonly #maxDelayMs: number;
+  #pending: (() => void)[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #error: unknown;
+
+  constructor(ledger: Ledger, options: DeferredWritesOptions = {}) {
+    this.#ledger = ledger;
+    this.#maxPending = options.maxPending ?? 256;
+    this.#maxDelayMs = options.maxDelayMs ?? 20;
+  }
+
+  /** Queues `write` (a ledger verb call) for the next group commit. */
+  add(write: () => void): void {
+    this.#pending.push(write);
+    if (this.#pending.length >= this.#maxPending) this.#commit();
+    else this.#timer ??= setTimeout(() => this.#commit(), this.#maxDelayMs);
+  }
+
+  /** Commits what waits now; throws the first error met since the last flush. */
+  flush(): void {
+    this.#commit();
+    const error = this.#error;
+    this.#error = undefined;
+    if (error !== undefined) throw error;
+  }
+
+  #commit(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const group = this.#pending;
+    if (group.length === 0) return;
+    this.#pending = [];
+    try {
+      this.#ledger.transaction(() => {
+        for (const write of group) {
+          try {
+            this.#ledger.transaction(write);
+          } catch (err) {
+            this.#error ??= err;
+          }
+        }
+      });
+    } catch (err) {
+      this.#error ??= err;
+    }
+  }
+}
