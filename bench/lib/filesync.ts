@@ -7,6 +7,8 @@ import { expectOk, runNode, type Measured } from './proc.js';
 
 /** The parts of the sync report (`--json`) the bench reads. */
 export interface SyncReportLite {
+  startedAt: number;
+  finishedAt: number;
   uploaded: number;
   failed: { path: string; reason: string }[];
   unchanged: number;
@@ -39,13 +41,15 @@ export async function runSync(opts: { url: string; root: string; stateDir: strin
   return { measured, report };
 }
 
-/** The `walk done` debug line's counters (files hashed and bytes read to hash them). */
-export function walkCounters(stderr: string): { filesHashed: number; bytesHashed: number } | null {
+/** The `walk done` debug line's counters (files hashed and bytes read to hash them) and time. */
+export function walkCounters(stderr: string): { filesHashed: number; bytesHashed: number; at: number } | null {
   for (const line of stderr.split('\n')) {
     if (!line.includes('walk done')) continue;
     try {
-      const entry = JSON.parse(line) as { filesHashed?: number; bytesHashed?: number };
-      if (typeof entry.filesHashed === 'number' && typeof entry.bytesHashed === 'number') return { filesHashed: entry.filesHashed, bytesHashed: entry.bytesHashed };
+      const entry = JSON.parse(line) as { filesHashed?: number; bytesHashed?: number; timestamp?: string };
+      if (typeof entry.filesHashed === 'number' && typeof entry.bytesHashed === 'number') {
+        return { filesHashed: entry.filesHashed, bytesHashed: entry.bytesHashed, at: Date.parse(entry.timestamp ?? '') };
+      }
     } catch {
       // not a JSON line
     }

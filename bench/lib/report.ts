@@ -20,11 +20,16 @@ function mark(f: Figure): string {
   return f.ok === null ? '' : f.ok ? '✓' : '✗';
 }
 
+/** A table cell: pipes escaped. */
+function cell(text: string): string {
+  return text.replaceAll('|', '\\|');
+}
+
 /** The one table: row, figure, measured, target, mark. */
 export function markdownTable(rows: RowResult[]): string {
   const lines = ['| # | figure | measured | target | |', '| --- | --- | --- | --- | --- |'];
   for (const row of rows) {
-    for (const f of row.figures) lines.push(`| ${f.row} | ${f.name} | ${f.shown} | ${f.target?.shown ?? ''} | ${mark(f)} |`);
+    for (const f of row.figures) lines.push(`| ${f.row} | ${cell(f.name)} | ${cell(f.shown)} | ${cell(f.target?.shown ?? '')} | ${mark(f)} |`);
   }
   return lines.join('\n');
 }

@@ -21,24 +21,37 @@ export async function rowSmall(ctx: RowContext): Promise<RowResult> {
     const runs: { ceiling: number; sdk: number; filesSync: number; requests: number; listCalls: number; sdkFailed: number; rss: number }[] = [];
     for (let i = 0; i < ctx.runs; i++) {
       const env = (url: string) => ({ ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: url });
-      const ceiling = await withEmulator({}, async (emu) => {
-        const m = expectOk(await runNode(benchScript('clients/ceiling.js'), ['--dir', tree.root, '--concurrency', String(concurrency)], { env: env(emu.url) }), 'ceiling');
-        const out = JSON.parse(m.stdout) as { failed: number };
-        if (out.failed > 0) throw new Error(`ceiling: ${out.failed} uploads failed`);
-        return m.wallMs;
-      });
-      const sdk = await withEmulator({}, async (emu) => {
-        const m = expectOk(await runNode(benchScript('clients/sdk.js'), ['--dir', tree.root, '--concurrency', String(concurrency)], { env: env(emu.url) }), 'SDK script');
-        return { ms: m.wallMs, failed: (JSON.parse(m.stdout) as { failed: number }).failed };
-      });
-      const fs = await withEmulator({}, async (emu) => {
-        const stateDir = join(dir, `state-${i}`);
-        const run = await runSync({ url: emu.url, root: tree.root, stateDir, config });
-        rmSync(stateDir, { recursive: true, force: true });
-        if (run.report.uploaded !== count) throw new Error(`files-sync uploaded ${run.report.uploaded} of ${count}`);
-        const counters = await emu.counters();
-        return { ms: run.measured.wallMs, requests: totalRequests(counters), listCalls: routeRequests(counters, 'GET /v1/files'), rss: run.measured.probe?.maxRssKb ?? NaN };
-      });
+      const ceilingRun = () =>
+        withEmulator({}, async (emu) => {
+          const m = expectOk(await runNode(benchScript('clients/ceiling.js'), ['--dir', tree.root, '--concurrency', String(concurrency)], { env: env(emu.url) }), 'ceiling');
+          const out = JSON.parse(m.stdout) as { failed: number };
+          if (out.failed > 0) throw new Error(`ceiling: ${out.failed} uploads failed`);
+          return m.wallMs;
+        });
+      const sdkRun = () =>
+        withEmulator({}, async (emu) => {
+          const m = expectOk(await runNode(benchScript('clients/sdk.js'), ['--dir', tree.root, '--concurrency', String(concurrency)], { env: env(emu.url) }), 'SDK script');
+          return { ms: m.wallMs, failed: (JSON.parse(m.stdout) as { failed: number }).failed };
+        });
+      const fsRun = () =>
+        withEmulator({}, async (emu) => {
+          const stateDir = join(dir, `state-${i}`);
+          const run = await runSync({ url: emu.url, root: tree.root, stateDir, config });
+          rmSync(stateDir, { recursive: true, force: true });
+          if (run.report.uploaded !== count) throw new Error(`files-sync uploaded ${run.report.uploaded} of ${count}`);
+          const counters = await emu.counters();
+          return { ms: run.measured.wallMs, requests: totalRequests(counters), listCalls: routeRequests(counters, 'GET /v1/files'), rss: run.measured.probe?.maxRssKb ?? NaN };
+        });
+      // The order turns from run to run, so that none of the three always goes first or last.
+      let ceiling = NaN;
+      let sdk = { ms: NaN, failed: NaN };
+      let fs = { ms: NaN, requests: NaN, listCalls: NaN, rss: NaN };
+      for (let k = 0; k < 3; k++) {
+        const which = (k + i) % 3;
+        if (which === 0) ceiling = await ceilingRun();
+        else if (which === 1) sdk = await sdkRun();
+        else fs = await fsRun();
+      }
       runs.push({ ceiling, sdk: sdk.ms, filesSync: fs.ms, requests: fs.requests, listCalls: fs.listCalls, sdkFailed: sdk.failed, rss: fs.rss });
       ctx.log(`row 1 run ${i + 1}: ceiling ${fmt(ceiling)} ms, SDK ${fmt(sdk.ms)} ms, files-sync ${fmt(fs.ms)} ms, ${fs.requests} requests`);
     }
