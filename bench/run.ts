@@ -33,14 +33,14 @@ const { values } = parseArgs({
 });
 const quick = values.quick === true;
 const rows = values.rows ? values.rows.split(',').map(Number) : [1, 2, 3, 4, 5, 6];
-const runs = Math.max(quick ? 1 : 3, Number(values.runs ?? 3));
+const runs = values.runs === undefined ? (quick ? 1 : 3) : Math.max(quick ? 1 : 3, Number(values.runs));
 for (const r of rows) if (!ROWS[r]) throw new Error(`no row ${r} (rows are 1 to 6)`);
 
 checkBuilt();
 const started = new Date();
 const t0 = performance.now();
 const log = (line: string) => process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
-const ctx: RowContext = { runs, scale: (n) => (quick ? Math.max(1, Math.round(n / 10)) : n), log };
+const ctx: RowContext = { runs, quick, scale: (n) => (quick ? Math.max(1, Math.round(n / 10)) : n), log };
 const results: RowResult[] = [];
 let failed = false;
 for (const r of rows) {

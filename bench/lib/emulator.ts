@@ -12,7 +12,7 @@ export interface EmulatorCounters {
   requests: Record<string, Record<string, number>>;
   faults: Record<string, number>;
   files: number;
-  /** Stored files, from the listing of files the emulator holds. */
+  /** Bytes of the files the emulator holds. */
   bytes: number;
 }
 

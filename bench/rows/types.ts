@@ -4,6 +4,8 @@ import type { Figure } from '../lib/stats.js';
 export interface RowContext {
   /** Runs per figure (the median is reported); at least 3. */
   runs: number;
+  /** `--quick`: counts divided by ten, one run; nothing is written but a scratch JSON file. */
+  quick: boolean;
   /** Scales a file count down for a quick try-out (`--quick`); identity in a real run. */
   scale(n: number): number;
   log(line: string): void;
