@@ -19,6 +19,7 @@ import { ReconcileLoop, type ProgressListener } from './loop.js';
 import { deleteBatch, listFiles, syncPath, type PathSyncDeps } from './pathsync.js';
 import { Settings, readTestHooks, type SettingsChange, type TestHooks } from './settings.js';
 import { TreeWatcher, type WatchEventKind } from './watcher.js';
+import { Timers } from './timers.js';
 
 /** After SIGTERM, requests in flight get this long to finish before they are aborted (the unit allows 30 s). */
 const STOP_GRACE_MS = 15_000;
@@ -59,7 +60,7 @@ class Daemon {
   private lastBlocked: string | null = null;
   private rootProblem: string | null = null;
   private rootRetry: NodeJS.Timeout | null = null;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Timers();
   private hardStop: () => void = () => undefined;
   private finished!: (code: number) => void;
   private readonly done = new Promise<number>((resolve) => (this.finished = resolve));
@@ -282,12 +283,7 @@ class Daemon {
   }
 
   private later(ms: number, fn: () => void): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      fn();
-    }, ms);
-    this.timers.add(timer);
-    return timer;
+    return this.timers.later(ms, fn);
   }
 
   /** SIGHUP: the config file is read again; a bad one is logged and the running one kept. */
@@ -324,7 +320,7 @@ class Daemon {
   }
 
   private async shutdown(): Promise<void> {
-    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
     const watcherClosed = this.watcher.close();
     this.queue.stop();
     const loopStopped = this.loop.stop();

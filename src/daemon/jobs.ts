@@ -7,6 +7,7 @@ import { ExitCode, SyncError, errorMessage } from '../errors.js';
 import type { Failure } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
 import type { DeleteBatchOutcome, PathOutcome } from './pathsync.js';
+import { Timers } from './timers.js';
 
 interface Entry {
   /** `queued`: in the p-queue; `running`: its job runs; `settling`: waiting on a timer. */
@@ -55,7 +56,7 @@ export class PathQueue {
   private readonly deletes = new Map<string, number>();
   private readonly parked = new Set<string>();
   private readonly holds = new Set<string>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Timers();
   private deleteTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private afterWorkQueued = false;
@@ -140,7 +141,6 @@ export class PathQueue {
     this.stopped = true;
     this.queue.pause();
     this.queue.clear();
-    for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     for (const entry of this.entries.values()) if (entry.timer) clearTimeout(entry.timer);
     if (this.deleteTimer) clearTimeout(this.deleteTimer);
@@ -194,12 +194,7 @@ export class PathQueue {
   }
 
   private later(ms: number, fn: () => void): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      fn();
-    }, ms);
-    this.timers.add(timer);
-    return timer;
+    return this.timers.later(ms, fn);
   }
 
   private async run(path: string): Promise<void> {

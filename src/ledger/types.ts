@@ -49,22 +49,7 @@ export interface Failure {
 }
 
 /** What an upload is about, as recorded before it starts. */
-export interface UploadIntent {
-  path: string;
-  remoteName: string;
-  size: number;
-  sha256: string;
-  mimeType: string;
-  startedAt: number;
-}
+export type UploadIntent = Pick<InFlightUpload, 'path' | 'remoteName' | 'size' | 'sha256' | 'mimeType' | 'startedAt'>;
 
 /** The local file as it was uploaded, recorded with the remote id. */
-export interface UploadedContent {
-  path: string;
-  size: number;
-  mtimeMs: number;
-  ino: number;
-  sha256: string;
-  mimeType: string;
-  remoteName: string;
-}
+export type UploadedContent = Omit<FileRow, 'fileId' | 'uploadedAt'>;
