@@ -24,6 +24,10 @@ Common options:
   --state-dir DIR      where the ledger lives (overrides "stateDir")
   --log-format FORMAT  human (default on a terminal), journal (default under systemd) or json
   --log-level LEVEL    error, warn, info or debug (overrides "logLevel")
+  --dry-run            print what a sync would upload and delete; change nothing (may run beside a daemon)
+  --allow-mass-delete  let a sync delete more than deletes.maxCount / maxShare, or accept a root that
+                       moved to another disk (deletes are otherwise held)
+  --json               print the report (sync), the state (status) or the map (ls) as JSON
 
 The API key comes from ANTHROPIC_API_KEY, the config's api.keyFile, or the systemd credential
 anthropic-api-key; never from the command line.
