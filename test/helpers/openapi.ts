@@ -1,6 +1,6 @@
-// Validates answers against ../shared/openapi/files-beta.yaml (OpenAPI 3.0), and records what an
+// Validates answers against openapi/files-beta.yaml (OpenAPI 3.0, vendored in the repo), and records what an
 // HTTP client received so a test can validate every JSON body it saw.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
@@ -8,13 +8,8 @@ import { parse } from 'yaml';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Where the shared contract lives, beside the repository (absent in a bare clone). */
-export const OPENAPI_PATH = path.resolve(repoRoot, '..', 'shared', 'openapi', 'files-beta.yaml');
-
-/** Why the OpenAPI checks are skipped, or undefined when the spec is there. */
-export const openApiMissing: string | undefined = existsSync(OPENAPI_PATH)
-  ? undefined
-  : `../shared is missing (${OPENAPI_PATH}): OpenAPI validation skipped`;
+/** The beta contract, vendored in the repository with its licence note (openapi/README.md). */
+export const OPENAPI_PATH = path.resolve(repoRoot, 'openapi', 'files-beta.yaml');
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
