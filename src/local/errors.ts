@@ -26,7 +26,10 @@ export class FileConditionError extends SyncError {
   readonly kind: FileConditionKind;
   readonly retryable: boolean;
   readonly check: FileConditionCheck | undefined;
-  /** `changed`, `too-large` or `ENOENT`: what a caller that looks at `code` sees. */
+  /**
+   * What a caller that looks at `code` sees (the client's LocalFileError takes it): `changed`,
+   * `ENOTFILE` for a path that is not a regular file (check `type`), `too-large` or `ENOENT`.
+   */
   readonly code: string;
   /** The absolute path the condition was found at. */
   readonly path: string;
@@ -38,7 +41,8 @@ export class FileConditionError extends SyncError {
     this.check = options.check;
     // A too-large file stays too large until it changes: retrying it is wasted work.
     this.retryable = kind !== 'too-large';
-    this.code = kind === 'changing' ? 'changed' : kind === 'vanished' ? 'ENOENT' : 'too-large';
+    if (kind === 'changing') this.code = options.check === 'type' ? 'ENOTFILE' : 'changed';
+    else this.code = kind === 'vanished' ? 'ENOENT' : 'too-large';
   }
 }
 

@@ -8,8 +8,12 @@ import { changing } from './errors.js';
 
 /** Where a descriptor must lead and what it must still be. */
 export interface Place {
-  /** Real path of the sync root (symlinks resolved): the file's real path must lie under it. */
-  realRoot: string;
+  /**
+   * Real path of the sync root (symlinks resolved): the file's real path must lie under it.
+   * Absent only for files outside any sync root (a tool uploading one file): then only the link,
+   * type and identity checks apply.
+   */
+  realRoot?: string;
   /** When known (the walk knows it), the exact real path the descriptor must have. */
   realPath?: string;
   /** Identity the file must still have (what the walk saw): any field given must match fstat. */
@@ -63,9 +67,10 @@ async function descriptorPath(fd: number, absPath: string, stats: Stats): Promis
 
 /** Throws `changing` (check `place`) unless the descriptor's real path is where `place` says. */
 async function checkPlace(fd: number, absPath: string, stats: Stats, place: Place): Promise<void> {
+  if (place.realRoot === undefined && place.realPath === undefined) return;
   const real = await descriptorPath(fd, absPath, stats);
   if (real === undefined) throw changing(absPath, 'was moved while it was opened', 'place');
-  const ok = place.realPath !== undefined ? real === place.realPath : isUnder(real, place.realRoot);
+  const ok = place.realPath !== undefined ? real === place.realPath : isUnder(real, place.realRoot!);
   // The message names the path inside the root only: the outside target is not the user's business here.
   if (!ok) throw changing(absPath, 'does not lead where the scan saw it (a folder on its path was replaced)', 'place');
 }

@@ -171,10 +171,12 @@ describe('a parent directory swapped with RENAME_EXCHANGE while sync runs', () =
     }
     // root/sub is a real folder; dir/alt a link to a folder of secrets with the same names.
     const secrets = new Set<string>();
+    const insides = new Set<string>();
     fs.mkdirSync(path.join(root, 'sub'));
     for (let i = 0; i < 40; i++) {
       const name = `f${String(i).padStart(2, '0')}.txt`;
       fs.writeFileSync(path.join(root, 'sub', name), `inside ${name}`);
+      insides.add(sha256(`inside ${name}`));
       const content = `SECRET ${name}`;
       fs.writeFileSync(path.join(dir, 'outside', name), content);
       secrets.add(sha256(content));
@@ -194,5 +196,7 @@ describe('a parent directory swapped with RENAME_EXCHANGE while sync runs', () =
       expect(storedWith(secrets), `run ${run}`).toEqual([]);
     }
     expect(swapper.exitCode, 'the swapper ran the whole time').toBeNull();
+    // Not vacuous: the inside files were read and uploaded whenever the folder was in place.
+    expect(storedWith(insides).length).toBeGreaterThan(0);
   });
 });
