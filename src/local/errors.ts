@@ -58,8 +58,3 @@ export function changing(path: string, why: string, check?: FileConditionCheck, 
 export function tooLarge(path: string, size: number, limit: number): FileConditionError {
   return new FileConditionError('too-large', path, `too large: ${size} bytes, the limit is ${limit} (raise maxFileBytes to sync it)`);
 }
-
-/** True for a FileConditionError (across module copies too: checked by name and kind). */
-export function isFileCondition(err: unknown): err is FileConditionError {
-  return err instanceof FileConditionError;
-}
