@@ -1,12 +1,15 @@
 // hashFile: digest, head, the fstat comparison around the read, FIFOs, symlinks, aborts.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, mkdtempSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, realpathSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HASH_CHUNK_BYTES, hashFile } from '../src/local/hash.js';
+import { HASH_CHUNK_BYTES, type HashOptions, hashFile as hashInRoot } from '../src/local/hash.js';
 import { SNIFF_BYTES } from '../src/local/mime.js';
+
+/** hashFile with the file's own (real) folder as the root: every open is a safe open (rule 8). */
+const hashFile = (path: string, options: Omit<HashOptions, 'place'> = {}) => hashInRoot(path, { place: { realRoot: realpathSync(dirname(path)) }, ...options });
 
 let dir: string;
 beforeEach(() => {
@@ -92,16 +95,14 @@ describe('hashFile', () => {
   it('opens a FIFO without hanging and reads nothing', { timeout: 10_000 }, async () => {
     const path = join(dir, 'pipe');
     execFileSync('mkfifo', [path]);
-    const r = await hashFile(path);
-    expect(r.regular).toBe(false);
-    expect(r.stableAcrossRead).toBe(false);
+    // The safe open refuses anything but a regular file, before a byte is read.
+    await expect(hashFile(path)).rejects.toMatchObject({ name: 'FileConditionError', kind: 'changing', check: 'type' });
   });
 
-  it('refuses to follow a symlink with noFollow', async () => {
+  it('never follows a symlink (a FileConditionError "changing")', async () => {
     writeFileSync(join(dir, 'target'), 'x');
     symlinkSync('target', join(dir, 'link'));
-    await expect(hashFile(join(dir, 'link'), { noFollow: true })).rejects.toMatchObject({ code: 'ELOOP' });
-    expect((await hashFile(join(dir, 'link'))).sha256).toBe(sha(Buffer.from('x')));
+    await expect(hashFile(join(dir, 'link'))).rejects.toMatchObject({ name: 'FileConditionError', kind: 'changing', check: 'link' });
   });
 
   it('rejects with the file system error for a missing file', async () => {

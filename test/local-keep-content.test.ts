@@ -1,14 +1,17 @@
 // The walk keeps what it hashed of small new or changed files (WalkResult.contents), within a
 // budget, so an upload can send exactly the bytes that were hashed without reading them again.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFilter } from '../src/local/filter.js';
-import { HASH_CHUNK_BYTES, hashFile } from '../src/local/hash.js';
+import { HASH_CHUNK_BYTES, type HashOptions, hashFile as hashInRoot } from '../src/local/hash.js';
 import type { KnownFile } from '../src/local/types.js';
 import { walk } from '../src/local/walk.js';
+
+/** hashFile with the file's own (real) folder as the root: every open is a safe open (rule 8). */
+const hashFile = (path: string, options: Omit<HashOptions, 'place'> = {}) => hashInRoot(path, { place: { realRoot: realpathSync(dirname(path)) }, ...options });
 
 let dir: string;
 beforeEach(() => {

@@ -1,6 +1,6 @@
 // Errors the file system cannot be made to produce on demand (tests run as root, where chmod 000
 // does not stop reading): injected into readdir and hashFile, against a real temp folder.
-import { type Stats, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type Stats, mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -19,7 +19,9 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   return {
     ...original,
     readdir: (async (path: string, ...rest: unknown[]) => {
-      const code = faults.readdir.get(String(path));
+      // The walk lists a directory through its open descriptor: the fault is keyed by its path.
+      const where = String(path).startsWith('/proc/self/fd/') ? readlinkSync(String(path)) : String(path);
+      const code = faults.readdir.get(where);
       if (code !== undefined) throw errnoError(code, String(path));
       return (original.readdir as (...a: unknown[]) => unknown)(path, ...rest);
     }) as typeof original.readdir,
@@ -38,7 +40,7 @@ vi.mock('../src/local/hash.js', async (importOriginal) => {
     faults.unstableInodes.has(result.ino) ? { ...result, stableAcrossRead: false } : result;
   return {
     ...original,
-    hashFile: async (path: string, options?: Parameters<typeof original.hashFile>[1]) => {
+    hashFile: async (path: string, options: Parameters<typeof original.hashFile>[1]) => {
       fail(path);
       return unstable(await original.hashFile(path, options));
     },
@@ -131,11 +133,11 @@ describe('walk under injected errors', () => {
     expect(r.problems).toEqual([{ path: 'closed', kind: 'unreadable', reason: expect.stringMatching(/^EACCES/) }]);
   });
 
-  it('a directory deleted during the walk (ENOENT) leaves the walk complete', async () => {
+  it('a directory deleted during the walk (ENOENT) makes the walk partial: no delete is inferred under it', async () => {
     put('gone/x.txt');
     faults.readdir.set(join(root, 'gone'), 'ENOENT');
     const r = await walk(root, options);
-    expect(r).toMatchObject({ files: [], problems: [], complete: true });
+    expect(r).toMatchObject({ files: [], problems: [{ path: 'gone', kind: 'changing' }], complete: false });
   });
 
   it('an unreadable root is a RootError, never an empty walk', async () => {

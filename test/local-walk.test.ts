@@ -58,7 +58,7 @@ describe('walk', () => {
     expect(paths(r.files)).toEqual(['Makefile', 'a/deep/er/x.txt', 'a/y.pdf', 'b.md', 'empty.txt']);
     const x = byPath(r.files, 'a/deep/er/x.txt')!;
     const st = statSync(join(root, 'a/deep/er/x.txt'));
-    expect(x).toEqual({ path: 'a/deep/er/x.txt', size: 1, mtimeMs: st.mtimeMs, ino: st.ino, sha256: sha('x'), mimeType: 'text/plain' });
+    expect(x).toEqual({ path: 'a/deep/er/x.txt', size: 1, mtimeMs: st.mtimeMs, ino: st.ino, dev: st.dev, sha256: sha('x'), mimeType: 'text/plain' });
     expect(byPath(r.files, 'empty.txt')!.sha256).toBe(sha(''));
     expect(byPath(r.files, 'b.md')!.mimeType).toBe('text/plain');
     expect(byPath(r.files, 'a/y.pdf')!.mimeType).toBe('application/pdf');

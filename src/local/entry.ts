@@ -3,7 +3,9 @@
 // out of the root, never around a loop).
 import type { Stats } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from '../log.js';
+import { FileConditionError } from './errors.js';
 import { type HashResult, hashDescriptor, hashFile, withOpenFile } from './hash.js';
 import { mimeTypeFor } from './mime.js';
 import type { ContentBudget, KnownFile, LocalFile, LocalProblem, PathFilter } from './types.js';
@@ -62,8 +64,15 @@ export function specialReason(entry: Pick<Stats, 'isFIFO' | 'isSocket' | 'isBloc
   return 'not a regular file';
 }
 
-/** A file system error on a path that exists, as a problem (`changing` for type races). */
+/**
+ * A file system error on a path that exists, as a problem (`changing` for type races and for a
+ * safe open's refusal: a link, another file or a place outside the root, DESIGN.md rule 8).
+ */
 function problemOf(relPath: string, err: unknown): Taken {
+  if (err instanceof FileConditionError) {
+    if (err.kind === 'vanished') return { kind: 'missing' };
+    return problem(relPath, err.kind === 'changing' ? 'changing' : 'unreadable', err.message);
+  }
   const code = fsCode(err);
   if (code === undefined) throw err;
   if (code === 'ENOENT' || code === 'ENOTDIR') {
@@ -77,17 +86,27 @@ function problemOf(relPath: string, err: unknown): Taken {
 /**
  * A regular file whose stat (lstat, or stat of a followed symlink's target) is `info`: reused
  * from `known` when size and mtime match, returned unhashed when over the limit, else hashed.
+ * `absPath` is its real path (the walk builds it from real directories) and the hash opens it
+ * only there, under `realRoot`, and only as the device and inode `info` gave (rule 8).
  */
-export async function takeFile(relPath: string, absPath: string, info: Stats, options: ScanOptions): Promise<Taken> {
+export async function takeFile(relPath: string, absPath: string, info: Stats, options: ScanOptions, realRoot: string): Promise<Taken> {
+  const taken = await takeRegular(relPath, absPath, info, options, realRoot);
+  // Reached through a followed link: the upload must open the file the walk saw, where it is.
+  if (taken.kind === 'file' && absPath !== join(realRoot, relPath)) taken.file.realPath = absPath;
+  return taken;
+}
+
+async function takeRegular(relPath: string, absPath: string, info: Stats, options: ScanOptions, realRoot: string): Promise<Taken> {
   if (info.size > options.maxFileBytes) return unhashed(relPath, info);
   const known = options.known(relPath);
   if (known !== undefined && known.size === info.size && known.mtimeMs === info.mtimeMs && (known.ino === undefined || known.ino === info.ino)) {
-    const file = { path: relPath, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino, sha256: known.sha256, mimeType: known.mimeType };
+    const file = { path: relPath, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino, dev: info.dev, sha256: known.sha256, mimeType: known.mimeType };
     return { kind: 'file', file, hashedBytes: undefined };
   }
   let hashed;
   try {
-    hashed = await hashFile(absPath, { signal: options.signal, noFollow: true, keep: keepable(options, info.size) });
+    const place = { realRoot, realPath: absPath, expect: { dev: info.dev, ino: info.ino } };
+    hashed = await hashFile(absPath, { place, signal: options.signal, keep: keepable(options, info.size) });
   } catch (err) {
     return problemOf(relPath, err);
   }
@@ -101,14 +120,16 @@ export async function takeFile(relPath: string, absPath: string, info: Stats, op
  * words better (a symlink swapped in; no permission, yet over the limit and never to be read):
  * the caller then takes the lstat path.
  */
-export async function takeUnknownFile(relPath: string, absPath: string, options: ScanOptions): Promise<Taken | undefined> {
+export async function takeUnknownFile(relPath: string, absPath: string, options: ScanOptions, realRoot: string): Promise<Taken | undefined> {
   try {
-    return await withOpenFile(absPath, { noFollow: true }, async (fd, before) => {
+    return await withOpenFile(absPath, { realRoot, realPath: absPath }, async (fd, before) => {
       if (!before.isFile()) return undefined;
       if (before.size > options.maxFileBytes) return unhashed(relPath, before);
       return fromHash(relPath, await hashDescriptor(fd, before, { signal: options.signal, keep: keepable(options, before.size) }), options);
     });
   } catch (err) {
+    // A link or a FIFO swapped in since readdir: the lstat path says which (skipped, followed).
+    if (err instanceof FileConditionError) return err.check === 'link' || err.check === 'type' ? undefined : problemOf(relPath, err);
     const code = fsCode(err);
     if (code === undefined) throw err;
     if (code === 'ELOOP' || code === 'EACCES' || code === 'EPERM') return undefined;
@@ -126,7 +147,7 @@ function keepable(options: ScanOptions, size: number): boolean {
 
 /** A file over the limit: listed with its stat, never read. */
 function unhashed(relPath: string, info: Stats): Taken {
-  const file = { path: relPath, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino, sha256: null, mimeType: mimeTypeFor(relPath) };
+  const file = { path: relPath, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino, dev: info.dev, sha256: null, mimeType: mimeTypeFor(relPath) };
   return { kind: 'file', file, hashedBytes: undefined };
 }
 
@@ -139,6 +160,7 @@ function fromHash(relPath: string, hashed: HashResult, options: ScanOptions): Ta
     size: hashed.size,
     mtimeMs: hashed.mtimeMs,
     ino: hashed.ino,
+    dev: hashed.dev,
     // It may have grown past the limit between lstat and open.
     sha256: hashed.size > options.maxFileBytes ? null : hashed.sha256,
     mimeType: mimeTypeFor(relPath, hashed.head),

@@ -1,9 +1,11 @@
 // Streaming sha256 of one file, with its first bytes (for the MIME sniff) and the fstat of the
-// same open descriptor before and after the read (DESIGN.md rule 5: stable files only).
+// same open descriptor before and after the read (DESIGN.md rule 5: stable files only); every
+// file is opened through the safe open of open.ts (rule 8: reads stay inside the root).
 import { createHash } from 'node:crypto';
-import { close, constants, fstat, open, read, type Stats } from 'node:fs';
+import { fstat, read, type Stats } from 'node:fs';
 import { promisify } from 'node:util';
 import { SNIFF_BYTES } from './mime.js';
+import { type Place, withFileInRoot } from './open.js';
 
 /** Size of each read. Two buffers per hash in flight: one is read into while the other is hashed. */
 export const HASH_CHUNK_BYTES = 1 << 20;
@@ -29,15 +31,12 @@ export interface HashResult {
   content?: Buffer;
 }
 
-export interface OpenOptions {
+export interface HashOptions {
   /**
-   * Open with O_NOFOLLOW: a symlink at the final component fails with ELOOP instead of being
-   * followed (the walker decided on what lstat showed and must not be redirected).
+   * Where the file must be and what it must still be (open.ts): it is opened without following a
+   * symlink, and refused (FileConditionError `changing`) unless it is a regular file there.
    */
-  noFollow?: boolean;
-}
-
-export interface HashOptions extends OpenOptions {
+  place: Place;
   signal?: AbortSignal;
   /**
    * Keep the bytes read (`HashResult.content`): a file smaller than one chunk is then read into a
@@ -50,9 +49,7 @@ export interface HashOptions extends OpenOptions {
 
 // Raw descriptors through the callback API: a FileHandle costs about twice as much per file,
 // which dominates a walk of many small files.
-const openFd = promisify(open);
 const fstatFd = promisify(fstat) as (fd: number) => Promise<Stats>;
-const closeFd = promisify(close);
 const readFd = (fd: number, buffer: Buffer, length: number, position: number) =>
   new Promise<number>((resolve, reject) => {
     read(fd, buffer, 0, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead)));
@@ -71,28 +68,23 @@ function giveBuffer(buffer: Buffer): void {
 }
 
 /**
- * Opens `absPath` read-only, fstats the descriptor and hands both to `use`, closing the
- * descriptor when `use` settles. The open is O_NONBLOCK so that a FIFO swapped in after the
- * caller's lstat cannot hang it (`use` must check the type before reading).
+ * Opens the regular file `absPath` safely at `place` (open.ts `withFileInRoot`: no symlink, the
+ * identity and real path checked on the descriptor) and hands the descriptor and its fstat to
+ * `use`, closing it when `use` settles. The one way this module opens a file.
  */
-export async function withOpenFile<T>(absPath: string, options: OpenOptions, use: (fd: number, before: Stats) => Promise<T>): Promise<T> {
-  const flags = constants.O_RDONLY | constants.O_NONBLOCK | (options.noFollow ? constants.O_NOFOLLOW : 0);
-  const fd = await openFd(absPath, flags);
-  try {
-    return await use(fd, await fstatFd(fd));
-  } finally {
-    await closeFd(fd);
-  }
+export function withOpenFile<T>(absPath: string, place: Place, use: (fd: number, before: Stats) => Promise<T>): Promise<T> {
+  return withFileInRoot(absPath, place, use);
 }
 
 /**
- * Hashes the file at `absPath` through one descriptor (see `withOpenFile`, `hashDescriptor`).
- * A descriptor that is not a regular file is closed unread (`regular: false`). Rejects with the
- * file system error (EACCES, EIO, ELOOP…) or the signal's reason.
+ * Hashes the file at `absPath` through one safely opened descriptor (see `withOpenFile`,
+ * `hashDescriptor`). Rejects with FileConditionError `changing` when the file is a symlink, not
+ * a regular file, or not at `options.place`; with the file system error (EACCES, EIO, ENOENT…);
+ * or with the signal's reason.
  */
-export async function hashFile(absPath: string, options: HashOptions = {}): Promise<HashResult> {
+export async function hashFile(absPath: string, options: HashOptions): Promise<HashResult> {
   options.signal?.throwIfAborted();
-  return withOpenFile(absPath, options, (fd, before) => hashDescriptor(fd, before, options));
+  return withOpenFile(absPath, options.place, (fd, before) => hashDescriptor(fd, before, options));
 }
 
 /**
@@ -100,7 +92,7 @@ export async function hashFile(absPath: string, options: HashOptions = {}): Prom
  * size `before` gives; more bytes, fewer bytes or a different fstat (size, mtime) afterwards
  * make `stableAcrossRead` false. The caller closes `fd`.
  */
-export async function hashDescriptor(fd: number, before: Stats, options: HashOptions = {}): Promise<HashResult> {
+export async function hashDescriptor(fd: number, before: Stats, options: Omit<HashOptions, 'place'> = {}): Promise<HashResult> {
   const { signal, afterChunk } = options;
   const own = options.keep === true && before.size < HASH_CHUNK_BYTES;
   // Still true when the content sits whole in the first buffer (no short read).

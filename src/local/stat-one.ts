@@ -67,7 +67,7 @@ export async function statOne(root: string, relPath: string, options: ScanOption
       if (target.kind === 'skipped') return verdict(target);
       if (target.kind === 'problem') return verdict(target.taken);
       if (target.kind === 'missing') return 'missing';
-      if (target.kind === 'file') return last ? verdict(await takeFile(relPath, target.real, target.info, options)) : 'missing';
+      if (target.kind === 'file') return last ? verdict(await takeFile(relPath, target.real, target.info, options, opened.realRoot)) : 'missing';
       if (last) return 'missing';
       dir = target.real;
       chain = { real: dir, parent: chain };
@@ -76,7 +76,7 @@ export async function statOne(root: string, relPath: string, options: ScanOption
       dir = abs;
       chain = { real: dir, parent: chain };
     } else if (info.isFile()) {
-      return last ? verdict(await takeFile(relPath, abs, info, options)) : 'missing';
+      return last ? verdict(await takeFile(relPath, abs, info, options, opened.realRoot)) : 'missing';
     } else {
       return last ? verdict({ kind: 'skipped', reason: specialReason(info) }) : 'missing';
     }

@@ -9,6 +9,13 @@ export interface LocalFile {
   /** Modification time in milliseconds (fractional part kept as stat gives it). */
   mtimeMs: number;
   ino: number;
+  /** Device of the file as the walk saw it; with `ino`, what an upload must still find (rule 8). */
+  dev?: number;
+  /**
+   * The file's real path when it is not `<real root>/<path>` (reached through a followed symlink):
+   * where an upload opens it. Absent for the usual case, to keep large walks small.
+   */
+  realPath?: string;
   /**
    * Hex sha256 of the content. Reused from the ledger when size and mtime match it (a touched
    * file costs a hash, an unchanged one nothing); null when the file was not hashed because it
@@ -40,8 +47,9 @@ export interface WalkResult {
   files: LocalFile[];
   problems: LocalProblem[];
   /**
-   * False when any directory could not be read: the plan must then not delete anything, since a
-   * missing path may only be unseen (DESIGN.md rule 4).
+   * False when any directory could not be read, vanished before it was listed, or was not the
+   * directory the scan expected (swapped for a link, reached through a swapped parent): the plan
+   * must then not delete anything, since a missing path may only be unseen (DESIGN.md rule 4).
    */
   complete: boolean;
   /** Paths skipped on purpose and why (FIFOs, sockets, devices, symlinks): logged once each. */

@@ -3,6 +3,8 @@
 import type { Dirent, Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FileConditionError } from './errors.js';
+import { openDirInRoot } from './open.js';
 import {
   type DirChain,
   type ScanOptions,
@@ -107,17 +109,14 @@ export async function walk(root: string, options: WalkOptions): Promise<WalkResu
   const readDirectory = async (task: Task, queue: Task[]) => {
     let entries: Dirent[];
     try {
-      entries = await readdir(task.abs, { withFileTypes: true });
+      entries = await listDirectory(task.abs);
     } catch (err) {
-      const code = fsCode(err);
-      if (code === undefined) throw err;
-      if (task.rel === '') throw new RootError(code === 'ENOENT' ? 'missing' : 'unreadable', opened.absRoot, { cause: err });
-      if (code === 'ENOENT' && !undecodable(task.rel)) return; // Deleted during the walk.
+      const lost = lostDirectory(task.rel, err);
+      if (task.rel === '') throw new RootError(lost.rootReason, opened.absRoot, { cause: err });
+      // Rule 4: what was under it is unseen, not deleted (vanished, swapped, unreadable alike).
       complete = false;
-      const reason = undecodable(task.rel) ? 'the name is not valid UTF-8' : `${code}: ${(err as Error).message}`;
-      const kind = code === 'ENOTDIR' ? 'changing' : 'unreadable';
-      logger?.warn('cannot read directory: the scan is incomplete', { path: task.rel, reason });
-      problems.push({ path: task.rel, kind, reason });
+      logger?.warn('cannot read directory: the scan is incomplete', { path: task.rel, reason: lost.problem.reason });
+      problems.push(lost.problem);
       return;
     }
     for (const entry of entries) {
@@ -141,7 +140,7 @@ export async function walk(root: string, options: WalkOptions): Promise<WalkResu
   // A file (opened at once when unknown, else lstat to compare with the ledger) or a symlink.
   const takeEntry = async (task: Task, queue: Task[]) => {
     if (task.type === 'file' && options.known(task.rel) === undefined) {
-      const taken = await takeUnknownFile(task.rel, task.abs, options);
+      const taken = await takeUnknownFile(task.rel, task.abs, options, opened.realRoot);
       if (taken !== undefined) {
         record(taken, task.rel);
         return;
@@ -159,7 +158,7 @@ export async function walk(root: string, options: WalkOptions): Promise<WalkResu
       return;
     }
     if (info.isFile()) {
-      record(await takeFile(task.rel, task.abs, info, options), task.rel);
+      record(await takeFile(task.rel, task.abs, info, options, opened.realRoot), task.rel);
     } else if (info.isDirectory()) {
       // Replaced by a directory since readdir: walk it like any other.
       if (filter(task.rel, true)) queue.push({ type: 'dir', rel: task.rel, abs: task.abs, chain: task.chain && { real: task.abs, parent: task.chain } });
@@ -174,7 +173,7 @@ export async function walk(root: string, options: WalkOptions): Promise<WalkResu
           if (filter(task.rel, true)) queue.push({ type: 'dir', rel: task.rel, abs: target.real, chain: { real: target.real, parent: task.chain } });
           return;
         case 'file':
-          if (filter(task.rel, false)) record(await takeFile(task.rel, target.real, target.info, options), task.rel);
+          if (filter(task.rel, false)) record(await takeFile(task.rel, target.real, target.info, options, opened.realRoot), task.rel);
           return;
         case 'skipped':
           record(target, task.rel);
@@ -203,6 +202,35 @@ export async function walk(root: string, options: WalkOptions): Promise<WalkResu
   skipped.sort(byPath);
   logger?.debug('walk done', { files: files.length, problems: problems.length, skipped: skipped.length, complete, filesHashed, bytesHashed });
   return { files, problems, complete, skipped, root: { dev: opened.dev, ino: opened.ino }, filesHashed, bytesHashed, ...(contents ? { contents } : {}) };
+}
+
+/**
+ * Lists the directory whose real path is `abs` through a descriptor opened without following a
+ * link and checked to be at `abs` (open.ts), so a directory swapped for a link, or reached through
+ * a swapped parent, is refused instead of listing another folder under this one's name.
+ */
+async function listDirectory(abs: string): Promise<Dirent[]> {
+  const dir = await openDirInRoot(abs, abs);
+  let entries: Dirent[];
+  try {
+    entries = await readdir(dir.listPath, { withFileTypes: true });
+  } catch (err) {
+    // The listing's own error is the one to report; closing may only add "it changed" to it.
+    await dir.close().catch(() => undefined);
+    throw err;
+  }
+  await dir.close();
+  return entries;
+}
+
+/** Why a directory could not be listed: the problem to record, and the RootError reason for the root. */
+function lostDirectory(rel: string, err: unknown): { problem: LocalProblem; rootReason: 'missing' | 'unreadable' | 'changed' } {
+  if (err instanceof FileConditionError) return { problem: { path: rel, kind: 'changing', reason: err.message }, rootReason: 'changed' };
+  const code = fsCode(err);
+  if (code === undefined) throw err;
+  if (undecodable(rel)) return { problem: { path: rel, kind: 'unreadable', reason: 'the name is not valid UTF-8' }, rootReason: 'unreadable' };
+  if (code === 'ENOENT') return { problem: { path: rel, kind: 'changing', reason: 'the folder vanished or was renamed during the scan' }, rootReason: 'missing' };
+  return { problem: { path: rel, kind: 'unreadable', reason: `${code}: ${(err as Error).message}` }, rootReason: 'unreadable' };
 }
 
 /**

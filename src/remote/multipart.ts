@@ -1,10 +1,13 @@
 // The multipart/form-data body of an upload, read from disk: one buffer for a small file, a stream
 // of chunks for a large one. Cheaper than a file-backed Blob in a FormData (which goes through web
 // streams): for 10,000 files of 4 KiB it halves the client's CPU time per upload (BENCHMARKS.md).
+// Every attempt opens the file through the safe open of local/open.ts (DESIGN.md rule 8).
 import { randomBytes } from 'node:crypto';
-import { close, constants, fstat, open, read, type Stats } from 'node:fs';
+import { close, fstat, read, type Stats } from 'node:fs';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import { type Place, openFileInRoot } from '../local/open.js';
+import type { UploadOptions } from './types.js';
 
 /** Files up to this size are read at once into one buffer with the framing; larger ones stream. */
 export const INLINE_MAX_BYTES = 1 << 20;
@@ -30,7 +33,6 @@ export class SourceChangedError extends Error {
   readonly code = 'changed';
 }
 
-const openFd = promisify(open);
 const fstatFd = promisify(fstat) as (fd: number) => Promise<Stats>;
 const closeFd = promisify(close);
 const readFd = (fd: number, buffer: Buffer, offset: number, length: number, position: number) =>
@@ -64,25 +66,30 @@ export function multipartOf(content: Buffer, filename: string, mimeType: string)
   return { body, headers: { 'content-type': contentType, 'content-length': String(body.length) }, fileSize: content.length };
 }
 
+/** What a safe open of the file must find: `expect`'s identity, under `expect.root` when given. */
+function placeOf(expect: UploadOptions['expect']): Place {
+  if (expect === undefined) return {};
+  const { root, ...identity } = expect;
+  return { ...(root !== undefined ? { realRoot: root } : {}), expect: identity };
+}
+
 /**
  * Builds the body of `POST /v1/files` for the file at `path`: one part named `file` with
- * `filename` and `mimeType` (a valid MIME type: the caller checks). Opening errors reject with the
- * file system's error (ENOENT, EACCES; ENOTFILE for a directory or other non-regular file), or
- * SourceChangedError when its size or mtime are not `expect`'s (the version the caller hashed). A
- * small file is read now; a large one is reopened when the body is consumed (so a body that is
- * never sent holds no descriptor) and any change met while streaming fails it with
- * SourceChangedError.
+ * `filename` and `mimeType` (a valid MIME type: the caller checks). The file is opened safely
+ * (local/open.ts: never through a symlink, a regular file only, with `expect`'s size, mtime,
+ * device and inode, its real path under `expect.root`); a refusal rejects with the
+ * FileConditionError (code `changed`) before a byte is read, other opening errors with the file
+ * system's error (ENOENT, EACCES). A small file is read now; a large one is opened again the same
+ * way when the body is consumed (so a body that is never sent holds no descriptor) and any change
+ * met while streaming fails it with SourceChangedError.
  */
-export async function multipartBody(path: string, filename: string, mimeType: string, expect?: { size: number; mtimeMs: number }): Promise<MultipartBody> {
+export async function multipartBody(path: string, filename: string, mimeType: string, expect?: UploadOptions['expect']): Promise<MultipartBody> {
   const { head, tail, contentType } = framing(filename, mimeType);
   const headers = (length: number) => ({ 'content-type': contentType, 'content-length': String(length) });
+  const place = placeOf(expect);
 
-  const fd = await openFd(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  let before: Stats;
+  const { fd, stats: before } = await openFileInRoot(path, place);
   try {
-    before = await fstatFd(fd);
-    if (!before.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'ENOTFILE' });
-    if (expect && (before.size !== expect.size || before.mtimeMs !== expect.mtimeMs)) throw new SourceChangedError(`${path} changed since it was hashed`);
     if (before.size <= INLINE_MAX_BYTES) {
       const body = Buffer.allocUnsafe(head.length + before.size + tail.length);
       head.copy(body, 0);
@@ -98,7 +105,9 @@ export async function multipartBody(path: string, filename: string, mimeType: st
   } finally {
     await closeFd(fd);
   }
-  return { body: Readable.from(streamFile(path, before, head, tail), { objectMode: false }), headers: headers(head.length + before.size + tail.length), fileSize: before.size };
+  // The stream's open must find this very file again, where it was.
+  const again: Place = { ...place, expect: { dev: before.dev, ino: before.ino, size: before.size, mtimeMs: before.mtimeMs } };
+  return { body: Readable.from(streamFile(path, again, before, head, tail), { objectMode: false }), headers: headers(head.length + before.size + tail.length), fileSize: before.size };
 }
 
 /** Same size and mtime (and the same file): the content is taken to be unchanged. */
@@ -107,10 +116,10 @@ function sameFile(a: Stats, b: Stats): boolean {
 }
 
 /** Yields `head`, the file's `before.size` bytes, then `tail`; fails when the file is not `before` any more. */
-async function* streamFile(path: string, before: Stats, head: Buffer, tail: Buffer): AsyncGenerator<Buffer, void, undefined> {
+async function* streamFile(path: string, place: Place, before: Stats, head: Buffer, tail: Buffer): AsyncGenerator<Buffer, void, undefined> {
   let fd: number;
   try {
-    fd = await openFd(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    ({ fd } = await openFileInRoot(path, place));
   } catch (err) {
     throw new SourceChangedError(`${path} could not be reopened for its upload`, { cause: err });
   }

@@ -23,10 +23,12 @@ export interface UploadOptions {
   /** The part's Content-Type, stored as the file's `mime_type`. */
   mimeType: string;
   /**
-   * The file as the caller last saw it (its hash is of that version). When the file's size or
-   * mtime differ as it is opened, the upload fails with LocalFileError `changed` and sends nothing.
+   * The file as the caller last saw it (its hash is of that version). Each attempt opens the file
+   * without following a symlink; when it is not a regular file, its size, mtime (or, when given,
+   * device and inode) differ, or its real path is not under `root` (the sync root's real path,
+   * DESIGN.md rule 8), the upload fails with LocalFileError `changed` and sends nothing.
    */
-  expect?: { size: number; mtimeMs: number };
+  expect?: { size: number; mtimeMs: number; dev?: number | undefined; ino?: number | undefined; root?: string | undefined };
   /**
    * The file's bytes as the caller read (and hashed) them: sent as they are, without reading the
    * file again (`expect` is then not checked: the caller vouches for the version).

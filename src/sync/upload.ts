@@ -1,9 +1,11 @@
-// One upload under DESIGN.md rules 2, 3 and 5: settle, hash what is sent, record the intent before
-// the request, check nothing moved under it, and switch the ledger in one transaction; and the
-// adoption of an upload whose answer was lost.
-import { stat, type Stats } from 'node:fs';
+// One upload under DESIGN.md rules 2, 3, 5 and 8: settle, hash what is sent, record the intent
+// before the request, read only inside the root, check nothing moved under it, and switch the
+// ledger in one transaction; and the adoption of an upload whose answer was lost.
+import { lstat, type Stats } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ledger } from '../ledger/ledger.js';
+import { FileConditionError, changing, tooLarge } from '../local/errors.js';
 import { hashFile } from '../local/hash.js';
 import type { Logger } from '../log.js';
 import type { RemoteFiles } from '../remote/types.js';
@@ -60,23 +62,27 @@ export async function uploadOne(
   now: () => number,
   later?: DeferredWrites,
 ): Promise<UploadOutcome> {
-  const abs = path.join(deps.root, action.path);
   const age = now() - action.local.mtimeMs;
   if (age < deps.settleMs) await sleep(Math.min(deps.settleMs, deps.settleMs - age), signal);
 
+  // Every read below is a safe open under the root's real path (rule 8), of the file the walk saw
+  // (its real path when it reached it through a followed link).
+  const realRoot = await realpath(deps.root);
+  const abs = action.local.realPath ?? path.join(realRoot, action.path);
   let local = action.local;
   // What the walk read and hashed, if it kept it; not after a change (`rehash`): that is stale.
   let content = deps.contents?.get(action.path);
   deps.contents?.delete(action.path);
-  // The client checks, as it opens the file, that it is still the version hashed (`expect`): a
-  // file changed since the walk fails with `changed` and comes back here with `rehash`.
+  // The client checks, as it opens the file, that it is still the file hashed (`expect`): a file
+  // changed or replaced since the walk fails with `changed` and comes back here with `rehash`.
   if (rehash) {
-    // Changed since the walk: hash again, so the ledger records what is really sent.
-    const hashed = await hashFile(abs, { signal });
-    if (!hashed.stableAcrossRead) throw new Error('the file is still changing; it will be synced when it settles');
-    local = { ...local, size: hashed.size, mtimeMs: hashed.mtimeMs, ino: hashed.ino, sha256: hashed.sha256 };
-    content = undefined;
-    if (local.size > deps.maxFileBytes) throw new Error(`too large: ${local.size} bytes, the limit is ${deps.maxFileBytes}`);
+    // Changed since the walk: hash again, so the ledger records what is really sent. A small file
+    // is sent from the bytes of this very read: what was hashed is what is uploaded.
+    const hashed = await hashFile(abs, { place: { realRoot }, signal, keep: true });
+    if (!hashed.stableAcrossRead) throw changing(abs, 'is still changing');
+    local = { ...local, size: hashed.size, mtimeMs: hashed.mtimeMs, ino: hashed.ino, dev: hashed.dev, sha256: hashed.sha256 };
+    content = hashed.content;
+    if (local.size > deps.maxFileBytes) throw tooLarge(abs, local.size, deps.maxFileBytes);
   }
   const row = deps.ledger.fileByPath(action.path);
   if (row && row.sha256 === local.sha256 && row.remoteName === action.remoteName && action.reason !== 'missing-remote') {
@@ -100,7 +106,7 @@ export async function uploadOne(
     result = await deps.remote.upload(abs, {
       filename: action.remoteName,
       mimeType: local.mimeType,
-      expect: { size: local.size, mtimeMs: local.mtimeMs },
+      expect: { size: local.size, mtimeMs: local.mtimeMs, ino: local.ino, dev: local.dev, root: realRoot },
       ...(content?.length === local.size ? { content } : {}),
       signal,
     });
@@ -108,12 +114,12 @@ export async function uploadOne(
     deps.ledger.abandonUpload(inFlightId, unknownOutcomesOf(err));
     throw err;
   }
-  const after = await statOrNull(abs);
-  if (!after || after.size !== local.size || after.mtimeMs !== local.mtimeMs) {
+  const after = await lstatOrNull(abs);
+  if (!after || !sameAsSent(after, local)) {
     // Torn: what was sent may mix two versions. Its id is ours to delete; the path goes again.
     deps.ledger.addPendingDeletes([{ fileId: result.file.id, path: action.path, reason: 'torn' }], now());
     deps.ledger.abandonUpload(inFlightId, result.unknownOutcomeAttempts);
-    if (!after) throw new Error('the file disappeared during its upload');
+    if (!after) throw new FileConditionError('vanished', abs, `${abs} disappeared during its upload`);
     return { kind: 'torn', tornId: result.file.id, unknownOutcomes: result.unknownOutcomeAttempts };
   }
   const uploaded = { path: action.path, size: local.size, mtimeMs: local.mtimeMs, ino: local.ino, sha256: local.sha256, mimeType: local.mimeType, remoteName: action.remoteName };
@@ -130,9 +136,23 @@ export async function uploadOne(
   return { kind: 'done', bytes: local.size, replaced, unknownOutcomes };
 }
 
-/** The callback API: a third of the cost of fs/promises' stat, paid twice per upload before. */
-function statOrNull(file: string): Promise<Stats | null> {
-  return new Promise((resolve) => stat(file, (err, stats) => resolve(err ? null : stats)));
+/**
+ * lstat through the callback API (a third of the cost of fs/promises'): the path itself, never a
+ * link's target, so a file swapped for a link after its upload reads as torn.
+ */
+function lstatOrNull(file: string): Promise<Stats | null> {
+  return new Promise((resolve) => lstat(file, (err, stats) => resolve(err ? null : stats)));
+}
+
+/** The path still holds the regular file that was sent: same inode (and device), size and mtime. */
+function sameAsSent(after: Stats, local: { size: number; mtimeMs: number; ino: number; dev?: number | undefined }): boolean {
+  return (
+    after.isFile() &&
+    after.size === local.size &&
+    after.mtimeMs === local.mtimeMs &&
+    after.ino === local.ino &&
+    (local.dev === undefined || after.dev === local.dev)
+  );
 }
 
 async function stillExists(remote: RemoteFiles, fileId: string, signal: AbortSignal): Promise<boolean> {
