@@ -16,6 +16,7 @@ Usage:
   files-sync status   [--config FILE] [--json]
   files-sync ls       [--config FILE] [--json]
   files-sync resolve  [--config FILE] PATH
+  files-sync forget-copies [--config FILE] ID...   delete unclaimed copies that status lists
   files-sync emulator [--port N] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]
 
 Common options:
@@ -54,6 +55,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   status: ['config', 'root', 'state-dir', 'json'],
   ls: ['config', 'root', 'state-dir', 'json'],
   resolve: ['config', 'root', 'state-dir'],
+  'forget-copies': ['config', 'root', 'state-dir', 'log-level'],
 };
 
 /** Runs the command line `argv` (without node and script); resolves to the exit code. */
@@ -98,7 +100,7 @@ function parseCommandLine(command: string, args: string[], allowed: readonly str
   for (const key of Object.keys(values)) {
     if (key !== 'help' && !allowed.includes(key)) throw new ConfigError(`"${command}" does not take --${key}`);
   }
-  if (command !== 'resolve' && positionals.length > 0) throw new ConfigError(`unexpected argument "${positionals[0]}"`);
+  if (command !== 'resolve' && command !== 'forget-copies' && positionals.length > 0) throw new ConfigError(`unexpected argument "${positionals[0]}"`);
   if (command === 'resolve' && positionals.length !== 1) throw new ConfigError('resolve takes exactly one PATH');
   const logFormat = values['log-format'];
   if (logFormat !== undefined && !['human', 'json', 'journal'].includes(logFormat)) {

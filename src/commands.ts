@@ -9,6 +9,7 @@ import { createLogger, detectLogFormat, type LogFormat, type LogLevel, type Logg
 import { FilesClient } from './remote/client.js';
 import { ProgressView, formatBytes, summaryLines } from './report.js';
 import { reconcile, type SyncReport } from './sync/reconcile.js';
+import { forgetCopies, unclaimedStatus } from './unclaimed.js';
 
 /** What a command receives from the command line. */
 export interface CommandContext {
@@ -131,6 +132,7 @@ const status: Command = async (context) => {
       held: last?.held ?? null,
       lastSync: last ? { at: new Date(last.finishedAt).toISOString(), exitCode: last.exitCode, uploaded: last.uploaded, deleted: last.deleted, failed: last.failed.length } : null,
       foreignFiles: last?.foreign ?? null,
+      unclaimedCopies: unclaimedStatus(ledger).json,
       daemon: holder ? { pid: holder.pid, holder: holder.holder, live } : null,
     };
     if (context.json) {
@@ -146,6 +148,7 @@ const status: Command = async (context) => {
     if (result.pendingDeletes > 0) write(`pending deletes: ${result.pendingDeletes}`);
     if (result.unsettledUploads > 0) write(`uploads to settle at the next sync: ${result.unsettledUploads}`);
     if (result.foreignFiles !== null) write(`foreign files in the workspace: ${result.foreignFiles}`);
+    for (const line of unclaimedStatus(ledger).lines) write(line);
     if (!holder) write('daemon: not running');
     else for (const line of describeDaemon(holder.pid, live)) write(line);
     return ExitCode.ok;
@@ -216,4 +219,11 @@ const daemon: Command = async (context) => {
   return runDaemon(context);
 };
 
-export const commands: Record<string, Command> = { sync, status, ls, resolve, daemon };
+export const commands: Record<string, Command> = {
+  sync,
+  status,
+  ls,
+  resolve,
+  daemon,
+  'forget-copies': (context) => forgetCopies(context, { ledgerPath, loggerFor, clientFor }),
+};

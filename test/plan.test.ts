@@ -3,13 +3,16 @@ import { describe, expect, it } from 'vitest';
 import type { Failure, FileRow, InFlightUpload, PendingDelete } from '../src/ledger/ledger.js';
 import type { LocalFile, LocalProblem } from '../src/local/types.js';
 import type { FileMetadata } from '../src/remote/types.js';
-import { plan, type LedgerView, type LocalView, type Plan, type PlanOptions, type RemoteView } from '../src/sync/plan.js';
+import { ORPHAN_SKEW_MS, pairMoves, plan, type LedgerView, type LocalView, type Plan, type PlanOptions, type RemoteView } from '../src/sync/plan.js';
 
 const NOW = Date.parse('2026-11-01T12:00:00Z');
 const name = (p: string) => p.replaceAll('/', '∕');
 
 function local(p: string, sha: string | null, extra: Partial<LocalFile> = {}): LocalFile {
   return { path: p, size: 10, mtimeMs: 1000, ino: 1, sha256: sha, mimeType: 'text/plain', ...extra };
+}
+function row_(p: string, id: string, sha: string, extra: Partial<FileRow> = {}): FileRow {
+  return row(p, id, sha, extra);
 }
 function row(p: string, id: string, sha: string, extra: Partial<FileRow> = {}): FileRow {
   return { path: p, fileId: id, size: 10, mtimeMs: 1000, ino: 1, sha256: sha, mimeType: 'text/plain', remoteName: name(p), uploadedAt: '2026-10-01T00:00:00.000000Z', ...extra };
@@ -18,7 +21,20 @@ function remoteFile(id: string, filename: string, extra: Partial<FileMetadata> =
   return { id, type: 'file', filename, mime_type: 'text/plain', size_bytes: 10, created_at: '2026-10-01T00:00:00.000000Z', downloadable: false, ...extra };
 }
 function inFlight(id: number, p: string, sha: string, extra: Partial<InFlightUpload> = {}): InFlightUpload {
-  return { id, path: p, remoteName: name(p), size: 10, sha256: sha, mimeType: 'text/plain', startedAt: NOW - 60_000, unknownOutcomes: 1, resolvedFileId: null, ...extra };
+  return {
+    id,
+    path: p,
+    remoteName: name(p),
+    size: 10,
+    sha256: sha,
+    mimeType: 'text/plain',
+    startedAt: NOW - 60_000,
+    unknownOutcomes: 1,
+    resolvedFileId: null,
+    attemptsEndedAt: NOW - 10_000,
+    clockOffsetMs: 0,
+    ...extra,
+  };
 }
 function pending(id: string, reason: PendingDelete['reason'] = 'replaced'): PendingDelete {
   return { fileId: id, path: 'x', reason, attempts: 0, lastError: null, createdAt: NOW - 1000 };
@@ -54,7 +70,7 @@ function run(c: Case): Plan {
     remoteName: name,
     rootDistrust: null,
     now: NOW,
-    orphanSkewMs: 120_000,
+    orphanSkewMs: ORPHAN_SKEW_MS,
     ...c.options,
   };
   return plan(localView, ledgerView, remoteView, options);
@@ -218,7 +234,7 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'two paths with one remote name and size in flight: nothing is adopted, all matches go (rule 3)',
+    name: 'two paths with one remote name and size in flight at once: ambiguous, nothing touched, copies unclaimed (rule 3)',
     local: [local('a/README.md', 'hA'), local('b/README.md', 'hB')],
     ledger: {
       inFlight: [
@@ -233,7 +249,9 @@ const cases: Case[] = [
     options: { remoteName: (p) => p.split('/').at(-1)! },
     expect: (p) => {
       expect(p.adoptions).toEqual([]);
-      expect(deletes(p).sort()).toEqual([['file_a', 'orphan'], ['file_b', 'orphan']]);
+      expect(p.deletes).toEqual([]);
+      expect(p.unclaimed.map((c) => c.fileId).sort()).toEqual(['file_a', 'file_b']);
+      expect(p.settledInFlight).toEqual([1, 2]);
       expect(uploads(p).sort()).toEqual([['a/README.md', 'new', null], ['b/README.md', 'new', null]]);
     },
   },
@@ -253,7 +271,7 @@ const cases: Case[] = [
   {
     name: 'a same-named file created long after the upload could have ended is someone else\'s',
     local: [local('a.txt', 'h1')],
-    ledger: { inFlight: [inFlight(7, 'a.txt', 'h1', { startedAt: NOW - 3 * 86_400_000 })] },
+    ledger: { inFlight: [inFlight(7, 'a.txt', 'h1', { startedAt: NOW - 3 * 86_400_000, attemptsEndedAt: NOW - 3 * 86_400_000 + 30_000 })] },
     remote: [remoteFile('file_later', 'a.txt', { created_at: new Date(NOW - 3_600_000).toISOString() })],
     expect: (p) => {
       expect(p.deletes).toEqual([]);
@@ -261,6 +279,7 @@ const cases: Case[] = [
       expect(p.foreign).toBe(1);
     },
   },
+  ...orphanCases(),
   {
     name: 'an incomplete listing settles no in-flight upload and deletes no path',
     local: [],
@@ -363,6 +382,42 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'rule 4: a thousand deleted empty files are not excused by one new empty file',
+    local: [local('new-empty', 'e0', { size: 0 })],
+    ledger: { files: Array.from({ length: 1000 }, (_, i) => row(`empty/${String(i).padStart(4, '0')}`, `file_e${i}`, 'e0', { size: 0 })) },
+    remote: Array.from({ length: 1000 }, (_, i) => remoteFile(`file_e${i}`, `empty∕${String(i).padStart(4, '0')}`, { size_bytes: 0 })),
+    options: { maxDeleteCount: 100, maxDeleteShare: 1 },
+    expect: (p) => {
+      expect(p.deletes).toEqual([]);
+      expect(p.held?.deletes).toHaveLength(1000);
+      expect(p.held?.reason).toMatch(/^999 files deleted locally/);
+    },
+  },
+  {
+    name: 'rule 4: moves pair one to one: three moved copies of one content excuse three deletes, not a fourth',
+    local: ['m/a', 'm/b', 'm/c'].map((p) => local(p, 'same')),
+    ledger: { files: ['a', 'b', 'c', 'd'].map((p) => row(p, `file_${p}`, 'same')) },
+    remote: ['a', 'b', 'c', 'd'].map((p) => remoteFile(`file_${p}`, p)),
+    options: { maxDeleteCount: 0, maxDeleteShare: 1 },
+    expect: (p) => {
+      expect(p.held?.reason).toMatch(/^1 files deleted locally/);
+      const relaxed = run({ name: 'relaxed', local: ['m/a', 'm/b', 'm/c'].map((q) => local(q, 'same')), ledger: { files: ['a', 'b', 'c'].map((q) => row(q, `file_${q}`, 'same')) }, remote: ['a', 'b', 'c'].map((q) => remoteFile(`file_${q}`, q)), options: { maxDeleteCount: 0, maxDeleteShare: 1 }, expect: () => undefined });
+      expect(relaxed.held).toBeNull();
+      expect(relaxed.deletes).toHaveLength(3);
+    },
+  },
+  {
+    name: 'rule 4: paths added outside the plan (the daemon\'s path jobs) pair the same way, one to one',
+    unlisted: true,
+    local: [],
+    ledger: { files: [...Array.from({ length: 10 }, (_, i) => row(`gone${i}`, `file_g${i}`, 'e0')), row('kept', 'file_k', 'hk')] },
+    options: { scope: (p) => p.startsWith('gone'), maxDeleteCount: 3, maxDeleteShare: 1, recentlyAdded: [{ path: 'new-empty', sha256: 'e0' }] },
+    expect: (p) => {
+      expect(p.held?.deletes).toHaveLength(10);
+      expect(p.held?.reason).toMatch(/^9 files deleted locally/);
+    },
+  },
+  {
     name: 'a file over the size limit is a recorded failure, its old copy kept',
     local: [local('big.bin', null, { size: 5000 })],
     ledger: { files: [row('big.bin', 'file_big', 'h1')] },
@@ -457,8 +512,149 @@ const cases: Case[] = [
   },
 ];
 
+/** Rule 3 on the server's clock: foreign files of the same name and size before, in and after a window. */
+function orphanCases(): Case[] {
+  const at = (ms: number) => new Date(ms).toISOString();
+  const start = NOW - 60_000;
+  const end = NOW - 10_000;
+  const row = (extra: Partial<InFlightUpload> = {}) => inFlight(7, 'report.pdf', 'h1', { unknownOutcomes: 5, ...extra });
+  const own = (n: number, offset = 0) => Array.from({ length: n }, (_, i) => remoteFile(`file_own${i}`, 'report.pdf', { created_at: at(start + offset + 1000 * (i + 1)) }));
+  const noTouch = (p: Plan, foreign: string) => {
+    expect(p.deletes.map((d) => d.fileId)).not.toContain(foreign);
+    expect(p.adoptions.map((a) => a.file.id)).not.toContain(foreign);
+  };
+  return [
+    {
+      name: 'rule 3: a foreign file 30 s before the intent is not a candidate; our five copies settle (one adopted)',
+      local: [local('report.pdf', 'h1')],
+      ledger: { inFlight: [row()] },
+      remote: [remoteFile('file_foreign', 'report.pdf', { created_at: at(start - 30_000) }), ...own(5)],
+      expect: (p) => {
+        noTouch(p, 'file_foreign');
+        expect(p.adoptions.map((a) => a.file.id)).toEqual(['file_own0']);
+        expect(p.deletes).toHaveLength(4);
+        expect(p.foreign).toBe(1);
+        expect(p.unclaimed).toEqual([]);
+      },
+    },
+    {
+      name: 'rule 3: a foreign file during the attempts makes six copies for five attempts: none touched, all unclaimed',
+      local: [local('report.pdf', 'h1')],
+      ledger: { inFlight: [row()] },
+      remote: [...own(5), remoteFile('file_foreign', 'report.pdf', { created_at: at(start + 2500) })],
+      expect: (p) => {
+        expect(p.adoptions).toEqual([]);
+        expect(p.deletes).toEqual([]);
+        expect(p.unclaimed.map((c) => c.fileId).sort()).toEqual(['file_foreign', 'file_own0', 'file_own1', 'file_own2', 'file_own3', 'file_own4']);
+        expect(p.unclaimed[0]).toMatchObject({ path: 'report.pdf', remoteName: 'report.pdf', size: 10, sha256: 'h1', reason: expect.stringMatching(/6 copies for 5 attempts/) });
+        expect(uploads(p)).toEqual([['report.pdf', 'new', null]]);
+        expect(p.settledInFlight).toEqual([7]);
+      },
+    },
+    {
+      name: 'rule 3: partial loss (one lost answer, then success): a second copy in the window is ambiguous',
+      local: [local('report.pdf', 'h1')],
+      ledger: { files: [row_('report.pdf', 'file_ok', 'h1')], inFlight: [row({ unknownOutcomes: 1, resolvedFileId: 'file_ok' })] },
+      remote: [remoteFile('file_ok', 'report.pdf'), ...own(1), remoteFile('file_foreign', 'report.pdf', { created_at: at(start + 5000) })],
+      expect: (p) => {
+        expect(p.deletes).toEqual([]);
+        expect(p.unclaimed.map((c) => c.fileId).sort()).toEqual(['file_foreign', 'file_own0']);
+      },
+    },
+    {
+      name: 'rule 3: a foreign file 30 s after the last attempt ended is not a candidate',
+      local: [local('report.pdf', 'h1')],
+      ledger: { inFlight: [row({ unknownOutcomes: 1 })] },
+      remote: [...own(1), remoteFile('file_foreign', 'report.pdf', { created_at: at(end + 30_000) })],
+      expect: (p) => {
+        noTouch(p, 'file_foreign');
+        expect(p.adoptions.map((a) => a.file.id)).toEqual(['file_own0']);
+        expect(p.foreign).toBe(1);
+      },
+    },
+    {
+      name: 'rule 3: a copy just older than the intent (inside the skew) makes the row ambiguous',
+      local: [local('report.pdf', 'h1')],
+      ledger: { inFlight: [row({ unknownOutcomes: 2 })] },
+      remote: [remoteFile('file_early', 'report.pdf', { created_at: at(start - 2000) }), ...own(1)],
+      expect: (p) => {
+        expect(p.adoptions).toEqual([]);
+        expect(p.deletes).toEqual([]);
+        expect(p.unclaimed.map((c) => c.fileId).sort()).toEqual(['file_early', 'file_own0']);
+        expect(p.unclaimed[0]?.reason).toMatch(/older than the upload/);
+      },
+    },
+    {
+      name: 'rule 3: a copy in the windows of two rows is claimed by neither',
+      local: [local('report.pdf', 'h1')],
+      ledger: { inFlight: [row({ id: 7, unknownOutcomes: 1 }), row({ id: 8, unknownOutcomes: 1, startedAt: start + 20_000 })] },
+      remote: [remoteFile('file_both', 'report.pdf', { created_at: at(start + 30_000) })],
+      expect: (p) => {
+        expect(p.deletes).toEqual([]);
+        expect(p.adoptions).toEqual([]);
+        expect(p.unclaimed.map((c) => c.fileId)).toEqual(['file_both']);
+      },
+    },
+    {
+      name: 'rule 3: the window is on the server\'s clock: ten minutes ahead, our copies match and a local-clock look-alike does not',
+      local: [local('report.pdf', 'h1')],
+      ledger: { inFlight: [row({ unknownOutcomes: 2, clockOffsetMs: 600_000 })] },
+      remote: [remoteFile('file_foreign', 'report.pdf', { created_at: at(start + 1000) }), ...own(2, 600_000)],
+      expect: (p) => {
+        noTouch(p, 'file_foreign');
+        expect(p.adoptions.map((a) => a.file.id)).toEqual(['file_own0']);
+        expect(deletes(p)).toEqual([['file_own1', 'orphan']]);
+      },
+    },
+    {
+      name: 'rule 3: a row written before any answer uses the offset measured now; without one nothing is touched',
+      local: [local('report.pdf', 'h1')],
+      ledger: { inFlight: [row({ unknownOutcomes: 1, clockOffsetMs: null })] },
+      remote: own(1, -600_000),
+      options: { serverOffsetMs: -600_000 },
+      expect: (p) => {
+        expect(p.adoptions.map((a) => a.file.id)).toEqual(['file_own0']);
+        const blind = run({ name: 'blind', local: [local('report.pdf', 'h1')], ledger: { inFlight: [row({ unknownOutcomes: 1, clockOffsetMs: null })] }, remote: own(1), expect: () => undefined });
+        expect(blind.adoptions).toEqual([]);
+        expect(blind.deletes).toEqual([]);
+        expect(blind.unclaimed.map((c) => c.fileId)).toEqual(['file_own0']);
+      },
+    },
+    {
+      name: 'rule 3: after a crash (no recorded end) at most the attempts of one call are taken, up to the plan\'s time',
+      local: [local('report.pdf', 'h1')],
+      ledger: { inFlight: [row({ unknownOutcomes: 0, attemptsEndedAt: null })] },
+      remote: [...own(1), remoteFile('file_later', 'report.pdf', { created_at: at(NOW + 60_000) })],
+      expect: (p) => {
+        noTouch(p, 'file_later');
+        expect(p.adoptions.map((a) => a.file.id)).toEqual(['file_own0']);
+      },
+    },
+    {
+      name: 'rule 3: recorded unclaimed copies are never matched again, and are forgotten once gone',
+      local: [local('report.pdf', 'h1')],
+      ledger: { inFlight: [row({ unknownOutcomes: 1 })], unclaimed: ['file_own0', 'file_gone'] },
+      remote: own(1),
+      expect: (p) => {
+        expect(p.deletes).toEqual([]);
+        expect(p.adoptions).toEqual([]);
+        expect(p.unclaimedGone).toEqual(['file_gone']);
+        expect(p.foreign).toBe(0);
+      },
+    },
+  ];
+}
+
 describe('plan', () => {
   for (const c of cases) it(c.name, () => c.expect(run(c)));
+
+  it('pairMoves: each added path excuses one deleted path of its content; a path is no move of itself', () => {
+    const moves = pairMoves(
+      [{ path: 'a', sha256: 'x' }, { path: 'b', sha256: 'x' }, { path: 'c', sha256: 'y' }, { path: 'same', sha256: 'z' }],
+      [{ path: 'n1', sha256: 'x' }, { path: 'n2', sha256: 'y' }, { path: 'n3', sha256: 'y' }, { path: 'same', sha256: 'z' }],
+    );
+    expect([...moves].sort()).toEqual(['a', 'c']);
+  });
 
   it('is deterministic and does not mutate its input', () => {
     const input: Case = cases.find((c) => c.name.startsWith('an orphan of a lost answer'))!;

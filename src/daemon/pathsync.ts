@@ -144,8 +144,9 @@ async function rootLooksEmpty(root: string, filter: PathFilter): Promise<boolean
 /**
  * Deletes the remote copies of `paths` that are still gone, in scoped plans so that rule 4 holds:
  * nothing is deleted when the root is missing, distrusted or empty, and the mass-delete guard
- * counts the batch (an `rm -rf` of a large folder is held). A path whose content is tracked at
- * another path (a move) does not count toward the guard, as in a full reconciliation.
+ * counts the batch (an `rm -rf` of a large folder is held). A gone path paired with a path added
+ * just now of the same content (a move, one to one: the planner's `pairMoves`) does not count
+ * toward the guard, as in a full reconciliation.
  */
 export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]): Promise<DeleteBatchOutcome> {
   const config = deps.config();
@@ -165,29 +166,21 @@ export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]):
   const distrust = root.distrust ?? ((await rootLooksEmpty(config.root, filter)) ? 'the root is empty while the ledger is not' : null);
 
   // A move is content that reappeared at a new path just now (DESIGN.md rule 4: "in the same
-  // plan"); an old copy elsewhere (a backup folder, boilerplate files) does not make `rm -rf` a move.
+  // plan"): the path jobs uploaded those, so the rows uploaded in the window are this batch's
+  // added side. The planner pairs them one to one with the gone paths (one new empty file
+  // excuses one deleted empty file); an old copy elsewhere does not make `rm -rf` a move.
   const goneSet = new Set(gone.map((r) => r.path));
   const since = Date.now() - Math.max(MOVE_WINDOW_MS, 2 * config.deleteDelaySeconds * 1000);
-  const elsewhere = new Set(
-    deps.ledger
-      .files()
-      .filter((r) => !goneSet.has(r.path) && Date.parse(r.uploadedAt) >= since)
-      .map((r) => r.sha256),
-  );
-  const moves = gone.filter((r) => elsewhere.has(r.sha256)).map((r) => r.path);
-  const deletes = gone.filter((r) => !elsewhere.has(r.sha256)).map((r) => r.path);
+  const rows = deps.ledger.files();
+  const recentlyAdded = rows.filter((r) => !goneSet.has(r.path) && Date.parse(r.uploadedAt) >= since).map((r) => ({ path: r.path, sha256: r.sha256 }));
   const local: LocalView = { files: [], problems: [], complete: true };
-  for (const [group, isMove] of [[moves, true], [deletes, false]] as const) {
-    if (group.length === 0) continue;
-    const scope = new Set(group);
-    const view: LedgerView = { files: deps.ledger.files(), pendingDeletes: [], inFlight: [], failures: [] };
-    const thePlan = plan(local, view, null, planOptions(config, { rootDistrust: distrust, allowMassDelete: isMove, scope: (p) => scope.has(p) }));
-    if (thePlan.held) outcome.held = { count: thePlan.held.deletes.length, reason: thePlan.held.reason };
-    if (thePlan.deletesBlocked) outcome.blocked = thePlan.deletesBlocked;
-    if (thePlan.deletes.length === 0 && thePlan.forget.length === 0) continue;
-    const report = await execute(thePlan, executeDeps(deps, config));
-    outcome.deleted += report.deleted;
-  }
+  const view: LedgerView = { files: rows, pendingDeletes: [], inFlight: [], failures: [] };
+  const thePlan = plan(local, view, null, planOptions(config, { rootDistrust: distrust, recentlyAdded, scope: (p) => goneSet.has(p) }));
+  if (thePlan.held) outcome.held = { count: thePlan.held.deletes.length, reason: thePlan.held.reason };
+  if (thePlan.deletesBlocked) outcome.blocked = thePlan.deletesBlocked;
+  if (thePlan.deletes.length === 0 && thePlan.forget.length === 0) return outcome;
+  const report = await execute(thePlan, executeDeps(deps, config));
+  outcome.deleted += report.deleted;
   return outcome;
 }
 

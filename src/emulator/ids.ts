@@ -26,15 +26,24 @@ export function newRequestId(): string {
  */
 export class MicroClock {
   private last: number;
+  /**
+   * Test option: how far the emulator's clock runs ahead of this host's (negative: behind), for
+   * `created_at` and the `Date` header alike, so tests can put the server on another clock.
+   */
+  offsetMs = 0;
   constructor(floorMicros = 0) {
     this.last = floorMicros;
+  }
+  /** The server's wall clock in milliseconds (the `Date` header's time). */
+  wallMs(): number {
+    return performance.timeOrigin + performance.now() + this.offsetMs;
   }
   /** Raises the floor (when loading stored files). */
   observe(micros: number): void {
     if (micros > this.last) this.last = micros;
   }
   now(): number {
-    const wall = Math.floor((performance.timeOrigin + performance.now()) * 1000);
+    const wall = Math.floor(this.wallMs() * 1000);
     this.last = Math.max(wall, this.last + 1);
     return this.last;
   }

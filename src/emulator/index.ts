@@ -35,6 +35,11 @@ export interface Emulator {
   seed(req: SeedRequest): InspectedFile;
   /** Zeroes the request and fault counters. */
   resetCounters(): void;
+  /**
+   * Sets how far the emulator's clock (`created_at`, `Date`) runs ahead of the host's. `created_at`
+   * never goes back: after a step back, new files are stamped just after the newest one.
+   */
+  setClockOffset(ms: number): void;
   /** Closes the server and every connection, keep-alive ones too; safe to call twice. */
   close(): Promise<void>;
 }
@@ -48,6 +53,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   const host = opts.host ?? '127.0.0.1';
   const backend = opts.dataDir === undefined ? new MemoryBackend() : new DiskBackend(opts.dataDir);
   const store = await FileStore.open(backend, opts.storageQuotaBytes ?? DEFAULT_STORAGE_QUOTA_BYTES);
+  store.clock.offsetMs = opts.clockOffsetMs ?? 0;
   const logger = opts.logger ?? silentLogger();
   let core: EmulatorCore;
   let server: RunningServer;
@@ -69,6 +75,10 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     setRateLimit: (r) => core.setRateLimit(r),
     seed: (req) => core.seed(req),
     resetCounters: () => core.resetCounters(),
+    setClockOffset: (ms) => {
+      if (!Number.isFinite(ms)) throw new TypeError('the clock offset must be a finite number of milliseconds');
+      store.clock.offsetMs = ms;
+    },
     close() {
       closing ??= server.close().then(() => store.close());
       return closing;

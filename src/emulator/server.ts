@@ -61,6 +61,8 @@ async function handle(core: EmulatorCore, req: http.IncomingMessage, res: http.S
   const url = new URL(req.url ?? '/', 'http://emulator.invalid');
   const method = req.method ?? 'GET';
   const isAdmin = url.pathname.startsWith('/_emulator/');
+  // The Date header from the emulator's own clock (which a test may set off this host's).
+  res.setHeader('date', new Date(core.store.clock.wallMs()).toUTCString());
   const route = isAdmin ? undefined : matchApiRoute(method, url.pathname);
   let settled = isAdmin; // the test routes are not counted
   const ex: Exchange = {

@@ -82,7 +82,8 @@ export class FileStore {
   /** Live files, oldest first. */
   private readonly ordered: StoredFile[] = [];
   private readonly tombstones = new Map<string, number>();
-  private readonly clock = new MicroClock();
+  /** The clock of `created_at` (and of the `Date` header). */
+  readonly clock = new MicroClock();
   private used = 0;
 
   private constructor(

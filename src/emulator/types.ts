@@ -54,6 +54,8 @@ export interface EmulatorOptions {
   storageQuotaBytes?: number;
   faults?: FaultConfig;
   rateLimit?: RateLimitConfig;
+  /** Test option: the emulator's clock runs this far ahead of the host's (negative: behind). */
+  clockOffsetMs?: number;
   /** Where the emulator reports unexpected errors (default: silent). Never sees the key. */
   logger?: Logger;
 }

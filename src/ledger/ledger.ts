@@ -6,9 +6,9 @@ import Database from 'better-sqlite3';
 import { SyncError, ExitCode, errorMessage } from '../errors.js';
 import type { FileMetadata } from '../remote/types.js';
 import { MIGRATIONS } from './schema.js';
-import type { Failure, FileRow, InFlightUpload, PendingDelete, UploadIntent, UploadedContent } from './types.js';
+import type { Failure, FileRow, InFlightUpload, PendingDelete, UnclaimedCopy, UploadIntent, UploadedContent } from './types.js';
 
-export type { Failure, FileRow, InFlightUpload, PendingDelete, UploadIntent, UploadedContent } from './types.js';
+export type { Failure, FileRow, InFlightUpload, PendingDelete, UnclaimedCopy, UploadIntent, UploadedContent } from './types.js';
 
 /** The ledger is unusable (corrupt, locked, a newer schema): fatal, exit 2. */
 export class LedgerError extends SyncError {
@@ -38,6 +38,9 @@ export class Ledger {
     this.file = file;
     this.db = db;
     this.#immediate = db.transaction((fn: () => unknown) => fn()).immediate;
+    // A read-only open (status, ls beside an older daemon) may find schema 1: read what it has.
+    const v1 = (db.pragma('user_version', { simple: true }) as number) < 2;
+    const unclaimedTable = v1 ? '(SELECT NULL AS file_id, NULL AS path, NULL AS remote_name, NULL AS size, NULL AS sha256, NULL AS created_at, NULL AS reason, NULL AS recorded_at WHERE 0)' : 'unclaimed_copies';
     this.stmt = {
       allFiles: db.prepare(`SELECT ${FILE_COLUMNS} FROM files ORDER BY path`),
       fileByPath: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE path = ?`),
@@ -58,12 +61,21 @@ export class Ledger {
       removePending: db.prepare('DELETE FROM pending_deletes WHERE file_id = ?'),
       failPending: db.prepare('UPDATE pending_deletes SET attempts = attempts + 1, last_error = ? WHERE file_id = ?'),
       allInFlight: db.prepare(`SELECT id, path, remote_name AS remoteName, size, sha256, mime_type AS mimeType,
-        started_at AS startedAt, unknown_outcomes AS unknownOutcomes, resolved_file_id AS resolvedFileId
+        started_at AS startedAt, unknown_outcomes AS unknownOutcomes, resolved_file_id AS resolvedFileId,
+        ${v1 ? 'NULL AS attemptsEndedAt, NULL AS clockOffsetMs' : 'attempts_ended_at AS attemptsEndedAt, clock_offset_ms AS clockOffsetMs'}
         FROM uploads_in_flight ORDER BY id`),
-      addInFlight: db.prepare(`INSERT INTO uploads_in_flight (path, remote_name, size, sha256, mime_type, started_at)
-        VALUES (@path, @remoteName, @size, @sha256, @mimeType, @startedAt)`),
+      addInFlight: db.prepare(`INSERT INTO uploads_in_flight (path, remote_name, size, sha256, mime_type, started_at, clock_offset_ms)
+        VALUES (@path, @remoteName, @size, @sha256, @mimeType, @startedAt, @clockOffsetMs)`),
       removeInFlight: db.prepare('DELETE FROM uploads_in_flight WHERE id = ?'),
-      keepInFlight: db.prepare('UPDATE uploads_in_flight SET unknown_outcomes = ?, resolved_file_id = ? WHERE id = ?'),
+      keepInFlight: db.prepare('UPDATE uploads_in_flight SET unknown_outcomes = ?, resolved_file_id = ?, attempts_ended_at = ? WHERE id = ?'),
+      allUnclaimed: db.prepare(`SELECT file_id AS fileId, path, remote_name AS remoteName, size, sha256, created_at AS createdAt,
+        reason, recorded_at AS recordedAt FROM ${unclaimedTable} ORDER BY path, created_at, file_id`),
+      unclaimedById: db.prepare(`SELECT file_id AS fileId, path, remote_name AS remoteName, size, sha256, created_at AS createdAt,
+        reason, recorded_at AS recordedAt FROM ${unclaimedTable} WHERE file_id = ?`),
+      // Writes happen only on a migrated ledger (a read-only one of schema 1 is never written).
+      addUnclaimed: v1 ? null : db.prepare(`INSERT INTO unclaimed_copies (file_id, path, remote_name, size, sha256, created_at, reason, recorded_at)
+        VALUES (@fileId, @path, @remoteName, @size, @sha256, @createdAt, @reason, @recordedAt) ON CONFLICT (file_id) DO NOTHING`),
+      removeUnclaimed: v1 ? null : db.prepare('DELETE FROM unclaimed_copies WHERE file_id = ?'),
       allFailures: db.prepare(`SELECT path, error, retryable, attempts, next_retry_at AS nextRetryAt, size, mtime_ms AS mtimeMs,
         last_failed_at AS lastFailedAt FROM failures ORDER BY path`),
       failureByPath: db.prepare('SELECT attempts FROM failures WHERE path = ?'),
@@ -165,6 +177,15 @@ export class Ledger {
     return this.stmt.allInFlight.all() as InFlightUpload[];
   }
 
+  /** Remote copies no intent could claim for sure (rule 3), for `status` and `forget-copies`. */
+  unclaimedCopies(): UnclaimedCopy[] {
+    return this.stmt.allUnclaimed.all() as UnclaimedCopy[];
+  }
+
+  unclaimedCopy(fileId: string): UnclaimedCopy | undefined {
+    return this.stmt.unclaimedById.get(fileId) as UnclaimedCopy | undefined;
+  }
+
   failures(): Failure[] {
     return (this.stmt.allFailures.all() as (Omit<Failure, 'retryable'> & { retryable: number })[]).map((row) => ({
       ...row,
@@ -193,7 +214,7 @@ export class Ledger {
 
   /** Records an upload about to start; returns the row id its outcome is recorded against. */
   beginUpload(intent: UploadIntent): number {
-    return Number(this.stmt.addInFlight.run(intent).lastInsertRowid);
+    return Number(this.stmt.addInFlight.run({ ...intent, clockOffsetMs: intent.clockOffsetMs ?? null }).lastInsertRowid);
   }
 
   /**
@@ -213,7 +234,7 @@ export class Ledger {
       this.stmt.upsertFile.run({ ...content, fileId: file.id, uploadedAt: file.created_at });
       this.stmt.clearFailure.run(content.path);
       if (inFlightId !== null) {
-        if (unknownOutcomes > 0) this.stmt.keepInFlight.run(unknownOutcomes, file.id, inFlightId);
+        if (unknownOutcomes > 0) this.stmt.keepInFlight.run(unknownOutcomes, file.id, now, inFlightId);
         else this.stmt.removeInFlight.run(inFlightId);
       }
       return { replaced };
@@ -222,16 +243,40 @@ export class Ledger {
 
   /**
    * Records an upload that did not produce a usable file. With lost answers the row stays, so the
-   * next reconciliation looks for the orphans they may have left; otherwise it goes.
+   * next reconciliation looks for the orphans they may have left, in the window that ends at
+   * `endedAt` (when the last attempt ended, local clock); otherwise it goes.
    */
-  abandonUpload(inFlightId: number, unknownOutcomes: number): void {
-    if (unknownOutcomes > 0) this.stmt.keepInFlight.run(unknownOutcomes, null, inFlightId);
+  abandonUpload(inFlightId: number, unknownOutcomes: number, endedAt: number = Date.now()): void {
+    if (unknownOutcomes > 0) this.stmt.keepInFlight.run(unknownOutcomes, null, endedAt, inFlightId);
     else this.stmt.removeInFlight.run(inFlightId);
   }
 
   /** Forgets an in-flight row once a complete listing has settled what it may have left. */
   settleInFlight(inFlightId: number): void {
     this.stmt.removeInFlight.run(inFlightId);
+  }
+
+  /**
+   * Records copies no intent could claim for sure, and forgets recorded ones that are gone (a
+   * complete listing no longer shows them), in one transaction.
+   */
+  recordUnclaimed(copies: readonly Omit<UnclaimedCopy, 'recordedAt'>[], gone: readonly string[], now: number): void {
+    if (copies.length === 0 && gone.length === 0) return;
+    this.#write(() => {
+      for (const copy of copies) this.#written(this.stmt.addUnclaimed).run({ ...copy, recordedAt: now });
+      for (const id of gone) this.#written(this.stmt.removeUnclaimed).run(id);
+    });
+  }
+
+  /** An unclaimed copy was deleted on the user's word (or is gone): forget it. */
+  forgetUnclaimed(fileId: string): void {
+    this.#written(this.stmt.removeUnclaimed).run(fileId);
+  }
+
+  /** A statement that exists only on a migrated (writable) ledger. */
+  #written(statement: Database.Statement | null): Database.Statement {
+    if (!statement) throw new LedgerError(`the ledger ${this.file} is opened read-only at an older schema: it cannot record this`);
+    return statement;
   }
 
   /** Queues owned ids for deletion (orphans, a torn upload). */

@@ -8,7 +8,10 @@
 //   old version is never forgotten before it is deleted.
 // - An `uploads_in_flight` row exists from before an upload starts until its outcome is known.
 //   A row left behind (a crash, or attempts whose answer was lost) marks possible orphans: remote
-//   files with its remote name and size, created after it started.
+//   files with its remote name and size, created inside its window (from the intent to the end of
+//   its last attempt) on the server's clock, and no more of them than its attempts could make.
+// - `unclaimed_copies` holds remote ids that matched an intent ambiguously (rule 3): not owned,
+//   never deleted by a sync, listed by `status`, deleted only by `forget-copies` on the user's word.
 
 /** Migrations in order; `PRAGMA user_version` is the number applied. Never edit a shipped one. */
 export const MIGRATIONS: readonly string[] = [
@@ -61,6 +64,25 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
+  ) STRICT;
+  `,
+  // 2: orphan windows on the server's clock, and the copies no intent can claim for sure (rule 3).
+  `
+  -- The end of the upload's last attempt (ms, local clock); NULL while it runs, or after a crash.
+  ALTER TABLE uploads_in_flight ADD COLUMN attempts_ended_at INTEGER;
+  -- The server's clock minus the local one when the intent was written (from the API's Date
+  -- header); NULL when no answer had been seen yet.
+  ALTER TABLE uploads_in_flight ADD COLUMN clock_offset_ms INTEGER;
+
+  CREATE TABLE unclaimed_copies (
+    file_id     TEXT PRIMARY KEY,          -- a remote file that may or may not be ours
+    path        TEXT NOT NULL,             -- the intent it matched: path, remote name, size, content
+    remote_name TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    sha256      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,             -- the copy's created_at (server clock)
+    reason      TEXT NOT NULL,             -- why it could not be claimed
+    recorded_at INTEGER NOT NULL           -- ms since the epoch
   ) STRICT;
   `,
 ];

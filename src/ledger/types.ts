@@ -34,6 +34,25 @@ export interface InFlightUpload {
   startedAt: number;
   unknownOutcomes: number;
   resolvedFileId: string | null;
+  /** The end of the last attempt (ms, local clock); null while it runs or after a crash. */
+  attemptsEndedAt: number | null;
+  /** Server clock minus local clock when the intent was written; null when not known then. */
+  clockOffsetMs: number | null;
+}
+
+/** A remote file that matched an intent ambiguously (rule 3): shown by `status`, never deleted by a sync. */
+export interface UnclaimedCopy {
+  fileId: string;
+  /** The intent it matched. */
+  path: string;
+  remoteName: string;
+  size: number;
+  sha256: string;
+  /** The copy's `created_at`. */
+  createdAt: string;
+  /** Why no intent could claim it. */
+  reason: string;
+  recordedAt: number;
 }
 
 /** A path whose last attempt failed. */
@@ -49,7 +68,8 @@ export interface Failure {
 }
 
 /** What an upload is about, as recorded before it starts. */
-export type UploadIntent = Pick<InFlightUpload, 'path' | 'remoteName' | 'size' | 'sha256' | 'mimeType' | 'startedAt'>;
+export type UploadIntent = Pick<InFlightUpload, 'path' | 'remoteName' | 'size' | 'sha256' | 'mimeType' | 'startedAt'> &
+  Partial<Pick<InFlightUpload, 'clockOffsetMs'>>;
 
 /** The local file as it was uploaded, recorded with the remote id. */
 export type UploadedContent = Omit<FileRow, 'fileId' | 'uploadedAt'>;

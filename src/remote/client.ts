@@ -102,6 +102,11 @@ export class FilesClient implements RemoteFiles {
     return { ...s, byKind: { ...s.byKind } };
   }
 
+  /** The API's clock minus this host's (ms), from the last `Date` header; undefined before one. */
+  clockOffsetMs(): number | undefined {
+    return this.#transport.clockOffsetMs();
+  }
+
   /** The contract spoken (`beta` or `ga`). */
   get contract(): ContractName {
     return this.#contract.name;

@@ -118,6 +118,8 @@ export class Transport {
   readonly #prefix: string;
   #closing: Promise<void> | undefined;
   readonly #closed = new AbortController();
+  /** Server clock minus local clock, from the last answer's `Date` header (see `clockOffsetMs`). */
+  #clockOffsetMs: number | undefined;
   /** Set while calls fail and are retried; logged when it starts and when it has been quiet a while. */
   #trouble: { lastFailure: number } | undefined;
   readonly stats: RemoteStats = {
@@ -147,6 +149,16 @@ export class Transport {
     this.#limiter = Number.isFinite(options.requestsPerWindow)
       ? new SlidingWindowLimiter(options.requestsPerWindow, limiterWindowMs(options.windowMs))
       : undefined;
+  }
+
+  /**
+   * How far the API's clock runs ahead of this host's (ms; negative: behind), from the `Date`
+   * header of the last answer; undefined before any answer carried one. `Date` has whole seconds
+   * and is stamped before the answer travels, so the estimate errs low, by up to a second plus
+   * the answer's transit: a server time computed with it is never later than the true one.
+   */
+  clockOffsetMs(): number | undefined {
+    return this.#clockOffsetMs;
   }
 
   /** Runs one call to completion: an answer, an outcome, or a final typed error. */
@@ -244,6 +256,8 @@ export class Transport {
   async #answer<T>(ex: Exchange<T>, call: CallState, res: Dispatcher.ResponseData): Promise<{ value: T; requestId?: string | undefined } | Failure> {
     const status = res.statusCode;
     const requestId = headerValue(res.headers, 'request-id');
+    const date = Date.parse(headerValue(res.headers, 'date') ?? '');
+    if (Number.isFinite(date)) this.#clockOffsetMs = date - Date.now();
     if (status < 200 || status >= 300) {
       const { failure, body } = await answerFailure(res, requestId);
       if (status === 429) this.stats.rateLimited++;

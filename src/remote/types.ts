@@ -68,4 +68,9 @@ export interface RemoteFiles {
   get(id: string, options?: CallOptions): Promise<FileMetadata>;
   delete(id: string, options?: CallOptions): Promise<DeleteResult>;
   download(id: string, toPath: string, options?: CallOptions): Promise<{ bytes: number }>;
+  /**
+   * The API's clock minus this host's (ms), from its `Date` header; undefined until an answer
+   * carried one. Orphans of lost answers are matched on the server's clock (DESIGN.md rule 3).
+   */
+  clockOffsetMs?(): number | undefined;
 }

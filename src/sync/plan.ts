@@ -3,6 +3,12 @@
 import type { Failure, FileRow, InFlightUpload, PendingDelete } from '../ledger/ledger.js';
 import type { LocalFile, LocalProblem } from '../local/types.js';
 import type { FileMetadata } from '../remote/types.js';
+import { DEFAULT_MAX_UPLOAD_ATTEMPTS, matchOrphans, type OrphanVerdict } from './orphans.js';
+
+import { pairMoves, type MoveSide } from './moves.js';
+
+export { ORPHAN_SKEW_MS, uploadSpanMs } from './orphans.js';
+export { pairMoves, type MoveSide } from './moves.js';
 
 /** The local side as the planner sees it; `null` when the walk could not run at all. */
 export interface LocalView {
@@ -23,6 +29,8 @@ export interface LedgerView {
   pendingDeletes: readonly PendingDelete[];
   inFlight: readonly InFlightUpload[];
   failures: readonly Failure[];
+  /** Ids recorded as unclaimed copies (rule 3): never matched again, never deleted by a sync. */
+  unclaimed?: readonly string[];
 }
 
 export interface PlanOptions {
@@ -43,11 +51,21 @@ export interface PlanOptions {
    */
   scope?: (relPath: string) => boolean;
   /**
-   * How much earlier than an upload's recorded start a matching remote file may have been created
-   * and still count as its orphan: room for clock skew between this host and the API.
+   * The skew allowance around an upload's window on the server's clock (ORPHAN_SKEW_MS: seconds,
+   * for the `Date` header's resolution, not for clock drift, which the offset measures).
    */
   orphanSkewMs: number;
+  /** The API's clock minus this host's, from its `Date` header; null or absent when unknown. */
+  serverOffsetMs?: number | null;
+  /** Attempts one upload call makes at most (default 5): the copies a crashed upload may have left. */
+  maxUploadAttempts?: number;
+  /**
+   * Paths added since the deletes became due, outside this plan (the daemon's delete batch: its
+   * uploads ran as path jobs). Each may pair with one deleted path as a move (rule 4).
+   */
+  recentlyAdded?: readonly MoveSide[];
 }
+
 
 export type UploadReason = 'new' | 'changed' | 'renamed' | 'missing-remote';
 
@@ -72,11 +90,10 @@ export interface DeleteAction {
 }
 
 /** A remote file found to be the result of an upload whose answer was lost: take it as the path's copy. */
-export interface Adoption {
-  inFlight: InFlightUpload;
-  file: FileMetadata;
-  local: LocalFile & { sha256: string };
-}
+export type Adoption = OrphanVerdict['adoptions'][number];
+
+/** A remote copy no in-flight row can claim for sure (rule 3): recorded and shown, never touched. */
+export type UnclaimedFinding = OrphanVerdict['unclaimed'][number];
 
 /** A path not synced this time, with the reason (for the summary and `status`). */
 export interface Skip {
@@ -104,24 +121,14 @@ export interface Plan {
   forget: string[];
   /** In-flight rows this (complete) listing settles. */
   settledInFlight: number[];
+  /** Copies matched ambiguously (rule 3): to record as unclaimed, never to delete. */
+  unclaimed: UnclaimedFinding[];
+  /** Recorded unclaimed copies the complete listing no longer shows: forget them. */
+  unclaimedGone: string[];
   skips: Skip[];
   unchanged: number;
   /** Remote files this program does not own (other applications'): never touched. */
   foreign: number;
-}
-
-/**
- * The longest an upload call can go on after it started (the client's attempts, each with a
- * timeout sized for the file at 100 KB/s, and their back-off): a remote file created later than
- * this is not one of its orphans, however alike.
- */
-export function uploadSpanMs(size: number): number {
-  return 5 * (120_000 + size / 100);
-}
-
-function createdMs(file: FileMetadata): number {
-  const ms = Date.parse(file.created_at);
-  return Number.isNaN(ms) ? 0 : ms;
 }
 
 function hasHash(local: LocalFile): local is LocalFile & { sha256: string } {
@@ -157,6 +164,8 @@ export function plan(local: LocalView | null, ledger: LedgerView, remoteOrNull: 
     alreadyGone: [],
     forget: [],
     settledInFlight: [],
+    unclaimed: [],
+    unclaimedGone: [],
     skips: [],
     unchanged: 0,
     foreign: 0,
@@ -172,61 +181,28 @@ export function plan(local: LocalView | null, ledger: LedgerView, remoteOrNull: 
 
   // Rule 3: uploads whose outcome was not known. Only a complete listing can settle them.
   const adoptedPaths = new Set<string>();
+  const unclaimedIds = new Set(ledger.unclaimed ?? []);
   if (remote.complete) {
-    const claimed = new Set<string>();
-    // A remote file is matched by name and size only. When in-flight rows of different content
-    // share both (two paths with one remote name, or A → B → A edits of one size), no match
-    // can be told apart: none is adopted, all are deleted, and the paths upload again.
-    const contentsByKey = new Map<string, Set<string>>();
-    for (const row of ledger.inFlight) {
-      const key = `${row.remoteName}\0${row.size}`;
-      const contents = contentsByKey.get(key) ?? new Set<string>();
-      contents.add(`${row.path}\0${row.sha256}`);
-      contentsByKey.set(key, contents);
-    }
-    for (const row of ledger.inFlight) {
-      const ambiguous = (contentsByKey.get(`${row.remoteName}\0${row.size}`)?.size ?? 0) > 1;
-      const candidates = remote.files
-        .filter(
-          (file) =>
-            file.filename === row.remoteName &&
-            file.size_bytes === row.size &&
-            createdMs(file) >= row.startedAt - options.orphanSkewMs &&
-            createdMs(file) <= row.startedAt + uploadSpanMs(row.size) + options.orphanSkewMs &&
-            !ledgerIds.has(file.id) &&
-            !pendingIds.has(file.id) &&
-            file.id !== row.resolvedFileId &&
-            !claimed.has(file.id),
-        )
-        .sort((a, b) => createdMs(a) - createdMs(b));
-      for (const file of candidates) {
-        claimed.add(file.id);
-        owned.add(file.id);
-      }
-      const localFile = localByPath.get(row.path);
-      const current = ledgerByPath.get(row.path);
-      // Adopt only over a ledger copy older than the attempt: a newer recorded upload wins, even
-      // when the walk this plan sees is older than it (the sweep after a run).
-      const adoptable =
-        row.resolvedFileId === null &&
-        !ambiguous &&
-        !adoptedPaths.has(row.path) &&
-        localFile !== undefined &&
-        localFile.sha256 === row.sha256 &&
-        current?.sha256 !== row.sha256 &&
-        (current === undefined || Date.parse(current.uploadedAt) < row.startedAt - options.orphanSkewMs);
-      let rest = candidates;
-      if (adoptable && candidates.length > 0 && hasHash(localFile)) {
-        const [first, ...others] = candidates;
-        result.adoptions.push({ inFlight: row, file: first!, local: localFile });
-        adoptedPaths.add(row.path);
-        rest = others;
-      }
-      for (const file of rest) result.deletes.push({ fileId: file.id, path: row.path, reason: 'orphan', fromLocalDelete: false });
-      result.settledInFlight.push(row.id);
-    }
+    const verdict = matchOrphans(ledger.inFlight, remote.files, {
+      owned,
+      unclaimed: unclaimedIds,
+      localByPath,
+      ledgerByPath,
+      now: options.now,
+      skewMs: options.orphanSkewMs,
+      serverOffsetMs: options.serverOffsetMs ?? null,
+      maxUploadAttempts: options.maxUploadAttempts ?? DEFAULT_MAX_UPLOAD_ATTEMPTS,
+    });
+    result.adoptions.push(...verdict.adoptions);
+    for (const a of verdict.adoptions) adoptedPaths.add(a.local.path);
+    for (const o of verdict.orphans) result.deletes.push({ fileId: o.fileId, path: o.path, reason: 'orphan', fromLocalDelete: false });
+    result.settledInFlight.push(...verdict.settled);
+    result.unclaimed.push(...verdict.unclaimed);
+    for (const id of verdict.claimed) owned.add(id);
+    for (const c of verdict.unclaimed) unclaimedIds.add(c.fileId);
+    result.unclaimedGone.push(...[...(ledger.unclaimed ?? [])].filter((id) => !remoteById.has(id)));
   }
-  for (const file of remote.files) if (!owned.has(file.id)) result.foreign++;
+  for (const file of remote.files) if (!owned.has(file.id) && !unclaimedIds.has(file.id)) result.foreign++;
 
   // Old versions and other owned ids already decided for deletion.
   for (const row of listed ? ledger.pendingDeletes : []) {
@@ -328,9 +304,13 @@ function planLocalDeletes(
     if (options.deleteMode === 'keep') continue;
     deletes.push({ fileId: row.fileId, path: row.path, reason: 'deleted', fromLocalDelete: true });
   }
-  // A move is not a deletion: content that reappears at a new path does not count.
-  const uploadedHashes = new Set(result.uploads.map((u) => u.local.sha256));
-  const counted = deletes.filter((d) => !uploadedHashes.has(ledgerByPath.get(d.path!)!.sha256)).length;
+  // A move is not a deletion: content that reappears at a new path does not count, one to one.
+  const added: MoveSide[] = result.uploads.filter((u) => u.replaces === null).map((u) => ({ path: u.path, sha256: u.local.sha256 }));
+  const moved = pairMoves(
+    deletes.map((d) => ({ path: d.path!, sha256: ledgerByPath.get(d.path!)!.sha256 })),
+    [...added, ...(options.recentlyAdded ?? [])],
+  );
+  const counted = deletes.length - moved.size;
   const tracked = ledger.files.length;
   const overCount = counted > options.maxDeleteCount;
   const overShare = tracked >= 10 && counted / tracked > options.maxDeleteShare;

@@ -12,10 +12,10 @@ import type { Logger } from '../log.js';
 import type { FileMetadata, RemoteFiles } from '../remote/types.js';
 import { execute, type ExecuteReport, type Progress } from './execute.js';
 import { remoteName } from './names.js';
+import { ORPHAN_SKEW_MS } from './orphans.js';
 import { plan, type Plan, type PlanOptions } from './plan.js';
 
-/** Remote files created up to this long before an upload's recorded start still count as its orphans. */
-export const ORPHAN_SKEW_MS = 120_000;
+export { ORPHAN_SKEW_MS } from './orphans.js';
 
 /**
  * The walk keeps the bytes of new or changed files up to 64 KiB, 64 MiB in all, and their uploads
@@ -148,7 +148,8 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   const [local, listing] = await Promise.all([walking, listAll(remote, options.signal)]);
   for (const skip of local.skipped) logger.debug('skipped', { path: skip.path, reason: skip.reason });
 
-  const planOptions: PlanOptions = {
+  // Orphans are matched on the server's clock (rule 3): the listing's answers just measured it.
+  const planOptions = (): PlanOptions => ({
     deleteMode: config.deletes.mode,
     maxDeleteCount: config.deletes.maxCount,
     maxDeleteShare: config.deletes.maxShare,
@@ -156,16 +157,18 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     maxFileBytes: config.maxFileBytes,
     remoteName: nameFor(config),
     rootDistrust: root.distrust,
-    now: startedAt,
+    now: now(),
     orphanSkewMs: ORPHAN_SKEW_MS,
-  };
+    serverOffsetMs: remote.clockOffsetMs?.() ?? null,
+  });
   const ledgerView = (files = ledger.files()) => ({
     files,
     pendingDeletes: ledger.pendingDeletes(),
     inFlight: ledger.inFlight(),
     failures: options.respectBackoff ? ledger.failures() : ledger.failures().filter((f) => !f.retryable),
+    unclaimed: ledger.unclaimedCopies().map((c) => c.fileId),
   });
-  const thePlan = plan(local, ledgerView(rows), { files: listing, complete: true }, planOptions);
+  const thePlan = plan(local, ledgerView(rows), { files: listing, complete: true }, planOptions());
   logPlan(thePlan, logger);
   if (options.dryRun) return reportOf(thePlan, null, options, startedAt, now(), requestCount(remote) - requestsBefore, local);
 
@@ -183,11 +186,13 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     onProgress: (p: Progress) => options.onProgress?.('sync', p),
     stillPresent: presenceCheck(config, filter),
   };
+  recordUnclaimed(thePlan, ledger, logger, now());
   const result = await execute(thePlan, deps);
   if (result.unknownOutcomes > 0 && !options.signal?.aborted) {
     // Lost answers may have stored files we hold no id for: one more listing finds and settles them.
     logger.info('answers were lost during uploads; sweeping the listing for orphans', { attempts: result.unknownOutcomes });
-    const sweep = plan(local, ledgerView(), { files: await listAll(remote, options.signal), complete: true }, planOptions);
+    const sweep = plan(local, ledgerView(), { files: await listAll(remote, options.signal), complete: true }, planOptions());
+    recordUnclaimed(sweep, ledger, logger, now());
     const swept = await execute(
       { ...sweep, uploads: [], statUpdates: [], skips: [], forget: [], held: null, deletes: sweep.deletes.filter((d) => d.reason === 'orphan' || d.reason === 'torn') },
       deps,
@@ -214,6 +219,21 @@ export function presenceCheck(config: Config, filter: PathFilter): (relPath: str
     const found = await statOne(config.root, relPath, { filter, followSymlinks: config.followSymlinks, maxFileBytes: 0, known: () => undefined });
     return typeof found !== 'string';
   };
+}
+
+/**
+ * Records the copies a plan could not claim for sure (rule 3) before its rows are settled, so a
+ * crash in between leaves the rows to match again rather than the copies unreported.
+ */
+function recordUnclaimed(p: Plan, ledger: Ledger, logger: Logger, at: number): void {
+  ledger.recordUnclaimed(p.unclaimed, p.unclaimedGone, at);
+  for (const copy of p.unclaimed) {
+    logger.warn('a remote copy may or may not be ours: left alone (files-sync status lists it; forget-copies deletes it)', {
+      fileId: copy.fileId,
+      path: copy.path,
+      reason: copy.reason,
+    });
+  }
 }
 
 function requestCount(remote: RemoteFiles): number {

@@ -100,6 +100,7 @@ export async function uploadOne(
     sha256: local.sha256,
     mimeType: local.mimeType,
     startedAt: now(),
+    clockOffsetMs: deps.remote.clockOffsetMs?.() ?? null,
   });
   let result;
   try {
@@ -111,14 +112,14 @@ export async function uploadOne(
       signal,
     });
   } catch (err) {
-    deps.ledger.abandonUpload(inFlightId, unknownOutcomesOf(err));
+    deps.ledger.abandonUpload(inFlightId, unknownOutcomesOf(err), now());
     throw err;
   }
   const after = await lstatOrNull(abs);
   if (!after || !sameAsSent(after, local)) {
     // Torn: what was sent may mix two versions. Its id is ours to delete; the path goes again.
     deps.ledger.addPendingDeletes([{ fileId: result.file.id, path: action.path, reason: 'torn' }], now());
-    deps.ledger.abandonUpload(inFlightId, result.unknownOutcomeAttempts);
+    deps.ledger.abandonUpload(inFlightId, result.unknownOutcomeAttempts, now());
     if (!after) throw new FileConditionError('vanished', abs, `${abs} disappeared during its upload`);
     return { kind: 'torn', tornId: result.file.id, unknownOutcomes: result.unknownOutcomeAttempts };
   }

@@ -1,0 +1,176 @@
+// Rule 3 of DESIGN.md, pure: which remote files are the orphans of uploads whose outcome was lost,
+// matched on the server's clock; which to adopt, which to delete, and which are too ambiguous to touch.
+import type { FileRow, InFlightUpload, UnclaimedCopy } from '../ledger/ledger.js';
+import type { LocalFile } from '../local/types.js';
+import type { FileMetadata } from '../remote/types.js';
+
+/**
+ * The skew allowance around an upload's window on the server's clock: the `Date` header's whole
+ * seconds and an answer's transit, not clock drift (the offset is measured, not assumed).
+ */
+export const ORPHAN_SKEW_MS = 5_000;
+
+/** Attempts one upload call makes at most (the client's default policy): the copies a crash may leave. */
+export const DEFAULT_MAX_UPLOAD_ATTEMPTS = 5;
+
+/**
+ * The longest an upload call can go on after it started (the client's attempts, each with a
+ * timeout sized for the file at 100 KB/s, and their back-off): the end of a crashed upload's window.
+ */
+export function uploadSpanMs(size: number): number {
+  return 5 * (120_000 + size / 100);
+}
+
+/** What the orphan matching needs besides the in-flight rows and the listing. */
+export interface OrphanContext {
+  /** Ids the ledger owns (files and pending deletes): never candidates. */
+  owned: ReadonlySet<string>;
+  /** Ids already recorded as unclaimed copies: never candidates again. */
+  unclaimed: ReadonlySet<string>;
+  localByPath: ReadonlyMap<string, LocalFile>;
+  ledgerByPath: ReadonlyMap<string, FileRow>;
+  /** The plan's time, local clock. */
+  now: number;
+  skewMs: number;
+  /** Server clock minus local clock now; null when the API sent no `Date`. */
+  serverOffsetMs: number | null;
+  /** Attempts an upload call makes at most: the copies a crashed one may have left. */
+  maxUploadAttempts: number;
+}
+
+/** What the matching decided for the rows of one complete listing. */
+export interface OrphanVerdict {
+  adoptions: { inFlight: InFlightUpload; file: FileMetadata; local: LocalFile & { sha256: string } }[];
+  /** Copies of ours to delete, with the path of their intent. */
+  orphans: { fileId: string; path: string }[];
+  /** Copies no row can claim for sure: recorded, shown, never touched. */
+  unclaimed: Omit<UnclaimedCopy, 'recordedAt'>[];
+  /** Every in-flight row: a complete listing settles them all. */
+  settled: number[];
+  /** Ids matched to a row (adopted or deleted): ours. */
+  claimed: Set<string>;
+}
+
+interface Window {
+  row: InFlightUpload;
+  /** Server clock; null when no offset is known. */
+  start: number | null;
+  end: number | null;
+  candidates: FileMetadata[];
+  /** Why the row's candidates cannot be told apart from someone else's, if so. */
+  ambiguity: string | null;
+}
+
+function createdMs(file: FileMetadata): number {
+  const ms = Date.parse(file.created_at);
+  return Number.isNaN(ms) ? 0 : ms;
+}
+
+/** The row's window on the server's clock: from its intent to the end of its last attempt. */
+function windowOf(row: InFlightUpload, ctx: OrphanContext): { start: number; end: number } | null {
+  const offset = row.clockOffsetMs ?? ctx.serverOffsetMs;
+  if (offset === null) return null;
+  // A crash left no end: the call went on at most its span, and not past this plan.
+  const endLocal = row.attemptsEndedAt ?? Math.min(row.startedAt + uploadSpanMs(row.size), ctx.now);
+  return { start: row.startedAt + offset, end: endLocal + offset };
+}
+
+/** The copies a row's attempts may have made: its lost answers, or every attempt after a crash. */
+function attemptBound(row: InFlightUpload, ctx: OrphanContext): number {
+  return row.attemptsEndedAt === null ? Math.max(row.unknownOutcomes, ctx.maxUploadAttempts) : row.unknownOutcomes;
+}
+
+function windowsOf(inFlight: readonly InFlightUpload[], files: readonly FileMetadata[], ctx: OrphanContext): Window[] {
+  const resolved = new Set(inFlight.flatMap((row) => (row.resolvedFileId ? [row.resolvedFileId] : [])));
+  const free = (file: FileMetadata) => !ctx.owned.has(file.id) && !ctx.unclaimed.has(file.id) && !resolved.has(file.id);
+  return inFlight.map((row) => {
+    const w = windowOf(row, ctx);
+    const alike = files.filter((f) => f.filename === row.remoteName && f.size_bytes === row.size && free(f));
+    if (!w) {
+      // No server time to measure by: the old local-clock window only says what to report.
+      const loose = 120_000;
+      const end = row.attemptsEndedAt ?? row.startedAt + uploadSpanMs(row.size);
+      const candidates = alike.filter((f) => createdMs(f) >= row.startedAt - loose && createdMs(f) <= end + loose);
+      return { row, start: null, end: null, candidates, ambiguity: 'the server sent no Date header to place the upload on its clock' };
+    }
+    const candidates = alike
+      .filter((f) => createdMs(f) >= w.start - ctx.skewMs && createdMs(f) <= w.end + ctx.skewMs)
+      .sort((a, b) => createdMs(a) - createdMs(b));
+    let ambiguity: string | null = null;
+    const bound = attemptBound(row, ctx);
+    if (candidates.length > bound) ambiguity = `${candidates.length} copies for ${bound} attempts whose answer was lost`;
+    else if (candidates.some((f) => createdMs(f) < w.start)) ambiguity = 'a copy is older than the upload';
+    return { row, start: w.start, end: w.end, candidates, ambiguity };
+  });
+}
+
+/** Marks rows that share a candidate, or that overlap in time with other content under one name. */
+function crossCheck(windows: Window[], skewMs: number): void {
+  const claims = new Map<string, number>();
+  for (const w of windows) for (const f of w.candidates) claims.set(f.id, (claims.get(f.id) ?? 0) + 1);
+  for (const w of windows) {
+    if (w.ambiguity) continue;
+    if (w.candidates.some((f) => (claims.get(f.id) ?? 0) > 1)) {
+      w.ambiguity = 'a copy falls in the windows of two uploads';
+      continue;
+    }
+    const other = windows.find(
+      (o) =>
+        o !== w &&
+        o.row.remoteName === w.row.remoteName &&
+        o.row.size === w.row.size &&
+        (o.row.sha256 !== w.row.sha256 || o.row.path !== w.row.path) &&
+        (o.start === null || w.start === null || (o.start - skewMs <= w.end! + skewMs && w.start - skewMs <= o.end! + skewMs)),
+    );
+    if (other) w.ambiguity = `another upload (${other.row.path}) of other content under the same name and size ran at the same time`;
+  }
+}
+
+/**
+ * Rule 3 on a complete listing: each in-flight row claims the remote files of its remote name and
+ * size created inside its window on the server's clock ([intent - skew, end of last attempt +
+ * skew]). When the evidence is clean it adopts one (the local file still has that content) and
+ * deletes the rest, never more than its attempts could have made; otherwise it touches none and
+ * reports them as unclaimed copies. Pure.
+ */
+export function matchOrphans(inFlight: readonly InFlightUpload[], files: readonly FileMetadata[], ctx: OrphanContext): OrphanVerdict {
+  const verdict: OrphanVerdict = { adoptions: [], orphans: [], unclaimed: [], settled: [], claimed: new Set() };
+  const windows = windowsOf(inFlight, files, ctx);
+  crossCheck(windows, ctx.skewMs);
+  const adoptedPaths = new Set<string>();
+  const reported = new Set<string>();
+  for (const w of windows) {
+    const { row } = w;
+    verdict.settled.push(row.id);
+    if (w.ambiguity) {
+      for (const f of w.candidates) {
+        if (reported.has(f.id)) continue;
+        reported.add(f.id);
+        verdict.unclaimed.push({ fileId: f.id, path: row.path, remoteName: row.remoteName, size: row.size, sha256: row.sha256, createdAt: f.created_at, reason: w.ambiguity });
+      }
+      continue;
+    }
+    const local = ctx.localByPath.get(row.path);
+    const current = ctx.ledgerByPath.get(row.path);
+    // Adopt only over a ledger copy older than the attempt: a newer recorded upload wins, even
+    // when the walk this plan sees is older than it (the sweep after a run).
+    const adoptable =
+      row.resolvedFileId === null &&
+      !adoptedPaths.has(row.path) &&
+      local !== undefined &&
+      local.sha256 !== null &&
+      local.sha256 === row.sha256 &&
+      current?.sha256 !== row.sha256 &&
+      (current === undefined || Date.parse(current.uploadedAt) < w.start!);
+    let rest = w.candidates;
+    if (adoptable && rest.length > 0) {
+      const [first, ...others] = rest;
+      verdict.adoptions.push({ inFlight: row, file: first!, local: local as LocalFile & { sha256: string } });
+      adoptedPaths.add(row.path);
+      rest = others;
+    }
+    for (const f of w.candidates) verdict.claimed.add(f.id);
+    for (const f of rest) verdict.orphans.push({ fileId: f.id, path: row.path });
+  }
+  return verdict;
+}

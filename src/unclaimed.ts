@@ -1,0 +1,96 @@
+// Unclaimed copies (DESIGN.md rule 3) for the user: how `status` shows them, and `files-sync
+// forget-copies ID...`, which deletes them only on the user's word.
+import path from 'node:path';
+import type { CommandContext } from './commands.js';
+import { loadApiKey, loadConfig, type Config } from './config.js';
+import { acquireLock, readLock } from './daemon/lock.js';
+import { ConfigError, ExitCode } from './errors.js';
+import { Ledger, type UnclaimedCopy } from './ledger/ledger.js';
+import type { Logger } from './log.js';
+import type { FileMetadata, RemoteFiles } from './remote/types.js';
+
+/** What `forget-copies` takes from the command layer (passed in: no import cycle). */
+export interface ForgetDeps {
+  ledgerPath(config: Config): string;
+  loggerFor(context: CommandContext, config: Config): Logger;
+  clientFor(config: Config, apiKey: string, logger: Logger): RemoteFiles & { close(): Promise<void> };
+}
+
+/** An unclaimed copy as `status --json` lists it. */
+export interface UnclaimedStatus {
+  id: string;
+  path: string;
+  remoteName: string;
+  size: number;
+  createdAt: string;
+  reason: string;
+}
+
+/** The unclaimed copies for `status`: the JSON rows and the human lines. */
+export function unclaimedStatus(ledger: Ledger): { json: UnclaimedStatus[]; lines: string[] } {
+  const json = ledger.unclaimedCopies().map((c) => ({ id: c.fileId, path: c.path, remoteName: c.remoteName, size: c.size, createdAt: c.createdAt, reason: c.reason }));
+  if (json.length === 0) return { json, lines: [] };
+  const lines = [`unclaimed copies: ${json.length} (maybe ours, maybe another application's; delete with files-sync forget-copies ID...)`];
+  for (const c of json) lines.push(`  ${c.id}  ${JSON.stringify(c.path)}  ${c.size} bytes, created ${c.createdAt}: ${c.reason}`);
+  return { json, lines };
+}
+
+/** Why `id` may not be deleted as an unclaimed copy, or null when it may (the intent row matches). */
+function refusal(ledger: Ledger, id: string): string | null {
+  const copy = ledger.unclaimedCopy(id);
+  if (!copy) return `${id} is not an unclaimed copy (files-sync status lists them)`;
+  if (ledger.fileById(id) || ledger.pendingDeletes().some((p) => p.fileId === id)) return `${id} is tracked by the ledger, not an unclaimed copy`;
+  return null;
+}
+
+/** Whether the remote file still looks like the intent it matched (name and size). */
+function matchesIntent(file: FileMetadata, copy: UnclaimedCopy): boolean {
+  return file.filename === copy.remoteName && file.size_bytes === copy.size && file.created_at === copy.createdAt;
+}
+
+async function forgetOne(remote: RemoteFiles, ledger: Ledger, copy: UnclaimedCopy): Promise<string> {
+  let file: FileMetadata;
+  try {
+    file = await remote.get(copy.fileId);
+  } catch (err) {
+    if ((err as { status?: unknown }).status !== 404) throw err;
+    ledger.forgetUnclaimed(copy.fileId);
+    return `${copy.fileId}: already gone`;
+  }
+  if (!matchesIntent(file, copy)) {
+    throw new ConfigError(`${copy.fileId} no longer matches the upload it was recorded for (${copy.remoteName}, ${copy.size} bytes): not deleted`);
+  }
+  const result = await remote.delete(copy.fileId);
+  ledger.forgetUnclaimed(copy.fileId);
+  return `${copy.fileId}: ${result.alreadyDeleted ? 'already gone' : 'deleted'}`;
+}
+
+/**
+ * `files-sync forget-copies ID...`: deletes unclaimed copies, only the ids given, and only ids the
+ * ledger recorded as unclaimed copies whose remote file still matches their intent. Every id is
+ * checked before any is deleted: one refused id refuses the whole command (exit 2).
+ */
+export async function forgetCopies(context: CommandContext, deps: ForgetDeps): Promise<number> {
+  const ids = [...new Set(context.positionals)];
+  if (ids.length === 0) throw new ConfigError('forget-copies takes the ids of unclaimed copies (files-sync status lists them)');
+  const config = loadConfig(context.overrides, context.env);
+  const holder = readLock(path.join(config.stateDir, 'lock'));
+  if (holder?.holder === 'daemon') {
+    throw new ConfigError(`the daemon (pid ${holder.pid}) owns the ledger: stop it, run forget-copies, then start it again`);
+  }
+  const logger = deps.loggerFor(context, config);
+  const apiKey = loadApiKey(config, context.env);
+  const lock = acquireLock(config.stateDir, 'sync');
+  const ledger = Ledger.open(deps.ledgerPath(config));
+  const client = deps.clientFor(config, apiKey, logger);
+  try {
+    const refused = ids.map((id) => refusal(ledger, id)).filter((r): r is string => r !== null);
+    if (refused.length > 0) throw new ConfigError(`nothing was deleted: ${refused.join('; ')}`);
+    for (const id of ids) process.stdout.write(`${await forgetOne(client, ledger, ledger.unclaimedCopy(id)!)}\n`);
+    return ExitCode.ok;
+  } finally {
+    await client.close();
+    ledger.close();
+    lock.release();
+  }
+}

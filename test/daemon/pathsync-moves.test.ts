@@ -1,0 +1,47 @@
+// The daemon's delete batches use the planner's one move rule (DESIGN.md rule 4): one new path
+// excuses one deleted path of the same content, so `rm` of many empty files is still held.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { deleteBatch } from '../../src/daemon/pathsync.js';
+import type { Emulator } from '../../src/emulator/index.js';
+import { Ledger } from '../../src/ledger/ledger.js';
+import { silentLogger } from '../../src/log.js';
+import { FilesClient } from '../../src/remote/client.js';
+import { buildFilter } from '../../src/sync/reconcile.js';
+import { TEST_KEY, emulator, syncSetup, writeTree, type SyncSetup } from '../helpers/sync.js';
+
+let emu: Emulator | undefined;
+let setup: SyncSetup | undefined;
+afterEach(async () => {
+  setup?.cleanup();
+  setup = undefined;
+  await emu?.close();
+  emu = undefined;
+});
+
+it('a delete batch of twenty empty files is held although one new empty file was just uploaded', async () => {
+  emu = await emulator();
+  setup = syncSetup(emu, { deletes: { maxCount: 5, maxShare: 1 } });
+  const empties = Array.from({ length: 20 }, (_, i) => `empty/${i}.txt`);
+  writeTree(setup.root, { 'keep.txt': 'kept', 'new-empty.txt': '', ...Object.fromEntries(empties.map((p) => [p, ''])) });
+  const first = await setup.sync();
+  expect(first.code, first.stderr).toBe(0);
+  fs.rmSync(path.join(setup.root, 'empty'), { recursive: true });
+
+  const config = loadConfig({ configPath: setup.configFile }, setup.env);
+  const ledger = Ledger.open(path.join(setup.stateDir, 'ledger.db'));
+  const remote = new FilesClient({ baseUrl: emu.url, apiKey: TEST_KEY });
+  try {
+    const { filter } = buildFilter(config);
+    const deps = { config: () => config, filter: () => filter, ledger, remote, logger: silentLogger(), signal: new AbortController().signal };
+    const outcome = await deleteBatch(deps, empties);
+    expect(outcome.deleted).toBe(0);
+    expect(outcome.held?.reason).toMatch(/^19 files deleted locally/);
+    expect(emu.state().files.filter((f) => f.owner === 'self')).toHaveLength(22);
+  } finally {
+    await remote.close();
+    ledger.close();
+  }
+}, 60_000);
