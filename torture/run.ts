@@ -38,10 +38,10 @@ function count(name: string, raw: string | undefined, fallback: number): number 
 
 const quick = values.quick === true;
 const opts = {
-  rounds: count('rounds', values.rounds, quick ? 8 : 40),
-  daemonRounds: count('daemon-rounds', values['daemon-rounds'], quick ? 3 : 12),
-  soakRuns: count('soak-runs', values['soak-runs'], quick ? 2 : 4),
-  files: count('files', values.files, quick ? 80 : 300),
+  rounds: count('rounds', values.rounds, quick ? 14 : 60),
+  daemonRounds: count('daemon-rounds', values['daemon-rounds'], quick ? 5 : 20),
+  soakRuns: count('soak-runs', values['soak-runs'], quick ? 3 : 5),
+  files: count('files', values.files, quick ? 100 : 300),
   seed: count('seed', values.seed, randomSeed()),
   big: values.big === true,
 };
@@ -113,6 +113,7 @@ async function torture(): Promise<RunSummary> {
     syncKills: ctx.counters.syncKills,
     daemonKills: ctx.counters.daemonKills,
     syncTimeouts: ctx.counters.syncTimeouts,
+    daemonSelfExits: ctx.counters.daemonSelfExits,
     faultRounds: ctx.counters.faultRounds,
     faults: state?.faults ?? {},
     soakExits,

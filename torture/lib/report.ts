@@ -21,6 +21,8 @@ export interface RunSummary {
   syncKills: number;
   daemonKills: number;
   syncTimeouts: number;
+  /** Daemons found exited before the suite stopped them (a crash or a fatal error). */
+  daemonSelfExits: number;
   faultRounds: number;
   faults: Record<string, number>;
   soakExits: (number | null)[];
@@ -56,8 +58,8 @@ export function section(s: RunSummary): string {
     `- Command: \`${s.command}\` (${Math.round(s.seconds)} s)`,
     `- Machine: ${machineLine()}; node ${process.version}`,
     `- Tree: ${s.files} files at the end, ${(s.bytes / 1024 / 1024).toFixed(1)} MiB; ${s.foreignSeeded} foreign files seeded (names and sizes colliding with the tree's, and others)`,
-    `- Rounds: ${s.syncRounds} sync rounds, ${s.daemonRounds} daemon rounds (${s.faultRounds} of them with faults), ${s.soakRuns} soak runs (exit codes ${s.soakExits.join(', ') || 'none'})`,
-    `- Kills: ${s.syncKills} of \`sync\`, ${s.daemonKills} of the daemon (SIGKILL); ${s.syncTimeouts} runs killed for running over the time limit`,
+    `- Rounds: ${s.syncRounds} sync rounds and ${s.daemonRounds} daemon rounds, ${s.faultRounds} of them with faults and lost answers; ${s.soakRuns} soak runs (exit codes ${s.soakExits.join(', ') || 'none'})`,
+    `- Kills: ${s.syncKills} of \`sync\`, ${s.daemonKills} of the daemon (SIGKILL); ${s.syncTimeouts} runs killed for running over the time limit; ${s.daemonSelfExits} daemons had exited by themselves`,
     `- Faults injected (emulator counters): ${faults}`,
     `- Converging sync: ${s.converged ? `exit 0 after ${s.convergeRuns} run(s)` : `no exit 0 in ${s.convergeRuns} runs`}; unclaimed copies reported by status: ${s.check.unclaimed}`,
     s.evidence ? `- Evidence kept in \`${path.relative(REPO, s.evidence)}\`` : '- No evidence kept (every invariant held)',
