@@ -10,7 +10,7 @@ import { checkInvariants, gather, type CheckResult } from './lib/check.js';
 import { keepEvidence } from './lib/evidence.js';
 import { converge, daemonRound, soak, syncRound, type RunContext } from './lib/phases.js';
 import { randomSeed, Rng } from './lib/prng.js';
-import { appendReliability, machineLine, section, type RunSummary } from './lib/report.js';
+import { appendReliability, loadLine, machineLine, section, type RunSummary } from './lib/report.js';
 import { judgeSelfTest, runSelfTest } from './lib/selftest.js';
 import { buildTree, Graveyard, listTree } from './lib/tree.js';
 import { openWorkspace, seedColliding } from './lib/workspace.js';
@@ -62,9 +62,10 @@ async function selfTest(): Promise<number> {
 /** The whole loop; returns the summary (and keeps evidence when something failed). */
 async function torture(): Promise<RunSummary> {
   const startedAt = new Date();
+  const loadAtStart = loadLine();
   const rng = new Rng(opts.seed);
   log(`seed ${opts.seed} (npm run torture -- --seed ${opts.seed} replays the changes and fault settings; where kills land depends on timing)`);
-  log(`${opts.files} files${opts.big ? ' + 3 big' : ''}, ${opts.rounds} sync rounds, ${opts.daemonRounds} daemon rounds, ${opts.soakRuns} soak runs; ${machineLine()}`);
+  log(`${opts.files} files${opts.big ? ' + 3 big' : ''}, ${opts.rounds} sync rounds, ${opts.daemonRounds} daemon rounds, ${opts.soakRuns} soak runs; ${machineLine()}, load average ${loadAtStart}`);
   const ws = await openWorkspace('files-sync-torture-');
   const ctx: RunContext = { ws, rng, graveyard: new Graveyard(), log, counters: { syncKills: 0, daemonKills: 0, syncTimeouts: 0, faultRounds: 0, foreignSeeded: 0, daemonSelfExits: 0 } };
   let state: EmulatorState | null = null;
@@ -103,6 +104,7 @@ async function torture(): Promise<RunSummary> {
     command: `npm run torture${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     seed: opts.seed,
     startedAt,
+    loadAtStart,
     seconds: (Date.now() - t0) / 1000,
     files: local.length,
     bytes: local.reduce((s, f) => s + f.size, 0),

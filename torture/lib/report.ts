@@ -11,6 +11,8 @@ export interface RunSummary {
   command: string;
   seed: number;
   startedAt: Date;
+  /** Load averages when the run started. */
+  loadAtStart: string;
   seconds: number;
   files: number;
   bytes: number;
@@ -35,8 +37,12 @@ export interface RunSummary {
 /** The machine, as `os` reports it. */
 export function machineLine(): string {
   const cpus = os.cpus();
-  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
-  return `${cpus[0]?.model.trim() ?? 'unknown cpu'}, ${cpus.length} cores, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB, ${os.platform()} ${os.release()}, load average at the end ${load}`;
+  return `${cpus[0]?.model.trim() ?? 'unknown cpu'}, ${cpus.length} cores, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB, ${os.platform()} ${os.release()}`;
+}
+
+/** The 1, 5 and 15 minute load averages (other work on the machine slows the runs down). */
+export function loadLine(): string {
+  return os.loadavg().map((l) => l.toFixed(2)).join(' ');
 }
 
 const HEADER = `# Reliability
@@ -56,7 +62,7 @@ export function section(s: RunSummary): string {
     `## ${s.startedAt.toISOString()}, seed ${s.seed}: ${total === 0 && s.converged ? 'PASS' : 'FAIL'}`,
     '',
     `- Command: \`${s.command}\` (${Math.round(s.seconds)} s)`,
-    `- Machine: ${machineLine()}; node ${process.version}`,
+    `- Machine: ${machineLine()}; node ${process.version}; load average ${s.loadAtStart} at the start, ${loadLine()} at the end`,
     `- Tree: ${s.files} files at the end, ${(s.bytes / 1024 / 1024).toFixed(1)} MiB; ${s.foreignSeeded} foreign files seeded (names and sizes colliding with the tree's, and others)`,
     `- Rounds: ${s.syncRounds} sync rounds and ${s.daemonRounds} daemon rounds, ${s.faultRounds} of them with faults and lost answers; ${s.soakRuns} soak runs (exit codes ${s.soakExits.join(', ') || 'none'})`,
     `- Kills: ${s.syncKills} of \`sync\`, ${s.daemonKills} of the daemon (SIGKILL); ${s.syncTimeouts} runs killed for running over the time limit; ${s.daemonSelfExits} daemons had exited by themselves`,
