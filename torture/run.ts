@@ -96,9 +96,19 @@ async function torture(): Promise<RunSummary> {
     await ws.close();
   }
   const total = check ? Object.values(check.counts).reduce((a, b) => a + b, 0) : 1;
-  if (total > 0 || !conv.converged) evidence = keepEvidence(opts.seed, ws.dir, state, extra);
+  if (check) for (const line of check.details.slice(0, 40)) log(`  ${line}`);
+  if (check && check.details.length > 40) log(`  … ${check.details.length - 40} more in the evidence folder`);
   const local = listTree(ws.root, false);
-  fs.rmSync(ws.dir, { recursive: true, force: true });
+  if (total > 0 || !conv.converged) {
+    try {
+      evidence = keepEvidence(opts.seed, ws.dir, state, extra);
+    } catch (err) {
+      // The run folder stays where it is, so nothing is lost: name it instead.
+      log(`could not copy the evidence (${String(err)}); it stays in ${ws.dir}`);
+      evidence = ws.dir;
+    }
+  }
+  if (evidence !== ws.dir) fs.rmSync(ws.dir, { recursive: true, force: true });
   const emptyCheck: CheckResult = { counts: { lostFiles: 0, wrongContent: 0, staleMap: 0, duplicates: 0, orphans: 0, foreignTouched: 0, foreignAdopted: 0, ledgerOpens: 1, ledgerIntegrity: 1 }, details: ['the suite failed before the check'], unclaimed: 0 };
   return {
     command: `npm run torture${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
@@ -130,8 +140,6 @@ if (values['self-test']) {
   process.exitCode = await selfTest();
 } else {
   const summary = await torture();
-  for (const line of summary.check.details.slice(0, 40)) log(`  ${line}`);
-  if (summary.check.details.length > 40) log(`  … ${summary.check.details.length - 40} more in the evidence folder`);
   process.stdout.write(`\n${section(summary)}\n`);
   if (!values['no-report']) log(`appended to ${appendReliability(summary)}`);
   if (summary.evidence) log(`evidence kept in ${summary.evidence}`);

@@ -68,7 +68,7 @@ export function section(s: RunSummary): string {
     `- Kills: ${s.syncKills} of \`sync\`, ${s.daemonKills} of the daemon (SIGKILL); ${s.syncTimeouts} runs killed for running over the time limit; ${s.daemonSelfExits} daemons had exited by themselves`,
     `- Faults injected (emulator counters): ${faults}`,
     `- Converging sync: ${s.converged ? `exit 0 after ${s.convergeRuns} run(s)` : `no exit 0 in ${s.convergeRuns} runs`}; unclaimed copies reported by status: ${s.check.unclaimed}`,
-    s.evidence ? `- Evidence kept in \`${path.relative(REPO, s.evidence)}\`` : '- No evidence kept (every invariant held)',
+    s.evidence ? `- Evidence kept in \`${s.evidence.startsWith(REPO) ? path.relative(REPO, s.evidence) : s.evidence}\`` : '- No evidence kept (every invariant held)',
     '',
     '| Invariant | Meaning | Violations |',
     '| --- | --- | --- |',
