@@ -126,7 +126,7 @@ describe('ledger faults: classification', () => {
 describe('ledger faults: the program stops with exit 6 and one line', () => {
   it('one-shot sync on a ledger with two damaged pages', async () => {
     emu = await emulator();
-    setup = syncSetup(emu);
+    setup = syncSetup(emu, { requestsPerMinute: 100_000 });
     fs.writeFileSync(path.join(setup.root, 'a.txt'), 'a');
     fillLedger(path.join(setup.stateDir, 'ledger.db'));
     damageLedger(path.join(setup.stateDir, 'ledger.db'));
@@ -154,7 +154,7 @@ describe('ledger faults: the program stops with exit 6 and one line', () => {
 
   it('a ledger the service cannot write', async () => {
     emu = await emulator();
-    setup = syncSetup(emu);
+    setup = syncSetup(emu, { requestsPerMinute: 100_000 });
     fs.writeFileSync(path.join(setup.root, 'a.txt'), 'a');
     const file = path.join(setup.stateDir, 'ledger.db');
     fillLedger(file, 10);
@@ -175,7 +175,7 @@ describe('ledger faults: the program stops with exit 6 and one line', () => {
 describe('files-sync ledger check', () => {
   it('says ok on a good ledger and lists the problems of a damaged one', async () => {
     emu = await emulator();
-    setup = syncSetup(emu);
+    setup = syncSetup(emu, { requestsPerMinute: 100_000 });
     const file = path.join(setup.stateDir, 'ledger.db');
     fillLedger(file);
     const good = await runCli(['ledger', 'check', '--config', setup.configFile], setup.env);

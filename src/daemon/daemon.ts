@@ -306,6 +306,7 @@ class Daemon {
    * (6) and one line; a passing one (disk full, busy) is logged once and retried.
    */
   private onLedgerFault(err: LedgerError): void {
+    if (this.phase === 'stopping') return; // a second stop() would cut the grace period short
     if (err.fatal) return this.stop(err.exitCode, err);
     if (this.ledgerTrouble?.message === err.message) return;
     this.ledgerTrouble = { message: err.message, retryMs: LEDGER_RETRY_MS };

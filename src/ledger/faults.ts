@@ -111,3 +111,18 @@ export function checkIdentity(file: string, opened: { dev: number; ino: number }
   if (now && now.dev === opened.dev && now.ino === opened.ino) return null;
   return new LedgerError(faultMessage('vanished', file, now ? 'replaced' : 'deleted'), 'vanished');
 }
+
+/** The error for a failed open: a fault of the file (exit 6) or a ledger that cannot be used as configured (exit 2). */
+export function openFailure(file: string, err: unknown): LedgerError {
+  if (err instanceof LedgerError) return err;
+  return classifySqliteError(err, file) ?? new LedgerError(`cannot open the ledger ${file}: ${errorMessage(err)}`, 'setup', { cause: err });
+}
+
+/** Throws a `readonly` LedgerError when this process may not write `file`. */
+export function assertWritable(file: string): void {
+  try {
+    fs.accessSync(file, fs.constants.W_OK);
+  } catch (err) {
+    throw new LedgerError(faultMessage('readonly', file, errorMessage(err)), 'readonly', { cause: err });
+  }
+}

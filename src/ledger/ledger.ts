@@ -5,7 +5,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { errorMessage } from '../errors.js';
 import type { FileMetadata } from '../remote/types.js';
-import { LedgerError, checkIdentity, classifySqliteError, faultMessage, identityOf } from './faults.js';
+import { LedgerError, assertWritable, checkIdentity, classifySqliteError, identityOf, openFailure } from './faults.js';
 import { MIGRATIONS } from './schema.js';
 import type { Failure, FileRow, InFlightUpload, PendingDelete, UploadIntent, UploadedContent } from './types.js';
 
@@ -404,20 +404,6 @@ export class Ledger {
 
   clearFailure(relPath: string): void {
     this.stmt.clearFailure.run(relPath);
-  }
-}
-
-/** The error for a failed open: a fault of the file (exit 6) or a ledger that cannot be used as configured (exit 2). */
-function openFailure(file: string, err: unknown): LedgerError {
-  if (err instanceof LedgerError) return err;
-  return classifySqliteError(err, file) ?? new LedgerError(`cannot open the ledger ${file}: ${errorMessage(err)}`, 'setup', { cause: err });
-}
-
-function assertWritable(file: string): void {
-  try {
-    fs.accessSync(file, fs.constants.W_OK);
-  } catch (err) {
-    throw new LedgerError(faultMessage('readonly', file, errorMessage(err)), 'readonly', { cause: err });
   }
 }
 
