@@ -17,6 +17,7 @@ Usage:
   files-sync ls       [--config FILE] [--json]
   files-sync resolve  [--config FILE] PATH
   files-sync forget-copies [--config FILE] ID...   delete unclaimed copies that status lists
+  files-sync ledger   [--config FILE] check | restore [FILE]
   files-sync emulator [--port N] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]
 
 Common options:
@@ -30,11 +31,16 @@ Common options:
                        moved to another disk (deletes are otherwise held)
   --json               print the report (sync), the state (status) or the map (ls) as JSON
 
+ledger check runs SQLite's integrity check on the ledger; ledger restore puts back a backup (the
+newest of STATE/backups, made after each successful sync, unless FILE names one); it is refused
+while a daemon runs.
+
 The API key comes from ANTHROPIC_API_KEY, the config's api.keyFile, or the systemd credential
 anthropic-api-key; never from the command line.
 
 Exit codes: 0 done, 1 done with per-file failures, 2 usage or config error, 3 root missing or
-delete guard tripped, 4 authentication failed, 5 remote unavailable after retries.`;
+delete guard tripped, 4 authentication failed, 5 remote unavailable after retries, 6 ledger
+unusable (damaged, read-only, deleted, I/O errors; see files-sync ledger check).`;
 
 const OPTIONS = {
   config: { type: 'string' },
@@ -56,6 +62,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   ls: ['config', 'root', 'state-dir', 'json'],
   resolve: ['config', 'root', 'state-dir'],
   'forget-copies': ['config', 'root', 'state-dir', 'log-level'],
+  ledger: ['config', 'root', 'state-dir'],
 };
 
 /** Runs the command line `argv` (without node and script); resolves to the exit code. */
@@ -75,7 +82,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       const { runEmulatorCommand } = await import('./emulator/main.js');
       return await runEmulatorCommand(rest, env);
     }
-    const run = commands[command];
+    const run = command === 'ledger' ? (await import('./ledger-command.js')).runLedgerCommand : commands[command];
     const allowed = ALLOWED[command];
     if (!run || !allowed) throw new ConfigError(`unknown command "${command}" (try files-sync --help)`);
     const context = parseCommandLine(command, rest, allowed, env);
@@ -100,7 +107,7 @@ function parseCommandLine(command: string, args: string[], allowed: readonly str
   for (const key of Object.keys(values)) {
     if (key !== 'help' && !allowed.includes(key)) throw new ConfigError(`"${command}" does not take --${key}`);
   }
-  if (command !== 'resolve' && command !== 'forget-copies' && positionals.length > 0) throw new ConfigError(`unexpected argument "${positionals[0]}"`);
+  if (command !== 'resolve' && command !== 'forget-copies' && command !== 'ledger' && positionals.length > 0) throw new ConfigError(`unexpected argument "${positionals[0]}"`);
   if (command === 'resolve' && positionals.length !== 1) throw new ConfigError('resolve takes exactly one PATH');
   const logFormat = values['log-format'];
   if (logFormat !== undefined && !['human', 'json', 'journal'].includes(logFormat)) {

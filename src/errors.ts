@@ -1,6 +1,6 @@
 // The few error classes of files-sync and the exit codes a script or systemd can act on.
 
-/** Exit codes (DESIGN.md, "Surface"); the systemd unit refuses to restart on 2 and 4. */
+/** Exit codes (DESIGN.md, "Surface"); the systemd unit refuses to restart on 2, 4 and 6. */
 export const ExitCode = {
   ok: 0,
   fileFailures: 1,
@@ -8,6 +8,8 @@ export const ExitCode = {
   guard: 3,
   auth: 4,
   unavailable: 5,
+  /** The ledger is damaged, read-only, gone or unreadable (or, for a one-shot run, its disk full). */
+  ledger: 6,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

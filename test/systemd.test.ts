@@ -218,6 +218,7 @@ describe('unit files: static facts', () => {
     const prevent = daemon.get('Service', 'RestartPreventExitStatus').flatMap((v) => v.split(/\s+/));
     expect(prevent).toContain('2');
     expect(prevent).toContain('4');
+    expect(prevent).toContain('6'); // ledger unusable: a restart would fail the same way
     expect(daemon.get('Service', 'RestartSec')).toHaveLength(1);
     expect(daemon.get('Unit', 'StartLimitIntervalSec')).toHaveLength(1);
     expect(daemon.get('Unit', 'StartLimitBurst')).toHaveLength(1);

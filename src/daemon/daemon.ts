@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { clientFor, ledgerPath, loggerFor, type CommandContext } from '../commands.js';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
-import { Ledger } from '../ledger/ledger.js';
+import { Ledger, LedgerError } from '../ledger/ledger.js';
 import { IGNORE_FILE_NAME } from '../local/filter.js';
 import type { Logger } from '../log.js';
 import type { FilesClient } from '../remote/client.js';
@@ -27,6 +27,8 @@ const STOP_GRACE_MS = 15_000;
 const STOP_UNWIND_MS = 5_000;
 /** While the root is missing, a reconciliation tries again this often. */
 const ROOT_RETRY_MS = 60_000;
+/** A full or busy ledger: the reconciliation is retried after this, doubling up to 10 minutes. */
+const LEDGER_RETRY_MS = 30_000;
 
 /** Runs the daemon until a signal or a fatal error; resolves to the exit code. */
 export async function runDaemon(context: CommandContext): Promise<number> {
@@ -60,6 +62,8 @@ class Daemon {
   private lastBlocked: string | null = null;
   private rootProblem: string | null = null;
   private rootRetry: NodeJS.Timeout | null = null;
+  /** A passing ledger fault (full, busy) being retried: said once, and once when it clears. */
+  private ledgerTrouble: { message: string; retryMs: number } | null = null;
   private readonly timers = new Timers();
   private hardStop: () => void = () => undefined;
   private finished!: (code: number) => void;
@@ -82,6 +86,7 @@ class Daemon {
   async run(apiKey: string): Promise<number> {
     const signal = this.controller.signal;
     this.ledger = Ledger.open(ledgerPath(this.config));
+    this.ledger.onFault((err) => this.onLedgerFault(err));
     try {
       this.health = new ApiHealth({
         logger: this.logger.child({ module: 'api' }),
@@ -107,7 +112,7 @@ class Daemon {
         },
         runDeletes: (paths) => this.runDeletes(deps, paths),
         onError: (err, paths) => this.onJobError(err, paths),
-        failures: () => this.ledger.failures(),
+        failures: () => this.readLedger(() => this.ledger.failures(), []),
         logger: deps.logger,
       });
       this.loop = new ReconcileLoop({
@@ -195,7 +200,7 @@ class Daemon {
     }
     if (rel === IGNORE_FILE_NAME) return this.applied(this.settings.ignoreFileChanged(this.log));
     if (kind === 'unlinkDir') {
-      for (const row of this.ledger.filesUnder(rel)) this.queue.schedule(row.path);
+      for (const row of this.readLedger(() => this.ledger.filesUnder(rel), [])) this.queue.schedule(row.path);
     } else if (kind === 'addDir') {
       listFiles(this.config.root, rel, this.settings.filter).then(
         (files) => files.forEach((f) => this.queue.schedule(f)),
@@ -221,6 +226,10 @@ class Daemon {
           onProgress,
         });
         this.held = report.held ? { count: report.held.count, reason: report.held.reason } : null;
+        if (this.ledgerTrouble) {
+          this.ledgerTrouble = null;
+          this.log.info('the ledger is writable again');
+        }
         if (this.rootProblem) {
           this.rootProblem = null;
           this.log.info('the sync root is back');
@@ -247,6 +256,7 @@ class Daemon {
 
   private onJobError(err: unknown, paths: readonly string[]): JobErrorAction {
     if (this.phase === 'stopping' || this.controller.signal.aborted) return 'drop';
+    if (err instanceof LedgerError) return err.fatal ? 'drop' : 'retry'; // onLedgerFault has said it
     if (isUnavailable(err)) return 'park'; // the health tracker has paused the queue and said so
     if (isAuthFailure(err) || (err instanceof SyncError && err.exitCode === ExitCode.usage)) {
       this.stop(err instanceof SyncError ? err.exitCode : ExitCode.usage, err);
@@ -264,6 +274,15 @@ class Daemon {
 
   private onReconcileError(err: unknown): void {
     if (this.phase === 'stopping' || this.controller.signal.aborted || isUnavailable(err)) return;
+    if (err instanceof LedgerError) {
+      // A fatal one has stopped the daemon; a passing one (full, busy) is retried with back-off.
+      if (!err.fatal && this.ledgerTrouble) {
+        const retryMs = this.ledgerTrouble.retryMs;
+        this.ledgerTrouble.retryMs = Math.min(retryMs * 2, 600_000);
+        this.later(retryMs, () => this.loop.trigger('ledger retry'));
+      }
+      return;
+    }
     const code = err instanceof SyncError ? err.exitCode : null;
     if (isAuthFailure(err) || code === ExitCode.usage || (code === ExitCode.guard && this.phase === 'starting')) {
       return this.stop(code ?? ExitCode.usage, err);
@@ -280,6 +299,28 @@ class Daemon {
       return;
     }
     this.log.error(`reconciliation failed: ${errorMessage(err)}; trying again at the next one`, { requestId: (err as { requestId?: unknown }).requestId });
+  }
+
+  /**
+   * Every ledger fault, as the ledger raises it: a fatal one stops the daemon with its exit code
+   * (6) and one line; a passing one (disk full, busy) is logged once and retried.
+   */
+  private onLedgerFault(err: LedgerError): void {
+    if (this.phase === 'stopping') return; // a second stop() would cut the grace period short
+    if (err.fatal) return this.stop(err.exitCode, err);
+    if (this.ledgerTrouble?.message === err.message) return;
+    this.ledgerTrouble = { message: err.message, retryMs: LEDGER_RETRY_MS };
+    this.log.warn(err.message);
+  }
+
+  /** A read whose ledger fault is already handled (onLedgerFault): the caller carries on with `fallback`. */
+  private readLedger<T>(read: () => T, fallback: T): T {
+    try {
+      return read();
+    } catch (err) {
+      if (err instanceof LedgerError) return fallback;
+      throw err;
+    }
   }
 
   private later(ms: number, fn: () => void): NodeJS.Timeout {

@@ -3,20 +3,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { SyncError, ExitCode, errorMessage } from '../errors.js';
+import { errorMessage } from '../errors.js';
 import type { FileMetadata } from '../remote/types.js';
+import { LedgerError, assertWritable, checkIdentity, classifySqliteError, identityOf, openFailure } from './faults.js';
 import { MIGRATIONS } from './schema.js';
 import type { Failure, FileRow, InFlightUpload, PendingDelete, UnclaimedCopy, UploadIntent, UploadedContent } from './types.js';
 
 export type { Failure, FileRow, InFlightUpload, PendingDelete, UnclaimedCopy, UploadIntent, UploadedContent } from './types.js';
+export { LedgerError } from './faults.js';
 
-/** The ledger is unusable (corrupt, locked, a newer schema): fatal, exit 2. */
-export class LedgerError extends SyncError {
-  override name = 'LedgerError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, ExitCode.usage, options);
-  }
-}
+/** Methods that do not go through the guard: `close` must work on a broken file; `backupTo` sorts its own errors. */
+const UNGUARDED = new Set(['constructor', 'close', 'onFault', 'backupTo']);
+
+/** How often (at most) a call checks that the ledger's path still names the file it opened. */
+const IDENTITY_CHECK_MS = 1000;
 
 const FILE_COLUMNS = `path, file_id AS fileId, size, mtime_ms AS mtimeMs, ino, sha256, mime_type AS mimeType,
   remote_name AS remoteName, uploaded_at AS uploadedAt`;
@@ -34,9 +34,16 @@ export class Ledger {
   /** One immediate-transaction wrapper, made once: better-sqlite3 builds four per `transaction()` call. */
   readonly #immediate: (fn: () => unknown) => unknown;
 
+  /** Device and inode of the file opened (null for `:memory:`): a deleted or replaced ledger is noticed. */
+  readonly #opened: { dev: number; ino: number } | null;
+  #identityCheckedAt = 0;
+  #onFault: ((err: LedgerError) => void) | null = null;
+  readonly #reported = new WeakSet<LedgerError>();
+
   private constructor(file: string, db: Database.Database) {
     this.file = file;
     this.db = db;
+    this.#opened = file === ':memory:' ? null : identityOf(file);
     this.#immediate = db.transaction((fn: () => unknown) => fn()).immediate;
     // A read-only open (status, ls beside an older daemon) may find schema 1: read what it has.
     const v1 = (db.pragma('user_version', { simple: true }) as number) < 2;
@@ -99,10 +106,18 @@ export class Ledger {
     if (readOnly && !fs.existsSync(file)) {
       throw new LedgerError(`no ledger at ${file}: nothing has been synced with this state directory yet (run files-sync sync)`);
     }
-    if (!readOnly) fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    if (!readOnly) {
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      // SQLite would open an unwritable file read-only without a word and fail at the first write.
+      if (file !== ':memory:' && fs.existsSync(file)) assertWritable(file);
+    }
     let db: Database.Database;
     try {
       db = new Database(file, { readonly: readOnly, fileMustExist: readOnly });
+    } catch (err) {
+      throw openFailure(file, err);
+    }
+    try {
       if (!readOnly) {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
@@ -112,18 +127,102 @@ export class Ledger {
         db.pragma('wal_autocheckpoint = 10000');
       }
       db.pragma('busy_timeout = 5000');
-    } catch (err) {
-      throw new LedgerError(`cannot open the ledger ${file}: ${errorMessage(err)}`, { cause: err });
-    }
-    try {
       if (readOnly) checkVersion(db, file);
       else migrate(db, file);
+      return new Ledger(file, db);
     } catch (err) {
       db.close();
-      if (err instanceof LedgerError) throw err;
-      throw new LedgerError(`cannot open the ledger ${file}: ${errorMessage(err)}`, { cause: err });
+      throw openFailure(file, err);
     }
-    return new Ledger(file, db);
+  }
+
+  /**
+   * Calls `listener` once for each ledger fault a verb raises, before the error is thrown: the
+   * daemon stops on a fatal one even when the caller that saw it only logs or retries.
+   */
+  onFault(listener: ((err: LedgerError) => void) | null): void {
+    this.#onFault = listener;
+  }
+
+  /**
+   * Runs one verb: a SQLite failure becomes a LedgerError (a deleted or replaced file is reported
+   * as such whatever SQLite said), and the path's identity is checked at most once a second,
+   * since SQLite goes on writing to a deleted file without a word.
+   */
+  #guard<T>(verb: () => T): T {
+    try {
+      const now = Date.now();
+      if (now - this.#identityCheckedAt >= IDENTITY_CHECK_MS) {
+        const gone = checkIdentity(this.file, this.#opened);
+        if (gone) throw gone;
+        this.#identityCheckedAt = now;
+      }
+      return verb();
+    } catch (err) {
+      this.#raise(err);
+    }
+  }
+
+  /** Throws `err`, as a LedgerError when it is a fault of the file (reported once to the listener). */
+  #raise(err: unknown): never {
+    const fault = classifySqliteError(err, this.file);
+    if (fault === null) throw err;
+    const error = fault.kind === 'vanished' ? fault : (checkIdentity(this.file, this.#opened) ?? fault);
+    if (!this.#reported.has(error)) {
+      this.#reported.add(error);
+      this.#onFault?.(error);
+    }
+    throw error;
+  }
+
+  /**
+   * Copies the ledger to `dest` with SQLite's online backup, a hundred pages per event-loop turn,
+   * so the daemon keeps serving meanwhile; writes through this connection show in the copy. A
+   * damaged page met on the way is a ledger fault; any other failure is the destination's, and is
+   * thrown as it is (a failed backup must not stop the program).
+   */
+  async backupTo(dest: string): Promise<void> {
+    try {
+      await this.db.backup(dest);
+    } catch (err) {
+      const fault = classifySqliteError(err, this.file);
+      if (fault?.kind === 'corrupt') this.#raise(err);
+      throw err;
+    }
+  }
+
+  /**
+   * SQLite's own check of the file: [] when it is sound, else what it found. quick_check first (it
+   * finds most damage at a fraction of the cost), then the full integrity_check.
+   */
+  integrityProblems(): string[] {
+    try {
+      for (const pragma of ['quick_check', 'integrity_check']) {
+        const rows = (this.db.pragma(pragma) as Record<string, string>[]).map((row) => Object.values(row)[0] ?? '');
+        if (rows.length !== 1 || rows[0] !== 'ok') return rows;
+      }
+      return [];
+    } catch (err) {
+      // Damage bad enough to stop the check itself is its finding.
+      if (classifySqliteError(err, this.file)?.kind === 'corrupt') return [errorMessage(err)];
+      throw err;
+    }
+  }
+
+  static {
+    // Every verb goes through #guard, including verbs added later: classification happens here
+    // once (DESIGN.md rule 6), never at the callers.
+    for (const name of Object.getOwnPropertyNames(Ledger.prototype)) {
+      const desc = Object.getOwnPropertyDescriptor(Ledger.prototype, name);
+      if (UNGUARDED.has(name) || typeof desc?.value !== 'function') continue;
+      const verb = desc.value as (...args: unknown[]) => unknown;
+      Object.defineProperty(Ledger.prototype, name, {
+        ...desc,
+        value: function guarded(this: Ledger, ...args: unknown[]) {
+          return this.#guard(() => verb.apply(this, args));
+        },
+      });
+    }
   }
 
   /** Runs `fn` in one immediate transaction. */

@@ -6,6 +6,7 @@ import path from 'node:path';
 import PQueue from 'p-queue';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
+import { LedgerError } from '../ledger/faults.js';
 import type { Logger } from '../log.js';
 import { LocalFileError, unknownOutcomeAttemptsOf } from '../remote/errors.js';
 import type { RemoteFiles } from '../remote/types.js';
@@ -76,6 +77,8 @@ const MAX_TORN_RETRIES = 3;
 
 /** Errors that end the whole run at once instead of one file: a refused key, an unusable ledger. */
 export function isFatal(err: unknown): boolean {
+  // Any ledger fault: even a full disk leaves nothing to record this run's outcomes in.
+  if (err instanceof LedgerError) return true;
   return err instanceof SyncError && (err.exitCode === ExitCode.auth || err.exitCode === ExitCode.usage);
 }
 

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { ExitCode, GuardError, errorMessage } from '../errors.js';
+import { backupLedger } from '../ledger/backup.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { IGNORE_FILE_NAME, createFilter, filterHash } from '../local/filter.js';
 import type { FilterOptions, PathFilter, WalkResult } from '../local/types.js';
@@ -207,6 +208,8 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   ledger.setMeta('filter_hash', filterHash(filterOptions));
   const report = reportOf(thePlan, result, options, startedAt, now(), requestCount(remote) - requestsBefore, local);
   ledger.setMetaJson('last_sync', report);
+  // A copy to restore from if the ledger is ever damaged (rule 6); an interrupted run is not one to keep.
+  if (!options.signal?.aborted) await backupLedger(ledger, logger);
   return report;
 }
 

@@ -1,0 +1,69 @@
+// `files-sync ledger check|restore [FILE]`: SQLite's integrity check of the ledger, and putting a
+// backup back in its place (only while no other files-sync holds the state directory).
+import { loadConfig, type Config } from './config.js';
+import { ledgerPath, type CommandContext } from './commands.js';
+import { LockedError, acquireLock } from './daemon/lock.js';
+import { ConfigError, ExitCode } from './errors.js';
+import { pickBackup, restoreLedger } from './ledger/backup.js';
+import { LedgerError, faultMessage } from './ledger/faults.js';
+import { Ledger } from './ledger/ledger.js';
+
+function write(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+/** Runs `files-sync ledger VERB`; resolves to the exit code (6 when the ledger is damaged). */
+export async function runLedgerCommand(context: CommandContext): Promise<number> {
+  const [verb, file, ...extra] = context.positionals;
+  if (verb !== 'check' && verb !== 'restore') throw new ConfigError('ledger takes check or restore [FILE] (try files-sync --help)');
+  if (extra.length > 0 || (verb === 'check' && file !== undefined)) throw new ConfigError(`unexpected argument "${extra[0] ?? file}"`);
+  const config = loadConfig(context.overrides, context.env);
+  return verb === 'check' ? check(config) : restore(config, file);
+}
+
+/** Read-only: it may run beside a daemon. */
+function check(config: Config): number {
+  const file = ledgerPath(config);
+  let ledger: Ledger;
+  try {
+    ledger = Ledger.open(file, { readOnly: true });
+  } catch (err) {
+    if (err instanceof LedgerError && err.kind !== 'setup') return damaged(file, [err.message]);
+    throw err;
+  }
+  try {
+    const problems = ledger.integrityProblems();
+    if (problems.length > 0) return damaged(file, problems);
+    write(`ok: the ledger ${file} passed SQLite's integrity check (${ledger.counts().files} files tracked)`);
+    return ExitCode.ok;
+  } finally {
+    ledger.close();
+  }
+}
+
+function damaged(file: string, problems: string[]): number {
+  for (const problem of problems.slice(0, 20)) write(`  ${problem}`);
+  if (problems.length > 20) write(`  … and ${problems.length - 20} more`);
+  process.stderr.write(`files-sync: ${faultMessage('corrupt', file, `SQLite's integrity check found ${problems.length === 1 ? 'a problem' : `${problems.length} problems`}`)}\n`);
+  return ExitCode.ledger;
+}
+
+async function restore(config: Config, requested: string | undefined): Promise<number> {
+  const file = ledgerPath(config);
+  let lock;
+  try {
+    lock = acquireLock(config.stateDir, 'restore');
+  } catch (err) {
+    if (!(err instanceof LockedError)) throw err;
+    throw new ConfigError(`cannot restore the ledger while ${err.message}: stop it first (systemctl stop files-sync)`, { cause: err });
+  }
+  try {
+    const result = restoreLedger(file, pickBackup(file, requested));
+    write(`restored the ledger ${file} from ${result.from} (${result.files} files tracked)`);
+    if (result.keptAs) write(`the ledger it replaced is kept as ${result.keptAs}`);
+    write('the next sync (or the daemon when it starts) reconciles the folder and the workspace with it');
+    return ExitCode.ok;
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,128 @@
+// Ledger faults, classified once: which SQLite failures mean the ledger file is unusable (fatal for
+// the program, exit 6), which pass (a full disk, a busy database: retried), and what each tells the user.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ExitCode, SyncError, errorMessage } from '../errors.js';
+
+/**
+ * What went wrong with the ledger. `corrupt`, `readonly`, `vanished` and `io` need an admin and
+ * stop the program; `full` and `busy` may pass and are retried; `setup` is a ledger that cannot be
+ * used as configured (none yet for a read-only command, a newer schema): a usage error, exit 2.
+ */
+export type LedgerFaultKind = 'corrupt' | 'readonly' | 'vanished' | 'io' | 'full' | 'busy' | 'setup';
+
+const TRANSIENT: ReadonlySet<LedgerFaultKind> = new Set(['full', 'busy']);
+
+/** The ledger cannot be used: `kind` says why, `fatal` whether the program must stop. */
+export class LedgerError extends SyncError {
+  override name = 'LedgerError';
+  readonly kind: LedgerFaultKind;
+  /** True when retrying cannot help: the program stops (the daemon too) with `exitCode`. */
+  readonly fatal: boolean;
+  constructor(message: string, kind: LedgerFaultKind = 'setup', options?: { cause?: unknown }) {
+    super(message, kind === 'setup' ? ExitCode.usage : ExitCode.ledger, options);
+    this.kind = kind;
+    this.fatal = !TRANSIENT.has(kind);
+  }
+}
+
+/** True for a ledger error that must stop the program (not one to retry). */
+export function isFatalLedgerError(err: unknown): err is LedgerError {
+  return err instanceof LedgerError && err.fatal;
+}
+
+/** The directory that holds a ledger's backups: `backups/` beside it in the state directory. */
+export function backupDir(ledgerFile: string): string {
+  return path.join(path.dirname(ledgerFile), 'backups');
+}
+
+/** Backup files of a ledger, oldest first (their names sort by time). */
+export function listBackups(ledgerFile: string): string[] {
+  const dir = backupDir(ledgerFile);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return []; // no backup made yet
+  }
+  return names.filter((n) => /^ledger-.*\.db$/.test(n)).sort().map((n) => path.join(dir, n));
+}
+
+/** Kind of a SQLite result code (primary or extended); null for codes that are no fault of the file. */
+function kindOf(code: string): LedgerFaultKind | null {
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return 'corrupt';
+  if (code === 'SQLITE_READONLY_DBMOVED') return 'vanished';
+  if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_PERM')) return 'readonly';
+  if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CANTOPEN')) return 'io';
+  if (code.startsWith('SQLITE_FULL')) return 'full';
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'busy';
+  return null;
+}
+
+/** The one line for a fault: what happened to which file, and what to do. */
+export function faultMessage(kind: LedgerFaultKind, file: string, detail: string): string {
+  const newest = listBackups(file).at(-1);
+  const restore = `run \`files-sync ledger restore\` to put back the newest backup (${newest ?? 'none made yet'})`;
+  switch (kind) {
+    case 'corrupt':
+      return `the ledger ${file} is damaged (${detail}); ${restore}, or move it aside to start over (every file is then uploaded again)`;
+    case 'vanished':
+      return `the ledger ${file} was deleted or replaced while files-sync was using it; put it back, or ${restore}, then start files-sync again`;
+    case 'readonly':
+      return `the ledger ${file} cannot be written (${detail}): give the service user write access to it and its directory (check owner, mode, immutable attribute and read-only mounts)`;
+    case 'io':
+      return `the ledger ${file} cannot be read or written (${detail}): check the disk (dmesg), then run \`files-sync ledger check\``;
+    case 'full':
+      return `the ledger ${file} cannot be written: the disk is full (${detail}); free some space (files-sync retries)`;
+    case 'busy':
+      return `the ledger ${file} is locked by another program (${detail}); files-sync retries`;
+    case 'setup':
+      return `the ledger ${file} cannot be used: ${detail}`;
+  }
+}
+
+/**
+ * Maps a better-sqlite3 `SqliteError` (by its `code`) to a LedgerError; null for anything else (a
+ * mistake in a statement, a TypeError), which stays as it is. A LedgerError passes unchanged.
+ */
+export function classifySqliteError(err: unknown, file: string): LedgerError | null {
+  if (err instanceof LedgerError) return err;
+  if (!(err instanceof Error) || err.name !== 'SqliteError') return null;
+  const code = (err as { code?: unknown }).code;
+  const kind = typeof code === 'string' ? kindOf(code) : null;
+  if (kind === null) return null;
+  return new LedgerError(faultMessage(kind, file, errorMessage(err)), kind, { cause: err });
+}
+
+/** Device and inode of a path; null when nothing is there. */
+export function identityOf(file: string): { dev: number; ino: number } | null {
+  try {
+    const s = fs.statSync(file);
+    return { dev: s.dev, ino: s.ino };
+  } catch {
+    return null;
+  }
+}
+
+/** A `vanished` error when `file` no longer is the file opened as `opened`, else null. */
+export function checkIdentity(file: string, opened: { dev: number; ino: number } | null): LedgerError | null {
+  if (opened === null) return null; // :memory:
+  const now = identityOf(file);
+  if (now && now.dev === opened.dev && now.ino === opened.ino) return null;
+  return new LedgerError(faultMessage('vanished', file, now ? 'replaced' : 'deleted'), 'vanished');
+}
+
+/** The error for a failed open: a fault of the file (exit 6) or a ledger that cannot be used as configured (exit 2). */
+export function openFailure(file: string, err: unknown): LedgerError {
+  if (err instanceof LedgerError) return err;
+  return classifySqliteError(err, file) ?? new LedgerError(`cannot open the ledger ${file}: ${errorMessage(err)}`, 'setup', { cause: err });
+}
+
+/** Throws a `readonly` LedgerError when this process may not write `file`. */
+export function assertWritable(file: string): void {
+  try {
+    fs.accessSync(file, fs.constants.W_OK);
+  } catch (err) {
+    throw new LedgerError(faultMessage('readonly', file, errorMessage(err)), 'readonly', { cause: err });
+  }
+}
