@@ -29,7 +29,7 @@ const { Agent, request } = ((): { Agent: typeof import('undici').Agent; request:
 })();
 
 /** The kinds of request the counters distinguish. */
-export type RequestKind = 'upload' | 'list' | 'get' | 'delete' | 'download';
+export type RequestKind = 'upload' | 'list' | 'lookup' | 'get' | 'delete' | 'download';
 
 /** Counters for the sync summary ("API requests"). */
 export interface RemoteStats {
@@ -120,9 +120,11 @@ export class Transport {
   readonly #closed = new AbortController();
   /** Set while calls fail and are retried; logged when it starts and when it has been quiet a while. */
   #trouble: { lastFailure: number } | undefined;
+  /** The API's clock minus ours, from the last answer's `Date` header (1 s resolution). */
+  serverClockOffsetMs = 0;
   readonly stats: RemoteStats = {
     requests: 0,
-    byKind: { upload: 0, list: 0, get: 0, delete: 0, download: 0 },
+    byKind: { upload: 0, list: 0, lookup: 0, get: 0, delete: 0, download: 0 },
     retries: 0,
     rateLimited: 0,
     unknownOutcomes: 0,
@@ -244,6 +246,8 @@ export class Transport {
   async #answer<T>(ex: Exchange<T>, call: CallState, res: Dispatcher.ResponseData): Promise<{ value: T; requestId?: string | undefined } | Failure> {
     const status = res.statusCode;
     const requestId = headerValue(res.headers, 'request-id');
+    const date = Date.parse(headerValue(res.headers, 'date') ?? '');
+    if (!Number.isNaN(date)) this.serverClockOffsetMs = date - Date.now();
     if (status < 200 || status >= 300) {
       const { failure, body } = await answerFailure(res, requestId);
       if (status === 429) this.stats.rateLimited++;
