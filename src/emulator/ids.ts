@@ -26,16 +26,28 @@ export function newRequestId(): string {
  */
 export class MicroClock {
   private last: number;
+  /** How far the clock was moved ahead of the wall clock (tests: expiry), in microseconds. */
+  private aheadMicros = 0;
   constructor(floorMicros = 0) {
     this.last = floorMicros;
+  }
+  /** Moves the clock ahead by `ms` (never back, so creation order stays strict). */
+  advance(ms: number): void {
+    this.aheadMicros += Math.round(ms * 1000);
+  }
+  /** The clock's time without taking a stamp. */
+  peek(): number {
+    return Math.max(this.wall(), this.last);
+  }
+  private wall(): number {
+    return Math.floor((performance.timeOrigin + performance.now()) * 1000) + this.aheadMicros;
   }
   /** Raises the floor (when loading stored files). */
   observe(micros: number): void {
     if (micros > this.last) this.last = micros;
   }
   now(): number {
-    const wall = Math.floor((performance.timeOrigin + performance.now()) * 1000);
-    this.last = Math.max(wall, this.last + 1);
+    this.last = Math.max(this.wall(), this.last + 1);
     return this.last;
   }
 }
