@@ -42,6 +42,8 @@ export function clientFor(config: Config, apiKey: string, logger: Logger): Files
     baseUrl: config.api.baseUrl,
     apiKey,
     contract: config.api.contract,
+    apiVersion: config.api.version,
+    ...(config.api.workspaceId !== undefined ? { workspaceId: config.api.workspaceId } : {}),
     requestsPerMinute: config.requestsPerMinute,
     connections: Math.max(4, config.concurrency * 2),
     logger,
@@ -125,6 +127,7 @@ const status: Command = async (context) => {
     const result = {
       root: config.root,
       stateDir: config.stateDir,
+      api: { contract: config.api.contract, version: config.api.version },
       tracked: counts,
       failures: ledger.failures().map((f) => ({ path: f.path, error: f.error, attempts: f.attempts, retryable: f.retryable })),
       pendingDeletes: ledger.pendingDeletes().length,
@@ -140,6 +143,7 @@ const status: Command = async (context) => {
       return ExitCode.ok;
     }
     write(`root: ${result.root}`);
+    write(`API contract: ${result.api.contract} (anthropic-version ${result.api.version})`);
     write(`tracked: ${counts.files} files, ${formatBytes(counts.bytes)}`);
     write(result.lastSync ? `last sync: ${result.lastSync.at} (exit ${result.lastSync.exitCode}): uploaded ${result.lastSync.uploaded}, deleted ${result.lastSync.deleted}, failed ${result.lastSync.failed}` : 'last sync: never');
     write(`failures: ${result.failures.length}`);

@@ -33,9 +33,18 @@ const apiSchema = z.strictObject({
   baseUrl: z.url({ protocol: /^https?$/ }).default(DEFAULT_BASE_URL),
   /** A file holding the API key (mode 0600); `ANTHROPIC_API_KEY` takes precedence. */
   keyFile: z.string().min(1).optional(),
-  /** The API contract spoken: the Files beta (the only one implemented yet). */
-  contract: z.enum(['beta']).default('beta'),
+  /** The API contract spoken: `ga` (since 2026-08-19, the default) or the Files `beta` (README, "API contracts"). */
+  contract: z.enum(['ga', 'beta']).default('ga'),
+  /** `anthropic-version`: `2026-10-21` sends the key as `Authorization: Bearer`, `2023-06-01` as `x-api-key`. */
+  version: z.enum(['2026-10-21', '2023-06-01']).default('2026-10-21'),
+  /** Sent as `anthropic-workspace-id` on every call, for keys that act on more than one workspace. */
+  workspaceId: z.string().regex(/^[\x21-\x7e]{1,200}$/, 'must be a workspace id (visible ASCII, e.g. wrkspc_…)').optional(),
+  /** GA: a full listing of the workspace at least this often; between them, only owned ids are looked up. */
+  fullListHours: z.number().min(0).max(24 * 365).default(24),
 });
+
+/** Defaults of the `api` section. */
+const API_DEFAULTS = { baseUrl: DEFAULT_BASE_URL, contract: 'ga', version: '2026-10-21', fullListHours: 24 } as const;
 
 /** The schema of the config file: every key, its default and its check. */
 export const configSchema = z.strictObject({
@@ -67,7 +76,7 @@ export const configSchema = z.strictObject({
   reconcileIntervalMinutes: z.number().min(1).max(7 * 24 * 60).default(60),
   /** Daemon: a local delete waits this long before the remote delete (rename, editor saves). */
   deleteDelaySeconds: z.number().min(0).max(3600).default(10),
-  api: apiSchema.default({ baseUrl: DEFAULT_BASE_URL, contract: 'beta' }),
+  api: apiSchema.default(API_DEFAULTS),
 });
 
 type ParsedConfig = z.infer<typeof configSchema>;

@@ -33,7 +33,7 @@ describe('loadConfig', () => {
       concurrency: 8,
       requestsPerMinute: 90,
       remoteNames: 'path',
-      api: { baseUrl: 'https://api.anthropic.com', contract: 'beta' },
+      api: { baseUrl: 'https://api.anthropic.com', contract: 'ga', version: '2026-10-21', fullListHours: 24 },
       source: file,
     });
     expect(Object.isFrozen(config)).toBe(true);
@@ -75,6 +75,10 @@ describe('loadConfig', () => {
     ['a size over the API cap', { root: 'd', maxFileBytes: 600_000_000 }, /maxFileBytes/],
     ['no root', { concurrency: 2 }, /"root" is missing/],
     ['not an object', [1, 2], /expected a JSON object/],
+    ['an unknown API contract', { root: 'd', api: { contract: 'v2' } }, /api\.contract/],
+    ['an unknown API version', { root: 'd', api: { version: '2024-01-01' } }, /api\.version/],
+    ['a workspace id with spaces', { root: 'd', api: { workspaceId: 'my workspace' } }, /api\.workspaceId/],
+    ['a negative fullListHours', { root: 'd', api: { fullListHours: -1 } }, /api\.fullListHours/],
   ];
   for (const [what, content, message] of bad) {
     it(`names ${what} in one line`, () => {
@@ -95,6 +99,11 @@ describe('loadConfig', () => {
   it('says when the file is not JSON or cannot be read', () => {
     expect(() => loadConfig({ configPath: writeConfig('{ root: ') }, {}, '/')).toThrow(/not valid JSON/);
     expect(() => loadConfig({ configPath: path.join(dir, 'missing.json') }, {}, '/')).toThrow(/cannot read config/);
+  });
+
+  it('takes the beta contract, the 2023-06-01 version and a workspace id', () => {
+    const parsed = parseConfig({ root: 'd', api: { contract: 'beta', version: '2023-06-01', workspaceId: 'wrkspc_011CZkZaBF1tNoB5wlCeusgy' } }, null);
+    expect(parsed.api).toMatchObject({ contract: 'beta', version: '2023-06-01', workspaceId: 'wrkspc_011CZkZaBF1tNoB5wlCeusgy' });
   });
 
   it('parseConfig rejects a bad URL', () => {

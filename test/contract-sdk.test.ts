@@ -197,10 +197,13 @@ describe('raw HTTP checks', () => {
   });
 
   it('checks anthropic-version and anthropic-beta', async () => {
+    // Since GA (files-api.md) a request without the files beta header gets the GA shapes, not a 404.
     const noBeta = await recorded(`${emu.url}/v1/files`, { headers: { 'x-api-key': KEY, 'anthropic-version': '2023-06-01' } });
-    expect(await errorOf(noBeta)).toMatchObject({ status: 404, type: 'not_found_error' });
+    expect(noBeta.status).toBe(200);
+    expect(await noBeta.json()).toHaveProperty('next_page');
     const otherBetaOnly = await raw('/v1/files', { headers: { 'anthropic-beta': 'pdfs-2024-09-25' } });
-    expect(await errorOf(otherBetaOnly)).toMatchObject({ status: 404, type: 'not_found_error' });
+    expect(otherBetaOnly.status).toBe(200);
+    expect(await otherBetaOnly.json()).not.toHaveProperty('has_more');
     const unknown = await raw('/v1/files', { headers: { 'anthropic-beta': 'files-api-2025-04-14,made-up-beta-2099-01-01' } });
     expect(await errorOf(unknown)).toMatchObject({ status: 400, type: 'invalid_request_error' });
     const listed = await raw('/v1/files', { headers: { 'anthropic-beta': 'pdfs-2024-09-25, files-api-2025-04-14' } });

@@ -123,13 +123,15 @@ describe('sync of changes', () => {
     expect(report).toMatchObject({ uploaded: 0, unchanged: 5, apiRequests: 1 });
   });
 
-  it('lists once per thousand remote files on a no-op sync', async () => {
+  it('lists once per thousand remote files on a first sync, then looks up only its own ids (GA)', async () => {
     for (let i = 0; i < 1500; i++) emu.seed({ filename: `other-${i}.txt`, content_base64: '' });
     writeTree(setup.root, { 'a.txt': 'a' });
     expect((await setup.sync()).code).toBe(0);
+    expect(requestTotals(emu)).toMatchObject({ 'GET /v1/files': Math.ceil(1500 / 1000) });
     emu.resetCounters();
     expect((await setup.sync()).code).toBe(0);
-    expect(requestTotals(emu)).toEqual({ 'GET /v1/files': Math.ceil(1501 / 1000) });
+    // One owned id: one ids[] look-up costs less than the two pages of the 1,501 files last seen.
+    expect(requestTotals(emu)).toEqual({ 'GET /v1/files?ids[]': 1 });
   });
 
   it('--dry-run prints the plan and changes nothing, remote or ledger', async () => {

@@ -1,4 +1,5 @@
-// The test-only routes under `/_emulator/` (no key, no faults): state, seed, faults, rate limit.
+// The test-only routes under `/_emulator/` (no key, no faults): state, seed, faults, rate limit,
+// the clock and expiry.
 import type { IncomingMessage } from 'node:http';
 import type { EmulatorCore } from './core.js';
 import { ApiError, badRequest, notFound } from './errors.js';
@@ -28,6 +29,15 @@ export async function handleAdmin(core: EmulatorCore, ex: Exchange, method: stri
         const body = await readJson(ex.req);
         asBadRequest(() => core.setRateLimit(body as RateLimitConfig | null));
         return sendNoContent(ex);
+      }
+      case 'POST /_emulator/clock': {
+        const body = (await readJson(ex.req)) as { advance_ms?: unknown } | null;
+        asBadRequest(() => core.advanceClock(body?.advance_ms as number));
+        return sendJson(ex, 200, { now: new Date(core.store.nowMicros() / 1000).toISOString() });
+      }
+      case 'POST /_emulator/expire': {
+        const body = (await readJson(ex.req)) as { id?: unknown; expires_in_seconds?: unknown } | null;
+        return sendJson(ex, 200, asBadRequest(() => core.expire(body?.id as string, body?.expires_in_seconds as number)));
       }
       case 'POST /_emulator/reset-counters':
         core.resetCounters();

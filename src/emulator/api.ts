@@ -3,9 +3,10 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EmulatorCore, RouteLabel } from './core.js';
 import { ApiError, badRequest, notFound } from './errors.js';
-import { checkBetas, checkKey, checkVersion, DETAILS_VERSION } from './headers.js';
+import { checkKey, checkVersion, contractOf, DETAILS_VERSION } from './headers.js';
 import { receiveUpload, UploadAborted } from './multipart.js';
 import { dropConnection, sendError, sendJson, type Exchange } from './respond.js';
+import { gaList, gaListQuery } from './paging.js';
 import { toMetadata, type ListQuery } from './store.js';
 
 /** A matched API route and its file id. */
@@ -36,8 +37,9 @@ export function matchApiRoute(method: string, pathname: string): ApiRoute | unde
 }
 
 /**
- * Answers one API request: latency, then the key, version and beta checks, then the rate limit and
- * the injected status faults (so only well-formed requests draw faults), then the route itself.
+ * Answers one API request: latency, then the key, version and beta checks (the files beta header
+ * routes to the beta shapes, its absence to GA), then the rate limit and the injected status faults
+ * (so only well-formed requests draw faults), then the route itself.
  */
 export async function handleApi(core: EmulatorCore, ex: Exchange, route: ApiRoute, url: URL, signal: AbortSignal): Promise<void> {
   try {
@@ -45,7 +47,7 @@ export async function handleApi(core: EmulatorCore, ex: Exchange, route: ApiRout
     if (latency > 0) await sleep(latency, undefined, { signal });
     checkKey(ex.req, core.settings.apiKeyDigest);
     ex.details = checkVersion(ex.req) === DETAILS_VERSION;
-    checkBetas(ex.req);
+    ex.contract = contractOf(ex.req);
     const wait = core.rateLimiter?.take();
     if (wait !== undefined) {
       core.countFault('rate_limit');
@@ -83,11 +85,13 @@ async function dispatch(core: EmulatorCore, ex: Exchange, route: ApiRoute, url: 
     case 'POST /v1/files':
       return upload(core, ex);
     case 'GET /v1/files':
+    case 'GET /v1/files?ids[]':
+      if (ex.contract === 'ga') return sendJson(ex, 200, gaList(store, gaListQuery(url.searchParams)));
       return sendJson(ex, 200, store.list(listQuery(url.searchParams)));
     case 'GET /v1/files/{id}': {
       const file = store.get(route.id ?? '');
       if (!file) throw fileNotFound(route.id);
-      return sendJson(ex, 200, toMetadata(file));
+      return sendJson(ex, 200, toMetadata(file, ex.contract));
     }
     case 'DELETE /v1/files/{id}': {
       if (!store.delete(route.id ?? '')) throw fileNotFound(route.id);
@@ -142,6 +146,11 @@ async function upload(core: EmulatorCore, ex: Exchange): Promise<void> {
           }
         : undefined,
   });
+  const expiresIn = ex.contract === 'ga' ? expiresInSeconds(received.fields.get('expires_in_seconds')) : undefined;
+  if (expiresIn instanceof ApiError) {
+    await received.sink.discard();
+    throw expiresIn;
+  }
   if (store.wouldExceedQuota(received.sink.bytes)) {
     await received.sink.discard();
     throw badRequest('Storage limit exceeded: this upload would take the organization over its file storage limit. Delete files to make room.', 'storage_quota_exceeded');
@@ -152,17 +161,36 @@ async function upload(core: EmulatorCore, ex: Exchange): Promise<void> {
     downloadable: false,
     owner: 'self',
     scope_id: null,
+    ...(expiresIn !== undefined ? { expires_in_seconds: expiresIn } : {}),
   });
   if (fault === 'lost_answer') {
     core.countFault('lost_answer');
     return dropConnection(ex, 'lost');
   }
-  sendJson(ex, 200, toMetadata(file));
+  sendJson(ex, 200, toMetadata(file, ex.contract));
+}
+
+/** Shortest and longest `expires_in_seconds` (an hour, ninety days). */
+const EXPIRY_RANGE = [3600, 7_776_000] as const;
+
+/** GA `expires_in_seconds`: undefined when absent, the number, or the 400 to answer. */
+function expiresInSeconds(value: string | undefined): number | ApiError | undefined {
+  if (value === undefined) return undefined;
+  const n = /^\d{1,10}$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  if (!(n >= EXPIRY_RANGE[0] && n <= EXPIRY_RANGE[1])) {
+    return badRequest(`expires_in_seconds: must be an integer between ${EXPIRY_RANGE[0]} and ${EXPIRY_RANGE[1]}`);
+  }
+  return n;
 }
 
 async function download(core: EmulatorCore, ex: Exchange, id: string): Promise<void> {
   const file = core.store.get(id);
   if (!file) throw fileNotFound(id);
+  if (core.store.isExpired(file)) {
+    // Past expires_at the bytes are gone for good; the metadata stays (files-api.md).
+    core.store.dropContent(id);
+    throw notFound(`File content has expired: ${JSON.stringify(id)}`, 'file_expired');
+  }
   if (!file.downloadable) {
     throw badRequest('File is not downloadable: only files created by skills or the code execution tool can be downloaded.', 'file_not_downloadable');
   }

@@ -16,6 +16,8 @@ export interface StoredFile {
   sha256: string;
   owner: string;
   scope_id: string | null;
+  /** When the content expires (GA `expires_in_seconds`), in microseconds; absent or null: never. */
+  expires_micros?: number | null;
 }
 
 /** One line of the on-disk index: a stored file, or the tombstone of a deleted one. */

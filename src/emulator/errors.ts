@@ -12,7 +12,7 @@ export type ApiErrorType =
   | 'overloaded_error';
 
 /** Stable codes that API version `2026-10-21` adds as `error.details.error_code`. */
-export type ApiErrorCode = 'storage_quota_exceeded' | 'file_not_downloadable';
+export type ApiErrorCode = 'storage_quota_exceeded' | 'file_not_downloadable' | 'file_expired';
 
 /** An API answer other than 2xx, thrown by handlers and turned into the envelope by the server. */
 export class ApiError extends Error {
@@ -37,8 +37,8 @@ export function badRequest(message: string, code?: ApiErrorCode): ApiError {
 }
 
 /** 404 `not_found_error`. */
-export function notFound(message: string): ApiError {
-  return new ApiError(404, 'not_found_error', message);
+export function notFound(message: string, code?: ApiErrorCode): ApiError {
+  return new ApiError(404, 'not_found_error', message, code ? { code } : {});
 }
 
 /**

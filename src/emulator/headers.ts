@@ -79,11 +79,15 @@ export function checkVersion(req: IncomingMessage): string {
   return version.trim();
 }
 
+/** Which contract a request speaks: the files beta header present, or not (GA, files-api.md). */
+export type ContractName = 'beta' | 'ga';
+
 /**
- * 400 for a beta name the API does not know, 404 when the files beta is missing. The header is a
- * comma-separated list and may be repeated.
+ * 400 for a beta name the API does not know; otherwise the contract the request is routed to, as
+ * the API routes it since GA (2026-08-19): with the files beta header the beta shapes, without it
+ * the GA shapes. The header is a comma-separated list and may be repeated.
  */
-export function checkBetas(req: IncomingMessage): void {
+export function contractOf(req: IncomingMessage): ContractName {
   const names = (req.headersDistinct['anthropic-beta'] ?? [])
     .flatMap((value) => value.split(','))
     .map((name) => name.trim())
@@ -92,7 +96,5 @@ export function checkBetas(req: IncomingMessage): void {
   if (unknown.length > 0) {
     throw badRequest(`Unexpected value(s) \`${unknown.join('`, `')}\` for the \`anthropic-beta\` header. Please consult our documentation at docs.anthropic.com or try again without the header.`);
   }
-  if (!names.includes(FILES_BETA)) {
-    throw new ApiError(404, 'not_found_error', `Not found. The Files API is in beta: send the header \`anthropic-beta: ${FILES_BETA}\`.`);
-  }
+  return names.includes(FILES_BETA) ? 'beta' : 'ga';
 }

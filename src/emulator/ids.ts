@@ -31,20 +31,32 @@ export class MicroClock {
    * `created_at` and the `Date` header alike, so tests can put the server on another clock.
    */
   offsetMs = 0;
+  /** How far the clock was moved ahead by `advance` (tests: expiry), in microseconds. */
+  private aheadMicros = 0;
   constructor(floorMicros = 0) {
     this.last = floorMicros;
   }
+  /** Moves the clock ahead by `ms` (never back, so creation order stays strict). */
+  advance(ms: number): void {
+    this.aheadMicros += Math.round(ms * 1000);
+  }
+  /** The clock's time without taking a stamp. */
+  peek(): number {
+    return Math.max(this.wall(), this.last);
+  }
   /** The server's wall clock in milliseconds (the `Date` header's time). */
   wallMs(): number {
-    return performance.timeOrigin + performance.now() + this.offsetMs;
+    return this.wall() / 1000;
+  }
+  private wall(): number {
+    return Math.floor((performance.timeOrigin + performance.now() + this.offsetMs) * 1000) + this.aheadMicros;
   }
   /** Raises the floor (when loading stored files). */
   observe(micros: number): void {
     if (micros > this.last) this.last = micros;
   }
   now(): number {
-    const wall = Math.floor(this.wallMs() * 1000);
-    this.last = Math.max(wall, this.last + 1);
+    this.last = Math.max(this.wall(), this.last + 1);
     return this.last;
   }
 }

@@ -10,6 +10,7 @@ import type { EmulatorOptions, EmulatorState, FaultConfig, InspectedFile, RateLi
 export type { EmulatorOptions, EmulatorState, FaultConfig, InspectedFile, RateLimitConfig, SeedRequest } from './types.js';
 export { DEFAULT_SEED_OWNER } from './core.js';
 export { FILES_BETA, KNOWN_BETAS } from './headers.js';
+export { MAX_LOOKUP_IDS } from './paging.js';
 
 /** The key the emulator accepts when none is configured. It is a test key, not a secret. */
 export const DEFAULT_EMULATOR_KEY = 'sk-emulator-local';
@@ -33,6 +34,10 @@ export interface Emulator {
   setRateLimit(r: RateLimitConfig | undefined): void;
   /** Stores a file as another application would have. */
   seed(req: SeedRequest): InspectedFile;
+  /** Moves the emulator's clock (created_at, expires_at, the Date header) ahead by `ms`. */
+  advanceClock(ms: number): void;
+  /** Makes a file's content expire `seconds` from now on the emulator's clock. */
+  expire(id: string, seconds: number): InspectedFile;
   /** Zeroes the request and fault counters. */
   resetCounters(): void;
   /**
@@ -74,6 +79,8 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     setFaults: (f) => core.setFaults(f),
     setRateLimit: (r) => core.setRateLimit(r),
     seed: (req) => core.seed(req),
+    advanceClock: (ms) => core.advanceClock(ms),
+    expire: (id, seconds) => core.expire(id, seconds),
     resetCounters: () => core.resetCounters(),
     setClockOffset: (ms) => {
       if (!Number.isFinite(ms)) throw new TypeError('the clock offset must be a finite number of milliseconds');

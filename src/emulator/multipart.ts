@@ -26,6 +26,8 @@ export interface ReceivedUpload {
   filename: string;
   mimeType: string;
   sink: ContentSink;
+  /** The plain text fields of the form (GA: `expires_in_seconds`), last value of each name. */
+  fields: Map<string, string>;
 }
 
 /** 413 as the API's edge answers it. */
@@ -86,6 +88,7 @@ export async function receiveUpload(req: IncomingMessage, opts: ReceiveOptions):
     let filename = '';
     let mimeType = '';
     let refusal: ApiError | undefined;
+    const fields = new Map<string, string>();
 
     const fail = (err: unknown): void => {
       if (settled) return;
@@ -116,7 +119,8 @@ export async function receiveUpload(req: IncomingMessage, opts: ReceiveOptions):
       written = pipeline(stream, sink);
       written.catch(fail);
     });
-    parser.on('field', (name) => {
+    parser.on('field', (name, value) => {
+      fields.set(name, value);
       if (name === 'file' && !sink) refusal ??= badRequest('file: must be a file part (with a filename), not a plain field');
     });
     parser.on('error', (err: Error) => fail(badRequest(`Invalid multipart/form-data body: ${err.message}`)));
@@ -128,7 +132,7 @@ export async function receiveUpload(req: IncomingMessage, opts: ReceiveOptions):
       written.then(() => {
         if (settled) return;
         settled = true;
-        resolve({ filename, mimeType, sink: done });
+        resolve({ filename, mimeType, sink: done, fields });
       }, fail);
     });
     const onClose = () => {

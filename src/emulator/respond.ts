@@ -9,6 +9,8 @@ export interface Exchange {
   requestId: string;
   /** Whether error bodies may carry `details` (API version 2026-10-21). */
   details: boolean;
+  /** The contract the request is routed to: the files beta header present, or GA. */
+  contract: 'beta' | 'ga';
   /**
    * Records the outcome (the status sent, or `reset` / `lost` / `aborted` when no answer was);
    * only the first call counts. Called before the answer leaves, so a client never sees an

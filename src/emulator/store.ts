@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { badRequest } from './errors.js';
 import type { Backend, ContentSink, StoredFile } from './backend.js';
 import { formatMicros, MicroClock, newFileId } from './ids.js';
+import type { ContractName } from './headers.js';
 import type { InspectedFile } from './types.js';
 
 /** FileMetadata as the API answers it. */
@@ -15,6 +16,8 @@ export interface FileMetadata {
   created_at: string;
   downloadable: boolean;
   scope: { id: string; type: 'session' } | null;
+  /** GA only: when the content expires (RFC 3339), or null. */
+  expires_at?: string | null;
 }
 
 /** A list page as the API answers it. */
@@ -40,11 +43,13 @@ export interface NewFile {
   downloadable: boolean;
   owner: string;
   scope_id: string | null;
+  /** GA uploads: the content expires this long after the file's creation. */
+  expires_in_seconds?: number;
 }
 
-/** The API view of a stored file. */
-export function toMetadata(f: StoredFile): FileMetadata {
-  return {
+/** The API view of a stored file, in the shape of the contract asked for (GA adds `expires_at`). */
+export function toMetadata(f: StoredFile, contract: ContractName = 'beta'): FileMetadata {
+  const meta: FileMetadata = {
     id: f.id,
     type: 'file',
     filename: f.filename,
@@ -54,6 +59,8 @@ export function toMetadata(f: StoredFile): FileMetadata {
     downloadable: f.downloadable,
     scope: f.scope_id === null ? null : { id: f.scope_id, type: 'session' },
   };
+  if (contract === 'ga') meta.expires_at = f.expires_micros == null ? null : formatMicros(f.expires_micros);
+  return meta;
 }
 
 /** The inspection view of a stored file. */
@@ -69,6 +76,7 @@ export function toInspected(f: StoredFile): InspectedFile {
     owner: f.owner,
   };
   if (f.scope_id !== null) out.scope_id = f.scope_id;
+  if (f.expires_micros != null) out.expires_at = formatMicros(f.expires_micros);
   return out;
 }
 
@@ -116,6 +124,40 @@ export class FileStore {
     return [...this.ordered];
   }
 
+  /** The live files, oldest first, without a copy: read, never change. */
+  get live(): readonly StoredFile[] {
+    return this.ordered;
+  }
+
+  /** The emulator's clock, in microseconds (ahead of the wall clock once advanced). */
+  nowMicros(): number {
+    return this.clock.peek();
+  }
+
+  /** Moves the emulator's clock ahead by `ms` (tests: expiry). */
+  advanceClock(ms: number): void {
+    this.clock.advance(ms);
+  }
+
+  /** Whether a file's `expires_at` has passed on the emulator's clock. */
+  isExpired(f: StoredFile): boolean {
+    return f.expires_micros != null && f.expires_micros <= this.clock.peek();
+  }
+
+  /** Gives a file an expiry `seconds` from now on the emulator's clock; false when no such file. */
+  expire(id: string, seconds: number): boolean {
+    const f = this.byId.get(id);
+    if (!f) return false;
+    f.expires_micros = this.clock.peek() + Math.round(seconds * 1e6);
+    this.backend.record({ op: 'put', file: f });
+    return true;
+  }
+
+  /** Drops the content of an expired file (its metadata stays, as the API keeps it). */
+  dropContent(id: string): void {
+    this.backend.remove(id);
+  }
+
   createSink(): ContentSink {
     return this.backend.createSink();
   }
@@ -130,7 +172,11 @@ export class FileStore {
     const id = newFileId();
     const sha256 = sink.digest();
     await sink.commit(id);
-    const stored: StoredFile = { ...file, id, size_bytes: sink.bytes, sha256, created_micros: this.clock.now() };
+    const created = this.clock.now();
+    const { expires_in_seconds: expiresIn, ...rest } = file;
+    const stored: StoredFile = { ...rest, id, size_bytes: sink.bytes, sha256, created_micros: created };
+    // `expires_at` is the upload time plus the value (files-api.md), on the creation stamp.
+    if (expiresIn !== undefined) stored.expires_micros = created + expiresIn * 1e6;
     this.backend.record({ op: 'put', file: stored });
     this.insert(stored);
     return stored;
@@ -185,7 +231,7 @@ export class FileStore {
       page = pool.slice(Math.max(0, end - q.limit), end);
       hasMore = end > q.limit;
     }
-    const data = page.reverse().map(toMetadata);
+    const data = page.reverse().map((f) => toMetadata(f));
     return { data, first_id: data[0]?.id ?? null, last_id: data[data.length - 1]?.id ?? null, has_more: hasMore };
   }
 

@@ -73,6 +73,8 @@ export interface InspectedFile {
   owner: string;
   /** The session scope a seeded file was given (absent: none). */
   scope_id?: string;
+  /** When the file's content expires (GA `expires_in_seconds`, or the test route); absent: never. */
+  expires_at?: string;
 }
 
 /** `GET /_emulator/state`. */

@@ -23,6 +23,8 @@ export interface FilesClientOptions {
   contract?: ContractName;
   /** `anthropic-version` (default `2023-06-01`; `2026-10-21` sends the key as a bearer token). */
   apiVersion?: ApiVersion;
+  /** Sent as `anthropic-workspace-id` on every call (keys that act on more than one workspace). */
+  workspaceId?: string;
   /** Requests allowed per `rateLimitWindowMs`, attempts and retries included (default 90; Infinity: no limiter). */
   requestsPerMinute?: number;
   /** The rate limiter's window (default 60,000 ms; shorter in tests). */
@@ -68,7 +70,11 @@ export class FilesClient implements RemoteFiles {
     }
     if (baseUrl.protocol !== 'http:' && baseUrl.protocol !== 'https:') throw new ConfigError(`the API base URL must be http(s): ${baseUrl.href}`);
     try {
-      this.#contract = createContract({ ...(options.contract ? { name: options.contract } : {}), ...(options.apiVersion ? { apiVersion: options.apiVersion } : {}) });
+      this.#contract = createContract({
+        ...(options.contract ? { name: options.contract } : {}),
+        ...(options.apiVersion ? { apiVersion: options.apiVersion } : {}),
+        ...(options.workspaceId !== undefined ? { workspaceId: options.workspaceId } : {}),
+      });
       const policy = resolveRetryPolicy({ ...options.retry, ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}) });
       this.#timeouts = resolveTimeouts(options.timeouts);
       const perWindow = options.requestsPerMinute ?? DEFAULT_REQUESTS_PER_MINUTE;
@@ -167,6 +173,40 @@ export class FilesClient implements RemoteFiles {
     }
   }
 
+  /**
+   * GA only: the files among `ids` (1 to 100) that still resolve, in one request of repeated
+   * `ids[]`; ids the API left out are deleted (or never were). An answer that claims a further page
+   * is malformed: a look-up is always one page, and a partial one must not pass for a whole one.
+   */
+  async lookup(ids: readonly string[], options: CallOptions = {}): Promise<FileMetadata[]> {
+    let query;
+    try {
+      query = this.#contract.lookupQuery(ids);
+    } catch (err) {
+      throw new ApiError(`look-up: ${(err as Error).message}`, { type: 'invalid_argument', retryable: false, attempts: 0, cause: err });
+    }
+    if (query === undefined) throw new ApiError('look-up by ids[] needs the GA contract', { type: 'invalid_argument', retryable: false, attempts: 0 });
+    const sent = await this.#transport.run({
+      kind: 'lookup',
+      label: `look-up of ${ids.length} ids`,
+      method: 'GET',
+      path: this.#contract.path('/v1/files', query),
+      signal: options.signal,
+      read: async (res) => {
+        const parsed = this.#contract.parsePage(await readJson(res, 'look-up answer'));
+        if (parsed.nextCursor !== undefined) throw new ResponseFormatError('look-up answer', 'next_page', 'null (a look-up is one page)');
+        return parsed.data.map((item) => parseFileMetadata(item, 'look-up item'));
+      },
+    });
+    const asked = new Set(ids);
+    return sent.value.filter((file) => asked.has(file.id));
+  }
+
+  /** The API's clock (from its last `Date` header) in ms since the epoch; the local clock before any answer. */
+  serverNow(): number {
+    return Date.now() + (this.#transport.clockOffsetMs() ?? 0);
+  }
+
   /** The metadata of one file; a missing file is an ApiError with status 404. */
   async get(id: string, options: CallOptions = {}): Promise<FileMetadata> {
     const sent = await this.#transport.run({
@@ -197,7 +237,7 @@ export class FilesClient implements RemoteFiles {
   /**
    * Downloads a file's content to `toPath`, streamed into a temporary file beside it that is
    * renamed at the end (never a partial file at `toPath`). A file the API did not create is a
-   * NotDownloadableError.
+   * NotDownloadableError; one whose `expires_at` passed, a FileExpiredError.
    */
   async download(id: string, toPath: string, options: CallOptions = {}): Promise<{ bytes: number }> {
     const temp = join(dirname(toPath), `.${basename(toPath)}.${randomBytes(6).toString('hex')}.part`);
@@ -209,8 +249,8 @@ export class FilesClient implements RemoteFiles {
         path: this.#contract.path(`/v1/files/${encodeId(id)}/content`),
         signal: options.signal,
         read: (res) => writeBody(res, temp),
-        errorClass: (status, body) =>
-          status === 400 && (body.errorCode === undefined || body.errorCode === 'file_not_downloadable') ? NotDownloadableError : undefined,
+        // Known error codes decide first (failures.ts); a 400 without one means the same.
+        errorClass: (status) => (status === 400 ? NotDownloadableError : undefined),
       });
       try {
         await rename(temp, toPath);

@@ -1,7 +1,7 @@
 // The contract seam: everything that differs between beta and GA (auth, headers, paths, paging).
 import { ResponseFormatError } from './errors.js';
 
-/** Which shapes the client speaks: the beta (default) or the GA contract of 2026-08-19. */
+/** Which shapes the client speaks: the beta (this module's default) or the GA contract of 2026-08-19. */
 export type ContractName = 'beta' | 'ga';
 
 /** `anthropic-version` values the client knows; `2026-10-21` switches to `Authorization: Bearer`. */
@@ -21,13 +21,24 @@ export interface Contract {
   readonly apiVersion: ApiVersion;
   /** Headers sent with every request (authentication included). Never log them. */
   headers(apiKey: string): Record<string, string>;
-  /** The request path for an API path such as `/v1/files`, with extra query parameters. */
-  path(apiPath: string, query?: Record<string, string>): string;
+  /** The request path for an API path such as `/v1/files`, with extra query parameters (an array repeats its key). */
+  path(apiPath: string, query?: Query): string;
   /** Query parameters of a list request: the page size and the cursor from the previous page. */
-  listQuery(limit: number, cursor: string | undefined): Record<string, string>;
+  listQuery(limit: number, cursor: string | undefined): Query;
+  /**
+   * Query parameters of a look-up of up to MAX_LOOKUP_IDS ids (GA only: repeated `ids[]`, never with
+   * `page` or `limit`); undefined when the contract has no look-up (beta).
+   */
+  lookupQuery(ids: readonly string[]): Query | undefined;
   /** Splits a list answer into items and the next cursor; throws ResponseFormatError on a bad shape. */
   parsePage(body: unknown): Page;
 }
+
+/** Query parameters; an array value is sent as the key repeated (`ids[]=a&ids[]=b`). */
+export type Query = Record<string, string | readonly string[]>;
+
+/** The most ids one GA look-up takes (files-api.md, "Where the API went after the beta"). */
+export const MAX_LOOKUP_IDS = 100;
 
 /** The beta header value for the Files API (files-api.md). */
 export const FILES_BETA = 'files-api-2025-04-14';
@@ -36,6 +47,8 @@ export const FILES_BETA = 'files-api-2025-04-14';
 export interface ContractOptions {
   name?: ContractName;
   apiVersion?: ApiVersion;
+  /** Sent as `anthropic-workspace-id` on every call (as the 1.x SDK's `workspace_id` does). */
+  workspaceId?: string;
 }
 
 /** Builds the contract: beta by default (the shapes files-sync was specified against). */
@@ -46,7 +59,11 @@ export function createContract(options: ContractOptions = {}): Contract {
   if (apiVersion !== '2023-06-01' && apiVersion !== '2026-10-21') {
     throw new TypeError(`unknown API version "${String(apiVersion)}"`);
   }
-  return name === 'beta' ? betaContract(apiVersion) : gaContract(apiVersion);
+  const workspaceId = options.workspaceId;
+  if (workspaceId !== undefined && !/^[\x21-\x7e]+$/.test(workspaceId)) throw new TypeError('the workspace id must be visible ASCII');
+  const contract = name === 'beta' ? betaContract(apiVersion) : gaContract(apiVersion);
+  if (workspaceId === undefined) return contract;
+  return { ...contract, headers: (apiKey) => ({ ...contract.headers(apiKey), 'anthropic-workspace-id': workspaceId }) };
 }
 
 function authHeaders(apiVersion: ApiVersion, apiKey: string): Record<string, string> {
@@ -56,12 +73,17 @@ function authHeaders(apiVersion: ApiVersion, apiKey: string): Record<string, str
     : { 'x-api-key': apiKey, 'anthropic-version': apiVersion };
 }
 
-function withQuery(apiPath: string, query: Record<string, string>): string {
-  const search = new URLSearchParams(query).toString();
+function withQuery(apiPath: string, query: Query): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (typeof value === 'string') params.append(key, value);
+    else for (const v of value) params.append(key, v);
+  }
+  const search = params.toString();
   return search === '' ? apiPath : `${apiPath}?${search}`;
 }
 
-function cursorQuery(limit: number, param: string, cursor: string | undefined): Record<string, string> {
+function cursorQuery(limit: number, param: string, cursor: string | undefined): Query {
   const query: Record<string, string> = { limit: String(limit) };
   if (cursor !== undefined) query[param] = cursor;
   return query;
@@ -75,6 +97,7 @@ function betaContract(apiVersion: ApiVersion): Contract {
     // Like the SDK: `?beta=true` first; the server routes on the header and accepts both.
     path: (apiPath, query = {}) => withQuery(apiPath, { beta: 'true', ...query }),
     listQuery: (limit, cursor) => cursorQuery(limit, 'after_id', cursor),
+    lookupQuery: () => undefined,
     parsePage(body) {
       const page = asObject(body, 'list answer');
       const data = page.data;
@@ -103,6 +126,11 @@ function gaContract(apiVersion: ApiVersion): Contract {
     headers: (apiKey) => authHeaders(apiVersion, apiKey),
     path: (apiPath, query = {}) => withQuery(apiPath, query),
     listQuery: (limit, cursor) => cursorQuery(limit, 'page', cursor),
+    lookupQuery(ids) {
+      const unique = [...new Set(ids)];
+      if (unique.length === 0 || unique.length > MAX_LOOKUP_IDS) throw new RangeError(`a look-up takes 1 to ${MAX_LOOKUP_IDS} ids, not ${unique.length}`);
+      return { 'ids[]': unique };
+    },
     parsePage(body) {
       const page = asObject(body, 'list answer');
       const data = page.data;

@@ -100,6 +100,32 @@ export class NotDownloadableError extends ApiError {
   override name = 'NotDownloadableError';
 }
 
+/** 404 `file_expired` on the download route: the file's `expires_at` has passed and its content is gone. */
+export class FileExpiredError extends ApiError {
+  override name = 'FileExpiredError';
+}
+
+/**
+ * 400 `storage_quota_exceeded` (API version 2026-10-21): the organisation's file storage is full.
+ * No upload of this run can succeed, so it ends the run (`endsRun`), not one file; the next run
+ * tries again. Exit code 5, like an API that stays unavailable.
+ */
+export class StorageQuotaExceededError extends ApiError {
+  override name = 'StorageQuotaExceededError';
+  /** Ends the whole run at once (execute.ts `isFatal`). */
+  readonly endsRun = true;
+  constructor(message: string, details: ApiErrorDetails) {
+    super(
+      `${message}: the organisation's Files API storage quota is exhausted; delete files you no longer need ` +
+        '(files-sync never deletes files it does not own), then run again',
+      { ...details, retryable: false, exitCode: ExitCode.unavailable },
+    );
+  }
+}
+
+/** `error.details.error_code` values files-sync acts on; any other code acts as its bare `error.type`. */
+export const KNOWN_ERROR_CODES: ReadonlySet<string> = new Set(['storage_quota_exceeded', 'file_not_downloadable', 'file_expired']);
+
 /** An answer whose JSON does not have the documented shape; `field` names what was wrong. */
 export class ResponseFormatError extends ApiError {
   override name = 'ResponseFormatError';

@@ -1,7 +1,7 @@
 // Classifies failed attempts (error answers, errors instead of answers) and builds the final errors.
 import type { Dispatcher } from 'undici';
 import { redact } from '../log.js';
-import { ApiError, AuthError, requestSuffix, UnavailableError, type ApiErrorDetails } from './errors.js';
+import { ApiError, AuthError, FileExpiredError, KNOWN_ERROR_CODES, NotDownloadableError, requestSuffix, StorageQuotaExceededError, UnavailableError, type ApiErrorDetails } from './errors.js';
 import { isRetryableStatus, type Headers } from './retry.js';
 import { defaultErrorType, parseErrorBody, type ErrorBody } from './validate.js';
 
@@ -23,8 +23,22 @@ export interface Failure {
 const ERROR_BODY_CAP = 64 * 1024;
 
 /**
- * The error a call ends with: AuthError for a 401, the exchange's own class when it named one,
- * UnavailableError when retryable failures outlasted every attempt, else a per-file ApiError.
+ * The class a stable `error.details.error_code` decides, on the status the API documents it with
+ * (files-api.md); undefined for no code, an unknown code, or a known code on another status: the
+ * answer then acts as its bare `error.type`.
+ */
+export function classOfErrorCode(status: number | undefined, errorCode: string | undefined): typeof ApiError | undefined {
+  if (errorCode === undefined || !KNOWN_ERROR_CODES.has(errorCode)) return undefined;
+  if (status === 400 && errorCode === 'storage_quota_exceeded') return StorageQuotaExceededError;
+  if (status === 400 && errorCode === 'file_not_downloadable') return NotDownloadableError;
+  if (status === 404 && errorCode === 'file_expired') return FileExpiredError;
+  return undefined;
+}
+
+/**
+ * The error a call ends with: AuthError for a 401, the class a known error code names, the
+ * exchange's own class when it named one, UnavailableError when retryable failures outlasted every
+ * attempt, else a per-file ApiError.
  */
 export function finalError(label: string, f: Failure, attempts: number, unknownOutcomeAttempts: number): ApiError {
   const details: ApiErrorDetails = {
@@ -39,6 +53,8 @@ export function finalError(label: string, f: Failure, attempts: number, unknownO
   };
   const text = `${f.message}${requestSuffix(f.requestId)}`;
   if (f.status === 401) return new AuthError({ ...details, apiMessage: f.apiMessage });
+  const byCode = f.retryable ? undefined : classOfErrorCode(f.status, f.errorCode);
+  if (byCode) return new byCode(`${label} failed: ${text}`, details);
   if (f.errorClass) return new f.errorClass(`${label} failed: ${text}`, details);
   if (f.retryable) return new UnavailableError(attempts, `${label}: ${text}`, details);
   return new ApiError(`${label} failed: ${text}`, details);

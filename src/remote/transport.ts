@@ -29,7 +29,7 @@ const { Agent, request } = ((): { Agent: typeof import('undici').Agent; request:
 })();
 
 /** The kinds of request the counters distinguish. */
-export type RequestKind = 'upload' | 'list' | 'get' | 'delete' | 'download';
+export type RequestKind = 'upload' | 'list' | 'lookup' | 'get' | 'delete' | 'download';
 
 /** Counters for the sync summary ("API requests"). */
 export interface RemoteStats {
@@ -124,7 +124,7 @@ export class Transport {
   #trouble: { lastFailure: number } | undefined;
   readonly stats: RemoteStats = {
     requests: 0,
-    byKind: { upload: 0, list: 0, get: 0, delete: 0, download: 0 },
+    byKind: { upload: 0, list: 0, lookup: 0, get: 0, delete: 0, download: 0 },
     retries: 0,
     rateLimited: 0,
     unknownOutcomes: 0,

@@ -65,6 +65,15 @@ export interface RemoteFiles {
   upload(path: string, options: UploadOptions): Promise<UploadResult>;
   /** Every file of the workspace, newest first, paging until the end. */
   list(options?: CallOptions): AsyncIterable<FileMetadata>;
+  /**
+   * GA only (absent or throwing under beta): the files among 1 to 100 `ids` that still resolve, in
+   * one request; an id left out is gone.
+   */
+  lookup?(ids: readonly string[], options?: CallOptions): Promise<FileMetadata[]>;
+  /** The API's clock in ms since the epoch, as its answers tell it (for `expires_at`). */
+  serverNow?(): number;
+  /** The contract spoken; `ga` allows `lookup`. */
+  readonly contract?: 'beta' | 'ga';
   get(id: string, options?: CallOptions): Promise<FileMetadata>;
   delete(id: string, options?: CallOptions): Promise<DeleteResult>;
   download(id: string, toPath: string, options?: CallOptions): Promise<{ bytes: number }>;

@@ -75,10 +75,11 @@ export interface ExecuteReport {
 /** A torn upload is retried this many times before the path is left for the next run. */
 const MAX_TORN_RETRIES = 3;
 
-/** Errors that end the whole run at once instead of one file: a refused key, an unusable ledger. */
+/** Errors that end the whole run at once instead of one file: a refused key, an unusable ledger, a full quota. */
 export function isFatal(err: unknown): boolean {
   // Any ledger fault: even a full disk leaves nothing to record this run's outcomes in.
   if (err instanceof LedgerError) return true;
+  if ((err as { endsRun?: unknown } | null)?.endsRun === true) return true;
   return err instanceof SyncError && (err.exitCode === ExitCode.auth || err.exitCode === ExitCode.usage);
 }
 

@@ -15,6 +15,7 @@ import { execute, type ExecuteReport, type Progress } from './execute.js';
 import { remoteName } from './names.js';
 import { ORPHAN_SKEW_MS } from './orphans.js';
 import { plan, type Plan, type PlanOptions } from './plan.js';
+import { readRemoteSide, seenAfterRun, WORKSPACE_META_KEY, type WorkspaceSeen } from './remote-view.js';
 
 export { ORPHAN_SKEW_MS } from './orphans.js';
 
@@ -112,12 +113,6 @@ export function checkRoot(config: Config, ledger: Ledger, acceptNewDevice = fals
   return { distrust, dev: stat.dev };
 }
 
-async function listAll(remote: RemoteFiles, signal?: AbortSignal): Promise<FileMetadata[]> {
-  const files: FileMetadata[] = [];
-  for await (const file of remote.list(signal ? { signal } : {})) files.push(file);
-  return files;
-}
-
 /** Runs one full reconciliation. Throws only fatal errors (config, 401, unreachable, root missing). */
 export async function reconcile(options: ReconcileOptions): Promise<SyncReport> {
   const { config, ledger, remote, logger } = options;
@@ -146,7 +141,21 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     if (err instanceof RootError) throw new GuardError(`${err.message}: nothing was deleted`, { cause: err });
     throw err;
   });
-  const [local, listing] = await Promise.all([walking, listAll(remote, options.signal)]);
+  // GA: the owned ids by look-up when that is cheaper than listing the workspace (remote-view.ts).
+  const readRemote = (files = rows) =>
+    readRemoteSide({
+      remote,
+      files,
+      pendingDeletes: ledger.pendingDeletes(),
+      inFlight: ledger.inFlight(),
+      seen: ledger.getMetaJson<WorkspaceSeen>(WORKSPACE_META_KEY),
+      now: startedAt,
+      fullListHours: config.api.fullListHours,
+      orphanSkewMs: ORPHAN_SKEW_MS,
+      signal: options.signal,
+    });
+  const [local, remoteSide] = await Promise.all([walking, readRemote()]);
+  logger.debug('remote side read', { mode: remoteSide.choice.mode, why: remoteSide.choice.reason, ...remoteSide.requests });
   for (const skip of local.skipped) logger.debug('skipped', { path: skip.path, reason: skip.reason });
 
   // Orphans are matched on the server's clock (rule 3): the listing's answers just measured it.
@@ -169,7 +178,8 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     failures: options.respectBackoff ? ledger.failures() : ledger.failures().filter((f) => !f.retryable),
     unclaimed: ledger.unclaimedCopies().map((c) => c.fileId),
   });
-  const thePlan = plan(local, ledgerView(rows), { files: listing, complete: true }, planOptions());
+  const thePlan = plan(local, ledgerView(rows), remoteSide.view, planOptions());
+  thePlan.foreign = remoteSide.foreign ?? thePlan.foreign;
   logPlan(thePlan, logger);
   if (options.dryRun) return reportOf(thePlan, null, options, startedAt, now(), requestCount(remote) - requestsBefore, local);
 
@@ -192,7 +202,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   if (result.unknownOutcomes > 0 && !options.signal?.aborted) {
     // Lost answers may have stored files we hold no id for: one more listing finds and settles them.
     logger.info('answers were lost during uploads; sweeping the listing for orphans', { attempts: result.unknownOutcomes });
-    const sweep = plan(local, ledgerView(), { files: await listAll(remote, options.signal), complete: true }, planOptions());
+    const sweep = plan(local, ledgerView(), (await readRemote(ledger.files())).view, planOptions());
     recordUnclaimed(sweep, ledger, logger, now());
     const swept = await execute(
       { ...sweep, uploads: [], statUpdates: [], skips: [], forget: [], held: null, deletes: sweep.deletes.filter((d) => d.reason === 'orphan' || d.reason === 'torn') },
@@ -205,6 +215,8 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   // A distrusted root (another device) is not recorded as the new truth: its deletes stay
   // blocked until the right disk is back (or the state is reset by hand).
   if (root.distrust === null) ledger.setMetaJson('root_identity', { dev: root.dev, ino: local.root.ino });
+  const seen = seenAfterRun(remoteSide, ledger.getMetaJson<WorkspaceSeen>(WORKSPACE_META_KEY), result.uploaded, result.deleted);
+  if (seen) ledger.setMetaJson(WORKSPACE_META_KEY, seen);
   ledger.setMeta('filter_hash', filterHash(filterOptions));
   const report = reportOf(thePlan, result, options, startedAt, now(), requestCount(remote) - requestsBefore, local);
   ledger.setMetaJson('last_sync', report);

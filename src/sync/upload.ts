@@ -12,6 +12,7 @@ import type { RemoteFiles } from '../remote/types.js';
 import type { DeferredWrites } from './deferred.js';
 import type { ExecuteDeps } from './execute.js';
 import type { Adoption, UploadAction } from './plan.js';
+import { expired } from './remote-view.js';
 
 /** The HTTP status an error carries, if any (ApiError and look-alikes). */
 export function statusOf(err: unknown): number | undefined {
@@ -158,8 +159,8 @@ function sameAsSent(after: Stats, local: { size: number; mtimeMs: number; ino: n
 
 async function stillExists(remote: RemoteFiles, fileId: string, signal: AbortSignal): Promise<boolean> {
   try {
-    await remote.get(fileId, { signal });
-    return true;
+    // A copy past its expires_at has lost its content: gone, like a deleted one (remote-view.ts).
+    return !expired(await remote.get(fileId, { signal }), remote.serverNow?.() ?? Date.now());
   } catch (err) {
     if (statusOf(err) === 404) return false;
     throw err;

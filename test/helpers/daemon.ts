@@ -7,14 +7,14 @@ import type { Config } from '../../src/config.js';
 import { queryDaemon } from '../../src/daemon/control.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
-import { expectExactState, localHashes, spawnCli, syncSetup, waitFor, type CliResult, type SyncSetup } from './sync.js';
+import { expectExactState, localHashes, spawnCli, syncSetup, waitFor, type CliResult, type SyncSetup, type TestContract } from './sync.js';
 
 /** Settings that make a daemon quick to test: short settle and delete delays, no client rate limit to speak of. */
 export const FAST_DAEMON = { settleSeconds: 0.3, deleteDelaySeconds: 0.5, requestsPerMinute: 100_000 } as const;
 
-/** A setup (root, state dir, config file) for a daemon against `emu`. */
-export function daemonSetup(emu: Emulator, config: Record<string, unknown> = {}): SyncSetup {
-  return syncSetup(emu, { ...FAST_DAEMON, ...config });
+/** A setup (root, state dir, config file) for a daemon against `emu`, speaking `contract` (default GA). */
+export function daemonSetup(emu: Emulator, config: Record<string, unknown> = {}, contract: TestContract = 'ga'): SyncSetup {
+  return syncSetup(emu, { ...FAST_DAEMON, ...config }, contract);
 }
 
 /** A running `files-sync daemon`. */

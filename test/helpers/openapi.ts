@@ -1,15 +1,20 @@
-// Validates answers against openapi/files-beta.yaml (OpenAPI 3.0, vendored in the repo), and records what an
-// HTTP client received so a test can validate every JSON body it saw.
+// Validates answers against openapi/files-beta.yaml (OpenAPI 3.0, vendored in the repo) or
+// openapi/files-ga.yaml (OpenAPI 3.1, JSON Schema 2020-12), and records what an HTTP client received
+// so a test can validate every JSON body it saw.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The beta contract, vendored in the repository with its licence note (openapi/README.md). */
 export const OPENAPI_PATH = path.resolve(repoRoot, 'openapi', 'files-beta.yaml');
+
+/** The GA contract (OpenAPI 3.1), written for this repository from files-api.md (openapi/README.md). */
+export const OPENAPI_GA_PATH = path.resolve(repoRoot, 'openapi', 'files-ga.yaml');
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -56,26 +61,43 @@ function toJsonSchema(node: Json): Json {
 /** RFC 3339 date-time (what `format: date-time` means in OpenAPI). */
 const DATE_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/i;
 
-/** The schemas of the spec, compiled. */
+/**
+ * The schemas of the spec, compiled. OpenAPI 3.0 documents are turned into JSON Schema (draft 7,
+ * `nullable`, discriminators); 3.1 documents already are JSON Schema 2020-12 (`type: [x, "null"]`)
+ * and go to ajv's 2020 dialect as they are, discriminators aside.
+ */
 export class OpenApiContract {
-  private readonly ajv: Ajv;
+  private readonly ajv: Ajv | Ajv2020;
   private readonly paths: JsonObject;
   private readonly compiled = new Map<string, ValidateFunction>();
+  private readonly id: string;
+  /** The schema of error answers the spec does not list (every error has the envelope). */
+  private readonly errorSchema: string;
+  /** The OpenAPI version the document declares (`3.0.3`, `3.1.0`). */
+  readonly openapi: string;
+  /** `components/responses`, for `$ref`s to them. */
+  private readonly responses: Json | undefined;
 
   constructor(file = OPENAPI_PATH) {
     const doc = parse(readFileSync(file, 'utf8')) as JsonObject;
+    this.openapi = String(doc.openapi ?? '');
     const components = isObject(doc.components) ? doc.components : {};
     this.paths = isObject(doc.paths) ? doc.paths : {};
-    this.ajv = new Ajv({ strict: false, allErrors: true });
+    this.responses = components.responses;
+    const is31 = this.openapi.startsWith('3.1');
+    this.ajv = is31 ? new Ajv2020({ strict: false, allErrors: true }) : new Ajv({ strict: false, allErrors: true });
     this.ajv.addFormat('date-time', DATE_TIME);
-    this.ajv.addSchema({ $id: 'files-beta', components: toJsonSchema(components) } as object);
+    this.id = path.basename(file, path.extname(file));
+    const schemas = isObject(components.schemas) ? components.schemas : {};
+    this.errorSchema = 'BetaErrorResponse' in schemas ? 'BetaErrorResponse' : 'ErrorResponse';
+    this.ajv.addSchema({ $id: this.id, components: toJsonSchema(components) } as object);
   }
 
   /** Errors of `body` against `components/schemas/<name>` (empty: valid). */
   validate(name: string, body: unknown): string[] {
     let check = this.compiled.get(name);
     if (!check) {
-      const found = this.ajv.getSchema(`files-beta#/components/schemas/${name}`);
+      const found = this.ajv.getSchema(`${this.id}#/components/schemas/${name}`);
       if (!found) throw new Error(`no schema ${name} in the spec`);
       check = found;
       this.compiled.set(name, check);
@@ -96,8 +118,9 @@ export class OpenApiContract {
       if (!pattern.test(pathname) || !isObject(item)) continue;
       const op = item[method.toLowerCase()];
       if (!isObject(op) || !isObject(op.responses)) continue;
-      const response = op.responses[String(status)] ?? op.responses[`${String(status)[0]}XX`];
-      if (!isObject(response)) return status >= 400 ? 'BetaErrorResponse' : undefined;
+      let response = op.responses[String(status)] ?? op.responses[`${String(status)[0]}XX`];
+      if (!isObject(response)) return status >= 400 ? this.errorSchema : undefined;
+      response = this.resolve(response);
       if (!isObject(response.content)) return undefined;
       for (const media of Object.values(response.content)) {
         if (!isObject(media) || !isObject(media.schema)) continue;
@@ -106,7 +129,16 @@ export class OpenApiContract {
       }
       return undefined;
     }
-    return status >= 400 ? 'BetaErrorResponse' : undefined;
+    return status >= 400 ? this.errorSchema : undefined;
+  }
+
+  /** A response object, following one `$ref` to `components/responses` (3.1 documents use them). */
+  private resolve(response: JsonObject): JsonObject {
+    const ref = response.$ref;
+    if (typeof ref !== 'string') return response;
+    const name = ref.split('/').pop() ?? '';
+    const found = isObject(this.responses) ? this.responses[name] : undefined;
+    return isObject(found) ? found : response;
   }
 }
 

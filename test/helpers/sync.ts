@@ -83,13 +83,20 @@ export interface SyncSetup {
   cleanup(): void;
 }
 
-export function syncSetup(emu: Emulator, config: Record<string, unknown> = {}): SyncSetup {
+/** The API contract a setup speaks: GA (files-sync's default) unless a test asks for the beta. */
+export type TestContract = 'ga' | 'beta';
+
+/** A sync setup against `emu`; `config` adds keys (its `api` keys are merged into the contract's). */
+export function syncSetup(emu: Emulator, config: Record<string, unknown> = {}, contract: TestContract = 'ga'): SyncSetup {
   const dir = tempDir('fs-e2e-');
   const root = path.join(dir, 'root');
   const stateDir = path.join(dir, 'state');
   fs.mkdirSync(root);
   const configFile = path.join(dir, 'config.json');
-  fs.writeFileSync(configFile, JSON.stringify({ root, stateDir, settleSeconds: 0, api: { baseUrl: emu.url }, ...config }));
+  const { api, ...rest } = config as { api?: Record<string, unknown> };
+  // The beta contract is spoken as SDK 0.121.0 spoke it: x-api-key and version 2023-06-01.
+  const contractKeys = contract === 'beta' ? { contract: 'beta', version: '2023-06-01' } : { contract: 'ga' };
+  fs.writeFileSync(configFile, JSON.stringify({ root, stateDir, settleSeconds: 0, api: { baseUrl: emu.url, ...contractKeys, ...api }, ...rest }));
   const env = { ANTHROPIC_API_KEY: TEST_KEY };
   return {
     dir,
