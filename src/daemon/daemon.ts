@@ -14,6 +14,7 @@ import { reconcile, type SyncReport } from '../sync/reconcile.js';
 import { startControlServer, type ControlServer } from './control.js';
 import { ApiGate, ApiHealth, isAuthFailure, isUnavailable, quietWhileDown } from './health.js';
 import { PathQueue, type JobErrorAction } from './jobs.js';
+import { RootCheck, type RootState } from './rootcheck.js';
 import { acquireLock } from './lock.js';
 import { ReconcileLoop, type ProgressListener } from './loop.js';
 import { deleteBatch, listFiles, syncPath, type PathSyncDeps } from './pathsync.js';
@@ -55,6 +56,7 @@ class Daemon {
   private queue!: PathQueue;
   private loop!: ReconcileLoop;
   private watcher!: TreeWatcher;
+  private rootCheck!: RootCheck;
   private control: ControlServer | null = null;
   private held: { count: number; reason: string } | null = null;
   private lastBlocked: string | null = null;
@@ -124,6 +126,11 @@ class Daemon {
         onError: () => this.loop.trigger('watcher error'),
         mode: this.hooks.watcher,
       });
+      this.rootCheck = new RootCheck({
+        root: () => this.config.root,
+        marker: () => this.config.rootMarker,
+        onChange: (before, after) => this.onRootChange(before, after),
+      });
       this.control = await startControlServer(
         this.config.stateDir,
         { sync: (allowMassDelete, onProgress) => this.loop.request('sync request', { allowMassDelete, onProgress }), status: () => this.status() },
@@ -133,6 +140,7 @@ class Daemon {
       this.log.info(`started (pid ${process.pid})`, { root: this.config.root, stateDir: this.config.stateDir });
       if (this.hooks.watcher !== 'on' || this.hooks.reconcileMs !== null) this.log.warn('test hooks active', this.hooks);
       // Watch first: changes made during the first reconciliation queue up behind it.
+      await this.rootCheck.start();
       this.watcher.start();
       // A fatal error (401, a missing root at start) has already begun the stop when this runs.
       const started = () => this.started();
@@ -168,6 +176,7 @@ class Daemon {
       uploadsInFlight: this.gate.uploads,
       reconcile: this.loop.status(),
       watcher: this.watcher.status(),
+      rootCheck: this.rootCheck.status(),
       api: { state: this.health.state, since: new Date(this.health.since).toISOString(), error: this.health.lastError, failedProbes: this.health.failedProbes },
       held: this.held,
       rootProblem: this.rootProblem,
@@ -204,6 +213,30 @@ class Daemon {
     } else {
       this.queue.schedule(rel);
     }
+  }
+
+  /**
+   * The root changed under the daemon (rootcheck.ts): gone, it is no longer watched (inotify would
+   * follow the moved folder); back or replaced, it is watched again and reconciled, and the
+   * reconciliation's root check decides whether its deletes can be trusted (rule 4).
+   */
+  private onRootChange(before: RootState, after: RootState): void {
+    if (this.phase === 'stopping') return;
+    const root = this.config.root;
+    if (after.state !== 'present') {
+      const what = after.state === 'missing' ? `is gone (${after.error ?? 'not found'})` : 'is no longer a directory';
+      this.log.warn(`the sync root ${root} ${what}: nothing is deleted, and watching resumes when it is back`);
+      this.watcher.suspend(`the sync root ${what}`);
+      this.loop.trigger('the root is gone');
+      return;
+    }
+    let what: string;
+    if (before.state !== 'present') what = 'is back';
+    else if (before.dev !== after.dev || before.ino !== after.ino) what = 'was replaced (another device or inode)';
+    else what = after.marker ? 'has its marker again' : 'lost its marker';
+    this.log.warn(`the sync root ${root} ${what}; watching it again and reconciling`);
+    this.rewatch();
+    this.loop.trigger(`the root ${what}`);
   }
 
   private reconcileNow(reasons: readonly string[], allowMassDelete: boolean, onProgress: ProgressListener): Promise<SyncReport> {
@@ -298,6 +331,7 @@ class Daemon {
     this.queue.concurrency = this.config.concurrency;
     if (change.intervalChanged) this.loop.schedulePeriodic();
     if (!change.rewatch) return;
+    this.rootCheck.reset();
     this.rewatch();
     this.loop.trigger('new root or filter');
   }
@@ -321,6 +355,7 @@ class Daemon {
 
   private async shutdown(): Promise<void> {
     this.timers.clear();
+    this.rootCheck.stop();
     const watcherClosed = this.watcher.close();
     this.queue.stop();
     const loopStopped = this.loop.stop();

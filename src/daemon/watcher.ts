@@ -37,7 +37,8 @@ export interface WatcherOptions {
 
 /** The watcher's health, for `status`. */
 export interface WatcherStatus {
-  state: 'starting' | 'watching' | 'failed' | 'off' | 'closed';
+  /** `waiting`: the root is missing or replaced by a non-directory; watching resumes when it is back. */
+  state: 'starting' | 'watching' | 'failed' | 'waiting' | 'off' | 'closed';
   directories: number | null;
   error: string | null;
   retryAt: string | null;
@@ -117,6 +118,17 @@ export class TreeWatcher {
     this.retryMs = this.o.retryFirstMs ?? 30_000;
     this.stopCurrent();
     this.start();
+  }
+
+  /**
+   * The root is gone (moved away, unmounted): stop watching it, since inotify would follow the
+   * moved folder and report its changes under the root's path. `restart` watches again.
+   */
+  suspend(why: string): void {
+    if (this.closed) return;
+    this.generation++;
+    void this.stopCurrent();
+    this.health = { state: 'waiting', directories: null, error: why, retryAt: null };
   }
 
   async close(): Promise<void> {
