@@ -61,6 +61,8 @@ class Daemon {
   private held: { count: number; reason: string } | null = null;
   private lastBlocked: string | null = null;
   private rootProblem: string | null = null;
+  /** An event flood was reported and no reconciliation has caught up with it yet. */
+  private flooded = false;
   private rootRetry: NodeJS.Timeout | null = null;
   private readonly timers = new Timers();
   private hardStop: () => void = () => undefined;
@@ -109,7 +111,10 @@ class Daemon {
         },
         runDeletes: (paths) => this.runDeletes(deps, paths),
         onError: (err, paths) => this.onJobError(err, paths),
-        failures: () => this.ledger.failures(),
+        nextRetryAfter: (t) => this.ledger.nextRetryAfter(t),
+        retriesDueBy: (t) => this.ledger.retriesDueBy(t),
+        maxPending: () => this.config.maxPendingHints,
+        onOverflow: (pending) => this.onFlood(pending),
         logger: deps.logger,
       });
       this.loop = new ReconcileLoop({
@@ -239,10 +244,30 @@ class Daemon {
     this.loop.trigger(`the root ${what}`);
   }
 
+  /**
+   * Too many paths waited (`maxPendingHints`): the queue dropped them; one full reconciliation
+   * finds their changes with flat memory. Said once per flood, not per overflow.
+   */
+  private onFlood(pending: number): void {
+    if (this.phase === 'stopping') return;
+    if (!this.flooded) {
+      this.log.warn(
+        `more than ${this.config.maxPendingHints} paths wait for a job (an event flood): their hints are dropped and a full reconciliation finds the changes instead`,
+        { pending },
+      );
+    } else {
+      this.log.debug('event flood goes on; hints dropped again', { pending });
+    }
+    this.flooded = true;
+    this.loop.trigger('too many pending changes');
+  }
+
   private reconcileNow(reasons: readonly string[], allowMassDelete: boolean, onProgress: ProgressListener): Promise<SyncReport> {
     return this.queue
       .exclusive(async () => {
         this.log.debug('reconciling', { reasons });
+        // This walk covers every path: hints dropped before it are not needed, later ones are.
+        this.queue.acceptHints();
         const report = await reconcile({
           config: this.config,
           ledger: this.ledger,
@@ -253,6 +278,7 @@ class Daemon {
           signal: this.controller.signal,
           onProgress,
         });
+        if (!this.queue.overflowed) this.flooded = false;
         this.held = report.held ? { count: report.held.count, reason: report.held.reason } : null;
         if (this.rootProblem) {
           this.rootProblem = null;
