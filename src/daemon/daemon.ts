@@ -28,6 +28,16 @@ const STOP_GRACE_MS = 15_000;
 const STOP_UNWIND_MS = 5_000;
 /** While the root is missing, a reconciliation tries again this often. */
 const ROOT_RETRY_MS = 60_000;
+/** A failed initial reconciliation is tried again after this long, doubling up to the max. */
+const INITIAL_RETRY_FIRST_MS = 10_000;
+const INITIAL_RETRY_MAX_MS = 5 * 60_000;
+
+/** Whether the daemon's first full reconciliation has succeeded yet (for the log and `status`). */
+interface InitialState {
+  state: 'pending' | 'failed' | 'done';
+  error: string | null;
+  retryAt: number | null;
+}
 
 /** Runs the daemon until a signal or a fatal error; resolves to the exit code. */
 export async function runDaemon(context: CommandContext): Promise<number> {
@@ -63,6 +73,8 @@ class Daemon {
   private rootProblem: string | null = null;
   /** An event flood was reported and no reconciliation has caught up with it yet. */
   private flooded = false;
+  private initial: InitialState = { state: 'pending', error: null, retryAt: null };
+  private initialRetryMs = INITIAL_RETRY_FIRST_MS;
   private rootRetry: NodeJS.Timeout | null = null;
   private readonly timers = new Timers();
   private hardStop: () => void = () => undefined;
@@ -147,9 +159,7 @@ class Daemon {
       // Watch first: changes made during the first reconciliation queue up behind it.
       await this.rootCheck.start();
       this.watcher.start();
-      // A fatal error (401, a missing root at start) has already begun the stop when this runs.
-      const started = () => this.started();
-      this.loop.request('start').then(started, started);
+      this.startInitial('start');
       const code = await this.done;
       signals();
       return code;
@@ -162,11 +172,39 @@ class Daemon {
     }
   }
 
-  /** The first reconciliation ended (or the API was down for it): from now on a missing root is not fatal. */
+  /** Runs the initial reconciliation (again); a fatal error has begun the stop when it settles. */
+  private startInitial(reason: string): void {
+    this.loop.request(reason).then(
+      () => this.started(),
+      (err: unknown) => this.startFailed(err),
+    );
+  }
+
+  /**
+   * A full reconciliation succeeded: the first one is announced (whichever run it was: a retry, or
+   * one the API's recovery triggered). From now on a missing root is not fatal.
+   */
   private started(): void {
-    if (this.phase !== 'starting') return;
-    this.phase = 'running';
+    if (this.phase === 'starting') this.phase = 'running';
+    if (this.initial.state === 'done' || this.phase === 'stopping') return;
+    this.initial = { state: 'done', error: null, retryAt: null };
     this.log.info('initial reconciliation done; syncing changes as they happen');
+  }
+
+  /** The initial reconciliation failed (the API down, a transient error): say so, and try again. */
+  private startFailed(err: unknown): void {
+    if (this.phase === 'stopping' || this.controller.signal.aborted) return;
+    if (this.phase === 'starting') this.phase = 'running';
+    if (this.initial.state === 'done') return;
+    const ms = this.initialRetryMs;
+    this.initialRetryMs = Math.min(ms * 2, INITIAL_RETRY_MAX_MS);
+    this.initial = { state: 'failed', error: errorMessage(err), retryAt: Date.now() + ms };
+    this.log.warn(`initial reconciliation failed (${errorMessage(err)}); retrying in ${Math.round(ms / 1000)} s`, {
+      requestId: (err as { requestId?: unknown }).requestId,
+    });
+    this.later(ms, () => {
+      if (this.initial.state !== 'done' && this.phase !== 'stopping') this.startInitial('start (retry)');
+    });
   }
 
   /** Live state for `files-sync status`. */
@@ -185,6 +223,7 @@ class Daemon {
       api: { state: this.health.state, since: new Date(this.health.since).toISOString(), error: this.health.lastError, failedProbes: this.health.failedProbes },
       held: this.held,
       rootProblem: this.rootProblem,
+      initialReconciliation: { ...this.initial, retryAt: this.initial.retryAt === null ? null : new Date(this.initial.retryAt).toISOString() },
     };
   }
 
@@ -279,6 +318,7 @@ class Daemon {
           onProgress,
         });
         if (!this.queue.overflowed) this.flooded = false;
+        this.started();
         this.held = report.held ? { count: report.held.count, reason: report.held.reason } : null;
         if (this.rootProblem) {
           this.rootProblem = null;
@@ -338,6 +378,8 @@ class Daemon {
       }
       return;
     }
+    // Before the first success, `startFailed` says it, with when it tries again.
+    if (this.initial.state !== 'done') return;
     this.log.error(`reconciliation failed: ${errorMessage(err)}; trying again at the next one`, { requestId: (err as { requestId?: unknown }).requestId });
   }
 
