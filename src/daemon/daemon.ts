@@ -71,8 +71,8 @@ class Daemon {
   private held: { count: number; reason: string } | null = null;
   private lastBlocked: string | null = null;
   private rootProblem: string | null = null;
-  /** An event flood was reported and no reconciliation has caught up with it yet. */
-  private flooded = false;
+  /** Floods reported (hint cap, kernel queue) that no reconciliation has caught up with yet: each is said once. */
+  private readonly flooded = new Set<'hints' | 'kernel'>();
   private initial: InitialState = { state: 'pending', error: null, retryAt: null };
   private initialRetryMs = INITIAL_RETRY_FIRST_MS;
   private rootRetry: NodeJS.Timeout | null = null;
@@ -141,6 +141,7 @@ class Daemon {
         logger: this.logger.child({ module: 'watcher' }),
         onEvent: (kind, rel) => this.onEvent(kind, rel),
         onError: () => this.loop.trigger('watcher error'),
+        onOverflow: (events) => this.onKernelOverflow(events),
         mode: this.hooks.watcher,
       });
       this.rootCheck = new RootCheck({
@@ -289,7 +290,7 @@ class Daemon {
    */
   private onFlood(pending: number): void {
     if (this.phase === 'stopping') return;
-    if (!this.flooded) {
+    if (!this.flooded.has('hints')) {
       this.log.warn(
         `more than ${this.config.maxPendingHints} paths wait for a job (an event flood): their hints are dropped and a full reconciliation finds the changes instead`,
         { pending },
@@ -297,8 +298,18 @@ class Daemon {
     } else {
       this.log.debug('event flood goes on; hints dropped again', { pending });
     }
-    this.flooded = true;
+    this.flooded.add('hints');
     this.loop.trigger('too many pending changes');
+  }
+
+  /** The kernel dropped watcher events (see TreeWatcher.onOverflow): only a full walk finds their changes. */
+  private onKernelOverflow(events: number): void {
+    if (this.phase === 'stopping') return;
+    if (!this.flooded.has('kernel')) {
+      this.log.warn(`the kernel dropped file events (inotify queue overflow: ${events} events at once); reconciling fully to find the changes they named`);
+    }
+    this.flooded.add('kernel');
+    this.loop.trigger('inotify queue overflow');
   }
 
   private reconcileNow(reasons: readonly string[], allowMassDelete: boolean, onProgress: ProgressListener): Promise<SyncReport> {
@@ -317,7 +328,7 @@ class Daemon {
           signal: this.controller.signal,
           onProgress,
         });
-        if (!this.queue.overflowed) this.flooded = false;
+        if (!this.queue.overflowed) this.flooded.clear();
         this.started();
         this.held = report.held ? { count: report.held.count, reason: report.held.reason } : null;
         if (this.rootProblem) {
