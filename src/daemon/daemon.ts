@@ -14,7 +14,8 @@ import { reconcile, type SyncReport } from '../sync/reconcile.js';
 import { startControlServer, type ControlServer } from './control.js';
 import { ApiGate, ApiHealth, isAuthFailure, isUnavailable, quietWhileDown } from './health.js';
 import { PathQueue, type JobErrorAction } from './jobs.js';
-import { RootCheck, type RootState } from './rootcheck.js';
+import { FloodNotices, InitialReconciliation } from './notices.js';
+import { RootCheck, describeRootChange, type RootState } from './rootcheck.js';
 import { acquireLock } from './lock.js';
 import { ReconcileLoop, type ProgressListener } from './loop.js';
 import { deleteBatch, listFiles, syncPath, type PathSyncDeps } from './pathsync.js';
@@ -28,16 +29,6 @@ const STOP_GRACE_MS = 15_000;
 const STOP_UNWIND_MS = 5_000;
 /** While the root is missing, a reconciliation tries again this often. */
 const ROOT_RETRY_MS = 60_000;
-/** A failed initial reconciliation is tried again after this long, doubling up to the max. */
-const INITIAL_RETRY_FIRST_MS = 10_000;
-const INITIAL_RETRY_MAX_MS = 5 * 60_000;
-
-/** Whether the daemon's first full reconciliation has succeeded yet (for the log and `status`). */
-interface InitialState {
-  state: 'pending' | 'failed' | 'done';
-  error: string | null;
-  retryAt: number | null;
-}
 
 /** Runs the daemon until a signal or a fatal error; resolves to the exit code. */
 export async function runDaemon(context: CommandContext): Promise<number> {
@@ -71,10 +62,8 @@ class Daemon {
   private held: { count: number; reason: string } | null = null;
   private lastBlocked: string | null = null;
   private rootProblem: string | null = null;
-  /** Floods reported (hint cap, kernel queue) that no reconciliation has caught up with yet: each is said once. */
-  private readonly flooded = new Set<'hints' | 'kernel'>();
-  private initial: InitialState = { state: 'pending', error: null, retryAt: null };
-  private initialRetryMs = INITIAL_RETRY_FIRST_MS;
+  private readonly floods: FloodNotices;
+  private readonly initial: InitialReconciliation;
   private rootRetry: NodeJS.Timeout | null = null;
   private readonly timers = new Timers();
   private hardStop: () => void = () => undefined;
@@ -89,6 +78,8 @@ class Daemon {
     this.log = logger.child({ module: 'daemon' });
     this.hooks = readTestHooks(context.env);
     this.settings = new Settings(config);
+    this.floods = new FloodNotices(this.log);
+    this.initial = new InitialReconciliation(this.log);
   }
 
   private get config(): Config {
@@ -181,30 +172,20 @@ class Daemon {
     );
   }
 
-  /**
-   * A full reconciliation succeeded: the first one is announced (whichever run it was: a retry, or
-   * one the API's recovery triggered). From now on a missing root is not fatal.
-   */
+  /** A full reconciliation succeeded (the first is announced): from now on a missing root is not fatal. */
   private started(): void {
     if (this.phase === 'starting') this.phase = 'running';
-    if (this.initial.state === 'done' || this.phase === 'stopping') return;
-    this.initial = { state: 'done', error: null, retryAt: null };
-    this.log.info('initial reconciliation done; syncing changes as they happen');
+    if (this.phase !== 'stopping') this.initial.succeeded();
   }
 
   /** The initial reconciliation failed (the API down, a transient error): say so, and try again. */
   private startFailed(err: unknown): void {
     if (this.phase === 'stopping' || this.controller.signal.aborted) return;
     if (this.phase === 'starting') this.phase = 'running';
-    if (this.initial.state === 'done') return;
-    const ms = this.initialRetryMs;
-    this.initialRetryMs = Math.min(ms * 2, INITIAL_RETRY_MAX_MS);
-    this.initial = { state: 'failed', error: errorMessage(err), retryAt: Date.now() + ms };
-    this.log.warn(`initial reconciliation failed (${errorMessage(err)}); retrying in ${Math.round(ms / 1000)} s`, {
-      requestId: (err as { requestId?: unknown }).requestId,
-    });
+    const ms = this.initial.failed(err);
+    if (ms === null) return;
     this.later(ms, () => {
-      if (this.initial.state !== 'done' && this.phase !== 'stopping') this.startInitial('start (retry)');
+      if (!this.initial.done && this.phase !== 'stopping') this.startInitial('start (retry)');
     });
   }
 
@@ -224,7 +205,7 @@ class Daemon {
       api: { state: this.health.state, since: new Date(this.health.since).toISOString(), error: this.health.lastError, failedProbes: this.health.failedProbes },
       held: this.held,
       rootProblem: this.rootProblem,
-      initialReconciliation: { ...this.initial, retryAt: this.initial.retryAt === null ? null : new Date(this.initial.retryAt).toISOString() },
+      initialReconciliation: this.initial.status(),
     };
   }
 
@@ -267,48 +248,25 @@ class Daemon {
    */
   private onRootChange(before: RootState, after: RootState): void {
     if (this.phase === 'stopping') return;
-    const root = this.config.root;
-    if (after.state !== 'present') {
-      const what = after.state === 'missing' ? `is gone (${after.error ?? 'not found'})` : 'is no longer a directory';
-      this.log.warn(`the sync root ${root} ${what}: nothing is deleted, and watching resumes when it is back`);
-      this.watcher.suspend(`the sync root ${what}`);
-      this.loop.trigger('the root is gone');
-      return;
-    }
-    let what: string;
-    if (before.state !== 'present') what = 'is back';
-    else if (before.dev !== after.dev || before.ino !== after.ino) what = 'was replaced (another device or inode)';
-    else what = after.marker ? 'has its marker again' : 'lost its marker';
-    this.log.warn(`the sync root ${root} ${what}; watching it again and reconciling`);
-    this.rewatch();
-    this.loop.trigger(`the root ${what}`);
+    const change = describeRootChange(this.config.root, before, after);
+    this.log.warn(change.message);
+    if (change.gone) this.watcher.suspend(change.what);
+    else this.rewatch();
+    this.loop.trigger(change.what);
   }
 
-  /**
-   * Too many paths waited (`maxPendingHints`): the queue dropped them; one full reconciliation
-   * finds their changes with flat memory. Said once per flood, not per overflow.
-   */
+  /** Too many paths waited (`maxPendingHints`): the queue dropped them; one full walk finds their changes with flat memory. */
   private onFlood(pending: number): void {
     if (this.phase === 'stopping') return;
-    if (!this.flooded.has('hints')) {
-      this.log.warn(
-        `more than ${this.config.maxPendingHints} paths wait for a job (an event flood): their hints are dropped and a full reconciliation finds the changes instead`,
-        { pending },
-      );
-    } else {
-      this.log.debug('event flood goes on; hints dropped again', { pending });
-    }
-    this.flooded.add('hints');
+    const max = this.config.maxPendingHints;
+    this.floods.note('hints', `more than ${max} paths wait for a job (an event flood): their hints are dropped and a full reconciliation finds the changes instead`, { pending });
     this.loop.trigger('too many pending changes');
   }
 
   /** The kernel dropped watcher events (see TreeWatcher.onOverflow): only a full walk finds their changes. */
   private onKernelOverflow(events: number): void {
     if (this.phase === 'stopping') return;
-    if (!this.flooded.has('kernel')) {
-      this.log.warn(`the kernel dropped file events (inotify queue overflow: ${events} events at once); reconciling fully to find the changes they named`);
-    }
-    this.flooded.add('kernel');
+    this.floods.note('kernel', `the kernel dropped file events (inotify queue overflow: ${events} events at once); reconciling fully to find the changes they named`);
     this.loop.trigger('inotify queue overflow');
   }
 
@@ -328,7 +286,7 @@ class Daemon {
           signal: this.controller.signal,
           onProgress,
         });
-        if (!this.queue.overflowed) this.flooded.clear();
+        if (!this.queue.overflowed) this.floods.caughtUp();
         this.started();
         this.held = report.held ? { count: report.held.count, reason: report.held.reason } : null;
         if (this.rootProblem) {
@@ -390,7 +348,7 @@ class Daemon {
       return;
     }
     // Before the first success, `startFailed` says it, with when it tries again.
-    if (this.initial.state !== 'done') return;
+    if (!this.initial.done) return;
     this.log.error(`reconciliation failed: ${errorMessage(err)}; trying again at the next one`, { requestId: (err as { requestId?: unknown }).requestId });
   }
 

@@ -48,6 +48,23 @@ export async function lookAtRoot(root: string, marker: string | null): Promise<R
   return { state: 'present', dev: info.dev, ino: info.ino, marker: hasMarker, error: null };
 }
 
+/**
+ * What changed between two looks, for the log and the reconciliation's reason. A root that is
+ * gone stops being watched; one back or replaced is watched again (its deletes are judged by the
+ * reconciliation's root check, DESIGN.md rule 4).
+ */
+export function describeRootChange(root: string, before: RootState, after: RootState): { gone: boolean; what: string; message: string } {
+  if (after.state !== 'present') {
+    const what = after.state === 'missing' ? `the sync root is gone (${after.error ?? 'not found'})` : 'the sync root is no longer a directory';
+    return { gone: true, what, message: `${what.replace('the sync root', `the sync root ${root}`)}: nothing is deleted, and watching resumes when it is back` };
+  }
+  let what: string;
+  if (before.state !== 'present') what = 'is back';
+  else if (before.dev !== after.dev || before.ino !== after.ino) what = 'was replaced (another device or inode)';
+  else what = after.marker ? 'has its marker again' : 'lost its marker';
+  return { gone: false, what: `the sync root ${what}`, message: `the sync root ${root} ${what}; watching it again and reconciling` };
+}
+
 function sameRoot(a: RootState, b: RootState): boolean {
   return a.state === b.state && a.dev === b.dev && a.ino === b.ino && a.marker === b.marker;
 }
