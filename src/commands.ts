@@ -171,10 +171,13 @@ function describeDaemon(pid: number, live: unknown): string[] {
     reconcile?: { running?: boolean; last?: { at: string; exitCode: number } | null; nextAt?: string | null };
     watcher?: { state?: string; error?: string | null };
     api?: { state?: string; since?: string; error?: string | null };
+    initialReconciliation?: { state?: string; error?: string | null; retryAt?: string | null };
   };
   if (l.error) return [`daemon: running (pid ${pid}), but its control socket did not answer: ${l.error}`];
   const q = l.queue ?? {};
   const lines = [`daemon: ${l.state ?? 'running'} (pid ${pid})`];
+  const init = l.initialReconciliation;
+  if (init?.state === 'failed') lines.push(`  initial reconciliation failed (${init.error ?? 'unknown error'}); retrying at ${init.retryAt ?? 'the next trigger'}`);
   lines.push(`  queue: ${q.queued ?? 0} queued, ${q.running ?? 0} running, ${q.settling ?? 0} settling, ${q.deletesWaiting ?? 0} deletes waiting; ${l.uploadsInFlight ?? 0} uploads in flight`);
   const r = l.reconcile;
   if (r) lines.push(`  reconciliation: ${r.running ? 'running now' : `last ${r.last ? `${r.last.at} (exit ${r.last.exitCode})` : 'never'}`}, next ${r.nextAt ?? 'not scheduled'}`);

@@ -76,6 +76,11 @@ export const configSchema = z.strictObject({
   reconcileIntervalMinutes: z.number().min(1).max(7 * 24 * 60).default(60),
   /** Daemon: a local delete waits this long before the remote delete (rename, editor saves). */
   deleteDelaySeconds: z.number().min(0).max(3600).default(10),
+  /**
+   * Daemon: paths waiting for a job (queued, settling, parked, deletes waiting) at most; past it
+   * the hints are dropped and one full reconciliation finds the changes instead (bounded memory).
+   */
+  maxPendingHints: positiveInt.min(10).max(10_000_000).default(100_000),
   api: apiSchema.default(API_DEFAULTS),
 });
 

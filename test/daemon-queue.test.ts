@@ -39,7 +39,10 @@ function queue(overrides: Partial<PathQueueOptions> = {}) {
       return NO_DELETES;
     },
     onError: () => 'drop',
-    failures: () => [],
+    nextRetryAfter: () => null,
+    retriesDueBy: () => [],
+    maxPending: () => 100_000,
+    onOverflow: () => undefined,
     logger: silentLogger(),
     ...overrides,
   });
@@ -195,7 +198,11 @@ describe('PathQueue', () => {
   it('retries a failed path when its back-off ends', async () => {
     const now = Date.now();
     const failures = [{ path: 'flaky.txt', retryable: true, nextRetryAt: now + 30_000 }, { path: 'never.txt', retryable: false, nextRetryAt: null }];
-    const { q, calls } = queue({ failures: () => failures });
+    const retryable = failures.filter((f) => f.retryable);
+    const { q, calls } = queue({
+      nextRetryAfter: (t) => retryable.map((f) => f.nextRetryAt!).filter((at) => at > t).sort()[0] ?? null,
+      retriesDueBy: (t) => retryable.filter((f) => f.nextRetryAt! <= t).map((f) => f.path),
+    });
     q.afterWork();
     await vi.advanceTimersByTimeAsync(29_000);
     expect(calls).toEqual([]);

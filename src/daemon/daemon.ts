@@ -14,6 +14,8 @@ import { reconcile, type SyncReport } from '../sync/reconcile.js';
 import { startControlServer, type ControlServer } from './control.js';
 import { ApiGate, ApiHealth, isAuthFailure, isUnavailable, quietWhileDown } from './health.js';
 import { PathQueue, type JobErrorAction } from './jobs.js';
+import { FloodNotices, InitialReconciliation } from './notices.js';
+import { RootCheck, describeRootChange, type RootState } from './rootcheck.js';
 import { acquireLock } from './lock.js';
 import { ReconcileLoop, type ProgressListener } from './loop.js';
 import { deleteBatch, listFiles, syncPath, type PathSyncDeps } from './pathsync.js';
@@ -57,10 +59,13 @@ class Daemon {
   private queue!: PathQueue;
   private loop!: ReconcileLoop;
   private watcher!: TreeWatcher;
+  private rootCheck!: RootCheck;
   private control: ControlServer | null = null;
   private held: { count: number; reason: string } | null = null;
   private lastBlocked: string | null = null;
   private rootProblem: string | null = null;
+  private readonly floods: FloodNotices;
+  private readonly initial: InitialReconciliation;
   private rootRetry: NodeJS.Timeout | null = null;
   /** A passing ledger fault (full, busy) being retried: said once, and once when it clears. */
   private ledgerTrouble: { message: string; retryMs: number } | null = null;
@@ -77,6 +82,8 @@ class Daemon {
     this.log = logger.child({ module: 'daemon' });
     this.hooks = readTestHooks(context.env);
     this.settings = new Settings(config);
+    this.floods = new FloodNotices(this.log);
+    this.initial = new InitialReconciliation(this.log);
   }
 
   private get config(): Config {
@@ -112,7 +119,10 @@ class Daemon {
         },
         runDeletes: (paths) => this.runDeletes(deps, paths),
         onError: (err, paths) => this.onJobError(err, paths),
-        failures: () => this.readLedger(() => this.ledger.failures(), []),
+        nextRetryAfter: (t) => this.readLedger(() => this.ledger.nextRetryAfter(t), null),
+        retriesDueBy: (t) => this.readLedger(() => this.ledger.retriesDueBy(t), []),
+        maxPending: () => this.config.maxPendingHints,
+        onOverflow: (pending) => this.onFlood(pending),
         logger: deps.logger,
       });
       this.loop = new ReconcileLoop({
@@ -127,7 +137,13 @@ class Daemon {
         logger: this.logger.child({ module: 'watcher' }),
         onEvent: (kind, rel) => this.onEvent(kind, rel),
         onError: () => this.loop.trigger('watcher error'),
+        onOverflow: (events) => this.onKernelOverflow(events),
         mode: this.hooks.watcher,
+      });
+      this.rootCheck = new RootCheck({
+        root: () => this.config.root,
+        marker: () => this.config.rootMarker,
+        onChange: (before, after) => this.onRootChange(before, after),
       });
       this.control = await startControlServer(
         this.config.stateDir,
@@ -138,10 +154,9 @@ class Daemon {
       this.log.info(`started (pid ${process.pid})`, { root: this.config.root, stateDir: this.config.stateDir });
       if (this.hooks.watcher !== 'on' || this.hooks.reconcileMs !== null) this.log.warn('test hooks active', this.hooks);
       // Watch first: changes made during the first reconciliation queue up behind it.
+      await this.rootCheck.start();
       this.watcher.start();
-      // A fatal error (401, a missing root at start) has already begun the stop when this runs.
-      const started = () => this.started();
-      this.loop.request('start').then(started, started);
+      this.startInitial('start');
       const code = await this.done;
       signals();
       return code;
@@ -154,11 +169,29 @@ class Daemon {
     }
   }
 
-  /** The first reconciliation ended (or the API was down for it): from now on a missing root is not fatal. */
+  /** Runs the initial reconciliation (again); a fatal error has begun the stop when it settles. */
+  private startInitial(reason: string): void {
+    this.loop.request(reason).then(
+      () => this.started(),
+      (err: unknown) => this.startFailed(err),
+    );
+  }
+
+  /** A full reconciliation succeeded (the first is announced): from now on a missing root is not fatal. */
   private started(): void {
-    if (this.phase !== 'starting') return;
-    this.phase = 'running';
-    this.log.info('initial reconciliation done; syncing changes as they happen');
+    if (this.phase === 'starting') this.phase = 'running';
+    if (this.phase !== 'stopping') this.initial.succeeded();
+  }
+
+  /** The initial reconciliation failed (the API down, a transient error): say so, and try again. */
+  private startFailed(err: unknown): void {
+    if (this.phase === 'stopping' || this.controller.signal.aborted) return;
+    if (this.phase === 'starting') this.phase = 'running';
+    const ms = this.initial.failed(err);
+    if (ms === null) return;
+    this.later(ms, () => {
+      if (!this.initial.done && this.phase !== 'stopping') this.startInitial('start (retry)');
+    });
   }
 
   /** Live state for `files-sync status`. */
@@ -173,9 +206,11 @@ class Daemon {
       uploadsInFlight: this.gate.uploads,
       reconcile: this.loop.status(),
       watcher: this.watcher.status(),
+      rootCheck: this.rootCheck.status(),
       api: { state: this.health.state, since: new Date(this.health.since).toISOString(), error: this.health.lastError, failedProbes: this.health.failedProbes },
       held: this.held,
       rootProblem: this.rootProblem,
+      initialReconciliation: this.initial.status(),
     };
   }
 
@@ -211,10 +246,41 @@ class Daemon {
     }
   }
 
+  /**
+   * The root changed under the daemon (rootcheck.ts): gone, it is no longer watched (inotify would
+   * follow the moved folder); back or replaced, it is watched again and reconciled, and the
+   * reconciliation's root check decides whether its deletes can be trusted (rule 4).
+   */
+  private onRootChange(before: RootState, after: RootState): void {
+    if (this.phase === 'stopping') return;
+    const change = describeRootChange(this.config.root, before, after);
+    this.log.warn(change.message);
+    if (change.gone) this.watcher.suspend(change.what);
+    else this.rewatch();
+    this.loop.trigger(change.what);
+  }
+
+  /** Too many paths waited (`maxPendingHints`): the queue dropped them; one full walk finds their changes with flat memory. */
+  private onFlood(pending: number): void {
+    if (this.phase === 'stopping') return;
+    const max = this.config.maxPendingHints;
+    this.floods.note('hints', `more than ${max} paths wait for a job (an event flood): their hints are dropped and a full reconciliation finds the changes instead`, { pending });
+    this.loop.trigger('too many pending changes');
+  }
+
+  /** The kernel dropped watcher events (see TreeWatcher.onOverflow): only a full walk finds their changes. */
+  private onKernelOverflow(events: number): void {
+    if (this.phase === 'stopping') return;
+    this.floods.note('kernel', `the kernel dropped file events (inotify queue overflow: ${events} events at once); reconciling fully to find the changes they named`);
+    this.loop.trigger('inotify queue overflow');
+  }
+
   private reconcileNow(reasons: readonly string[], allowMassDelete: boolean, onProgress: ProgressListener): Promise<SyncReport> {
     return this.queue
       .exclusive(async () => {
         this.log.debug('reconciling', { reasons });
+        // This walk covers every path: hints dropped before it are not needed, later ones are.
+        this.queue.acceptHints();
         const report = await reconcile({
           config: this.config,
           ledger: this.ledger,
@@ -225,6 +291,8 @@ class Daemon {
           signal: this.controller.signal,
           onProgress,
         });
+        if (!this.queue.overflowed) this.floods.caughtUp();
+        this.started();
         this.held = report.held ? { count: report.held.count, reason: report.held.reason } : null;
         if (this.ledgerTrouble) {
           this.ledgerTrouble = null;
@@ -298,6 +366,8 @@ class Daemon {
       }
       return;
     }
+    // Before the first success, `startFailed` says it, with when it tries again.
+    if (!this.initial.done) return;
     this.log.error(`reconciliation failed: ${errorMessage(err)}; trying again at the next one`, { requestId: (err as { requestId?: unknown }).requestId });
   }
 
@@ -339,6 +409,7 @@ class Daemon {
     this.queue.concurrency = this.config.concurrency;
     if (change.intervalChanged) this.loop.schedulePeriodic();
     if (!change.rewatch) return;
+    this.rootCheck.reset();
     this.rewatch();
     this.loop.trigger('new root or filter');
   }
@@ -362,6 +433,7 @@ class Daemon {
 
   private async shutdown(): Promise<void> {
     this.timers.clear();
+    this.rootCheck.stop();
     const watcherClosed = this.watcher.close();
     this.queue.stop();
     const loopStopped = this.loop.stop();

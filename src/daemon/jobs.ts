@@ -4,7 +4,6 @@
 // overlap a running path job.
 import PQueue from 'p-queue';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
-import type { Failure } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
 import type { DeleteBatchOutcome, PathOutcome } from './pathsync.js';
 import { Timers } from './timers.js';
@@ -31,8 +30,17 @@ export interface PathQueueOptions {
   runDeletes: (paths: string[]) => Promise<DeleteBatchOutcome>;
   /** A job or batch threw: the daemon classifies the error (and stops on a fatal one). */
   onError: (err: unknown, paths: readonly string[]) => JobErrorAction;
-  /** The ledger's per-path failures: a retryable one is retried when its back-off ends. */
-  failures: () => readonly Pick<Failure, 'path' | 'retryable' | 'nextRetryAt'>[];
+  /** The earliest end of a retryable failure's back-off after `time` (the ledger's), or null. */
+  nextRetryAfter: (time: number) => number | null;
+  /** The paths whose retryable failure's back-off ends by `time`: they are scheduled again. */
+  retriesDueBy: (time: number) => string[];
+  /** At most this many paths wait (queued, settling, parked, delete candidates); read at each hint. */
+  maxPending: () => number;
+  /**
+   * The cap was passed: every waiting path was dropped, and hints are dropped until
+   * `acceptHints()`. The daemon runs a full reconciliation, which finds what they would have.
+   */
+  onOverflow: (pending: number) => void;
   logger: Logger;
 }
 
@@ -65,6 +73,8 @@ export class PathQueue {
   private sections = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  /** Past the cap: hints are dropped until the full reconciliation that covers them starts. */
+  private dropping = false;
 
   constructor(private readonly o: PathQueueOptions) {
     this.queue = new PQueue({ concurrency: o.concurrency });
@@ -76,18 +86,20 @@ export class PathQueue {
 
   /** A hint for `path`: its job runs soon, and once however many hints arrive meanwhile. */
   schedule(path: string): void {
-    if (this.stopped) return;
+    if (this.stopped || this.dropping) return;
     const entry = this.entries.get(path);
     if (entry) {
       if (entry.state === 'running') entry.dirty = true;
       return; // queued or settling: that job will look at the path as it is then
     }
+    if (this.full()) return this.overflow();
     this.enqueue(path, { state: 'queued', dirty: false, timer: null });
   }
 
   /** The path is gone: its remote copy is deleted after the delay, unless it comes back. */
   scheduleDelete(path: string): void {
-    if (this.stopped) return;
+    if (this.stopped || this.dropping) return;
+    if (!this.deletes.has(path) && this.full()) return this.overflow();
     this.deletes.set(path, Date.now() + this.o.deleteDelayMs());
     this.armDeletes();
   }
@@ -111,6 +123,19 @@ export class PathQueue {
       });
     this.chain = run.catch(() => undefined);
     return run;
+  }
+
+  /** True while hints are dropped after an overflow. */
+  get overflowed(): boolean {
+    return this.dropping;
+  }
+
+  /**
+   * A full reconciliation starts: it walks the whole tree, so hints from now on count again (the
+   * walk may pass a path before its change; those before it are covered).
+   */
+  acceptHints(): void {
+    this.dropping = false;
   }
 
   /** The API is down: jobs stay queued, and paths whose job failed wait here. */
@@ -158,16 +183,15 @@ export class PathQueue {
     setImmediate(() => {
       this.afterWorkQueued = false;
       if (this.stopped) return;
+      // One indexed row per call, not the whole failures table per finished job.
       const now = Date.now();
-      let next = Infinity;
-      for (const f of this.o.failures()) if (f.retryable && f.nextRetryAt !== null && f.nextRetryAt > now) next = Math.min(next, f.nextRetryAt);
+      const next = this.o.nextRetryAfter(now);
       if (this.retryTimer) clearTimeout(this.retryTimer);
       this.retryTimer = null;
-      if (!Number.isFinite(next)) return;
+      if (next === null) return;
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
-        const due = Date.now() + 250;
-        for (const f of this.o.failures()) if (f.retryable && f.nextRetryAt !== null && f.nextRetryAt <= due) this.schedule(f.path);
+        for (const p of this.o.retriesDueBy(Date.now() + 250)) this.schedule(p);
       }, Math.min(next - now + 250, 2 ** 31 - 1));
     });
   }
@@ -175,6 +199,30 @@ export class PathQueue {
   /** Resolves when no path job runs and no exclusive section is under way. */
   async settled(): Promise<void> {
     await Promise.all([this.queue.onPendingZero(), this.chain]);
+  }
+
+  private full(): boolean {
+    return this.entries.size + this.parked.size + this.deletes.size >= this.o.maxPending();
+  }
+
+  /** Drops every waiting path (running jobs finish) and tells the daemon, which reconciles fully. */
+  private overflow(): void {
+    const pending = this.entries.size + this.parked.size + this.deletes.size;
+    this.dropping = true;
+    this.queue.clear();
+    for (const [p, entry] of this.entries) {
+      if (entry.state === 'running') {
+        entry.dirty = false;
+        continue;
+      }
+      if (entry.timer) clearTimeout(entry.timer);
+      this.entries.delete(p);
+    }
+    this.parked.clear();
+    this.deletes.clear();
+    if (this.deleteTimer) clearTimeout(this.deleteTimer);
+    this.deleteTimer = null;
+    this.o.onOverflow(pending);
   }
 
   private hold(reason: string): void {
@@ -214,7 +262,7 @@ export class PathQueue {
       if (action === 'park') this.parked.add(path);
       else if (action === 'retry') this.later(UNEXPECTED_RETRY_MS, () => this.schedule(path));
     } finally {
-      if (this.stopped || this.parked.has(path)) {
+      if (this.stopped || this.dropping || this.parked.has(path)) {
         this.entries.delete(path);
       } else if (entry.dirty) {
         this.enqueue(path, entry);

@@ -122,7 +122,7 @@ export async function syncPath(deps: PathSyncDeps, relPath: string): Promise<Pat
     files: row ? [row] : [],
     pendingDeletes: [],
     inFlight: [],
-    failures: deps.ledger.failures().filter((f) => f.path === relPath),
+    failures: [deps.ledger.failure(relPath)].filter((f) => f !== undefined),
   };
   const thePlan = plan(local, ledgerView, null, planOptions(config, { scope: (p) => p === relPath }));
   if (thePlan.uploads.length === 0 && thePlan.statUpdates.length === 0 && thePlan.skips.every((s) => !s.record)) {

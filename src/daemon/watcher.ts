@@ -29,6 +29,11 @@ export interface WatcherOptions {
   onEvent: (kind: WatchEventKind, rel: string) => void;
   /** The watcher failed or reported an error: events may have been lost. */
   onError: (err: Error) => void;
+  /**
+   * The kernel's event queue most likely overflowed (IN_Q_OVERFLOW, which libuv drops silently):
+   * `events` arrived in one read, as many as the queue holds, so later ones were lost.
+   */
+  onOverflow?: (events: number) => void;
   mode?: WatcherMode;
   /** First wait before watching again after a failure (default 30 s), doubling up to `retryMaxMs` (30 min). */
   retryFirstMs?: number;
@@ -37,7 +42,8 @@ export interface WatcherOptions {
 
 /** The watcher's health, for `status`. */
 export interface WatcherStatus {
-  state: 'starting' | 'watching' | 'failed' | 'off' | 'closed';
+  /** `waiting`: the root is missing or replaced by a non-directory; watching resumes when it is back. */
+  state: 'starting' | 'watching' | 'failed' | 'waiting' | 'off' | 'closed';
   directories: number | null;
   error: string | null;
   retryAt: string | null;
@@ -54,9 +60,16 @@ export class TreeWatcher {
   private retryMs: number;
   private readonly reported = new Set<string>();
   private health: WatcherStatus = { state: 'starting', directories: null, error: null, retryAt: null };
+  /** Raw events in the current turn of the event loop. */
+  private burst = 0;
+  /** The kernel's queue size per inotify instance (fs.inotify.max_queued_events). */
+  private queueSize = 16_384;
 
   constructor(private o: WatcherOptions) {
     this.retryMs = o.retryFirstMs ?? 30_000;
+    void readLimit('max_queued_events').then((n) => {
+      if (n !== null && n > 0) this.queueSize = n;
+    });
   }
 
   status(): WatcherStatus {
@@ -95,7 +108,9 @@ export class TreeWatcher {
     });
     fsw.on('raw', (_event, filename, details) => {
       const watchedPath = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
-      if (gen !== this.generation || !filename || typeof watchedPath !== 'string') return;
+      if (gen !== this.generation) return;
+      this.countBurst();
+      if (!filename || typeof watchedPath !== 'string') return;
       const rel = this.relative(path.join(watchedPath, filename));
       if (rel === null || rel === '') return;
       if (rel === IGNORE_FILE_NAME || this.o.filter(rel, false)) this.o.onEvent('change', rel);
@@ -111,12 +126,37 @@ export class TreeWatcher {
     fsw.on('error', (err) => this.onWatchError(gen, err as Error));
   }
 
+  /**
+   * libuv reads the inotify descriptor until it is empty and delivers every event in the same
+   * turn of the event loop. A turn with as many events as the kernel's queue holds means the
+   * queue was full, so the kernel dropped what came next (its overflow event never reaches us).
+   */
+  private countBurst(): void {
+    if (this.burst++ > 0) return;
+    setImmediate(() => {
+      const events = this.burst;
+      this.burst = 0;
+      if (events >= this.queueSize && !this.closed) this.o.onOverflow?.(events);
+    });
+  }
+
   /** Watches a new root or with a new filter. */
   restart(options: Pick<WatcherOptions, 'root' | 'filter' | 'followSymlinks'>): void {
     this.o = { ...this.o, ...options };
     this.retryMs = this.o.retryFirstMs ?? 30_000;
     this.stopCurrent();
     this.start();
+  }
+
+  /**
+   * The root is gone (moved away, unmounted): stop watching it, since inotify would follow the
+   * moved folder and report its changes under the root's path. `restart` watches again.
+   */
+  suspend(why: string): void {
+    if (this.closed) return;
+    this.generation++;
+    void this.stopCurrent();
+    this.health = { state: 'waiting', directories: null, error: why, retryAt: null };
   }
 
   async close(): Promise<void> {

@@ -86,6 +86,10 @@ export class Ledger {
       allFailures: db.prepare(`SELECT path, error, retryable, attempts, next_retry_at AS nextRetryAt, size, mtime_ms AS mtimeMs,
         last_failed_at AS lastFailedAt FROM failures ORDER BY path`),
       failureByPath: db.prepare('SELECT attempts FROM failures WHERE path = ?'),
+      oneFailure: db.prepare(`SELECT path, error, retryable, attempts, next_retry_at AS nextRetryAt, size, mtime_ms AS mtimeMs,
+        last_failed_at AS lastFailedAt FROM failures WHERE path = ?`),
+      nextRetryAfter: db.prepare('SELECT min(next_retry_at) AS at FROM failures WHERE retryable = 1 AND next_retry_at > ?'),
+      retriesDueBy: db.prepare('SELECT path FROM failures WHERE retryable = 1 AND next_retry_at <= ? ORDER BY path'),
       upsertFailure: db.prepare(`INSERT INTO failures (path, error, retryable, attempts, next_retry_at, size, mtime_ms, last_failed_at)
         VALUES (@path, @error, @retryable, @attempts, @nextRetryAt, @size, @mtimeMs, @lastFailedAt)
         ON CONFLICT (path) DO UPDATE SET error = excluded.error, retryable = excluded.retryable, attempts = excluded.attempts,
@@ -445,6 +449,22 @@ export class Ledger {
     };
     this.stmt.upsertFailure.run({ ...failure, retryable: retryable ? 1 : 0 });
     return failure;
+  }
+
+  /** One path's failure row, if any: per-path work reads this, not the whole table. */
+  failure(relPath: string): Failure | undefined {
+    const row = this.stmt.oneFailure.get(relPath) as (Omit<Failure, 'retryable'> & { retryable: number }) | undefined;
+    return row ? { ...row, retryable: row.retryable !== 0 } : undefined;
+  }
+
+  /** The earliest back-off end of a retryable failure later than `time`, or null. */
+  nextRetryAfter(time: number): number | null {
+    return (this.stmt.nextRetryAfter.get(time) as { at: number | null }).at;
+  }
+
+  /** The paths of retryable failures whose back-off ends by `time`. */
+  retriesDueBy(time: number): string[] {
+    return (this.stmt.retriesDueBy.all(time) as { path: string }[]).map((r) => r.path);
   }
 
   clearFailure(relPath: string): void {

@@ -75,6 +75,31 @@ export async function openRoot(root: string): Promise<OpenedRoot> {
   return { absRoot, realRoot, dev: info.dev, ino: info.ino };
 }
 
+/** What identifies the sync root between runs: its device and inode (DESIGN.md rule 4). */
+export interface RootIdentity {
+  dev: number;
+  ino: number;
+}
+
+/**
+ * Why the folder now at `root` (identity `current`) is not the root last synced (`recorded`), or
+ * null when it is. Another device is an unmounted or swapped disk; another inode on the same
+ * device is a folder that was replaced or moved (`mv root root.old && mkdir root`, a restore from
+ * a backup). Either way its files are not the ledger's, so nothing may be deleted on their word
+ * until the user accepts the new folder. A recorded identity without an inode (written by an
+ * older version) is compared by device only.
+ */
+export function identityChange(root: string, recorded: Partial<RootIdentity> | null | undefined, current: RootIdentity): string | null {
+  const accept = 'if the folder really is the new root, run files-sync sync --allow-mass-delete once';
+  if (typeof recorded?.dev === 'number' && recorded.dev !== current.dev) {
+    return `${root} is on another device than when it was last synced (is the disk mounted?); ${accept}`;
+  }
+  if (typeof recorded?.ino === 'number' && recorded.ino !== current.ino) {
+    return `${root} is another folder than the one last synced (same disk, another inode: it was replaced or moved); ${accept}`;
+  }
+  return null;
+}
+
 /** Throws RootError when the root is gone or no longer the directory `opened` describes. */
 export async function checkRootUnchanged(opened: OpenedRoot): Promise<void> {
   let info;

@@ -8,6 +8,7 @@ import { backupLedger } from '../ledger/backup.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { IGNORE_FILE_NAME, createFilter, filterHash } from '../local/filter.js';
 import type { FilterOptions, PathFilter, WalkResult } from '../local/types.js';
+import { identityChange, type RootIdentity } from '../local/root.js';
 import { RootError, statOne, walk } from '../local/walk.js';
 import type { Logger } from '../log.js';
 import type { FileMetadata, RemoteFiles } from '../remote/types.js';
@@ -90,7 +91,7 @@ export function nameFor(config: Config): (relPath: string) => string {
 
 /**
  * Checks the root before anything is planned (rule 4). A missing root is an error (exit 3);
- * a missing marker or another device does not stop uploads but forbids deletes.
+ * a missing marker or another device or inode (a replaced folder) does not stop uploads but forbids deletes.
  */
 export function checkRoot(config: Config, ledger: Ledger, acceptNewDevice = false): { distrust: string | null; dev: number } {
   let stat: fs.Stats;
@@ -104,11 +105,9 @@ export function checkRoot(config: Config, ledger: Ledger, acceptNewDevice = fals
   if (config.rootMarker && !fs.existsSync(path.join(config.root, config.rootMarker))) {
     distrust = `the root marker ${config.rootMarker} is missing from ${config.root} (is the right disk mounted?)`;
   }
-  const recorded = ledger.getMetaJson<{ dev: number }>('root_identity');
-  if (!distrust && !acceptNewDevice && recorded && recorded.dev !== stat.dev && ledger.counts().files > 0) {
-    distrust =
-      `${config.root} is on another device than when it was last synced (is the disk mounted?); ` +
-      'if the folder really moved to another disk, run files-sync sync --allow-mass-delete once';
+  // Device and inode (src/local/root.ts): a replaced folder is as foreign as another disk.
+  if (!distrust && !acceptNewDevice && ledger.counts().files > 0) {
+    distrust = identityChange(config.root, ledger.getMetaJson<Partial<RootIdentity>>('root_identity'), stat);
   }
   return { distrust, dev: stat.dev };
 }

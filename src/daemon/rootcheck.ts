@@ -1,0 +1,134 @@
+// The daemon's watch on the sync root itself: a cheap stat every couple of seconds that notices a
+// root replaced (another device or inode), moved away, deleted or back after an unmount, which
+// chokidar does not report (inotify's self events on the watched root are not exposed).
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { errorMessage } from '../errors.js';
+
+/** How often the root is looked at: a replaced root is noticed within about this long. */
+export const ROOT_CHECK_MS = 2_000;
+
+/** What a look at the root found. */
+export interface RootState {
+  state: 'present' | 'missing' | 'not-a-directory';
+  dev: number | null;
+  ino: number | null;
+  /** With `rootMarker` enabled: whether the marker file is there. */
+  marker: boolean | null;
+  /** Why the root could not be seen (the errno), when missing. */
+  error: string | null;
+}
+
+/** What `status` shows of the root check. */
+export interface RootCheckStatus extends RootState {
+  checkedAt: string | null;
+  /** When the root last changed identity or came and went since the daemon started. */
+  changedAt: string | null;
+}
+
+/** What the check watches and whom it tells. */
+export interface RootCheckOptions {
+  root: () => string;
+  marker: () => string | null;
+  /** The root is not what it was at the previous look. */
+  onChange: (before: RootState, after: RootState) => void;
+  intervalMs?: number;
+}
+
+/** Stats the root (following a root that is a symlink, as the walk does) and its marker. */
+export async function lookAtRoot(root: string, marker: string | null): Promise<RootState> {
+  let info;
+  try {
+    info = await stat(root);
+  } catch (err) {
+    return { state: 'missing', dev: null, ino: null, marker: null, error: (err as NodeJS.ErrnoException).code ?? errorMessage(err) };
+  }
+  if (!info.isDirectory()) return { state: 'not-a-directory', dev: info.dev, ino: info.ino, marker: null, error: null };
+  const hasMarker = marker === null ? null : await stat(path.join(root, marker)).then(() => true, () => false);
+  return { state: 'present', dev: info.dev, ino: info.ino, marker: hasMarker, error: null };
+}
+
+/**
+ * What changed between two looks, for the log and the reconciliation's reason. A root that is
+ * gone stops being watched; one back or replaced is watched again (its deletes are judged by the
+ * reconciliation's root check, DESIGN.md rule 4).
+ */
+export function describeRootChange(root: string, before: RootState, after: RootState): { gone: boolean; what: string; message: string } {
+  if (after.state !== 'present') {
+    const what = after.state === 'missing' ? `the sync root is gone (${after.error ?? 'not found'})` : 'the sync root is no longer a directory';
+    return { gone: true, what, message: `${what.replace('the sync root', `the sync root ${root}`)}: nothing is deleted, and watching resumes when it is back` };
+  }
+  let what: string;
+  if (before.state !== 'present') what = 'is back';
+  else if (before.dev !== after.dev || before.ino !== after.ino) what = 'was replaced (another device or inode)';
+  else what = after.marker ? 'has its marker again' : 'lost its marker';
+  return { gone: false, what: `the sync root ${what}`, message: `the sync root ${root} ${what}; watching it again and reconciling` };
+}
+
+function sameRoot(a: RootState, b: RootState): boolean {
+  return a.state === b.state && a.dev === b.dev && a.ino === b.ino && a.marker === b.marker;
+}
+
+/** Polls the root's identity; `reset()` after the root path changed (a reload). */
+export class RootCheck {
+  private timer: NodeJS.Timeout | null = null;
+  private last: RootState | null = null;
+  private checkedAt: number | null = null;
+  private changedAt: number | null = null;
+  private looking = false;
+  private stopped = false;
+
+  constructor(private readonly o: RootCheckOptions) {}
+
+  /** Takes the first look (the baseline) and starts polling. */
+  async start(): Promise<void> {
+    this.last = await lookAtRoot(this.o.root(), this.o.marker());
+    this.checkedAt = Date.now();
+    this.arm();
+  }
+
+  /** The root path or marker changed by configuration: the next look is the new baseline. */
+  reset(): void {
+    this.last = null;
+  }
+
+  status(): RootCheckStatus {
+    const last = this.last ?? { state: 'present', dev: null, ino: null, marker: null, error: null };
+    return {
+      ...last,
+      checkedAt: this.checkedAt === null ? null : new Date(this.checkedAt).toISOString(),
+      changedAt: this.changedAt === null ? null : new Date(this.changedAt).toISOString(),
+    };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private arm(): void {
+    if (this.stopped) return;
+    // Unref'd: the check never keeps a stopping daemon alive.
+    this.timer = setTimeout(() => void this.look(), this.o.intervalMs ?? ROOT_CHECK_MS);
+    this.timer.unref();
+  }
+
+  private async look(): Promise<void> {
+    if (this.looking || this.stopped) return;
+    this.looking = true;
+    try {
+      const now = await lookAtRoot(this.o.root(), this.o.marker());
+      this.checkedAt = Date.now();
+      const before = this.last;
+      this.last = now;
+      if (before !== null && !sameRoot(before, now) && !this.stopped) {
+        this.changedAt = Date.now();
+        this.o.onChange(before, now);
+      }
+    } finally {
+      this.looking = false;
+      this.arm();
+    }
+  }
+}

@@ -1,0 +1,95 @@
+// The daemon and its root's identity (DESIGN.md rule 4): a root replaced, moved away or gone and
+// back is noticed within seconds, watched again and reconciled; a replaced root (another inode)
+// gets its new files uploaded but deletes nothing of the old root's files until accepted.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Emulator } from '../../src/emulator/index.js';
+import { daemonSetup, daemonStatus, killDaemons, remoteFiles, startDaemon, waitForMirror } from '../helpers/daemon.js';
+import { emulator, sha256, syncSetup, waitFor, writeTree, type SyncSetup } from '../helpers/sync.js';
+
+let emu: Emulator | undefined;
+let setup: SyncSetup | undefined;
+afterEach(async () => {
+  await killDaemons();
+  setup?.cleanup();
+  await emu?.close();
+  emu = setup = undefined;
+});
+
+/** Waits (bounded) until the emulator holds our copy of `name` with `content`. */
+async function uploaded(name: string, content: string, within: number): Promise<void> {
+  await waitFor(() => remoteFiles(emu!).get(name) === sha256(content), `${name} uploaded`, within);
+}
+
+describe('daemon: the root replaced or gone', () => {
+  it('notices a replaced root within seconds, uploads its files and deletes nothing of the old one', async () => {
+    emu = await emulator();
+    setup = daemonSetup(emu);
+    writeTree(setup.root, { 'one.txt': 'one', 'two.txt': 'two' });
+    const daemon = await startDaemon(setup, { args: ['--log-format', 'json'] });
+    await waitForMirror(emu, setup, 'the first reconciliation');
+
+    const replacedAt = Date.now();
+    fs.renameSync(setup.root, path.join(setup.dir, 'root.old'));
+    fs.mkdirSync(setup.root);
+    fs.writeFileSync(path.join(setup.root, 'three.txt'), 'three');
+    await uploaded('three.txt', 'three', 10_000);
+    fs.writeFileSync(path.join(setup.root, 'four.txt'), 'four');
+    await uploaded('four.txt', 'four', 10_000);
+
+    // Another inode is another folder: the old root's files are not deleted (rule 4) until the
+    // user accepts the new root with --allow-mass-delete.
+    expect(remoteFiles(emu).get('one.txt')).toBe(sha256('one'));
+    expect(remoteFiles(emu).get('two.txt')).toBe(sha256('two'));
+    expect(daemon.count(/"message":"the sync root .* was replaced/)).toBe(1);
+
+    const status = await daemonStatus(setup);
+    expect(status.watcher.state).toBe('watching');
+    expect(Date.parse(status.rootCheck.changedAt)).toBeGreaterThanOrEqual(replacedAt - 1000);
+    expect(Date.parse(status.reconcile.last.at)).toBeGreaterThan(replacedAt);
+    expect(status.reconcile.last.exitCode).toBe(3); // deletes blocked, and said so
+
+    const accepted = await setup.sync(['--allow-mass-delete']);
+    expect(accepted.code).toBe(0);
+    await waitForMirror(emu, setup, 'the old root forgotten once the new one is accepted');
+    expect((await daemon.stop()).code).toBe(0);
+  });
+
+  it('notices a root that disappears and comes back, and watches it again', async () => {
+    emu = await emulator();
+    setup = daemonSetup(emu);
+    writeTree(setup.root, { 'one.txt': 'one' });
+    const daemon = await startDaemon(setup, { args: ['--log-format', 'json'] });
+    await waitForMirror(emu, setup, 'the first reconciliation');
+
+    const away = path.join(setup.dir, 'away');
+    fs.renameSync(setup.root, away);
+    await waitFor(async () => (await daemonStatus(setup!)).rootCheck.state === 'missing', 'the root seen missing', 10_000);
+    // Written while the root is away (an unmounted disk): nothing of it may be taken for the root.
+    fs.writeFileSync(path.join(away, 'while-away.txt'), 'away');
+    fs.renameSync(away, setup.root);
+    fs.writeFileSync(path.join(setup.root, 'back.txt'), 'back');
+    await uploaded('back.txt', 'back', 10_000);
+    await waitForMirror(emu, setup, 'the returned root mirrored');
+    const status = await daemonStatus(setup);
+    expect(status.rootCheck.state).toBe('present');
+    expect(status.watcher.state).toBe('watching');
+    expect(daemon.child.exitCode).toBeNull();
+  });
+
+  it('a one-shot sync on a replaced root (same device, another inode) uploads but deletes nothing until accepted', async () => {
+    emu = await emulator();
+    setup = syncSetup(emu);
+    writeTree(setup.root, { 'one.txt': 'one', 'two.txt': 'two' });
+    expect((await setup.sync()).code).toBe(0);
+    fs.renameSync(setup.root, path.join(setup.dir, 'root.old'));
+    writeTree(setup.root, { 'one.txt': 'one' });
+    const replaced = await setup.sync();
+    expect(replaced.code).toBe(3);
+    expect(replaced.stderr).toMatch(/another folder than the one last synced/);
+    expect(remoteFiles(emu).get('two.txt')).toBe(sha256('two'));
+    expect((await setup.sync(['--allow-mass-delete'])).code).toBe(0);
+    expect([...remoteFiles(emu).keys()]).toEqual(['one.txt']);
+  });
+});
