@@ -72,9 +72,9 @@ describe('daemon: the root replaced or gone', () => {
     fs.writeFileSync(path.join(setup.root, 'back.txt'), 'back');
     await uploaded('back.txt', 'back', 10_000);
     await waitForMirror(emu, setup, 'the returned root mirrored');
-    const status = await daemonStatus(setup);
-    expect(status.rootCheck.state).toBe('present');
-    expect(status.watcher.state).toBe('watching');
+    // The watcher is re-created after the reconciliation that uploaded back.txt: wait for it.
+    await waitFor(async () => (await daemonStatus(setup!)).watcher.state === 'watching', 'the watcher back on the root', 20_000);
+    expect((await daemonStatus(setup)).rootCheck.state).toBe('present');
     expect(daemon.child.exitCode).toBeNull();
   });
 
