@@ -35,7 +35,8 @@ export async function runDaemon(context: CommandContext): Promise<number> {
   const apiKey = loadApiKey(config, context.env);
   const lock = acquireLock(config.stateDir, 'daemon'); // a second daemon: LockedError, exit 2, naming the pid
   try {
-    return await new Daemon(context, config, logger).run(apiKey);
+    // The root's ignore file is read before anything starts: a bad one stops the start (exit 3).
+    return await new Daemon(context, await Settings.load(config), logger).run(apiKey);
   } finally {
     lock.release();
   }
@@ -67,12 +68,12 @@ class Daemon {
 
   constructor(
     private readonly context: CommandContext,
-    config: Config,
+    settings: Settings,
     private readonly logger: Logger,
   ) {
     this.log = logger.child({ module: 'daemon' });
     this.hooks = readTestHooks(context.env);
-    this.settings = new Settings(config);
+    this.settings = settings;
   }
 
   private get config(): Config {
@@ -193,7 +194,7 @@ class Daemon {
       if (kind === 'unlinkDir') this.loop.trigger('the root was removed');
       return;
     }
-    if (rel === IGNORE_FILE_NAME) return this.applied(this.settings.ignoreFileChanged(this.log));
+    if (rel === IGNORE_FILE_NAME) return this.whenSettled(this.settings.ignoreFileChanged(this.log));
     if (kind === 'unlinkDir') {
       for (const row of this.ledger.filesUnder(rel)) this.queue.schedule(row.path);
     } else if (kind === 'addDir') {
@@ -210,8 +211,11 @@ class Daemon {
     return this.queue
       .exclusive(async () => {
         this.log.debug('reconciling', { reasons });
+        // The ignore file is read again (a change the watcher missed); a bad one keeps the running filter.
+        this.applied(await this.settings.ignoreFileChanged(this.log));
         const report = await reconcile({
           config: this.config,
+          filter: this.settings.built,
           ledger: this.ledger,
           remote: this.gate,
           logger: this.logger.child({ module: 'sync' }),
@@ -288,12 +292,20 @@ class Daemon {
 
   /** SIGHUP: the config file is read again; a bad one is logged and the running one kept. */
   private reload(): void {
-    if (this.phase !== 'stopping') this.applied(this.settings.reload(this.context.overrides, this.context.env, this.log));
+    if (this.phase !== 'stopping') this.whenSettled(this.settings.reload(this.context.overrides, this.context.env, this.log));
+  }
+
+  /** Applies a settings change once it is built (the ignore file is read asynchronously). */
+  private whenSettled(change: Promise<SettingsChange | null>): void {
+    change.then(
+      (c) => this.applied(c),
+      (err: unknown) => this.log.error(`settings not applied: ${errorMessage(err)}`),
+    );
   }
 
   /** Acts on a reload or a changed ignore file: a new root or filter is watched again and reconciled. */
   private applied(change: SettingsChange | null): void {
-    if (!change) return;
+    if (!change || this.phase === 'stopping') return;
     this.logger.level = this.context.logLevel ?? this.config.logLevel;
     this.queue.concurrency = this.config.concurrency;
     if (change.intervalChanged) this.loop.schedulePeriodic();
