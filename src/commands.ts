@@ -4,6 +4,7 @@ import path from 'node:path';
 import { loadApiKey, loadConfig, type Config, type ConfigOverrides } from './config.js';
 import { acquireLock, readLock } from './daemon/lock.js';
 import { ExitCode, SyncError } from './errors.js';
+import { escapeJson, escapeText } from './escape.js';
 import { Ledger } from './ledger/ledger.js';
 import { createLogger, detectLogFormat, type LogFormat, type LogLevel, type Logger } from './log.js';
 import { FilesClient } from './remote/client.js';
@@ -47,8 +48,14 @@ export function clientFor(config: Config, apiKey: string, logger: Logger): Files
   });
 }
 
-function write(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+/** Prints one line of human output, escaped: names from the folder must not forge lines (rule 9). */
+function write(line: string): void {
+  process.stdout.write(`${escapeText(line)}\n`);
+}
+
+/** Prints a value as JSON that stays valid and equal, with no raw C1 or DEL (rule 9). */
+function writeJson(value: unknown): void {
+  process.stdout.write(`${escapeJson(JSON.stringify(value, null, 2))}\n`);
 }
 
 /** `files-sync sync`: one reconciliation, or a request to the running daemon to do one. */
@@ -100,7 +107,7 @@ const sync: Command = async (context) => {
 
 /** Prints a sync report: JSON for scripts, or the summary lines. */
 export function printReport(report: SyncReport, json: boolean): void {
-  if (json) write(JSON.stringify(report, null, 2));
+  if (json) writeJson(report);
   else for (const line of summaryLines(report)) write(line);
 }
 
@@ -134,7 +141,7 @@ const status: Command = async (context) => {
       daemon: holder ? { pid: holder.pid, holder: holder.holder, live } : null,
     };
     if (context.json) {
-      write(JSON.stringify(result, null, 2));
+      writeJson(result);
       return ExitCode.ok;
     }
     write(`root: ${result.root}`);
@@ -181,7 +188,7 @@ const ls: Command = async (context) => {
   const { ledger } = openReadOnly(context);
   try {
     const rows = ledger.files().map((r) => ({ path: r.path, file_id: r.fileId, size: r.size, mime_type: r.mimeType, uploaded_at: r.uploadedAt }));
-    if (context.json) write(JSON.stringify(rows, null, 2));
+    if (context.json) writeJson(rows);
     else for (const r of rows) write(`${r.file_id}  ${String(r.size).padStart(10)}  ${r.mime_type.padEnd(24)}  ${r.uploaded_at}  ${r.path}`);
     return ExitCode.ok;
   } finally {
@@ -200,7 +207,7 @@ const resolve: Command = async (context) => {
     const rel = !inRoot.startsWith('..') && !path.isAbsolute(inRoot) && path.isAbsolute(arg) ? inRoot : arg;
     const row = ledger.fileByPath(rel.split(path.sep).join('/')) ?? ledger.fileByPath(inRoot.split(path.sep).join('/'));
     if (!row) {
-      process.stderr.write(`files-sync: ${arg} is not synced\n`);
+      process.stderr.write(`files-sync: ${escapeText(arg)} is not synced\n`);
       return ExitCode.fileFailures;
     }
     write(row.fileId);
