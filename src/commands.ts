@@ -7,6 +7,7 @@ import { ExitCode, SyncError } from './errors.js';
 import { escapeJson, escapeText } from './escape.js';
 import { Ledger } from './ledger/ledger.js';
 import { createLogger, detectLogFormat, type LogFormat, type LogLevel, type Logger } from './log.js';
+import { ensurePrivateDir } from './local/private.js';
 import { FilesClient } from './remote/client.js';
 import { ProgressView, formatBytes, summaryLines } from './report.js';
 import { reconcile, type SyncReport } from './sync/reconcile.js';
@@ -69,6 +70,7 @@ const sync: Command = async (context) => {
   }
   const apiKey = loadApiKey(config, context.env);
   // A dry run writes nothing, so it needs no lock and may run beside a daemon or another sync.
+  if (!context.dryRun) ensurePrivateDir(config.stateDir); // before the lock file goes into it (rule 9)
   const lock = context.dryRun ? null : acquireLock(config.stateDir, 'sync');
   const ledger = context.dryRun
     ? Ledger.open(fs.existsSync(ledgerPath(config)) ? ledgerPath(config) : ':memory:', { readOnly: fs.existsSync(ledgerPath(config)) })

@@ -8,6 +8,7 @@ import { loadApiKey, loadConfig, type Config } from '../config.js';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
 import { Ledger } from '../ledger/ledger.js';
 import { IGNORE_FILE_NAME } from '../local/filter.js';
+import { ensurePrivateDir } from '../local/private.js';
 import type { Logger } from '../log.js';
 import type { FilesClient } from '../remote/client.js';
 import { reconcile, type SyncReport } from '../sync/reconcile.js';
@@ -33,6 +34,7 @@ export async function runDaemon(context: CommandContext): Promise<number> {
   const config = loadConfig(context.overrides, context.env);
   const logger = loggerFor(context, config);
   const apiKey = loadApiKey(config, context.env);
+  ensurePrivateDir(config.stateDir); // before the lock file goes into it (rule 9)
   const lock = acquireLock(config.stateDir, 'daemon'); // a second daemon: LockedError, exit 2, naming the pid
   try {
     // The root's ignore file is read before anything starts: a bad one stops the start (exit 3).

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SyncError, ExitCode, errorMessage } from '../errors.js';
+import { preparePrivateLedger } from '../local/private.js';
 import type { FileMetadata } from '../remote/types.js';
 import { MIGRATIONS } from './schema.js';
 import type { Failure, FileRow, InFlightUpload, PendingDelete, UploadIntent, UploadedContent } from './types.js';
@@ -87,7 +88,8 @@ export class Ledger {
     if (readOnly && !fs.existsSync(file)) {
       throw new LedgerError(`no ledger at ${file}: nothing has been synced with this state directory yet (run files-sync sync)`);
     }
-    if (!readOnly) fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    // The state directory and ledger are ours alone (rule 9): created private, refused when not.
+    if (file !== ':memory:') preparePrivateLedger(file, path.dirname(file), readOnly);
     let db: Database.Database;
     try {
       db = new Database(file, { readonly: readOnly, fileMustExist: readOnly });
