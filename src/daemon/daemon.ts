@@ -2,6 +2,7 @@
 // reconciliation loop, the API health tracker and the control socket around one ledger, and owns
 // the process's life: signals, reload, and a stop that leaves the ledger consistent. Test hooks:
 // `readTestHooks` in settings.ts.
+import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clientFor, ledgerPath, loggerFor, type CommandContext } from '../commands.js';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
@@ -42,6 +43,14 @@ export async function runDaemon(context: CommandContext): Promise<number> {
   } finally {
     lock.release();
   }
+}
+
+/** True when `dir` is a directory now. */
+function isDirectory(dir: string): Promise<boolean> {
+  return stat(dir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }
 
 class Daemon {
@@ -213,8 +222,9 @@ class Daemon {
     return this.queue
       .exclusive(async () => {
         this.log.debug('reconciling', { reasons });
-        // The ignore file is read again (a change the watcher missed); a bad one keeps the running filter.
-        this.applied(await this.settings.ignoreFileChanged(this.log));
+        // The ignore file is read again (a change the watcher missed); a bad one keeps the running
+        // filter. Not while the root is missing: its absent ignore file would read as "no rules".
+        if (await isDirectory(this.config.root)) this.applied(await this.settings.ignoreFileChanged(this.log));
         const report = await reconcile({
           config: this.config,
           filter: this.settings.built,
