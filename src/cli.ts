@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { commands, type CommandContext } from './commands.js';
 import { ConfigError, ExitCode, SyncError, errorMessage } from './errors.js';
+import { escapeText } from './escape.js';
 import { redact } from './log.js';
 
 const USAGE = `files-sync: mirror a folder into an Anthropic workspace through the Files API
@@ -138,7 +139,7 @@ function parseCommandLine(command: string, args: string[], allowed: readonly str
 function reportFatal(err: unknown): number {
   const code = err instanceof SyncError ? err.exitCode : ExitCode.usage;
   const message = err instanceof SyncError ? err.message : `unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
-  process.stderr.write(`files-sync: ${redact(message)}\n`);
+  process.stderr.write(`files-sync: ${escapeText(redact(message))}\n`);
   return code;
 }
 

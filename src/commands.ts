@@ -4,8 +4,10 @@ import path from 'node:path';
 import { loadApiKey, loadConfig, type Config, type ConfigOverrides } from './config.js';
 import { acquireLock, readLock } from './daemon/lock.js';
 import { ExitCode, SyncError } from './errors.js';
+import { escapeJson, escapeText } from './escape.js';
 import { Ledger } from './ledger/ledger.js';
 import { createLogger, detectLogFormat, type LogFormat, type LogLevel, type Logger } from './log.js';
+import { ensurePrivateDir } from './local/private.js';
 import { FilesClient } from './remote/client.js';
 import { ProgressView, formatBytes, summaryLines } from './report.js';
 import { reconcile, type SyncReport } from './sync/reconcile.js';
@@ -50,8 +52,14 @@ export function clientFor(config: Config, apiKey: string, logger: Logger): Files
   });
 }
 
-function write(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+/** Prints one line of human output, escaped: names from the folder must not forge lines (rule 9). */
+function write(line: string): void {
+  process.stdout.write(`${escapeText(line)}\n`);
+}
+
+/** Prints a value as JSON that stays valid and equal, with no raw C1 or DEL (rule 9). */
+function writeJson(value: unknown): void {
+  process.stdout.write(`${escapeJson(JSON.stringify(value, null, 2))}\n`);
 }
 
 /** `files-sync sync`: one reconciliation, or a request to the running daemon to do one. */
@@ -65,6 +73,7 @@ const sync: Command = async (context) => {
   }
   const apiKey = loadApiKey(config, context.env);
   // A dry run writes nothing, so it needs no lock and may run beside a daemon or another sync.
+  if (!context.dryRun) ensurePrivateDir(config.stateDir); // before the lock file goes into it (rule 9)
   const lock = context.dryRun ? null : acquireLock(config.stateDir, 'sync');
   const ledger = context.dryRun
     ? Ledger.open(fs.existsSync(ledgerPath(config)) ? ledgerPath(config) : ':memory:', { readOnly: fs.existsSync(ledgerPath(config)) })
@@ -103,7 +112,7 @@ const sync: Command = async (context) => {
 
 /** Prints a sync report: JSON for scripts, or the summary lines. */
 export function printReport(report: SyncReport, json: boolean): void {
-  if (json) write(JSON.stringify(report, null, 2));
+  if (json) writeJson(report);
   else for (const line of summaryLines(report)) write(line);
 }
 
@@ -139,7 +148,7 @@ const status: Command = async (context) => {
       daemon: holder ? { pid: holder.pid, holder: holder.holder, live } : null,
     };
     if (context.json) {
-      write(JSON.stringify(result, null, 2));
+      writeJson(result);
       return ExitCode.ok;
     }
     write(`root: ${result.root}`);
@@ -191,7 +200,7 @@ const ls: Command = async (context) => {
   const { ledger } = openReadOnly(context);
   try {
     const rows = ledger.files().map((r) => ({ path: r.path, file_id: r.fileId, size: r.size, mime_type: r.mimeType, uploaded_at: r.uploadedAt }));
-    if (context.json) write(JSON.stringify(rows, null, 2));
+    if (context.json) writeJson(rows);
     else for (const r of rows) write(`${r.file_id}  ${String(r.size).padStart(10)}  ${r.mime_type.padEnd(24)}  ${r.uploaded_at}  ${r.path}`);
     return ExitCode.ok;
   } finally {
@@ -210,7 +219,7 @@ const resolve: Command = async (context) => {
     const rel = !inRoot.startsWith('..') && !path.isAbsolute(inRoot) && path.isAbsolute(arg) ? inRoot : arg;
     const row = ledger.fileByPath(rel.split(path.sep).join('/')) ?? ledger.fileByPath(inRoot.split(path.sep).join('/'));
     if (!row) {
-      process.stderr.write(`files-sync: ${arg} is not synced\n`);
+      process.stderr.write(`files-sync: ${escapeText(arg)} is not synced\n`);
       return ExitCode.fileFailures;
     }
     write(row.fileId);

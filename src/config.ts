@@ -211,21 +211,31 @@ export function loadConfig(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, c
 /** The systemd credential name the unit loads the key under. */
 export const CREDENTIAL_NAME = 'anthropic-api-key';
 
-function readKeyFile(file: string, what: string): string {
+/** Where a key came from, as the messages name it. */
+type KeySource = 'api.keyFile' | 'systemd credential';
+
+function readKeyFile(file: string, source: KeySource): string {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(file);
   } catch (err) {
-    throw new ConfigError(`cannot read the API key ${what} ${file}: ${errorMessage(err)}`, { cause: err });
+    throw new ConfigError(`cannot read the API key (${source}) ${file}: ${errorMessage(err)}`, { cause: err });
   }
-  // As ssh does with a private key: a key others can read is as good as leaked.
-  if ((stat.mode & 0o077) !== 0) {
+  // As ssh does with a private key: a key others can read is as good as leaked. A systemd
+  // credential is exempt: systemd writes it 0400 and opens it to the service user with an ACL,
+  // whose mask shows in the group bits (0440); its directory is systemd's to protect.
+  if (source === 'api.keyFile' && (stat.mode & 0o077) !== 0) {
     throw new ConfigError(
-      `the API key ${what} ${file} is readable by group or others (mode ${(stat.mode & 0o777).toString(8)}): run "chmod 600 ${file}"`,
+      `the API key file (api.keyFile) ${file} is readable by group or others (mode ${(stat.mode & 0o777).toString(8)}): run "chmod 600 ${file}"`,
     );
   }
-  const key = fs.readFileSync(file, 'utf8').trim();
-  if (!key) throw new ConfigError(`the API key ${what} ${file} is empty`);
+  let key: string;
+  try {
+    key = fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(`cannot read the API key (${source}) ${file}: ${errorMessage(err)}`, { cause: err });
+  }
+  if (!key) throw new ConfigError(`the API key (${source}) ${file} is empty`);
   return key;
 }
 
@@ -236,10 +246,10 @@ function readKeyFile(file: string, what: string): string {
  */
 export function loadApiKey(config: Config, env: NodeJS.ProcessEnv): string {
   let key: string | undefined = env.ANTHROPIC_API_KEY?.trim() || undefined;
-  if (!key && config.api.keyFile) key = readKeyFile(config.api.keyFile, 'file');
+  if (!key && config.api.keyFile) key = readKeyFile(config.api.keyFile, 'api.keyFile');
   if (!key && env.CREDENTIALS_DIRECTORY) {
     const credential = path.join(env.CREDENTIALS_DIRECTORY, CREDENTIAL_NAME);
-    if (fs.existsSync(credential)) key = readKeyFile(credential, 'credential');
+    if (fs.existsSync(credential)) key = readKeyFile(credential, 'systemd credential');
   }
   if (!key) {
     throw new ConfigError(

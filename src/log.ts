@@ -1,7 +1,9 @@
 // Logging through winston: human lines on a terminal, sd-daemon priority prefixes under journald,
-// JSON lines for log shippers. Every line passes a redaction step for registered secrets.
+// JSON lines for log shippers. Every line passes a redaction step for registered secrets, and the
+// escaping of control characters (names from the folder must not forge lines: rule 9).
 import { Writable } from 'node:stream';
 import winston from 'winston';
+import { escapeJson, escapeText } from './escape.js';
 
 export type LogFormat = 'human' | 'journal' | 'json';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -45,28 +47,41 @@ function contextOf(info: winston.Logform.TransformableInfo): string {
   for (const [key, value] of Object.entries(info)) {
     if (FRAME.has(key) || typeof key === 'symbol') continue;
     if (value === undefined) continue;
-    parts.push(`${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+    parts.push(`${escapeText(key)}=${typeof value === 'string' ? escapeText(value) : escapeJson(JSON.stringify(value) ?? String(value))}`);
   }
   return parts.length > 0 ? ` (${parts.join(' ')})` : '';
 }
 
+/** `module: message`, escaped. */
+function frameOf(info: winston.Logform.TransformableInfo): string {
+  const module = info.module ? `${escapeText(String(info.module))}: ` : '';
+  return `${module}${escapeText(String(info.message))}`;
+}
+
+/** JSON lines keep their value; C1, DEL and the other invisible characters become \u escapes. */
+const escapedJsonLine = winston.format((info) => {
+  const MESSAGE = Symbol.for('message');
+  const line = (info as Record<symbol, unknown>)[MESSAGE];
+  if (typeof line === 'string') (info as Record<symbol, unknown>)[MESSAGE] = escapeJson(line);
+  return info;
+});
+
 function lineFormat(format: LogFormat): winston.Logform.Format {
   switch (format) {
     case 'json':
-      return winston.format.combine(winston.format.timestamp(), winston.format.json());
+      return winston.format.combine(winston.format.timestamp(), winston.format.json(), escapedJsonLine());
     case 'journal':
       // journald stamps each line itself; the prefix sets the priority (sd-daemon(3)).
       return winston.format.printf((info) => {
-        const module = info.module ? `${String(info.module)}: ` : '';
-        return `<${JOURNAL_PRIORITY[info.level] ?? 6}>${module}${String(info.message)}${contextOf(info)}`;
+        // Escaped, a name holding "\n<0>" cannot start an emergency-priority entry of its own.
+        return `<${JOURNAL_PRIORITY[info.level] ?? 6}>${frameOf(info)}${contextOf(info)}`;
       });
     case 'human':
       return winston.format.combine(
         winston.format.timestamp({ format: 'HH:mm:ss' }),
         winston.format.printf((info) => {
-          const module = info.module ? `${String(info.module)}: ` : '';
           const level = info.level === 'info' ? '' : `${info.level.toUpperCase()} `;
-          return `${String(info.timestamp)} ${level}${module}${String(info.message)}${contextOf(info)}`;
+          return `${String(info.timestamp)} ${level}${frameOf(info)}${contextOf(info)}`;
         }),
       );
   }

@@ -1,5 +1,6 @@
 // What a person sees of a sync: the progress bar on a terminal (plain lines elsewhere) and the
 // closing summary.
+import { escapeText } from './escape.js';
 import type { Progress } from './sync/execute.js';
 import type { SyncReport } from './sync/reconcile.js';
 
@@ -75,8 +76,12 @@ export class ProgressView {
   }
 }
 
-/** The closing summary of a sync, as lines. */
+/** The closing summary of a sync, as lines; names and reasons escaped (rule 9). */
 export function summaryLines(r: SyncReport): string[] {
+  return rawSummaryLines(r).map((line) => escapeText(line));
+}
+
+function rawSummaryLines(r: SyncReport): string[] {
   const lines: string[] = [];
   if (r.dryRun && r.planned) {
     lines.push(`dry run: ${r.planned.uploads.length} uploads and ${r.planned.deletes.length} deletes planned; nothing was changed`);

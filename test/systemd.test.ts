@@ -12,7 +12,7 @@ const DAEMON = join(UNIT_DIR, 'files-sync.service');
 const ONESHOT = join(UNIT_DIR, 'files-sync-sync.service');
 const TIMER = join(UNIT_DIR, 'files-sync-sync.timer');
 const SERVICES = [DAEMON, ONESHOT];
-const MAX_EXPOSURE = 2.0;
+const MAX_EXPOSURE = 1.3;
 const TIMEOUT_MS = 20_000;
 
 const ANALYZE = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => existsSync(p));
@@ -261,6 +261,10 @@ describe('unit files: static facts', () => {
     }
   });
 
+  it('no core dumps: a core would hold the API key', () => {
+    for (const u of [daemon, oneshot]) expect(u.get('Service', 'LimitCORE')).toEqual(['0']);
+  });
+
   it('identity, state and logging are shared by both services', () => {
     for (const u of [daemon, oneshot]) {
       expect(u.get('Service', 'User')).toEqual(['files-sync']);
@@ -295,7 +299,7 @@ describe('unit files: static facts', () => {
 
   it('both services carry the same sandbox (no drift between daemon and oneshot)', () => {
     const sandboxKeys = new Set([
-      'User', 'Group', 'StateDirectory', 'StateDirectoryMode', 'LoadCredential', 'UMask', 'ReadOnlyPaths',
+      'User', 'Group', 'StateDirectory', 'StateDirectoryMode', 'LoadCredential', 'UMask', 'ReadOnlyPaths', 'LimitCORE',
       'NoNewPrivileges', 'CapabilityBoundingSet', 'AmbientCapabilities', 'ProtectSystem', 'ProtectHome',
       'PrivateTmp', 'PrivateDevices', 'DevicePolicy', 'PrivateMounts', 'PrivateIPC', 'RemoveIPC', 'KeyringMode',
       'ProtectKernelTunables', 'ProtectKernelModules', 'ProtectKernelLogs', 'ProtectControlGroups', 'ProtectClock',

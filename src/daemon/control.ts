@@ -45,8 +45,12 @@ export interface ControlServer {
   close(): Promise<void>;
 }
 
-/** Longest request line accepted. */
+/** Longest request line accepted; a connection past it is dropped at once. */
 const MAX_REQUEST_BYTES = 64 * 1024;
+/** A connection that has not sent its request line within this long is dropped. */
+const REQUEST_IDLE_MS = 10_000;
+/** How long an error answer to a dropped connection may take to flush before the drop. */
+const DROP_FLUSH_MS = 1_000;
 /** Unix socket paths hold at most 107 bytes on Linux. */
 const MAX_SOCKET_PATH = 107;
 
@@ -98,6 +102,43 @@ export async function startControlServer(stateDir: string, handlers: ControlHand
   };
 }
 
+/**
+ * Reads one request line: buffers at most MAX_REQUEST_BYTES, scans only the new bytes for the
+ * newline, and drops a connection that sends more or stays silent (a local user must not be able
+ * to grow the daemon or hold its connections open).
+ */
+function readRequest(socket: net.Socket, onLine: (line: string) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const drop = (message: string) => {
+    socket.off('data', onData);
+    socket.pause();
+    const answer: ControlMessage = { error: { message, exitCode: ExitCode.usage } };
+    const timer = setTimeout(() => socket.destroy(), DROP_FLUSH_MS);
+    timer.unref();
+    socket.write(`${JSON.stringify(answer)}\n`, () => {
+      clearTimeout(timer);
+      socket.destroy();
+    });
+  };
+  const onData = (chunk: Buffer) => {
+    const nl = chunk.indexOf(0x0a);
+    if (nl < 0) {
+      size += chunk.length;
+      if (size > MAX_REQUEST_BYTES) return drop(`request too long (over ${MAX_REQUEST_BYTES} bytes)`);
+      chunks.push(chunk);
+      return;
+    }
+    if (size + nl > MAX_REQUEST_BYTES) return drop(`request too long (over ${MAX_REQUEST_BYTES} bytes)`);
+    socket.off('data', onData);
+    socket.setTimeout(0); // a sync may take long; the answer closes the connection
+    chunks.push(chunk.subarray(0, nl));
+    onLine(Buffer.concat(chunks).toString('utf8'));
+  };
+  socket.setTimeout(REQUEST_IDLE_MS, () => drop(`no request within ${REQUEST_IDLE_MS / 1000} s`));
+  socket.on('data', onData);
+}
+
 function serve(socket: net.Socket, handlers: ControlHandlers, logger: Logger): void {
   const send = (message: ControlMessage) => {
     if (!socket.destroyed && socket.writable) socket.write(`${JSON.stringify(message)}\n`);
@@ -107,19 +148,10 @@ function serve(socket: net.Socket, handlers: ControlHandlers, logger: Logger): v
     socket.end();
   };
   socket.on('error', () => undefined); // the client went away: nothing to tell it
-  let buffer = '';
-  socket.setEncoding('utf8');
-  const onData = (chunk: string) => {
-    buffer += chunk;
-    const nl = buffer.indexOf('\n');
-    if (nl < 0) {
-      if (buffer.length > MAX_REQUEST_BYTES) fail('request too long', ExitCode.usage);
-      return;
-    }
-    socket.off('data', onData);
+  readRequest(socket, (line) => {
     let request: ControlRequest;
     try {
-      request = JSON.parse(buffer.slice(0, nl)) as ControlRequest;
+      request = JSON.parse(line) as ControlRequest;
     } catch {
       return fail('bad request: not JSON', ExitCode.usage);
     }
@@ -147,8 +179,7 @@ function serve(socket: net.Socket, handlers: ControlHandlers, logger: Logger): v
         },
         (err: unknown) => fail(errorMessage(err), err instanceof SyncError ? err.exitCode : ExitCode.usage),
       );
-  };
-  socket.on('data', onData);
+  });
 }
 
 function connect(file: string, timeoutMs: number): Promise<net.Socket> {

@@ -2,12 +2,14 @@
 // reconciliation loop, the API health tracker and the control socket around one ledger, and owns
 // the process's life: signals, reload, and a stop that leaves the ledger consistent. Test hooks:
 // `readTestHooks` in settings.ts.
+import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clientFor, ledgerPath, loggerFor, type CommandContext } from '../commands.js';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
 import { Ledger, LedgerError } from '../ledger/ledger.js';
 import { IGNORE_FILE_NAME } from '../local/filter.js';
+import { ensurePrivateDir } from '../local/private.js';
 import type { Logger } from '../log.js';
 import type { FilesClient } from '../remote/client.js';
 import { reconcile, type SyncReport } from '../sync/reconcile.js';
@@ -37,12 +39,22 @@ export async function runDaemon(context: CommandContext): Promise<number> {
   const config = loadConfig(context.overrides, context.env);
   const logger = loggerFor(context, config);
   const apiKey = loadApiKey(config, context.env);
+  ensurePrivateDir(config.stateDir); // before the lock file goes into it (rule 9)
   const lock = acquireLock(config.stateDir, 'daemon'); // a second daemon: LockedError, exit 2, naming the pid
   try {
-    return await new Daemon(context, config, logger).run(apiKey);
+    // The root's ignore file is read before anything starts: a bad one stops the start (exit 3).
+    return await new Daemon(context, await Settings.load(config), logger).run(apiKey);
   } finally {
     lock.release();
   }
+}
+
+/** True when `dir` is a directory now. */
+function isDirectory(dir: string): Promise<boolean> {
+  return stat(dir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }
 
 class Daemon {
@@ -76,12 +88,12 @@ class Daemon {
 
   constructor(
     private readonly context: CommandContext,
-    config: Config,
+    settings: Settings,
     private readonly logger: Logger,
   ) {
     this.log = logger.child({ module: 'daemon' });
     this.hooks = readTestHooks(context.env);
-    this.settings = new Settings(config);
+    this.settings = settings;
     this.floods = new FloodNotices(this.log);
     this.initial = new InitialReconciliation(this.log);
   }
@@ -233,7 +245,7 @@ class Daemon {
       if (kind === 'unlinkDir') this.loop.trigger('the root was removed');
       return;
     }
-    if (rel === IGNORE_FILE_NAME) return this.applied(this.settings.ignoreFileChanged(this.log));
+    if (rel === IGNORE_FILE_NAME) return this.whenSettled(this.settings.ignoreFileChanged(this.log));
     if (kind === 'unlinkDir') {
       for (const row of this.readLedger(() => this.ledger.filesUnder(rel), [])) this.queue.schedule(row.path);
     } else if (kind === 'addDir') {
@@ -281,8 +293,12 @@ class Daemon {
         this.log.debug('reconciling', { reasons });
         // This walk covers every path: hints dropped before it are not needed, later ones are.
         this.queue.acceptHints();
+        // The ignore file is read again (a change the watcher missed); a bad one keeps the running
+        // filter. Not while the root is missing: its absent ignore file would read as "no rules".
+        if (await isDirectory(this.config.root)) this.applied(await this.settings.ignoreFileChanged(this.log));
         const report = await reconcile({
           config: this.config,
+          filter: this.settings.built,
           ledger: this.ledger,
           remote: this.gate,
           logger: this.logger.child({ module: 'sync' }),
@@ -399,12 +415,20 @@ class Daemon {
 
   /** SIGHUP: the config file is read again; a bad one is logged and the running one kept. */
   private reload(): void {
-    if (this.phase !== 'stopping') this.applied(this.settings.reload(this.context.overrides, this.context.env, this.log));
+    if (this.phase !== 'stopping') this.whenSettled(this.settings.reload(this.context.overrides, this.context.env, this.log));
+  }
+
+  /** Applies a settings change once it is built (the ignore file is read asynchronously). */
+  private whenSettled(change: Promise<SettingsChange | null>): void {
+    change.then(
+      (c) => this.applied(c),
+      (err: unknown) => this.log.error(`settings not applied: ${errorMessage(err)}`),
+    );
   }
 
   /** Acts on a reload or a changed ignore file: a new root or filter is watched again and reconciled. */
   private applied(change: SettingsChange | null): void {
-    if (!change) return;
+    if (!change || this.phase === 'stopping') return;
     this.logger.level = this.context.logLevel ?? this.config.logLevel;
     this.queue.concurrency = this.config.concurrency;
     if (change.intervalChanged) this.loop.schedulePeriodic();

@@ -36,18 +36,28 @@ export interface SettingsChange {
   intervalChanged: boolean;
 }
 
+/** A built filter and the options it was built from (for its hash). */
+export type BuiltFilter = Awaited<ReturnType<typeof buildFilter>>;
+
 /** The configuration in force and its filter. */
 export class Settings {
   private current: Config;
-  private builtFilter: PathFilter;
+  private builtFilter: BuiltFilter;
   private hash: string;
+  /** The last reason a new filter could not be built, so that it is logged once, not per event. */
+  private lastFailure: string | null = null;
+  /** Rebuilds run one at a time, in order, so an older read never replaces a newer one. */
+  private rebuilding: Promise<unknown> = Promise.resolve();
 
-  /** Builds the filter of `config`; throws like `buildFilter` (an unreadable ignore file). */
-  constructor(config: Config) {
-    const built = buildFilter(config);
+  private constructor(config: Config, built: BuiltFilter) {
     this.current = config;
-    this.builtFilter = built.filter;
+    this.builtFilter = built;
     this.hash = filterHash(built.options);
+  }
+
+  /** Builds the filter of `config`; rejects like `buildFilter` (a bad ignore file: GuardError). */
+  static async load(config: Config): Promise<Settings> {
+    return new Settings(config, await buildFilter(config));
   }
 
   get config(): Config {
@@ -55,6 +65,11 @@ export class Settings {
   }
 
   get filter(): PathFilter {
+    return this.builtFilter.filter;
+  }
+
+  /** The filter with its options, for a reconciliation to use as it is. */
+  get built(): BuiltFilter {
     return this.builtFilter;
   }
 
@@ -62,13 +77,13 @@ export class Settings {
    * Reads the config file again (SIGHUP). A config that cannot be loaded is logged and the running
    * one kept (null). Keys fixed at start keep their running values, with a warning.
    */
-  reload(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, log: Logger): SettingsChange | null {
+  reload(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, log: Logger): Promise<SettingsChange | null> {
     let next: Config;
     try {
       next = loadConfig(overrides, env);
     } catch (err) {
       log.error(`configuration not reloaded, the running one is kept: ${errorMessage(err)}`);
-      return null;
+      return Promise.resolve(null);
     }
     const cur = this.current;
     const fixed = FIXED_AT_START.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(cur[k]));
@@ -76,22 +91,33 @@ export class Settings {
       log.warn(`changes to ${fixed.join(', ')} take effect at the next start`);
       next = Object.freeze({ ...next, stateDir: cur.stateDir, api: cur.api, requestsPerMinute: cur.requestsPerMinute });
     }
-    return this.apply(next, 'configuration reloaded', log);
+    return this.apply(() => next, 'configuration reloaded', log);
   }
 
-  /** The root's ignore file changed: rebuild the filter. */
-  ignoreFileChanged(log: Logger): SettingsChange | null {
-    return this.apply(this.current, 'the ignore file changed', log);
+  /** The root's ignore file changed (or may have: before a reconciliation): rebuild the filter. */
+  ignoreFileChanged(log: Logger): Promise<SettingsChange | null> {
+    return this.apply(() => this.current, 'the ignore file changed', log);
   }
 
-  private apply(next: Config, why: string, log: Logger): SettingsChange | null {
-    let built;
+  /** Queues a rebuild; never rejects (a failure is logged once and the running filter kept). */
+  private apply(next: () => Config, why: string, log: Logger): Promise<SettingsChange | null> {
+    const run = this.rebuilding.then(() => this.rebuild(next(), why, log));
+    this.rebuilding = run;
+    return run;
+  }
+
+  private async rebuild(next: Config, why: string, log: Logger): Promise<SettingsChange | null> {
+    let built: BuiltFilter;
     try {
-      built = buildFilter(next);
+      built = await buildFilter(next);
     } catch (err) {
-      log.error(`${why}, but the filter cannot be built (${errorMessage(err)}); the running configuration is kept`);
+      const reason = errorMessage(err);
+      if (reason !== this.lastFailure) log.error(`${why}, but the filter cannot be built (${reason}); the running configuration is kept`);
+      this.lastFailure = reason;
       return null;
     }
+    if (this.lastFailure !== null) log.info('the filter can be built again');
+    this.lastFailure = null;
     const cur = this.current;
     const hash = filterHash(built.options);
     const change: SettingsChange = {
@@ -99,7 +125,7 @@ export class Settings {
       intervalChanged: next.reconcileIntervalMinutes !== cur.reconcileIntervalMinutes,
     };
     this.current = next;
-    this.builtFilter = built.filter;
+    this.builtFilter = built;
     this.hash = hash;
     if (next !== cur || change.rewatch) log.info(why, { root: next.root, rewatch: change.rewatch });
     return change;

@@ -153,11 +153,48 @@ class DiskSink extends ContentSink {
   }
 }
 
+/** The file that marks a data directory as the emulator's own (written when it adopts an empty one). */
+export const DATA_DIR_MARKER = '.files-sync-emulator';
+
+/** The data directory holds files the emulator did not write: it is not used, and nothing in it is touched. */
+export class DataDirError extends Error {
+  override name = 'DataDirError';
+}
+
+/**
+ * Adopts `dataDir` only when it is new, empty or marked as the emulator's own, because loading
+ * removes `tmp/` and every file of `content/` the index does not name; marks a new one.
+ */
+async function adoptDataDir(dataDir: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await fs.promises.readdir(dataDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new DataDirError(`cannot open the data directory ${dataDir}: ${(err as Error).message}`, { cause: err });
+    }
+    await fs.promises.mkdir(dataDir, { recursive: true, mode: 0o700 });
+    entries = [];
+  }
+  if (entries.includes(DATA_DIR_MARKER)) {
+    const marker = await fs.promises.lstat(path.join(dataDir, DATA_DIR_MARKER));
+    if (marker.isFile()) return;
+  } else if (entries.length === 0) {
+    await fs.promises.writeFile(path.join(dataDir, DATA_DIR_MARKER), 'files-sync emulator data directory: the emulator owns every file here\n', { flag: 'wx' });
+    return;
+  }
+  throw new DataDirError(
+    `the data directory ${dataDir} is not empty and is not the emulator's own (it has no ${DATA_DIR_MARKER} file); ` +
+      'the emulator deletes files it did not write in its data directory, so it refuses this one: give a new or empty directory',
+  );
+}
+
 /**
  * Content in `DIR/content/<id>`, uploads in progress in `DIR/tmp/`, metadata in `DIR/index.jsonl`:
  * one JSON line per put or delete, appended with a single write each. At start the index is read
  * (a torn last line is skipped), rewritten compacted to a temp file and renamed over the old one, so
- * the index on disk is always whole; content files the index does not name are removed.
+ * the index on disk is always whole; content files the index does not name are removed. Only a
+ * directory the emulator adopted (see `adoptDataDir`) is used.
  */
 export class DiskBackend implements Backend {
   private readonly contentDir: string;
@@ -172,6 +209,7 @@ export class DiskBackend implements Backend {
   }
 
   async load(): Promise<Loaded> {
+    await adoptDataDir(path.dirname(this.indexPath));
     await fs.promises.rm(this.tmpDir, { recursive: true, force: true });
     await fs.promises.mkdir(this.tmpDir, { recursive: true });
     await fs.promises.mkdir(this.contentDir, { recursive: true });

@@ -1,6 +1,7 @@
 // `files-sync emulator`: runs the Files API emulator in the foreground until SIGINT or SIGTERM.
 import { parseArgs } from 'node:util';
 import { createLogger, detectLogFormat, registerSecret } from '../log.js';
+import { DataDirError } from './backend.js';
 import { DEFAULT_EMULATOR_KEY, DEFAULT_MAX_FILE_BYTES, startEmulator } from './index.js';
 import type { EmulatorOptions } from './types.js';
 
@@ -8,7 +9,8 @@ const USAGE = `Usage: files-sync emulator [--port N] [--host 127.0.0.1] [--data-
                           [--max-file-bytes N] [--rate-limit N[/WINDOW_MS]] [--latency-ms N]
 
 Runs a local Files API emulator. The key comes from --api-key, else FILES_SYNC_EMULATOR_KEY, else
-the well-known test key ${DEFAULT_EMULATOR_KEY}. Without --data-dir files live in memory.`;
+the well-known test key ${DEFAULT_EMULATOR_KEY}. Without --data-dir files live in memory; a data
+directory must be new, empty, or one the emulator made (it holds a .files-sync-emulator file).`;
 
 /** Where the command writes, and (for tests) a signal that stops it like SIGTERM does. */
 export interface EmulatorCommandIo {
@@ -72,7 +74,7 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): { options: EmulatorOptio
 /**
  * Runs the emulator until SIGINT or SIGTERM (or `io.signal`), printing one line,
  * `files-sync emulator listening on URL`, to stdout. Resolves to 0 after a clean close, 2 on a
- * usage error, 1 when the server cannot start.
+ * usage error (a data directory that is not the emulator's included), 1 when the server cannot start.
  */
 export async function runEmulatorCommand(argv: string[], env: NodeJS.ProcessEnv, io: EmulatorCommandIo = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
@@ -96,7 +98,8 @@ export async function runEmulatorCommand(argv: string[], env: NodeJS.ProcessEnv,
     emulator = await startEmulator({ ...parsed.options, logger });
   } catch (err) {
     stderr.write(`files-sync emulator: cannot start: ${(err as Error).message}\n`);
-    return 1;
+    // A data directory that is not the emulator's is a usage error, like a bad option.
+    return err instanceof DataDirError ? 2 : 1;
   }
   stdout.write(`files-sync emulator listening on ${emulator.url}\n`);
   await new Promise<void>((resolve) => {

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { errorMessage } from '../errors.js';
+import { preparePrivateLedger } from '../local/private.js';
 import type { FileMetadata } from '../remote/types.js';
 import { LedgerError, assertWritable, checkIdentity, classifySqliteError, identityOf, openFailure } from './faults.js';
 import { MIGRATIONS } from './schema.js';
@@ -110,8 +111,9 @@ export class Ledger {
     if (readOnly && !fs.existsSync(file)) {
       throw new LedgerError(`no ledger at ${file}: nothing has been synced with this state directory yet (run files-sync sync)`);
     }
+    // The state directory and ledger are ours alone (rule 9): created private, refused when not.
+    if (file !== ':memory:') preparePrivateLedger(file, path.dirname(file), readOnly);
     if (!readOnly) {
-      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
       // SQLite would open an unwritable file read-only without a word and fail at the first write.
       if (file !== ':memory:' && fs.existsSync(file)) assertWritable(file);
     }

@@ -1,13 +1,24 @@
 // Which paths under the sync root take part in the sync: default excludes, the configured
 // include/exclude globs, the root's `.filesyncignore`, and the state directory.
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import ignore from 'ignore';
 import picomatch from 'picomatch';
 import { ConfigError } from '../errors.js';
+import { readRootFile } from './rootfile.js';
 import type { FilterOptions, PathFilter } from './types.js';
 
 /** Name of the per-root ignore file (gitignore syntax), read by the caller from the root. */
 export const IGNORE_FILE_NAME = '.filesyncignore';
+
+/**
+ * Reads the root's ignore file like any other file of the folder (rule 9: no link, no FIFO, at
+ * most 1 MiB, without blocking the event loop); undefined when there is none. A bad one is a
+ * GuardError (exit 3) naming it.
+ */
+export function readIgnoreFile(root: string): Promise<string | undefined> {
+  return readRootFile(path.join(root, IGNORE_FILE_NAME), `${IGNORE_FILE_NAME} in ${root}`);
+}
 
 /**
  * Excluded everywhere, before the configured excludes and the ignore file (gitignore syntax, so

@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { ExitCode, GuardError, errorMessage } from '../errors.js';
 import { backupLedger } from '../ledger/backup.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { IGNORE_FILE_NAME, createFilter, filterHash } from '../local/filter.js';
+import { createFilter, filterHash, readIgnoreFile } from '../local/filter.js';
 import type { FilterOptions, PathFilter, WalkResult } from '../local/types.js';
 import { identityChange, type RootIdentity } from '../local/root.js';
 import { RootError, statOne, walk } from '../local/walk.js';
@@ -41,6 +41,8 @@ export interface ReconcileOptions {
   now?: () => number;
   /** Called as the run moves: `scan` (walk and listing), then `sync` with transfer progress. */
   onProgress?: (phase: 'scan' | 'sync', progress: Progress) => void;
+  /** A filter already built (the daemon's, kept when a new ignore file cannot be read); else read now. */
+  filter?: { filter: PathFilter; options: FilterOptions };
 }
 
 /** The outcome of a reconciliation, as the summary, `status` and the exit code report it. */
@@ -66,13 +68,8 @@ export interface SyncReport {
 }
 
 /** Builds the filter the walk and the watcher share, reading the root's `.filesyncignore`. */
-export function buildFilter(config: Config): { filter: PathFilter; options: FilterOptions } {
-  let ignoreFile: string | undefined;
-  try {
-    ignoreFile = fs.readFileSync(path.join(config.root, IGNORE_FILE_NAME), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new GuardError(`cannot read ${IGNORE_FILE_NAME}: ${errorMessage(err)}`, { cause: err });
-  }
+export async function buildFilter(config: Config): Promise<{ filter: PathFilter; options: FilterOptions }> {
+  const ignoreFile = await readIgnoreFile(config.root);
   const rel = path.relative(config.root, config.stateDir);
   const stateDirInRoot = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : undefined;
   const options: FilterOptions = {
@@ -119,7 +116,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   const startedAt = now();
   const requestsBefore = requestCount(remote);
   const root = checkRoot(config, ledger, options.allowMassDelete ?? false);
-  const { filter, options: filterOptions } = buildFilter(config);
+  const { filter, options: filterOptions } = options.filter ?? (await buildFilter(config));
   // Read once for the walk and the plan: 100,000 rows are ~50 MB of objects.
   const rows = ledger.files();
   const known = new Map(rows.map((row) => [row.path, row]));

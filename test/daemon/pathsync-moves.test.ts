@@ -34,7 +34,7 @@ it('a delete batch of twenty empty files is held although one new empty file was
   const ledger = Ledger.open(path.join(setup.stateDir, 'ledger.db'));
   const remote = new FilesClient({ baseUrl: emu.url, apiKey: TEST_KEY });
   try {
-    const { filter } = buildFilter(config);
+    const { filter } = await buildFilter(config);
     const deps = { config: () => config, filter: () => filter, ledger, remote, logger: silentLogger(), signal: new AbortController().signal };
     const outcome = await deleteBatch(deps, empties);
     expect(outcome.deleted).toBe(0);

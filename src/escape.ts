@@ -1,0 +1,74 @@
+// Escaping of text that came from the folder (file names are bytes) before it reaches a terminal,
+// a log line, the journal or an error message (DESIGN.md rule 9): one function for all of them.
+
+/**
+ * Characters that must not reach a terminal or the journal raw: C0 controls (newline included, so
+ * a name cannot start a forged line or a `<0>` journal priority), DEL, C1 controls (0x9b is a CSI
+ * for some terminals), the line and paragraph separators, the bidirectional overrides and
+ * isolates (text that reads differently than it is), lone UTF-16 surrogates, and U+FFFD, which is
+ * what Node makes of a name's invalid UTF-8 bytes when it decodes them.
+ */
+const UNSAFE =
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** The same set less C0, for JSON text (JSON.stringify has escaped C0 and lone surrogates already). */
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]/g;
+
+const SHORT: Record<string, string> = { '\b': '\\b', '\t': '\\t', '\n': '\\n', '\f': '\\f', '\r': '\\r' };
+
+function unicodeEscape(char: string): string {
+  return SHORT[char] ?? `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
+
+/** Length of the valid UTF-8 sequence at `i`, or 0 when the byte there does not start one. */
+function utf8Length(bytes: Uint8Array, i: number): number {
+  const b = bytes[i]!;
+  if (b < 0x80) return 1;
+  const [n, min] = b >= 0xc2 && b <= 0xdf ? [2, 0x80] : b >= 0xe0 && b <= 0xef ? [3, 0x800] : b >= 0xf0 && b <= 0xf4 ? [4, 0x10000] : [0, 0];
+  if (n === 0 || i + n > bytes.length) return 0;
+  let cp = b & (0xff >> (n + 1));
+  for (let k = 1; k < n; k++) {
+    const c = bytes[i + k]!;
+    if ((c & 0xc0) !== 0x80) return 0;
+    cp = (cp << 6) | (c & 0x3f);
+  }
+  // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8.
+  return cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ? 0 : n;
+}
+
+/** Decodes bytes as UTF-8, writing each byte that is not part of a valid sequence as `\xNN`. */
+function decodeBytes(bytes: Uint8Array): string {
+  let out = '';
+  let i = 0;
+  while (i < bytes.length) {
+    const n = utf8Length(bytes, i);
+    if (n === 0) {
+      out += `\\x${bytes[i]!.toString(16).padStart(2, '0')}`;
+      i += 1;
+    } else {
+      out += Buffer.from(bytes.subarray(i, i + n)).toString('utf8');
+      i += n;
+    }
+  }
+  return out;
+}
+
+/**
+ * Makes text safe to print: every unsafe character (see above) becomes a JSON-style escape
+ * (`\n`, `\t`, `\u001b`, `\u009b`, `\ufffd`); a name given as bytes has its invalid UTF-8 bytes
+ * written `\xNN`. Backslashes are left as they are, so the function is idempotent: text escaped
+ * once (a name inside an error message) passes the log's own escaping unchanged.
+ */
+export function escapeText(text: string | Uint8Array): string {
+  const str = typeof text === 'string' ? text : decodeBytes(text);
+  return str.replace(UNSAFE, unicodeEscape);
+}
+
+/**
+ * Makes JSON text (from JSON.stringify) safe to print while keeping it valid JSON with the same
+ * value: DEL, C1 and the other invisible characters inside strings become `\uXXXX` escapes.
+ * Line breaks of pretty-printed JSON stay.
+ */
+export function escapeJson(json: string): string {
+  return json.replace(UNSAFE_IN_JSON, unicodeEscape);
+}

@@ -1,0 +1,81 @@
+// The state directory and ledger are the program's own (DESIGN.md rule 9): created private
+// (0700 / 0600) and refused, with the command to run, when another user could write them, as
+// OpenSSH's StrictModes refuses such files.
+import fs from 'node:fs';
+import os from 'node:os';
+import { ConfigError } from '../errors.js';
+
+/** Files SQLite keeps beside the ledger; they take the ledger's mode when created. */
+const SQLITE_SIDE_FILES = ['-wal', '-shm', '-journal'];
+
+function me(): { uid: number; name: string } {
+  const uid = process.geteuid?.() ?? os.userInfo().uid;
+  let name = String(uid);
+  try {
+    name = os.userInfo().username;
+  } catch {
+    // No passwd entry (a container's arbitrary uid): the number does for chown.
+  }
+  return { uid, name };
+}
+
+/** Refuses `stat` of `what` when another user owns it or group/others can write it. */
+function checkOwnerAndMode(stat: fs.Stats, what: string, file: string, privateMode: number, readOnly = false): void {
+  const self = me();
+  // root may own it: root can write anything anyway, and systemd creates state directories as root.
+  // root may read the service user's ledger (`sudo files-sync status`): root is not defended against.
+  if (stat.uid !== self.uid && stat.uid !== 0 && !(readOnly && self.uid === 0)) {
+    throw new ConfigError(
+      `${what} ${file} is owned by another user (uid ${stat.uid}), who could change what files-sync deletes: ` +
+        `run "chown ${self.name} ${file}" if it is yours, or choose another stateDir`,
+    );
+  }
+  if ((stat.mode & 0o022) !== 0) {
+    throw new ConfigError(
+      `${what} ${file} can be written by group or others (mode ${(stat.mode & 0o777).toString(8)}), who could change what files-sync deletes: ` +
+        `run "chmod ${privateMode.toString(8)} ${file}"`,
+    );
+  }
+}
+
+/**
+ * Creates the state directory 0700 when it is missing (parents too), and refuses one another user
+ * owns or group/others can write (ConfigError, exit 2).
+ */
+export function ensurePrivateDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  checkOwnerAndMode(fs.statSync(dir), 'the state directory', dir, 0o700);
+}
+
+/**
+ * Prepares the ledger file before SQLite opens it: the state directory as `ensurePrivateDir`;
+ * the ledger created 0600 when missing (so SQLite's -wal and -shm files, which copy its mode, are
+ * 0600 too); an existing one (and its side files) refused like the directory, and made 0600 when
+ * it is ours but others can read it (ledgers of earlier versions were 0644). `readOnly` creates
+ * and changes nothing.
+ */
+export function preparePrivateLedger(file: string, dir: string, readOnly: boolean): void {
+  if (readOnly) checkOwnerAndMode(fs.statSync(dir), 'the state directory', dir, 0o700, true);
+  else ensurePrivateDir(dir);
+  for (const name of [file, ...SQLITE_SIDE_FILES.map((suffix) => file + suffix)]) {
+    const isLedger = name === file;
+    let fd: number;
+    try {
+      const create = isLedger && !readOnly ? fs.constants.O_CREAT : 0;
+      fd = fs.openSync(name, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | create, 0o600);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') continue; // a read-only open reports a missing ledger itself
+      if (code === 'ELOOP') throw new ConfigError(`the ledger file ${name} is a symbolic link: remove it`, { cause: err });
+      throw new ConfigError(`cannot open the ledger file ${name}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      const stat = fs.fstatSync(fd);
+      if (!stat.isFile()) throw new ConfigError(`the ledger file ${name} is not a regular file: remove it`);
+      checkOwnerAndMode(stat, 'the ledger file', name, 0o600, readOnly);
+      if (!readOnly && (stat.mode & 0o077) !== 0) fs.fchmodSync(fd, 0o600);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}

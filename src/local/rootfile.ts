@@ -1,0 +1,60 @@
+// Reading a small file the program needs for itself from the sync root (`.filesyncignore`). The
+// folder is hostile input (DESIGN.md rule 9): no links, no FIFOs or devices, a size cap, and never
+// a read that blocks the event loop.
+import { constants } from 'node:fs';
+import fs from 'node:fs/promises';
+import { GuardError, errorMessage } from '../errors.js';
+
+/** The largest file of its own the program reads from the root. */
+export const ROOT_FILE_MAX_BYTES = 1024 * 1024;
+
+/** What a non-regular file is, for the message. */
+function kindOf(stat: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isDirectory(): boolean }): string {
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
+  if (stat.isDirectory()) return 'a directory';
+  return 'not a file';
+}
+
+/**
+ * Reads `file` (named `what` in messages) as UTF-8, opened once with `O_NOFOLLOW|O_NONBLOCK` and
+ * checked on the descriptor: a regular file of at most `maxBytes`. Resolves to undefined when the
+ * file does not exist. Anything else (a link, a FIFO, a device, too large, unreadable) is a
+ * GuardError for this run: the caller must not go on with a filter it could not read.
+ */
+export async function readRootFile(file: string, what: string, maxBytes = ROOT_FILE_MAX_BYTES): Promise<string | undefined> {
+  let handle: fs.FileHandle;
+  try {
+    // O_NONBLOCK: opening a FIFO with no writer would otherwise wait for one.
+    handle = await fs.open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') {
+      throw new GuardError(`${what} is a symbolic link, which files-sync does not follow: replace it with a regular file`, { cause: err });
+    }
+    throw new GuardError(`cannot read ${what}: ${errorMessage(err)}`, { cause: err });
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new GuardError(`${what} is not a regular file (${kindOf(stat)}): replace it with a regular file`);
+    const tooLarge = () => new GuardError(`${what} is larger than 1 MiB (the cap on files files-sync reads for itself): shorten it`);
+    if (stat.size > maxBytes) throw tooLarge();
+    // One byte more than the cap tells a file that grew past it since the fstat.
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let total = 0;
+    while (total < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, total, buffer.length - total, total);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+    }
+    if (total > maxBytes) throw tooLarge();
+    return buffer.toString('utf8', 0, total);
+  } catch (err) {
+    if (err instanceof GuardError) throw err;
+    throw new GuardError(`cannot read ${what}: ${errorMessage(err)}`, { cause: err });
+  } finally {
+    await handle.close();
+  }
+}

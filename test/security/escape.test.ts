@@ -1,0 +1,93 @@
+// Names with control characters never reach the terminal or the journal raw (DESIGN.md rule 9,
+// issue 8 item 5): a file named to forge a log line and clear the screen, through `sync`.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Emulator } from '../../src/emulator/index.js';
+import { escapeJson, escapeText } from '../../src/escape.js';
+import { emulator, runCli, syncSetup, type CliResult, type SyncSetup } from '../helpers/sync.js';
+
+const FORGED = 'x\n<0>files-sync: FORGED line\n\x1b[2Jy';
+const FORGED_SMALL = 'ok\r<0>FORGED too\x9b31m\x7f.txt';
+/** A FIFO is skipped, and the walk logs the skip with its name (debug). */
+const FORGED_FIFO = 'fifo\n<0>FORGED fifo\x1b[31m';
+
+/** Every raw control character but the newline that ends each line (C0, DEL, C1). */
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+
+function expectClean(output: string, what: string): void {
+  expect(RAW_CONTROL.exec(output)?.[0], `${what} holds a raw control character:\n${JSON.stringify(output)}`).toBeUndefined();
+  for (const line of output.split('\n')) {
+    // files-sync's own journal priorities are 3, 4, 6 and 7: a <0> line can only be forged.
+    expect(line.startsWith('<0>'), `${what}: forged line ${JSON.stringify(line)}`).toBe(false);
+    if (line.includes('FORGED')) expect(line, what).toMatch(/\\n<0>files-sync: FORGED|\\r<0>FORGED|\\n<0>FORGED fifo/);
+  }
+}
+
+let emu: Emulator;
+let setup: SyncSetup;
+beforeAll(async () => {
+  emu = await emulator();
+  // The large file fails (over maxFileBytes), so its name reaches the summary's failure lines.
+  setup = syncSetup(emu, { maxFileBytes: 1000 });
+  fs.writeFileSync(path.join(setup.root, FORGED), 'y'.repeat(2000));
+  fs.writeFileSync(path.join(setup.root, FORGED_SMALL), 'small');
+  const fifo = spawnSync('mkfifo', [path.join(setup.root, FORGED_FIFO)]);
+  if (fifo.status !== 0) throw new Error(`mkfifo failed: ${String(fifo.stderr)}`);
+});
+afterAll(async () => {
+  setup.cleanup();
+  await emu.close();
+});
+
+function both(result: CliResult): string {
+  return `${result.stdout}\n${result.stderr}`;
+}
+
+describe('a forged file name', () => {
+  it('is escaped in the dry-run summary', async () => {
+    const result = await setup.sync(['--dry-run', '--log-level', 'debug']);
+    expect(result.stdout).toContain('\\n<0>files-sync: FORGED line\\n\\u001b[2Jy');
+    expectClean(both(result), 'sync --dry-run');
+  });
+
+  it('is escaped in the journal format and in the failure lines', async () => {
+    const result = await setup.sync(['--log-format', 'journal', '--log-level', 'debug']);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stdout).toMatch(/^failed: x\\n<0>files-sync: FORGED line/m);
+    expect(result.stderr).toMatch(/^<7>.*fifo\\n<0>FORGED fifo\\u001b\[31m/m);
+    expectClean(both(result), 'sync under journald');
+  });
+
+  it('stays its exact value in --json, as valid JSON without raw C1 or DEL', async () => {
+    const result = await setup.sync(['--json', '--log-format', 'journal']);
+    expectClean(both(result), 'sync --json');
+    const report = JSON.parse(result.stdout) as { failed: { path: string }[] };
+    expect(report.failed.map((f) => f.path)).toContain(FORGED);
+  });
+});
+
+describe('escapeText', () => {
+  it('escapes C0, DEL, C1, separators, bidi controls and lone surrogates, JSON-style', () => {
+    expect(escapeText('a\nb\tc\x1b[0m\x7f\x9b\u2028\u202e\ud800z')).toBe('a\\nb\\tc\\u001b[0m\\u007f\\u009b\\u2028\\u202e\\ud800z');
+    expect(escapeText('plain/ünïcödé 😀.txt')).toBe('plain/ünïcödé 😀.txt');
+  });
+
+  it('writes invalid UTF-8 bytes of a name as \\xNN and marks what Node decoded as U+FFFD', () => {
+    expect(escapeText(Buffer.from([0x61, 0xff, 0xc3, 0xa9, 0xc0, 0xaf, 0x0a]))).toBe('a\\xffé\\xc0\\xaf\\n');
+    expect(escapeText(Buffer.from([0x61, 0xff]).toString('utf8'))).toBe('a\\ufffd');
+  });
+
+  it('is idempotent, so a message escaped once passes the log unchanged', () => {
+    const once = escapeText(FORGED);
+    expect(escapeText(once)).toBe(once);
+  });
+
+  it('keeps JSON valid and equal', () => {
+    const value = { name: FORGED_SMALL, other: '\u2028\ufffd' };
+    const json = escapeJson(JSON.stringify(value));
+    expect(RAW_CONTROL.test(json)).toBe(false);
+    expect(JSON.parse(json)).toEqual(value);
+  });
+});

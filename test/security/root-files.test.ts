@@ -1,0 +1,132 @@
+// Files the program reads for itself from the root (DESIGN.md rule 9, issue 8 item 4): a FIFO or
+// a link to /dev/zero named `.filesyncignore` is a clear error for that run, never a hang or an
+// exhausted memory, in `sync` and in the daemon (which keeps its filter, logs once, stops on SIGTERM).
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Emulator } from '../../src/emulator/index.js';
+import { daemonSetup, daemonStatus, killDaemons, startDaemon } from '../helpers/daemon.js';
+import { emulator, spawnCli, syncSetup, waitFor, type CliResult, type SyncSetup } from '../helpers/sync.js';
+
+/** Resident set of a process in MB, from /proc (null once it is gone). */
+export function rssMb(pid: number): number | null {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Runs `sync` with two watchdogs, so that the code under test cannot hang the suite or eat the
+ * machine: killed after `timeoutMs`, or as soon as its RSS passes `maxRssMb`.
+ */
+async function boundedSync(setup: SyncSetup, timeoutMs = 30_000, maxRssMb = 400): Promise<CliResult & { killedFor: string | null }> {
+  const { child, done } = spawnCli(['sync', '--config', setup.configFile], setup.env);
+  let killedFor: string | null = null;
+  const timer = setTimeout(() => {
+    killedFor = `still running after ${timeoutMs} ms`;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+  const watch = setInterval(() => {
+    const rss = rssMb(child.pid!);
+    if (rss !== null && rss > maxRssMb) {
+      killedFor = `RSS ${Math.round(rss)} MB`;
+      child.kill('SIGKILL');
+    }
+  }, 50);
+  const result = await done;
+  clearTimeout(timer);
+  clearInterval(watch);
+  return { ...result, killedFor };
+}
+
+function mkfifo(file: string): void {
+  const made = spawnSync('mkfifo', [file], { encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`mkfifo ${file} failed: ${made.stderr}`);
+}
+
+let emu: Emulator;
+beforeEach(async () => {
+  emu = await emulator();
+});
+afterEach(async () => {
+  await killDaemons();
+  await emu.close();
+});
+
+describe('sync with a hostile .filesyncignore', () => {
+  const cases: [string, (file: string) => void, RegExp][] = [
+    ['a FIFO', mkfifo, /not a regular file/],
+    ['a symbolic link to /dev/zero', (file) => fs.symlinkSync('/dev/zero', file), /symbolic link/],
+  ];
+  for (const [what, make, message] of cases) {
+    it(`stops with a clear error when it is ${what}`, async () => {
+      const setup = syncSetup(emu);
+      try {
+        fs.writeFileSync(path.join(setup.root, 'a.txt'), 'a');
+        make(path.join(setup.root, '.filesyncignore'));
+        const result = await boundedSync(setup);
+        expect(result.killedFor, result.stderr).toBeNull();
+        expect(result.code, result.stderr).toBe(3);
+        expect(result.stderr).toMatch(/\.filesyncignore/);
+        expect(result.stderr).toMatch(message);
+        // Nothing was uploaded under a filter that could not be read.
+        expect(emu.state().files).toEqual([]);
+      } finally {
+        setup.cleanup();
+      }
+    });
+  }
+
+  it('refuses one over 1 MiB', async () => {
+    const setup = syncSetup(emu);
+    try {
+      fs.writeFileSync(path.join(setup.root, '.filesyncignore'), `${'#'.repeat(1024 * 1024)}\n`);
+      const result = await boundedSync(setup);
+      expect(result.code, result.stderr).toBe(3);
+      expect(result.stderr).toMatch(/\.filesyncignore.*1 MiB/);
+    } finally {
+      setup.cleanup();
+    }
+  });
+});
+
+describe('the daemon with a hostile .filesyncignore', () => {
+  for (const [what, make] of [
+    ['a FIFO', mkfifo],
+    ['a symbolic link to /dev/zero', (file: string) => fs.symlinkSync('/dev/zero', file)],
+  ] as const) {
+    it(`keeps its filter, logs once and stops on SIGTERM when it becomes ${what}`, async () => {
+      const setup = daemonSetup(emu);
+      try {
+        fs.writeFileSync(path.join(setup.root, '.filesyncignore'), 'skip.txt\n');
+        fs.writeFileSync(path.join(setup.root, 'a.txt'), 'a');
+        const daemon = await startDaemon(setup);
+        const staged = path.join(setup.root, 'staged');
+        make(staged);
+        fs.renameSync(staged, path.join(setup.root, '.filesyncignore'));
+        await daemon.waitForLine(/\.filesyncignore/);
+        // A full reconciliation reads the ignore file again: still one line, and the old filter holds.
+        process.kill(daemon.pid, 'SIGUSR1');
+        fs.writeFileSync(path.join(setup.root, 'skip.txt'), 'skipped by the old filter');
+        fs.writeFileSync(path.join(setup.root, 'b.txt'), 'b');
+        const synced = () => emu.state().files.some((f) => f.filename === 'b.txt');
+        await waitFor(synced, 'b.txt synced under the old filter', 30_000);
+        await daemon.waitForLine(/reconciled \(.*SIGUSR1/, 30_000);
+        const names = emu.state().files.map((f) => f.filename).sort();
+        expect(names).toEqual(['a.txt', 'b.txt']);
+        expect((await daemonStatus(setup)).pid).toBe(daemon.pid);
+        expect(rssMb(daemon.pid)).toBeLessThan(400);
+        expect(daemon.count(/\.filesyncignore/), daemon.lines().join('\n')).toBe(1);
+        const stopped = await daemon.stop('SIGTERM');
+        expect(stopped.signal).toBeNull();
+        expect(stopped.code).toBe(0);
+      } finally {
+        setup.cleanup();
+      }
+    });
+  }
+});
