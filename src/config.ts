@@ -173,7 +173,7 @@ export function loadConfig(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, c
     throw new ConfigError(
       file
         ? `config ${file}: "root" is missing: name the folder to sync`
-        : 'no config file found (tried ./sync.config.json and $XDG_CONFIG_HOME/files-sync/config.json): pass --config FILE or --root DIR',
+        : 'no config file found (tried ./sync.config.json and $XDG_CONFIG_HOME/files-sync/config.json): run files-sync init --root DIR once, or pass --config FILE or --root DIR',
     );
   }
   const parsed = parseConfig(merged, file);

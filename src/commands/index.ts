@@ -1,0 +1,66 @@
+// The table of commands: adding a command is one entry here (its module holds the body).
+import type { OptionName } from './options.js';
+import type { Command } from './shared.js';
+
+/** One command of the command line. */
+export interface CommandSpec {
+  name: string;
+  /** One line for the list of commands. */
+  summary: string;
+  /** Positional arguments in commander syntax (`<path>`). */
+  args?: readonly string[];
+  options: readonly OptionName[];
+  /** Text shown after the options in the command's own --help. */
+  details?: string;
+  /** Loaded when the command runs, so a command pays only for its own modules. */
+  load: () => Promise<Command>;
+}
+
+const where: OptionName[] = ['config', 'root', 'state-dir'];
+
+/** Every command but `emulator`, which parses its own arguments (see cli.ts). */
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: 'init',
+    summary: 'write a config file for a folder, where every later command finds it',
+    options: ['root', 'config', 'state-dir', 'force'],
+    details: 'Default file: $XDG_CONFIG_HOME/files-sync/config.json (~/.config when unset), mode 0600.',
+    load: async () => (await import('./init.js')).init,
+  },
+  {
+    name: 'sync',
+    summary: 'one reconciliation: upload new and changed files, delete remote copies of removed ones',
+    options: [...where, 'dry-run', 'allow-mass-delete', 'json', 'log-format', 'log-level'],
+    details: 'When a daemon runs on the same state directory, it asks the daemon to reconcile and reports its result.',
+    load: async () => (await import('./sync.js')).sync,
+  },
+  {
+    name: 'daemon',
+    summary: 'the service: reconcile at start, then watch the folder',
+    options: [...where, 'log-format', 'log-level'],
+    load: async () => {
+      const { runDaemon } = await import('../daemon/daemon.js');
+      return runDaemon;
+    },
+  },
+  {
+    name: 'status',
+    summary: "the folder's state, the last runs, failures, held deletes and the daemon",
+    options: [...where, 'json'],
+    load: async () => (await import('./status.js')).status,
+  },
+  {
+    name: 'ls',
+    summary: 'every synced path with its file_id',
+    options: [...where, 'json'],
+    load: async () => (await import('./ls.js')).ls,
+  },
+  {
+    name: 'resolve',
+    summary: 'the file_id of one path; exit 1 if it is not synced',
+    args: ['<path>'],
+    options: where,
+    details: 'PATH is relative to the root, to the current folder, or absolute inside the root.',
+    load: async () => (await import('./resolve.js')).resolve,
+  },
+];
