@@ -156,6 +156,26 @@ export function parseConfig(raw: unknown, source: string | null): ParsedConfig {
 }
 
 /**
+ * The default state directory of the real root; one derived from the path as typed (what versions
+ * before the real path used) is kept when it exists and the real one does not, so no ledger is lost.
+ */
+function derivedStateDir(typed: string, real: string, env: NodeJS.ProcessEnv): string {
+  const wanted = defaultStateDir(real, env);
+  if (typed === real || fs.existsSync(wanted)) return wanted;
+  const earlier = defaultStateDir(typed, env);
+  return fs.existsSync(earlier) ? earlier : wanted;
+}
+
+/** The root's real path when it exists (a missing root is reported by the sync, as it is). */
+function realRoot(root: string): string {
+  try {
+    return fs.realpathSync(root);
+  } catch {
+    return root;
+  }
+}
+
+/**
  * Loads the configuration from the file (if any), the command line and the environment.
  * Paths in the file are relative to the file; paths on the command line to `cwd`.
  */
@@ -177,8 +197,9 @@ export function loadConfig(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, c
     );
   }
   const parsed = parseConfig(merged, file);
-  const root = path.resolve(base, parsed.root);
-  const stateDir = parsed.stateDir ? path.resolve(base, parsed.stateDir) : defaultStateDir(root, env);
+  // The real path: a link to the folder and the folder share one state directory (one ledger).
+  const root = realRoot(path.resolve(base, parsed.root));
+  const stateDir = parsed.stateDir ? path.resolve(base, parsed.stateDir) : derivedStateDir(path.resolve(base, parsed.root), root, env);
   const baseUrl = env.ANTHROPIC_BASE_URL || parsed.api.baseUrl;
   if (env.ANTHROPIC_BASE_URL && !z.url({ protocol: /^https?$/ }).safeParse(baseUrl).success) {
     throw new ConfigError(`ANTHROPIC_BASE_URL is not an http(s) URL: ${baseUrl}`);

@@ -1,7 +1,12 @@
 // What a person sees of a sync: the progress bar on a terminal (plain lines elsewhere) and the
 // closing summary.
 import type { Progress } from './sync/execute.js';
-import type { SyncReport } from './sync/reconcile.js';
+import { ALREADY_REMOTE, type SyncReport } from './sync/reconcile.js';
+
+/** "1 file", "2 files": a count with its noun, singular or plural. */
+export function plural(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : nouns}`;
+}
 
 /** Human byte counts: 1.5 MB, 320 KB. */
 export function formatBytes(bytes: number): string {
@@ -95,6 +100,7 @@ export function summaryLines(r: SyncReport): string[] {
     for (const p of r.held.paths.slice(0, 10)) lines.push(`  held  ${p}`);
     if (r.held.paths.length > 10) lines.push(`  … and ${r.held.paths.length - 10} more`);
   }
+  if (r.alreadyRemote?.length) lines.push(`held: ${ALREADY_REMOTE(r.alreadyRemote.length)}`);
   if (r.deletesBlocked) lines.push(`no remote file was deleted: ${r.deletesBlocked}`);
   return lines;
 }

@@ -44,6 +44,15 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
   },
   {
+    name: 'adopt',
+    summary: "take over the workspace's copies of this folder's files that the ledger does not know",
+    options: [...where, 'dry-run', 'log-format', 'log-level'],
+    details:
+      'A file is adopted when its remote name is the one files-sync gives the path, its size is the local\n' +
+      "file's, and it is the only such file; anything ambiguous is left alone. Run it after a lost state directory.",
+    load: async () => (await import('./adopt.js')).adopt,
+  },
+  {
     name: 'status',
     summary: "the folder's state, the last runs, failures, held deletes and the daemon",
     options: [...where, 'json'],

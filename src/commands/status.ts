@@ -4,7 +4,7 @@ import { loadConfig } from '../config.js';
 import { readLock } from '../daemon/lock.js';
 import { ExitCode } from '../errors.js';
 import { formatBytes } from '../report.js';
-import type { SyncReport } from '../sync/reconcile.js';
+import { ALREADY_REMOTE, type SyncReport } from '../sync/reconcile.js';
 import { openLedger, write, type Command, type CommandContext } from './shared.js';
 
 function openReadOnly(context: CommandContext) {
@@ -32,6 +32,7 @@ export const status: Command = async (context) => {
       pendingDeletes: ledger.pendingDeletes().length,
       unsettledUploads: ledger.inFlight().length,
       held: last?.held ?? null,
+      alreadyRemote: last?.alreadyRemote?.length ?? 0,
       lastSync: last ? { at: new Date(last.finishedAt).toISOString(), exitCode: last.exitCode, uploaded: last.uploaded, deleted: last.deleted, failed: last.failed.length } : null,
       foreignFiles: last?.foreign ?? null,
       daemon: holder ? { pid: holder.pid, holder: holder.holder, live } : null,
@@ -46,6 +47,7 @@ export const status: Command = async (context) => {
     write(`failures: ${result.failures.length}`);
     for (const f of result.failures) write(`  ${f.path}: ${f.error} (${f.attempts} attempts${f.retryable ? '' : ', waits for the file to change'})`);
     if (result.held) write(`held deletes: ${result.held.count}: ${result.held.reason}`);
+    if (result.alreadyRemote > 0) write(`held uploads: ${ALREADY_REMOTE(result.alreadyRemote)}`);
     if (result.pendingDeletes > 0) write(`pending deletes: ${result.pendingDeletes}`);
     if (result.unsettledUploads > 0) write(`uploads to settle at the next sync: ${result.unsettledUploads}`);
     if (result.foreignFiles !== null) write(`foreign files in the workspace: ${result.foreignFiles}`);

@@ -57,6 +57,8 @@ export interface SyncReport {
   bytesUploaded: number;
   apiRequests: number;
   foreign: number;
+  /** New paths held because the workspace seems to hold their copy already (see `files-sync adopt`). */
+  alreadyRemote: string[];
   /** What a dry run would do. */
   planned?: { uploads: { path: string; reason: string }[]; deletes: { path: string | null; fileId: string; reason: string }[] };
   exitCode: ExitCode;
@@ -221,6 +223,11 @@ function requestCount(remote: RemoteFiles): number {
   return typeof stats?.requests === 'number' ? stats.requests : 0;
 }
 
+/** The warning for uploads held as likely duplicates: the count and the command that settles them. */
+export const ALREADY_REMOTE = (n: number): string =>
+  `${n} ${n === 1 ? 'file is' : 'files are'} not uploaded: the workspace already holds ${n === 1 ? 'a file' : 'files'} with the same name and size that this ledger does not know ` +
+  '(a lost or different state directory?): run "files-sync adopt --dry-run", then "files-sync adopt" to take them over';
+
 function logPlan(p: Plan, logger: Logger): void {
   logger.debug('plan', {
     uploads: p.uploads.length,
@@ -231,6 +238,7 @@ function logPlan(p: Plan, logger: Logger): void {
     skips: p.skips.length,
   });
   if (p.held) logger.warn(`deletes held: ${p.held.reason}`);
+  if (p.alreadyRemote.length > 0) logger.warn(ALREADY_REMOTE(p.alreadyRemote.length));
   if (p.deletesBlocked) logger.warn(`no deletes planned: ${p.deletesBlocked}`);
 }
 
@@ -250,7 +258,7 @@ function reportOf(
   const pathDeletesBlocked = p.deletesBlocked !== null && (p.deletesBlocked !== 'the local walk failed');
   let exitCode: ExitCode = ExitCode.ok;
   if (failed.length > 0 || (result?.failedDeletes.length ?? 0) > 0) exitCode = ExitCode.fileFailures;
-  if (held || pathDeletesBlocked) exitCode = ExitCode.guard;
+  if (held || pathDeletesBlocked || p.alreadyRemote.length > 0) exitCode = ExitCode.guard;
   return {
     startedAt,
     finishedAt,
@@ -267,6 +275,7 @@ function reportOf(
     bytesUploaded: result?.bytesUploaded ?? 0,
     apiRequests,
     foreign: p.foreign,
+    alreadyRemote: p.alreadyRemote,
     ...(options.dryRun
       ? {
           planned: {
