@@ -2,23 +2,21 @@
 // sign files-sync can see (its name for the path, the same size, the local file present) but that
 // the ledger does not know, on the user's word: after a lost or different state directory.
 import { loadApiKey, loadConfig } from '../config.js';
-import { acquireLock } from '../daemon/lock.js';
 import { ExitCode } from '../errors.js';
 import { walk } from '../local/walk.js';
 import type { FileMetadata } from '../remote/types.js';
 import { adoptable, findLookalikes } from '../sync/lookalikes.js';
 import { buildFilter, checkRoot, nameFor } from '../sync/reconcile.js';
 import { plural } from '../report.js';
-import { clientFor, ensureStateDir, loggerFor, openLedger, write, type Command } from './shared.js';
+import { clientFor, lockStateDir, loggerFor, openLedger, write, type Command } from './shared.js';
 
 /** `files-sync adopt`. */
 export const adopt: Command = async (context) => {
   const config = loadConfig(context.overrides, context.env);
   const logger = loggerFor(context, config);
   const apiKey = loadApiKey(config, context.env);
-  ensureStateDir(config);
   // The ledger's one writer: a daemon or a sync on this state directory makes this exit 2.
-  const lock = acquireLock(config.stateDir, 'adopt');
+  const lock = lockStateDir(config, 'adopt');
   const ledger = openLedger(config);
   const client = clientFor(config, apiKey, logger);
   try {

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config, ConfigOverrides } from '../config.js';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
+import { acquireLock, type Lock } from '../daemon/lock.js';
 import { Ledger } from '../ledger/ledger.js';
 import { createLogger, detectLogFormat, type LogFormat, type LogLevel, type Logger } from '../log.js';
 import { FilesClient } from '../remote/client.js';
@@ -68,14 +69,36 @@ export function openLedger(config: Config, options: { readOnly?: boolean } = {})
   }
 }
 
+/** Kernel file systems: no ledger can live there, and a recursive mkdir in /proc never returns. */
+const VIRTUAL = ['/proc', '/sys', '/dev'];
+
 /** Creates the state directory (0700), or says which path cannot be made and what to do. */
 export function ensureStateDir(config: Config): void {
+  const dir = path.resolve(config.stateDir);
+  if (VIRTUAL.some((v) => dir === v || dir.startsWith(`${v}/`))) {
+    throw new SyncError(`the state directory ${dir} is on a kernel file system: choose a folder on disk with --state-dir or "stateDir"`, ExitCode.usage);
+  }
   try {
     fs.mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
     fs.accessSync(config.stateDir, fs.constants.W_OK);
   } catch (err) {
     throw new SyncError(
       `cannot use the state directory ${config.stateDir} (${errorMessage(err)}): make it writable for this user, or choose another with --state-dir or "stateDir" in the config`,
+      ExitCode.usage,
+      { cause: err },
+    );
+  }
+}
+
+/** Takes the writer lock of the state directory (creating it), naming the path when it cannot. */
+export function lockStateDir(config: Config, holder: string): Lock {
+  ensureStateDir(config);
+  try {
+    return acquireLock(config.stateDir, holder);
+  } catch (err) {
+    if (err instanceof SyncError) throw err;
+    throw new SyncError(
+      `cannot create the lock in the state directory ${config.stateDir} (${errorMessage(err)}): make it writable for this user, or choose another with --state-dir`,
       ExitCode.usage,
       { cause: err },
     );

@@ -2,12 +2,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadApiKey, loadConfig } from '../config.js';
-import { acquireLock, readLock } from '../daemon/lock.js';
+import { readLock } from '../daemon/lock.js';
 import { ExitCode, SyncError } from '../errors.js';
 import { Ledger } from '../ledger/ledger.js';
 import { ProgressView, summaryLines } from '../report.js';
 import { reconcile, type SyncReport } from '../sync/reconcile.js';
-import { clientFor, ensureStateDir, ledgerPath, loggerFor, openLedger, write, type Command } from './shared.js';
+import { clientFor, lockStateDir, ledgerPath, loggerFor, openLedger, write, type Command } from './shared.js';
 
 /** Prints a sync report: JSON for scripts, or the summary lines. */
 export function printReport(report: SyncReport, json: boolean): void {
@@ -25,9 +25,8 @@ export const sync: Command = async (context) => {
     return syncThroughDaemon(config, context, logger);
   }
   const apiKey = loadApiKey(config, context.env);
-  if (!context.dryRun) ensureStateDir(config);
   // A dry run writes nothing, so it needs no lock and may run beside a daemon or another sync.
-  const lock = context.dryRun ? null : acquireLock(config.stateDir, 'sync');
+  const lock = context.dryRun ? null : lockStateDir(config, 'sync');
   const exists = fs.existsSync(ledgerPath(config));
   const ledger = context.dryRun ? (exists ? openLedger(config, { readOnly: true }) : Ledger.open(':memory:')) : openLedger(config);
   const client = clientFor(config, apiKey, logger);

@@ -3,7 +3,7 @@
 // the process's life: signals, reload, and a stop that leaves the ledger consistent. Test hooks:
 // `readTestHooks` in settings.ts.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { clientFor, ledgerPath, loggerFor, type CommandContext } from '../commands.js';
+import { clientFor, ledgerPath, lockStateDir, loggerFor, type CommandContext } from '../commands.js';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
 import { Ledger } from '../ledger/ledger.js';
@@ -14,7 +14,7 @@ import { reconcile, type SyncReport } from '../sync/reconcile.js';
 import { startControlServer, type ControlServer } from './control.js';
 import { ApiGate, ApiHealth, isAuthFailure, isUnavailable, quietWhileDown } from './health.js';
 import { PathQueue, type JobErrorAction } from './jobs.js';
-import { acquireLock } from './lock.js';
+
 import { ReconcileLoop, type ProgressListener } from './loop.js';
 import { deleteBatch, listFiles, syncPath, type PathSyncDeps } from './pathsync.js';
 import { Settings, readTestHooks, type SettingsChange, type TestHooks } from './settings.js';
@@ -33,7 +33,7 @@ export async function runDaemon(context: CommandContext): Promise<number> {
   const config = loadConfig(context.overrides, context.env);
   const logger = loggerFor(context, config);
   const apiKey = loadApiKey(config, context.env);
-  const lock = acquireLock(config.stateDir, 'daemon'); // a second daemon: LockedError, exit 2, naming the pid
+  const lock = lockStateDir(config, 'daemon'); // a second daemon: LockedError, exit 2, naming the pid
   try {
     return await new Daemon(context, config, logger).run(apiKey);
   } finally {
