@@ -8,6 +8,8 @@ export const ExitCode = {
   guard: 3,
   auth: 4,
   unavailable: 5,
+  /** Stopped by SIGINT / SIGTERM before the work was done (128 + SIGINT, as shells report it). */
+  interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

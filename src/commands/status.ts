@@ -1,59 +1,75 @@
-// `files-sync status`: what is tracked, what failed, what is held, and the daemon's live state.
+// `files-sync status`: the folder's state, the last runs, what is tracked, failed or held, and
+// whether a daemon runs. Exit 3 when the root is missing.
+import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config.js';
 import { readLock } from '../daemon/lock.js';
 import { ExitCode } from '../errors.js';
-import { formatBytes } from '../report.js';
+import { Ledger } from '../ledger/ledger.js';
+import { countsLine, formatBytes, plural } from '../report.js';
 import { ALREADY_REMOTE, type SyncReport } from '../sync/reconcile.js';
-import { openLedger, write, type Command, type CommandContext } from './shared.js';
+import { folderState } from './folder-state.js';
+import { lastRun } from './runs.js';
+import { ledgerPath, openLedger, write, type Command } from './shared.js';
 
-function openReadOnly(context: CommandContext) {
-  const config = loadConfig(context.overrides, context.env);
-  return { config, ledger: openLedger(config, { readOnly: true }) };
-}
-
-/** `files-sync status`: what is tracked, what failed, what is held, and the daemon's live state. */
+/** `files-sync status`. */
 export const status: Command = async (context) => {
-  const { config, ledger } = openReadOnly(context);
+  const config = loadConfig(context.overrides, context.env);
+  const ledger = fs.existsSync(ledgerPath(config)) ? openLedger(config, { readOnly: true }) : Ledger.open(':memory:');
   try {
-    const counts = ledger.counts();
     const last = ledger.getMetaJson<SyncReport>('last_sync');
+    const run = lastRun(ledger, 'sync');
+    const adopt = lastRun(ledger, 'adopt');
     const holder = readLock(path.join(config.stateDir, 'lock'));
+    const daemonPid = holder?.holder === 'daemon' ? holder.pid : null;
     let live: unknown = null;
-    if (holder?.holder === 'daemon') {
+    if (daemonPid !== null) {
       const { queryDaemon } = await import('../daemon/control.js');
       live = await queryDaemon(config, 'status').catch((err: unknown) => ({ error: String(err) }));
     }
+    const running = holder ? (holder.holder === 'daemon' ? `daemon, pid ${holder.pid}` : `a one-shot ${holder.holder}, pid ${holder.pid}`) : null;
+    const folder = await folderState(config, ledger, run, last, running);
+    const counts = ledger.counts();
+    const failures = ledger.failures();
     const result = {
       root: config.root,
       stateDir: config.stateDir,
+      state: folder.state,
+      stateLine: folder.line,
+      toUpload: folder.toUpload,
+      toDelete: folder.toDelete,
       tracked: counts,
-      failures: ledger.failures().map((f) => ({ path: f.path, error: f.error, attempts: f.attempts, retryable: f.retryable })),
+      failures: failures.map((f) => ({ path: f.path, error: f.error, attempts: f.attempts, retryable: f.retryable })),
       pendingDeletes: ledger.pendingDeletes().length,
       unsettledUploads: ledger.inFlight().length,
       held: last?.held ?? null,
       alreadyRemote: last?.alreadyRemote?.length ?? 0,
-      lastSync: last ? { at: new Date(last.finishedAt).toISOString(), exitCode: last.exitCode, uploaded: last.uploaded, deleted: last.deleted, failed: last.failed.length } : null,
+      lastReconciliation: last ? { at: new Date(last.finishedAt).toISOString(), exitCode: last.exitCode, counts: last.counts ?? null } : null,
+      lastRuns: { sync: run, adopt },
       foreignFiles: last?.foreign ?? null,
-      daemon: holder ? { pid: holder.pid, holder: holder.holder, live } : null,
+      daemon: daemonPid !== null ? { running: true, pid: daemonPid, live } : { running: false },
+      oneShot: holder && holder.holder !== 'daemon' ? { holder: holder.holder, pid: holder.pid } : null,
     };
-    if (context.json) {
-      write(JSON.stringify(result, null, 2));
-      return ExitCode.ok;
+    if (context.json) write(JSON.stringify(result, null, 2));
+    else {
+      write(`root: ${result.root}`);
+      write(`state: ${folder.line}`);
+      write(`tracked: ${plural(counts.files, 'file')}, ${formatBytes(counts.bytes)}`);
+      write(last ? `last reconciliation: ${result.lastReconciliation!.at}, exit ${last.exitCode}${last.counts ? `: ${countsLine(last.counts)}` : ''}` : 'last reconciliation: never');
+      write(run ? `last sync: ${run.at}, exit ${run.exitCode}${run.outcome ? `, ${run.outcome}` : ''}` : 'last sync: never');
+      if (adopt) write(`last adopt: ${adopt.at}, exit ${adopt.exitCode}${adopt.outcome ? `, ${adopt.outcome}` : ''}`);
+      write(`failures: ${failures.length}`);
+      for (const f of result.failures) write(`  ${f.path}: ${f.error} (${plural(f.attempts, 'attempt')}${f.retryable ? '' : ', waits for the file to change'})`);
+      if (result.held) write(`held deletes: ${result.held.count}: ${result.held.reason}`);
+      if (result.alreadyRemote > 0) write(`held uploads: ${ALREADY_REMOTE(result.alreadyRemote)}`);
+      if (result.pendingDeletes > 0) write(`old copies and removed files to delete: ${result.pendingDeletes}`);
+      if (result.unsettledUploads > 0) write(`uploads whose outcome the next sync settles: ${result.unsettledUploads}`);
+      if (result.foreignFiles !== null) write(`other applications' files in the workspace: ${result.foreignFiles}`);
+      if (result.oneShot) write(`a one-shot ${result.oneShot.holder} is running (pid ${result.oneShot.pid})`);
+      if (daemonPid === null) write('daemon: not running');
+      else for (const line of describeDaemon(daemonPid, live)) write(line);
     }
-    write(`root: ${result.root}`);
-    write(`tracked: ${counts.files} files, ${formatBytes(counts.bytes)}`);
-    write(result.lastSync ? `last sync: ${result.lastSync.at} (exit ${result.lastSync.exitCode}): uploaded ${result.lastSync.uploaded}, deleted ${result.lastSync.deleted}, failed ${result.lastSync.failed}` : 'last sync: never');
-    write(`failures: ${result.failures.length}`);
-    for (const f of result.failures) write(`  ${f.path}: ${f.error} (${f.attempts} attempts${f.retryable ? '' : ', waits for the file to change'})`);
-    if (result.held) write(`held deletes: ${result.held.count}: ${result.held.reason}`);
-    if (result.alreadyRemote > 0) write(`held uploads: ${ALREADY_REMOTE(result.alreadyRemote)}`);
-    if (result.pendingDeletes > 0) write(`pending deletes: ${result.pendingDeletes}`);
-    if (result.unsettledUploads > 0) write(`uploads to settle at the next sync: ${result.unsettledUploads}`);
-    if (result.foreignFiles !== null) write(`foreign files in the workspace: ${result.foreignFiles}`);
-    if (!holder) write('daemon: not running');
-    else for (const line of describeDaemon(holder.pid, live)) write(line);
-    return ExitCode.ok;
+    return folder.state === 'root missing' ? ExitCode.guard : ExitCode.ok;
   } finally {
     ledger.close();
   }
@@ -80,4 +96,3 @@ function describeDaemon(pid: number, live: unknown): string[] {
   if (l.api) lines.push(`  API: ${l.api.state ?? 'unknown'}${l.api.since ? ` since ${l.api.since}` : ''}${l.api.error ? ` (${l.api.error})` : ''}`);
   return lines;
 }
-

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import type { FileMetadata, RemoteFiles } from '../remote/types.js';
 import { execute, type ExecuteReport, type Progress } from './execute.js';
 import { remoteName } from './names.js';
-import { plan, type Plan, type PlanOptions } from './plan.js';
+import { plan, type DeleteReason, type Plan, type PlanOptions } from './plan.js';
 
 /** Remote files created up to this long before an upload's recorded start still count as its orphans. */
 export const ORPHAN_SKEW_MS = 120_000;
@@ -35,9 +35,27 @@ export interface ReconcileOptions {
   /** Honour per-file back-off (the daemon); a one-shot run retries every retryable failure now. */
   respectBackoff?: boolean;
   signal?: AbortSignal;
+  /** Stops new work (Ctrl-C): the scan ends, transfers in flight finish, nothing new starts. */
+  stop?: AbortSignal;
   now?: () => number;
   /** Called as the run moves: `scan` (walk and listing), then `sync` with transfer progress. */
   onProgress?: (phase: 'scan' | 'sync', progress: Progress) => void;
+}
+
+/**
+ * The one vocabulary of a sync's outcome (the human line, --json, status, the daemon's log and the
+ * dry run): paths new, changed, removed, unchanged, failed, skipped; and the remote copies that
+ * went with them: old copies of changed files deleted, orphans of lost answers cleaned.
+ */
+export interface Counts {
+  new: number;
+  changed: number;
+  removed: number;
+  unchanged: number;
+  failed: number;
+  skipped: number;
+  oldCopiesDeleted: number;
+  orphansCleaned: number;
 }
 
 /** The outcome of a reconciliation, as the summary, `status` and the exit code report it. */
@@ -45,6 +63,8 @@ export interface SyncReport {
   startedAt: number;
   finishedAt: number;
   dryRun: boolean;
+  /** Done (or, for a dry run, planned), in the one vocabulary. */
+  counts: Counts;
   uploaded: number;
   replaced: number;
   adopted: number;
@@ -57,10 +77,16 @@ export interface SyncReport {
   bytesUploaded: number;
   apiRequests: number;
   foreign: number;
+  /** Set when `stop` ended the run early: files done of the files planned. */
+  interrupted: { done: number; total: number } | null;
   /** New paths held because the workspace seems to hold their copy already (see `files-sync adopt`). */
   alreadyRemote: string[];
   /** What a dry run would do. */
-  planned?: { uploads: { path: string; reason: string }[]; deletes: { path: string | null; fileId: string; reason: string }[] };
+  planned?: {
+    uploads: { path: string; reason: string; size: number }[];
+    deletes: { path: string | null; fileId: string; reason: string; size: number | null }[];
+    bytesToUpload: number;
+  };
   exitCode: ExitCode;
 }
 
@@ -127,6 +153,8 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   const requestsBefore = requestCount(remote);
   const root = checkRoot(config, ledger, options.allowMassDelete ?? false);
   const { filter, options: filterOptions } = buildFilter(config);
+  // The scan stops at once on `stop`: it has changed nothing yet.
+  const scanSignal = options.stop ? (options.signal ? AbortSignal.any([options.signal, options.stop]) : options.stop) : options.signal;
   // Read once for the walk and the plan: 100,000 rows are ~50 MB of objects.
   const rows = ledger.files();
   const known = new Map(rows.map((row) => [row.path, row]));
@@ -138,7 +166,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     known: (p) => known.get(p),
     ...(options.dryRun ? {} : { keepContent: { maxFileBytes: KEEP_FILE_BYTES, remainingBytes: KEEP_TOTAL_BYTES } }),
     logger,
-    ...(options.signal ? { signal: options.signal } : {}),
+    ...(scanSignal ? { signal: scanSignal } : {}),
     onProgress: (p) => {
       scanProgress.files = p.files;
       options.onProgress?.('scan', { filesDone: p.files, filesTotal: 0, bytesDone: p.bytesHashed, bytesTotal: 0 });
@@ -147,7 +175,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     if (err instanceof RootError) throw new GuardError(`${err.message}: nothing was deleted`, { cause: err });
     throw err;
   });
-  const [local, listing] = await Promise.all([walking, listAll(remote, options.signal)]);
+  const [local, listing] = await Promise.all([walking, listAll(remote, scanSignal)]);
   for (const skip of local.skipped) logger.debug('skipped', { path: skip.path, reason: skip.reason });
 
   const planOptions: PlanOptions = {
@@ -167,9 +195,10 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     inFlight: ledger.inFlight(),
     failures: options.respectBackoff ? ledger.failures() : ledger.failures().filter((f) => !f.retryable),
   });
+  const sizes = new Map(listing.map((f) => [f.id, f.size_bytes]));
   const thePlan = plan(local, ledgerView(rows), { files: listing, complete: true }, planOptions);
   logPlan(thePlan, logger);
-  if (options.dryRun) return reportOf(thePlan, null, options, startedAt, now(), requestCount(remote) - requestsBefore, local);
+  if (options.dryRun) return reportOf(thePlan, null, options, startedAt, now(), requestCount(remote) - requestsBefore, local, sizes);
 
   const deps = {
     root: config.root,
@@ -181,12 +210,13 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     settleMs: config.settleSeconds * 1000,
     now,
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.stop ? { stop: options.stop } : {}),
     ...(local.contents ? { contents: local.contents } : {}),
     onProgress: (p: Progress) => options.onProgress?.('sync', p),
     stillPresent: presenceCheck(config, filter),
   };
   const result = await execute(thePlan, deps);
-  if (result.unknownOutcomes > 0 && !options.signal?.aborted) {
+  if (result.unknownOutcomes > 0 && !options.signal?.aborted && !result.interrupted) {
     // Lost answers may have stored files we hold no id for: one more listing finds and settles them.
     logger.info('answers were lost during uploads; sweeping the listing for orphans', { attempts: result.unknownOutcomes });
     const sweep = plan(local, ledgerView(), { files: await listAll(remote, options.signal), complete: true }, planOptions);
@@ -196,13 +226,14 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     );
     result.adopted += swept.adopted;
     result.deleted += swept.deleted;
+    for (const [reason, n] of Object.entries(swept.deletesBy)) result.deletesBy[reason as DeleteReason] = (result.deletesBy[reason as DeleteReason] ?? 0) + n;
     result.failedDeletes.push(...swept.failedDeletes);
   }
   // A distrusted root (another device) is not recorded as the new truth: its deletes stay
   // blocked until the right disk is back (or the state is reset by hand).
   if (root.distrust === null) ledger.setMetaJson('root_identity', { dev: root.dev, ino: local.root.ino });
   ledger.setMeta('filter_hash', filterHash(filterOptions));
-  const report = reportOf(thePlan, result, options, startedAt, now(), requestCount(remote) - requestsBefore, local);
+  const report = reportOf(thePlan, result, options, startedAt, now(), requestCount(remote) - requestsBefore, local, sizes);
   ledger.setMetaJson('last_sync', report);
   return report;
 }
@@ -250,6 +281,7 @@ function reportOf(
   finishedAt: number,
   apiRequests: number,
   local: WalkResult,
+  sizes: ReadonlyMap<string, number>,
 ): SyncReport {
   const failed = [...(result?.failed ?? []), ...p.skips.filter((s) => s.failed).map((s) => ({ path: s.path, reason: s.reason }))];
   const skipped = p.skips.filter((s) => !s.failed).map((s) => ({ path: s.path, reason: s.reason }));
@@ -259,15 +291,25 @@ function reportOf(
   let exitCode: ExitCode = ExitCode.ok;
   if (failed.length > 0 || (result?.failedDeletes.length ?? 0) > 0) exitCode = ExitCode.fileFailures;
   if (held || pathDeletesBlocked || p.alreadyRemote.length > 0) exitCode = ExitCode.guard;
+  const interrupted = result?.interrupted
+    ? {
+        done: result.uploaded + result.unchangedAfterCheck + result.failed.length + result.deleted + result.failedDeletes.length,
+        total: p.uploads.length + p.deletes.length,
+      }
+    : null;
+  if (interrupted) exitCode = ExitCode.interrupted;
+  const unchanged = p.unchanged + p.statUpdates.length + (result?.unchangedAfterCheck ?? 0);
+  const counts = countsOf(p, result, unchanged, failed.length, skipped.length);
   return {
     startedAt,
     finishedAt,
     dryRun: options.dryRun ?? false,
+    counts,
     uploaded: result?.uploaded ?? 0,
     replaced: result?.replaced ?? 0,
     adopted: result?.adopted ?? 0,
     deleted: result?.deleted ?? 0,
-    unchanged: p.unchanged + p.statUpdates.length + (result?.unchangedAfterCheck ?? 0),
+    unchanged,
     failed,
     skipped,
     held,
@@ -276,14 +318,52 @@ function reportOf(
     apiRequests,
     foreign: p.foreign,
     alreadyRemote: p.alreadyRemote,
+    interrupted,
     ...(options.dryRun
       ? {
           planned: {
-            uploads: p.uploads.map((u) => ({ path: u.path, reason: u.reason })),
-            deletes: p.deletes.map((d) => ({ path: d.path, fileId: d.fileId, reason: d.reason })),
+            uploads: p.uploads.map((u) => ({ path: u.path, reason: u.reason === 'new' ? 'new' : 'changed', size: u.local.size })),
+            deletes: p.deletes.map((d) => ({ path: d.path, fileId: d.fileId, reason: deleteWord(d.reason), size: sizes.get(d.fileId) ?? null })),
+            bytesToUpload: p.uploads.reduce((sum, u) => sum + u.local.size, 0),
           },
         }
       : {}),
     exitCode,
+  };
+}
+
+/** A delete's reason in the vocabulary: a removed path, an old copy, an orphan. */
+function deleteWord(reason: DeleteReason): 'removed' | 'old copy' | 'orphan' {
+  return reason === 'deleted' ? 'removed' : reason === 'orphan' ? 'orphan' : 'old copy';
+}
+
+/** The counts of a run (from what was done) or of a dry run (from the plan). */
+function countsOf(p: Plan, result: ExecuteReport | null, unchanged: number, failed: number, skipped: number): Counts {
+  const fresh = p.adoptions.filter((a) => a.inFlight.resolvedFileId === null).length;
+  if (!result) {
+    const changed = p.uploads.filter((u) => u.reason !== 'new').length;
+    return {
+      new: p.uploads.length - changed + fresh,
+      changed,
+      removed: p.deletes.filter((d) => d.reason === 'deleted').length,
+      unchanged,
+      failed,
+      skipped,
+      // Each changed file's old copy goes once its new one is up.
+      oldCopiesDeleted: p.deletes.filter((d) => d.reason === 'replaced' || d.reason === 'torn').length + changed,
+      orphansCleaned: p.deletes.filter((d) => d.reason === 'orphan').length,
+    };
+  }
+  const up = result.uploadsBy;
+  const del = result.deletesBy;
+  return {
+    new: (up.new ?? 0) + result.adopted,
+    changed: (up.changed ?? 0) + (up.renamed ?? 0) + (up['missing-remote'] ?? 0),
+    removed: del.deleted ?? 0,
+    unchanged,
+    failed,
+    skipped,
+    oldCopiesDeleted: (del.replaced ?? 0) + (del.torn ?? 0),
+    orphansCleaned: del.orphan ?? 0,
   };
 }

@@ -21,11 +21,11 @@ export function usingItLines(readme: string): string[] {
 const EXPECT: { starts: string; code: number; out?: RegExp[] }[] = [
   { starts: 'export ANTHROPIC_API_KEY', code: 0 },
   { starts: 'files-sync init', code: 0, out: [/wrote .*\.config\/files-sync\/config\.json/] },
-  { starts: 'files-sync sync --dry-run', code: 0, out: [/dry run: 3 uploads/, /reports\/handbook\.pdf/] },
-  { starts: 'files-sync sync ', code: 0, out: [/uploaded 3/] },
+  { starts: 'files-sync sync --dry-run', code: 0, out: [/^dry run: 3 new, 0 changed, 0 removed, 0 unchanged, 0 failed, 0 skipped/m, /^would upload 3 files, \d+ B; nothing was changed$/m, /^  new +reports\/handbook\.pdf  \(17 B\)$/m] },
+  { starts: 'files-sync sync ', code: 0, out: [/^3 new, 0 changed, 0 removed, 0 unchanged, 0 failed, 0 skipped; 0 old copies deleted, 0 orphans cleaned$/m] },
   { starts: 'files-sync ls', code: 0, out: [/^file_\S+ .* reports\/handbook\.pdf$/m] },
   { starts: 'files-sync resolve', code: 0, out: [/^file_\S+\n$/] },
-  { starts: 'files-sync status', code: 0, out: [/^tracked: 3 files/m] },
+  { starts: 'files-sync status', code: 0, out: [/^state: up to date$/m, /^tracked: 3 files/m, /^daemon: not running$/m] },
 ];
 
 describe('the README "Using it" example', () => {
