@@ -3,6 +3,7 @@
 // the process's life: signals, reload, and a stop that leaves the ledger consistent. Test hooks:
 // `readTestHooks` in settings.ts.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { countsLine } from '../report.js';
 import { clientFor, ledgerPath, lockStateDir, loggerFor, type CommandContext } from '../commands.js';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
@@ -226,8 +227,8 @@ class Daemon {
           this.log.info('the sync root is back');
           this.rewatch();
         }
-        const { uploaded, replaced, deleted, adopted } = report;
-        this.log.info(`reconciled (${reasons.join(', ')})`, { uploaded, replaced, deleted, adopted, failed: report.failed.length, ms: report.finishedAt - report.startedAt });
+        // The one vocabulary of counts (report.ts), in the line and as fields.
+        this.log.info(`reconciled (${reasons.join(', ')}): ${countsLine(report.counts)}`, { ...report.counts, ms: report.finishedAt - report.startedAt });
         return report;
       })
       .finally(() => this.queue.afterWork());
