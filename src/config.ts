@@ -7,6 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, errorMessage } from './errors.js';
 import { registerSecret } from './log.js';
+import { closest } from './suggest.js';
 
 /**
  * The largest file the API takes: 500 MB is the cap on the whole request (files-api.md), so a
@@ -72,6 +73,9 @@ export const configSchema = z.strictObject({
 
 type ParsedConfig = z.infer<typeof configSchema>;
 
+/** The keys of each object of the schema, by path, for "did you mean". */
+const KNOWN_KEYS: Record<string, Record<string, unknown>> = { '': configSchema.shape, deletes: deletesSchema.shape, api: apiSchema.shape };
+
 /** The resolved configuration every module receives (frozen; absolute paths). */
 export type Config = Readonly<
   Omit<ParsedConfig, 'stateDir' | 'deletes' | 'api'> & {
@@ -105,7 +109,12 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
   if (issue.code === 'unrecognized_keys') {
     const prefix = issue.path.length > 0 ? `${issue.path.join('.')}.` : '';
-    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${prefix}${k}"`).join(', ')}`;
+    const known = Object.keys(KNOWN_KEYS[issue.path.join('.')] ?? {});
+    const named = issue.keys.map((k) => {
+      const near = closest(k, known);
+      return `"${prefix}${k}"${near ? ` (did you mean "${prefix}${near}"?)` : ''}`;
+    });
+    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${named.join(', ')}`;
   }
   return `${where}: ${issue.message}`;
 }
@@ -132,6 +141,17 @@ export function defaultStateDir(root: string, env: NodeJS.ProcessEnv): string {
   return path.join(base, 'files-sync', `${path.basename(root) || 'root'}-${tag}`);
 }
 
+/** `:LINE:COLUMN` of a JSON.parse error, from the offset its message gives (or its own line and column). */
+export function jsonErrorPlace(text: string, message: string): string {
+  const lc = /line (\d+) column (\d+)/.exec(message);
+  if (lc) return `:${lc[1]}:${lc[2]}`;
+  const at = /position (\d+)/.exec(message);
+  if (!at) return '';
+  const before = text.slice(0, Number(at[1]));
+  const line = before.split('\n').length;
+  return `:${line}:${Number(at[1]) - before.lastIndexOf('\n')}`;
+}
+
 function readConfigFile(file: string): unknown {
   let text: string;
   try {
@@ -142,7 +162,7 @@ function readConfigFile(file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`config ${file} is not valid JSON: ${errorMessage(err)}`, { cause: err });
+    throw new ConfigError(`config ${file}${jsonErrorPlace(text, errorMessage(err))} is not valid JSON: ${errorMessage(err)}`, { cause: err });
   }
 }
 
