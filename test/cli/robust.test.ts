@@ -90,6 +90,12 @@ describe('no raw crash', () => {
     expect(r.stderr).toMatch(/kernel file system/);
   });
 
+  it('a refused key is said once, not in a log line and again in the last line', async () => {
+    const r = await runCli(['sync', '--root', root, '--state-dir', path.join(dir, 'refused')], { ANTHROPIC_API_KEY: 'sk-ant-not-the-key', ANTHROPIC_BASE_URL: emu.url });
+    expect(r.code).toBe(4);
+    expect(r.stderr.match(/API key was refused/g)).toHaveLength(1);
+  });
+
   it("the example config's values are the defaults", () => {
     const example = path.resolve(import.meta.dirname, '..', '..', 'sync.config.example.json');
     const raw = JSON.parse(fs.readFileSync(example, 'utf8')) as Record<string, unknown>;
