@@ -7,6 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, errorMessage } from './errors.js';
 import { registerSecret } from './log.js';
+import { closest } from './suggest.js';
 
 /**
  * The largest file the API takes: 500 MB is the cap on the whole request (files-api.md), so a
@@ -86,6 +87,9 @@ export const configSchema = z.strictObject({
 
 type ParsedConfig = z.infer<typeof configSchema>;
 
+/** The keys of each object of the schema, by path, for "did you mean". */
+const KNOWN_KEYS: Record<string, Record<string, unknown>> = { '': configSchema.shape, deletes: deletesSchema.shape, api: apiSchema.shape };
+
 /** The resolved configuration every module receives (frozen; absolute paths). */
 export type Config = Readonly<
   Omit<ParsedConfig, 'stateDir' | 'deletes' | 'api'> & {
@@ -119,7 +123,12 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
   if (issue.code === 'unrecognized_keys') {
     const prefix = issue.path.length > 0 ? `${issue.path.join('.')}.` : '';
-    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${prefix}${k}"`).join(', ')}`;
+    const known = Object.keys(KNOWN_KEYS[issue.path.join('.')] ?? {});
+    const named = issue.keys.map((k) => {
+      const near = closest(k, known);
+      return `"${prefix}${k}"${near ? ` (did you mean "${prefix}${near}"?)` : ''}`;
+    });
+    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${named.join(', ')}`;
   }
   return `${where}: ${issue.message}`;
 }
@@ -146,6 +155,17 @@ export function defaultStateDir(root: string, env: NodeJS.ProcessEnv): string {
   return path.join(base, 'files-sync', `${path.basename(root) || 'root'}-${tag}`);
 }
 
+/** `:LINE:COLUMN` of a JSON.parse error, from the offset its message gives (or its own line and column). */
+export function jsonErrorPlace(text: string, message: string): string {
+  const lc = /line (\d+) column (\d+)/.exec(message);
+  if (lc) return `:${lc[1]}:${lc[2]}`;
+  const at = /position (\d+)/.exec(message);
+  if (!at) return '';
+  const before = text.slice(0, Number(at[1]));
+  const line = before.split('\n').length;
+  return `:${line}:${Number(at[1]) - before.lastIndexOf('\n')}`;
+}
+
 function readConfigFile(file: string): unknown {
   let text: string;
   try {
@@ -156,7 +176,7 @@ function readConfigFile(file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`config ${file} is not valid JSON: ${errorMessage(err)}`, { cause: err });
+    throw new ConfigError(`config ${file}${jsonErrorPlace(text, errorMessage(err))} is not valid JSON: ${errorMessage(err)}`, { cause: err });
   }
 }
 
@@ -167,6 +187,26 @@ export function parseConfig(raw: unknown, source: string | null): ParsedConfig {
   const result = configSchema.safeParse(stripComments(raw));
   if (!result.success) throw new ConfigError(`${where}: ${result.error.issues.map(describeIssue).join('; ')}`);
   return result.data;
+}
+
+/**
+ * The default state directory of the real root; one derived from the path as typed (what versions
+ * before the real path used) is kept when it exists and the real one does not, so no ledger is lost.
+ */
+function derivedStateDir(typed: string, real: string, env: NodeJS.ProcessEnv): string {
+  const wanted = defaultStateDir(real, env);
+  if (typed === real || fs.existsSync(wanted)) return wanted;
+  const earlier = defaultStateDir(typed, env);
+  return fs.existsSync(earlier) ? earlier : wanted;
+}
+
+/** The root's real path when it exists (a missing root is reported by the sync, as it is). */
+function realRoot(root: string): string {
+  try {
+    return fs.realpathSync(root);
+  } catch {
+    return root;
+  }
 }
 
 /**
@@ -187,12 +227,13 @@ export function loadConfig(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, c
     throw new ConfigError(
       file
         ? `config ${file}: "root" is missing: name the folder to sync`
-        : 'no config file found (tried ./sync.config.json and $XDG_CONFIG_HOME/files-sync/config.json): pass --config FILE or --root DIR',
+        : 'no config file found (tried ./sync.config.json and $XDG_CONFIG_HOME/files-sync/config.json): run files-sync init --root DIR once, or pass --config FILE or --root DIR',
     );
   }
   const parsed = parseConfig(merged, file);
-  const root = path.resolve(base, parsed.root);
-  const stateDir = parsed.stateDir ? path.resolve(base, parsed.stateDir) : defaultStateDir(root, env);
+  // The real path: a link to the folder and the folder share one state directory (one ledger).
+  const root = realRoot(path.resolve(base, parsed.root));
+  const stateDir = parsed.stateDir ? path.resolve(base, parsed.stateDir) : derivedStateDir(path.resolve(base, parsed.root), root, env);
   const baseUrl = env.ANTHROPIC_BASE_URL || parsed.api.baseUrl;
   if (env.ANTHROPIC_BASE_URL && !z.url({ protocol: /^https?$/ }).safeParse(baseUrl).success) {
     throw new ConfigError(`ANTHROPIC_BASE_URL is not an http(s) URL: ${baseUrl}`);

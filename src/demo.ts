@@ -56,6 +56,7 @@ async function main(): Promise<number> {
     fs.appendFileSync(path.join(root, 'notes', 'todo.txt'), '- try files-sync on the real API\n');
     fs.rmSync(path.join(root, 'data', 'prices.csv'));
     fs.writeFileSync(path.join(root, 'notes', 'new-idea.md'), '# New idea\n\nMirror the folder, reference files by id.\n');
+    await expectCode(cli(['sync', '--dry-run', '--config', config], env));
     await expectCode(cli(['sync', '--config', config], env));
     await expectCode(cli(['ls', '--config', config], env));
     await expectCode(cli(['resolve', '--config', config, 'notes/new-idea.md'], env));
@@ -63,6 +64,7 @@ async function main(): Promise<number> {
 
     heading('a sync with nothing to do makes one list request');
     await expectCode(cli(['sync', '--config', config], env));
+    await expectCode(cli(['status', '--config', config], env));
     heading('demo done');
     return 0;
   } finally {

@@ -10,6 +10,8 @@ export const ExitCode = {
   unavailable: 5,
   /** The ledger is damaged, read-only, gone or unreadable (or, for a one-shot run, its disk full). */
   ledger: 6,
+  /** Stopped by SIGINT / SIGTERM before the work was done (128 + SIGINT, as shells report it). */
+  interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

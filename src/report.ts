@@ -2,7 +2,12 @@
 // closing summary.
 import { escapeText } from './escape.js';
 import type { Progress } from './sync/execute.js';
-import type { SyncReport } from './sync/reconcile.js';
+import { ALREADY_REMOTE, type Counts, type SyncReport } from './sync/reconcile.js';
+
+/** "1 file", "2 files": a count with its noun, singular or plural. */
+export function plural(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : nouns}`;
+}
 
 /** Human byte counts: 1.5 MB, 320 KB. */
 export function formatBytes(bytes: number): string {
@@ -50,7 +55,9 @@ export class ProgressView {
     this.lastDraw = t;
     const line = phase === 'scan' ? `scanning: ${p.filesDone} files` : this.syncLine(p, t);
     if (this.tty) {
-      const width = Math.max(20, (this.out.columns ?? 80) - 1);
+      // A terminal that reports 0 columns (some CI consoles, a detached pty) gets the whole line.
+      const columns = this.out.columns || 0;
+      const width = columns > 20 ? columns - 1 : line.length;
       this.out.write(`\r${line.slice(0, width).padEnd(width)}`);
       this.drawn = true;
     } else if (phase === 'sync' && p.filesTotal > 0) {
@@ -71,9 +78,33 @@ export class ProgressView {
     const width = 20;
     const filled = Math.round(share * width);
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
-    const eta = share > 0 && share < 1 ? ` ETA ${formatDuration((elapsed / share) * (1 - share))}` : '';
-    return `${bar} ${p.filesDone}/${p.filesTotal} files, ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}, ${formatBytes(rate)}/s${eta}`;
+    // No ETA until there is something to go by: 2 s and 1% in, at least.
+    const eta = share >= 0.01 && share < 1 && elapsed >= 2000 ? ` ETA ${formatDuration((elapsed / share) * (1 - share))}` : '';
+    return `${bar} ${p.filesDone}/${plural(p.filesTotal, 'file')}, ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}, ${formatBytes(rate)}/s${eta}`;
   }
+}
+
+/** The counts in the one vocabulary, as the human line, `status` and the daemon's log say them. */
+export function countsLine(c: Counts): string {
+  return (
+    `${c.new} new, ${c.changed} changed, ${c.removed} removed, ${c.unchanged} unchanged, ${c.failed} failed, ${c.skipped} skipped; ` +
+    `${plural(c.oldCopiesDeleted, 'old copy', 'old copies')} deleted, ${plural(c.orphansCleaned, 'orphan')} cleaned`
+  );
+}
+
+/** At most `max` lines of a list, then how many more there are. */
+function some<T>(items: readonly T[], line: (item: T) => string, max = 10): string[] {
+  const lines = items.slice(0, max).map(line);
+  if (items.length > max) lines.push(`  … and ${items.length - max} more`);
+  return lines;
+}
+
+function dryRunLines(r: SyncReport, planned: NonNullable<SyncReport['planned']>): string[] {
+  const c = r.counts;
+  const lines = [`dry run: ${countsLine(c)}`, `would upload ${plural(planned.uploads.length, 'file')}, ${formatBytes(planned.bytesToUpload)}; nothing was changed`];
+  for (const u of planned.uploads) lines.push(`  ${u.reason.padEnd(8)} ${u.path}  (${formatBytes(u.size)})`);
+  for (const d of planned.deletes) lines.push(`  ${d.reason.padEnd(8)} ${d.path ?? '(no path)'}  ${d.fileId}${d.size === null ? '' : ` (${formatBytes(d.size)})`}`);
+  return lines;
 }
 
 /** The closing summary of a sync, as lines; names and reasons escaped (rule 9). */
@@ -83,23 +114,18 @@ export function summaryLines(r: SyncReport): string[] {
 
 function rawSummaryLines(r: SyncReport): string[] {
   const lines: string[] = [];
-  if (r.dryRun && r.planned) {
-    lines.push(`dry run: ${r.planned.uploads.length} uploads and ${r.planned.deletes.length} deletes planned; nothing was changed`);
-    for (const u of r.planned.uploads) lines.push(`  upload  ${u.path} (${u.reason})`);
-    for (const d of r.planned.deletes) lines.push(`  delete  ${d.path ?? '(no path)'} ${d.fileId} (${d.reason})`);
-  } else {
-    lines.push(
-      `uploaded ${r.uploaded - r.replaced}, replaced ${r.replaced}, deleted ${r.deleted}, unchanged ${r.unchanged}, failed ${r.failed.length}` +
-        (r.adopted > 0 ? `, adopted ${r.adopted}` : ''),
-    );
-    lines.push(`${formatBytes(r.bytesUploaded)} uploaded, ${r.apiRequests} API requests, ${formatDuration(r.finishedAt - r.startedAt)}`);
+  if (r.dryRun && r.planned) lines.push(...dryRunLines(r, r.planned));
+  else {
+    lines.push(countsLine(r.counts));
+    lines.push(`${formatBytes(r.bytesUploaded)} uploaded, ${plural(r.apiRequests, 'API request')}, ${formatDuration(r.finishedAt - r.startedAt)}`);
   }
-  for (const f of r.failed) lines.push(`failed: ${f.path}: ${f.reason}`);
+  lines.push(...some(r.failed, (f) => `failed: ${f.path}: ${f.reason}`, 50));
+  lines.push(...some(r.skipped, (f) => `skipped: ${f.path}: ${f.reason}`));
   if (r.held) {
-    lines.push(`held: ${r.held.count} deletes: ${r.held.reason}`);
-    for (const p of r.held.paths.slice(0, 10)) lines.push(`  held  ${p}`);
-    if (r.held.paths.length > 10) lines.push(`  … and ${r.held.paths.length - 10} more`);
+    lines.push(`held: ${plural(r.held.count, 'delete')}: ${r.held.reason}`);
+    lines.push(...some(r.held.paths, (p) => `  held  ${p}`));
   }
+  if (r.alreadyRemote?.length) lines.push(`held: ${ALREADY_REMOTE(r.alreadyRemote.length)}`);
   if (r.deletesBlocked) lines.push(`no remote file was deleted: ${r.deletesBlocked}`);
   return lines;
 }

@@ -1,7 +1,7 @@
 // Unclaimed copies (DESIGN.md rule 3) for the user: how `status` shows them, and `files-sync
 // forget-copies ID...`, which deletes them only on the user's word.
 import path from 'node:path';
-import type { CommandContext } from './commands.js';
+import type { CommandContext } from './commands/shared.js';
 import { loadApiKey, loadConfig, type Config } from './config.js';
 import { acquireLock, readLock } from './daemon/lock.js';
 import { ConfigError, ExitCode } from './errors.js';

@@ -65,7 +65,7 @@ describe('daemon: one writer', () => {
 
     const ok = await setup.sync();
     expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/unchanged 12/);
+    expect(ok.stdout).toMatch(/0 new, 0 changed, 0 removed, 12 unchanged/);
     expect(ok.stderr).toMatch(new RegExp(`daemon \\(pid ${daemon.pid}\\).*asking it to reconcile`));
     expect(daemon.count(/requested over the control socket/)).toBe(1);
     expect(fs.readFileSync(path.join(setup.stateDir, 'lock'), 'utf8')).toBe(lockBefore); // the daemon still owns the state
@@ -80,7 +80,7 @@ describe('daemon: one writer', () => {
     expect(JSON.parse(held.stdout).held.count).toBe(6);
     const allowed = await setup.sync(['--allow-mass-delete']);
     expect(allowed.code, allowed.stderr).toBe(0);
-    expect(allowed.stdout).toMatch(/deleted 6/);
+    expect(allowed.stdout).toMatch(/0 new, 0 changed, 6 removed, 6 unchanged/);
     await waitForMirror(emu, setup, 'the allowed deletes');
 
     const status = await runCli(['status', '--json', '--config', setup.configFile], setup.env);

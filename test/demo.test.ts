@@ -12,8 +12,8 @@ describe('demo', () => {
       env: { PATH: process.env.PATH, HOME: process.env.HOME },
       timeout: 60_000,
     });
-    expect(stdout).toMatch(/uploaded 9, replaced 0, deleted 0, unchanged 0, failed 0/);
-    expect(stdout).toMatch(/uploaded 1, replaced 1, deleted 2, unchanged 7, failed 0/);
+    expect(stdout).toMatch(/9 new, 0 changed, 0 removed, 0 unchanged, 0 failed, 0 skipped; 0 old copies deleted/);
+    expect(stdout).toMatch(/1 new, 1 changed, 1 removed, 7 unchanged, 0 failed, 0 skipped; 1 old copy deleted, 0 orphans cleaned/);
     expect(stdout).toMatch(/reports\/handbook\.pdf/);
     expect(stdout).toMatch(/9 synced from the folder, 1 of another application \(untouched\)/);
     expect(stdout).toMatch(/demo done/);

@@ -361,7 +361,7 @@ describe('lifecycle and CLI', () => {
     agent.destroy();
   });
 
-  it('runs from the command line, prints one line, and stops cleanly', async () => {
+  it('runs from the command line, prints where it listens and the two exports, and stops cleanly', async () => {
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     let out = '';
@@ -369,7 +369,7 @@ describe('lifecycle and CLI', () => {
     const stop = new AbortController();
     const done = runEmulatorCommand(['--port', '0', '--api-key', 'sk-cli-key', '--rate-limit', '100/60000', '--latency-ms', '0'], {}, { stdout, stderr, signal: stop.signal });
     await expect.poll(() => out).toMatch(/\n$/);
-    const m = /^files-sync emulator listening on (http:\/\/127\.0\.0\.1:(\d+))\n$/.exec(out);
+    const m = /^files-sync emulator listening on (http:\/\/127\.0\.0\.1:(\d+))\nto use it, in another shell:\n {2}export ANTHROPIC_BASE_URL=\1\n {2}export ANTHROPIC_API_KEY='<the key given with --api-key>'\n$/.exec(out);
     expect(m).not.toBeNull();
     const res = await fetch(`${m?.[1]}/v1/files`, { headers: { ...HEADERS, 'x-api-key': 'sk-cli-key' } });
     expect(res.status).toBe(200);

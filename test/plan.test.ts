@@ -230,7 +230,19 @@ const cases: Case[] = [
       expect(p.deletes).toEqual([]);
       expect(p.adoptions).toEqual([]);
       expect(p.foreign).toBe(1);
-      expect(uploads(p)).toEqual([['a.txt', 'new', null]]);
+      // Same name and size, unknown to the ledger: held for `files-sync adopt`, never a silent duplicate.
+      expect(uploads(p)).toEqual([]);
+      expect(p.alreadyRemote).toEqual(['a.txt']);
+    },
+  },
+  {
+    name: 'a new path whose name and size the workspace holds already is held, not uploaded (lost state)',
+    local: [local('a.txt', 'h1'), local('b.txt', 'h2')],
+    remote: [remoteFile('file_other', 'a.txt'), remoteFile('file_bigger', 'b.txt', { size_bytes: 999 })],
+    expect: (p) => {
+      expect(p.alreadyRemote).toEqual(['a.txt']);
+      expect(uploads(p)).toEqual([['b.txt', 'new', null]]);
+      expect(p.deletes).toEqual([]);
     },
   },
   {

@@ -235,12 +235,12 @@ async function* ask(config: Config, request: ControlRequest, connectTimeoutMs: n
  * shows its progress, prints its report as a one-shot run would and returns the same exit code.
  * The ledger is never opened here.
  */
-export async function syncThroughDaemon(config: Config, context: CommandContext, logger: Logger): Promise<number> {
+export async function syncThroughDaemon(config: Config, context: CommandContext, logger: Logger, signal?: AbortSignal): Promise<number> {
   const pid = readLock(path.join(config.stateDir, 'lock'))?.pid;
   logger.info(`a files-sync daemon${pid ? ` (pid ${pid})` : ''} holds ${config.stateDir}: asking it to reconcile now`);
   const view = new ProgressView(process.stderr, Boolean(process.stderr.isTTY) && !context.json);
   try {
-    for await (const message of ask(config, { cmd: 'sync', allowMassDelete: context.allowMassDelete }, 5_000)) {
+    for await (const message of ask(config, { cmd: 'sync', allowMassDelete: context.allowMassDelete }, 5_000, signal)) {
       if ('progress' in message) {
         const { phase, ...progress } = message.progress;
         view.update(phase, progress);
@@ -252,6 +252,8 @@ export async function syncThroughDaemon(config: Config, context: CommandContext,
         throw new SyncError(`the daemon could not reconcile: ${message.error.message}`, message.error.exitCode as ExitCode);
       }
     }
+    // `signal` (Ctrl-C) hangs up: the caller says so; the daemon's reconciliation goes on.
+    if (signal?.aborted) throw new SyncError('interrupted', ExitCode.interrupted);
     throw new SyncError('the daemon closed the control connection without a report (did it stop?)', ExitCode.fileFailures);
   } finally {
     view.finish();

@@ -4,12 +4,12 @@
 // `readTestHooks` in settings.ts.
 import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { clientFor, ledgerPath, loggerFor, type CommandContext } from '../commands.js';
+import { countsLine } from '../report.js';
+import { clientFor, ledgerPath, lockStateDir, loggerFor, type CommandContext } from '../commands.js';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
 import { Ledger, LedgerError } from '../ledger/ledger.js';
 import { IGNORE_FILE_NAME } from '../local/filter.js';
-import { ensurePrivateDir } from '../local/private.js';
 import type { Logger } from '../log.js';
 import type { FilesClient } from '../remote/client.js';
 import { reconcile, type SyncReport } from '../sync/reconcile.js';
@@ -18,7 +18,6 @@ import { ApiGate, ApiHealth, isAuthFailure, isUnavailable, quietWhileDown } from
 import { PathQueue, type JobErrorAction } from './jobs.js';
 import { FloodNotices, InitialReconciliation } from './notices.js';
 import { RootCheck, describeRootChange, type RootState } from './rootcheck.js';
-import { acquireLock } from './lock.js';
 import { ReconcileLoop, type ProgressListener } from './loop.js';
 import { deleteBatch, listFiles, syncPath, type PathSyncDeps } from './pathsync.js';
 import { Settings, readTestHooks, type SettingsChange, type TestHooks } from './settings.js';
@@ -39,8 +38,7 @@ export async function runDaemon(context: CommandContext): Promise<number> {
   const config = loadConfig(context.overrides, context.env);
   const logger = loggerFor(context, config);
   const apiKey = loadApiKey(config, context.env);
-  ensurePrivateDir(config.stateDir); // before the lock file goes into it (rule 9)
-  const lock = acquireLock(config.stateDir, 'daemon'); // a second daemon: LockedError, exit 2, naming the pid
+  const lock = lockStateDir(config, 'daemon'); // a second daemon: LockedError, exit 2, naming the pid
   try {
     // The root's ignore file is read before anything starts: a bad one stops the start (exit 3).
     return await new Daemon(context, await Settings.load(config), logger).run(apiKey);
@@ -319,8 +317,8 @@ class Daemon {
           this.log.info('the sync root is back');
           this.rewatch();
         }
-        const { uploaded, replaced, deleted, adopted } = report;
-        this.log.info(`reconciled (${reasons.join(', ')})`, { uploaded, replaced, deleted, adopted, failed: report.failed.length, ms: report.finishedAt - report.startedAt });
+        // The one vocabulary of counts (report.ts), in the line and as fields.
+        this.log.info(`reconciled (${reasons.join(', ')}): ${countsLine(report.counts)}`, { ...report.counts, ms: report.finishedAt - report.startedAt });
         return report;
       })
       .finally(() => this.queue.afterWork());

@@ -3,7 +3,7 @@
 // a periodic run every `reconcileIntervalMinutes` ±20%.
 import { ExitCode, SyncError } from '../errors.js';
 import type { Progress } from '../sync/execute.js';
-import type { SyncReport } from '../sync/reconcile.js';
+import type { Counts, SyncReport } from '../sync/reconcile.js';
 
 /** Receives the progress of the reconciliation a requester waits for. */
 export type ProgressListener = (phase: 'scan' | 'sync', progress: Progress) => void;
@@ -35,7 +35,7 @@ export interface ReconcileLoopOptions {
 export interface LoopStatus {
   running: boolean;
   followUp: boolean;
-  last: { at: string; exitCode: number; uploaded: number; deleted: number; failed: number; durationMs: number } | null;
+  last: { at: string; exitCode: number; counts: Counts; durationMs: number } | null;
   lastError: string | null;
   nextAt: string | null;
 }
@@ -130,9 +130,7 @@ export class ReconcileLoop {
         this.last = {
           at: new Date(report.finishedAt).toISOString(),
           exitCode: report.exitCode,
-          uploaded: report.uploaded,
-          deleted: report.deleted,
-          failed: report.failed.length,
+          counts: report.counts,
           durationMs: report.finishedAt - report.startedAt,
         };
         this.lastError = null;

@@ -317,10 +317,9 @@ export class Transport {
     // The request id goes in its own field, not twice in the line.
     const line = f.requestId ? err.message.replace(requestSuffix(f.requestId), '') : err.message;
     const context = { requestId: f.requestId, status: f.status, type: f.type, attempts: call.attempt, unknownOutcomeAttempts: call.unknown || undefined };
-    // A 404 is an answer callers expect (get of a deleted id); they decide whether it matters.
-    if (err instanceof AuthError) this.#o.logger.error(line, context);
-    else if (f.status === 404) this.#o.logger.debug(line, context);
-    else this.#o.logger.warn(line, context);
+    // The caller reports the error it gets (the command's last line, the summary's failed line,
+    // the daemon's log): logged here too, a person would read it twice. Debug keeps the detail.
+    this.#o.logger.debug(line, context);
     return err;
   }
 

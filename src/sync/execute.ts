@@ -37,6 +37,11 @@ export interface ExecuteDeps {
   settleMs: number;
   signal?: AbortSignal;
   /**
+   * Stops new work when it fires (Ctrl-C): queued jobs are dropped, transfers in flight go on
+   * (until `signal` ends them), and no delete starts. The report says `interrupted`.
+   */
+  stop?: AbortSignal;
+  /**
    * Bytes the walk kept of files it hashed (WalkResult.contents): an upload sends them instead of
    * reading the file again, and drops them once sent.
    */
@@ -70,6 +75,11 @@ export interface ExecuteReport {
   bytesUploaded: number;
   /** Attempts whose answer was lost: a sweep of the listing should follow. */
   unknownOutcomes: number;
+  /** `stop` fired: some planned work was not started. */
+  interrupted: boolean;
+  /** Uploads done by the plan's reason, deletes done by theirs: the summary's vocabulary. */
+  uploadsBy: Partial<Record<UploadAction['reason'], number>>;
+  deletesBy: Partial<Record<DeleteAction['reason'], number>>;
 }
 
 /** A torn upload is retried this many times before the path is left for the next run. */
@@ -121,10 +131,14 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
     failedDeletes: [],
     bytesUploaded: 0,
     unknownOutcomes: 0,
+    interrupted: false,
+    uploadsBy: {},
+    deletesBy: {},
   };
   const progress: Progress = {
     filesDone: 0,
-    filesTotal: plan.uploads.length + plan.deletes.length,
+    // Files, not requests: an upload or a removed path is one; old copies and orphans are not.
+    filesTotal: plan.uploads.length + plan.deletes.filter((d) => d.fromLocalDelete).length,
     bytesDone: 0,
     bytesTotal: plan.uploads.reduce((sum, u) => sum + u.local.size, 0),
   };
@@ -157,6 +171,12 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
   const queue = new PQueue({ concurrency: deps.concurrency });
   // The records of finished uploads, committed in groups; flushed before the deletes and at the end.
   const later = new DeferredWrites(ledger);
+  const onStop = () => {
+    report.interrupted = true;
+    queue.clear();
+  };
+  if (deps.stop?.aborted) onStop();
+  else deps.stop?.addEventListener('abort', onStop, { once: true });
   const streak = deps.unavailableStreak ?? 3;
   let unavailableInARow = 0;
   /** True when an "unavailable" failure ends the run (it has been recorded either way). */
@@ -188,6 +208,7 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
       }
       unavailableInARow = 0;
       report.uploaded++;
+      report.uploadsBy[action.reason] = (report.uploadsBy[action.reason] ?? 0) + 1;
       report.bytesUploaded += outcome.bytes;
       report.unknownOutcomes += outcome.unknownOutcomes;
       if (outcome.replaced) {
@@ -232,11 +253,11 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
   } catch (err) {
     stopOn(err);
   }
-  if (fatal === null && !deps.signal?.aborted) {
+  if (fatal === null && !deps.signal?.aborted && !report.interrupted) {
     for (const action of [...plan.deletes, ...replacedIds]) queue.add(() => runDelete(action)).catch(stopOn);
-    progress.filesTotal += replacedIds.length;
     await queue.onIdle();
   }
+  deps.stop?.removeEventListener('abort', onStop);
   if (fatal !== null) throw fatal;
   return report;
 
@@ -251,6 +272,7 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
       unavailableInARow = 0;
       ledger.deleteDone(action.fileId);
       report.deleted++;
+      report.deletesBy[action.reason] = (report.deletesBy[action.reason] ?? 0) + 1;
       logger.debug(result.alreadyDeleted ? 'already deleted' : 'deleted', { fileId: action.fileId, path: action.path, reason: action.reason });
     } catch (err) {
       if (signal.aborted && fatal !== null) return;
@@ -262,8 +284,10 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
       report.failedDeletes.push({ fileId: action.fileId, reason });
       logger.warn('delete failed; it stays pending', { fileId: action.fileId, error: reason, requestId: (err as { requestId?: unknown }).requestId });
     } finally {
-      progress.filesDone++;
-      tick(action.path ?? undefined);
+      if (action.fromLocalDelete) {
+        progress.filesDone++;
+        tick(action.path ?? undefined);
+      }
     }
   }
 }

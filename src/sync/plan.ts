@@ -9,6 +9,7 @@ import { pairMoves, type MoveSide } from './moves.js';
 
 export { ORPHAN_SKEW_MS, uploadSpanMs } from './orphans.js';
 export { pairMoves, type MoveSide } from './moves.js';
+import { findLookalikes } from './lookalikes.js';
 
 /** The local side as the planner sees it; `null` when the walk could not run at all. */
 export interface LocalView {
@@ -129,6 +130,11 @@ export interface Plan {
   unchanged: number;
   /** Remote files this program does not own (other applications'): never touched. */
   foreign: number;
+  /**
+   * New paths whose upload is held: the workspace holds a file this ledger does not own with the
+   * name and size the upload would have (a lost state directory?). `files-sync adopt` settles them.
+   */
+  alreadyRemote: string[];
 }
 
 function hasHash(local: LocalFile): local is LocalFile & { sha256: string } {
@@ -169,6 +175,7 @@ export function plan(local: LocalView | null, ledger: LedgerView, remoteOrNull: 
     skips: [],
     unchanged: 0,
     foreign: 0,
+    alreadyRemote: [],
   };
   const remoteById = new Map(remote.files.map((file) => [file.id, file]));
   const ledgerByPath = new Map(ledger.files.map((row) => [row.path, row]));
@@ -211,6 +218,7 @@ export function plan(local: LocalView | null, ledger: LedgerView, remoteOrNull: 
   }
 
   if (local) planLocal(local, ledgerByPath, remoteById, remote.complete, failures, adoptedPaths, options, result);
+  if (remote.complete) holdLookalikes(remote.files, owned, options, result);
   planLocalDeletes(local, ledger, ledgerByPath, listed ? remoteById : null, remote.complete || !listed, options, result);
   return result;
 }
@@ -266,6 +274,15 @@ function planLocal(
     }
     result.uploads.push({ path: file.path, local: file, remoteName, reason, replaces: row?.fileId ?? null });
   }
+}
+
+/** Never a silent duplicate: a new path whose copy seems to be in the workspace already waits for `adopt`. */
+function holdLookalikes(remote: readonly FileMetadata[], owned: ReadonlySet<string>, options: PlanOptions, result: Plan): void {
+  const fresh = result.uploads.filter((u) => u.reason === 'new').map((u) => u.local);
+  const held = new Set(findLookalikes(fresh, () => false, (id) => owned.has(id), remote, options.remoteName).map((l) => l.path));
+  if (held.size === 0) return;
+  result.alreadyRemote = [...held];
+  result.uploads = result.uploads.filter((u) => !held.has(u.path));
 }
 
 function planLocalDeletes(

@@ -15,8 +15,11 @@ import type { FileMetadata, RemoteFiles } from '../remote/types.js';
 import { execute, type ExecuteReport, type Progress } from './execute.js';
 import { remoteName } from './names.js';
 import { ORPHAN_SKEW_MS } from './orphans.js';
-import { plan, type Plan, type PlanOptions } from './plan.js';
+import { ALREADY_REMOTE, reportOf, type SyncReport } from './outcome.js';
+import { plan, type DeleteReason, type Plan, type PlanOptions } from './plan.js';
 import { readRemoteSide, seenAfterRun, WORKSPACE_META_KEY, type WorkspaceSeen } from './remote-view.js';
+
+export { ALREADY_REMOTE, type Counts, type SyncReport } from './outcome.js';
 
 export { ORPHAN_SKEW_MS } from './orphans.js';
 
@@ -38,33 +41,13 @@ export interface ReconcileOptions {
   /** Honour per-file back-off (the daemon); a one-shot run retries every retryable failure now. */
   respectBackoff?: boolean;
   signal?: AbortSignal;
+  /** Stops new work (Ctrl-C): the scan ends, transfers in flight finish, nothing new starts. */
+  stop?: AbortSignal;
   now?: () => number;
   /** Called as the run moves: `scan` (walk and listing), then `sync` with transfer progress. */
   onProgress?: (phase: 'scan' | 'sync', progress: Progress) => void;
   /** A filter already built (the daemon's, kept when a new ignore file cannot be read); else read now. */
   filter?: { filter: PathFilter; options: FilterOptions };
-}
-
-/** The outcome of a reconciliation, as the summary, `status` and the exit code report it. */
-export interface SyncReport {
-  startedAt: number;
-  finishedAt: number;
-  dryRun: boolean;
-  uploaded: number;
-  replaced: number;
-  adopted: number;
-  deleted: number;
-  unchanged: number;
-  failed: { path: string; reason: string }[];
-  skipped: { path: string; reason: string }[];
-  held: { count: number; reason: string; paths: string[] } | null;
-  deletesBlocked: string | null;
-  bytesUploaded: number;
-  apiRequests: number;
-  foreign: number;
-  /** What a dry run would do. */
-  planned?: { uploads: { path: string; reason: string }[]; deletes: { path: string | null; fileId: string; reason: string }[] };
-  exitCode: ExitCode;
 }
 
 /** Builds the filter the walk and the watcher share, reading the root's `.filesyncignore`. */
@@ -117,6 +100,8 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   const requestsBefore = requestCount(remote);
   const root = checkRoot(config, ledger, options.allowMassDelete ?? false);
   const { filter, options: filterOptions } = options.filter ?? (await buildFilter(config));
+  // The scan stops at once on `stop`: it has changed nothing yet.
+  const scanSignal = options.stop ? (options.signal ? AbortSignal.any([options.signal, options.stop]) : options.stop) : options.signal;
   // Read once for the walk and the plan: 100,000 rows are ~50 MB of objects.
   const rows = ledger.files();
   const known = new Map(rows.map((row) => [row.path, row]));
@@ -128,7 +113,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     known: (p) => known.get(p),
     ...(options.dryRun ? {} : { keepContent: { maxFileBytes: KEEP_FILE_BYTES, remainingBytes: KEEP_TOTAL_BYTES } }),
     logger,
-    ...(options.signal ? { signal: options.signal } : {}),
+    ...(scanSignal ? { signal: scanSignal } : {}),
     onProgress: (p) => {
       scanProgress.files = p.files;
       options.onProgress?.('scan', { filesDone: p.files, filesTotal: 0, bytesDone: p.bytesHashed, bytesTotal: 0 });
@@ -148,7 +133,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
       now: startedAt,
       fullListHours: config.api.fullListHours,
       orphanSkewMs: ORPHAN_SKEW_MS,
-      signal: options.signal,
+      signal: scanSignal,
     });
   const [local, remoteSide] = await Promise.all([walking, readRemote()]);
   logger.debug('remote side read', { mode: remoteSide.choice.mode, why: remoteSide.choice.reason, ...remoteSide.requests });
@@ -174,10 +159,11 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     failures: options.respectBackoff ? ledger.failures() : ledger.failures().filter((f) => !f.retryable),
     unclaimed: ledger.unclaimedCopies().map((c) => c.fileId),
   });
+  const sizes = new Map(remoteSide.view.files.map((f) => [f.id, f.size_bytes]));
   const thePlan = plan(local, ledgerView(rows), remoteSide.view, planOptions());
   thePlan.foreign = remoteSide.foreign ?? thePlan.foreign;
   logPlan(thePlan, logger);
-  if (options.dryRun) return reportOf(thePlan, null, options, startedAt, now(), requestCount(remote) - requestsBefore, local);
+  if (options.dryRun) return reportOf(thePlan, null, options, startedAt, now(), requestCount(remote) - requestsBefore, local, sizes);
 
   const deps = {
     root: config.root,
@@ -189,13 +175,14 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     settleMs: config.settleSeconds * 1000,
     now,
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.stop ? { stop: options.stop } : {}),
     ...(local.contents ? { contents: local.contents } : {}),
     onProgress: (p: Progress) => options.onProgress?.('sync', p),
     stillPresent: presenceCheck(config, filter),
   };
   recordUnclaimed(thePlan, ledger, logger, now());
   const result = await execute(thePlan, deps);
-  if (result.unknownOutcomes > 0 && !options.signal?.aborted) {
+  if (result.unknownOutcomes > 0 && !options.signal?.aborted && !result.interrupted) {
     // Lost answers may have stored files we hold no id for: one more listing finds and settles them.
     logger.info('answers were lost during uploads; sweeping the listing for orphans', { attempts: result.unknownOutcomes });
     const sweep = plan(local, ledgerView(), (await readRemote(ledger.files())).view, planOptions());
@@ -206,6 +193,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     );
     result.adopted += swept.adopted;
     result.deleted += swept.deleted;
+    for (const [reason, n] of Object.entries(swept.deletesBy)) result.deletesBy[reason as DeleteReason] = (result.deletesBy[reason as DeleteReason] ?? 0) + n;
     result.failedDeletes.push(...swept.failedDeletes);
   }
   // A distrusted root (another device) is not recorded as the new truth: its deletes stay
@@ -214,7 +202,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   const seen = seenAfterRun(remoteSide, ledger.getMetaJson<WorkspaceSeen>(WORKSPACE_META_KEY), result.uploaded, result.deleted);
   if (seen) ledger.setMetaJson(WORKSPACE_META_KEY, seen);
   ledger.setMeta('filter_hash', filterHash(filterOptions));
-  const report = reportOf(thePlan, result, options, startedAt, now(), requestCount(remote) - requestsBefore, local);
+  const report = reportOf(thePlan, result, options, startedAt, now(), requestCount(remote) - requestsBefore, local, sizes);
   ledger.setMetaJson('last_sync', report);
   // A copy to restore from if the ledger is ever damaged (rule 6); an interrupted run is not one to keep.
   if (!options.signal?.aborted) await backupLedger(ledger, logger);
@@ -262,50 +250,6 @@ function logPlan(p: Plan, logger: Logger): void {
     skips: p.skips.length,
   });
   if (p.held) logger.warn(`deletes held: ${p.held.reason}`);
+  if (p.alreadyRemote.length > 0) logger.warn(ALREADY_REMOTE(p.alreadyRemote.length));
   if (p.deletesBlocked) logger.warn(`no deletes planned: ${p.deletesBlocked}`);
-}
-
-function reportOf(
-  p: Plan,
-  result: ExecuteReport | null,
-  options: ReconcileOptions,
-  startedAt: number,
-  finishedAt: number,
-  apiRequests: number,
-  local: WalkResult,
-): SyncReport {
-  const failed = [...(result?.failed ?? []), ...p.skips.filter((s) => s.failed).map((s) => ({ path: s.path, reason: s.reason }))];
-  const skipped = p.skips.filter((s) => !s.failed).map((s) => ({ path: s.path, reason: s.reason }));
-  for (const s of local.skipped) skipped.push({ path: s.path, reason: s.reason });
-  const held = p.held ? { count: p.held.deletes.length, reason: p.held.reason, paths: p.held.deletes.map((d) => d.path ?? d.fileId) } : null;
-  const pathDeletesBlocked = p.deletesBlocked !== null && (p.deletesBlocked !== 'the local walk failed');
-  let exitCode: ExitCode = ExitCode.ok;
-  if (failed.length > 0 || (result?.failedDeletes.length ?? 0) > 0) exitCode = ExitCode.fileFailures;
-  if (held || pathDeletesBlocked) exitCode = ExitCode.guard;
-  return {
-    startedAt,
-    finishedAt,
-    dryRun: options.dryRun ?? false,
-    uploaded: result?.uploaded ?? 0,
-    replaced: result?.replaced ?? 0,
-    adopted: result?.adopted ?? 0,
-    deleted: result?.deleted ?? 0,
-    unchanged: p.unchanged + p.statUpdates.length + (result?.unchangedAfterCheck ?? 0),
-    failed,
-    skipped,
-    held,
-    deletesBlocked: p.deletesBlocked,
-    bytesUploaded: result?.bytesUploaded ?? 0,
-    apiRequests,
-    foreign: p.foreign,
-    ...(options.dryRun
-      ? {
-          planned: {
-            uploads: p.uploads.map((u) => ({ path: u.path, reason: u.reason })),
-            deletes: p.deletes.map((d) => ({ path: d.path, fileId: d.fileId, reason: d.reason })),
-          },
-        }
-      : {}),
-    exitCode,
-  };
 }

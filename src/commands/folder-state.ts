@@ -1,0 +1,75 @@
+// The state of a synced folder as `status` says it: up to date, syncing, not up to date, root
+// missing, interrupted, or failing with a reason. Looks at the root (a walk that hashes only what
+// changed since the ledger saw it), the ledger, the last run and who holds the state directory.
+import fs from 'node:fs';
+import type { Config } from '../config.js';
+import { ExitCode } from '../errors.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { walk } from '../local/walk.js';
+import { plural } from '../report.js';
+import { plan } from '../sync/plan.js';
+import { ALREADY_REMOTE, ORPHAN_SKEW_MS, buildFilter, nameFor, type SyncReport } from '../sync/reconcile.js';
+import type { RunRecord } from './runs.js';
+
+/** The folder's state: a word for scripts and the line people read. */
+export interface FolderState {
+  state: 'up to date' | 'syncing' | 'not up to date' | 'root missing' | 'interrupted' | 'failing' | 'never synced';
+  line: string;
+  toUpload: number;
+  toDelete: number;
+}
+
+/** Uploads and deletes a sync would do now, as far as the ledger (not the remote listing) tells. */
+async function pendingWork(config: Config, ledger: Ledger): Promise<{ toUpload: number; toDelete: number }> {
+  const rows = ledger.files();
+  const known = new Map(rows.map((r) => [r.path, r]));
+  const { filter } = await buildFilter(config);
+  const local = await walk(config.root, { filter, followSymlinks: config.followSymlinks, maxFileBytes: config.maxFileBytes, known: (p) => known.get(p) });
+  const p = plan(local, { files: rows, pendingDeletes: ledger.pendingDeletes(), inFlight: [], failures: ledger.failures().filter((f) => !f.retryable) }, null, {
+    deleteMode: config.deletes.mode,
+    maxDeleteCount: config.deletes.maxCount,
+    maxDeleteShare: config.deletes.maxShare,
+    allowMassDelete: false,
+    maxFileBytes: config.maxFileBytes,
+    remoteName: nameFor(config),
+    rootDistrust: null,
+    now: Date.now(),
+    orphanSkewMs: ORPHAN_SKEW_MS,
+  });
+  return { toUpload: p.uploads.length, toDelete: p.deletes.length + ledger.pendingDeletes().length };
+}
+
+/** Why the last run did not end cleanly, in a few words. */
+function failingReason(run: RunRecord | null, last: SyncReport | undefined, failures: number): string | null {
+  if (run?.outcome && run.outcome !== 'interrupted') return run.outcome;
+  const code = run?.exitCode ?? last?.exitCode ?? 0;
+  if (code === ExitCode.ok || code === ExitCode.interrupted) return failures > 0 ? `${plural(failures, 'file')} failed` : null;
+  if (code === ExitCode.fileFailures) return `${plural(Math.max(failures, last?.failed.length ?? 0), 'file')} failed`;
+  if (last?.held) return `deletes held: ${last.held.reason}`;
+  if (last?.alreadyRemote?.length) return ALREADY_REMOTE(last.alreadyRemote.length);
+  if (last?.deletesBlocked) return `no deletes: ${last.deletesBlocked}`;
+  return `the last sync exited ${code}`;
+}
+
+/** Works out the folder's state; `running` is the holder of the state directory (a daemon or a sync), if any. */
+export async function folderState(
+  config: Config,
+  ledger: Ledger,
+  run: RunRecord | null,
+  last: SyncReport | undefined,
+  running: string | null,
+): Promise<FolderState> {
+  const none = { toUpload: 0, toDelete: 0 };
+  if (!fs.existsSync(config.root)) return { state: 'root missing', line: `root missing: ${config.root} is not there (unmounted?)`, ...none };
+  const work = await pendingWork(config, ledger);
+  const todo = `${work.toUpload} to upload, ${work.toDelete} to delete`;
+  if (running) return { state: 'syncing', line: `syncing: ${todo} (${running})`, ...work };
+  if (run?.outcome === 'interrupted' || (run === null && last?.interrupted)) {
+    return { state: 'interrupted', line: `interrupted: ${todo}; run files-sync sync`, ...work };
+  }
+  const reason = failingReason(run, last, ledger.failures().length);
+  if (reason) return { state: 'failing', line: `failing: ${reason}`, ...work };
+  if (!last && ledger.counts().files === 0) return { state: 'never synced', line: `never synced: ${todo}; run files-sync sync`, ...work };
+  if (work.toUpload + work.toDelete > 0) return { state: 'not up to date', line: `not up to date: ${todo}; run files-sync sync`, ...work };
+  return { state: 'up to date', line: 'up to date', ...work };
+}

@@ -1,0 +1,39 @@
+// `files-sync init --root DIR`: writes a config file where every later command finds it.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, ExitCode, errorMessage } from '../errors.js';
+import { write, type Command } from './shared.js';
+
+/** The config file commands read when no --config is given and ./sync.config.json is absent. */
+export function defaultConfigFile(env: NodeJS.ProcessEnv): string {
+  return path.join(env.XDG_CONFIG_HOME || path.join(env.HOME || os.homedir(), '.config'), 'files-sync', 'config.json');
+}
+
+/** `files-sync init`. */
+export const init: Command = async (context) => {
+  const { root: given, configPath, stateDir } = context.overrides;
+  if (!given) throw new ConfigError('init needs --root DIR: the folder to sync');
+  let root: string;
+  try {
+    root = fs.realpathSync(path.resolve(given));
+    if (!fs.statSync(root).isDirectory()) throw new Error('not a directory');
+  } catch (err) {
+    throw new ConfigError(`cannot use ${path.resolve(given)} as the root (${errorMessage(err)}): name an existing folder`, { cause: err });
+  }
+  const file = configPath ? path.resolve(configPath) : defaultConfigFile(context.env);
+  if (fs.existsSync(file) && !context.force) {
+    throw new ConfigError(`${file} exists already: edit it, or run init again with --force to replace it`);
+  }
+  const config = { root, ...(stateDir ? { stateDir: path.resolve(stateDir) } : {}) };
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+    fs.chmodSync(file, 0o600);
+  } catch (err) {
+    throw new ConfigError(`cannot write ${file} (${errorMessage(err)}): choose another place with --config FILE`, { cause: err });
+  }
+  write(`wrote ${file}: root ${root}`);
+  write(`next: files-sync sync${configPath ? ` --config ${configPath}` : ''} (sync.config.example.json lists every other key)`);
+  return ExitCode.ok;
+};

@@ -1,0 +1,107 @@
+// `files-sync status`: the folder's state, the last runs, what is tracked, failed or held, and
+// whether a daemon runs. Exit 3 when the root is missing.
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from '../config.js';
+import { readLock } from '../daemon/lock.js';
+import { ExitCode } from '../errors.js';
+import { Ledger } from '../ledger/ledger.js';
+import { countsLine, formatBytes, plural } from '../report.js';
+import { ALREADY_REMOTE, type SyncReport } from '../sync/reconcile.js';
+import { unclaimedStatus } from '../unclaimed.js';
+import { folderState } from './folder-state.js';
+import { lastRun } from './runs.js';
+import { ledgerPath, openLedger, write, writeJson, type Command } from './shared.js';
+
+/** `files-sync status`. */
+export const status: Command = async (context) => {
+  const config = loadConfig(context.overrides, context.env);
+  const ledger = fs.existsSync(ledgerPath(config)) ? openLedger(config, { readOnly: true }) : Ledger.open(':memory:');
+  try {
+    const last = ledger.getMetaJson<SyncReport>('last_sync');
+    const run = lastRun(ledger, 'sync');
+    const adopt = lastRun(ledger, 'adopt');
+    const holder = readLock(path.join(config.stateDir, 'lock'));
+    const daemonPid = holder?.holder === 'daemon' ? holder.pid : null;
+    let live: unknown = null;
+    if (daemonPid !== null) {
+      const { queryDaemon } = await import('../daemon/control.js');
+      live = await queryDaemon(config, 'status').catch((err: unknown) => ({ error: String(err) }));
+    }
+    const running = holder ? (holder.holder === 'daemon' ? `daemon, pid ${holder.pid}` : `a one-shot ${holder.holder}, pid ${holder.pid}`) : null;
+    const folder = await folderState(config, ledger, run, last, running);
+    const counts = ledger.counts();
+    const failures = ledger.failures();
+    const unclaimed = unclaimedStatus(ledger);
+    const result = {
+      root: config.root,
+      stateDir: config.stateDir,
+      api: { contract: config.api.contract, version: config.api.version },
+      state: folder.state,
+      stateLine: folder.line,
+      toUpload: folder.toUpload,
+      toDelete: folder.toDelete,
+      tracked: counts,
+      failures: failures.map((f) => ({ path: f.path, error: f.error, attempts: f.attempts, retryable: f.retryable })),
+      pendingDeletes: ledger.pendingDeletes().length,
+      unsettledUploads: ledger.inFlight().length,
+      held: last?.held ?? null,
+      alreadyRemote: last?.alreadyRemote?.length ?? 0,
+      lastReconciliation: last ? { at: new Date(last.finishedAt).toISOString(), exitCode: last.exitCode, counts: last.counts ?? null } : null,
+      lastRuns: { sync: run, adopt },
+      foreignFiles: last?.foreign ?? null,
+      unclaimedCopies: unclaimed.json,
+      daemon: daemonPid !== null ? { running: true, pid: daemonPid, live } : { running: false },
+      oneShot: holder && holder.holder !== 'daemon' ? { holder: holder.holder, pid: holder.pid } : null,
+    };
+    if (context.json) writeJson(result);
+    else {
+      write(`root: ${result.root}`);
+      write(`state: ${folder.line}`);
+      write(`API contract: ${result.api.contract} (anthropic-version ${result.api.version})`);
+      write(`tracked: ${plural(counts.files, 'file')}, ${formatBytes(counts.bytes)}`);
+      write(last ? `last reconciliation: ${result.lastReconciliation!.at}, exit ${last.exitCode}${last.counts ? `: ${countsLine(last.counts)}` : ''}` : 'last reconciliation: never');
+      write(run ? `last sync: ${run.at}, exit ${run.exitCode}${run.outcome ? `, ${run.outcome}` : ''}` : 'last sync: never');
+      if (adopt) write(`last adopt: ${adopt.at}, exit ${adopt.exitCode}${adopt.outcome ? `, ${adopt.outcome}` : ''}`);
+      write(`failures: ${failures.length}`);
+      for (const f of result.failures) write(`  ${f.path}: ${f.error} (${plural(f.attempts, 'attempt')}${f.retryable ? '' : ', waits for the file to change'})`);
+      if (result.held) write(`held deletes: ${result.held.count}: ${result.held.reason}`);
+      if (result.alreadyRemote > 0) write(`held uploads: ${ALREADY_REMOTE(result.alreadyRemote)}`);
+      if (result.pendingDeletes > 0) write(`old copies and removed files to delete: ${result.pendingDeletes}`);
+      if (result.unsettledUploads > 0) write(`uploads whose outcome the next sync settles: ${result.unsettledUploads}`);
+      if (result.foreignFiles !== null) write(`other applications' files in the workspace: ${result.foreignFiles}`);
+      for (const line of unclaimed.lines) write(line);
+      if (result.oneShot) write(`a one-shot ${result.oneShot.holder} is running (pid ${result.oneShot.pid})`);
+      if (daemonPid === null) write('daemon: not running');
+      else for (const line of describeDaemon(daemonPid, live)) write(line);
+    }
+    return folder.state === 'root missing' ? ExitCode.guard : ExitCode.ok;
+  } finally {
+    ledger.close();
+  }
+};
+
+/** The daemon's live state (see `Daemon.status`) as lines; tolerant of a partial answer. */
+function describeDaemon(pid: number, live: unknown): string[] {
+  const l = (live ?? {}) as {
+    error?: string;
+    state?: string;
+    queue?: { queued?: number; running?: number; settling?: number; parked?: number; deletesWaiting?: number };
+    uploadsInFlight?: number;
+    reconcile?: { running?: boolean; last?: { at: string; exitCode: number } | null; nextAt?: string | null };
+    watcher?: { state?: string; error?: string | null };
+    api?: { state?: string; since?: string; error?: string | null };
+    initialReconciliation?: { state?: string; error?: string | null; retryAt?: string | null };
+  };
+  if (l.error) return [`daemon: running (pid ${pid}), but its control socket did not answer: ${l.error}`];
+  const q = l.queue ?? {};
+  const lines = [`daemon: ${l.state ?? 'running'} (pid ${pid})`];
+  const init = l.initialReconciliation;
+  if (init?.state === 'failed') lines.push(`  initial reconciliation failed (${init.error ?? 'unknown error'}); retrying at ${init.retryAt ?? 'the next trigger'}`);
+  lines.push(`  queue: ${q.queued ?? 0} queued, ${q.running ?? 0} running, ${q.settling ?? 0} settling, ${q.deletesWaiting ?? 0} deletes waiting; ${l.uploadsInFlight ?? 0} uploads in flight`);
+  const r = l.reconcile;
+  if (r) lines.push(`  reconciliation: ${r.running ? 'running now' : `last ${r.last ? `${r.last.at} (exit ${r.last.exitCode})` : 'never'}`}, next ${r.nextAt ?? 'not scheduled'}`);
+  if (l.watcher) lines.push(`  watcher: ${l.watcher.state ?? 'unknown'}${l.watcher.error ? ` (${l.watcher.error})` : ''}`);
+  if (l.api) lines.push(`  API: ${l.api.state ?? 'unknown'}${l.api.since ? ` since ${l.api.since}` : ''}${l.api.error ? ` (${l.api.error})` : ''}`);
+  return lines;
+}

@@ -1,0 +1,128 @@
+// `files-sync sync`: one reconciliation, or a request to the running daemon to do one. Ctrl-C or
+// SIGTERM stops new work, lets transfers in flight end (bounded) and reports an interruption.
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadApiKey, loadConfig, type Config } from '../config.js';
+import { readLock } from '../daemon/lock.js';
+import { ExitCode, SyncError, errorMessage } from '../errors.js';
+import { Ledger } from '../ledger/ledger.js';
+import type { Logger } from '../log.js';
+import { ProgressView, summaryLines } from '../report.js';
+import { reconcile, type SyncReport } from '../sync/reconcile.js';
+import { recordRun } from './runs.js';
+import { clientFor, ledgerPath, lockStateDir, loggerFor, openLedger, write, writeJson, type Command, type CommandContext } from './shared.js';
+
+/** How long transfers in flight may take to end after Ctrl-C before they are cut. */
+const GRACE_MS = 10_000;
+
+/** Prints a sync report: JSON for scripts, or the summary lines. */
+export function printReport(report: SyncReport, json: boolean): void {
+  if (json) writeJson(toJson(report));
+  else for (const line of summaryLines(report)) write(line);
+}
+
+/** The report for scripts: times in ISO 8601. */
+function toJson(report: SyncReport): unknown {
+  return { ...report, startedAt: new Date(report.startedAt).toISOString(), finishedAt: new Date(report.finishedAt).toISOString() };
+}
+
+/** `files-sync sync`. */
+export const sync: Command = async (context) => {
+  const config = loadConfig(context.overrides, context.env);
+  const logger = loggerFor(context, config);
+  const holder = readLock(path.join(config.stateDir, 'lock'));
+  if (holder?.holder === 'daemon' && !context.dryRun) return throughDaemon(config, context, logger);
+  const apiKey = loadApiKey(config, context.env);
+  // A dry run writes nothing, so it needs no lock and may run beside a daemon or another sync.
+  const lock = context.dryRun ? null : lockStateDir(config, 'sync');
+  const exists = fs.existsSync(ledgerPath(config));
+  const ledger = context.dryRun ? (exists ? openLedger(config, { readOnly: true }) : Ledger.open(':memory:')) : openLedger(config);
+  const client = clientFor(config, apiKey, logger);
+  const tty = Boolean(process.stderr.isTTY) && !context.json;
+  const view = new ProgressView(process.stderr, tty);
+  const stop = interruption(view);
+  try {
+    const report = await reconcile({
+      config,
+      ledger,
+      remote: client,
+      logger: logger.child({ module: 'sync' }),
+      allowMassDelete: context.allowMassDelete,
+      dryRun: context.dryRun,
+      signal: stop.hard,
+      stop: stop.soft,
+      onProgress: (phase, p) => view.update(phase, p),
+    });
+    view.finish();
+    printReport(report, context.json);
+    if (!context.dryRun) recordRun(ledger, 'sync', report.exitCode, report.interrupted ? 'interrupted' : null);
+    if (report.interrupted) {
+      process.stderr.write(`files-sync: interrupted: ${report.interrupted.done} of ${report.interrupted.total} done; run sync again\n`);
+    }
+    return report.exitCode;
+  } catch (err) {
+    view.finish();
+    const interrupted = stop.soft.aborted;
+    const code = interrupted ? ExitCode.interrupted : err instanceof SyncError ? err.exitCode : ExitCode.usage;
+    if (!context.dryRun) recordRun(ledger, 'sync', code, interrupted ? 'interrupted' : errorMessage(err));
+    if (!interrupted) throw err;
+    process.stderr.write('files-sync: interrupted while scanning: nothing was uploaded or deleted; run sync again\n');
+    return ExitCode.interrupted;
+  } finally {
+    view.finish();
+    stop.dispose();
+    await client.close();
+    ledger.close();
+    lock?.release();
+  }
+};
+
+/**
+ * SIGINT / SIGTERM: the first stops new work (`soft`) and gives transfers in flight GRACE_MS
+ * before `hard` cuts them; a second one cuts them at once.
+ */
+function interruption(view: ProgressView): { soft: AbortSignal; hard: AbortSignal; dispose: () => void } {
+  const soft = new AbortController();
+  const hard = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const onSignal = () => {
+    const reason = new SyncError('interrupted', ExitCode.interrupted);
+    if (soft.signal.aborted) return hard.abort(reason);
+    soft.abort(reason);
+    view.finish();
+    process.stderr.write(`files-sync: stopping: no new transfers; those in flight get up to ${GRACE_MS / 1000} s (Ctrl-C again to stop now)\n`);
+    timer = setTimeout(() => hard.abort(reason), GRACE_MS);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    soft: soft.signal,
+    hard: hard.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** Hands the sync to the daemon; Ctrl-C leaves the client, and the daemon's reconciliation goes on. */
+async function throughDaemon(config: Config, context: CommandContext, logger: Logger): Promise<number> {
+  const { syncThroughDaemon } = await import('../daemon/control.js');
+  const leave = new AbortController();
+  // The hung-up connection may never end its read loop: the signal alone settles the wait.
+  const left = new Promise<never>((_, reject) => leave.signal.addEventListener('abort', () => reject(new SyncError('interrupted', ExitCode.interrupted))));
+  const onSignal = () => leave.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await Promise.race([syncThroughDaemon(config, context, logger, leave.signal), left]);
+  } catch (err) {
+    if (!leave.signal.aborted) throw err;
+    process.stderr.write("files-sync: interrupted: the daemon's reconciliation goes on (files-sync status shows it)\n");
+    return ExitCode.interrupted;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,156 @@
+// The outcome of a reconciliation: the report the summary, --json, status and the daemon's log
+// read, with its counts in the one vocabulary, built from the plan and what the executor did.
+import { ExitCode } from '../errors.js';
+import type { WalkResult } from '../local/types.js';
+import type { ExecuteReport } from './execute.js';
+import type { DeleteReason, Plan } from './plan.js';
+import type { ReconcileOptions } from './reconcile.js';
+
+/**
+ * The one vocabulary of a sync's outcome (the human line, --json, status, the daemon's log and the
+ * dry run): paths new, changed, removed, unchanged, failed, skipped; and the remote copies that
+ * went with them: old copies of changed files deleted, orphans of lost answers cleaned.
+ */
+export interface Counts {
+  new: number;
+  changed: number;
+  removed: number;
+  unchanged: number;
+  failed: number;
+  skipped: number;
+  oldCopiesDeleted: number;
+  orphansCleaned: number;
+}
+
+/** The outcome of a reconciliation, as the summary, `status` and the exit code report it. */
+export interface SyncReport {
+  startedAt: number;
+  finishedAt: number;
+  dryRun: boolean;
+  /** Done (or, for a dry run, planned), in the one vocabulary. */
+  counts: Counts;
+  uploaded: number;
+  replaced: number;
+  adopted: number;
+  deleted: number;
+  unchanged: number;
+  failed: { path: string; reason: string }[];
+  skipped: { path: string; reason: string }[];
+  held: { count: number; reason: string; paths: string[] } | null;
+  deletesBlocked: string | null;
+  bytesUploaded: number;
+  apiRequests: number;
+  foreign: number;
+  /** Set when `stop` ended the run early: files done of the files planned. */
+  interrupted: { done: number; total: number } | null;
+  /** New paths held because the workspace seems to hold their copy already (see `files-sync adopt`). */
+  alreadyRemote: string[];
+  /** What a dry run would do. */
+  planned?: {
+    uploads: { path: string; reason: string; size: number }[];
+    deletes: { path: string | null; fileId: string; reason: string; size: number | null }[];
+    bytesToUpload: number;
+  };
+  exitCode: ExitCode;
+}
+
+/** The warning for uploads held as likely duplicates: the count and the command that settles them. */
+export const ALREADY_REMOTE = (n: number): string =>
+  `${n} ${n === 1 ? 'file is' : 'files are'} not uploaded: the workspace already holds ${n === 1 ? 'a file' : 'files'} with the same name and size that this ledger does not know ` +
+  '(a lost or different state directory?): run "files-sync adopt --dry-run", then "files-sync adopt" to take them over';
+
+/** The report of a run (`result`) or of a dry run (`result` null). */
+export function reportOf(
+  p: Plan,
+  result: ExecuteReport | null,
+  options: ReconcileOptions,
+  startedAt: number,
+  finishedAt: number,
+  apiRequests: number,
+  local: WalkResult,
+  sizes: ReadonlyMap<string, number>,
+): SyncReport {
+  const failed = [...(result?.failed ?? []), ...p.skips.filter((s) => s.failed).map((s) => ({ path: s.path, reason: s.reason }))];
+  const skipped = p.skips.filter((s) => !s.failed).map((s) => ({ path: s.path, reason: s.reason }));
+  for (const s of local.skipped) skipped.push({ path: s.path, reason: s.reason });
+  const held = p.held ? { count: p.held.deletes.length, reason: p.held.reason, paths: p.held.deletes.map((d) => d.path ?? d.fileId) } : null;
+  const pathDeletesBlocked = p.deletesBlocked !== null && (p.deletesBlocked !== 'the local walk failed');
+  let exitCode: ExitCode = ExitCode.ok;
+  if (failed.length > 0 || (result?.failedDeletes.length ?? 0) > 0) exitCode = ExitCode.fileFailures;
+  if (held || pathDeletesBlocked || p.alreadyRemote.length > 0) exitCode = ExitCode.guard;
+  const interrupted = result?.interrupted
+    ? {
+        done: result.uploaded + result.unchangedAfterCheck + result.failed.length + result.deleted + result.failedDeletes.length,
+        total: p.uploads.length + p.deletes.length,
+      }
+    : null;
+  if (interrupted) exitCode = ExitCode.interrupted;
+  const unchanged = p.unchanged + p.statUpdates.length + (result?.unchangedAfterCheck ?? 0);
+  const counts = countsOf(p, result, unchanged, failed.length, skipped.length);
+  return {
+    startedAt,
+    finishedAt,
+    dryRun: options.dryRun ?? false,
+    counts,
+    uploaded: result?.uploaded ?? 0,
+    replaced: result?.replaced ?? 0,
+    adopted: result?.adopted ?? 0,
+    deleted: result?.deleted ?? 0,
+    unchanged,
+    failed,
+    skipped,
+    held,
+    deletesBlocked: p.deletesBlocked,
+    bytesUploaded: result?.bytesUploaded ?? 0,
+    apiRequests,
+    foreign: p.foreign,
+    alreadyRemote: p.alreadyRemote,
+    interrupted,
+    ...(options.dryRun
+      ? {
+          planned: {
+            uploads: p.uploads.map((u) => ({ path: u.path, reason: u.reason === 'new' ? 'new' : 'changed', size: u.local.size })),
+            deletes: p.deletes.map((d) => ({ path: d.path, fileId: d.fileId, reason: deleteWord(d.reason), size: sizes.get(d.fileId) ?? null })),
+            bytesToUpload: p.uploads.reduce((sum, u) => sum + u.local.size, 0),
+          },
+        }
+      : {}),
+    exitCode,
+  };
+}
+
+/** A delete's reason in the vocabulary: a removed path, an old copy, an orphan. */
+function deleteWord(reason: DeleteReason): 'removed' | 'old copy' | 'orphan' {
+  return reason === 'deleted' ? 'removed' : reason === 'orphan' ? 'orphan' : 'old copy';
+}
+
+/** The counts of a run (from what was done) or of a dry run (from the plan). */
+function countsOf(p: Plan, result: ExecuteReport | null, unchanged: number, failed: number, skipped: number): Counts {
+  const fresh = p.adoptions.filter((a) => a.inFlight.resolvedFileId === null).length;
+  if (!result) {
+    const changed = p.uploads.filter((u) => u.reason !== 'new').length;
+    return {
+      new: p.uploads.length - changed + fresh,
+      changed,
+      removed: p.deletes.filter((d) => d.reason === 'deleted').length,
+      unchanged,
+      failed,
+      skipped,
+      // Each changed file's old copy goes once its new one is up.
+      oldCopiesDeleted: p.deletes.filter((d) => d.reason === 'replaced' || d.reason === 'torn').length + changed,
+      orphansCleaned: p.deletes.filter((d) => d.reason === 'orphan').length,
+    };
+  }
+  const up = result.uploadsBy;
+  const del = result.deletesBy;
+  return {
+    new: (up.new ?? 0) + result.adopted,
+    changed: (up.changed ?? 0) + (up.renamed ?? 0) + (up['missing-remote'] ?? 0),
+    removed: del.deleted ?? 0,
+    unchanged,
+    failed,
+    skipped,
+    oldCopiesDeleted: (del.replaced ?? 0) + (del.torn ?? 0),
+    orphansCleaned: del.orphan ?? 0,
+  };
+}

@@ -1,0 +1,72 @@
+// Interruptions are reported as interruptions: SIGINT during a one-shot sync and during a sync
+// handed to a daemon ends with exit 130 and says so; status records the interrupted sync.
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Emulator } from '../../src/emulator/index.js';
+import { daemonSetup, killDaemons, startDaemon } from '../helpers/daemon.js';
+import { emulator, expectExactState, localHashes, runCli, spawnCli, syncSetup, waitFor, writeTree, type SyncSetup } from '../helpers/sync.js';
+
+const FILES = 30;
+
+function fill(setup: SyncSetup, tag: string): void {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < FILES; i++) files[`d/${tag}-${i}.txt`] = `${tag} ${i}`;
+  writeTree(setup.root, files);
+}
+
+describe('interruptions', () => {
+  let emu: Emulator;
+  let setup: SyncSetup | undefined;
+  beforeAll(async () => {
+    emu = await emulator();
+  });
+  afterEach(async () => {
+    emu.setFaults({});
+    await killDaemons();
+    setup?.cleanup();
+  });
+  afterAll(async () => emu.close());
+  const ours = () => emu.state().files.filter((f) => f.owner === 'self').length;
+
+  it('SIGINT during a one-shot sync: in-flight transfers end, "interrupted: N of M done", exit 130, status says interrupted', async () => {
+    setup = syncSetup(emu, { concurrency: 2, requestsPerMinute: 100_000 });
+    fill(setup, 'one');
+    emu.setFaults({ latencyMs: 300 });
+    const before = ours();
+    const { child, done } = spawnCli(['sync', '--config', setup.configFile], setup.env);
+    await waitFor(() => ours() > before, 'a first upload', 30_000);
+    child.kill('SIGINT');
+    const r = await done;
+    expect(r.code, r.stderr).toBe(130);
+    const m = /interrupted: (\d+) of (\d+) done; run sync again/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    expect(Number(m![2])).toBe(FILES);
+    expect(Number(m![1])).toBeLessThan(FILES);
+    // Every transfer that started was let finish and recorded: what landed is what the ledger holds.
+    expect(Number(m![1])).toBe(ours() - before);
+    const status = await runCli(['status', '--config', setup.configFile], setup.env);
+    expect(status.stdout).toMatch(/^state: interrupted/m);
+    expect(status.stdout).toMatch(/last sync: .* exit 130, interrupted/);
+    emu.setFaults({});
+    const again = await setup.sync();
+    expect(again.code, again.stderr).toBe(0);
+    expectExactState(emu, setup, localHashes(setup.root));
+  });
+
+  it('SIGINT during a sync handed to the daemon: exit 130, and the client says the daemon goes on', async () => {
+    setup = daemonSetup(emu, { concurrency: 1 });
+    const daemon = await startDaemon(setup);
+    fill(setup, 'two');
+    emu.setFaults({ latencyMs: 300 });
+    const { child, done } = spawnCli(['sync', '--config', setup.configFile], setup.env);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    await waitFor(() => /asking it to reconcile now/.test(stderr), 'the hand-off', 30_000);
+    child.kill('SIGINT');
+    const r = await done;
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/interrupted: the daemon's reconciliation goes on/);
+    expect(daemon.child.exitCode).toBeNull();
+    expect(path.isAbsolute(setup.root)).toBe(true);
+  });
+});

@@ -1,0 +1,72 @@
+// State that is hard to lose and never silently duplicated: the root's real path names the state
+// directory, and a lost one makes the next sync hold its uploads until `files-sync adopt`.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Emulator } from '../../src/emulator/index.js';
+import { TEST_KEY, emulator, runCli, tempDir, writeTree } from '../helpers/sync.js';
+
+describe('state directories', () => {
+  let emu: Emulator;
+  let dir: string;
+  let root: string;
+  const envOf = (state: string) => ({ HOME: dir, XDG_STATE_HOME: path.join(dir, state), ANTHROPIC_API_KEY: TEST_KEY, ANTHROPIC_BASE_URL: emu.url });
+  const ours = () => emu.state().files.filter((f) => f.owner === 'self');
+  beforeAll(async () => {
+    emu = await emulator();
+  });
+  afterAll(async () => emu.close());
+  afterEach(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  // One emulator for the file: the contents carry a tag (and so a size) per test, so that one
+  // test's uploads are not another's lookalikes.
+  const setup = (tag: string) => {
+    dir = tempDir('fs-state-');
+    root = path.join(dir, 'folder');
+    writeTree(root, { 'a.txt': `alpha ${tag}`, 'docs/b.md': `# bee ${tag}`, 'c.csv': `1,2,${tag}\n` });
+    const past = new Date(Date.now() - 60_000);
+    for (const f of ['a.txt', 'docs/b.md', 'c.csv']) fs.utimesSync(path.join(root, f), past, past);
+  };
+
+  it('sync --root LINK after sync --root DIR uploads nothing', async () => {
+    setup('link-1');
+    const before = ours().length;
+    const first = await runCli(['sync', '--root', root], envOf('s'));
+    expect(first.code, first.stderr).toBe(0);
+    expect(ours().length - before).toBe(3);
+    const link = path.join(dir, 'link');
+    fs.symlinkSync(root, link);
+    const second = await runCli(['sync', '--root', link], envOf('s'));
+    expect(second.code, second.stderr + second.stdout).toBe(0);
+    expect(ours().length - before).toBe(3);
+    expect(fs.readdirSync(path.join(dir, 's', 'files-sync'))).toHaveLength(1);
+  });
+
+  it('a lost state directory: the sync warns and holds, adopt --dry-run and adopt take the copies over', async () => {
+    setup('lost-22');
+    const before = ours().length;
+    expect((await runCli(['sync', '--root', root], envOf('first'))).code).toBe(0);
+    // The state is lost: another XDG_STATE_HOME (or rm -rf of the state directory).
+    const lost = await runCli(['sync', '--root', root], envOf('second'));
+    expect(lost.code, lost.stdout + lost.stderr).toBe(3);
+    expect(lost.stdout + lost.stderr).toMatch(/3 files are not uploaded: the workspace already holds files with the same name and size.*files-sync adopt --dry-run/);
+    expect(ours().length - before).toBe(3);
+    const status = await runCli(['status', '--root', root], envOf('second'));
+    expect(status.stdout).toMatch(/held uploads: 3 files are not uploaded/);
+    // A second remote copy of one name and size makes that path ambiguous.
+    emu.seed({ filename: 'a.txt', content_base64: Buffer.from('alpha lost-22').toString('base64'), owner: 'someone' });
+    const dry = await runCli(['adopt', '--dry-run', '--root', root], envOf('second'));
+    expect(dry.stdout).toMatch(/would adopt +file_\S+ +docs\/b\.md/);
+    expect(dry.stdout).toMatch(/ambiguous +a\.txt/);
+    expect(dry.stdout).toMatch(/dry run: would adopt 2 files, 1 ambiguous/);
+    const adopted = await runCli(['adopt', '--root', root], envOf('second'));
+    expect(adopted.code, adopted.stderr).toBe(1);
+    expect(adopted.stdout).toMatch(/adopted 2 files, 1 ambiguous/);
+    const after = await runCli(['sync', '--root', root, '--json'], envOf('second'));
+    const report = JSON.parse(after.stdout) as { uploaded: number; alreadyRemote: string[] };
+    expect(report.uploaded).toBe(0);
+    expect(report.alreadyRemote).toEqual(['a.txt']);
+    expect(ours().length - before).toBe(3);
+  });
+});

@@ -1,0 +1,57 @@
+// `status` tells the truth: beside a running one-shot sync it says "syncing" and no daemon; a
+// missing root is exit 3; a failed run is recorded with its exit code.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Emulator } from '../../src/emulator/index.js';
+import { emulator, runCli, spawnCli, syncSetup, waitFor, writeTree, type SyncSetup } from '../helpers/sync.js';
+
+describe('status', () => {
+  let emu: Emulator;
+  let setup: SyncSetup | undefined;
+  beforeAll(async () => {
+    emu = await emulator();
+  });
+  afterEach(() => {
+    emu.setFaults({});
+    setup?.cleanup();
+  });
+  afterAll(async () => emu.close());
+
+  it('beside a running one-shot sync: "syncing", and no daemon', async () => {
+    setup = syncSetup(emu, { concurrency: 1, requestsPerMinute: 100_000 });
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 40; i++) files[`s-${i}.txt`] = `status ${i}`;
+    writeTree(setup.root, files);
+    emu.setFaults({ latencyMs: 300 });
+    const { child, done } = spawnCli(['sync', '--config', setup.configFile], setup.env);
+    await waitFor(() => fs.existsSync(path.join(setup!.stateDir, 'lock')), 'the sync to take the lock', 30_000);
+    const status = await runCli(['status', '--config', setup.configFile], setup.env);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(new RegExp(`^state: syncing: \\d+ to upload, 0 to delete \\(a one-shot sync, pid ${child.pid}\\)$`, 'm'));
+    expect(status.stdout).toMatch(/^daemon: not running$/m);
+    expect(status.stdout).not.toMatch(new RegExp(`daemon: .*${child.pid}`));
+    emu.setFaults({});
+    expect((await done).code).toBe(0);
+    const after = await runCli(['status', '--config', setup.configFile], setup.env);
+    expect(after.stdout).toMatch(/^state: up to date$/m);
+    expect(after.stdout).toMatch(/^last sync: \S+, exit 0$/m);
+  });
+
+  it('status --root /missing exits 3 and says the root is missing', async () => {
+    setup = syncSetup(emu);
+    const r = await runCli(['status', '--root', path.join(setup.dir, 'missing'), '--state-dir', setup.stateDir], setup.env);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/^state: root missing: /m);
+  });
+
+  it('a failed run (exit 4) is recorded: status says failing, with the exit code', async () => {
+    setup = syncSetup(emu);
+    writeTree(setup.root, { 'f.txt': 'failing run' });
+    const failed = await runCli(['sync', '--config', setup.configFile], { ANTHROPIC_API_KEY: 'sk-ant-wrong-key' });
+    expect(failed.code).toBe(4);
+    const status = await runCli(['status', '--config', setup.configFile], setup.env);
+    expect(status.stdout).toMatch(/^state: failing: /m);
+    expect(status.stdout).toMatch(/^last sync: \S+, exit 4, /m);
+  });
+});
