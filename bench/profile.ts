@@ -1,7 +1,9 @@
-// `node dist-bench/profile.js [--files 10000] [--size 4096] [--top 10]` (after `npm run bench` or
+// `node dist-bench/profile.js [--files 10000] [--size 4096] [--top 10] [--strace]` (after `npm run bench` or
 // `npm run build && tsc -p bench/tsconfig.json`): a CPU profile of one files-sync sync of a fresh
 // tree (issue 13: 10,000 × 4 KiB, concurrency 8) against the emulator in its own process, then the
-// top functions by self time, the source files by inclusive time and the areas. The .cpuprofile
+// top functions by self time, the source files by inclusive time and the areas. `--strace` adds a
+// second sync (fresh emulator and state) under `strace -f -c`: system calls per file, a count the
+// machine's load does not move. The .cpuprofile
 // (open it in Chrome DevTools) and summary.txt stay in bench/results/tmp/profile-<time>/.
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -12,9 +14,10 @@ import { checkBuilt, CLI, EMULATOR_KEY, REPO } from './lib/env.js';
 import { writeConfig, type SyncReportLite } from './lib/filesync.js';
 import { expectOk, runCommand } from './lib/proc.js';
 import { formatSummary, summarizeFile } from './lib/profile.js';
+import { straceCounts } from './lib/strace.js';
 import { makeSmallTree, tempDir } from './lib/tree.js';
 
-const { values } = parseArgs({ options: { files: { type: 'string', default: '10000' }, size: { type: 'string', default: '4096' }, top: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '8' } } });
+const { values } = parseArgs({ options: { files: { type: 'string', default: '10000' }, size: { type: 'string', default: '4096' }, top: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '8' }, strace: { type: 'boolean', default: false } } });
 const count = Number(values.files);
 const size = Number(values.size);
 checkBuilt();
@@ -41,12 +44,14 @@ try {
   if (!biggest) throw new Error(`no .cpuprofile in ${outDir}`);
   const summary = summarizeFile(biggest);
   const load = (l: number[]) => l.map((x) => x.toFixed(1)).join(' ');
-  const text = [
+  const lines = [
     `files-sync sync of ${count} × ${size} B, wall ${(m.wallMs / 1000).toFixed(2)} s (${((count / m.wallMs) * 1000).toFixed(0)} files/s, profiler on); load average ${load(loadBefore)} → ${load(loadavg())}`,
     `profile: ${biggest}`,
     formatSummary(summary, Number(values.top), 15),
     '',
-  ].join('\n');
+  ];
+  if (values.strace) lines.push(await straceCounts({ root: tree.root, config, stateDir: join(dir, 'state-strace'), files: count, outFile: join(outDir, 'strace.txt') }), '');
+  const text = lines.join('\n');
   writeFileSync(join(outDir, 'summary.txt'), text);
   process.stdout.write(text);
 } finally {

@@ -58,7 +58,7 @@ export function shortFile(url: string): string {
 export function area(file: string, fn: string): string {
   if (fn === '(garbage collector)') return 'GC';
   if (fn === '(program)' || fn === '(idle)' || fn === '(root)') return fn;
-  if (file.startsWith('src/')) return `files-sync ${file.split('/').slice(0, 2).join('/')}/`;
+  if (file.startsWith('src/')) return file.split('/').length > 2 ? `files-sync ${file.split('/').slice(0, 2).join('/')}/` : `files-sync ${file}`;
   if (file.startsWith('node:')) return 'node internals';
   if (file === '(native)') return 'native (builtins: crypto, fs, JSON, ...)';
   return file.split('/')[0]!.replace(/^@[^/]+$/, file.split('/').slice(0, 2).join('/'));
@@ -90,8 +90,9 @@ export function summarize(profile: CpuProfile): ProfileSummary {
     const seen = { fn: new Set<string>(), file: new Set<string>(), area: new Set<string>() };
     for (let id: number | undefined = leafId, self = true; id !== undefined; id = parent.get(id), self = false) {
       const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
-      const file = shortFile(url);
       const fn = functionName || '(anonymous)';
+      // V8's own pseudo-frames ((idle), (program), (garbage collector)) count as files of their own.
+      const file = url === '' && fn.startsWith('(') ? fn : shortFile(url);
       const fnKey = `${fn} ${file}:${lineNumber + 1}`;
       const ar = area(file, fn);
       if (fn === '(root)') continue;
@@ -106,6 +107,33 @@ export function summarize(profile: CpuProfile): ProfileSummary {
   });
   const sorted = (m: Map<string, ProfileLine>) => [...m.values()].sort((a, b) => b.selfMs - a.selfMs);
   return { totalMs: totalUs / 1000, idleMs: idleUs / 1000, byFunction: sorted(fns), byFile: sorted(files), byArea: sorted(areas) };
+}
+
+/**
+ * Who calls `fnName` (native syscall wrappers show up as leaves): self time of its samples by the
+ * chain of its nearest `depth` callers, largest first.
+ */
+export function callers(profile: CpuProfile, fnName: string, depth = 3): { chain: string; ms: number }[] {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const chains = new Map<string, number>();
+  profile.samples.forEach((leafId, i) => {
+    if (byId.get(leafId)!.callFrame.functionName !== fnName) return;
+    const names: string[] = [];
+    for (let id = parent.get(leafId); id !== undefined && names.length < depth; id = parent.get(id)) {
+      const f = byId.get(id)!.callFrame;
+      names.push(`${f.functionName || '(anonymous)'} ${shortFile(f.url)}:${f.lineNumber + 1}`);
+    }
+    const key = names.join(' < ');
+    chains.set(key, (chains.get(key) ?? 0) + (profile.timeDeltas[i + 1] ?? 0) / 1000);
+  });
+  return [...chains].map(([chain, ms]) => ({ chain, ms })).sort((a, b) => b.ms - a.ms);
+}
+
+/** Reads a .cpuprofile file. */
+export function readProfile(path: string): CpuProfile {
+  return JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
 }
 
 /** Reads and sums a .cpuprofile file. */
@@ -140,7 +168,13 @@ export function formatSummary(s: ProfileSummary, top: number, perFile?: number):
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '10' }, files: { type: 'string', default: '15' } } });
-  if (positionals.length === 0) throw new Error('usage: node dist-bench/lib/profile.js FILE.cpuprofile [--top 10] [--files 15]');
-  for (const file of positionals) process.stdout.write(`${file}\n${formatSummary(summarizeFile(file), Number(values.top), Number(values.files))}\n`);
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '10' }, files: { type: 'string', default: '15' }, callers: { type: 'string', multiple: true } } });
+  if (positionals.length === 0) throw new Error('usage: node dist-bench/lib/profile.js FILE.cpuprofile [--top 10] [--files 15] [--callers fstat ...]');
+  for (const file of positionals) {
+    process.stdout.write(`${file}\n${formatSummary(summarizeFile(file), Number(values.top), Number(values.files))}\n`);
+    for (const fn of values.callers ?? []) {
+      process.stdout.write(`\ncallers of ${fn} (self ms by caller chain):\n`);
+      for (const c of callers(readProfile(file), fn).slice(0, 6)) process.stdout.write(`  ${c.ms.toFixed(0).padStart(7)} ms  ${c.chain}\n`);
+    }
+  }
 }
