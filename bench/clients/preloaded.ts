@@ -1,7 +1,7 @@
 // The preloaded ceiling: every file read and framed as a multipart body in memory BEFORE the clock
 // starts, then sent by bare undici (a keep-alive Agent, `--concurrency` at once; no hashing, no
 // state, no retries). What is left is the wire and the emulator: the fastest any client can go.
-// Prints one JSON line: {files, bytes, failed, ms (sending only), preloadMs, maxInFlight}.
+// Prints one JSON line: {files, bytes, failed, ms and cpuMs (sending only), preloadMs, maxInFlight}.
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
@@ -56,7 +56,10 @@ async function worker(): Promise<void> {
 }
 
 const started = performance.now();
+const cpuBefore = process.cpuUsage();
 await Promise.all(Array.from({ length: concurrency }, worker));
 const ms = performance.now() - started;
+const cpu = process.cpuUsage(cpuBefore);
+const cpuMs = (cpu.user + cpu.system) / 1000;
 await agent.close();
-process.stdout.write(`${JSON.stringify({ files: files.length, bytes, failed, ms, preloadMs, maxInFlight })}\n`);
+process.stdout.write(`${JSON.stringify({ files: files.length, bytes, failed, ms, cpuMs, preloadMs, maxInFlight })}\n`);

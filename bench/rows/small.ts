@@ -20,7 +20,7 @@ export async function rowSmall(ctx: RowContext): Promise<RowResult> {
   try {
     const tree = makeSmallTree(join(dir, 'root'), count, size);
     const config = writeConfig(join(dir, 'config.json'), { concurrency, requestsPerMinute: 100_000 });
-    const runs: { ceiling: number; preloaded: number; preloadedWall: number; sdk: number; filesSync: number; requests: number; listCalls: number; sdkFailed: number; rss: number }[] = [];
+    const runs: SmallRun[] = [];
     // The noisiest row on a shared machine: two more runs than the others.
     const runCount = ctx.quick ? ctx.runs : Math.max(ctx.runs, 5);
     for (let i = 0; i < runCount; i++) {
@@ -36,9 +36,9 @@ export async function rowSmall(ctx: RowContext): Promise<RowResult> {
       const preloadedRun = () =>
         withEmulator({}, async (emu) => {
           const m = expectOk(await runNode(benchScript('clients/preloaded.js'), ['--dir', tree.root, '--concurrency', String(concurrency)], { env: env(emu.url) }), 'preloaded ceiling');
-          const out = JSON.parse(m.stdout) as { failed: number; ms: number };
+          const out = JSON.parse(m.stdout) as { failed: number; ms: number; cpuMs: number };
           if (out.failed > 0) throw new Error(`preloaded ceiling: ${out.failed} uploads failed`);
-          return { ms: out.ms, wall: m.wallMs };
+          return { ms: out.ms, wall: m.wallMs, cpu: out.cpuMs };
         });
       const sdkRun = () =>
         withEmulator({}, async (emu) => {
@@ -52,13 +52,13 @@ export async function rowSmall(ctx: RowContext): Promise<RowResult> {
           rmSync(stateDir, { recursive: true, force: true });
           if (run.report.uploaded !== count) throw new Error(`files-sync uploaded ${run.report.uploaded} of ${count}`);
           const counters = await emu.counters();
-          return { ms: run.measured.wallMs, requests: totalRequests(counters), listCalls: routeRequests(counters, 'GET /v1/files'), rss: run.measured.probe?.maxRssKb ?? NaN };
+          return { ms: run.measured.wallMs, requests: totalRequests(counters), listCalls: routeRequests(counters, 'GET /v1/files'), rss: run.measured.probe?.maxRssKb ?? NaN, cpu: (run.measured.probe?.userMs ?? NaN) + (run.measured.probe?.systemMs ?? NaN) };
         });
       // The order turns from run to run, so that none of the three always goes first or last.
       let ceiling = NaN;
-      let preloaded = { ms: NaN, wall: NaN };
+      let preloaded = { ms: NaN, wall: NaN, cpu: NaN };
       let sdk = { ms: NaN, failed: NaN };
-      let fs = { ms: NaN, requests: NaN, listCalls: NaN, rss: NaN };
+      let fs = { ms: NaN, requests: NaN, listCalls: NaN, rss: NaN, cpu: NaN };
       for (let k = 0; k < 4; k++) {
         const which = (k + i) % 4;
         if (which === 0) ceiling = await ceilingRun();
@@ -66,25 +66,10 @@ export async function rowSmall(ctx: RowContext): Promise<RowResult> {
         else if (which === 1) sdk = await sdkRun();
         else fs = await fsRun();
       }
-      runs.push({ ceiling, preloaded: preloaded.ms, preloadedWall: preloaded.wall, sdk: sdk.ms, filesSync: fs.ms, requests: fs.requests, listCalls: fs.listCalls, sdkFailed: sdk.failed, rss: fs.rss });
+      runs.push({ ceiling, preloaded: preloaded.ms, preloadedWall: preloaded.wall, preloadedCpu: preloaded.cpu, filesSyncCpu: fs.cpu, sdk: sdk.ms, filesSync: fs.ms, requests: fs.requests, listCalls: fs.listCalls, sdkFailed: sdk.failed, rss: fs.rss });
       ctx.log(`row 1 run ${i + 1}: ceiling ${fmt(ceiling)} ms, preloaded ${fmt(preloaded.ms)} ms sending (${fmt(preloaded.wall)} ms process), SDK ${fmt(sdk.ms)} ms, files-sync ${fmt(fs.ms)} ms, ${fs.requests} requests`);
     }
-    const perSec = (ms: number) => (count / ms) * 1000;
-    const vsCeiling = median(runs.map((r) => r.ceiling / r.filesSync));
-    const vsPreloaded = median(runs.map((r) => r.preloaded / r.filesSync));
-    const vsSdk = median(runs.map((r) => r.sdk / r.filesSync));
-    const expected = count + Math.ceil(count / 1000);
-    const requests = Math.max(...runs.map((r) => r.requests));
-    const figures: Figure[] = [
-      context(1, 'ceiling throughput', perSec(median(runs.map((r) => r.ceiling))), `${fmt(perSec(median(runs.map((r) => r.ceiling))))} files/s`),
-      context(1, 'preloaded ceiling throughput (sending only; whole process)', perSec(median(runs.map((r) => r.preloaded))), `${fmt(perSec(median(runs.map((r) => r.preloaded))))} files/s; ${fmt(perSec(median(runs.map((r) => r.preloadedWall))))} files/s`),
-      context(1, 'SDK script throughput', perSec(median(runs.map((r) => r.sdk))), `${fmt(perSec(median(runs.map((r) => r.sdk))))} files/s`),
-      context(1, 'files-sync throughput', perSec(median(runs.map((r) => r.filesSync))), `${fmt(perSec(median(runs.map((r) => r.filesSync))))} files/s`),
-      judged(1, 'files-sync ÷ ceiling (throughput)', vsCeiling, ratio(vsCeiling), '>=', 0.8, '≥ 0.80×'),
-      judged(1, 'files-sync ÷ preloaded ceiling (throughput)', vsPreloaded, ratio(vsPreloaded), '>=', 0.8, '≥ 0.80×'),
-      judged(1, 'files-sync ÷ SDK script (throughput)', vsSdk, ratio(vsSdk), '>=', 1.5, '≥ 1.50×'),
-      judged(1, 'files-sync requests (most of any run)', requests, `${fmt(requests)} (${fmt(Math.max(...runs.map((r) => r.listCalls)))} list)`, '<=', expected, `≤ ${fmt(expected)} (${fmt(count)} + ${Math.ceil(count / 1000)} list)`),
-    ];
+    const figures = smallFigures(count, runs);
     return {
       row: 1,
       title: `Small files: ${fmt(count)} × 4 KiB, concurrency ${concurrency}`,
@@ -98,4 +83,41 @@ export async function rowSmall(ctx: RowContext): Promise<RowResult> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** One run of the four clients (ms of wall, CPU ms of the client's process or sending phase). */
+interface SmallRun {
+  ceiling: number;
+  preloaded: number;
+  preloadedWall: number;
+  preloadedCpu: number;
+  filesSyncCpu: number;
+  sdk: number;
+  filesSync: number;
+  requests: number;
+  listCalls: number;
+  sdkFailed: number;
+  rss: number;
+}
+
+/** Row 1's figures: medians over the runs, ratios taken within each run. */
+function smallFigures(count: number, runs: SmallRun[]): Figure[] {
+  const perSec = (ms: number) => (count / ms) * 1000;
+  const vsCeiling = median(runs.map((r) => r.ceiling / r.filesSync));
+  const vsPreloaded = median(runs.map((r) => r.preloaded / r.filesSync));
+  const vsSdk = median(runs.map((r) => r.sdk / r.filesSync));
+  const expected = count + Math.ceil(count / 1000);
+  const requests = Math.max(...runs.map((r) => r.requests));
+return [
+    context(1, 'ceiling throughput', perSec(median(runs.map((r) => r.ceiling))), `${fmt(perSec(median(runs.map((r) => r.ceiling))))} files/s`),
+    context(1, 'preloaded ceiling throughput (sending only; whole process)', perSec(median(runs.map((r) => r.preloaded))), `${fmt(perSec(median(runs.map((r) => r.preloaded))))} files/s; ${fmt(perSec(median(runs.map((r) => r.preloadedWall))))} files/s`),
+    context(1, 'SDK script throughput', perSec(median(runs.map((r) => r.sdk))), `${fmt(perSec(median(runs.map((r) => r.sdk))))} files/s`),
+    context(1, 'files-sync throughput', perSec(median(runs.map((r) => r.filesSync))), `${fmt(perSec(median(runs.map((r) => r.filesSync))))} files/s`),
+    judged(1, 'files-sync ÷ ceiling (throughput)', vsCeiling, ratio(vsCeiling), '>=', 0.8, '≥ 0.80×'),
+    judged(1, 'files-sync ÷ preloaded ceiling (throughput)', vsPreloaded, ratio(vsPreloaded), '>=', 0.8, '≥ 0.80×'),
+    // CPU time moves far less with the machine's load than wall time does (issue 13: ~0.9 ms a file).
+    context(1, 'client CPU per file: files-sync (whole process) / preloaded ceiling (sending only)', median(runs.map((r) => r.filesSyncCpu)) / count, `${fmt(median(runs.map((r) => r.filesSyncCpu)) / count, 3)} ms / ${fmt(median(runs.map((r) => r.preloadedCpu)) / count, 3)} ms`),
+    judged(1, 'files-sync ÷ SDK script (throughput)', vsSdk, ratio(vsSdk), '>=', 1.5, '≥ 1.50×'),
+    judged(1, 'files-sync requests (most of any run)', requests, `${fmt(requests)} (${fmt(Math.max(...runs.map((r) => r.listCalls)))} list)`, '<=', expected, `≤ ${fmt(expected)} (${fmt(count)} + ${Math.ceil(count / 1000)} list)`),
+];
 }
