@@ -65,7 +65,7 @@ try {
 async function cpuPerFile(root: string, config: string, stateDir: string): Promise<string> {
   const env = (url: string) => ({ ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: url });
   const fsm = await withEmulator({}, async (emu) => expectOk(await runNode(CLI, ['sync', '--config', config, '--root', root, '--state-dir', stateDir, '--json'], { env: env(emu.url), timeoutMs: 900_000 }), 'files-sync sync'));
-  const pre = await withEmulator({}, async (emu) => expectOk(await runNode(benchScript('clients/preloaded.js'), ['--dir', root, '--concurrency', values.concurrency!], { env: env(emu.url) }), 'preloaded ceiling'));
+  const pre = await withEmulator({}, async (emu) => expectOk(await runNode(benchScript('clients/preloaded.js'), ['--dir', root, '--concurrency', values.concurrency], { env: env(emu.url) }), 'preloaded ceiling'));
   const p = JSON.parse(pre.stdout) as { ms: number; cpuMs: number; maxInFlight: number };
   const fsCpu = (fsm.probe?.userMs ?? NaN) + (fsm.probe?.systemMs ?? NaN);
   return [

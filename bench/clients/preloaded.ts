@@ -3,7 +3,7 @@
 // state, no retries). What is left is the wire and the emulator: the fastest any client can go.
 // Prints one JSON line: {files, bytes, failed, ms and cpuMs (sending only), preloadMs, maxInFlight}.
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, type Dirent } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
@@ -20,12 +20,12 @@ interface Prebuilt {
 }
 
 const preloadStart = performance.now();
-const files = (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[]).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 const boundaryPrefix = `----bench-preloaded-${randomBytes(8).toString('hex')}-`;
 const bodies: Prebuilt[] = files.map((path, i) => {
   const boundary = `${boundaryPrefix}${i.toString(36)}`;
   const name = path.slice(dir.length + 1).replaceAll('/', '\u2215');
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: ${values.type!}\r\n\r\n`, 'utf8');
+  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: ${values.type}\r\n\r\n`, 'utf8');
   const body = Buffer.concat([head, readFileSync(path), Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1')]);
   return { body, headers: { ...baseHeaders, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(body.length) } };
 });

@@ -71,6 +71,13 @@ function add(map: Map<string, ProfileLine>, key: string, name: string, where: st
   line.totalMs += total;
 }
 
+/** Adds one frame of one sample: self time if it is the leaf, inclusive time if not yet counted for this sample. */
+function tally(map: Map<string, ProfileLine>, seen: Set<string>, key: string, name: string, where: string, self: boolean, ms: number): void {
+  const first = !seen.has(key);
+  seen.add(key);
+  if (first || self) add(map, key, name, where, self ? ms : 0, first ? ms : 0);
+}
+
 /** Sums a profile's samples: each sample's time goes to its leaf (self) and once to each distinct frame above it (inclusive). */
 export function summarize(profile: CpuProfile): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -97,12 +104,10 @@ export function summarize(profile: CpuProfile): ProfileSummary {
       const ar = area(file, fn);
       if (fn === '(root)') continue;
       const ms = us / 1000;
-      if (!seen.fn.has(fnKey)) add(fns, fnKey, fn, `${file}:${lineNumber + 1}`, self ? ms : 0, ms), seen.fn.add(fnKey);
-      else if (self) add(fns, fnKey, fn, `${file}:${lineNumber + 1}`, ms, 0);
-      if (!seen.file.has(file)) add(files, file, file, '', self ? ms : 0, ms), seen.file.add(file);
-      else if (self) add(files, file, file, '', ms, 0);
-      if (!seen.area.has(ar)) add(areas, ar, ar, '', self ? ms : 0, ms), seen.area.add(ar);
-      else if (self) add(areas, ar, ar, '', ms, 0);
+      // Inclusive time once per sample for each distinct function, file and area on the stack (recursion).
+      tally(fns, seen.fn, fnKey, fn, `${file}:${lineNumber + 1}`, self, ms);
+      tally(files, seen.file, file, file, '', self, ms);
+      tally(areas, seen.area, ar, ar, '', self, ms);
     }
   });
   const sorted = (m: Map<string, ProfileLine>) => [...m.values()].sort((a, b) => b.selfMs - a.selfMs);

@@ -6,7 +6,7 @@ import { loadavg } from 'node:os';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchScript, CLI, EMULATOR_KEY } from '../lib/env.js';
-import { Emulator, totalRequests, type EmulatorCounters } from '../lib/emulator.js';
+import { Emulator, type EmulatorCounters } from '../lib/emulator.js';
 import { daemonMemory, type DaemonMemory } from '../lib/daemonrun.js';
 import { writeConfig, type SyncReportLite } from '../lib/filesync.js';
 import { expectOk, runNode, type Measured } from '../lib/proc.js';
