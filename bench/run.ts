@@ -1,7 +1,8 @@
 // `npm run bench`: runs the six rows of issue 5 and row 7 of issue 12 (files-sync against the official SDK and the
 // loopback ceiling), prints each figure beside its target, and writes BENCHMARKS.md and
 // bench/results/latest.json. Options: --rows 1,3 (a subset), --runs N (default 3), --quick (counts
-// divided by 10, results only printed and kept in bench/results/tmp/).
+// divided by 10, results only printed and kept in bench/results/tmp/). Opt-in: --rows scale (row 9,
+// issue 13) with --scale-files 100000,1000000 and --scale-cap-minutes M.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,6 +14,7 @@ import { rowHash } from './rows/hash.js';
 import { rowLarge } from './rows/large.js';
 import { rowNoop } from './rows/noop.js';
 import { rowOwned } from './rows/owned.js';
+import { rowScale } from './rows/scale.js';
 import { rowRateLimit } from './rows/ratelimit.js';
 import { rowSmall } from './rows/small.js';
 import type { RowContext, RowResult } from './rows/types.js';
@@ -25,24 +27,29 @@ const ROWS: Record<number, (ctx: RowContext) => Promise<RowResult>> = {
   5: rowDaemon,
   6: rowHash,
   7: rowOwned,
+  9: rowScale,
 };
+/** Opt-in rows by name; not in the default set. */
+const NAMED: Record<string, number> = { scale: 9 };
 
 /** Everything below this line in BENCHMARKS.md is written by hand and kept across runs. */
 const KEEP_MARKER = '<!-- Written by hand below this line; npm run bench keeps it. -->';
 
 const { values } = parseArgs({
-  options: { rows: { type: 'string' }, runs: { type: 'string' }, quick: { type: 'boolean', default: false } },
+  options: { rows: { type: 'string' }, runs: { type: 'string' }, quick: { type: 'boolean', default: false }, 'scale-files': { type: 'string' }, 'scale-cap-minutes': { type: 'string' } },
 });
 const quick = values.quick === true;
-const rows = values.rows ? values.rows.split(',').map(Number) : [1, 2, 3, 4, 5, 6, 7];
+const rows = values.rows ? values.rows.split(',').map((r) => NAMED[r] ?? Number(r)) : [1, 2, 3, 4, 5, 6, 7];
 const runs = values.runs === undefined ? (quick ? 1 : 3) : Math.max(quick ? 1 : 3, Number(values.runs));
-for (const r of rows) if (!ROWS[r]) throw new Error(`no row ${r} (rows are 1 to 7)`);
+for (const r of rows) if (!ROWS[r]) throw new Error(`no row ${r} (rows are 1 to 7, and scale)`);
 
 checkBuilt();
 const started = new Date();
 const t0 = performance.now();
 const log = (line: string) => process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 const ctx: RowContext = { runs, quick, scale: (n) => (quick ? Math.max(1, Math.round(n / 10)) : n), log };
+if (values['scale-files']) ctx.scaleFiles = values['scale-files'].split(',').map(Number);
+if (values['scale-cap-minutes']) ctx.scaleCapMinutes = Number(values['scale-cap-minutes']);
 const results: RowResult[] = [];
 let failed = false;
 for (const r of rows) {

@@ -12,6 +12,17 @@ export interface ProbeReport {
   /** /proc/self/io: bytes passed to read() (files, sockets, pipes) and bytes fetched from storage. */
   rchar: number | null;
   readBytes: number | null;
+  /** /proc/self/status VmHWM at exit: the peak resident set, KiB (the same peak as maxRssKb, from the kernel's own field). */
+  vmHwmKb?: number | null;
+}
+
+function vmHwm(): number | null {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m?.[1] === undefined ? null : Number(m[1]);
+  } catch {
+    return null;
+  }
 }
 
 function ioCounters(): { rchar: number | null; readBytes: number | null } {
@@ -38,6 +49,7 @@ if (out) {
       userMs: usage.userCPUTime / 1000,
       systemMs: usage.systemCPUTime / 1000,
       ...ioCounters(),
+      vmHwmKb: vmHwm(),
     };
     writeFileSync(out, JSON.stringify(report));
   });

@@ -9,6 +9,10 @@ export interface RowContext {
   /** Scales a file count down for a quick try-out (`--quick`); identity in a real run. */
   scale(n: number): number;
   log(line: string): void;
+  /** The scale row's file counts (`--scale-files 100000,1000000`; default 100,000). */
+  scaleFiles?: number[];
+  /** The scale row kills an initial sync after this long (`--scale-cap-minutes`, default 60). */
+  scaleCapMinutes?: number;
 }
 
 export interface RowResult {
