@@ -43,6 +43,7 @@ function contextOf(values: Record<string, unknown>, positionals: string[], env: 
     },
     dryRun: values.dryRun === true,
     allowMassDelete: values.allowMassDelete === true,
+    allowDuplicates: values.allowDuplicates === true,
     json: values.json === true,
     force: values.force === true,
     ...(logFormat !== undefined ? { logFormat } : {}),

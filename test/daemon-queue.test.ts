@@ -3,7 +3,7 @@
 // (one at a time, triggers folded into one follow-up, periodic runs with jitter).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PathQueue, type PathQueueOptions } from '../src/daemon/jobs.js';
-import { ReconcileLoop } from '../src/daemon/loop.js';
+import { ReconcileLoop, type Allow } from '../src/daemon/loop.js';
 import type { DeleteBatchOutcome, PathOutcome } from '../src/daemon/pathsync.js';
 import { silentLogger } from '../src/log.js';
 import type { SyncReport } from '../src/sync/reconcile.js';
@@ -217,7 +217,7 @@ function report(n: number): SyncReport {
 
 describe('ReconcileLoop', () => {
   it('runs one reconciliation at a time and folds requests made meanwhile into one follow-up', async () => {
-    const runs: { reasons: readonly string[]; allow: boolean; done: ReturnType<typeof deferred<SyncReport>> }[] = [];
+    const runs: { reasons: readonly string[]; allow: Allow; done: ReturnType<typeof deferred<SyncReport>> }[] = [];
     const loop = new ReconcileLoop({
       run: (reasons, allow) => {
         const done = deferred<SyncReport>();
@@ -229,7 +229,7 @@ describe('ReconcileLoop', () => {
     });
     const first = loop.request('start');
     await vi.advanceTimersByTimeAsync(0);
-    const a = loop.request('sync request', { allowMassDelete: true });
+    const a = loop.request('sync request', { allow: { massDelete: true } });
     loop.trigger('SIGUSR1');
     const b = loop.request('watcher error');
     expect(runs).toHaveLength(1);
@@ -238,7 +238,7 @@ describe('ReconcileLoop', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(runs).toHaveLength(2);
     expect(runs[1]!.reasons).toEqual(['sync request', 'SIGUSR1', 'watcher error']);
-    expect(runs[1]!.allow).toBe(true);
+    expect(runs[1]!.allow).toEqual({ massDelete: true, duplicates: false });
     runs[1]!.done.resolve(report(2));
     expect(await a).toEqual(report(2));
     expect(await b).toEqual(report(2));

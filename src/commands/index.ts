@@ -30,7 +30,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'sync',
     summary: 'one reconciliation: upload new and changed files, delete remote copies of removed ones',
-    options: [...where, 'dry-run', 'allow-mass-delete', 'json', 'log-format', 'log-level'],
+    options: [...where, 'dry-run', 'allow-mass-delete', 'allow-duplicates', 'json', 'log-format', 'log-level'],
     details: 'When a daemon runs on the same state directory, it asks the daemon to reconcile and reports its result.',
     load: async () => (await import('./sync.js')).sync,
   },

@@ -19,6 +19,10 @@ export const OPTIONS = {
     flags: '--allow-mass-delete',
     description: 'let a sync delete more than deletes.maxCount / maxShare, or accept a root that moved to another disk',
   },
+  'allow-duplicates': {
+    flags: '--allow-duplicates',
+    description: "upload even where the workspace already holds files of the same name and size that this ledger does not know",
+  },
   json: { flags: '--json', description: 'print the result as JSON (times in ISO 8601)' },
   force: { flags: '--force', description: 'replace a config file that exists' },
   'log-format': { flags: '--log-format <format>', description: 'human (default on a terminal), journal (default under systemd) or json', choices: ['human', 'json', 'journal'] },

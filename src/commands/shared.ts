@@ -18,6 +18,8 @@ export interface CommandContext {
   overrides: ConfigOverrides;
   dryRun: boolean;
   allowMassDelete: boolean;
+  /** `sync --allow-duplicates`: upload even where the workspace holds look-alikes a fresh ledger does not know. */
+  allowDuplicates?: boolean;
   json: boolean;
   /** `init`: replace a config file that exists. */
   force?: boolean;

@@ -48,6 +48,7 @@ export const sync: Command = async (context) => {
       remote: client,
       logger: logger.child({ module: 'sync' }),
       allowMassDelete: context.allowMassDelete,
+      allowDuplicates: context.allowDuplicates === true,
       dryRun: context.dryRun,
       signal: stop.hard,
       stop: stop.soft,

@@ -2,7 +2,7 @@
 // newline-delimited JSON. The server side runs in the daemon; `syncThroughDaemon` and `queryDaemon`
 // are what `files-sync sync` and `files-sync status` use while a daemon holds the state directory.
 //
-// Requests (one line each): {"cmd":"sync","allowMassDelete":false} | {"cmd":"status"}
+// Requests (one line each): {"cmd":"sync","allowMassDelete":false,"allowDuplicates":false} | {"cmd":"status"}
 // Answers: {"progress":{"phase":"scan"|"sync",...}}* then {"report":SyncReport}; {"status":{...}};
 // or {"error":{"message":"...","exitCode":N}}. The server closes the connection after the answer.
 import fs from 'node:fs';
@@ -17,13 +17,13 @@ import { ProgressView } from '../report.js';
 import type { Progress } from '../sync/execute.js';
 import type { SyncReport } from '../sync/reconcile.js';
 import { readLock } from './lock.js';
-import type { ProgressListener } from './loop.js';
+import type { Allow, ProgressListener } from './loop.js';
 
 /** The socket's name in the state directory. */
 export const SOCKET_NAME = 'control.sock';
 
 /** A request line. */
-export type ControlRequest = { cmd: 'sync'; allowMassDelete?: boolean } | { cmd: 'status' };
+export type ControlRequest = { cmd: 'sync'; allowMassDelete?: boolean; allowDuplicates?: boolean } | { cmd: 'status' };
 
 /** An answer line. */
 export type ControlMessage =
@@ -35,7 +35,7 @@ export type ControlMessage =
 /** What the daemon answers requests with. */
 export interface ControlHandlers {
   /** Reconcile now (or join the follow-up of the running reconciliation). */
-  sync: (allowMassDelete: boolean, onProgress: ProgressListener) => Promise<SyncReport>;
+  sync: (allow: Allow, onProgress: ProgressListener) => Promise<SyncReport>;
   status: () => unknown;
 }
 
@@ -161,11 +161,11 @@ function serve(socket: net.Socket, handlers: ControlHandlers, logger: Logger): v
       return;
     }
     if (request?.cmd !== 'sync') return fail(`unknown command ${JSON.stringify((request as { cmd?: unknown })?.cmd)}`, ExitCode.usage);
-    const allowMassDelete = request.allowMassDelete === true;
-    logger.info('reconciliation requested over the control socket', { allowMassDelete });
+    const allow: Allow = { massDelete: request.allowMassDelete === true, duplicates: request.allowDuplicates === true };
+    logger.info('reconciliation requested over the control socket', { allowMassDelete: allow.massDelete, allowDuplicates: allow.duplicates });
     let lastProgress = 0;
     handlers
-      .sync(allowMassDelete, (phase, progress) => {
+      .sync(allow, (phase, progress) => {
         const now = Date.now();
         const done = phase === 'sync' && progress.filesDone === progress.filesTotal;
         if (!done && now - lastProgress < 100) return;
@@ -240,7 +240,7 @@ export async function syncThroughDaemon(config: Config, context: CommandContext,
   logger.info(`a files-sync daemon${pid ? ` (pid ${pid})` : ''} holds ${config.stateDir}: asking it to reconcile now`);
   const view = new ProgressView(process.stderr, Boolean(process.stderr.isTTY) && !context.json);
   try {
-    for await (const message of ask(config, { cmd: 'sync', allowMassDelete: context.allowMassDelete }, 5_000, signal)) {
+    for await (const message of ask(config, { cmd: 'sync', allowMassDelete: context.allowMassDelete, allowDuplicates: context.allowDuplicates === true }, 5_000, signal)) {
       if ('progress' in message) {
         const { phase, ...progress } = message.progress;
         view.update(phase, progress);

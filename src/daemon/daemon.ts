@@ -18,7 +18,7 @@ import { ApiGate, ApiHealth, isAuthFailure, isUnavailable, quietWhileDown } from
 import { PathQueue, type JobErrorAction } from './jobs.js';
 import { FloodNotices, InitialReconciliation } from './notices.js';
 import { RootCheck, describeRootChange, type RootState } from './rootcheck.js';
-import { ReconcileLoop, type ProgressListener } from './loop.js';
+import { ReconcileLoop, type Allow, type ProgressListener } from './loop.js';
 import { deleteBatch, listFiles, syncPath, type PathSyncDeps } from './pathsync.js';
 import { Settings, readTestHooks, type SettingsChange, type TestHooks } from './settings.js';
 import { TreeWatcher, type WatchEventKind } from './watcher.js';
@@ -136,7 +136,7 @@ class Daemon {
         logger: deps.logger,
       });
       this.loop = new ReconcileLoop({
-        run: (reasons, allowMassDelete, onProgress) => this.reconcileNow(reasons, allowMassDelete, onProgress),
+        run: (reasons, allow, onProgress) => this.reconcileNow(reasons, allow, onProgress),
         intervalMs: () => this.hooks.reconcileMs ?? this.config.reconcileIntervalMinutes * 60_000,
         onError: (err) => this.onReconcileError(err),
       });
@@ -157,7 +157,7 @@ class Daemon {
       });
       this.control = await startControlServer(
         this.config.stateDir,
-        { sync: (allowMassDelete, onProgress) => this.loop.request('sync request', { allowMassDelete, onProgress }), status: () => this.status() },
+        { sync: (allow, onProgress) => this.loop.request('sync request', { allow, onProgress }), status: () => this.status() },
         this.logger.child({ module: 'control' }),
       );
       const signals = this.installSignals();
@@ -285,7 +285,7 @@ class Daemon {
     this.loop.trigger('inotify queue overflow');
   }
 
-  private reconcileNow(reasons: readonly string[], allowMassDelete: boolean, onProgress: ProgressListener): Promise<SyncReport> {
+  private reconcileNow(reasons: readonly string[], allow: Allow, onProgress: ProgressListener): Promise<SyncReport> {
     return this.queue
       .exclusive(async () => {
         this.log.debug('reconciling', { reasons });
@@ -301,7 +301,8 @@ class Daemon {
           remote: this.gate,
           logger: this.logger.child({ module: 'sync' }),
           respectBackoff: true,
-          allowMassDelete,
+          allowMassDelete: allow.massDelete,
+          allowDuplicates: allow.duplicates,
           signal: this.controller.signal,
           onProgress,
         });

@@ -14,16 +14,22 @@ interface Waiter {
   onProgress?: ProgressListener | undefined;
 }
 
+/** What the user's word allows a requested reconciliation (`sync --allow-mass-delete`, `--allow-duplicates`). */
+export interface Allow {
+  massDelete: boolean;
+  duplicates: boolean;
+}
+
 interface Run {
   reasons: Set<string>;
-  allowMassDelete: boolean;
+  allow: Allow;
   waiters: Waiter[];
 }
 
 /** What the loop runs and how often. */
 export interface ReconcileLoopOptions {
   /** One reconciliation (the daemon runs it in an exclusive section of the path queue). */
-  run: (reasons: readonly string[], allowMassDelete: boolean, onProgress: ProgressListener) => Promise<SyncReport>;
+  run: (reasons: readonly string[], allow: Allow, onProgress: ProgressListener) => Promise<SyncReport>;
   /** The period before jitter (read at each scheduling: a reload may change it). */
   intervalMs: () => number;
   /** A run failed; the waiters get the error too. */
@@ -58,11 +64,12 @@ export class ReconcileLoop {
    * queued follow-up, or a new one when none is running. A run already under way may have walked
    * past the requester's changes, so it does not serve requests made after it started.
    */
-  request(reason: string, options: { allowMassDelete?: boolean; onProgress?: ProgressListener } = {}): Promise<SyncReport> {
+  request(reason: string, options: { allow?: Partial<Allow>; onProgress?: ProgressListener } = {}): Promise<SyncReport> {
     if (this.stopped) return Promise.reject(new SyncError('the daemon is stopping', ExitCode.fileFailures));
-    const run = (this.next ??= { reasons: new Set(), allowMassDelete: false, waiters: [] });
+    const run = (this.next ??= { reasons: new Set(), allow: { massDelete: false, duplicates: false }, waiters: [] });
     run.reasons.add(reason);
-    if (options.allowMassDelete) run.allowMassDelete = true;
+    if (options.allow?.massDelete) run.allow.massDelete = true;
+    if (options.allow?.duplicates) run.allow.duplicates = true;
     const promise = new Promise<SyncReport>((resolve, reject) => run.waiters.push({ resolve, reject, onProgress: options.onProgress }));
     this.kick();
     return promise;
@@ -126,7 +133,7 @@ export class ReconcileLoop {
         for (const waiter of run.waiters) waiter.onProgress?.(phase, progress);
       };
       try {
-        const report = await this.o.run([...run.reasons], run.allowMassDelete, onProgress);
+        const report = await this.o.run([...run.reasons], run.allow, onProgress);
         this.last = {
           at: new Date(report.finishedAt).toISOString(),
           exitCode: report.exitCode,

@@ -57,7 +57,8 @@ export interface SyncReport {
 /** The warning for uploads held as likely duplicates: the count and the command that settles them. */
 export const ALREADY_REMOTE = (n: number): string =>
   `${n} ${n === 1 ? 'file is' : 'files are'} not uploaded: the workspace already holds ${n === 1 ? 'a file' : 'files'} with the same name and size that this ledger does not know ` +
-  '(a lost or different state directory?): run "files-sync adopt --dry-run", then "files-sync adopt" to take them over';
+  '(a lost or different state directory?): if they are this folder\'s copies, run "files-sync adopt --dry-run", then "files-sync adopt" ' +
+  'to take them over; if they belong to another application, run "files-sync sync --allow-duplicates"';
 
 /** The report of a run (`result`) or of a dry run (`result` null). */
 export function reportOf(

@@ -39,6 +39,11 @@ export interface PlanOptions {
   maxDeleteCount: number;
   maxDeleteShare: number;
   allowMassDelete: boolean;
+  /**
+   * Hold new uploads whose remote name and size the workspace already holds, unknown to the ledger
+   * (a lost state directory would otherwise upload a duplicate set); off once a reconciliation finished.
+   */
+  holdLookalikes?: boolean;
   maxFileBytes: number;
   /** Remote filename for a relative path. */
   remoteName: (relPath: string) => string;
@@ -218,7 +223,7 @@ export function plan(local: LocalView | null, ledger: LedgerView, remoteOrNull: 
   }
 
   if (local) planLocal(local, ledgerByPath, remoteById, remote.complete, failures, adoptedPaths, options, result);
-  if (remote.complete) holdLookalikes(remote.files, owned, options, result);
+  if (remote.complete && options.holdLookalikes) holdLookalikes(remote.files, owned, options, result);
   planLocalDeletes(local, ledger, ledgerByPath, listed ? remoteById : null, remote.complete || !listed, options, result);
   return result;
 }

@@ -30,12 +30,17 @@ export { ORPHAN_SKEW_MS } from './orphans.js';
 const KEEP_FILE_BYTES = 64 * 1024;
 const KEEP_TOTAL_BYTES = 64 * 1024 * 1024;
 
+/** Ledger meta: when a full listing first found no look-alike to hold (see PlanOptions.holdLookalikes). */
+const LOOKALIKES_SETTLED = 'lookalikes_settled_at';
+
 export interface ReconcileOptions {
   config: Config;
   ledger: Ledger;
   remote: RemoteFiles;
   logger: Logger;
   allowMassDelete?: boolean;
+  /** Upload new files even where the workspace holds same-name, same-size files a fresh ledger does not know. */
+  allowDuplicates?: boolean;
   /** Plan only: no request but the listing, no ledger change. */
   dryRun?: boolean;
   /** Honour per-file back-off (the daemon); a one-shot run retries every retryable failure now. */
@@ -145,6 +150,9 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     maxDeleteCount: config.deletes.maxCount,
     maxDeleteShare: config.deletes.maxShare,
     allowMassDelete: options.allowMassDelete ?? false,
+    // Look-alikes are held until one full listing found none to hold (or the user allowed them):
+    // after that, a same-name file of the workspace is another application's.
+    holdLookalikes: !(options.allowDuplicates ?? false) && ledger.getMeta(LOOKALIKES_SETTLED) === undefined,
     maxFileBytes: config.maxFileBytes,
     remoteName: nameFor(config),
     rootDistrust: root.distrust,
@@ -202,6 +210,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   const seen = seenAfterRun(remoteSide, ledger.getMetaJson<WorkspaceSeen>(WORKSPACE_META_KEY), result.uploaded, result.deleted);
   if (seen) ledger.setMetaJson(WORKSPACE_META_KEY, seen);
   ledger.setMeta('filter_hash', filterHash(filterOptions));
+  if (remoteSide.choice.mode === 'full' && thePlan.alreadyRemote.length === 0 && !result.interrupted) ledger.setMeta(LOOKALIKES_SETTLED, new Date(now()).toISOString());
   const report = reportOf(thePlan, result, options, startedAt, now(), requestCount(remote) - requestsBefore, local, sizes);
   ledger.setMetaJson('last_sync', report);
   // A copy to restore from if the ledger is ever damaged (rule 6); an interrupted run is not one to keep.

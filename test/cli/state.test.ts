@@ -69,4 +69,36 @@ describe('state directories', () => {
     expect(report.alreadyRemote).toEqual(['a.txt']);
     expect(ours().length - before).toBe(3);
   });
+
+  it("once a full listing found no look-alike, another application's same-name file does not hold a new upload", async () => {
+    setup('settled-7');
+    const before = ours().length;
+    expect((await runCli(['sync', '--root', root], envOf('s'))).code).toBe(0);
+    // Another application stores a file with the name and size a new local file will have.
+    emu.seed({ filename: 'new.txt', content_base64: Buffer.from('fresh settled-7').toString('base64'), owner: 'someone' });
+    writeTree(root, { 'new.txt': 'fresh settled-7' });
+    const past = new Date(Date.now() - 60_000);
+    fs.utimesSync(path.join(root, 'new.txt'), past, past);
+    const next = await runCli(['sync', '--root', root, '--json'], envOf('s'));
+    expect(next.code, next.stderr).toBe(0);
+    expect((JSON.parse(next.stdout) as { alreadyRemote: string[] }).alreadyRemote).toEqual([]);
+    expect(ours().length - before).toBe(4);
+    expect(emu.state().files.filter((f) => f.owner === 'someone' && f.filename === 'new.txt')).toHaveLength(1);
+  });
+
+  it('a fresh ledger holds look-alikes until sync --allow-duplicates says they are not ours', async () => {
+    setup('allowing-99');
+    emu.seed({ filename: 'a.txt', content_base64: Buffer.from('alpha allowing-99').toString('base64'), owner: 'someone' });
+    const before = ours().length;
+    const held = await runCli(['sync', '--root', root], envOf('s'));
+    expect(held.code, held.stderr).toBe(3);
+    expect(held.stdout + held.stderr).toMatch(/1 file is not uploaded.*--allow-duplicates/);
+    expect(ours().length - before).toBe(2);
+    // Held again on the next run: the hold is not forgotten because a run ended.
+    expect((await runCli(['sync', '--root', root], envOf('s'))).code).toBe(3);
+    const allowed = await runCli(['sync', '--root', root, '--allow-duplicates'], envOf('s'));
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(ours().length - before).toBe(3);
+    expect((await runCli(['sync', '--root', root], envOf('s'))).code).toBe(0);
+  });
 });
