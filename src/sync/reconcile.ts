@@ -17,6 +17,7 @@ import { remoteName } from './names.js';
 import { ORPHAN_SKEW_MS } from './orphans.js';
 import { plan, type Plan, type PlanOptions } from './plan.js';
 import { readRemoteSide, seenAfterRun, WORKSPACE_META_KEY, type WorkspaceSeen } from './remote-view.js';
+import { parseRestoreWindow, restoreCopies, RESTORE_WINDOW_META_KEY } from './restore-window.js';
 
 export { ORPHAN_SKEW_MS } from './orphans.js';
 
@@ -140,6 +141,8 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     if (err instanceof RootError) throw new GuardError(`${err.message}: nothing was deleted`, { cause: err });
     throw err;
   });
+  // After `ledger restore`: copies uploaded since the backup are looked for in the whole listing.
+  const restoreWindow = parseRestoreWindow(ledger.getMetaJson(RESTORE_WINDOW_META_KEY));
   // GA: the owned ids by look-up when that is cheaper than listing the workspace (remote-view.ts).
   const readRemote = (files = rows) =>
     readRemoteSide({
@@ -151,6 +154,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
       now: startedAt,
       fullListHours: config.api.fullListHours,
       orphanSkewMs: ORPHAN_SKEW_MS,
+      forceFull: restoreWindow ? 'the ledger was restored from a backup: the whole listing is searched for copies uploaded since' : undefined,
       signal: options.signal,
     });
   const [local, remoteSide] = await Promise.all([walking, readRemote()]);
@@ -196,6 +200,16 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     onProgress: (p: Progress) => options.onProgress?.('sync', p),
     stillPresent: presenceCheck(config, filter),
   };
+  if (restoreWindow) {
+    const found = restoreCopies(restoreWindow, remoteSide.view.files, ledgerView(rows), thePlan, {
+      localPaths: local.files.map((f) => f.path),
+      remoteName: nameFor(config),
+      serverOffsetMs: remote.clockOffsetMs?.() ?? null,
+      skewMs: ORPHAN_SKEW_MS,
+    });
+    thePlan.unclaimed.push(...found);
+    thePlan.foreign = Math.max(0, thePlan.foreign - found.length);
+  }
   recordUnclaimed(thePlan, ledger, logger, now());
   const result = await execute(thePlan, deps);
   if (result.unknownOutcomes > 0 && !options.signal?.aborted) {
@@ -219,8 +233,10 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   ledger.setMeta('filter_hash', filterHash(filterOptions));
   const report = reportOf(thePlan, result, options, startedAt, now(), requestCount(remote) - requestsBefore, local);
   ledger.setMetaJson('last_sync', report);
+  // The copies of the restore window are recorded: closed, before the backup (which must not carry it).
+  if (restoreWindow && !options.signal?.aborted) ledger.setMetaJson(RESTORE_WINDOW_META_KEY, null);
   // A copy to restore from if the ledger is ever damaged (rule 6); an interrupted run is not one to keep.
-  if (!options.signal?.aborted) await backupLedger(ledger, logger);
+  if (!options.signal?.aborted) await backupLedger(ledger, logger, { clockOffsetMs: remote.clockOffsetMs?.() ?? null });
   return report;
 }
 
