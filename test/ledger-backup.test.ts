@@ -6,8 +6,11 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../src/emulator/index.js';
 import { daemonSetup, killDaemons, startDaemon } from './helpers/daemon.js';
-import { emulator, expectExactState, localHashes, runCli, sha256, syncSetup, writeTree, type SyncSetup } from './helpers/sync.js';
+import { emulator, expectExactState, localHashes, runCli, sha256, syncSetup, tempDir, writeTree, type SyncSetup } from './helpers/sync.js';
 import { damageLedger } from './helpers/ledger.js';
+import { BACKUP_TAKEN_META_KEY, RESTORE_WINDOW_META_KEY, backupLedger, restoreLedger } from '../src/ledger/backup.js';
+import { Ledger } from '../src/ledger/ledger.js';
+import { silentLogger } from '../src/log.js';
 
 let emu: Emulator | undefined;
 let setup: SyncSetup | undefined;
@@ -82,6 +85,39 @@ describe('ledger backups', () => {
 });
 
 describe('files-sync ledger restore', () => {
+  it('records the restore window in the restored ledger: from when the backup was taken (its stamp, else its name) to the restore', async () => {
+    const dir = tempDir('fs-restore-window-');
+    try {
+      const file = path.join(dir, 'ledger.db');
+      const live = Ledger.open(file);
+      const backup = (await backupLedger(live, silentLogger(), { clockOffsetMs: 42_000 }))!;
+      live.close();
+      expect(fs.readdirSync(path.dirname(backup))).toEqual([path.basename(backup)]); // no WAL or partial left
+      const copy = Ledger.open(backup, { readOnly: true });
+      const taken = copy.getMetaJson<{ at: number; clockOffsetMs: number }>(BACKUP_TAKEN_META_KEY)!;
+      copy.close();
+      expect(taken.clockOffsetMs).toBe(42_000);
+      expect(Math.abs(taken.at - Date.now())).toBeLessThan(60_000);
+
+      const restoredAt = new Date(taken.at + 3_600_000);
+      const result = restoreLedger(file, backup, restoredAt);
+      expect(result.window).toEqual({ backup, takenAt: taken.at, restoredAt: restoredAt.getTime(), clockOffsetMs: 42_000 });
+      const restored = Ledger.open(file, { readOnly: true });
+      expect(restored.getMetaJson(RESTORE_WINDOW_META_KEY)).toEqual(result.window);
+      expect(restored.getMetaJson(BACKUP_TAKEN_META_KEY)).toBeNull(); // the stamp described the backup, not the live ledger
+      restored.close();
+
+      // A backup without a stamp (made by an older files-sync): the time in its name.
+      const unstamped = path.join(dir, 'ledger-2026-01-02T03-04-05-678Z.db');
+      fs.copyFileSync(file, unstamped);
+      const again = restoreLedger(file, unstamped, new Date(Date.parse('2026-01-03T00:00:00Z')));
+      expect(again.window).toMatchObject({ takenAt: Date.parse('2026-01-02T03:04:05.678Z'), clockOffsetMs: null });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+
   it('is refused while a daemon runs, and changes nothing', async () => {
     emu = await emulator();
     setup = daemonSetup(emu);
@@ -157,6 +193,12 @@ describe('files-sync ledger restore', () => {
       const unclaimed = (await statusJson(setup)).unclaimedCopies;
       expect(unclaimed.map((c) => c.id).sort(), `run ${run}`).toEqual(later);
       for (const c of unclaimed) expect(c.reason).toMatch(/uploaded after the restored backup was taken/);
+      // The window closed with the first reconciliation that succeeded, and no backup carries it.
+      for (const db of [path.join(setup.stateDir, 'ledger.db'), backupsOf(setup).at(-1)!]) {
+        const ledger = Ledger.open(db, { readOnly: true });
+        expect(ledger.getMetaJson(RESTORE_WINDOW_META_KEY), db).toBeNull();
+        ledger.close();
+      }
     }
     expect(duplicates(emu)).toEqual(['change.txt', 'late.txt']);
 

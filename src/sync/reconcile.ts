@@ -200,16 +200,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     onProgress: (p: Progress) => options.onProgress?.('sync', p),
     stillPresent: presenceCheck(config, filter),
   };
-  if (restoreWindow) {
-    const found = restoreCopies(restoreWindow, remoteSide.view.files, ledgerView(rows), thePlan, {
-      localPaths: local.files.map((f) => f.path),
-      remoteName: nameFor(config),
-      serverOffsetMs: remote.clockOffsetMs?.() ?? null,
-      skewMs: ORPHAN_SKEW_MS,
-    });
-    thePlan.unclaimed.push(...found);
-    thePlan.foreign = Math.max(0, thePlan.foreign - found.length);
-  }
+  if (restoreWindow) addRestoreCopies(thePlan, restoreCopies(restoreWindow, remoteSide.view.files, ledgerView(rows), thePlan, { localPaths: local.files.map((f) => f.path), remoteName: nameFor(config), serverOffsetMs: remote.clockOffsetMs?.() ?? null, skewMs: ORPHAN_SKEW_MS }));
   recordUnclaimed(thePlan, ledger, logger, now());
   const result = await execute(thePlan, deps);
   if (result.unknownOutcomes > 0 && !options.signal?.aborted) {
@@ -264,6 +255,12 @@ function recordUnclaimed(p: Plan, ledger: Ledger, logger: Logger, at: number): v
       reason: copy.reason,
     });
   }
+}
+
+/** After `ledger restore`: the copies a restore window found (restore-window.ts) join the plan's unclaimed copies, not the foreign count. */
+function addRestoreCopies(p: Plan, found: Plan['unclaimed']): void {
+  p.unclaimed.push(...found);
+  p.foreign = Math.max(0, p.foreign - found.length);
 }
 
 function requestCount(remote: RemoteFiles): number {
