@@ -48,7 +48,7 @@ function damaged(file: string, problems: string[]): number {
   return ExitCode.ledger;
 }
 
-async function restore(config: Config, requested: string | undefined): Promise<number> {
+function restore(config: Config, requested: string | undefined): number {
   const file = ledgerPath(config);
   let lock;
   try {
