@@ -48,7 +48,7 @@ function damaged(file: string, problems: string[]): number {
   return ExitCode.ledger;
 }
 
-function restore(config: Config, requested: string | undefined): number {
+async function restore(config: Config, requested: string | undefined): Promise<number> {
   const file = ledgerPath(config);
   let lock;
   try {
