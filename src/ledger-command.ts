@@ -62,6 +62,11 @@ async function restore(config: Config, requested: string | undefined): Promise<n
     write(`restored the ledger ${file} from ${result.from} (${result.files} files tracked)`);
     if (result.keptAs) write(`the ledger it replaced is kept as ${result.keptAs}`);
     write('the next sync (or the daemon when it starts) reconciles the folder and the workspace with it');
+    // Rule 1: the API cannot say who uploaded a file, so these are listed for the user, not deleted.
+    write(
+      `copies uploaded after the backup was taken (${new Date(result.window.takenAt).toISOString()}) are unknown to it: ` +
+        'after that sync, files-sync status lists them as unclaimed copies, and files-sync forget-copies ID... removes the ones you confirm are not another application\'s',
+    );
     return ExitCode.ok;
   } finally {
     lock.release();

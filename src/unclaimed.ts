@@ -35,7 +35,11 @@ export function unclaimedStatus(ledger: Ledger): { json: UnclaimedStatus[]; line
   return { json, lines };
 }
 
-/** Why `id` may not be deleted as an unclaimed copy, or null when it may (the intent row matches). */
+/**
+ * Why `id` may not be deleted as an unclaimed copy, or null when it may: the ledger recorded it as
+ * one (an ambiguous match of an upload intent, or a copy found in a restore window) and does not
+ * own it. Whether the remote file still matches is checked at delete time (matchesIntent).
+ */
 function refusal(ledger: Ledger, id: string): string | null {
   const copy = ledger.unclaimedCopy(id);
   if (!copy) return `${id} is not an unclaimed copy (files-sync status lists them)`;
@@ -43,7 +47,7 @@ function refusal(ledger: Ledger, id: string): string | null {
   return null;
 }
 
-/** Whether the remote file still looks like the intent it matched (name and size). */
+/** Whether the remote file is still the one recorded: the same name, size and created_at. */
 function matchesIntent(file: FileMetadata, copy: UnclaimedCopy): boolean {
   return file.filename === copy.remoteName && file.size_bytes === copy.size && file.created_at === copy.createdAt;
 }
@@ -58,7 +62,7 @@ async function forgetOne(remote: RemoteFiles, ledger: Ledger, copy: UnclaimedCop
     return `${copy.fileId}: already gone`;
   }
   if (!matchesIntent(file, copy)) {
-    throw new ConfigError(`${copy.fileId} no longer matches the upload it was recorded for (${copy.remoteName}, ${copy.size} bytes): not deleted`);
+    throw new ConfigError(`${copy.fileId} no longer matches the copy recorded (${copy.remoteName}, ${copy.size} bytes, created ${copy.createdAt}): not deleted`);
   }
   const result = await remote.delete(copy.fileId);
   ledger.forgetUnclaimed(copy.fileId);

@@ -6,8 +6,11 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../src/emulator/index.js';
 import { daemonSetup, killDaemons, startDaemon } from './helpers/daemon.js';
-import { emulator, expectExactState, localHashes, runCli, sha256, syncSetup, writeTree, type SyncSetup } from './helpers/sync.js';
+import { emulator, expectExactState, localHashes, runCli, sha256, syncSetup, tempDir, writeTree, type SyncSetup } from './helpers/sync.js';
 import { damageLedger } from './helpers/ledger.js';
+import { BACKUP_TAKEN_META_KEY, RESTORE_WINDOW_META_KEY, backupLedger, restoreLedger } from '../src/ledger/backup.js';
+import { Ledger } from '../src/ledger/ledger.js';
+import { silentLogger } from '../src/log.js';
 
 let emu: Emulator | undefined;
 let setup: SyncSetup | undefined;
@@ -43,6 +46,12 @@ async function expectMappedAndForeignKept(e: Emulator, s: SyncSetup, foreign: { 
   for (const f of foreign) expect(remote.get(f.id)?.sha256, `foreign ${f.id} untouched`).toBe(f.sha256);
 }
 
+async function statusJson(s: SyncSetup): Promise<{ unclaimedCopies: { id: string; path: string; reason: string }[] }> {
+  const status = await runCli(['status', '--json', '--config', s.configFile], s.env);
+  expect(status.code, status.stderr).toBe(0);
+  return JSON.parse(status.stdout) as { unclaimedCopies: { id: string; path: string; reason: string }[] };
+}
+
 /** Remote filenames with more than one copy of ours. */
 function duplicates(e: Emulator): string[] {
   const counts = new Map<string, number>();
@@ -76,6 +85,39 @@ describe('ledger backups', () => {
 });
 
 describe('files-sync ledger restore', () => {
+  it('records the restore window in the restored ledger: from when the backup was taken (its stamp, else its name) to the restore', async () => {
+    const dir = tempDir('fs-restore-window-');
+    try {
+      const file = path.join(dir, 'ledger.db');
+      const live = Ledger.open(file);
+      const backup = (await backupLedger(live, silentLogger(), { clockOffsetMs: 42_000 }))!;
+      live.close();
+      expect(fs.readdirSync(path.dirname(backup))).toEqual([path.basename(backup)]); // no WAL or partial left
+      const copy = Ledger.open(backup, { readOnly: true });
+      const taken = copy.getMetaJson<{ at: number; clockOffsetMs: number }>(BACKUP_TAKEN_META_KEY)!;
+      copy.close();
+      expect(taken.clockOffsetMs).toBe(42_000);
+      expect(Math.abs(taken.at - Date.now())).toBeLessThan(60_000);
+
+      const restoredAt = new Date(taken.at + 3_600_000);
+      const result = restoreLedger(file, backup, restoredAt);
+      expect(result.window).toEqual({ backup, takenAt: taken.at, restoredAt: restoredAt.getTime(), clockOffsetMs: 42_000 });
+      const restored = Ledger.open(file, { readOnly: true });
+      expect(restored.getMetaJson(RESTORE_WINDOW_META_KEY)).toEqual(result.window);
+      expect(restored.getMetaJson(BACKUP_TAKEN_META_KEY)).toBeNull(); // the stamp described the backup, not the live ledger
+      restored.close();
+
+      // A backup without a stamp (made by an older files-sync): the time in its name.
+      const unstamped = path.join(dir, 'ledger-2026-01-02T03-04-05-678Z.db');
+      fs.copyFileSync(file, unstamped);
+      const again = restoreLedger(file, unstamped, new Date(Date.parse('2026-01-03T00:00:00Z')));
+      expect(again.window).toMatchObject({ takenAt: Date.parse('2026-01-02T03:04:05.678Z'), clockOffsetMs: null });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+
   it('is refused while a daemon runs, and changes nothing', async () => {
     emu = await emulator();
     setup = daemonSetup(emu);
@@ -119,11 +161,16 @@ describe('files-sync ledger restore', () => {
     await expectMappedAndForeignKept(emu, setup, foreign);
   });
 
-  it('an older backup (uploads made since are unknown to it): nothing foreign deleted, every file mapped; the later uploads are left as extra copies', async () => {
+  it('an older backup: the copies uploaded after it was taken are listed as unclaimed copies and go only by forget-copies; an older foreign file of the same name is never listed or touched', async () => {
     emu = await emulator();
     setup = syncSetup(emu, { requestsPerMinute: 100_000 });
+    // A foreign file with the same name and content as a path uploaded after the backup, made
+    // before the backup was taken: it is outside the restore window and must never be listed.
     const seeded = emu.seed({ filename: 'late.txt', content_base64: Buffer.from('late').toString('base64') });
     const foreign = [{ id: seeded.id, sha256: sha256('late') }];
+    // From here the server's clock runs a minute ahead of this host's: the window is placed on the
+    // server's clock by the measured offset (on the local clock it would miss the later copies).
+    emu.advanceClock(60_000);
     writeTree(setup.root, { ...tree(20), 'change.txt': 'v1', 'gone.txt': 'gone' });
     expect((await setup.sync()).code).toBe(0);
     const older = backupsOf(setup).at(-1)!;
@@ -131,17 +178,34 @@ describe('files-sync ledger restore', () => {
     writeTree(setup.root, { 'late.txt': 'late', 'change.txt': 'v2' });
     fs.rmSync(path.join(setup.root, 'gone.txt'));
     expect((await setup.sync()).code).toBe(0);
+    // The copies uploaded after the backup: the restored ledger cannot know them.
+    const later = (await ls(setup)).filter((r) => r.path === 'change.txt' || r.path === 'late.txt').map((r) => r.file_id).sort();
+    expect(later).toHaveLength(2);
 
     const restored = await runCli(['ledger', 'restore', path.basename(older), '--config', setup.configFile], setup.env);
     expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stdout).toMatch(/copies uploaded after the backup was taken .*files-sync status.*forget-copies/s);
     for (let run = 0; run < 2; run++) {
       const result = await setup.sync();
       expect(result.code, result.stderr).toBe(0);
       await expectMappedAndForeignKept(emu, setup, foreign);
+      // Rule 1: the API cannot tell who uploaded them, so they are not deleted; rule 3: not silent either.
+      const unclaimed = (await statusJson(setup)).unclaimedCopies;
+      expect(unclaimed.map((c) => c.id).sort(), `run ${run}`).toEqual(later);
+      for (const c of unclaimed) expect(c.reason).toMatch(/uploaded after the restored backup was taken/);
+      // The window closed with the first reconciliation that succeeded, and no backup carries it.
+      for (const db of [path.join(setup.stateDir, 'ledger.db'), backupsOf(setup).at(-1)!]) {
+        const ledger = Ledger.open(db, { readOnly: true });
+        expect(ledger.getMetaJson(RESTORE_WINDOW_META_KEY), db).toBeNull();
+        ledger.close();
+      }
     }
-    // The restored ledger cannot know the copies uploaded after it was taken (the API says nothing
-    // of who uploaded a file): by rule 1 they are someone else's, so they stay, as extra copies of
-    // exactly the paths uploaded since the backup, and nothing else is duplicated.
     expect(duplicates(emu)).toEqual(['change.txt', 'late.txt']);
-  });
+
+    const forgot = await runCli(['forget-copies', '--config', setup.configFile, ...later], setup.env);
+    expect(forgot.code, forgot.stderr).toBe(0);
+    expect((await statusJson(setup)).unclaimedCopies).toEqual([]);
+    expectExactState(emu, setup, localHashes(setup.root), [seeded.id]);
+    expect(emu.state().files.find((f) => f.id === seeded.id)?.sha256).toBe(sha256('late'));
+});
 });

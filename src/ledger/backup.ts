@@ -2,6 +2,7 @@
 // few kept, and the restore that puts one back (`files-sync ledger restore`).
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LedgerError, backupDir, listBackups } from './faults.js';
@@ -10,17 +11,67 @@ import { Ledger } from './ledger.js';
 /** How many backups are kept: the newest few reconciliations' worth. */
 export const BACKUPS_KEPT = 3;
 
+/**
+ * The meta key a backup carries (JSON `BackupTaken`), written into the copy only: when it was
+ * taken, so that a restore knows which uploads the copy cannot know.
+ */
+export const BACKUP_TAKEN_META_KEY = 'backup_taken';
+
+/** The meta key of an open restore window (JSON `RestoreWindow`; JSON null once closed). */
+export const RESTORE_WINDOW_META_KEY = 'restore_window';
+
+/** What a backup records of its own making. */
+export interface BackupTaken {
+  /** When the copy was complete (ms since the epoch, local clock). */
+  at: number;
+  /** The server's clock minus the local one as last measured, if known. */
+  clockOffsetMs: number | null;
+}
+
+/** From when a restored backup was taken to when it was put back (DESIGN.md rule 3). */
+export interface RestoreWindow {
+  /** The backup put back. */
+  backup: string;
+  /** When the backup was taken (ms since the epoch, local clock). */
+  takenAt: number;
+  /** When it was restored (ms since the epoch, local clock). */
+  restoredAt: number;
+  /** The server's clock minus the local one when the backup was taken, if it was known. */
+  clockOffsetMs: number | null;
+}
+
 /** A file-name-safe, sortable UTC time: 2026-05-01T12-00-00-123Z. */
 export function timestamp(date = new Date()): string {
   return date.toISOString().replace(/[:.]/g, '-');
 }
 
+/** The time `timestamp` wrote into a backup's name (`ledger-<time>.db`), or null. */
+export function timeFromName(file: string): number | null {
+  const m = /^ledger-(\d{4}-\d\d-\d\d)T(\d\d)-(\d\d)-(\d\d)-(\d{3})Z\.db$/.exec(path.basename(file));
+  if (!m) return null;
+  const ms = Date.parse(`${m[1]}T${m[2]}:${m[3]}:${m[4]}.${m[5]}Z`);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+/** How a backup is made. */
+export interface BackupOptions {
+  /** Backups kept (default BACKUPS_KEPT). */
+  keep?: number;
+  /** The time in the backup's name. */
+  now?: Date;
+  /** The server's clock minus the local one as the client last measured it (null: unknown). */
+  clockOffsetMs?: number | null;
+}
+
 /**
- * Copies the ledger into `backups/ledger-<time>.db` (mode 0600) and removes all but the newest
- * `keep`. Resolves to the new backup's path. A damaged ledger throws its LedgerError; a failure
- * to write the copy is logged and resolves to null: it must not fail the reconciliation it follows.
+ * Copies the ledger into `backups/ledger-<time>.db` (mode 0600), stamps the copy with when it was
+ * taken (BACKUP_TAKEN_META_KEY), and removes all but the newest `keep`. Resolves to the new
+ * backup's path. A damaged ledger throws its LedgerError; a failure to write the copy is logged
+ * and resolves to null: it must not fail the reconciliation it follows.
  */
-export async function backupLedger(ledger: Ledger, logger: Logger, keep = BACKUPS_KEPT, now = new Date()): Promise<string | null> {
+export async function backupLedger(ledger: Ledger, logger: Logger, options: BackupOptions = {}): Promise<string | null> {
+  const keep = options.keep ?? BACKUPS_KEPT;
+  const now = options.now ?? new Date();
   if (ledger.file === ':memory:') return null;
   const dir = backupDir(ledger.file);
   const dest = path.join(dir, `ledger-${timestamp(now)}.db`);
@@ -32,6 +83,7 @@ export async function backupLedger(ledger: Ledger, logger: Logger, keep = BACKUP
     // Created empty with its final mode first: SQLite would create it world-readable (umask).
     fs.writeFileSync(partial, '', { mode: 0o600 });
     await ledger.backupTo(partial);
+    stamp(partial, { at: Date.now(), clockOffsetMs: options.clockOffsetMs ?? null });
     fs.renameSync(partial, dest);
   } catch (err) {
     fs.rmSync(partial, { force: true });
@@ -43,9 +95,19 @@ export async function backupLedger(ledger: Ledger, logger: Logger, keep = BACKUP
   return dest;
 }
 
+/** Writes when the copy was taken into the copy itself (its own connection, closed at once). */
+function stamp(copy: string, taken: BackupTaken): void {
+  const db = new Database(copy);
+  try {
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(BACKUP_TAKEN_META_KEY, JSON.stringify(taken));
+  } finally {
+    db.close(); // checkpoints and removes a WAL the write made
+  }
+}
+
 /** Leftovers of a backup that a crash interrupted. */
 function removeStale(dir: string): void {
-  for (const name of fs.readdirSync(dir)) if (name.endsWith('.partial') || name.endsWith('.partial-journal')) fs.rmSync(path.join(dir, name), { force: true });
+  for (const name of fs.readdirSync(dir)) if (/\.partial(-journal|-wal|-shm)?$/.test(name)) fs.rmSync(path.join(dir, name), { force: true });
 }
 
 /** What a restore did. */
@@ -55,6 +117,8 @@ export interface RestoreResult {
   /** Where the ledger it replaced was kept (null when there was none). */
   keptAs: string | null;
   files: number;
+  /** The window recorded in the restored ledger: uploads in it may be copies it cannot know. */
+  window: RestoreWindow;
 }
 
 /** The backup a restore uses: `requested` (a path, or a name in the backups directory), or the newest. */
@@ -81,6 +145,7 @@ export function restoreLedger(file: string, from: string, now = new Date()): Res
   fs.copyFileSync(from, staged);
   fs.chmodSync(staged, 0o600);
   let files: number;
+  let window: RestoreWindow;
   try {
     const ledger = Ledger.open(staged); // brings an older schema up to date; refuses a newer one
     try {
@@ -89,6 +154,12 @@ export function restoreLedger(file: string, from: string, now = new Date()): Res
         throw new LedgerError(`the backup ${from} is damaged too (${problems.slice(0, 3).join('; ')}): nothing was changed; name an older one: files-sync ledger restore FILE`, 'corrupt');
       }
       files = ledger.counts().files;
+      window = restoreWindow(ledger, from, now.getTime());
+      ledger.transaction(() => {
+        ledger.setMetaJson(RESTORE_WINDOW_META_KEY, window);
+        // The stamp describes the backup file, not the live ledger it now becomes.
+        ledger.setMetaJson(BACKUP_TAKEN_META_KEY, null);
+      });
     } finally {
       ledger.close(); // checkpoints and removes the staged WAL
     }
@@ -107,7 +178,20 @@ export function restoreLedger(file: string, from: string, now = new Date()): Res
   fs.rmSync(`${file}-shm`, { force: true });
   fs.renameSync(staged, file);
   syncDir(path.dirname(file));
-  return { from, keptAs, files };
+  return { from, keptAs, files, window };
+}
+
+/**
+ * The restore window of the backup `from` (opened as `ledger`): from when it was taken (its stamp,
+ * else the time in its name, else its mtime) to `restoredAt`; the offset it recorded, else the
+ * newest one its open uploads recorded.
+ */
+function restoreWindow(ledger: Ledger, from: string, restoredAt: number): RestoreWindow {
+  const taken = ledger.getMetaJson<Partial<BackupTaken>>(BACKUP_TAKEN_META_KEY);
+  const takenAt = typeof taken?.at === 'number' ? taken.at : (timeFromName(from) ?? fs.statSync(from).mtimeMs);
+  const offsets = ledger.inFlight().flatMap((row) => (row.clockOffsetMs === null ? [] : [row.clockOffsetMs]));
+  const clockOffsetMs = typeof taken?.clockOffsetMs === 'number' ? taken.clockOffsetMs : (offsets.at(-1) ?? null);
+  return { backup: from, takenAt: Math.min(takenAt, restoredAt), restoredAt, clockOffsetMs };
 }
 
 /** Makes the renames durable. */

@@ -18,6 +18,7 @@ import { ORPHAN_SKEW_MS } from './orphans.js';
 import { ALREADY_REMOTE, reportOf, type SyncReport } from './outcome.js';
 import { plan, type DeleteReason, type Plan, type PlanOptions } from './plan.js';
 import { readRemoteSide, seenAfterRun, WORKSPACE_META_KEY, type WorkspaceSeen } from './remote-view.js';
+import { parseRestoreWindow, restoreCopies, RESTORE_WINDOW_META_KEY } from './restore-window.js';
 
 export { ALREADY_REMOTE, type Counts, type SyncReport } from './outcome.js';
 
@@ -127,6 +128,8 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     if (err instanceof RootError) throw new GuardError(`${err.message}: nothing was deleted`, { cause: err });
     throw err;
   });
+  // After `ledger restore`: copies uploaded since the backup are looked for in the whole listing.
+  const restoreWindow = parseRestoreWindow(ledger.getMetaJson(RESTORE_WINDOW_META_KEY));
   // GA: the owned ids by look-up when that is cheaper than listing the workspace (remote-view.ts).
   const readRemote = (files = rows) =>
     readRemoteSide({
@@ -138,6 +141,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
       now: startedAt,
       fullListHours: config.api.fullListHours,
       orphanSkewMs: ORPHAN_SKEW_MS,
+      forceFull: restoreWindow ? 'the ledger was restored from a backup: the whole listing is searched for copies uploaded since' : undefined,
       signal: scanSignal,
     });
   const [local, remoteSide] = await Promise.all([walking, readRemote()]);
@@ -188,6 +192,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     onProgress: (p: Progress) => options.onProgress?.('sync', p),
     stillPresent: presenceCheck(config, filter),
   };
+  if (restoreWindow) addRestoreCopies(thePlan, restoreCopies(restoreWindow, remoteSide.view.files, ledgerView(rows), thePlan, { localPaths: local.files.map((f) => f.path), remoteName: nameFor(config), serverOffsetMs: remote.clockOffsetMs?.() ?? null, skewMs: ORPHAN_SKEW_MS }));
   recordUnclaimed(thePlan, ledger, logger, now());
   const result = await execute(thePlan, deps);
   if (result.unknownOutcomes > 0 && !options.signal?.aborted && !result.interrupted) {
@@ -213,8 +218,10 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   if (remoteSide.choice.mode === 'full' && thePlan.alreadyRemote.length === 0 && !result.interrupted) ledger.setMeta(LOOKALIKES_SETTLED, new Date(now()).toISOString());
   const report = reportOf(thePlan, result, options, startedAt, now(), requestCount(remote) - requestsBefore, local, sizes);
   ledger.setMetaJson('last_sync', report);
+  // The copies of the restore window are recorded: closed, before the backup (which must not carry it).
+  if (restoreWindow && !options.signal?.aborted) ledger.setMetaJson(RESTORE_WINDOW_META_KEY, null);
   // A copy to restore from if the ledger is ever damaged (rule 6); an interrupted run is not one to keep.
-  if (!options.signal?.aborted) await backupLedger(ledger, logger);
+  if (!options.signal?.aborted) await backupLedger(ledger, logger, { clockOffsetMs: remote.clockOffsetMs?.() ?? null });
   return report;
 }
 
@@ -242,6 +249,12 @@ function recordUnclaimed(p: Plan, ledger: Ledger, logger: Logger, at: number): v
       reason: copy.reason,
     });
   }
+}
+
+/** After `ledger restore`: the copies a restore window found (restore-window.ts) join the plan's unclaimed copies, not the foreign count. */
+function addRestoreCopies(p: Plan, found: Plan['unclaimed']): void {
+  p.unclaimed.push(...found);
+  p.foreign = Math.max(0, p.foreign - found.length);
 }
 
 function requestCount(remote: RemoteFiles): number {

@@ -40,6 +40,8 @@ export interface ChoiceInput {
   now: number;
   /** A full listing at least this often (`api.fullListHours`). */
   fullListHours: number;
+  /** Why a full listing is needed this run whatever it costs (a restore window is open), if it is. */
+  forceFull?: string | undefined;
 }
 
 /**
@@ -50,6 +52,7 @@ export interface ChoiceInput {
  */
 export function chooseRemoteMode(input: ChoiceInput): RemoteChoice {
   if (!input.canLookup) return { mode: 'full', reason: 'the contract has no ids[] look-up' };
+  if (input.forceFull) return { mode: 'full', reason: input.forceFull };
   if (!input.seen) return { mode: 'full', reason: 'no full listing seen yet' };
   if (input.now - input.seen.listedAt >= input.fullListHours * 3_600_000) return { mode: 'full', reason: `the last full listing is over ${input.fullListHours} h old` };
   const lookups = Math.ceil(input.owned / LOOKUP_BATCH);
@@ -69,6 +72,8 @@ export interface RemoteViewInput {
   fullListHours: number;
   /** Remote files created this much before an upload's start still count as its orphans. */
   orphanSkewMs: number;
+  /** Why this run must read the whole listing (a restore window is open: ChoiceInput.forceFull). */
+  forceFull?: string | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -94,7 +99,7 @@ export interface RemoteSide {
  */
 export async function readRemoteSide(input: RemoteViewInput): Promise<RemoteSide> {
   const owned = ownedIds(input);
-  const choice = chooseRemoteMode({ canLookup: canLookup(input.remote), owned: owned.length, seen: input.seen, now: input.now, fullListHours: input.fullListHours });
+  const choice = chooseRemoteMode({ canLookup: canLookup(input.remote), owned: owned.length, seen: input.seen, now: input.now, fullListHours: input.fullListHours, forceFull: input.forceFull });
   const requests = { lookups: 0, listedFiles: 0 };
   let files: FileMetadata[];
   if (choice.mode === 'owned') {
