@@ -386,7 +386,7 @@ describe('lifecycle and CLI', () => {
       const stop = new AbortController();
       const done = runEmulatorCommand([], env, { stdout, stderr: new PassThrough(), signal: stop.signal });
       await expect.poll(() => out).toMatch(/\n$/);
-      const url = out.trim().split(' ').pop() ?? '';
+      const url = /listening on (\S+)/.exec(out)?.[1] ?? '';
       expect((await fetch(`${url}/v1/files`, { headers: { ...HEADERS, 'x-api-key': key } })).status).toBe(200);
       stop.abort();
       expect(await done).toBe(0);

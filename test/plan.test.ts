@@ -230,7 +230,20 @@ const cases: Case[] = [
       expect(p.deletes).toEqual([]);
       expect(p.adoptions).toEqual([]);
       expect(p.foreign).toBe(1);
-      // Same name and size, unknown to the ledger: held for `files-sync adopt`, never a silent duplicate.
+      // A ledger past its look-alike check: another application's same-name file does not hold the upload.
+      expect(uploads(p)).toEqual([['a.txt', 'new', null]]);
+      expect(p.alreadyRemote).toEqual([]);
+    },
+  },
+  {
+    name: 'a same-named foreign file holds the upload of a fresh ledger (lost state: adopt, or allow duplicates)',
+    local: [local('a.txt', 'h1')],
+    ledger: { inFlight: [inFlight(7, 'a.txt', 'h1')] },
+    remote: [remoteFile('file_foreign', 'a.txt', { created_at: new Date(NOW - 3_600_000).toISOString() })],
+    options: { holdLookalikes: true },
+    expect: (p) => {
+      expect(p.deletes).toEqual([]);
+      expect(p.adoptions).toEqual([]);
       expect(uploads(p)).toEqual([]);
       expect(p.alreadyRemote).toEqual(['a.txt']);
     },
@@ -239,6 +252,7 @@ const cases: Case[] = [
     name: 'a new path whose name and size the workspace holds already is held, not uploaded (lost state)',
     local: [local('a.txt', 'h1'), local('b.txt', 'h2')],
     remote: [remoteFile('file_other', 'a.txt'), remoteFile('file_bigger', 'b.txt', { size_bytes: 999 })],
+    options: { holdLookalikes: true },
     expect: (p) => {
       expect(p.alreadyRemote).toEqual(['a.txt']);
       expect(uploads(p)).toEqual([['b.txt', 'new', null]]);

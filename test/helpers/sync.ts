@@ -104,7 +104,9 @@ export function syncSetup(emu: Emulator, config: Record<string, unknown> = {}, c
     stateDir,
     configFile,
     env,
-    sync: (extra = []) => runCli(['sync', '--config', configFile, ...extra], env),
+    // Tests share emulators, so a fresh ledger meets other tests' copies of the same names and sizes:
+    // they are someone else's here (the look-alike hold has its own tests in test/cli/state.test.ts).
+    sync: (extra = []) => runCli(['sync', '--config', configFile, '--allow-duplicates', ...extra], env),
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -47,7 +47,7 @@ async function statusJson(s: SyncSetup): Promise<{ unclaimedCopies: { id: string
 
 /** Runs a sync while `during` runs once the emulator has lost `after` answers. */
 async function syncWith(s: SyncSetup, e: Emulator, after: number, during: () => void): Promise<number | null> {
-  const run = spawnCli(['sync', '--config', s.configFile], s.env);
+  const run = spawnCli(['sync', '--config', s.configFile, '--allow-duplicates'], s.env);
   await waitFor(() => (e.state().faults['lost_answer'] ?? 0) >= after, `${after} lost answers`, 30_000);
   during();
   return (await run.done).code;

@@ -87,9 +87,13 @@ export class CliRunner {
     }
   }
 
-  /** Runs `sync --json`, killed with SIGKILL after `killAfterMs` when given. */
+  /**
+   * Runs `sync --json`, killed with SIGKILL after `killAfterMs` when given. The workspace's
+   * colliding files are foreign by construction, so the fresh ledger's look-alike hold is answered
+   * as an operator would answer it: `--allow-duplicates`.
+   */
   sync(killAfterMs: number | null, timeoutMs = 300_000): Promise<CliResult> {
-    return this.run('sync', ['--json'], killAfterMs ?? timeoutMs);
+    return this.run('sync', ['--json', '--allow-duplicates'], killAfterMs ?? timeoutMs);
   }
 }
 
