@@ -20,9 +20,9 @@ it('200 uploads through 429/500/529, resets and lost answers all succeed; unknow
   }
 
   const queue = new PQueue({ concurrency: 8 });
-  const results = await Promise.all(
+  const results: UploadResult[] = await Promise.all(
     paths.map((path, i) => queue.add(() => c.upload(path, { filename: `f${i}.txt`, mimeType: 'text/plain' }))),
-  ) as UploadResult[];
+  );
 
   const state = emu.state();
   const lost = state.faults.lost_answer ?? 0;
@@ -49,7 +49,7 @@ it('with lost answers as the only fault, the unknown outcomes equal the extra fi
   const dir = await tempDir();
   const c = client(emu.url, { maxAttempts: 10 });
   const queue = new PQueue({ concurrency: 8 });
-  const results = (await Promise.all(
+  const results: UploadResult[] = (await Promise.all(
     Array.from({ length: 60 }, (_, i) =>
       queue.add(async () => {
         const path = join(dir, `g${i}.txt`);
@@ -57,7 +57,7 @@ it('with lost answers as the only fault, the unknown outcomes equal the extra fi
         return c.upload(path, { filename: `g${i}.txt`, mimeType: 'text/plain' });
       }),
     ),
-  )) as UploadResult[];
+  ));
   const unknown = results.reduce((sum, r) => sum + r.unknownOutcomeAttempts, 0);
   expect(unknown).toBeGreaterThan(0);
   expect(emu.state().files.length - 60).toBe(unknown);

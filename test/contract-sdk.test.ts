@@ -280,9 +280,7 @@ describe('raw HTTP checks', () => {
         controller.close();
       },
     });
-    const chunked = await raw('/v1/files', { method: 'POST', body: stream, headers: { 'content-type': contentType }, duplex: 'half' } as RequestInit & {
-      headers: Record<string, string>;
-    });
+    const chunked = await raw('/v1/files', { method: 'POST', body: stream, headers: { 'content-type': contentType }, duplex: 'half' });
     expect(await errorOf(chunked)).toMatchObject({ status: 413, type: 'request_too_large' });
     expect(emu.state().files.length).toBe(before);
     // The connection is still usable afterwards.

@@ -31,6 +31,7 @@ describe('daemon: restarts and missed changes', () => {
     daemon = await startDaemon(setup);
     await waitForMirror(emu, setup, 'the changes made while stopped');
     expect([...remoteFiles(emu).keys()].sort()).toEqual(['added∕while-down.txt', 'change.txt', 'keep.txt']);
+    expect((await daemon.stop()).code).toBe(0);
   });
 
   it('when watching fails, names the inotify limit once and catches changes by periodic reconciliation', async () => {

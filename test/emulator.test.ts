@@ -141,7 +141,7 @@ describe('storage', () => {
       body,
       headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
       duplex: 'half',
-    } as RequestInit & { headers: Record<string, string> });
+    });
     expect(res.status).toBe(200);
     const meta = (await res.json()) as { id: string; size_bytes: number };
     expect(meta.size_bytes).toBe(size);

@@ -18,7 +18,7 @@ async function holderProcess(): Promise<{ pid: number; kill: () => Promise<void>
   const script = `import(${JSON.stringify(LOCK_MODULE)}).then((m) => { m.acquireLock(${JSON.stringify(dir)}, 'daemon'); process.stdout.write('held\\n'); setInterval(() => {}, 1000); });`;
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.once('data', () => resolve());
+    child.stdout.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`holder exited ${code}`)));
   });
   return {

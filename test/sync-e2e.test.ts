@@ -143,8 +143,8 @@ describe('sync of changes', () => {
     emu.resetCounters();
     const dry = await setup.sync(['--dry-run']);
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toMatch(/^  changed +a\.txt  \(\d+ B\)$/m);
-    expect(dry.stdout).toMatch(/^  removed +b\.txt  file_/m);
+    expect(dry.stdout).toMatch(/^ {2}changed +a\.txt {2}\(\d+ B\)$/m);
+    expect(dry.stdout).toMatch(/^ {2}removed +b\.txt {2}file_/m);
     expect(requestTotals(emu)).toEqual({ 'GET /v1/files': 1 });
     expect(sha256(fs.readFileSync(path.join(setup.stateDir, 'ledger.db')))).toBe(ledgerBefore);
   });

@@ -11,7 +11,6 @@ const UNIT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'systemd
 const DAEMON = join(UNIT_DIR, 'files-sync.service');
 const ONESHOT = join(UNIT_DIR, 'files-sync-sync.service');
 const TIMER = join(UNIT_DIR, 'files-sync-sync.timer');
-const SERVICES = [DAEMON, ONESHOT];
 const MAX_EXPOSURE = 1.3;
 const TIMEOUT_MS = 20_000;
 

@@ -68,7 +68,7 @@ async function torture(): Promise<RunSummary> {
   log(`${opts.files} files${opts.big ? ' + 3 big' : ''}, ${opts.rounds} sync rounds, ${opts.daemonRounds} daemon rounds, ${opts.soakRuns} soak runs; ${machineLine()}, load average ${loadAtStart}`);
   const ws = await openWorkspace('files-sync-torture-');
   const ctx: RunContext = { ws, rng, graveyard: new Graveyard(), log, counters: { syncKills: 0, daemonKills: 0, syncTimeouts: 0, faultRounds: 0, foreignSeeded: 0, daemonSelfExits: 0 } };
-  let state: EmulatorState | null = null;
+  let state: EmulatorState | null;
   let check: CheckResult | null = null;
   const extra: Record<string, unknown> = { options: opts };
   let evidence: string | null = null;

@@ -1,7 +1,7 @@
 // The ceiling: what the wire allows. Bare undici with a keep-alive Agent, each file streamed from
 // disk (fs.openAsBlob + FormData), `--concurrency` at once; no hashing, no state, no retries.
 // Prints one JSON line: {files, bytes, failed, ms}.
-import { openAsBlob, readdirSync, type Dirent } from 'node:fs';
+import { openAsBlob, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, FormData, request } from 'undici';
@@ -13,7 +13,7 @@ const baseUrl = process.env.ANTHROPIC_BASE_URL!;
 const headers = { 'x-api-key': process.env.ANTHROPIC_API_KEY!, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' };
 
 const started = performance.now();
-const files = (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[]).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+const files = (readdirSync(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 const agent = new Agent({ connections: concurrency, keepAliveTimeout: 10_000 });
 const url = new URL('/v1/files', baseUrl);
 let next = 0;
@@ -23,7 +23,7 @@ let failed = 0;
 async function worker(): Promise<void> {
   for (let i = next++; i < files.length; i = next++) {
     const path = files[i]!;
-    const blob = await openAsBlob(path, { type: values.type! });
+    const blob = await openAsBlob(path, { type: values.type });
     const form = new FormData();
     form.append('file', blob, path.slice(dir.length + 1).replaceAll('/', '\u2215'));
     const res = await request(url, { method: 'POST', headers, body: form, dispatcher: agent });

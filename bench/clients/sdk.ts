@@ -3,7 +3,7 @@
 // over a promise pool of `--concurrency`, SDK defaults otherwise (2 retries). The key and base URL
 // come from ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL, as the SDK reads them.
 // Prints one JSON line: {files, bytes, failed, errors, ms}.
-import { createReadStream, readdirSync, type Dirent } from 'node:fs';
+import { createReadStream, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Anthropic, { toFile } from 'sdk-beta';
@@ -14,7 +14,7 @@ const concurrency = Number(values.concurrency);
 
 const started = performance.now();
 const client = new Anthropic();
-const files = (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[]).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+const files = (readdirSync(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 let next = 0;
 let bytes = 0;
 let failed = 0;
@@ -25,7 +25,7 @@ async function worker(): Promise<void> {
     const path = files[i]!;
     const name = path.slice(dir.length + 1).replaceAll('/', '\u2215');
     try {
-      const file = await client.beta.files.upload({ file: await toFile(createReadStream(path), name, { type: values.type! }) });
+      const file = await client.beta.files.upload({ file: await toFile(createReadStream(path), name, { type: values.type }) });
       bytes += file.size_bytes;
     } catch (err) {
       failed++;

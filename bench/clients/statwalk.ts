@@ -40,7 +40,7 @@ let listed = 0;
 let pages = 0;
 let after: string | null = null;
 for (;;) {
-  const url = new URL('/v1/files', process.env.ANTHROPIC_BASE_URL!);
+  const url = new URL('/v1/files', process.env.ANTHROPIC_BASE_URL);
   url.searchParams.set('limit', '1000');
   if (after) url.searchParams.set('after_id', after);
   const res = await request(url, { headers, dispatcher: agent });

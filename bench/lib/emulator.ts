@@ -44,14 +44,14 @@ export class Emulator {
     const [cmd, argv] = pinned(0, process.execPath, args);
     const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     const stderr: string[] = [];
-    child.stderr!.on('data', (c: Buffer) => {
+    child.stderr.on('data', (c: Buffer) => {
       stderr.push(c.toString('utf8'));
       if (stderr.length > 50) stderr.shift();
     });
     try {
       const m = await waitForLine(child, /files-sync emulator listening on (\S+)/, 20_000);
       // Drain stdout from here on so the pipe never fills.
-      child.stdout!.resume();
+      child.stdout.resume();
       return new Emulator(m[1]!.replace(/\/$/, ''), child, dataDir, stderr);
     } catch (err) {
       child.kill('SIGKILL');

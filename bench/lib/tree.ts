@@ -96,7 +96,7 @@ export function makeRealFile(path: string, bytes: number): void {
 
 /** Relative paths of every regular file under `root`. */
 export function listFiles(root: string): string[] {
-  return (readdirSync(root, { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[])
+  return (readdirSync(root, { recursive: true, withFileTypes: true }))
     .filter((e) => e.isFile())
     .map((e) => join(e.parentPath, e.name).slice(root.length + 1));
 }

@@ -10,7 +10,7 @@ import { benchScript, CLI, EMULATOR_KEY, pinned } from '../lib/env.js';
 import { syncedTree } from '../lib/fixture.js';
 import type { ProbeReport } from '../lib/probe.js';
 import { exited } from '../lib/proc.js';
-import { context, fmt, judged, median, percentile, seconds, type Figure } from '../lib/stats.js';
+import { context, fmt, judged, percentile, seconds, type Figure } from '../lib/stats.js';
 import type { RowContext, RowResult } from './types.js';
 
 const WRITES = 200;

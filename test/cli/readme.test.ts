@@ -21,7 +21,7 @@ export function usingItLines(readme: string): string[] {
 const EXPECT: { starts: string; code: number; out?: RegExp[] }[] = [
   { starts: 'export ANTHROPIC_API_KEY', code: 0 },
   { starts: 'files-sync init', code: 0, out: [/wrote .*\.config\/files-sync\/config\.json/] },
-  { starts: 'files-sync sync --dry-run', code: 0, out: [/^dry run: 3 new, 0 changed, 0 removed, 0 unchanged, 0 failed, 0 skipped/m, /^would upload 3 files, \d+ B; nothing was changed$/m, /^  new +reports\/handbook\.pdf  \(17 B\)$/m] },
+  { starts: 'files-sync sync --dry-run', code: 0, out: [/^dry run: 3 new, 0 changed, 0 removed, 0 unchanged, 0 failed, 0 skipped/m, /^would upload 3 files, \d+ B; nothing was changed$/m, /^ {2}new +reports\/handbook\.pdf {2}\(17 B\)$/m] },
   { starts: 'files-sync sync ', code: 0, out: [/^3 new, 0 changed, 0 removed, 0 unchanged, 0 failed, 0 skipped; 0 old copies deleted, 0 orphans cleaned$/m] },
   { starts: 'files-sync ls', code: 0, out: [/^file_\S+ .* reports\/handbook\.pdf$/m] },
   { starts: 'files-sync resolve', code: 0, out: [/^file_\S+\n$/] },

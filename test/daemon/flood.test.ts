@@ -18,7 +18,7 @@ afterEach(async () => {
 
 /** The resident set size of `pid` in KiB (Linux). */
 function rssKiB(pid: number): number {
-  let status = '';
+  let status: string;
   try {
     status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   } catch {

@@ -80,7 +80,7 @@ export class OpenApiContract {
 
   constructor(file = OPENAPI_PATH) {
     const doc = parse(readFileSync(file, 'utf8')) as JsonObject;
-    this.openapi = String(doc.openapi ?? '');
+    this.openapi = typeof doc.openapi === 'string' ? doc.openapi : '';
     const components = isObject(doc.components) ? doc.components : {};
     this.paths = isObject(doc.paths) ? doc.paths : {};
     this.responses = components.responses;
@@ -90,7 +90,7 @@ export class OpenApiContract {
     this.id = path.basename(file, path.extname(file));
     const schemas = isObject(components.schemas) ? components.schemas : {};
     this.errorSchema = 'BetaErrorResponse' in schemas ? 'BetaErrorResponse' : 'ErrorResponse';
-    this.ajv.addSchema({ $id: this.id, components: toJsonSchema(components) } as object);
+    this.ajv.addSchema({ $id: this.id, components: toJsonSchema(components) });
   }
 
   /** Errors of `body` against `components/schemas/<name>` (empty: valid). */

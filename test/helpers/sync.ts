@@ -33,8 +33,8 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: stri
   });
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const done = new Promise<CliResult>((resolve) =>
     child.on('close', (code, signal) => {
       allOutputs.push(stdout, stderr);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { escapeJson, escapeText } from '../../src/escape.js';
-import { emulator, runCli, syncSetup, type CliResult, type SyncSetup } from '../helpers/sync.js';
+import { emulator, syncSetup, type CliResult, type SyncSetup } from '../helpers/sync.js';
 
 const FORGED = 'x\n<0>files-sync: FORGED line\n\x1b[2Jy';
 const FORGED_SMALL = 'ok\r<0>FORGED too\x9b31m\x7f.txt';

@@ -136,8 +136,8 @@ export function ledgerIntegrity(ledgerFile: string): string {
 export async function gather(cli: CliRunner, root: string, stateDir: string, state: () => EmulatorState | Promise<EmulatorState>, foreign: ForeignFile[]): Promise<Evidence> {
   const ls = await cli.run('ls', ['--json'], 60_000);
   const status = await cli.run('status', ['--json'], 60_000);
-  let map: MapRow[] = [];
-  let statusJson: unknown = null;
+  let map: MapRow[];
+  let statusJson: unknown;
   try {
     map = ls.code === 0 ? (JSON.parse(ls.stdout) as MapRow[]) : [];
     statusJson = status.code === 0 ? (JSON.parse(status.stdout) as unknown) : null;

@@ -60,8 +60,8 @@ export class CliRunner {
     out.write(`$ files-sync ${command} ${args.join(' ')}\n`);
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
       out.write(d);
     });
