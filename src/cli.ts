@@ -5,7 +5,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command as Program, CommanderError, Option } from 'commander';
 import { COMMANDS, type CommandContext, type CommandSpec } from './commands.js';
-import { OPTIONS, type OptionName } from './commands/options.js';
+import { OPTIONS } from './commands/options.js';
 import { ExitCode, SyncError } from './errors.js';
 import { escapeText } from './escape.js';
 import { redact } from './log.js';
@@ -27,7 +27,7 @@ function version(): string {
 
 /** Turns commander's parsed values into the context every command receives. */
 function contextOf(values: Record<string, unknown>, positionals: string[], env: NodeJS.ProcessEnv): CommandContext {
-  const str = (key: string) => (typeof values[key] === 'string' ? (values[key] as string) : undefined);
+  const str = (key: string) => (typeof values[key] === 'string' ? (values[key]) : undefined);
   const config = str('config');
   const root = str('root');
   const stateDir = str('stateDir');
@@ -56,7 +56,7 @@ function addCommand(program: Program, spec: CommandSpec, env: NodeJS.ProcessEnv,
   const cmd = program.command(spec.name).description(spec.summary);
   for (const arg of spec.args ?? []) cmd.argument(arg);
   for (const name of spec.options) {
-    const o: { flags: string; description: string; choices?: readonly string[] } = OPTIONS[name as OptionName];
+    const o: { flags: string; description: string; choices?: readonly string[] } = OPTIONS[name];
     const option = new Option(o.flags, o.description);
     if (o.choices) option.choices(o.choices);
     cmd.addOption(option);

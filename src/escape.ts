@@ -9,6 +9,7 @@
  * what Node makes of a name's invalid UTF-8 bytes when it decodes them.
  */
 const UNSAFE =
+  // eslint-disable-next-line no-control-regex -- finding control characters is this module's job
   /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** The same set less C0, for JSON text (JSON.stringify has escaped C0 and lone surrogates already). */

@@ -47,14 +47,14 @@ function contextOf(info: winston.Logform.TransformableInfo): string {
   for (const [key, value] of Object.entries(info)) {
     if (FRAME.has(key) || typeof key === 'symbol') continue;
     if (value === undefined) continue;
-    parts.push(`${escapeText(key)}=${typeof value === 'string' ? escapeText(value) : escapeJson(JSON.stringify(value) ?? String(value))}`);
+    parts.push(`${escapeText(key)}=${typeof value === 'string' ? escapeText(value) : escapeJson(JSON.stringify(value) ?? 'undefined')}`);
   }
   return parts.length > 0 ? ` (${parts.join(' ')})` : '';
 }
 
 /** `module: message`, escaped. */
 function frameOf(info: winston.Logform.TransformableInfo): string {
-  const module = info.module ? `${escapeText(String(info.module))}: ` : '';
+  const module = typeof info.module === 'string' && info.module !== '' ? `${escapeText(info.module)}: ` : '';
   return `${module}${escapeText(String(info.message))}`;
 }
 

@@ -11,7 +11,9 @@ export function defaultConfigFile(env: NodeJS.ProcessEnv): string {
 }
 
 /** `files-sync init`. */
-export const init: Command = async (context) => {
+export const init: Command = (context) => Promise.resolve(initSync(context));
+
+function initSync(context: Parameters<Command>[0]): number {
   const { root: given, configPath, stateDir } = context.overrides;
   if (!given) throw new ConfigError('init needs --root DIR: the folder to sync');
   let root: string;
@@ -36,4 +38,4 @@ export const init: Command = async (context) => {
   write(`wrote ${file}: root ${root}`);
   write(`next: files-sync sync${configPath ? ` --config ${configPath}` : ''} (sync.config.example.json lists every other key)`);
   return ExitCode.ok;
-};
+}

@@ -4,7 +4,9 @@ import { ExitCode } from '../errors.js';
 import { openLedger, write, writeJson, type Command } from './shared.js';
 
 /** `files-sync ls`. */
-export const ls: Command = async (context) => {
+export const ls: Command = (context) => Promise.resolve(lsSync(context));
+
+function lsSync(context: Parameters<Command>[0]): number {
   const ledger = openLedger(loadConfig(context.overrides, context.env), { readOnly: true });
   try {
     const rows = ledger.files().map((r) => ({ path: r.path, file_id: r.fileId, size: r.size, mime_type: r.mimeType, uploaded_at: r.uploadedAt }));
@@ -14,4 +16,4 @@ export const ls: Command = async (context) => {
   } finally {
     ledger.close();
   }
-};
+}

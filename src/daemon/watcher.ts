@@ -144,7 +144,8 @@ export class TreeWatcher {
   restart(options: Pick<WatcherOptions, 'root' | 'filter' | 'followSymlinks'>): void {
     this.o = { ...this.o, ...options };
     this.retryMs = this.o.retryFirstMs ?? 30_000;
-    this.stopCurrent();
+    // The old watcher closes in the background; it never rejects (stopCurrent swallows close errors).
+    void this.stopCurrent();
     this.start();
   }
 

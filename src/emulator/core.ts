@@ -50,7 +50,7 @@ export class EmulatorCore {
   /** Counts one API request under its route and final outcome (a status, `reset`, `lost`, `aborted`). */
   countRequest(route: RouteLabel, outcome: string): void {
     let byStatus = this.requests.get(route);
-    if (!byStatus) this.requests.set(route, (byStatus = new Map()));
+    if (!byStatus) this.requests.set(route, (byStatus = new Map<string, number>()));
     byStatus.set(outcome, (byStatus.get(outcome) ?? 0) + 1);
   }
 
@@ -90,8 +90,8 @@ export class EmulatorCore {
   }
 
   resetCounters(): void {
-    this.requests = new Map();
-    this.faultCounts = new Map();
+    this.requests = new Map<string, Map<string, number>>();
+    this.faultCounts = new Map<string, number>();
   }
 
   /** Stores a file as another application would have (throws TypeError when the request is invalid). */

@@ -43,6 +43,7 @@ export function decodeFilename(raw: string): string {
   return raw.replace(/%(22|0D|0A)/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
+// eslint-disable-next-line no-control-regex -- the API refuses control characters in filenames
 const FORBIDDEN = /[<>:"|?*\\/\u0000-\u001f]/u;
 
 /**
@@ -57,13 +58,8 @@ export function filenameProblem(name: string | undefined): string | undefined {
   return undefined;
 }
 
-/**
- * Reads an upload without buffering it: the body streams through a meter (byte count, size cap,
- * a look at the part headers) into busboy, and the `file` part into a sink that hashes it. Other
- * parts are drained. On an API error the rest of the body is discarded so an answer can be sent;
- * when the connection closes early, rejects with {@link UploadAborted} and nothing is kept.
- */
-export async function receiveUpload(req: IncomingMessage, opts: ReceiveOptions): Promise<ReceivedUpload> {
+/** The checks before a body is read, and its parser: a refusal here costs no read. */
+function openUpload(req: IncomingMessage, opts: ReceiveOptions): { parser: busboy.Busboy; contentType: string } {
   // The connection may have closed while the request waited (injected latency): its 'close' has
   // then been emitted already and would never be heard below.
   if (req.destroyed) throw new UploadAborted('the connection closed before the upload was read');
@@ -73,12 +69,22 @@ export async function receiveUpload(req: IncomingMessage, opts: ReceiveOptions):
   }
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > opts.maxBytes) throw tooLarge(opts.maxBytes);
-  let parser: busboy.Busboy;
   try {
-    parser = busboy({ headers: req.headers, defParamCharset: 'utf8', preservePath: true, limits: { fieldSize: 1 << 20, parts: 1000 } });
+    const parser = busboy({ headers: req.headers, defParamCharset: 'utf8', preservePath: true, limits: { fieldSize: 1 << 20, parts: 1000 } });
+    return { parser, contentType };
   } catch (err) {
     throw badRequest(`Invalid multipart/form-data request: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Reads an upload without buffering it: the body streams through a meter (byte count, size cap,
+ * a look at the part headers) into busboy, and the `file` part into a sink that hashes it. Other
+ * parts are drained. On an API error the rest of the body is discarded so an answer can be sent;
+ * when the connection closes early, rejects with {@link UploadAborted} and nothing is kept.
+ */
+export async function receiveUpload(req: IncomingMessage, opts: ReceiveOptions): Promise<ReceivedUpload> {
+  const { parser, contentType } = openUpload(req, opts);
   const meter = new BodyMeter(boundaryOf(contentType), opts.maxBytes, opts.onProgress);
 
   return new Promise<ReceivedUpload>((resolve, reject) => {
@@ -98,7 +104,7 @@ export async function receiveUpload(req: IncomingMessage, opts: ReceiveOptions):
       req.resume(); // discard the rest of the body
       void Promise.resolve(sink?.discard())
         .catch(() => undefined)
-        .finally(() => reject(err));
+        .finally(() => reject(err instanceof Error ? err : new Error(String(err))));
     };
 
     parser.on('file', (name, stream, info) => {

@@ -38,7 +38,8 @@ export class SlidingWindowLimiter {
         if (i >= 0) this.#waiters.splice(i, 1);
         if (this.#waiters.length === 0) this.#cancelTimer();
         unlisten(waiter);
-        reject((event.target as AbortSignal).reason);
+        const reason: unknown = (event.target as AbortSignal).reason;
+        reject(reason instanceof Error ? reason : new Error(String(reason)));
       };
       for (const signal of waiter.signals) signal.addEventListener('abort', waiter.onAbort, { once: true });
       this.#waiters.push(waiter);
