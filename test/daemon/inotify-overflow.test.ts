@@ -5,15 +5,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
-import { daemonSetup, killDaemons, remoteFiles, startDaemon, waitForMirror } from '../helpers/daemon.js';
+import { daemonSetup, remoteFiles, startDaemon, tearDown, waitForMirror } from '../helpers/daemon.js';
 import { emulator, sha256, waitFor, writeTree, type SyncSetup } from '../helpers/sync.js';
 
 let emu: Emulator | undefined;
 let setup: SyncSetup | undefined;
 afterEach(async () => {
-  await killDaemons();
-  setup?.cleanup();
-  await emu?.close();
+  await tearDown(emu, setup);
   emu = setup = undefined;
 });
 

@@ -3,16 +3,14 @@
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
-import { daemonSetup, daemonStatus, killDaemons, startDaemon, waitForMirror } from '../helpers/daemon.js';
+import { daemonSetup, daemonStatus, startDaemon, tearDown, waitForMirror } from '../helpers/daemon.js';
 import { emulator, runCli, tempDir, writeTree, type SyncSetup } from '../helpers/sync.js';
 
 let emu: Emulator | undefined;
 let setup: SyncSetup | undefined;
 let dataDir: string | undefined;
 afterEach(async () => {
-  await killDaemons();
-  setup?.cleanup();
-  await emu?.close();
+  await tearDown(emu, setup);
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   emu = setup = dataDir = undefined;
 });

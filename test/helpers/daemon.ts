@@ -89,6 +89,16 @@ export async function killDaemons(): Promise<void> {
 }
 
 /** The daemon's live status over its control socket. */
+/**
+ * The teardown every daemon test runs after each case: daemons first (they hold the state and the
+ * emulator's connections), then the temp folders, then the emulator. Either may be absent.
+ */
+export async function tearDown(emu: Emulator | undefined, setup: SyncSetup | undefined): Promise<void> {
+  await killDaemons();
+  setup?.cleanup();
+  await emu?.close();
+}
+
 export async function daemonStatus(setup: SyncSetup): Promise<Record<string, any>> {
   return (await queryDaemon({ stateDir: setup.stateDir } as Config, 'status')) as Record<string, any>;
 }

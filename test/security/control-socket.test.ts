@@ -6,7 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
-import { daemonSetup, daemonStatus, killDaemons, startDaemon, type DaemonProcess } from '../helpers/daemon.js';
+import { type DaemonProcess, daemonSetup, daemonStatus, startDaemon, tearDown } from '../helpers/daemon.js';
 import { emulator, type SyncSetup } from '../helpers/sync.js';
 
 /** Resident set of a process in MB, from /proc (0 once it has exited). */
@@ -48,11 +48,7 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(setup.root, 'a.txt'), 'a');
   daemon = await startDaemon(setup);
 });
-afterAll(async () => {
-  await killDaemons();
-  setup.cleanup();
-  await emu.close();
-});
+afterAll(() => tearDown(emu, setup));
 
 describe('the control socket', () => {
   it('drops a 64 MiB request without a newline; the daemon grows at most 20 MB and still answers', async () => {

@@ -1,0 +1,65 @@
+// `files-sync daemon` through an API outage: the emulator stopped (connections refused) or
+// answering only 529s for a while. Nothing is dropped, the daemon does not exit, and the outage
+// is logged once when it starts and once when it ends.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Emulator } from '../../src/emulator/index.js';
+import { daemonSetup, daemonStatus, startDaemon, tearDown, waitForMirror } from '../helpers/daemon.js';
+import { emulator, tempDir, waitFor, writeTree, type SyncSetup } from '../helpers/sync.js';
+
+let emu: Emulator | undefined;
+let setup: SyncSetup | undefined;
+let dataDir: string | undefined;
+afterEach(async () => {
+  await tearDown(emu, setup);
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  emu = setup = dataDir = undefined;
+});
+
+type Entry = { level: string; message: string; module?: string };
+const entries = (lines: string[]): Entry[] => lines.map((l) => JSON.parse(l) as Entry);
+
+describe('daemon: the API down for a while', () => {
+  for (const outage of ['stopped', 'answering 529'] as const) {
+    it(`delivers every change made while the API was ${outage}, logging "unreachable" and "recovered" once`, async () => {
+      dataDir = tempDir('fs-emu-data-');
+      emu = await emulator({ dataDir });
+      const port = emu.port;
+      setup = daemonSetup(emu);
+      writeTree(setup.root, { 'a.txt': 'a', 'b.txt': 'b', 'c.txt': 'c' });
+      const daemon = await startDaemon(setup, { args: ['--log-format', 'json'] });
+      await waitForMirror(emu, setup, 'the first run');
+
+      if (outage === 'stopped') await emu.close();
+      else emu.setFaults({ rate529: 1 });
+      writeTree(setup.root, { 'a.txt': 'a, changed while down', 'new/d.txt': 'added while down' });
+      fs.rmSync(path.join(setup.root, 'b.txt'));
+      await daemon.waitForLine(/"message":"API unreachable/, 30_000);
+      // Changes keep arriving while the daemon knows the API is down: they wait, parked or queued.
+      writeTree(setup.root, { 'e.txt': 'added later' });
+      await waitFor(async () => {
+        const s = await daemonStatus(setup!);
+        return s.api.state === 'down' && s.queue.queued + s.queue.parked + s.queue.settling >= 1;
+      }, 'the later change to wait');
+      if (outage === 'stopped') {
+        // Outlast the client's own retries: only the daemon's probe can notice the recovery.
+        await waitFor(async () => (await daemonStatus(setup!)).api.failedProbes >= 1, 'a failed probe', 30_000);
+      }
+
+      if (outage === 'stopped') emu = await emulator({ dataDir, port });
+      else emu.setFaults({});
+      await waitForMirror(emu, setup, 'every change after the recovery', 40_000);
+      expect(daemon.child.exitCode).toBeNull();
+
+      const log = entries(daemon.lines());
+      expect(log.filter((e) => e.message.startsWith('API unreachable')).map((e) => [e.module, e.level])).toEqual([['api', 'warn']]);
+      expect(log.filter((e) => e.message.startsWith('API recovered')).map((e) => [e.module, e.level])).toEqual([['api', 'info']]);
+      // Between the two, the client's own per-call failures were not repeated in the log.
+      const down = log.findIndex((e) => e.message.startsWith('API unreachable'));
+      const up = log.findIndex((e) => e.message.startsWith('API recovered'));
+      expect(log.slice(down + 1, up).filter((e) => e.module === 'remote' && e.level === 'error')).toEqual([]);
+      expect((await daemon.stop()).code).toBe(0);
+    });
+  }
+});

@@ -1,0 +1,68 @@
+// The writer lock against real processes: one holder, none stale after a SIGKILL, no race window.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LockedError, acquireLock, readLock } from '../../src/daemon/lock.js';
+
+const LOCK_MODULE = path.resolve(import.meta.dirname, '..', '..', 'dist', 'daemon', 'lock.js');
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-lock-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** A child process that takes the lock, says so, and holds it until killed. */
+async function holderProcess(): Promise<{ pid: number; kill: () => Promise<void> }> {
+  const script = `import(${JSON.stringify(LOCK_MODULE)}).then((m) => { m.acquireLock(${JSON.stringify(dir)}, 'daemon'); process.stdout.write('held\\n'); setInterval(() => {}, 1000); });`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`holder exited ${code}`)));
+  });
+  return {
+    pid: child.pid!,
+    kill: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  };
+}
+
+describe('acquireLock', () => {
+  it('refuses a second holder and names the first; taken over at once after a SIGKILL', async () => {
+    const holder = await holderProcess();
+    let error: unknown;
+    try {
+      acquireLock(dir, 'sync');
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(LockedError);
+    expect((error as LockedError).pid).toBe(holder.pid);
+    expect((error as LockedError).message).toContain(`daemon, pid ${holder.pid}`);
+    expect(readLock(path.join(dir, 'lock'))).toEqual({ pid: holder.pid, holder: 'daemon' });
+    await holder.kill();
+    const lock = acquireLock(dir, 'sync');
+    expect(readLock(path.join(dir, 'lock'))).toBeUndefined(); // our own
+    lock.release();
+    lock.release();
+    expect(fs.existsSync(path.join(dir, 'lock'))).toBe(false);
+  });
+
+  it('is not fooled by an empty or garbled holder file', async () => {
+    const holder = await holderProcess();
+    fs.writeFileSync(path.join(dir, 'lock'), '');
+    expect(() => acquireLock(dir, 'sync')).toThrow(LockedError);
+    await holder.kill();
+  });
+
+  it('within one process a second take is refused until the first is released', () => {
+    const first = acquireLock(dir, 'daemon');
+    expect(() => acquireLock(dir, 'sync')).toThrow(LockedError);
+    first.release();
+    acquireLock(dir, 'sync').release();
+  });
+});
