@@ -4,15 +4,15 @@ import { setMaxListeners } from 'node:events';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import PQueue from 'p-queue';
-import { ExitCode, SyncError, errorMessage } from '../errors.js';
+import { errorMessage } from '../errors.js';
+import { endsRun, isUnavailable, requestIdOf, retryableOf, statusOf } from '../failure.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { LedgerError } from '../ledger/faults.js';
 import type { Logger } from '../log.js';
 import { LocalFileError, unknownOutcomeAttemptsOf } from '../remote/errors.js';
 import type { RemoteFiles } from '../remote/types.js';
 import { DeferredWrites } from './deferred.js';
 import type { DeleteAction, Plan, UploadAction } from './plan.js';
-import { adopt, retryableOf, statusOf, uploadOne } from './upload.js';
+import { adopt, uploadOne } from './upload.js';
 
 /** Progress of a running plan, for the progress bar and the daemon's status. */
 export interface Progress {
@@ -85,18 +85,11 @@ export interface ExecuteReport {
 /** A torn upload is retried this many times before the path is left for the next run. */
 const MAX_TORN_RETRIES = 3;
 
-/** Errors that end the whole run at once instead of one file: a refused key, an unusable ledger, a full quota. */
-export function isFatal(err: unknown): boolean {
-  // Any ledger fault: even a full disk leaves nothing to record this run's outcomes in.
-  if (err instanceof LedgerError) return true;
-  if ((err as { endsRun?: unknown } | null)?.endsRun === true) return true;
-  return err instanceof SyncError && (err.exitCode === ExitCode.auth || err.exitCode === ExitCode.usage);
-}
-
-/** The API stayed unreachable (or overloaded) through every retry of a call. */
-function isUnavailable(err: unknown): boolean {
-  return err instanceof SyncError && err.exitCode === ExitCode.unavailable;
-}
+/**
+ * Errors that end the whole run at once instead of one file: a refused key, an unusable ledger (even
+ * a full disk leaves nothing to record this run's outcomes in), a full quota (src/failure.ts).
+ */
+export const isFatal = endsRun;
 
 const defaultSleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -232,7 +225,7 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
       ledger.recordFailure(action.path, reason, retryable, { size: action.local.size, mtimeMs: action.local.mtimeMs }, now());
       if (isUnavailable(err) && unavailableEnds(err)) return;
       report.failed.push({ path: action.path, reason });
-      logger.warn('upload failed', { path: action.path, error: reason, requestId: (err as { requestId?: unknown }).requestId });
+      logger.warn('upload failed', { path: action.path, error: reason, requestId: requestIdOf(err) });
     }
   };
   // A job rejects only when the ledger itself failed (a disk error): that ends the run.
@@ -282,7 +275,7 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
       ledger.deleteFailed(action.fileId, reason);
       if (isUnavailable(err) && unavailableEnds(err)) return;
       report.failedDeletes.push({ fileId: action.fileId, reason });
-      logger.warn('delete failed; it stays pending', { fileId: action.fileId, error: reason, requestId: (err as { requestId?: unknown }).requestId });
+      logger.warn('delete failed; it stays pending', { fileId: action.fileId, error: reason, requestId: requestIdOf(err) });
     } finally {
       if (action.fromLocalDelete) {
         progress.filesDone++;

@@ -75,10 +75,10 @@ export function reportOf(
   const skipped = p.skips.filter((s) => !s.failed).map((s) => ({ path: s.path, reason: s.reason }));
   for (const s of local.skipped) skipped.push({ path: s.path, reason: s.reason });
   const held = p.held ? { count: p.held.deletes.length, reason: p.held.reason, paths: p.held.deletes.map((d) => d.path ?? d.fileId) } : null;
-  const pathDeletesBlocked = p.deletesBlocked !== null && (p.deletesBlocked !== 'the local walk failed');
   let exitCode: ExitCode = ExitCode.ok;
   if (failed.length > 0 || (result?.failedDeletes.length ?? 0) > 0) exitCode = ExitCode.fileFailures;
-  if (held || pathDeletesBlocked || p.alreadyRemote.length > 0) exitCode = ExitCode.guard;
+  // A reconciliation always has its walk (a failed walk throws): any block is a guard's.
+  if (held || p.deletesBlocked !== null || p.alreadyRemote.length > 0) exitCode = ExitCode.guard;
   const interrupted = result?.interrupted
     ? {
         done: result.uploaded + result.unchangedAfterCheck + result.failed.length + result.deleted + result.failedDeletes.length,

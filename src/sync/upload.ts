@@ -4,6 +4,7 @@
 import { lstat, type Stats } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
+import { statusOf } from '../failure.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { FileConditionError, changing, tooLarge } from '../local/errors.js';
 import { hashFile } from '../local/hash.js';
@@ -13,18 +14,6 @@ import type { DeferredWrites } from './deferred.js';
 import type { ExecuteDeps } from './execute.js';
 import type { Adoption, UploadAction } from './plan.js';
 import { expired } from './remote-view.js';
-
-/** The HTTP status an error carries, if any (ApiError and look-alikes). */
-export function statusOf(err: unknown): number | undefined {
-  const status = (err as { status?: unknown }).status;
-  return typeof status === 'number' ? status : undefined;
-}
-
-/** Whether retrying can help; errors that do not say are taken as retryable. */
-export function retryableOf(err: unknown): boolean {
-  const retryable = (err as { retryable?: unknown }).retryable;
-  return typeof retryable === 'boolean' ? retryable : true;
-}
 
 /** Attempts of a failed upload whose outcome is unknown (possible orphans). */
 function unknownOutcomesOf(err: unknown): number {
