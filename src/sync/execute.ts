@@ -6,81 +6,12 @@ import path from 'node:path';
 import PQueue from 'p-queue';
 import { errorMessage } from '../errors.js';
 import { endsRun, isUnavailable, requestIdOf, retryableOf, statusOf } from '../failure.js';
-import type { Ledger } from '../ledger/ledger.js';
-import type { Logger } from '../log.js';
 import { LocalFileError, unknownOutcomeAttemptsOf } from '../remote/errors.js';
-import type { RemoteFiles } from '../remote/types.js';
 import { DeferredWrites } from './deferred.js';
-import type { DeleteAction, Plan, UploadAction } from './plan.js';
+import type { DeleteAction, ExecuteDeps, ExecuteReport, Plan, Progress, UploadAction } from './types.js';
+
+export type { ExecuteDeps, ExecuteReport, Progress } from './types.js';
 import { adopt, uploadOne } from './upload.js';
-
-/** Progress of a running plan, for the progress bar and the daemon's status. */
-export interface Progress {
-  filesDone: number;
-  filesTotal: number;
-  bytesDone: number;
-  bytesTotal: number;
-  /** The path a job just finished, if any. */
-  path?: string;
-}
-
-export interface ExecuteDeps {
-  root: string;
-  remote: RemoteFiles;
-  ledger: Ledger;
-  logger: Logger;
-  /** Uploads and deletes at once. */
-  concurrency: number;
-  /** Files larger than this are not uploaded. */
-  maxFileBytes: number;
-  /** A file must be this old (mtime) before it is read for upload. */
-  settleMs: number;
-  signal?: AbortSignal;
-  /**
-   * Stops new work when it fires (Ctrl-C): queued jobs are dropped, transfers in flight go on
-   * (until `signal` ends them), and no delete starts. The report says `interrupted`.
-   */
-  stop?: AbortSignal;
-  /**
-   * Bytes the walk kept of files it hashed (WalkResult.contents): an upload sends them instead of
-   * reading the file again, and drops them once sent.
-   */
-  contents?: Map<string, Buffer>;
-  /** Clock and sleep, passed in so tests control time. */
-  now?: () => number;
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  onProgress?: (progress: Progress) => void;
-  /**
-   * Whether a path the plan deletes is back (a file the sync would take: the filter applies).
-   * Default: a regular file is there.
-   */
-  stillPresent?: (relPath: string) => Promise<boolean>;
-  /**
-   * Upload or delete failures in a row, each "API unavailable after retries", that end the run
-   * (exit 5). One such failure may be the file's own (a timeout on a huge upload): it is recorded
-   * with back-off and the others go on. Default 3; the daemon's one-path jobs use 1.
-   */
-  unavailableStreak?: number;
-}
-
-/** What one plan's execution did. */
-export interface ExecuteReport {
-  uploaded: number;
-  replaced: number;
-  adopted: number;
-  deleted: number;
-  unchangedAfterCheck: number;
-  failed: { path: string; reason: string }[];
-  failedDeletes: { fileId: string; reason: string }[];
-  bytesUploaded: number;
-  /** Attempts whose answer was lost: a sweep of the listing should follow. */
-  unknownOutcomes: number;
-  /** `stop` fired: some planned work was not started. */
-  interrupted: boolean;
-  /** Uploads done by the plan's reason, deletes done by theirs: the summary's vocabulary. */
-  uploadsBy: Partial<Record<UploadAction['reason'], number>>;
-  deletesBy: Partial<Record<DeleteAction['reason'], number>>;
-}
 
 /** A torn upload is retried this many times before the path is left for the next run. */
 const MAX_TORN_RETRIES = 3;

@@ -1,6 +1,8 @@
 // The remote filename of a local path: a readable, valid, stable name derived from the relative
 // path (DESIGN.md, "Names on the remote side"). The ledger, not the name, maps paths to file ids.
 import { createHash } from 'node:crypto';
+import path from 'node:path';
+import type { Config } from '../config.js';
 
 /** Upper bound of a remote filename (files-api.md: 1 to 255 characters). */
 export const MAX_REMOTE_NAME = 255;
@@ -107,4 +109,9 @@ function takeCodePoints(codePoints: readonly string[], units: number, fromEnd: b
   }
   if (fromEnd) taken.reverse();
   return taken.join('');
+}
+
+/** Remote name for a path under the configured naming (`remoteNames`: the whole path or its base name). */
+export function nameFor(config: Pick<Config, 'remoteNames'>): (relPath: string) => string {
+  return config.remoteNames === 'basename' ? (p) => remoteName(path.posix.basename(p)) : remoteName;
 }

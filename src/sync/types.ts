@@ -2,7 +2,9 @@
 // the plan it returns. Types only, shared by the planner, the executor, the outcome and the session.
 import type { Failure, FileRow, InFlightUpload, PendingDelete } from '../ledger/ledger.js';
 import type { LocalFile, LocalProblem } from '../local/types.js';
-import type { FileMetadata } from '../remote/types.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { Logger } from '../log.js';
+import type { FileMetadata, RemoteFiles } from '../remote/types.js';
 import type { MoveSide } from './moves.js';
 import type { OrphanVerdict } from './orphans.js';
 
@@ -134,4 +136,72 @@ export interface Plan {
    * name and size the upload would have (a lost state directory?). `files-sync adopt` settles them.
    */
   alreadyRemote: string[];
+}
+
+/** Progress of a running plan, for the progress bar and the daemon's status. */
+export interface Progress {
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  /** The path a job just finished, if any. */
+  path?: string;
+}
+
+export interface ExecuteDeps {
+  root: string;
+  remote: RemoteFiles;
+  ledger: Ledger;
+  logger: Logger;
+  /** Uploads and deletes at once. */
+  concurrency: number;
+  /** Files larger than this are not uploaded. */
+  maxFileBytes: number;
+  /** A file must be this old (mtime) before it is read for upload. */
+  settleMs: number;
+  signal?: AbortSignal;
+  /**
+   * Stops new work when it fires (Ctrl-C): queued jobs are dropped, transfers in flight go on
+   * (until `signal` ends them), and no delete starts. The report says `interrupted`.
+   */
+  stop?: AbortSignal;
+  /**
+   * Bytes the walk kept of files it hashed (WalkResult.contents): an upload sends them instead of
+   * reading the file again, and drops them once sent.
+   */
+  contents?: Map<string, Buffer>;
+  /** Clock and sleep, passed in so tests control time. */
+  now?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  onProgress?: (progress: Progress) => void;
+  /**
+   * Whether a path the plan deletes is back (a file the sync would take: the filter applies).
+   * Default: a regular file is there.
+   */
+  stillPresent?: (relPath: string) => Promise<boolean>;
+  /**
+   * Upload or delete failures in a row, each "API unavailable after retries", that end the run
+   * (exit 5). One such failure may be the file's own (a timeout on a huge upload): it is recorded
+   * with back-off and the others go on. Default 3; the daemon's one-path jobs use 1.
+   */
+  unavailableStreak?: number;
+}
+
+/** What one plan's execution did. */
+export interface ExecuteReport {
+  uploaded: number;
+  replaced: number;
+  adopted: number;
+  deleted: number;
+  unchangedAfterCheck: number;
+  failed: { path: string; reason: string }[];
+  failedDeletes: { fileId: string; reason: string }[];
+  bytesUploaded: number;
+  /** Attempts whose answer was lost: a sweep of the listing should follow. */
+  unknownOutcomes: number;
+  /** `stop` fired: some planned work was not started. */
+  interrupted: boolean;
+  /** Uploads done by the plan's reason, deletes done by theirs: the summary's vocabulary. */
+  uploadsBy: Partial<Record<UploadAction['reason'], number>>;
+  deletesBy: Partial<Record<DeleteAction['reason'], number>>;
 }

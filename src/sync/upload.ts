@@ -11,8 +11,7 @@ import { hashFile } from '../local/hash.js';
 import type { Logger } from '../log.js';
 import type { RemoteFiles } from '../remote/types.js';
 import type { DeferredWrites } from './deferred.js';
-import type { ExecuteDeps } from './execute.js';
-import type { Adoption, UploadAction } from './plan.js';
+import type { Adoption, ExecuteDeps, UploadAction } from './types.js';
 import { expired } from './remote-view.js';
 
 /** Attempts of a failed upload whose outcome is unknown (possible orphans). */
