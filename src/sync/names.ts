@@ -32,12 +32,14 @@ const HASH_DIGITS = 8;
 const MAX_EXTENSION = 16;
 
 /** Characters the API forbids (files-api.md), C0 controls included. */
+// eslint-disable-next-line no-control-regex -- the control characters are what this matches
 const FORBIDDEN = /[<>:"|?*\\/\u0000-\u001f]/u;
 
 /**
  * Replaced as well, beyond the API's list: DEL and the C1 controls (invisible, and refused by
  * some HTTP stacks in a Content-Disposition) and lone surrogates (not encodable as UTF-8).
  */
+// eslint-disable-next-line no-control-regex -- the control characters are what this matches
 const REPLACED = /[<>:"|?*\\\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/gu;
 
 /**
