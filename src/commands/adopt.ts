@@ -6,7 +6,9 @@ import { ExitCode } from '../errors.js';
 import { walk } from '../local/walk.js';
 import type { FileMetadata } from '../remote/types.js';
 import { adoptable, findLookalikes } from '../sync/lookalikes.js';
-import { buildFilter, checkRoot, nameFor } from '../sync/reconcile.js';
+import { buildFilter } from '../local/filter.js';
+import { checkRoot } from '../local/root.js';
+import { nameFor } from '../sync/names.js';
 import { plural } from '../report.js';
 import { clientFor, lockStateDir, loggerFor, openLedger, write, type Command } from './shared.js';
 

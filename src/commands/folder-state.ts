@@ -8,7 +8,9 @@ import type { Ledger } from '../ledger/ledger.js';
 import { walk } from '../local/walk.js';
 import { plural } from '../report.js';
 import { plan } from '../sync/plan.js';
-import { ALREADY_REMOTE, ORPHAN_SKEW_MS, buildFilter, nameFor, type SyncReport } from '../sync/reconcile.js';
+import { buildFilter } from '../local/filter.js';
+import { ALREADY_REMOTE, type SyncReport } from '../sync/reconcile.js';
+import { planOptionsFor } from '../sync/session.js';
 import type { RunRecord } from './runs.js';
 
 /** The folder's state: a word for scripts and the line people read. */
@@ -25,17 +27,7 @@ async function pendingWork(config: Config, ledger: Ledger): Promise<{ toUpload: 
   const known = new Map(rows.map((r) => [r.path, r]));
   const { filter } = await buildFilter(config);
   const local = await walk(config.root, { filter, followSymlinks: config.followSymlinks, maxFileBytes: config.maxFileBytes, known: (p) => known.get(p) });
-  const p = plan(local, { files: rows, pendingDeletes: ledger.pendingDeletes(), inFlight: [], failures: ledger.failures().filter((f) => !f.retryable) }, null, {
-    deleteMode: config.deletes.mode,
-    maxDeleteCount: config.deletes.maxCount,
-    maxDeleteShare: config.deletes.maxShare,
-    allowMassDelete: false,
-    maxFileBytes: config.maxFileBytes,
-    remoteName: nameFor(config),
-    rootDistrust: null,
-    now: Date.now(),
-    orphanSkewMs: ORPHAN_SKEW_MS,
-  });
+  const p = plan(local, { files: rows, pendingDeletes: ledger.pendingDeletes(), inFlight: [], failures: ledger.failures().filter((f) => !f.retryable) }, null, planOptionsFor(config, { now: Date.now() }));
   return { toUpload: p.uploads.length, toDelete: p.deletes.length + ledger.pendingDeletes().length };
 }
 

@@ -5,7 +5,7 @@ import { loadConfig, type Config } from '../config.js';
 import { ExitCode } from '../errors.js';
 import { escapeText } from '../escape.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { buildFilter } from '../sync/reconcile.js';
+import { buildFilter } from '../local/filter.js';
 import { openLedger, write, type Command } from './shared.js';
 
 /** Whether `p` lies strictly inside `root`. */

@@ -14,7 +14,8 @@ import type { Logger } from '../log.js';
 import type { FilesClient } from '../remote/client.js';
 import { reconcile, type SyncReport } from '../sync/reconcile.js';
 import { startControlServer, type ControlServer } from './control.js';
-import { ApiGate, ApiHealth, isAuthFailure, isUnavailable, quietWhileDown } from './health.js';
+import { ApiGate, ApiHealth, quietWhileDown } from './health.js';
+import { exitCodeOf, isFatalForProgram, isGuard, isUnavailable, requestIdOf } from '../failure.js';
 import { PathQueue, type JobErrorAction } from './jobs.js';
 import { FloodNotices, InitialReconciliation } from './notices.js';
 import { RootCheck, describeRootChange, type RootState } from './rootcheck.js';
@@ -341,16 +342,16 @@ class Daemon {
     if (this.phase === 'stopping' || this.controller.signal.aborted) return 'drop';
     if (err instanceof LedgerError) return err.fatal ? 'drop' : 'retry'; // onLedgerFault has said it
     if (isUnavailable(err)) return 'park'; // the health tracker has paused the queue and said so
-    if (isAuthFailure(err) || (err instanceof SyncError && err.exitCode === ExitCode.usage)) {
-      this.stop(err instanceof SyncError ? err.exitCode : ExitCode.usage, err);
+    if (isFatalForProgram(err)) {
+      this.stop(exitCodeOf(err) ?? ExitCode.usage, err);
       return 'drop';
     }
-    if (err instanceof SyncError && err.exitCode === ExitCode.guard) {
+    if (isGuard(err)) {
       this.loop.trigger('the root looks missing'); // says so once, and retries
       return 'drop';
     }
     this.log.error(`could not sync ${paths[0]}${paths.length > 1 ? ` and ${paths.length - 1} more` : ''}: ${errorMessage(err)}; retrying in a minute`, {
-      requestId: (err as { requestId?: unknown }).requestId,
+      requestId: requestIdOf(err),
     });
     return 'retry';
   }
@@ -366,11 +367,10 @@ class Daemon {
       }
       return;
     }
-    const code = err instanceof SyncError ? err.exitCode : null;
-    if (isAuthFailure(err) || code === ExitCode.usage || (code === ExitCode.guard && this.phase === 'starting')) {
-      return this.stop(code ?? ExitCode.usage, err);
+    if (isFatalForProgram(err) || (isGuard(err) && this.phase === 'starting')) {
+      return this.stop(exitCodeOf(err) ?? ExitCode.usage, err);
     }
-    if (code === ExitCode.guard) {
+    if (isGuard(err)) {
       if (this.rootProblem !== errorMessage(err)) this.log.warn(`cannot reconcile: ${errorMessage(err)}; trying again every minute`);
       this.rootProblem = errorMessage(err);
       if (!this.rootRetry) {
@@ -383,7 +383,7 @@ class Daemon {
     }
     // Before the first success, `startFailed` says it, with when it tries again.
     if (!this.initial.done) return;
-    this.log.error(`reconciliation failed: ${errorMessage(err)}; trying again at the next one`, { requestId: (err as { requestId?: unknown }).requestId });
+    this.log.error(`reconciliation failed: ${errorMessage(err)}; trying again at the next one`, { requestId: requestIdOf(err) });
   }
 
   /**
@@ -450,7 +450,7 @@ class Daemon {
     if (this.phase === 'stopping') return this.hardStop();
     this.phase = 'stopping';
     if (typeof why === 'string') this.log.info(`stopping (${why})`);
-    else this.log.error(`stopping: ${errorMessage(why)}`, { requestId: (why as { requestId?: unknown }).requestId });
+    else this.log.error(`stopping: ${errorMessage(why)}`, { requestId: requestIdOf(why) });
     void this.shutdown().then(() => this.finished(code));
   }
 

@@ -2,7 +2,8 @@
 // back-off while it does not), and the gate every request passes, which counts what is in flight
 // and holds new requests back while the daemon drains for a stop.
 import { setTimeout as delay } from 'node:timers/promises';
-import { ExitCode, SyncError, errorMessage } from '../errors.js';
+import { errorMessage } from '../errors.js';
+import { isAuthFailure, isUnavailable, requestIdOf } from '../failure.js';
 import type { Logger } from '../log.js';
 import { AbortedError } from '../remote/errors.js';
 import type { CallOptions, DeleteResult, FileMetadata, RemoteFiles, UploadOptions, UploadResult } from '../remote/types.js';
@@ -11,20 +12,6 @@ import type { CallOptions, DeleteResult, FileMetadata, RemoteFiles, UploadOption
 const PROBE_FIRST_MS = 1_000;
 const PROBE_MAX_MS = 60_000;
 
-/** True for the error a call throws when the API stayed unreachable, rate-limited or failing through every retry. */
-export function isUnavailable(err: unknown): boolean {
-  return err instanceof SyncError && err.exitCode === ExitCode.unavailable;
-}
-
-/** True for a refused key (401): the daemon stops with exit 4. */
-export function isAuthFailure(err: unknown): boolean {
-  return err instanceof SyncError && err.exitCode === ExitCode.auth;
-}
-
-function requestIdOf(err: unknown): string | undefined {
-  const id = (err as { requestId?: unknown } | null)?.requestId;
-  return typeof id === 'string' ? id : undefined;
-}
 
 /** What the health tracker needs: how to probe, and whom to tell about changes. */
 export interface ApiHealthOptions {

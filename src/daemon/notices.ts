@@ -2,6 +2,7 @@
 // its retry back-off, for the log and `status`), and event floods (the hint cap, the kernel's
 // inotify queue) until a reconciliation has caught up with them.
 import { errorMessage } from '../errors.js';
+import { requestIdOf } from '../failure.js';
 import type { Logger } from '../log.js';
 
 /** A failed initial reconciliation is tried again after this long, doubling up to the max. */
@@ -50,7 +51,7 @@ export class InitialReconciliation {
     this.error = errorMessage(err);
     this.retryAt = Date.now() + ms;
     this.log.warn(`initial reconciliation failed (${this.error}); retrying in ${Math.round(ms / 1000)} s`, {
-      requestId: (err as { requestId?: unknown } | null)?.requestId,
+      requestId: requestIdOf(err),
     });
     return ms;
   }

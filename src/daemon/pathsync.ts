@@ -9,8 +9,9 @@ import { isLocalProblem, statOne } from '../local/walk.js';
 import type { Logger } from '../log.js';
 import type { RemoteFiles } from '../remote/types.js';
 import { execute, type ExecuteDeps, type ExecuteReport } from '../sync/execute.js';
-import { plan, type LedgerView, type LocalView, type PlanOptions } from '../sync/plan.js';
-import { ORPHAN_SKEW_MS, checkRoot, nameFor, presenceCheck } from '../sync/reconcile.js';
+import { checkRoot } from '../local/root.js';
+import { planFor, type LedgerView, type LocalView, type PlanOptions } from '../sync/plan.js';
+import { executeDepsFor, planOptionsFor } from '../sync/session.js';
 
 /** What a path job and a delete batch need; `config` and `filter` change on a reload. */
 export interface PathSyncDeps {
@@ -40,38 +41,16 @@ export interface DeleteBatchOutcome {
   blocked: string | null;
 }
 
-function planOptions(config: Config, overrides: Partial<PlanOptions>): PlanOptions {
-  return {
-    deleteMode: config.deletes.mode,
-    maxDeleteCount: config.deletes.maxCount,
-    maxDeleteShare: config.deletes.maxShare,
-    allowMassDelete: false,
-    maxFileBytes: config.maxFileBytes,
-    remoteName: nameFor(config),
-    rootDistrust: null,
-    now: Date.now(),
-    orphanSkewMs: ORPHAN_SKEW_MS,
-    ...overrides,
-  };
+function planOptions(config: Config, rootDistrust: string | null = null): PlanOptions {
+  return planOptionsFor(config, { now: Date.now(), rootDistrust });
 }
 
 /** An upload this recent of the same content makes a deleted path a move (clock skew included). */
 const MOVE_WINDOW_MS = 10 * 60_000;
 
 function executeDeps(deps: PathSyncDeps, config: Config): ExecuteDeps {
-  return {
-    root: config.root,
-    remote: deps.remote,
-    ledger: deps.ledger,
-    logger: deps.logger,
-    concurrency: config.concurrency,
-    maxFileBytes: config.maxFileBytes,
-    settleMs: config.settleSeconds * 1000,
-    signal: deps.signal,
-    stillPresent: presenceCheck(config, deps.filter()),
-    // One path at a time: its "unavailable" is the daemon's cue to park and probe the API.
-    unavailableStreak: 1,
-  };
+  // One path at a time: its "unavailable" is the daemon's cue to park and probe the API.
+  return executeDepsFor(config, { remote: deps.remote, ledger: deps.ledger, logger: deps.logger, filter: deps.filter() }, { signal: deps.signal, unavailableStreak: 1 });
 }
 
 function knownOf(row: FileRow | undefined) {
@@ -124,7 +103,7 @@ export async function syncPath(deps: PathSyncDeps, relPath: string): Promise<Pat
     inFlight: [],
     failures: [deps.ledger.failure(relPath)].filter((f) => f !== undefined),
   };
-  const thePlan = plan(local, ledgerView, null, planOptions(config, { scope: (p) => p === relPath }));
+  const thePlan = planFor({ kind: 'path', path: relPath, local }, ledgerView, planOptions(config));
   if (thePlan.uploads.length === 0 && thePlan.statUpdates.length === 0 && thePlan.skips.every((s) => !s.record)) {
     for (const skip of thePlan.skips) deps.logger.debug('not synced now', { path: skip.path, reason: skip.reason });
     return { kind: 'done', report: null };
@@ -173,9 +152,8 @@ export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]):
   const since = Date.now() - Math.max(MOVE_WINDOW_MS, 2 * config.deleteDelaySeconds * 1000);
   const rows = deps.ledger.files();
   const recentlyAdded = rows.filter((r) => !goneSet.has(r.path) && Date.parse(r.uploadedAt) >= since).map((r) => ({ path: r.path, sha256: r.sha256 }));
-  const local: LocalView = { files: [], problems: [], complete: true };
   const view: LedgerView = { files: rows, pendingDeletes: [], inFlight: [], failures: [] };
-  const thePlan = plan(local, view, null, planOptions(config, { rootDistrust: distrust, recentlyAdded, scope: (p) => goneSet.has(p) }));
+  const thePlan = planFor({ kind: 'delete-batch', paths: goneSet, recentlyAdded }, view, planOptions(config, distrust));
   if (thePlan.held) outcome.held = { count: thePlan.held.deletes.length, reason: thePlan.held.reason };
   if (thePlan.deletesBlocked) outcome.blocked = thePlan.deletesBlocked;
   if (thePlan.deletes.length === 0 && thePlan.forget.length === 0) return outcome;

@@ -2,10 +2,9 @@
 // the root's ignore file), replaced as a whole on SIGHUP or when the ignore file changes.
 import { loadConfig, type Config, type ConfigOverrides } from '../config.js';
 import { errorMessage } from '../errors.js';
-import { filterHash } from '../local/filter.js';
+import { buildFilter, filterHash } from '../local/filter.js';
 import type { PathFilter } from '../local/types.js';
 import type { Logger } from '../log.js';
-import { buildFilter } from '../sync/reconcile.js';
 import type { WatcherMode } from './watcher.js';
 
 /** Knobs for tests, from the environment; not settings (no user needs them). */

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import ignore from 'ignore';
 import picomatch from 'picomatch';
+import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { readRootFile } from './rootfile.js';
 import type { FilterOptions, PathFilter } from './types.js';
@@ -144,4 +145,18 @@ export function filterHash(options: FilterOptions): string {
     stateDir: normaliseStateDir(options.stateDirInRoot) ?? null,
   };
   return createHash('sha256').update(JSON.stringify(effective)).digest('hex');
+}
+
+/** Builds the filter the walk and the watcher share from the configuration, reading the root's `.filesyncignore`. */
+export async function buildFilter(config: Pick<Config, 'root' | 'stateDir' | 'include' | 'exclude'>): Promise<{ filter: PathFilter; options: FilterOptions }> {
+  const ignoreFile = await readIgnoreFile(config.root);
+  const rel = path.relative(config.root, config.stateDir);
+  const stateDirInRoot = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : undefined;
+  const options: FilterOptions = {
+    include: config.include,
+    exclude: config.exclude,
+    ...(ignoreFile !== undefined ? { ignoreFile } : {}),
+    ...(stateDirInRoot !== undefined ? { stateDirInRoot } : {}),
+  };
+  return { filter: createFilter(options), options };
 }

@@ -1,8 +1,10 @@
 // The sync root itself: opening it (exists, is a directory, its real path and identity) and the
 // error raised when it cannot be walked at all, which no caller may take for an empty folder.
+import fs from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { GuardError } from '../errors.js';
+import path, { resolve } from 'node:path';
+import type { Config } from '../config.js';
+import { GuardError, errorMessage } from '../errors.js';
 
 /**
  * Why the root cannot be walked. `changed`: its identity (dev/ino) differed at the end of a walk
@@ -111,4 +113,33 @@ export async function checkRootUnchanged(opened: OpenedRoot): Promise<void> {
   if (!info.isDirectory() || info.dev !== opened.dev || info.ino !== opened.ino) {
     throw new RootError('changed', opened.absRoot);
   }
+}
+
+/** What `checkRoot` reads of the ledger: whether it tracks files, and the identity it recorded. */
+export interface RootRecord {
+  counts(): { files: number };
+  getMetaJson<T>(key: string): T | undefined;
+}
+
+/**
+ * Checks the root before anything is planned (rule 4). A missing root is an error (exit 3);
+ * a missing marker or another device or inode (a replaced folder) does not stop uploads but forbids deletes.
+ */
+export function checkRoot(config: Pick<Config, 'root' | 'rootMarker'>, ledger: RootRecord, acceptNewDevice = false): { distrust: string | null; dev: number } {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(config.root);
+  } catch (err) {
+    throw new GuardError(`the sync root ${config.root} is missing or unreadable (${errorMessage(err)}): nothing was deleted`, { cause: err });
+  }
+  if (!st.isDirectory()) throw new GuardError(`the sync root ${config.root} is not a directory: nothing was deleted`);
+  let distrust: string | null = null;
+  if (config.rootMarker && !fs.existsSync(path.join(config.root, config.rootMarker))) {
+    distrust = `the root marker ${config.rootMarker} is missing from ${config.root} (is the right disk mounted?)`;
+  }
+  // Device and inode: a replaced folder is as foreign as another disk.
+  if (!distrust && !acceptNewDevice && ledger.counts().files > 0) {
+    distrust = identityChange(config.root, ledger.getMetaJson<Partial<RootIdentity>>('root_identity'), st);
+  }
+  return { distrust, dev: st.dev };
 }

@@ -18,7 +18,8 @@ import {
   takeUnknownFile,
   undecodable,
 } from './entry.js';
-import { RootError, checkRootUnchanged, openRoot } from './root.js';
+import type { Logger } from '../log.js';
+import { RootError, checkRootUnchanged, openRoot, type OpenedRoot } from './root.js';
 import type { LocalFile, LocalProblem, WalkResult } from './types.js';
 
 export type { ScanOptions } from './entry.js';
@@ -63,60 +64,80 @@ interface Task {
  *   the walk; the signal's reason when aborted.
  */
 export async function walk(root: string, options: WalkOptions): Promise<WalkResult> {
-  const opened = await openRoot(root);
-  const logger = options.logger?.child({ module: 'walk' });
-  const { filter, followSymlinks, signal } = options;
-  const files: LocalFile[] = [];
-  const problems: LocalProblem[] = [];
-  const skipped: { path: string; reason: string }[] = [];
-  let complete = true;
-  let filesHashed = 0;
-  let bytesHashed = 0;
-  const contents = options.keepContent ? new Map<string, Buffer>() : undefined;
+  const scan = new TreeScan(await openRoot(root), options);
+  const { opened } = scan;
+  const first: Task = { type: 'dir', rel: '', abs: opened.realRoot, chain: options.followSymlinks ? { real: opened.realRoot, parent: undefined } : undefined };
+  await runPool([first], options.concurrency ?? DEFAULT_CONCURRENCY, options.signal, (task, queue) =>
+    task.type === 'dir' ? scan.readDirectory(task, queue) : scan.takeEntry(task, queue),
+  );
+  await checkRootUnchanged(opened);
+  scan.progress(true);
+  return scan.result();
+}
 
-  let lastProgress = 0;
-  const progress = (force: boolean) => {
-    if (options.onProgress === undefined) return;
+/** One walk's findings and counters, and the steps that fill them. */
+class TreeScan {
+  readonly logger: Logger | undefined;
+  readonly files: LocalFile[] = [];
+  readonly problems: LocalProblem[] = [];
+  readonly skipped: { path: string; reason: string }[] = [];
+  complete = true;
+  filesHashed = 0;
+  bytesHashed = 0;
+  readonly contents: Map<string, Buffer> | undefined;
+  lastProgress = 0;
+
+  constructor(
+    readonly opened: OpenedRoot,
+    readonly options: WalkOptions,
+  ) {
+    this.logger = options.logger?.child({ module: 'walk' });
+    this.contents = options.keepContent ? new Map<string, Buffer>() : undefined;
+  }
+
+  progress(force: boolean): void {
+    if (this.options.onProgress === undefined) return;
     const now = Date.now();
-    if (!force && now - lastProgress < PROGRESS_INTERVAL_MS) return;
-    lastProgress = now;
-    options.onProgress({ files: files.length, bytesHashed });
-  };
+    if (!force && now - this.lastProgress < PROGRESS_INTERVAL_MS) return;
+    this.lastProgress = now;
+    this.options.onProgress({ files: this.files.length, bytesHashed: this.bytesHashed });
+  }
 
-  const record = (taken: Taken, rel: string) => {
-    logTaken(logger, taken, rel);
+  record(taken: Taken, rel: string): void {
+    logTaken(this.logger, taken, rel);
     switch (taken.kind) {
       case 'file':
-        files.push(taken.file);
-        if (taken.content !== undefined) contents?.set(rel, taken.content);
+        this.files.push(taken.file);
+        if (taken.content !== undefined) this.contents?.set(rel, taken.content);
         if (taken.hashedBytes !== undefined) {
-          filesHashed++;
-          bytesHashed += taken.hashedBytes;
+          this.filesHashed++;
+          this.bytesHashed += taken.hashedBytes;
         }
-        progress(false);
+        this.progress(false);
         return;
       case 'problem':
-        problems.push(taken.problem);
+        this.problems.push(taken.problem);
         return;
       case 'skipped':
-        skipped.push({ path: rel, reason: taken.reason });
+        this.skipped.push({ path: rel, reason: taken.reason });
         return;
       case 'missing':
         return;
     }
-  };
+  }
 
-  const readDirectory = async (task: Task, queue: Task[]) => {
+  async readDirectory(task: Task, queue: Task[]): Promise<void> {
+    const { filter, followSymlinks } = this.options;
     let entries: Dirent[];
     try {
       entries = await listDirectory(task.abs);
     } catch (err) {
       const lost = lostDirectory(task.rel, err);
-      if (task.rel === '') throw new RootError(lost.rootReason, opened.absRoot, { cause: err });
+      if (task.rel === '') throw new RootError(lost.rootReason, this.opened.absRoot, { cause: err });
       // Rule 4: what was under it is unseen, not deleted (vanished, swapped, unreadable alike).
-      complete = false;
-      logger?.warn('cannot read directory: the scan is incomplete', { path: task.rel, reason: lost.problem.reason });
-      problems.push(lost.problem);
+      this.complete = false;
+      this.logger?.warn('cannot read directory: the scan is incomplete', { path: task.rel, reason: lost.problem.reason });
+      this.problems.push(lost.problem);
       return;
     }
     for (const entry of entries) {
@@ -129,20 +150,21 @@ export async function walk(root: string, options: WalkOptions): Promise<WalkResu
       } else if (entry.isSymbolicLink()) {
         if (filter(rel, false) || filter(rel, true)) {
           if (followSymlinks) queue.push({ type: 'link', rel, abs, chain: task.chain });
-          else record({ kind: 'skipped', reason: 'symlink' }, rel);
+          else this.record({ kind: 'skipped', reason: 'symlink' }, rel);
         }
       } else if (filter(rel, false)) {
-        record({ kind: 'skipped', reason: specialReason(entry) }, rel);
+        this.record({ kind: 'skipped', reason: specialReason(entry) }, rel);
       }
     }
-  };
+  }
 
-  // A file (opened at once when unknown, else lstat to compare with the ledger) or a symlink.
-  const takeEntry = async (task: Task, queue: Task[]) => {
+  /** A file (opened at once when unknown, else lstat to compare with the ledger) or a symlink. */
+  async takeEntry(task: Task, queue: Task[]): Promise<void> {
+    const { options, opened } = this;
     if (task.type === 'file' && options.known(task.rel) === undefined) {
       const taken = await takeUnknownFile(task.rel, task.abs, options, opened.realRoot);
       if (taken !== undefined) {
-        record(taken, task.rel);
+        this.record(taken, task.rel);
         return;
       }
     }
@@ -154,54 +176,57 @@ export async function walk(root: string, options: WalkOptions): Promise<WalkResu
       if (code === undefined) throw err;
       if ((code === 'ENOENT' || code === 'ENOTDIR') && !undecodable(task.rel)) return;
       const reason = undecodable(task.rel) ? 'the name is not valid UTF-8' : `${code}: ${(err as Error).message}`;
-      record(problem(task.rel, 'unreadable', reason), task.rel);
+      this.record(problem(task.rel, 'unreadable', reason), task.rel);
       return;
     }
     if (info.isFile()) {
-      record(await takeFile(task.rel, task.abs, info, options, opened.realRoot), task.rel);
+      this.record(await takeFile(task.rel, task.abs, info, options, opened.realRoot), task.rel);
     } else if (info.isDirectory()) {
       // Replaced by a directory since readdir: walk it like any other.
-      if (filter(task.rel, true)) queue.push({ type: 'dir', rel: task.rel, abs: task.abs, chain: task.chain && { real: task.abs, parent: task.chain } });
+      if (options.filter(task.rel, true)) queue.push({ type: 'dir', rel: task.rel, abs: task.abs, chain: task.chain && { real: task.abs, parent: task.chain } });
     } else if (info.isSymbolicLink()) {
-      if (!followSymlinks || task.chain === undefined) {
-        record({ kind: 'skipped', reason: 'symlink' }, task.rel);
-        return;
-      }
-      const target = await resolveLink(task.rel, task.abs, opened.realRoot, task.chain);
-      switch (target.kind) {
-        case 'dir':
-          if (filter(task.rel, true)) queue.push({ type: 'dir', rel: task.rel, abs: target.real, chain: { real: target.real, parent: task.chain } });
-          return;
-        case 'file':
-          if (filter(task.rel, false)) record(await takeFile(task.rel, target.real, target.info, options, opened.realRoot), task.rel);
-          return;
-        case 'skipped':
-          record(target, task.rel);
-          return;
-        case 'problem':
-          record(target.taken, task.rel);
-          return;
-        case 'missing':
-          return;
-      }
+      await this.takeLink(task, queue);
     } else {
-      record({ kind: 'skipped', reason: specialReason(info) }, task.rel);
+      this.record({ kind: 'skipped', reason: specialReason(info) }, task.rel);
     }
-  };
+  }
 
-  const first: Task = { type: 'dir', rel: '', abs: opened.realRoot, chain: followSymlinks ? { real: opened.realRoot, parent: undefined } : undefined };
-  await runPool([first], options.concurrency ?? DEFAULT_CONCURRENCY, signal, (task, queue) =>
-    task.type === 'dir' ? readDirectory(task, queue) : takeEntry(task, queue),
-  );
-  await checkRootUnchanged(opened);
-  progress(true);
+  /** A symlink: skipped, or followed to a directory or file inside the root. */
+  private async takeLink(task: Task, queue: Task[]): Promise<void> {
+    const { options, opened } = this;
+    if (!options.followSymlinks || task.chain === undefined) {
+      this.record({ kind: 'skipped', reason: 'symlink' }, task.rel);
+      return;
+    }
+    const target = await resolveLink(task.rel, task.abs, opened.realRoot, task.chain);
+    switch (target.kind) {
+      case 'dir':
+        if (options.filter(task.rel, true)) queue.push({ type: 'dir', rel: task.rel, abs: target.real, chain: { real: target.real, parent: task.chain } });
+        return;
+      case 'file':
+        if (options.filter(task.rel, false)) this.record(await takeFile(task.rel, target.real, target.info, options, opened.realRoot), task.rel);
+        return;
+      case 'skipped':
+        this.record(target, task.rel);
+        return;
+      case 'problem':
+        this.record(target.taken, task.rel);
+        return;
+      case 'missing':
+        return;
+    }
+  }
 
-  const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
-  files.sort(byPath);
-  problems.sort(byPath);
-  skipped.sort(byPath);
-  logger?.debug('walk done', { files: files.length, problems: problems.length, skipped: skipped.length, complete, filesHashed, bytesHashed });
-  return { files, problems, complete, skipped, root: { dev: opened.dev, ino: opened.ino }, filesHashed, bytesHashed, ...(contents ? { contents } : {}) };
+  /** The findings, sorted by path (UTF-16 code units). */
+  result(): WalkResult {
+    const { files, problems, skipped, complete, filesHashed, bytesHashed, contents, opened } = this;
+    const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+    files.sort(byPath);
+    problems.sort(byPath);
+    skipped.sort(byPath);
+    this.logger?.debug('walk done', { files: files.length, problems: problems.length, skipped: skipped.length, complete, filesHashed, bytesHashed });
+    return { files, problems, complete, skipped, root: { dev: opened.dev, ino: opened.ino }, filesHashed, bytesHashed, ...(contents ? { contents } : {}) };
+  }
 }
 
 /**
@@ -267,7 +292,7 @@ function runPool<T>(
         );
       }
       if (active > 0) return;
-      if (failure !== undefined) reject(failure.error);
+      if (failure !== undefined) reject(failure.error); // eslint-disable-line @typescript-eslint/prefer-promise-reject-errors -- the task's own error, unchanged
       else if (queue.length === 0) resolve();
     };
     pump();

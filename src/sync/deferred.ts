@@ -46,6 +46,7 @@ export class DeferredWrites {
     this.#commit();
     const error = this.#error;
     this.#error = undefined;
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what a write threw, unchanged
     if (error !== undefined) throw error;
   }
 

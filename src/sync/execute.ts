@@ -4,102 +4,27 @@ import { setMaxListeners } from 'node:events';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import PQueue from 'p-queue';
-import { ExitCode, SyncError, errorMessage } from '../errors.js';
-import type { Ledger } from '../ledger/ledger.js';
-import { LedgerError } from '../ledger/faults.js';
-import type { Logger } from '../log.js';
+import { errorMessage } from '../errors.js';
+import { endsRun, isUnavailable, requestIdOf, retryableOf, statusOf } from '../failure.js';
 import { LocalFileError, unknownOutcomeAttemptsOf } from '../remote/errors.js';
-import type { RemoteFiles } from '../remote/types.js';
 import { DeferredWrites } from './deferred.js';
-import type { DeleteAction, Plan, UploadAction } from './plan.js';
-import { adopt, retryableOf, statusOf, uploadOne } from './upload.js';
+import type { DeleteAction, ExecuteDeps, ExecuteReport, Plan, Progress, UploadAction } from './types.js';
+import { adopt, uploadOne } from './upload.js';
 
-/** Progress of a running plan, for the progress bar and the daemon's status. */
-export interface Progress {
-  filesDone: number;
-  filesTotal: number;
-  bytesDone: number;
-  bytesTotal: number;
-  /** The path a job just finished, if any. */
-  path?: string;
-}
-
-export interface ExecuteDeps {
-  root: string;
-  remote: RemoteFiles;
-  ledger: Ledger;
-  logger: Logger;
-  /** Uploads and deletes at once. */
-  concurrency: number;
-  /** Files larger than this are not uploaded. */
-  maxFileBytes: number;
-  /** A file must be this old (mtime) before it is read for upload. */
-  settleMs: number;
-  signal?: AbortSignal;
-  /**
-   * Stops new work when it fires (Ctrl-C): queued jobs are dropped, transfers in flight go on
-   * (until `signal` ends them), and no delete starts. The report says `interrupted`.
-   */
-  stop?: AbortSignal;
-  /**
-   * Bytes the walk kept of files it hashed (WalkResult.contents): an upload sends them instead of
-   * reading the file again, and drops them once sent.
-   */
-  contents?: Map<string, Buffer>;
-  /** Clock and sleep, passed in so tests control time. */
-  now?: () => number;
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  onProgress?: (progress: Progress) => void;
-  /**
-   * Whether a path the plan deletes is back (a file the sync would take: the filter applies).
-   * Default: a regular file is there.
-   */
-  stillPresent?: (relPath: string) => Promise<boolean>;
-  /**
-   * Upload or delete failures in a row, each "API unavailable after retries", that end the run
-   * (exit 5). One such failure may be the file's own (a timeout on a huge upload): it is recorded
-   * with back-off and the others go on. Default 3; the daemon's one-path jobs use 1.
-   */
-  unavailableStreak?: number;
-}
-
-/** What one plan's execution did. */
-export interface ExecuteReport {
-  uploaded: number;
-  replaced: number;
-  adopted: number;
-  deleted: number;
-  unchangedAfterCheck: number;
-  failed: { path: string; reason: string }[];
-  failedDeletes: { fileId: string; reason: string }[];
-  bytesUploaded: number;
-  /** Attempts whose answer was lost: a sweep of the listing should follow. */
-  unknownOutcomes: number;
-  /** `stop` fired: some planned work was not started. */
-  interrupted: boolean;
-  /** Uploads done by the plan's reason, deletes done by theirs: the summary's vocabulary. */
-  uploadsBy: Partial<Record<UploadAction['reason'], number>>;
-  deletesBy: Partial<Record<DeleteAction['reason'], number>>;
-}
+export type { ExecuteDeps, ExecuteReport, Progress } from './types.js';
 
 /** A torn upload is retried this many times before the path is left for the next run. */
 const MAX_TORN_RETRIES = 3;
 
-/** Errors that end the whole run at once instead of one file: a refused key, an unusable ledger, a full quota. */
-export function isFatal(err: unknown): boolean {
-  // Any ledger fault: even a full disk leaves nothing to record this run's outcomes in.
-  if (err instanceof LedgerError) return true;
-  if ((err as { endsRun?: unknown } | null)?.endsRun === true) return true;
-  return err instanceof SyncError && (err.exitCode === ExitCode.auth || err.exitCode === ExitCode.usage);
-}
-
-/** The API stayed unreachable (or overloaded) through every retry of a call. */
-function isUnavailable(err: unknown): boolean {
-  return err instanceof SyncError && err.exitCode === ExitCode.unavailable;
-}
+/**
+ * Errors that end the whole run at once instead of one file: a refused key, an unusable ledger (even
+ * a full disk leaves nothing to record this run's outcomes in), a full quota (src/failure.ts).
+ */
+export const isFatal = endsRun;
 
 const defaultSleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an abort rejects with the signal's own reason, as Node's timers do
     if (signal?.aborted) return reject(signal.reason);
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
@@ -107,6 +32,7 @@ const defaultSleep = (ms: number, signal?: AbortSignal) =>
     }, ms);
     const onAbort = () => {
       clearTimeout(timer);
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an abort rejects with the signal's own reason, as Node's timers do
       reject(signal!.reason);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -117,11 +43,15 @@ const defaultSleep = (ms: number, signal?: AbortSignal) =>
  * (401, API unreachable) stops the queue and is rethrown after in-flight jobs have recorded theirs.
  */
 export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteReport> {
-  const now = deps.now ?? Date.now;
-  const stillPresent = deps.stillPresent ?? ((relPath: string) => regularFileAt(path.join(deps.root, relPath)));
-  const sleep = deps.sleep ?? defaultSleep;
-  const { ledger, logger } = deps;
-  const report: ExecuteReport = {
+  return new Execution(plan, deps).run();
+}
+
+/** One plan's execution: its counters, its queue and its stop, shared by the named steps. */
+class Execution {
+  readonly now: () => number;
+  readonly stillPresent: (relPath: string) => Promise<boolean>;
+  readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  readonly report: ExecuteReport = {
     uploaded: 0,
     replaced: 0,
     adopted: 0,
@@ -135,70 +65,142 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
     uploadsBy: {},
     deletesBy: {},
   };
-  const progress: Progress = {
-    filesDone: 0,
-    // Files, not requests: an upload or a removed path is one; old copies and orphans are not.
-    filesTotal: plan.uploads.length + plan.deletes.filter((d) => d.fromLocalDelete).length,
-    bytesDone: 0,
-    bytesTotal: plan.uploads.reduce((sum, u) => sum + u.local.size, 0),
+  readonly progress: Progress;
+  /** Old copies (replaced, torn) to delete after the uploads. */
+  readonly replacedIds: DeleteAction[] = [];
+  readonly controller = new AbortController();
+  readonly signal: AbortSignal;
+  readonly queue: PQueue;
+  /** The records of finished uploads, committed in groups; flushed before the deletes and at the end. */
+  readonly later: DeferredWrites;
+  fatal: unknown = null;
+  unavailableInARow = 0;
+  readonly streak: number;
+  readonly onStop = () => {
+    this.report.interrupted = true;
+    this.queue.clear();
   };
-  const tick = (filePath?: string) => deps.onProgress?.({ ...progress, ...(filePath !== undefined ? { path: filePath } : {}) });
 
-  // Ledger-only changes: one transaction each, no request.
-  const t = now();
-  ledger.addPendingDeletes(
-    plan.deletes.filter((d) => d.reason === 'orphan').map((d) => ({ fileId: d.fileId, path: d.path, reason: d.reason })),
-    t,
-  );
-  const replacedIds: DeleteAction[] = [];
-  for (const adoption of plan.adoptions) {
-    const replaced = adopt(adoption, ledger, t, logger);
-    if (replaced) replacedIds.push({ fileId: replaced, path: adoption.local.path, reason: 'replaced', fromLocalDelete: false });
+  constructor(
+    readonly plan: Plan,
+    readonly deps: ExecuteDeps,
+  ) {
+    this.now = deps.now ?? Date.now;
+    this.stillPresent = deps.stillPresent ?? ((relPath: string) => regularFileAt(path.join(deps.root, relPath)));
+    this.sleep = deps.sleep ?? defaultSleep;
+    this.progress = {
+      filesDone: 0,
+      // Files, not requests: an upload or a removed path is one; old copies and orphans are not.
+      filesTotal: plan.uploads.length + plan.deletes.filter((d) => d.fromLocalDelete).length,
+      bytesDone: 0,
+      bytesTotal: plan.uploads.reduce((sum, u) => sum + u.local.size, 0),
+    };
+    this.signal = deps.signal ? AbortSignal.any([deps.signal, this.controller.signal]) : this.controller.signal;
+    this.queue = new PQueue({ concurrency: deps.concurrency });
+    this.later = new DeferredWrites(deps.ledger);
+    this.streak = deps.unavailableStreak ?? 3;
   }
-  report.adopted = plan.adoptions.length;
-  const adoptedRows = new Set(plan.adoptions.map((a) => a.inFlight.id));
-  for (const id of plan.settledInFlight) if (!adoptedRows.has(id)) ledger.settleInFlight(id);
-  for (const id of plan.alreadyGone) ledger.deleteDone(id);
-  for (const p of plan.forget) ledger.forgetFile(p);
-  ledger.updateStats(plan.statUpdates);
-  for (const skip of plan.skips) if (skip.record) ledger.recordFailure(skip.path, skip.reason, skip.record.retryable, skip.record.stat, t);
 
-  const controller = new AbortController();
-  const signal = deps.signal ? AbortSignal.any([deps.signal, controller.signal]) : controller.signal;
-  // Each request in flight listens on it (undici), and a few more may still be letting go.
-  setMaxListeners(deps.concurrency * 2 + 10, signal);
-  let fatal: unknown = null;
-  const queue = new PQueue({ concurrency: deps.concurrency });
-  // The records of finished uploads, committed in groups; flushed before the deletes and at the end.
-  const later = new DeferredWrites(ledger);
-  const onStop = () => {
-    report.interrupted = true;
-    queue.clear();
-  };
-  if (deps.stop?.aborted) onStop();
-  else deps.stop?.addEventListener('abort', onStop, { once: true });
-  const streak = deps.unavailableStreak ?? 3;
-  let unavailableInARow = 0;
-  /** True when an "unavailable" failure ends the run (it has been recorded either way). */
-  const unavailableEnds = (err: unknown): boolean => {
-    if (++unavailableInARow < streak) return false;
-    stopOn(err);
-    return true;
-  };
-  const stopOn = (err: unknown) => {
-    if (fatal === null) fatal = err;
-    queue.clear();
-    controller.abort(err);
-  };
+  async run(): Promise<ExecuteReport> {
+    this.applyLedgerOnly();
+    // Each request in flight listens on it (undici), and a few more may still be letting go.
+    setMaxListeners(this.deps.concurrency * 2 + 10, this.signal);
+    const stop = this.deps.stop;
+    if (stop?.aborted) this.onStop();
+    else stop?.addEventListener('abort', this.onStop, { once: true });
+    await this.runUploads();
+    if (this.fatal === null && !this.deps.signal?.aborted && !this.report.interrupted) await this.runDeletes();
+    stop?.removeEventListener('abort', this.onStop);
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what a job threw, unchanged
+    if (this.fatal !== null) throw this.fatal;
+    return this.report;
+  }
 
-  const runUpload = async (action: UploadAction, tries: number): Promise<void> => {
+  /** Ledger-only changes: one transaction each, no request. */
+  private applyLedgerOnly(): void {
+    const { plan } = this;
+    const { ledger, logger } = this.deps;
+    const t = this.now();
+    ledger.addPendingDeletes(
+      plan.deletes.filter((d) => d.reason === 'orphan').map((d) => ({ fileId: d.fileId, path: d.path, reason: d.reason })),
+      t,
+    );
+    for (const adoption of plan.adoptions) {
+      const replaced = adopt(adoption, ledger, t, logger);
+      if (replaced) this.replacedIds.push({ fileId: replaced, path: adoption.local.path, reason: 'replaced', fromLocalDelete: false });
+    }
+    this.report.adopted = plan.adoptions.length;
+    const adoptedRows = new Set(plan.adoptions.map((a) => a.inFlight.id));
+    for (const id of plan.settledInFlight) if (!adoptedRows.has(id)) ledger.settleInFlight(id);
+    for (const id of plan.alreadyGone) ledger.deleteDone(id);
+    for (const p of plan.forget) ledger.forgetFile(p);
+    ledger.updateStats(plan.statUpdates);
+    for (const skip of plan.skips) if (skip.record) ledger.recordFailure(skip.path, skip.reason, skip.record.retryable, skip.record.stat, t);
+  }
+
+  /** The uploads on the queue; a job rejects only when the ledger itself failed (a disk error): that ends the run. */
+  private async runUploads(): Promise<void> {
+    for (const action of this.plan.uploads) {
+      this.queue
+        .add(async () => {
+          await this.runUpload(action, 0);
+          this.progress.filesDone++;
+          this.progress.bytesDone += action.local.size;
+          this.tick(action.path);
+        })
+        .catch(this.stopOn);
+    }
+    await this.queue.onIdle();
+    // A record that cannot be committed leaves the ledger unusable: the run stops (before deletes).
     try {
-      const outcome = await uploadOne(action, tries > 0, deps, signal, sleep, now, later);
+      this.later.flush();
+    } catch (err) {
+      this.stopOn(err);
+    }
+  }
+
+  /** The deletes of the plan, then the old copies the uploads replaced. */
+  private async runDeletes(): Promise<void> {
+    for (const action of [...this.plan.deletes, ...this.replacedIds]) this.queue.add(() => this.runDelete(action)).catch(this.stopOn);
+    await this.queue.onIdle();
+  }
+
+  private tick(filePath?: string): void {
+    this.deps.onProgress?.({ ...this.progress, ...(filePath !== undefined ? { path: filePath } : {}) });
+  }
+
+  private readonly stopOn = (err: unknown): void => {
+    if (this.fatal === null) this.fatal = err;
+    this.queue.clear();
+    this.controller.abort(err);
+  };
+
+  /** True when an "unavailable" failure ends the run (it has been recorded either way). */
+  private unavailableEnds(err: unknown): boolean {
+    if (++this.unavailableInARow < this.streak) return false;
+    this.stopOn(err);
+    return true;
+  }
+
+  /** Whether a failed job's error is handled by the run itself: a sibling's fatal error, its own, or the caller's abort. */
+  private endedByRun(err: unknown): boolean {
+    if (this.signal.aborted && this.fatal !== null) return true; // a sibling's fatal error stopped this one
+    if (isFatal(err)) {
+      this.stopOn(err);
+      return true;
+    }
+    return this.deps.signal?.aborted === true;
+  }
+
+  private async runUpload(action: UploadAction, tries: number): Promise<void> {
+    const { report } = this;
+    try {
+      const outcome = await uploadOne(action, { rehash: tries > 0, deps: this.deps, signal: this.signal, sleep: this.sleep, now: this.now, later: this.later });
       if (outcome.kind === 'torn') {
         report.unknownOutcomes += outcome.unknownOutcomes;
-        replacedIds.push({ fileId: outcome.tornId, path: action.path, reason: 'torn', fromLocalDelete: false });
-        logger.info('file changed during its upload; uploading it again', { path: action.path });
-        if (tries < MAX_TORN_RETRIES) return runUpload(action, tries + 1);
+        this.replacedIds.push({ fileId: outcome.tornId, path: action.path, reason: 'torn', fromLocalDelete: false });
+        this.deps.logger.info('file changed during its upload; uploading it again', { path: action.path });
+        if (tries < MAX_TORN_RETRIES) return this.runUpload(action, tries + 1);
         report.failed.push({ path: action.path, reason: 'kept changing during upload; will try again next sync' });
         return;
       }
@@ -206,87 +208,62 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
         report.unchangedAfterCheck++;
         return;
       }
-      unavailableInARow = 0;
+      this.unavailableInARow = 0;
       report.uploaded++;
       report.uploadsBy[action.reason] = (report.uploadsBy[action.reason] ?? 0) + 1;
       report.bytesUploaded += outcome.bytes;
       report.unknownOutcomes += outcome.unknownOutcomes;
       if (outcome.replaced) {
         report.replaced++;
-        replacedIds.push({ fileId: outcome.replaced, path: action.path, reason: 'replaced', fromLocalDelete: false });
+        this.replacedIds.push({ fileId: outcome.replaced, path: action.path, reason: 'replaced', fromLocalDelete: false });
       }
     } catch (err) {
-      if (signal.aborted && fatal !== null) return; // a sibling's fatal error stopped this one
-      if (isFatal(err)) return stopOn(err);
-      if (deps.signal?.aborted) return;
+      if (this.endedByRun(err)) return;
       if (err instanceof LocalFileError && err.code === 'changed' && tries < MAX_TORN_RETRIES) {
         // The client saw the file change under the upload and stopped it: the same as a torn one.
-        logger.info('file changed during its upload; uploading it again', { path: action.path });
-        return runUpload(action, tries + 1);
+        this.deps.logger.info('file changed during its upload; uploading it again', { path: action.path });
+        return this.runUpload(action, tries + 1);
       }
-      report.unknownOutcomes += unknownOutcomeAttemptsOf(err);
-      const reason = errorMessage(err);
-      const status = statusOf(err);
-      const retryable = retryableOf(err) && status !== 413;
-      // Recorded first, so that the file backs off even when its failure ends the run.
-      ledger.recordFailure(action.path, reason, retryable, { size: action.local.size, mtimeMs: action.local.mtimeMs }, now());
-      if (isUnavailable(err) && unavailableEnds(err)) return;
-      report.failed.push({ path: action.path, reason });
-      logger.warn('upload failed', { path: action.path, error: reason, requestId: (err as { requestId?: unknown }).requestId });
+      this.uploadFailed(action, err);
     }
-  };
-  // A job rejects only when the ledger itself failed (a disk error): that ends the run.
-  for (const action of plan.uploads) {
-    queue
-      .add(async () => {
-        await runUpload(action, 0);
-        progress.filesDone++;
-        progress.bytesDone += action.local.size;
-        tick(action.path);
-      })
-      .catch(stopOn);
   }
-  await queue.onIdle();
-  // A record that cannot be committed leaves the ledger unusable: the run stops (before deletes).
-  try {
-    later.flush();
-  } catch (err) {
-    stopOn(err);
-  }
-  if (fatal === null && !deps.signal?.aborted && !report.interrupted) {
-    for (const action of [...plan.deletes, ...replacedIds]) queue.add(() => runDelete(action)).catch(stopOn);
-    await queue.onIdle();
-  }
-  deps.stop?.removeEventListener('abort', onStop);
-  if (fatal !== null) throw fatal;
-  return report;
 
-  async function runDelete(action: DeleteAction): Promise<void> {
+  private uploadFailed(action: UploadAction, err: unknown): void {
+    this.report.unknownOutcomes += unknownOutcomeAttemptsOf(err);
+    const reason = errorMessage(err);
+    const retryable = retryableOf(err) && statusOf(err) !== 413;
+    // Recorded first, so that the file backs off even when its failure ends the run.
+    this.deps.ledger.recordFailure(action.path, reason, retryable, { size: action.local.size, mtimeMs: action.local.mtimeMs }, this.now());
+    if (isUnavailable(err) && this.unavailableEnds(err)) return;
+    this.report.failed.push({ path: action.path, reason });
+    this.deps.logger.warn('upload failed', { path: action.path, error: reason, requestId: requestIdOf(err) });
+  }
+
+  private async runDelete(action: DeleteAction): Promise<void> {
+    const { ledger, logger } = this.deps;
     try {
       if (action.fromLocalDelete && action.path !== null) {
         // The walk is a moment old: a file that came back since is not deleted.
-        if (await stillPresent(action.path)) return;
-        ledger.markDeleted(action.path, now());
+        if (await this.stillPresent(action.path)) return;
+        ledger.markDeleted(action.path, this.now());
       }
-      const result = await deps.remote.delete(action.fileId, { signal });
-      unavailableInARow = 0;
+      const result = await this.deps.remote.delete(action.fileId, { signal: this.signal });
+      this.unavailableInARow = 0;
       ledger.deleteDone(action.fileId);
-      report.deleted++;
-      report.deletesBy[action.reason] = (report.deletesBy[action.reason] ?? 0) + 1;
+      this.report.deleted++;
+      this.report.deletesBy[action.reason] = (this.report.deletesBy[action.reason] ?? 0) + 1;
       logger.debug(result.alreadyDeleted ? 'already deleted' : 'deleted', { fileId: action.fileId, path: action.path, reason: action.reason });
     } catch (err) {
-      if (signal.aborted && fatal !== null) return;
-      if (isFatal(err)) return stopOn(err);
-      if (deps.signal?.aborted) return;
+      if (this.endedByRun(err)) return;
       const reason = errorMessage(err);
       ledger.deleteFailed(action.fileId, reason);
-      if (isUnavailable(err) && unavailableEnds(err)) return;
-      report.failedDeletes.push({ fileId: action.fileId, reason });
-      logger.warn('delete failed; it stays pending', { fileId: action.fileId, error: reason, requestId: (err as { requestId?: unknown }).requestId });
+      if (isUnavailable(err) && this.unavailableEnds(err)) return;
+      this.report.failedDeletes.push({ fileId: action.fileId, reason });
+      logger.warn('delete failed; it stays pending', { fileId: action.fileId, error: reason, requestId: requestIdOf(err) });
     } finally {
       if (action.fromLocalDelete) {
-        progress.filesDone++;
-        tick(action.path ?? undefined);
+        this.progress.filesDone++;
+        this.tick(action.path ?? undefined);
       }
     }
   }

@@ -1,6 +1,8 @@
 // The remote filename of a local path: a readable, valid, stable name derived from the relative
 // path (DESIGN.md, "Names on the remote side"). The ledger, not the name, maps paths to file ids.
 import { createHash } from 'node:crypto';
+import path from 'node:path';
+import type { Config } from '../config.js';
 
 /** Upper bound of a remote filename (files-api.md: 1 to 255 characters). */
 export const MAX_REMOTE_NAME = 255;
@@ -30,12 +32,14 @@ const HASH_DIGITS = 8;
 const MAX_EXTENSION = 16;
 
 /** Characters the API forbids (files-api.md), C0 controls included. */
+// eslint-disable-next-line no-control-regex -- the control characters are what this matches
 const FORBIDDEN = /[<>:"|?*\\/\u0000-\u001f]/u;
 
 /**
  * Replaced as well, beyond the API's list: DEL and the C1 controls (invisible, and refused by
  * some HTTP stacks in a Content-Disposition) and lone surrogates (not encodable as UTF-8).
  */
+// eslint-disable-next-line no-control-regex -- the control characters are what this matches
 const REPLACED = /[<>:"|?*\\\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/gu;
 
 /**
@@ -107,4 +111,9 @@ function takeCodePoints(codePoints: readonly string[], units: number, fromEnd: b
   }
   if (fromEnd) taken.reverse();
   return taken.join('');
+}
+
+/** Remote name for a path under the configured naming (`remoteNames`: the whole path or its base name). */
+export function nameFor(config: Pick<Config, 'remoteNames'>): (relPath: string) => string {
+  return config.remoteNames === 'basename' ? (p) => remoteName(path.posix.basename(p)) : remoteName;
 }

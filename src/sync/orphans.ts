@@ -2,6 +2,7 @@
 // matched on the server's clock; which to adopt, which to delete, and which are too ambiguous to touch.
 import type { FileRow, InFlightUpload, UnclaimedCopy } from '../ledger/ledger.js';
 import type { LocalFile } from '../local/types.js';
+import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUTS } from '../remote/retry.js';
 import type { FileMetadata } from '../remote/types.js';
 
 /**
@@ -11,14 +12,18 @@ import type { FileMetadata } from '../remote/types.js';
 export const ORPHAN_SKEW_MS = 5_000;
 
 /** Attempts one upload call makes at most (the client's default policy): the copies a crash may leave. */
-export const DEFAULT_MAX_UPLOAD_ATTEMPTS = 5;
+export const DEFAULT_MAX_UPLOAD_ATTEMPTS = DEFAULT_RETRY_POLICY.maxAttempts;
 
 /**
- * The longest an upload call can go on after it started (the client's attempts, each with a
- * timeout sized for the file at 100 KB/s, and their back-off): the end of a crashed upload's window.
+ * The longest an upload call can go on after it started, read from the client's default policy
+ * (src/remote/retry.ts): each attempt waits for its answer (`responseMs`) plus the file sent at the
+ * slowest planned rate, and the longest back-off the server may ask for before the next one. The
+ * end of a crashed upload's window.
  */
 export function uploadSpanMs(size: number): number {
-  return 5 * (120_000 + size / 100);
+  const t = DEFAULT_TIMEOUTS;
+  const wait = Math.max(DEFAULT_RETRY_POLICY.maxServerWaitMs, DEFAULT_RETRY_POLICY.rateLimitMaxDelayMs);
+  return DEFAULT_MAX_UPLOAD_ATTEMPTS * (t.responseMs + wait + (size * 1000) / t.uploadBytesPerSecond);
 }
 
 /** What the orphan matching needs besides the in-flight rows and the listing. */

@@ -2,9 +2,7 @@
 // read, with its counts in the one vocabulary, built from the plan and what the executor did.
 import { ExitCode } from '../errors.js';
 import type { WalkResult } from '../local/types.js';
-import type { ExecuteReport } from './execute.js';
-import type { DeleteReason, Plan } from './plan.js';
-import type { ReconcileOptions } from './reconcile.js';
+import type { DeleteReason, ExecuteReport, Plan } from './types.js';
 
 /**
  * The one vocabulary of a sync's outcome (the human line, --json, status, the daemon's log and the
@@ -60,25 +58,30 @@ export const ALREADY_REMOTE = (n: number): string =>
   '(a lost or different state directory?): if they are this folder\'s copies, run "files-sync adopt --dry-run", then "files-sync adopt" ' +
   'to take them over; if they belong to another application, run "files-sync sync --allow-duplicates"';
 
+/** What a report is made of: the plan, what the executor did (null for a dry run), and the run's frame. */
+export interface ReportInput {
+  plan: Plan;
+  result: ExecuteReport | null;
+  dryRun: boolean;
+  startedAt: number;
+  finishedAt: number;
+  apiRequests: number;
+  local: WalkResult;
+  /** Remote sizes by id, for a dry run's planned deletes. */
+  sizes: ReadonlyMap<string, number>;
+}
+
 /** The report of a run (`result`) or of a dry run (`result` null). */
-export function reportOf(
-  p: Plan,
-  result: ExecuteReport | null,
-  options: ReconcileOptions,
-  startedAt: number,
-  finishedAt: number,
-  apiRequests: number,
-  local: WalkResult,
-  sizes: ReadonlyMap<string, number>,
-): SyncReport {
+export function reportOf(input: ReportInput): SyncReport {
+  const { plan: p, result, startedAt, finishedAt, apiRequests, local, sizes } = input;
   const failed = [...(result?.failed ?? []), ...p.skips.filter((s) => s.failed).map((s) => ({ path: s.path, reason: s.reason }))];
   const skipped = p.skips.filter((s) => !s.failed).map((s) => ({ path: s.path, reason: s.reason }));
   for (const s of local.skipped) skipped.push({ path: s.path, reason: s.reason });
   const held = p.held ? { count: p.held.deletes.length, reason: p.held.reason, paths: p.held.deletes.map((d) => d.path ?? d.fileId) } : null;
-  const pathDeletesBlocked = p.deletesBlocked !== null && (p.deletesBlocked !== 'the local walk failed');
   let exitCode: ExitCode = ExitCode.ok;
   if (failed.length > 0 || (result?.failedDeletes.length ?? 0) > 0) exitCode = ExitCode.fileFailures;
-  if (held || pathDeletesBlocked || p.alreadyRemote.length > 0) exitCode = ExitCode.guard;
+  // A reconciliation always has its walk (a failed walk throws): any block is a guard's.
+  if (held || p.deletesBlocked !== null || p.alreadyRemote.length > 0) exitCode = ExitCode.guard;
   const interrupted = result?.interrupted
     ? {
         done: result.uploaded + result.unchangedAfterCheck + result.failed.length + result.deleted + result.failedDeletes.length,
@@ -91,7 +94,7 @@ export function reportOf(
   return {
     startedAt,
     finishedAt,
-    dryRun: options.dryRun ?? false,
+    dryRun: input.dryRun,
     counts,
     uploaded: result?.uploaded ?? 0,
     replaced: result?.replaced ?? 0,
@@ -107,7 +110,7 @@ export function reportOf(
     foreign: p.foreign,
     alreadyRemote: p.alreadyRemote,
     interrupted,
-    ...(options.dryRun
+    ...(input.dryRun
       ? {
           planned: {
             uploads: p.uploads.map((u) => ({ path: u.path, reason: u.reason === 'new' ? 'new' : 'changed', size: u.local.size })),

@@ -1,146 +1,16 @@
 // The planner: a pure function from (local walk, ledger, remote listing) to the actions that bring
 // the workspace in line with the folder. Every rule of DESIGN.md that decides what to do lives here.
-import type { Failure, FileRow, InFlightUpload, PendingDelete } from '../ledger/ledger.js';
-import type { LocalFile, LocalProblem } from '../local/types.js';
+import type { Failure, FileRow } from '../ledger/ledger.js';
+import type { LocalFile } from '../local/types.js';
 import type { FileMetadata } from '../remote/types.js';
-import { DEFAULT_MAX_UPLOAD_ATTEMPTS, matchOrphans, type OrphanVerdict } from './orphans.js';
-
+import { findLookalikes } from './lookalikes.js';
 import { pairMoves, type MoveSide } from './moves.js';
+import { DEFAULT_MAX_UPLOAD_ATTEMPTS, matchOrphans } from './orphans.js';
+import type { DeleteAction, LedgerView, LocalView, Plan, PlanOptions, RemoteView, UploadReason } from './types.js';
 
 export { ORPHAN_SKEW_MS, uploadSpanMs } from './orphans.js';
 export { pairMoves, type MoveSide } from './moves.js';
-import { findLookalikes } from './lookalikes.js';
-
-/** The local side as the planner sees it; `null` when the walk could not run at all. */
-export interface LocalView {
-  files: readonly LocalFile[];
-  problems: readonly LocalProblem[];
-  /** False when some directory could not be read. */
-  complete: boolean;
-}
-
-/** The remote listing; `complete` is false when paging stopped early. */
-export interface RemoteView {
-  files: readonly FileMetadata[];
-  complete: boolean;
-}
-
-export interface LedgerView {
-  files: readonly FileRow[];
-  pendingDeletes: readonly PendingDelete[];
-  inFlight: readonly InFlightUpload[];
-  failures: readonly Failure[];
-  /** Ids recorded as unclaimed copies (rule 3): never matched again, never deleted by a sync. */
-  unclaimed?: readonly string[];
-}
-
-export interface PlanOptions {
-  deleteMode: 'mirror' | 'keep';
-  maxDeleteCount: number;
-  maxDeleteShare: number;
-  allowMassDelete: boolean;
-  /**
-   * Hold new uploads whose remote name and size the workspace already holds, unknown to the ledger
-   * (a lost state directory would otherwise upload a duplicate set); off once a reconciliation finished.
-   */
-  holdLookalikes?: boolean;
-  maxFileBytes: number;
-  /** Remote filename for a relative path. */
-  remoteName: (relPath: string) => string;
-  /** Why the root cannot be trusted for deletes (missing marker, another device), if it cannot. */
-  rootDistrust: string | null;
-  /** The time of the plan (ms since the epoch): failure back-off and the orphan window. */
-  now: number;
-  /**
-   * Plan only these paths (the daemon's jobs). Ledger rows outside the scope are neither uploaded
-   * nor deleted; the "empty root" check is left to the caller, who alone sees the whole root.
-   */
-  scope?: (relPath: string) => boolean;
-  /**
-   * The skew allowance around an upload's window on the server's clock (ORPHAN_SKEW_MS: seconds,
-   * for the `Date` header's resolution, not for clock drift, which the offset measures).
-   */
-  orphanSkewMs: number;
-  /** The API's clock minus this host's, from its `Date` header; null or absent when unknown. */
-  serverOffsetMs?: number | null;
-  /** Attempts one upload call makes at most (default 5): the copies a crashed upload may have left. */
-  maxUploadAttempts?: number;
-  /**
-   * Paths added since the deletes became due, outside this plan (the daemon's delete batch: its
-   * uploads ran as path jobs). Each may pair with one deleted path as a move (rule 4).
-   */
-  recentlyAdded?: readonly MoveSide[];
-}
-
-
-export type UploadReason = 'new' | 'changed' | 'renamed' | 'missing-remote';
-
-/** Upload the content of `local`; `replaces` is the id the path pointed at before. */
-export interface UploadAction {
-  path: string;
-  local: LocalFile & { sha256: string };
-  remoteName: string;
-  reason: UploadReason;
-  replaces: string | null;
-}
-
-export type DeleteReason = PendingDelete['reason'];
-
-/** Delete an owned id. `path` is the path it served, if any. */
-export interface DeleteAction {
-  fileId: string;
-  path: string | null;
-  reason: DeleteReason;
-  /** True for a locally deleted path (these are what the guard counts); false for old versions. */
-  fromLocalDelete: boolean;
-}
-
-/** A remote file found to be the result of an upload whose answer was lost: take it as the path's copy. */
-export type Adoption = OrphanVerdict['adoptions'][number];
-
-/** A remote copy no in-flight row can claim for sure (rule 3): recorded and shown, never touched. */
-export type UnclaimedFinding = OrphanVerdict['unclaimed'][number];
-
-/** A path not synced this time, with the reason (for the summary and `status`). */
-export interface Skip {
-  path: string;
-  reason: string;
-  /** A failure (counts toward exit code 1), or only a wait (a file still changing). */
-  failed: boolean;
-  /** Record it in the ledger's failures (news), or not (already recorded, or a wait). */
-  record: { retryable: boolean; stat: { size: number; mtimeMs: number } | null } | null;
-}
-
-export interface Plan {
-  uploads: UploadAction[];
-  adoptions: Adoption[];
-  /** Touched files whose content did not change: only the ledger's stat moves. */
-  statUpdates: { path: string; size: number; mtimeMs: number; ino: number }[];
-  deletes: DeleteAction[];
-  /** Deletes the guard held back (rule 4), with the reason. */
-  held: { deletes: DeleteAction[]; reason: string } | null;
-  /** Why no delete of a locally missing path was planned at all, when that is so. */
-  deletesBlocked: string | null;
-  /** Pending deletes the complete listing no longer shows: done without a request. */
-  alreadyGone: string[];
-  /** Ledger paths whose id the remote lost while the local file is gone too: forget them. */
-  forget: string[];
-  /** In-flight rows this (complete) listing settles. */
-  settledInFlight: number[];
-  /** Copies matched ambiguously (rule 3): to record as unclaimed, never to delete. */
-  unclaimed: UnclaimedFinding[];
-  /** Recorded unclaimed copies the complete listing no longer shows: forget them. */
-  unclaimedGone: string[];
-  skips: Skip[];
-  unchanged: number;
-  /** Remote files this program does not own (other applications'): never touched. */
-  foreign: number;
-  /**
-   * New paths whose upload is held: the workspace holds a file this ledger does not own with the
-   * name and size the upload would have (a lost state directory?). `files-sync adopt` settles them.
-   */
-  alreadyRemote: string[];
-}
+export type * from './types.js';
 
 function hasHash(local: LocalFile): local is LocalFile & { sha256: string } {
   return local.sha256 !== null;
@@ -155,17 +25,25 @@ function failureHolds(failure: Failure | undefined, local: LocalFile, now: numbe
   return failure.nextRetryAt !== null && now < failure.nextRetryAt;
 }
 
-/**
- * Plans one reconciliation. Pure: no I/O, no clock (the time comes in `options.now`).
- * `local` is null when the walk failed; nothing is uploaded or deleted for paths then.
- * `remote` is null when the workspace was not listed (the daemon's per-path jobs): the ledger is
- * then trusted for what exists remotely, and what only a listing can settle waits for one
- * (in-flight uploads, pending deletes).
- */
-export function plan(local: LocalView | null, ledger: LedgerView, remoteOrNull: RemoteView | null, options: PlanOptions): Plan {
-  const listed = remoteOrNull !== null;
-  const remote: RemoteView = remoteOrNull ?? { files: [], complete: false };
-  const result: Plan = {
+/** What the steps of one plan share: the views indexed once, the options, and the plan being built. */
+interface PlanContext {
+  ledger: LedgerView;
+  ledgerByPath: ReadonlyMap<string, FileRow>;
+  remote: RemoteView;
+  remoteById: ReadonlyMap<string, FileMetadata>;
+  /** False when the workspace was not listed (the ledger is trusted for what exists remotely). */
+  listed: boolean;
+  failures: ReadonlyMap<string, Failure>;
+  /** Ids this program owns; grows with the copies the orphan matching claims. */
+  owned: Set<string>;
+  /** Paths whose lost upload was adopted: not uploaded again. */
+  adoptedPaths: Set<string>;
+  options: PlanOptions;
+  result: Plan;
+}
+
+function emptyPlan(): Plan {
+  return {
     uploads: [],
     adoptions: [],
     statUpdates: [],
@@ -182,31 +60,90 @@ export function plan(local: LocalView | null, ledger: LedgerView, remoteOrNull: 
     foreign: 0,
     alreadyRemote: [],
   };
-  const remoteById = new Map(remote.files.map((file) => [file.id, file]));
-  const ledgerByPath = new Map(ledger.files.map((row) => [row.path, row]));
-  const ledgerIds = new Set(ledger.files.map((row) => row.fileId));
-  const pendingIds = new Set(ledger.pendingDeletes.map((row) => row.fileId));
-  const localByPath = new Map((local?.files ?? []).map((file) => [file.path, file]));
-  const failures = new Map(ledger.failures.map((row) => [row.path, row]));
-  const owned = new Set<string>([...ledgerIds, ...pendingIds]);
-  for (const row of ledger.inFlight) if (row.resolvedFileId) owned.add(row.resolvedFileId);
+}
 
+/**
+ * Plans one reconciliation. Pure: no I/O, no clock (the time comes in `options.now`).
+ * `local` is null when the walk failed; nothing is uploaded or deleted for paths then.
+ * `remote` is null when the workspace was not listed (the daemon's per-path jobs): the ledger is
+ * then trusted for what exists remotely, and what only a listing can settle waits for one
+ * (in-flight uploads, pending deletes).
+ */
+export function plan(local: LocalView | null, ledger: LedgerView, remoteOrNull: RemoteView | null, options: PlanOptions): Plan {
+  const remote: RemoteView = remoteOrNull ?? { files: [], complete: false };
+  const owned = new Set<string>([...ledger.files.map((row) => row.fileId), ...ledger.pendingDeletes.map((row) => row.fileId)]);
+  for (const row of ledger.inFlight) if (row.resolvedFileId) owned.add(row.resolvedFileId);
+  const ctx: PlanContext = {
+    ledger,
+    ledgerByPath: new Map(ledger.files.map((row) => [row.path, row])),
+    remote,
+    remoteById: new Map(remote.files.map((file) => [file.id, file])),
+    listed: remoteOrNull !== null,
+    failures: new Map(ledger.failures.map((row) => [row.path, row])),
+    owned,
+    adoptedPaths: new Set<string>(),
+    options,
+    result: emptyPlan(),
+  };
+  planRemote(ctx, local);
+  if (local) planLocal(ctx, local);
+  if (remote.complete && options.holdLookalikes) holdLookalikes(remote.files, owned, options, ctx.result);
+  planLocalDeletes(ctx, local);
+  return ctx.result;
+}
+
+/**
+ * The plan of one mode of the program, so that no caller edits a plan by hand:
+ * - `full`: a reconciliation (the walk, the ledger, the listing);
+ * - `path`: one path of the daemon, no listing (the ledger is trusted);
+ * - `delete-batch`: the daemon's due deletes of `paths`, no walk nor listing; `recentlyAdded` are
+ *   the path jobs' uploads a gone path may pair with as a move;
+ * - `orphan-sweep`: after lost answers, only what a new listing settles: adoptions, orphans and torn
+ *   copies to delete, in-flight rows and unclaimed copies; no upload, no other delete.
+ */
+export type PlanMode =
+  | { kind: 'full'; local: LocalView | null; remote: RemoteView }
+  | { kind: 'path'; path: string; local: LocalView }
+  | { kind: 'delete-batch'; paths: ReadonlySet<string>; recentlyAdded: readonly MoveSide[] }
+  | { kind: 'orphan-sweep'; local: LocalView | null; remote: RemoteView };
+
+/** Plans one mode (see PlanMode). */
+export function planFor(mode: PlanMode, ledger: LedgerView, options: PlanOptions): Plan {
+  switch (mode.kind) {
+    case 'full':
+      return plan(mode.local, ledger, mode.remote, options);
+    case 'path':
+      return plan(mode.local, ledger, null, { ...options, scope: (p) => p === mode.path });
+    case 'delete-batch': {
+      const { paths, recentlyAdded } = mode;
+      return plan({ files: [], problems: [], complete: true }, ledger, null, { ...options, recentlyAdded, scope: (p) => paths.has(p) });
+    }
+    case 'orphan-sweep': {
+      const sweep = plan(mode.local, ledger, mode.remote, options);
+      const deletes = sweep.deletes.filter((d) => d.reason === 'orphan' || d.reason === 'torn');
+      return { ...sweep, uploads: [], statUpdates: [], skips: [], forget: [], held: null, deletes };
+    }
+  }
+}
+
+/** Rule 3 and the remote side: lost uploads matched in a complete listing, foreign files, pending deletes. */
+function planRemote(ctx: PlanContext, local: LocalView | null): void {
+  const { ledger, remote, remoteById, owned, options, result } = ctx;
   // Rule 3: uploads whose outcome was not known. Only a complete listing can settle them.
-  const adoptedPaths = new Set<string>();
   const unclaimedIds = new Set(ledger.unclaimed ?? []);
   if (remote.complete) {
     const verdict = matchOrphans(ledger.inFlight, remote.files, {
       owned,
       unclaimed: unclaimedIds,
-      localByPath,
-      ledgerByPath,
+      localByPath: new Map((local?.files ?? []).map((file) => [file.path, file])),
+      ledgerByPath: ctx.ledgerByPath,
       now: options.now,
       skewMs: options.orphanSkewMs,
       serverOffsetMs: options.serverOffsetMs ?? null,
       maxUploadAttempts: options.maxUploadAttempts ?? DEFAULT_MAX_UPLOAD_ATTEMPTS,
     });
     result.adoptions.push(...verdict.adoptions);
-    for (const a of verdict.adoptions) adoptedPaths.add(a.local.path);
+    for (const a of verdict.adoptions) ctx.adoptedPaths.add(a.local.path);
     for (const o of verdict.orphans) result.deletes.push({ fileId: o.fileId, path: o.path, reason: 'orphan', fromLocalDelete: false });
     result.settledInFlight.push(...verdict.settled);
     result.unclaimed.push(...verdict.unclaimed);
@@ -217,27 +154,15 @@ export function plan(local: LocalView | null, ledger: LedgerView, remoteOrNull: 
   for (const file of remote.files) if (!owned.has(file.id) && !unclaimedIds.has(file.id)) result.foreign++;
 
   // Old versions and other owned ids already decided for deletion.
-  for (const row of listed ? ledger.pendingDeletes : []) {
+  for (const row of ctx.listed ? ledger.pendingDeletes : []) {
     if (remote.complete && !remoteById.has(row.fileId)) result.alreadyGone.push(row.fileId);
     else result.deletes.push({ fileId: row.fileId, path: row.path, reason: row.reason, fromLocalDelete: false });
   }
-
-  if (local) planLocal(local, ledgerByPath, remoteById, remote.complete, failures, adoptedPaths, options, result);
-  if (remote.complete && options.holdLookalikes) holdLookalikes(remote.files, owned, options, result);
-  planLocalDeletes(local, ledger, ledgerByPath, listed ? remoteById : null, remote.complete || !listed, options, result);
-  return result;
 }
 
-function planLocal(
-  local: LocalView,
-  ledgerByPath: ReadonlyMap<string, FileRow>,
-  remoteById: ReadonlyMap<string, FileMetadata>,
-  remoteComplete: boolean,
-  failures: ReadonlyMap<string, Failure>,
-  adoptedPaths: ReadonlySet<string>,
-  options: PlanOptions,
-  result: Plan,
-): void {
+function planLocal(ctx: PlanContext, local: LocalView): void {
+  const { ledgerByPath, remoteById, failures, adoptedPaths, options, result } = ctx;
+  const remoteComplete = ctx.remote.complete;
   for (const problem of local.problems) {
     result.skips.push({
       path: problem.path,
@@ -290,15 +215,11 @@ function holdLookalikes(remote: readonly FileMetadata[], owned: ReadonlySet<stri
   result.uploads = result.uploads.filter((u) => !held.has(u.path));
 }
 
-function planLocalDeletes(
-  local: LocalView | null,
-  ledger: LedgerView,
-  ledgerByPath: ReadonlyMap<string, FileRow>,
-  remoteById: ReadonlyMap<string, FileMetadata> | null,
-  remoteComplete: boolean,
-  options: PlanOptions,
-  result: Plan,
-): void {
+function planLocalDeletes(ctx: PlanContext, local: LocalView | null): void {
+  const { ledger, ledgerByPath, options, result } = ctx;
+  // Unlisted, the ledger is trusted: its ids are taken as there, and the view as complete.
+  const remoteById = ctx.listed ? ctx.remoteById : null;
+  const remoteComplete = ctx.remote.complete || !ctx.listed;
   if (!local) {
     result.deletesBlocked = 'the local walk failed';
     return;

@@ -1,28 +1,33 @@
 // A full reconciliation: check the root, walk it and list the workspace, plan, execute, sweep the
 // orphans lost answers may have left, and record the result. Used by `sync` and by the daemon.
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Config } from '../config.js';
-import { ExitCode, GuardError, errorMessage } from '../errors.js';
+import { GuardError } from '../errors.js';
 import { backupLedger } from '../ledger/backup.js';
-import type { Ledger } from '../ledger/ledger.js';
-import { createFilter, filterHash, readIgnoreFile } from '../local/filter.js';
+import type { FileRow, Ledger } from '../ledger/ledger.js';
+import { buildFilter, filterHash } from '../local/filter.js';
+import { checkRoot } from '../local/root.js';
 import type { FilterOptions, PathFilter, WalkResult } from '../local/types.js';
-import { identityChange, type RootIdentity } from '../local/root.js';
-import { RootError, statOne, walk } from '../local/walk.js';
+import { RootError, walk } from '../local/walk.js';
 import type { Logger } from '../log.js';
-import type { FileMetadata, RemoteFiles } from '../remote/types.js';
-import { execute, type ExecuteReport, type Progress } from './execute.js';
-import { remoteName } from './names.js';
+import type { RemoteFiles } from '../remote/types.js';
+import { execute } from './execute.js';
+import { nameFor } from './names.js';
 import { ORPHAN_SKEW_MS } from './orphans.js';
 import { ALREADY_REMOTE, reportOf, type SyncReport } from './outcome.js';
-import { plan, type DeleteReason, type Plan, type PlanOptions } from './plan.js';
-import { readRemoteSide, seenAfterRun, WORKSPACE_META_KEY, type WorkspaceSeen } from './remote-view.js';
-import { parseRestoreWindow, restoreCopies, RESTORE_WINDOW_META_KEY } from './restore-window.js';
+import { planFor } from './plan.js';
+import { readRemoteSide, seenAfterRun, WORKSPACE_META_KEY, type RemoteSide, type WorkspaceSeen } from './remote-view.js';
+import { parseRestoreWindow, restoreCopies, RESTORE_WINDOW_META_KEY, type RestoreWindow } from './restore-window.js';
+import { executeDepsFor, planOptionsFor } from './session.js';
+import type { DeleteReason, ExecuteDeps, ExecuteReport, LedgerView, Plan, PlanOptions, Progress } from './types.js';
 
 export { ALREADY_REMOTE, type Counts, type SyncReport } from './outcome.js';
-
 export { ORPHAN_SKEW_MS } from './orphans.js';
+// Moved to their homes (local/filter.ts, local/root.ts, sync/names.ts, sync/session.ts); re-exported
+// for importers not yet updated.
+export { buildFilter } from '../local/filter.js';
+export { checkRoot } from '../local/root.js';
+export { nameFor } from './names.js';
+export { presenceCheck } from './session.js';
 
 /**
  * The walk keeps the bytes of new or changed files up to 64 KiB, 64 MiB in all, and their uploads
@@ -56,46 +61,19 @@ export interface ReconcileOptions {
   filter?: { filter: PathFilter; options: FilterOptions };
 }
 
-/** Builds the filter the walk and the watcher share, reading the root's `.filesyncignore`. */
-export async function buildFilter(config: Config): Promise<{ filter: PathFilter; options: FilterOptions }> {
-  const ignoreFile = await readIgnoreFile(config.root);
-  const rel = path.relative(config.root, config.stateDir);
-  const stateDirInRoot = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : undefined;
-  const options: FilterOptions = {
-    include: config.include,
-    exclude: config.exclude,
-    ...(ignoreFile !== undefined ? { ignoreFile } : {}),
-    ...(stateDirInRoot !== undefined ? { stateDirInRoot } : {}),
-  };
-  return { filter: createFilter(options), options };
-}
-
-/** Remote name for a path under the configured naming. */
-export function nameFor(config: Config): (relPath: string) => string {
-  return config.remoteNames === 'basename' ? (p) => remoteName(path.posix.basename(p)) : remoteName;
-}
-
-/**
- * Checks the root before anything is planned (rule 4). A missing root is an error (exit 3);
- * a missing marker or another device or inode (a replaced folder) does not stop uploads but forbids deletes.
- */
-export function checkRoot(config: Config, ledger: Ledger, acceptNewDevice = false): { distrust: string | null; dev: number } {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(config.root);
-  } catch (err) {
-    throw new GuardError(`the sync root ${config.root} is missing or unreadable (${errorMessage(err)}): nothing was deleted`, { cause: err });
-  }
-  if (!stat.isDirectory()) throw new GuardError(`the sync root ${config.root} is not a directory: nothing was deleted`);
-  let distrust: string | null = null;
-  if (config.rootMarker && !fs.existsSync(path.join(config.root, config.rootMarker))) {
-    distrust = `the root marker ${config.rootMarker} is missing from ${config.root} (is the right disk mounted?)`;
-  }
-  // Device and inode (src/local/root.ts): a replaced folder is as foreign as another disk.
-  if (!distrust && !acceptNewDevice && ledger.counts().files > 0) {
-    distrust = identityChange(config.root, ledger.getMetaJson<Partial<RootIdentity>>('root_identity'), stat);
-  }
-  return { distrust, dev: stat.dev };
+/** One reconciliation's state, shared by its steps. */
+interface Run {
+  options: ReconcileOptions;
+  now: () => number;
+  startedAt: number;
+  requestsBefore: number;
+  root: { distrust: string | null; dev: number };
+  filter: PathFilter;
+  filterOptions: FilterOptions;
+  /** The scan stops at once on `stop`: it has changed nothing yet. */
+  scanSignal: AbortSignal | undefined;
+  /** After `ledger restore`: copies uploaded since the backup are looked for in the whole listing. */
+  restoreWindow: RestoreWindow | undefined;
 }
 
 /** Runs one full reconciliation. Throws only fatal errors (config, 401, unreachable, root missing). */
@@ -106,134 +84,143 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   const requestsBefore = requestCount(remote);
   const root = checkRoot(config, ledger, options.allowMassDelete ?? false);
   const { filter, options: filterOptions } = options.filter ?? (await buildFilter(config));
-  // The scan stops at once on `stop`: it has changed nothing yet.
   const scanSignal = options.stop ? (options.signal ? AbortSignal.any([options.signal, options.stop]) : options.stop) : options.signal;
+  const run: Run = { options, now, startedAt, requestsBefore, root, filter, filterOptions, scanSignal, restoreWindow: undefined };
   // Read once for the walk and the plan: 100,000 rows are ~50 MB of objects.
   const rows = ledger.files();
-  const known = new Map(rows.map((row) => [row.path, row]));
-  const scanProgress = { files: 0, bytesHashed: 0 };
-  const walking = walk(config.root, {
-    filter,
-    followSymlinks: config.followSymlinks,
-    maxFileBytes: config.maxFileBytes,
-    known: (p) => known.get(p),
-    ...(options.dryRun ? {} : { keepContent: { maxFileBytes: KEEP_FILE_BYTES, remainingBytes: KEEP_TOTAL_BYTES } }),
-    logger,
-    ...(scanSignal ? { signal: scanSignal } : {}),
-    onProgress: (p) => {
-      scanProgress.files = p.files;
-      options.onProgress?.('scan', { filesDone: p.files, filesTotal: 0, bytesDone: p.bytesHashed, bytesTotal: 0 });
-    },
-  }).catch((err: unknown) => {
-    if (err instanceof RootError) throw new GuardError(`${err.message}: nothing was deleted`, { cause: err });
-    throw err;
-  });
-  // After `ledger restore`: copies uploaded since the backup are looked for in the whole listing.
-  const restoreWindow = parseRestoreWindow(ledger.getMetaJson(RESTORE_WINDOW_META_KEY));
-  // GA: the owned ids by look-up when that is cheaper than listing the workspace (remote-view.ts).
-  const readRemote = (files = rows) =>
-    readRemoteSide({
-      remote,
-      files,
-      pendingDeletes: ledger.pendingDeletes(),
-      inFlight: ledger.inFlight(),
-      seen: ledger.getMetaJson<WorkspaceSeen>(WORKSPACE_META_KEY),
-      now: startedAt,
-      fullListHours: config.api.fullListHours,
-      orphanSkewMs: ORPHAN_SKEW_MS,
-      forceFull: restoreWindow ? 'the ledger was restored from a backup: the whole listing is searched for copies uploaded since' : undefined,
-      signal: scanSignal,
-    });
-  const [local, remoteSide] = await Promise.all([walking, readRemote()]);
+  const walking = walkRoot(run, rows);
+  run.restoreWindow = parseRestoreWindow(ledger.getMetaJson(RESTORE_WINDOW_META_KEY));
+  const [local, remoteSide] = await Promise.all([walking, readRemote(run, rows)]);
   logger.debug('remote side read', { mode: remoteSide.choice.mode, why: remoteSide.choice.reason, ...remoteSide.requests });
   for (const skip of local.skipped) logger.debug('skipped', { path: skip.path, reason: skip.reason });
 
-  // Orphans are matched on the server's clock (rule 3): the listing's answers just measured it.
-  const planOptions = (): PlanOptions => ({
-    deleteMode: config.deletes.mode,
-    maxDeleteCount: config.deletes.maxCount,
-    maxDeleteShare: config.deletes.maxShare,
-    allowMassDelete: options.allowMassDelete ?? false,
-    // Look-alikes are held until one full listing found none to hold (or the user allowed them):
-    // after that, a same-name file of the workspace is another application's.
-    holdLookalikes: !(options.allowDuplicates ?? false) && ledger.getMeta(LOOKALIKES_SETTLED) === undefined,
-    maxFileBytes: config.maxFileBytes,
-    remoteName: nameFor(config),
-    rootDistrust: root.distrust,
-    now: now(),
-    orphanSkewMs: ORPHAN_SKEW_MS,
-    serverOffsetMs: remote.clockOffsetMs?.() ?? null,
-  });
-  const ledgerView = (files = ledger.files()) => ({
-    files,
-    pendingDeletes: ledger.pendingDeletes(),
-    inFlight: ledger.inFlight(),
-    failures: options.respectBackoff ? ledger.failures() : ledger.failures().filter((f) => !f.retryable),
-    unclaimed: ledger.unclaimedCopies().map((c) => c.fileId),
-  });
   const sizes = new Map(remoteSide.view.files.map((f) => [f.id, f.size_bytes]));
-  const thePlan = plan(local, ledgerView(rows), remoteSide.view, planOptions());
+  const thePlan = planFor({ kind: 'full', local, remote: remoteSide.view }, ledgerView(run, rows), planOptions(run));
   thePlan.foreign = remoteSide.foreign ?? thePlan.foreign;
   logPlan(thePlan, logger);
-  if (options.dryRun) return reportOf(thePlan, null, options, startedAt, now(), requestCount(remote) - requestsBefore, local, sizes);
+  const report = (result: ExecuteReport | null) =>
+    reportOf({ plan: thePlan, result, dryRun: options.dryRun ?? false, startedAt, finishedAt: now(), apiRequests: requestCount(remote) - requestsBefore, local, sizes });
+  if (options.dryRun) return report(null);
 
-  const deps = {
-    root: config.root,
-    remote,
-    ledger,
-    logger,
-    concurrency: config.concurrency,
-    maxFileBytes: config.maxFileBytes,
-    settleMs: config.settleSeconds * 1000,
+  const deps = executeDepsFor(config, { remote, ledger, logger, filter }, {
     now,
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.stop ? { stop: options.stop } : {}),
     ...(local.contents ? { contents: local.contents } : {}),
     onProgress: (p: Progress) => options.onProgress?.('sync', p),
-    stillPresent: presenceCheck(config, filter),
-  };
-  if (restoreWindow) addRestoreCopies(thePlan, restoreCopies(restoreWindow, remoteSide.view.files, ledgerView(rows), thePlan, { localPaths: local.files.map((f) => f.path), remoteName: nameFor(config), serverOffsetMs: remote.clockOffsetMs?.() ?? null, skewMs: ORPHAN_SKEW_MS }));
+  });
+  if (run.restoreWindow) {
+    const claims = { localPaths: local.files.map((f) => f.path), remoteName: nameFor(config), serverOffsetMs: remote.clockOffsetMs?.() ?? null, skewMs: ORPHAN_SKEW_MS };
+    addRestoreCopies(thePlan, restoreCopies(run.restoreWindow, remoteSide.view.files, ledgerView(run, rows), thePlan, claims));
+  }
   recordUnclaimed(thePlan, ledger, logger, now());
   const result = await execute(thePlan, deps);
-  if (result.unknownOutcomes > 0 && !options.signal?.aborted && !result.interrupted) {
-    // Lost answers may have stored files we hold no id for: one more listing finds and settles them.
-    logger.info('answers were lost during uploads; sweeping the listing for orphans', { attempts: result.unknownOutcomes });
-    const sweep = plan(local, ledgerView(), (await readRemote(ledger.files())).view, planOptions());
-    recordUnclaimed(sweep, ledger, logger, now());
-    const swept = await execute(
-      { ...sweep, uploads: [], statUpdates: [], skips: [], forget: [], held: null, deletes: sweep.deletes.filter((d) => d.reason === 'orphan' || d.reason === 'torn') },
-      deps,
-    );
-    result.adopted += swept.adopted;
-    result.deleted += swept.deleted;
-    for (const [reason, n] of Object.entries(swept.deletesBy)) result.deletesBy[reason as DeleteReason] = (result.deletesBy[reason as DeleteReason] ?? 0) + n;
-    result.failedDeletes.push(...swept.failedDeletes);
-  }
+  if (result.unknownOutcomes > 0 && !options.signal?.aborted && !result.interrupted) await sweepOrphans(run, local, deps, result);
+  finish(run, thePlan, result, local, remoteSide);
+  const done = report(result);
+  return recordReport(run, done);
+}
+
+/** The walk of the root, for the plan (a root that went away under it is a guard error: exit 3). */
+function walkRoot(run: Run, rows: readonly FileRow[]): Promise<WalkResult> {
+  const options = run.options;
+  const { config, logger } = options;
+  const known = new Map(rows.map((row) => [row.path, row]));
+  return walk(config.root, {
+    filter: run.filter,
+    followSymlinks: config.followSymlinks,
+    maxFileBytes: config.maxFileBytes,
+    known: (p) => known.get(p),
+    ...(options.dryRun ? {} : { keepContent: { maxFileBytes: KEEP_FILE_BYTES, remainingBytes: KEEP_TOTAL_BYTES } }),
+    logger,
+    ...(run.scanSignal ? { signal: run.scanSignal } : {}),
+    onProgress: (p) => options.onProgress?.('scan', { filesDone: p.files, filesTotal: 0, bytesDone: p.bytesHashed, bytesTotal: 0 }),
+  }).catch((err: unknown) => {
+    if (err instanceof RootError) throw new GuardError(`${err.message}: nothing was deleted`, { cause: err });
+    throw err;
+  });
+}
+
+/** The remote side; GA: the owned ids by look-up when that is cheaper than listing the workspace (remote-view.ts). */
+function readRemote(run: Run, files: readonly FileRow[]): Promise<RemoteSide> {
+  const { config, ledger, remote } = run.options;
+  return readRemoteSide({
+    remote,
+    files,
+    pendingDeletes: ledger.pendingDeletes(),
+    inFlight: ledger.inFlight(),
+    seen: ledger.getMetaJson<WorkspaceSeen>(WORKSPACE_META_KEY),
+    now: run.startedAt,
+    fullListHours: config.api.fullListHours,
+    orphanSkewMs: ORPHAN_SKEW_MS,
+    forceFull: run.restoreWindow ? 'the ledger was restored from a backup: the whole listing is searched for copies uploaded since' : undefined,
+    signal: run.scanSignal,
+  });
+}
+
+/** The plan's options now: orphans are matched on the server's clock (rule 3), which the listing just measured. */
+function planOptions(run: Run): PlanOptions {
+  const options = run.options;
+  const { config, ledger, remote } = options;
+  return planOptionsFor(config, {
+    now: run.now(),
+    allowMassDelete: options.allowMassDelete ?? false,
+    // Look-alikes are held until one full listing found none to hold (or the user allowed them):
+    // after that, a same-name file of the workspace is another application's.
+    holdLookalikes: !(options.allowDuplicates ?? false) && ledger.getMeta(LOOKALIKES_SETTLED) === undefined,
+    rootDistrust: run.root.distrust,
+    serverOffsetMs: remote.clockOffsetMs?.() ?? null,
+  });
+}
+
+function ledgerView(run: Run, files: readonly FileRow[] = run.options.ledger.files()): LedgerView {
+  const { ledger, respectBackoff } = run.options;
+  return {
+    files,
+    pendingDeletes: ledger.pendingDeletes(),
+    inFlight: ledger.inFlight(),
+    failures: respectBackoff ? ledger.failures() : ledger.failures().filter((f) => !f.retryable),
+    unclaimed: ledger.unclaimedCopies().map((c) => c.fileId),
+  };
+}
+
+/** Lost answers may have stored files we hold no id for: one more listing finds and settles them. */
+async function sweepOrphans(run: Run, local: WalkResult, deps: ExecuteDeps, result: ExecuteReport): Promise<void> {
+  const { ledger, logger } = run.options;
+  logger.info('answers were lost during uploads; sweeping the listing for orphans', { attempts: result.unknownOutcomes });
+  const view = ledgerView(run);
+  const remote = (await readRemote(run, ledger.files())).view;
+  const sweep = planFor({ kind: 'orphan-sweep', local, remote }, view, planOptions(run));
+  recordUnclaimed(sweep, ledger, logger, run.now());
+  const swept = await execute(sweep, deps);
+  result.adopted += swept.adopted;
+  result.deleted += swept.deleted;
+  for (const [reason, n] of Object.entries(swept.deletesBy)) result.deletesBy[reason as DeleteReason] = (result.deletesBy[reason as DeleteReason] ?? 0) + n;
+  result.failedDeletes.push(...swept.failedDeletes);
+}
+
+/** What a finished run records in the ledger's meta: the root's identity, the workspace seen, the filter. */
+function finish(run: Run, thePlan: Plan, result: ExecuteReport, local: WalkResult, remoteSide: RemoteSide): void {
+  const { ledger } = run.options;
   // A distrusted root (another device) is not recorded as the new truth: its deletes stay
   // blocked until the right disk is back (or the state is reset by hand).
-  if (root.distrust === null) ledger.setMetaJson('root_identity', { dev: root.dev, ino: local.root.ino });
+  if (run.root.distrust === null) ledger.setMetaJson('root_identity', { dev: run.root.dev, ino: local.root.ino });
   const seen = seenAfterRun(remoteSide, ledger.getMetaJson<WorkspaceSeen>(WORKSPACE_META_KEY), result.uploaded, result.deleted);
   if (seen) ledger.setMetaJson(WORKSPACE_META_KEY, seen);
-  ledger.setMeta('filter_hash', filterHash(filterOptions));
-  if (remoteSide.choice.mode === 'full' && thePlan.alreadyRemote.length === 0 && !result.interrupted) ledger.setMeta(LOOKALIKES_SETTLED, new Date(now()).toISOString());
-  const report = reportOf(thePlan, result, options, startedAt, now(), requestCount(remote) - requestsBefore, local, sizes);
+  ledger.setMeta('filter_hash', filterHash(run.filterOptions));
+  if (remoteSide.choice.mode === 'full' && thePlan.alreadyRemote.length === 0 && !result.interrupted) ledger.setMeta(LOOKALIKES_SETTLED, new Date(run.now()).toISOString());
+}
+
+/** Records the report as the last sync, closes a restore window, and backs the ledger up (rule 6). */
+async function recordReport(run: Run, report: SyncReport): Promise<SyncReport> {
+  const options = run.options;
+  const { ledger, logger, remote } = options;
   ledger.setMetaJson('last_sync', report);
   // The copies of the restore window are recorded: closed, before the backup (which must not carry it).
-  if (restoreWindow && !options.signal?.aborted) ledger.setMetaJson(RESTORE_WINDOW_META_KEY, null);
+  if (run.restoreWindow && !options.signal?.aborted) ledger.setMetaJson(RESTORE_WINDOW_META_KEY, null);
   // A copy to restore from if the ledger is ever damaged (rule 6); an interrupted run is not one to keep.
   if (!options.signal?.aborted) await backupLedger(ledger, logger, { clockOffsetMs: remote.clockOffsetMs?.() ?? null });
   return report;
-}
-
-/**
- * Whether a path is (again) a file the sync takes: the filter applies, so an excluded file or one
- * replaced by a link counts as gone. Reads no content (a zero-byte limit leaves files unhashed).
- */
-export function presenceCheck(config: Config, filter: PathFilter): (relPath: string) => Promise<boolean> {
-  return async (relPath) => {
-    const found = await statOne(config.root, relPath, { filter, followSymlinks: config.followSymlinks, maxFileBytes: 0, known: () => undefined });
-    return typeof found !== 'string';
-  };
 }
 
 /**

@@ -4,27 +4,15 @@
 import { lstat, type Stats } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
+import { statusOf } from '../failure.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { FileConditionError, changing, tooLarge } from '../local/errors.js';
 import { hashFile } from '../local/hash.js';
 import type { Logger } from '../log.js';
 import type { RemoteFiles } from '../remote/types.js';
 import type { DeferredWrites } from './deferred.js';
-import type { ExecuteDeps } from './execute.js';
-import type { Adoption, UploadAction } from './plan.js';
+import type { Adoption, ExecuteDeps, UploadAction } from './types.js';
 import { expired } from './remote-view.js';
-
-/** The HTTP status an error carries, if any (ApiError and look-alikes). */
-export function statusOf(err: unknown): number | undefined {
-  const status = (err as { status?: unknown }).status;
-  return typeof status === 'number' ? status : undefined;
-}
-
-/** Whether retrying can help; errors that do not say are taken as retryable. */
-export function retryableOf(err: unknown): boolean {
-  const retryable = (err as { retryable?: unknown }).retryable;
-  return typeof retryable === 'boolean' ? retryable : true;
-}
 
 /** Attempts of a failed upload whose outcome is unknown (possible orphans). */
 function unknownOutcomesOf(err: unknown): number {
@@ -53,16 +41,21 @@ export type UploadOutcome =
   | { kind: 'torn'; tornId: string; unknownOutcomes: number }
   | { kind: 'unchanged' };
 
+/** What one upload needs besides its action: the executor's dependencies, its signal and clock. */
+export interface UploadContext {
+  /** The file changed since the walk: hash it again (and send what this read hashed). */
+  rehash: boolean;
+  deps: ExecuteDeps;
+  signal: AbortSignal;
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  now: () => number;
+  /** Where the record of the finished upload waits for its group commit; absent: committed at once. */
+  later?: DeferredWrites;
+}
+
 /** One upload with rule 5: settle, hash what is sent, and check nothing moved under it. */
-export async function uploadOne(
-  action: UploadAction,
-  rehash: boolean,
-  deps: ExecuteDeps,
-  signal: AbortSignal,
-  sleep: (ms: number, signal?: AbortSignal) => Promise<void>,
-  now: () => number,
-  later?: DeferredWrites,
-): Promise<UploadOutcome> {
+export async function uploadOne(action: UploadAction, ctx: UploadContext): Promise<UploadOutcome> {
+  const { rehash, deps, signal, sleep, now, later } = ctx;
   const age = now() - action.local.mtimeMs;
   if (age < deps.settleMs) await sleep(Math.min(deps.settleMs, deps.settleMs - age), signal);
 
@@ -76,15 +69,7 @@ export async function uploadOne(
   deps.contents?.delete(action.path);
   // The client checks, as it opens the file, that it is still the file hashed (`expect`): a file
   // changed or replaced since the walk fails with `changed` and comes back here with `rehash`.
-  if (rehash) {
-    // Changed since the walk: hash again, so the ledger records what is really sent. A small file
-    // is sent from the bytes of this very read: what was hashed is what is uploaded.
-    const hashed = await hashFile(abs, { place: { realRoot }, signal, keep: true });
-    if (!hashed.stableAcrossRead) throw changing(abs, 'is still changing');
-    local = { ...local, size: hashed.size, mtimeMs: hashed.mtimeMs, ino: hashed.ino, dev: hashed.dev, sha256: hashed.sha256 };
-    content = hashed.content;
-    if (local.size > deps.maxFileBytes) throw tooLarge(abs, local.size, deps.maxFileBytes);
-  }
+  if (rehash) ({ local, content } = await hashAgain(abs, realRoot, local, ctx));
   const row = deps.ledger.fileByPath(action.path);
   if (row && row.sha256 === local.sha256 && row.remoteName === action.remoteName && action.reason !== 'missing-remote') {
     deps.ledger.updateStat(action.path, local.size, local.mtimeMs, local.ino);
@@ -136,6 +121,18 @@ export async function uploadOne(
   }
   const { replaced } = deps.ledger.finishUpload(inFlightId, uploaded, file, unknownOutcomes, finishedAt);
   return { kind: 'done', bytes: local.size, replaced, unknownOutcomes };
+}
+
+/**
+ * Changed since the walk: hash again, so the ledger records what is really sent. A small file is
+ * sent from the bytes of this very read: what was hashed is what is uploaded.
+ */
+async function hashAgain(abs: string, realRoot: string, local: UploadAction['local'], ctx: UploadContext): Promise<{ local: UploadAction['local']; content: Buffer | undefined }> {
+  const hashed = await hashFile(abs, { place: { realRoot }, signal: ctx.signal, keep: true });
+  if (!hashed.stableAcrossRead) throw changing(abs, 'is still changing');
+  const again = { ...local, size: hashed.size, mtimeMs: hashed.mtimeMs, ino: hashed.ino, dev: hashed.dev, sha256: hashed.sha256 };
+  if (again.size > ctx.deps.maxFileBytes) throw tooLarge(abs, again.size, ctx.deps.maxFileBytes);
+  return { local: again, content: hashed.content };
 }
 
 /**

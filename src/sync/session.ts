@@ -1,0 +1,73 @@
+// What a sync session reads from the configuration, in one place: the planner's options and the
+// executor's dependencies, for the full reconciliation and for the daemon's path jobs alike.
+import type { Config } from '../config.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { PathFilter } from '../local/types.js';
+import { statOne } from '../local/walk.js';
+import type { Logger } from '../log.js';
+import type { RemoteFiles } from '../remote/types.js';
+import { nameFor } from './names.js';
+import { ORPHAN_SKEW_MS } from './orphans.js';
+import type { ExecuteDeps, PlanOptions } from './types.js';
+
+/** What of a plan's options is not in the configuration: the moment, and this run's trust and permissions. */
+export interface PlanMoment {
+  /** The time of the plan (ms since the epoch). */
+  now: number;
+  allowMassDelete?: boolean;
+  holdLookalikes?: boolean;
+  rootDistrust?: string | null;
+  serverOffsetMs?: number | null;
+}
+
+/** The planner's options under `config` (DESIGN.md rules 3 and 4: guards, naming, the orphan window). */
+export function planOptionsFor(config: Config, moment: PlanMoment): PlanOptions {
+  return {
+    deleteMode: config.deletes.mode,
+    maxDeleteCount: config.deletes.maxCount,
+    maxDeleteShare: config.deletes.maxShare,
+    allowMassDelete: moment.allowMassDelete ?? false,
+    ...(moment.holdLookalikes !== undefined ? { holdLookalikes: moment.holdLookalikes } : {}),
+    maxFileBytes: config.maxFileBytes,
+    remoteName: nameFor(config),
+    rootDistrust: moment.rootDistrust ?? null,
+    now: moment.now,
+    orphanSkewMs: ORPHAN_SKEW_MS,
+    ...(moment.serverOffsetMs !== undefined ? { serverOffsetMs: moment.serverOffsetMs } : {}),
+  };
+}
+
+/** The parts a session works with besides the configuration. */
+export interface SessionParts {
+  remote: RemoteFiles;
+  ledger: Ledger;
+  logger: Logger;
+  /** The filter in force: a deleted path that came back counts only if the sync would take it. */
+  filter: PathFilter;
+}
+
+/** The executor's dependencies under `config`; `extra` adds this run's signals, clock and callbacks. */
+export function executeDepsFor(config: Config, parts: SessionParts, extra: Partial<ExecuteDeps> = {}): ExecuteDeps {
+  return {
+    root: config.root,
+    remote: parts.remote,
+    ledger: parts.ledger,
+    logger: parts.logger,
+    concurrency: config.concurrency,
+    maxFileBytes: config.maxFileBytes,
+    settleMs: config.settleSeconds * 1000,
+    stillPresent: presenceCheck(config, parts.filter),
+    ...extra,
+  };
+}
+
+/**
+ * Whether a path is (again) a file the sync takes: the filter applies, so an excluded file or one
+ * replaced by a link counts as gone. Reads no content (a zero-byte limit leaves files unhashed).
+ */
+export function presenceCheck(config: Config, filter: PathFilter): (relPath: string) => Promise<boolean> {
+  return async (relPath) => {
+    const found = await statOne(config.root, relPath, { filter, followSymlinks: config.followSymlinks, maxFileBytes: 0, known: () => undefined });
+    return typeof found !== 'string';
+  };
+}

@@ -1,0 +1,207 @@
+// The planner's vocabulary: the views it reads (local walk, ledger, remote listing), its options, and
+// the plan it returns. Types only, shared by the planner, the executor, the outcome and the session.
+import type { Failure, FileRow, InFlightUpload, PendingDelete } from '../ledger/ledger.js';
+import type { LocalFile, LocalProblem } from '../local/types.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { Logger } from '../log.js';
+import type { FileMetadata, RemoteFiles } from '../remote/types.js';
+import type { MoveSide } from './moves.js';
+import type { OrphanVerdict } from './orphans.js';
+
+/** The local side as the planner sees it; `null` when the walk could not run at all. */
+export interface LocalView {
+  files: readonly LocalFile[];
+  problems: readonly LocalProblem[];
+  /** False when some directory could not be read. */
+  complete: boolean;
+}
+
+/** The remote listing; `complete` is false when paging stopped early. */
+export interface RemoteView {
+  files: readonly FileMetadata[];
+  complete: boolean;
+}
+
+export interface LedgerView {
+  files: readonly FileRow[];
+  pendingDeletes: readonly PendingDelete[];
+  inFlight: readonly InFlightUpload[];
+  failures: readonly Failure[];
+  /** Ids recorded as unclaimed copies (rule 3): never matched again, never deleted by a sync. */
+  unclaimed?: readonly string[];
+}
+
+export interface PlanOptions {
+  deleteMode: 'mirror' | 'keep';
+  maxDeleteCount: number;
+  maxDeleteShare: number;
+  allowMassDelete: boolean;
+  /**
+   * Hold new uploads whose remote name and size the workspace already holds, unknown to the ledger
+   * (a lost state directory would otherwise upload a duplicate set); off once a reconciliation finished.
+   */
+  holdLookalikes?: boolean;
+  maxFileBytes: number;
+  /** Remote filename for a relative path. */
+  remoteName: (relPath: string) => string;
+  /** Why the root cannot be trusted for deletes (missing marker, another device), if it cannot. */
+  rootDistrust: string | null;
+  /** The time of the plan (ms since the epoch): failure back-off and the orphan window. */
+  now: number;
+  /**
+   * Plan only these paths (the daemon's jobs). Ledger rows outside the scope are neither uploaded
+   * nor deleted; the "empty root" check is left to the caller, who alone sees the whole root.
+   */
+  scope?: (relPath: string) => boolean;
+  /**
+   * The skew allowance around an upload's window on the server's clock (ORPHAN_SKEW_MS: seconds,
+   * for the `Date` header's resolution, not for clock drift, which the offset measures).
+   */
+  orphanSkewMs: number;
+  /** The API's clock minus this host's, from its `Date` header; null or absent when unknown. */
+  serverOffsetMs?: number | null;
+  /** Attempts one upload call makes at most (default 5): the copies a crashed upload may have left. */
+  maxUploadAttempts?: number;
+  /**
+   * Paths added since the deletes became due, outside this plan (the daemon's delete batch: its
+   * uploads ran as path jobs). Each may pair with one deleted path as a move (rule 4).
+   */
+  recentlyAdded?: readonly MoveSide[];
+}
+
+export type UploadReason = 'new' | 'changed' | 'renamed' | 'missing-remote';
+
+/** Upload the content of `local`; `replaces` is the id the path pointed at before. */
+export interface UploadAction {
+  path: string;
+  local: LocalFile & { sha256: string };
+  remoteName: string;
+  reason: UploadReason;
+  replaces: string | null;
+}
+
+export type DeleteReason = PendingDelete['reason'];
+
+/** Delete an owned id. `path` is the path it served, if any. */
+export interface DeleteAction {
+  fileId: string;
+  path: string | null;
+  reason: DeleteReason;
+  /** True for a locally deleted path (these are what the guard counts); false for old versions. */
+  fromLocalDelete: boolean;
+}
+
+/** A remote file found to be the result of an upload whose answer was lost: take it as the path's copy. */
+export type Adoption = OrphanVerdict['adoptions'][number];
+
+/** A remote copy no in-flight row can claim for sure (rule 3): recorded and shown, never touched. */
+export type UnclaimedFinding = OrphanVerdict['unclaimed'][number];
+
+/** A path not synced this time, with the reason (for the summary and `status`). */
+export interface Skip {
+  path: string;
+  reason: string;
+  /** A failure (counts toward exit code 1), or only a wait (a file still changing). */
+  failed: boolean;
+  /** Record it in the ledger's failures (news), or not (already recorded, or a wait). */
+  record: { retryable: boolean; stat: { size: number; mtimeMs: number } | null } | null;
+}
+
+export interface Plan {
+  uploads: UploadAction[];
+  adoptions: Adoption[];
+  /** Touched files whose content did not change: only the ledger's stat moves. */
+  statUpdates: { path: string; size: number; mtimeMs: number; ino: number }[];
+  deletes: DeleteAction[];
+  /** Deletes the guard held back (rule 4), with the reason. */
+  held: { deletes: DeleteAction[]; reason: string } | null;
+  /** Why no delete of a locally missing path was planned at all, when that is so. */
+  deletesBlocked: string | null;
+  /** Pending deletes the complete listing no longer shows: done without a request. */
+  alreadyGone: string[];
+  /** Ledger paths whose id the remote lost while the local file is gone too: forget them. */
+  forget: string[];
+  /** In-flight rows this (complete) listing settles. */
+  settledInFlight: number[];
+  /** Copies matched ambiguously (rule 3): to record as unclaimed, never to delete. */
+  unclaimed: UnclaimedFinding[];
+  /** Recorded unclaimed copies the complete listing no longer shows: forget them. */
+  unclaimedGone: string[];
+  skips: Skip[];
+  unchanged: number;
+  /** Remote files this program does not own (other applications'): never touched. */
+  foreign: number;
+  /**
+   * New paths whose upload is held: the workspace holds a file this ledger does not own with the
+   * name and size the upload would have (a lost state directory?). `files-sync adopt` settles them.
+   */
+  alreadyRemote: string[];
+}
+
+/** Progress of a running plan, for the progress bar and the daemon's status. */
+export interface Progress {
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  /** The path a job just finished, if any. */
+  path?: string;
+}
+
+export interface ExecuteDeps {
+  root: string;
+  remote: RemoteFiles;
+  ledger: Ledger;
+  logger: Logger;
+  /** Uploads and deletes at once. */
+  concurrency: number;
+  /** Files larger than this are not uploaded. */
+  maxFileBytes: number;
+  /** A file must be this old (mtime) before it is read for upload. */
+  settleMs: number;
+  signal?: AbortSignal;
+  /**
+   * Stops new work when it fires (Ctrl-C): queued jobs are dropped, transfers in flight go on
+   * (until `signal` ends them), and no delete starts. The report says `interrupted`.
+   */
+  stop?: AbortSignal;
+  /**
+   * Bytes the walk kept of files it hashed (WalkResult.contents): an upload sends them instead of
+   * reading the file again, and drops them once sent.
+   */
+  contents?: Map<string, Buffer>;
+  /** Clock and sleep, passed in so tests control time. */
+  now?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  onProgress?: (progress: Progress) => void;
+  /**
+   * Whether a path the plan deletes is back (a file the sync would take: the filter applies).
+   * Default: a regular file is there.
+   */
+  stillPresent?: (relPath: string) => Promise<boolean>;
+  /**
+   * Upload or delete failures in a row, each "API unavailable after retries", that end the run
+   * (exit 5). One such failure may be the file's own (a timeout on a huge upload): it is recorded
+   * with back-off and the others go on. Default 3; the daemon's one-path jobs use 1.
+   */
+  unavailableStreak?: number;
+}
+
+/** What one plan's execution did. */
+export interface ExecuteReport {
+  uploaded: number;
+  replaced: number;
+  adopted: number;
+  deleted: number;
+  unchangedAfterCheck: number;
+  failed: { path: string; reason: string }[];
+  failedDeletes: { fileId: string; reason: string }[];
+  bytesUploaded: number;
+  /** Attempts whose answer was lost: a sweep of the listing should follow. */
+  unknownOutcomes: number;
+  /** `stop` fired: some planned work was not started. */
+  interrupted: boolean;
+  /** Uploads done by the plan's reason, deletes done by theirs: the summary's vocabulary. */
+  uploadsBy: Partial<Record<UploadAction['reason'], number>>;
+  deletesBy: Partial<Record<DeleteAction['reason'], number>>;
+}
