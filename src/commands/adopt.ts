@@ -7,7 +7,7 @@ import { walk } from '../local/walk.js';
 import type { FileMetadata } from '../remote/types.js';
 import { adoptable, findLookalikes } from '../sync/lookalikes.js';
 import { buildFilter, checkRoot, nameFor } from '../sync/reconcile.js';
-import { plural } from '../report.js';
+import { plural } from '../sync/report.js';
 import { clientFor, lockStateDir, loggerFor, openLedger, write, type Command } from './shared.js';
 
 /** `files-sync adopt`. */

@@ -4,8 +4,8 @@
 // `readTestHooks` in settings.ts.
 import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { countsLine } from '../report.js';
-import { clientFor, ledgerPath, lockStateDir, loggerFor, type CommandContext } from '../commands.js';
+import { countsLine } from '../sync/report.js';
+import { clientFor, ledgerPath, lockStateDir, loggerFor, type CommandContext } from '../app.js';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
 import { Ledger, LedgerError } from '../ledger/ledger.js';

@@ -4,11 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { errorMessage } from '../errors.js';
-import { preparePrivateLedger } from '../local/private.js';
-import type { FileMetadata } from '../remote/types.js';
+import { preparePrivateLedger } from '../private.js';
 import { LedgerError, assertWritable, checkIdentity, classifySqliteError, identityOf, openFailure } from './faults.js';
 import { MIGRATIONS } from './schema.js';
-import type { Failure, FileRow, InFlightUpload, PendingDelete, UnclaimedCopy, UploadIntent, UploadedContent } from './types.js';
+import type { Failure, FileRow, StoredFile, InFlightUpload, PendingDelete, UnclaimedCopy, UploadIntent, UploadedContent } from './types.js';
 
 export type { Failure, FileRow, InFlightUpload, PendingDelete, UnclaimedCopy, UploadIntent, UploadedContent } from './types.js';
 export { LedgerError } from './faults.js';
@@ -327,7 +326,7 @@ export class Ledger {
    * id (if any) waits in `pending_deletes`, the failure is cleared, and the in-flight row is removed,
    * or kept as a sweep marker when earlier attempts' answers were lost (they may have stored orphans).
    */
-  finishUpload(inFlightId: number | null, content: UploadedContent, file: FileMetadata, unknownOutcomes: number, now: number): {
+  finishUpload(inFlightId: number | null, content: UploadedContent, file: StoredFile, unknownOutcomes: number, now: number): {
     replaced: string | null;
   } {
     return this.#write(() => {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { close, fstat, read, type Stats } from 'node:fs';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { type Place, openFileInRoot } from '../local/open.js';
+import { type Place, openFileInRoot } from '../safe-open.js';
 import type { UploadOptions } from './types.js';
 
 /** Files up to this size are read at once into one buffer with the framing; larger ones stream. */

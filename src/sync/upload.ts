@@ -5,7 +5,7 @@ import { lstat, type Stats } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Ledger } from '../ledger/ledger.js';
-import { FileConditionError, changing, tooLarge } from '../local/errors.js';
+import { FileConditionError, changing, tooLarge } from '../file-errors.js';
 import { hashFile } from '../local/hash.js';
 import type { Logger } from '../log.js';
 import type { RemoteFiles } from '../remote/types.js';
