@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LockedError, acquireLock, readLock } from '../src/lock.js';
 
-const LOCK_MODULE = path.resolve(import.meta.dirname, '..', 'dist', 'daemon', 'lock.js');
+const LOCK_MODULE = path.resolve(import.meta.dirname, '..', 'dist', 'lock.js');
 let dir: string;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-lock-'));
