@@ -2,4 +2,4 @@
 // under commands/).
 export { COMMANDS, type CommandSpec } from './commands/index.js';
 export { clientFor, ledgerPath, lockStateDir, loggerFor, type Command, type CommandContext } from './commands/shared.js';
-export { printReport } from './commands/sync.js';
+export { printReport } from './commands/print-report.js';

@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { readApiKey } from './api-key.js';
 import { ConfigError, errorMessage } from './errors.js';
-import { registerSecret } from './log.js';
 import { closest } from './suggest.js';
 
 /**
@@ -249,54 +249,13 @@ export function loadConfig(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, c
   });
 }
 
-/** The systemd credential name the unit loads the key under. */
-export const CREDENTIAL_NAME = 'anthropic-api-key';
-
-/** Where a key came from, as the messages name it. */
-type KeySource = 'api.keyFile' | 'systemd credential';
-
-function readKeyFile(file: string, source: KeySource): string {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(file);
-  } catch (err) {
-    throw new ConfigError(`cannot read the API key (${source}) ${file}: ${errorMessage(err)}`, { cause: err });
-  }
-  // As ssh does with a private key: a key others can read is as good as leaked. A systemd
-  // credential is exempt: systemd writes it 0400 and opens it to the service user with an ACL,
-  // whose mask shows in the group bits (0440); its directory is systemd's to protect.
-  if (source === 'api.keyFile' && (stat.mode & 0o077) !== 0) {
-    throw new ConfigError(
-      `the API key file (api.keyFile) ${file} is readable by group or others (mode ${(stat.mode & 0o777).toString(8)}): run "chmod 600 ${file}"`,
-    );
-  }
-  let key: string;
-  try {
-    key = fs.readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    throw new ConfigError(`cannot read the API key (${source}) ${file}: ${errorMessage(err)}`, { cause: err });
-  }
-  if (!key) throw new ConfigError(`the API key (${source}) ${file} is empty`);
-  return key;
-}
+export { CREDENTIAL_NAME } from './api-key.js';
 
 /**
  * The API key: `ANTHROPIC_API_KEY`, else `api.keyFile`, else the systemd credential
- * `$CREDENTIALS_DIRECTORY/anthropic-api-key`. Never from the command line; registered as a
- * secret so that no log line can carry it.
+ * `$CREDENTIALS_DIRECTORY/anthropic-api-key` (api-key.ts). Never from the command line; registered
+ * as a secret so that no log line can carry it.
  */
 export function loadApiKey(config: Config, env: NodeJS.ProcessEnv): string {
-  let key: string | undefined = env.ANTHROPIC_API_KEY?.trim() || undefined;
-  if (!key && config.api.keyFile) key = readKeyFile(config.api.keyFile, 'api.keyFile');
-  if (!key && env.CREDENTIALS_DIRECTORY) {
-    const credential = path.join(env.CREDENTIALS_DIRECTORY, CREDENTIAL_NAME);
-    if (fs.existsSync(credential)) key = readKeyFile(credential, 'systemd credential');
-  }
-  if (!key) {
-    throw new ConfigError(
-      'no API key: set ANTHROPIC_API_KEY, or "api.keyFile" in the config, or the systemd credential anthropic-api-key',
-    );
-  }
-  registerSecret(key);
-  return key;
+  return readApiKey(config.api.keyFile, env);
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, ExitCode, GuardError, SyncError } from '../src/errors.js';
 import { classify, endsRun, errnoOf, isUnavailable, requestIdOf, retryableOf, statusOf, type FailureKind } from '../src/failure.js';
 import { LedgerError } from '../src/ledger/faults.js';
-import { FileConditionError } from '../src/local/errors.js';
+import { FileConditionError } from '../src/file-errors.js';
 import { ApiError, AuthError, LocalFileError, StorageQuotaExceededError, UnavailableError } from '../src/remote/errors.js';
 
 const api = (status: number, retryable: boolean) => new ApiError(`status ${status}`, { status, type: 'api_error', retryable, requestId: 'req_1' });

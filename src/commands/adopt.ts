@@ -9,7 +9,7 @@ import { adoptable, findLookalikes } from '../sync/lookalikes.js';
 import { buildFilter } from '../local/filter.js';
 import { checkRoot } from '../local/root.js';
 import { nameFor } from '../sync/names.js';
-import { plural } from '../report.js';
+import { plural } from '../sync/report.js';
 import { clientFor, lockStateDir, loggerFor, openLedger, write, type Command } from './shared.js';
 
 /** `files-sync adopt`. */

@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { ExitCode } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { walk } from '../local/walk.js';
-import { plural } from '../report.js';
+import { plural } from '../sync/report.js';
 import { plan } from '../sync/plan.js';
 import { buildFilter } from '../local/filter.js';
 import { ALREADY_REMOTE, type SyncReport } from '../sync/reconcile.js';

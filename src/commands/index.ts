@@ -62,7 +62,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       '(it could be another application\'s): files-sync never deletes one by itself. Any id that is not a\n' +
       'recorded unclaimed copy refuses the whole command.',
     load: async () => {
-      const { forgetCopies } = await import('../unclaimed.js');
+      const { forgetCopies } = await import('./forget-copies.js');
       const { clientFor, ledgerPath, loggerFor } = await import('./shared.js');
       return (context) => forgetCopies(context, { clientFor, ledgerPath, loggerFor });
     },
@@ -76,7 +76,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'ledger check runs SQLite\'s integrity check (exit 6 when damaged). ledger restore [FILE] puts back a\n' +
       'backup: the newest of STATE/backups (made after each successful sync) unless FILE names one; it is\n' +
       'refused while a daemon or a sync runs.',
-    load: async () => (await import('../ledger-command.js')).runLedgerCommand,
+    load: async () => (await import('./ledger.js')).runLedgerCommand,
   },
   {
     name: 'status',

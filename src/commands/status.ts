@@ -3,12 +3,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config.js';
-import { readLock } from '../daemon/lock.js';
+import { readLock } from '../lock.js';
 import { ExitCode } from '../errors.js';
 import { Ledger } from '../ledger/ledger.js';
-import { countsLine, formatBytes, plural } from '../report.js';
+import { countsLine, formatBytes, plural } from '../sync/report.js';
 import { ALREADY_REMOTE, type SyncReport } from '../sync/reconcile.js';
-import { unclaimedStatus } from '../unclaimed.js';
+import { unclaimedStatus } from './forget-copies.js';
 import { folderState } from './folder-state.js';
 import { lastRun } from './runs.js';
 import { ledgerPath, openLedger, write, writeJson, type Command } from './shared.js';
@@ -25,7 +25,7 @@ export const status: Command = async (context) => {
     const daemonPid = holder?.holder === 'daemon' ? holder.pid : null;
     let live: unknown = null;
     if (daemonPid !== null) {
-      const { queryDaemon } = await import('../daemon/control.js');
+      const { queryDaemon } = await import('./daemon-client.js');
       live = await queryDaemon(config, 'status').catch((err: unknown) => ({ error: String(err) }));
     }
     const running = holder ? (holder.holder === 'daemon' ? `daemon, pid ${holder.pid}` : `a one-shot ${holder.holder}, pid ${holder.pid}`) : null;

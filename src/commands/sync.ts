@@ -3,28 +3,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
-import { readLock } from '../daemon/lock.js';
+import { readLock } from '../lock.js';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
 import { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
-import { ProgressView, summaryLines } from '../report.js';
-import { reconcile, type SyncReport } from '../sync/reconcile.js';
+import { ProgressView } from '../sync/report.js';
+import { reconcile } from '../sync/reconcile.js';
+import { printReport } from './print-report.js';
 import { recordRun } from './runs.js';
-import { clientFor, ledgerPath, lockStateDir, loggerFor, openLedger, write, writeJson, type Command, type CommandContext } from './shared.js';
+import { clientFor, ledgerPath, lockStateDir, loggerFor, openLedger, type Command, type CommandContext } from './shared.js';
 
 /** How long transfers in flight may take to end after Ctrl-C before they are cut. */
 const GRACE_MS = 10_000;
-
-/** Prints a sync report: JSON for scripts, or the summary lines. */
-export function printReport(report: SyncReport, json: boolean): void {
-  if (json) writeJson(toJson(report));
-  else for (const line of summaryLines(report)) write(line);
-}
-
-/** The report for scripts: times in ISO 8601. */
-function toJson(report: SyncReport): unknown {
-  return { ...report, startedAt: new Date(report.startedAt).toISOString(), finishedAt: new Date(report.finishedAt).toISOString() };
-}
 
 /** `files-sync sync`. */
 export const sync: Command = async (context) => {
@@ -109,7 +99,7 @@ function interruption(view: ProgressView): { soft: AbortSignal; hard: AbortSigna
 
 /** Hands the sync to the daemon; Ctrl-C leaves the client, and the daemon's reconciliation goes on. */
 async function throughDaemon(config: Config, context: CommandContext, logger: Logger): Promise<number> {
-  const { syncThroughDaemon } = await import('../daemon/control.js');
+  const { syncThroughDaemon } = await import('./daemon-client.js');
   const leave = new AbortController();
   // The hung-up connection may never end its read loop: the signal alone settles the wait.
   const left = new Promise<never>((_, reject) => leave.signal.addEventListener('abort', () => reject(new SyncError('interrupted', ExitCode.interrupted))));

@@ -1,38 +1,30 @@
-// The resident service (`files-sync daemon`): wires the watcher, the path-job queue, the
-// reconciliation loop, the API health tracker and the control socket around one ledger, and owns
-// the process's life: signals, reload, and a stop that leaves the ledger consistent. Test hooks:
-// `readTestHooks` in settings.ts.
-import { stat } from 'node:fs/promises';
+// The resident service (`files-sync daemon`): its life around the graph wiring.ts builds (the
+// watcher, the path-job queue, the reconciliation loop, the API health tracker, one ledger) and
+// the control socket: signals, reload, and a stop that leaves the ledger consistent. Trouble is
+// answered in faults.ts, the live status read in status.ts. Test hooks: `readTestHooks` in settings.ts.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { countsLine } from '../report.js';
-import { clientFor, ledgerPath, lockStateDir, loggerFor, type CommandContext } from '../commands.js';
+import { countsLine } from '../sync/report.js';
+import { lockStateDir, loggerFor, type CommandContext } from '../app.js';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
-import { Ledger, LedgerError } from '../ledger/ledger.js';
-import { IGNORE_FILE_NAME } from '../local/filter.js';
+import { requestIdOf } from '../failure.js';
 import type { Logger } from '../log.js';
-import type { FilesClient } from '../remote/client.js';
 import { reconcile, type SyncReport } from '../sync/reconcile.js';
 import { startControlServer, type ControlServer } from './control.js';
-import { ApiGate, ApiHealth, quietWhileDown } from './health.js';
-import { exitCodeOf, isFatalForProgram, isGuard, isUnavailable, requestIdOf } from '../failure.js';
-import { PathQueue, type JobErrorAction } from './jobs.js';
+import { DaemonFaults, type FaultHost } from './faults.js';
+import { FolderEvents, isDirectory, type FolderHost } from './folder-events.js';
 import { FloodNotices, InitialReconciliation } from './notices.js';
-import { RootCheck, describeRootChange, type RootState } from './rootcheck.js';
-import { ReconcileLoop, type Allow, type ProgressListener } from './loop.js';
-import { deleteBatch, listFiles, syncPath, type PathSyncDeps } from './pathsync.js';
+import type { Allow, ProgressListener } from './loop.js';
+import { deleteBatch, type DeleteBatchOutcome } from './pathsync.js';
 import { Settings, readTestHooks, type SettingsChange, type TestHooks } from './settings.js';
-import { TreeWatcher, type WatchEventKind } from './watcher.js';
+import { daemonStatus } from './status.js';
 import { Timers } from './timers.js';
+import { wireDaemon, type DaemonEvents, type DaemonParts } from './wiring.js';
 
 /** After SIGTERM, requests in flight get this long to finish before they are aborted (the unit allows 30 s). */
 const STOP_GRACE_MS = 15_000;
 /** After the abort, how long the jobs get to unwind before the ledger is closed. */
 const STOP_UNWIND_MS = 5_000;
-/** While the root is missing, a reconciliation tries again this often. */
-const ROOT_RETRY_MS = 60_000;
-/** A full or busy ledger: the reconciliation is retried after this, doubling up to 10 minutes. */
-const LEDGER_RETRY_MS = 30_000;
 
 /** Runs the daemon until a signal or a fatal error; resolves to the exit code. */
 export async function runDaemon(context: CommandContext): Promise<number> {
@@ -42,139 +34,103 @@ export async function runDaemon(context: CommandContext): Promise<number> {
   const lock = lockStateDir(config, 'daemon'); // a second daemon: LockedError, exit 2, naming the pid
   try {
     // The root's ignore file is read before anything starts: a bad one stops the start (exit 3).
-    return await new Daemon(context, await Settings.load(config), logger).run(apiKey);
+    return await new Daemon(context, await Settings.load(config), logger, apiKey).run();
   } finally {
     lock.release();
   }
 }
 
-/** True when `dir` is a directory now. */
-function isDirectory(dir: string): Promise<boolean> {
-  return stat(dir).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
-}
-
-class Daemon {
+class Daemon implements FaultHost, FolderHost {
   private readonly controller = new AbortController();
-  private readonly log: Logger;
+  readonly log: Logger;
   private readonly hooks: TestHooks;
-  private readonly settings: Settings;
-  private phase: 'starting' | 'running' | 'stopping' = 'starting';
+  phase: 'starting' | 'running' | 'stopping' = 'starting';
   private readonly startedAt = new Date().toISOString();
-  private ledger!: Ledger;
-  private client!: FilesClient;
-  private health!: ApiHealth;
-  private gate!: ApiGate;
-  private queue!: PathQueue;
-  private loop!: ReconcileLoop;
-  private watcher!: TreeWatcher;
-  private rootCheck!: RootCheck;
+  readonly parts: DaemonParts;
+  private readonly faults: DaemonFaults;
+  private readonly folder: FolderEvents;
   private control: ControlServer | null = null;
   private held: { count: number; reason: string } | null = null;
   private lastBlocked: string | null = null;
-  private rootProblem: string | null = null;
   private readonly floods: FloodNotices;
   private readonly initial: InitialReconciliation;
-  private rootRetry: NodeJS.Timeout | null = null;
-  /** A passing ledger fault (full, busy) being retried: said once, and once when it clears. */
-  private ledgerTrouble: { message: string; retryMs: number } | null = null;
   private readonly timers = new Timers();
   private hardStop: () => void = () => undefined;
-  private finished!: (code: number) => void;
-  private readonly done = new Promise<number>((resolve) => (this.finished = resolve));
+  private finished: (code: number) => void = () => undefined;
+  private readonly done: Promise<number>;
 
   constructor(
     private readonly context: CommandContext,
-    settings: Settings,
+    readonly settings: Settings,
     private readonly logger: Logger,
+    apiKey: string,
   ) {
     this.log = logger.child({ module: 'daemon' });
     this.hooks = readTestHooks(context.env);
-    this.settings = settings;
     this.floods = new FloodNotices(this.log);
     this.initial = new InitialReconciliation(this.log);
+    this.faults = new DaemonFaults(this, this.log);
+    this.done = new Promise<number>((resolve) => (this.finished = resolve));
+    this.folder = new FolderEvents(this, this.floods);
+    this.parts = wireDaemon({ settings, apiKey, logger, hooks: this.hooks, signal: this.controller.signal }, this.events());
   }
 
-  private get config(): Config {
+  /** The edges between the parts, and from the parts to the daemon; called only once the graph is built. */
+  private events(): DaemonEvents {
+    return {
+      ledgerFault: (err) => this.faults.ledgerFault(err),
+      apiDown: () => this.parts.queue.park(),
+      apiUp: () => {
+        this.parts.queue.unpark();
+        this.parts.loop.trigger('API recovered');
+      },
+      apiFatal: (err) => this.stop(ExitCode.auth, err),
+      probe: (signal) => this.parts.gate.probe(signal),
+      trigger: (reason) => this.trigger(reason),
+      runDeletes: (paths) => this.runDeletes(paths),
+      jobError: (err, paths) => this.faults.jobError(err, paths),
+      queueOverflow: (pending) => this.folder.queueOverflow(pending),
+      reconcile: (reasons, allow, onProgress) => this.reconcile(reasons, allow, onProgress),
+      reconcileError: (err) => this.faults.reconcileError(err),
+      watchEvent: (kind, rel) => this.folder.watchEvent(kind, rel),
+      kernelOverflow: (events) => this.folder.kernelOverflow(events),
+      rootChange: (before, after) => this.folder.rootChange(before, after),
+    };
+  }
+
+  get config(): Config {
     return this.settings.config;
   }
 
-  async run(apiKey: string): Promise<number> {
-    const signal = this.controller.signal;
-    this.ledger = Ledger.open(ledgerPath(this.config));
-    this.ledger.onFault((err) => this.onLedgerFault(err));
+  get aborted(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  get initialDone(): boolean {
+    return this.initial.done;
+  }
+
+  async run(): Promise<number> {
     try {
-      this.health = new ApiHealth({
-        logger: this.logger.child({ module: 'api' }),
-        probe: (s) => this.gate.probe(s),
-        onDown: () => this.queue.park(),
-        onUp: () => {
-          this.queue.unpark();
-          this.loop.trigger('API recovered');
-        },
-        onFatal: (err) => this.stop(ExitCode.auth, err),
-        signal,
-      });
-      this.client = clientFor(this.config, apiKey, quietWhileDown(this.logger, () => this.health));
-      this.gate = new ApiGate(this.client, this.health, signal);
-      const deps: PathSyncDeps = { config: () => this.config, filter: () => this.settings.filter, ledger: this.ledger, remote: this.gate, logger: this.logger.child({ module: 'jobs' }), signal };
-      this.queue = new PathQueue({
-        concurrency: this.config.concurrency,
-        deleteDelayMs: () => this.config.deleteDelaySeconds * 1000,
-        runPath: async (p) => {
-          const outcome = await syncPath(deps, p);
-          if (outcome.kind === 'done' && (outcome.report?.unknownOutcomes ?? 0) > 0) this.loop.trigger('answers lost during an upload');
-          return outcome;
-        },
-        runDeletes: (paths) => this.runDeletes(deps, paths),
-        onError: (err, paths) => this.onJobError(err, paths),
-        nextRetryAfter: (t) => this.readLedger(() => this.ledger.nextRetryAfter(t), null),
-        retriesDueBy: (t) => this.readLedger(() => this.ledger.retriesDueBy(t), []),
-        maxPending: () => this.config.maxPendingHints,
-        onOverflow: (pending) => this.onFlood(pending),
-        logger: deps.logger,
-      });
-      this.loop = new ReconcileLoop({
-        run: (reasons, allow, onProgress) => this.reconcileNow(reasons, allow, onProgress),
-        intervalMs: () => this.hooks.reconcileMs ?? this.config.reconcileIntervalMinutes * 60_000,
-        onError: (err) => this.onReconcileError(err),
-      });
-      this.watcher = new TreeWatcher({
-        root: this.config.root,
-        filter: this.settings.filter,
-        followSymlinks: this.config.followSymlinks,
-        logger: this.logger.child({ module: 'watcher' }),
-        onEvent: (kind, rel) => this.onEvent(kind, rel),
-        onError: () => this.loop.trigger('watcher error'),
-        onOverflow: (events) => this.onKernelOverflow(events),
-        mode: this.hooks.watcher,
-      });
-      this.rootCheck = new RootCheck({
-        root: () => this.config.root,
-        marker: () => this.config.rootMarker,
-        onChange: (before, after) => this.onRootChange(before, after),
-      });
       this.control = await startControlServer(
         this.config.stateDir,
-        { sync: (allow, onProgress) => this.loop.request('sync request', { allow, onProgress }), status: () => this.status() },
+        { sync: (allow, onProgress) => this.parts.loop.request('sync request', { allow, onProgress }), status: () => this.status() },
         this.logger.child({ module: 'control' }),
       );
       const signals = this.installSignals();
       this.log.info(`started (pid ${process.pid})`, { root: this.config.root, stateDir: this.config.stateDir });
       if (this.hooks.watcher !== 'on' || this.hooks.reconcileMs !== null) this.log.warn('test hooks active', this.hooks);
       // Watch first: changes made during the first reconciliation queue up behind it.
-      await this.rootCheck.start();
-      this.watcher.start();
+      await this.parts.rootCheck.start();
+      this.parts.watcher.start();
       this.startInitial('start');
       const code = await this.done;
       signals();
       return code;
     } finally {
       await this.control?.close();
-      await Promise.race([this.client?.close(), sleep(2_000, undefined, { ref: false })]).catch(() => undefined);
-      this.ledger.close();
+      await Promise.race([this.parts.client.close(), sleep(2_000, undefined, { ref: false })]).catch(() => undefined);
+      this.parts.ledger.close();
       // Anything still open (a stuck socket) must not keep a stopped daemon alive.
       setTimeout(() => process.exit(process.exitCode ?? 0), 5_000).unref();
     }
@@ -182,7 +138,7 @@ class Daemon {
 
   /** Runs the initial reconciliation (again); a fatal error has begun the stop when it settles. */
   private startInitial(reason: string): void {
-    this.loop.request(reason).then(
+    this.parts.loop.request(reason).then(
       () => this.started(),
       (err: unknown) => this.startFailed(err),
     );
@@ -207,22 +163,8 @@ class Daemon {
 
   /** Live state for `files-sync status`. */
   private status(): Record<string, unknown> {
-    return {
-      pid: process.pid,
-      startedAt: this.startedAt,
-      state: this.phase,
-      root: this.config.root,
-      queue: this.queue.stats(),
-      requestsInFlight: this.gate.active,
-      uploadsInFlight: this.gate.uploads,
-      reconcile: this.loop.status(),
-      watcher: this.watcher.status(),
-      rootCheck: this.rootCheck.status(),
-      api: { state: this.health.state, since: new Date(this.health.since).toISOString(), error: this.health.lastError, failedProbes: this.health.failedProbes },
-      held: this.held,
-      rootProblem: this.rootProblem,
-      initialReconciliation: this.initial.status(),
-    };
+    const { phase, startedAt, parts, held, initial } = this;
+    return daemonStatus({ phase, startedAt, root: this.config.root, parts, held, rootProblem: this.faults.rootProblem, initial });
   }
 
   private installSignals(): () => void {
@@ -230,7 +172,7 @@ class Daemon {
       ['SIGTERM', () => this.stop(ExitCode.ok, 'SIGTERM')],
       ['SIGINT', () => this.stop(ExitCode.ok, 'SIGINT')],
       ['SIGHUP', () => this.reload()],
-      ['SIGUSR1', () => this.loop.trigger('SIGUSR1')],
+      ['SIGUSR1', () => this.parts.loop.trigger('SIGUSR1')],
     ];
     for (const [name, fn] of handlers) process.on(name, fn);
     return () => {
@@ -238,68 +180,20 @@ class Daemon {
     };
   }
 
-  private onEvent(kind: WatchEventKind, rel: string): void {
-    if (this.phase === 'stopping') return;
-    if (rel === '') {
-      if (kind === 'unlinkDir') this.loop.trigger('the root was removed');
-      return;
-    }
-    if (rel === IGNORE_FILE_NAME) return this.whenSettled(this.settings.ignoreFileChanged(this.log));
-    if (kind === 'unlinkDir') {
-      for (const row of this.readLedger(() => this.ledger.filesUnder(rel), [])) this.queue.schedule(row.path);
-    } else if (kind === 'addDir') {
-      listFiles(this.config.root, rel, this.settings.filter).then(
-        (files) => files.forEach((f) => this.queue.schedule(f)),
-        () => undefined,
-      );
-    } else {
-      this.queue.schedule(rel);
-    }
-  }
-
-  /**
-   * The root changed under the daemon (rootcheck.ts): gone, it is no longer watched (inotify would
-   * follow the moved folder); back or replaced, it is watched again and reconciled, and the
-   * reconciliation's root check decides whether its deletes can be trusted (rule 4).
-   */
-  private onRootChange(before: RootState, after: RootState): void {
-    if (this.phase === 'stopping') return;
-    const change = describeRootChange(this.config.root, before, after);
-    this.log.warn(change.message);
-    if (change.gone) this.watcher.suspend(change.what);
-    else this.rewatch();
-    this.loop.trigger(change.what);
-  }
-
-  /** Too many paths waited (`maxPendingHints`): the queue dropped them; one full walk finds their changes with flat memory. */
-  private onFlood(pending: number): void {
-    if (this.phase === 'stopping') return;
-    const max = this.config.maxPendingHints;
-    this.floods.note('hints', `more than ${max} paths wait for a job (an event flood): their hints are dropped and a full reconciliation finds the changes instead`, { pending });
-    this.loop.trigger('too many pending changes');
-  }
-
-  /** The kernel dropped watcher events (see TreeWatcher.onOverflow): only a full walk finds their changes. */
-  private onKernelOverflow(events: number): void {
-    if (this.phase === 'stopping') return;
-    this.floods.note('kernel', `the kernel dropped file events (inotify queue overflow: ${events} events at once); reconciling fully to find the changes they named`);
-    this.loop.trigger('inotify queue overflow');
-  }
-
-  private reconcileNow(reasons: readonly string[], allow: Allow, onProgress: ProgressListener): Promise<SyncReport> {
-    return this.queue
+  private reconcile(reasons: readonly string[], allow: Allow, onProgress: ProgressListener): Promise<SyncReport> {
+    return this.parts.queue
       .exclusive(async () => {
         this.log.debug('reconciling', { reasons });
         // This walk covers every path: hints dropped before it are not needed, later ones are.
-        this.queue.acceptHints();
+        this.parts.queue.acceptHints();
         // The ignore file is read again (a change the watcher missed); a bad one keeps the running
         // filter. Not while the root is missing: its absent ignore file would read as "no rules".
         if (await isDirectory(this.config.root)) this.applied(await this.settings.ignoreFileChanged(this.log));
         const report = await reconcile({
           config: this.config,
           filter: this.settings.built,
-          ledger: this.ledger,
-          remote: this.gate,
+          ledger: this.parts.ledger,
+          remote: this.parts.gate,
           logger: this.logger.child({ module: 'sync' }),
           respectBackoff: true,
           allowMassDelete: allow.massDelete,
@@ -307,27 +201,19 @@ class Daemon {
           signal: this.controller.signal,
           onProgress,
         });
-        if (!this.queue.overflowed) this.floods.caughtUp();
+        if (!this.parts.queue.overflowed) this.floods.caughtUp();
         this.started();
         this.held = report.held ? { count: report.held.count, reason: report.held.reason } : null;
-        if (this.ledgerTrouble) {
-          this.ledgerTrouble = null;
-          this.log.info('the ledger is writable again');
-        }
-        if (this.rootProblem) {
-          this.rootProblem = null;
-          this.log.info('the sync root is back');
-          this.rewatch();
-        }
+        if (this.faults.cleared()) this.rewatch();
         // The one vocabulary of counts (report.ts), in the line and as fields.
         this.log.info(`reconciled (${reasons.join(', ')}): ${countsLine(report.counts)}`, { ...report.counts, ms: report.finishedAt - report.startedAt });
         return report;
       })
-      .finally(() => this.queue.afterWork());
+      .finally(() => this.parts.queue.afterWork());
   }
 
-  private async runDeletes(deps: PathSyncDeps, paths: string[]) {
-    const outcome = await deleteBatch(deps, paths);
+  private async runDeletes(paths: string[]): Promise<DeleteBatchOutcome> {
+    const outcome = await deleteBatch(this.parts.deps, paths);
     if (outcome.held) {
       this.held = outcome.held;
       this.log.warn(`deletes held: ${outcome.held.reason}`);
@@ -338,77 +224,12 @@ class Daemon {
     return outcome;
   }
 
-  private onJobError(err: unknown, paths: readonly string[]): JobErrorAction {
-    if (this.phase === 'stopping' || this.controller.signal.aborted) return 'drop';
-    if (err instanceof LedgerError) return err.fatal ? 'drop' : 'retry'; // onLedgerFault has said it
-    if (isUnavailable(err)) return 'park'; // the health tracker has paused the queue and said so
-    if (isFatalForProgram(err)) {
-      this.stop(exitCodeOf(err) ?? ExitCode.usage, err);
-      return 'drop';
-    }
-    if (isGuard(err)) {
-      this.loop.trigger('the root looks missing'); // says so once, and retries
-      return 'drop';
-    }
-    this.log.error(`could not sync ${paths[0]}${paths.length > 1 ? ` and ${paths.length - 1} more` : ''}: ${errorMessage(err)}; retrying in a minute`, {
-      requestId: requestIdOf(err),
-    });
-    return 'retry';
+  /** Wakes the reconciliation loop. */
+  trigger(reason: string): void {
+    this.parts.loop.trigger(reason);
   }
 
-  private onReconcileError(err: unknown): void {
-    if (this.phase === 'stopping' || this.controller.signal.aborted || isUnavailable(err)) return;
-    if (err instanceof LedgerError) {
-      // A fatal one has stopped the daemon; a passing one (full, busy) is retried with back-off.
-      if (!err.fatal && this.ledgerTrouble) {
-        const retryMs = this.ledgerTrouble.retryMs;
-        this.ledgerTrouble.retryMs = Math.min(retryMs * 2, 600_000);
-        this.later(retryMs, () => this.loop.trigger('ledger retry'));
-      }
-      return;
-    }
-    if (isFatalForProgram(err) || (isGuard(err) && this.phase === 'starting')) {
-      return this.stop(exitCodeOf(err) ?? ExitCode.usage, err);
-    }
-    if (isGuard(err)) {
-      if (this.rootProblem !== errorMessage(err)) this.log.warn(`cannot reconcile: ${errorMessage(err)}; trying again every minute`);
-      this.rootProblem = errorMessage(err);
-      if (!this.rootRetry) {
-        this.rootRetry = this.later(ROOT_RETRY_MS, () => {
-          this.rootRetry = null;
-          this.loop.trigger('root check');
-        });
-      }
-      return;
-    }
-    // Before the first success, `startFailed` says it, with when it tries again.
-    if (!this.initial.done) return;
-    this.log.error(`reconciliation failed: ${errorMessage(err)}; trying again at the next one`, { requestId: requestIdOf(err) });
-  }
-
-  /**
-   * Every ledger fault, as the ledger raises it: a fatal one stops the daemon with its exit code
-   * (6) and one line; a passing one (disk full, busy) is logged once and retried.
-   */
-  private onLedgerFault(err: LedgerError): void {
-    if (this.phase === 'stopping') return; // a second stop() would cut the grace period short
-    if (err.fatal) return this.stop(err.exitCode, err);
-    if (this.ledgerTrouble?.message === err.message) return;
-    this.ledgerTrouble = { message: err.message, retryMs: LEDGER_RETRY_MS };
-    this.log.warn(err.message);
-  }
-
-  /** A read whose ledger fault is already handled (onLedgerFault): the caller carries on with `fallback`. */
-  private readLedger<T>(read: () => T, fallback: T): T {
-    try {
-      return read();
-    } catch (err) {
-      if (err instanceof LedgerError) return fallback;
-      throw err;
-    }
-  }
-
-  private later(ms: number, fn: () => void): NodeJS.Timeout {
+  later(ms: number, fn: () => void): NodeJS.Timeout {
     return this.timers.later(ms, fn);
   }
 
@@ -418,7 +239,7 @@ class Daemon {
   }
 
   /** Applies a settings change once it is built (the ignore file is read asynchronously). */
-  private whenSettled(change: Promise<SettingsChange | null>): void {
+  whenSettled(change: Promise<SettingsChange | null>): void {
     change.then(
       (c) => this.applied(c),
       (err: unknown) => this.log.error(`settings not applied: ${errorMessage(err)}`),
@@ -429,16 +250,16 @@ class Daemon {
   private applied(change: SettingsChange | null): void {
     if (!change || this.phase === 'stopping') return;
     this.logger.level = this.context.logLevel ?? this.config.logLevel;
-    this.queue.concurrency = this.config.concurrency;
-    if (change.intervalChanged) this.loop.schedulePeriodic();
+    this.parts.queue.concurrency = this.config.concurrency;
+    if (change.intervalChanged) this.parts.loop.schedulePeriodic();
     if (!change.rewatch) return;
-    this.rootCheck.reset();
+    this.parts.rootCheck.reset();
     this.rewatch();
-    this.loop.trigger('new root or filter');
+    this.parts.loop.trigger('new root or filter');
   }
 
-  private rewatch(): void {
-    this.watcher.restart({ root: this.config.root, filter: this.settings.filter, followSymlinks: this.config.followSymlinks });
+  rewatch(): void {
+    this.parts.watcher.restart({ root: this.config.root, filter: this.settings.filter, followSymlinks: this.config.followSymlinks });
   }
 
   /**
@@ -446,7 +267,7 @@ class Daemon {
    * signal), then everything still waiting is aborted and unwinds before the ledger is closed.
    * Every ledger write is one transaction, so the ledger is consistent at any point of this.
    */
-  private stop(code: number, why: string | unknown): void {
+  stop(code: number, why: unknown): void {
     if (this.phase === 'stopping') return this.hardStop();
     this.phase = 'stopping';
     if (typeof why === 'string') this.log.info(`stopping (${why})`);
@@ -456,15 +277,15 @@ class Daemon {
 
   private async shutdown(): Promise<void> {
     this.timers.clear();
-    this.rootCheck.stop();
-    const watcherClosed = this.watcher.close();
-    this.queue.stop();
-    const loopStopped = this.loop.stop();
+    this.parts.rootCheck.stop();
+    const watcherClosed = this.parts.watcher.close();
+    this.parts.queue.stop();
+    const loopStopped = this.parts.loop.stop();
     const hard = new Promise<void>((resolve) => (this.hardStop = resolve));
     const grace = sleep(STOP_GRACE_MS, undefined, { ref: false });
-    await Promise.race([this.gate.drain(), grace, hard]);
+    await Promise.race([this.parts.gate.drain(), grace, hard]);
     this.controller.abort(new SyncError('the daemon is stopping', ExitCode.fileFailures));
-    const unwound = Promise.allSettled([loopStopped, this.queue.settled(), watcherClosed]);
+    const unwound = Promise.allSettled([loopStopped, this.parts.queue.settled(), watcherClosed]);
     await Promise.race([unwound, sleep(STOP_UNWIND_MS, undefined, { ref: false })]);
     this.log.info('stopped');
   }

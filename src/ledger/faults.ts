@@ -126,3 +126,53 @@ export function assertWritable(file: string): void {
     throw new LedgerError(faultMessage('readonly', file, errorMessage(err)), 'readonly', { cause: err });
   }
 }
+
+/** How often (at most) a call checks that the ledger's path still names the file it opened. */
+const IDENTITY_CHECK_MS = 1000;
+
+/**
+ * The ledger's fault guard: a SQLite failure becomes a LedgerError (a deleted or replaced file is
+ * reported as such whatever SQLite said), each reported once to the listener before it is thrown.
+ */
+export class FaultGuard {
+  /** Called once for each fault, before the error is thrown. */
+  listener: ((err: LedgerError) => void) | null = null;
+  /** Device and inode of the file opened (null for `:memory:`): a deleted or replaced ledger is noticed. */
+  readonly #opened: { dev: number; ino: number } | null;
+  #identityCheckedAt = 0;
+  readonly #reported = new WeakSet<LedgerError>();
+
+  constructor(private readonly file: string) {
+    this.#opened = file === ':memory:' ? null : identityOf(file);
+  }
+
+  /**
+   * Runs one verb; the path's identity is checked at most once a second, since SQLite goes on
+   * writing to a deleted file without a word.
+   */
+  run<T>(verb: () => T): T {
+    try {
+      const now = Date.now();
+      if (now - this.#identityCheckedAt >= IDENTITY_CHECK_MS) {
+        const gone = checkIdentity(this.file, this.#opened);
+        if (gone) throw gone;
+        this.#identityCheckedAt = now;
+      }
+      return verb();
+    } catch (err) {
+      this.raise(err);
+    }
+  }
+
+  /** Throws `err`, as a LedgerError when it is a fault of the file (reported once to the listener). */
+  raise(err: unknown): never {
+    const fault = classifySqliteError(err, this.file);
+    if (fault === null) throw err;
+    const error = fault.kind === 'vanished' ? fault : (checkIdentity(this.file, this.#opened) ?? fault);
+    if (!this.#reported.has(error)) {
+      this.#reported.add(error);
+      this.listener?.(error);
+    }
+    throw error;
+  }
+}

@@ -73,3 +73,10 @@ export type UploadIntent = Pick<InFlightUpload, 'path' | 'remoteName' | 'size' |
 
 /** The local file as it was uploaded, recorded with the remote id. */
 export type UploadedContent = Omit<FileRow, 'fileId' | 'uploadedAt'>;
+
+/** What the ledger keeps of a stored remote file: its id and when the workspace created it (a Files API FileMetadata fits). */
+export interface StoredFile {
+  id: string;
+  /** RFC 3339, as the Files API gives it. */
+  created_at: string;
+}

@@ -5,7 +5,7 @@ import type { Stats } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import { FileConditionError } from './errors.js';
+import { FileConditionError } from '../file-errors.js';
 import { type HashResult, hashDescriptor, hashFile, withOpenFile } from './hash.js';
 import { mimeTypeFor } from './mime.js';
 import type { ContentBudget, KnownFile, LocalFile, LocalProblem, PathFilter } from './types.js';

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { fstat, read, type Stats } from 'node:fs';
 import { promisify } from 'node:util';
 import { SNIFF_BYTES } from './mime.js';
-import { type Place, withFileInRoot } from './open.js';
+import { type Place, withFileInRoot } from '../safe-open.js';
 
 /** Size of each read. Two buffers per hash in flight: one is read into while the other is hashed. */
 export const HASH_CHUNK_BYTES = 1 << 20;

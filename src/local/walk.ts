@@ -3,8 +3,8 @@
 import type { Dirent, Stats } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileConditionError } from './errors.js';
-import { openDirInRoot } from './open.js';
+import { FileConditionError } from '../file-errors.js';
+import { openDirInRoot } from '../safe-open.js';
 import {
   type DirChain,
   type ScanOptions,

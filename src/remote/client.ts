@@ -1,6 +1,6 @@
 // FilesClient: the Files API over undici, implementing RemoteFiles (upload, list, get, delete, download).
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { registerSecret, silentLogger, type Logger } from '../log.js';
@@ -8,6 +8,7 @@ import { ConfigError } from '../errors.js';
 import { createContract, type ApiVersion, type Contract, type ContractName } from './contract.js';
 import { ApiError, LocalFileError, NotDownloadableError, ResponseFormatError } from './errors.js';
 import { resolveRetryPolicy, resolveTimeouts, uploadTimeoutMs, type RetryPolicy, type Timeouts } from './retry.js';
+import { codeOf, encodeId, readJson, writeBody } from './client-io.js';
 import { multipartBody, multipartOf } from './multipart.js';
 import { Transport, type RemoteStats } from './transport.js';
 import type { CallOptions, DeleteResult, FileMetadata, RemoteFiles, UploadOptions, UploadResult } from './types.js';
@@ -268,57 +269,4 @@ export class FilesClient implements RemoteFiles {
   close(): Promise<void> {
     return this.#transport.close();
   }
-}
-
-/** Reads a 2xx answer as JSON; a body that is not JSON is a ResponseFormatError. */
-async function readJson(res: Dispatcher.ResponseData, what: string): Promise<unknown> {
-  const text = await res.body.text();
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new ResponseFormatError(what, '(body)', 'valid JSON');
-  }
-}
-
-/**
- * Streams an answer's body into `temp` (truncated first: a retry starts over) and syncs it.
- * Write errors are LocalFileErrors (final); read errors propagate as lost answers (retried).
- */
-async function writeBody(res: Dispatcher.ResponseData, temp: string): Promise<number> {
-  const local = (err: unknown) => new LocalFileError(temp, codeOf(err), { cause: err }, 'write');
-  let handle: FileHandle;
-  try {
-    handle = await open(temp, 'w', 0o600);
-  } catch (err) {
-    throw local(err);
-  }
-  let bytes = 0;
-  try {
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      try {
-        await handle.write(chunk);
-      } catch (err) {
-        throw local(err);
-      }
-      bytes += chunk.length;
-    }
-    try {
-      await handle.sync();
-    } catch (err) {
-      throw local(err);
-    }
-  } finally {
-    await handle.close();
-  }
-  return bytes;
-}
-
-function encodeId(id: string): string {
-  if (typeof id !== 'string' || id === '') throw new ApiError('a file id must be a non-empty string', { type: 'invalid_argument', retryable: false, attempts: 0 });
-  return encodeURIComponent(id);
-}
-
-function codeOf(err: unknown): string {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? code : 'EIO';
 }

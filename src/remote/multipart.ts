@@ -1,12 +1,12 @@
 // The multipart/form-data body of an upload, read from disk: one buffer for a small file, a stream
 // of chunks for a large one. Cheaper than a file-backed Blob in a FormData (which goes through web
 // streams): for 10,000 files of 4 KiB it halves the client's CPU time per upload (BENCHMARKS.md).
-// Every attempt opens the file through the safe open of local/open.ts (DESIGN.md rule 8).
+// Every attempt opens the file through the safe open of src/safe-open.ts (DESIGN.md rule 8).
 import { randomBytes } from 'node:crypto';
 import { close, fstat, read, type Stats } from 'node:fs';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { type Place, openFileInRoot } from '../local/open.js';
+import { type Place, openFileInRoot } from '../safe-open.js';
 import type { UploadOptions } from './types.js';
 
 /** Files up to this size are read at once into one buffer with the framing; larger ones stream. */
@@ -76,7 +76,7 @@ function placeOf(expect: UploadOptions['expect']): Place {
 /**
  * Builds the body of `POST /v1/files` for the file at `path`: one part named `file` with
  * `filename` and `mimeType` (a valid MIME type: the caller checks). The file is opened safely
- * (local/open.ts: never through a symlink, a regular file only, with `expect`'s size, mtime,
+^ * (src/safe-open.ts: never through a symlink, a regular file only, with `expect`'s size, mtime,
  * device and inode, its real path under `expect.root`); a refusal rejects with the
  * FileConditionError (code `changed`) before a byte is read, other opening errors with the file
  * system's error (ENOENT, EACCES). A small file is read now; a large one is opened again the same

@@ -6,7 +6,7 @@ import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { statusOf } from '../failure.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { FileConditionError, changing, tooLarge } from '../local/errors.js';
+import { FileConditionError, changing, tooLarge } from '../file-errors.js';
 import { hashFile } from '../local/hash.js';
 import type { Logger } from '../log.js';
 import type { RemoteFiles } from '../remote/types.js';

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
-import { countsLine } from '../../src/report.js';
+import { countsLine } from '../../src/sync/report.js';
 import type { Counts } from '../../src/sync/reconcile.js';
 import { emulator, runCli, syncSetup, writeTree, type SyncSetup } from '../helpers/sync.js';
 

@@ -4,9 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LockedError, acquireLock, readLock } from '../../src/daemon/lock.js';
+import { LockedError, acquireLock, readLock } from '../../src/lock.js';
 
-const LOCK_MODULE = path.resolve(import.meta.dirname, '..', '..', 'dist', 'daemon', 'lock.js');
+const LOCK_MODULE = path.resolve(import.meta.dirname, '..', '..', 'dist', 'lock.js');
 let dir: string;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-lock-'));

@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../src/config.js';
-import { queryDaemon } from '../../src/daemon/control.js';
+import { queryDaemon } from '../../src/commands/daemon-client.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { expectExactState, localHashes, spawnCli, syncSetup, waitFor, type CliResult, type SyncSetup, type TestContract } from './sync.js';

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FileRow } from '../../src/ledger/types.js';
 import { createFilter } from '../../src/local/filter.js';
-import { openFileInRoot, withFileInRoot } from '../../src/local/open.js';
+import { openFileInRoot, withFileInRoot } from '../../src/safe-open.js';
 import type { PathFilter } from '../../src/local/types.js';
 import { type WalkOptions, walk } from '../../src/local/walk.js';
 import { plan } from '../../src/sync/plan.js';

@@ -1,4 +1,4 @@
-// Typed file conditions (src/local/errors.ts): whether a per-file failure is retried is decided
+// Typed file conditions (src/file-errors.ts): whether a per-file failure is retried is decided
 // where it is raised, so the upload agrees with the planner (a file over the cap waits for a
 // change, a changing file is looked at again). Real executor, client, emulator and ledger file.
 import fs from 'node:fs';

@@ -3,7 +3,7 @@
 // OpenSSH's StrictModes refuses such files.
 import fs from 'node:fs';
 import os from 'node:os';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from './errors.js';
 
 /** Files SQLite keeps beside the ledger; they take the ledger's mode when created. */
 const SQLITE_SIDE_FILES = ['-wal', '-shm', '-journal'];

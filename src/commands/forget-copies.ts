@@ -1,13 +1,13 @@
 // Unclaimed copies (DESIGN.md rule 3) for the user: how `status` shows them, and `files-sync
 // forget-copies ID...`, which deletes them only on the user's word.
 import path from 'node:path';
-import type { CommandContext } from './commands/shared.js';
-import { loadApiKey, loadConfig, type Config } from './config.js';
-import { acquireLock, readLock } from './daemon/lock.js';
-import { ConfigError, ExitCode } from './errors.js';
-import { Ledger, type UnclaimedCopy } from './ledger/ledger.js';
-import type { Logger } from './log.js';
-import type { FileMetadata, RemoteFiles } from './remote/types.js';
+import type { CommandContext } from './shared.js';
+import { loadApiKey, loadConfig, type Config } from '../config.js';
+import { acquireLock, readLock } from '../lock.js';
+import { ConfigError, ExitCode } from '../errors.js';
+import { Ledger, type UnclaimedCopy } from '../ledger/ledger.js';
+import type { Logger } from '../log.js';
+import type { FileMetadata, RemoteFiles } from '../remote/types.js';
 
 /** What `forget-copies` takes from the command layer (passed in: no import cycle). */
 export interface ForgetDeps {

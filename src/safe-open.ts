@@ -4,7 +4,7 @@
 import { close, constants, fstat, open, type Stats } from 'node:fs';
 import { readlink, realpath, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { changing } from './errors.js';
+import { changing } from './file-errors.js';
 
 /** Where a descriptor must lead and what it must still be. */
 export interface Place {

@@ -1,8 +1,8 @@
 // What a person sees of a sync: the progress bar on a terminal (plain lines elsewhere) and the
 // closing summary.
-import { escapeText } from './escape.js';
-import type { Progress } from './sync/execute.js';
-import { ALREADY_REMOTE, type Counts, type SyncReport } from './sync/reconcile.js';
+import { escapeText } from '../escape.js';
+import type { Progress } from './execute.js';
+import { ALREADY_REMOTE, type Counts, type SyncReport } from './reconcile.js';
 
 /** "1 file", "2 files": a count with its noun, singular or plural. */
 export function plural(n: number, noun: string, nouns = `${noun}s`): string {

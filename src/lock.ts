@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { ExitCode, SyncError } from '../errors.js';
+import { ExitCode, SyncError } from './errors.js';
 
 /** Another live process holds the lock. */
 export class LockedError extends SyncError {

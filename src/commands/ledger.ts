@@ -1,12 +1,12 @@
 // `files-sync ledger check|restore [FILE]`: SQLite's integrity check of the ledger, and putting a
 // backup back in its place (only while no other files-sync holds the state directory).
-import { loadConfig, type Config } from './config.js';
-import { ledgerPath, type CommandContext } from './commands/shared.js';
-import { LockedError, acquireLock } from './daemon/lock.js';
-import { ConfigError, ExitCode } from './errors.js';
-import { pickBackup, restoreLedger } from './ledger/backup.js';
-import { LedgerError, faultMessage } from './ledger/faults.js';
-import { Ledger } from './ledger/ledger.js';
+import { loadConfig, type Config } from '../config.js';
+import { ledgerPath, type CommandContext } from './shared.js';
+import { LockedError, acquireLock } from '../lock.js';
+import { ConfigError, ExitCode } from '../errors.js';
+import { pickBackup, restoreLedger } from '../ledger/backup.js';
+import { LedgerError, faultMessage } from '../ledger/faults.js';
+import { Ledger } from '../ledger/ledger.js';
 
 function write(text: string): void {
   process.stdout.write(`${text}\n`);

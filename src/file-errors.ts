@@ -1,6 +1,6 @@
 // Typed errors for conditions of a local file (changing, too large, vanished), each deciding where
 // it is raised whether retrying can help, so the planner, the walk and the upload agree.
-import { ExitCode, SyncError } from '../errors.js';
+import { ExitCode, SyncError } from './errors.js';
 
 /**
  * What is wrong with the file. `changing`: it changed, was replaced (by a link, another type or

@@ -1,0 +1,90 @@
+// The wiring the commands and the daemon both need, below both of them: the context the command
+// line hands over, config -> Files API client, the logger, the ledger's path and the state
+// directory's lock. The daemon imports this module, never the command layer.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config, ConfigOverrides } from './config.js';
+import { ExitCode, SyncError, errorMessage } from './errors.js';
+import { acquireLock, type Lock } from './lock.js';
+import { createLogger, detectLogFormat, type LogFormat, type LogLevel, type Logger } from './log.js';
+import { ensurePrivateDir } from './private.js';
+import { FilesClient } from './remote/client.js';
+
+/** What a command receives from the command line. */
+export interface CommandContext {
+  env: NodeJS.ProcessEnv;
+  help: boolean;
+  overrides: ConfigOverrides;
+  dryRun: boolean;
+  allowMassDelete: boolean;
+  /** `sync --allow-duplicates`: upload even where the workspace holds look-alikes a fresh ledger does not know. */
+  allowDuplicates?: boolean;
+  json: boolean;
+  /** `init`: replace a config file that exists. */
+  force?: boolean;
+  logFormat?: LogFormat;
+  logLevel?: LogLevel;
+  positionals: string[];
+}
+
+/** The ledger's file in a state directory. */
+export function ledgerPath(config: Config): string {
+  return path.join(config.stateDir, 'ledger.db');
+}
+
+/** The root logger for a command: the format the environment suggests unless one is asked for. */
+export function loggerFor(context: CommandContext, config: Config): Logger {
+  return createLogger({ level: context.logLevel ?? config.logLevel, format: context.logFormat ?? detectLogFormat(context.env) });
+}
+
+/** The Files API client a config describes. */
+export function clientFor(config: Config, apiKey: string, logger: Logger): FilesClient {
+  return new FilesClient({
+    baseUrl: config.api.baseUrl,
+    apiKey,
+    contract: config.api.contract,
+    apiVersion: config.api.version,
+    ...(config.api.workspaceId !== undefined ? { workspaceId: config.api.workspaceId } : {}),
+    requestsPerMinute: config.requestsPerMinute,
+    connections: Math.max(4, config.concurrency * 2),
+    logger,
+  });
+}
+
+/** Kernel file systems: no ledger can live there, and a recursive mkdir in /proc never returns. */
+const VIRTUAL = ['/proc', '/sys', '/dev'];
+
+/** Creates the state directory (0700), or says which path cannot be made and what to do. */
+export function ensureStateDir(config: Config): void {
+  const dir = path.resolve(config.stateDir);
+  if (VIRTUAL.some((v) => dir === v || dir.startsWith(`${v}/`))) {
+    throw new SyncError(`the state directory ${dir} is on a kernel file system: choose a folder on disk with --state-dir or "stateDir"`, ExitCode.usage);
+  }
+  try {
+    fs.mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
+    fs.accessSync(config.stateDir, fs.constants.W_OK);
+  } catch (err) {
+    throw new SyncError(
+      `cannot use the state directory ${config.stateDir} (${errorMessage(err)}): make it writable for this user, or choose another with --state-dir or "stateDir" in the config`,
+      ExitCode.usage,
+      { cause: err },
+    );
+  }
+  // Ours alone (rule 9): refused with the chmod/chown to run when another user could write it.
+  ensurePrivateDir(config.stateDir);
+}
+
+/** Takes the writer lock of the state directory (creating it), naming the path when it cannot. */
+export function lockStateDir(config: Config, holder: string): Lock {
+  ensureStateDir(config);
+  try {
+    return acquireLock(config.stateDir, holder);
+  } catch (err) {
+    if (err instanceof SyncError) throw err;
+    throw new SyncError(
+      `cannot create the lock in the state directory ${config.stateDir} (${errorMessage(err)}): make it writable for this user, or choose another with --state-dir`,
+      ExitCode.usage,
+      { cause: err },
+    );
+  }
+}

@@ -1,0 +1,125 @@
+// How the daemon answers trouble: a path job that failed, a reconciliation that failed, and a
+// ledger fault as the ledger raises it. Each passing trouble is said once and retried; a fatal one
+// stops the daemon with its exit code.
+import { ExitCode, errorMessage } from '../errors.js';
+import { exitCodeOf, isFatalForProgram, isGuard, isUnavailable, requestIdOf } from '../failure.js';
+import { LedgerError } from '../ledger/ledger.js';
+import type { Logger } from '../log.js';
+import type { JobErrorAction } from './jobs.js';
+
+/** While the root is missing, a reconciliation tries again this often. */
+const ROOT_RETRY_MS = 60_000;
+/** A full or busy ledger: the reconciliation is retried after this, doubling up to 10 minutes. */
+const LEDGER_RETRY_MS = 30_000;
+
+/** What the fault policy reads of the daemon and asks of it. */
+export interface FaultHost {
+  readonly phase: 'starting' | 'running' | 'stopping';
+  /** The daemon's stop has aborted the work in flight. */
+  readonly aborted: boolean;
+  /** The initial reconciliation has succeeded once. */
+  readonly initialDone: boolean;
+  stop(code: number, why: unknown): void;
+  later(ms: number, fn: () => void): NodeJS.Timeout;
+  trigger(reason: string): void;
+}
+
+/** The daemon's answers to failures, and the passing troubles it is waiting out. */
+export class DaemonFaults {
+  /** A passing ledger fault (full, busy) being retried: said once, and once when it clears. */
+  private ledgerTrouble: { message: string; retryMs: number } | null = null;
+  /** Why reconciliations cannot run now (the root is missing), for `status`. */
+  rootProblem: string | null = null;
+  private rootRetry: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly host: FaultHost,
+    private readonly log: Logger,
+  ) {}
+
+  /** A path job failed: drop it, retry it later, or park it until the API is back. */
+  jobError(err: unknown, paths: readonly string[]): JobErrorAction {
+    if (this.host.phase === 'stopping' || this.host.aborted) return 'drop';
+    if (err instanceof LedgerError) return err.fatal ? 'drop' : 'retry'; // ledgerFault has said it
+    if (isUnavailable(err)) return 'park'; // the health tracker has paused the queue and said so
+    if (isFatalForProgram(err)) {
+      this.host.stop(exitCodeOf(err) ?? ExitCode.usage, err);
+      return 'drop';
+    }
+    if (isGuard(err)) {
+      this.host.trigger('the root looks missing'); // says so once, and retries
+      return 'drop';
+    }
+    this.log.error(`could not sync ${paths[0]}${paths.length > 1 ? ` and ${paths.length - 1} more` : ''}: ${errorMessage(err)}; retrying in a minute`, {
+      requestId: requestIdOf(err),
+    });
+    return 'retry';
+  }
+
+  /** A reconciliation failed: stop on what no retry can fix, otherwise say it once and try again. */
+  reconcileError(err: unknown): void {
+    if (this.host.phase === 'stopping' || this.host.aborted || isUnavailable(err)) return;
+    if (err instanceof LedgerError) {
+      // A fatal one has stopped the daemon; a passing one (full, busy) is retried with back-off.
+      if (!err.fatal && this.ledgerTrouble) {
+        const retryMs = this.ledgerTrouble.retryMs;
+        this.ledgerTrouble.retryMs = Math.min(retryMs * 2, 600_000);
+        this.host.later(retryMs, () => this.host.trigger('ledger retry'));
+      }
+      return;
+    }
+    if (isFatalForProgram(err) || (isGuard(err) && this.host.phase === 'starting')) {
+      return this.host.stop(exitCodeOf(err) ?? ExitCode.usage, err);
+    }
+    if (isGuard(err)) return this.rootMissing(err);
+    // Before the first success, the initial reconciliation says it, with when it tries again.
+    if (!this.host.initialDone) return;
+    this.log.error(`reconciliation failed: ${errorMessage(err)}; trying again at the next one`, { requestId: requestIdOf(err) });
+  }
+
+  /** The root check refused a reconciliation: said once per reason, retried every minute. */
+  private rootMissing(err: unknown): void {
+    if (this.rootProblem !== errorMessage(err)) this.log.warn(`cannot reconcile: ${errorMessage(err)}; trying again every minute`);
+    this.rootProblem = errorMessage(err);
+    if (!this.rootRetry) {
+      this.rootRetry = this.host.later(ROOT_RETRY_MS, () => {
+        this.rootRetry = null;
+        this.host.trigger('root check');
+      });
+    }
+  }
+
+  /**
+   * Every ledger fault, as the ledger raises it: a fatal one stops the daemon with its exit code
+   * (6) and one line; a passing one (disk full, busy) is logged once and retried.
+   */
+  ledgerFault(err: LedgerError): void {
+    if (this.host.phase === 'stopping') return; // a second stop() would cut the grace period short
+    if (err.fatal) return this.host.stop(err.exitCode, err);
+    if (this.ledgerTrouble?.message === err.message) return;
+    this.ledgerTrouble = { message: err.message, retryMs: LEDGER_RETRY_MS };
+    this.log.warn(err.message);
+  }
+
+  /** A reconciliation succeeded: passing troubles are over, each said once. True when the root came back. */
+  cleared(): boolean {
+    if (this.ledgerTrouble) {
+      this.ledgerTrouble = null;
+      this.log.info('the ledger is writable again');
+    }
+    if (!this.rootProblem) return false;
+    this.rootProblem = null;
+    this.log.info('the sync root is back');
+    return true;
+  }
+}
+
+/** A read whose ledger fault is already handled (ledgerFault): the caller carries on with `fallback`. */
+export function readLedger<T>(read: () => T, fallback: T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof LedgerError) return fallback;
+    throw err;
+  }
+}

@@ -1,0 +1,66 @@
+// The ledger's prepared SQL statements, made once per connection (ledger.ts runs them inside its verbs).
+import type Database from 'better-sqlite3';
+
+const FILE_COLUMNS = `path, file_id AS fileId, size, mtime_ms AS mtimeMs, ino, sha256, mime_type AS mimeType,
+  remote_name AS remoteName, uploaded_at AS uploadedAt`;
+
+/** Prepares every statement the ledger's verbs run; a read-only ledger at schema 1 gets stand-ins for the newer tables. */
+export function prepareStatements(db: Database.Database) {
+  // A read-only open (status, ls beside an older daemon) may find schema 1: read what it has.
+  const v1 = (db.pragma('user_version', { simple: true }) as number) < 2;
+  const unclaimedTable = v1 ? '(SELECT NULL AS file_id, NULL AS path, NULL AS remote_name, NULL AS size, NULL AS sha256, NULL AS created_at, NULL AS reason, NULL AS recorded_at WHERE 0)' : 'unclaimed_copies';
+return {
+    allFiles: db.prepare(`SELECT ${FILE_COLUMNS} FROM files ORDER BY path`),
+    fileByPath: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE path = ?`),
+    fileById: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE file_id = ?`),
+    filesUnder: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE path >= ? AND path < ? ORDER BY path`),
+    countFiles: db.prepare('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM files'),
+    upsertFile: db.prepare(`INSERT INTO files (path, file_id, size, mtime_ms, ino, sha256, mime_type, remote_name, uploaded_at)
+      VALUES (@path, @fileId, @size, @mtimeMs, @ino, @sha256, @mimeType, @remoteName, @uploadedAt)
+      ON CONFLICT (path) DO UPDATE SET file_id = excluded.file_id, size = excluded.size, mtime_ms = excluded.mtime_ms,
+        ino = excluded.ino, sha256 = excluded.sha256, mime_type = excluded.mime_type,
+        remote_name = excluded.remote_name, uploaded_at = excluded.uploaded_at`),
+    updateStat: db.prepare('UPDATE files SET size = ?, mtime_ms = ?, ino = ? WHERE path = ?'),
+    deleteFile: db.prepare('DELETE FROM files WHERE path = ?'),
+    allPending: db.prepare(`SELECT file_id AS fileId, path, reason, attempts, last_error AS lastError, created_at AS createdAt
+      FROM pending_deletes ORDER BY created_at, file_id`),
+    addPending: db.prepare(`INSERT INTO pending_deletes (file_id, path, reason, created_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (file_id) DO NOTHING`),
+    removePending: db.prepare('DELETE FROM pending_deletes WHERE file_id = ?'),
+    failPending: db.prepare('UPDATE pending_deletes SET attempts = attempts + 1, last_error = ? WHERE file_id = ?'),
+    allInFlight: db.prepare(`SELECT id, path, remote_name AS remoteName, size, sha256, mime_type AS mimeType,
+      started_at AS startedAt, unknown_outcomes AS unknownOutcomes, resolved_file_id AS resolvedFileId,
+      ${v1 ? 'NULL AS attemptsEndedAt, NULL AS clockOffsetMs' : 'attempts_ended_at AS attemptsEndedAt, clock_offset_ms AS clockOffsetMs'}
+      FROM uploads_in_flight ORDER BY id`),
+    addInFlight: db.prepare(`INSERT INTO uploads_in_flight (path, remote_name, size, sha256, mime_type, started_at, clock_offset_ms)
+      VALUES (@path, @remoteName, @size, @sha256, @mimeType, @startedAt, @clockOffsetMs)`),
+    removeInFlight: db.prepare('DELETE FROM uploads_in_flight WHERE id = ?'),
+    keepInFlight: db.prepare('UPDATE uploads_in_flight SET unknown_outcomes = ?, resolved_file_id = ?, attempts_ended_at = ? WHERE id = ?'),
+    allUnclaimed: db.prepare(`SELECT file_id AS fileId, path, remote_name AS remoteName, size, sha256, created_at AS createdAt,
+      reason, recorded_at AS recordedAt FROM ${unclaimedTable} ORDER BY path, created_at, file_id`),
+    unclaimedById: db.prepare(`SELECT file_id AS fileId, path, remote_name AS remoteName, size, sha256, created_at AS createdAt,
+      reason, recorded_at AS recordedAt FROM ${unclaimedTable} WHERE file_id = ?`),
+    // Writes happen only on a migrated ledger (a read-only one of schema 1 is never written).
+    addUnclaimed: v1 ? null : db.prepare(`INSERT INTO unclaimed_copies (file_id, path, remote_name, size, sha256, created_at, reason, recorded_at)
+      VALUES (@fileId, @path, @remoteName, @size, @sha256, @createdAt, @reason, @recordedAt) ON CONFLICT (file_id) DO NOTHING`),
+    removeUnclaimed: v1 ? null : db.prepare('DELETE FROM unclaimed_copies WHERE file_id = ?'),
+    allFailures: db.prepare(`SELECT path, error, retryable, attempts, next_retry_at AS nextRetryAt, size, mtime_ms AS mtimeMs,
+      last_failed_at AS lastFailedAt FROM failures ORDER BY path`),
+    failureByPath: db.prepare('SELECT attempts FROM failures WHERE path = ?'),
+    oneFailure: db.prepare(`SELECT path, error, retryable, attempts, next_retry_at AS nextRetryAt, size, mtime_ms AS mtimeMs,
+      last_failed_at AS lastFailedAt FROM failures WHERE path = ?`),
+    nextRetryAfter: db.prepare('SELECT min(next_retry_at) AS at FROM failures WHERE retryable = 1 AND next_retry_at > ?'),
+    retriesDueBy: db.prepare('SELECT path FROM failures WHERE retryable = 1 AND next_retry_at <= ? ORDER BY path'),
+    upsertFailure: db.prepare(`INSERT INTO failures (path, error, retryable, attempts, next_retry_at, size, mtime_ms, last_failed_at)
+      VALUES (@path, @error, @retryable, @attempts, @nextRetryAt, @size, @mtimeMs, @lastFailedAt)
+      ON CONFLICT (path) DO UPDATE SET error = excluded.error, retryable = excluded.retryable, attempts = excluded.attempts,
+        next_retry_at = excluded.next_retry_at, size = excluded.size, mtime_ms = excluded.mtime_ms,
+        last_failed_at = excluded.last_failed_at`),
+    clearFailure: db.prepare('DELETE FROM failures WHERE path = ?'),
+    getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
+    setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+  };
+}
+
+/** The prepared statements of one connection. */
+export type Statements = ReturnType<typeof prepareStatements>;
