@@ -5,7 +5,9 @@ import tseslint from 'typescript-eslint';
 import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-bench/', 'dist-torture/', 'node_modules/', 'coverage/', 'bench/results/', 'torture/results/'] },
+  {
+    ignores: ['dist/', 'dist-bench/', 'dist-torture/', 'node_modules/', 'coverage/', 'bench/results/', 'torture/results/'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -19,7 +19,16 @@ import { formatSummary, summarizeFile } from './lib/profile.js';
 import { straceCounts } from './lib/strace.js';
 import { makeSmallTree, tempDir } from './lib/tree.js';
 
-const { values } = parseArgs({ options: { files: { type: 'string', default: '10000' }, size: { type: 'string', default: '4096' }, top: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '8' }, strace: { type: 'boolean', default: false }, cpu: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    files: { type: 'string', default: '10000' },
+    size: { type: 'string', default: '4096' },
+    top: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '8' },
+    strace: { type: 'boolean', default: false },
+    cpu: { type: 'boolean', default: false },
+  },
+});
 const count = Number(values.files);
 const size = Number(values.size);
 checkBuilt();
@@ -28,14 +37,34 @@ mkdirSync(outDir, { recursive: true });
 const dir = tempDir('profile');
 try {
   const tree = makeSmallTree(join(dir, 'root'), count, size);
-  const config = writeConfig(join(dir, 'config.json'), { concurrency: Number(values.concurrency), requestsPerMinute: 100_000 });
+  const config = writeConfig(join(dir, 'config.json'), {
+    concurrency: Number(values.concurrency),
+    requestsPerMinute: 100_000,
+  });
   const loadBefore = loadavg();
   const m = await withEmulator({}, async (emu) =>
     expectOk(
-      await runCommand(process.execPath, ['--cpu-prof', '--cpu-prof-dir', outDir, CLI, 'sync', '--config', config, '--root', tree.root, '--state-dir', join(dir, 'state'), '--json'], {
-        env: { ...process.env, ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: emu.url },
-        timeoutMs: 900_000,
-      }),
+      await runCommand(
+        process.execPath,
+        [
+          '--cpu-prof',
+          '--cpu-prof-dir',
+          outDir,
+          CLI,
+          'sync',
+          '--config',
+          config,
+          '--root',
+          tree.root,
+          '--state-dir',
+          join(dir, 'state'),
+          '--json',
+        ],
+        {
+          env: { ...process.env, ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: emu.url },
+          timeoutMs: 900_000,
+        },
+      ),
       'files-sync sync --cpu-prof',
     ),
   );
@@ -52,7 +81,17 @@ try {
     formatSummary(summary, Number(values.top), 15),
     '',
   ];
-  if (values.strace) lines.push(await straceCounts({ root: tree.root, config, stateDir: join(dir, 'state-strace'), files: count, outFile: join(outDir, 'strace.txt') }), '');
+  if (values.strace)
+    lines.push(
+      await straceCounts({
+        root: tree.root,
+        config,
+        stateDir: join(dir, 'state-strace'),
+        files: count,
+        outFile: join(outDir, 'strace.txt'),
+      }),
+      '',
+    );
   if (values.cpu) lines.push(await cpuPerFile(tree.root, config, join(dir, 'state-cpu')), '');
   const text = lines.join('\n');
   writeFileSync(join(outDir, 'summary.txt'), text);
@@ -64,12 +103,29 @@ try {
 /** CPU per file of a plain files-sync sync (whole process) and of the preloaded ceiling (sending only). */
 async function cpuPerFile(root: string, config: string, stateDir: string): Promise<string> {
   const env = (url: string) => ({ ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: url });
-  const fsm = await withEmulator({}, async (emu) => expectOk(await runNode(CLI, ['sync', '--config', config, '--root', root, '--state-dir', stateDir, '--json'], { env: env(emu.url), timeoutMs: 900_000 }), 'files-sync sync'));
-  const pre = await withEmulator({}, async (emu) => expectOk(await runNode(benchScript('clients/preloaded.js'), ['--dir', root, '--concurrency', values.concurrency], { env: env(emu.url) }), 'preloaded ceiling'));
+  const fsm = await withEmulator({}, async (emu) =>
+    expectOk(
+      await runNode(CLI, ['sync', '--config', config, '--root', root, '--state-dir', stateDir, '--json'], {
+        env: env(emu.url),
+        timeoutMs: 900_000,
+      }),
+      'files-sync sync',
+    ),
+  );
+  const pre = await withEmulator({}, async (emu) =>
+    expectOk(
+      await runNode(benchScript('clients/preloaded.js'), ['--dir', root, '--concurrency', values.concurrency], {
+        env: env(emu.url),
+      }),
+      'preloaded ceiling',
+    ),
+  );
   const p = JSON.parse(pre.stdout) as { ms: number; cpuMs: number; maxInFlight: number };
   const fsCpu = (fsm.probe?.userMs ?? NaN) + (fsm.probe?.systemMs ?? NaN);
   return [
-    `CPU per file (load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}):`,
+    `CPU per file (load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}):`,
     `  files-sync, whole process, no profiler: ${(fsCpu / count).toFixed(3)} ms (user ${((fsm.probe?.userMs ?? NaN) / count).toFixed(3)}, system ${((fsm.probe?.systemMs ?? NaN) / count).toFixed(3)}); wall ${(fsm.wallMs / 1000).toFixed(2)} s`,
     `  preloaded ceiling, sending only: ${(p.cpuMs / count).toFixed(3)} ms; sending ${(p.ms / 1000).toFixed(2)} s, process ${(pre.wallMs / 1000).toFixed(2)} s; at most ${p.maxInFlight} requests in flight`,
     `  ratio files-sync ÷ ceiling CPU per file: ${(fsCpu / p.cpuMs).toFixed(2)}×; wall files-sync process ÷ ceiling sending: ${(fsm.wallMs / p.ms).toFixed(2)}×`,

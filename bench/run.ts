@@ -36,7 +36,13 @@ const NAMED: Record<string, number> = { scale: 9 };
 const KEEP_MARKER = '<!-- Written by hand below this line; npm run bench keeps it. -->';
 
 const { values } = parseArgs({
-  options: { rows: { type: 'string' }, runs: { type: 'string' }, quick: { type: 'boolean', default: false }, 'scale-files': { type: 'string' }, 'scale-cap-minutes': { type: 'string' } },
+  options: {
+    rows: { type: 'string' },
+    runs: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    'scale-files': { type: 'string' },
+    'scale-cap-minutes': { type: 'string' },
+  },
 });
 const quick = values.quick === true;
 const rows = values.rows ? values.rows.split(',').map((r) => NAMED[r] ?? Number(r)) : [1, 2, 3, 4, 5, 6, 7];
@@ -62,7 +68,12 @@ for (const r of rows) {
   } catch (err) {
     failed = true;
     log(`row ${r} failed: ${(err as Error).stack ?? String(err)}`);
-    results.push({ row: r, title: 'failed', figures: [{ row: r, name: 'row failed', value: null, shown: String((err as Error).message).split('\n')[0]!, ok: false }], raw: null });
+    results.push({
+      row: r,
+      title: 'failed',
+      figures: [{ row: r, name: 'row failed', value: null, shown: String((err as Error).message).split('\n')[0]!, ok: false }],
+      raw: null,
+    });
   }
   log(`row ${r} took ${((performance.now() - rowStart) / 1000).toFixed(0)} s`);
 }
@@ -83,8 +94,9 @@ if (quick || rows.length < Object.keys(ROWS).length) {
   log(`partial run: BENCHMARKS.md left alone; figures in bench/results/tmp/partial.json`);
 } else {
   const mdPath = join(REPO, 'BENCHMARKS.md');
-  const kept = existsSync(mdPath) ? readFileSync(mdPath, 'utf8').split(KEEP_MARKER)[1] ?? '' : '';
-  const head = 'Issue 5: files-sync against the official SDK script and the loopback ceiling. Written by `npm run bench` (bench/run.ts); the notes after the table are kept.';
+  const kept = existsSync(mdPath) ? (readFileSync(mdPath, 'utf8').split(KEEP_MARKER)[1] ?? '') : '';
+  const head =
+    'Issue 5: files-sync against the official SDK script and the loopback ceiling. Written by `npm run bench` (bench/run.ts); the notes after the table are kept.';
   const { md, json } = writeResults(run, head, `${KEEP_MARKER}${kept || '\n'}`);
   log(`wrote ${md} and ${json}`);
 }

@@ -50,9 +50,7 @@ export function readApiKey(keyFile: string | undefined, env: NodeJS.ProcessEnv):
     if (fs.existsSync(credential)) key = readKeyFile(credential, 'systemd credential');
   }
   if (!key) {
-    throw new ConfigError(
-      'no API key: set ANTHROPIC_API_KEY, or "api.keyFile" in the config, or the systemd credential anthropic-api-key',
-    );
+    throw new ConfigError('no API key: set ANTHROPIC_API_KEY, or "api.keyFile" in the config, or the systemd credential anthropic-api-key');
   }
   registerSecret(key);
   return key;

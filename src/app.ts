@@ -34,7 +34,10 @@ export function ledgerPath(config: Config): string {
 
 /** The root logger for a command: the format the environment suggests unless one is asked for. */
 export function loggerFor(context: CommandContext, config: Config): Logger {
-  return createLogger({ level: context.logLevel ?? config.logLevel, format: context.logFormat ?? detectLogFormat(context.env) });
+  return createLogger({
+    level: context.logLevel ?? config.logLevel,
+    format: context.logFormat ?? detectLogFormat(context.env),
+  });
 }
 
 /** The Files API client a config describes. */
@@ -58,7 +61,10 @@ const VIRTUAL = ['/proc', '/sys', '/dev'];
 export function ensureStateDir(config: Config): void {
   const dir = path.resolve(config.stateDir);
   if (VIRTUAL.some((v) => dir === v || dir.startsWith(`${v}/`))) {
-    throw new SyncError(`the state directory ${dir} is on a kernel file system: choose a folder on disk with --state-dir or "stateDir"`, ExitCode.usage);
+    throw new SyncError(
+      `the state directory ${dir} is on a kernel file system: choose a folder on disk with --state-dir or "stateDir"`,
+      ExitCode.usage,
+    );
   }
   try {
     fs.mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });

@@ -27,7 +27,7 @@ function version(): string {
 
 /** Turns commander's parsed values into the context every command receives. */
 function contextOf(values: Record<string, unknown>, positionals: string[], env: NodeJS.ProcessEnv): CommandContext {
-  const str = (key: string) => (typeof values[key] === 'string' ? (values[key]) : undefined);
+  const str = (key: string) => (typeof values[key] === 'string' ? values[key] : undefined);
   const config = str('config');
   const root = str('root');
   const stateDir = str('stateDir');
@@ -82,11 +82,21 @@ function buildProgram(env: NodeJS.ProcessEnv, result: { code: number }): Program
       writeErr: (s) => process.stderr.write(s),
       // One line: the problem, the suggestion commander found, and where help is.
       outputError: (s, writeErr) =>
-        writeErr(`files-sync: ${s.replace(/^error: /, '').trimEnd().replace(/\n\(Did you mean (.*)\?\)$/, ': did you mean $1?')} (see --help)\n`),
+        writeErr(
+          `files-sync: ${s
+            .replace(/^error: /, '')
+            .trimEnd()
+            .replace(/\n\(Did you mean (.*)\?\)$/, ': did you mean $1?')} (see --help)\n`,
+        ),
     });
   for (const spec of COMMANDS) addCommand(program, spec, env, result);
   // Listed for --help; the arguments go to its own parser (see main).
-  program.command('emulator').description('a local Files API emulator (see files-sync emulator --help)').helpOption(false).allowUnknownOption().allowExcessArguments();
+  program
+    .command('emulator')
+    .description('a local Files API emulator (see files-sync emulator --help)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments();
   return program;
 }
 

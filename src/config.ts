@@ -39,9 +39,16 @@ const apiSchema = z.strictObject({
   /** `anthropic-version`: `2026-10-21` sends the key as `Authorization: Bearer`, `2023-06-01` as `x-api-key`. */
   version: z.enum(['2026-10-21', '2023-06-01']).default('2026-10-21'),
   /** Sent as `anthropic-workspace-id` on every call, for keys that act on more than one workspace. */
-  workspaceId: z.string().regex(/^[\x21-\x7e]{1,200}$/, 'must be a workspace id (visible ASCII, e.g. wrkspc_…)').optional(),
+  workspaceId: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,200}$/, 'must be a workspace id (visible ASCII, e.g. wrkspc_…)')
+    .optional(),
   /** GA: a full listing of the workspace at least this often; between them, only owned ids are looked up. */
-  fullListHours: z.number().min(0).max(24 * 365).default(24),
+  fullListHours: z
+    .number()
+    .min(0)
+    .max(24 * 365)
+    .default(24),
 });
 
 /** Defaults of the `api` section. */
@@ -74,7 +81,11 @@ export const configSchema = z.strictObject({
   remoteNames: z.enum(['path', 'basename']).default('path'),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   /** Daemon: a full reconciliation this often (±20% jitter). */
-  reconcileIntervalMinutes: z.number().min(1).max(7 * 24 * 60).default(60),
+  reconcileIntervalMinutes: z
+    .number()
+    .min(1)
+    .max(7 * 24 * 60)
+    .default(60),
   /** Daemon: a local delete waits this long before the remote delete (rename, editor saves). */
   deleteDelaySeconds: z.number().min(0).max(3600).default(10),
   /**
@@ -88,7 +99,11 @@ export const configSchema = z.strictObject({
 type ParsedConfig = z.infer<typeof configSchema>;
 
 /** The keys of each object of the schema, by path, for "did you mean". */
-const KNOWN_KEYS: Record<string, Record<string, unknown>> = { '': configSchema.shape, deletes: deletesSchema.shape, api: apiSchema.shape };
+const KNOWN_KEYS: Record<string, Record<string, unknown>> = {
+  '': configSchema.shape,
+  deletes: deletesSchema.shape,
+  api: apiSchema.shape,
+};
 
 /** The resolved configuration every module receives (frozen; absolute paths). */
 export type Config = Readonly<
@@ -176,7 +191,9 @@ function readConfigFile(file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`config ${file}${jsonErrorPlace(text, errorMessage(err))} is not valid JSON: ${errorMessage(err)}`, { cause: err });
+    throw new ConfigError(`config ${file}${jsonErrorPlace(text, errorMessage(err))} is not valid JSON: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
 }
 

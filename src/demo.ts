@@ -18,7 +18,10 @@ function heading(text: string): void {
 function cli(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   process.stdout.write(`$ files-sync ${args.join(' ')}\n`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve(code ?? 1));
   });
@@ -32,7 +35,9 @@ async function expectCode(run: Promise<number>, want = 0): Promise<void> {
 function describeWorkspace(emulator: Emulator): void {
   const files = emulator.state().files;
   const ours = files.filter((f) => f.owner === 'self');
-  process.stdout.write(`the workspace holds ${files.length} files: ${ours.length} synced from the folder, ${files.length - ours.length} of another application (untouched)\n`);
+  process.stdout.write(
+    `the workspace holds ${files.length} files: ${ours.length} synced from the folder, ${files.length - ours.length} of another application (untouched)\n`,
+  );
 }
 
 async function main(): Promise<number> {
@@ -44,7 +49,11 @@ async function main(): Promise<number> {
     const config = path.join(work, 'sync.config.json');
     fs.writeFileSync(config, JSON.stringify({ root, stateDir: path.join(work, 'state'), settleSeconds: 1 }, null, 2));
     const env = { ANTHROPIC_API_KEY: DEFAULT_EMULATOR_KEY, ANTHROPIC_BASE_URL: emulator.url };
-    emulator.seed({ filename: 'contract.pdf', content_base64: Buffer.from('%PDF-1.4 another app').toString('base64'), owner: 'another-application' });
+    emulator.seed({
+      filename: 'contract.pdf',
+      content_base64: Buffer.from('%PDF-1.4 another app').toString('base64'),
+      owner: 'another-application',
+    });
 
     heading(`emulator listening on ${emulator.url}; syncing ${root}`);
     await expectCode(cli(['sync', '--config', config], env));

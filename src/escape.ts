@@ -25,7 +25,8 @@ function unicodeEscape(char: string): string {
 function utf8Length(bytes: Uint8Array, i: number): number {
   const b = bytes[i]!;
   if (b < 0x80) return 1;
-  const [n, min] = b >= 0xc2 && b <= 0xdf ? [2, 0x80] : b >= 0xe0 && b <= 0xef ? [3, 0x800] : b >= 0xf0 && b <= 0xf4 ? [4, 0x10000] : [0, 0];
+  const [n, min] =
+    b >= 0xc2 && b <= 0xdf ? [2, 0x80] : b >= 0xe0 && b <= 0xef ? [3, 0x800] : b >= 0xf0 && b <= 0xf4 ? [4, 0x10000] : [0, 0];
   if (n === 0 || i + n > bytes.length) return 0;
   let cp = b & (0xff >> (n + 1));
   for (let k = 1; k < n; k++) {

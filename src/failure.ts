@@ -72,10 +72,12 @@ export function errnoOf(err: unknown): string | undefined {
 
 /** Whether retrying can help, as the chain says; an error that does not say is taken as retryable. */
 export function retryableOf(err: unknown): boolean {
-  return firstOf(err, (e) => {
-    const retryable = (e as { retryable?: unknown } | null)?.retryable;
-    return typeof retryable === 'boolean' ? retryable : undefined;
-  }) ?? true;
+  return (
+    firstOf(err, (e) => {
+      const retryable = (e as { retryable?: unknown } | null)?.retryable;
+      return typeof retryable === 'boolean' ? retryable : undefined;
+    }) ?? true
+  );
 }
 
 /** Classifies any thrown value (see FailureKind). */
@@ -84,7 +86,8 @@ export function classify(err: unknown): FailureKind {
   if (code === ExitCode.auth || code === ExitCode.usage) return 'fatal-program';
   if (code === ExitCode.ledger || code === ExitCode.guard) return 'fatal-run';
   if (firstOf(err, (e) => ((e as { endsRun?: unknown } | null)?.endsRun === true ? true : undefined))) return 'fatal-run';
-  if (code === undefined && firstOf(err, (e) => ((e as { retryable?: unknown } | null)?.retryable === true ? true : undefined))) return 'retry-now';
+  if (code === undefined && firstOf(err, (e) => ((e as { retryable?: unknown } | null)?.retryable === true ? true : undefined)))
+    return 'retry-now';
   return 'retry-later';
 }
 

@@ -17,7 +17,12 @@ export interface Place {
   /** When known (the walk knows it), the exact real path the descriptor must have. */
   realPath?: string;
   /** Identity the file must still have (what the walk saw): any field given must match fstat. */
-  expect?: { dev?: number | undefined; ino?: number | undefined; size?: number | undefined; mtimeMs?: number | undefined };
+  expect?: {
+    dev?: number | undefined;
+    ino?: number | undefined;
+    size?: number | undefined;
+    mtimeMs?: number | undefined;
+  };
 }
 
 /** An open, checked regular file. The caller closes `fd` (or uses `withFileInRoot`). */

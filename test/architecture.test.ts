@@ -64,9 +64,7 @@ describe('module graph of src/', () => {
 
   it('every import points to its own layer or one below', () => {
     const upward = [...graph].flatMap(([f, deps]) =>
-      deps
-        .filter((d) => rankOf(unitOf(d)) < rankOf(unitOf(f)))
-        .map((d) => `${rel(f)} (${unitOf(f)}) -> ${rel(d)} (${unitOf(d)})`),
+      deps.filter((d) => rankOf(unitOf(d)) < rankOf(unitOf(f))).map((d) => `${rel(f)} (${unitOf(f)}) -> ${rel(d)} (${unitOf(d)})`),
     );
     expect(upward).toEqual([]);
   });
@@ -74,9 +72,7 @@ describe('module graph of src/', () => {
   it('the lower layers do not import each other', () => {
     const lower = new Set(['local', 'remote', 'ledger', 'emulator']);
     const across = [...graph].flatMap(([f, deps]) =>
-      deps
-        .filter((d) => lower.has(unitOf(f)) && lower.has(unitOf(d)) && unitOf(f) !== unitOf(d))
-        .map((d) => `${rel(f)} -> ${rel(d)}`),
+      deps.filter((d) => lower.has(unitOf(f)) && lower.has(unitOf(d)) && unitOf(f) !== unitOf(d)).map((d) => `${rel(f)} -> ${rel(d)}`),
     );
     expect(across).toEqual([]);
   });

@@ -102,8 +102,15 @@ describe('loadConfig', () => {
   });
 
   it('takes the beta contract, the 2023-06-01 version and a workspace id', () => {
-    const parsed = parseConfig({ root: 'd', api: { contract: 'beta', version: '2023-06-01', workspaceId: 'wrkspc_011CZkZaBF1tNoB5wlCeusgy' } }, null);
-    expect(parsed.api).toMatchObject({ contract: 'beta', version: '2023-06-01', workspaceId: 'wrkspc_011CZkZaBF1tNoB5wlCeusgy' });
+    const parsed = parseConfig(
+      { root: 'd', api: { contract: 'beta', version: '2023-06-01', workspaceId: 'wrkspc_011CZkZaBF1tNoB5wlCeusgy' } },
+      null,
+    );
+    expect(parsed.api).toMatchObject({
+      contract: 'beta',
+      version: '2023-06-01',
+      workspaceId: 'wrkspc_011CZkZaBF1tNoB5wlCeusgy',
+    });
   });
 
   it('parseConfig rejects a bad URL', () => {

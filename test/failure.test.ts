@@ -7,29 +7,114 @@ import { LedgerError } from '../src/ledger/faults.js';
 import { FileConditionError } from '../src/file-errors.js';
 import { ApiError, AuthError, LocalFileError, StorageQuotaExceededError, UnavailableError } from '../src/remote/errors.js';
 
-const api = (status: number, retryable: boolean) => new ApiError(`status ${status}`, { status, type: 'api_error', retryable, requestId: 'req_1' });
+const api = (status: number, retryable: boolean) =>
+  new ApiError(`status ${status}`, { status, type: 'api_error', retryable, requestId: 'req_1' });
 
 const table: { name: string; err: unknown; kind: FailureKind; endsRun: boolean; unavailable: boolean }[] = [
-  { name: 'a refused key', err: new AuthError({ status: 401, type: 'authentication_error' }), kind: 'fatal-program', endsRun: true, unavailable: false },
+  {
+    name: 'a refused key',
+    err: new AuthError({ status: 401, type: 'authentication_error' }),
+    kind: 'fatal-program',
+    endsRun: true,
+    unavailable: false,
+  },
   { name: 'bad configuration', err: new ConfigError('bad'), kind: 'fatal-program', endsRun: true, unavailable: false },
-  { name: 'a ledger that cannot be set up', err: new LedgerError('newer schema', 'setup'), kind: 'fatal-program', endsRun: true, unavailable: false },
-  { name: 'a corrupt ledger', err: new LedgerError('corrupt', 'corrupt'), kind: 'fatal-run', endsRun: true, unavailable: false },
-  { name: 'a full disk under the ledger', err: new LedgerError('full', 'full'), kind: 'fatal-run', endsRun: true, unavailable: false },
-  { name: 'a full storage quota', err: new StorageQuotaExceededError('quota', { status: 400, type: 'invalid_request_error', retryable: false }), kind: 'fatal-run', endsRun: true, unavailable: true },
-  { name: 'a missing root', err: new GuardError('root missing'), kind: 'fatal-run', endsRun: false, unavailable: false },
-  { name: 'an API unavailable through every retry', err: new UnavailableError(5, '503', { type: 'api_error' }), kind: 'retry-later', endsRun: false, unavailable: true },
+  {
+    name: 'a ledger that cannot be set up',
+    err: new LedgerError('newer schema', 'setup'),
+    kind: 'fatal-program',
+    endsRun: true,
+    unavailable: false,
+  },
+  {
+    name: 'a corrupt ledger',
+    err: new LedgerError('corrupt', 'corrupt'),
+    kind: 'fatal-run',
+    endsRun: true,
+    unavailable: false,
+  },
+  {
+    name: 'a full disk under the ledger',
+    err: new LedgerError('full', 'full'),
+    kind: 'fatal-run',
+    endsRun: true,
+    unavailable: false,
+  },
+  {
+    name: 'a full storage quota',
+    err: new StorageQuotaExceededError('quota', { status: 400, type: 'invalid_request_error', retryable: false }),
+    kind: 'fatal-run',
+    endsRun: true,
+    unavailable: true,
+  },
+  {
+    name: 'a missing root',
+    err: new GuardError('root missing'),
+    kind: 'fatal-run',
+    endsRun: false,
+    unavailable: false,
+  },
+  {
+    name: 'an API unavailable through every retry',
+    err: new UnavailableError(5, '503', { type: 'api_error' }),
+    kind: 'retry-later',
+    endsRun: false,
+    unavailable: true,
+  },
   { name: 'a 400 on one file', err: api(400, false), kind: 'retry-later', endsRun: false, unavailable: false },
   { name: 'a 500 after its retries', err: api(500, true), kind: 'retry-later', endsRun: false, unavailable: false },
-  { name: 'a local file problem', err: new LocalFileError('/x', 'EACCES', {}), kind: 'retry-later', endsRun: false, unavailable: false },
-  { name: 'a file that changed', err: new FileConditionError('changing', '/x', 'changed'), kind: 'retry-later', endsRun: false, unavailable: false },
-  { name: 'a transient answer not yet retried', err: { type: 'rate_limit_error', retryable: true, status: 429 }, kind: 'retry-now', endsRun: false, unavailable: false },
+  {
+    name: 'a local file problem',
+    err: new LocalFileError('/x', 'EACCES', {}),
+    kind: 'retry-later',
+    endsRun: false,
+    unavailable: false,
+  },
+  {
+    name: 'a file that changed',
+    err: new FileConditionError('changing', '/x', 'changed'),
+    kind: 'retry-later',
+    endsRun: false,
+    unavailable: false,
+  },
+  {
+    name: 'a transient answer not yet retried',
+    err: { type: 'rate_limit_error', retryable: true, status: 429 },
+    kind: 'retry-now',
+    endsRun: false,
+    unavailable: false,
+  },
   { name: 'an unknown error', err: new Error('boom'), kind: 'retry-later', endsRun: false, unavailable: false },
   { name: 'a thrown string', err: 'boom', kind: 'retry-later', endsRun: false, unavailable: false },
   { name: 'null', err: null, kind: 'retry-later', endsRun: false, unavailable: false },
-  { name: 'a refused key wrapped in a plain error', err: new Error('job failed', { cause: new AuthError({ status: 401, type: 'authentication_error' }) }), kind: 'fatal-program', endsRun: true, unavailable: false },
-  { name: 'a corrupt ledger two causes deep', err: new Error('a', { cause: new Error('b', { cause: new LedgerError('corrupt', 'corrupt') }) }), kind: 'fatal-run', endsRun: true, unavailable: false },
-  { name: 'an unavailable API wrapped', err: new Error('job', { cause: new UnavailableError(3, 'timeout', { type: 'timeout_error' }) }), kind: 'retry-later', endsRun: false, unavailable: true },
-  { name: 'a per-file SyncError around a fatal cause (the outer code decides)', err: new SyncError('one file', ExitCode.fileFailures, { cause: new ConfigError('bad') }), kind: 'retry-later', endsRun: false, unavailable: false },
+  {
+    name: 'a refused key wrapped in a plain error',
+    err: new Error('job failed', { cause: new AuthError({ status: 401, type: 'authentication_error' }) }),
+    kind: 'fatal-program',
+    endsRun: true,
+    unavailable: false,
+  },
+  {
+    name: 'a corrupt ledger two causes deep',
+    err: new Error('a', { cause: new Error('b', { cause: new LedgerError('corrupt', 'corrupt') }) }),
+    kind: 'fatal-run',
+    endsRun: true,
+    unavailable: false,
+  },
+  {
+    name: 'an unavailable API wrapped',
+    err: new Error('job', { cause: new UnavailableError(3, 'timeout', { type: 'timeout_error' }) }),
+    kind: 'retry-later',
+    endsRun: false,
+    unavailable: true,
+  },
+  {
+    name: 'a per-file SyncError around a fatal cause (the outer code decides)',
+    err: new SyncError('one file', ExitCode.fileFailures, { cause: new ConfigError('bad') }),
+    kind: 'retry-later',
+    endsRun: false,
+    unavailable: false,
+  },
 ];
 
 describe('classify', () => {

@@ -113,89 +113,81 @@ async function exposure(path: string): Promise<number> {
   return Number(m?.[1]);
 }
 
-describe.skipIf(!ANALYZE)(
-  `systemd-analyze${ANALYZE ? '' : ' (skipped: systemd-analyze not installed on this host)'}`,
-  () => {
-    describe('verify', () => {
-      for (const path of [DAEMON, ONESHOT, TIMER]) {
-        const name = base(path);
+describe.skipIf(!ANALYZE)(`systemd-analyze${ANALYZE ? '' : ' (skipped: systemd-analyze not installed on this host)'}`, () => {
+  describe('verify', () => {
+    for (const path of [DAEMON, ONESHOT, TIMER]) {
+      const name = base(path);
 
-        it(`${name} as shipped: no complaint except a missing files-sync binary`, async () => {
-          const r = await run(ANALYZE!, ['verify', '--man=no', '--generators=no', path]);
-          const { get } = unit(path);
-          // The only tolerated message: the program is not installed on the test host.
-          const expectedMissing = new Set(
-            get('Service', 'ExecStart')
-              .map(executableOf)
-              .filter((exe) => exe.endsWith('/files-sync') && !existsSync(exe)),
-          );
-          const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
-          const missing = lines.filter((l) => {
-            const m = /^\S+: Command (\S+) is not executable: No such file or directory$/.exec(l);
-            return m !== null && expectedMissing.has(m[1] ?? '');
-          });
-          const others = lines.filter((l) => !missing.includes(l));
-          expect(others, r.stderr).toEqual([]);
-          expect(r.code, r.stderr).toBe(missing.length > 0 ? 1 : 0);
-        });
-      }
-
-      it('both services verify cleanly (exit 0) when the binary exists', async () => {
-        // Same units, ExecStart pointed at a stub executable, so verify's exit status is meaningful.
-        const dir = tempDir();
-        const stub = join(dir, 'files-sync');
-        writeFileSync(stub, '#!/bin/sh\nexit 0\n');
-        chmodSync(stub, 0o755);
-        for (const path of [DAEMON, ONESHOT, TIMER]) {
-          const text = readFileSync(path, 'utf8').replace(/^ExecStart=\/usr\/bin\/files-sync /gm, `ExecStart=${stub} `);
-          writeFileSync(join(dir, base(path)), text);
-        }
-        const r = await run(ANALYZE!, [
-          'verify',
-          '--man=no',
-          '--generators=no',
-          join(dir, 'files-sync.service'),
-          join(dir, 'files-sync-sync.service'),
-          join(dir, 'files-sync-sync.timer'),
-        ]);
-        expect(r.stderr.trim()).toBe('');
-        expect(r.code).toBe(0);
-      });
-    });
-
-    describe('security', () => {
-      for (const path of [DAEMON, ONESHOT]) {
-        it.skipIf(NO_OFFLINE_SECURITY)(
-          `${base(path)}: overall exposure <= ${MAX_EXPOSURE}${offlineSkipReason}`,
-          async () => {
-            expect(await exposure(path)).toBeLessThanOrEqual(MAX_EXPOSURE);
-          },
+      it(`${name} as shipped: no complaint except a missing files-sync binary`, async () => {
+        const r = await run(ANALYZE!, ['verify', '--man=no', '--generators=no', path]);
+        const { get } = unit(path);
+        // The only tolerated message: the program is not installed on the test host.
+        const expectedMissing = new Set(
+          get('Service', 'ExecStart')
+            .map(executableOf)
+            .filter((exe) => exe.endsWith('/files-sync') && !existsSync(exe)),
         );
-      }
+        const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+        const missing = lines.filter((l) => {
+          const m = /^\S+: Command (\S+) is not executable: No such file or directory$/.exec(l);
+          return m !== null && expectedMissing.has(m[1] ?? '');
+        });
+        const others = lines.filter((l) => !missing.includes(l));
+        expect(others, r.stderr).toEqual([]);
+        expect(r.code, r.stderr).toBe(missing.length > 0 ? 1 : 0);
+      });
+    }
 
-      it.skipIf(NO_OFFLINE_SECURITY)(
-        `documented drop-in for a folder under /home keeps exposure <= ${MAX_EXPOSURE} and verifies${offlineSkipReason}`,
-        async () => {
-          const dir = tempDir();
-          const copy = join(dir, 'files-sync.service');
-          writeFileSync(copy, readFileSync(DAEMON, 'utf8'));
-          mkdirSync(join(dir, 'files-sync.service.d'));
-          // The recipe from the unit's comments and the README.
-          writeFileSync(
-            join(dir, 'files-sync.service.d', 'home.conf'),
-            '[Service]\nProtectHome=tmpfs\nReadOnlyPaths=\nBindReadOnlyPaths=-/home/alice/Documents/shared\n',
-          );
-          expect(await exposure(copy)).toBeLessThanOrEqual(MAX_EXPOSURE);
-          const r = await run(ANALYZE!, ['verify', '--man=no', '--generators=no', copy]);
-          const others = r.stderr
-            .split('\n')
-            .filter((l) => l.trim() !== '' && !/: Command \/usr\/bin\/files-sync is not executable/.test(l));
-          expect(others).toEqual([]);
-        },
-      );
+    it('both services verify cleanly (exit 0) when the binary exists', async () => {
+      // Same units, ExecStart pointed at a stub executable, so verify's exit status is meaningful.
+      const dir = tempDir();
+      const stub = join(dir, 'files-sync');
+      writeFileSync(stub, '#!/bin/sh\nexit 0\n');
+      chmodSync(stub, 0o755);
+      for (const path of [DAEMON, ONESHOT, TIMER]) {
+        const text = readFileSync(path, 'utf8').replace(/^ExecStart=\/usr\/bin\/files-sync /gm, `ExecStart=${stub} `);
+        writeFileSync(join(dir, base(path)), text);
+      }
+      const r = await run(ANALYZE!, [
+        'verify',
+        '--man=no',
+        '--generators=no',
+        join(dir, 'files-sync.service'),
+        join(dir, 'files-sync-sync.service'),
+        join(dir, 'files-sync-sync.timer'),
+      ]);
+      expect(r.stderr.trim()).toBe('');
+      expect(r.code).toBe(0);
     });
-  },
-);
+  });
+
+  describe('security', () => {
+    for (const path of [DAEMON, ONESHOT]) {
+      it.skipIf(NO_OFFLINE_SECURITY)(`${base(path)}: overall exposure <= ${MAX_EXPOSURE}${offlineSkipReason}`, async () => {
+        expect(await exposure(path)).toBeLessThanOrEqual(MAX_EXPOSURE);
+      });
+    }
+
+    it.skipIf(NO_OFFLINE_SECURITY)(
+      `documented drop-in for a folder under /home keeps exposure <= ${MAX_EXPOSURE} and verifies${offlineSkipReason}`,
+      async () => {
+        const dir = tempDir();
+        const copy = join(dir, 'files-sync.service');
+        writeFileSync(copy, readFileSync(DAEMON, 'utf8'));
+        mkdirSync(join(dir, 'files-sync.service.d'));
+        // The recipe from the unit's comments and the README.
+        writeFileSync(
+          join(dir, 'files-sync.service.d', 'home.conf'),
+          '[Service]\nProtectHome=tmpfs\nReadOnlyPaths=\nBindReadOnlyPaths=-/home/alice/Documents/shared\n',
+        );
+        expect(await exposure(copy)).toBeLessThanOrEqual(MAX_EXPOSURE);
+        const r = await run(ANALYZE!, ['verify', '--man=no', '--generators=no', copy]);
+        const others = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/: Command \/usr\/bin\/files-sync is not executable/.test(l));
+        expect(others).toEqual([]);
+      },
+    );
+  });
+});
 
 describe('unit files: static facts', () => {
   const daemon = unit(DAEMON);
@@ -209,9 +201,7 @@ describe('unit files: static facts', () => {
   });
 
   it('daemon: restart policy, stop bound, reload, logging', () => {
-    expect(daemon.get('Service', 'ExecStart')).toEqual([
-      '/usr/bin/files-sync daemon --config /etc/files-sync/config.json',
-    ]);
+    expect(daemon.get('Service', 'ExecStart')).toEqual(['/usr/bin/files-sync daemon --config /etc/files-sync/config.json']);
     expect(daemon.get('Service', 'Type')).toEqual(['exec']);
     expect(daemon.get('Service', 'Restart')).toEqual(['on-failure']);
     const prevent = daemon.get('Service', 'RestartPreventExitStatus').flatMap((v) => v.split(/\s+/));
@@ -228,9 +218,7 @@ describe('unit files: static facts', () => {
 
   it('oneshot: runs `sync`, does not conflict with the daemon, exit 1 stays a failure', () => {
     expect(oneshot.get('Service', 'Type')).toEqual(['oneshot']);
-    expect(oneshot.get('Service', 'ExecStart')).toEqual([
-      '/usr/bin/files-sync sync --config /etc/files-sync/config.json',
-    ]);
+    expect(oneshot.get('Service', 'ExecStart')).toEqual(['/usr/bin/files-sync sync --config /etc/files-sync/config.json']);
     expect(oneshot.get('Unit', 'Conflicts')).toEqual([]);
     const success = oneshot.get('Service', 'SuccessExitStatus').flatMap((v) => v.split(/\s+/));
     expect(success).not.toContain('1');
@@ -280,9 +268,7 @@ describe('unit files: static facts', () => {
     for (const u of [daemon, oneshot]) {
       expect(u.get('Service', 'RestrictAddressFamilies')).toEqual(['AF_UNIX AF_INET AF_INET6']);
       const filter = u.get('Service', 'SystemCallFilter');
-      expect(filter[0]?.split(/\s+/)).toEqual(
-        expect.arrayContaining(['@system-service', 'pkey_alloc', 'pkey_free', 'pkey_mprotect']),
-      );
+      expect(filter[0]?.split(/\s+/)).toEqual(expect.arrayContaining(['@system-service', 'pkey_alloc', 'pkey_free', 'pkey_mprotect']));
       expect(filter).toContain('~@privileged @resources');
       expect(u.get('Service', 'SystemCallErrorNumber')).toEqual(['EPERM']);
       expect(u.get('Service', 'CapabilityBoundingSet')).toEqual(['']);
@@ -298,13 +284,46 @@ describe('unit files: static facts', () => {
 
   it('both services carry the same sandbox (no drift between daemon and oneshot)', () => {
     const sandboxKeys = new Set([
-      'User', 'Group', 'StateDirectory', 'StateDirectoryMode', 'LoadCredential', 'UMask', 'ReadOnlyPaths', 'LimitCORE',
-      'NoNewPrivileges', 'CapabilityBoundingSet', 'AmbientCapabilities', 'ProtectSystem', 'ProtectHome',
-      'PrivateTmp', 'PrivateDevices', 'DevicePolicy', 'PrivateMounts', 'PrivateIPC', 'RemoveIPC', 'KeyringMode',
-      'ProtectKernelTunables', 'ProtectKernelModules', 'ProtectKernelLogs', 'ProtectControlGroups', 'ProtectClock',
-      'ProtectHostname', 'ProtectProc', 'ProcSubset', 'RestrictAddressFamilies', 'RestrictNamespaces',
-      'RestrictRealtime', 'RestrictSUIDSGID', 'LockPersonality', 'SystemCallArchitectures', 'SystemCallFilter',
-      'SystemCallErrorNumber', 'PrivateUsers', 'MemoryDenyWriteExecute', 'PrivateNetwork', 'IPAddressDeny',
+      'User',
+      'Group',
+      'StateDirectory',
+      'StateDirectoryMode',
+      'LoadCredential',
+      'UMask',
+      'ReadOnlyPaths',
+      'LimitCORE',
+      'NoNewPrivileges',
+      'CapabilityBoundingSet',
+      'AmbientCapabilities',
+      'ProtectSystem',
+      'ProtectHome',
+      'PrivateTmp',
+      'PrivateDevices',
+      'DevicePolicy',
+      'PrivateMounts',
+      'PrivateIPC',
+      'RemoveIPC',
+      'KeyringMode',
+      'ProtectKernelTunables',
+      'ProtectKernelModules',
+      'ProtectKernelLogs',
+      'ProtectControlGroups',
+      'ProtectClock',
+      'ProtectHostname',
+      'ProtectProc',
+      'ProcSubset',
+      'RestrictAddressFamilies',
+      'RestrictNamespaces',
+      'RestrictRealtime',
+      'RestrictSUIDSGID',
+      'LockPersonality',
+      'SystemCallArchitectures',
+      'SystemCallFilter',
+      'SystemCallErrorNumber',
+      'PrivateUsers',
+      'MemoryDenyWriteExecute',
+      'PrivateNetwork',
+      'IPAddressDeny',
     ]);
     const pick = (u: ReturnType<typeof unit>) =>
       Object.fromEntries([...(u.sections.get('Service') ?? new Map<string, string[]>())].filter(([k]) => sandboxKeys.has(k)));

@@ -64,10 +64,20 @@ async function torture(): Promise<RunSummary> {
   const startedAt = new Date();
   const loadAtStart = loadLine();
   const rng = new Rng(opts.seed);
-  log(`seed ${opts.seed} (npm run torture -- --seed ${opts.seed} replays the changes and fault settings; where kills land depends on timing)`);
-  log(`${opts.files} files${opts.big ? ' + 3 big' : ''}, ${opts.rounds} sync rounds, ${opts.daemonRounds} daemon rounds, ${opts.soakRuns} soak runs; ${machineLine()}, load average ${loadAtStart}`);
+  log(
+    `seed ${opts.seed} (npm run torture -- --seed ${opts.seed} replays the changes and fault settings; where kills land depends on timing)`,
+  );
+  log(
+    `${opts.files} files${opts.big ? ' + 3 big' : ''}, ${opts.rounds} sync rounds, ${opts.daemonRounds} daemon rounds, ${opts.soakRuns} soak runs; ${machineLine()}, load average ${loadAtStart}`,
+  );
   const ws = await openWorkspace('files-sync-torture-');
-  const ctx: RunContext = { ws, rng, graveyard: new Graveyard(), log, counters: { syncKills: 0, daemonKills: 0, syncTimeouts: 0, faultRounds: 0, foreignSeeded: 0, daemonSelfExits: 0 } };
+  const ctx: RunContext = {
+    ws,
+    rng,
+    graveyard: new Graveyard(),
+    log,
+    counters: { syncKills: 0, daemonKills: 0, syncTimeouts: 0, faultRounds: 0, foreignSeeded: 0, daemonSelfExits: 0 },
+  };
   let state: EmulatorState | null;
   let check: CheckResult | null = null;
   const extra: Record<string, unknown> = { options: opts };
@@ -109,7 +119,21 @@ async function torture(): Promise<RunSummary> {
     }
   }
   if (evidence !== ws.dir) fs.rmSync(ws.dir, { recursive: true, force: true });
-  const emptyCheck: CheckResult = { counts: { lostFiles: 0, wrongContent: 0, staleMap: 0, duplicates: 0, orphans: 0, foreignTouched: 0, foreignAdopted: 0, ledgerOpens: 1, ledgerIntegrity: 1 }, details: ['the suite failed before the check'], unclaimed: 0 };
+  const emptyCheck: CheckResult = {
+    counts: {
+      lostFiles: 0,
+      wrongContent: 0,
+      staleMap: 0,
+      duplicates: 0,
+      orphans: 0,
+      foreignTouched: 0,
+      foreignAdopted: 0,
+      ledgerOpens: 1,
+      ledgerIntegrity: 1,
+    },
+    details: ['the suite failed before the check'],
+    unclaimed: 0,
+  };
   return {
     command: `npm run torture${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     seed: opts.seed,

@@ -6,14 +6,26 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, FormData, request } from 'undici';
 
-const { values } = parseArgs({ options: { dir: { type: 'string' }, concurrency: { type: 'string', default: '8' }, type: { type: 'string', default: 'text/plain' } } });
+const { values } = parseArgs({
+  options: {
+    dir: { type: 'string' },
+    concurrency: { type: 'string', default: '8' },
+    type: { type: 'string', default: 'text/plain' },
+  },
+});
 const dir = values.dir!;
 const concurrency = Number(values.concurrency);
 const baseUrl = process.env.ANTHROPIC_BASE_URL!;
-const headers = { 'x-api-key': process.env.ANTHROPIC_API_KEY!, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' };
+const headers = {
+  'x-api-key': process.env.ANTHROPIC_API_KEY!,
+  'anthropic-version': '2023-06-01',
+  'anthropic-beta': 'files-api-2025-04-14',
+};
 
 const started = performance.now();
-const files = (readdirSync(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+const files = readdirSync(dir, { recursive: true, withFileTypes: true })
+  .filter((e) => e.isFile())
+  .map((e) => join(e.parentPath, e.name));
 const agent = new Agent({ connections: concurrency, keepAliveTimeout: 10_000 });
 const url = new URL('/v1/files', baseUrl);
 let next = 0;

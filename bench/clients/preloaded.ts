@@ -8,11 +8,21 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 
-const { values } = parseArgs({ options: { dir: { type: 'string' }, concurrency: { type: 'string', default: '8' }, type: { type: 'string', default: 'text/plain' } } });
+const { values } = parseArgs({
+  options: {
+    dir: { type: 'string' },
+    concurrency: { type: 'string', default: '8' },
+    type: { type: 'string', default: 'text/plain' },
+  },
+});
 const dir = values.dir!;
 const concurrency = Number(values.concurrency);
 const baseUrl = process.env.ANTHROPIC_BASE_URL!;
-const baseHeaders = { 'x-api-key': process.env.ANTHROPIC_API_KEY!, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' };
+const baseHeaders = {
+  'x-api-key': process.env.ANTHROPIC_API_KEY!,
+  'anthropic-version': '2023-06-01',
+  'anthropic-beta': 'files-api-2025-04-14',
+};
 
 interface Prebuilt {
   body: Buffer;
@@ -20,14 +30,26 @@ interface Prebuilt {
 }
 
 const preloadStart = performance.now();
-const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+const files = readdirSync(dir, { recursive: true, withFileTypes: true })
+  .filter((e) => e.isFile())
+  .map((e) => join(e.parentPath, e.name));
 const boundaryPrefix = `----bench-preloaded-${randomBytes(8).toString('hex')}-`;
 const bodies: Prebuilt[] = files.map((path, i) => {
   const boundary = `${boundaryPrefix}${i.toString(36)}`;
   const name = path.slice(dir.length + 1).replaceAll('/', '\u2215');
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: ${values.type}\r\n\r\n`, 'utf8');
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: ${values.type}\r\n\r\n`,
+    'utf8',
+  );
   const body = Buffer.concat([head, readFileSync(path), Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1')]);
-  return { body, headers: { ...baseHeaders, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(body.length) } };
+  return {
+    body,
+    headers: {
+      ...baseHeaders,
+      'content-type': `multipart/form-data; boundary=${boundary}`,
+      'content-length': String(body.length),
+    },
+  };
 });
 const preloadMs = performance.now() - preloadStart;
 

@@ -8,13 +8,21 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Anthropic, { toFile } from 'sdk-beta';
 
-const { values } = parseArgs({ options: { dir: { type: 'string' }, concurrency: { type: 'string', default: '8' }, type: { type: 'string', default: 'text/plain' } } });
+const { values } = parseArgs({
+  options: {
+    dir: { type: 'string' },
+    concurrency: { type: 'string', default: '8' },
+    type: { type: 'string', default: 'text/plain' },
+  },
+});
 const dir = values.dir!;
 const concurrency = Number(values.concurrency);
 
 const started = performance.now();
 const client = new Anthropic();
-const files = (readdirSync(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+const files = readdirSync(dir, { recursive: true, withFileTypes: true })
+  .filter((e) => e.isFile())
+  .map((e) => join(e.parentPath, e.name));
 let next = 0;
 let bytes = 0;
 let failed = 0;
@@ -25,7 +33,9 @@ async function worker(): Promise<void> {
     const path = files[i]!;
     const name = path.slice(dir.length + 1).replaceAll('/', '\u2215');
     try {
-      const file = await client.beta.files.upload({ file: await toFile(createReadStream(path), name, { type: values.type }) });
+      const file = await client.beta.files.upload({
+        file: await toFile(createReadStream(path), name, { type: values.type }),
+      });
       bytes += file.size_bytes;
     } catch (err) {
       failed++;

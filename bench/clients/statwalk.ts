@@ -35,7 +35,11 @@ const walkMs = performance.now() - t0;
 
 const t1 = performance.now();
 const agent = new Agent({ connections: 1 });
-const headers = { 'x-api-key': process.env.ANTHROPIC_API_KEY!, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' };
+const headers = {
+  'x-api-key': process.env.ANTHROPIC_API_KEY!,
+  'anthropic-version': '2023-06-01',
+  'anthropic-beta': 'files-api-2025-04-14',
+};
 let listed = 0;
 let pages = 0;
 let after: string | null = null;

@@ -27,10 +27,32 @@ export interface DaemonMemory {
 }
 
 /** Runs the daemon on an already-synced tree until it is ready, then idles it; always stops it. */
-export async function daemonMemory(o: { url: string; root: string; stateDir: string; config: string; idleMs: number; idleStepMs: number; readyTimeoutMs: number }): Promise<DaemonMemory> {
-  const [cmd, argv] = pinned(1, process.execPath, [CLI, 'daemon', '--config', o.config, '--root', o.root, '--state-dir', o.stateDir, '--log-format', 'json']);
+export async function daemonMemory(o: {
+  url: string;
+  root: string;
+  stateDir: string;
+  config: string;
+  idleMs: number;
+  idleStepMs: number;
+  readyTimeoutMs: number;
+}): Promise<DaemonMemory> {
+  const [cmd, argv] = pinned(1, process.execPath, [
+    CLI,
+    'daemon',
+    '--config',
+    o.config,
+    '--root',
+    o.root,
+    '--state-dir',
+    o.stateDir,
+    '--log-format',
+    'json',
+  ]);
   const started = performance.now();
-  const child = spawn(cmd, argv, { env: { ...process.env, ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: o.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, argv, {
+    env: { ...process.env, ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: o.url },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: string[] = [];
   let partial = '';
   const onData = (chunk: Buffer) => {
@@ -42,9 +64,10 @@ export async function daemonMemory(o: { url: string; root: string; stateDir: str
   child.stderr.on('data', onData);
   const seen = (message: string) => lines.some((l) => l.includes(message));
   try {
-    for (const deadline = performance.now() + o.readyTimeoutMs; !(seen('initial reconciliation done') && seen('"message":"watching')); ) {
+    for (const deadline = performance.now() + o.readyTimeoutMs; !(seen('initial reconciliation done') && seen('"message":"watching'));) {
       if (child.exitCode !== null) throw new Error(`the daemon exited ${child.exitCode}: ${lines.slice(-10).join('\n')}`);
-      if (performance.now() > deadline) throw new Error(`the daemon was not ready after ${o.readyTimeoutMs / 1000} s: ${lines.slice(-10).join('\n')}`);
+      if (performance.now() > deadline)
+        throw new Error(`the daemon was not ready after ${o.readyTimeoutMs / 1000} s: ${lines.slice(-10).join('\n')}`);
       await sleep(200);
     }
     const readyMs = performance.now() - started;
@@ -55,7 +78,13 @@ export async function daemonMemory(o: { url: string; root: string; stateDir: str
       idleRssKb.push(procMemory(child.pid!).rssKb);
     }
     const endPeakKb = procMemory(child.pid!).hwmKb;
-    return { readyMs, startPeakKb, idleRssKb, endPeakKb, warnings: lines.filter((l) => /"level":"(warn|error)"/.test(l)).slice(0, 20) };
+    return {
+      readyMs,
+      startPeakKb,
+      idleRssKb,
+      endPeakKb,
+      warnings: lines.filter((l) => /"level":"(warn|error)"/.test(l)).slice(0, 20),
+    };
   } finally {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');

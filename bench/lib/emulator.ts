@@ -67,7 +67,12 @@ export class Emulator {
       faults: EmulatorCounters['faults'];
       files: { size_bytes: number }[];
     };
-    return { requests: state.requests, faults: state.faults, files: state.files.length, bytes: state.files.reduce((s, f) => s + f.size_bytes, 0) };
+    return {
+      requests: state.requests,
+      faults: state.faults,
+      files: state.files.length,
+      bytes: state.files.reduce((s, f) => s + f.size_bytes, 0),
+    };
   }
 
   async resetCounters(): Promise<void> {

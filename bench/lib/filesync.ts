@@ -30,11 +30,21 @@ export interface SyncRun {
 }
 
 /** One `files-sync sync`; fails unless it exits 0. `logDebug` adds JSON debug logs on stderr. */
-export async function runSync(opts: { url: string; root: string; stateDir: string; config: string; logDebug?: boolean; timeoutMs?: number }): Promise<SyncRun> {
+export async function runSync(opts: {
+  url: string;
+  root: string;
+  stateDir: string;
+  config: string;
+  logDebug?: boolean;
+  timeoutMs?: number;
+}): Promise<SyncRun> {
   const args = ['sync', '--config', opts.config, '--root', opts.root, '--state-dir', opts.stateDir, '--json'];
   if (opts.logDebug) args.push('--log-format', 'json', '--log-level', 'debug');
   const measured = expectOk(
-    await runNode(CLI, args, { env: { ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: opts.url }, timeoutMs: opts.timeoutMs ?? 600_000 }),
+    await runNode(CLI, args, {
+      env: { ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: opts.url },
+      timeoutMs: opts.timeoutMs ?? 600_000,
+    }),
     'files-sync sync',
   );
   const report = JSON.parse(measured.stdout) as SyncReportLite;
@@ -48,7 +58,11 @@ export function walkCounters(stderr: string): { filesHashed: number; bytesHashed
     try {
       const entry = JSON.parse(line) as { filesHashed?: number; bytesHashed?: number; timestamp?: string };
       if (typeof entry.filesHashed === 'number' && typeof entry.bytesHashed === 'number') {
-        return { filesHashed: entry.filesHashed, bytesHashed: entry.bytesHashed, at: Date.parse(entry.timestamp ?? '') };
+        return {
+          filesHashed: entry.filesHashed,
+          bytesHashed: entry.bytesHashed,
+          at: Date.parse(entry.timestamp ?? ''),
+        };
       }
     } catch {
       // not a JSON line

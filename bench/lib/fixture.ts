@@ -37,7 +37,15 @@ export function syncedTree(ctx: RowContext, count: number): Promise<SyncedTree> 
     ctx.log(`initial sync of ${fmt(count)} files in ${seconds(initial.measured.wallMs, 1)}`);
     // The initial sync read every file: put their times back, so any later read shows.
     resetTimes(tree);
-    return { tree, emu, stateDir, config, dir, initialMs: initial.measured.wallMs, initialRssKb: initial.measured.probe?.maxRssKb ?? NaN };
+    return {
+      tree,
+      emu,
+      stateDir,
+      config,
+      dir,
+      initialMs: initial.measured.wallMs,
+      initialRssKb: initial.measured.probe?.maxRssKb ?? NaN,
+    };
   })();
   return shared;
 }

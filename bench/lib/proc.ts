@@ -34,7 +34,12 @@ let seq = 0;
 export function runNode(script: string, args: string[], options: RunOptions = {}): Promise<Measured> {
   const probeOut = join(tmpdir(), `files-sync-bench-probe-${process.pid}-${++seq}.json`);
   const probe = pathToFileURL(benchScript('lib/probe.js')).href;
-  return runCommand(process.execPath, ['--import', probe, script, ...args], { ...options, env: { ...process.env, ...options.env, BENCH_PROBE_OUT: probeOut } }, probeOut);
+  return runCommand(
+    process.execPath,
+    ['--import', probe, script, ...args],
+    { ...options, env: { ...process.env, ...options.env, BENCH_PROBE_OUT: probeOut } },
+    probeOut,
+  );
 }
 
 /** Runs any command pinned to the client's core (no probe unless `probeOut` is given). */
@@ -42,7 +47,11 @@ export function runCommand(cmd: string, args: string[], options: RunOptions = {}
   const [file, argv] = pinned(options.core ?? 1, cmd, args);
   return new Promise<Measured>((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(file, argv, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, argv, {
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => stdout.push(c));
@@ -64,7 +73,14 @@ export function runCommand(cmd: string, args: string[], options: RunOptions = {}
         }
         rmSync(probeOut, { force: true });
       }
-      resolve({ wallMs, code, signal, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8'), probe });
+      resolve({
+        wallMs,
+        code,
+        signal,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+        probe,
+      });
     });
   });
 }
@@ -81,7 +97,10 @@ export function expectOk(m: Measured, what: string, okCodes: number[] = [0]): Me
 export function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
     let buffer = '';
-    const timer = setTimeout(() => done(new Error(`no line matching ${pattern} within ${timeoutMs} ms; got: ${buffer.slice(-2000)}`)), timeoutMs);
+    const timer = setTimeout(
+      () => done(new Error(`no line matching ${pattern} within ${timeoutMs} ms; got: ${buffer.slice(-2000)}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer) => {
       buffer += chunk.toString('utf8');
       const m = pattern.exec(buffer);

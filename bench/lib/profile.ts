@@ -58,7 +58,8 @@ export function shortFile(url: string): string {
 export function area(file: string, fn: string): string {
   if (fn === '(garbage collector)') return 'GC';
   if (fn === '(program)' || fn === '(idle)' || fn === '(root)') return fn;
-  if (file.startsWith('src/')) return file.split('/').length > 2 ? `files-sync ${file.split('/').slice(0, 2).join('/')}/` : `files-sync ${file}`;
+  if (file.startsWith('src/'))
+    return file.split('/').length > 2 ? `files-sync ${file.split('/').slice(0, 2).join('/')}/` : `files-sync ${file}`;
   if (file.startsWith('node:')) return 'node internals';
   if (file === '(native)') return 'native (builtins: crypto, fs, JSON, ...)';
   return file.split('/')[0]!.replace(/^@[^/]+$/, file.split('/').slice(0, 2).join('/'));
@@ -72,7 +73,15 @@ function add(map: Map<string, ProfileLine>, key: string, name: string, where: st
 }
 
 /** Adds one frame of one sample: self time if it is the leaf, inclusive time if not yet counted for this sample. */
-function tally(map: Map<string, ProfileLine>, seen: Set<string>, key: string, name: string, where: string, self: boolean, ms: number): void {
+function tally(
+  map: Map<string, ProfileLine>,
+  seen: Set<string>,
+  key: string,
+  name: string,
+  where: string,
+  self: boolean,
+  ms: number,
+): void {
   const first = !seen.has(key);
   seen.add(key);
   if (first || self) add(map, key, name, where, self ? ms : 0, first ? ms : 0);
@@ -111,7 +120,13 @@ export function summarize(profile: CpuProfile): ProfileSummary {
     }
   });
   const sorted = (m: Map<string, ProfileLine>) => [...m.values()].sort((a, b) => b.selfMs - a.selfMs);
-  return { totalMs: totalUs / 1000, idleMs: idleUs / 1000, byFunction: sorted(fns), byFile: sorted(files), byArea: sorted(areas) };
+  return {
+    totalMs: totalUs / 1000,
+    idleMs: idleUs / 1000,
+    byFunction: sorted(fns),
+    byFile: sorted(files),
+    byArea: sorted(areas),
+  };
 }
 
 /**
@@ -159,11 +174,18 @@ export function formatSummary(s: ProfileSummary, top: number, perFile?: number):
     '',
     `top ${top} functions by self time:`,
     head,
-    ...s.byFunction.filter(notIdle).slice(0, top).map((l) => row(l, true)),
+    ...s.byFunction
+      .filter(notIdle)
+      .slice(0, top)
+      .map((l) => row(l, true)),
     '',
     `top ${perFile ?? top} source files by inclusive time:`,
     head,
-    ...[...s.byFile].filter(notIdle).sort((a, b) => b.totalMs - a.totalMs).slice(0, perFile ?? top).map((l) => row(l, false)),
+    ...[...s.byFile]
+      .filter(notIdle)
+      .sort((a, b) => b.totalMs - a.totalMs)
+      .slice(0, perFile ?? top)
+      .map((l) => row(l, false)),
     '',
     'areas by self time:',
     head,
@@ -173,8 +195,16 @@ export function formatSummary(s: ProfileSummary, top: number, perFile?: number):
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '10' }, files: { type: 'string', default: '15' }, callers: { type: 'string', multiple: true } } });
-  if (positionals.length === 0) throw new Error('usage: node dist-bench/lib/profile.js FILE.cpuprofile [--top 10] [--files 15] [--callers fstat ...]');
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      top: { type: 'string', default: '10' },
+      files: { type: 'string', default: '15' },
+      callers: { type: 'string', multiple: true },
+    },
+  });
+  if (positionals.length === 0)
+    throw new Error('usage: node dist-bench/lib/profile.js FILE.cpuprofile [--top 10] [--files 15] [--callers fstat ...]');
   for (const file of positionals) {
     process.stdout.write(`${file}\n${formatSummary(summarizeFile(file), Number(values.top), Number(values.files))}\n`);
     for (const fn of values.callers ?? []) {

@@ -29,7 +29,8 @@ function cell(text: string): string {
 export function markdownTable(rows: RowResult[]): string {
   const lines = ['| # | figure | measured | target | |', '| --- | --- | --- | --- | --- |'];
   for (const row of rows) {
-    for (const f of row.figures) lines.push(`| ${f.row} | ${cell(f.name)} | ${cell(f.shown)} | ${cell(f.target?.shown ?? '')} | ${mark(f)} |`);
+    for (const f of row.figures)
+      lines.push(`| ${f.row} | ${cell(f.name)} | ${cell(f.shown)} | ${cell(f.target?.shown ?? '')} | ${mark(f)} |`);
   }
   return lines.join('\n');
 }

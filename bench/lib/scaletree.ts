@@ -60,14 +60,17 @@ export function ensureScaleTree(count: number, size = 1024, reserveBytes = 5 * 2
   const want = { layout: LAYOUT, count, size };
   if (existsSync(marker)) {
     const have = JSON.parse(readFileSync(marker, 'utf8')) as typeof want;
-    if (have.layout === LAYOUT && have.count === count && have.size === size) return { root, files: count, size, written: false, writeMs: 0 };
+    if (have.layout === LAYOUT && have.count === count && have.size === size)
+      return { root, files: count, size, written: false, writeMs: 0 };
   }
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const need = scaleTreeBytes(count);
   const free = freeBytes(dir);
   if (free - need < reserveBytes) {
-    throw new Error(`the scale tree of ${count} files needs ~${(need / 2 ** 30).toFixed(1)} GiB in ${dir} and only ${(free / 2 ** 30).toFixed(1)} GiB is free (keeping ${reserveBytes / 2 ** 30} GiB spare): pick a smaller --scale-files or free some space`);
+    throw new Error(
+      `the scale tree of ${count} files needs ~${(need / 2 ** 30).toFixed(1)} GiB in ${dir} and only ${(free / 2 ** 30).toFixed(1)} GiB is free (keeping ${reserveBytes / 2 ** 30} GiB spare): pick a smaller --scale-files or free some space`,
+    );
   }
   const t = performance.now();
   const { atime, mtime } = backdate();

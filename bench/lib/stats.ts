@@ -31,7 +31,16 @@ export interface Figure {
 }
 
 /** A figure with a target. */
-export function judged(row: number, name: string, value: number | null, shown: string, op: Op, target: number, targetShown: string, note?: string): Figure {
+export function judged(
+  row: number,
+  name: string,
+  value: number | null,
+  shown: string,
+  op: Op,
+  target: number,
+  targetShown: string,
+  note?: string,
+): Figure {
   const ok = value !== null && Number.isFinite(value) && (op === '>=' ? value >= target : op === '<=' ? value <= target : value === target);
   return { row, name, value, shown, target: { op, value: target, shown: targetShown }, ok, ...(note ? { note } : {}) };
 }

@@ -29,10 +29,29 @@ export function parseStraceSummary(text: string): SyscallCount[] {
 export async function straceCounts(o: { root: string; config: string; stateDir: string; files: number; outFile: string }): Promise<string> {
   await withEmulator({}, async (emu) =>
     expectOk(
-      await runCommand('strace', ['-f', '-c', '-o', o.outFile, process.execPath, CLI, 'sync', '--config', o.config, '--root', o.root, '--state-dir', o.stateDir, '--json'], {
-        env: { ...process.env, ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: emu.url },
-        timeoutMs: 900_000,
-      }),
+      await runCommand(
+        'strace',
+        [
+          '-f',
+          '-c',
+          '-o',
+          o.outFile,
+          process.execPath,
+          CLI,
+          'sync',
+          '--config',
+          o.config,
+          '--root',
+          o.root,
+          '--state-dir',
+          o.stateDir,
+          '--json',
+        ],
+        {
+          env: { ...process.env, ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: emu.url },
+          timeoutMs: 900_000,
+        },
+      ),
       'strace files-sync sync',
     ),
   );
@@ -41,6 +60,11 @@ export async function straceCounts(o: { root: string; config: string; stateDir: 
   return [
     `system calls of the whole sync (strace -f -c, every thread; ${o.outFile}): ${total} in all, ${(total / o.files).toFixed(1)} per file`,
     '  per file   calls  errors  syscall',
-    ...counts.slice(0, 16).map((c) => `  ${(c.calls / o.files).toFixed(2).padStart(8)}  ${String(c.calls).padStart(7)}  ${String(c.errors).padStart(6)}  ${c.name}`),
+    ...counts
+      .slice(0, 16)
+      .map(
+        (c) =>
+          `  ${(c.calls / o.files).toFixed(2).padStart(8)}  ${String(c.calls).padStart(7)}  ${String(c.errors).padStart(6)}  ${c.name}`,
+      ),
   ].join('\n');
 }

@@ -80,7 +80,7 @@ export function makeRealFile(path: string, bytes: number): void {
   const block = randomBytes(1 << 20);
   const fd = openSync(path, 'w');
   try {
-    for (let done = 0; done < bytes; ) {
+    for (let done = 0; done < bytes;) {
       const n = Math.min(block.length, bytes - done);
       // Vary each block a little so the file is not one block repeated.
       block.writeUInt32LE(done >>> 0, 0);
@@ -96,7 +96,7 @@ export function makeRealFile(path: string, bytes: number): void {
 
 /** Relative paths of every regular file under `root`. */
 export function listFiles(root: string): string[] {
-  return (readdirSync(root, { recursive: true, withFileTypes: true }))
+  return readdirSync(root, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
     .map((e) => join(e.parentPath, e.name).slice(root.length + 1));
 }

@@ -41,7 +41,11 @@ const TICKS_PER_SECOND = 100;
 export async function rowDaemon(ctx: RowContext): Promise<RowResult> {
   const count = ctx.scale(100_000);
   const fx = await syncedTree(ctx, count);
-  const headers = { 'x-api-key': EMULATOR_KEY, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' };
+  const headers = {
+    'x-api-key': EMULATOR_KEY,
+    'anthropic-version': '2023-06-01',
+    'anthropic-beta': 'files-api-2025-04-14',
+  };
   const probeOut = join(tmpdir(), `files-sync-bench-daemon-probe-${process.pid}.json`);
   const [cmd, argv] = pinned(1, process.execPath, [
     '--import',
@@ -75,7 +79,7 @@ export async function rowDaemon(ctx: RowContext): Promise<RowResult> {
   const seen = (message: string) => lines.some((l) => l.includes(message));
   const pid = child.pid!;
   try {
-    for (const deadline = performance.now() + 600_000; !(seen('initial reconciliation done') && seen('"message":"watching')); ) {
+    for (const deadline = performance.now() + 600_000; !(seen('initial reconciliation done') && seen('"message":"watching'));) {
       if (child.exitCode !== null) throw new Error(`the daemon exited ${child.exitCode}: ${lines.slice(-10).join('\n')}`);
       if (performance.now() > deadline) throw new Error(`the daemon was not ready after 10 minutes: ${lines.slice(-10).join('\n')}`);
       await sleep(200);
@@ -105,7 +109,11 @@ export async function rowDaemon(ctx: RowContext): Promise<RowResult> {
     // The emulator's clock (performance.timeOrigin + now) against ours (Date.now): a seeded file tells.
     const offset = async () => {
       const t0 = Date.now();
-      const res = await fetch(`${fx.emu.url}/_emulator/seed`, { method: 'POST', body: JSON.stringify({ filename: 'clock-probe.txt', content_base64: '' }), headers: { 'content-type': 'application/json' } });
+      const res = await fetch(`${fx.emu.url}/_emulator/seed`, {
+        method: 'POST',
+        body: JSON.stringify({ filename: 'clock-probe.txt', content_base64: '' }),
+        headers: { 'content-type': 'application/json' },
+      });
       const t1 = Date.now();
       const created = Date.parse(((await res.json()) as { created_at: string }).created_at);
       return created - (t0 + t1) / 2;
@@ -120,7 +128,7 @@ export async function rowDaemon(ctx: RowContext): Promise<RowResult> {
       await sleep(Math.max(0, next - performance.now()));
     }
     const created = new Map<string, number>();
-    for (const deadline = Date.now() + 60_000; created.size < WRITES && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 60_000; created.size < WRITES && Date.now() < deadline;) {
       await sleep(1_000);
       const res = await fetch(`${fx.emu.url}/v1/files?limit=1000`, { headers });
       const page = (await res.json()) as { data: { filename: string; created_at: string }[] };
@@ -132,7 +140,9 @@ export async function rowDaemon(ctx: RowContext): Promise<RowResult> {
       const at = created.get(`bench-latency\u2215w-${String(i).padStart(3, '0')}.txt`);
       if (at !== undefined) latencies.push(at - offsetMs - written[i]! - SETTLE_MS);
     }
-    ctx.log(`row 5: ${latencies.length} of ${WRITES} writes remote; p50 ${fmt(percentile(latencies, 50))} ms, p99 ${fmt(percentile(latencies, 99))} ms after the settle time`);
+    ctx.log(
+      `row 5: ${latencies.length} of ${WRITES} writes remote; p50 ${fmt(percentile(latencies, 50))} ms, p99 ${fmt(percentile(latencies, 99))} ms after the settle time`,
+    );
     // Steady state: a quiet minute after the writes.
     await sleep(5_000);
     const idleTicks = await idleWindows();
@@ -154,18 +164,48 @@ export async function rowDaemon(ctx: RowContext): Promise<RowResult> {
     const figures: Figure[] = [
       context(5, 'start-up: initial reconciliation and watcher ready', readyMs, seconds(readyMs, 1)),
       judged(5, `RSS watching ${fmt(count)} files (idle)`, idle.rssKb / 1024, `${fmt(idle.rssKb / 1024)} MB`, '<=', 300, '≤ 300 MB'),
-      context(5, 'RSS: 3 s after start-up / peak over the run', ready.rssKb / 1024, `${fmt(ready.rssKb / 1024)} MB / ${fmt((probe?.maxRssKb ?? idle.hwmKb) / 1024)} MB`),
-      judged(5, `CPU while idle, ${(IDLE_WINDOWS * IDLE_WINDOW_MS) / 1000} s`, idlePct, `${fmt(idleCpuMs)} ms (${fmt(idlePct, 2)}% of a core; 20-s windows: ${idleTicks.map((x) => fmt((x * 1000) / TICKS_PER_SECOND)).join(', ')} ms)`, '<=', 1, '≈ 0 (≤ 1% of a core)'),
-      context(5, 'CPU in the first minute after start-up', ticksMs(firstTicks), `${fmt(ticksMs(firstTicks))} ms (20-s windows: ${firstTicks.map((x) => fmt((x * 1000) / TICKS_PER_SECOND)).join(', ')} ms)`),
+      context(
+        5,
+        'RSS: 3 s after start-up / peak over the run',
+        ready.rssKb / 1024,
+        `${fmt(ready.rssKb / 1024)} MB / ${fmt((probe?.maxRssKb ?? idle.hwmKb) / 1024)} MB`,
+      ),
+      judged(
+        5,
+        `CPU while idle, ${(IDLE_WINDOWS * IDLE_WINDOW_MS) / 1000} s`,
+        idlePct,
+        `${fmt(idleCpuMs)} ms (${fmt(idlePct, 2)}% of a core; 20-s windows: ${idleTicks.map((x) => fmt((x * 1000) / TICKS_PER_SECOND)).join(', ')} ms)`,
+        '<=',
+        1,
+        '≈ 0 (≤ 1% of a core)',
+      ),
+      context(
+        5,
+        'CPU in the first minute after start-up',
+        ticksMs(firstTicks),
+        `${fmt(ticksMs(firstTicks))} ms (20-s windows: ${firstTicks.map((x) => fmt((x * 1000) / TICKS_PER_SECOND)).join(', ')} ms)`,
+      ),
       judged(5, `write → remote p50 − settle (${WRITES} writes)`, p50, `${fmt(p50)} ms`, '<=', 250, '≤ 250 ms'),
       context(5, 'write → remote p99 − settle; writes that arrived', p99, `${fmt(p99)} ms; ${latencies.length} of ${WRITES}`),
     ];
-    if (warnings.length > 0) figures.push(context(5, 'daemon warnings and errors logged', warnings.length, `${warnings.length}: ${warnings[0]!.slice(0, 120)}`));
+    if (warnings.length > 0)
+      figures.push(context(5, 'daemon warnings and errors logged', warnings.length, `${warnings.length}: ${warnings[0]!.slice(0, 120)}`));
     return {
       row: 5,
       title: `Daemon: ${fmt(count)} watched files, idle CPU, write → remote latency`,
       figures,
-      raw: { count, readyMs, ready, idle, firstTicks, idleTicks, latencies, offsetMs, peakRssKb: probe?.maxRssKb ?? null, warnings: warnings.slice(0, 20) },
+      raw: {
+        count,
+        readyMs,
+        ready,
+        idle,
+        firstTicks,
+        idleTicks,
+        latencies,
+        offsetMs,
+        peakRssKb: probe?.maxRssKb ?? null,
+        warnings: warnings.slice(0, 20),
+      },
       notes: [
         `One daemon run (\`files-sync daemon\`, settleSeconds 2, pinned to core 1) on the synced tree of row 3: CPU from /proc/PID/stat (utime + stime) in ${IDLE_WINDOWS} windows of ${IDLE_WINDOW_MS / 1000} s over the first minute after start-up, then ${WRITES} new files written ${SPACING_MS} ms apart into a new folder, then CPU over a quiet minute and RSS (/proc/PID/status) at its end. Each latency is the file's created_at in the emulator (corrected by the clock offset a seeded file shows) minus the moment its write returned, minus the ${SETTLE_MS / 1000} s settle time; p50 and p99 are over the ${WRITES} writes, so this row is one run, not the median of three.`,
       ],

@@ -34,7 +34,12 @@ export async function rowHash(ctx: RowContext): Promise<RowResult> {
     const mbps = (ms: number) => size / 1e6 / (ms / 1000);
     const vs = median(runs.map((r) => r.sha256sumMs / r.filesSyncMs));
     const figures: Figure[] = [
-      context(6, `hashFile / sha256sum, ${fmt(size / 1e6)} MB ${real ? 'written' : 'sparse'} file`, mbps(median(runs.map((r) => r.filesSyncMs))), `${fmt(mbps(median(runs.map((r) => r.filesSyncMs))))} / ${fmt(mbps(median(runs.map((r) => r.sha256sumMs))))} MB/s`),
+      context(
+        6,
+        `hashFile / sha256sum, ${fmt(size / 1e6)} MB ${real ? 'written' : 'sparse'} file`,
+        mbps(median(runs.map((r) => r.filesSyncMs))),
+        `${fmt(mbps(median(runs.map((r) => r.filesSyncMs))))} / ${fmt(mbps(median(runs.map((r) => r.sha256sumMs))))} MB/s`,
+      ),
       judged(6, 'hashFile ÷ sha256sum (throughput)', vs, ratio(vs), '>=', 0.9, '≥ 0.90×'),
     ];
     return {

@@ -40,9 +40,15 @@ export async function rowLarge(ctx: RowContext): Promise<RowResult> {
         const env = (url: string) => ({ ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: url });
         const client = async (script: string, what: string) =>
           withEmulator({ onDisk: true }, async (emu) => {
-            const m = expectOk(await runNode(benchScript(script), ['--dir', root, '--concurrency', '8', '--type', TYPE], { env: env(emu.url) }), what);
+            const m = expectOk(
+              await runNode(benchScript(script), ['--dir', root, '--concurrency', '8', '--type', TYPE], {
+                env: env(emu.url),
+              }),
+              what,
+            );
             const out = JSON.parse(m.stdout) as { failed: number; bytes: number; ms: number };
-            if (out.failed > 0 || out.bytes !== size) throw new Error(`${what}: ${out.failed} failed, ${out.bytes} bytes stored of ${size}`);
+            if (out.failed > 0 || out.bytes !== size)
+              throw new Error(`${what}: ${out.failed} failed, ${out.bytes} bytes stored of ${size}`);
             return { ms: m.wallMs, rssKb: rss(m), inMs: out.ms };
           });
         const fsRun = () =>
@@ -50,10 +56,16 @@ export async function rowLarge(ctx: RowContext): Promise<RowResult> {
             const stateDir = join(dir, `state-${size}-${i}`);
             const run = await runSync({ url: emu.url, root, stateDir, config, logDebug: true });
             rmSync(stateDir, { recursive: true, force: true });
-            if (run.report.uploaded !== 1 || run.report.bytesUploaded !== size) throw new Error(`files-sync: ${JSON.stringify(run.report)}`);
+            if (run.report.uploaded !== 1 || run.report.bytesUploaded !== size)
+              throw new Error(`files-sync: ${JSON.stringify(run.report)}`);
             const walked = walkCounters(run.measured.stderr);
             const walkDone = walked?.at ?? NaN;
-            return { ms: run.measured.wallMs, rssKb: rss(run.measured), uploadMs: run.report.finishedAt - walkDone, walkMs: walkDone - run.report.startedAt };
+            return {
+              ms: run.measured.wallMs,
+              rssKb: rss(run.measured),
+              uploadMs: run.report.finishedAt - walkDone,
+              walkMs: walkDone - run.report.startedAt,
+            };
           });
         // The order turns from run to run: the emulator's disk writes of one client must not
         // always fall on the same next one.
@@ -67,7 +79,9 @@ export async function rowLarge(ctx: RowContext): Promise<RowResult> {
         }
         const { ceiling, sdk, filesSync } = results as SizeRun;
         runs.get(size)!.push({ ceiling, sdk, filesSync });
-        ctx.log(`row 2 run ${i + 1}, ${fmt(size / 1e6)} MB: ceiling ${fmt(ceiling.ms)} ms, SDK ${fmt(sdk.ms)} ms (${fmt(sdk.rssKb / 1024)} MB RSS), files-sync ${fmt(filesSync.ms)} ms (${fmt(filesSync.rssKb / 1024)} MB RSS)`);
+        ctx.log(
+          `row 2 run ${i + 1}, ${fmt(size / 1e6)} MB: ceiling ${fmt(ceiling.ms)} ms, SDK ${fmt(sdk.ms)} ms (${fmt(sdk.rssKb / 1024)} MB RSS), files-sync ${fmt(filesSync.ms)} ms (${fmt(filesSync.rssKb / 1024)} MB RSS)`,
+        );
       }
     }
     const figures: Figure[] = [];
@@ -79,7 +93,12 @@ export async function rowLarge(ctx: RowContext): Promise<RowResult> {
       const vs = median(r.map((x) => x.ceiling.ms / x.filesSync.ms));
       const streaming = median(r.map((x) => x.ceiling.inMs / x.filesSync.uploadMs));
       figures.push(
-        context(2, `${label}: ceiling / files-sync / SDK script`, null, `${fmt(mbps(size, median(r.map((x) => x.ceiling.ms))))} / ${fmt(mbps(size, median(r.map((x) => x.filesSync.ms))))} / ${fmt(mbps(size, median(r.map((x) => x.sdk.ms))))} MB/s`),
+        context(
+          2,
+          `${label}: ceiling / files-sync / SDK script`,
+          null,
+          `${fmt(mbps(size, median(r.map((x) => x.ceiling.ms))))} / ${fmt(mbps(size, median(r.map((x) => x.filesSync.ms))))} / ${fmt(mbps(size, median(r.map((x) => x.sdk.ms))))} MB/s`,
+        ),
         judged(2, `${label}: files-sync ÷ ceiling (MB/s, whole runs)`, vs, ratio(vs), '>=', 0.8, '≥ 0.80×'),
         context(
           2,
@@ -95,9 +114,27 @@ export async function rowLarge(ctx: RowContext): Promise<RowResult> {
     figures.push(
       judged(2, `files-sync peak RSS, ${fmt(big / 1e6)} MB file`, fsBig, `${fmt(fsBig)} MB`, '<=', 150, '≤ 150 MB'),
       judged(2, `files-sync peak RSS, ${fmt(small / 1e6)} MB file`, fsSmall, `${fmt(fsSmall)} MB`, '<=', 150, '≤ 150 MB'),
-      judged(2, 'files-sync peak RSS, |400 MB run − 40 MB run|', Math.abs(fsBig - fsSmall), `${fmt(Math.abs(fsBig - fsSmall), 1)} MB`, '<=', 20, '≤ 20 MB'),
-      context(2, 'SDK script peak RSS, 400 MB / 40 MB file', peakMb(big, (r) => r.sdk), `${fmt(peakMb(big, (r) => r.sdk))} MB / ${fmt(peakMb(small, (r) => r.sdk))} MB`),
-      context(2, 'ceiling peak RSS, 400 MB / 40 MB file', peakMb(big, (r) => r.ceiling), `${fmt(peakMb(big, (r) => r.ceiling))} MB / ${fmt(peakMb(small, (r) => r.ceiling))} MB`),
+      judged(
+        2,
+        'files-sync peak RSS, |400 MB run − 40 MB run|',
+        Math.abs(fsBig - fsSmall),
+        `${fmt(Math.abs(fsBig - fsSmall), 1)} MB`,
+        '<=',
+        20,
+        '≤ 20 MB',
+      ),
+      context(
+        2,
+        'SDK script peak RSS, 400 MB / 40 MB file',
+        peakMb(big, (r) => r.sdk),
+        `${fmt(peakMb(big, (r) => r.sdk))} MB / ${fmt(peakMb(small, (r) => r.sdk))} MB`,
+      ),
+      context(
+        2,
+        'ceiling peak RSS, 400 MB / 40 MB file',
+        peakMb(big, (r) => r.ceiling),
+        `${fmt(peakMb(big, (r) => r.ceiling))} MB / ${fmt(peakMb(small, (r) => r.ceiling))} MB`,
+      ),
     );
     return {
       row: 2,

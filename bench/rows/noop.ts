@@ -15,13 +15,25 @@ export async function rowNoop(ctx: RowContext): Promise<RowResult> {
   const { tree, emu, stateDir, config, initialMs, initialRssKb } = await syncedTree(ctx, count);
   const size = 1024;
   const env = { ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: emu.url };
-  const runs: { fsMs: number; baseMs: number; walkMs: number; listMs: number; requests: number; lists: number; bytesHashed: number; filesHashed: number; rchar: number; rssKb: number }[] = [];
+  const runs: {
+    fsMs: number;
+    baseMs: number;
+    walkMs: number;
+    listMs: number;
+    requests: number;
+    lists: number;
+    bytesHashed: number;
+    filesHashed: number;
+    rchar: number;
+    rssKb: number;
+  }[] = [];
   for (let i = 0; i < ctx.runs; i++) {
     await emu.resetCounters();
     const run = await runSync({ url: emu.url, root: tree.root, stateDir, config, logDebug: true });
     const counters = await emu.counters();
     const walked = walkCounters(run.measured.stderr);
-    if (run.report.uploaded !== 0 || run.report.unchanged !== count) throw new Error(`no-op sync did something: ${JSON.stringify(run.report).slice(0, 400)}`);
+    if (run.report.uploaded !== 0 || run.report.unchanged !== count)
+      throw new Error(`no-op sync did something: ${JSON.stringify(run.report).slice(0, 400)}`);
     const base = expectOk(await runNode(benchScript('clients/statwalk.js'), ['--dir', tree.root], { env }), 'stat walk');
     const b = JSON.parse(base.stdout) as { files: number; listed: number; walkMs: number; listMs: number };
     if (b.files !== count || b.listed !== count) throw new Error(`stat walk saw ${b.files} files and listed ${b.listed}`);
@@ -37,7 +49,9 @@ export async function rowNoop(ctx: RowContext): Promise<RowResult> {
       rchar: run.measured.probe?.rchar ?? NaN,
       rssKb: run.measured.probe?.maxRssKb ?? NaN,
     });
-    ctx.log(`row 3 run ${i + 1}: files-sync ${fmt(run.measured.wallMs)} ms (${runs.at(-1)!.requests} requests), stat walk + listing ${fmt(base.wallMs)} ms (walk ${fmt(b.walkMs)}, listing ${fmt(b.listMs)})`);
+    ctx.log(
+      `row 3 run ${i + 1}: files-sync ${fmt(run.measured.wallMs)} ms (${runs.at(-1)!.requests} requests), stat walk + listing ${fmt(base.wallMs)} ms (walk ${fmt(b.walkMs)}, listing ${fmt(b.listMs)})`,
+    );
   }
   const filesRead = filesReadSince(tree);
   const expectedLists = Math.ceil(count / 1000);
@@ -45,13 +59,36 @@ export async function rowNoop(ctx: RowContext): Promise<RowResult> {
   const maxRequests = Math.max(...runs.map((r) => r.requests));
   const maxHashed = Math.max(...runs.map((r) => r.bytesHashed));
   const figures: Figure[] = [
-    context(3, `initial sync of ${fmt(count)} × 1 KiB (setup, one run)`, initialMs, `${seconds(initialMs, 1)} (${fmt((count / initialMs) * 1000)} files/s), peak RSS ${fmt(initialRssKb / 1024)} MB`),
-    judged(3, 'requests per no-op sync (most of any run)', maxRequests, `${fmt(maxRequests)} (${fmt(Math.max(...runs.map((r) => r.lists)))} list)`, '==', expectedLists, `= ${expectedLists} list calls`),
-    context(3, 'no-op sync / bare stat walk + listing (wall)', median(runs.map((r) => r.fsMs)), `${seconds(median(runs.map((r) => r.fsMs)))} / ${seconds(median(runs.map((r) => r.baseMs)))}`),
+    context(
+      3,
+      `initial sync of ${fmt(count)} × 1 KiB (setup, one run)`,
+      initialMs,
+      `${seconds(initialMs, 1)} (${fmt((count / initialMs) * 1000)} files/s), peak RSS ${fmt(initialRssKb / 1024)} MB`,
+    ),
+    judged(
+      3,
+      'requests per no-op sync (most of any run)',
+      maxRequests,
+      `${fmt(maxRequests)} (${fmt(Math.max(...runs.map((r) => r.lists)))} list)`,
+      '==',
+      expectedLists,
+      `= ${expectedLists} list calls`,
+    ),
+    context(
+      3,
+      'no-op sync / bare stat walk + listing (wall)',
+      median(runs.map((r) => r.fsMs)),
+      `${seconds(median(runs.map((r) => r.fsMs)))} / ${seconds(median(runs.map((r) => r.baseMs)))}`,
+    ),
     judged(3, 'no-op sync ÷ (stat walk + listing)', vs, ratio(vs), '<=', 3, '≤ 3.00×'),
     judged(3, 'bytes read to hash (walk counter, most of any run)', maxHashed, `${fmt(maxHashed)} B`, '==', 0, '= 0'),
     judged(3, 'files read during the no-op runs (atime check)', filesRead, `${fmt(filesRead)} of ${fmt(count)}`, '==', 0, '= 0'),
-    context(3, 'no-op sync: peak RSS; all bytes read (rchar: listing, ledger, code)', median(runs.map((r) => r.rssKb)), `${fmt(median(runs.map((r) => r.rssKb)) / 1024)} MB; ${fmt(median(runs.map((r) => r.rchar)) / 1e6, 1)} MB (the tree holds ${fmt((count * size) / 1e6)} MB)`),
+    context(
+      3,
+      'no-op sync: peak RSS; all bytes read (rchar: listing, ledger, code)',
+      median(runs.map((r) => r.rssKb)),
+      `${fmt(median(runs.map((r) => r.rssKb)) / 1024)} MB; ${fmt(median(runs.map((r) => r.rchar)) / 1e6, 1)} MB (the tree holds ${fmt((count * size) / 1e6)} MB)`,
+    ),
   ];
   return {
     row: 3,

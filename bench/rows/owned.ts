@@ -13,11 +13,16 @@ const SEED_CONCURRENCY = 32;
 /** Seeds `count` small foreign files through the emulator's seed route. */
 async function seedForeign(url: string, count: number): Promise<void> {
   let next = 0;
-  const body = (i: number) => JSON.stringify({ filename: `foreign-${i}.txt`, content_base64: Buffer.from(`foreign ${i}`).toString('base64') });
+  const body = (i: number) =>
+    JSON.stringify({ filename: `foreign-${i}.txt`, content_base64: Buffer.from(`foreign ${i}`).toString('base64') });
   const worker = async () => {
     while (next < count) {
       const i = next++;
-      const res = await fetch(`${url}/_emulator/seed`, { method: 'POST', body: body(i), headers: { 'content-type': 'application/json' } });
+      const res = await fetch(`${url}/_emulator/seed`, {
+        method: 'POST',
+        body: body(i),
+        headers: { 'content-type': 'application/json' },
+      });
       if (!res.ok) throw new Error(`seed ${i}: ${res.status} ${await res.text()}`);
       await res.arrayBuffer();
     }
@@ -50,13 +55,16 @@ async function measure(ctx: RowContext, contract: 'ga' | 'beta', foreign: number
     for (let i = 0; i < ctx.runs; i++) {
       await emu.resetCounters();
       const run = await runSync({ url: emu.url, root: tree.root, stateDir, config });
-      if (run.report.uploaded !== 0 || run.report.unchanged !== OWNED) throw new Error(`no-op sync did something: ${JSON.stringify(run.report).slice(0, 300)}`);
+      if (run.report.uploaded !== 0 || run.report.unchanged !== OWNED)
+        throw new Error(`no-op sync did something: ${JSON.stringify(run.report).slice(0, 300)}`);
       const counters = await emu.counters();
       out.wallMs.push(run.measured.wallMs);
       out.requests.push(totalRequests(counters));
       out.lists.push(routeRequests(counters, 'GET /v1/files'));
       out.lookups.push(routeRequests(counters, 'GET /v1/files?ids[]'));
-      ctx.log(`row 7 (${contract}) run ${i + 1}: ${fmt(run.measured.wallMs)} ms, ${out.requests.at(-1)} requests (${out.lists.at(-1)} list, ${out.lookups.at(-1)} ids[])`);
+      ctx.log(
+        `row 7 (${contract}) run ${i + 1}: ${fmt(run.measured.wallMs)} ms, ${out.requests.at(-1)} requests (${out.lists.at(-1)} list, ${out.lookups.at(-1)} ids[])`,
+      );
     }
     return out;
   } finally {
@@ -71,9 +79,25 @@ export async function rowOwned(ctx: RowContext): Promise<RowResult> {
   const lookups = Math.ceil(OWNED / 100);
   const pages = Math.ceil((foreign + OWNED) / 1000);
   const figures: Figure[] = [
-    judged(7, 'GA: requests per no-op reconcile (most of any run)', Math.max(...ga.requests), `${fmt(Math.max(...ga.requests))} (${fmt(Math.max(...ga.lookups))} ids[], ${fmt(Math.max(...ga.lists))} list)`, '==', lookups, `= ${lookups} ids[] look-ups`),
+    judged(
+      7,
+      'GA: requests per no-op reconcile (most of any run)',
+      Math.max(...ga.requests),
+      `${fmt(Math.max(...ga.requests))} (${fmt(Math.max(...ga.lookups))} ids[], ${fmt(Math.max(...ga.lists))} list)`,
+      '==',
+      lookups,
+      `= ${lookups} ids[] look-ups`,
+    ),
     context(7, 'GA: no-op reconcile wall time (median)', median(ga.wallMs), seconds(median(ga.wallMs))),
-    judged(7, 'beta: requests per no-op reconcile (most of any run)', Math.max(...beta.requests), `${fmt(Math.max(...beta.requests))} (${fmt(Math.max(...beta.lists))} list)`, '==', pages, `= ${pages} list pages`),
+    judged(
+      7,
+      'beta: requests per no-op reconcile (most of any run)',
+      Math.max(...beta.requests),
+      `${fmt(Math.max(...beta.requests))} (${fmt(Math.max(...beta.lists))} list)`,
+      '==',
+      pages,
+      `= ${pages} list pages`,
+    ),
     context(7, 'beta: no-op reconcile wall time (median)', median(beta.wallMs), seconds(median(beta.wallMs))),
   ];
   return {

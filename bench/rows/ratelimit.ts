@@ -45,12 +45,23 @@ export async function rowRateLimit(ctx: RowContext): Promise<RowResult> {
       });
     const sdkRun = () =>
       withEmulator({ rateLimit }, async (emu) => {
-        const m = await runNode(benchScript('clients/sdk.js'), ['--dir', tree.root, '--concurrency', '8'], { env: env(emu.url), timeoutMs: 600_000 });
+        const m = await runNode(benchScript('clients/sdk.js'), ['--dir', tree.root, '--concurrency', '8'], {
+          env: env(emu.url),
+          timeoutMs: 600_000,
+        });
         const out = JSON.parse(m.stdout) as { failed: number; errors: Record<string, number> };
         const c = await emu.counters();
-        return { ms: m.wallMs, requests: totalRequests(c), r429: statusCount(c, '429'), failed: out.failed, stored: c.files };
+        return {
+          ms: m.wallMs,
+          requests: totalRequests(c),
+          r429: statusCount(c, '429'),
+          failed: out.failed,
+          stored: c.files,
+        };
       });
-    ctx.log(`row 4: ${ctx.runs} files-sync runs and ${ctx.runs} SDK script runs, each against its own emulator, started ${STAGGER_MS / 1000} s apart (~2 minutes)`);
+    ctx.log(
+      `row 4: ${ctx.runs} files-sync runs and ${ctx.runs} SDK script runs, each against its own emulator, started ${STAGGER_MS / 1000} s apart (~2 minutes)`,
+    );
     // Staggered so that no two runs start (or send their second minute's batch) at the same moment.
     const after = <T>(ms: number, run: () => Promise<T>) => sleep(ms).then(run);
     const all = await Promise.all([
@@ -60,16 +71,30 @@ export async function rowRateLimit(ctx: RowContext): Promise<RowResult> {
     const fs = all.slice(0, ctx.runs) as Awaited<ReturnType<typeof filesSyncRun>>[];
     const sdk = all.slice(ctx.runs) as Awaited<ReturnType<typeof sdkRun>>[];
     for (const [i, r] of fs.entries()) ctx.log(`row 4 files-sync run ${i + 1}: ${fmt(r.ms)} ms, ${r.requests} requests, ${r.r429} × 429`);
-    for (const [i, r] of sdk.entries()) ctx.log(`row 4 SDK run ${i + 1}: ${fmt(r.ms)} ms, ${r.requests} requests, ${r.r429} × 429, ${r.failed} uploads failed`);
+    for (const [i, r] of sdk.entries())
+      ctx.log(`row 4 SDK run ${i + 1}: ${fmt(r.ms)} ms, ${r.requests} requests, ${r.r429} × 429, ${r.failed} uploads failed`);
 
     const requests = count + Math.ceil(count / 1000);
     const ideal = idealMs(requests);
     const wall = median(fs.map((r) => r.ms));
     const figures: Figure[] = [
-      judged(4, 'files-sync 429 answers (most of any run)', Math.max(...fs.map((r) => r.r429)), fmt(Math.max(...fs.map((r) => r.r429))), '==', 0, '= 0'),
+      judged(
+        4,
+        'files-sync 429 answers (most of any run)',
+        Math.max(...fs.map((r) => r.r429)),
+        fmt(Math.max(...fs.map((r) => r.r429))),
+        '==',
+        0,
+        '= 0',
+      ),
       context(4, `files-sync wall / ideal (${requests} requests at ${LIMIT}/min)`, wall, `${seconds(wall, 1)} / ${seconds(ideal, 1)}`),
       judged(4, 'files-sync ÷ ideal (wall)', wall / ideal, ratio(wall / ideal), '<=', 1.1, '≤ 1.10×'),
-      context(4, 'SDK script: wall, 429 answers, uploads failed (medians)', median(sdk.map((r) => r.ms)), `${seconds(median(sdk.map((r) => r.ms)), 1)}, ${fmt(median(sdk.map((r) => r.r429)))} × 429, ${fmt(median(sdk.map((r) => r.failed)))} of ${count} failed`),
+      context(
+        4,
+        'SDK script: wall, 429 answers, uploads failed (medians)',
+        median(sdk.map((r) => r.ms)),
+        `${seconds(median(sdk.map((r) => r.ms)), 1)}, ${fmt(median(sdk.map((r) => r.r429)))} × 429, ${fmt(median(sdk.map((r) => r.failed)))} of ${count} failed`,
+      ),
     ];
     return {
       row: 4,

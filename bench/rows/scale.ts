@@ -42,7 +42,9 @@ export interface ScaleOne {
 
 /** Requests by route, all statuses summed (`POST /v1/files`: 100000, ...). */
 function byRoute(c: EmulatorCounters): Record<string, number> {
-  return Object.fromEntries(Object.entries(c.requests).map(([route, byStatus]) => [route, Object.values(byStatus).reduce((a, b) => a + b, 0)]));
+  return Object.fromEntries(
+    Object.entries(c.requests).map(([route, byStatus]) => [route, Object.values(byStatus).reduce((a, b) => a + b, 0)]),
+  );
 }
 
 function showRequests(r: Record<string, number>): string {
@@ -54,13 +56,18 @@ const peak = (m: Measured) => m.probe?.vmHwmKb ?? m.probe?.maxRssKb ?? NaN;
 const load = () => loadavg().map((x) => Math.round(x * 10) / 10);
 
 async function sync(url: string, root: string, stateDir: string, config: string, timeoutMs: number): Promise<Measured> {
-  return runNode(CLI, ['sync', '--config', config, '--root', root, '--state-dir', stateDir, '--json'], { env: { ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: url }, timeoutMs });
+  return runNode(CLI, ['sync', '--config', config, '--root', root, '--state-dir', stateDir, '--json'], {
+    env: { ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: url },
+    timeoutMs,
+  });
 }
 
 async function measureOne(ctx: RowContext, files: number, capMs: number): Promise<ScaleOne> {
   const before = load();
   const tree = ensureScaleTree(files);
-  ctx.log(`scale ${fmt(files)}: tree ${tree.written ? `written in ${seconds(tree.writeMs, 1)}` : 'reused'} at ${tree.root}; load ${before.join(' ')}`);
+  ctx.log(
+    `scale ${fmt(files)}: tree ${tree.written ? `written in ${seconds(tree.writeMs, 1)}` : 'reused'} at ${tree.root}; load ${before.join(' ')}`,
+  );
   const dir = tempDir('scale');
   const emu = await Emulator.start();
   try {
@@ -70,8 +77,16 @@ async function measureOne(ctx: RowContext, files: number, capMs: number): Promis
     const capped = first.signal === 'SIGKILL';
     if (!capped) expectOk(first, 'files-sync sync (initial)');
     const report = capped ? null : (JSON.parse(first.stdout) as SyncReportLite);
-    const initial = { wallMs: first.wallMs, peakKb: peak(first), requests: byRoute(await emu.counters()), capped, uploaded: report?.uploaded ?? NaN };
-    ctx.log(`scale ${fmt(files)}: initial sync ${capped ? `CAPPED at ${seconds(capMs, 0)}` : seconds(first.wallMs, 1)}, peak ${fmt(initial.peakKb / MB)} MB, ${showRequests(initial.requests)}`);
+    const initial = {
+      wallMs: first.wallMs,
+      peakKb: peak(first),
+      requests: byRoute(await emu.counters()),
+      capped,
+      uploaded: report?.uploaded ?? NaN,
+    };
+    ctx.log(
+      `scale ${fmt(files)}: initial sync ${capped ? `CAPPED at ${seconds(capMs, 0)}` : seconds(first.wallMs, 1)}, peak ${fmt(initial.peakKb / MB)} MB, ${showRequests(initial.requests)}`,
+    );
     const one: ScaleOne = { files, load: { before, after: [] }, tree, initial, noop: [], daemon: null };
     if (capped || report?.uploaded !== files) {
       one.load.after = load();
@@ -84,16 +99,40 @@ async function measureOne(ctx: RowContext, files: number, capMs: number): Promis
       const r = JSON.parse(m.stdout) as SyncReportLite;
       if (r.uploaded !== 0 || r.unchanged !== files) throw new Error(`no-op sync did something: ${m.stdout.slice(0, 400)}`);
       const requests = byRoute(await emu.counters());
-      const base = expectOk(await runNode(benchScript('clients/statwalk.js'), ['--dir', tree.root], { env: { ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: emu.url } }), 'stat walk');
+      const base = expectOk(
+        await runNode(benchScript('clients/statwalk.js'), ['--dir', tree.root], {
+          env: { ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: emu.url },
+        }),
+        'stat walk',
+      );
       const b = JSON.parse(base.stdout) as { files: number; listed: number; walkMs: number; listMs: number };
       if (b.files !== files || b.listed !== files) throw new Error(`stat walk saw ${b.files} files and listed ${b.listed}`);
-      one.noop.push({ fsMs: m.wallMs, peakKb: peak(m), requests, baseMs: base.wallMs, walkMs: b.walkMs, listMs: b.listMs });
-      ctx.log(`scale ${fmt(files)}: no-op ${seconds(m.wallMs)} peak ${fmt(peak(m) / MB)} MB (${showRequests(requests)}); stat walk ${seconds(b.walkMs)} + listing ${seconds(b.listMs)} (process ${seconds(base.wallMs)}); load ${load().join(' ')}`);
+      one.noop.push({
+        fsMs: m.wallMs,
+        peakKb: peak(m),
+        requests,
+        baseMs: base.wallMs,
+        walkMs: b.walkMs,
+        listMs: b.listMs,
+      });
+      ctx.log(
+        `scale ${fmt(files)}: no-op ${seconds(m.wallMs)} peak ${fmt(peak(m) / MB)} MB (${showRequests(requests)}); stat walk ${seconds(b.walkMs)} + listing ${seconds(b.listMs)} (process ${seconds(base.wallMs)}); load ${load().join(' ')}`,
+      );
     }
     await emu.resetCounters();
-    const d = await daemonMemory({ url: emu.url, root: tree.root, stateDir, config, idleMs: IDLE_MS, idleStepMs: IDLE_STEP_MS, readyTimeoutMs: capMs });
+    const d = await daemonMemory({
+      url: emu.url,
+      root: tree.root,
+      stateDir,
+      config,
+      idleMs: IDLE_MS,
+      idleStepMs: IDLE_STEP_MS,
+      readyTimeoutMs: capMs,
+    });
     one.daemon = { ...d, requests: byRoute(await emu.counters()) };
-    ctx.log(`scale ${fmt(files)}: daemon ready in ${seconds(d.readyMs, 1)}, start-up peak ${fmt(d.startPeakKb / MB)} MB, idle RSS ${d.idleRssKb.map((k) => fmt(k / MB)).join(' / ')} MB`);
+    ctx.log(
+      `scale ${fmt(files)}: daemon ready in ${seconds(d.readyMs, 1)}, start-up peak ${fmt(d.startPeakKb / MB)} MB, idle RSS ${d.idleRssKb.map((k) => fmt(k / MB)).join(' / ')} MB`,
+    );
     one.load.after = load();
     return one;
   } finally {
@@ -107,27 +146,77 @@ function figuresOne(o: ScaleOne): Figure[] {
   const n = fmt(o.files);
   const big = o.files >= 1_000_000;
   const f: Figure[] = [
-    context(ROW, `${n}: load average before / after (1, 5, 15 min)`, o.load.before[0]!, `${o.load.before.join(' ')} / ${o.load.after.join(' ')}`),
-    context(ROW, `${n}: initial sync wall; requests`, o.initial.wallMs, `${o.initial.capped ? 'capped at ' : ''}${seconds(o.initial.wallMs, 1)} (${fmt((o.files / o.initial.wallMs) * 1000)} files/s); ${showRequests(o.initial.requests)}`),
+    context(
+      ROW,
+      `${n}: load average before / after (1, 5, 15 min)`,
+      o.load.before[0]!,
+      `${o.load.before.join(' ')} / ${o.load.after.join(' ')}`,
+    ),
+    context(
+      ROW,
+      `${n}: initial sync wall; requests`,
+      o.initial.wallMs,
+      `${o.initial.capped ? 'capped at ' : ''}${seconds(o.initial.wallMs, 1)} (${fmt((o.files / o.initial.wallMs) * 1000)} files/s); ${showRequests(o.initial.requests)}`,
+    ),
     judged(ROW, `${n}: initial sync peak RSS`, o.initial.peakKb / MB, `${fmt(o.initial.peakKb / MB)} MB`, '<=', 300, '≤ 300 MB'),
   ];
   if (o.noop.length === 0) return f;
-  const other = Math.max(...o.noop.map((r) => Object.entries(r.requests).filter(([k]) => k !== 'GET /v1/files').reduce((a, [, v]) => a + v, 0)));
+  const other = Math.max(
+    ...o.noop.map((r) =>
+      Object.entries(r.requests)
+        .filter(([k]) => k !== 'GET /v1/files')
+        .reduce((a, [, v]) => a + v, 0),
+    ),
+  );
   const lists = Math.max(...o.noop.map((r) => r.requests['GET /v1/files'] ?? 0));
   const vs = median(o.noop.map((r) => r.fsMs / r.baseMs));
   const noopPeak = median(o.noop.map((r) => r.peakKb)) / MB;
   f.push(
-    judged(ROW, `${n}: no-op requests other than list calls (most of any run)`, other, `${fmt(other)} (${fmt(lists)} list calls)`, '==', 0, '= 0'),
-    context(ROW, `${n}: no-op wall / stat walk + listing, process wall (walk; listing)`, median(o.noop.map((r) => r.fsMs)), `${seconds(median(o.noop.map((r) => r.fsMs)))} / ${seconds(median(o.noop.map((r) => r.baseMs)))} (${seconds(median(o.noop.map((r) => r.walkMs)))}; ${seconds(median(o.noop.map((r) => r.listMs)))})`),
+    judged(
+      ROW,
+      `${n}: no-op requests other than list calls (most of any run)`,
+      other,
+      `${fmt(other)} (${fmt(lists)} list calls)`,
+      '==',
+      0,
+      '= 0',
+    ),
+    context(
+      ROW,
+      `${n}: no-op wall / stat walk + listing, process wall (walk; listing)`,
+      median(o.noop.map((r) => r.fsMs)),
+      `${seconds(median(o.noop.map((r) => r.fsMs)))} / ${seconds(median(o.noop.map((r) => r.baseMs)))} (${seconds(median(o.noop.map((r) => r.walkMs)))}; ${seconds(median(o.noop.map((r) => r.listMs)))})`,
+    ),
     judged(ROW, `${n}: no-op ÷ (stat walk + listing)`, vs, ratio(vs), '<=', 2, '≤ 2.00×'),
     judged(ROW, `${n}: no-op peak RSS`, noopPeak, `${fmt(noopPeak)} MB`, '<=', big ? 300 : 150, big ? '≤ 300 MB' : '≤ 150 MB'),
   );
   if (!o.daemon) return f;
   const idle = o.daemon.idleRssKb.at(-1)! / MB;
   f.push(
-    context(ROW, `${n}: daemon ready; start-up requests`, o.daemon.readyMs, `${seconds(o.daemon.readyMs, 1)}; ${showRequests(o.daemon.requests)}`),
-    judged(ROW, `${n}: daemon start-up peak RSS`, o.daemon.startPeakKb / MB, `${fmt(o.daemon.startPeakKb / MB)} MB`, '<=', big ? 300 : 200, big ? '≤ 300 MB' : '≤ 200 MB'),
-    judged(ROW, `${n}: daemon idle RSS (every ${IDLE_STEP_MS / 1000} s after ready, judged on the last)`, idle, `${o.daemon.idleRssKb.map((k) => fmt(k / MB)).join(' / ')} MB`, '<=', 300, '≤ 300 MB'),
+    context(
+      ROW,
+      `${n}: daemon ready; start-up requests`,
+      o.daemon.readyMs,
+      `${seconds(o.daemon.readyMs, 1)}; ${showRequests(o.daemon.requests)}`,
+    ),
+    judged(
+      ROW,
+      `${n}: daemon start-up peak RSS`,
+      o.daemon.startPeakKb / MB,
+      `${fmt(o.daemon.startPeakKb / MB)} MB`,
+      '<=',
+      big ? 300 : 200,
+      big ? '≤ 300 MB' : '≤ 200 MB',
+    ),
+    judged(
+      ROW,
+      `${n}: daemon idle RSS (every ${IDLE_STEP_MS / 1000} s after ready, judged on the last)`,
+      idle,
+      `${o.daemon.idleRssKb.map((k) => fmt(k / MB)).join(' / ')} MB`,
+      '<=',
+      300,
+      '≤ 300 MB',
+    ),
   );
   return f;
 }

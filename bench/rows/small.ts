@@ -27,7 +27,12 @@ export async function rowSmall(ctx: RowContext): Promise<RowResult> {
       const env = (url: string) => ({ ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: url });
       const ceilingRun = () =>
         withEmulator({}, async (emu) => {
-          const m = expectOk(await runNode(benchScript('clients/ceiling.js'), ['--dir', tree.root, '--concurrency', String(concurrency)], { env: env(emu.url) }), 'ceiling');
+          const m = expectOk(
+            await runNode(benchScript('clients/ceiling.js'), ['--dir', tree.root, '--concurrency', String(concurrency)], {
+              env: env(emu.url),
+            }),
+            'ceiling',
+          );
           const out = JSON.parse(m.stdout) as { failed: number };
           if (out.failed > 0) throw new Error(`ceiling: ${out.failed} uploads failed`);
           return m.wallMs;
@@ -35,14 +40,24 @@ export async function rowSmall(ctx: RowContext): Promise<RowResult> {
       // Timed inside the process, from the first request to the last answer: no start-up, no reads.
       const preloadedRun = () =>
         withEmulator({}, async (emu) => {
-          const m = expectOk(await runNode(benchScript('clients/preloaded.js'), ['--dir', tree.root, '--concurrency', String(concurrency)], { env: env(emu.url) }), 'preloaded ceiling');
+          const m = expectOk(
+            await runNode(benchScript('clients/preloaded.js'), ['--dir', tree.root, '--concurrency', String(concurrency)], {
+              env: env(emu.url),
+            }),
+            'preloaded ceiling',
+          );
           const out = JSON.parse(m.stdout) as { failed: number; ms: number; cpuMs: number };
           if (out.failed > 0) throw new Error(`preloaded ceiling: ${out.failed} uploads failed`);
           return { ms: out.ms, wall: m.wallMs, cpu: out.cpuMs };
         });
       const sdkRun = () =>
         withEmulator({}, async (emu) => {
-          const m = expectOk(await runNode(benchScript('clients/sdk.js'), ['--dir', tree.root, '--concurrency', String(concurrency)], { env: env(emu.url) }), 'SDK script');
+          const m = expectOk(
+            await runNode(benchScript('clients/sdk.js'), ['--dir', tree.root, '--concurrency', String(concurrency)], {
+              env: env(emu.url),
+            }),
+            'SDK script',
+          );
           return { ms: m.wallMs, failed: (JSON.parse(m.stdout) as { failed: number }).failed };
         });
       const fsRun = () =>
@@ -52,7 +67,13 @@ export async function rowSmall(ctx: RowContext): Promise<RowResult> {
           rmSync(stateDir, { recursive: true, force: true });
           if (run.report.uploaded !== count) throw new Error(`files-sync uploaded ${run.report.uploaded} of ${count}`);
           const counters = await emu.counters();
-          return { ms: run.measured.wallMs, requests: totalRequests(counters), listCalls: routeRequests(counters, 'GET /v1/files'), rss: run.measured.probe?.maxRssKb ?? NaN, cpu: (run.measured.probe?.userMs ?? NaN) + (run.measured.probe?.systemMs ?? NaN) };
+          return {
+            ms: run.measured.wallMs,
+            requests: totalRequests(counters),
+            listCalls: routeRequests(counters, 'GET /v1/files'),
+            rss: run.measured.probe?.maxRssKb ?? NaN,
+            cpu: (run.measured.probe?.userMs ?? NaN) + (run.measured.probe?.systemMs ?? NaN),
+          };
         });
       // The order turns from run to run, so that none of the three always goes first or last.
       let ceiling = NaN;
@@ -66,8 +87,22 @@ export async function rowSmall(ctx: RowContext): Promise<RowResult> {
         else if (which === 1) sdk = await sdkRun();
         else fs = await fsRun();
       }
-      runs.push({ ceiling, preloaded: preloaded.ms, preloadedWall: preloaded.wall, preloadedCpu: preloaded.cpu, filesSyncCpu: fs.cpu, sdk: sdk.ms, filesSync: fs.ms, requests: fs.requests, listCalls: fs.listCalls, sdkFailed: sdk.failed, rss: fs.rss });
-      ctx.log(`row 1 run ${i + 1}: ceiling ${fmt(ceiling)} ms, preloaded ${fmt(preloaded.ms)} ms sending (${fmt(preloaded.wall)} ms process), SDK ${fmt(sdk.ms)} ms, files-sync ${fmt(fs.ms)} ms, ${fs.requests} requests`);
+      runs.push({
+        ceiling,
+        preloaded: preloaded.ms,
+        preloadedWall: preloaded.wall,
+        preloadedCpu: preloaded.cpu,
+        filesSyncCpu: fs.cpu,
+        sdk: sdk.ms,
+        filesSync: fs.ms,
+        requests: fs.requests,
+        listCalls: fs.listCalls,
+        sdkFailed: sdk.failed,
+        rss: fs.rss,
+      });
+      ctx.log(
+        `row 1 run ${i + 1}: ceiling ${fmt(ceiling)} ms, preloaded ${fmt(preloaded.ms)} ms sending (${fmt(preloaded.wall)} ms process), SDK ${fmt(sdk.ms)} ms, files-sync ${fmt(fs.ms)} ms, ${fs.requests} requests`,
+      );
     }
     const figures = smallFigures(count, runs);
     return {
@@ -108,16 +143,44 @@ function smallFigures(count: number, runs: SmallRun[]): Figure[] {
   const vsSdk = median(runs.map((r) => r.sdk / r.filesSync));
   const expected = count + Math.ceil(count / 1000);
   const requests = Math.max(...runs.map((r) => r.requests));
-return [
-    context(1, 'ceiling throughput', perSec(median(runs.map((r) => r.ceiling))), `${fmt(perSec(median(runs.map((r) => r.ceiling))))} files/s`),
-    context(1, 'preloaded ceiling throughput (sending only; whole process)', perSec(median(runs.map((r) => r.preloaded))), `${fmt(perSec(median(runs.map((r) => r.preloaded))))} files/s; ${fmt(perSec(median(runs.map((r) => r.preloadedWall))))} files/s`),
+  return [
+    context(
+      1,
+      'ceiling throughput',
+      perSec(median(runs.map((r) => r.ceiling))),
+      `${fmt(perSec(median(runs.map((r) => r.ceiling))))} files/s`,
+    ),
+    context(
+      1,
+      'preloaded ceiling throughput (sending only; whole process)',
+      perSec(median(runs.map((r) => r.preloaded))),
+      `${fmt(perSec(median(runs.map((r) => r.preloaded))))} files/s; ${fmt(perSec(median(runs.map((r) => r.preloadedWall))))} files/s`,
+    ),
     context(1, 'SDK script throughput', perSec(median(runs.map((r) => r.sdk))), `${fmt(perSec(median(runs.map((r) => r.sdk))))} files/s`),
-    context(1, 'files-sync throughput', perSec(median(runs.map((r) => r.filesSync))), `${fmt(perSec(median(runs.map((r) => r.filesSync))))} files/s`),
+    context(
+      1,
+      'files-sync throughput',
+      perSec(median(runs.map((r) => r.filesSync))),
+      `${fmt(perSec(median(runs.map((r) => r.filesSync))))} files/s`,
+    ),
     judged(1, 'files-sync ÷ ceiling (throughput)', vsCeiling, ratio(vsCeiling), '>=', 0.8, '≥ 0.80×'),
     judged(1, 'files-sync ÷ preloaded ceiling (throughput)', vsPreloaded, ratio(vsPreloaded), '>=', 0.8, '≥ 0.80×'),
     // CPU time moves far less with the machine's load than wall time does (issue 13: ~0.9 ms a file).
-    context(1, 'client CPU per file: files-sync (whole process) / preloaded ceiling (sending only)', median(runs.map((r) => r.filesSyncCpu)) / count, `${fmt(median(runs.map((r) => r.filesSyncCpu)) / count, 3)} ms / ${fmt(median(runs.map((r) => r.preloadedCpu)) / count, 3)} ms`),
+    context(
+      1,
+      'client CPU per file: files-sync (whole process) / preloaded ceiling (sending only)',
+      median(runs.map((r) => r.filesSyncCpu)) / count,
+      `${fmt(median(runs.map((r) => r.filesSyncCpu)) / count, 3)} ms / ${fmt(median(runs.map((r) => r.preloadedCpu)) / count, 3)} ms`,
+    ),
     judged(1, 'files-sync ÷ SDK script (throughput)', vsSdk, ratio(vsSdk), '>=', 1.5, '≥ 1.50×'),
-    judged(1, 'files-sync requests (most of any run)', requests, `${fmt(requests)} (${fmt(Math.max(...runs.map((r) => r.listCalls)))} list)`, '<=', expected, `≤ ${fmt(expected)} (${fmt(count)} + ${Math.ceil(count / 1000)} list)`),
-];
+    judged(
+      1,
+      'files-sync requests (most of any run)',
+      requests,
+      `${fmt(requests)} (${fmt(Math.max(...runs.map((r) => r.listCalls)))} list)`,
+      '<=',
+      expected,
+      `≤ ${fmt(expected)} (${fmt(count)} + ${Math.ceil(count / 1000)} list)`,
+    ),
+  ];
 }

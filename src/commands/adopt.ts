@@ -29,12 +29,24 @@ export const adopt: Command = async (context) => {
     const { filter } = await buildFilter(config);
     const remote: FileMetadata[] = [];
     const [local] = await Promise.all([
-      walk(config.root, { filter, followSymlinks: config.followSymlinks, maxFileBytes: config.maxFileBytes, known: (p) => known.get(p), logger }),
+      walk(config.root, {
+        filter,
+        followSymlinks: config.followSymlinks,
+        maxFileBytes: config.maxFileBytes,
+        known: (p) => known.get(p),
+        logger,
+      }),
       (async () => {
         for await (const file of client.list()) remote.push(file);
       })(),
     ]);
-    const lookalikes = findLookalikes(local.files, (p) => known.has(p), (id) => owned.has(id), remote, nameFor(config));
+    const lookalikes = findLookalikes(
+      local.files,
+      (p) => known.has(p),
+      (id) => owned.has(id),
+      remote,
+      nameFor(config),
+    );
     const { take, ambiguous } = adoptable(lookalikes);
     const byPath = new Map(local.files.map((f) => [f.path, f]));
     const verb = context.dryRun ? 'would adopt' : 'adopted';
@@ -45,7 +57,10 @@ export const adopt: Command = async (context) => {
       const { sha256, size, mtimeMs, ino, mimeType } = localFile;
       ledger.finishUpload(null, { path, sha256, size, mtimeMs, ino, mimeType, remoteName: file.filename }, file, 0, Date.now());
     }
-    for (const path of ambiguous) write(`ambiguous  ${path}: more than one remote file could be its copy; nothing adopted (delete the extra ones by id, then adopt again)`);
+    for (const path of ambiguous)
+      write(
+        `ambiguous  ${path}: more than one remote file could be its copy; nothing adopted (delete the extra ones by id, then adopt again)`,
+      );
     write(
       `${context.dryRun ? 'dry run: ' : ''}${verb} ${plural(take.length, 'file')}` +
         (ambiguous.length > 0 ? `, ${ambiguous.length} ambiguous` : '') +

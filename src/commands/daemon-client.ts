@@ -33,7 +33,12 @@ function connect(file: string, timeoutMs: number): Promise<net.Socket> {
 }
 
 /** Sends one request; yields the answer lines until the daemon closes the connection. */
-async function* ask(config: Config, request: ControlRequest, connectTimeoutMs: number, signal?: AbortSignal): AsyncGenerator<ControlMessage> {
+async function* ask(
+  config: Config,
+  request: ControlRequest,
+  connectTimeoutMs: number,
+  signal?: AbortSignal,
+): AsyncGenerator<ControlMessage> {
   const file = socketPath(config.stateDir);
   let socket: net.Socket;
   try {
@@ -71,7 +76,12 @@ export async function syncThroughDaemon(config: Config, context: CommandContext,
   logger.info(`a files-sync daemon${pid ? ` (pid ${pid})` : ''} holds ${config.stateDir}: asking it to reconcile now`);
   const view = new ProgressView(process.stderr, Boolean(process.stderr.isTTY) && !context.json);
   try {
-    for await (const message of ask(config, { cmd: 'sync', allowMassDelete: context.allowMassDelete, allowDuplicates: context.allowDuplicates === true }, 5_000, signal)) {
+    for await (const message of ask(
+      config,
+      { cmd: 'sync', allowMassDelete: context.allowMassDelete, allowDuplicates: context.allowDuplicates === true },
+      5_000,
+      signal,
+    )) {
       if ('progress' in message) {
         const { phase, ...progress } = message.progress;
         view.update(phase, progress);

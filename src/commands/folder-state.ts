@@ -26,8 +26,23 @@ async function pendingWork(config: Config, ledger: Ledger): Promise<{ toUpload: 
   const rows = ledger.files();
   const known = new Map(rows.map((r) => [r.path, r]));
   const { filter } = await buildFilter(config);
-  const local = await walk(config.root, { filter, followSymlinks: config.followSymlinks, maxFileBytes: config.maxFileBytes, known: (p) => known.get(p) });
-  const p = plan(local, { files: rows, pendingDeletes: ledger.pendingDeletes(), inFlight: [], failures: ledger.failures().filter((f) => !f.retryable) }, null, planOptionsFor(config, { now: Date.now() }));
+  const local = await walk(config.root, {
+    filter,
+    followSymlinks: config.followSymlinks,
+    maxFileBytes: config.maxFileBytes,
+    known: (p) => known.get(p),
+  });
+  const p = plan(
+    local,
+    {
+      files: rows,
+      pendingDeletes: ledger.pendingDeletes(),
+      inFlight: [],
+      failures: ledger.failures().filter((f) => !f.retryable),
+    },
+    null,
+    planOptionsFor(config, { now: Date.now() }),
+  );
   return { toUpload: p.uploads.length, toDelete: p.deletes.length + ledger.pendingDeletes().length };
 }
 
@@ -52,7 +67,8 @@ export async function folderState(
   running: string | null,
 ): Promise<FolderState> {
   const none = { toUpload: 0, toDelete: 0 };
-  if (!fs.existsSync(config.root)) return { state: 'root missing', line: `root missing: ${config.root} is not there (unmounted?)`, ...none };
+  if (!fs.existsSync(config.root))
+    return { state: 'root missing', line: `root missing: ${config.root} is not there (unmounted?)`, ...none };
   const work = await pendingWork(config, ledger);
   const todo = `${work.toUpload} to upload, ${work.toDelete} to delete`;
   if (running) return { state: 'syncing', line: `syncing: ${todo} (${running})`, ...work };

@@ -28,7 +28,14 @@ export interface UnclaimedStatus {
 
 /** The unclaimed copies for `status`: the JSON rows and the human lines. */
 export function unclaimedStatus(ledger: Ledger): { json: UnclaimedStatus[]; lines: string[] } {
-  const json = ledger.unclaimedCopies().map((c) => ({ id: c.fileId, path: c.path, remoteName: c.remoteName, size: c.size, createdAt: c.createdAt, reason: c.reason }));
+  const json = ledger.unclaimedCopies().map((c) => ({
+    id: c.fileId,
+    path: c.path,
+    remoteName: c.remoteName,
+    size: c.size,
+    createdAt: c.createdAt,
+    reason: c.reason,
+  }));
   if (json.length === 0) return { json, lines: [] };
   const lines = [`unclaimed copies: ${json.length} (maybe ours, maybe another application's; delete with files-sync forget-copies ID...)`];
   for (const c of json) lines.push(`  ${c.id}  ${JSON.stringify(c.path)}  ${c.size} bytes, created ${c.createdAt}: ${c.reason}`);
@@ -43,7 +50,8 @@ export function unclaimedStatus(ledger: Ledger): { json: UnclaimedStatus[]; line
 function refusal(ledger: Ledger, id: string): string | null {
   const copy = ledger.unclaimedCopy(id);
   if (!copy) return `${id} is not an unclaimed copy (files-sync status lists them)`;
-  if (ledger.fileById(id) || ledger.pendingDeletes().some((p) => p.fileId === id)) return `${id} is tracked by the ledger, not an unclaimed copy`;
+  if (ledger.fileById(id) || ledger.pendingDeletes().some((p) => p.fileId === id))
+    return `${id} is tracked by the ledger, not an unclaimed copy`;
   return null;
 }
 
@@ -62,7 +70,9 @@ async function forgetOne(remote: RemoteFiles, ledger: Ledger, copy: UnclaimedCop
     return `${copy.fileId}: already gone`;
   }
   if (!matchesIntent(file, copy)) {
-    throw new ConfigError(`${copy.fileId} no longer matches the copy recorded (${copy.remoteName}, ${copy.size} bytes, created ${copy.createdAt}): not deleted`);
+    throw new ConfigError(
+      `${copy.fileId} no longer matches the copy recorded (${copy.remoteName}, ${copy.size} bytes, created ${copy.createdAt}): not deleted`,
+    );
   }
   const result = await remote.delete(copy.fileId);
   ledger.forgetUnclaimed(copy.fileId);

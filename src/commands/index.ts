@@ -59,7 +59,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [...where, 'log-format', 'log-level'],
     details:
       'An unclaimed copy is a file that a lost upload answer may have left, but whose evidence was ambiguous\n' +
-      '(it could be another application\'s): files-sync never deletes one by itself. Any id that is not a\n' +
+      "(it could be another application's): files-sync never deletes one by itself. Any id that is not a\n" +
       'recorded unclaimed copy refuses the whole command.',
     load: async () => {
       const { forgetCopies } = await import('./forget-copies.js');
@@ -73,7 +73,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     args: ['<verb>', '[file]'],
     options: where,
     details:
-      'ledger check runs SQLite\'s integrity check (exit 6 when damaged). ledger restore [FILE] puts back a\n' +
+      "ledger check runs SQLite's integrity check (exit 6 when damaged). ledger restore [FILE] puts back a\n" +
       'backup: the newest of STATE/backups (made after each successful sync) unless FILE names one; it is\n' +
       'refused while a daemon or a sync runs.',
     load: async () => (await import('./ledger.js')).runLedgerCommand,

@@ -33,7 +33,9 @@ function initSync(context: Parameters<Command>[0]): number {
     fs.writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
     fs.chmodSync(file, 0o600);
   } catch (err) {
-    throw new ConfigError(`cannot write ${file} (${errorMessage(err)}): choose another place with --config FILE`, { cause: err });
+    throw new ConfigError(`cannot write ${file} (${errorMessage(err)}): choose another place with --config FILE`, {
+      cause: err,
+    });
   }
   write(`wrote ${file}: root ${root}`);
   write(`next: files-sync sync${configPath ? ` --config ${configPath}` : ''} (sync.config.example.json lists every other key)`);

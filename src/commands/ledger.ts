@@ -13,12 +13,12 @@ function write(text: string): void {
 }
 
 /** Runs `files-sync ledger VERB`; resolves to the exit code (6 when the ledger is damaged). */
-export async function runLedgerCommand(context: CommandContext): Promise<number> {
+export function runLedgerCommand(context: CommandContext): Promise<number> {
   const [verb, file, ...extra] = context.positionals;
   if (verb !== 'check' && verb !== 'restore') throw new ConfigError('ledger takes check or restore [FILE] (try files-sync --help)');
   if (extra.length > 0 || (verb === 'check' && file !== undefined)) throw new ConfigError(`unexpected argument "${extra[0] ?? file}"`);
   const config = loadConfig(context.overrides, context.env);
-  return verb === 'check' ? check(config) : restore(config, file);
+  return Promise.resolve(verb === 'check' ? check(config) : restore(config, file));
 }
 
 /** Read-only: it may run beside a daemon. */
@@ -44,18 +44,22 @@ function check(config: Config): number {
 function damaged(file: string, problems: string[]): number {
   for (const problem of problems.slice(0, 20)) write(`  ${problem}`);
   if (problems.length > 20) write(`  … and ${problems.length - 20} more`);
-  process.stderr.write(`files-sync: ${faultMessage('corrupt', file, `SQLite's integrity check found ${problems.length === 1 ? 'a problem' : `${problems.length} problems`}`)}\n`);
+  process.stderr.write(
+    `files-sync: ${faultMessage('corrupt', file, `SQLite's integrity check found ${problems.length === 1 ? 'a problem' : `${problems.length} problems`}`)}\n`,
+  );
   return ExitCode.ledger;
 }
 
-async function restore(config: Config, requested: string | undefined): Promise<number> {
+function restore(config: Config, requested: string | undefined): number {
   const file = ledgerPath(config);
   let lock;
   try {
     lock = acquireLock(config.stateDir, 'restore');
   } catch (err) {
     if (!(err instanceof LockedError)) throw err;
-    throw new ConfigError(`cannot restore the ledger while ${err.message}: stop it first (systemctl stop files-sync)`, { cause: err });
+    throw new ConfigError(`cannot restore the ledger while ${err.message}: stop it first (systemctl stop files-sync)`, {
+      cause: err,
+    });
   }
   try {
     const result = restoreLedger(file, pickBackup(file, requested));
@@ -65,7 +69,7 @@ async function restore(config: Config, requested: string | undefined): Promise<n
     // Rule 1: the API cannot say who uploaded a file, so these are listed for the user, not deleted.
     write(
       `copies uploaded after the backup was taken (${new Date(result.window.takenAt).toISOString()}) are unknown to it: ` +
-        'after that sync, files-sync status lists them as unclaimed copies, and files-sync forget-copies ID... removes the ones you confirm are not another application\'s',
+        "after that sync, files-sync status lists them as unclaimed copies, and files-sync forget-copies ID... removes the ones you confirm are not another application's",
     );
     return ExitCode.ok;
   } finally {

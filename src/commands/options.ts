@@ -11,7 +11,10 @@ export interface OptionSpec {
 
 /** The options by name (the name is the flag without its dashes). */
 export const OPTIONS = {
-  config: { flags: '--config <file>', description: 'the config file (default ./sync.config.json, then $XDG_CONFIG_HOME/files-sync/config.json)' },
+  config: {
+    flags: '--config <file>',
+    description: 'the config file (default ./sync.config.json, then $XDG_CONFIG_HOME/files-sync/config.json)',
+  },
   root: { flags: '--root <dir>', description: 'the folder to sync (overrides "root")' },
   'state-dir': { flags: '--state-dir <dir>', description: 'where the ledger lives (overrides "stateDir")' },
   'dry-run': { flags: '--dry-run', description: 'print what would change, with sizes and totals; change nothing' },
@@ -21,12 +24,20 @@ export const OPTIONS = {
   },
   'allow-duplicates': {
     flags: '--allow-duplicates',
-    description: "upload even where the workspace already holds files of the same name and size that this ledger does not know",
+    description: 'upload even where the workspace already holds files of the same name and size that this ledger does not know',
   },
   json: { flags: '--json', description: 'print the result as JSON (times in ISO 8601)' },
   force: { flags: '--force', description: 'replace a config file that exists' },
-  'log-format': { flags: '--log-format <format>', description: 'human (default on a terminal), journal (default under systemd) or json', choices: ['human', 'json', 'journal'] },
-  'log-level': { flags: '--log-level <level>', description: 'overrides "logLevel"', choices: ['error', 'warn', 'info', 'debug'] },
+  'log-format': {
+    flags: '--log-format <format>',
+    description: 'human (default on a terminal), journal (default under systemd) or json',
+    choices: ['human', 'json', 'journal'],
+  },
+  'log-level': {
+    flags: '--log-level <level>',
+    description: 'overrides "logLevel"',
+    choices: ['error', 'warn', 'info', 'debug'],
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 /** The name of an option. */

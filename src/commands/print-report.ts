@@ -11,5 +11,9 @@ export function printReport(report: SyncReport, json: boolean): void {
 
 /** The report for scripts: times in ISO 8601. */
 function toJson(report: SyncReport): unknown {
-  return { ...report, startedAt: new Date(report.startedAt).toISOString(), finishedAt: new Date(report.finishedAt).toISOString() };
+  return {
+    ...report,
+    startedAt: new Date(report.startedAt).toISOString(),
+    finishedAt: new Date(report.finishedAt).toISOString(),
+  };
 }

@@ -50,7 +50,8 @@ async function whyNot(config: Config, ledger: Ledger, rel: string): Promise<stri
   const parts = rel.split('/');
   const { filter } = await buildFilter(config);
   for (let i = 1; i <= parts.length; i++) {
-    if (!filter(parts.slice(0, i).join('/'), i < parts.length)) return 'it is excluded (include/exclude, .filesyncignore or the built-in editor and temp files)';
+    if (!filter(parts.slice(0, i).join('/'), i < parts.length))
+      return 'it is excluded (include/exclude, .filesyncignore or the built-in editor and temp files)';
   }
   if (stat.size > config.maxFileBytes) return `it is larger than maxFileBytes (${config.maxFileBytes})`;
   return 'it has not been synced yet: run files-sync sync';

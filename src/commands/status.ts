@@ -28,7 +28,11 @@ export const status: Command = async (context) => {
       const { queryDaemon } = await import('./daemon-client.js');
       live = await queryDaemon(config, 'status').catch((err: unknown) => ({ error: String(err) }));
     }
-    const running = holder ? (holder.holder === 'daemon' ? `daemon, pid ${holder.pid}` : `a one-shot ${holder.holder}, pid ${holder.pid}`) : null;
+    const running = holder
+      ? holder.holder === 'daemon'
+        ? `daemon, pid ${holder.pid}`
+        : `a one-shot ${holder.holder}, pid ${holder.pid}`
+      : null;
     const folder = await folderState(config, ledger, run, last, running);
     const counts = ledger.counts();
     const failures = ledger.failures();
@@ -47,7 +51,9 @@ export const status: Command = async (context) => {
       unsettledUploads: ledger.inFlight().length,
       held: last?.held ?? null,
       alreadyRemote: last?.alreadyRemote?.length ?? 0,
-      lastReconciliation: last ? { at: new Date(last.finishedAt).toISOString(), exitCode: last.exitCode, counts: last.counts ?? null } : null,
+      lastReconciliation: last
+        ? { at: new Date(last.finishedAt).toISOString(), exitCode: last.exitCode, counts: last.counts ?? null }
+        : null,
       lastRuns: { sync: run, adopt },
       foreignFiles: last?.foreign ?? null,
       unclaimedCopies: unclaimed.json,
@@ -60,11 +66,16 @@ export const status: Command = async (context) => {
       write(`state: ${folder.line}`);
       write(`API contract: ${result.api.contract} (anthropic-version ${result.api.version})`);
       write(`tracked: ${plural(counts.files, 'file')}, ${formatBytes(counts.bytes)}`);
-      write(last ? `last reconciliation: ${result.lastReconciliation!.at}, exit ${last.exitCode}${last.counts ? `: ${countsLine(last.counts)}` : ''}` : 'last reconciliation: never');
+      write(
+        last
+          ? `last reconciliation: ${result.lastReconciliation!.at}, exit ${last.exitCode}${last.counts ? `: ${countsLine(last.counts)}` : ''}`
+          : 'last reconciliation: never',
+      );
       write(run ? `last sync: ${run.at}, exit ${run.exitCode}${run.outcome ? `, ${run.outcome}` : ''}` : 'last sync: never');
       if (adopt) write(`last adopt: ${adopt.at}, exit ${adopt.exitCode}${adopt.outcome ? `, ${adopt.outcome}` : ''}`);
       write(`failures: ${failures.length}`);
-      for (const f of result.failures) write(`  ${f.path}: ${f.error} (${plural(f.attempts, 'attempt')}${f.retryable ? '' : ', waits for the file to change'})`);
+      for (const f of result.failures)
+        write(`  ${f.path}: ${f.error} (${plural(f.attempts, 'attempt')}${f.retryable ? '' : ', waits for the file to change'})`);
       if (result.held) write(`held deletes: ${result.held.count}: ${result.held.reason}`);
       if (result.alreadyRemote > 0) write(`held uploads: ${ALREADY_REMOTE(result.alreadyRemote)}`);
       if (result.pendingDeletes > 0) write(`old copies and removed files to delete: ${result.pendingDeletes}`);
@@ -97,11 +108,18 @@ function describeDaemon(pid: number, live: unknown): string[] {
   const q = l.queue ?? {};
   const lines = [`daemon: ${l.state ?? 'running'} (pid ${pid})`];
   const init = l.initialReconciliation;
-  if (init?.state === 'failed') lines.push(`  initial reconciliation failed (${init.error ?? 'unknown error'}); retrying at ${init.retryAt ?? 'the next trigger'}`);
-  lines.push(`  queue: ${q.queued ?? 0} queued, ${q.running ?? 0} running, ${q.settling ?? 0} settling, ${q.deletesWaiting ?? 0} deletes waiting; ${l.uploadsInFlight ?? 0} uploads in flight`);
+  if (init?.state === 'failed')
+    lines.push(`  initial reconciliation failed (${init.error ?? 'unknown error'}); retrying at ${init.retryAt ?? 'the next trigger'}`);
+  lines.push(
+    `  queue: ${q.queued ?? 0} queued, ${q.running ?? 0} running, ${q.settling ?? 0} settling, ${q.deletesWaiting ?? 0} deletes waiting; ${l.uploadsInFlight ?? 0} uploads in flight`,
+  );
   const r = l.reconcile;
-  if (r) lines.push(`  reconciliation: ${r.running ? 'running now' : `last ${r.last ? `${r.last.at} (exit ${r.last.exitCode})` : 'never'}`}, next ${r.nextAt ?? 'not scheduled'}`);
+  if (r)
+    lines.push(
+      `  reconciliation: ${r.running ? 'running now' : `last ${r.last ? `${r.last.at} (exit ${r.last.exitCode})` : 'never'}`}, next ${r.nextAt ?? 'not scheduled'}`,
+    );
   if (l.watcher) lines.push(`  watcher: ${l.watcher.state ?? 'unknown'}${l.watcher.error ? ` (${l.watcher.error})` : ''}`);
-  if (l.api) lines.push(`  API: ${l.api.state ?? 'unknown'}${l.api.since ? ` since ${l.api.since}` : ''}${l.api.error ? ` (${l.api.error})` : ''}`);
+  if (l.api)
+    lines.push(`  API: ${l.api.state ?? 'unknown'}${l.api.since ? ` since ${l.api.since}` : ''}${l.api.error ? ` (${l.api.error})` : ''}`);
   return lines;
 }

@@ -81,7 +81,9 @@ function interruption(view: ProgressView): { soft: AbortSignal; hard: AbortSigna
     if (soft.signal.aborted) return hard.abort(reason);
     soft.abort(reason);
     view.finish();
-    process.stderr.write(`files-sync: stopping: no new transfers; those in flight get up to ${GRACE_MS / 1000} s (Ctrl-C again to stop now)\n`);
+    process.stderr.write(
+      `files-sync: stopping: no new transfers; those in flight get up to ${GRACE_MS / 1000} s (Ctrl-C again to stop now)\n`,
+    );
     timer = setTimeout(() => hard.abort(reason), GRACE_MS);
   };
   process.on('SIGINT', onSignal);
@@ -102,7 +104,9 @@ async function throughDaemon(config: Config, context: CommandContext, logger: Lo
   const { syncThroughDaemon } = await import('./daemon-client.js');
   const leave = new AbortController();
   // The hung-up connection may never end its read loop: the signal alone settles the wait.
-  const left = new Promise<never>((_, reject) => leave.signal.addEventListener('abort', () => reject(new SyncError('interrupted', ExitCode.interrupted))));
+  const left = new Promise<never>((_, reject) =>
+    leave.signal.addEventListener('abort', () => reject(new SyncError('interrupted', ExitCode.interrupted))),
+  );
   const onSignal = () => leave.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

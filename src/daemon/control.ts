@@ -157,7 +157,10 @@ function serve(socket: net.Socket, handlers: ControlHandlers, logger: Logger): v
     }
     if (request?.cmd !== 'sync') return fail(`unknown command ${JSON.stringify((request as { cmd?: unknown })?.cmd)}`, ExitCode.usage);
     const allow: Allow = { massDelete: request.allowMassDelete === true, duplicates: request.allowDuplicates === true };
-    logger.info('reconciliation requested over the control socket', { allowMassDelete: allow.massDelete, allowDuplicates: allow.duplicates });
+    logger.info('reconciliation requested over the control socket', {
+      allowMassDelete: allow.massDelete,
+      allowDuplicates: allow.duplicates,
+    });
     let lastProgress = 0;
     handlers
       .sync(allow, (phase, progress) => {

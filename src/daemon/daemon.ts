@@ -18,7 +18,7 @@ import type { Allow, ProgressListener } from './loop.js';
 import { deleteBatch, type DeleteBatchOutcome } from './pathsync.js';
 import { Settings, readTestHooks, type SettingsChange, type TestHooks } from './settings.js';
 import { daemonStatus } from './status.js';
-import { Timers } from './timers.js';
+import { Timers, onSignals } from './timers.js';
 import { wireDaemon, type DaemonEvents, type DaemonParts } from './wiring.js';
 
 /** After SIGTERM, requests in flight get this long to finish before they are aborted (the unit allows 30 s). */
@@ -101,11 +101,9 @@ class Daemon implements FaultHost, FolderHost {
   get config(): Config {
     return this.settings.config;
   }
-
   get aborted(): boolean {
     return this.controller.signal.aborted;
   }
-
   get initialDone(): boolean {
     return this.initial.done;
   }
@@ -114,10 +112,18 @@ class Daemon implements FaultHost, FolderHost {
     try {
       this.control = await startControlServer(
         this.config.stateDir,
-        { sync: (allow, onProgress) => this.parts.loop.request('sync request', { allow, onProgress }), status: () => this.status() },
+        {
+          sync: (allow, onProgress) => this.parts.loop.request('sync request', { allow, onProgress }),
+          status: () => this.status(),
+        },
         this.logger.child({ module: 'control' }),
       );
-      const signals = this.installSignals();
+      const signals = onSignals({
+        SIGTERM: () => this.stop(ExitCode.ok, 'SIGTERM'),
+        SIGINT: () => this.stop(ExitCode.ok, 'SIGINT'),
+        SIGHUP: () => this.reload(),
+        SIGUSR1: () => this.parts.loop.trigger('SIGUSR1'),
+      });
       this.log.info(`started (pid ${process.pid})`, { root: this.config.root, stateDir: this.config.stateDir });
       if (this.hooks.watcher !== 'on' || this.hooks.reconcileMs !== null) this.log.warn('test hooks active', this.hooks);
       // Watch first: changes made during the first reconciliation queue up behind it.
@@ -164,20 +170,15 @@ class Daemon implements FaultHost, FolderHost {
   /** Live state for `files-sync status`. */
   private status(): Record<string, unknown> {
     const { phase, startedAt, parts, held, initial } = this;
-    return daemonStatus({ phase, startedAt, root: this.config.root, parts, held, rootProblem: this.faults.rootProblem, initial });
-  }
-
-  private installSignals(): () => void {
-    const handlers: [NodeJS.Signals, () => void][] = [
-      ['SIGTERM', () => this.stop(ExitCode.ok, 'SIGTERM')],
-      ['SIGINT', () => this.stop(ExitCode.ok, 'SIGINT')],
-      ['SIGHUP', () => this.reload()],
-      ['SIGUSR1', () => this.parts.loop.trigger('SIGUSR1')],
-    ];
-    for (const [name, fn] of handlers) process.on(name, fn);
-    return () => {
-      for (const [name, fn] of handlers) process.off(name, fn);
-    };
+    return daemonStatus({
+      phase,
+      startedAt,
+      root: this.config.root,
+      parts,
+      held,
+      rootProblem: this.faults.rootProblem,
+      initial,
+    });
   }
 
   private reconcile(reasons: readonly string[], allow: Allow, onProgress: ProgressListener): Promise<SyncReport> {
@@ -206,7 +207,10 @@ class Daemon implements FaultHost, FolderHost {
         this.held = report.held ? { count: report.held.count, reason: report.held.reason } : null;
         if (this.faults.cleared()) this.rewatch();
         // The one vocabulary of counts (report.ts), in the line and as fields.
-        this.log.info(`reconciled (${reasons.join(', ')}): ${countsLine(report.counts)}`, { ...report.counts, ms: report.finishedAt - report.startedAt });
+        this.log.info(`reconciled (${reasons.join(', ')}): ${countsLine(report.counts)}`, {
+          ...report.counts,
+          ms: report.finishedAt - report.startedAt,
+        });
         return report;
       })
       .finally(() => this.parts.queue.afterWork());
@@ -259,7 +263,11 @@ class Daemon implements FaultHost, FolderHost {
   }
 
   rewatch(): void {
-    this.parts.watcher.restart({ root: this.config.root, filter: this.settings.filter, followSymlinks: this.config.followSymlinks });
+    this.parts.watcher.restart({
+      root: this.config.root,
+      filter: this.settings.filter,
+      followSymlinks: this.config.followSymlinks,
+    });
   }
 
   /**
@@ -290,4 +298,3 @@ class Daemon implements FaultHost, FolderHost {
     this.log.info('stopped');
   }
 }
-

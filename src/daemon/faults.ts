@@ -50,9 +50,12 @@ export class DaemonFaults {
       this.host.trigger('the root looks missing'); // says so once, and retries
       return 'drop';
     }
-    this.log.error(`could not sync ${paths[0]}${paths.length > 1 ? ` and ${paths.length - 1} more` : ''}: ${errorMessage(err)}; retrying in a minute`, {
-      requestId: requestIdOf(err),
-    });
+    this.log.error(
+      `could not sync ${paths[0]}${paths.length > 1 ? ` and ${paths.length - 1} more` : ''}: ${errorMessage(err)}; retrying in a minute`,
+      {
+        requestId: requestIdOf(err),
+      },
+    );
     return 'retry';
   }
 
@@ -74,7 +77,9 @@ export class DaemonFaults {
     if (isGuard(err)) return this.rootMissing(err);
     // Before the first success, the initial reconciliation says it, with when it tries again.
     if (!this.host.initialDone) return;
-    this.log.error(`reconciliation failed: ${errorMessage(err)}; trying again at the next one`, { requestId: requestIdOf(err) });
+    this.log.error(`reconciliation failed: ${errorMessage(err)}; trying again at the next one`, {
+      requestId: requestIdOf(err),
+    });
   }
 
   /** The root check refused a reconciliation: said once per reason, retried every minute. */

@@ -77,14 +77,21 @@ export class FolderEvents {
   queueOverflow(pending: number): void {
     if (this.host.phase === 'stopping') return;
     const max = this.host.config.maxPendingHints;
-    this.floods.note('hints', `more than ${max} paths wait for a job (an event flood): their hints are dropped and a full reconciliation finds the changes instead`, { pending });
+    this.floods.note(
+      'hints',
+      `more than ${max} paths wait for a job (an event flood): their hints are dropped and a full reconciliation finds the changes instead`,
+      { pending },
+    );
     this.host.parts.loop.trigger('too many pending changes');
   }
 
   /** The kernel dropped watcher events (see TreeWatcher.onOverflow): only a full walk finds their changes. */
   kernelOverflow(events: number): void {
     if (this.host.phase === 'stopping') return;
-    this.floods.note('kernel', `the kernel dropped file events (inotify queue overflow: ${events} events at once); reconciling fully to find the changes they named`);
+    this.floods.note(
+      'kernel',
+      `the kernel dropped file events (inotify queue overflow: ${events} events at once); reconciling fully to find the changes they named`,
+    );
     this.host.parts.loop.trigger('inotify queue overflow');
   }
 }

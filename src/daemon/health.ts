@@ -12,7 +12,6 @@ import type { CallOptions, DeleteResult, FileMetadata, RemoteFiles, UploadOption
 const PROBE_FIRST_MS = 1_000;
 const PROBE_MAX_MS = 60_000;
 
-
 /** What the health tracker needs: how to probe, and whom to tell about changes. */
 export interface ApiHealthOptions {
   logger: Logger;
@@ -54,7 +53,9 @@ export class ApiHealth {
     this.state = 'down';
     this.since = Date.now();
     this.failedProbes = 0;
-    this.o.logger.warn(`API unreachable: ${this.lastError}; changes wait and are retried with back-off`, { requestId: requestIdOf(err) });
+    this.o.logger.warn(`API unreachable: ${this.lastError}; changes wait and are retried with back-off`, {
+      requestId: requestIdOf(err),
+    });
     this.o.onDown();
     void this.probeLoop();
   }
@@ -212,8 +213,14 @@ export class ApiGate implements RemoteFiles {
   private async enter(): Promise<void> {
     if (this.draining) {
       // Held until the stop sequence aborts; nothing was sent, so no orphan can come of it.
-      if (!this.signal.aborted) await new Promise<void>((resolve) => this.signal.addEventListener('abort', () => resolve(), { once: true }));
-      throw new AbortedError('not sent: the daemon is stopping', { type: 'aborted', retryable: false, attempts: 0, unknownOutcomeAttempts: 0 });
+      if (!this.signal.aborted)
+        await new Promise<void>((resolve) => this.signal.addEventListener('abort', () => resolve(), { once: true }));
+      throw new AbortedError('not sent: the daemon is stopping', {
+        type: 'aborted',
+        retryable: false,
+        attempts: 0,
+        unknownOutcomeAttempts: 0,
+      });
     }
     this.active++;
   }

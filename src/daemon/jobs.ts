@@ -114,7 +114,13 @@ export class PathQueue {
       if (entry.state === 'queued') queued++;
       else if (entry.state === 'settling') settling++;
     }
-    return { queued, running: this.queue.pending, settling, parked: this.parked.size, deletesWaiting: this.deletes.size };
+    return {
+      queued,
+      running: this.queue.pending,
+      settling,
+      parked: this.parked.size,
+      deletesWaiting: this.deletes.size,
+    };
   }
 
   /** Drops everything queued and waiting; running jobs finish (see `settled`). */
@@ -145,10 +151,13 @@ export class PathQueue {
       if (this.retryTimer) clearTimeout(this.retryTimer);
       this.retryTimer = null;
       if (next === null) return;
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = null;
-        for (const p of this.o.retriesDueBy(Date.now() + 250)) this.schedule(p);
-      }, Math.min(next - now + 250, 2 ** 31 - 1));
+      this.retryTimer = setTimeout(
+        () => {
+          this.retryTimer = null;
+          for (const p of this.o.retriesDueBy(Date.now() + 250)) this.schedule(p);
+        },
+        Math.min(next - now + 250, 2 ** 31 - 1),
+      );
     });
   }
 
@@ -194,7 +203,9 @@ export class PathQueue {
   private enqueue(path: string, entry: Entry): void {
     entry.state = 'queued';
     this.entries.set(path, entry);
-    this.queue.add(() => this.run(path)).catch((err: unknown) => this.o.logger.error('path job crashed', { path, error: errorMessage(err) }));
+    this.queue
+      .add(() => this.run(path))
+      .catch((err: unknown) => this.o.logger.error('path job crashed', { path, error: errorMessage(err) }));
   }
 
   private later(ms: number, fn: () => void): NodeJS.Timeout {
@@ -239,10 +250,13 @@ export class PathQueue {
     if (this.deleteTimer || this.batchRunning || this.stopped || this.deletes.size === 0) return;
     let due = Infinity;
     for (const at of this.deletes.values()) due = Math.min(due, at);
-    this.deleteTimer = setTimeout(() => {
-      this.deleteTimer = null;
-      this.runDueDeletes().catch(() => undefined); // it handles its own errors
-    }, Math.max(0, due - Date.now()));
+    this.deleteTimer = setTimeout(
+      () => {
+        this.deleteTimer = null;
+        this.runDueDeletes().catch(() => undefined); // it handles its own errors
+      },
+      Math.max(0, due - Date.now()),
+    );
   }
 
   /** Resolves when nothing is queued or running (settling files are not waited for). */

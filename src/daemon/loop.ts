@@ -88,10 +88,13 @@ export class ReconcileLoop {
     const jitter = 0.8 + 0.4 * (this.o.random ?? Math.random)();
     const ms = Math.max(1000, Math.round(this.o.intervalMs() * jitter));
     this.nextAt = Date.now() + ms;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.trigger('periodic');
-    }, Math.min(ms, 2 ** 31 - 1));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.trigger('periodic');
+      },
+      Math.min(ms, 2 ** 31 - 1),
+    );
   }
 
   status(): LoopStatus {

@@ -57,7 +57,11 @@ export class InitialReconciliation {
   }
 
   status(): InitialStatus {
-    return { state: this.state, error: this.error, retryAt: this.retryAt === null ? null : new Date(this.retryAt).toISOString() };
+    return {
+      state: this.state,
+      error: this.error,
+      retryAt: this.retryAt === null ? null : new Date(this.retryAt).toISOString(),
+    };
   }
 }
 

@@ -50,11 +50,16 @@ const MOVE_WINDOW_MS = 10 * 60_000;
 
 function executeDeps(deps: PathSyncDeps, config: Config): ExecuteDeps {
   // One path at a time: its "unavailable" is the daemon's cue to park and probe the API.
-  return executeDepsFor(config, { remote: deps.remote, ledger: deps.ledger, logger: deps.logger, filter: deps.filter() }, { signal: deps.signal, unavailableStreak: 1 });
+  return executeDepsFor(
+    config,
+    { remote: deps.remote, ledger: deps.ledger, logger: deps.logger, filter: deps.filter() },
+    { signal: deps.signal, unavailableStreak: 1 },
+  );
 }
 
 function knownOf(row: FileRow | undefined) {
-  return (p: string) => (row && p === row.path ? { size: row.size, mtimeMs: row.mtimeMs, sha256: row.sha256, mimeType: row.mimeType } : undefined);
+  return (p: string) =>
+    row && p === row.path ? { size: row.size, mtimeMs: row.mtimeMs, sha256: row.sha256, mimeType: row.mimeType } : undefined;
 }
 
 /**
@@ -137,7 +142,13 @@ export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]):
     const row = deps.ledger.fileByPath(p);
     if (!row) continue;
     // Presence only: with a 0-byte limit no file is read (a non-empty one comes back unhashed).
-    const found = await statOne(config.root, p, { filter, followSymlinks: config.followSymlinks, maxFileBytes: 0, known: knownOf(row), signal: deps.signal });
+    const found = await statOne(config.root, p, {
+      filter,
+      followSymlinks: config.followSymlinks,
+      maxFileBytes: 0,
+      known: knownOf(row),
+      signal: deps.signal,
+    });
     if (typeof found === 'string') gone.push(row);
     else outcome.back.push(p);
   }
@@ -151,7 +162,9 @@ export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]):
   const goneSet = new Set(gone.map((r) => r.path));
   const since = Date.now() - Math.max(MOVE_WINDOW_MS, 2 * config.deleteDelaySeconds * 1000);
   const rows = deps.ledger.files();
-  const recentlyAdded = rows.filter((r) => !goneSet.has(r.path) && Date.parse(r.uploadedAt) >= since).map((r) => ({ path: r.path, sha256: r.sha256 }));
+  const recentlyAdded = rows
+    .filter((r) => !goneSet.has(r.path) && Date.parse(r.uploadedAt) >= since)
+    .map((r) => ({ path: r.path, sha256: r.sha256 }));
   const view: LedgerView = { files: rows, pendingDeletes: [], inFlight: [], failures: [] };
   const thePlan = planFor({ kind: 'delete-batch', paths: goneSet, recentlyAdded }, view, planOptions(config, distrust));
   if (thePlan.held) outcome.held = { count: thePlan.held.deletes.length, reason: thePlan.held.reason };

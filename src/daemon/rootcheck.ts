@@ -41,10 +41,22 @@ export async function lookAtRoot(root: string, marker: string | null): Promise<R
   try {
     info = await stat(root);
   } catch (err) {
-    return { state: 'missing', dev: null, ino: null, marker: null, error: (err as NodeJS.ErrnoException).code ?? errorMessage(err) };
+    return {
+      state: 'missing',
+      dev: null,
+      ino: null,
+      marker: null,
+      error: (err as NodeJS.ErrnoException).code ?? errorMessage(err),
+    };
   }
   if (!info.isDirectory()) return { state: 'not-a-directory', dev: info.dev, ino: info.ino, marker: null, error: null };
-  const hasMarker = marker === null ? null : await stat(path.join(root, marker)).then(() => true, () => false);
+  const hasMarker =
+    marker === null
+      ? null
+      : await stat(path.join(root, marker)).then(
+          () => true,
+          () => false,
+        );
   return { state: 'present', dev: info.dev, ino: info.ino, marker: hasMarker, error: null };
 }
 
@@ -55,14 +67,23 @@ export async function lookAtRoot(root: string, marker: string | null): Promise<R
  */
 export function describeRootChange(root: string, before: RootState, after: RootState): { gone: boolean; what: string; message: string } {
   if (after.state !== 'present') {
-    const what = after.state === 'missing' ? `the sync root is gone (${after.error ?? 'not found'})` : 'the sync root is no longer a directory';
-    return { gone: true, what, message: `${what.replace('the sync root', `the sync root ${root}`)}: nothing is deleted, and watching resumes when it is back` };
+    const what =
+      after.state === 'missing' ? `the sync root is gone (${after.error ?? 'not found'})` : 'the sync root is no longer a directory';
+    return {
+      gone: true,
+      what,
+      message: `${what.replace('the sync root', `the sync root ${root}`)}: nothing is deleted, and watching resumes when it is back`,
+    };
   }
   let what: string;
   if (before.state !== 'present') what = 'is back';
   else if (before.dev !== after.dev || before.ino !== after.ino) what = 'was replaced (another device or inode)';
   else what = after.marker ? 'has its marker again' : 'lost its marker';
-  return { gone: false, what: `the sync root ${what}`, message: `the sync root ${root} ${what}; watching it again and reconciling` };
+  return {
+    gone: false,
+    what: `the sync root ${what}`,
+    message: `the sync root ${root} ${what}; watching it again and reconciling`,
+  };
 }
 
 function sameRoot(a: RootState, b: RootState): boolean {

@@ -22,7 +22,10 @@ export interface TestHooks {
 export function readTestHooks(env: NodeJS.ProcessEnv): TestHooks {
   const watcher = env.FILES_SYNC_TEST_WATCHER;
   const seconds = Number(env.FILES_SYNC_TEST_RECONCILE_SECONDS);
-  return { watcher: watcher === 'off' || watcher === 'enospc' ? watcher : 'on', reconcileMs: seconds > 0 ? seconds * 1000 : null };
+  return {
+    watcher: watcher === 'off' || watcher === 'enospc' ? watcher : 'on',
+    reconcileMs: seconds > 0 ? seconds * 1000 : null,
+  };
 }
 
 /** Keys a running daemon cannot change: the ledger and lock, and the API client built at start. */

@@ -27,7 +27,12 @@ export function daemonStatus(s: StatusSource): Record<string, unknown> {
     reconcile: loop.status(),
     watcher: watcher.status(),
     rootCheck: rootCheck.status(),
-    api: { state: health.state, since: new Date(health.since).toISOString(), error: health.lastError, failedProbes: health.failedProbes },
+    api: {
+      state: health.state,
+      since: new Date(health.since).toISOString(),
+      error: health.lastError,
+      failedProbes: health.failedProbes,
+    },
     held: s.held,
     rootProblem: s.rootProblem,
     initialReconciliation: s.initial.status(),

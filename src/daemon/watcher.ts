@@ -88,7 +88,9 @@ export class TreeWatcher {
       return;
     }
     if (mode === 'enospc') {
-      const err = Object.assign(new Error('ENOSPC: System limit for number of file watchers reached, watch'), { code: 'ENOSPC' });
+      const err = Object.assign(new Error('ENOSPC: System limit for number of file watchers reached, watch'), {
+        code: 'ENOSPC',
+      });
       queueMicrotask(() => this.fail(gen, err));
       return;
     }
@@ -216,7 +218,12 @@ export class TreeWatcher {
     void this.stopCurrent();
     const retryIn = this.retryMs;
     this.retryMs = Math.min(this.retryMs * 2, this.o.retryMaxMs ?? 30 * 60_000);
-    this.health = { state: 'failed', directories: null, error: `${code}: ${errorMessage(err)}`, retryAt: new Date(Date.now() + retryIn).toISOString() };
+    this.health = {
+      state: 'failed',
+      directories: null,
+      error: `${code}: ${errorMessage(err)}`,
+      retryAt: new Date(Date.now() + retryIn).toISOString(),
+    };
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.start();
@@ -227,7 +234,10 @@ export class TreeWatcher {
       return;
     }
     void limitAdvice(this.o.root, this.o.filter, code).then(
-      (advice) => this.o.logger.error(`cannot watch ${this.o.root} for changes (${code}): ${advice}; until then changes are found by the periodic reconciliation, and watching is retried with back-off`),
+      (advice) =>
+        this.o.logger.error(
+          `cannot watch ${this.o.root} for changes (${code}): ${advice}; until then changes are found by the periodic reconciliation, and watching is retried with back-off`,
+        ),
       () => undefined,
     );
     this.o.onError(err);

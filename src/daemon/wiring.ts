@@ -75,9 +75,20 @@ export function wireDaemon(input: WiringInput, on: DaemonEvents): DaemonParts {
       onFatal: (err) => on.apiFatal(err),
       signal,
     });
-    client = clientFor(settings.config, input.apiKey, quietWhileDown(logger, () => health));
+    client = clientFor(
+      settings.config,
+      input.apiKey,
+      quietWhileDown(logger, () => health),
+    );
     const gate = new ApiGate(client, health, signal);
-    const deps: PathSyncDeps = { config: () => settings.config, filter: () => settings.filter, ledger, remote: gate, logger: logger.child({ module: 'jobs' }), signal };
+    const deps: PathSyncDeps = {
+      config: () => settings.config,
+      filter: () => settings.filter,
+      ledger,
+      remote: gate,
+      logger: logger.child({ module: 'jobs' }),
+      signal,
+    };
     return { ledger, client, health, gate, deps, ...wireWork(input, deps, on) };
   } catch (err) {
     void client?.close().catch(() => undefined);

@@ -18,7 +18,11 @@ export async function handleAdmin(core: EmulatorCore, ex: Exchange, method: stri
         return sendJson(ex, 200, core.state());
       case 'POST /_emulator/seed': {
         const body = await readJson(ex.req);
-        return sendJson(ex, 200, asBadRequest(() => core.seed(body as SeedRequest)));
+        return sendJson(
+          ex,
+          200,
+          asBadRequest(() => core.seed(body as SeedRequest)),
+        );
       }
       case 'PUT /_emulator/faults': {
         const body = await readJson(ex.req);
@@ -37,7 +41,11 @@ export async function handleAdmin(core: EmulatorCore, ex: Exchange, method: stri
       }
       case 'POST /_emulator/expire': {
         const body = (await readJson(ex.req)) as { id?: unknown; expires_in_seconds?: unknown } | null;
-        return sendJson(ex, 200, asBadRequest(() => core.expire(body?.id as string, body?.expires_in_seconds as number)));
+        return sendJson(
+          ex,
+          200,
+          asBadRequest(() => core.expire(body?.id as string, body?.expires_in_seconds as number)),
+        );
       }
       case 'POST /_emulator/reset-counters':
         core.resetCounters();

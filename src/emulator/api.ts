@@ -51,9 +51,14 @@ export async function handleApi(core: EmulatorCore, ex: Exchange, route: ApiRout
     const wait = core.rateLimiter?.take();
     if (wait !== undefined) {
       core.countFault('rate_limit');
-      throw new ApiError(429, 'rate_limit_error', 'Number of requests has exceeded your rate limit for the Files API. Please try again later.', {
-        headers: { 'retry-after': String(wait) },
-      });
+      throw new ApiError(
+        429,
+        'rate_limit_error',
+        'Number of requests has exceeded your rate limit for the Files API. Please try again later.',
+        {
+          headers: { 'retry-after': String(wait) },
+        },
+      );
     }
     const fault = core.faults.nextStatus();
     if (fault) {
@@ -71,9 +76,14 @@ export async function handleApi(core: EmulatorCore, ex: Exchange, route: ApiRout
 
 function injected(status: 429 | 500 | 529, retryAfterSeconds: number | undefined): ApiError {
   if (status === 429) {
-    return new ApiError(429, 'rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit (injected by the emulator).', {
-      headers: { 'retry-after': String(retryAfterSeconds ?? 1) },
-    });
+    return new ApiError(
+      429,
+      'rate_limit_error',
+      'Number of request tokens has exceeded your per-minute rate limit (injected by the emulator).',
+      {
+        headers: { 'retry-after': String(retryAfterSeconds ?? 1) },
+      },
+    );
   }
   if (status === 500) return new ApiError(500, 'api_error', 'Internal server error (injected by the emulator)');
   return new ApiError(529, 'overloaded_error', 'Overloaded (injected by the emulator)');
@@ -153,7 +163,10 @@ async function upload(core: EmulatorCore, ex: Exchange): Promise<void> {
   }
   if (store.wouldExceedQuota(received.sink.bytes)) {
     await received.sink.discard();
-    throw badRequest('Storage limit exceeded: this upload would take the organization over its file storage limit. Delete files to make room.', 'storage_quota_exceeded');
+    throw badRequest(
+      'Storage limit exceeded: this upload would take the organization over its file storage limit. Delete files to make room.',
+      'storage_quota_exceeded',
+    );
   }
   const file = await store.commit(received.sink, {
     filename: received.filename,
@@ -192,7 +205,10 @@ async function download(core: EmulatorCore, ex: Exchange, id: string): Promise<v
     throw notFound(`File content has expired: ${JSON.stringify(id)}`, 'file_expired');
   }
   if (!file.downloadable) {
-    throw badRequest('File is not downloadable: only files created by skills or the code execution tool can be downloaded.', 'file_not_downloadable');
+    throw badRequest(
+      'File is not downloadable: only files created by skills or the code execution tool can be downloaded.',
+      'file_not_downloadable',
+    );
   }
   ex.settle('200');
   ex.res.writeHead(200, {

@@ -140,7 +140,10 @@ class DiskSink extends ContentSink {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const h = this.handle;
     this.handle = undefined;
-    (h ? h.close() : Promise.resolve()).then(() => callback(error), () => callback(error));
+    (h ? h.close() : Promise.resolve()).then(
+      () => callback(error),
+      () => callback(error),
+    );
   }
   async commit(id: string): Promise<void> {
     await fs.promises.rename(this.tmpPath, this.contentPath(id));
@@ -180,7 +183,11 @@ async function adoptDataDir(dataDir: string): Promise<void> {
     const marker = await fs.promises.lstat(path.join(dataDir, DATA_DIR_MARKER));
     if (marker.isFile()) return;
   } else if (entries.length === 0) {
-    await fs.promises.writeFile(path.join(dataDir, DATA_DIR_MARKER), 'files-sync emulator data directory: the emulator owns every file here\n', { flag: 'wx' });
+    await fs.promises.writeFile(
+      path.join(dataDir, DATA_DIR_MARKER),
+      'files-sync emulator data directory: the emulator owns every file here\n',
+      { flag: 'wx' },
+    );
     return;
   }
   throw new DataDirError(

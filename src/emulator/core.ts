@@ -78,13 +78,15 @@ export class EmulatorCore {
 
   /** Moves the emulator's clock ahead (TypeError for anything but a non-negative number of ms). */
   advanceClock(ms: number): void {
-    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new TypeError('advance_ms must be a non-negative number of milliseconds');
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0)
+      throw new TypeError('advance_ms must be a non-negative number of milliseconds');
     this.store.advanceClock(ms);
   }
 
   /** Makes a file expire `seconds` from now on the emulator's clock (TypeError when invalid or unknown). */
   expire(id: string, seconds: number): InspectedFile {
-    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) throw new TypeError('expires_in_seconds must be a non-negative number');
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0)
+      throw new TypeError('expires_in_seconds must be a non-negative number');
     if (typeof id !== 'string' || !this.store.expire(id, seconds)) throw new TypeError(`no file with id ${JSON.stringify(id)}`);
     return toInspected(this.store.get(id)!);
   }

@@ -34,7 +34,8 @@ export function validateFaults(f: FaultConfig): FaultConfig {
   }
   for (const key of [...COUNTS, 'retryAfterSeconds', 'latencyMs'] as const) {
     const v = rec[key];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0)) throw new TypeError(`${key} must be a non-negative integer`);
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0))
+      throw new TypeError(`${key} must be a non-negative integer`);
   }
   if (f.seed !== undefined && (typeof f.seed !== 'number' || !Number.isFinite(f.seed))) throw new TypeError('seed must be a number');
   if ((f.rate429 ?? 0) + (f.rate500 ?? 0) + (f.rate529 ?? 0) > 1) throw new TypeError('rate429 + rate500 + rate529 must not exceed 1');
@@ -108,7 +109,8 @@ export class FaultInjector {
 export function validateRateLimit(r: RateLimitConfig): RateLimitConfig {
   if (typeof r !== 'object' || r === null) throw new TypeError('rateLimit must be an object');
   if (!Number.isInteger(r.requests) || r.requests < 1) throw new TypeError('rateLimit.requests must be a positive integer');
-  if (r.windowMs !== undefined && (!Number.isInteger(r.windowMs) || r.windowMs < 1)) throw new TypeError('rateLimit.windowMs must be a positive integer');
+  if (r.windowMs !== undefined && (!Number.isInteger(r.windowMs) || r.windowMs < 1))
+    throw new TypeError('rateLimit.windowMs must be a positive integer');
   return r;
 }
 
@@ -122,7 +124,10 @@ export class RateLimiter {
   private readonly windowMs: number;
   private readonly admitted: number[] = [];
 
-  constructor(config: RateLimitConfig, private readonly now: () => number = Date.now) {
+  constructor(
+    config: RateLimitConfig,
+    private readonly now: () => number = Date.now,
+  ) {
     validateRateLimit(config);
     this.requests = config.requests;
     this.windowMs = config.windowMs ?? 60_000;

@@ -94,7 +94,9 @@ export function contractOf(req: IncomingMessage): ContractName {
     .filter((name) => name !== '');
   const unknown = names.filter((name) => !KNOWN_BETAS.has(name));
   if (unknown.length > 0) {
-    throw badRequest(`Unexpected value(s) \`${unknown.join('`, `')}\` for the \`anthropic-beta\` header. Please consult our documentation at docs.anthropic.com or try again without the header.`);
+    throw badRequest(
+      `Unexpected value(s) \`${unknown.join('`, `')}\` for the \`anthropic-beta\` header. Please consult our documentation at docs.anthropic.com or try again without the header.`,
+    );
   }
   return names.includes(FILES_BETA) ? 'beta' : 'ga';
 }

@@ -63,7 +63,10 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   let core: EmulatorCore;
   let server: RunningServer;
   try {
-    const settings = { apiKeyDigest: keyDigest(opts.apiKey), maxFileBytes: opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES };
+    const settings = {
+      apiKeyDigest: keyDigest(opts.apiKey),
+      maxFileBytes: opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
+    };
     core = new EmulatorCore(store, settings, logger, opts.faults, opts.rateLimit);
     server = await listen(core, host, opts.port ?? 0);
   } catch (err) {

@@ -104,7 +104,9 @@ export async function runEmulatorCommand(argv: string[], env: NodeJS.ProcessEnv,
   // One write: where it listens, then what a user runs in another shell to point files-sync at it.
   // The default key is a public test key; one given with --api-key is the user's and not echoed.
   const key = parsed.options.apiKey === DEFAULT_EMULATOR_KEY ? DEFAULT_EMULATOR_KEY : "'<the key given with --api-key>'";
-  stdout.write(`files-sync emulator listening on ${emulator.url}\nto use it, in another shell:\n  export ANTHROPIC_BASE_URL=${emulator.url}\n  export ANTHROPIC_API_KEY=${key}\n`);
+  stdout.write(
+    `files-sync emulator listening on ${emulator.url}\nto use it, in another shell:\n  export ANTHROPIC_BASE_URL=${emulator.url}\n  export ANTHROPIC_API_KEY=${key}\n`,
+  );
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);

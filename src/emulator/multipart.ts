@@ -70,7 +70,12 @@ function openUpload(req: IncomingMessage, opts: ReceiveOptions): { parser: busbo
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > opts.maxBytes) throw tooLarge(opts.maxBytes);
   try {
-    const parser = busboy({ headers: req.headers, defParamCharset: 'utf8', preservePath: true, limits: { fieldSize: 1 << 20, parts: 1000 } });
+    const parser = busboy({
+      headers: req.headers,
+      defParamCharset: 'utf8',
+      preservePath: true,
+      limits: { fieldSize: 1 << 20, parts: 1000 },
+    });
     return { parser, contentType };
   } catch (err) {
     throw badRequest(`Invalid multipart/form-data request: ${(err as Error).message}`);

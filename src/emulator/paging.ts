@@ -48,7 +48,8 @@ export function decodeCursor(cursor: string): Position {
  */
 export function gaListQuery(params: URLSearchParams): GaListQuery {
   for (const beta of ['before_id', 'after_id']) {
-    if (params.has(beta)) throw badRequest(`${beta}: not a parameter of this API version; page with \`page\` (send the files beta header for the beta shapes)`);
+    if (params.has(beta))
+      throw badRequest(`${beta}: not a parameter of this API version; page with \`page\` (send the files beta header for the beta shapes)`);
   }
   const page = params.get('page');
   const limit = params.get('limit');

@@ -63,7 +63,8 @@ async function handle(core: EmulatorCore, req: http.IncomingMessage, res: http.S
   const isAdmin = url.pathname.startsWith('/_emulator/');
   const matched = isAdmin ? undefined : matchApiRoute(method, url.pathname);
   // Look-ups by id are counted apart from listings, so tests and benchmarks can tell them apart.
-  const route = matched?.label === 'GET /v1/files' && url.searchParams.has('ids[]') ? { ...matched, label: 'GET /v1/files?ids[]' as const } : matched;
+  const route =
+    matched?.label === 'GET /v1/files' && url.searchParams.has('ids[]') ? { ...matched, label: 'GET /v1/files?ids[]' as const } : matched;
   let settled = isAdmin; // the test routes are not counted
   const ex: Exchange = {
     req,

@@ -99,7 +99,10 @@ export async function backupLedger(ledger: Ledger, logger: Logger, options: Back
 function stamp(copy: string, taken: BackupTaken): void {
   const db = new Database(copy);
   try {
-    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(BACKUP_TAKEN_META_KEY, JSON.stringify(taken));
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(
+      BACKUP_TAKEN_META_KEY,
+      JSON.stringify(taken),
+    );
   } finally {
     db.close(); // checkpoints and removes a WAL the write made
   }
@@ -107,7 +110,8 @@ function stamp(copy: string, taken: BackupTaken): void {
 
 /** Leftovers of a backup that a crash interrupted. */
 function removeStale(dir: string): void {
-  for (const name of fs.readdirSync(dir)) if (/\.partial(-journal|-wal|-shm)?$/.test(name)) fs.rmSync(path.join(dir, name), { force: true });
+  for (const name of fs.readdirSync(dir))
+    if (/\.partial(-journal|-wal|-shm)?$/.test(name)) fs.rmSync(path.join(dir, name), { force: true });
 }
 
 /** What a restore did. */
@@ -125,7 +129,8 @@ export interface RestoreResult {
 export function pickBackup(ledgerFile: string, requested?: string): string {
   if (requested === undefined) {
     const newest = listBackups(ledgerFile).at(-1);
-    if (!newest) throw new ConfigError(`no backup of the ledger ${ledgerFile} in ${backupDir(ledgerFile)}: one is made after each successful sync`);
+    if (!newest)
+      throw new ConfigError(`no backup of the ledger ${ledgerFile} in ${backupDir(ledgerFile)}: one is made after each successful sync`);
     return newest;
   }
   for (const candidate of [path.resolve(requested), path.join(backupDir(ledgerFile), requested)]) {
@@ -151,7 +156,10 @@ export function restoreLedger(file: string, from: string, now = new Date()): Res
     try {
       const problems = ledger.integrityProblems();
       if (problems.length > 0) {
-        throw new LedgerError(`the backup ${from} is damaged too (${problems.slice(0, 3).join('; ')}): nothing was changed; name an older one: files-sync ledger restore FILE`, 'corrupt');
+        throw new LedgerError(
+          `the backup ${from} is damaged too (${problems.slice(0, 3).join('; ')}): nothing was changed; name an older one: files-sync ledger restore FILE`,
+          'corrupt',
+        );
       }
       files = ledger.counts().files;
       window = restoreWindow(ledger, from, now.getTime());

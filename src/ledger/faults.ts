@@ -45,7 +45,10 @@ export function listBackups(ledgerFile: string): string[] {
   } catch {
     return []; // no backup made yet
   }
-  return names.filter((n) => /^ledger-.*\.db$/.test(n)).sort().map((n) => path.join(dir, n));
+  return names
+    .filter((n) => /^ledger-.*\.db$/.test(n))
+    .sort()
+    .map((n) => path.join(dir, n));
 }
 
 /** Kind of a SQLite result code (primary or extended); null for codes that are no fault of the file. */

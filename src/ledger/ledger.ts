@@ -30,6 +30,8 @@ export class Ledger extends LedgerReads {
   private constructor(file: string, db: Database.Database) {
     super(file, db, prepareStatements(db));
     this.#faults = new FaultGuard(file);
+    // better-sqlite3's variants do not use `this`: the wrapper is made once and called as it is.
+    // eslint-disable-next-line @typescript-eslint/unbound-method
     this.#immediate = db.transaction((fn: () => unknown) => fn()).immediate;
   }
 
@@ -145,7 +147,13 @@ export class Ledger extends LedgerReads {
    * id (if any) waits in `pending_deletes`, the failure is cleared, and the in-flight row is removed,
    * or kept as a sweep marker when earlier attempts' answers were lost (they may have stored orphans).
    */
-  finishUpload(inFlightId: number | null, content: UploadedContent, file: StoredFile, unknownOutcomes: number, now: number): {
+  finishUpload(
+    inFlightId: number | null,
+    content: UploadedContent,
+    file: StoredFile,
+    unknownOutcomes: number,
+    now: number,
+  ): {
     replaced: string | null;
   } {
     return this.#write(() => {
@@ -249,13 +257,7 @@ export class Ledger extends LedgerReads {
   }
 
   /** Records a per-path failure; retryable ones back off, others wait for the file to change. */
-  recordFailure(
-    relPath: string,
-    error: string,
-    retryable: boolean,
-    stat: { size: number; mtimeMs: number } | null,
-    now: number,
-  ): Failure {
+  recordFailure(relPath: string, error: string, retryable: boolean, stat: { size: number; mtimeMs: number } | null, now: number): Failure {
     const attempts = ((this.stmt.failureByPath.get(relPath) as { attempts: number } | undefined)?.attempts ?? 0) + 1;
     const failure: Failure = {
       path: relPath,

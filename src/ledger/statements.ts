@@ -8,8 +8,10 @@ const FILE_COLUMNS = `path, file_id AS fileId, size, mtime_ms AS mtimeMs, ino, s
 export function prepareStatements(db: Database.Database) {
   // A read-only open (status, ls beside an older daemon) may find schema 1: read what it has.
   const v1 = (db.pragma('user_version', { simple: true }) as number) < 2;
-  const unclaimedTable = v1 ? '(SELECT NULL AS file_id, NULL AS path, NULL AS remote_name, NULL AS size, NULL AS sha256, NULL AS created_at, NULL AS reason, NULL AS recorded_at WHERE 0)' : 'unclaimed_copies';
-return {
+  const unclaimedTable = v1
+    ? '(SELECT NULL AS file_id, NULL AS path, NULL AS remote_name, NULL AS size, NULL AS sha256, NULL AS created_at, NULL AS reason, NULL AS recorded_at WHERE 0)'
+    : 'unclaimed_copies';
+  return {
     allFiles: db.prepare(`SELECT ${FILE_COLUMNS} FROM files ORDER BY path`),
     fileByPath: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE path = ?`),
     fileById: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE file_id = ?`),
@@ -41,7 +43,9 @@ return {
     unclaimedById: db.prepare(`SELECT file_id AS fileId, path, remote_name AS remoteName, size, sha256, created_at AS createdAt,
       reason, recorded_at AS recordedAt FROM ${unclaimedTable} WHERE file_id = ?`),
     // Writes happen only on a migrated ledger (a read-only one of schema 1 is never written).
-    addUnclaimed: v1 ? null : db.prepare(`INSERT INTO unclaimed_copies (file_id, path, remote_name, size, sha256, created_at, reason, recorded_at)
+    addUnclaimed: v1
+      ? null
+      : db.prepare(`INSERT INTO unclaimed_copies (file_id, path, remote_name, size, sha256, created_at, reason, recorded_at)
       VALUES (@fileId, @path, @remoteName, @size, @sha256, @createdAt, @reason, @recordedAt) ON CONFLICT (file_id) DO NOTHING`),
     removeUnclaimed: v1 ? null : db.prepare('DELETE FROM unclaimed_copies WHERE file_id = ?'),
     allFailures: db.prepare(`SELECT path, error, retryable, attempts, next_retry_at AS nextRetryAt, size, mtime_ms AS mtimeMs,

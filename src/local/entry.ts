@@ -99,8 +99,21 @@ export async function takeFile(relPath: string, absPath: string, info: Stats, op
 async function takeRegular(relPath: string, absPath: string, info: Stats, options: ScanOptions, realRoot: string): Promise<Taken> {
   if (info.size > options.maxFileBytes) return unhashed(relPath, info);
   const known = options.known(relPath);
-  if (known !== undefined && known.size === info.size && known.mtimeMs === info.mtimeMs && (known.ino === undefined || known.ino === info.ino)) {
-    const file = { path: relPath, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino, dev: info.dev, sha256: known.sha256, mimeType: known.mimeType };
+  if (
+    known !== undefined &&
+    known.size === info.size &&
+    known.mtimeMs === info.mtimeMs &&
+    (known.ino === undefined || known.ino === info.ino)
+  ) {
+    const file = {
+      path: relPath,
+      size: info.size,
+      mtimeMs: info.mtimeMs,
+      ino: info.ino,
+      dev: info.dev,
+      sha256: known.sha256,
+      mimeType: known.mimeType,
+    };
     return { kind: 'file', file, hashedBytes: undefined };
   }
   let hashed;
@@ -120,7 +133,12 @@ async function takeRegular(relPath: string, absPath: string, info: Stats, option
  * words better (a symlink swapped in; no permission, yet over the limit and never to be read):
  * the caller then takes the lstat path.
  */
-export async function takeUnknownFile(relPath: string, absPath: string, options: ScanOptions, realRoot: string): Promise<Taken | undefined> {
+export async function takeUnknownFile(
+  relPath: string,
+  absPath: string,
+  options: ScanOptions,
+  realRoot: string,
+): Promise<Taken | undefined> {
   try {
     return await withOpenFile(absPath, { realRoot, realPath: absPath }, async (fd, before) => {
       if (!before.isFile()) return undefined;
@@ -147,7 +165,15 @@ function keepable(options: ScanOptions, size: number): boolean {
 
 /** A file over the limit: listed with its stat, never read. */
 function unhashed(relPath: string, info: Stats): Taken {
-  const file = { path: relPath, size: info.size, mtimeMs: info.mtimeMs, ino: info.ino, dev: info.dev, sha256: null, mimeType: mimeTypeFor(relPath) };
+  const file = {
+    path: relPath,
+    size: info.size,
+    mtimeMs: info.mtimeMs,
+    ino: info.ino,
+    dev: info.dev,
+    sha256: null,
+    mimeType: mimeTypeFor(relPath),
+  };
   return { kind: 'file', file, hashedBytes: undefined };
 }
 
@@ -165,7 +191,12 @@ function fromHash(relPath: string, hashed: HashResult, options: ScanOptions): Ta
     sha256: hashed.size > options.maxFileBytes ? null : hashed.sha256,
     mimeType: mimeTypeFor(relPath, hashed.head),
   };
-  return { kind: 'file', file, hashedBytes: hashed.size, ...(hashed.content && file.sha256 !== null ? { content: hashed.content } : {}) };
+  return {
+    kind: 'file',
+    file,
+    hashedBytes: hashed.size,
+    ...(hashed.content && file.sha256 !== null ? { content: hashed.content } : {}),
+  };
 }
 
 /** Where a symlink leads, when it may be followed. */

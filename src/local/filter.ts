@@ -65,9 +65,7 @@ function normaliseStateDir(stateDir: string | undefined): string | undefined {
   while (dir.startsWith('./')) dir = dir.slice(2);
   dir = dir.replace(/\/+$/, '').replace(/\/{2,}/g, '/');
   if (dir === '' || dir === '.' || dir.startsWith('/') || dir === '..' || dir.startsWith('../')) {
-    throw new ConfigError(
-      `the state directory must lie strictly inside the sync root to be excluded, got "${stateDir}"`,
-    );
+    throw new ConfigError(`the state directory must lie strictly inside the sync root to be excluded, got "${stateDir}"`);
   }
   return dir;
 }
@@ -125,8 +123,7 @@ function includeMatcher(globs: readonly string[]): (relPath: string) => boolean 
   const byPath = withSlash.length > 0 ? picomatch(withSlash, options) : undefined;
   const byName = withoutSlash.length > 0 ? picomatch(withoutSlash, options) : undefined;
   return (relPath) =>
-    (byName !== undefined && byName(relPath.slice(relPath.lastIndexOf('/') + 1))) ||
-    (byPath !== undefined && byPath(relPath));
+    (byName !== undefined && byName(relPath.slice(relPath.lastIndexOf('/') + 1))) || (byPath !== undefined && byPath(relPath));
 }
 
 /**
@@ -148,7 +145,9 @@ export function filterHash(options: FilterOptions): string {
 }
 
 /** Builds the filter the walk and the watcher share from the configuration, reading the root's `.filesyncignore`. */
-export async function buildFilter(config: Pick<Config, 'root' | 'stateDir' | 'include' | 'exclude'>): Promise<{ filter: PathFilter; options: FilterOptions }> {
+export async function buildFilter(
+  config: Pick<Config, 'root' | 'stateDir' | 'include' | 'exclude'>,
+): Promise<{ filter: PathFilter; options: FilterOptions }> {
   const ignoreFile = await readIgnoreFile(config.root);
   const rel = path.relative(config.root, config.stateDir);
   const stateDirInRoot = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : undefined;

@@ -125,12 +125,18 @@ export interface RootRecord {
  * Checks the root before anything is planned (rule 4). A missing root is an error (exit 3);
  * a missing marker or another device or inode (a replaced folder) does not stop uploads but forbids deletes.
  */
-export function checkRoot(config: Pick<Config, 'root' | 'rootMarker'>, ledger: RootRecord, acceptNewDevice = false): { distrust: string | null; dev: number } {
+export function checkRoot(
+  config: Pick<Config, 'root' | 'rootMarker'>,
+  ledger: RootRecord,
+  acceptNewDevice = false,
+): { distrust: string | null; dev: number } {
   let st: fs.Stats;
   try {
     st = fs.statSync(config.root);
   } catch (err) {
-    throw new GuardError(`the sync root ${config.root} is missing or unreadable (${errorMessage(err)}): nothing was deleted`, { cause: err });
+    throw new GuardError(`the sync root ${config.root} is missing or unreadable (${errorMessage(err)}): nothing was deleted`, {
+      cause: err,
+    });
   }
   if (!st.isDirectory()) throw new GuardError(`the sync root ${config.root} is not a directory: nothing was deleted`);
   let distrust: string | null = null;

@@ -3,7 +3,18 @@
 import type { Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type DirChain, type ScanOptions, type Taken, fsCode, logTaken, problem, resolveLink, specialReason, takeFile, undecodable } from './entry.js';
+import {
+  type DirChain,
+  type ScanOptions,
+  type Taken,
+  fsCode,
+  logTaken,
+  problem,
+  resolveLink,
+  specialReason,
+  takeFile,
+  undecodable,
+} from './entry.js';
 import { openRoot } from './root.js';
 import type { LocalFile, LocalProblem } from './types.js';
 
@@ -67,7 +78,8 @@ export async function statOne(root: string, relPath: string, options: ScanOption
       if (target.kind === 'skipped') return verdict(target);
       if (target.kind === 'problem') return verdict(target.taken);
       if (target.kind === 'missing') return 'missing';
-      if (target.kind === 'file') return last ? verdict(await takeFile(relPath, target.real, target.info, options, opened.realRoot)) : 'missing';
+      if (target.kind === 'file')
+        return last ? verdict(await takeFile(relPath, target.real, target.info, options, opened.realRoot)) : 'missing';
       if (last) return 'missing';
       dir = target.real;
       chain = { real: dir, parent: chain };

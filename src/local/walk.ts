@@ -1,10 +1,8 @@
 // The local scan: `walk` lists every synced regular file under the root with its size, mtime and
 // sha256 (`statOne`, re-exported here, answers the same question for a single path).
 import type { Dirent, Stats } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileConditionError } from '../file-errors.js';
-import { openDirInRoot } from '../safe-open.js';
 import {
   type DirChain,
   type ScanOptions,
@@ -20,6 +18,7 @@ import {
 } from './entry.js';
 import type { Logger } from '../log.js';
 import { RootError, checkRootUnchanged, openRoot, type OpenedRoot } from './root.js';
+import { listDirectory, lostDirectory, runPool } from './walk-steps.js';
 import type { LocalFile, LocalProblem, WalkResult } from './types.js';
 
 export type { ScanOptions } from './entry.js';
@@ -66,7 +65,12 @@ interface Task {
 export async function walk(root: string, options: WalkOptions): Promise<WalkResult> {
   const scan = new TreeScan(await openRoot(root), options);
   const { opened } = scan;
-  const first: Task = { type: 'dir', rel: '', abs: opened.realRoot, chain: options.followSymlinks ? { real: opened.realRoot, parent: undefined } : undefined };
+  const first: Task = {
+    type: 'dir',
+    rel: '',
+    abs: opened.realRoot,
+    chain: options.followSymlinks ? { real: opened.realRoot, parent: undefined } : undefined,
+  };
   await runPool([first], options.concurrency ?? DEFAULT_CONCURRENCY, options.signal, (task, queue) =>
     task.type === 'dir' ? scan.readDirectory(task, queue) : scan.takeEntry(task, queue),
   );
@@ -136,7 +140,10 @@ class TreeScan {
       if (task.rel === '') throw new RootError(lost.rootReason, this.opened.absRoot, { cause: err });
       // Rule 4: what was under it is unseen, not deleted (vanished, swapped, unreadable alike).
       this.complete = false;
-      this.logger?.warn('cannot read directory: the scan is incomplete', { path: task.rel, reason: lost.problem.reason });
+      this.logger?.warn('cannot read directory: the scan is incomplete', {
+        path: task.rel,
+        reason: lost.problem.reason,
+      });
       this.problems.push(lost.problem);
       return;
     }
@@ -183,7 +190,13 @@ class TreeScan {
       this.record(await takeFile(task.rel, task.abs, info, options, opened.realRoot), task.rel);
     } else if (info.isDirectory()) {
       // Replaced by a directory since readdir: walk it like any other.
-      if (options.filter(task.rel, true)) queue.push({ type: 'dir', rel: task.rel, abs: task.abs, chain: task.chain && { real: task.abs, parent: task.chain } });
+      if (options.filter(task.rel, true))
+        queue.push({
+          type: 'dir',
+          rel: task.rel,
+          abs: task.abs,
+          chain: task.chain && { real: task.abs, parent: task.chain },
+        });
     } else if (info.isSymbolicLink()) {
       await this.takeLink(task, queue);
     } else {
@@ -201,10 +214,17 @@ class TreeScan {
     const target = await resolveLink(task.rel, task.abs, opened.realRoot, task.chain);
     switch (target.kind) {
       case 'dir':
-        if (options.filter(task.rel, true)) queue.push({ type: 'dir', rel: task.rel, abs: target.real, chain: { real: target.real, parent: task.chain } });
+        if (options.filter(task.rel, true))
+          queue.push({
+            type: 'dir',
+            rel: task.rel,
+            abs: target.real,
+            chain: { real: target.real, parent: task.chain },
+          });
         return;
       case 'file':
-        if (options.filter(task.rel, false)) this.record(await takeFile(task.rel, target.real, target.info, options, opened.realRoot), task.rel);
+        if (options.filter(task.rel, false))
+          this.record(await takeFile(task.rel, target.real, target.info, options, opened.realRoot), task.rel);
         return;
       case 'skipped':
         this.record(target, task.rel);
@@ -224,77 +244,23 @@ class TreeScan {
     files.sort(byPath);
     problems.sort(byPath);
     skipped.sort(byPath);
-    this.logger?.debug('walk done', { files: files.length, problems: problems.length, skipped: skipped.length, complete, filesHashed, bytesHashed });
-    return { files, problems, complete, skipped, root: { dev: opened.dev, ino: opened.ino }, filesHashed, bytesHashed, ...(contents ? { contents } : {}) };
-  }
-}
-
-/**
- * Lists the directory whose real path is `abs` through a descriptor opened without following a
- * link and checked to be at `abs` (open.ts), so a directory swapped for a link, or reached through
- * a swapped parent, is refused instead of listing another folder under this one's name.
- */
-async function listDirectory(abs: string): Promise<Dirent[]> {
-  const dir = await openDirInRoot(abs, abs);
-  let entries: Dirent[];
-  try {
-    entries = await readdir(dir.listPath, { withFileTypes: true });
-  } catch (err) {
-    // The listing's own error is the one to report; closing may only add "it changed" to it.
-    await dir.close().catch(() => undefined);
-    throw err;
-  }
-  await dir.close();
-  return entries;
-}
-
-/** Why a directory could not be listed: the problem to record, and the RootError reason for the root. */
-function lostDirectory(rel: string, err: unknown): { problem: LocalProblem; rootReason: 'missing' | 'unreadable' | 'changed' } {
-  if (err instanceof FileConditionError) return { problem: { path: rel, kind: 'changing', reason: err.message }, rootReason: 'changed' };
-  const code = fsCode(err);
-  if (code === undefined) throw err;
-  if (undecodable(rel)) return { problem: { path: rel, kind: 'unreadable', reason: 'the name is not valid UTF-8' }, rootReason: 'unreadable' };
-  if (code === 'ENOENT') return { problem: { path: rel, kind: 'changing', reason: 'the folder vanished or was renamed during the scan' }, rootReason: 'missing' };
-  return { problem: { path: rel, kind: 'unreadable', reason: `${code}: ${(err as Error).message}` }, rootReason: 'unreadable' };
-}
-
-/**
- * Runs `run` over a growing stack of tasks with at most `concurrency` in flight (depth first,
- * so the stack stays small). On a failure or an abort no task starts any more; the promise
- * rejects once the tasks in flight have settled, so nothing outlives the walk.
- */
-function runPool<T>(
-  initial: T[],
-  concurrency: number,
-  signal: AbortSignal | undefined,
-  run: (task: T, queue: T[]) => Promise<void>,
-): Promise<void> {
-  const limit = Math.max(1, Math.floor(concurrency));
-  return new Promise<void>((resolve, reject) => {
-    const queue = [...initial];
-    let active = 0;
-    let failure: { error: unknown } | undefined;
-    const pump = () => {
-      if (failure === undefined && signal?.aborted) failure = { error: signal.reason };
-      while (failure === undefined && active < limit && queue.length > 0) {
-        const task = queue.pop()!;
-        active++;
-        run(task, queue).then(
-          () => {
-            active--;
-            pump();
-          },
-          (error: unknown) => {
-            active--;
-            failure ??= { error };
-            pump();
-          },
-        );
-      }
-      if (active > 0) return;
-      if (failure !== undefined) reject(failure.error); // eslint-disable-line @typescript-eslint/prefer-promise-reject-errors -- the task's own error, unchanged
-      else if (queue.length === 0) resolve();
+    this.logger?.debug('walk done', {
+      files: files.length,
+      problems: problems.length,
+      skipped: skipped.length,
+      complete,
+      filesHashed,
+      bytesHashed,
+    });
+    return {
+      files,
+      problems,
+      complete,
+      skipped,
+      root: { dev: opened.dev, ino: opened.ino },
+      filesHashed,
+      bytesHashed,
+      ...(contents ? { contents } : {}),
     };
-    pump();
-  });
+  }
 }

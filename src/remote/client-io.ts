@@ -49,7 +49,12 @@ export async function writeBody(res: Dispatcher.ResponseData, temp: string): Pro
 
 /** A file id as a path segment; an empty or non-string id is refused before any request. */
 export function encodeId(id: string): string {
-  if (typeof id !== 'string' || id === '') throw new ApiError('a file id must be a non-empty string', { type: 'invalid_argument', retryable: false, attempts: 0 });
+  if (typeof id !== 'string' || id === '')
+    throw new ApiError('a file id must be a non-empty string', {
+      type: 'invalid_argument',
+      retryable: false,
+      attempts: 0,
+    });
   return encodeURIComponent(id);
 }
 

@@ -69,23 +69,29 @@ export class FilesClient implements RemoteFiles {
     } catch (cause) {
       throw new ConfigError(`the API base URL is not a URL: ${String(options.baseUrl)}`, { cause });
     }
-    if (baseUrl.protocol !== 'http:' && baseUrl.protocol !== 'https:') throw new ConfigError(`the API base URL must be http(s): ${baseUrl.href}`);
+    if (baseUrl.protocol !== 'http:' && baseUrl.protocol !== 'https:')
+      throw new ConfigError(`the API base URL must be http(s): ${baseUrl.href}`);
     try {
       this.#contract = createContract({
         ...(options.contract ? { name: options.contract } : {}),
         ...(options.apiVersion ? { apiVersion: options.apiVersion } : {}),
         ...(options.workspaceId !== undefined ? { workspaceId: options.workspaceId } : {}),
       });
-      const policy = resolveRetryPolicy({ ...options.retry, ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}) });
+      const policy = resolveRetryPolicy({
+        ...options.retry,
+        ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
+      });
       this.#timeouts = resolveTimeouts(options.timeouts);
       const perWindow = options.requestsPerMinute ?? DEFAULT_REQUESTS_PER_MINUTE;
       const windowMs = options.rateLimitWindowMs ?? 60_000;
       const connections = options.connections ?? 16;
       this.#pageSize = options.listPageSize ?? 1000;
-      if (!(perWindow >= 1) || (Number.isFinite(perWindow) && !Number.isInteger(perWindow))) throw new RangeError('requestsPerMinute must be a positive integer or Infinity');
+      if (!(perWindow >= 1) || (Number.isFinite(perWindow) && !Number.isInteger(perWindow)))
+        throw new RangeError('requestsPerMinute must be a positive integer or Infinity');
       if (!Number.isInteger(windowMs) || windowMs < 1) throw new RangeError('rateLimitWindowMs must be a positive integer');
       if (!Number.isInteger(connections) || connections < 1) throw new RangeError('connections must be a positive integer');
-      if (!Number.isInteger(this.#pageSize) || this.#pageSize < 1 || this.#pageSize > 1000) throw new RangeError('listPageSize must be an integer from 1 to 1000');
+      if (!Number.isInteger(this.#pageSize) || this.#pageSize < 1 || this.#pageSize > 1000)
+        throw new RangeError('listPageSize must be an integer from 1 to 1000');
       this.#transport = new Transport({
         baseUrl,
         headers: this.#contract.headers(apiKey),
@@ -126,7 +132,11 @@ export class FilesClient implements RemoteFiles {
   async upload(path: string, options: UploadOptions): Promise<UploadResult> {
     const label = `upload of ${options.filename}`;
     if (!/^[\x20-\x7e]+\/[\x20-\x7e]+$/.test(options.mimeType)) {
-      throw new ApiError(`${label}: "${options.mimeType}" is not a MIME type`, { type: 'invalid_argument', retryable: false, attempts: 0 });
+      throw new ApiError(`${label}: "${options.mimeType}" is not a MIME type`, {
+        type: 'invalid_argument',
+        retryable: false,
+        attempts: 0,
+      });
     }
     const sent = await this.#transport.run<FileMetadata>({
       kind: 'upload',
@@ -184,9 +194,19 @@ export class FilesClient implements RemoteFiles {
     try {
       query = this.#contract.lookupQuery(ids);
     } catch (err) {
-      throw new ApiError(`look-up: ${(err as Error).message}`, { type: 'invalid_argument', retryable: false, attempts: 0, cause: err });
+      throw new ApiError(`look-up: ${(err as Error).message}`, {
+        type: 'invalid_argument',
+        retryable: false,
+        attempts: 0,
+        cause: err,
+      });
     }
-    if (query === undefined) throw new ApiError('look-up by ids[] needs the GA contract', { type: 'invalid_argument', retryable: false, attempts: 0 });
+    if (query === undefined)
+      throw new ApiError('look-up by ids[] needs the GA contract', {
+        type: 'invalid_argument',
+        retryable: false,
+        attempts: 0,
+      });
     const sent = await this.#transport.run({
       kind: 'lookup',
       label: `look-up of ${ids.length} ids`,

@@ -128,7 +128,8 @@ function gaContract(apiVersion: ApiVersion): Contract {
     listQuery: (limit, cursor) => cursorQuery(limit, 'page', cursor),
     lookupQuery(ids) {
       const unique = [...new Set(ids)];
-      if (unique.length === 0 || unique.length > MAX_LOOKUP_IDS) throw new RangeError(`a look-up takes 1 to ${MAX_LOOKUP_IDS} ids, not ${unique.length}`);
+      if (unique.length === 0 || unique.length > MAX_LOOKUP_IDS)
+        throw new RangeError(`a look-up takes 1 to ${MAX_LOOKUP_IDS} ids, not ${unique.length}`);
       return { 'ids[]': unique };
     },
     parsePage(body) {

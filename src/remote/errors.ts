@@ -112,7 +112,7 @@ export class FileExpiredError extends ApiError {
  */
 export class StorageQuotaExceededError extends ApiError {
   override name = 'StorageQuotaExceededError';
-  /** Ends the whole run at once (execute.ts `isFatal`). */
+  /** Ends the whole run at once (failure.ts `endsRun`). */
   readonly endsRun = true;
   constructor(message: string, details: ApiErrorDetails) {
     super(

@@ -1,7 +1,17 @@
 // Classifies failed attempts (error answers, errors instead of answers) and builds the final errors.
 import type { Dispatcher } from 'undici';
 import { redact } from '../log.js';
-import { ApiError, AuthError, FileExpiredError, KNOWN_ERROR_CODES, NotDownloadableError, requestSuffix, StorageQuotaExceededError, UnavailableError, type ApiErrorDetails } from './errors.js';
+import {
+  ApiError,
+  AuthError,
+  FileExpiredError,
+  KNOWN_ERROR_CODES,
+  NotDownloadableError,
+  requestSuffix,
+  StorageQuotaExceededError,
+  UnavailableError,
+  type ApiErrorDetails,
+} from './errors.js';
 import { isRetryableStatus, type Headers } from './retry.js';
 import { defaultErrorType, parseErrorBody, type ErrorBody } from './validate.js';
 
@@ -61,7 +71,10 @@ export function finalError(label: string, f: Failure, attempts: number, unknownO
 }
 
 /** Reads an error answer (keeping 64 KB of it) and describes it; the parsed body goes to the caller's hooks. */
-export async function answerFailure(res: Dispatcher.ResponseData, requestId: string | undefined): Promise<{ failure: Failure; body: ErrorBody }> {
+export async function answerFailure(
+  res: Dispatcher.ResponseData,
+  requestId: string | undefined,
+): Promise<{ failure: Failure; body: ErrorBody }> {
   const body = parseErrorBody(await readCapped(res.body).catch(() => ''));
   const status = res.statusCode;
   const type = body.type ?? defaultErrorType(status);
@@ -151,7 +164,12 @@ export function describeNetworkError(err: unknown): NetworkFailure {
   const text = redact(err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
   const label = code && !text.includes(code) ? `${text} [${code}]` : text;
   if (code !== undefined && CLIENT_SIDE.has(code)) {
-    return { type: 'client_error', retryable: false, bodyMayHaveBeenSent: false, message: `request not sent: ${label}` };
+    return {
+      type: 'client_error',
+      retryable: false,
+      bodyMayHaveBeenSent: false,
+      message: `request not sent: ${label}`,
+    };
   }
   const timeout = code !== undefined && TIMEOUTS.has(code);
   return {

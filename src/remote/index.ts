@@ -1,6 +1,15 @@
 // The Files API client's public surface: the client, its errors, the contract seam and the types.
 export { FilesClient, DEFAULT_REQUESTS_PER_MINUTE, type FilesClientOptions } from './client.js';
-export { createContract, FILES_BETA, MAX_LOOKUP_IDS, type ApiVersion, type Contract, type ContractName, type Page, type Query } from './contract.js';
+export {
+  createContract,
+  FILES_BETA,
+  MAX_LOOKUP_IDS,
+  type ApiVersion,
+  type Contract,
+  type ContractName,
+  type Page,
+  type Query,
+} from './contract.js';
 export {
   AbortedError,
   ApiError,

@@ -77,10 +77,13 @@ export class SlidingWindowLimiter {
     const oldest = this.#times[this.#head];
     const delay = oldest === undefined ? 0 : Math.max(0, oldest + this.#windowMs - this.#now());
     // Rounded up: a timer firing a fraction early would find the slot still taken.
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#drain();
-    }, Math.ceil(delay) + 1);
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#drain();
+      },
+      Math.ceil(delay) + 1,
+    );
   }
 
   /** Nobody waits any more: no timer may keep the process alive. */

@@ -56,14 +56,22 @@ function framing(filename: string, mimeType: string): { head: Buffer; tail: Buff
     `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${escapeQuoted(filename)}"\r\nContent-Type: ${mimeType}\r\n\r\n`,
     'utf8',
   );
-  return { head, tail: Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1'), contentType: `multipart/form-data; boundary=${boundary}` };
+  return {
+    head,
+    tail: Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1'),
+    contentType: `multipart/form-data; boundary=${boundary}`,
+  };
 }
 
 /** The body of `POST /v1/files` for bytes already in memory (a file the walk read and hashed). */
 export function multipartOf(content: Buffer, filename: string, mimeType: string): MultipartBody {
   const { head, tail, contentType } = framing(filename, mimeType);
   const body = Buffer.concat([head, content, tail]);
-  return { body, headers: { 'content-type': contentType, 'content-length': String(body.length) }, fileSize: content.length };
+  return {
+    body,
+    headers: { 'content-type': contentType, 'content-length': String(body.length) },
+    fileSize: content.length,
+  };
 }
 
 /** What a safe open of the file must find: `expect`'s identity, under `expect.root` when given. */
@@ -83,7 +91,12 @@ function placeOf(expect: UploadOptions['expect']): Place {
  * way when the body is consumed (so a body that is never sent holds no descriptor) and any change
  * met while streaming fails it with SourceChangedError.
  */
-export async function multipartBody(path: string, filename: string, mimeType: string, expect?: UploadOptions['expect']): Promise<MultipartBody> {
+export async function multipartBody(
+  path: string,
+  filename: string,
+  mimeType: string,
+  expect?: UploadOptions['expect'],
+): Promise<MultipartBody> {
   const { head, tail, contentType } = framing(filename, mimeType);
   const headers = (length: number) => ({ 'content-type': contentType, 'content-length': String(length) });
   const place = placeOf(expect);
@@ -106,8 +119,15 @@ export async function multipartBody(path: string, filename: string, mimeType: st
     await closeFd(fd);
   }
   // The stream's open must find this very file again, where it was.
-  const again: Place = { ...place, expect: { dev: before.dev, ino: before.ino, size: before.size, mtimeMs: before.mtimeMs } };
-  return { body: Readable.from(streamFile(path, again, before, head, tail), { objectMode: false }), headers: headers(head.length + before.size + tail.length), fileSize: before.size };
+  const again: Place = {
+    ...place,
+    expect: { dev: before.dev, ino: before.ino, size: before.size, mtimeMs: before.mtimeMs },
+  };
+  return {
+    body: Readable.from(streamFile(path, again, before, head, tail), { objectMode: false }),
+    headers: headers(head.length + before.size + tail.length),
+    fileSize: before.size,
+  };
 }
 
 /** Same size and mtime (and the same file): the content is taken to be unchanged. */
@@ -131,7 +151,7 @@ async function* streamFile(path: string, place: Place, before: Stats, head: Buff
       throw err instanceof SourceChangedError ? err : changed('could not be read', err);
     }
     yield head;
-    for (let at = 0; at < before.size; ) {
+    for (let at = 0; at < before.size;) {
       // A fresh buffer per chunk: the socket may still hold the previous one.
       const chunk = Buffer.allocUnsafe(Math.min(STREAM_CHUNK_BYTES, before.size - at));
       let n: number;

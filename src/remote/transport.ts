@@ -1,5 +1,4 @@
 // The request loop under FilesClient: keep-alive pool, rate limiter, retries, counters, logging.
-import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { AbortedError, ApiError, LocalFileError, requestSuffix, ResponseFormatError, withCounts } from './errors.js';
@@ -8,23 +7,7 @@ import { SlidingWindowLimiter } from './limiter.js';
 import { headerValue, limiterWindowMs, retryDelayMs } from './retry.js';
 import type { Exchange, RemoteStats, RequestBody, Sent, TransportOptions } from './exchange.js';
 
-type RequestFn = (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
-
-/**
- * undici's Agent and request API alone: the package's index also loads fetch, WebSocket, caches
- * and mock agents, 85 ms at every start of the CLI against 29 ms for these two (measured on the
- * bench machine). Falls back to the whole package should its files move.
- */
-const { Agent, request } = ((): { Agent: typeof import('undici').Agent; request: RequestFn } => {
-  const require = createRequire(import.meta.url);
-  try {
-    const api = require('undici/lib/api/index.js') as { request: RequestFn };
-    return { Agent: require('undici/lib/dispatcher/agent.js') as typeof import('undici').Agent, request: api.request };
-  } catch {
-    const undici = require('undici') as typeof import('undici');
-    return { Agent: undici.Agent, request: undici.Dispatcher.prototype.request as RequestFn };
-  }
-})();
+import { Agent, request } from './undici.js';
 
 export type { Exchange, RemoteStats, RequestBody, RequestKind, Sent, TransportOptions } from './exchange.js';
 
@@ -98,7 +81,6 @@ export class Transport {
     return this.#attempts(ex);
   }
 
-
   async #attempts<T>(ex: Exchange<T>): Promise<Sent<T>> {
     const call: CallState = { attempt: 0, sent: false, unknown: 0 };
     for (;;) {
@@ -111,7 +93,11 @@ export class Transport {
         body = ex.body ? await ex.body() : undefined;
       } catch (err) {
         if (ex.signal?.aborted) throw this.#stopped(ex, call, err, false);
-        throw new LocalFileError(ex.sourcePath ?? ex.label, codeOf(err) ?? 'EIO', { attempts: call.attempt - 1, unknownOutcomeAttempts: call.unknown, cause: err });
+        throw new LocalFileError(ex.sourcePath ?? ex.label, codeOf(err) ?? 'EIO', {
+          attempts: call.attempt - 1,
+          unknownOutcomeAttempts: call.unknown,
+          cause: err,
+        });
       }
       try {
         ex.signal?.throwIfAborted();
@@ -144,7 +130,11 @@ export class Transport {
         // An upload aborted after it was handed to the connection may have been stored.
         if (ex.signal?.aborted) throw this.#stopped(ex, call, err, ex.kind === 'upload');
         if (isBlobReadError(err)) {
-          throw new LocalFileError(ex.sourcePath ?? ex.label, 'changed', { attempts: call.attempt, unknownOutcomeAttempts: call.unknown, cause: err });
+          throw new LocalFileError(ex.sourcePath ?? ex.label, 'changed', {
+            attempts: call.attempt,
+            unknownOutcomeAttempts: call.unknown,
+            cause: err,
+          });
         }
         const net = describeNetworkError(err);
         if (net.bodyMayHaveBeenSent) this.#lostAnswer(ex, call);
@@ -182,7 +172,11 @@ export class Transport {
   }
 
   /** Judges an answer: a value, an outcome, or a failure. Rejects only with ApiErrors that are final. */
-  async #answer<T>(ex: Exchange<T>, call: CallState, res: Dispatcher.ResponseData): Promise<{ value: T; requestId?: string | undefined } | Failure> {
+  async #answer<T>(
+    ex: Exchange<T>,
+    call: CallState,
+    res: Dispatcher.ResponseData,
+  ): Promise<{ value: T; requestId?: string | undefined } | Failure> {
     const status = res.statusCode;
     const requestId = headerValue(res.headers, 'request-id');
     const date = Date.parse(headerValue(res.headers, 'date') ?? '');
@@ -202,7 +196,13 @@ export class Transport {
       if (ex.signal?.aborted) throw this.#stopped(ex, call, err, ex.kind === 'upload');
       if (err instanceof ResponseFormatError) {
         this.#lostAnswer(ex, call);
-        throw new ResponseFormatError(err.what, err.field, err.expected, { status, requestId, attempts: call.attempt, unknownOutcomeAttempts: call.unknown, cause: err });
+        throw new ResponseFormatError(err.what, err.field, err.expected, {
+          status,
+          requestId,
+          attempts: call.attempt,
+          unknownOutcomeAttempts: call.unknown,
+          cause: err,
+        });
       }
       if (err instanceof ApiError) throw withCounts(err, call.attempt, call.unknown);
       this.#lostAnswer(ex, call);
@@ -215,10 +215,21 @@ export class Transport {
   #stopped(ex: Exchange<unknown>, call: CallState, cause: unknown, lostAnswer: boolean): ApiError {
     const attempts = call.sent ? call.attempt : call.attempt - 1;
     if (!ex.signal?.aborted && this.#closing) {
-      return new ApiError(`${ex.label}: the client is closed`, { type: 'client_closed', retryable: false, attempts, unknownOutcomeAttempts: call.unknown });
+      return new ApiError(`${ex.label}: the client is closed`, {
+        type: 'client_closed',
+        retryable: false,
+        attempts,
+        unknownOutcomeAttempts: call.unknown,
+      });
     }
     if (lostAnswer) this.#lostAnswer(ex, call);
-    return new AbortedError(`${ex.label} aborted`, { type: 'aborted', retryable: false, attempts, unknownOutcomeAttempts: call.unknown, cause: ex.signal?.reason ?? cause });
+    return new AbortedError(`${ex.label} aborted`, {
+      type: 'aborted',
+      retryable: false,
+      attempts,
+      unknownOutcomeAttempts: call.unknown,
+      cause: ex.signal?.reason ?? cause,
+    });
   }
 
   /** Counts an upload attempt whose answer was lost after its body was sent: a possible orphan. */
@@ -245,7 +256,13 @@ export class Transport {
     const err = finalError(ex.label, f, call.attempt, call.unknown);
     // The request id goes in its own field, not twice in the line.
     const line = f.requestId ? err.message.replace(requestSuffix(f.requestId), '') : err.message;
-    const context = { requestId: f.requestId, status: f.status, type: f.type, attempts: call.attempt, unknownOutcomeAttempts: call.unknown || undefined };
+    const context = {
+      requestId: f.requestId,
+      status: f.status,
+      type: f.type,
+      attempts: call.attempt,
+      unknownOutcomeAttempts: call.unknown || undefined,
+    };
     // The caller reports the error it gets (the command's last line, the summary's failed line,
     // the daemon's log): logged here too, a person would read it twice. Debug keeps the detail.
     this.#o.logger.debug(line, context);
@@ -259,7 +276,10 @@ export class Transport {
       const what = f.status === 429 ? 'rate limiting requests' : f.status !== undefined ? 'failing' : 'unreachable';
       this.#o.logger.warn(`Files API ${what}, retrying with back-off: ${f.message}`, { requestId: f.requestId });
     }
-    this.#o.logger.debug(`retrying ${ex.label} in ${Math.round(delayMs)} ms after ${f.message}`, { attempt, requestId: f.requestId });
+    this.#o.logger.debug(`retrying ${ex.label} in ${Math.round(delayMs)} ms after ${f.message}`, {
+      attempt,
+      requestId: f.requestId,
+    });
   }
 
   /** Ends the trouble state after a success that follows RECOVERY_QUIET_MS without failures. */

@@ -28,7 +28,13 @@ export interface UploadOptions {
    * device and inode) differ, or its real path is not under `root` (the sync root's real path,
    * DESIGN.md rule 8), the upload fails with LocalFileError `changed` and sends nothing.
    */
-  expect?: { size: number; mtimeMs: number; dev?: number | undefined; ino?: number | undefined; root?: string | undefined };
+  expect?: {
+    size: number;
+    mtimeMs: number;
+    dev?: number | undefined;
+    ino?: number | undefined;
+    root?: string | undefined;
+  };
   /**
    * The file's bytes as the caller read (and hashed) them: sent as they are, without reading the
    * file again (`expect` is then not checked: the caller vouches for the version).

@@ -15,7 +15,14 @@ export function parseFileMetadata(value: unknown, what = 'file metadata'): FileM
     throw new ResponseFormatError(what, 'size_bytes', 'a non-negative integer');
   }
   const createdAt = requireString(o, 'created_at', what);
-  const file: FileMetadata = { id, type: 'file', filename, mime_type: mimeType, size_bytes: size, created_at: createdAt };
+  const file: FileMetadata = {
+    id,
+    type: 'file',
+    filename,
+    mime_type: mimeType,
+    size_bytes: size,
+    created_at: createdAt,
+  };
   if (o.downloadable !== undefined && o.downloadable !== null) {
     if (typeof o.downloadable !== 'boolean') throw new ResponseFormatError(what, 'downloadable', 'a boolean');
     file.downloadable = o.downloadable;
@@ -24,7 +31,10 @@ export function parseFileMetadata(value: unknown, what = 'file metadata'): FileM
     if (o.scope === null) file.scope = null;
     else {
       const scope = asObject(o.scope, `${what} scope`);
-      file.scope = { id: requireString(scope, 'id', `${what} scope`), type: requireString(scope, 'type', `${what} scope`) };
+      file.scope = {
+        id: requireString(scope, 'id', `${what} scope`),
+        type: requireString(scope, 'type', `${what} scope`),
+      };
     }
   }
   if (o.expires_at !== undefined) {

@@ -1,7 +1,6 @@
 // The executor: runs a plan against the Files API on a p-queue, uploads before deletes, and records
 // every outcome in the ledger as it happens, so that a crash at any point loses nothing.
 import { setMaxListeners } from 'node:events';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import PQueue from 'p-queue';
 import { errorMessage } from '../errors.js';
@@ -10,33 +9,12 @@ import { LocalFileError, unknownOutcomeAttemptsOf } from '../remote/errors.js';
 import { DeferredWrites } from './deferred.js';
 import type { DeleteAction, ExecuteDeps, ExecuteReport, Plan, Progress, UploadAction } from './types.js';
 import { adopt, uploadOne } from './upload.js';
+import { defaultSleep, regularFileAt } from './waits.js';
 
 export type { ExecuteDeps, ExecuteReport, Progress } from './types.js';
 
 /** A torn upload is retried this many times before the path is left for the next run. */
 const MAX_TORN_RETRIES = 3;
-
-/**
- * Errors that end the whole run at once instead of one file: a refused key, an unusable ledger (even
- * a full disk leaves nothing to record this run's outcomes in), a full quota (src/failure.ts).
- */
-export const isFatal = endsRun;
-
-const defaultSleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an abort rejects with the signal's own reason, as Node's timers do
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an abort rejects with the signal's own reason, as Node's timers do
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 
 /**
  * Runs `plan`: adoptions and ledger-only changes first, then uploads, then deletes. A fatal error
@@ -127,7 +105,13 @@ class Execution {
     );
     for (const adoption of plan.adoptions) {
       const replaced = adopt(adoption, ledger, t, logger);
-      if (replaced) this.replacedIds.push({ fileId: replaced, path: adoption.local.path, reason: 'replaced', fromLocalDelete: false });
+      if (replaced)
+        this.replacedIds.push({
+          fileId: replaced,
+          path: adoption.local.path,
+          reason: 'replaced',
+          fromLocalDelete: false,
+        });
     }
     this.report.adopted = plan.adoptions.length;
     const adoptedRows = new Set(plan.adoptions.map((a) => a.inFlight.id));
@@ -135,7 +119,8 @@ class Execution {
     for (const id of plan.alreadyGone) ledger.deleteDone(id);
     for (const p of plan.forget) ledger.forgetFile(p);
     ledger.updateStats(plan.statUpdates);
-    for (const skip of plan.skips) if (skip.record) ledger.recordFailure(skip.path, skip.reason, skip.record.retryable, skip.record.stat, t);
+    for (const skip of plan.skips)
+      if (skip.record) ledger.recordFailure(skip.path, skip.reason, skip.record.retryable, skip.record.stat, t);
   }
 
   /** The uploads on the queue; a job rejects only when the ledger itself failed (a disk error): that ends the run. */
@@ -185,7 +170,7 @@ class Execution {
   /** Whether a failed job's error is handled by the run itself: a sibling's fatal error, its own, or the caller's abort. */
   private endedByRun(err: unknown): boolean {
     if (this.signal.aborted && this.fatal !== null) return true; // a sibling's fatal error stopped this one
-    if (isFatal(err)) {
+    if (endsRun(err)) {
       this.stopOn(err);
       return true;
     }
@@ -195,7 +180,14 @@ class Execution {
   private async runUpload(action: UploadAction, tries: number): Promise<void> {
     const { report } = this;
     try {
-      const outcome = await uploadOne(action, { rehash: tries > 0, deps: this.deps, signal: this.signal, sleep: this.sleep, now: this.now, later: this.later });
+      const outcome = await uploadOne(action, {
+        rehash: tries > 0,
+        deps: this.deps,
+        signal: this.signal,
+        sleep: this.sleep,
+        now: this.now,
+        later: this.later,
+      });
       if (outcome.kind === 'torn') {
         report.unknownOutcomes += outcome.unknownOutcomes;
         this.replacedIds.push({ fileId: outcome.tornId, path: action.path, reason: 'torn', fromLocalDelete: false });
@@ -215,7 +207,12 @@ class Execution {
       report.unknownOutcomes += outcome.unknownOutcomes;
       if (outcome.replaced) {
         report.replaced++;
-        this.replacedIds.push({ fileId: outcome.replaced, path: action.path, reason: 'replaced', fromLocalDelete: false });
+        this.replacedIds.push({
+          fileId: outcome.replaced,
+          path: action.path,
+          reason: 'replaced',
+          fromLocalDelete: false,
+        });
       }
     } catch (err) {
       if (this.endedByRun(err)) return;
@@ -252,28 +249,27 @@ class Execution {
       ledger.deleteDone(action.fileId);
       this.report.deleted++;
       this.report.deletesBy[action.reason] = (this.report.deletesBy[action.reason] ?? 0) + 1;
-      logger.debug(result.alreadyDeleted ? 'already deleted' : 'deleted', { fileId: action.fileId, path: action.path, reason: action.reason });
+      logger.debug(result.alreadyDeleted ? 'already deleted' : 'deleted', {
+        fileId: action.fileId,
+        path: action.path,
+        reason: action.reason,
+      });
     } catch (err) {
       if (this.endedByRun(err)) return;
       const reason = errorMessage(err);
       ledger.deleteFailed(action.fileId, reason);
       if (isUnavailable(err) && this.unavailableEnds(err)) return;
       this.report.failedDeletes.push({ fileId: action.fileId, reason });
-      logger.warn('delete failed; it stays pending', { fileId: action.fileId, error: reason, requestId: requestIdOf(err) });
+      logger.warn('delete failed; it stays pending', {
+        fileId: action.fileId,
+        error: reason,
+        requestId: requestIdOf(err),
+      });
     } finally {
       if (action.fromLocalDelete) {
         this.progress.filesDone++;
         this.tick(action.path ?? undefined);
       }
     }
-  }
-}
-
-/** Default of `stillPresent`: a regular file (not a link, FIFO or folder) is at the path. */
-async function regularFileAt(file: string): Promise<boolean> {
-  try {
-    return (await fs.lstat(file)).isFile();
-  } catch {
-    return false;
   }
 }

@@ -40,7 +40,10 @@ export function findLookalikes(
  * What `adopt` may take: one remote file for one path. A path with two candidates, or a remote
  * file that is the candidate of two paths, is ambiguous and adopts nothing.
  */
-export function adoptable(lookalikes: readonly Lookalike[]): { take: { path: string; file: FileMetadata }[]; ambiguous: string[] } {
+export function adoptable(lookalikes: readonly Lookalike[]): {
+  take: { path: string; file: FileMetadata }[];
+  ambiguous: string[];
+} {
   const claims = new Map<string, number>();
   for (const l of lookalikes) for (const c of l.candidates) claims.set(c.id, (claims.get(c.id) ?? 0) + 1);
   const take: { path: string; file: FileMetadata }[] = [];

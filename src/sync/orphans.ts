@@ -96,7 +96,13 @@ function windowsOf(inFlight: readonly InFlightUpload[], files: readonly FileMeta
       const loose = 120_000;
       const end = row.attemptsEndedAt ?? row.startedAt + uploadSpanMs(row.size);
       const candidates = alike.filter((f) => createdMs(f) >= row.startedAt - loose && createdMs(f) <= end + loose);
-      return { row, start: null, end: null, candidates, ambiguity: 'the server sent no Date header to place the upload on its clock' };
+      return {
+        row,
+        start: null,
+        end: null,
+        candidates,
+        ambiguity: 'the server sent no Date header to place the upload on its clock',
+      };
     }
     const candidates = alike
       .filter((f) => createdMs(f) >= w.start - ctx.skewMs && createdMs(f) <= w.end + ctx.skewMs)
@@ -151,7 +157,15 @@ export function matchOrphans(inFlight: readonly InFlightUpload[], files: readonl
       for (const f of w.candidates) {
         if (reported.has(f.id)) continue;
         reported.add(f.id);
-        verdict.unclaimed.push({ fileId: f.id, path: row.path, remoteName: row.remoteName, size: row.size, sha256: row.sha256, createdAt: f.created_at, reason: w.ambiguity });
+        verdict.unclaimed.push({
+          fileId: f.id,
+          path: row.path,
+          remoteName: row.remoteName,
+          size: row.size,
+          sha256: row.sha256,
+          createdAt: f.created_at,
+          reason: w.ambiguity,
+        });
       }
       continue;
     }

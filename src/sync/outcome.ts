@@ -77,7 +77,9 @@ export function reportOf(input: ReportInput): SyncReport {
   const failed = [...(result?.failed ?? []), ...p.skips.filter((s) => s.failed).map((s) => ({ path: s.path, reason: s.reason }))];
   const skipped = p.skips.filter((s) => !s.failed).map((s) => ({ path: s.path, reason: s.reason }));
   for (const s of local.skipped) skipped.push({ path: s.path, reason: s.reason });
-  const held = p.held ? { count: p.held.deletes.length, reason: p.held.reason, paths: p.held.deletes.map((d) => d.path ?? d.fileId) } : null;
+  const held = p.held
+    ? { count: p.held.deletes.length, reason: p.held.reason, paths: p.held.deletes.map((d) => d.path ?? d.fileId) }
+    : null;
   let exitCode: ExitCode = ExitCode.ok;
   if (failed.length > 0 || (result?.failedDeletes.length ?? 0) > 0) exitCode = ExitCode.fileFailures;
   // A reconciliation always has its walk (a failed walk throws): any block is a guard's.
@@ -113,8 +115,17 @@ export function reportOf(input: ReportInput): SyncReport {
     ...(input.dryRun
       ? {
           planned: {
-            uploads: p.uploads.map((u) => ({ path: u.path, reason: u.reason === 'new' ? 'new' : 'changed', size: u.local.size })),
-            deletes: p.deletes.map((d) => ({ path: d.path, fileId: d.fileId, reason: deleteWord(d.reason), size: sizes.get(d.fileId) ?? null })),
+            uploads: p.uploads.map((u) => ({
+              path: u.path,
+              reason: u.reason === 'new' ? 'new' : 'changed',
+              size: u.local.size,
+            })),
+            deletes: p.deletes.map((d) => ({
+              path: d.path,
+              fileId: d.fileId,
+              reason: deleteWord(d.reason),
+              size: sizes.get(d.fileId) ?? null,
+            })),
             bytesToUpload: p.uploads.reduce((sum, u) => sum + u.local.size, 0),
           },
         }

@@ -116,7 +116,11 @@ export function planFor(mode: PlanMode, ledger: LedgerView, options: PlanOptions
       return plan(mode.local, ledger, null, { ...options, scope: (p) => p === mode.path });
     case 'delete-batch': {
       const { paths, recentlyAdded } = mode;
-      return plan({ files: [], problems: [], complete: true }, ledger, null, { ...options, recentlyAdded, scope: (p) => paths.has(p) });
+      return plan({ files: [], problems: [], complete: true }, ledger, null, {
+        ...options,
+        recentlyAdded,
+        scope: (p) => paths.has(p),
+      });
     }
     case 'orphan-sweep': {
       const sweep = plan(mode.local, ledger, mode.remote, options);
@@ -179,7 +183,12 @@ function planLocal(ctx: PlanContext, local: LocalView): void {
       const reason = `too large: ${file.size} bytes, the limit is ${options.maxFileBytes}`;
       const failure = failures.get(file.path);
       // Report it every time; record it again only when it is news.
-      result.skips.push({ path: file.path, reason, failed: true, record: failureHolds(failure, file, options.now) ? null : { retryable: false, stat } });
+      result.skips.push({
+        path: file.path,
+        reason,
+        failed: true,
+        record: failureHolds(failure, file, options.now) ? null : { retryable: false, stat },
+      });
       continue;
     }
     const remoteName = options.remoteName(file.path);
@@ -199,7 +208,12 @@ function planLocal(ctx: PlanContext, local: LocalView): void {
     }
     const failure = failures.get(file.path);
     if (failureHolds(failure, file, options.now)) {
-      result.skips.push({ path: file.path, reason: `failed before (${failure!.error}); ${failure!.retryable ? 'backing off' : 'waiting for the file to change'}`, failed: true, record: null });
+      result.skips.push({
+        path: file.path,
+        reason: `failed before (${failure!.error}); ${failure!.retryable ? 'backing off' : 'waiting for the file to change'}`,
+        failed: true,
+        record: null,
+      });
       continue;
     }
     result.uploads.push({ path: file.path, local: file, remoteName, reason, replaces: row?.fileId ?? null });
@@ -209,7 +223,15 @@ function planLocal(ctx: PlanContext, local: LocalView): void {
 /** Never a silent duplicate: a new path whose copy seems to be in the workspace already waits for `adopt`. */
 function holdLookalikes(remote: readonly FileMetadata[], owned: ReadonlySet<string>, options: PlanOptions, result: Plan): void {
   const fresh = result.uploads.filter((u) => u.reason === 'new').map((u) => u.local);
-  const held = new Set(findLookalikes(fresh, () => false, (id) => owned.has(id), remote, options.remoteName).map((l) => l.path));
+  const held = new Set(
+    findLookalikes(
+      fresh,
+      () => false,
+      (id) => owned.has(id),
+      remote,
+      options.remoteName,
+    ).map((l) => l.path),
+  );
   if (held.size === 0) return;
   result.alreadyRemote = [...held];
   result.uploads = result.uploads.filter((u) => !held.has(u.path));
@@ -261,7 +283,10 @@ function planLocalDeletes(ctx: PlanContext, local: LocalView | null): void {
     const limit = overCount
       ? `more than deletes.maxCount (${options.maxDeleteCount})`
       : `more than deletes.maxShare (${Math.round(options.maxDeleteShare * 100)}%) of ${tracked} tracked files`;
-    result.held = { deletes, reason: `${counted} files deleted locally, ${limit}: run with --allow-mass-delete to delete them remotely` };
+    result.held = {
+      deletes,
+      reason: `${counted} files deleted locally, ${limit}: run with --allow-mass-delete to delete them remotely`,
+    };
     return;
   }
   result.deletes.push(...deletes);

@@ -22,12 +22,6 @@ import type { DeleteReason, ExecuteDeps, ExecuteReport, LedgerView, Plan, PlanOp
 
 export { ALREADY_REMOTE, type Counts, type SyncReport } from './outcome.js';
 export { ORPHAN_SKEW_MS } from './orphans.js';
-// Moved to their homes (local/filter.ts, local/root.ts, sync/names.ts, sync/session.ts); re-exported
-// for importers not yet updated.
-export { buildFilter } from '../local/filter.js';
-export { checkRoot } from '../local/root.js';
-export { nameFor } from './names.js';
-export { presenceCheck } from './session.js';
 
 /**
  * The walk keeps the bytes of new or changed files up to 64 KiB, 64 MiB in all, and their uploads
@@ -85,13 +79,27 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   const root = checkRoot(config, ledger, options.allowMassDelete ?? false);
   const { filter, options: filterOptions } = options.filter ?? (await buildFilter(config));
   const scanSignal = options.stop ? (options.signal ? AbortSignal.any([options.signal, options.stop]) : options.stop) : options.signal;
-  const run: Run = { options, now, startedAt, requestsBefore, root, filter, filterOptions, scanSignal, restoreWindow: undefined };
+  const run: Run = {
+    options,
+    now,
+    startedAt,
+    requestsBefore,
+    root,
+    filter,
+    filterOptions,
+    scanSignal,
+    restoreWindow: undefined,
+  };
   // Read once for the walk and the plan: 100,000 rows are ~50 MB of objects.
   const rows = ledger.files();
   const walking = walkRoot(run, rows);
   run.restoreWindow = parseRestoreWindow(ledger.getMetaJson(RESTORE_WINDOW_META_KEY));
   const [local, remoteSide] = await Promise.all([walking, readRemote(run, rows)]);
-  logger.debug('remote side read', { mode: remoteSide.choice.mode, why: remoteSide.choice.reason, ...remoteSide.requests });
+  logger.debug('remote side read', {
+    mode: remoteSide.choice.mode,
+    why: remoteSide.choice.reason,
+    ...remoteSide.requests,
+  });
   for (const skip of local.skipped) logger.debug('skipped', { path: skip.path, reason: skip.reason });
 
   const sizes = new Map(remoteSide.view.files.map((f) => [f.id, f.size_bytes]));
@@ -99,18 +107,36 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   thePlan.foreign = remoteSide.foreign ?? thePlan.foreign;
   logPlan(thePlan, logger);
   const report = (result: ExecuteReport | null) =>
-    reportOf({ plan: thePlan, result, dryRun: options.dryRun ?? false, startedAt, finishedAt: now(), apiRequests: requestCount(remote) - requestsBefore, local, sizes });
+    reportOf({
+      plan: thePlan,
+      result,
+      dryRun: options.dryRun ?? false,
+      startedAt,
+      finishedAt: now(),
+      apiRequests: requestCount(remote) - requestsBefore,
+      local,
+      sizes,
+    });
   if (options.dryRun) return report(null);
 
-  const deps = executeDepsFor(config, { remote, ledger, logger, filter }, {
-    now,
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.stop ? { stop: options.stop } : {}),
-    ...(local.contents ? { contents: local.contents } : {}),
-    onProgress: (p: Progress) => options.onProgress?.('sync', p),
-  });
+  const deps = executeDepsFor(
+    config,
+    { remote, ledger, logger, filter },
+    {
+      now,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.stop ? { stop: options.stop } : {}),
+      ...(local.contents ? { contents: local.contents } : {}),
+      onProgress: (p: Progress) => options.onProgress?.('sync', p),
+    },
+  );
   if (run.restoreWindow) {
-    const claims = { localPaths: local.files.map((f) => f.path), remoteName: nameFor(config), serverOffsetMs: remote.clockOffsetMs?.() ?? null, skewMs: ORPHAN_SKEW_MS };
+    const claims = {
+      localPaths: local.files.map((f) => f.path),
+      remoteName: nameFor(config),
+      serverOffsetMs: remote.clockOffsetMs?.() ?? null,
+      skewMs: ORPHAN_SKEW_MS,
+    };
     addRestoreCopies(thePlan, restoreCopies(run.restoreWindow, remoteSide.view.files, ledgerView(run, rows), thePlan, claims));
   }
   recordUnclaimed(thePlan, ledger, logger, now());
@@ -153,7 +179,9 @@ function readRemote(run: Run, files: readonly FileRow[]): Promise<RemoteSide> {
     now: run.startedAt,
     fullListHours: config.api.fullListHours,
     orphanSkewMs: ORPHAN_SKEW_MS,
-    forceFull: run.restoreWindow ? 'the ledger was restored from a backup: the whole listing is searched for copies uploaded since' : undefined,
+    forceFull: run.restoreWindow
+      ? 'the ledger was restored from a backup: the whole listing is searched for copies uploaded since'
+      : undefined,
     signal: run.scanSignal,
   });
 }
@@ -187,7 +215,9 @@ function ledgerView(run: Run, files: readonly FileRow[] = run.options.ledger.fil
 /** Lost answers may have stored files we hold no id for: one more listing finds and settles them. */
 async function sweepOrphans(run: Run, local: WalkResult, deps: ExecuteDeps, result: ExecuteReport): Promise<void> {
   const { ledger, logger } = run.options;
-  logger.info('answers were lost during uploads; sweeping the listing for orphans', { attempts: result.unknownOutcomes });
+  logger.info('answers were lost during uploads; sweeping the listing for orphans', {
+    attempts: result.unknownOutcomes,
+  });
   const view = ledgerView(run);
   const remote = (await readRemote(run, ledger.files())).view;
   const sweep = planFor({ kind: 'orphan-sweep', local, remote }, view, planOptions(run));
@@ -195,7 +225,8 @@ async function sweepOrphans(run: Run, local: WalkResult, deps: ExecuteDeps, resu
   const swept = await execute(sweep, deps);
   result.adopted += swept.adopted;
   result.deleted += swept.deleted;
-  for (const [reason, n] of Object.entries(swept.deletesBy)) result.deletesBy[reason as DeleteReason] = (result.deletesBy[reason as DeleteReason] ?? 0) + n;
+  for (const [reason, n] of Object.entries(swept.deletesBy))
+    result.deletesBy[reason as DeleteReason] = (result.deletesBy[reason as DeleteReason] ?? 0) + n;
   result.failedDeletes.push(...swept.failedDeletes);
 }
 
@@ -208,7 +239,8 @@ function finish(run: Run, thePlan: Plan, result: ExecuteReport, local: WalkResul
   const seen = seenAfterRun(remoteSide, ledger.getMetaJson<WorkspaceSeen>(WORKSPACE_META_KEY), result.uploaded, result.deleted);
   if (seen) ledger.setMetaJson(WORKSPACE_META_KEY, seen);
   ledger.setMeta('filter_hash', filterHash(run.filterOptions));
-  if (remoteSide.choice.mode === 'full' && thePlan.alreadyRemote.length === 0 && !result.interrupted) ledger.setMeta(LOOKALIKES_SETTLED, new Date(run.now()).toISOString());
+  if (remoteSide.choice.mode === 'full' && thePlan.alreadyRemote.length === 0 && !result.interrupted)
+    ledger.setMeta(LOOKALIKES_SETTLED, new Date(run.now()).toISOString());
 }
 
 /** Records the report as the last sync, closes a restore window, and backs the ledger up (rule 6). */

@@ -54,7 +54,8 @@ export function chooseRemoteMode(input: ChoiceInput): RemoteChoice {
   if (!input.canLookup) return { mode: 'full', reason: 'the contract has no ids[] look-up' };
   if (input.forceFull) return { mode: 'full', reason: input.forceFull };
   if (!input.seen) return { mode: 'full', reason: 'no full listing seen yet' };
-  if (input.now - input.seen.listedAt >= input.fullListHours * 3_600_000) return { mode: 'full', reason: `the last full listing is over ${input.fullListHours} h old` };
+  if (input.now - input.seen.listedAt >= input.fullListHours * 3_600_000)
+    return { mode: 'full', reason: `the last full listing is over ${input.fullListHours} h old` };
   const lookups = Math.ceil(input.owned / LOOKUP_BATCH);
   const pages = Math.max(1, Math.ceil(input.seen.total / LIST_PAGE));
   if (lookups < pages) return { mode: 'owned', reason: `${lookups} look-ups instead of ${pages} list pages` };
@@ -99,11 +100,21 @@ export interface RemoteSide {
  */
 export async function readRemoteSide(input: RemoteViewInput): Promise<RemoteSide> {
   const owned = ownedIds(input);
-  const choice = chooseRemoteMode({ canLookup: canLookup(input.remote), owned: owned.length, seen: input.seen, now: input.now, fullListHours: input.fullListHours, forceFull: input.forceFull });
+  const choice = chooseRemoteMode({
+    canLookup: canLookup(input.remote),
+    owned: owned.length,
+    seen: input.seen,
+    now: input.now,
+    fullListHours: input.fullListHours,
+    forceFull: input.forceFull,
+  });
   const requests = { lookups: 0, listedFiles: 0 };
   let files: FileMetadata[];
   if (choice.mode === 'owned') {
-    const [found, recent] = await Promise.all([lookupAll(input.remote, owned, requests, input.signal), listSince(input.remote, orphanBound(input), requests, input.signal)]);
+    const [found, recent] = await Promise.all([
+      lookupAll(input.remote, owned, requests, input.signal),
+      listSince(input.remote, orphanBound(input), requests, input.signal),
+    ]);
     const byId = new Map(found.map((f) => [f.id, f]));
     for (const f of recent) byId.set(f.id, f);
     files = [...byId.values()];
@@ -113,10 +124,23 @@ export async function readRemoteSide(input: RemoteViewInput): Promise<RemoteSide
   const current = new Set(input.files.map((row) => row.fileId));
   const serverNow = input.remote.serverNow?.() ?? input.now;
   const live = files.filter((f) => !(current.has(f.id) && expired(f, serverNow)));
-  if (choice.mode === 'owned') return { view: { files: live, complete: true }, choice, foreign: input.seen?.foreign ?? null, seen: null, requests };
+  if (choice.mode === 'owned')
+    return {
+      view: { files: live, complete: true },
+      choice,
+      foreign: input.seen?.foreign ?? null,
+      seen: null,
+      requests,
+    };
   const ownedSet = new Set(owned);
   const foreign = files.filter((f) => !ownedSet.has(f.id)).length;
-  return { view: { files: live, complete: true }, choice, foreign: null, seen: { total: files.length, foreign, listedAt: input.now }, requests };
+  return {
+    view: { files: live, complete: true },
+    choice,
+    foreign: null,
+    seen: { total: files.length, foreign, listedAt: input.now },
+    requests,
+  };
 }
 
 /**
@@ -124,7 +148,12 @@ export async function readRemoteSide(input: RemoteViewInput): Promise<RemoteSide
  * by the files the run itself added and removed (so the next choice sees this run's uploads);
  * undefined when nothing is known.
  */
-export function seenAfterRun(side: RemoteSide, stored: WorkspaceSeen | undefined, uploaded: number, deleted: number): WorkspaceSeen | undefined {
+export function seenAfterRun(
+  side: RemoteSide,
+  stored: WorkspaceSeen | undefined,
+  uploaded: number,
+  deleted: number,
+): WorkspaceSeen | undefined {
   const base = side.seen ?? stored;
   if (!base) return undefined;
   return { ...base, total: Math.max(0, base.total + uploaded - deleted) };
@@ -166,7 +195,12 @@ function orphanBound(input: RemoteViewInput): number {
 }
 
 /** The owned ids that still resolve, 100 a request, a few requests at once. */
-async function lookupAll(remote: RemoteFiles, ids: string[], requests: RemoteSide['requests'], signal: AbortSignal | undefined): Promise<FileMetadata[]> {
+async function lookupAll(
+  remote: RemoteFiles,
+  ids: string[],
+  requests: RemoteSide['requests'],
+  signal: AbortSignal | undefined,
+): Promise<FileMetadata[]> {
   const batches: string[][] = [];
   for (let i = 0; i < ids.length; i += LOOKUP_BATCH) batches.push(ids.slice(i, i + LOOKUP_BATCH));
   const found: FileMetadata[] = [];
@@ -183,7 +217,12 @@ async function lookupAll(remote: RemoteFiles, ids: string[], requests: RemoteSid
 }
 
 /** The listing, newest first, down to files created at `boundMs`; nothing when the bound is Infinity. */
-async function listSince(remote: RemoteFiles, boundMs: number, requests: RemoteSide['requests'], signal: AbortSignal | undefined): Promise<FileMetadata[]> {
+async function listSince(
+  remote: RemoteFiles,
+  boundMs: number,
+  requests: RemoteSide['requests'],
+  signal: AbortSignal | undefined,
+): Promise<FileMetadata[]> {
   const out: FileMetadata[] = [];
   if (boundMs === Infinity) return out;
   for await (const file of remote.list(signal ? { signal } : {})) {

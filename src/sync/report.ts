@@ -101,9 +101,13 @@ function some<T>(items: readonly T[], line: (item: T) => string, max = 10): stri
 
 function dryRunLines(r: SyncReport, planned: NonNullable<SyncReport['planned']>): string[] {
   const c = r.counts;
-  const lines = [`dry run: ${countsLine(c)}`, `would upload ${plural(planned.uploads.length, 'file')}, ${formatBytes(planned.bytesToUpload)}; nothing was changed`];
+  const lines = [
+    `dry run: ${countsLine(c)}`,
+    `would upload ${plural(planned.uploads.length, 'file')}, ${formatBytes(planned.bytesToUpload)}; nothing was changed`,
+  ];
   for (const u of planned.uploads) lines.push(`  ${u.reason.padEnd(8)} ${u.path}  (${formatBytes(u.size)})`);
-  for (const d of planned.deletes) lines.push(`  ${d.reason.padEnd(8)} ${d.path ?? '(no path)'}  ${d.fileId}${d.size === null ? '' : ` (${formatBytes(d.size)})`}`);
+  for (const d of planned.deletes)
+    lines.push(`  ${d.reason.padEnd(8)} ${d.path ?? '(no path)'}  ${d.fileId}${d.size === null ? '' : ` (${formatBytes(d.size)})`}`);
   return lines;
 }
 
@@ -117,7 +121,9 @@ function rawSummaryLines(r: SyncReport): string[] {
   if (r.dryRun && r.planned) lines.push(...dryRunLines(r, r.planned));
   else {
     lines.push(countsLine(r.counts));
-    lines.push(`${formatBytes(r.bytesUploaded)} uploaded, ${plural(r.apiRequests, 'API request')}, ${formatDuration(r.finishedAt - r.startedAt)}`);
+    lines.push(
+      `${formatBytes(r.bytesUploaded)} uploaded, ${plural(r.apiRequests, 'API request')}, ${formatDuration(r.finishedAt - r.startedAt)}`,
+    );
   }
   lines.push(...some(r.failed, (f) => `failed: ${f.path}: ${f.reason}`, 50));
   lines.push(...some(r.skipped, (f) => `skipped: ${f.path}: ${f.reason}`));

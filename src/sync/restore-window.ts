@@ -40,9 +40,15 @@ export interface RestoreMatchContext {
 export function parseRestoreWindow(value: unknown): RestoreWindow | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const w = value as Partial<RestoreWindow>;
-  if (typeof w.takenAt !== 'number' || typeof w.restoredAt !== 'number' || !Number.isFinite(w.takenAt) || !Number.isFinite(w.restoredAt)) return undefined;
+  if (typeof w.takenAt !== 'number' || typeof w.restoredAt !== 'number' || !Number.isFinite(w.takenAt) || !Number.isFinite(w.restoredAt))
+    return undefined;
   const offset = typeof w.clockOffsetMs === 'number' && Number.isFinite(w.clockOffsetMs) ? w.clockOffsetMs : null;
-  return { backup: typeof w.backup === 'string' ? w.backup : '', takenAt: w.takenAt, restoredAt: w.restoredAt, clockOffsetMs: offset };
+  return {
+    backup: typeof w.backup === 'string' ? w.backup : '',
+    takenAt: w.takenAt,
+    restoredAt: w.restoredAt,
+    clockOffsetMs: offset,
+  };
 }
 
 /**
@@ -50,7 +56,11 @@ export function parseRestoreWindow(value: unknown): RestoreWindow | undefined {
  * known when the backup was taken (else the one measured now), its end with the one measured now
  * (else the backup's). With neither, the local clock and UNMEASURED_SKEW_MS.
  */
-export function serverWindow(window: RestoreWindow, serverOffsetMs: number | null, skewMs: number): { start: number; end: number; measured: boolean } {
+export function serverWindow(
+  window: RestoreWindow,
+  serverOffsetMs: number | null,
+  skewMs: number,
+): { start: number; end: number; measured: boolean } {
   const startOffset = window.clockOffsetMs ?? serverOffsetMs;
   const endOffset = serverOffsetMs ?? window.clockOffsetMs;
   if (startOffset === null || endOffset === null) {
@@ -83,7 +93,15 @@ export function matchRestoreWindow(window: RestoreWindow, files: readonly FileMe
     const path = pathByName.get(file.filename);
     if (path === undefined) continue;
     // The content is unknown (the listing has no hash): sha256 stays empty; forget-copies re-checks name, size and created_at.
-    found.push({ fileId: file.id, path, remoteName: file.filename, size: file.size_bytes, sha256: '', createdAt: file.created_at, reason });
+    found.push({
+      fileId: file.id,
+      path,
+      remoteName: file.filename,
+      size: file.size_bytes,
+      sha256: '',
+      createdAt: file.created_at,
+      reason,
+    });
   }
   return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.createdAt.localeCompare(b.createdAt)));
 }
@@ -124,5 +142,11 @@ export function restoreCopies(
     ...planned.unclaimed.map((u) => u.fileId),
   ]);
   const paths = [...ctx.localPaths, ...ledger.files.map((r) => r.path)];
-  return matchRestoreWindow(window, files, { excluded, paths, remoteName: ctx.remoteName, serverOffsetMs: ctx.serverOffsetMs, skewMs: ctx.skewMs });
+  return matchRestoreWindow(window, files, {
+    excluded,
+    paths,
+    remoteName: ctx.remoteName,
+    serverOffsetMs: ctx.serverOffsetMs,
+    skewMs: ctx.skewMs,
+  });
 }

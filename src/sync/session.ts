@@ -67,7 +67,12 @@ export function executeDepsFor(config: Config, parts: SessionParts, extra: Parti
  */
 export function presenceCheck(config: Config, filter: PathFilter): (relPath: string) => Promise<boolean> {
   return async (relPath) => {
-    const found = await statOne(config.root, relPath, { filter, followSymlinks: config.followSymlinks, maxFileBytes: 0, known: () => undefined });
+    const found = await statOne(config.root, relPath, {
+      filter,
+      followSymlinks: config.followSymlinks,
+      maxFileBytes: 0,
+      known: () => undefined,
+    });
     return typeof found !== 'string';
   };
 }

@@ -27,7 +27,15 @@ export function adopt(adoption: Adoption, ledger: Ledger, now: number, logger: L
   const { inFlight, file, local } = adoption;
   const { replaced } = ledger.finishUpload(
     inFlight.id,
-    { path: local.path, size: local.size, mtimeMs: local.mtimeMs, ino: local.ino, sha256: local.sha256, mimeType: inFlight.mimeType, remoteName: inFlight.remoteName },
+    {
+      path: local.path,
+      size: local.size,
+      mtimeMs: local.mtimeMs,
+      ino: local.ino,
+      sha256: local.sha256,
+      mimeType: inFlight.mimeType,
+      remoteName: inFlight.remoteName,
+    },
     file,
     0,
     now,
@@ -109,7 +117,8 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
     if (!after) throw new FileConditionError('vanished', abs, `${abs} disappeared during its upload`);
     return { kind: 'torn', tornId: result.file.id, unknownOutcomes: result.unknownOutcomeAttempts };
   }
-  const uploaded = { path: action.path, size: local.size, mtimeMs: local.mtimeMs, ino: local.ino, sha256: local.sha256, mimeType: local.mimeType, remoteName: action.remoteName };
+  const { size, mtimeMs, ino, sha256, mimeType } = local;
+  const uploaded = { path: action.path, size, mtimeMs, ino, sha256, mimeType, remoteName: action.remoteName };
   const file = result.file;
   const unknownOutcomes = result.unknownOutcomeAttempts;
   const finishedAt = now();
@@ -127,10 +136,22 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
  * Changed since the walk: hash again, so the ledger records what is really sent. A small file is
  * sent from the bytes of this very read: what was hashed is what is uploaded.
  */
-async function hashAgain(abs: string, realRoot: string, local: UploadAction['local'], ctx: UploadContext): Promise<{ local: UploadAction['local']; content: Buffer | undefined }> {
+async function hashAgain(
+  abs: string,
+  realRoot: string,
+  local: UploadAction['local'],
+  ctx: UploadContext,
+): Promise<{ local: UploadAction['local']; content: Buffer | undefined }> {
   const hashed = await hashFile(abs, { place: { realRoot }, signal: ctx.signal, keep: true });
   if (!hashed.stableAcrossRead) throw changing(abs, 'is still changing');
-  const again = { ...local, size: hashed.size, mtimeMs: hashed.mtimeMs, ino: hashed.ino, dev: hashed.dev, sha256: hashed.sha256 };
+  const again = {
+    ...local,
+    size: hashed.size,
+    mtimeMs: hashed.mtimeMs,
+    ino: hashed.ino,
+    dev: hashed.dev,
+    sha256: hashed.sha256,
+  };
   if (again.size > ctx.deps.maxFileBytes) throw tooLarge(abs, again.size, ctx.deps.maxFileBytes);
   return { local: again, content: hashed.content };
 }

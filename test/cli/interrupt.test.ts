@@ -4,7 +4,17 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { daemonSetup, killDaemons, startDaemon } from '../helpers/daemon.js';
-import { emulator, expectExactState, localHashes, runCli, spawnCli, syncSetup, waitFor, writeTree, type SyncSetup } from '../helpers/sync.js';
+import {
+  emulator,
+  expectExactState,
+  localHashes,
+  runCli,
+  spawnCli,
+  syncSetup,
+  waitFor,
+  writeTree,
+  type SyncSetup,
+} from '../helpers/sync.js';
 
 const FILES = 30;
 

@@ -21,11 +21,27 @@ export function usingItLines(readme: string): string[] {
 const EXPECT: { starts: string; code: number; out?: RegExp[] }[] = [
   { starts: 'export ANTHROPIC_API_KEY', code: 0 },
   { starts: 'files-sync init', code: 0, out: [/wrote .*\.config\/files-sync\/config\.json/] },
-  { starts: 'files-sync sync --dry-run', code: 0, out: [/^dry run: 3 new, 0 changed, 0 removed, 0 unchanged, 0 failed, 0 skipped/m, /^would upload 3 files, \d+ B; nothing was changed$/m, /^ {2}new +reports\/handbook\.pdf {2}\(17 B\)$/m] },
-  { starts: 'files-sync sync ', code: 0, out: [/^3 new, 0 changed, 0 removed, 0 unchanged, 0 failed, 0 skipped; 0 old copies deleted, 0 orphans cleaned$/m] },
+  {
+    starts: 'files-sync sync --dry-run',
+    code: 0,
+    out: [
+      /^dry run: 3 new, 0 changed, 0 removed, 0 unchanged, 0 failed, 0 skipped/m,
+      /^would upload 3 files, \d+ B; nothing was changed$/m,
+      /^ {2}new +reports\/handbook\.pdf {2}\(17 B\)$/m,
+    ],
+  },
+  {
+    starts: 'files-sync sync ',
+    code: 0,
+    out: [/^3 new, 0 changed, 0 removed, 0 unchanged, 0 failed, 0 skipped; 0 old copies deleted, 0 orphans cleaned$/m],
+  },
   { starts: 'files-sync ls', code: 0, out: [/^file_\S+ .* reports\/handbook\.pdf$/m] },
   { starts: 'files-sync resolve', code: 0, out: [/^file_\S+\n$/] },
-  { starts: 'files-sync status', code: 0, out: [/^state: up to date$/m, /^tracked: 3 files/m, /^daemon: not running$/m] },
+  {
+    starts: 'files-sync status',
+    code: 0,
+    out: [/^state: up to date$/m, /^tracked: 3 files/m, /^daemon: not running$/m],
+  },
 ];
 
 describe('the README "Using it" example', () => {
@@ -44,13 +60,19 @@ describe('the README "Using it" example', () => {
     const lines = usingItLines(fs.readFileSync(README, 'utf8'));
     expect(lines.map((l) => EXPECT.find((e) => `${l} `.startsWith(e.starts))?.starts)).toEqual(EXPECT.map((e) => e.starts));
     const shared = path.join(home, 'Documents', 'shared');
-    writeTree(shared, { 'reports/handbook.pdf': '%PDF-1.4 handbook', 'notes/todo.txt': 'todo\n', 'data.csv': 'a,b\n1,2\n' });
+    writeTree(shared, {
+      'reports/handbook.pdf': '%PDF-1.4 handbook',
+      'notes/todo.txt': 'todo\n',
+      'data.csv': 'a,b\n1,2\n',
+    });
     const past = new Date(Date.now() - 60_000);
     for (const f of ['reports/handbook.pdf', 'notes/todo.txt', 'data.csv']) fs.utimesSync(path.join(shared, f), past, past);
     // `files-sync` on PATH is the build; the README's placeholder key is the emulator's.
     const bin = path.join(home, 'bin');
     fs.mkdirSync(bin);
-    fs.writeFileSync(path.join(bin, 'files-sync'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, 'files-sync'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`, {
+      mode: 0o755,
+    });
     const script = lines
       .map((line, i) => `{ ${line.replace('sk-ant-…', TEST_KEY)}\n} >"$OUT/${i}.out" 2>"$OUT/${i}.err"; echo $? >"$OUT/${i}.code"`)
       .join('\n');

@@ -21,7 +21,11 @@ function piped(args: string[], lines: number, env: NodeJS.ProcessEnv): Promise<{
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.on('error', reject);
     child.on('close', () => {
-      resolve({ code: Number(fs.readFileSync(files.CODE, 'utf8')), stderr: fs.readFileSync(files.ERR, 'utf8'), stdout });
+      resolve({
+        code: Number(fs.readFileSync(files.CODE, 'utf8')),
+        stderr: fs.readFileSync(files.ERR, 'utf8'),
+        stdout,
+      });
       fs.rmSync(dir, { recursive: true, force: true });
     });
   });
@@ -45,8 +49,22 @@ describe('no raw crash', () => {
     let n = 0;
     for (const rel of Object.keys(files)) {
       const id = `file_${String(n++).padStart(24, '0')}`;
-      const meta = { id, type: 'file' as const, filename: rel, mime_type: 'text/plain', size_bytes: 10, created_at: new Date().toISOString(), downloadable: false };
-      ledger.finishUpload(null, { path: rel, sha256: 'x'.repeat(64), size: 10, mtimeMs: 1, ino: 1, mimeType: 'text/plain', remoteName: rel }, meta, 0, Date.now());
+      const meta = {
+        id,
+        type: 'file' as const,
+        filename: rel,
+        mime_type: 'text/plain',
+        size_bytes: 10,
+        created_at: new Date().toISOString(),
+        downloadable: false,
+      };
+      ledger.finishUpload(
+        null,
+        { path: rel, sha256: 'x'.repeat(64), size: 10, mtimeMs: 1, ino: 1, mimeType: 'text/plain', remoteName: rel },
+        meta,
+        0,
+        Date.now(),
+      );
     }
     ledger.close();
   });
@@ -69,7 +87,10 @@ describe('no raw crash', () => {
   });
 
   it('files-sync sync --dry-run | head -2 ends quietly', async () => {
-    const r = await piped(['sync', '--dry-run', '--root', root, '--state-dir', path.join(dir, 'fresh')], 2, { ANTHROPIC_API_KEY: TEST_KEY, ANTHROPIC_BASE_URL: emu.url });
+    const r = await piped(['sync', '--dry-run', '--root', root, '--state-dir', path.join(dir, 'fresh')], 2, {
+      ANTHROPIC_API_KEY: TEST_KEY,
+      ANTHROPIC_BASE_URL: emu.url,
+    });
     expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(2);
     expect(r.stderr).not.toMatch(/EPIPE|at .*\.js:\d+/);
     expect(r.code).toBe(0);
@@ -78,20 +99,29 @@ describe('no raw crash', () => {
   it('a state directory that cannot be created is named, with what to do, and no stack', async () => {
     const blocker = path.join(dir, 'a-file');
     fs.writeFileSync(blocker, 'not a folder');
-    const r = await runCli(['sync', '--root', root, '--state-dir', path.join(blocker, 'state')], { ANTHROPIC_API_KEY: TEST_KEY, ANTHROPIC_BASE_URL: emu.url });
+    const r = await runCli(['sync', '--root', root, '--state-dir', path.join(blocker, 'state')], {
+      ANTHROPIC_API_KEY: TEST_KEY,
+      ANTHROPIC_BASE_URL: emu.url,
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/cannot use the state directory .*a-file\/state .*--state-dir/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('a state directory under /proc fails at once with a clear message', async () => {
-    const r = await runCli(['sync', '--root', root, '--state-dir', '/proc/files-sync-x/state'], { ANTHROPIC_API_KEY: TEST_KEY, ANTHROPIC_BASE_URL: emu.url });
+    const r = await runCli(['sync', '--root', root, '--state-dir', '/proc/files-sync-x/state'], {
+      ANTHROPIC_API_KEY: TEST_KEY,
+      ANTHROPIC_BASE_URL: emu.url,
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/kernel file system/);
   });
 
   it('a refused key is said once, not in a log line and again in the last line', async () => {
-    const r = await runCli(['sync', '--root', root, '--state-dir', path.join(dir, 'refused')], { ANTHROPIC_API_KEY: 'sk-ant-not-the-key', ANTHROPIC_BASE_URL: emu.url });
+    const r = await runCli(['sync', '--root', root, '--state-dir', path.join(dir, 'refused')], {
+      ANTHROPIC_API_KEY: 'sk-ant-not-the-key',
+      ANTHROPIC_BASE_URL: emu.url,
+    });
     expect(r.code).toBe(4);
     expect(r.stderr.match(/API key was refused/g)).toHaveLength(1);
   });

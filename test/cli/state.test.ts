@@ -10,7 +10,12 @@ describe('state directories', () => {
   let emu: Emulator;
   let dir: string;
   let root: string;
-  const envOf = (state: string) => ({ HOME: dir, XDG_STATE_HOME: path.join(dir, state), ANTHROPIC_API_KEY: TEST_KEY, ANTHROPIC_BASE_URL: emu.url });
+  const envOf = (state: string) => ({
+    HOME: dir,
+    XDG_STATE_HOME: path.join(dir, state),
+    ANTHROPIC_API_KEY: TEST_KEY,
+    ANTHROPIC_BASE_URL: emu.url,
+  });
   const ours = () => emu.state().files.filter((f) => f.owner === 'self');
   beforeAll(async () => {
     emu = await emulator();
@@ -50,7 +55,9 @@ describe('state directories', () => {
     // The state is lost: another XDG_STATE_HOME (or rm -rf of the state directory).
     const lost = await runCli(['sync', '--root', root], envOf('second'));
     expect(lost.code, lost.stdout + lost.stderr).toBe(3);
-    expect(lost.stdout + lost.stderr).toMatch(/3 files are not uploaded: the workspace already holds files with the same name and size.*files-sync adopt --dry-run/);
+    expect(lost.stdout + lost.stderr).toMatch(
+      /3 files are not uploaded: the workspace already holds files with the same name and size.*files-sync adopt --dry-run/,
+    );
     expect(ours().length - before).toBe(3);
     const status = await runCli(['status', '--root', root], envOf('second'));
     expect(status.stdout).toMatch(/held uploads: 3 files are not uploaded/);
@@ -75,7 +82,11 @@ describe('state directories', () => {
     const before = ours().length;
     expect((await runCli(['sync', '--root', root], envOf('s'))).code).toBe(0);
     // Another application stores a file with the name and size a new local file will have.
-    emu.seed({ filename: 'new.txt', content_base64: Buffer.from('fresh settled-7').toString('base64'), owner: 'someone' });
+    emu.seed({
+      filename: 'new.txt',
+      content_base64: Buffer.from('fresh settled-7').toString('base64'),
+      owner: 'someone',
+    });
     writeTree(root, { 'new.txt': 'fresh settled-7' });
     const past = new Date(Date.now() - 60_000);
     fs.utimesSync(path.join(root, 'new.txt'), past, past);
@@ -88,7 +99,11 @@ describe('state directories', () => {
 
   it('a fresh ledger holds look-alikes until sync --allow-duplicates says they are not ours', async () => {
     setup('allowing-99');
-    emu.seed({ filename: 'a.txt', content_base64: Buffer.from('alpha allowing-99').toString('base64'), owner: 'someone' });
+    emu.seed({
+      filename: 'a.txt',
+      content_base64: Buffer.from('alpha allowing-99').toString('base64'),
+      owner: 'someone',
+    });
     const before = ours().length;
     const held = await runCli(['sync', '--root', root], envOf('s'));
     expect(held.code, held.stderr).toBe(3);

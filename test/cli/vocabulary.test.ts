@@ -9,7 +9,16 @@ import { countsLine } from '../../src/sync/report.js';
 import type { Counts } from '../../src/sync/reconcile.js';
 import { emulator, runCli, syncSetup, writeTree, type SyncSetup } from '../helpers/sync.js';
 
-const zero: Counts = { new: 0, changed: 0, removed: 0, unchanged: 0, failed: 0, skipped: 0, oldCopiesDeleted: 0, orphansCleaned: 0 };
+const zero: Counts = {
+  new: 0,
+  changed: 0,
+  removed: 0,
+  unchanged: 0,
+  failed: 0,
+  skipped: 0,
+  oldCopiesDeleted: 0,
+  orphansCleaned: 0,
+};
 
 interface Case {
   name: string;
@@ -21,7 +30,11 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'a first sync', change: (r, t) => writeTree(r, { 'a.txt': `a ${t}`, 'b/c.md': `c ${t}` }), counts: { new: 2 } },
+  {
+    name: 'a first sync',
+    change: (r, t) => writeTree(r, { 'a.txt': `a ${t}`, 'b/c.md': `c ${t}` }),
+    counts: { new: 2 },
+  },
   {
     name: 'one edit and two removals',
     before: { 'a.txt': 'a', 'b.txt': 'b', 'c.txt': 'c', 'd.txt': 'd' },
@@ -72,7 +85,9 @@ describe('the count vocabulary', () => {
         const status = await runCli(['status', '--config', setup.configFile], setup.env);
         expect(status.stdout).toContain(`: ${countsLine(want)}`);
         const json = await runCli(['status', '--json', '--config', setup.configFile], setup.env);
-        expect((JSON.parse(json.stdout) as { lastReconciliation: { counts: Counts } }).lastReconciliation.counts, 'status --json').toEqual(want);
+        expect((JSON.parse(json.stdout) as { lastReconciliation: { counts: Counts } }).lastReconciliation.counts, 'status --json').toEqual(
+          want,
+        );
       } finally {
         setup.cleanup();
       }

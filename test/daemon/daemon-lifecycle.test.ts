@@ -35,7 +35,9 @@ describe('daemon: restarts and missed changes', () => {
     emu = await emulator();
     setup = daemonSetup(emu);
     writeTree(setup.root, { 'a/b/c/one.txt': 'one', 'a/two.txt': 'two' });
-    const daemon = await startDaemon(setup, { env: { FILES_SYNC_TEST_WATCHER: 'enospc', FILES_SYNC_TEST_RECONCILE_SECONDS: '2' } });
+    const daemon = await startDaemon(setup, {
+      env: { FILES_SYNC_TEST_WATCHER: 'enospc', FILES_SYNC_TEST_RECONCILE_SECONDS: '2' },
+    });
     const line = await daemon.waitForLine(/fs\.inotify\.max_user_watches/);
     expect(line).toMatch(/ENOSPC/);
     expect(line).toMatch(/4 directories need one watch each/); // root, a, a/b, a/b/c
@@ -85,7 +87,12 @@ describe('daemon: one writer', () => {
     expect(status.code, status.stderr).toBe(0);
     const live = JSON.parse(status.stdout).daemon;
     expect(live.pid).toBe(daemon.pid);
-    expect(live.live).toMatchObject({ state: 'running', queue: { queued: 0, running: 0 }, watcher: { state: 'watching' }, api: { state: 'ok' } });
+    expect(live.live).toMatchObject({
+      state: 'running',
+      queue: { queued: 0, running: 0 },
+      watcher: { state: 'watching' },
+      api: { state: 'ok' },
+    });
     expect(live.live.reconcile.last.exitCode).toBe(0);
   });
 
@@ -97,7 +104,9 @@ describe('daemon: one writer', () => {
     fs.writeFileSync(path.join(setup.stateDir, 'lock'), JSON.stringify({ pid: process.pid, holder: 'daemon' }));
     const result = await setup.sync();
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(new RegExp(`daemon \\(pid ${process.pid}\\) holds .* its control socket .*control\\.sock does not answer \\(ENOENT\\)`));
+    expect(result.stderr).toMatch(
+      new RegExp(`daemon \\(pid ${process.pid}\\) holds .* its control socket .*control\\.sock does not answer \\(ENOENT\\)`),
+    );
     expect(fs.existsSync(path.join(setup.stateDir, 'ledger.db'))).toBe(false);
   });
 
@@ -117,7 +126,10 @@ describe('daemon: signals', () => {
   it('stops on SIGTERM during 100 uploads within the bound; a restart leaves the exact state', async () => {
     emu = await emulator({ faults: { latencyMs: 150 } });
     setup = daemonSetup(emu, { concurrency: 4 });
-    writeTree(setup.root, Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`d${i % 5}/file-${i}.txt`, `content ${i}\n`.repeat(i + 1)])));
+    writeTree(
+      setup.root,
+      Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`d${i % 5}/file-${i}.txt`, `content ${i}\n`.repeat(i + 1)])),
+    );
     const daemon = await startDaemon(setup, { ready: false });
     await waitFor(() => remoteFiles(emu!).size >= 8, 'some uploads');
     const stopped = await daemon.stop('SIGTERM');
@@ -182,15 +194,24 @@ describe('daemon: logging and a refused key', () => {
     setup = daemonSetup(emu);
     const daemon = await startDaemon(setup, { args: ['--log-format', 'json'] });
     const result = await daemon.stop();
-    const entries = result.stderr.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(entries.find((e) => e.message === 'initial reconciliation done; syncing changes as they happen')).toMatchObject({ level: 'info', module: 'daemon' });
+    const entries = result.stderr
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(entries.find((e) => e.message === 'initial reconciliation done; syncing changes as they happen')).toMatchObject({
+      level: 'info',
+      module: 'daemon',
+    });
     expect(entries.every((e) => typeof e.timestamp === 'string')).toBe(true);
   });
 
   it('stops with exit 4 and one clear line when the key is refused', async () => {
     emu = await emulator();
     setup = daemonSetup(emu);
-    const daemon = await startDaemon(setup, { env: { ANTHROPIC_API_KEY: 'sk-ant-wrong-key-000000000000' }, ready: false });
+    const daemon = await startDaemon(setup, {
+      env: { ANTHROPIC_API_KEY: 'sk-ant-wrong-key-000000000000' },
+      ready: false,
+    });
     const result = await daemon.done;
     expect(result.code).toBe(4);
     expect(result.stderr).toMatch(/stopping: the API key was refused \(401 authentication_error/);

@@ -197,10 +197,17 @@ describe('PathQueue', () => {
 
   it('retries a failed path when its back-off ends', async () => {
     const now = Date.now();
-    const failures = [{ path: 'flaky.txt', retryable: true, nextRetryAt: now + 30_000 }, { path: 'never.txt', retryable: false, nextRetryAt: null }];
+    const failures = [
+      { path: 'flaky.txt', retryable: true, nextRetryAt: now + 30_000 },
+      { path: 'never.txt', retryable: false, nextRetryAt: null },
+    ];
     const retryable = failures.filter((f) => f.retryable);
     const { q, calls } = queue({
-      nextRetryAfter: (t) => retryable.map((f) => f.nextRetryAt!).filter((at) => at > t).sort()[0] ?? null,
+      nextRetryAfter: (t) =>
+        retryable
+          .map((f) => f.nextRetryAt!)
+          .filter((at) => at > t)
+          .sort()[0] ?? null,
       retriesDueBy: (t) => retryable.filter((f) => f.nextRetryAt! <= t).map((f) => f.path),
     });
     q.afterWork();

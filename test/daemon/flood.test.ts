@@ -39,7 +39,11 @@ describe('daemon: an event flood', () => {
     try {
       for (let i = 0; i < FILES; i++) fs.writeFileSync(path.join(setup.root, `f${String(i).padStart(4, '0')}.txt`), `file ${i}`);
       await daemon.waitForLine(/"message":"more than 200 paths wait/, 30_000);
-      await waitFor(() => daemon.count(/"message":"reconciled \([^)]*too many pending/) >= 1, 'the full reconciliation after the overflow', 60_000);
+      await waitFor(
+        () => daemon.count(/"message":"reconciled \([^)]*too many pending/) >= 1,
+        'the full reconciliation after the overflow',
+        60_000,
+      );
       await waitForMirror(emu, setup, 'every file of the flood', 120_000);
     } finally {
       clearInterval(sampler);

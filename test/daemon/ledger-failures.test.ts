@@ -16,7 +16,7 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-describe('ledger: one path\'s failure and the retry schedule', () => {
+describe("ledger: one path's failure and the retry schedule", () => {
   it('reads one failure row, the earliest retry after a time, and the paths due by a time', () => {
     const t = 1_000_000;
     ledger.recordFailure('a.txt', 'too large', false, { size: 1, mtimeMs: 1 }, t);

@@ -9,7 +9,7 @@ import type { Emulator } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/log.js';
 import { FilesClient } from '../../src/remote/client.js';
-import { buildFilter } from '../../src/sync/reconcile.js';
+import { buildFilter } from '../../src/local/filter.js';
 import { TEST_KEY, emulator, syncSetup, writeTree, type SyncSetup } from '../helpers/sync.js';
 
 let emu: Emulator | undefined;
@@ -25,7 +25,11 @@ it('a delete batch of twenty empty files is held although one new empty file was
   emu = await emulator();
   setup = syncSetup(emu, { deletes: { maxCount: 5, maxShare: 1 } });
   const empties = Array.from({ length: 20 }, (_, i) => `empty/${i}.txt`);
-  writeTree(setup.root, { 'keep.txt': 'kept', 'new-empty.txt': '', ...Object.fromEntries(empties.map((p) => [p, ''])) });
+  writeTree(setup.root, {
+    'keep.txt': 'kept',
+    'new-empty.txt': '',
+    ...Object.fromEntries(empties.map((p) => [p, ''])),
+  });
   const first = await setup.sync();
   expect(first.code, first.stderr).toBe(0);
   fs.rmSync(path.join(setup.root, 'empty'), { recursive: true });
@@ -35,7 +39,14 @@ it('a delete batch of twenty empty files is held although one new empty file was
   const remote = new FilesClient({ baseUrl: emu.url, apiKey: TEST_KEY });
   try {
     const { filter } = await buildFilter(config);
-    const deps = { config: () => config, filter: () => filter, ledger, remote, logger: silentLogger(), signal: new AbortController().signal };
+    const deps = {
+      config: () => config,
+      filter: () => filter,
+      ledger,
+      remote,
+      logger: silentLogger(),
+      signal: new AbortController().signal,
+    };
     const outcome = await deleteBatch(deps, empties);
     expect(outcome.deleted).toBe(0);
     expect(outcome.held?.reason).toMatch(/^19 files deleted locally/);

@@ -58,16 +58,35 @@ describe('the SDK 1.x against the emulator', () => {
     ];
     for (const c of cases) {
       const meta = await client.files.upload({ file: await toFile(Buffer.from(c.content), c.name, { type: c.type }) });
-      expect(meta).toMatchObject({ type: 'file', filename: c.name, mime_type: c.type, size_bytes: Buffer.byteLength(c.content), downloadable: false, expires_at: null });
+      expect(meta).toMatchObject({
+        type: 'file',
+        filename: c.name,
+        mime_type: c.type,
+        size_bytes: Buffer.byteLength(c.content),
+        downloadable: false,
+        expires_at: null,
+      });
       expect(meta.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
-      expect(emu.state().files.find((f) => f.id === meta.id)).toMatchObject({ sha256: sha256(c.content), owner: 'self', mime_type: c.type });
+      expect(emu.state().files.find((f) => f.id === meta.id)).toMatchObject({
+        sha256: sha256(c.content),
+        owner: 'self',
+        mime_type: c.type,
+      });
     }
   });
 
   it('uploads with expires_in_seconds: expires_at is the upload time plus that; out of range is a 400', async () => {
-    const meta = await client.files.upload({ file: await toFile(Buffer.from('short-lived'), 'tmp.txt', { type: 'text/plain' }), expires_in_seconds: 7200 });
+    const meta = await client.files.upload({
+      file: await toFile(Buffer.from('short-lived'), 'tmp.txt', { type: 'text/plain' }),
+      expires_in_seconds: 7200,
+    });
     expect(Date.parse(meta.expires_at!) - Date.parse(meta.created_at)).toBe(7_200_000);
-    await expect(client.files.upload({ file: await toFile(Buffer.from('x'), 'x.txt', { type: 'text/plain' }), expires_in_seconds: 60 })).rejects.toBeInstanceOf(BadRequestError);
+    await expect(
+      client.files.upload({
+        file: await toFile(Buffer.from('x'), 'x.txt', { type: 'text/plain' }),
+        expires_in_seconds: 60,
+      }),
+    ).rejects.toBeInstanceOf(BadRequestError);
   });
 
   it('auto-paginates over several pages with page/next_page, newest first', async () => {
@@ -75,7 +94,8 @@ describe('the SDK 1.x against the emulator', () => {
     try {
       const c = sdk(own.url);
       const ids: string[] = [];
-      for (let i = 0; i < 25; i++) ids.push((await c.files.upload({ file: await toFile(Buffer.from(`file ${i}`), `f${i}.txt`, { type: 'text/plain' }) })).id);
+      for (let i = 0; i < 25; i++)
+        ids.push((await c.files.upload({ file: await toFile(Buffer.from(`file ${i}`), `f${i}.txt`, { type: 'text/plain' }) })).id);
       const before = records.length;
       const listed: string[] = [];
       for await (const f of c.files.list({ limit: 10 })) listed.push(f.id);
@@ -103,7 +123,9 @@ describe('the SDK 1.x against the emulator', () => {
   });
 
   it('retrieves metadata, deletes, then answers 404 (NotFoundError)', async () => {
-    const meta = await client.files.upload({ file: await toFile(Buffer.from('bye'), 'bye.txt', { type: 'text/plain' }) });
+    const meta = await client.files.upload({
+      file: await toFile(Buffer.from('bye'), 'bye.txt', { type: 'text/plain' }),
+    });
     expect(await client.files.retrieveMetadata(meta.id)).toEqual(meta);
     expect(await client.files.delete(meta.id)).toEqual({ id: meta.id, type: 'file_deleted' });
     await expect(client.files.retrieveMetadata(meta.id)).rejects.toBeInstanceOf(NotFoundError);
@@ -112,11 +134,18 @@ describe('the SDK 1.x against the emulator', () => {
 
   it('downloads a seeded downloadable file; an uploaded one is FileNotDownloadableError; an expired one FileExpiredError', async () => {
     const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 256));
-    const seeded = emu.seed({ filename: 'chart.png', content_base64: bytes.toString('base64'), mime_type: 'image/png', downloadable: true });
+    const seeded = emu.seed({
+      filename: 'chart.png',
+      content_base64: bytes.toString('base64'),
+      mime_type: 'image/png',
+      downloadable: true,
+    });
     const response = await client.files.download(seeded.id);
     expect(Buffer.from(await response.arrayBuffer())).toEqual(bytes);
 
-    const uploaded = await client.files.upload({ file: await toFile(Buffer.from('secret'), 'mine.txt', { type: 'text/plain' }) });
+    const uploaded = await client.files.upload({
+      file: await toFile(Buffer.from('secret'), 'mine.txt', { type: 'text/plain' }),
+    });
     const refused = await client.files.download(uploaded.id).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(Anthropic.FileNotDownloadableError);
     expect(refused).toBeInstanceOf(BadRequestError);
@@ -143,9 +172,22 @@ describe('answers', () => {
     // The checker refuses what the GA schema refuses, and takes the 3.1 null unions.
     expect(contract.validate('FileListResponse', { data: [], first_id: null, last_id: null, has_more: false })).not.toEqual([]);
     expect(contract.validate('FileListResponse', { data: [], next_page: null })).toEqual([]);
-    const meta = { id: 'file_x', type: 'file', filename: 'a', mime_type: 'text/plain', size_bytes: 1, created_at: '2025-04-15T18:37:24.100435Z' };
+    const meta = {
+      id: 'file_x',
+      type: 'file',
+      filename: 'a',
+      mime_type: 'text/plain',
+      size_bytes: 1,
+      created_at: '2025-04-15T18:37:24.100435Z',
+    };
     expect(contract.validate('FileMetadataSchema', { ...meta, expires_at: null })).toEqual([]);
     expect(contract.validate('FileMetadataSchema', { ...meta, expires_at: 5 })).not.toEqual([]);
-    expect(contract.validate('ErrorResponse', { type: 'error', error: { type: 'not_found_error', message: 'x', details: {} }, request_id: 'req_1' })).not.toEqual([]);
+    expect(
+      contract.validate('ErrorResponse', {
+        type: 'error',
+        error: { type: 'not_found_error', message: 'x', details: {} },
+        request_id: 'req_1',
+      }),
+    ).not.toEqual([]);
   });
 });

@@ -26,14 +26,22 @@ function raw(path: string, init: RequestInit & { headers?: Record<string, string
 }
 
 /** A raw upload of one `file` part built by FormData (undici escapes `"`, CR, LF in the filename). */
-function uploadForm(filename: string, content: string | Uint8Array = 'x', type = 'text/plain', headers: Record<string, string> = {}): Promise<Response> {
+function uploadForm(
+  filename: string,
+  content: string | Uint8Array = 'x',
+  type = 'text/plain',
+  headers: Record<string, string> = {},
+): Promise<Response> {
   const form = new FormData();
   form.append('file', new Blob([content], { type }), filename);
   return raw('/v1/files?beta=true', { method: 'POST', body: form, headers });
 }
 
 /** A multipart body written by hand, for what FormData cannot express (a part without Content-Type). */
-function handmade(parts: { name: string; filename?: string; type?: string; content: string }[]): { body: Buffer; contentType: string } {
+function handmade(parts: { name: string; filename?: string; type?: string; content: string }[]): {
+  body: Buffer;
+  contentType: string;
+} {
   const boundary = 'emulator-test-boundary-7MA4YWxkTrZu0gW';
   const chunks: Buffer[] = [];
   for (const p of parts) {
@@ -48,7 +56,11 @@ function handmade(parts: { name: string; filename?: string; type?: string; conte
 }
 
 async function errorOf(response: Response): Promise<{ status: number; type: string; message: string }> {
-  const body = (await response.json()) as { type: string; error: { type: string; message: string }; request_id: string };
+  const body = (await response.json()) as {
+    type: string;
+    error: { type: string; message: string };
+    request_id: string;
+  };
   expect(body.type).toBe('error');
   expect(body.request_id).toBe(response.headers.get('request-id'));
   return { status: response.status, type: body.error.type, message: body.error.message };
@@ -74,8 +86,16 @@ describe('the SDK against the emulator', () => {
       { name: 'résumé 📄 ünïcödé.md', type: 'text/markdown', content: '# hi' },
     ];
     for (const c of cases) {
-      const meta = await client.beta.files.upload({ file: await toFile(Buffer.from(c.content), c.name, { type: c.type }) });
-      expect(meta).toMatchObject({ type: 'file', filename: c.name, mime_type: c.type, size_bytes: Buffer.byteLength(c.content), downloadable: false });
+      const meta = await client.beta.files.upload({
+        file: await toFile(Buffer.from(c.content), c.name, { type: c.type }),
+      });
+      expect(meta).toMatchObject({
+        type: 'file',
+        filename: c.name,
+        mime_type: c.type,
+        size_bytes: Buffer.byteLength(c.content),
+        downloadable: false,
+      });
       expect(meta.id).toMatch(/^file_[0-9A-Za-z]{24}$/);
       expect(meta.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
       const inspected = emu.state().files.find((f) => f.id === meta.id);
@@ -91,7 +111,11 @@ describe('the SDK against the emulator', () => {
     expect(res.status).toBe(200);
     expect(((await res.json()) as { mime_type: string }).mime_type).toBe('application/octet-stream');
     const typed = handmade([{ name: 'file', filename: 'typed.txt', type: 'text/plain', content: 'abc' }]);
-    const res2 = await raw('/v1/files', { method: 'POST', body: typed.body, headers: { 'content-type': typed.contentType } });
+    const res2 = await raw('/v1/files', {
+      method: 'POST',
+      body: typed.body,
+      headers: { 'content-type': typed.contentType },
+    });
     expect(((await res2.json()) as { mime_type: string }).mime_type).toBe('text/plain');
   });
 
@@ -101,7 +125,13 @@ describe('the SDK against the emulator', () => {
       const c = sdk(own.url);
       const ids: string[] = [];
       for (let i = 0; i < 25; i++) {
-        ids.push((await c.beta.files.upload({ file: await toFile(Buffer.from(`file ${i}`), `f${i}.txt`, { type: 'text/plain' }) })).id);
+        ids.push(
+          (
+            await c.beta.files.upload({
+              file: await toFile(Buffer.from(`file ${i}`), `f${i}.txt`, { type: 'text/plain' }),
+            })
+          ).id,
+        );
       }
       const newestFirst = [...ids].reverse();
       const before = records.length;
@@ -139,7 +169,9 @@ describe('the SDK against the emulator', () => {
   });
 
   it('retrieves metadata, deletes, then answers 404 (NotFoundError) for the id', async () => {
-    const meta = await client.beta.files.upload({ file: await toFile(Buffer.from('bye'), 'bye.txt', { type: 'text/plain' }) });
+    const meta = await client.beta.files.upload({
+      file: await toFile(Buffer.from('bye'), 'bye.txt', { type: 'text/plain' }),
+    });
     const got = await client.beta.files.retrieveMetadata(meta.id);
     expect(got).toEqual(meta);
     expect(await client.beta.files.delete(meta.id)).toEqual({ id: meta.id, type: 'file_deleted' });
@@ -150,15 +182,27 @@ describe('the SDK against the emulator', () => {
 
   it('downloads a seeded downloadable file and refuses an uploaded one with 400', async () => {
     const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 256));
-    const seeded = emu.seed({ filename: 'chart.png', content_base64: bytes.toString('base64'), mime_type: 'image/png', downloadable: true });
-    expect(seeded).toMatchObject({ owner: 'another-application', downloadable: true, sha256: sha256(bytes), size_bytes: 3000 });
+    const seeded = emu.seed({
+      filename: 'chart.png',
+      content_base64: bytes.toString('base64'),
+      mime_type: 'image/png',
+      downloadable: true,
+    });
+    expect(seeded).toMatchObject({
+      owner: 'another-application',
+      downloadable: true,
+      sha256: sha256(bytes),
+      size_bytes: 3000,
+    });
     const response = await client.beta.files.download(seeded.id);
     expect(response.headers.get('content-type')).toBe('application/octet-stream');
     expect(Buffer.from(await response.arrayBuffer())).toEqual(bytes);
     const meta = await client.beta.files.retrieveMetadata(seeded.id);
     expect(meta).toMatchObject({ filename: 'chart.png', mime_type: 'image/png', downloadable: true });
 
-    const uploaded = await client.beta.files.upload({ file: await toFile(Buffer.from('secret'), 'mine.txt', { type: 'text/plain' }) });
+    const uploaded = await client.beta.files.upload({
+      file: await toFile(Buffer.from('secret'), 'mine.txt', { type: 'text/plain' }),
+    });
     await expect(client.beta.files.download(uploaded.id)).rejects.toBeInstanceOf(BadRequestError);
     await expect(client.beta.files.download('file_unknown00000000000000000')).rejects.toBeInstanceOf(NotFoundError);
   });
@@ -167,7 +211,9 @@ describe('the SDK against the emulator', () => {
     await expect(sdk(emu.url, { apiKey: 'sk-wrong-key' }).beta.files.list()).rejects.toBeInstanceOf(AuthenticationError);
     const bearer = sdk(emu.url, { apiKey: null, authToken: KEY });
     expect(Array.isArray((await bearer.beta.files.list({ limit: 1 })).data)).toBe(true);
-    const noKey = await recorded(`${emu.url}/v1/files`, { headers: { 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' } });
+    const noKey = await recorded(`${emu.url}/v1/files`, {
+      headers: { 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' },
+    });
     expect(await errorOf(noKey)).toMatchObject({ status: 401, type: 'authentication_error' });
     const wrong = await raw('/v1/files', { headers: { 'x-api-key': `${KEY}x` } });
     const err = await errorOf(wrong);
@@ -176,14 +222,18 @@ describe('the SDK against the emulator', () => {
   });
 
   it('answers with API-version 2026-10-21 details only when that version is asked for', async () => {
-    const uploaded = await client.beta.files.upload({ file: await toFile(Buffer.from('x'), 'd.txt', { type: 'text/plain' }) });
+    const uploaded = await client.beta.files.upload({
+      file: await toFile(Buffer.from('x'), 'd.txt', { type: 'text/plain' }),
+    });
     const beta = (await (await raw(`/v1/files/${uploaded.id}/content`)).json()) as { error: Record<string, unknown> };
     expect(beta.error.details).toBeUndefined();
     const ga = await raw(`/v1/files/${uploaded.id}/content`, {
       headers: { 'x-api-key': '', authorization: `Bearer ${KEY}`, 'anthropic-version': '2026-10-21' },
     });
     expect(ga.status).toBe(400);
-    expect(((await ga.json()) as { error: { details: unknown } }).error.details).toEqual({ error_code: 'file_not_downloadable' });
+    expect(((await ga.json()) as { error: { details: unknown } }).error.details).toEqual({
+      error_code: 'file_not_downloadable',
+    });
   });
 });
 
@@ -192,23 +242,32 @@ describe('raw HTTP checks', () => {
     expect((await raw('/v1/files')).status).toBe(200);
     expect((await raw('/v1/files?beta=true&limit=1')).status).toBe(200);
     expect(await errorOf(await raw('/v1/nothing'))).toMatchObject({ status: 404, type: 'not_found_error' });
-    expect(await errorOf(await raw('/v1/files', { method: 'PUT' }))).toMatchObject({ status: 404, type: 'not_found_error' });
+    expect(await errorOf(await raw('/v1/files', { method: 'PUT' }))).toMatchObject({
+      status: 404,
+      type: 'not_found_error',
+    });
     expect(await errorOf(await raw('/v1/files/a/b/c'))).toMatchObject({ status: 404, type: 'not_found_error' });
   });
 
   it('checks anthropic-version and anthropic-beta', async () => {
     // Since GA (files-api.md) a request without the files beta header gets the GA shapes, not a 404.
-    const noBeta = await recorded(`${emu.url}/v1/files`, { headers: { 'x-api-key': KEY, 'anthropic-version': '2023-06-01' } });
+    const noBeta = await recorded(`${emu.url}/v1/files`, {
+      headers: { 'x-api-key': KEY, 'anthropic-version': '2023-06-01' },
+    });
     expect(noBeta.status).toBe(200);
     expect(await noBeta.json()).toHaveProperty('next_page');
     const otherBetaOnly = await raw('/v1/files', { headers: { 'anthropic-beta': 'pdfs-2024-09-25' } });
     expect(otherBetaOnly.status).toBe(200);
     expect(await otherBetaOnly.json()).not.toHaveProperty('has_more');
-    const unknown = await raw('/v1/files', { headers: { 'anthropic-beta': 'files-api-2025-04-14,made-up-beta-2099-01-01' } });
+    const unknown = await raw('/v1/files', {
+      headers: { 'anthropic-beta': 'files-api-2025-04-14,made-up-beta-2099-01-01' },
+    });
     expect(await errorOf(unknown)).toMatchObject({ status: 400, type: 'invalid_request_error' });
     const listed = await raw('/v1/files', { headers: { 'anthropic-beta': 'pdfs-2024-09-25, files-api-2025-04-14' } });
     expect(listed.status).toBe(200);
-    const noVersion = await recorded(`${emu.url}/v1/files`, { headers: { 'x-api-key': KEY, 'anthropic-beta': 'files-api-2025-04-14' } });
+    const noVersion = await recorded(`${emu.url}/v1/files`, {
+      headers: { 'x-api-key': KEY, 'anthropic-beta': 'files-api-2025-04-14' },
+    });
     expect(await errorOf(noVersion)).toMatchObject({ status: 400, type: 'invalid_request_error' });
     const badVersion = await raw('/v1/files', { headers: { 'anthropic-version': '1999-01-01' } });
     expect(await errorOf(badVersion)).toMatchObject({ status: 400, type: 'invalid_request_error' });
@@ -217,7 +276,11 @@ describe('raw HTTP checks', () => {
   it('accepts the beta header repeated', async () => {
     const status = await new Promise<number>((resolve, reject) => {
       const req = http.request(`${emu.url}/v1/files`, {
-        headers: { 'x-api-key': KEY, 'anthropic-version': '2023-06-01', 'anthropic-beta': ['pdfs-2024-09-25', 'files-api-2025-04-14'] },
+        headers: {
+          'x-api-key': KEY,
+          'anthropic-version': '2023-06-01',
+          'anthropic-beta': ['pdfs-2024-09-25', 'files-api-2025-04-14'],
+        },
       });
       req.on('response', (res) => {
         res.resume();
@@ -231,7 +294,10 @@ describe('raw HTTP checks', () => {
 
   it('validates limit (1..1000, an integer)', async () => {
     for (const limit of ['0', '1001', '-1', 'abc', '1.5', '']) {
-      expect(await errorOf(await raw(`/v1/files?limit=${limit}`))).toMatchObject({ status: 400, type: 'invalid_request_error' });
+      expect(await errorOf(await raw(`/v1/files?limit=${limit}`))).toMatchObject({
+        status: 400,
+        type: 'invalid_request_error',
+      });
     }
     expect((await raw('/v1/files?limit=1000')).status).toBe(200);
     expect((await raw('/v1/files?limit=1')).status).toBe(200);
@@ -243,7 +309,11 @@ describe('raw HTTP checks', () => {
     const bad = ['<', '>', ':', '"', '|', '?', '*', '\\', '/', '\u0000', '\u0001', '\t', '\n', '\r', '\u001f'].map((c) => `a${c}b.txt`);
     for (const name of [...bad, 'x'.repeat(256), '']) {
       const response = await uploadForm(name);
-      expect({ name, ...(await errorOf(response)) }).toMatchObject({ name, status: 400, type: 'invalid_request_error' });
+      expect({ name, ...(await errorOf(response)) }).toMatchObject({
+        name,
+        status: 400,
+        type: 'invalid_request_error',
+      });
     }
     const before = emu.state().files.length;
     expect((await uploadForm('x'.repeat(255))).status).toBe(200);
@@ -258,13 +328,27 @@ describe('raw HTTP checks', () => {
   it('refuses a body without a file part, a plain `file` field, and a non-multipart body', async () => {
     const form = new FormData();
     form.append('purpose', 'nothing');
-    expect(await errorOf(await raw('/v1/files', { method: 'POST', body: form }))).toMatchObject({ status: 400, type: 'invalid_request_error' });
+    expect(await errorOf(await raw('/v1/files', { method: 'POST', body: form }))).toMatchObject({
+      status: 400,
+      type: 'invalid_request_error',
+    });
     const field = new FormData();
     field.append('file', 'just text');
-    expect(await errorOf(await raw('/v1/files', { method: 'POST', body: field }))).toMatchObject({ status: 400, type: 'invalid_request_error' });
-    const json = await raw('/v1/files', { method: 'POST', body: '{"file":"x"}', headers: { 'content-type': 'application/json' } });
+    expect(await errorOf(await raw('/v1/files', { method: 'POST', body: field }))).toMatchObject({
+      status: 400,
+      type: 'invalid_request_error',
+    });
+    const json = await raw('/v1/files', {
+      method: 'POST',
+      body: '{"file":"x"}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(await errorOf(json)).toMatchObject({ status: 400, type: 'invalid_request_error' });
-    const broken = await raw('/v1/files', { method: 'POST', body: 'garbage', headers: { 'content-type': 'multipart/form-data; boundary=zzz' } });
+    const broken = await raw('/v1/files', {
+      method: 'POST',
+      body: 'garbage',
+      headers: { 'content-type': 'multipart/form-data; boundary=zzz' },
+    });
     expect(await errorOf(broken)).toMatchObject({ status: 400, type: 'invalid_request_error' });
   });
 
@@ -273,14 +357,21 @@ describe('raw HTTP checks', () => {
     const big = await uploadForm('big.bin', new Uint8Array(MAX_BYTES + 1), 'application/octet-stream');
     expect(await errorOf(big)).toMatchObject({ status: 413, type: 'request_too_large' });
     // Chunked, no Content-Length: the cap is found while reading.
-    const { body, contentType } = handmade([{ name: 'file', filename: 'big.bin', type: 'application/octet-stream', content: 'y'.repeat(MAX_BYTES * 2) }]);
+    const { body, contentType } = handmade([
+      { name: 'file', filename: 'big.bin', type: 'application/octet-stream', content: 'y'.repeat(MAX_BYTES * 2) },
+    ]);
     const stream = new ReadableStream<Uint8Array>({
       start(controller) {
         for (let at = 0; at < body.length; at += 8192) controller.enqueue(body.subarray(at, at + 8192));
         controller.close();
       },
     });
-    const chunked = await raw('/v1/files', { method: 'POST', body: stream, headers: { 'content-type': contentType }, duplex: 'half' });
+    const chunked = await raw('/v1/files', {
+      method: 'POST',
+      body: stream,
+      headers: { 'content-type': contentType },
+      duplex: 'half',
+    });
     expect(await errorOf(chunked)).toMatchObject({ status: 413, type: 'request_too_large' });
     expect(emu.state().files.length).toBe(before);
     // The connection is still usable afterwards.
@@ -300,7 +391,13 @@ describe('answers', () => {
     expect(validateRecorded(contract, records)).toEqual([]);
     // The checker itself refuses what the spec refuses.
     expect(contract.validate('BetaFileMetadataSchema', { id: 'file_x', type: 'file' })).not.toEqual([]);
-    expect(contract.validate('BetaErrorResponse', { type: 'error', error: { type: 'not_found_error' }, request_id: 'req_1' })).not.toEqual([]);
+    expect(
+      contract.validate('BetaErrorResponse', {
+        type: 'error',
+        error: { type: 'not_found_error' },
+        request_id: 'req_1',
+      }),
+    ).not.toEqual([]);
     expect(contract.validate('BetaFileListResponse', { data: [], first_id: null, last_id: null, has_more: false })).toEqual([]);
   });
 });

@@ -73,7 +73,10 @@ describe('GA listing', () => {
   });
 
   it('refuses a cursor it did not hand out, and the beta cursors', async () => {
-    expect(await errorOf(await api('/v1/files?page=page_bogus'))).toMatchObject({ status: 400, type: 'invalid_request_error' });
+    expect(await errorOf(await api('/v1/files?page=page_bogus'))).toMatchObject({
+      status: 400,
+      type: 'invalid_request_error',
+    });
     const f = await uploaded('a.txt');
     expect(await errorOf(await api(`/v1/files?after_id=${f.id}`))).toMatchObject({ status: 400 });
     expect(await errorOf(await api(`/v1/files?before_id=${f.id}`))).toMatchObject({ status: 400 });
@@ -101,7 +104,10 @@ describe('ids[] look-ups', () => {
   it('takes at most 100 distinct ids and never page or limit', async () => {
     const ids = (n: number) => Array.from({ length: n }, (_, i) => `ids[]=file_${String(i).padStart(24, '0')}`).join('&');
     expect((await api(`/v1/files?${ids(100)}`)).status).toBe(200);
-    expect(await errorOf(await api(`/v1/files?${ids(101)}`))).toMatchObject({ status: 400, type: 'invalid_request_error' });
+    expect(await errorOf(await api(`/v1/files?${ids(101)}`))).toMatchObject({
+      status: 400,
+      type: 'invalid_request_error',
+    });
     // 150 parameters naming 100 distinct ids are 100 ids.
     expect((await api(`/v1/files?${ids(100)}&${ids(50)}`)).status).toBe(200);
     expect(await errorOf(await api(`/v1/files?${ids(2)}&limit=10`))).toMatchObject({ status: 400 });
@@ -112,7 +118,10 @@ describe('ids[] look-ups', () => {
 describe('expiry', () => {
   it('takes expires_in_seconds from 3600 to 7776000 and sets expires_at to upload time plus that', async () => {
     for (const bad of ['3599', '7776001', 'soon', '-5', '1.5']) {
-      expect(await errorOf(await upload('x.txt', { expires_in_seconds: bad }))).toMatchObject({ status: 400, type: 'invalid_request_error' });
+      expect(await errorOf(await upload('x.txt', { expires_in_seconds: bad }))).toMatchObject({
+        status: 400,
+        type: 'invalid_request_error',
+      });
     }
     const f = await uploaded('x.txt', { expires_in_seconds: '3600' });
     expect(Date.parse(f.expires_at!) - Date.parse(f.created_at)).toBe(3_600_000);
@@ -121,7 +130,11 @@ describe('expiry', () => {
   });
 
   it('past expires_at (the clock advanced) the download is 404 file_expired; the file still lists', async () => {
-    const seeded = emu.seed({ filename: 'out.png', content_base64: Buffer.from('png').toString('base64'), downloadable: true });
+    const seeded = emu.seed({
+      filename: 'out.png',
+      content_base64: Buffer.from('png').toString('base64'),
+      downloadable: true,
+    });
     emu.expire(seeded.id, 3600);
     expect((await api(`/v1/files/${seeded.id}/content`)).status).toBe(200);
     const before = Date.parse((await api('/v1/files')).headers.get('date')!);
@@ -134,7 +147,9 @@ describe('expiry', () => {
     const listed = (await (await api('/v1/files')).json()) as Page;
     expect(listed.data.map((f) => f.id)).toContain(seeded.id);
     // The beta contract answers the same 404 without details (its envelope has none).
-    const beta = await fetch(`${emu.url}/v1/files/${seeded.id}/content`, { headers: { 'x-api-key': KEY, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' } });
+    const beta = await fetch(`${emu.url}/v1/files/${seeded.id}/content`, {
+      headers: { 'x-api-key': KEY, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' },
+    });
     expect(await errorOf(beta)).toEqual({ status: 404, type: 'not_found_error', code: undefined });
   });
 
@@ -150,20 +165,37 @@ describe('GA headers, errors and test routes', () => {
   it('accepts the key as Bearer or x-api-key, and refuses a wrong one', async () => {
     expect((await api('/v1/files')).status).toBe(200);
     expect((await api('/v1/files', { headers: { authorization: '', 'x-api-key': KEY } })).status).toBe(200);
-    expect(await errorOf(await api('/v1/files', { headers: { authorization: 'Bearer nope' } }))).toMatchObject({ status: 401, type: 'authentication_error' });
+    expect(await errorOf(await api('/v1/files', { headers: { authorization: 'Bearer nope' } }))).toMatchObject({
+      status: 401,
+      type: 'authentication_error',
+    });
   });
 
   it('sends error.details.error_code only with version 2026-10-21 and only for errors that have one', async () => {
     const f = await uploaded('mine.txt');
-    expect(await errorOf(await api(`/v1/files/${f.id}/content`))).toEqual({ status: 400, type: 'invalid_request_error', code: 'file_not_downloadable' });
-    expect(await errorOf(await api(`/v1/files/${f.id}/content`, { headers: { 'anthropic-version': '2023-06-01' } }))).toMatchObject({ code: undefined });
-    expect(await errorOf(await api('/v1/files/file_missing'))).toEqual({ status: 404, type: 'not_found_error', code: undefined });
+    expect(await errorOf(await api(`/v1/files/${f.id}/content`))).toEqual({
+      status: 400,
+      type: 'invalid_request_error',
+      code: 'file_not_downloadable',
+    });
+    expect(await errorOf(await api(`/v1/files/${f.id}/content`, { headers: { 'anthropic-version': '2023-06-01' } }))).toMatchObject({
+      code: undefined,
+    });
+    expect(await errorOf(await api('/v1/files/file_missing'))).toEqual({
+      status: 404,
+      type: 'not_found_error',
+      code: undefined,
+    });
     const small = await startEmulator({ apiKey: KEY, storageQuotaBytes: 4 });
     try {
       const form = new FormData();
       form.append('file', new Blob(['too big for the quota']), 'q.txt');
       const res = await fetch(`${small.url}/v1/files`, { method: 'POST', body: form, headers: GA });
-      expect(await errorOf(res)).toEqual({ status: 400, type: 'invalid_request_error', code: 'storage_quota_exceeded' });
+      expect(await errorOf(res)).toEqual({
+        status: 400,
+        type: 'invalid_request_error',
+        code: 'storage_quota_exceeded',
+      });
     } finally {
       await small.close();
     }

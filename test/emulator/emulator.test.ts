@@ -50,7 +50,10 @@ async function uploadOk(emu: Emulator, name: string, content: string): Promise<{
 const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
 function admin(emu: Emulator, route: string, method = 'GET', body?: unknown): Promise<Response> {
-  return fetch(`${emu.url}/_emulator/${route}`, body === undefined ? { method } : { method, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  return fetch(
+    `${emu.url}/_emulator/${route}`,
+    body === undefined ? { method } : { method, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } },
+  );
 }
 
 describe('storage', () => {
@@ -61,7 +64,12 @@ describe('storage', () => {
     const b = await uploadOk(first, 'b.txt', 'bravo');
     const c = await uploadOk(first, 'c.txt', 'charlie');
     expect((await api(first, `/v1/files/${b.id}`, { method: 'DELETE' })).status).toBe(200);
-    const seeded = first.seed({ filename: 'out.csv', content_base64: Buffer.from('x,y\n1,2\n').toString('base64'), downloadable: true, owner: 'code-execution' });
+    const seeded = first.seed({
+      filename: 'out.csv',
+      content_base64: Buffer.from('x,y\n1,2\n').toString('base64'),
+      downloadable: true,
+      owner: 'code-execution',
+    });
     const before = first.state().files;
     await first.close();
     await first.close(); // idempotent
@@ -104,7 +112,9 @@ describe('storage', () => {
     expect(body.error.message).toMatch(/storage limit/i);
     expect(body.error.details).toBeUndefined();
     const ga = await upload(emu, 'b.txt', 'x'.repeat(60), { 'anthropic-version': '2026-10-21' });
-    expect(((await ga.json()) as { error: { details: unknown } }).error.details).toEqual({ error_code: 'storage_quota_exceeded' });
+    expect(((await ga.json()) as { error: { details: unknown } }).error.details).toEqual({
+      error_code: 'storage_quota_exceeded',
+    });
     expect(emu.state().files).toHaveLength(1);
   });
 
@@ -115,7 +125,9 @@ describe('storage', () => {
     const chunk = Buffer.alloc(1024 * 1024);
     const hash = createHash('sha256');
     const boundary = 'big-upload-boundary-0123456789';
-    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+    const head = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+    );
     const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
     let sent = 0;
     const body = new ReadableStream<Uint8Array>({
@@ -159,7 +171,11 @@ describe('storage', () => {
     await new Promise<void>((resolve) => {
       const req = http.request(`${emu.url}/v1/files`, {
         method: 'POST',
-        headers: { ...HEADERS, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': '100000' },
+        headers: {
+          ...HEADERS,
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+          'content-length': '100000',
+        },
       });
       req.on('error', () => resolve());
       req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="half.bin"\r\n\r\n${'z'.repeat(5000)}`);
@@ -194,7 +210,6 @@ describe('faults', () => {
     await emu.close();
     expect(performance.now() - t).toBeLessThan(1000);
   });
-
 
   it('injects counted faults in order, with retry-after on 429s, and counts them', async () => {
     const emu = await start({ faults: { count429: 2, count500: 1, count529: 1, retryAfterSeconds: 3 } });
@@ -318,10 +333,21 @@ describe('inspection and seeding', () => {
   it('seeds over HTTP, shows owners, filters by scope_id and validates seeds', async () => {
     const emu = await start();
     const mine = await uploadOk(emu, 'mine.txt', 'mine');
-    const res = await admin(emu, 'seed', 'POST', { filename: 'theirs.pdf', content_base64: Buffer.from('%PDF').toString('base64'), mime_type: 'application/pdf', owner: 'other-app' });
+    const res = await admin(emu, 'seed', 'POST', {
+      filename: 'theirs.pdf',
+      content_base64: Buffer.from('%PDF').toString('base64'),
+      mime_type: 'application/pdf',
+      owner: 'other-app',
+    });
     expect(res.status).toBe(200);
     const theirs = (await res.json()) as InspectedFile;
-    expect(theirs).toMatchObject({ filename: 'theirs.pdf', owner: 'other-app', downloadable: false, size_bytes: 4, sha256: sha256('%PDF') });
+    expect(theirs).toMatchObject({
+      filename: 'theirs.pdf',
+      owner: 'other-app',
+      downloadable: false,
+      size_bytes: 4,
+      sha256: sha256('%PDF'),
+    });
     const scoped = emu.seed({ filename: 'session-out.txt', content_base64: '', scope_id: 'session_123' });
     expect(scoped.scope_id).toBe('session_123');
     const state = (await (await admin(emu, 'state')).json()) as { files: InspectedFile[] };
@@ -330,7 +356,9 @@ describe('inspection and seeding', () => {
       [theirs.id, 'other-app'],
       [scoped.id, 'another-application'],
     ]);
-    const inScope = (await (await api(emu, '/v1/files?scope_id=session_123')).json()) as { data: { id: string; scope: unknown }[] };
+    const inScope = (await (await api(emu, '/v1/files?scope_id=session_123')).json()) as {
+      data: { id: string; scope: unknown }[];
+    };
     expect(inScope.data).toHaveLength(1);
     expect(inScope.data[0]).toMatchObject({ id: scoped.id, scope: { id: 'session_123', type: 'session' } });
     const all = (await (await api(emu, '/v1/files')).json()) as { data: { scope: unknown }[] };
@@ -350,10 +378,12 @@ describe('lifecycle and CLI', () => {
     const emu = await startEmulator({ apiKey: KEY });
     const agent = new http.Agent({ keepAlive: true });
     await new Promise<void>((resolve, reject) => {
-      http.get(`${emu.url}/v1/files`, { agent, headers: HEADERS }, (res) => {
-        res.resume();
-        res.on('end', resolve);
-      }).on('error', reject);
+      http
+        .get(`${emu.url}/v1/files`, { agent, headers: HEADERS }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        })
+        .on('error', reject);
     });
     const t = performance.now();
     await emu.close();
@@ -367,9 +397,16 @@ describe('lifecycle and CLI', () => {
     let out = '';
     stdout.on('data', (d: Buffer) => (out += d.toString()));
     const stop = new AbortController();
-    const done = runEmulatorCommand(['--port', '0', '--api-key', 'sk-cli-key', '--rate-limit', '100/60000', '--latency-ms', '0'], {}, { stdout, stderr, signal: stop.signal });
+    const done = runEmulatorCommand(
+      ['--port', '0', '--api-key', 'sk-cli-key', '--rate-limit', '100/60000', '--latency-ms', '0'],
+      {},
+      { stdout, stderr, signal: stop.signal },
+    );
     await expect.poll(() => out).toMatch(/\n$/);
-    const m = /^files-sync emulator listening on (http:\/\/127\.0\.0\.1:(\d+))\nto use it, in another shell:\n {2}export ANTHROPIC_BASE_URL=\1\n {2}export ANTHROPIC_API_KEY='<the key given with --api-key>'\n$/.exec(out);
+    const m =
+      /^files-sync emulator listening on (http:\/\/127\.0\.0\.1:(\d+))\nto use it, in another shell:\n {2}export ANTHROPIC_BASE_URL=\1\n {2}export ANTHROPIC_API_KEY='<the key given with --api-key>'\n$/.exec(
+        out,
+      );
     expect(m).not.toBeNull();
     const res = await fetch(`${m?.[1]}/v1/files`, { headers: { ...HEADERS, 'x-api-key': 'sk-cli-key' } });
     expect(res.status).toBe(200);
@@ -379,7 +416,10 @@ describe('lifecycle and CLI', () => {
   });
 
   it('takes the key from FILES_SYNC_EMULATOR_KEY, else the default test key', async () => {
-    for (const [env, key] of [[{ FILES_SYNC_EMULATOR_KEY: 'sk-from-env' }, 'sk-from-env'], [{}, 'sk-emulator-local']] as const) {
+    for (const [env, key] of [
+      [{ FILES_SYNC_EMULATOR_KEY: 'sk-from-env' }, 'sk-from-env'],
+      [{}, 'sk-emulator-local'],
+    ] as const) {
       const stdout = new PassThrough();
       let out = '';
       stdout.on('data', (d: Buffer) => (out += d.toString()));

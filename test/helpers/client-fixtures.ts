@@ -12,7 +12,12 @@ import { FilesClient, type FilesClientOptions } from '../../src/remote/index.js'
 export const TEST_KEY = 'sk-ant-test-key-0123456789abcdef';
 
 /** Back-off shortened for tests: the policy's shape is unchanged, only its scale. */
-export const FAST_RETRY = { baseDelayMs: 5, maxDelayMs: 50, rateLimitBaseDelayMs: 20, rateLimitMaxDelayMs: 100 } as const;
+export const FAST_RETRY = {
+  baseDelayMs: 5,
+  maxDelayMs: 50,
+  rateLimitBaseDelayMs: 20,
+  rateLimitMaxDelayMs: 100,
+} as const;
 
 /** Starts an emulator on an ephemeral loopback port, closed when the test ends. */
 export async function emulator(options: Partial<EmulatorOptions> = {}): Promise<Emulator> {
@@ -75,7 +80,12 @@ export async function localServer(handler: (req: http.IncomingMessage, res: http
 /** Sends a JSON answer. */
 export function json(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'request-id': 'req_local', ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'request-id': 'req_local',
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -86,5 +96,14 @@ export function apiError(type: string, message: string): unknown {
 
 /** A valid FileMetadata for fake servers. */
 export function fileMeta(id: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id, type: 'file', filename: `${id}.txt`, mime_type: 'text/plain', size_bytes: 3, created_at: '2025-04-15T18:37:24.100435Z', downloadable: false, ...extra };
+  return {
+    id,
+    type: 'file',
+    filename: `${id}.txt`,
+    mime_type: 'text/plain',
+    size_bytes: 3,
+    created_at: '2025-04-15T18:37:24.100435Z',
+    downloadable: false,
+    ...extra,
+  };
 }

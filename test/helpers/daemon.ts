@@ -43,7 +43,10 @@ export async function startDaemon(
   setup: SyncSetup,
   options: { args?: string[]; env?: NodeJS.ProcessEnv; ready?: boolean } = {},
 ): Promise<DaemonProcess> {
-  const { child, done } = spawnCli(['daemon', '--config', setup.configFile, ...(options.args ?? [])], { ...setup.env, ...options.env });
+  const { child, done } = spawnCli(['daemon', '--config', setup.configFile, ...(options.args ?? [])], {
+    ...setup.env,
+    ...options.env,
+  });
   running.add(child);
   void done.then(() => running.delete(child));
   const lines: string[] = [];
@@ -85,7 +88,11 @@ export async function startDaemon(
 export async function killDaemons(): Promise<void> {
   const children = [...running];
   for (const child of children) child.kill('SIGKILL');
-  await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve(null) : c.once('close', resolve)))));
+  await Promise.all(
+    children.map(
+      (c) => new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve(null) : c.once('close', resolve))),
+    ),
+  );
 }
 
 /** The daemon's live status over its control socket. */
@@ -124,7 +131,12 @@ export async function waitForMirror(emu: Emulator, setup: SyncSetup, what: strin
 
 /** Our files in the emulator: remote filename → sha256. */
 export function remoteFiles(emu: Emulator): Map<string, string> {
-  return new Map(emu.state().files.filter((f) => f.owner === 'self').map((f) => [f.filename, f.sha256]));
+  return new Map(
+    emu
+      .state()
+      .files.filter((f) => f.owner === 'self')
+      .map((f) => [f.filename, f.sha256]),
+  );
 }
 
 /** The ledger's rows (read-only, beside the running daemon). */

@@ -19,7 +19,15 @@ export function fillLedger(file: string, rows = 600): void {
   const ledger = Ledger.open(file);
   ledger.transaction(() => {
     for (let i = 0; i < rows; i++) {
-      const content = { path: `dir/file-${i}.txt`, size: 10, mtimeMs: 1, ino: i + 10, sha256: `h${i}`.padEnd(64, '0'), mimeType: 'text/plain', remoteName: `dir∕file-${i}.txt` };
+      const content = {
+        path: `dir/file-${i}.txt`,
+        size: 10,
+        mtimeMs: 1,
+        ino: i + 10,
+        sha256: `h${i}`.padEnd(64, '0'),
+        mimeType: 'text/plain',
+        remoteName: `dir∕file-${i}.txt`,
+      };
       ledger.finishUpload(null, content, meta(i), 0, 1);
     }
   });
@@ -40,4 +48,3 @@ export function damageLedger(file: string): void {
   expect(() => check.prepare('SELECT * FROM files ORDER BY path').all()).toThrow(/malformed/);
   check.close();
 }
-

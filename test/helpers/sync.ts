@@ -96,7 +96,10 @@ export function syncSetup(emu: Emulator, config: Record<string, unknown> = {}, c
   const { api, ...rest } = config as { api?: Record<string, unknown> };
   // The beta contract is spoken as SDK 0.121.0 spoke it: x-api-key and version 2023-06-01.
   const contractKeys = contract === 'beta' ? { contract: 'beta', version: '2023-06-01' } : { contract: 'ga' };
-  fs.writeFileSync(configFile, JSON.stringify({ root, stateDir, settleSeconds: 0, api: { baseUrl: emu.url, ...contractKeys, ...api }, ...rest }));
+  fs.writeFileSync(
+    configFile,
+    JSON.stringify({ root, stateDir, settleSeconds: 0, api: { baseUrl: emu.url, ...contractKeys, ...api }, ...rest }),
+  );
   const env = { ANTHROPIC_API_KEY: TEST_KEY };
   return {
     dir,

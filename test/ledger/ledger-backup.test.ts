@@ -21,7 +21,12 @@ afterEach(async () => {
 
 const backupsOf = (s: SyncSetup) => {
   const dir = path.join(s.stateDir, 'backups');
-  return fs.existsSync(dir) ? fs.readdirSync(dir).sort().map((n) => path.join(dir, n)) : [];
+  return fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .sort()
+        .map((n) => path.join(dir, n))
+    : [];
 };
 
 const tree = (n: number, tag = ''): Record<string, string> =>
@@ -54,7 +59,10 @@ async function statusJson(s: SyncSetup): Promise<{ unclaimedCopies: { id: string
 function duplicates(e: Emulator): string[] {
   const counts = new Map<string, number>();
   for (const f of e.state().files.filter((f) => f.owner === 'self')) counts.set(f.filename, (counts.get(f.filename) ?? 0) + 1);
-  return [...counts].filter(([, n]) => n > 1).map(([name]) => name).sort();
+  return [...counts]
+    .filter(([, n]) => n > 1)
+    .map(([name]) => name)
+    .sort();
 }
 
 describe('ledger backups', () => {
@@ -70,7 +78,10 @@ describe('ledger backups', () => {
       made.push(backupsOf(setup).at(-1)!);
     }
     const kept = backupsOf(setup);
-    expect(kept.every((f) => /ledger-\d{4}-\d\d-\d\dT[\d-]+Z\.db$/.test(f)), kept.join()).toBe(true);
+    expect(
+      kept.every((f) => /ledger-\d{4}-\d\d-\d\dT[\d-]+Z\.db$/.test(f)),
+      kept.join(),
+    ).toBe(true);
     expect(kept).toEqual(made.slice(1)); // the oldest went
     for (const file of kept) {
       expect(fs.statSync(file).mode & 0o777).toBe(0o600);
@@ -99,7 +110,12 @@ describe('files-sync ledger restore', () => {
 
       const restoredAt = new Date(taken.at + 3_600_000);
       const result = restoreLedger(file, backup, restoredAt);
-      expect(result.window).toEqual({ backup, takenAt: taken.at, restoredAt: restoredAt.getTime(), clockOffsetMs: 42_000 });
+      expect(result.window).toEqual({
+        backup,
+        takenAt: taken.at,
+        restoredAt: restoredAt.getTime(),
+        clockOffsetMs: 42_000,
+      });
       const restored = Ledger.open(file, { readOnly: true });
       expect(restored.getMetaJson(RESTORE_WINDOW_META_KEY)).toEqual(result.window);
       expect(restored.getMetaJson(BACKUP_TAKEN_META_KEY)).toBeNull(); // the stamp described the backup, not the live ledger
@@ -114,7 +130,6 @@ describe('files-sync ledger restore', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
-
 
   it('is refused while a daemon runs, and changes nothing', async () => {
     emu = await emulator();
@@ -137,7 +152,10 @@ describe('files-sync ledger restore', () => {
     const foreign = [
       ['dir0∕file-0.txt', 'content 0'],
       ['elsewhere.txt', 'not ours'],
-    ].map(([filename, content]) => ({ id: emu!.seed({ filename: filename!, content_base64: Buffer.from(content!).toString('base64') }).id, sha256: sha256(content!) }));
+    ].map(([filename, content]) => ({
+      id: emu!.seed({ filename: filename!, content_base64: Buffer.from(content!).toString('base64') }).id,
+      sha256: sha256(content!),
+    }));
     writeTree(setup.root, tree(300));
     expect((await setup.sync()).code).toBe(0);
     const ledgerFile = path.join(setup.stateDir, 'ledger.db');
@@ -155,7 +173,12 @@ describe('files-sync ledger restore', () => {
 
     const again = await setup.sync();
     expect(again.code, again.stderr).toBe(0);
-    expectExactState(emu, setup, localHashes(setup.root), foreign.map((f) => f.id));
+    expectExactState(
+      emu,
+      setup,
+      localHashes(setup.root),
+      foreign.map((f) => f.id),
+    );
     await expectMappedAndForeignKept(emu, setup, foreign);
   });
 
@@ -177,7 +200,10 @@ describe('files-sync ledger restore', () => {
     fs.rmSync(path.join(setup.root, 'gone.txt'));
     expect((await setup.sync()).code).toBe(0);
     // The copies uploaded after the backup: the restored ledger cannot know them.
-    const later = (await ls(setup)).filter((r) => r.path === 'change.txt' || r.path === 'late.txt').map((r) => r.file_id).sort();
+    const later = (await ls(setup))
+      .filter((r) => r.path === 'change.txt' || r.path === 'late.txt')
+      .map((r) => r.file_id)
+      .sort();
     expect(later).toHaveLength(2);
 
     const restored = await runCli(['ledger', 'restore', path.basename(older), '--config', setup.configFile], setup.env);
@@ -205,5 +231,5 @@ describe('files-sync ledger restore', () => {
     expect((await statusJson(setup)).unclaimedCopies).toEqual([]);
     expectExactState(emu, setup, localHashes(setup.root), [seeded.id]);
     expect(emu.state().files.find((f) => f.id === seeded.id)?.sha256).toBe(sha256('late'));
-});
+  });
 });

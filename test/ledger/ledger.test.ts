@@ -24,7 +24,15 @@ const meta = (id: string): FileMetadata => ({
   size_bytes: 3,
   created_at: '2026-11-01T00:00:00.000000Z',
 });
-const content = { path: 'a.txt', size: 3, mtimeMs: 1, ino: 2, sha256: 'h1', mimeType: 'text/plain', remoteName: 'a.txt' };
+const content = {
+  path: 'a.txt',
+  size: 3,
+  mtimeMs: 1,
+  ino: 2,
+  sha256: 'h1',
+  mimeType: 'text/plain',
+  remoteName: 'a.txt',
+};
 
 describe('Ledger', () => {
   it('creates the schema at the latest version, in WAL mode, and reopens it', () => {
@@ -59,7 +67,9 @@ describe('Ledger', () => {
     const first = ledger.beginUpload({ ...content, startedAt: 1 });
     expect(ledger.finishUpload(first, content, meta('file_1'), 0, 10)).toEqual({ replaced: null });
     const second = ledger.beginUpload({ ...content, sha256: 'h2', startedAt: 2 });
-    expect(ledger.finishUpload(second, { ...content, sha256: 'h2' }, meta('file_2'), 0, 20)).toEqual({ replaced: 'file_1' });
+    expect(ledger.finishUpload(second, { ...content, sha256: 'h2' }, meta('file_2'), 0, 20)).toEqual({
+      replaced: 'file_1',
+    });
     expect(ledger.fileByPath('a.txt')?.fileId).toBe('file_2');
     expect(ledger.pendingDeletes().map((p) => [p.fileId, p.reason])).toEqual([['file_1', 'replaced']]);
     expect(ledger.inFlight()).toEqual([]);
@@ -112,7 +122,13 @@ describe('Ledger', () => {
 
   it('lists rows under a directory without its look-alike siblings', () => {
     const ledger = Ledger.open(file);
-    for (const [p, id] of [['d/a', 'f1'], ['d/e/b', 'f2'], ['d0', 'f3'], ['d.txt', 'f4'], ['dd/c', 'f5']] as const) {
+    for (const [p, id] of [
+      ['d/a', 'f1'],
+      ['d/e/b', 'f2'],
+      ['d0', 'f3'],
+      ['d.txt', 'f4'],
+      ['dd/c', 'f5'],
+    ] as const) {
       ledger.finishUpload(null, { ...content, path: p }, meta(id), 0, 1);
     }
     expect(ledger.filesUnder('d').map((r) => r.path)).toEqual(['d/a', 'd/e/b']);

@@ -40,7 +40,7 @@ const cases: Case[] = [
       // Near misses stay.
       'notes.swp': true,
       'partial.md': true,
-      'part': true,
+      part: true,
       '.gitignore': true,
       'a~b.txt': true,
       'thumbs.db': true, // case-sensitive, as git on Linux
@@ -57,7 +57,7 @@ const cases: Case[] = [
       'build/out.js': false,
       'src/build/': false,
       'src/build/x.js': false,
-      'build': true, // a file named build: `build/` matches directories only
+      build: true, // a file named build: `build/` matches directories only
       'top.txt': false,
       'sub/top.txt': true, // anchored
       'cache/a/b/c.bin': false,
@@ -69,7 +69,7 @@ const cases: Case[] = [
     name: 'include globs: files must match one, directories are still entered',
     options: { include: ['*.md', 'docs/**/*.pdf', '/TODO', './notes/*.txt'] },
     paths: {
-      'TODO': true,
+      TODO: true,
       'sub/TODO': false, // anchored by the leading slash
       'notes/a.txt': true,
       'x/notes/a.txt': false,
@@ -116,7 +116,12 @@ const cases: Case[] = [
   },
   {
     name: 'state directory inside the root is always excluded, whatever the rules say',
-    options: { stateDirInRoot: '.files-sync/', include: ['**'], exclude: ['!.files-sync/'], ignoreFile: '!.files-sync\n' },
+    options: {
+      stateDirInRoot: '.files-sync/',
+      include: ['**'],
+      exclude: ['!.files-sync/'],
+      ignoreFile: '!.files-sync\n',
+    },
     paths: {
       '.files-sync/': false,
       '.files-sync/ledger.db': false,

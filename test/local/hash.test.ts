@@ -9,7 +9,8 @@ import { HASH_CHUNK_BYTES, type HashOptions, hashFile as hashInRoot } from '../.
 import { SNIFF_BYTES } from '../../src/local/mime.js';
 
 /** hashFile with the file's own (real) folder as the root: every open is a safe open (rule 8). */
-const hashFile = (path: string, options: Omit<HashOptions, 'place'> = {}) => hashInRoot(path, { place: { realRoot: realpathSync(dirname(path)) }, ...options });
+const hashFile = (path: string, options: Omit<HashOptions, 'place'> = {}) =>
+  hashInRoot(path, { place: { realRoot: realpathSync(dirname(path)) }, ...options });
 
 let dir: string;
 beforeEach(() => {
@@ -22,7 +23,17 @@ afterEach(() => {
 const sha = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 describe('hashFile', () => {
-  const sizes = [0, 1, SNIFF_BYTES - 1, SNIFF_BYTES, SNIFF_BYTES + 1, HASH_CHUNK_BYTES - 1, HASH_CHUNK_BYTES, HASH_CHUNK_BYTES + 1, 3 * HASH_CHUNK_BYTES + 12345];
+  const sizes = [
+    0,
+    1,
+    SNIFF_BYTES - 1,
+    SNIFF_BYTES,
+    SNIFF_BYTES + 1,
+    HASH_CHUNK_BYTES - 1,
+    HASH_CHUNK_BYTES,
+    HASH_CHUNK_BYTES + 1,
+    3 * HASH_CHUNK_BYTES + 12345,
+  ];
   for (const size of sizes) {
     it(`matches crypto and returns the head for ${size} bytes`, async () => {
       const data = randomBytes(size);
@@ -64,7 +75,9 @@ describe('hashFile', () => {
   it('reports a file truncated while it is read as unstable', async () => {
     const path = join(dir, 'shrinking.bin');
     writeFileSync(path, randomBytes(3 * HASH_CHUNK_BYTES));
-    const r = await hashFile(path, { afterChunk: (read) => (read === HASH_CHUNK_BYTES ? truncateSync(path, 10) : undefined) });
+    const r = await hashFile(path, {
+      afterChunk: (read) => (read === HASH_CHUNK_BYTES ? truncateSync(path, 10) : undefined),
+    });
     expect(r.stableAcrossRead).toBe(false);
   });
 
@@ -102,7 +115,11 @@ describe('hashFile', () => {
   it('never follows a symlink (a FileConditionError "changing")', async () => {
     writeFileSync(join(dir, 'target'), 'x');
     symlinkSync('target', join(dir, 'link'));
-    await expect(hashFile(join(dir, 'link'))).rejects.toMatchObject({ name: 'FileConditionError', kind: 'changing', check: 'link' });
+    await expect(hashFile(join(dir, 'link'))).rejects.toMatchObject({
+      name: 'FileConditionError',
+      kind: 'changing',
+      check: 'link',
+    });
   });
 
   it('rejects with the file system error for a missing file', async () => {

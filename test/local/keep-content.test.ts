@@ -11,7 +11,8 @@ import type { KnownFile } from '../../src/local/types.js';
 import { walk } from '../../src/local/walk.js';
 
 /** hashFile with the file's own (real) folder as the root: every open is a safe open (rule 8). */
-const hashFile = (path: string, options: Omit<HashOptions, 'place'> = {}) => hashInRoot(path, { place: { realRoot: realpathSync(dirname(path)) }, ...options });
+const hashFile = (path: string, options: Omit<HashOptions, 'place'> = {}) =>
+  hashInRoot(path, { place: { realRoot: realpathSync(dirname(path)) }, ...options });
 
 let dir: string;
 beforeEach(() => {
@@ -72,7 +73,9 @@ describe('walk with keepContent', () => {
     expect(first.contents!.get('sub/b.txt')?.equals(b)).toBe(true);
 
     // Unchanged files (known with the same stat) are not read, so not kept; a budget that runs out keeps no more.
-    const known = new Map<string, KnownFile>(first.files.map((f) => [f.path, { size: f.size, mtimeMs: f.mtimeMs, ino: f.ino, sha256: f.sha256!, mimeType: f.mimeType }]));
+    const known = new Map<string, KnownFile>(
+      first.files.map((f) => [f.path, { size: f.size, mtimeMs: f.mtimeMs, ino: f.ino, sha256: f.sha256!, mimeType: f.mimeType }]),
+    );
     known.delete('a.txt');
     known.delete('c.txt');
     const budget = { maxFileBytes: 1000, remainingBytes: 350 };
@@ -92,7 +95,12 @@ describe('walk with keepContent', () => {
 
   it('returns no contents without keepContent', async () => {
     put('a.txt', randomBytes(10));
-    const result = await walk(dir, { filter: createFilter({ include: [], exclude: [] }), followSymlinks: false, maxFileBytes: 1_000_000, known: () => undefined });
+    const result = await walk(dir, {
+      filter: createFilter({ include: [], exclude: [] }),
+      followSymlinks: false,
+      maxFileBytes: 1_000_000,
+      known: () => undefined,
+    });
     expect(result.contents).toBeUndefined();
   });
 });

@@ -63,7 +63,11 @@ describe('openFileInRoot', () => {
   it('opens a regular file under the root and reports its fstat', async () => {
     const abs = put('a.txt', 'hello');
     const info = statSync(abs);
-    const size = await withFileInRoot(abs, { realRoot: root, expect: { dev: info.dev, ino: info.ino, size: 5, mtimeMs: info.mtimeMs } }, async (_fd, s) => s.size);
+    const size = await withFileInRoot(
+      abs,
+      { realRoot: root, expect: { dev: info.dev, ino: info.ino, size: 5, mtimeMs: info.mtimeMs } },
+      async (_fd, s) => s.size,
+    );
     expect(size).toBe(5);
   });
 
@@ -72,27 +76,41 @@ describe('openFileInRoot', () => {
     symlinkSync(join(root, 'a.txt'), join(root, 'in-link'));
     symlinkSync(join(outside, 'secret.txt'), join(root, 'out-link'));
     for (const name of ['in-link', 'out-link']) {
-      await expect(openFileInRoot(join(root, name), { realRoot: root })).rejects.toMatchObject({ name: 'FileConditionError', kind: 'changing', check: 'link', retryable: true });
+      await expect(openFileInRoot(join(root, name), { realRoot: root })).rejects.toMatchObject({
+        name: 'FileConditionError',
+        kind: 'changing',
+        check: 'link',
+        retryable: true,
+      });
     }
   });
 
   it('refuses a file reached through a parent directory that is a link out of the root', async () => {
     symlinkSync(outside, join(root, 'sub'));
-    await expect(openFileInRoot(join(root, 'sub', 'secret.txt'), { realRoot: root })).rejects.toMatchObject({ kind: 'changing', check: 'place' });
+    await expect(openFileInRoot(join(root, 'sub', 'secret.txt'), { realRoot: root })).rejects.toMatchObject({
+      kind: 'changing',
+      check: 'place',
+    });
   });
 
   it('refuses a file whose device, inode, size or mtime are not the expected ones', async () => {
     const abs = put('a.txt', 'hello');
     const info = statSync(abs);
     for (const expect_ of [{ ino: info.ino + 1 }, { dev: info.dev + 1 }, { size: 4 }, { mtimeMs: info.mtimeMs - 1000 }]) {
-      await expect(openFileInRoot(abs, { realRoot: root, expect: expect_ })).rejects.toMatchObject({ kind: 'changing', check: 'identity' });
+      await expect(openFileInRoot(abs, { realRoot: root, expect: expect_ })).rejects.toMatchObject({
+        kind: 'changing',
+        check: 'identity',
+      });
     }
   });
 
   it('refuses a file elsewhere than the exact real path expected, even inside the root', async () => {
     const abs = put('a/x.txt');
     put('b/x.txt');
-    await expect(openFileInRoot(abs, { realRoot: root, realPath: join(root, 'b', 'x.txt') })).rejects.toMatchObject({ kind: 'changing', check: 'place' });
+    await expect(openFileInRoot(abs, { realRoot: root, realPath: join(root, 'b', 'x.txt') })).rejects.toMatchObject({
+      kind: 'changing',
+      check: 'place',
+    });
   });
 });
 
@@ -135,8 +153,23 @@ describe('a walk that loses a directory is partial (issue 9 item 3)', () => {
       remoteName: path.replace('/', '_'),
       uploadedAt: new Date(0).toISOString(),
     });
-    const ledger = { files: [row('a/x.txt', 'x', 'file_a'), row('keep.txt', 'k', 'file_k')], pendingDeletes: [], inFlight: [], failures: [] };
-    const remote = { files: ['file_a', 'file_k'].map((id) => ({ id, type: 'file' as const, filename: id, mime_type: 'text/plain', size_bytes: 1, created_at: new Date(0).toISOString() })), complete: true };
+    const ledger = {
+      files: [row('a/x.txt', 'x', 'file_a'), row('keep.txt', 'k', 'file_k')],
+      pendingDeletes: [],
+      inFlight: [],
+      failures: [],
+    };
+    const remote = {
+      files: ['file_a', 'file_k'].map((id) => ({
+        id,
+        type: 'file' as const,
+        filename: id,
+        mime_type: 'text/plain',
+        size_bytes: 1,
+        created_at: new Date(0).toISOString(),
+      })),
+      complete: true,
+    };
     const planned = plan(result, ledger, remote, {
       deleteMode: 'mirror',
       maxDeleteCount: 100,

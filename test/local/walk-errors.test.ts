@@ -8,7 +8,11 @@ import { createFilter } from '../../src/local/filter.js';
 import { RootError, type WalkOptions, statOne, walk } from '../../src/local/walk.js';
 
 /** Absolute paths → the errno code readdir / opening a file fail with; inodes whose hash is torn. */
-const faults = vi.hoisted(() => ({ readdir: new Map<string, string>(), hash: new Map<string, string>(), unstableInodes: new Set<number>() }));
+const faults = vi.hoisted(() => ({
+  readdir: new Map<string, string>(),
+  hash: new Map<string, string>(),
+  unstableInodes: new Set<number>(),
+}));
 
 function errnoError(code: string, path: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: injected, '${path}'`), { code, path });
@@ -44,7 +48,11 @@ vi.mock('../../src/local/hash.js', async (importOriginal) => {
       fail(path);
       return unstable(await original.hashFile(path, options));
     },
-    withOpenFile: async <T>(path: string, options: Parameters<typeof original.withOpenFile>[1], use: (fd: number, before: Stats) => Promise<T>) => {
+    withOpenFile: async <T>(
+      path: string,
+      options: Parameters<typeof original.withOpenFile>[1],
+      use: (fd: number, before: Stats) => Promise<T>,
+    ) => {
       fail(path);
       return original.withOpenFile(path, options, use);
     },

@@ -26,7 +26,12 @@ describe.runIf(process.env.FILES_SYNC_SLOW === '1')('walk of 100,000 files', () 
   });
 
   it('hashes every file once, then reads none', { timeout: 600_000 }, async () => {
-    const options: WalkOptions = { filter: createFilter({ include: [], exclude: [] }), followSymlinks: false, maxFileBytes: 1e9, known: () => undefined };
+    const options: WalkOptions = {
+      filter: createFilter({ include: [], exclude: [] }),
+      followSymlinks: false,
+      maxFileBytes: 1e9,
+      known: () => undefined,
+    };
     let started = performance.now();
     const first = await walk(root, options);
     const firstMs = performance.now() - started;
@@ -35,7 +40,10 @@ describe.runIf(process.env.FILES_SYNC_SLOW === '1')('walk of 100,000 files', () 
 
     const known = new Map<string, LocalFile>(first.files.map((f) => [f.path, f]));
     started = performance.now();
-    const again = await walk(root, { ...options, known: (p) => known.get(p) as (LocalFile & { sha256: string }) | undefined });
+    const again = await walk(root, {
+      ...options,
+      known: (p) => known.get(p) as (LocalFile & { sha256: string }) | undefined,
+    });
     const againMs = performance.now() - started;
     expect(again.files).toEqual(first.files);
     expect(again.filesHashed).toBe(0);

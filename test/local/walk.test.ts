@@ -58,7 +58,15 @@ describe('walk', () => {
     expect(paths(r.files)).toEqual(['Makefile', 'a/deep/er/x.txt', 'a/y.pdf', 'b.md', 'empty.txt']);
     const x = byPath(r.files, 'a/deep/er/x.txt')!;
     const st = statSync(join(root, 'a/deep/er/x.txt'));
-    expect(x).toEqual({ path: 'a/deep/er/x.txt', size: 1, mtimeMs: st.mtimeMs, ino: st.ino, dev: st.dev, sha256: sha('x'), mimeType: 'text/plain' });
+    expect(x).toEqual({
+      path: 'a/deep/er/x.txt',
+      size: 1,
+      mtimeMs: st.mtimeMs,
+      ino: st.ino,
+      dev: st.dev,
+      sha256: sha('x'),
+      mimeType: 'text/plain',
+    });
     expect(byPath(r.files, 'empty.txt')!.sha256).toBe(sha(''));
     expect(byPath(r.files, 'b.md')!.mimeType).toBe('text/plain');
     expect(byPath(r.files, 'a/y.pdf')!.mimeType).toBe('application/pdf');
@@ -75,7 +83,15 @@ describe('walk', () => {
   it('keeps unicode names as the file system gives them (NFC and NFD side by side), spaces and odd characters', async () => {
     const nfc = 'caf\u00e9.txt';
     const nfd = 'cafe\u0301.txt';
-    const odd = ['my notes/a b.txt', 'q?.txt', 'a:b|c*"d<e>.txt', 'back\\slash.txt', 'new\nline.txt', 'tab\t.txt', '\u65e5\u672c/\ud83d\ude00.md'];
+    const odd = [
+      'my notes/a b.txt',
+      'q?.txt',
+      'a:b|c*"d<e>.txt',
+      'back\\slash.txt',
+      'new\nline.txt',
+      'tab\t.txt',
+      '\u65e5\u672c/\ud83d\ude00.md',
+    ];
     put(nfc, 'nfc');
     put(nfd, 'nfd');
     for (const p of odd) put(p);
@@ -118,7 +134,20 @@ describe('walk', () => {
   });
 
   it('excludes editor temp files, the ignore file and the state directory', async () => {
-    for (const p of ['doc.md', 'doc.md~', '.doc.md.swp', '~$report.docx', '.~lock.sheet.ods#', 'dl.part', '.DS_Store', 'sub/Thumbs.db', '.filesyncignore', '.files-sync/ledger.db', 'notes/keep.md', 'drafts/x.md']) {
+    for (const p of [
+      'doc.md',
+      'doc.md~',
+      '.doc.md.swp',
+      '~$report.docx',
+      '.~lock.sheet.ods#',
+      'dl.part',
+      '.DS_Store',
+      'sub/Thumbs.db',
+      '.filesyncignore',
+      '.files-sync/ledger.db',
+      'notes/keep.md',
+      'drafts/x.md',
+    ]) {
       put(p);
     }
     const filter = createFilter({ include: [], exclude: ['drafts/'], stateDirInRoot: '.files-sync' });
@@ -187,7 +216,10 @@ describe('walk', () => {
       expect(await statOne(root, 'link.md', options())).toBe('skipped');
       expect(await statOne(root, 'alias/real.md', options())).toBe('skipped');
       expect(await statOne(root, 'link.md', follow)).toMatchObject({ path: 'link.md', sha256: sha('real') });
-      expect(await statOne(root, 'alias/real.md', follow)).toMatchObject({ path: 'alias/real.md', sha256: sha('real') });
+      expect(await statOne(root, 'alias/real.md', follow)).toMatchObject({
+        path: 'alias/real.md',
+        sha256: sha('real'),
+      });
       expect(await statOne(root, 'out.txt', follow)).toBe('skipped');
       expect(await statOne(root, 'outdir/secret.txt', follow)).toBe('skipped');
       expect(await statOne(root, 'self/docs/real.md', follow)).toBe('skipped');
@@ -212,7 +244,12 @@ describe('walk', () => {
     it('a touched but unchanged file costs a hash and keeps its sha', async () => {
       const abs = put('a.txt', 'hello');
       const before = statSync(abs);
-      const known: KnownFile = { size: before.size, mtimeMs: before.mtimeMs, sha256: sha('hello'), mimeType: 'text/plain' };
+      const known: KnownFile = {
+        size: before.size,
+        mtimeMs: before.mtimeMs,
+        sha256: sha('hello'),
+        mimeType: 'text/plain',
+      };
       utimesSync(abs, new Date(), new Date(before.mtimeMs + 5000));
       const r = await walk(root, options({ known: () => known }));
       const file = byPath(r.files, 'a.txt')!;
@@ -241,7 +278,10 @@ describe('walk', () => {
 
     it('a file → RootError not-a-directory', async () => {
       writeFileSync(join(base, 'file'), 'x');
-      await expect(walk(join(base, 'file'), options())).rejects.toMatchObject({ name: 'RootError', reason: 'not-a-directory' });
+      await expect(walk(join(base, 'file'), options())).rejects.toMatchObject({
+        name: 'RootError',
+        reason: 'not-a-directory',
+      });
     });
 
     it('a symlink to a directory is a valid root, with the identity of the directory', async () => {

@@ -8,7 +8,15 @@ import { client, emulator, tempDir } from '../helpers/client-fixtures.js';
 
 it('200 uploads through 429/500/529, resets and lost answers all succeed; unknown outcomes account for every extra file', async () => {
   const emu = await emulator({
-    faults: { rate429: 0.07, rate500: 0.07, rate529: 0.06, resetMidUpload: 0.05, lostUploadAnswer: 0.05, retryAfterSeconds: 0, seed: 7 },
+    faults: {
+      rate429: 0.07,
+      rate500: 0.07,
+      rate529: 0.06,
+      resetMidUpload: 0.05,
+      lostUploadAnswer: 0.05,
+      retryAfterSeconds: 0,
+      seed: 7,
+    },
   });
   const dir = await tempDir();
   const c = client(emu.url, { maxAttempts: 10 });
@@ -49,7 +57,7 @@ it('with lost answers as the only fault, the unknown outcomes equal the extra fi
   const dir = await tempDir();
   const c = client(emu.url, { maxAttempts: 10 });
   const queue = new PQueue({ concurrency: 8 });
-  const results: UploadResult[] = (await Promise.all(
+  const results: UploadResult[] = await Promise.all(
     Array.from({ length: 60 }, (_, i) =>
       queue.add(async () => {
         const path = join(dir, `g${i}.txt`);
@@ -57,7 +65,7 @@ it('with lost answers as the only fault, the unknown outcomes equal the extra fi
         return c.upload(path, { filename: `g${i}.txt`, mimeType: 'text/plain' });
       }),
     ),
-  ));
+  );
   const unknown = results.reduce((sum, r) => sum + r.unknownOutcomeAttempts, 0);
   expect(unknown).toBeGreaterThan(0);
   expect(emu.state().files.length - 60).toBe(unknown);

@@ -1,14 +1,24 @@
 // The GA contract on the wire, seen from a local server the test controls: bearer auth, no beta
 // header, the workspace header, page/next_page paging, ids[] look-ups, expires_at and error codes.
 import { describe, expect, it } from 'vitest';
-import { FileExpiredError, NotDownloadableError, StorageQuotaExceededError, ApiError, ResponseFormatError } from '../../src/remote/index.js';
-import { isFatal } from '../../src/sync/execute.js';
+import {
+  FileExpiredError,
+  NotDownloadableError,
+  StorageQuotaExceededError,
+  ApiError,
+  ResponseFormatError,
+} from '../../src/remote/index.js';
+import { endsRun } from '../../src/failure.js';
 import { client, fileMeta, json, localServer, tempDir, TEST_KEY } from '../helpers/client-fixtures.js';
 
 const GA = { contract: 'ga', apiVersion: '2026-10-21' } as const;
 
 function errorBody(type: string, message: string, code?: string): unknown {
-  return { type: 'error', error: { type, message, ...(code ? { details: { error_code: code } } : {}) }, request_id: 'req_local' };
+  return {
+    type: 'error',
+    error: { type, message, ...(code ? { details: { error_code: code } } : {}) },
+    request_id: 'req_local',
+  };
 }
 
 describe('GA contract on the wire', () => {
@@ -42,7 +52,11 @@ describe('GA contract on the wire', () => {
     const server = await localServer((req, res) => {
       urls.push(req.url ?? '');
       const page = new URL(req.url ?? '/', 'http://x').searchParams.get('page');
-      if (page === null) return json(res, 200, { data: [fileMeta('file_a', { expires_at: '2026-12-01T00:00:00.000000Z' })], next_page: 'page_two' });
+      if (page === null)
+        return json(res, 200, {
+          data: [fileMeta('file_a', { expires_at: '2026-12-01T00:00:00.000000Z' })],
+          next_page: 'page_two',
+        });
       return json(res, 200, { data: [fileMeta('file_b', { expires_at: null })], next_page: null });
     });
     const c = client(server.url, { ...GA, listPageSize: 1 });
@@ -61,7 +75,10 @@ describe('GA contract on the wire', () => {
       urls.push(req.url ?? '');
       const ids = new URL(req.url ?? '/', 'http://x').searchParams.getAll('ids[]');
       // An id nobody asked for is dropped by the client.
-      json(res, 200, { data: [...ids.filter((id) => id !== 'file_gone').map((id) => fileMeta(id)), fileMeta('file_unasked')], next_page: null });
+      json(res, 200, {
+        data: [...ids.filter((id) => id !== 'file_gone').map((id) => fileMeta(id)), fileMeta('file_unasked')],
+        next_page: null,
+      });
     });
     const c = client(server.url, GA);
     const found = await c.lookup(['file_a', 'file_gone', 'file_a', 'file_b']);
@@ -88,11 +105,13 @@ describe('GA contract on the wire', () => {
     const dir = await tempDir();
 
     answer = () => [400, errorBody('invalid_request_error', 'Storage limit exceeded', 'storage_quota_exceeded')];
-    const quota = await c.upload(import.meta.filename, { filename: 'x.txt', mimeType: 'text/plain', content: Buffer.from('x') }).catch((e: unknown) => e);
+    const quota = await c
+      .upload(import.meta.filename, { filename: 'x.txt', mimeType: 'text/plain', content: Buffer.from('x') })
+      .catch((e: unknown) => e);
     expect(quota).toBeInstanceOf(StorageQuotaExceededError);
     expect(quota).toMatchObject({ errorCode: 'storage_quota_exceeded', status: 400, exitCode: 5 });
     expect((quota as Error).message).toMatch(/storage quota is exhausted; delete files/);
-    expect(isFatal(quota)).toBe(true);
+    expect(endsRun(quota)).toBe(true);
 
     answer = () => [400, errorBody('invalid_request_error', 'not downloadable', 'file_not_downloadable')];
     await expect(c.download('file_a', `${dir}/a`)).rejects.toBeInstanceOf(NotDownloadableError);
@@ -104,11 +123,13 @@ describe('GA contract on the wire', () => {
 
     // An unknown code acts as its bare type: a 400 on upload stays a per-file ApiError, never fatal.
     answer = () => [400, errorBody('invalid_request_error', 'odd', 'some_future_code')];
-    const unknown = await c.upload(import.meta.filename, { filename: 'x.txt', mimeType: 'text/plain', content: Buffer.from('x') }).catch((e: unknown) => e);
+    const unknown = await c
+      .upload(import.meta.filename, { filename: 'x.txt', mimeType: 'text/plain', content: Buffer.from('x') })
+      .catch((e: unknown) => e);
     expect(unknown).toBeInstanceOf(ApiError);
     expect(unknown).not.toBeInstanceOf(StorageQuotaExceededError);
     expect(unknown).toMatchObject({ errorCode: 'some_future_code', type: 'invalid_request_error', exitCode: 1 });
-    expect(isFatal(unknown)).toBe(false);
+    expect(endsRun(unknown)).toBe(false);
     // A known code on another status than its own is not taken for it.
     answer = () => [404, errorBody('not_found_error', 'odd', 'storage_quota_exceeded')];
     const misplaced = await c.get('file_a').catch((e: unknown) => e);

@@ -21,7 +21,11 @@ describe('upload bodies', () => {
       const path = join(dir, 'f.bin');
       await writeFile(path, content);
       const result = await client(emu.url).upload(path, { filename: 'docs∕é ü 名前.bin', mimeType: 'application/pdf' });
-      expect(result.file).toMatchObject({ size_bytes: size, filename: 'docs∕é ü 名前.bin', mime_type: 'application/pdf' });
+      expect(result.file).toMatchObject({
+        size_bytes: size,
+        filename: 'docs∕é ü 名前.bin',
+        mime_type: 'application/pdf',
+      });
       expect(emu.state().files.find((f) => f.id === result.file.id)?.sha256).toBe(sha256(content));
     },
   );
@@ -54,7 +58,11 @@ describe('upload bodies', () => {
     expect(err).toMatchObject({ code: 'changed', attempts: 0, unknownOutcomeAttempts: 0 });
     expect(emu.state().files).toHaveLength(0);
     const now = await stat(path);
-    const ok = await client(emu.url).upload(path, { filename: 'a.txt', mimeType: 'text/plain', expect: { size: now.size, mtimeMs: now.mtimeMs } });
+    const ok = await client(emu.url).upload(path, {
+      filename: 'a.txt',
+      mimeType: 'text/plain',
+      expect: { size: now.size, mtimeMs: now.mtimeMs },
+    });
     expect(ok.file.size_bytes).toBe(now.size);
   });
 
@@ -73,7 +81,9 @@ describe('upload bodies', () => {
     const dir = await tempDir();
     const emu = await emulator();
     await mkdir(join(dir, 'sub'));
-    const err = await client(emu.url).upload(join(dir, 'sub'), { filename: 'sub', mimeType: 'text/plain' }).catch((e: unknown) => e);
+    const err = await client(emu.url)
+      .upload(join(dir, 'sub'), { filename: 'sub', mimeType: 'text/plain' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LocalFileError);
     expect(err).toMatchObject({ code: 'ENOTFILE', attempts: 0 });
     expect(emu.state().files).toHaveLength(0);

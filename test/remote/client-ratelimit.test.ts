@@ -8,9 +8,7 @@ it('a burst of 50 calls against a 10-per-second server limit sees no 429 and tak
   const c = client(emu.url, { requestsPerMinute: 10, rateLimitWindowMs: 1_000 });
 
   const started = performance.now();
-  await Promise.all(
-    Array.from({ length: 50 }, (_, i) => (i % 5 === 0 ? drain(c.list()) : c.get(seeded.id))),
-  );
+  await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 5 === 0 ? drain(c.list()) : c.get(seeded.id))));
   const elapsed = performance.now() - started;
 
   const state = emu.state();

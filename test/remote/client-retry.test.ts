@@ -12,16 +12,26 @@ const gap = (arrivals: number[]) => (arrivals[1] ?? NaN) - (arrivals[0] ?? NaN);
 describe('retry policy', () => {
   it('x-should-retry: false on a 500 is not retried', async () => {
     const server = await localServer((_req, res) => json(res, 500, apiError('api_error', 'boom'), { 'x-should-retry': 'false' }));
-    const err = await client(server.url).get('file_1').catch((e: unknown) => e);
+    const err = await client(server.url)
+      .get('file_1')
+      .catch((e: unknown) => e);
     expect(server.arrivals).toHaveLength(1);
     expect(err).toBeInstanceOf(ApiError);
     expect(err).not.toBeInstanceOf(UnavailableError);
-    expect(err).toMatchObject({ status: 500, type: 'api_error', retryable: false, attempts: 1, requestId: 'req_local' });
+    expect(err).toMatchObject({
+      status: 500,
+      type: 'api_error',
+      retryable: false,
+      attempts: 1,
+      requestId: 'req_local',
+    });
   });
 
   it('x-should-retry: true makes a 400 retryable', async () => {
     const server = await localServer((_req, res, n) =>
-      n === 1 ? json(res, 400, apiError('invalid_request_error', 'try again'), { 'x-should-retry': 'true' }) : json(res, 200, fileMeta('file_1')),
+      n === 1
+        ? json(res, 400, apiError('invalid_request_error', 'try again'), { 'x-should-retry': 'true' })
+        : json(res, 200, fileMeta('file_1')),
     );
     await expect(client(server.url).get('file_1')).resolves.toMatchObject({ id: 'file_1' });
     expect(server.arrivals).toHaveLength(2);
@@ -29,9 +39,16 @@ describe('retry policy', () => {
 
   it('a 400 is not retried and keeps the API message and request id', async () => {
     const server = await localServer((_req, res) => json(res, 400, apiError('invalid_request_error', 'bad filename')));
-    const err = await client(server.url).get('file_1').catch((e: unknown) => e);
+    const err = await client(server.url)
+      .get('file_1')
+      .catch((e: unknown) => e);
     expect(server.arrivals).toHaveLength(1);
-    expect(err).toMatchObject({ status: 400, type: 'invalid_request_error', retryable: false, exitCode: ExitCode.fileFailures });
+    expect(err).toMatchObject({
+      status: 400,
+      type: 'invalid_request_error',
+      retryable: false,
+      exitCode: ExitCode.fileFailures,
+    });
     expect((err as Error).message).toBe('get file_1 failed: 400 invalid_request_error: bad filename (request req_local)');
   });
 
@@ -65,14 +82,18 @@ describe('retry policy', () => {
   });
 
   it('a 429 without retry-after backs off on the long scale', async () => {
-    const server = await localServer((_req, res, n) => (n === 1 ? json(res, 429, apiError('rate_limit_error', 'cap')) : json(res, 200, fileMeta('file_1'))));
+    const server = await localServer((_req, res, n) =>
+      n === 1 ? json(res, 429, apiError('rate_limit_error', 'cap')) : json(res, 200, fileMeta('file_1')),
+    );
     await client(server.url, { retry: { baseDelayMs: 1, rateLimitBaseDelayMs: 400 } }).get('file_1');
     expect(gap(server.arrivals)).toBeGreaterThanOrEqual(290); // 400 ms × jitter in (0.75, 1]
   });
 
   it('gives up after maxAttempts with UnavailableError (exit 5) naming the attempts', async () => {
     const server = await localServer((_req, res) => json(res, 500, apiError('api_error', 'down')));
-    const err = await client(server.url, { maxAttempts: 3 }).get('file_1').catch((e: unknown) => e);
+    const err = await client(server.url, { maxAttempts: 3 })
+      .get('file_1')
+      .catch((e: unknown) => e);
     expect(server.arrivals).toHaveLength(3);
     expect(err).toBeInstanceOf(UnavailableError);
     expect(err).toMatchObject({ status: 500, attempts: 3, retryable: true, exitCode: ExitCode.unavailable });
@@ -84,9 +105,17 @@ describe('retry policy', () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'a.txt'), 'a');
     const url = server.url.replace(/:\d+$/, ':1'); // port 1: nothing listens
-    const err = await client(url, { maxAttempts: 2 }).upload(join(dir, 'a.txt'), { filename: 'a.txt', mimeType: 'text/plain' }).catch((e: unknown) => e);
+    const err = await client(url, { maxAttempts: 2 })
+      .upload(join(dir, 'a.txt'), { filename: 'a.txt', mimeType: 'text/plain' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnavailableError);
-    expect(err).toMatchObject({ type: 'connection_error', status: undefined, attempts: 2, unknownOutcomeAttempts: 0, exitCode: ExitCode.unavailable });
+    expect(err).toMatchObject({
+      type: 'connection_error',
+      status: undefined,
+      attempts: 2,
+      unknownOutcomeAttempts: 0,
+      exitCode: ExitCode.unavailable,
+    });
     expect((err as Error).message).toMatch(/remote unavailable after 2 attempts: .*ECONNREFUSED/);
   });
 
@@ -97,7 +126,9 @@ describe('retry policy', () => {
     });
     const dir = await tempDir();
     await writeFile(join(dir, 'a.txt'), 'a'.repeat(10_000));
-    const err = await client(server.url, { maxAttempts: 3 }).upload(join(dir, 'a.txt'), { filename: 'a.txt', mimeType: 'text/plain' }).catch((e: unknown) => e);
+    const err = await client(server.url, { maxAttempts: 3 })
+      .upload(join(dir, 'a.txt'), { filename: 'a.txt', mimeType: 'text/plain' })
+      .catch((e: unknown) => e);
     expect(server.arrivals).toHaveLength(3);
     expect(err).toBeInstanceOf(UnavailableError);
     expect(err).toMatchObject({ unknownOutcomeAttempts: 3, attempts: 3 });
@@ -116,7 +147,9 @@ describe('retry policy', () => {
 
   it('times out waiting for an answer, retries, then reports a timeout_error', async () => {
     const server = await localServer(() => undefined); // never answers
-    const err = await client(server.url, { maxAttempts: 2, timeouts: { responseMs: 150 } }).get('file_1').catch((e: unknown) => e);
+    const err = await client(server.url, { maxAttempts: 2, timeouts: { responseMs: 150 } })
+      .get('file_1')
+      .catch((e: unknown) => e);
     expect(server.arrivals).toHaveLength(2);
     expect(err).toMatchObject({ name: 'UnavailableError', type: 'timeout_error', attempts: 2 });
   });
@@ -138,7 +171,9 @@ describe('retry policy', () => {
       res.writeHead(502, { 'content-type': 'text/html' });
       res.end('<html>Bad gateway</html>');
     });
-    const err = await client(server.url, { maxAttempts: 1 }).get('file_1').catch((e: unknown) => e);
+    const err = await client(server.url, { maxAttempts: 1 })
+      .get('file_1')
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 502, type: 'api_error' });
     expect((err as Error).message).toContain('Bad gateway');
   });
@@ -147,7 +182,9 @@ describe('retry policy', () => {
 describe('answers are validated', () => {
   it('a malformed metadata answer is a ResponseFormatError naming the field', async () => {
     const server = await localServer((_req, res) => json(res, 200, fileMeta('file_1', { size_bytes: 'big' })));
-    const err = await client(server.url).get('file_1').catch((e: unknown) => e);
+    const err = await client(server.url)
+      .get('file_1')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ResponseFormatError);
     expect(err).toMatchObject({ field: 'size_bytes', retryable: false, requestId: 'req_local' });
     expect((err as Error).message).toMatch(/size_bytes/);
@@ -160,12 +197,16 @@ describe('answers are validated', () => {
     });
     const dir = await tempDir();
     await writeFile(join(dir, 'a.txt'), 'a');
-    const err = await client(server.url).upload(join(dir, 'a.txt'), { filename: 'a.txt', mimeType: 'text/plain' }).catch((e: unknown) => e);
+    const err = await client(server.url)
+      .upload(join(dir, 'a.txt'), { filename: 'a.txt', mimeType: 'text/plain' })
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'ResponseFormatError', field: 'id', unknownOutcomeAttempts: 1 });
   });
 
   it('a listing that repeats its cursor stops with an error instead of looping', async () => {
-    const server = await localServer((_req, res) => json(res, 200, { data: [fileMeta('file_a')], has_more: true, first_id: 'file_a', last_id: 'file_a' }));
+    const server = await localServer((_req, res) =>
+      json(res, 200, { data: [fileMeta('file_a')], has_more: true, first_id: 'file_a', last_id: 'file_a' }),
+    );
     const seen: string[] = [];
     const err = await (async () => {
       for await (const f of client(server.url).list()) seen.push(f.id);
@@ -200,7 +241,11 @@ describe('connections', () => {
   it('sends the beta contract headers and ?beta=true', async () => {
     const server = await localServer((_req, res) => json(res, 200, fileMeta('file_1')));
     await client(server.url).get('file_1');
-    expect(server.headers[0]).toMatchObject({ 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14', 'x-api-key': expect.any(String) });
+    expect(server.headers[0]).toMatchObject({
+      'anthropic-version': '2023-06-01',
+      'anthropic-beta': 'files-api-2025-04-14',
+      'x-api-key': expect.any(String),
+    });
     expect(server.headers[0]?.authorization).toBeUndefined();
   });
 });
@@ -211,7 +256,11 @@ describe('uploads and downloads in trouble', () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'a.txt'), 'a');
     const controller = new AbortController();
-    const pending = client(server.url).upload(join(dir, 'a.txt'), { filename: 'a.txt', mimeType: 'text/plain', signal: controller.signal });
+    const pending = client(server.url).upload(join(dir, 'a.txt'), {
+      filename: 'a.txt',
+      mimeType: 'text/plain',
+      signal: controller.signal,
+    });
     while (server.arrivals.length === 0) await new Promise((r) => setImmediate(r));
     controller.abort();
     const err = await pending.catch((e: unknown) => e);
@@ -238,7 +287,9 @@ describe('uploads and downloads in trouble', () => {
       req.pause();
       void appendFile(path, 'more').then(() => req.resume());
     });
-    const err = await client(server.url).upload(path, { filename: 'big.bin', mimeType: 'application/octet-stream' }).catch((e: unknown) => e);
+    const err = await client(server.url)
+      .upload(path, { filename: 'big.bin', mimeType: 'application/octet-stream' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LocalFileError);
     expect(err).toMatchObject({ code: 'changed', attempts: 1, retryable: false });
     expect(server.arrivals).toHaveLength(1);
@@ -265,7 +316,9 @@ describe('uploads and downloads in trouble', () => {
       res.end('abc');
     });
     const dir = await tempDir();
-    const err = await client(server.url).download('file_1', join(dir, 'missing', 'out.bin')).catch((e: unknown) => e);
+    const err = await client(server.url)
+      .download('file_1', join(dir, 'missing', 'out.bin'))
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'LocalFileError', code: 'ENOENT' });
     expect(server.arrivals).toHaveLength(1);
   });

@@ -24,7 +24,17 @@ async function capture(promise: Promise<unknown>, sink: string[]): Promise<void>
 }
 
 it('no key in logs or errors through successes, faults, 401s, 404s, 400s, timeouts and refused connections', async () => {
-  const emu = await emulator({ faults: { rate429: 0.1, rate500: 0.1, rate529: 0.1, resetMidUpload: 0.1, lostUploadAnswer: 0.1, retryAfterSeconds: 0, seed: 3 } });
+  const emu = await emulator({
+    faults: {
+      rate429: 0.1,
+      rate500: 0.1,
+      rate529: 0.1,
+      resetMidUpload: 0.1,
+      lostUploadAnswer: 0.1,
+      retryAfterSeconds: 0,
+      seed: 3,
+    },
+  });
   const dir = await tempDir();
   const { logger, lines } = memoryLogger('debug');
   const thrown: string[] = [];
@@ -39,7 +49,14 @@ it('no key in logs or errors through successes, faults, 401s, 404s, 400s, timeou
     await writeFile(path, `secret-free content ${i}`);
     await capture(c.upload(path, { filename: `s${i}.txt`, mimeType: 'text/plain' }), thrown);
   }
-  await capture((async () => { for await (const _ of c.list()) { /* drain */ } })(), thrown);
+  await capture(
+    (async () => {
+      for await (const _ of c.list()) {
+        /* drain */
+      }
+    })(),
+    thrown,
+  );
   await capture(c.get('file_missing'), thrown);
   await capture(c.delete('file_missing'), thrown);
   const uploaded = emu.state().files[0];
@@ -48,7 +65,10 @@ it('no key in logs or errors through successes, faults, 401s, 404s, 400s, timeou
   await capture(wrong.upload(join(dir, 's0.txt'), { filename: 's0.txt', mimeType: 'text/plain' }), thrown);
   await capture(refused.get('file_x'), thrown);
   await capture(slow.get('file_x'), thrown);
-  await capture(Promise.resolve().then(() => new FilesClient({ baseUrl: emu.url, apiKey: 'sk-ant-has a space-0123456789' })), thrown);
+  await capture(
+    Promise.resolve().then(() => new FilesClient({ baseUrl: emu.url, apiKey: 'sk-ant-has a space-0123456789' })),
+    thrown,
+  );
 
   expect(thrown.length).toBeGreaterThan(20); // 401s, 404, 400, timeouts, refusals and fault-exhausted uploads
   expect(lines.length).toBeGreaterThan(10);
@@ -60,7 +80,10 @@ it('no key in logs or errors through successes, faults, 401s, 404s, 400s, timeou
 
 it('a server that echoes the key back in its error message does not get it into the error or the logs', async () => {
   const server = await localServer((req, res) => {
-    const text = JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: `bad key ${String(req.headers['x-api-key'])}` } });
+    const text = JSON.stringify({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: `bad key ${String(req.headers['x-api-key'])}` },
+    });
     res.writeHead(400, { 'content-type': 'application/json' });
     res.end(text);
   });

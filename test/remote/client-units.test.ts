@@ -20,7 +20,11 @@ import { fileMeta } from '../helpers/client-fixtures.js';
 describe('contract', () => {
   it('beta: x-api-key, version and beta headers, ?beta=true, after_id paging', () => {
     const beta = createContract();
-    expect(beta.headers('k')).toEqual({ 'x-api-key': 'k', 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' });
+    expect(beta.headers('k')).toEqual({
+      'x-api-key': 'k',
+      'anthropic-version': '2023-06-01',
+      'anthropic-beta': 'files-api-2025-04-14',
+    });
     expect(beta.path('/v1/files', beta.listQuery(1000, 'file_b'))).toBe('/v1/files?beta=true&limit=1000&after_id=file_b');
     expect(beta.path('/v1/files/x')).toBe('/v1/files/x?beta=true');
     expect(beta.parsePage({ data: [{ id: 'a' }, { id: 'b' }], has_more: true, first_id: 'a', last_id: 'b' }).nextCursor).toBe('b');
@@ -43,10 +47,16 @@ describe('contract', () => {
     expect(ga.headers('k')).toEqual({ authorization: 'Bearer k', 'anthropic-version': '2026-10-21' });
     expect(ga.path('/v1/files', ga.listQuery(1000, undefined))).toBe('/v1/files?limit=1000');
     expect(ga.path('/v1/files', ga.listQuery(500, 'page_abc'))).toBe('/v1/files?limit=500&page=page_abc');
-    expect(ga.parsePage({ data: [{ id: 'a' }], next_page: 'page_2' })).toEqual({ data: [{ id: 'a' }], nextCursor: 'page_2' });
+    expect(ga.parsePage({ data: [{ id: 'a' }], next_page: 'page_2' })).toEqual({
+      data: [{ id: 'a' }],
+      nextCursor: 'page_2',
+    });
     expect(ga.parsePage({ data: [{ id: 'a' }], next_page: null }).nextCursor).toBeUndefined();
     expect(() => ga.parsePage({ data: [], next_page: 3 })).toThrow(/next_page/);
-    expect(createContract({ name: 'ga' }).headers('k')).toEqual({ 'x-api-key': 'k', 'anthropic-version': '2023-06-01' });
+    expect(createContract({ name: 'ga' }).headers('k')).toEqual({
+      'x-api-key': 'k',
+      'anthropic-version': '2023-06-01',
+    });
   });
 });
 
@@ -109,22 +119,43 @@ describe('network errors', () => {
       retryable: true,
       bodyMayHaveBeenSent: false,
     });
-    expect(describeNetworkError(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }))).toMatchObject({ bodyMayHaveBeenSent: true, retryable: true });
-    expect(describeNetworkError(Object.assign(new Error('Headers Timeout Error'), { code: 'UND_ERR_HEADERS_TIMEOUT' }))).toMatchObject({ type: 'timeout_error', bodyMayHaveBeenSent: true });
-    expect(describeNetworkError(new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]))).toMatchObject({ bodyMayHaveBeenSent: false });
-    expect(describeNetworkError(Object.assign(new Error('invalid'), { code: 'UND_ERR_INVALID_ARG' }))).toMatchObject({ retryable: false });
+    expect(describeNetworkError(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }))).toMatchObject({
+      bodyMayHaveBeenSent: true,
+      retryable: true,
+    });
+    expect(describeNetworkError(Object.assign(new Error('Headers Timeout Error'), { code: 'UND_ERR_HEADERS_TIMEOUT' }))).toMatchObject({
+      type: 'timeout_error',
+      bodyMayHaveBeenSent: true,
+    });
+    expect(describeNetworkError(new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]))).toMatchObject({
+      bodyMayHaveBeenSent: false,
+    });
+    expect(describeNetworkError(Object.assign(new Error('invalid'), { code: 'UND_ERR_INVALID_ARG' }))).toMatchObject({
+      retryable: false,
+    });
     expect(describeNetworkError(new Error('mystery'))).toMatchObject({ retryable: true, bodyMayHaveBeenSent: true });
   });
 });
 
 describe('validation', () => {
   it('parses FileMetadata and drops unknown fields', () => {
-    expect(parseFileMetadata({ ...fileMeta('file_1'), scope: null, extra: 1 })).toEqual({ ...fileMeta('file_1'), scope: null });
+    expect(parseFileMetadata({ ...fileMeta('file_1'), scope: null, extra: 1 })).toEqual({
+      ...fileMeta('file_1'),
+      scope: null,
+    });
     expect(parseFileMetadata(fileMeta('file_1', { expires_at: null })).expires_at).toBeNull();
   });
 
   it('names the bad field', () => {
-    for (const [field, value] of [['id', ''], ['type', 'folder'], ['filename', 3], ['mime_type', null], ['size_bytes', -1], ['created_at', undefined], ['downloadable', 'yes']] as const) {
+    for (const [field, value] of [
+      ['id', ''],
+      ['type', 'folder'],
+      ['filename', 3],
+      ['mime_type', null],
+      ['size_bytes', -1],
+      ['created_at', undefined],
+      ['downloadable', 'yes'],
+    ] as const) {
       const err = (() => {
         try {
           parseFileMetadata(fileMeta('file_1', { [field]: value }));
@@ -138,7 +169,15 @@ describe('validation', () => {
   });
 
   it('reads error envelopes leniently', () => {
-    expect(parseErrorBody(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'm', details: { error_code: 'file_expired' } }, request_id: 'req_1' }))).toEqual({
+    expect(
+      parseErrorBody(
+        JSON.stringify({
+          type: 'error',
+          error: { type: 'invalid_request_error', message: 'm', details: { error_code: 'file_expired' } },
+          request_id: 'req_1',
+        }),
+      ),
+    ).toEqual({
       type: 'invalid_request_error',
       message: 'm',
       errorCode: 'file_expired',

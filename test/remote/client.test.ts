@@ -22,9 +22,19 @@ describe('FilesClient against the emulator', () => {
 
     expect(result.attempts).toBe(1);
     expect(result.unknownOutcomeAttempts).toBe(0);
-    expect(result.file).toMatchObject({ type: 'file', filename: 'notes.md', mime_type: 'text/markdown', size_bytes: Buffer.byteLength(content) });
+    expect(result.file).toMatchObject({
+      type: 'file',
+      filename: 'notes.md',
+      mime_type: 'text/markdown',
+      size_bytes: Buffer.byteLength(content),
+    });
     const stored = emu.state().files.find((f) => f.id === result.file.id);
-    expect(stored).toMatchObject({ filename: 'notes.md', mime_type: 'text/markdown', owner: 'self', sha256: sha256(content) });
+    expect(stored).toMatchObject({
+      filename: 'notes.md',
+      mime_type: 'text/markdown',
+      owner: 'self',
+      sha256: sha256(content),
+    });
     expect(c.stats).toMatchObject({ requests: 1, retries: 0, rateLimited: 0, byKind: { upload: 1 } });
   });
 
@@ -67,7 +77,13 @@ describe('FilesClient against the emulator', () => {
 
     const err = await c.get(file.id).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
-    expect(err).toMatchObject({ status: 404, type: 'not_found_error', retryable: false, attempts: 1, exitCode: ExitCode.fileFailures });
+    expect(err).toMatchObject({
+      status: 404,
+      type: 'not_found_error',
+      retryable: false,
+      attempts: 1,
+      exitCode: ExitCode.fileFailures,
+    });
     expect((err as ApiError).requestId).toMatch(/^req_/);
   });
 
@@ -75,7 +91,12 @@ describe('FilesClient against the emulator', () => {
     const emu = await emulator();
     const dir = await tempDir();
     const content = Buffer.alloc(3 * 1024 * 1024 + 7, 'x');
-    const seeded = emu.seed({ filename: 'report.csv', content_base64: content.toString('base64'), downloadable: true, mime_type: 'text/csv' });
+    const seeded = emu.seed({
+      filename: 'report.csv',
+      content_base64: content.toString('base64'),
+      downloadable: true,
+      mime_type: 'text/csv',
+    });
     const c = client(emu.url);
 
     const target = join(dir, 'report.csv');
@@ -107,7 +128,13 @@ describe('FilesClient against the emulator', () => {
     const c = client(emu.url, { apiKey: 'sk-ant-wrong-key-000000000000' });
     const err = await c.get('file_x').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AuthError);
-    expect(err).toMatchObject({ status: 401, type: 'authentication_error', exitCode: ExitCode.auth, attempts: 1, retryable: false });
+    expect(err).toMatchObject({
+      status: 401,
+      type: 'authentication_error',
+      exitCode: ExitCode.auth,
+      attempts: 1,
+      retryable: false,
+    });
     expect((err as Error).message).toMatch(/API key was refused.*ANTHROPIC_API_KEY/);
     expect(c.stats.requests).toBe(1);
   });

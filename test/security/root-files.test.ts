@@ -116,7 +116,10 @@ describe('the daemon with a hostile .filesyncignore', () => {
         const synced = () => emu.state().files.some((f) => f.filename === 'b.txt');
         await waitFor(synced, 'b.txt synced under the old filter', 30_000);
         await daemon.waitForLine(/reconciled \(.*SIGUSR1/, 30_000);
-        const names = emu.state().files.map((f) => f.filename).sort();
+        const names = emu
+          .state()
+          .files.map((f) => f.filename)
+          .sort();
         expect(names).toEqual(['a.txt', 'b.txt']);
         expect((await daemonStatus(setup)).pid).toBe(daemon.pid);
         expect(rssMb(daemon.pid)).toBeLessThan(400);

@@ -18,7 +18,14 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const intent = (path: string) => ({ path, remoteName: path, size: 1, sha256: 'a'.repeat(64), mimeType: 'text/plain', startedAt: 1 });
+const intent = (path: string) => ({
+  path,
+  remoteName: path,
+  size: 1,
+  sha256: 'a'.repeat(64),
+  mimeType: 'text/plain',
+  startedAt: 1,
+});
 
 it('commits a group in one transaction, when full or at flush', () => {
   const transactions = vi.spyOn(ledger, 'transaction');

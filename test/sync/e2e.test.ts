@@ -6,7 +6,17 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { isValidRemoteName } from '../../src/sync/names.js';
-import { emulator, expectExactState, localHashes, requestTotals, runCli, sha256, syncSetup, writeTree, type SyncSetup } from '../helpers/sync.js';
+import {
+  emulator,
+  expectExactState,
+  localHashes,
+  requestTotals,
+  runCli,
+  sha256,
+  syncSetup,
+  writeTree,
+  type SyncSetup,
+} from '../helpers/sync.js';
 
 let emu: Emulator;
 let setup: SyncSetup;
@@ -16,7 +26,16 @@ afterEach(async () => {
 });
 
 const LONG_PATH = `${'deep-folder-'.repeat(9)}/${'nested-name-'.repeat(9)}/${'file-with-a-long-name-'.repeat(4)}.txt`;
-const TEMP_FILES = ['notes.txt~', '.notes.txt.swp', 'download.part', 'x.crdownload', '.~lock.doc#', '~$report.docx', '.DS_Store', 'Thumbs.db'];
+const TEMP_FILES = [
+  'notes.txt~',
+  '.notes.txt.swp',
+  'download.part',
+  'x.crdownload',
+  '.~lock.doc#',
+  '~$report.docx',
+  '.DS_Store',
+  'Thumbs.db',
+];
 
 describe('sync of a varied tree', () => {
   beforeEach(async () => {
@@ -27,7 +46,11 @@ describe('sync of a varied tree', () => {
   it('uploads exactly one file per synced path, skips what it must, and leaves foreign files alone', async () => {
     const foreign = [
       emu.seed({ filename: 'a.txt', content_base64: Buffer.from('someone else').toString('base64') }),
-      emu.seed({ filename: 'report.pdf', content_base64: Buffer.from('%PDF-1.4').toString('base64'), downloadable: true }),
+      emu.seed({
+        filename: 'report.pdf',
+        content_base64: Buffer.from('%PDF-1.4').toString('base64'),
+        downloadable: true,
+      }),
     ];
     expect(LONG_PATH.length).toBeGreaterThan(255);
     writeTree(setup.root, {
@@ -39,8 +62,8 @@ describe('sync of a varied tree', () => {
       'forbidden/a<b>:c"d|e?f*g\\h.txt': 'forbidden characters',
       [LONG_PATH]: 'long path',
       'empty.txt': '',
-      'README': 'plain text without an extension',
-      'blob': Buffer.from([0, 1, 2, 3, 255]),
+      README: 'plain text without an extension',
+      blob: Buffer.from([0, 1, 2, 3, 255]),
       'too-big.bin': Buffer.alloc(2000, 7),
       ...Object.fromEntries(TEMP_FILES.map((f) => [f, 'temp'])),
     });
@@ -56,7 +79,12 @@ describe('sync of a varied tree', () => {
     const skip = new Set(['too-big.bin', ...TEMP_FILES]);
     const expected = localHashes(setup.root, (rel) => !skip.has(rel));
     expect(expected.size).toBe(10);
-    expectExactState(emu, setup, expected, foreign.map((f) => f.id));
+    expectExactState(
+      emu,
+      setup,
+      expected,
+      foreign.map((f) => f.id),
+    );
 
     const ours = emu.state().files.filter((f) => f.owner === 'self');
     for (const f of ours) expect(isValidRemoteName(f.filename), f.filename).toBe(true);
@@ -75,7 +103,11 @@ describe('sync of a varied tree', () => {
     expect(resolved.stdout.trim()).toBe(rows.find((r) => r.path === 'docs/guide.md')!.file_id);
     expect((await runCli(['resolve', '--config', setup.configFile, 'nope.txt'], setup.env)).code).toBe(1);
     const status = await runCli(['status', '--config', setup.configFile, '--json'], setup.env);
-    const s = JSON.parse(status.stdout) as { tracked: { files: number }; failures: { path: string }[]; foreignFiles: number };
+    const s = JSON.parse(status.stdout) as {
+      tracked: { files: number };
+      failures: { path: string }[];
+      foreignFiles: number;
+    };
     expect(s.tracked.files).toBe(10);
     expect(s.failures.map((f) => f.path)).toEqual(['too-big.bin']);
     expect(s.foreignFiles).toBe(2);
@@ -83,7 +115,12 @@ describe('sync of a varied tree', () => {
     // A second run changes nothing and is still exit 1 for the file that is too large.
     const again = await setup.sync();
     expect(again.code).toBe(1);
-    expectExactState(emu, setup, expected, foreign.map((f) => f.id));
+    expectExactState(
+      emu,
+      setup,
+      expected,
+      foreign.map((f) => f.id),
+    );
   });
 });
 
@@ -94,7 +131,13 @@ describe('sync of changes', () => {
   });
 
   it('uploads and deletes exactly what changed, and a no-op sync only lists', async () => {
-    writeTree(setup.root, { 'keep.txt': 'keep', 'modify.txt': 'v1', 'delete.txt': 'bye', 'old-name.txt': 'moving', 'touch.txt': 'same' });
+    writeTree(setup.root, {
+      'keep.txt': 'keep',
+      'modify.txt': 'v1',
+      'delete.txt': 'bye',
+      'old-name.txt': 'moving',
+      'touch.txt': 'same',
+    });
     expect((await setup.sync()).code).toBe(0);
     emu.resetCounters();
 
@@ -112,7 +155,12 @@ describe('sync of changes', () => {
     expect(totals['DELETE /v1/files/{id}']).toBe(3); // modify's old version, delete, rename's old name
     expect(totals['GET /v1/files']).toBe(1);
     expectExactState(emu, setup, localHashes(setup.root));
-    expect(emu.state().files.map((f) => f.filename).sort()).toEqual(['added.txt', 'keep.txt', 'modify.txt', 'new-name.txt', 'touch.txt']);
+    expect(
+      emu
+        .state()
+        .files.map((f) => f.filename)
+        .sort(),
+    ).toEqual(['added.txt', 'keep.txt', 'modify.txt', 'new-name.txt', 'touch.txt']);
 
     // Nothing changed: one list call per 1000 remote files, nothing else.
     emu.resetCounters();

@@ -128,7 +128,12 @@ describe('execute', () => {
     const down: RemoteFiles = { ...oneBad, upload: () => Promise.reject(unavailable()) };
     await expect(reconcile({ config: config(), ledger, remote: down, logger: silentLogger() })).rejects.toThrow(/remote unavailable/);
     // Each failure was recorded before the run ended: they back off instead of looping.
-    expect(ledger.failures().map((f) => f.path).sort()).toEqual(['f3.txt', 'new-1.txt', 'new-2.txt']);
+    expect(
+      ledger
+        .failures()
+        .map((f) => f.path)
+        .sort(),
+    ).toEqual(['f3.txt', 'new-1.txt', 'new-2.txt']);
   });
 
   it('a file newly excluded is deleted remotely, like a deleted one', async () => {
@@ -153,7 +158,13 @@ describe('execute', () => {
       expect(report.deletesBlocked).toMatch(/another device/);
       expect(report.exitCode).toBe(3);
     }
-    const accepted = await reconcile({ config: config(), ledger, remote: client, logger: silentLogger(), allowMassDelete: true });
+    const accepted = await reconcile({
+      config: config(),
+      ledger,
+      remote: client,
+      logger: silentLogger(),
+      allowMassDelete: true,
+    });
     expect(accepted.deleted).toBe(1);
     expect(ledger.getMetaJson<{ dev: number }>('root_identity')?.dev).toBe(fs.statSync(path.join(dir, 'root')).dev);
   });
@@ -187,13 +198,23 @@ describe('a file changed between the walk and its upload', () => {
     const edited = Buffer.alloc(120_000, 'e');
     writeTree(path.join(dir, 'root'), { 'a.bin': walked, 'b.txt': 'steady' });
     const expects: (UploadOptions['expect'] | undefined)[] = [];
-    const report = await reconcile({ config: config(), ledger, remote: editingBeforeUpload('a.bin', edited, expects), logger: silentLogger() });
+    const report = await reconcile({
+      config: config(),
+      ledger,
+      remote: editingBeforeUpload('a.bin', edited, expects),
+      logger: silentLogger(),
+    });
     expect(report.failed).toEqual([]);
     expect(report.uploaded).toBe(2);
     expect(expects.every((e) => e !== undefined)).toBe(true);
     // Only two requests reach the API: a's stale first try is refused before anything is sent.
     expect(emu.state().requests['POST /v1/files']?.['200']).toBe(2);
-    expect(emu.state().files.map((f) => f.sha256).sort()).toEqual([sha256(edited), sha256('steady')].sort());
+    expect(
+      emu
+        .state()
+        .files.map((f) => f.sha256)
+        .sort(),
+    ).toEqual([sha256(edited), sha256('steady')].sort());
     expect(ledger.fileByPath('a.bin')?.sha256).toBe(sha256(edited));
     expect(ledger.pendingDeletes()).toEqual([]);
     expect(ledger.inFlight()).toEqual([]);
@@ -202,10 +223,20 @@ describe('a file changed between the walk and its upload', () => {
   it('a small file changed after the walk: the hashed bytes go out, the change is seen after, and the new version replaces them', async () => {
     // Small: the walk kept the bytes it hashed and the upload sends those, consistent with the hash.
     writeTree(path.join(dir, 'root'), { 'a.txt': 'walked version', 'b.txt': 'steady' });
-    const report = await reconcile({ config: config(), ledger, remote: editingBeforeUpload('a.txt', 'edited after the walk, longer', []), logger: silentLogger() });
+    const report = await reconcile({
+      config: config(),
+      ledger,
+      remote: editingBeforeUpload('a.txt', 'edited after the walk, longer', []),
+      logger: silentLogger(),
+    });
     expect(report.failed).toEqual([]);
     expect(report.uploaded).toBe(2);
-    expect(emu.state().files.map((f) => f.sha256).sort()).toEqual([sha256('edited after the walk, longer'), sha256('steady')].sort());
+    expect(
+      emu
+        .state()
+        .files.map((f) => f.sha256)
+        .sort(),
+    ).toEqual([sha256('edited after the walk, longer'), sha256('steady')].sort());
     expect(ledger.fileByPath('a.txt')?.sha256).toBe(sha256('edited after the walk, longer'));
     expect(ledger.pendingDeletes()).toEqual([]);
     expect(ledger.inFlight()).toEqual([]);

@@ -53,10 +53,16 @@ describe('file conditions raised by the upload', () => {
   it('a file that grew past the cap after the walk is a permanent failure, as the planner has it', async () => {
     const file = path.join(dir, 'root', 'grows.log');
     fs.writeFileSync(file, 'small');
-    const config = { ...loadConfig({ root: path.join(dir, 'root'), stateDir: path.join(dir, 'state') }, {}, dir), settleSeconds: 0, maxFileBytes: 100 };
+    const config = {
+      ...loadConfig({ root: path.join(dir, 'root'), stateDir: path.join(dir, 'state') }, {}, dir),
+      settleSeconds: 0,
+      maxFileBytes: 100,
+    };
     const remote = beforeFirstUpload(client, () => fs.appendFileSync(file, 'x'.repeat(500)));
     const report = await reconcile({ config, ledger, remote, logger: silentLogger() });
     expect(report.uploaded).toBe(0);
-    expect(ledger.failures()).toEqual([expect.objectContaining({ path: 'grows.log', retryable: false, error: expect.stringMatching(/^too large/) })]);
+    expect(ledger.failures()).toEqual([
+      expect.objectContaining({ path: 'grows.log', retryable: false, error: expect.stringMatching(/^too large/) }),
+    ]);
   });
 });

@@ -5,7 +5,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Emulator, InspectedFile } from '../../src/emulator/index.js';
-import { emulator, expectExactState, localHashes, runCli, sha256, spawnCli, syncSetup, waitFor, writeTree, type SyncSetup } from '../helpers/sync.js';
+import {
+  emulator,
+  expectExactState,
+  localHashes,
+  runCli,
+  sha256,
+  spawnCli,
+  syncSetup,
+  waitFor,
+  writeTree,
+  type SyncSetup,
+} from '../helpers/sync.js';
 
 let emu: Emulator | undefined;
 let setup: SyncSetup | undefined;
@@ -76,7 +87,7 @@ describe.each(['path', 'basename'] as const)('remoteNames: %s', (mode) => {
     expectExactState(emu, setup, localHashes(setup.root), [foreign.id]);
   }, 60_000);
 
-  it('a foreign file created during the attempts makes the copies ambiguous: unclaimed, then forgotten on the user\'s word', async () => {
+  it("a foreign file created during the attempts makes the copies ambiguous: unclaimed, then forgotten on the user's word", async () => {
     emu = await emulator({ faults: { lostUploadAnswer: 1 } });
     setup = syncSetup(emu, { remoteNames: mode });
     writeTree(setup.root, { [rel]: OURS });
@@ -84,7 +95,9 @@ describe.each(['path', 'basename'] as const)('remoteNames: %s', (mode) => {
     const code = await syncWith(setup, emu, 2, () => (foreign = seedForeign(emu!, 'report.pdf')));
     expect(code).not.toBe(0);
     await expectUntouched(emu, setup, foreign!);
-    const own = ours(emu).map((f) => f.id).sort();
+    const own = ours(emu)
+      .map((f) => f.id)
+      .sort();
     expect(own).toHaveLength(5); // nothing of ours was touched either: six copies for five attempts
     const status = await statusJson(setup);
     expect(status.unclaimedCopies.map((c) => c.id).sort()).toEqual([...own, foreign!.id].sort());
@@ -125,7 +138,7 @@ describe.each(['path', 'basename'] as const)('remoteNames: %s', (mode) => {
   }, 60_000);
 });
 
-describe('the server\'s clock', () => {
+describe("the server's clock", () => {
   it('the emulator 10 minutes behind this host: our orphans are still found and settled', async () => {
     emu = await emulator({ faults: { lostUploadAnswer: 1 }, clockOffsetMs: -600_000 });
     setup = syncSetup(emu);

@@ -3,7 +3,16 @@ import { describe, expect, it } from 'vitest';
 import type { Failure, FileRow, InFlightUpload, PendingDelete } from '../../src/ledger/ledger.js';
 import type { LocalFile, LocalProblem } from '../../src/local/types.js';
 import type { FileMetadata } from '../../src/remote/types.js';
-import { ORPHAN_SKEW_MS, pairMoves, plan, type LedgerView, type LocalView, type Plan, type PlanOptions, type RemoteView } from '../../src/sync/plan.js';
+import {
+  ORPHAN_SKEW_MS,
+  pairMoves,
+  plan,
+  type LedgerView,
+  type LocalView,
+  type Plan,
+  type PlanOptions,
+  type RemoteView,
+} from '../../src/sync/plan.js';
 
 const NOW = Date.parse('2026-11-01T12:00:00Z');
 const name = (p: string) => p.replaceAll('/', '∕');
@@ -15,10 +24,30 @@ function row_(p: string, id: string, sha: string, extra: Partial<FileRow> = {}):
   return row(p, id, sha, extra);
 }
 function row(p: string, id: string, sha: string, extra: Partial<FileRow> = {}): FileRow {
-  return { path: p, fileId: id, size: 10, mtimeMs: 1000, ino: 1, sha256: sha, mimeType: 'text/plain', remoteName: name(p), uploadedAt: '2026-10-01T00:00:00.000000Z', ...extra };
+  return {
+    path: p,
+    fileId: id,
+    size: 10,
+    mtimeMs: 1000,
+    ino: 1,
+    sha256: sha,
+    mimeType: 'text/plain',
+    remoteName: name(p),
+    uploadedAt: '2026-10-01T00:00:00.000000Z',
+    ...extra,
+  };
 }
 function remoteFile(id: string, filename: string, extra: Partial<FileMetadata> = {}): FileMetadata {
-  return { id, type: 'file', filename, mime_type: 'text/plain', size_bytes: 10, created_at: '2026-10-01T00:00:00.000000Z', downloadable: false, ...extra };
+  return {
+    id,
+    type: 'file',
+    filename,
+    mime_type: 'text/plain',
+    size_bytes: 10,
+    created_at: '2026-10-01T00:00:00.000000Z',
+    downloadable: false,
+    ...extra,
+  };
 }
 function inFlight(id: number, p: string, sha: string, extra: Partial<InFlightUpload> = {}): InFlightUpload {
   return {
@@ -40,7 +69,17 @@ function pending(id: string, reason: PendingDelete['reason'] = 'replaced'): Pend
   return { fileId: id, path: 'x', reason, attempts: 0, lastError: null, createdAt: NOW - 1000 };
 }
 function failure(p: string, extra: Partial<Failure> = {}): Failure {
-  return { path: p, error: 'boom', retryable: false, attempts: 1, nextRetryAt: null, size: 10, mtimeMs: 1000, lastFailedAt: NOW - 1000, ...extra };
+  return {
+    path: p,
+    error: 'boom',
+    retryable: false,
+    attempts: 1,
+    nextRetryAt: null,
+    size: 10,
+    mtimeMs: 1000,
+    lastFailedAt: NOW - 1000,
+    ...extra,
+  };
 }
 
 interface Case {
@@ -58,7 +97,8 @@ interface Case {
 }
 
 function run(c: Case): Plan {
-  const localView: LocalView | null = c.local === null ? null : { files: c.local ?? [], problems: c.problems ?? [], complete: c.localComplete ?? true };
+  const localView: LocalView | null =
+    c.local === null ? null : { files: c.local ?? [], problems: c.problems ?? [], complete: c.localComplete ?? true };
   const ledgerView: LedgerView = { files: [], pendingDeletes: [], inFlight: [], failures: [], ...c.ledger };
   const remoteView: RemoteView | null = c.unlisted ? null : { files: c.remote ?? [], complete: c.remoteComplete ?? true };
   const options: PlanOptions = {
@@ -210,7 +250,10 @@ const cases: Case[] = [
   {
     name: 'after a resolved upload, the other copies its lost attempts stored are deleted',
     local: [local('a.txt', 'h1')],
-    ledger: { files: [row('a.txt', 'file_ok', 'h1')], inFlight: [inFlight(7, 'a.txt', 'h1', { resolvedFileId: 'file_ok' })] },
+    ledger: {
+      files: [row('a.txt', 'file_ok', 'h1')],
+      inFlight: [inFlight(7, 'a.txt', 'h1', { resolvedFileId: 'file_ok' })],
+    },
     remote: [
       remoteFile('file_ok', 'a.txt', { created_at: new Date(NOW - 10_000).toISOString() }),
       remoteFile('file_o1', 'a.txt', { created_at: new Date(NOW - 30_000).toISOString() }),
@@ -222,7 +265,7 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'a same-named file created well before the upload started is someone else\'s',
+    name: "a same-named file created well before the upload started is someone else's",
     local: [local('a.txt', 'h1')],
     ledger: { inFlight: [inFlight(7, 'a.txt', 'h1')] },
     remote: [remoteFile('file_foreign', 'a.txt', { created_at: new Date(NOW - 3_600_000).toISOString() })],
@@ -278,7 +321,10 @@ const cases: Case[] = [
       expect(p.deletes).toEqual([]);
       expect(p.unclaimed.map((c) => c.fileId).sort()).toEqual(['file_a', 'file_b']);
       expect(p.settledInFlight).toEqual([1, 2]);
-      expect(uploads(p).sort()).toEqual([['a/README.md', 'new', null], ['b/README.md', 'new', null]]);
+      expect(uploads(p).sort()).toEqual([
+        ['a/README.md', 'new', null],
+        ['b/README.md', 'new', null],
+      ]);
     },
   },
   {
@@ -295,9 +341,11 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'a same-named file created long after the upload could have ended is someone else\'s',
+    name: "a same-named file created long after the upload could have ended is someone else's",
     local: [local('a.txt', 'h1')],
-    ledger: { inFlight: [inFlight(7, 'a.txt', 'h1', { startedAt: NOW - 3 * 86_400_000, attemptsEndedAt: NOW - 3 * 86_400_000 + 30_000 })] },
+    ledger: {
+      inFlight: [inFlight(7, 'a.txt', 'h1', { startedAt: NOW - 3 * 86_400_000, attemptsEndedAt: NOW - 3 * 86_400_000 + 30_000 })],
+    },
     remote: [remoteFile('file_later', 'a.txt', { created_at: new Date(NOW - 3_600_000).toISOString() })],
     expect: (p) => {
       expect(p.deletes).toEqual([]);
@@ -410,7 +458,9 @@ const cases: Case[] = [
   {
     name: 'rule 4: a thousand deleted empty files are not excused by one new empty file',
     local: [local('new-empty', 'e0', { size: 0 })],
-    ledger: { files: Array.from({ length: 1000 }, (_, i) => row(`empty/${String(i).padStart(4, '0')}`, `file_e${i}`, 'e0', { size: 0 })) },
+    ledger: {
+      files: Array.from({ length: 1000 }, (_, i) => row(`empty/${String(i).padStart(4, '0')}`, `file_e${i}`, 'e0', { size: 0 })),
+    },
     remote: Array.from({ length: 1000 }, (_, i) => remoteFile(`file_e${i}`, `empty∕${String(i).padStart(4, '0')}`, { size_bytes: 0 })),
     options: { maxDeleteCount: 100, maxDeleteShare: 1 },
     expect: (p) => {
@@ -427,17 +477,31 @@ const cases: Case[] = [
     options: { maxDeleteCount: 0, maxDeleteShare: 1 },
     expect: (p) => {
       expect(p.held?.reason).toMatch(/^1 files deleted locally/);
-      const relaxed = run({ name: 'relaxed', local: ['m/a', 'm/b', 'm/c'].map((q) => local(q, 'same')), ledger: { files: ['a', 'b', 'c'].map((q) => row(q, `file_${q}`, 'same')) }, remote: ['a', 'b', 'c'].map((q) => remoteFile(`file_${q}`, q)), options: { maxDeleteCount: 0, maxDeleteShare: 1 }, expect: () => undefined });
+      const relaxed = run({
+        name: 'relaxed',
+        local: ['m/a', 'm/b', 'm/c'].map((q) => local(q, 'same')),
+        ledger: { files: ['a', 'b', 'c'].map((q) => row(q, `file_${q}`, 'same')) },
+        remote: ['a', 'b', 'c'].map((q) => remoteFile(`file_${q}`, q)),
+        options: { maxDeleteCount: 0, maxDeleteShare: 1 },
+        expect: () => undefined,
+      });
       expect(relaxed.held).toBeNull();
       expect(relaxed.deletes).toHaveLength(3);
     },
   },
   {
-    name: 'rule 4: paths added outside the plan (the daemon\'s path jobs) pair the same way, one to one',
+    name: "rule 4: paths added outside the plan (the daemon's path jobs) pair the same way, one to one",
     unlisted: true,
     local: [],
-    ledger: { files: [...Array.from({ length: 10 }, (_, i) => row(`gone${i}`, `file_g${i}`, 'e0')), row('kept', 'file_k', 'hk')] },
-    options: { scope: (p) => p.startsWith('gone'), maxDeleteCount: 3, maxDeleteShare: 1, recentlyAdded: [{ path: 'new-empty', sha256: 'e0' }] },
+    ledger: {
+      files: [...Array.from({ length: 10 }, (_, i) => row(`gone${i}`, `file_g${i}`, 'e0')), row('kept', 'file_k', 'hk')],
+    },
+    options: {
+      scope: (p) => p.startsWith('gone'),
+      maxDeleteCount: 3,
+      maxDeleteShare: 1,
+      recentlyAdded: [{ path: 'new-empty', sha256: 'e0' }],
+    },
     expect: (p) => {
       expect(p.held?.deletes).toHaveLength(10);
       expect(p.held?.reason).toMatch(/^9 files deleted locally/);
@@ -451,7 +515,14 @@ const cases: Case[] = [
     expect: (p) => {
       expect(p.uploads).toEqual([]);
       expect(p.deletes).toEqual([]);
-      expect(p.skips).toEqual([{ path: 'big.bin', reason: expect.stringMatching(/too large/), failed: true, record: { retryable: false, stat: { size: 5000, mtimeMs: 1000 } } }]);
+      expect(p.skips).toEqual([
+        {
+          path: 'big.bin',
+          reason: expect.stringMatching(/too large/),
+          failed: true,
+          record: { retryable: false, stat: { size: 5000, mtimeMs: 1000 } },
+        },
+      ]);
     },
   },
   {
@@ -508,7 +579,11 @@ const cases: Case[] = [
     name: 'per-path (unlisted): a gone path in scope is deleted, rows out of scope are left alone',
     unlisted: true,
     local: [],
-    ledger: { files: [row('a.txt', 'file_a', 'h1'), row('b.txt', 'file_b', 'h2')], pendingDeletes: [pending('file_old')], inFlight: [inFlight(3, 'a.txt', 'h1')] },
+    ledger: {
+      files: [row('a.txt', 'file_a', 'h1'), row('b.txt', 'file_b', 'h2')],
+      pendingDeletes: [pending('file_old')],
+      inFlight: [inFlight(3, 'a.txt', 'h1')],
+    },
     options: { scope: (p) => p === 'a.txt' },
     expect: (p) => {
       expect(deletes(p)).toEqual([['file_a', 'deleted']]);
@@ -544,7 +619,8 @@ function orphanCases(): Case[] {
   const start = NOW - 60_000;
   const end = NOW - 10_000;
   const row = (extra: Partial<InFlightUpload> = {}) => inFlight(7, 'report.pdf', 'h1', { unknownOutcomes: 5, ...extra });
-  const own = (n: number, offset = 0) => Array.from({ length: n }, (_, i) => remoteFile(`file_own${i}`, 'report.pdf', { created_at: at(start + offset + 1000 * (i + 1)) }));
+  const own = (n: number, offset = 0) =>
+    Array.from({ length: n }, (_, i) => remoteFile(`file_own${i}`, 'report.pdf', { created_at: at(start + offset + 1000 * (i + 1)) }));
   const noTouch = (p: Plan, foreign: string) => {
     expect(p.deletes.map((d) => d.fileId)).not.toContain(foreign);
     expect(p.adoptions.map((a) => a.file.id)).not.toContain(foreign);
@@ -571,8 +647,21 @@ function orphanCases(): Case[] {
       expect: (p) => {
         expect(p.adoptions).toEqual([]);
         expect(p.deletes).toEqual([]);
-        expect(p.unclaimed.map((c) => c.fileId).sort()).toEqual(['file_foreign', 'file_own0', 'file_own1', 'file_own2', 'file_own3', 'file_own4']);
-        expect(p.unclaimed[0]).toMatchObject({ path: 'report.pdf', remoteName: 'report.pdf', size: 10, sha256: 'h1', reason: expect.stringMatching(/6 copies for 5 attempts/) });
+        expect(p.unclaimed.map((c) => c.fileId).sort()).toEqual([
+          'file_foreign',
+          'file_own0',
+          'file_own1',
+          'file_own2',
+          'file_own3',
+          'file_own4',
+        ]);
+        expect(p.unclaimed[0]).toMatchObject({
+          path: 'report.pdf',
+          remoteName: 'report.pdf',
+          size: 10,
+          sha256: 'h1',
+          reason: expect.stringMatching(/6 copies for 5 attempts/),
+        });
         expect(uploads(p)).toEqual([['report.pdf', 'new', null]]);
         expect(p.settledInFlight).toEqual([7]);
       },
@@ -580,7 +669,10 @@ function orphanCases(): Case[] {
     {
       name: 'rule 3: partial loss (one lost answer, then success): a second copy in the window is ambiguous',
       local: [local('report.pdf', 'h1')],
-      ledger: { files: [row_('report.pdf', 'file_ok', 'h1')], inFlight: [row({ unknownOutcomes: 1, resolvedFileId: 'file_ok' })] },
+      ledger: {
+        files: [row_('report.pdf', 'file_ok', 'h1')],
+        inFlight: [row({ unknownOutcomes: 1, resolvedFileId: 'file_ok' })],
+      },
       remote: [remoteFile('file_ok', 'report.pdf'), ...own(1), remoteFile('file_foreign', 'report.pdf', { created_at: at(start + 5000) })],
       expect: (p) => {
         expect(p.deletes).toEqual([]);
@@ -613,7 +705,9 @@ function orphanCases(): Case[] {
     {
       name: 'rule 3: a copy in the windows of two rows is claimed by neither',
       local: [local('report.pdf', 'h1')],
-      ledger: { inFlight: [row({ id: 7, unknownOutcomes: 1 }), row({ id: 8, unknownOutcomes: 1, startedAt: start + 20_000 })] },
+      ledger: {
+        inFlight: [row({ id: 7, unknownOutcomes: 1 }), row({ id: 8, unknownOutcomes: 1, startedAt: start + 20_000 })],
+      },
       remote: [remoteFile('file_both', 'report.pdf', { created_at: at(start + 30_000) })],
       expect: (p) => {
         expect(p.deletes).toEqual([]);
@@ -622,7 +716,7 @@ function orphanCases(): Case[] {
       },
     },
     {
-      name: 'rule 3: the window is on the server\'s clock: ten minutes ahead, our copies match and a local-clock look-alike does not',
+      name: "rule 3: the window is on the server's clock: ten minutes ahead, our copies match and a local-clock look-alike does not",
       local: [local('report.pdf', 'h1')],
       ledger: { inFlight: [row({ unknownOutcomes: 2, clockOffsetMs: 600_000 })] },
       remote: [remoteFile('file_foreign', 'report.pdf', { created_at: at(start + 1000) }), ...own(2, 600_000)],
@@ -640,14 +734,20 @@ function orphanCases(): Case[] {
       options: { serverOffsetMs: -600_000 },
       expect: (p) => {
         expect(p.adoptions.map((a) => a.file.id)).toEqual(['file_own0']);
-        const blind = run({ name: 'blind', local: [local('report.pdf', 'h1')], ledger: { inFlight: [row({ unknownOutcomes: 1, clockOffsetMs: null })] }, remote: own(1), expect: () => undefined });
+        const blind = run({
+          name: 'blind',
+          local: [local('report.pdf', 'h1')],
+          ledger: { inFlight: [row({ unknownOutcomes: 1, clockOffsetMs: null })] },
+          remote: own(1),
+          expect: () => undefined,
+        });
         expect(blind.adoptions).toEqual([]);
         expect(blind.deletes).toEqual([]);
         expect(blind.unclaimed.map((c) => c.fileId)).toEqual(['file_own0']);
       },
     },
     {
-      name: 'rule 3: after a crash (no recorded end) at most the attempts of one call are taken, up to the plan\'s time',
+      name: "rule 3: after a crash (no recorded end) at most the attempts of one call are taken, up to the plan's time",
       local: [local('report.pdf', 'h1')],
       ledger: { inFlight: [row({ unknownOutcomes: 0, attemptsEndedAt: null })] },
       remote: [...own(1), remoteFile('file_later', 'report.pdf', { created_at: at(NOW + 60_000) })],
@@ -676,8 +776,18 @@ describe('plan', () => {
 
   it('pairMoves: each added path excuses one deleted path of its content; a path is no move of itself', () => {
     const moves = pairMoves(
-      [{ path: 'a', sha256: 'x' }, { path: 'b', sha256: 'x' }, { path: 'c', sha256: 'y' }, { path: 'same', sha256: 'z' }],
-      [{ path: 'n1', sha256: 'x' }, { path: 'n2', sha256: 'y' }, { path: 'n3', sha256: 'y' }, { path: 'same', sha256: 'z' }],
+      [
+        { path: 'a', sha256: 'x' },
+        { path: 'b', sha256: 'x' },
+        { path: 'c', sha256: 'y' },
+        { path: 'same', sha256: 'z' },
+      ],
+      [
+        { path: 'n1', sha256: 'x' },
+        { path: 'n2', sha256: 'y' },
+        { path: 'n3', sha256: 'y' },
+        { path: 'same', sha256: 'z' },
+      ],
     );
     expect([...moves].sort()).toEqual(['a', 'c']);
   });

@@ -192,7 +192,13 @@ describe('a parent directory swapped with RENAME_EXCHANGE while sync runs', () =
     for (let run = 0; run < 10; run++) {
       // A fresh ledger each run: every file is new, so every run opens every file again.
       const ledger = openLedger(`state-${run}`);
-      await reconcile({ config: config(`state-${run}`), ledger, remote, logger: silentLogger(), signal: AbortSignal.timeout(30_000) });
+      await reconcile({
+        config: config(`state-${run}`),
+        ledger,
+        remote,
+        logger: silentLogger(),
+        signal: AbortSignal.timeout(30_000),
+      });
       expect(storedWith(secrets), `run ${run}`).toEqual([]);
     }
     expect(swapper.exitCode, 'the swapper ran the whole time').toBeNull();

@@ -11,27 +11,66 @@ import { emulator, expectExactState, localHashes, requestTotals, syncSetup, TEST
 const HOUR = 3_600_000;
 
 describe('chooseRemoteMode', () => {
-  const seen = (total: number, ageHours = 1): WorkspaceSeen => ({ total, foreign: total - 300, listedAt: 100 * HOUR - ageHours * HOUR });
+  const seen = (total: number, ageHours = 1): WorkspaceSeen => ({
+    total,
+    foreign: total - 300,
+    listedAt: 100 * HOUR - ageHours * HOUR,
+  });
   const cases: [string, Parameters<typeof chooseRemoteMode>[0], 'full' | 'owned'][] = [
     ['beta: no look-up', { canLookup: false, owned: 300, seen: seen(20_300), now: 100 * HOUR, fullListHours: 24 }, 'full'],
     ['never listed', { canLookup: true, owned: 300, seen: undefined, now: 100 * HOUR, fullListHours: 24 }, 'full'],
-    ['300 owned in 20,300: 3 look-ups < 21 pages', { canLookup: true, owned: 300, seen: seen(20_300), now: 100 * HOUR, fullListHours: 24 }, 'owned'],
+    [
+      '300 owned in 20,300: 3 look-ups < 21 pages',
+      { canLookup: true, owned: 300, seen: seen(20_300), now: 100 * HOUR, fullListHours: 24 },
+      'owned',
+    ],
     ['last full listing 24 h old', { canLookup: true, owned: 300, seen: seen(20_300, 24), now: 100 * HOUR, fullListHours: 24 }, 'full'],
     ['fullListHours 0: always list', { canLookup: true, owned: 300, seen: seen(20_300, 0), now: 100 * HOUR, fullListHours: 0 }, 'full'],
     ['owned only: 5 look-ups against 1 page', { canLookup: true, owned: 500, seen: seen(500), now: 100 * HOUR, fullListHours: 24 }, 'full'],
     ['a tie lists', { canLookup: true, owned: 1000, seen: seen(10_000), now: 100 * HOUR, fullListHours: 24 }, 'full'],
-    ['nothing owned, one page seen: nothing to look up', { canLookup: true, owned: 0, seen: seen(900), now: 100 * HOUR, fullListHours: 24 }, 'owned'],
-    ['nothing owned in a big workspace: no request at all', { canLookup: true, owned: 0, seen: seen(50_000), now: 100 * HOUR, fullListHours: 24 }, 'owned'],
+    [
+      'nothing owned, one page seen: nothing to look up',
+      { canLookup: true, owned: 0, seen: seen(900), now: 100 * HOUR, fullListHours: 24 },
+      'owned',
+    ],
+    [
+      'nothing owned in a big workspace: no request at all',
+      { canLookup: true, owned: 0, seen: seen(50_000), now: 100 * HOUR, fullListHours: 24 },
+      'owned',
+    ],
   ];
   for (const [what, input, mode] of cases) it(what, () => expect(chooseRemoteMode(input).mode).toBe(mode));
 });
 
 describe('readRemoteSide guards (rule 4)', () => {
   const meta = (id: string, created: string, extra: Partial<FileMetadata> = {}): FileMetadata => ({
-    id, type: 'file', filename: `${id}.txt`, mime_type: 'text/plain', size_bytes: 1, created_at: created, ...extra,
+    id,
+    type: 'file',
+    filename: `${id}.txt`,
+    mime_type: 'text/plain',
+    size_bytes: 1,
+    created_at: created,
+    ...extra,
   });
-  const row = (fileId: string) => ({ path: `${fileId}.txt`, fileId, size: 1, mtimeMs: 1, ino: 1, sha256: 'x', mimeType: 'text/plain', remoteName: `${fileId}.txt`, uploadedAt: '2026-01-01T00:00:00Z' });
-  const base = { pendingDeletes: [], inFlight: [], seen: { total: 50_000, foreign: 49_000, listedAt: 0 }, now: HOUR, fullListHours: 24, orphanSkewMs: 120_000 };
+  const row = (fileId: string) => ({
+    path: `${fileId}.txt`,
+    fileId,
+    size: 1,
+    mtimeMs: 1,
+    ino: 1,
+    sha256: 'x',
+    mimeType: 'text/plain',
+    remoteName: `${fileId}.txt`,
+    uploadedAt: '2026-01-01T00:00:00Z',
+  });
+  const base = {
+    pendingDeletes: [],
+    inFlight: [],
+    seen: { total: 50_000, foreign: 49_000, listedAt: 0 },
+    now: HOUR,
+    fullListHours: 24,
+    orphanSkewMs: 120_000,
+  };
 
   it('a failed look-up rejects: no view, so no plan and no delete', async () => {
     const remote = {
@@ -52,7 +91,8 @@ describe('readRemoteSide guards (rule 4)', () => {
       contract: 'ga',
       serverNow: () => Date.parse('2026-06-01T00:00:00Z'),
       list: async function* () {},
-      lookup: async (ids: readonly string[]) => ids.map((id) => meta(id, '2025-01-01T00:00:00.000000Z', { expires_at: id === 'file_live' ? null : past })),
+      lookup: async (ids: readonly string[]) =>
+        ids.map((id) => meta(id, '2025-01-01T00:00:00.000000Z', { expires_at: id === 'file_live' ? null : past })),
     } as unknown as RemoteFiles;
     const side = await readRemoteSide({
       ...base,
@@ -111,13 +151,21 @@ describe('sync of 300 owned files in a workspace of 20,000 foreign ones (GA)', (
 
   it('a file deleted remotely by someone else is uploaded again, exactly that one', async () => {
     const id = ownedId('dir3/file-10.txt');
-    const gone = await fetch(`${emu.url}/v1/files/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${TEST_KEY}`, 'anthropic-version': '2026-10-21' } });
+    const gone = await fetch(`${emu.url}/v1/files/${id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${TEST_KEY}`, 'anthropic-version': '2026-10-21' },
+    });
     expect(gone.status).toBe(200);
     emu.resetCounters();
     const run = await setup.sync(['--json']);
     expect(run.code, run.stderr).toBe(0);
     // The executor confirms the copy is gone (GET 404) before uploading, then drops the stale id (DELETE 404).
-    expect(requestTotals(emu)).toEqual({ 'GET /v1/files?ids[]': 3, 'GET /v1/files/{id}': 1, 'POST /v1/files': 1, 'DELETE /v1/files/{id}': 1 });
+    expect(requestTotals(emu)).toEqual({
+      'GET /v1/files?ids[]': 3,
+      'GET /v1/files/{id}': 1,
+      'POST /v1/files': 1,
+      'DELETE /v1/files/{id}': 1,
+    });
     expect(emu.state().requests['DELETE /v1/files/{id}']).toEqual({ '404': 1 });
     expect(JSON.parse(run.stdout)).toMatchObject({ uploaded: 1 });
     expectExactState(emu, setup, localHashes(setup.root));
@@ -131,7 +179,12 @@ describe('sync of 300 owned files in a workspace of 20,000 foreign ones (GA)', (
     const run = await setup.sync(['--json']);
     expect(run.code, run.stderr).toBe(0);
     // Looked up, found expired: uploaded again and the expired copy deleted.
-    expect(requestTotals(emu)).toEqual({ 'GET /v1/files?ids[]': 3, 'GET /v1/files/{id}': 1, 'POST /v1/files': 1, 'DELETE /v1/files/{id}': 1 });
+    expect(requestTotals(emu)).toEqual({
+      'GET /v1/files?ids[]': 3,
+      'GET /v1/files/{id}': 1,
+      'POST /v1/files': 1,
+      'DELETE /v1/files/{id}': 1,
+    });
     expect(emu.state().requests['DELETE /v1/files/{id}']).toEqual({ '200': 1 });
     expect(emu.state().files.some((f) => f.id === id)).toBe(false);
     expectExactState(emu, setup, localHashes(setup.root));

@@ -30,16 +30,30 @@ afterEach(async () => {
 });
 
 function manyFiles(root: string, n: number): void {
-  writeTree(root, Object.fromEntries(Array.from({ length: n }, (_, i) => [`dir${i % 7}/file-${i}.txt`, `content of file ${i}\n`.repeat(1 + (i % 5))])));
+  writeTree(
+    root,
+    Object.fromEntries(Array.from({ length: n }, (_, i) => [`dir${i % 7}/file-${i}.txt`, `content of file ${i}\n`.repeat(1 + (i % 5))])),
+  );
 }
 
 describe('faults', () => {
   it('converges to the exact state within three runs under 429/500/529, resets and lost answers', async () => {
     emu = await emulator({
-      faults: { rate429: 0.05, rate500: 0.05, rate529: 0.05, resetMidUpload: 0.05, lostUploadAnswer: 0.05, retryAfterSeconds: 1, seed: 42 },
+      faults: {
+        rate429: 0.05,
+        rate500: 0.05,
+        rate529: 0.05,
+        resetMidUpload: 0.05,
+        lostUploadAnswer: 0.05,
+        retryAfterSeconds: 1,
+        seed: 42,
+      },
     });
     setup = syncSetup(emu, { concurrency: 8, requestsPerMinute: 100_000 });
-    const foreign = emu.seed({ filename: 'dir0∕file-0.txt', content_base64: Buffer.from('not ours').toString('base64') });
+    const foreign = emu.seed({
+      filename: 'dir0∕file-0.txt',
+      content_base64: Buffer.from('not ours').toString('base64'),
+    });
     manyFiles(setup.root, 200);
     const codes: number[] = [];
     for (let run = 0; run < 3; run++) {
@@ -124,7 +138,9 @@ describe('guards', () => {
     expect(held.stdout).toMatch(/held: 5 deletes/);
     expect(held.stdout).toMatch(/--allow-mass-delete/);
     expect(requestsOf(emu!, 'DELETE /v1/files/{id}')).toBe(0);
-    const status = JSON.parse((await runCli(['status', '--config', s.configFile, '--json'], s.env)).stdout) as { held: { count: number } };
+    const status = JSON.parse((await runCli(['status', '--config', s.configFile, '--json'], s.env)).stdout) as {
+      held: { count: number };
+    };
     expect(status.held.count).toBe(5);
     const allowed = await s.sync(['--allow-mass-delete']);
     expect(allowed.code).toBe(0);
@@ -151,12 +167,16 @@ describe('bad config', () => {
     ['a wrong type', (d) => ({ args: ['--config', write(d, { root: d, followSymlinks: 'yes' })] }), /followSymlinks/],
     ['no API key', (d) => ({ args: ['--config', write(d, { root: d })], env: { ANTHROPIC_API_KEY: '' } }), /no API key/],
     ['an unknown option', (d) => ({ args: ['--config', write(d, { root: d }), '--frobnicate'] }), /frobnicate/],
-    ['a key file others can read', (d) => {
-      const keyFile = path.join(d, 'key');
-      fs.writeFileSync(keyFile, TEST_KEY, { mode: 0o644 });
-      fs.chmodSync(keyFile, 0o644);
-      return { args: ['--config', write(d, { root: d, api: { keyFile } })], env: { ANTHROPIC_API_KEY: '' } };
-    }, /chmod 600/],
+    [
+      'a key file others can read',
+      (d) => {
+        const keyFile = path.join(d, 'key');
+        fs.writeFileSync(keyFile, TEST_KEY, { mode: 0o644 });
+        fs.chmodSync(keyFile, 0o644);
+        return { args: ['--config', write(d, { root: d, api: { keyFile } })], env: { ANTHROPIC_API_KEY: '' } };
+      },
+      /chmod 600/,
+    ],
   ];
   function write(d: string, content: unknown): string {
     const file = path.join(d, `config-${Math.random().toString(36).slice(2)}.json`);
@@ -168,7 +188,10 @@ describe('bad config', () => {
       dir = tempDir('fs-badcfg-');
       try {
         const { args, env } = make(dir);
-        const result = await runCli(['sync', ...args, '--state-dir', path.join(dir, 'state')], { ANTHROPIC_API_KEY: TEST_KEY, ...env });
+        const result = await runCli(['sync', ...args, '--state-dir', path.join(dir, 'state')], {
+          ANTHROPIC_API_KEY: TEST_KEY,
+          ...env,
+        });
         expect(result.code).toBe(2);
         expect(result.stderr).toMatch(message);
         expect(result.stderr.trim().split('\n')).toHaveLength(1);
@@ -183,7 +206,9 @@ describe('bad config', () => {
     emu = await emulator();
     setup = syncSetup(emu);
     writeTree(setup.root, { 'a.txt': 'a' });
-    const result = await runCli(['sync', '--config', setup.configFile], { ANTHROPIC_API_KEY: 'sk-ant-wrong-key-123456789' });
+    const result = await runCli(['sync', '--config', setup.configFile], {
+      ANTHROPIC_API_KEY: 'sk-ant-wrong-key-123456789',
+    });
     expect(result.code).toBe(4);
     expect(result.stderr).toMatch(/key/i);
     expect(result.stderr).not.toContain('sk-ant-wrong-key-123456789');

@@ -19,7 +19,22 @@ describe('torture self-test', () => {
     const ev: Evidence = {
       local: [],
       map: [],
-      state: { files: [{ id: 'file_a', filename: 'x.txt', mime_type: 'text/plain', size_bytes: 1, created_at: '', downloadable: false, sha256: 'ab', owner: 'self' }], requests: {}, faults: {} },
+      state: {
+        files: [
+          {
+            id: 'file_a',
+            filename: 'x.txt',
+            mime_type: 'text/plain',
+            size_bytes: 1,
+            created_at: '',
+            downloadable: false,
+            sha256: 'ab',
+            owner: 'self',
+          },
+        ],
+        requests: {},
+        faults: {},
+      },
       foreign: [],
       unclaimed: unclaimedIds({ unclaimedCopies: [{ id: 'file_a' }] }),
       statusExit: 0,

@@ -40,7 +40,7 @@ export const INVARIANTS = {
   lostFiles: 'a local file without a mapped remote copy (unmapped, or its id is gone)',
   wrongContent: "a mapped remote copy whose sha256 differs from the local file's",
   staleMap: 'a map entry for a path that does not exist locally',
-  duplicates: "an extra own copy of a mapped file (same remote name, not mapped, not an unclaimed copy), or one id mapped twice",
+  duplicates: 'an extra own copy of a mapped file (same remote name, not mapped, not an unclaimed copy), or one id mapped twice',
   orphans: 'an own stored file neither mapped nor listed as an unclaimed copy',
   foreignTouched: 'a foreign file deleted or changed (id gone, other sha256 or name)',
   foreignAdopted: 'a foreign file mapped to a local path',
@@ -77,14 +77,16 @@ export function checkInvariants(ev: Evidence): CheckResult {
     if (other !== undefined) flag('duplicates', `${row.file_id} is mapped to both ${other} and ${row.path}`);
     mappedIds.set(row.file_id, row.path);
     if (!localByPath.has(row.path)) flag('staleMap', `${row.path} → ${row.file_id}`);
-    if (foreignIds.has(row.file_id) || (stored.has(row.file_id) && stored.get(row.file_id)!.owner !== 'self')) flag('foreignAdopted', `${row.path} → ${row.file_id}`);
+    if (foreignIds.has(row.file_id) || (stored.has(row.file_id) && stored.get(row.file_id)!.owner !== 'self'))
+      flag('foreignAdopted', `${row.path} → ${row.file_id}`);
   }
   for (const file of ev.local) {
     const row = mapByPath.get(file.rel);
     const remote = row ? stored.get(row.file_id) : undefined;
     if (!row) flag('lostFiles', `${file.rel} is not mapped`);
     else if (!remote) flag('lostFiles', `${file.rel} → ${row.file_id}, which the workspace no longer holds`);
-    else if (remote.sha256 !== file.sha256) flag('wrongContent', `${file.rel} → ${row.file_id}: remote ${remote.sha256.slice(0, 12)}, local ${file.sha256.slice(0, 12)}`);
+    else if (remote.sha256 !== file.sha256)
+      flag('wrongContent', `${file.rel} → ${row.file_id}: remote ${remote.sha256.slice(0, 12)}, local ${file.sha256.slice(0, 12)}`);
   }
   const localNames = new Set(ev.local.map((f) => remoteName(f.rel)));
   for (const f of ev.state.files) {
@@ -133,7 +135,13 @@ export function ledgerIntegrity(ledgerFile: string): string {
 }
 
 /** Gathers the evidence: the tree, `ls --json`, `status --json`, the inspection dump and the ledger. */
-export async function gather(cli: CliRunner, root: string, stateDir: string, state: () => EmulatorState | Promise<EmulatorState>, foreign: ForeignFile[]): Promise<Evidence> {
+export async function gather(
+  cli: CliRunner,
+  root: string,
+  stateDir: string,
+  state: () => EmulatorState | Promise<EmulatorState>,
+  foreign: ForeignFile[],
+): Promise<Evidence> {
   const ls = await cli.run('ls', ['--json'], 60_000);
   const status = await cli.run('status', ['--json'], 60_000);
   let map: MapRow[];
@@ -142,7 +150,9 @@ export async function gather(cli: CliRunner, root: string, stateDir: string, sta
     map = ls.code === 0 ? (JSON.parse(ls.stdout) as MapRow[]) : [];
     statusJson = status.code === 0 ? (JSON.parse(status.stdout) as unknown) : null;
   } catch (err) {
-    throw new Error(`files-sync ls/status printed something that is not JSON: ${(err as Error).message}`, { cause: err });
+    throw new Error(`files-sync ls/status printed something that is not JSON: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   return {
     local: listTree(root),

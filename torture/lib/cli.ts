@@ -47,7 +47,12 @@ export class CliRunner {
   }
 
   private env(): NodeJS.ProcessEnv {
-    return { PATH: process.env.PATH, HOME: os.tmpdir(), XDG_CONFIG_HOME: path.join(os.tmpdir(), 'files-sync-torture-none'), ANTHROPIC_API_KEY: TORTURE_KEY };
+    return {
+      PATH: process.env.PATH,
+      HOME: os.tmpdir(),
+      XDG_CONFIG_HOME: path.join(os.tmpdir(), 'files-sync-torture-none'),
+      ANTHROPIC_API_KEY: TORTURE_KEY,
+    };
   }
 
   /** Starts `files-sync <command> --config C ...`; its stderr streams to a log file as it runs. */
@@ -55,7 +60,10 @@ export class CliRunner {
     const label = `${String(++this.seq).padStart(4, '0')}-${command}`;
     const logFile = path.join(this.logDir, `${label}.log`);
     const started = Date.now();
-    const child = spawn(process.execPath, [CLI, command, '--config', this.configFile, ...args], { env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, command, '--config', this.configFile, ...args], {
+      env: this.env(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out = fs.createWriteStream(logFile);
     out.write(`$ files-sync ${command} ${args.join(' ')}\n`);
     let stdout = '';
@@ -69,7 +77,9 @@ export class CliRunner {
       child.once('error', reject);
       child.once('close', (code, signal) => {
         const killed = signal === 'SIGKILL';
-        out.end(`\n--- stdout ---\n${stdout}\n--- exit ${code ?? ''} ${signal ?? ''}${killed ? ' (killed by the suite)' : ''} after ${Date.now() - started} ms ---\n`);
+        out.end(
+          `\n--- stdout ---\n${stdout}\n--- exit ${code ?? ''} ${signal ?? ''}${killed ? ' (killed by the suite)' : ''} after ${Date.now() - started} ms ---\n`,
+        );
         resolve({ code, signal, stdout, stderr, killed, ms: Date.now() - started });
       });
     });

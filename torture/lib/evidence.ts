@@ -14,6 +14,7 @@ export function keepEvidence(seed: number, runDir: string, state: EmulatorState 
   // Sockets (a killed daemon's control.sock) cannot be copied and say nothing: leave them out.
   fs.cpSync(runDir, path.join(dest, 'run'), { recursive: true, filter: (src) => !fs.lstatSync(src).isSocket() });
   if (state) fs.writeFileSync(path.join(dest, 'emulator-state.json'), `${JSON.stringify(state, null, 2)}\n`);
-  for (const [name, value] of Object.entries(extra)) fs.writeFileSync(path.join(dest, `${name}.json`), `${JSON.stringify(value, null, 2)}\n`);
+  for (const [name, value] of Object.entries(extra))
+    fs.writeFileSync(path.join(dest, `${name}.json`), `${JSON.stringify(value, null, 2)}\n`);
   return dest;
 }

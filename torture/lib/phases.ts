@@ -15,7 +15,14 @@ export interface RunContext {
   rng: Rng;
   graveyard: Graveyard;
   log: (line: string) => void;
-  counters: { syncKills: number; daemonKills: number; syncTimeouts: number; faultRounds: number; foreignSeeded: number; daemonSelfExits: number };
+  counters: {
+    syncKills: number;
+    daemonKills: number;
+    syncTimeouts: number;
+    faultRounds: number;
+    foreignSeeded: number;
+    daemonSelfExits: number;
+  };
 }
 
 /** Share of rounds run with faults and lost answers. */
@@ -24,7 +31,15 @@ const FAULT_ROUND_SHARE = 0.35;
 /** Faults of a faulty round: 429/500/529, resets and lost answers, seeded from the run's PRNG. */
 function roundFaults(rng: Rng): FaultConfig {
   const level = 0.03 + rng.float() * 0.05;
-  return { rate429: level, rate500: level, rate529: level, resetMidUpload: 0.04, lostUploadAnswer: 0.1, retryAfterSeconds: 1, seed: rng.derive() };
+  return {
+    rate429: level,
+    rate500: level,
+    rate529: level,
+    resetMidUpload: 0.04,
+    lostUploadAnswer: 0.1,
+    retryAfterSeconds: 1,
+    seed: rng.derive(),
+  };
 }
 
 /** Turns faults on for a share of rounds; returns whether this round has them. */
@@ -51,7 +66,9 @@ function seedOnLanded(ctx: RunContext, landed: readonly string[]): void {
 function change(ctx: RunContext, lo: number, hi: number): string {
   const log = randomChanges(ctx.ws.root, ctx.rng, ctx.rng.int(lo, hi), ctx.graveyard);
   seedOnLanded(ctx, log.landed);
-  return Object.entries(log.kinds).map(([k, n]) => `${n} ${k}`).join(', ');
+  return Object.entries(log.kinds)
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ');
 }
 
 /** One sync round: changes, then `sync`, SIGKILLed after a random delay in most rounds. */
@@ -86,7 +103,9 @@ export async function daemonRound(ctx: RunContext, i: number): Promise<void> {
     await delay(ctx.rng.int(2000, 5000));
     const wasRunning = daemon.running;
     const r = await daemon.stop();
-    end = wasRunning ? `stopped (exit ${r.code}${r.killed ? ', needed SIGKILL' : ''})` : `had exited by itself (${r.code} ${r.signal ?? ''})`;
+    end = wasRunning
+      ? `stopped (exit ${r.code}${r.killed ? ', needed SIGKILL' : ''})`
+      : `had exited by itself (${r.code} ${r.signal ?? ''})`;
   }
   if (end.startsWith('had exited')) ctx.counters.daemonSelfExits++;
   ctx.log(`daemon round ${i + 1}${faulty ? ' (faults)' : ''}: ${changes.join(' | ')}; ${end}`);
@@ -96,7 +115,15 @@ export async function daemonRound(ctx: RunContext, i: number): Promise<void> {
 export async function soak(ctx: RunContext, runs: number): Promise<(number | null)[]> {
   const exits: (number | null)[] = [];
   for (let i = 0; i < runs; i++) {
-    ctx.ws.emu.setFaults({ rate429: 0.09, rate500: 0.09, rate529: 0.09, resetMidUpload: 0.03, lostUploadAnswer: 0.1, retryAfterSeconds: 1, seed: ctx.rng.derive() });
+    ctx.ws.emu.setFaults({
+      rate429: 0.09,
+      rate500: 0.09,
+      rate529: 0.09,
+      resetMidUpload: 0.03,
+      lostUploadAnswer: 0.1,
+      retryAfterSeconds: 1,
+      seed: ctx.rng.derive(),
+    });
     const what = change(ctx, 3, 10);
     const r = await ctx.ws.cli.sync(null, 600_000);
     if (r.killed) ctx.counters.syncTimeouts++;

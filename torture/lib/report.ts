@@ -42,7 +42,10 @@ export function machineLine(): string {
 
 /** The 1, 5 and 15 minute load averages (other work on the machine slows the runs down). */
 export function loadLine(): string {
-  return os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 }
 
 const HEADER = `# Reliability
@@ -56,7 +59,10 @@ replays the schedule of changes and fault settings; where the kills land depends
 /** The section of one run, as Markdown. */
 export function section(s: RunSummary): string {
   const total = Object.values(s.check.counts).reduce((a, b) => a + b, 0);
-  const faults = Object.entries(s.faults).map(([k, v]) => `${k}: ${v}`).join(', ') || 'none';
+  const faults =
+    Object.entries(s.faults)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ') || 'none';
   const rows = (Object.keys(INVARIANTS) as InvariantName[]).map((k) => `| ${k} | ${INVARIANTS[k]} | ${s.check.counts[k]} |`);
   return [
     `## ${s.startedAt.toISOString()}, seed ${s.seed}: ${total === 0 && s.converged ? 'PASS' : 'FAIL'}`,
@@ -68,7 +74,9 @@ export function section(s: RunSummary): string {
     `- Kills: ${s.syncKills} of \`sync\`, ${s.daemonKills} of the daemon (SIGKILL); ${s.syncTimeouts} runs killed for running over the time limit; ${s.daemonSelfExits} daemons had exited by themselves`,
     `- Faults injected (emulator counters): ${faults}`,
     `- Converging sync: ${s.converged ? `exit 0 after ${s.convergeRuns} run(s)` : `no exit 0 in ${s.convergeRuns} runs`}; unclaimed copies reported by status: ${s.check.unclaimed}`,
-    s.evidence ? `- Evidence kept in \`${s.evidence.startsWith(REPO) ? path.relative(REPO, s.evidence) : s.evidence}\`` : '- No evidence kept (every invariant held)',
+    s.evidence
+      ? `- Evidence kept in \`${s.evidence.startsWith(REPO) ? path.relative(REPO, s.evidence) : s.evidence}\``
+      : '- No evidence kept (every invariant held)',
     '',
     '| Invariant | Meaning | Violations |',
     '| --- | --- | --- |',

@@ -61,7 +61,10 @@ export function judgeSelfTest(steps: readonly SelfTestStep[]): string[] {
     for (const [name, n] of Object.entries(counts) as [InvariantName, number][]) {
       const before = previous ? previous[name] : 0;
       const want = before + (step.expect === name ? 1 : 0);
-      if (n !== want) problems.push(`after planting ${step.planted}: ${name} is ${n}, expected ${want} (${step.result.details.join('; ') || 'no details'})`);
+      if (n !== want)
+        problems.push(
+          `after planting ${step.planted}: ${name} is ${n}, expected ${want} (${step.result.details.join('; ') || 'no details'})`,
+        );
     }
     previous = counts;
   }

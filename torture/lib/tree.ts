@@ -71,7 +71,8 @@ export function buildTree(root: string, rng: Rng, opts: TreeOptions): void {
     if (parent.split('/').length < 3) dirs.push(path.posix.join(parent, `dir ${i}`));
   }
   for (let i = 0; i < opts.files; i++) write(root, path.posix.join(rng.pick(dirs), freshName(rng)), rng.bytes(randomSize(rng)));
-  if (opts.big) for (let i = 0; i < 3; i++) write(root, path.posix.join(rng.pick(dirs), `big ${i}.bin`), rng.bytes(rng.int(8 * MB, 20 * MB)));
+  if (opts.big)
+    for (let i = 0; i < 3; i++) write(root, path.posix.join(rng.pick(dirs), `big ${i}.bin`), rng.bytes(rng.int(8 * MB, 20 * MB)));
 }
 
 /** Every regular file under `root` (sorted, so choices replay), with its size and sha256. */
@@ -85,7 +86,11 @@ export function listTree(root: string, withHashes = true): LocalFile[] {
       if (entry.isDirectory()) visit(abs);
       else if (entry.isFile()) {
         const content = withHashes ? fs.readFileSync(abs) : null;
-        out.push({ rel, size: content ? content.length : fs.statSync(abs).size, sha256: content ? createHash('sha256').update(content).digest('hex') : '' });
+        out.push({
+          rel,
+          size: content ? content.length : fs.statSync(abs).size,
+          sha256: content ? createHash('sha256').update(content).digest('hex') : '',
+        });
       }
     }
   };

@@ -39,7 +39,15 @@ export async function openWorkspace(prefix: string, settings: Record<string, unk
     ...settings,
   };
   fs.writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
-  return { emu, dir, root, stateDir, cli: new CliRunner(configFile, path.join(dir, 'logs')), foreign: [], close: () => emu.close() };
+  return {
+    emu,
+    dir,
+    root,
+    stateDir,
+    cli: new CliRunner(configFile, path.join(dir, 'logs')),
+    foreign: [],
+    close: () => emu.close(),
+  };
 }
 
 /** Seeds one foreign file (another application's) and remembers it for the checker. */
