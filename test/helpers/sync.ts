@@ -8,6 +8,7 @@ import path from 'node:path';
 import { expect } from 'vitest';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
+import type { RemoteFiles, UploadOptions, UploadResult } from '../../src/remote/types.js';
 
 /** The key the tests use; a test greps outputs for it. */
 export const TEST_KEY = 'sk-ant-test-e2e-0b1d3f5a7c9e-secret';
@@ -173,4 +174,31 @@ export function requestTotals(emu: Emulator): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [route, byStatus] of Object.entries(emu.state().requests)) out[route] = Object.values(byStatus).reduce((a, b) => a + b, 0);
   return out;
+}
+
+/**
+ * Forwards every call to `remote` (its optional look-ups and clock too), running `hook` once before
+ * the first upload: in a sync, the moment after the walk.
+ */
+export function beforeFirstUpload(remote: RemoteFiles, hook: () => void): RemoteFiles {
+  let hooked = false;
+  return {
+    list: (o) => remote.list(o),
+    get: (id, o) => remote.get(id, o),
+    delete: (id, o) => remote.delete(id, o),
+    download: (id, to, o) => remote.download(id, to, o),
+    ...(remote.lookup
+      ? { lookup: (ids: readonly string[], o?: Parameters<NonNullable<RemoteFiles['lookup']>>[1]) => remote.lookup!(ids, o) }
+      : {}),
+    ...(remote.clockOffsetMs ? { clockOffsetMs: () => remote.clockOffsetMs!() } : {}),
+    ...(remote.serverNow ? { serverNow: () => remote.serverNow!() } : {}),
+    ...(remote.contract ? { contract: remote.contract } : {}),
+    upload(file: string, options: UploadOptions): Promise<UploadResult> {
+      if (!hooked) {
+        hooked = true;
+        hook();
+      }
+      return remote.upload(file, options);
+    },
+  };
 }

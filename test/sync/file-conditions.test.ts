@@ -9,9 +9,8 @@ import type { Emulator } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/log.js';
 import { FilesClient } from '../../src/remote/client.js';
-import type { RemoteFiles, UploadOptions, UploadResult } from '../../src/remote/types.js';
 import { reconcile } from '../../src/sync/reconcile.js';
-import { TEST_KEY, emulator, tempDir } from '../helpers/sync.js';
+import { TEST_KEY, emulator, tempDir, beforeFirstUpload } from '../helpers/sync.js';
 
 let emu: Emulator;
 let dir: string;
@@ -30,24 +29,6 @@ afterEach(async () => {
   await emu.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-/** Forwards to `remote`, running `hook` once before the first upload. */
-function beforeFirstUpload(remote: RemoteFiles, hook: () => void): RemoteFiles {
-  let hooked = false;
-  return {
-    list: (o) => remote.list(o),
-    get: (id, o) => remote.get(id, o),
-    delete: (id, o) => remote.delete(id, o),
-    download: (id, to, o) => remote.download(id, to, o),
-    upload(file: string, options: UploadOptions): Promise<UploadResult> {
-      if (!hooked) {
-        hooked = true;
-        hook();
-      }
-      return remote.upload(file, options);
-    },
-  };
-}
 
 describe('file conditions raised by the upload', () => {
   it('a file that grew past the cap after the walk is a permanent failure, as the planner has it', async () => {

@@ -12,10 +12,9 @@ import type { Emulator } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/log.js';
 import { FilesClient } from '../../src/remote/client.js';
-import type { RemoteFiles, UploadOptions, UploadResult } from '../../src/remote/types.js';
 import { reconcile } from '../../src/sync/reconcile.js';
 import { daemonSetup, startDaemon } from '../helpers/daemon.js';
-import { TEST_KEY, emulator, sha256, tempDir, waitFor } from '../helpers/sync.js';
+import { TEST_KEY, emulator, sha256, tempDir, waitFor, beforeFirstUpload } from '../helpers/sync.js';
 
 const UPLOADS = 'POST /v1/files';
 
@@ -77,30 +76,12 @@ function config(stateDir = 'state'): Config {
   return { ...loadConfig({ root, stateDir: path.join(dir, stateDir) }, {}, dir), settleSeconds: 0 };
 }
 
-/** Forwards to `remote`, running `hook` once before the first upload: the moment after the walk. */
-function hookedBeforeUpload(remote: RemoteFiles, hook: () => void): RemoteFiles {
-  let hooked = false;
-  return {
-    list: (o) => remote.list(o),
-    get: (id, o) => remote.get(id, o),
-    delete: (id, o) => remote.delete(id, o),
-    download: (id, to, o) => remote.download(id, to, o),
-    upload(file: string, options: UploadOptions): Promise<UploadResult> {
-      if (!hooked) {
-        hooked = true;
-        hook();
-      }
-      return remote.upload(file, options);
-    },
-  };
-}
-
 describe('a file swapped for a symlink between the walk and the upload', () => {
   it('one-shot, sent from the bytes the walk kept: the re-read after the change never follows the link', async () => {
     const secretContent = 'TOP SECRET: the service API key file';
     fs.writeFileSync(secret, secretContent);
     fs.writeFileSync(path.join(root, 'decoy.txt'), 'an innocent decoy');
-    const remote = hookedBeforeUpload(client(), () => swapForLink('decoy.txt', secret));
+    const remote = beforeFirstUpload(client(), () => swapForLink('decoy.txt', secret));
     const report = await reconcile({ config: config(), ledger: openLedger(), remote, logger: silentLogger() });
     expect(storedWith(new Set([sha256(secretContent)]))).toEqual([]);
     expect(report.uploaded).toBe(0);
@@ -109,7 +90,7 @@ describe('a file swapped for a symlink between the walk and the upload', () => {
   it('one-shot, read from disk at upload time (a decoy as large as the secret, same mtime): nothing outside is sent', async () => {
     const secretContent = `TOP SECRET ${'s'.repeat(200_000)}`; // over what the walk keeps in memory
     decoyLike(secretContent);
-    const remote = hookedBeforeUpload(client(), () => swapForLink('decoy.txt', secret));
+    const remote = beforeFirstUpload(client(), () => swapForLink('decoy.txt', secret));
     const report = await reconcile({ config: config(), ledger: openLedger(), remote, logger: silentLogger() });
     expect(storedWith(new Set([sha256(secretContent)]))).toEqual([]);
     expect(report.uploaded).toBe(0);
