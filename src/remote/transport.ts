@@ -1,4 +1,5 @@
 // The request loop under FilesClient: keep-alive pool, rate limiter, retries, counters, logging.
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { AbortedError, ApiError, LocalFileError, requestSuffix, ResponseFormatError, withCounts } from './errors.js';
@@ -46,6 +47,8 @@ export class Transport {
     this.#o = options;
     this.#prefix = options.baseUrl.pathname.replace(/\/+$/, '');
     this.#ownsDispatcher = options.dispatcher === undefined;
+    // Every call waiting on the limiter or a back-off listens here: as many as the callers queue.
+    setMaxListeners(0, this.#closed.signal);
     this.#dispatcher =
       options.dispatcher ??
       new Agent({

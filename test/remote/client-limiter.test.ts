@@ -33,6 +33,9 @@ describe('SlidingWindowLimiter', () => {
     await vi.advanceTimersByTimeAsync(5_000);
     await Promise.all(all);
     expect(taken.map((t) => t.i)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // No slower than the window allows: the tenth leaves as the third window opens (plus the timers' rounding).
+    expect(taken[9]!.at - taken[0]!.at).toBeGreaterThanOrEqual(3_000);
+    expect(taken[9]!.at - taken[0]!.at).toBeLessThanOrEqual(3_010);
     for (const t of taken) expect(taken.filter((u) => u.at > t.at - 1_000 && u.at <= t.at).length).toBeLessThanOrEqual(3);
   });
 
