@@ -1,5 +1,5 @@
 // The walk's building blocks that touch no walk state: listing one directory safely, naming why a
-// directory was lost, and the bounded pool that runs the walk's tasks.
+// directory was lost, and the bounded pool that takes the walk's files.
 import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { FileConditionError } from '../file-errors.js';
@@ -48,43 +48,31 @@ export function lostDirectory(rel: string, err: unknown): { problem: LocalProble
 }
 
 /**
- * Runs `run` over a growing stack of tasks with at most `concurrency` in flight (depth first,
- * so the stack stays small). On a failure or an abort no task starts any more; the promise
- * rejects once the tasks in flight have settled, so nothing outlives the walk.
+ * Runs `run` on each item of `source` with at most `concurrency` in flight, pulling the next item
+ * only when a slot is free (so a streamed source is never read far ahead). On a failure no item
+ * starts any more; the promise rejects once the runs in flight have settled, so nothing outlives it.
  */
-export function runPool<T>(
-  initial: T[],
-  concurrency: number,
-  signal: AbortSignal | undefined,
-  run: (task: T, queue: T[]) => Promise<void>,
-): Promise<void> {
+export async function forEachConcurrent<T>(source: AsyncIterable<T>, concurrency: number, run: (item: T) => Promise<void>): Promise<void> {
   const limit = Math.max(1, Math.floor(concurrency));
-  return new Promise<void>((resolve, reject) => {
-    const queue = [...initial];
-    let active = 0;
-    let failure: { error: unknown } | undefined;
-    const pump = () => {
-      if (failure === undefined && signal?.aborted) failure = { error: signal.reason };
-      while (failure === undefined && active < limit && queue.length > 0) {
-        const task = queue.pop()!;
-        active++;
-        run(task, queue).then(
-          () => {
-            active--;
-            pump();
-          },
-          (error: unknown) => {
-            active--;
-            failure ??= { error };
-            pump();
-          },
-        );
-      }
-      if (active > 0) return;
-      if (failure !== undefined)
-        reject(failure.error); // eslint-disable-line @typescript-eslint/prefer-promise-reject-errors -- the task's own error, unchanged
-      else if (queue.length === 0) resolve();
-    };
-    pump();
-  });
+  const running = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  try {
+    for await (const item of source) {
+      const job: Promise<void> = run(item).then(
+        () => void running.delete(job),
+        (error: unknown) => {
+          running.delete(job);
+          failure ??= { error };
+        },
+      );
+      running.add(job);
+      if (running.size >= limit) await Promise.race(running);
+      if (failure !== undefined) break;
+    }
+  } catch (error) {
+    failure ??= { error };
+  }
+  await Promise.all(running);
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- the run's own error, unchanged
+  if (failure !== undefined) throw failure.error;
 }

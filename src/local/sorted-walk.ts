@@ -1,0 +1,190 @@
+// The walk as a stream: the entries under the root in `comparePaths` order, one directory listed
+// at a time (with a few listings read ahead), so that a tree of any size costs the memory of the
+// directories on the current path, and the merge with the ledger can pair it in one pass.
+import type { Dirent, Stats } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import { type DirChain, resolveLink, specialReason } from './entry.js';
+import { entryKey, comparePaths } from './order.js';
+import { RootError, checkRootUnchanged, openRoot, type OpenedRoot } from './root.js';
+import type { LocalProblem, PathFilter } from './types.js';
+import { listDirectory, lostDirectory } from './walk-steps.js';
+
+/** What the walk found at one path, in order. A file is only named here: the take (take.ts) stats and hashes it. */
+export type WalkItem =
+  | { kind: 'file'; path: string; abs: string; target?: { real: string; info: Stats } }
+  | { kind: 'problem'; problem: LocalProblem }
+  | { kind: 'skipped'; path: string; reason: string };
+
+export interface SortedWalkOptions {
+  filter: PathFilter;
+  followSymlinks: boolean;
+  signal?: AbortSignal | undefined;
+  logger?: Logger | undefined;
+}
+
+/** Subdirectory listings read ahead of the one being walked, per directory on the current path. */
+const READ_AHEAD = 8;
+
+/** One entry of a listed directory, classified and filtered, with its sort key. */
+interface Entry {
+  key: string;
+  rel: string;
+  abs: string;
+  type: 'dir' | 'file' | 'link-file' | 'skipped' | 'problem';
+  chain?: DirChain | undefined;
+  info?: Stats;
+  reason?: string;
+  problem?: LocalProblem;
+}
+
+/** A listing read (or failed), as a value: a read-ahead that fails must not reject unobserved. */
+type Listing = { ok: true; entries: Entry[] } | { ok: false; error: unknown };
+
+/** A directory being walked: its sorted entries, where the walk is, and the listings read ahead. */
+interface Frame {
+  entries: Entry[];
+  next: number;
+  ahead: Map<number, Promise<Listing>>;
+}
+
+/**
+ * Walks the tree under a root in `comparePaths` order. `complete` turns false when a directory
+ * could not be read (its paths are unseen, not deleted: rule 4). Iterating throws RootError when
+ * the root goes away or is replaced during the walk, and the signal's reason when aborted.
+ */
+export class SortedWalk implements AsyncIterable<WalkItem> {
+  complete = true;
+  readonly #logger: Logger | undefined;
+
+  private constructor(
+    readonly opened: OpenedRoot,
+    readonly options: SortedWalkOptions,
+  ) {
+    this.#logger = options.logger?.child({ module: 'walk' });
+  }
+
+  /** Opens the root (RootError when it is missing, not a directory or unreadable). */
+  static async open(root: string, options: SortedWalkOptions): Promise<SortedWalk> {
+    return new SortedWalk(await openRoot(root), options);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<WalkItem> {
+    const { realRoot } = this.opened;
+    const chain = this.options.followSymlinks ? { real: realRoot, parent: undefined } : undefined;
+    const first = await this.#list('', realRoot, chain);
+    if (!first.ok) {
+      const lost = lostDirectory('', first.error);
+      throw new RootError(lost.rootReason, this.opened.absRoot, { cause: first.error });
+    }
+    const stack: Frame[] = [{ entries: first.entries, next: 0, ahead: new Map() }];
+    while (stack.length > 0) {
+      this.options.signal?.throwIfAborted();
+      const frame = stack.at(-1)!;
+      const i = frame.next++;
+      const entry = frame.entries[i];
+      if (entry === undefined) {
+        stack.pop();
+        continue;
+      }
+      if (entry.type !== 'dir') {
+        yield itemOf(entry);
+        continue;
+      }
+      this.#readAhead(frame, i + 1);
+      const listing = await (frame.ahead.get(i) ?? this.#list(entry.rel, entry.abs, entry.chain));
+      frame.ahead.delete(i);
+      if (listing.ok) {
+        stack.push({ entries: listing.entries, next: 0, ahead: new Map() });
+        continue;
+      }
+      const lost = lostDirectory(entry.rel, listing.error);
+      // Rule 4: what was under it is unseen, not deleted (vanished, swapped, unreadable alike).
+      this.complete = false;
+      this.#logger?.warn('cannot read directory: the scan is incomplete', { path: entry.rel, reason: lost.problem.reason });
+      yield { kind: 'problem', problem: lost.problem };
+    }
+    await checkRootUnchanged(this.opened);
+  }
+
+  /** Starts the listings of the next few subdirectories of `frame` from entry `from` on. */
+  #readAhead(frame: Frame, from: number): void {
+    let started = 0;
+    for (let j = from; j < frame.entries.length && frame.ahead.size < READ_AHEAD && started < READ_AHEAD; j++) {
+      const entry = frame.entries[j]!;
+      if (entry.type !== 'dir' || frame.ahead.has(j)) continue;
+      frame.ahead.set(j, this.#list(entry.rel, entry.abs, entry.chain));
+      started++;
+    }
+  }
+
+  /** Lists one directory: its entries filtered, classified (links resolved when followed) and sorted. */
+  async #list(rel: string, abs: string, chain: DirChain | undefined): Promise<Listing> {
+    let dirents: Dirent[];
+    try {
+      dirents = await listDirectory(abs);
+    } catch (error) {
+      return { ok: false, error };
+    }
+    try {
+      const entries: Entry[] = [];
+      for (const dirent of dirents) {
+        const entry = await this.#classify(dirent, rel, abs, chain);
+        if (entry !== undefined) entries.push(entry);
+      }
+      entries.sort((a, b) => comparePaths(a.key, b.key));
+      return { ok: true, entries };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  }
+
+  async #classify(dirent: Dirent, parentRel: string, parentAbs: string, chain: DirChain | undefined): Promise<Entry | undefined> {
+    const { filter, followSymlinks } = this.options;
+    const name = dirent.name;
+    const rel = parentRel === '' ? name : `${parentRel}/${name}`;
+    const abs = join(parentAbs, name);
+    if (dirent.isDirectory()) {
+      return filter(rel, true) ? { key: entryKey(name, true), rel, abs, type: 'dir', chain: chain && { real: abs, parent: chain } } : undefined;
+    }
+    if (dirent.isFile()) return filter(rel, false) ? { key: name, rel, abs, type: 'file' } : undefined;
+    if (dirent.isSymbolicLink()) {
+      if (!filter(rel, false) && !filter(rel, true)) return undefined;
+      if (!followSymlinks || chain === undefined) return { key: name, rel, abs, type: 'skipped', reason: 'symlink' };
+      return this.#followed(name, rel, abs, chain);
+    }
+    return filter(rel, false) ? { key: name, rel, abs, type: 'skipped', reason: specialReason(dirent) } : undefined;
+  }
+
+  /** A symlink the walk follows: a directory to walk, a file to take, or why not (as resolveLink says). */
+  async #followed(name: string, rel: string, abs: string, chain: DirChain): Promise<Entry | undefined> {
+    const target = await resolveLink(rel, abs, this.opened.realRoot, chain);
+    switch (target.kind) {
+      case 'dir':
+        return this.options.filter(rel, true)
+          ? { key: entryKey(name, true), rel, abs: target.real, type: 'dir', chain: { real: target.real, parent: chain } }
+          : undefined;
+      case 'file':
+        return this.options.filter(rel, false) ? { key: name, rel, abs: target.real, type: 'link-file', info: target.info } : undefined;
+      case 'skipped':
+        return { key: name, rel, abs, type: 'skipped', reason: target.reason };
+      case 'problem':
+        return target.taken.kind === 'problem' ? { key: name, rel, abs, type: 'problem', problem: target.taken.problem } : undefined;
+      case 'missing':
+        return undefined;
+    }
+  }
+}
+
+function itemOf(entry: Entry): WalkItem {
+  switch (entry.type) {
+    case 'file':
+      return { kind: 'file', path: entry.rel, abs: entry.abs };
+    case 'link-file':
+      return { kind: 'file', path: entry.rel, abs: entry.abs, target: { real: entry.abs, info: entry.info! } };
+    case 'problem':
+      return { kind: 'problem', problem: entry.problem! };
+    default:
+      return { kind: 'skipped', path: entry.rel, reason: entry.reason ?? 'not a regular file' };
+  }
+}
