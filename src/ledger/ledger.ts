@@ -8,7 +8,7 @@ import { LedgerReads } from './reads.js';
 import { prepareStatements } from './statements.js';
 import type { Failure, StoredFile, PendingDelete, UnclaimedCopy, UploadIntent, UploadedContent } from './types.js';
 
-export type { Failure, FileRow, InFlightUpload, PendingDelete, UnclaimedCopy, UploadIntent, UploadedContent } from './types.js';
+export type { Failure, FileRow, InFlightUpload, ListedRow, PendingDelete, UnclaimedCopy, UploadIntent, UploadedContent } from './types.js';
 export { LedgerError } from './faults.js';
 
 /** Methods that do not go through the guard: `close` must work on a broken file; `backupTo` sorts its own errors. */
@@ -23,6 +23,8 @@ export function failureBackoffMs(attempts: number): number {
 export class Ledger extends LedgerReads {
   /** One immediate-transaction wrapper, made once: better-sqlite3 builds four per `transaction()` call. */
   readonly #immediate: (fn: () => unknown) => unknown;
+  /** A deferred transaction: for the temp table only, which takes no lock on the ledger's file. */
+  readonly #deferred: (fn: () => unknown) => unknown;
 
   /** The fault guard every verb runs through (faults.ts). */
   readonly #faults: FaultGuard;
@@ -33,6 +35,7 @@ export class Ledger extends LedgerReads {
     // better-sqlite3's variants do not use `this`: the wrapper is made once and called as it is.
     // eslint-disable-next-line @typescript-eslint/unbound-method
     this.#immediate = db.transaction((fn: () => unknown) => fn()).immediate;
+    this.#deferred = db.transaction((fn: () => unknown) => fn());
   }
 
   /**
@@ -248,6 +251,17 @@ export class Ledger extends LedgerReads {
   }
 
   /** A pending delete is done (deleted, or already gone). */
+  /**
+   * Loads a listing's ids (and sizes) for the merge's join (`filesAfter`): `reset` empties what an
+   * earlier listing loaded. A temp table of this connection: memory stays flat whatever the count.
+   */
+  loadListed(files: readonly { id: string; size_bytes: number }[], reset = false): void {
+    this.#deferred(() => {
+      if (reset) this.stmt.clearListed.run();
+      for (const f of files) this.stmt.addListed.run(f.id, f.size_bytes);
+    });
+  }
+
   deleteDone(fileId: string): void {
     this.stmt.removePending.run(fileId);
   }

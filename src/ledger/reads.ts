@@ -2,7 +2,7 @@
 // through its fault guard like every other verb.
 import type Database from 'better-sqlite3';
 import type { Statements } from './statements.js';
-import type { Failure, FileRow, InFlightUpload, PendingDelete, UnclaimedCopy } from './types.js';
+import type { Failure, FileRow, InFlightUpload, ListedRow, PendingDelete, UnclaimedCopy } from './types.js';
 
 /** The reads of one open ledger; only `Ledger` makes one. */
 export class LedgerReads {
@@ -14,6 +14,26 @@ export class LedgerReads {
 
   files(): FileRow[] {
     return this.stmt.allFiles.all() as FileRow[];
+  }
+
+  /**
+   * Up to `limit` rows after `after` (null: from the first) in path order, each with whether the
+   * listing loaded by `loadListed` holds its id: the ledger's side of the reconciliation's merge.
+   */
+  filesAfter(after: string | null, limit: number): ListedRow[] {
+    const rows = this.stmt.filesAfter.all(after ?? '', limit) as (FileRow & { listed: number })[];
+    for (const row of rows) (row as unknown as ListedRow).listed = row.listed === 1;
+    return rows as unknown as ListedRow[];
+  }
+
+  /** Up to `limit` owned ids after `after` in id order: the GA look-ups page through these. */
+  ownedIdsAfter(after: string | null, limit: number): string[] {
+    return (this.stmt.ownedIdsAfter.all(after ?? '', limit) as { id: string }[]).map((r) => r.id);
+  }
+
+  /** The size the loaded listing gave for `fileId`, or undefined when it did not hold it. */
+  listedSize(fileId: string): number | undefined {
+    return (this.stmt.listedSize.get(fileId) as { size: number } | undefined)?.size;
   }
 
   fileByPath(relPath: string): FileRow | undefined {

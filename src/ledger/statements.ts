@@ -11,8 +11,18 @@ export function prepareStatements(db: Database.Database) {
   const unclaimedTable = v1
     ? '(SELECT NULL AS file_id, NULL AS path, NULL AS remote_name, NULL AS size, NULL AS sha256, NULL AS created_at, NULL AS reason, NULL AS recorded_at WHERE 0)'
     : 'unclaimed_copies';
+  // The remote ids a reconciliation's listing found, for the merge to join against (per connection,
+  // never in the file: a temp table lives as long as the connection and spills to disk, not memory).
+  db.exec('CREATE TEMP TABLE IF NOT EXISTS listed_ids (id TEXT PRIMARY KEY, size INTEGER NOT NULL) WITHOUT ROWID');
   return {
     allFiles: db.prepare(`SELECT ${FILE_COLUMNS} FROM files ORDER BY path`),
+    // Keyset pages in path order (the primary key's index): the merge's side of the ledger.
+    filesAfter: db.prepare(`SELECT ${FILE_COLUMNS}, l.id IS NOT NULL AS listed FROM files LEFT JOIN temp.listed_ids l ON l.id = file_id
+      WHERE path > ? ORDER BY path LIMIT ?`),
+    ownedIdsAfter: db.prepare('SELECT file_id AS id FROM files WHERE file_id > ? ORDER BY file_id LIMIT ?'),
+    clearListed: db.prepare('DELETE FROM temp.listed_ids'),
+    addListed: db.prepare('INSERT INTO temp.listed_ids (id, size) VALUES (?, ?) ON CONFLICT (id) DO NOTHING'),
+    listedSize: db.prepare('SELECT size FROM temp.listed_ids WHERE id = ?'),
     fileByPath: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE path = ?`),
     fileById: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE file_id = ?`),
     filesUnder: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE path >= ? AND path < ? ORDER BY path`),

@@ -80,3 +80,8 @@ export interface StoredFile {
   /** RFC 3339, as the Files API gives it. */
   created_at: string;
 }
+
+/** A ledger row as the reconciliation's merge reads it: with whether the loaded listing holds its id. */
+export interface ListedRow extends FileRow {
+  listed: boolean;
+}

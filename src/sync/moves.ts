@@ -8,21 +8,45 @@ export interface MoveSide {
 }
 
 /**
+ * The contents uploaded at new paths, counted by sha256: what a reconciliation collects as it
+ * goes (no path kept) and what deleted paths may pair with.
+ */
+export class AddedContents {
+  readonly #counts = new Map<string, number>();
+
+  constructor(sides: Iterable<MoveSide> = []) {
+    for (const side of sides) this.add(side.sha256);
+  }
+
+  add(sha256: string): void {
+    this.#counts.set(sha256, (this.#counts.get(sha256) ?? 0) + 1);
+  }
+
+  /** Uses one path of this content up; false when none is left. */
+  take(sha256: string): boolean {
+    const left = this.#counts.get(sha256) ?? 0;
+    if (left === 0) return false;
+    this.#counts.set(sha256, left - 1);
+    return true;
+  }
+}
+
+/**
  * The move rule (DESIGN.md rule 4), defined once: each added path excuses at most one deleted path
  * of the same content (sha256), so one new empty file excuses one deleted empty file, not a
  * thousand. Returns the deleted paths that are moves. Pairs in path order, so the answer is stable.
+ * A path listed both as added and deleted is no move of itself. `added` is used up.
  */
-export function pairMoves(deleted: readonly MoveSide[], added: readonly MoveSide[]): Set<string> {
-  const available = new Map<string, number>();
-  const deletedPaths = new Set(deleted.map((d) => d.path));
-  // A path that is both (listed as added and deleted) is no move of itself.
-  for (const a of added) if (!deletedPaths.has(a.path)) available.set(a.sha256, (available.get(a.sha256) ?? 0) + 1);
+export function pairMoves(deleted: readonly MoveSide[], added: readonly MoveSide[] | AddedContents): Set<string> {
+  let available: AddedContents;
+  if (added instanceof AddedContents) available = added;
+  else {
+    const deletedPaths = new Set(deleted.map((d) => d.path));
+    available = new AddedContents(added.filter((a) => !deletedPaths.has(a.path)));
+  }
   const moves = new Set<string>();
   for (const d of [...deleted].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0))) {
-    const left = available.get(d.sha256) ?? 0;
-    if (left === 0) continue;
-    available.set(d.sha256, left - 1);
-    moves.add(d.path);
+    if (available.take(d.sha256)) moves.add(d.path);
   }
   return moves;
 }

@@ -1,6 +1,6 @@
 // The remote side of a reconciliation: the whole listing, or (GA) look-ups of the ids files-sync
 // owns plus the newest files back to the oldest open upload, whichever costs fewer requests.
-import type { FileRow, InFlightUpload, PendingDelete } from '../ledger/types.js';
+import type { InFlightUpload, PendingDelete } from '../ledger/types.js';
 import type { FileMetadata, RemoteFiles } from '../remote/types.js';
 import type { RemoteView } from './plan.js';
 
@@ -62,10 +62,23 @@ export function chooseRemoteMode(input: ChoiceInput): RemoteChoice {
   return { mode: 'full', reason: `${pages} list pages cost no more than ${lookups} look-ups` };
 }
 
+/** What reading the remote side reads of the ledger, and where it loads the current copies it finds. */
+export interface RemoteLedger {
+  /** Current copies (rows of `files`), and their ids a page at a time in id order. */
+  counts(): { files: number };
+  ownedIdsAfter(after: string | null, limit: number): string[];
+  /** The path whose current copy `fileId` is, if any. */
+  fileById(fileId: string): { path: string } | undefined;
+  /** The size of a loaded current copy; undefined when none was loaded with that id. */
+  listedSize(fileId: string): number | undefined;
+  /** Loads current copies found for the merge's join (`reset` first empties an earlier load). */
+  loadListed(files: readonly { id: string; size_bytes: number }[], reset?: boolean): void;
+}
+
 /** What reading the remote side needs from the ledger and the run. */
 export interface RemoteViewInput {
   remote: RemoteFiles;
-  files: readonly FileRow[];
+  ledger: RemoteLedger;
   pendingDeletes: readonly PendingDelete[];
   inFlight: readonly InFlightUpload[];
   seen: WorkspaceSeen | undefined;
@@ -80,7 +93,14 @@ export interface RemoteViewInput {
 
 /** The remote view the planner consumes, how it was read, and the foreign count to report. */
 export interface RemoteSide {
+  /**
+   * Every file read except the ledger's current copies, which went to the ledger's temp table
+   * (`filesAfter` joins them): foreign files, unclaimed copies, pending deletes, orphans. Memory
+   * holds what is not this folder's, however large the folder.
+   */
   view: RemoteView;
+  /** Current copies found (and loaded), less those past their `expires_at`. */
+  current: number;
   choice: RemoteChoice;
   /** Look-ups only: foreign files as the last full listing saw them (null: never listed). A full listing leaves the count to the planner. */
   foreign: number | null;
@@ -91,56 +111,81 @@ export interface RemoteSide {
 }
 
 /**
- * Reads the remote side. Either way the view holds every owned id that still resolves and every
- * file created since the oldest open upload began (less the skew), so it is complete for
- * everything the planner asks of it: missing copies, pending deletes already gone, and orphans.
- * A file whose `expires_at` has passed (on the API's clock) is left out where it is a path's
- * current copy: its content is gone, so the path is uploaded again. Any failed request rejects,
- * so no partial view ever reaches the planner (rule 4).
+ * Reads the remote side. Either way it finds every owned id that still resolves and every file
+ * created since the oldest open upload began (less the skew), so it is complete for everything
+ * the planner asks of it: missing copies, pending deletes already gone, and orphans. A current
+ * copy whose `expires_at` has passed (on the API's clock) is left out: its content is gone, so the
+ * path is uploaded again. Any failed request rejects, so no partial view ever reaches the planner
+ * (rule 4).
  */
 export async function readRemoteSide(input: RemoteViewInput): Promise<RemoteSide> {
-  const owned = ownedIds(input);
+  const extra = extraOwnedIds(input);
   const choice = chooseRemoteMode({
     canLookup: canLookup(input.remote),
-    owned: owned.length,
+    owned: input.ledger.counts().files + extra.length,
     seen: input.seen,
     now: input.now,
     fullListHours: input.fullListHours,
     forceFull: input.forceFull,
   });
   const requests = { lookups: 0, listedFiles: 0 };
-  let files: FileMetadata[];
+  const sorter = new Sorter(input);
   if (choice.mode === 'owned') {
-    const [found, recent] = await Promise.all([
-      lookupAll(input.remote, owned, requests, input.signal),
-      listSince(input.remote, orphanBound(input), requests, input.signal),
+    await Promise.all([
+      lookupAll(input, extra, requests, (page) => sorter.take(page)),
+      listSince(input, orphanBound(input), requests, (page) => sorter.take(page)),
     ]);
-    const byId = new Map(found.map((f) => [f.id, f]));
-    for (const f of recent) byId.set(f.id, f);
-    files = [...byId.values()];
-  } else {
-    files = await listSince(input.remote, -Infinity, requests, input.signal);
+    return { view: { files: sorter.others(), complete: true }, current: sorter.current, choice, foreign: input.seen?.foreign ?? null, seen: null, requests };
   }
-  const current = new Set(input.files.map((row) => row.fileId));
-  const serverNow = input.remote.serverNow?.() ?? input.now;
-  const live = files.filter((f) => !(current.has(f.id) && expired(f, serverNow)));
-  if (choice.mode === 'owned')
-    return {
-      view: { files: live, complete: true },
-      choice,
-      foreign: input.seen?.foreign ?? null,
-      seen: null,
-      requests,
-    };
-  const ownedSet = new Set(owned);
-  const foreign = files.filter((f) => !ownedSet.has(f.id)).length;
+  await listSince(input, -Infinity, requests, (page) => sorter.take(page));
+  const others = sorter.others();
+  const ownedExtra = new Set(extra);
+  const foreign = others.filter((f) => !ownedExtra.has(f.id)).length;
   return {
-    view: { files: live, complete: true },
+    view: { files: others, complete: true },
+    current: sorter.current,
     choice,
     foreign: null,
-    seen: { total: files.length, foreign, listedAt: input.now },
+    seen: { total: sorter.total, foreign, listedAt: input.now },
     requests,
   };
+}
+
+/** Sorts what the remote side reads a page at a time: current copies to the ledger, the rest kept. */
+class Sorter {
+  readonly #others = new Map<string, FileMetadata>();
+  current = 0;
+  /** Files read, each once (a look-up and the recent listing may both return one). */
+  total = 0;
+  #loaded = false;
+
+  constructor(readonly input: RemoteViewInput) {}
+
+  take(page: readonly FileMetadata[]): void {
+    const { ledger, remote } = this.input;
+    const serverNow = remote.serverNow?.() ?? this.input.now;
+    const found: FileMetadata[] = [];
+    for (const file of page) {
+      if (ledger.fileById(file.id) === undefined) {
+        if (!this.#others.has(file.id)) this.total++;
+        this.#others.set(file.id, file);
+        continue;
+      }
+      // A look-up and the recent listing may both return a copy: counted once.
+      if (this.#loaded && ledger.listedSize(file.id) !== undefined) continue;
+      this.total++;
+      if (expired(file, serverNow)) continue;
+      found.push(file);
+    }
+    this.current += found.length;
+    ledger.loadListed(found, !this.#loaded);
+    this.#loaded = true;
+  }
+
+  others(): FileMetadata[] {
+    if (!this.#loaded) this.input.ledger.loadListed([], true);
+    return [...this.#others.values()];
+  }
 }
 
 /**
@@ -170,10 +215,9 @@ function canLookup(remote: RemoteFiles): boolean {
   return remote.contract === 'ga' && typeof remote.lookup === 'function';
 }
 
-/** Every id the ledger owns: current copies, pending deletes, and uploads known to have landed. */
-function ownedIds(input: RemoteViewInput): string[] {
+/** Owned ids that are not current copies: pending deletes, and uploads known to have landed. */
+function extraOwnedIds(input: RemoteViewInput): string[] {
   const ids = new Set<string>();
-  for (const row of input.files) ids.add(row.fileId);
   for (const row of input.pendingDeletes) ids.add(row.fileId);
   for (const row of input.inFlight) if (row.resolvedFileId) ids.add(row.resolvedFileId);
   return [...ids];
@@ -194,43 +238,54 @@ function orphanBound(input: RemoteViewInput): number {
   return Math.min(...starts) - input.orphanSkewMs;
 }
 
-/** The owned ids that still resolve, 100 a request, a few requests at once. */
+/** The owned ids that still resolve, 100 a request, a few requests at once, read from the ledger a page at a time. */
 async function lookupAll(
-  remote: RemoteFiles,
-  ids: string[],
+  input: RemoteViewInput,
+  extra: readonly string[],
   requests: RemoteSide['requests'],
-  signal: AbortSignal | undefined,
-): Promise<FileMetadata[]> {
-  const batches: string[][] = [];
-  for (let i = 0; i < ids.length; i += LOOKUP_BATCH) batches.push(ids.slice(i, i + LOOKUP_BATCH));
-  const found: FileMetadata[] = [];
-  let next = 0;
+  take: (found: FileMetadata[]) => void,
+): Promise<void> {
+  const { remote, ledger, signal } = input;
+  const pending = [...extra];
+  let after: string | null = null;
+  let done = false;
+  const nextBatch = (): string[] | undefined => {
+    if (pending.length > 0) return pending.splice(0, LOOKUP_BATCH);
+    if (done) return undefined;
+    const ids = ledger.ownedIdsAfter(after, LOOKUP_BATCH);
+    if (ids.length < LOOKUP_BATCH) done = true;
+    after = ids.at(-1) ?? after;
+    return ids.length > 0 ? ids : undefined;
+  };
   const worker = async (): Promise<void> => {
-    while (next < batches.length) {
-      const batch = batches[next++]!;
+    for (let batch = nextBatch(); batch !== undefined; batch = nextBatch()) {
       requests.lookups++;
-      found.push(...(await remote.lookup!(batch, signal ? { signal } : {})));
+      take(await remote.lookup!(batch, signal ? { signal } : {}));
     }
   };
-  await Promise.all(Array.from({ length: Math.min(LOOKUP_CONCURRENCY, batches.length) }, worker));
-  return found;
+  await Promise.all(Array.from({ length: LOOKUP_CONCURRENCY }, worker));
 }
 
-/** The listing, newest first, down to files created at `boundMs`; nothing when the bound is Infinity. */
+/** The listing, newest first, down to files created at `boundMs` (nothing when Infinity), a page at a time to `take`. */
 async function listSince(
-  remote: RemoteFiles,
+  input: RemoteViewInput,
   boundMs: number,
   requests: RemoteSide['requests'],
-  signal: AbortSignal | undefined,
-): Promise<FileMetadata[]> {
-  const out: FileMetadata[] = [];
-  if (boundMs === Infinity) return out;
+  take: (page: FileMetadata[]) => void,
+): Promise<void> {
+  if (boundMs === Infinity) return;
+  const { remote, signal } = input;
+  let page: FileMetadata[] = [];
   for await (const file of remote.list(signal ? { signal } : {})) {
     const created = Date.parse(file.created_at);
     // Newest first: the first file older than the bound ends the walk (an unreadable date does not).
     if (!Number.isNaN(created) && created < boundMs) break;
-    out.push(file);
+    page.push(file);
+    requests.listedFiles++;
+    if (page.length >= LIST_PAGE) {
+      take(page);
+      page = [];
+    }
   }
-  requests.listedFiles = out.length;
-  return out;
+  take(page);
 }

@@ -29,6 +29,8 @@ export interface LedgerView {
   failures: readonly Failure[];
   /** Ids recorded as unclaimed copies (rule 3): never matched again, never deleted by a sync. */
   unclaimed?: readonly string[];
+  /** Rows in the ledger when `files` holds only some (the guard's share counts them all). */
+  tracked?: number;
 }
 
 export interface PlanOptions {
