@@ -17,8 +17,8 @@ export function prepareStatements(db: Database.Database) {
   return {
     allFiles: db.prepare(`SELECT ${FILE_COLUMNS} FROM files ORDER BY path`),
     // Keyset pages in path order (the primary key's index): the merge's side of the ledger.
-    filesAfter: db.prepare(`SELECT ${FILE_COLUMNS}, l.id IS NOT NULL AS listed FROM files LEFT JOIN temp.listed_ids l ON l.id = file_id
-      WHERE path > ? ORDER BY path LIMIT ?`),
+    filesAfter: db.prepare(`SELECT ${FILE_COLUMNS}, EXISTS (SELECT 1 FROM temp.listed_ids l WHERE l.id = files.file_id) AS listed
+      FROM files WHERE path > ? ORDER BY path LIMIT ?`),
     ownedIdsAfter: db.prepare('SELECT file_id AS id FROM files WHERE file_id > ? ORDER BY file_id LIMIT ?'),
     clearListed: db.prepare('DELETE FROM temp.listed_ids'),
     addListed: db.prepare('INSERT INTO temp.listed_ids (id, size) VALUES (?, ?) ON CONFLICT (id) DO NOTHING'),

@@ -24,8 +24,15 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
   return new Execution(plan, deps).run();
 }
 
-/** One plan's execution: its counters, its queue and its stop, shared by the named steps. */
-class Execution {
+/** Queued uploads per slot of concurrency before `room()` makes the producer wait. */
+const QUEUED_PER_SLOT = 4;
+
+/**
+ * One plan's execution: its counters, its queue and its stop, shared by the named steps. A
+ * reconciliation streams into it: `begin`, then `addUpload` as the merge decides (after `room`),
+ * then `finishUploads`, the deletes the guard allowed added to the plan, `finishDeletes`.
+ */
+export class Execution {
   readonly now: () => number;
   readonly stillPresent: (relPath: string) => Promise<boolean>;
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -80,15 +87,68 @@ class Execution {
   }
 
   async run(): Promise<ExecuteReport> {
+    this.begin();
+    for (const action of this.plan.uploads) this.addUpload(action);
+    await this.finishUploads();
+    await this.finishDeletes();
+    return this.end();
+  }
+
+  /** Applies the plan's ledger-only changes and starts listening for `stop`. */
+  begin(): void {
     this.applyLedgerOnly();
     // Each request in flight listens on it (undici), and a few more may still be letting go.
     setMaxListeners(this.deps.concurrency * 2 + 10, this.signal);
     const stop = this.deps.stop;
     if (stop?.aborted) this.onStop();
     else stop?.addEventListener('abort', this.onStop, { once: true });
-    await this.runUploads();
-    if (this.fatal === null && !this.deps.signal?.aborted && !this.report.interrupted) await this.runDeletes();
-    stop?.removeEventListener('abort', this.onStop);
+  }
+
+  /** True once nothing new may start: a fatal error, the caller's abort, or `stop`. */
+  get ended(): boolean {
+    return this.fatal !== null || this.deps.signal?.aborted === true || this.report.interrupted;
+  }
+
+  /** Resolves when the queue has room for more uploads (the merge waits here, so memory stays flat). */
+  async room(): Promise<void> {
+    await this.queue.onSizeLessThan(this.deps.concurrency * QUEUED_PER_SLOT);
+  }
+
+  /** Queues one upload (counted in the progress totals); ignored once the run has ended. */
+  addUpload(action: UploadAction): void {
+    if (this.ended) return;
+    this.progress.filesTotal++;
+    this.progress.bytesTotal += action.local.size;
+    this.report.queued = (this.report.queued ?? 0) + 1;
+    this.queue
+      .add(async () => {
+        await this.runUpload(action, 0);
+        this.progress.filesDone++;
+        this.progress.bytesDone += action.local.size;
+        this.tick(action.path);
+      })
+      .catch(this.stopOn);
+  }
+
+  /** Waits for the queued uploads and commits their records. */
+  async finishUploads(): Promise<void> {
+    await this.queue.onIdle();
+    // A record that cannot be committed leaves the ledger unusable: the run stops (before deletes).
+    try {
+      this.later.flush();
+    } catch (err) {
+      this.stopOn(err);
+    }
+  }
+
+  /** The plan's deletes (as they stand now: the guard's are added after the merge), unless the run ended. */
+  async finishDeletes(): Promise<void> {
+    if (!this.ended) await this.runDeletes();
+  }
+
+  /** Stops listening; rethrows a fatal error a job met, else returns the report. */
+  end(): ExecuteReport {
+    this.deps.stop?.removeEventListener('abort', this.onStop);
     // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what a job threw, unchanged
     if (this.fatal !== null) throw this.fatal;
     return this.report;
@@ -123,29 +183,9 @@ class Execution {
       if (skip.record) ledger.recordFailure(skip.path, skip.reason, skip.record.retryable, skip.record.stat, t);
   }
 
-  /** The uploads on the queue; a job rejects only when the ledger itself failed (a disk error): that ends the run. */
-  private async runUploads(): Promise<void> {
-    for (const action of this.plan.uploads) {
-      this.queue
-        .add(async () => {
-          await this.runUpload(action, 0);
-          this.progress.filesDone++;
-          this.progress.bytesDone += action.local.size;
-          this.tick(action.path);
-        })
-        .catch(this.stopOn);
-    }
-    await this.queue.onIdle();
-    // A record that cannot be committed leaves the ledger unusable: the run stops (before deletes).
-    try {
-      this.later.flush();
-    } catch (err) {
-      this.stopOn(err);
-    }
-  }
-
   /** The deletes of the plan, then the old copies the uploads replaced. */
   private async runDeletes(): Promise<void> {
+    this.progress.filesTotal += this.plan.deletes.filter((d) => d.fromLocalDelete).length;
     for (const action of [...this.plan.deletes, ...this.replacedIds]) this.queue.add(() => this.runDelete(action)).catch(this.stopOn);
     await this.queue.onIdle();
   }

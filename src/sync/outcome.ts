@@ -1,7 +1,6 @@
 // The outcome of a reconciliation: the report the summary, --json, status and the daemon's log
 // read, with its counts in the one vocabulary, built from the plan and what the executor did.
 import { ExitCode } from '../errors.js';
-import type { WalkResult } from '../local/types.js';
 import type { DeleteReason, ExecuteReport, Plan } from './types.js';
 
 /**
@@ -66,17 +65,18 @@ export interface ReportInput {
   startedAt: number;
   finishedAt: number;
   apiRequests: number;
-  local: WalkResult;
-  /** Remote sizes by id, for a dry run's planned deletes. */
-  sizes: ReadonlyMap<string, number>;
+  /** Paths the walk skipped on purpose (symlinks, FIFOs…) and why. */
+  skipped: readonly { path: string; reason: string }[];
+  /** The remote size of an id, for a dry run's planned deletes. */
+  sizes: (fileId: string) => number | undefined;
 }
 
 /** The report of a run (`result`) or of a dry run (`result` null). */
 export function reportOf(input: ReportInput): SyncReport {
-  const { plan: p, result, startedAt, finishedAt, apiRequests, local, sizes } = input;
+  const { plan: p, result, startedAt, finishedAt, apiRequests, sizes } = input;
   const failed = [...(result?.failed ?? []), ...p.skips.filter((s) => s.failed).map((s) => ({ path: s.path, reason: s.reason }))];
   const skipped = p.skips.filter((s) => !s.failed).map((s) => ({ path: s.path, reason: s.reason }));
-  for (const s of local.skipped) skipped.push({ path: s.path, reason: s.reason });
+  for (const s of input.skipped) skipped.push({ path: s.path, reason: s.reason });
   const held = p.held
     ? { count: p.held.deletes.length, reason: p.held.reason, paths: p.held.deletes.map((d) => d.path ?? d.fileId) }
     : null;
@@ -87,7 +87,7 @@ export function reportOf(input: ReportInput): SyncReport {
   const interrupted = result?.interrupted
     ? {
         done: result.uploaded + result.unchangedAfterCheck + result.failed.length + result.deleted + result.failedDeletes.length,
-        total: p.uploads.length + p.deletes.length,
+        total: (result.queued ?? p.uploads.length) + p.deletes.length,
       }
     : null;
   if (interrupted) exitCode = ExitCode.interrupted;
@@ -124,7 +124,7 @@ export function reportOf(input: ReportInput): SyncReport {
               path: d.path,
               fileId: d.fileId,
               reason: deleteWord(d.reason),
-              size: sizes.get(d.fileId) ?? null,
+              size: sizes(d.fileId) ?? null,
             })),
             bytesToUpload: p.uploads.reduce((sum, u) => sum + u.local.size, 0),
           },

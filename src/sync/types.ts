@@ -80,6 +80,8 @@ export interface UploadAction {
   remoteName: string;
   reason: UploadReason;
   replaces: string | null;
+  /** The bytes the walk read and hashed (a small file): sent as they are, the file not read again. */
+  content?: Buffer;
 }
 
 export type DeleteReason = PendingDelete['reason'];
@@ -203,6 +205,8 @@ export interface ExecuteReport {
   unknownOutcomes: number;
   /** `stop` fired: some planned work was not started. */
   interrupted: boolean;
+  /** Uploads queued (a reconciliation decides them as it goes, so its plan does not hold them). */
+  queued?: number;
   /** Uploads done by the plan's reason, deletes done by theirs: the summary's vocabulary. */
   uploadsBy: Partial<Record<UploadAction['reason'], number>>;
   deletesBy: Partial<Record<DeleteAction['reason'], number>>;

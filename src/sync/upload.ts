@@ -73,7 +73,7 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
   const abs = action.local.realPath ?? path.join(realRoot, action.path);
   let local = action.local;
   // What the walk read and hashed, if it kept it; not after a change (`rehash`): that is stale.
-  let content = deps.contents?.get(action.path);
+  let content = action.content ?? deps.contents?.get(action.path);
   deps.contents?.delete(action.path);
   // The client checks, as it opens the file, that it is still the file hashed (`expect`): a file
   // changed or replaced since the walk fails with `changed` and comes back here with `rehash`.

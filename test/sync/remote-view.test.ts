@@ -63,6 +63,22 @@ describe('readRemoteSide guards (rule 4)', () => {
     remoteName: `${fileId}.txt`,
     uploadedAt: '2026-01-01T00:00:00Z',
   });
+  /** The ledger's side of readRemoteSide over a few rows, recording what it loads. */
+  const ledgerOf = (rows: ReturnType<typeof row>[]) => {
+    const listed = new Map<string, number>();
+    const ids = rows.map((r) => r.fileId).sort();
+    return {
+      listed,
+      counts: () => ({ files: rows.length }),
+      ownedIdsAfter: (after: string | null, limit: number) => ids.filter((id) => after === null || id > after).slice(0, limit),
+      fileById: (id: string) => rows.find((r) => r.fileId === id),
+      listedSize: (id: string) => listed.get(id),
+      loadListed: (files: readonly { id: string; size_bytes: number }[], reset = false) => {
+        if (reset) listed.clear();
+        for (const f of files) listed.set(f.id, f.size_bytes);
+      },
+    };
+  };
   const base = {
     pendingDeletes: [],
     inFlight: [],
@@ -82,7 +98,7 @@ describe('readRemoteSide guards (rule 4)', () => {
       },
     } as unknown as RemoteFiles;
     const files = Array.from({ length: 250 }, (_, i) => row(`file_${i}`));
-    await expect(readRemoteSide({ ...base, remote, files })).rejects.toThrow(/503/);
+    await expect(readRemoteSide({ ...base, remote, ledger: ledgerOf(files) })).rejects.toThrow(/503/);
   });
 
   it('leaves out a current copy whose expires_at passed on the API clock, not a pending delete', async () => {
@@ -94,14 +110,18 @@ describe('readRemoteSide guards (rule 4)', () => {
       lookup: async (ids: readonly string[]) =>
         ids.map((id) => meta(id, '2025-01-01T00:00:00.000000Z', { expires_at: id === 'file_live' ? null : past })),
     } as unknown as RemoteFiles;
+    const ledger = ledgerOf([row('file_live'), row('file_expired')]);
     const side = await readRemoteSide({
       ...base,
       remote,
-      files: [row('file_live'), row('file_expired')],
+      ledger,
       pendingDeletes: [{ fileId: 'file_old', path: null, reason: 'replaced', attempts: 0, lastError: null, createdAt: 0 }],
     });
     expect(side.choice.mode).toBe('owned');
-    expect(side.view.files.map((f) => f.id).sort()).toEqual(['file_live', 'file_old']);
+    // Current copies go to the ledger's join (the expired one does not: its path uploads again); the rest stays in the view.
+    expect([...ledger.listed.keys()]).toEqual(['file_live']);
+    expect(side.current).toBe(1);
+    expect(side.view.files.map((f) => f.id)).toEqual(['file_old']);
     expect(side.view.complete).toBe(true);
   });
 });

@@ -1,0 +1,216 @@
+// The reconciliation's one pass: the sorted walk merged with the ledger's rows (read a page at a
+// time in the same order, each with whether the remote side holds its id), each path decided as
+// it comes (decide.ts) and its upload queued at once, the deletes collected for the guard. Memory
+// holds the directories being walked, a page of rows and the queue: not the tree.
+import type { Failure, Ledger, ListedRow } from '../ledger/ledger.js';
+import type { ScanOptions } from '../local/entry.js';
+import { comparePaths } from '../local/order.js';
+import type { SortedWalk, WalkItem } from '../local/sorted-walk.js';
+import { takeItem } from '../local/take.js';
+import type { LocalFile, LocalProblem } from '../local/types.js';
+import { forEachConcurrent } from '../local/walk-steps.js';
+import type { Logger } from '../log.js';
+import { decidePath, type GoneRow, type StatUpdate } from './decide.js';
+import type { Execution } from './execute.js';
+import { AddedContents } from './moves.js';
+import type { Plan, PlanOptions, UploadAction } from './types.js';
+
+/** Rows read from the ledger at a time. */
+const PAGE = 1000;
+/** Stat-only changes committed together. */
+const STAT_BATCH = 500;
+/** Files taken (lstat, hash) at once while the walk goes on. */
+const TAKE_CONCURRENCY = 16;
+
+/** What one pass needs. */
+export interface PassInput {
+  ledger: Ledger;
+  walk: SortedWalk;
+  scan: ScanOptions;
+  options: PlanOptions;
+  /** Paths whose lost upload the remote side adopted: not uploaded again. */
+  adoptedPaths: ReadonlySet<string>;
+  failures: ReadonlyMap<string, Failure>;
+  /** Whether a new path's upload is held as a likely duplicate (look-alikes); absent: never. */
+  holds?: ((path: string, size: number) => boolean) | undefined;
+  /** Where uploads go as they are decided; null for a dry run (they are kept in `plan.uploads`). */
+  exec: Execution | null;
+  /** Receives what the pass decides besides uploads: skips, the unchanged count, held paths. */
+  plan: Plan;
+  /** Remote names whose paths a restore window needs (restore-window.ts); the paths found are kept. */
+  restoreNames?: ReadonlySet<string> | undefined;
+  logger: Logger;
+  onProgress?: ((walked: number, bytesHashed: number) => void) | undefined;
+}
+
+/** What the pass leaves for the guard and the report. */
+export interface PassResult {
+  gone: GoneRow[];
+  added: AddedContents;
+  /** Files and problems the walk found (an empty root blocks deletes). */
+  found: number;
+  skipped: { path: string; reason: string }[];
+  filesHashed: number;
+  bytesHashed: number;
+  /** With `restoreNames`: the local and ledger paths carrying one of them. */
+  restorePaths: string[];
+}
+
+/** One path of the merge: the walk's item (a file or a problem) and the ledger's row. */
+interface Pair {
+  path: string;
+  item?: Extract<WalkItem, { kind: 'file' | 'problem' }>;
+  row?: ListedRow;
+}
+
+/** Runs the pass; rejects with the walk's error (RootError, abort) after the takes in flight settled. */
+export async function runPass(input: PassInput): Promise<PassResult> {
+  const pass = new Pass(input);
+  try {
+    await forEachConcurrent(pass.pairs(), TAKE_CONCURRENCY, (pair) => pass.take(pair));
+  } finally {
+    pass.flushStats();
+  }
+  return pass.result;
+}
+
+class Pass {
+  readonly result: PassResult = {
+    gone: [],
+    added: new AddedContents(),
+    found: 0,
+    skipped: [],
+    filesHashed: 0,
+    bytesHashed: 0,
+    restorePaths: [],
+  };
+  readonly #stats: StatUpdate[] = [];
+  readonly #takeCtx;
+  #page: ListedRow[] = [];
+  #next = 0;
+  #after: string | null = null;
+  #exhausted = false;
+  #walked = 0;
+
+  constructor(readonly input: PassInput) {
+    const walk = input.walk;
+    this.#takeCtx = { options: input.scan, realRoot: walk.opened.realRoot, onUnseenFolder: () => (walk.complete = false) };
+  }
+
+  /**
+   * The merge. Before a walk path is paired, the ledger's page reaches past it (or the ledger
+   * has no more rows): a row this run's uploads add is then always at a path already passed, so
+   * no page read later can return it as a row the walk did not find.
+   */
+  async *pairs(): AsyncGenerator<Pair> {
+    for await (const item of this.input.walk) {
+      if (item.kind === 'skipped') {
+        this.result.skipped.push({ path: item.path, reason: item.reason });
+        continue;
+      }
+      const path = item.kind === 'file' ? item.path : item.problem.path;
+      this.result.found++;
+      let row = this.#peek();
+      while (row !== undefined && comparePaths(row.path, path) < 0) {
+        yield { path: row.path, row };
+        this.#next++;
+        row = this.#peek();
+      }
+      if (row?.path === path) {
+        this.#next++;
+        yield { path, item, row };
+      } else yield { path, item };
+    }
+    // The walk ended (a walk that fails throws instead): the rows left are gone.
+    for (let row = this.#peek(); row !== undefined; row = this.#peek()) {
+      this.#next++;
+      yield { path: row.path, row };
+    }
+  }
+
+  #peek(): ListedRow | undefined {
+    if (this.#next < this.#page.length) return this.#page[this.#next];
+    if (this.#exhausted) return undefined;
+    this.#page = this.input.ledger.filesAfter(this.#after, PAGE);
+    this.#next = 0;
+    if (this.#page.length < PAGE) this.#exhausted = true;
+    this.#after = this.#page.at(-1)?.path ?? this.#after;
+    return this.#page[0];
+  }
+
+  /** Takes the pair's file (stat, hash if needed), decides, and sends the decision where it goes. */
+  async take(pair: Pair): Promise<void> {
+    const { input } = this;
+    if (input.adoptedPaths.has(pair.path)) return;
+    if (input.restoreNames?.has(input.options.remoteName(pair.path))) this.result.restorePaths.push(pair.path);
+    let local: LocalFile | LocalProblem | undefined;
+    let content: Buffer | undefined;
+    if (pair.item?.kind === 'problem') local = pair.item.problem;
+    else if (pair.item) {
+      const taken = await takeItem(pair.item, pair.row, this.#takeCtx);
+      if (taken.kind === 'file') {
+        local = taken.file;
+        content = taken.content;
+        if (taken.hashedBytes !== undefined) {
+          this.result.filesHashed++;
+          this.result.bytesHashed += taken.hashedBytes;
+        }
+      } else if (taken.kind === 'problem') local = taken.problem;
+      else if (taken.kind === 'skipped') this.result.skipped.push({ path: pair.path, reason: taken.reason });
+    }
+    this.#progress();
+    const listed = pair.row ? pair.row.listed : null;
+    const decision = decidePath({ path: pair.path, local, row: pair.row, listed, failure: input.failures.get(pair.path) }, input.options);
+    switch (decision.kind) {
+      case 'upload':
+        return this.#upload(decision.upload, content);
+      case 'stat':
+        this.#stats.push(decision.update);
+        if (this.#stats.length >= STAT_BATCH) this.flushStats();
+        return;
+      case 'unchanged':
+        input.plan.unchanged++;
+        return;
+      case 'skip': {
+        input.plan.skips.push(decision.skip);
+        const { record } = decision.skip;
+        if (record && input.exec) input.ledger.recordFailure(pair.path, decision.skip.reason, record.retryable, record.stat, Date.now());
+        return;
+      }
+      case 'gone':
+        this.result.gone.push(decision.gone);
+        return;
+      case 'none':
+        return;
+    }
+  }
+
+  async #upload(upload: UploadAction, content: Buffer | undefined): Promise<void> {
+    const { input } = this;
+    if (upload.reason === 'new' && input.holds?.(upload.path, upload.local.size)) {
+      input.plan.alreadyRemote.push(upload.path);
+      return;
+    }
+    if (upload.replaces === null) this.result.added.add(upload.local.sha256);
+    if (!input.exec) {
+      input.plan.uploads.push(upload);
+      return;
+    }
+    await input.exec.room();
+    input.exec.addUpload(content ? { ...upload, content } : upload);
+  }
+
+  /** Commits the stat-only changes gathered so far (a dry run counts them only). */
+  flushStats(): void {
+    if (this.#stats.length === 0) return;
+    if (this.input.exec) this.input.ledger.updateStats(this.#stats);
+    this.input.plan.statUpdates.push(...(this.input.exec ? [] : this.#stats));
+    this.input.plan.unchanged += this.input.exec ? this.#stats.length : 0;
+    this.#stats.length = 0;
+  }
+
+  #progress(): void {
+    this.#walked++;
+    this.input.onProgress?.(this.#walked, this.result.bytesHashed);
+  }
+}
