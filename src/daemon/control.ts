@@ -10,7 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { ConfigError, ExitCode, SyncError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Progress } from '../sync/execute.js';
+import type { Progress } from '../sync/types.js';
 import type { SyncReport } from '../sync/reconcile.js';
 import type { Allow, ProgressListener } from './loop.js';
 

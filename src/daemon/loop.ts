@@ -2,7 +2,7 @@
 // requests that arrive while one runs fold into a single follow-up, which every requester shares;
 // a periodic run every `reconcileIntervalMinutes` ±20%.
 import { ExitCode, SyncError } from '../errors.js';
-import type { Progress } from '../sync/execute.js';
+import type { Progress } from '../sync/types.js';
 import type { Counts, SyncReport } from '../sync/reconcile.js';
 
 /** Receives the progress of the reconciliation a requester waits for. */

@@ -145,7 +145,9 @@ export class SortedWalk implements AsyncIterable<WalkItem> {
     const rel = parentRel === '' ? name : `${parentRel}/${name}`;
     const abs = join(parentAbs, name);
     if (dirent.isDirectory()) {
-      return filter(rel, true) ? { key: entryKey(name, true), rel, abs, type: 'dir', chain: chain && { real: abs, parent: chain } } : undefined;
+      return filter(rel, true)
+        ? { key: entryKey(name, true), rel, abs, type: 'dir', chain: chain && { real: abs, parent: chain } }
+        : undefined;
     }
     if (dirent.isFile()) return filter(rel, false) ? { key: name, rel, abs, type: 'file' } : undefined;
     if (dirent.isSymbolicLink()) {

@@ -73,6 +73,5 @@ export async function forEachConcurrent<T>(source: AsyncIterable<T>, concurrency
     failure ??= { error };
   }
   await Promise.all(running);
-  // eslint-disable-next-line @typescript-eslint/only-throw-error -- the run's own error, unchanged
   if (failure !== undefined) throw failure.error;
 }

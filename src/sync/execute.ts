@@ -7,15 +7,13 @@ import { errorMessage } from '../errors.js';
 import { endsRun, isUnavailable, requestIdOf, retryableOf, statusOf } from '../failure.js';
 import { LocalFileError, unknownOutcomeAttemptsOf } from '../remote/errors.js';
 import { DeferredWrites } from './deferred.js';
+import { emptyExecuteReport } from './outcome.js';
 import type { DeleteAction, ExecuteDeps, ExecuteReport, Plan, Progress, UploadAction } from './types.js';
 import { adopt, uploadOne } from './upload.js';
 import { defaultSleep, regularFileAt } from './waits.js';
 
-export type { ExecuteDeps, ExecuteReport, Progress } from './types.js';
-
 /** A torn upload is retried this many times before the path is left for the next run. */
 const MAX_TORN_RETRIES = 3;
-
 /**
  * Runs `plan`: adoptions and ledger-only changes first, then uploads, then deletes. A fatal error
  * (401, API unreachable) stops the queue and is rethrown after in-flight jobs have recorded theirs.
@@ -26,7 +24,6 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
 
 /** Queued uploads per slot of concurrency before `room()` makes the producer wait. */
 const QUEUED_PER_SLOT = 4;
-
 /**
  * One plan's execution: its counters, its queue and its stop, shared by the named steps. A
  * reconciliation streams into it: `begin`, then `addUpload` as the merge decides (after `room`),
@@ -36,20 +33,7 @@ export class Execution {
   readonly now: () => number;
   readonly stillPresent: (relPath: string) => Promise<boolean>;
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  readonly report: ExecuteReport = {
-    uploaded: 0,
-    replaced: 0,
-    adopted: 0,
-    deleted: 0,
-    unchangedAfterCheck: 0,
-    failed: [],
-    failedDeletes: [],
-    bytesUploaded: 0,
-    unknownOutcomes: 0,
-    interrupted: false,
-    uploadsBy: {},
-    deletesBy: {},
-  };
+  readonly report: ExecuteReport = emptyExecuteReport();
   readonly progress: Progress;
   /** Old copies (replaced, torn) to delete after the uploads. */
   readonly replacedIds: DeleteAction[] = [];

@@ -169,3 +169,21 @@ function countsOf(p: Plan, result: ExecuteReport | null, unchanged: number, fail
     orphansCleaned: del.orphan ?? 0,
   };
 }
+
+/** What an execution reports before it has done anything. */
+export function emptyExecuteReport(): ExecuteReport {
+  return {
+    uploaded: 0,
+    replaced: 0,
+    adopted: 0,
+    deleted: 0,
+    unchangedAfterCheck: 0,
+    failed: [],
+    failedDeletes: [],
+    bytesUploaded: 0,
+    unknownOutcomes: 0,
+    interrupted: false,
+    uploadsBy: {},
+    deletesBy: {},
+  };
+}

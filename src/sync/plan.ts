@@ -82,7 +82,10 @@ export function plan(local: LocalView | null, ledger: LedgerView, remoteOrNull: 
     result.deletesBlocked = 'the local walk failed';
     return result;
   }
-  const added = new AddedContents([...result.uploads.filter((u) => u.replaces === null).map((u) => u.local), ...(options.recentlyAdded ?? [])]);
+  const added = new AddedContents([
+    ...result.uploads.filter((u) => u.replaces === null).map((u) => u.local),
+    ...(options.recentlyAdded ?? []),
+  ]);
   const judged = judgeDeletes({
     gone,
     localComplete: local.complete,

@@ -149,7 +149,12 @@ export function restoreFindings(run: Run, thePlan: Plan, files: readonly FileMet
   const found = restoreCopies(
     run.restoreWindow!,
     files,
-    { files: [], pendingDeletes: ledger.pendingDeletes(), inFlight: ledger.inFlight(), unclaimed: ledger.unclaimedCopies().map((c) => c.fileId) },
+    {
+      files: [],
+      pendingDeletes: ledger.pendingDeletes(),
+      inFlight: ledger.inFlight(),
+      unclaimed: ledger.unclaimedCopies().map((c) => c.fileId),
+    },
     thePlan,
     { localPaths: paths, remoteName: nameFor(config), serverOffsetMs: remote.clockOffsetMs?.() ?? null, skewMs: ORPHAN_SKEW_MS },
   );
@@ -187,7 +192,12 @@ export async function recordReport(run: Run, report: SyncReport): Promise<SyncRe
  * Records the copies a plan could not claim for sure (rule 3) before its rows are settled, so a
  * crash in between leaves the rows to match again rather than the copies unreported.
  */
-export function recordUnclaimed(p: Pick<Plan, 'unclaimed' | 'unclaimedGone'>, ledger: Ledger, logger: { warn: (m: string, meta: object) => void }, at: number): void {
+export function recordUnclaimed(
+  p: Pick<Plan, 'unclaimed' | 'unclaimedGone'>,
+  ledger: Ledger,
+  logger: { warn: (m: string, meta: object) => void },
+  at: number,
+): void {
   ledger.recordUnclaimed(p.unclaimed, p.unclaimedGone, at);
   for (const copy of p.unclaimed) {
     logger.warn('a remote copy may or may not be ours: left alone (files-sync status lists it; forget-copies deletes it)', {

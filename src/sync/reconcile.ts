@@ -13,14 +13,28 @@ import type { Logger } from '../log.js';
 import type { RemoteFiles } from '../remote/types.js';
 import { judgeDeletes } from './decide.js';
 import { Execution } from './execute.js';
-import { ORPHAN_SKEW_MS } from './orphans.js';
 import { reportOf, type SyncReport } from './outcome.js';
 import { addJudgement, emptyPlan, planRemote } from './plan.js';
-import { finish, inFlightSides, ledgerView, lookalikeHold, logPlan, planOptions, readRemote, recordReport, recordUnclaimed, requestCount, restoreFindings, sweepOrphans, type Run } from './reconcile-steps.js';
+import {
+  finish,
+  inFlightSides,
+  ledgerView,
+  lookalikeHold,
+  logPlan,
+  planOptions,
+  readRemote,
+  recordReport,
+  recordUnclaimed,
+  requestCount,
+  restoreFindings,
+  sweepOrphans,
+  type Run,
+} from './reconcile-steps.js';
 import { parseRestoreWindow, RESTORE_WINDOW_META_KEY } from './restore-window.js';
 import { executeDepsFor } from './session.js';
-import { runPass, type PassResult } from './stream.js';
-import type { ExecuteReport, Plan, Progress } from './types.js';
+import type { RemoteSide } from './remote-view.js';
+import { runPass, type PassInput, type PassResult } from './stream.js';
+import type { ExecuteReport, LedgerView, Plan, PlanOptions, Progress } from './types.js';
 
 export { ALREADY_REMOTE, type Counts, type SyncReport } from './outcome.js';
 export { ORPHAN_SKEW_MS } from './orphans.js';
@@ -70,7 +84,9 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     restoreWindow: parseRestoreWindow(ledger.getMetaJson(RESTORE_WINDOW_META_KEY)),
     tracked: ledger.counts().files,
   };
-  const walk = await SortedWalk.open(config.root, { filter, followSymlinks: config.followSymlinks, signal: scanSignal, logger }).catch(rootGuard);
+  const walk = await SortedWalk.open(config.root, { filter, followSymlinks: config.followSymlinks, signal: scanSignal, logger }).catch(
+    rootGuard,
+  );
   const remoteSide = await readRemote(run);
   logger.debug('remote side read', { mode: remoteSide.choice.mode, why: remoteSide.choice.reason, ...remoteSide.requests });
 
@@ -84,28 +100,10 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
 
   const exec = options.dryRun ? null : new Execution(thePlan, executeDeps(run));
   exec?.begin();
-  const pass = await runPass({
-    ledger,
-    walk,
-    scan: {
-      filter,
-      followSymlinks: config.followSymlinks,
-      maxFileBytes: config.maxFileBytes,
-      known: () => undefined,
-      signal: scanSignal,
-      logger,
-      ...(options.dryRun ? {} : { keepContent: { maxFileBytes: KEEP_FILE_BYTES, remainingBytes: Infinity } }),
-    },
-    options: planOpts,
-    adoptedPaths,
-    failures: new Map(view.failures.map((f) => [f.path, f])),
-    holds: planOpts.holdLookalikes ? lookalikeHold(remoteSide.view.files, owned, planOpts.remoteName) : undefined,
-    exec,
-    plan: thePlan,
-    restoreNames: run.restoreWindow ? new Set(remoteSide.view.files.map((f) => f.filename)) : undefined,
-    logger,
-    onProgress: (walked, bytes) => options.onProgress?.('scan', { filesDone: walked, filesTotal: 0, bytesDone: bytes, bytesTotal: 0 }),
-  }).catch((err: unknown) => settleThenThrow(run, exec, err));
+  const holds = planOpts.holdLookalikes ? lookalikeHold(remoteSide.view.files, owned, planOpts.remoteName) : undefined;
+  const pass = await runPass(passInput(run, { walk, exec, thePlan, planOpts, adoptedPaths, holds, remoteSide, view })).catch(
+    (err: unknown) => settleThenThrow(run, exec, err),
+  );
   await exec?.finishUploads();
   if (pass === null) return recordReport(run, interruptedReport(run, thePlan, exec!, remoteSide.view.files));
 
@@ -113,7 +111,15 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   const localEmpty = pass.found === 0;
   addJudgement(
     thePlan,
-    judgeDeletes({ gone: pass.gone, localComplete: walk.complete, remoteComplete: true, localEmpty, tracked: run.tracked, added: pass.added, options: planOpts }),
+    judgeDeletes({
+      gone: pass.gone,
+      localComplete: walk.complete,
+      remoteComplete: true,
+      localEmpty,
+      tracked: run.tracked,
+      added: pass.added,
+      options: planOpts,
+    }),
   );
   if (run.restoreWindow) restoreFindings(run, thePlan, remoteSide.view.files, pass.restorePaths);
   logPlan(thePlan, logger);
@@ -134,6 +140,45 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   if (result.unknownOutcomes > 0 && !options.signal?.aborted && !result.interrupted) await sweepOrphans(run, executeDeps(run), result);
   finish(run, thePlan, result, walk, remoteSide);
   return recordReport(run, report(result));
+}
+
+/** The pass's input: the walk, where its uploads go, and what the remote side settled before it. */
+function passInput(
+  run: Run,
+  parts: {
+    walk: SortedWalk;
+    exec: Execution | null;
+    thePlan: Plan;
+    planOpts: PlanOptions;
+    adoptedPaths: ReadonlySet<string>;
+    holds: PassInput['holds'];
+    remoteSide: RemoteSide;
+    view: LedgerView;
+  },
+): PassInput {
+  const { config, ledger, logger, dryRun, onProgress } = run.options;
+  return {
+    ledger,
+    walk: parts.walk,
+    scan: {
+      filter: run.filter,
+      followSymlinks: config.followSymlinks,
+      maxFileBytes: config.maxFileBytes,
+      known: () => undefined,
+      signal: run.scanSignal,
+      logger,
+      ...(dryRun ? {} : { keepContent: { maxFileBytes: KEEP_FILE_BYTES, remainingBytes: Infinity } }),
+    },
+    options: parts.planOpts,
+    adoptedPaths: parts.adoptedPaths,
+    failures: new Map(parts.view.failures.map((f) => [f.path, f])),
+    holds: parts.holds,
+    exec: parts.exec,
+    plan: parts.thePlan,
+    restoreNames: run.restoreWindow ? new Set(parts.remoteSide.view.files.map((f) => f.filename)) : undefined,
+    logger,
+    onProgress: (walked, bytes) => onProgress?.('scan', { filesDone: walked, filesTotal: 0, bytesDone: bytes, bytesTotal: 0 }),
+  };
 }
 
 /** A root that went away or was replaced under the walk is a guard error (exit 3): nothing is deleted. */

@@ -135,7 +135,14 @@ export async function readRemoteSide(input: RemoteViewInput): Promise<RemoteSide
       lookupAll(input, extra, requests, (page) => sorter.take(page)),
       listSince(input, orphanBound(input), requests, (page) => sorter.take(page)),
     ]);
-    return { view: { files: sorter.others(), complete: true }, current: sorter.current, choice, foreign: input.seen?.foreign ?? null, seen: null, requests };
+    return {
+      view: { files: sorter.others(), complete: true },
+      current: sorter.current,
+      choice,
+      foreign: input.seen?.foreign ?? null,
+      seen: null,
+      requests,
+    };
   }
   await listSince(input, -Infinity, requests, (page) => sorter.take(page));
   const others = sorter.others();

@@ -1,7 +1,7 @@
 // What a person sees of a sync: the progress bar on a terminal (plain lines elsewhere) and the
 // closing summary.
 import { escapeText } from '../escape.js';
-import type { Progress } from './execute.js';
+import type { Progress } from './types.js';
 import { ALREADY_REMOTE, type Counts, type SyncReport } from './reconcile.js';
 
 /** "1 file", "2 files": a count with its noun, singular or plural. */
