@@ -276,7 +276,7 @@ function planLocalDeletes(ctx: PlanContext, local: LocalView | null): void {
     [...added, ...(options.recentlyAdded ?? [])],
   );
   const counted = deletes.length - moved.size;
-  const tracked = ledger.files.length;
+  const tracked = ledger.tracked ?? ledger.files.length;
   const overCount = counted > options.maxDeleteCount;
   const overShare = tracked >= 10 && counted / tracked > options.maxDeleteShare;
   if ((overCount || overShare) && !options.allowMassDelete) {

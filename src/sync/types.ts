@@ -24,6 +24,11 @@ export interface RemoteView {
 
 export interface LedgerView {
   files: readonly FileRow[];
+  /**
+   * The rows in the ledger when `files` holds only some (the daemon's delete batch: only the gone
+   * rows): the mass-delete guard's share is of every tracked row. Absent: `files.length`.
+   */
+  tracked?: number;
   pendingDeletes: readonly PendingDelete[];
   inFlight: readonly InFlightUpload[];
   failures: readonly Failure[];
