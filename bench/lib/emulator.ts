@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { CLI, pinned } from './env.js';
 import { exited, waitForLine } from './proc.js';
 
-/** The part of `GET /_emulator/state` the bench reads (src/emulator/types.ts has the whole shape). */
+/** `GET /_emulator/counters` (src/emulator/types.ts). */
 export interface EmulatorCounters {
   /** Request counts by route, then by status. */
   requests: Record<string, Record<string, number>>;
@@ -60,19 +60,9 @@ export class Emulator {
     }
   }
 
-  /** Counters and the number of stored files (the state route lists every file: keep N moderate). */
+  /** Counters and the number and bytes of the stored files (`/_emulator/counters`: no file list, any N). */
   async counters(): Promise<EmulatorCounters> {
-    const state = (await this.admin('GET', '/_emulator/state')) as {
-      requests: EmulatorCounters['requests'];
-      faults: EmulatorCounters['faults'];
-      files: { size_bytes: number }[];
-    };
-    return {
-      requests: state.requests,
-      faults: state.faults,
-      files: state.files.length,
-      bytes: state.files.reduce((s, f) => s + f.size_bytes, 0),
-    };
+    return (await this.admin('GET', '/_emulator/counters')) as EmulatorCounters;
   }
 
   async resetCounters(): Promise<void> {

@@ -161,12 +161,15 @@ export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]):
   // added side. The planner pairs them one to one with the gone paths (one new empty file
   // excuses one deleted empty file); an old copy elsewhere does not make `rm -rf` a move.
   const goneSet = new Set(gone.map((r) => r.path));
+  // Only the rows this batch needs are read (a daemon over a million files holds no per-file
+  // state): the window's uploads, the gone rows, and the count the guard's share is of.
   const since = Date.now() - Math.max(MOVE_WINDOW_MS, 2 * config.deleteDelaySeconds * 1000);
-  const rows = deps.ledger.files();
-  const recentlyAdded = rows
-    .filter((r) => !goneSet.has(r.path) && Date.parse(r.uploadedAt) >= since)
+  const recentlyAdded = deps.ledger
+    .filesUploadedSince(since)
+    .filter((r) => !goneSet.has(r.path))
     .map((r) => ({ path: r.path, sha256: r.sha256 }));
-  const view: LedgerView = { files: rows, pendingDeletes: [], inFlight: [], failures: [] };
+  const tracked = deps.ledger.counts().files;
+  const view: LedgerView = { files: gone, tracked, pendingDeletes: [], inFlight: [], failures: [] };
   const thePlan = planFor({ kind: 'delete-batch', paths: goneSet, recentlyAdded }, view, planOptions(config, distrust));
   if (thePlan.held) outcome.held = { count: thePlan.held.deletes.length, reason: thePlan.held.reason };
   if (thePlan.deletesBlocked) outcome.blocked = thePlan.deletesBlocked;

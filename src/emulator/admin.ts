@@ -1,4 +1,4 @@
-// The test-only routes under `/_emulator/` (no key, no faults): state, seed, faults, rate limit,
+// The test-only routes under `/_emulator/` (no key, no faults): state, counters, seed, faults, rate limit,
 // the clock and expiry.
 import type { IncomingMessage } from 'node:http';
 import type { EmulatorCore } from './core.js';
@@ -16,6 +16,8 @@ export async function handleAdmin(core: EmulatorCore, ex: Exchange, method: stri
     switch (route) {
       case 'GET /_emulator/state':
         return sendJson(ex, 200, core.state());
+      case 'GET /_emulator/counters':
+        return sendJson(ex, 200, core.counters());
       case 'POST /_emulator/seed': {
         const body = await readJson(ex.req);
         return sendJson(

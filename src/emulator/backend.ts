@@ -71,50 +71,6 @@ export interface Backend {
   close(): Promise<void>;
 }
 
-class MemorySink extends ContentSink {
-  private chunks: Buffer[] = [];
-  constructor(private readonly blobs: Map<string, Buffer>) {
-    super();
-  }
-  protected keep(chunk: Buffer): Promise<void> {
-    this.chunks.push(chunk);
-    return Promise.resolve();
-  }
-  commit(id: string): Promise<void> {
-    this.blobs.set(id, Buffer.concat(this.chunks));
-    this.chunks = [];
-    return Promise.resolve();
-  }
-  discard(): Promise<void> {
-    this.chunks = [];
-    return Promise.resolve();
-  }
-}
-
-/** Content in a Map; nothing survives the process. */
-export class MemoryBackend implements Backend {
-  private readonly blobs = new Map<string, Buffer>();
-  load(): Promise<Loaded> {
-    return Promise.resolve({ files: [], tombstones: new Map() });
-  }
-  createSink(): ContentSink {
-    return new MemorySink(this.blobs);
-  }
-  putSync(id: string, content: Buffer): void {
-    this.blobs.set(id, content);
-  }
-  record(): void {}
-  read(id: string): Readable {
-    return Readable.from([this.blobs.get(id) ?? Buffer.alloc(0)]);
-  }
-  remove(id: string): void {
-    this.blobs.delete(id);
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
 class DiskSink extends ContentSink {
   private handle: fs.promises.FileHandle | undefined;
   constructor(

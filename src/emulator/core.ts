@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { FaultInjector, RateLimiter, validateRateLimit } from './faults.js';
 import type { FileStore } from './store.js';
 import { toInspected } from './store.js';
-import type { EmulatorState, FaultConfig, InspectedFile, RateLimitConfig, SeedRequest } from './types.js';
+import type { EmulatorCounters, EmulatorState, FaultConfig, InspectedFile, RateLimitConfig, SeedRequest } from './types.js';
 
 /** Label of an API route in the request counters. */
 export type RouteLabel =
@@ -61,9 +61,23 @@ export class EmulatorCore {
 
   /** A snapshot: every live file (oldest first) and the counters. */
   state(): EmulatorState {
+    return { files: this.store.all().map(toInspected), requests: this.requestCounts(), faults: Object.fromEntries(this.faultCounts) };
+  }
+
+  /** The counters and the live files' number and bytes, without listing them (cheap at any size). */
+  counters(): EmulatorCounters {
+    return {
+      requests: this.requestCounts(),
+      faults: Object.fromEntries(this.faultCounts),
+      files: this.store.live.length,
+      bytes: this.store.usedBytes,
+    };
+  }
+
+  private requestCounts(): EmulatorState['requests'] {
     const requests: EmulatorState['requests'] = {};
     for (const [route, byStatus] of this.requests) requests[route] = Object.fromEntries(byStatus);
-    return { files: this.store.all().map(toInspected), requests, faults: Object.fromEntries(this.faultCounts) };
+    return requests;
   }
 
   /** Replaces the fault configuration (throws TypeError when invalid). */

@@ -1,6 +1,7 @@
 // Programmatic entry of the Files API emulator: start one on loopback, drive it, close it.
 import { silentLogger } from '../log.js';
-import { DiskBackend, MemoryBackend } from './backend.js';
+import { DiskBackend } from './backend.js';
+import { MemoryBackend } from './backend-memory.js';
 import { EmulatorCore } from './core.js';
 import { keyDigest } from './headers.js';
 import { listen, type RunningServer } from './server.js';

@@ -86,6 +86,16 @@ export interface EmulatorState {
   faults: Record<string, number>;
 }
 
+/** `GET /_emulator/counters`: the counters of the state without its file list, for any number of files. */
+export interface EmulatorCounters {
+  requests: EmulatorState['requests'];
+  faults: EmulatorState['faults'];
+  /** Live files. */
+  files: number;
+  /** Bytes the live files hold. */
+  bytes: number;
+}
+
 /** `POST /_emulator/seed` body: a file owned by another application. */
 export interface SeedRequest {
   filename: string;

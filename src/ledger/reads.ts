@@ -51,6 +51,17 @@ export class LedgerReads {
     return this.stmt.filesUnder.all(`${dir}/`, `${dir}0`) as FileRow[];
   }
 
+  /**
+   * Rows uploaded at `sinceMs` or later (the API's `created_at`), without loading the others. The
+   * stamps are compared as text in SQL with a day's margin (RFC 3339 stamps of any precision or
+   * UTC offset sort within 14 h of their time), then exactly here.
+   */
+  filesUploadedSince(sinceMs: number): FileRow[] {
+    const margin = new Date(sinceMs - 24 * 3600_000).toISOString();
+    const rows = this.stmt.filesUploadedFrom.all(margin) as FileRow[];
+    return rows.filter((row) => Date.parse(row.uploadedAt) >= sinceMs);
+  }
+
   counts(): { files: number; bytes: number } {
     const row = this.stmt.countFiles.get() as { n: number; bytes: number };
     return { files: row.n, bytes: row.bytes };

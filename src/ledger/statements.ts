@@ -26,6 +26,8 @@ export function prepareStatements(db: Database.Database) {
     fileByPath: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE path = ?`),
     fileById: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE file_id = ?`),
     filesUnder: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE path >= ? AND path < ? ORDER BY path`),
+    // No index on uploaded_at (a migration would be needed): a scan, but only matching rows come back.
+    filesUploadedFrom: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE uploaded_at >= ? ORDER BY path`),
     countFiles: db.prepare('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM files'),
     upsertFile: db.prepare(`INSERT INTO files (path, file_id, size, mtime_ms, ino, sha256, mime_type, remote_name, uploaded_at)
       VALUES (@path, @fileId, @size, @mtimeMs, @ino, @sha256, @mimeType, @remoteName, @uploadedAt)

@@ -24,13 +24,16 @@ export interface RemoteView {
 
 export interface LedgerView {
   files: readonly FileRow[];
+  /**
+   * The rows in the ledger when `files` holds only some (the daemon's delete batch: only the gone
+   * rows): the mass-delete guard's share is of every tracked row. Absent: `files.length`.
+   */
+  tracked?: number;
   pendingDeletes: readonly PendingDelete[];
   inFlight: readonly InFlightUpload[];
   failures: readonly Failure[];
   /** Ids recorded as unclaimed copies (rule 3): never matched again, never deleted by a sync. */
   unclaimed?: readonly string[];
-  /** Rows in the ledger when `files` holds only some (the guard's share counts them all). */
-  tracked?: number;
 }
 
 export interface PlanOptions {

@@ -377,6 +377,21 @@ describe('inspection and seeding', () => {
     expect(counters.headers.get('request-id')).toMatch(/^req_/);
     expect(emu.state().requests).toEqual({});
   });
+
+  it('answers the counters without the file list (a million files would be a 250 MB state answer)', async () => {
+    const emu = await start();
+    await uploadOk(emu, 'a.txt', 'abc');
+    await uploadOk(emu, 'b.txt', 'defgh');
+    expect((await api(emu, '/v1/files?limit=1000')).status).toBe(200);
+    const res = await admin(emu, 'counters');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      requests: { 'POST /v1/files': { '200': 2 }, 'GET /v1/files': { '200': 1 } },
+      faults: {},
+      files: 2,
+      bytes: 8,
+    });
+  });
 });
 
 describe('lifecycle and CLI', () => {

@@ -135,6 +135,22 @@ describe('Ledger', () => {
     ledger.close();
   });
 
+  it("returns the rows uploaded since a time, whatever the stamp's precision or offset", () => {
+    const ledger = Ledger.open(file);
+    const stamps: [string, string][] = [
+      ['old', '2026-11-01T11:59:59.999999Z'],
+      ['exact', '2026-11-01T12:00:00.000000Z'],
+      ['seconds', '2026-11-01T12:00:00Z'], // sorts before '.000000Z' as text, equal in time
+      ['later', '2026-11-01T12:00:00.500Z'],
+      ['offset', '2026-11-01T02:30:00-10:00'], // 12:30 UTC, earlier as text
+      ['offset-old', '2026-11-02T01:00:00+14:00'], // 11:00 UTC, later as text
+    ];
+    for (const [p, at] of stamps) ledger.finishUpload(null, { ...content, path: p }, { ...meta(`f-${p}`), created_at: at }, 0, 1);
+    const since = Date.parse('2026-11-01T12:00:00.000Z');
+    expect(ledger.filesUploadedSince(since).map((r) => r.path)).toEqual(['exact', 'later', 'offset', 'seconds']);
+    ledger.close();
+  });
+
   it('survives a process killed mid-write: committed rows stay, the file opens', async () => {
     const { execFileSync } = await import('node:child_process');
     const script = `
