@@ -162,7 +162,8 @@ export function matchOrphans(inFlight: readonly InFlightUpload[], files: readonl
           path: row.path,
           remoteName: row.remoteName,
           size: row.size,
-          sha256: row.sha256,
+          // An intent hashed by its upload knew no content: empty, as for a restore window's copies.
+          sha256: row.sha256 ?? '',
           createdAt: f.created_at,
           reason: w.ambiguity,
         });
