@@ -6,14 +6,15 @@ import type { FileMetadata } from '../remote/types.js';
 import { findLookalikes } from './lookalikes.js';
 import { pairMoves, type MoveSide } from './moves.js';
 import { DEFAULT_MAX_UPLOAD_ATTEMPTS, matchOrphans } from './orphans.js';
-import type { DeleteAction, LedgerView, LocalView, Plan, PlanOptions, RemoteView, UploadReason } from './types.js';
+import type { DeleteAction, LedgerView, LocalView, Plan, PlanOptions, RemoteView, UploadableFile, UploadReason } from './types.js';
 
 export { ORPHAN_SKEW_MS, uploadSpanMs } from './orphans.js';
 export { pairMoves, type MoveSide } from './moves.js';
 export type * from './types.js';
 
-function hasHash(local: LocalFile): local is LocalFile & { sha256: string } {
-  return local.sha256 !== null;
+/** Hashed by the walk, or marked for its upload to hash (a large new file: planned as 'new'). */
+function hasHash(local: LocalFile): local is UploadableFile {
+  return local.sha256 !== null || local.hashLater === true;
 }
 
 /** Is a recorded failure still in force for the file as it is now? */

@@ -5,6 +5,7 @@ import { GuardError } from '../errors.js';
 import { backupLedger } from '../ledger/backup.js';
 import type { FileRow, Ledger } from '../ledger/ledger.js';
 import { buildFilter, filterHash } from '../local/filter.js';
+import { deferHashFor } from '../local/entry.js';
 import { checkRoot } from '../local/root.js';
 import type { FilterOptions, PathFilter, WalkResult } from '../local/types.js';
 import { RootError, walk } from '../local/walk.js';
@@ -157,6 +158,7 @@ function walkRoot(run: Run, rows: readonly FileRow[]): Promise<WalkResult> {
     followSymlinks: config.followSymlinks,
     maxFileBytes: config.maxFileBytes,
     known: (p) => known.get(p),
+    deferHash: deferHashFor(options.ledger, config.maxFileBytes),
     ...(options.dryRun ? {} : { keepContent: { maxFileBytes: KEEP_FILE_BYTES, remainingBytes: KEEP_TOTAL_BYTES } }),
     logger,
     ...(run.scanSignal ? { signal: run.scanSignal } : {}),
