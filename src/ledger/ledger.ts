@@ -140,9 +140,13 @@ export class Ledger extends LedgerReads {
     this.setMeta(key, JSON.stringify(value));
   }
 
-  /** Records an upload about to start; returns the row id its outcome is recorded against. */
+  /**
+   * Records an upload about to start; returns the row id its outcome is recorded against. A NULL
+   * `sha256` says the upload hashes what it sends (a large new file, read once).
+   */
   beginUpload(intent: UploadIntent): number {
-    return Number(this.stmt.addInFlight.run({ ...intent, clockOffsetMs: intent.clockOffsetMs ?? null }).lastInsertRowid);
+    const row = { ...intent, clockOffsetMs: intent.clockOffsetMs ?? null, mtimeMs: intent.mtimeMs ?? null, ino: intent.ino ?? null };
+    return Number(this.#written(this.stmt.addInFlight).run(row).lastInsertRowid);
   }
 
   /**

@@ -67,6 +67,11 @@ export class LedgerReads {
     return { files: row.n, bytes: row.bytes };
   }
 
+  /** Whether any synced file has exactly `size` bytes (one indexed probe): a new file of another size cannot be a move. */
+  hasSize(size: number): boolean {
+    return this.stmt.hasSize.get(size) !== undefined;
+  }
+
   pendingDeletes(): PendingDelete[] {
     return this.stmt.allPending.all() as PendingDelete[];
   }

@@ -85,4 +85,34 @@ export const MIGRATIONS: readonly string[] = [
     recorded_at INTEGER NOT NULL           -- ms since the epoch
   ) STRICT;
   `,
+  // 3: hash while uploading (a large new file is read once: the upload hashes what it sends).
+  // SQLite cannot drop a NOT NULL: the table is rebuilt with its rows and their ids.
+  `
+  CREATE TABLE uploads_in_flight_3 (
+    id                INTEGER PRIMARY KEY,
+    path              TEXT NOT NULL,
+    remote_name       TEXT NOT NULL,
+    size              INTEGER NOT NULL,
+    sha256            TEXT,                -- NULL: the upload hashes the bytes it sends
+    mime_type         TEXT NOT NULL,
+    started_at        INTEGER NOT NULL,
+    unknown_outcomes  INTEGER NOT NULL DEFAULT 0,
+    resolved_file_id  TEXT,
+    attempts_ended_at INTEGER,
+    clock_offset_ms   INTEGER,
+    -- The file as it was when the intent was written (NULL on rows from before): a NULL-hash
+    -- intent's orphan is adopted only while the file is still this one (rule 3).
+    mtime_ms          REAL,
+    ino               INTEGER
+  ) STRICT;
+  INSERT INTO uploads_in_flight_3 (id, path, remote_name, size, sha256, mime_type, started_at, unknown_outcomes,
+      resolved_file_id, attempts_ended_at, clock_offset_ms)
+    SELECT id, path, remote_name, size, sha256, mime_type, started_at, unknown_outcomes,
+      resolved_file_id, attempts_ended_at, clock_offset_ms FROM uploads_in_flight;
+  DROP TABLE uploads_in_flight;
+  ALTER TABLE uploads_in_flight_3 RENAME TO uploads_in_flight;
+
+  -- "Could a new file be a move?" asks whether any row has its size (hasSize).
+  CREATE INDEX files_size ON files(size);
+  `,
 ];

@@ -4,10 +4,13 @@ import type Database from 'better-sqlite3';
 const FILE_COLUMNS = `path, file_id AS fileId, size, mtime_ms AS mtimeMs, ino, sha256, mime_type AS mimeType,
   remote_name AS remoteName, uploaded_at AS uploadedAt`;
 
-/** Prepares every statement the ledger's verbs run; a read-only ledger at schema 1 gets stand-ins for the newer tables. */
+/** Prepares every statement the ledger's verbs run; a read-only ledger at an older schema gets stand-ins for the newer parts. */
 export function prepareStatements(db: Database.Database) {
   // A read-only open (status, ls beside an older daemon) may find schema 1: read what it has.
-  const v1 = (db.pragma('user_version', { simple: true }) as number) < 2;
+  const version = db.pragma('user_version', { simple: true }) as number;
+  const v1 = version < 2;
+  // Before schema 3 an intent recorded no mtime nor inode, and every intent had a hash.
+  const v2 = version < 3;
   const unclaimedTable = v1
     ? '(SELECT NULL AS file_id, NULL AS path, NULL AS remote_name, NULL AS size, NULL AS sha256, NULL AS created_at, NULL AS reason, NULL AS recorded_at WHERE 0)'
     : 'unclaimed_copies';
@@ -44,10 +47,16 @@ export function prepareStatements(db: Database.Database) {
     failPending: db.prepare('UPDATE pending_deletes SET attempts = attempts + 1, last_error = ? WHERE file_id = ?'),
     allInFlight: db.prepare(`SELECT id, path, remote_name AS remoteName, size, sha256, mime_type AS mimeType,
       started_at AS startedAt, unknown_outcomes AS unknownOutcomes, resolved_file_id AS resolvedFileId,
-      ${v1 ? 'NULL AS attemptsEndedAt, NULL AS clockOffsetMs' : 'attempts_ended_at AS attemptsEndedAt, clock_offset_ms AS clockOffsetMs'}
+      ${v1 ? 'NULL AS attemptsEndedAt, NULL AS clockOffsetMs' : 'attempts_ended_at AS attemptsEndedAt, clock_offset_ms AS clockOffsetMs'},
+      ${v2 ? 'NULL AS mtimeMs, NULL AS ino' : 'mtime_ms AS mtimeMs, ino'}
       FROM uploads_in_flight ORDER BY id`),
-    addInFlight: db.prepare(`INSERT INTO uploads_in_flight (path, remote_name, size, sha256, mime_type, started_at, clock_offset_ms)
-      VALUES (@path, @remoteName, @size, @sha256, @mimeType, @startedAt, @clockOffsetMs)`),
+    // Writes happen only on a migrated ledger (a read-only one of an older schema is never written).
+    addInFlight: v2
+      ? null
+      : db.prepare(`INSERT INTO uploads_in_flight (path, remote_name, size, sha256, mime_type, started_at, clock_offset_ms, mtime_ms, ino)
+      VALUES (@path, @remoteName, @size, @sha256, @mimeType, @startedAt, @clockOffsetMs, @mtimeMs, @ino)`),
+    // One indexed probe (files_size, schema 3): could a new file of this size be a move?
+    hasSize: db.prepare('SELECT 1 FROM files WHERE size = ? LIMIT 1').pluck(),
     removeInFlight: db.prepare('DELETE FROM uploads_in_flight WHERE id = ?'),
     keepInFlight: db.prepare('UPDATE uploads_in_flight SET unknown_outcomes = ?, resolved_file_id = ?, attempts_ended_at = ? WHERE id = ?'),
     allUnclaimed: db.prepare(`SELECT file_id AS fileId, path, remote_name AS remoteName, size, sha256, created_at AS createdAt,

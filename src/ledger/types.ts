@@ -29,7 +29,8 @@ export interface InFlightUpload {
   path: string;
   remoteName: string;
   size: number;
-  sha256: string;
+  /** Null when the upload hashes the bytes it sends (a large new file that cannot be a move). */
+  sha256: string | null;
   mimeType: string;
   startedAt: number;
   unknownOutcomes: number;
@@ -38,6 +39,9 @@ export interface InFlightUpload {
   attemptsEndedAt: number | null;
   /** Server clock minus local clock when the intent was written; null when not known then. */
   clockOffsetMs: number | null;
+  /** The file's mtime and inode when the intent was written; null on rows older than schema 3. */
+  mtimeMs?: number | null;
+  ino?: number | null;
 }
 
 /** A remote file that matched an intent ambiguously (rule 3): shown by `status`, never deleted by a sync. */
@@ -69,7 +73,7 @@ export interface Failure {
 
 /** What an upload is about, as recorded before it starts. */
 export type UploadIntent = Pick<InFlightUpload, 'path' | 'remoteName' | 'size' | 'sha256' | 'mimeType' | 'startedAt'> &
-  Partial<Pick<InFlightUpload, 'clockOffsetMs'>>;
+  Partial<Pick<InFlightUpload, 'clockOffsetMs' | 'mtimeMs' | 'ino'>>;
 
 /** The local file as it was uploaded, recorded with the remote id. */
 export type UploadedContent = Omit<FileRow, 'fileId' | 'uploadedAt'>;

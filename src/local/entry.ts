@@ -7,8 +7,11 @@ import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { FileConditionError } from '../file-errors.js';
 import { type HashResult, hashDescriptor, hashFile, withOpenFile } from './hash.js';
+import { hashLater, readHead } from './defer-hash.js';
 import { mimeTypeFor } from './mime.js';
 import type { ContentBudget, KnownFile, LocalFile, LocalProblem, PathFilter } from './types.js';
+
+export { DEFER_HASH_MIN_BYTES, deferHashFor, type DeferHashLedger } from './defer-hash.js';
 
 /** Options shared by `walk` and `statOne`. */
 export interface ScanOptions {
@@ -25,6 +28,11 @@ export interface ScanOptions {
   logger?: Logger;
   /** Keep the bytes of small files that get hashed, within this budget (counted down). */
   keepContent?: ContentBudget;
+  /**
+   * For a file `known` does not have: true when its hash is left to its upload (`hashLater`, see
+   * `deferHashFor`), so that a large new file is read once, not twice.
+   */
+  deferHash?: (size: number, relPath: string) => boolean;
 }
 
 /** What became of one path. */
@@ -116,6 +124,9 @@ async function takeRegular(relPath: string, absPath: string, info: Stats, option
     };
     return { kind: 'file', file, hashedBytes: undefined };
   }
+  // Unknown and large: its upload hashes it. The MIME type from the name (no open here to sniff).
+  if (known === undefined && options.deferHash?.(info.size, relPath) === true)
+    return { kind: 'file', file: hashLater(relPath, info, undefined), hashedBytes: undefined };
   let hashed;
   try {
     const place = { realRoot, realPath: absPath, expect: { dev: info.dev, ino: info.ino } };
@@ -143,6 +154,9 @@ export async function takeUnknownFile(
     return await withOpenFile(absPath, { realRoot, realPath: absPath }, async (fd, before) => {
       if (!before.isFile()) return undefined;
       if (before.size > options.maxFileBytes) return unhashed(relPath, before);
+      if (options.deferHash?.(before.size, relPath) === true) {
+        return { kind: 'file', file: hashLater(relPath, before, await readHead(fd, before.size)), hashedBytes: undefined };
+      }
       return fromHash(relPath, await hashDescriptor(fd, before, { signal: options.signal, keep: keepable(options, before.size) }), options);
     });
   } catch (err) {

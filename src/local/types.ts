@@ -19,10 +19,15 @@ export interface LocalFile {
   /**
    * Hex sha256 of the content. Reused from the ledger when size and mtime match it (a touched
    * file costs a hash, an unchanged one nothing); null when the file was not hashed because it
-   * is over `maxFileBytes`.
+   * is over `maxFileBytes`, or when its upload hashes it (`hashLater`).
    */
   sha256: string | null;
   mimeType: string;
+  /**
+   * Not hashed by the walk on purpose (`ScanOptions.deferHash`): a large new file that cannot be a
+   * move. Its upload hashes the bytes it sends and the ledger records that hash (`sha256` is null).
+   */
+  hashLater?: true;
 }
 
 /** A path that exists but could not be taken: it is never treated as deleted. */

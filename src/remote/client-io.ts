@@ -1,5 +1,7 @@
 // The client's helpers around a request: reading a JSON answer, streaming a download into a
-// temporary file, encoding a file id, and naming a file-system error.
+// temporary file, hashing an upload's bytes as they are sent, encoding a file id, and naming a
+// file-system error.
+import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Dispatcher } from 'undici';
 import { ApiError, LocalFileError, ResponseFormatError } from './errors.js';
@@ -62,4 +64,28 @@ export function encodeId(id: string): string {
 export function codeOf(err: unknown): string {
   const code = (err as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' ? code : 'EIO';
+}
+
+/**
+ * The sha256 of the file bytes one upload attempt sends (a tap on its body, multipart.ts): `hex`
+ * is set only once every byte of the file went through and the file was checked unchanged.
+ */
+export class SentHash {
+  readonly #hash = createHash('sha256');
+  #hex: string | undefined;
+
+  /** The next bytes of the file, in order. */
+  update(chunk: Uint8Array): void {
+    this.#hash.update(chunk);
+  }
+
+  /** The whole file went through, and it did not change while it was read. */
+  end(): void {
+    this.#hex = this.#hash.digest('hex');
+  }
+
+  /** Hex sha256 of the whole file, or undefined when the attempt did not send it all. */
+  get hex(): string | undefined {
+    return this.#hex;
+  }
 }

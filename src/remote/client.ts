@@ -8,7 +8,7 @@ import { ConfigError } from '../errors.js';
 import { createContract, type ApiVersion, type Contract, type ContractName } from './contract.js';
 import { ApiError, LocalFileError, NotDownloadableError, ResponseFormatError } from './errors.js';
 import { resolveRetryPolicy, resolveTimeouts, uploadTimeoutMs, type RetryPolicy, type Timeouts } from './retry.js';
-import { codeOf, encodeId, readJson, writeBody } from './client-io.js';
+import { SentHash, codeOf, encodeId, readJson, writeBody } from './client-io.js';
 import { multipartBody, multipartOf } from './multipart.js';
 import { Transport, type RemoteStats } from './transport.js';
 import type { CallOptions, DeleteResult, FileMetadata, RemoteFiles, UploadOptions, UploadResult } from './types.js';
@@ -128,6 +128,7 @@ export class FilesClient implements RemoteFiles {
   /**
    * Uploads a file, streamed from disk (never held in memory); each attempt reopens it. The part
    * carries `filename` and `mimeType`. Errors carry `unknownOutcomeAttempts` like the result.
+   * With `hash`, the bytes each attempt sends are hashed; the result has the stored attempt's.
    */
   async upload(path: string, options: UploadOptions): Promise<UploadResult> {
     const label = `upload of ${options.filename}`;
@@ -138,6 +139,8 @@ export class FilesClient implements RemoteFiles {
         attempts: 0,
       });
     }
+    // Attempts run one after another: the last body made is the one the stored copy was sent.
+    let sentHash: SentHash | undefined;
     const sent = await this.#transport.run<FileMetadata>({
       kind: 'upload',
       label,
@@ -147,14 +150,17 @@ export class FilesClient implements RemoteFiles {
       sourcePath: path,
       body: async () => {
         // Framed by hand: a small file in one buffer, a large one streamed as the socket drains.
+        sentHash = options.hash === true ? new SentHash() : undefined;
         const { body, headers, fileSize } = options.content
-          ? multipartOf(options.content, options.filename, options.mimeType)
-          : await multipartBody(path, options.filename, options.mimeType, options.expect);
+          ? multipartOf(options.content, options.filename, options.mimeType, sentHash)
+          : await multipartBody(path, options.filename, options.mimeType, options.expect, sentHash);
         return { body, headers, headersTimeoutMs: uploadTimeoutMs(fileSize, this.#timeouts) };
       },
       read: async (res) => parseFileMetadata(await readJson(res, 'upload answer'), 'upload answer'),
     });
-    return { file: sent.value, attempts: sent.attempts, unknownOutcomeAttempts: sent.unknownOutcomeAttempts };
+    const result: UploadResult = { file: sent.value, attempts: sent.attempts, unknownOutcomeAttempts: sent.unknownOutcomeAttempts };
+    const sha256 = sentHash?.hex;
+    return sha256 === undefined ? result : { ...result, sha256 };
   }
 
   /** Every file of the workspace, newest first, one page (`listPageSize`) per request. */

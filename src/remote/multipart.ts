@@ -15,6 +15,12 @@ export const INLINE_MAX_BYTES = 1 << 20;
 /** Size of each read of a streamed file: enough to keep a loopback socket busy, small for RSS. */
 export const STREAM_CHUNK_BYTES = 256 * 1024;
 
+/** Receives the file's bytes as a body sends them (`SentHash`): `end` once all were sent unchanged. */
+export interface ContentTap {
+  update(chunk: Uint8Array): void;
+  end(): void;
+}
+
 /** A request body with the headers that describe it. */
 export interface MultipartBody {
   body: Buffer | Readable;
@@ -64,8 +70,10 @@ function framing(filename: string, mimeType: string): { head: Buffer; tail: Buff
 }
 
 /** The body of `POST /v1/files` for bytes already in memory (a file the walk read and hashed). */
-export function multipartOf(content: Buffer, filename: string, mimeType: string): MultipartBody {
+export function multipartOf(content: Buffer, filename: string, mimeType: string, tap?: ContentTap): MultipartBody {
   const { head, tail, contentType } = framing(filename, mimeType);
+  tap?.update(content);
+  tap?.end();
   const body = Buffer.concat([head, content, tail]);
   return {
     body,
@@ -89,13 +97,15 @@ function placeOf(expect: UploadOptions['expect']): Place {
  * FileConditionError (code `changed`) before a byte is read, other opening errors with the file
  * system's error (ENOENT, EACCES). A small file is read now; a large one is opened again the same
  * way when the body is consumed (so a body that is never sent holds no descriptor) and any change
- * met while streaming fails it with SourceChangedError.
+ * met while streaming fails it with SourceChangedError. `tap` sees the file's bytes as they are
+ * read for the body, and its `end` once the whole file was read and found unchanged.
  */
 export async function multipartBody(
   path: string,
   filename: string,
   mimeType: string,
   expect?: UploadOptions['expect'],
+  tap?: ContentTap,
 ): Promise<MultipartBody> {
   const { head, tail, contentType } = framing(filename, mimeType);
   const headers = (length: number) => ({ 'content-type': contentType, 'content-length': String(length) });
@@ -113,6 +123,8 @@ export async function multipartBody(
         at += n;
       }
       tail.copy(body, head.length + before.size);
+      tap?.update(body.subarray(head.length, head.length + before.size));
+      tap?.end();
       return { body, headers: headers(body.length), fileSize: before.size };
     }
   } finally {
@@ -124,7 +136,7 @@ export async function multipartBody(
     expect: { dev: before.dev, ino: before.ino, size: before.size, mtimeMs: before.mtimeMs },
   };
   return {
-    body: Readable.from(streamFile(path, again, before, head, tail), { objectMode: false }),
+    body: Readable.from(streamFile(path, again, before, { head, tail, tap }), { objectMode: false }),
     headers: headers(head.length + before.size + tail.length),
     fileSize: before.size,
   };
@@ -135,8 +147,17 @@ function sameFile(a: Stats, b: Stats): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.dev === b.dev;
 }
 
-/** Yields `head`, the file's `before.size` bytes, then `tail`; fails when the file is not `before` any more. */
-async function* streamFile(path: string, place: Place, before: Stats, head: Buffer, tail: Buffer): AsyncGenerator<Buffer, void, undefined> {
+/**
+ * Yields `head`, the file's `before.size` bytes (each through `tap`), then `tail`; fails when the
+ * file is not `before` any more.
+ */
+async function* streamFile(
+  path: string,
+  place: Place,
+  before: Stats,
+  frame: { head: Buffer; tail: Buffer; tap: ContentTap | undefined },
+): AsyncGenerator<Buffer, void, undefined> {
+  const { head, tail, tap } = frame;
   let fd: number;
   try {
     ({ fd } = await openFileInRoot(path, place));
@@ -162,7 +183,9 @@ async function* streamFile(path: string, place: Place, before: Stats, head: Buff
       }
       if (n === 0) throw changed('shrank');
       at += n;
-      yield n === chunk.length ? chunk : chunk.subarray(0, n);
+      const sent = n === chunk.length ? chunk : chunk.subarray(0, n);
+      tap?.update(sent);
+      yield sent;
     }
     let after: Stats;
     try {
@@ -172,6 +195,7 @@ async function* streamFile(path: string, place: Place, before: Stats, head: Buff
     }
     // Checked before the closing boundary: a changed file never makes a complete request.
     if (!sameFile(after, before)) throw changed('changed');
+    tap?.end();
     yield tail;
   } finally {
     await closeFd(fd);

@@ -40,6 +40,11 @@ export interface UploadOptions {
    * file again (`expect` is then not checked: the caller vouches for the version).
    */
   content?: Buffer;
+  /**
+   * Hash the file's bytes as they are sent (a large new file read once, not twice): the result
+   * carries their sha256. Each attempt sends, and hashes, the file again.
+   */
+  hash?: boolean;
   signal?: AbortSignal;
 }
 
@@ -53,6 +58,11 @@ export interface UploadResult {
    * stored file the caller does not know the id of. Reconciliation looks for such orphans.
    */
   unknownOutcomeAttempts: number;
+  /**
+   * With `hash`: hex sha256 of the file's bytes the stored copy was sent, when the attempt that
+   * stored it sent the whole file (absent otherwise: the caller cannot tell what was stored).
+   */
+  sha256?: string;
 }
 
 /** What a delete returns. */

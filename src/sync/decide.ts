@@ -4,7 +4,7 @@
 import type { Failure, FileRow } from '../ledger/ledger.js';
 import type { LocalFile, LocalProblem } from '../local/types.js';
 import { pairMoves, type AddedContents } from './moves.js';
-import type { DeleteAction, Plan, PlanOptions, Skip, UploadAction, UploadReason } from './types.js';
+import type { DeleteAction, Plan, PlanOptions, Skip, UploadableFile, UploadAction, UploadReason } from './types.js';
 
 /** One path of the merge. */
 export interface Pairing {
@@ -64,7 +64,7 @@ export function decidePath(p: Pairing, options: PlanOptions): Decision {
     return { kind: 'skip', skip };
   }
   const stat = { size: local.size, mtimeMs: local.mtimeMs };
-  if (local.size > options.maxFileBytes || local.sha256 === null) {
+  if (local.size > options.maxFileBytes || (local.sha256 === null && local.hashLater !== true)) {
     // Reported every time; recorded again only when it is news.
     const skip: Skip = {
       path: local.path,
@@ -91,8 +91,11 @@ export function decidePath(p: Pairing, options: PlanOptions): Decision {
     const wait = f.retryable ? 'backing off' : 'waiting for the file to change';
     return { kind: 'skip', skip: { path: local.path, reason: `failed before (${f.error}); ${wait}`, failed: true, record: null } };
   }
-  const sha256 = local.sha256;
-  return { kind: 'upload', upload: { path: local.path, local: { ...local, sha256 }, remoteName, reason, replaces: row?.fileId ?? null } };
+  // Hashed by the walk, or a large new file its upload hashes (`hashLater`: read once).
+  return {
+    kind: 'upload',
+    upload: { path: local.path, local: local as UploadableFile, remoteName, reason, replaces: row?.fileId ?? null },
+  };
 }
 
 /** What the guard knows of the whole run when it judges the collected deletes. */

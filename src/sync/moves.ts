@@ -4,7 +4,8 @@
 /** A path and its content, one side of a move. */
 export interface MoveSide {
   path: string;
-  sha256: string;
+  /** Null for a new file its upload hashes: no ledger row has its size, so it moved from nowhere. */
+  sha256: string | null;
 }
 
 /**
@@ -18,12 +19,14 @@ export class AddedContents {
     for (const side of sides) this.add(side.sha256);
   }
 
-  add(sha256: string): void {
-    this.#counts.set(sha256, (this.#counts.get(sha256) ?? 0) + 1);
+  /** Counts one path of this content; null (not hashed) pairs with nothing. */
+  add(sha256: string | null): void {
+    if (sha256 !== null) this.#counts.set(sha256, (this.#counts.get(sha256) ?? 0) + 1);
   }
 
   /** Uses one path of this content up; false when none is left. */
-  take(sha256: string): boolean {
+  take(sha256: string | null): boolean {
+    if (sha256 === null) return false;
     const left = this.#counts.get(sha256) ?? 0;
     if (left === 0) return false;
     this.#counts.set(sha256, left - 1);

@@ -130,11 +130,34 @@ function crossCheck(windows: Window[], skewMs: number): void {
         o !== w &&
         o.row.remoteName === w.row.remoteName &&
         o.row.size === w.row.size &&
-        (o.row.sha256 !== w.row.sha256 || o.row.path !== w.row.path) &&
+        // A NULL hash (hashed by its upload) is content unknown: other content, for all we know.
+        (o.row.sha256 === null || o.row.sha256 !== w.row.sha256 || o.row.path !== w.row.path) &&
         (o.start === null || w.start === null || (o.start - skewMs <= w.end! + skewMs && w.start - skewMs <= o.end! + skewMs)),
     );
     if (other) w.ambiguity = `another upload (${other.row.path}) of other content under the same name and size ran at the same time`;
   }
+}
+
+/** The local file is still the one the intent was written for: same size, mtime and inode. */
+function sameFileAs(row: InFlightUpload, local: LocalFile): boolean {
+  return row.size === local.size && row.mtimeMs === local.mtimeMs && row.ino === local.ino;
+}
+
+/**
+ * Whether a row's copy may become the path's: the local file still has the content that was sent
+ * (its hash; for an intent hashed by its upload, the same file as then, hashed by this walk), and
+ * the ledger holds no copy of that content newer than the attempt (a newer recorded upload wins,
+ * even when the walk this plan sees is older than it: the sweep after a run).
+ */
+function canAdopt(
+  row: InFlightUpload,
+  local: LocalFile | undefined,
+  current: FileRow | undefined,
+  start: number,
+): local is LocalFile & { sha256: string } {
+  if (row.resolvedFileId !== null || local === undefined || local.sha256 === null) return false;
+  const sent = row.sha256 === null ? (sameFileAs(row, local) ? local.sha256 : null) : row.sha256;
+  return local.sha256 === sent && current?.sha256 !== sent && (current === undefined || Date.parse(current.uploadedAt) < start);
 }
 
 /**
@@ -152,6 +175,11 @@ export function matchOrphans(inFlight: readonly InFlightUpload[], files: readonl
   const reported = new Set<string>();
   for (const w of windows) {
     const { row } = w;
+    const local = ctx.localByPath.get(row.path);
+    // An intent hashed by its upload, whose file is still the one sent but was not hashed by this
+    // walk (the sweep after the run that sent it): row and copies wait, untouched, for the next
+    // reconciliation, whose walk hashes the file of an intent, so that one copy is adopted.
+    if (!w.ambiguity && row.sha256 === null && row.resolvedFileId === null && local?.sha256 === null && sameFileAs(row, local)) continue;
     verdict.settled.push(row.id);
     if (w.ambiguity) {
       for (const f of w.candidates) {
@@ -162,29 +190,20 @@ export function matchOrphans(inFlight: readonly InFlightUpload[], files: readonl
           path: row.path,
           remoteName: row.remoteName,
           size: row.size,
-          sha256: row.sha256,
+          // An intent hashed by its upload knew no content: empty, as for a restore window's copies.
+          sha256: row.sha256 ?? '',
           createdAt: f.created_at,
           reason: w.ambiguity,
         });
       }
       continue;
     }
-    const local = ctx.localByPath.get(row.path);
     const current = ctx.ledgerByPath.get(row.path);
-    // Adopt only over a ledger copy older than the attempt: a newer recorded upload wins, even
-    // when the walk this plan sees is older than it (the sweep after a run).
-    const adoptable =
-      row.resolvedFileId === null &&
-      !adoptedPaths.has(row.path) &&
-      local !== undefined &&
-      local.sha256 !== null &&
-      local.sha256 === row.sha256 &&
-      current?.sha256 !== row.sha256 &&
-      (current === undefined || Date.parse(current.uploadedAt) < w.start!);
+    const adoptable = !adoptedPaths.has(row.path) && canAdopt(row, local, current, w.start!);
     let rest = w.candidates;
     if (adoptable && rest.length > 0) {
       const [first, ...others] = rest;
-      verdict.adoptions.push({ inFlight: row, file: first!, local: local as LocalFile & { sha256: string } });
+      verdict.adoptions.push({ inFlight: row, file: first!, local });
       adoptedPaths.add(row.path);
       rest = others;
     }

@@ -5,6 +5,7 @@
 import type { Config } from '../config.js';
 import { GuardError } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
+import { deferHashFor } from '../local/entry.js';
 import { buildFilter } from '../local/filter.js';
 import { checkRoot } from '../local/root.js';
 import type { FilterOptions, PathFilter } from '../local/types.js';
@@ -165,6 +166,8 @@ function passInput(
       followSymlinks: config.followSymlinks,
       maxFileBytes: config.maxFileBytes,
       known: () => undefined,
+      // A large new file that cannot be a move is hashed by its upload: read once.
+      deferHash: deferHashFor(ledger, config.maxFileBytes),
       signal: run.scanSignal,
       logger,
       ...(dryRun ? {} : { keepContent: { maxFileBytes: KEEP_FILE_BYTES, remainingBytes: Infinity } }),

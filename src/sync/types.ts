@@ -76,10 +76,16 @@ export interface PlanOptions {
 
 export type UploadReason = 'new' | 'changed' | 'renamed' | 'missing-remote';
 
+/**
+ * A file the planner can upload: hashed by the walk, or a large new file left for its upload to
+ * hash (`hashLater`, read once).
+ */
+export type UploadableFile = LocalFile & ({ sha256: string } | { sha256: null; hashLater: true });
+
 /** Upload the content of `local`; `replaces` is the id the path pointed at before. */
 export interface UploadAction {
   path: string;
-  local: LocalFile & { sha256: string };
+  local: UploadableFile;
   remoteName: string;
   reason: UploadReason;
   replaces: string | null;

@@ -91,10 +91,13 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
     path: action.path,
     remoteName: action.remoteName,
     size: local.size,
+    // NULL for a large new file its upload hashes; its mtime and inode tell a crash's orphan (rule 3).
     sha256: local.sha256,
     mimeType: local.mimeType,
     startedAt: now(),
     clockOffsetMs: deps.remote.clockOffsetMs?.() ?? null,
+    mtimeMs: local.mtimeMs,
+    ino: local.ino,
   });
   let result;
   try {
@@ -103,6 +106,7 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
       mimeType: local.mimeType,
       expect: { size: local.size, mtimeMs: local.mtimeMs, ino: local.ino, dev: local.dev, root: realRoot },
       ...(content?.length === local.size ? { content } : {}),
+      ...(local.sha256 === null ? { hash: true } : {}),
       signal,
     });
   } catch (err) {
@@ -110,14 +114,17 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
     throw err;
   }
   const after = await lstatOrNull(abs);
-  if (!after || !sameAsSent(after, local)) {
-    // Torn: what was sent may mix two versions. Its id is ours to delete; the path goes again.
+  // Hashed while sent (a large new file): the client's hash of the whole file the copy was sent.
+  const sha256 = local.sha256 ?? result.sha256;
+  if (!after || !sameAsSent(after, local) || sha256 === undefined) {
+    // Torn: what was sent may mix two versions (or, unhashed, is unknown). Its id is ours to
+    // delete; the path goes again.
     deps.ledger.addPendingDeletes([{ fileId: result.file.id, path: action.path, reason: 'torn' }], now());
     deps.ledger.abandonUpload(inFlightId, result.unknownOutcomeAttempts, now());
     if (!after) throw new FileConditionError('vanished', abs, `${abs} disappeared during its upload`);
     return { kind: 'torn', tornId: result.file.id, unknownOutcomes: result.unknownOutcomeAttempts };
   }
-  const { size, mtimeMs, ino, sha256, mimeType } = local;
+  const { size, mtimeMs, ino, mimeType } = local;
   const uploaded = { path: action.path, size, mtimeMs, ino, sha256, mimeType, remoteName: action.remoteName };
   const file = result.file;
   const unknownOutcomes = result.unknownOutcomeAttempts;
