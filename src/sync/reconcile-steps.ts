@@ -93,10 +93,11 @@ export function ledgerView(run: Run): LedgerView {
 export async function inFlightSides(
   run: Run,
   inFlight: readonly InFlightUpload[],
-): Promise<{ localByPath: Map<string, LocalFile>; ledgerByPath: Map<string, FileRow> }> {
+): Promise<{ localByPath: Map<string, LocalFile>; ledgerByPath: Map<string, FileRow>; bytesHashed: number }> {
   const { config, ledger, logger } = run.options;
   const localByPath = new Map<string, LocalFile>();
   const ledgerByPath = new Map<string, FileRow>();
+  let bytesHashed = 0;
   for (const path of new Set(inFlight.map((r) => r.path))) {
     const row = ledger.fileByPath(path);
     if (row) ledgerByPath.set(path, row);
@@ -108,9 +109,13 @@ export async function inFlightSides(
       logger,
       signal: run.scanSignal,
     });
-    if (typeof found === 'object' && !('kind' in found)) localByPath.set(path, found);
+    if (typeof found !== 'object' || 'kind' in found) continue;
+    localByPath.set(path, found);
+    // Read unless the ledger's row vouched for it (same size, mtime and inode).
+    const reused = row !== undefined && row.size === found.size && row.mtimeMs === found.mtimeMs && row.ino === found.ino;
+    if (found.sha256 !== null && !reused) bytesHashed += found.size;
   }
-  return { localByPath, ledgerByPath };
+  return { localByPath, ledgerByPath, bytesHashed };
 }
 
 /** Never a silent duplicate: whether a new path's copy seems to be in the workspace already (files it does not own, same name and size). */

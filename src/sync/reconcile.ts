@@ -102,26 +102,26 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   const exec = options.dryRun ? null : new Execution(thePlan, executeDeps(run));
   exec?.begin();
   const holds = planOpts.holdLookalikes ? lookalikeHold(remoteSide.view.files, owned, planOpts.remoteName) : undefined;
-  const pass = await runPass(passInput(run, { walk, exec, thePlan, planOpts, adoptedPaths, holds, remoteSide, view })).catch(
-    (err: unknown) => settleThenThrow(run, exec, err),
-  );
+  const pass = await runPass(
+    passInput(run, { walk, exec, thePlan, planOpts, adoptedPaths, holds, remoteSide, view, bytesHashedBefore: sides.bytesHashed }),
+  ).catch((err: unknown) => settleThenThrow(run, exec, err));
   await exec?.finishUploads();
   if (pass === null) return recordReport(run, interruptedReport(run, thePlan, exec!, remoteSide.view.files));
 
   for (const skip of pass.skipped) logger.debug('skipped', { path: skip.path, reason: skip.reason });
-  const localEmpty = pass.found === 0;
-  addJudgement(
-    thePlan,
-    judgeDeletes({
-      gone: pass.gone,
-      localComplete: walk.complete,
-      remoteComplete: true,
-      localEmpty,
-      tracked: run.tracked,
-      added: pass.added,
-      options: planOpts,
-    }),
-  );
+  const judged = judgeDeletes({
+    gone: pass.gone,
+    localComplete: walk.complete,
+    remoteComplete: true,
+    localEmpty: pass.found === 0,
+    tracked: run.tracked,
+    added: pass.added,
+    options: planOpts,
+  });
+  addJudgement(thePlan, judged);
+  // Paths whose copy someone else deleted while the file went too: the execution's ledger-only
+  // step ran before the merge, so the guard's forgets are applied here.
+  if (exec) for (const p of judged.forget) ledger.forgetFile(p);
   if (run.restoreWindow) restoreFindings(run, thePlan, remoteSide.view.files, pass.restorePaths);
   logPlan(thePlan, logger);
   const report = (result: ExecuteReport | null) =>
@@ -155,6 +155,7 @@ function passInput(
     holds: PassInput['holds'];
     remoteSide: RemoteSide;
     view: LedgerView;
+    bytesHashedBefore: number;
   },
 ): PassInput {
   const { config, ledger, logger, dryRun, onProgress } = run.options;
@@ -180,6 +181,7 @@ function passInput(
     plan: parts.thePlan,
     restoreNames: run.restoreWindow ? new Set(parts.remoteSide.view.files.map((f) => f.filename)) : undefined,
     logger,
+    bytesHashedBefore: parts.bytesHashedBefore,
     onProgress: (walked, bytes) => onProgress?.('scan', { filesDone: walked, filesTotal: 0, bytesDone: bytes, bytesTotal: 0 }),
   };
 }

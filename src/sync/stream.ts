@@ -40,6 +40,8 @@ export interface PassInput {
   /** Remote names whose paths a restore window needs (restore-window.ts); the paths found are kept. */
   restoreNames?: ReadonlySet<string> | undefined;
   logger: Logger;
+  /** Bytes already read to hash before the pass (the files of open uploads): counted in its progress. */
+  bytesHashedBefore?: number;
   onProgress?: ((walked: number, bytesHashed: number) => void) | undefined;
 }
 
@@ -94,6 +96,7 @@ class Pass {
 
   constructor(readonly input: PassInput) {
     const walk = input.walk;
+    this.result.bytesHashed = input.bytesHashedBefore ?? 0;
     this.#takeCtx = { options: input.scan, realRoot: walk.opened.realRoot, onUnseenFolder: () => (walk.complete = false) };
   }
 
@@ -141,7 +144,7 @@ class Pass {
   /** Takes the pair's file (stat, hash if needed), decides, and sends the decision where it goes. */
   async take(pair: Pair): Promise<void> {
     const { input } = this;
-    if (input.adoptedPaths.has(pair.path)) return;
+    if (input.adoptedPaths.has(pair.path)) return this.#progress();
     if (input.restoreNames?.has(input.options.remoteName(pair.path))) this.result.restorePaths.push(pair.path);
     let local: LocalFile | LocalProblem | undefined;
     let content: Buffer | undefined;
