@@ -48,7 +48,9 @@ export const sync: Command = async (context) => {
     printReport(report, context.json);
     if (!context.dryRun) recordRun(ledger, 'sync', report.exitCode, report.interrupted ? 'interrupted' : null);
     if (report.interrupted) {
-      process.stderr.write(`files-sync: interrupted: ${report.interrupted.done} of ${report.interrupted.total} done; run sync again\n`);
+      const { done, total, scanDone } = report.interrupted;
+      const of = scanDone === false ? `${total} found before the scan stopped` : `${total}`;
+      process.stderr.write(`files-sync: interrupted: ${done} of ${of} done; run sync again\n`);
     }
     return report.exitCode;
   } catch (err) {

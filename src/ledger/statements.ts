@@ -19,13 +19,7 @@ export function prepareStatements(db: Database.Database) {
   db.exec('CREATE TEMP TABLE IF NOT EXISTS listed_ids (id TEXT PRIMARY KEY, size INTEGER NOT NULL) WITHOUT ROWID');
   return {
     allFiles: db.prepare(`SELECT ${FILE_COLUMNS} FROM files ORDER BY path`),
-    // Keyset pages in path order (the primary key's index): the merge's side of the ledger.
-    filesAfter: db.prepare(`SELECT ${FILE_COLUMNS}, EXISTS (SELECT 1 FROM temp.listed_ids l WHERE l.id = files.file_id) AS listed
-      FROM files WHERE path > ? ORDER BY path LIMIT ?`),
-    ownedIdsAfter: db.prepare('SELECT file_id AS id FROM files WHERE file_id > ? ORDER BY file_id LIMIT ?'),
-    clearListed: db.prepare('DELETE FROM temp.listed_ids'),
-    addListed: db.prepare('INSERT INTO temp.listed_ids (id, size) VALUES (?, ?) ON CONFLICT (id) DO NOTHING'),
-    listedSize: db.prepare('SELECT size FROM temp.listed_ids WHERE id = ?'),
+    ...listingStatements(db),
     fileByPath: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE path = ?`),
     fileById: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE file_id = ?`),
     filesUnder: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE path >= ? AND path < ? ORDER BY path`),
@@ -84,6 +78,18 @@ export function prepareStatements(db: Database.Database) {
     clearFailure: db.prepare('DELETE FROM failures WHERE path = ?'),
     getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
     setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+  };
+}
+
+/** The reconciliation's merge: keyset pages in path order joined with the listing's temp table, and the owned ids in order. */
+function listingStatements(db: Database.Database) {
+  return {
+    filesAfter: db.prepare(`SELECT ${FILE_COLUMNS}, EXISTS (SELECT 1 FROM temp.listed_ids l WHERE l.id = files.file_id) AS listed
+      FROM files WHERE path > ? ORDER BY path LIMIT ?`),
+    ownedIdsAfter: db.prepare('SELECT file_id AS id FROM files WHERE file_id > ? ORDER BY file_id LIMIT ?'),
+    clearListed: db.prepare('DELETE FROM temp.listed_ids'),
+    addListed: db.prepare('INSERT INTO temp.listed_ids (id, size) VALUES (?, ?) ON CONFLICT (id) DO NOTHING'),
+    listedSize: db.prepare('SELECT size FROM temp.listed_ids WHERE id = ?'),
   };
 }
 

@@ -22,8 +22,8 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
   return new Execution(plan, deps).run();
 }
 
-/** Queued uploads per slot of concurrency before `room()` makes the producer wait. */
-const QUEUED_PER_SLOT = 4;
+/** Queued uploads before `room()` makes the producer wait: an ordinary tree is all decided early, memory stays small. */
+const MAX_QUEUED = 10_000;
 /**
  * One plan's execution: its counters, its queue and its stop, shared by the named steps. A
  * reconciliation streams into it: `begin`, then `addUpload` as the merge decides (after `room`),
@@ -95,7 +95,7 @@ export class Execution {
 
   /** Resolves when the queue has room for more uploads (the merge waits here, so memory stays flat). */
   async room(): Promise<void> {
-    await this.queue.onSizeLessThan(this.deps.concurrency * QUEUED_PER_SLOT);
+    await this.queue.onSizeLessThan(MAX_QUEUED);
   }
 
   /** Queues one upload (counted in the progress totals); ignored once the run has ended. */

@@ -39,7 +39,7 @@ export interface SyncReport {
   apiRequests: number;
   foreign: number;
   /** Set when `stop` ended the run early: files done of the files planned. */
-  interrupted: { done: number; total: number } | null;
+  interrupted: { done: number; total: number; scanDone?: false } | null;
   /** New paths held because the workspace seems to hold their copy already (see `files-sync adopt`). */
   alreadyRemote: string[];
   /** What a dry run would do. */

@@ -7,6 +7,7 @@ import { filterHash } from '../local/filter.js';
 import type { SortedWalk } from '../local/sorted-walk.js';
 import type { FilterOptions, LocalFile, PathFilter } from '../local/types.js';
 import { statOne } from '../local/walk.js';
+import type { Logger } from '../log.js';
 import type { FileMetadata } from '../remote/types.js';
 import { nameFor } from './names.js';
 import { ORPHAN_SKEW_MS } from './orphans.js';
@@ -16,11 +17,34 @@ import { planFor } from './plan.js';
 import { readRemoteSide, seenAfterRun, WORKSPACE_META_KEY, type RemoteSide, type WorkspaceSeen } from './remote-view.js';
 import { restoreCopies, RESTORE_WINDOW_META_KEY, type RestoreWindow } from './restore-window.js';
 import { planOptionsFor } from './session.js';
-import type { DeleteReason, ExecuteDeps, ExecuteReport, LedgerView, Plan, PlanOptions } from './types.js';
-import type { ReconcileOptions } from './reconcile.js';
+import type { DeleteReason, ExecuteDeps, ExecuteReport, LedgerView, Plan, PlanOptions, Progress } from './types.js';
+import type { Config } from '../config.js';
+import type { RemoteFiles } from '../remote/types.js';
 
 /** Ledger meta: when a full listing first found no look-alike to hold (see PlanOptions.holdLookalikes). */
 const LOOKALIKES_SETTLED = 'lookalikes_settled_at';
+
+export interface ReconcileOptions {
+  config: Config;
+  ledger: Ledger;
+  remote: RemoteFiles;
+  logger: Logger;
+  allowMassDelete?: boolean;
+  /** Upload new files even where the workspace holds same-name, same-size files a fresh ledger does not know. */
+  allowDuplicates?: boolean;
+  /** Plan only: no request but the listing, no ledger change. */
+  dryRun?: boolean;
+  /** Honour per-file back-off (the daemon); a one-shot run retries every retryable failure now. */
+  respectBackoff?: boolean;
+  signal?: AbortSignal;
+  /** Stops new work (Ctrl-C): the scan ends, transfers in flight finish, nothing new starts. */
+  stop?: AbortSignal;
+  now?: () => number;
+  /** Called as the run moves: `scan` (files walked), then `sync` with transfer progress. */
+  onProgress?: (phase: 'scan' | 'sync', progress: Progress) => void;
+  /** A filter already built (the daemon's, kept when a new ignore file cannot be read); else read now. */
+  filter?: { filter: PathFilter; options: FilterOptions };
+}
 
 /** One reconciliation's state, shared by its steps. */
 export interface Run {
