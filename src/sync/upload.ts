@@ -61,6 +61,25 @@ export interface UploadContext {
   later?: DeferredWrites;
 }
 
+/** The root's real path of each ExecuteDeps that did not bring one: resolved once per run, not per upload. */
+const realRoots = new WeakMap<ExecuteDeps, Promise<string>>();
+
+/**
+ * `deps.realRoot`, else the real path of `deps.root` resolved at the first upload of this `deps`
+ * (a glibc realpath walks every component: ~3 failing readlinks and a thread-pool round trip per
+ * call). A failure is not kept, so the next upload tries again.
+ */
+function realRootOf(deps: ExecuteDeps): Promise<string> {
+  if (deps.realRoot !== undefined) return Promise.resolve(deps.realRoot);
+  let resolving = realRoots.get(deps);
+  if (resolving === undefined) {
+    resolving = realpath(deps.root);
+    realRoots.set(deps, resolving);
+    resolving.catch(() => realRoots.delete(deps));
+  }
+  return resolving;
+}
+
 /** One upload with rule 5: settle, hash what is sent, and check nothing moved under it. */
 export async function uploadOne(action: UploadAction, ctx: UploadContext): Promise<UploadOutcome> {
   const { rehash, deps, signal, sleep, now, later } = ctx;
@@ -69,7 +88,7 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
 
   // Every read below is a safe open under the root's real path (rule 8), of the file the walk saw
   // (its real path when it reached it through a followed link).
-  const realRoot = await realpath(deps.root);
+  const realRoot = await realRootOf(deps);
   const abs = action.local.realPath ?? path.join(realRoot, action.path);
   let local = action.local;
   // What the walk read and hashed, if it kept it; not after a change (`rehash`): that is stale.
