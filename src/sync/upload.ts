@@ -1,13 +1,13 @@
 // One upload under DESIGN.md rules 2, 3, 5 and 8: settle, hash what is sent, record the intent
 // before the request, read only inside the root, check nothing moved under it, and switch the
 // ledger in one transaction; and the adoption of an upload whose answer was lost.
-import { lstat, type Stats } from 'node:fs';
+import { lstat, lstatSync, type Stats } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { statusOf } from '../failure.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { FileConditionError, changing, tooLarge } from '../file-errors.js';
-import { hashFile } from '../local/hash.js';
+import { SYNC_READ_MAX_BYTES, hashFile } from '../local/hash.js';
 import type { Logger } from '../log.js';
 import type { RemoteFiles } from '../remote/types.js';
 import type { DeferredWrites } from './deferred.js';
@@ -128,7 +128,7 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
     deps.ledger.abandonUpload(inFlightId, unknownOutcomesOf(err), now());
     throw err;
   }
-  const after = await lstatOrNull(abs);
+  const after = local.size <= SYNC_READ_MAX_BYTES ? lstatSyncOrNull(abs) : await lstatOrNull(abs);
   if (!after || !sameAsSent(after, local)) {
     // Torn: what was sent may mix two versions. Its id is ours to delete; the path goes again.
     deps.ledger.addPendingDeletes([{ fileId: result.file.id, path: action.path, reason: 'torn' }], now());
@@ -161,7 +161,8 @@ async function hashAgain(
   local: UploadAction['local'],
   ctx: UploadContext,
 ): Promise<{ local: UploadAction['local']; content: Buffer | undefined }> {
-  const hashed = await hashFile(abs, { place: { realRoot }, signal: ctx.signal, keep: true });
+  const small = local.size <= SYNC_READ_MAX_BYTES;
+  const hashed = await hashFile(abs, { place: { realRoot }, signal: ctx.signal, keep: true, small });
   if (!hashed.stableAcrossRead) throw changing(abs, 'is still changing');
   const again = {
     ...local,
@@ -181,6 +182,19 @@ async function hashAgain(
  */
 function lstatOrNull(file: string): Promise<Stats | null> {
   return new Promise((resolve) => lstat(file, (err, stats) => resolve(err ? null : stats)));
+}
+
+/**
+ * `lstatOrNull` with a synchronous lstat, for a small file (a page-cache hit of microseconds,
+ * cheaper than a thread-pool round trip). Any error is null, as there: the path no longer holds
+ * the file that was sent.
+ */
+function lstatSyncOrNull(file: string): Stats | null {
+  try {
+    return lstatSync(file, { throwIfNoEntry: false }) ?? null;
+  } catch {
+    return null; // ENOTDIR, EACCES...: not the file that was sent (the caller reads it as torn or vanished)
+  }
 }
 
 /** The path still holds the regular file that was sent: same inode (and device), size and mtime. */
