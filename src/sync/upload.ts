@@ -5,7 +5,7 @@ import { lstat, lstatSync, type Stats } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { statusOf } from '../failure.js';
-import type { Ledger } from '../ledger/ledger.js';
+import type { FileRow, Ledger } from '../ledger/ledger.js';
 import { FileConditionError, changing, tooLarge } from '../file-errors.js';
 import { SYNC_READ_MAX_BYTES, hashFile } from '../local/hash.js';
 import type { Logger } from '../log.js';
@@ -97,24 +97,11 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
   // The client checks, as it opens the file, that it is still the file hashed (`expect`): a file
   // changed or replaced since the walk fails with `changed` and comes back here with `rehash`.
   if (rehash) ({ local, content } = await hashAgain(abs, realRoot, local, ctx));
-  const row = deps.ledger.fileByPath(action.path);
-  if (row && row.sha256 === local.sha256 && row.remoteName === action.remoteName && action.reason !== 'missing-remote') {
-    deps.ledger.updateStat(action.path, local.size, local.mtimeMs, local.ino);
-    return { kind: 'unchanged' };
-  }
   if (action.reason === 'missing-remote' && action.replaces !== null && (await stillExists(deps.remote, action.replaces, signal))) {
     return { kind: 'unchanged' }; // the listing lagged behind; the copy is there
   }
-
-  const inFlightId = deps.ledger.beginUpload({
-    path: action.path,
-    remoteName: action.remoteName,
-    size: local.size,
-    sha256: local.sha256,
-    mimeType: local.mimeType,
-    startedAt: now(),
-    clockOffsetMs: deps.remote.clockOffsetMs?.() ?? null,
-  });
+  const { row, inFlightId } = recordIntent(action, local, ctx);
+  if (inFlightId === null) return { kind: 'unchanged' };
   let result;
   try {
     result = await deps.remote.upload(abs, {
@@ -149,6 +136,35 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
   }
   const { replaced } = deps.ledger.finishUpload(inFlightId, uploaded, file, unknownOutcomes, finishedAt);
   return { kind: 'done', bytes: local.size, replaced, unknownOutcomes };
+}
+
+/**
+ * Reads the path's ledger row and, unless it already holds this content (then only its stat
+ * moves, and the intent is null), records the upload's intent (rule 3: durable before the
+ * request), in one transaction: one lock cycle of the ledger instead of a read's and a write's.
+ */
+function recordIntent(
+  action: UploadAction,
+  local: UploadAction['local'],
+  { deps, now }: UploadContext,
+): { row: FileRow | undefined; inFlightId: number | null } {
+  return deps.ledger.transaction(() => {
+    const row = deps.ledger.fileByPath(action.path);
+    if (row && row.sha256 === local.sha256 && row.remoteName === action.remoteName && action.reason !== 'missing-remote') {
+      deps.ledger.updateStat(action.path, local.size, local.mtimeMs, local.ino);
+      return { row, inFlightId: null };
+    }
+    const inFlightId = deps.ledger.beginUpload({
+      path: action.path,
+      remoteName: action.remoteName,
+      size: local.size,
+      sha256: local.sha256,
+      mimeType: local.mimeType,
+      startedAt: now(),
+      clockOffsetMs: deps.remote.clockOffsetMs?.() ?? null,
+    });
+    return { row, inFlightId };
+  });
 }
 
 /**
