@@ -1,7 +1,7 @@
 // Streaming sha256 of one file, with its first bytes (for the MIME sniff) and the fstat of the
 // same open descriptor before and after the read (DESIGN.md rule 5: stable files only); every
 // file is opened through the safe open of open.ts (rule 8: reads stay inside the root).
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
 import { fstat, fstatSync, read, readSync, type Stats } from 'node:fs';
 import { promisify } from 'node:util';
 import { SNIFF_BYTES } from './mime.js';
@@ -21,7 +21,7 @@ export const SYNC_READ_MAX_BYTES = 64 * 1024;
 export interface HashResult {
   /** Hex sha256 of the bytes read. */
   sha256: string;
-  /** The first `min(size, SNIFF_BYTES)` bytes (a copy). */
+  /** The first `min(size, SNIFF_BYTES)` bytes: a copy, or a view of `content` when that is kept. */
   head: Uint8Array;
   size: number;
   mtimeMs: number;
@@ -218,14 +218,15 @@ function hashSmallSync(fd: number, before: Stats, keep: boolean): HashResult {
   const after = fstatSync(fd);
   if (after.size !== size || after.mtimeMs !== before.mtimeMs) stable = false;
   const bytes = buffer.subarray(0, Math.min(position, size));
-  const head = new Uint8Array(Math.min(size, SNIFF_BYTES));
-  head.set(bytes.subarray(0, head.length));
+  // A kept buffer is the file's own: the head can be a view of it. The scratch buffer is reused.
+  const headLength = Math.min(size, SNIFF_BYTES);
+  const head = keep ? bytes.subarray(0, headLength) : Uint8Array.prototype.slice.call(bytes, 0, headLength);
   const result: HashResult = {
     size,
     mtimeMs: before.mtimeMs,
     ino: before.ino,
     dev: before.dev,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
+    sha256: oneShotHash('sha256', bytes, 'hex'),
     head,
     stableAcrossRead: stable,
     regular: true,
