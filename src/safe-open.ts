@@ -1,7 +1,7 @@
 // Safe opens under the sync root (DESIGN.md rule 8): every file read to hash or upload, and every
 // directory the walk lists, is opened here without following a final symlink, asked for its
 // identity through the descriptor, and refused unless its real path lies where the root says.
-import { close, constants, fstat, open, type Stats } from 'node:fs';
+import { close, closeSync, constants, fstat, fstatSync, open, openSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { readlink, realpath, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { changing } from './file-errors.js';
@@ -70,10 +70,37 @@ async function descriptorPath(fd: number, absPath: string, stats: Stats): Promis
   return there.dev === stats.dev && there.ino === stats.ino ? real : undefined;
 }
 
+/** `descriptorPath` with synchronous calls (for `openFileInRootSync`). */
+function descriptorPathSync(fd: number, absPath: string, stats: Stats): string | undefined {
+  if (procFd !== false) {
+    try {
+      const real = readlinkSync(`/proc/self/fd/${fd}`);
+      procFd = true;
+      return real;
+    } catch (err) {
+      if (procFd === true) throw err;
+      procFd = false;
+    }
+  }
+  const real = realpathSync.native(absPath);
+  const there = statSync(real);
+  return there.dev === stats.dev && there.ino === stats.ino ? real : undefined;
+}
+
 /** Throws `changing` (check `place`) unless the descriptor's real path is where `place` says. */
 async function checkPlace(fd: number, absPath: string, stats: Stats, place: Place): Promise<void> {
   if (place.realRoot === undefined && place.realPath === undefined) return;
-  const real = await descriptorPath(fd, absPath, stats);
+  placeVerdict(absPath, await descriptorPath(fd, absPath, stats), place);
+}
+
+/** `checkPlace` with synchronous calls. */
+function checkPlaceSync(fd: number, absPath: string, stats: Stats, place: Place): void {
+  if (place.realRoot === undefined && place.realPath === undefined) return;
+  placeVerdict(absPath, descriptorPathSync(fd, absPath, stats), place);
+}
+
+/** Throws `changing` (check `place`) unless `real`, the descriptor's real path, is where `place` says. */
+function placeVerdict(absPath: string, real: string | undefined, place: Place): void {
   if (real === undefined) throw changing(absPath, 'was moved while it was opened', 'place');
   const ok = place.realPath !== undefined ? real === place.realPath : isUnder(real, place.realRoot!);
   // The message names the path inside the root only: the outside target is not the user's business here.
@@ -115,6 +142,45 @@ export async function openFileInRoot(absPath: string, place: Place): Promise<Saf
   } catch (err) {
     await closeFd(fd);
     throw err;
+  }
+}
+
+/**
+ * `openFileInRoot` with synchronous calls: the same flags and the same checks, in the same order,
+ * with the same errors. For files the caller knows to be small, whose open, fstat and
+ * /proc/self/fd readlink are page-cache hits of microseconds: cheaper on the event loop than a
+ * thread-pool round trip each (issue 13). O_NONBLOCK keeps a FIFO swapped in from blocking it.
+ */
+export function openFileInRootSync(absPath: string, place: Place): SafeFile {
+  let fd: number;
+  try {
+    fd = openSync(absPath, FILE_FLAGS);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw changing(absPath, 'was replaced by a symbolic link', 'link', err);
+    throw err;
+  }
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw changing(absPath, 'is no longer a regular file', 'type');
+    checkIdentity(absPath, stats, place.expect);
+    checkPlaceSync(fd, absPath, stats, place);
+    return { fd, stats };
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
+/**
+ * `openFileInRootSync`, then `use(fd, stats)`; the descriptor is closed (synchronously) when
+ * `use` settles. `use` may itself read synchronously or not.
+ */
+export async function withFileInRootSync<T>(absPath: string, place: Place, use: (fd: number, stats: Stats) => T | Promise<T>): Promise<T> {
+  const { fd, stats } = openFileInRootSync(absPath, place);
+  try {
+    return await use(fd, stats);
+  } finally {
+    closeSync(fd);
   }
 }
 

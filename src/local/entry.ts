@@ -6,7 +6,7 @@ import { realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { FileConditionError } from '../file-errors.js';
-import { type HashResult, hashDescriptor, hashFile, withOpenFile } from './hash.js';
+import { type HashResult, SYNC_READ_MAX_BYTES, hashDescriptor, hashFile, withOpenFile } from './hash.js';
 import { hashLater, readHead } from './defer-hash.js';
 import { mimeTypeFor } from './mime.js';
 import type { ContentBudget, KnownFile, LocalFile, LocalProblem, PathFilter } from './types.js';
@@ -130,7 +130,8 @@ async function takeRegular(relPath: string, absPath: string, info: Stats, option
   let hashed;
   try {
     const place = { realRoot, realPath: absPath, expect: { dev: info.dev, ino: info.ino } };
-    hashed = await hashFile(absPath, { place, signal: options.signal, keep: keepable(options, info.size) });
+    const small = info.size <= SYNC_READ_MAX_BYTES;
+    hashed = await hashFile(absPath, { place, signal: options.signal, keep: keepable(options, info.size), small });
   } catch (err) {
     return problemOf(relPath, err);
   }
@@ -142,7 +143,9 @@ async function takeRegular(relPath: string, absPath: string, info: Stats, option
  * hash the descriptor, with no lstat before (5 system calls instead of 6). Undefined when the
  * entry turns out not to be a regular file or cannot be opened for a reason the lstat path
  * words better (a symlink swapped in; no permission, yet over the limit and never to be read):
- * the caller then takes the lstat path.
+ * the caller then takes the lstat path. The open, fstat, descriptor check and close are
+ * synchronous (metadata of an entry just listed: page-cache hits), and so is the read of a file
+ * of at most SYNC_READ_MAX_BYTES (hash.ts); a larger file is read asynchronously.
  */
 export async function takeUnknownFile(
   relPath: string,
@@ -151,14 +154,23 @@ export async function takeUnknownFile(
   realRoot: string,
 ): Promise<Taken | undefined> {
   try {
-    return await withOpenFile(absPath, { realRoot, realPath: absPath }, async (fd, before) => {
-      if (!before.isFile()) return undefined;
-      if (before.size > options.maxFileBytes) return unhashed(relPath, before);
-      if (options.deferHash?.(before.size, relPath) === true) {
-        return { kind: 'file', file: hashLater(relPath, before, await readHead(fd, before.size)), hashedBytes: undefined };
-      }
-      return fromHash(relPath, await hashDescriptor(fd, before, { signal: options.signal, keep: keepable(options, before.size) }), options);
-    });
+    return await withOpenFile(
+      absPath,
+      { realRoot, realPath: absPath },
+      async (fd, before) => {
+        if (!before.isFile()) return undefined;
+        if (before.size > options.maxFileBytes) return unhashed(relPath, before);
+        if (options.deferHash?.(before.size, relPath) === true) {
+          return { kind: 'file', file: hashLater(relPath, before, await readHead(fd, before.size)), hashedBytes: undefined };
+        }
+        return fromHash(
+          relPath,
+          await hashDescriptor(fd, before, { signal: options.signal, keep: keepable(options, before.size) }),
+          options,
+        );
+      },
+      true,
+    );
   } catch (err) {
     // A link or a FIFO swapped in since readdir: the lstat path says which (skipped, followed).
     if (err instanceof FileConditionError) return err.check === 'link' || err.check === 'type' ? undefined : problemOf(relPath, err);

@@ -1,20 +1,27 @@
 // Streaming sha256 of one file, with its first bytes (for the MIME sniff) and the fstat of the
 // same open descriptor before and after the read (DESIGN.md rule 5: stable files only); every
 // file is opened through the safe open of open.ts (rule 8: reads stay inside the root).
-import { createHash } from 'node:crypto';
-import { fstat, read, type Stats } from 'node:fs';
+import { createHash, hash as oneShotHash } from 'node:crypto';
+import { fstat, fstatSync, read, readSync, type Stats } from 'node:fs';
 import { promisify } from 'node:util';
 import { SNIFF_BYTES } from './mime.js';
-import { type Place, withFileInRoot } from '../safe-open.js';
+import { type Place, withFileInRoot, withFileInRootSync } from '../safe-open.js';
 
 /** Size of each read. Two buffers per hash in flight: one is read into while the other is hashed. */
 export const HASH_CHUNK_BYTES = 1 << 20;
+
+/**
+ * Files up to this size are read (and, when the caller knows them small, opened and closed) with
+ * synchronous calls: page-cache hits of microseconds each, cheaper than a thread-pool round trip
+ * with its promise and wake-ups (issue 13: eight of those a file were most of a small file's cost).
+ */
+export const SYNC_READ_MAX_BYTES = 64 * 1024;
 
 /** What `hashFile` saw. `size`, `mtimeMs`, `ino` and `dev` come from the fstat before the read. */
 export interface HashResult {
   /** Hex sha256 of the bytes read. */
   sha256: string;
-  /** The first `min(size, SNIFF_BYTES)` bytes (a copy). */
+  /** The first `min(size, SNIFF_BYTES)` bytes: a copy, or a view of `content` when that is kept. */
   head: Uint8Array;
   size: number;
   mtimeMs: number;
@@ -43,7 +50,12 @@ export interface HashOptions {
    * buffer of its own instead of a shared one. Ignored for larger files.
    */
   keep?: boolean;
-  /** Test seam: awaited after each chunk is hashed, with the bytes read so far. */
+  /**
+   * The caller saw the file at most SYNC_READ_MAX_BYTES (its lstat): open, fstat and close it with
+   * synchronous calls too. A file that grew past that meanwhile is still read asynchronously.
+   */
+  small?: boolean;
+  /** Test seam: awaited after each chunk is hashed, with the bytes read so far (reads are then asynchronous). */
   afterChunk?: (bytesRead: number) => void | Promise<void>;
 }
 
@@ -72,8 +84,9 @@ function giveBuffer(buffer: Buffer): void {
  * identity and real path checked on the descriptor) and hands the descriptor and its fstat to
  * `use`, closing it when `use` settles. The one way this module opens a file.
  */
-export function withOpenFile<T>(absPath: string, place: Place, use: (fd: number, before: Stats) => Promise<T>): Promise<T> {
-  return withFileInRoot(absPath, place, use);
+export function withOpenFile<T>(absPath: string, place: Place, use: (fd: number, before: Stats) => Promise<T>, sync = false): Promise<T> {
+  // `sync`: the same open and checks with synchronous calls (safe-open.ts openFileInRootSync).
+  return sync ? withFileInRootSync(absPath, place, use) : withFileInRoot(absPath, place, use);
 }
 
 /**
@@ -84,7 +97,7 @@ export function withOpenFile<T>(absPath: string, place: Place, use: (fd: number,
  */
 export async function hashFile(absPath: string, options: HashOptions): Promise<HashResult> {
   options.signal?.throwIfAborted();
-  return withOpenFile(absPath, options.place, (fd, before) => hashDescriptor(fd, before, options));
+  return withOpenFile(absPath, options.place, (fd, before) => hashDescriptor(fd, before, options), options.small === true);
 }
 
 /**
@@ -93,6 +106,15 @@ export async function hashFile(absPath: string, options: HashOptions): Promise<H
  * make `stableAcrossRead` false. The caller closes `fd`.
  */
 export async function hashDescriptor(fd: number, before: Stats, options: Omit<HashOptions, 'place'> = {}): Promise<HashResult> {
+  if (before.isFile() && before.size <= SYNC_READ_MAX_BYTES && options.afterChunk === undefined) {
+    options.signal?.throwIfAborted();
+    return hashSmallSync(fd, before, options.keep === true);
+  }
+  return hashStreamed(fd, before, options);
+}
+
+/** `hashDescriptor` with asynchronous reads of up to two chunks, one read while the other is hashed. */
+async function hashStreamed(fd: number, before: Stats, options: Omit<HashOptions, 'place'>): Promise<HashResult> {
   const { signal, afterChunk } = options;
   const own = options.keep === true && before.size < HASH_CHUNK_BYTES;
   // Still true when the content sits whole in the first buffer (no short read).
@@ -169,4 +191,46 @@ export async function hashDescriptor(fd: number, before: Stats, options: Omit<Ha
     if (next !== undefined) await next.catch(() => undefined);
     if (!own) for (const buffer of buffers) giveBuffer(buffer);
   }
+}
+
+/** The read buffer of `hashSmallSync` when the bytes are not kept: one suffices, nothing runs while it is used. */
+let scratch: Buffer | undefined;
+
+/**
+ * `hashDescriptor` of a regular file of at most SYNC_READ_MAX_BYTES, with synchronous reads and
+ * fstat (the same checks: one byte more than the size is asked for, so growth shows; a short read
+ * or another fstat after make it unstable). With `keep`, the bytes go into a buffer of their own.
+ */
+function hashSmallSync(fd: number, before: Stats, keep: boolean): HashResult {
+  const size = before.size;
+  const buffer = keep ? Buffer.allocUnsafe(size + 1) : (scratch ??= Buffer.allocUnsafe(SYNC_READ_MAX_BYTES + 1));
+  let position = 0;
+  let stable = true;
+  while (position < size) {
+    const bytesRead = readSync(fd, buffer, position, size + 1 - position, position);
+    if (bytesRead === 0) {
+      stable = false; // Shorter than fstat said: truncated while read.
+      break;
+    }
+    position += bytesRead;
+  }
+  if (position > size) stable = false; // Longer than fstat said: appended while read.
+  const after = fstatSync(fd);
+  if (after.size !== size || after.mtimeMs !== before.mtimeMs) stable = false;
+  const bytes = buffer.subarray(0, Math.min(position, size));
+  // A kept buffer is the file's own: the head can be a view of it. The scratch buffer is reused.
+  const headLength = Math.min(size, SNIFF_BYTES);
+  const head = keep ? bytes.subarray(0, headLength) : Uint8Array.prototype.slice.call(bytes, 0, headLength);
+  const result: HashResult = {
+    size,
+    mtimeMs: before.mtimeMs,
+    ino: before.ino,
+    dev: before.dev,
+    sha256: oneShotHash('sha256', bytes, 'hex'),
+    head,
+    stableAcrossRead: stable,
+    regular: true,
+  };
+  if (keep && stable) result.content = size === 0 ? Buffer.alloc(0) : bytes;
+  return result;
 }

@@ -55,29 +55,48 @@ function escapeQuoted(value: string): string {
 const BOUNDARY_PREFIX = `----files-sync-${randomBytes(12).toString('hex')}-`;
 let boundaries = 0;
 
+/** The framing around one `file` part, as text: the part's head (UTF-8) and the tail (ASCII). */
+interface Framing {
+  head: string;
+  headBytes: number;
+  tail: string;
+  contentType: string;
+}
+
 /** The framing around one `file` part: a fresh boundary, then the part's head and the tail. */
-function framing(filename: string, mimeType: string): { head: Buffer; tail: Buffer; contentType: string } {
+function framing(filename: string, mimeType: string): Framing {
   const boundary = `${BOUNDARY_PREFIX}${(boundaries++).toString(36)}`;
-  const head = Buffer.from(
-    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${escapeQuoted(filename)}"\r\nContent-Type: ${mimeType}\r\n\r\n`,
-    'utf8',
-  );
+  const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${escapeQuoted(filename)}"\r\nContent-Type: ${mimeType}\r\n\r\n`;
   return {
     head,
-    tail: Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1'),
+    headBytes: Buffer.byteLength(head, 'utf8'),
+    tail: `\r\n--${boundary}--\r\n`,
     contentType: `multipart/form-data; boundary=${boundary}`,
   };
 }
 
+/**
+ * One buffer for the whole body of a `size`-byte file: the head and tail written in place, the
+ * content left for the caller at `headBytes` (no separate head and tail buffers, no concat: one
+ * allocation a small upload).
+ */
+function inlineBody(frame: Framing, size: number): Buffer {
+  const body = Buffer.allocUnsafe(frame.headBytes + size + frame.tail.length);
+  body.write(frame.head, 0, 'utf8');
+  body.write(frame.tail, frame.headBytes + size, 'latin1');
+  return body;
+}
+
 /** The body of `POST /v1/files` for bytes already in memory (a file the walk read and hashed). */
 export function multipartOf(content: Buffer, filename: string, mimeType: string, tap?: ContentTap): MultipartBody {
-  const { head, tail, contentType } = framing(filename, mimeType);
+  const frame = framing(filename, mimeType);
   tap?.update(content);
   tap?.end();
-  const body = Buffer.concat([head, content, tail]);
+  const body = inlineBody(frame, content.length);
+  content.copy(body, frame.headBytes);
   return {
     body,
-    headers: { 'content-type': contentType, 'content-length': String(body.length) },
+    headers: { 'content-type': frame.contentType, 'content-length': String(body.length) },
     fileSize: content.length,
   };
 }
@@ -107,23 +126,21 @@ export async function multipartBody(
   expect?: UploadOptions['expect'],
   tap?: ContentTap,
 ): Promise<MultipartBody> {
-  const { head, tail, contentType } = framing(filename, mimeType);
-  const headers = (length: number) => ({ 'content-type': contentType, 'content-length': String(length) });
+  const frame = framing(filename, mimeType);
+  const headers = (length: number) => ({ 'content-type': frame.contentType, 'content-length': String(length) });
   const place = placeOf(expect);
 
   const { fd, stats: before } = await openFileInRoot(path, place);
   try {
     if (before.size <= INLINE_MAX_BYTES) {
-      const body = Buffer.allocUnsafe(head.length + before.size + tail.length);
-      head.copy(body, 0);
+      const body = inlineBody(frame, before.size);
       let at = 0;
       while (at < before.size) {
-        const n = await readFd(fd, body, head.length + at, before.size - at, at);
+        const n = await readFd(fd, body, frame.headBytes + at, before.size - at, at);
         if (n === 0) throw new SourceChangedError(`${path} shrank while it was read`);
         at += n;
       }
-      tail.copy(body, head.length + before.size);
-      tap?.update(body.subarray(head.length, head.length + before.size));
+      tap?.update(body.subarray(frame.headBytes, frame.headBytes + before.size));
       tap?.end();
       return { body, headers: headers(body.length), fileSize: before.size };
     }
@@ -135,6 +152,8 @@ export async function multipartBody(
     ...place,
     expect: { dev: before.dev, ino: before.ino, size: before.size, mtimeMs: before.mtimeMs },
   };
+  const head = Buffer.from(frame.head, 'utf8');
+  const tail = Buffer.from(frame.tail, 'latin1');
   return {
     body: Readable.from(streamFile(path, again, before, { head, tail, tap }), { objectMode: false }),
     headers: headers(head.length + before.size + tail.length),

@@ -5,7 +5,11 @@ import type { Ledger } from '../ledger/ledger.js';
 export interface DeferredWritesOptions {
   /** Commit once this many writes wait (default 256). */
   maxPending?: number;
-  /** ... or this long after the first of them (default 20 ms). */
+  /**
+   * ... or this long after the first of them (default 100 ms). Longer groups cost fewer WAL frames
+   * a file (measured under strace, per file: ~1.9 pwrite for groups of 8, ~0.8 of 32, ~0.45 of
+   * 128); a crash meanwhile loses nothing rule 3 cannot recover (the intents are committed).
+   */
   maxDelayMs?: number;
 }
 
@@ -31,7 +35,7 @@ export class DeferredWrites {
   constructor(ledger: Ledger, options: DeferredWritesOptions = {}) {
     this.#ledger = ledger;
     this.#maxPending = options.maxPending ?? 256;
-    this.#maxDelayMs = options.maxDelayMs ?? 20;
+    this.#maxDelayMs = options.maxDelayMs ?? 100;
   }
 
   /** Queues `write` (a ledger verb call) for the next group commit. */

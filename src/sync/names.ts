@@ -70,6 +70,23 @@ export function isValidRemoteName(name: string): boolean {
  * Distinct paths may share a name (`a:b` and `a_b`): names are labels, the ledger is the map.
  */
 export function remoteName(relPath: string): string {
+  // Most paths are plain: rules 2-4 leave them as they are, and rule 1 only swaps the slashes.
+  if (relPath.length <= MAX_REMOTE_NAME && PLAIN.test(relPath) && !DOTS_ONLY.test(relPath)) return relPath.replaceAll('/', SEPARATOR);
+  return remoteNameInFull(relPath);
+}
+
+/** One segment of printable ASCII without `< > : " | ? * \ /`: no rule but the join changes it. */
+const PLAIN_SEGMENT = '[\\x20\\x21\\x23-\\x29\\x2b-\\x2e\\x30-\\x39\\x3b\\x3d\\x40-\\x5b\\x5d-\\x7b\\x7d\\x7e]+';
+
+/** A path of plain segments, none empty: its name is the path with SEPARATOR for `/` (if not dots only). */
+const PLAIN = new RegExp(`^${PLAIN_SEGMENT}(?:/${PLAIN_SEGMENT})*$`);
+const DOTS_ONLY = /^\.+$/;
+
+/**
+ * `remoteName` by the full rule, for any path (exported for the test that holds the fast path
+ * to it).
+ */
+export function remoteNameInFull(relPath: string): string {
   const joined = relPath
     .split('/')
     .filter((segment) => segment !== '')

@@ -1,5 +1,6 @@
 // What a sync session reads from the configuration, in one place: the planner's options and the
 // executor's dependencies, for the full reconciliation and for the daemon's path jobs alike.
+import { realpathSync } from 'node:fs';
 import type { Config } from '../config.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { PathFilter } from '../local/types.js';
@@ -48,8 +49,10 @@ export interface SessionParts {
 
 /** The executor's dependencies under `config`; `extra` adds this run's signals, clock and callbacks. */
 export function executeDepsFor(config: Config, parts: SessionParts, extra: Partial<ExecuteDeps> = {}): ExecuteDeps {
+  const realRoot = realRootOrUndefined(config.root);
   return {
     root: config.root,
+    ...(realRoot !== undefined ? { realRoot } : {}),
     remote: parts.remote,
     ledger: parts.ledger,
     logger: parts.logger,
@@ -59,6 +62,19 @@ export function executeDepsFor(config: Config, parts: SessionParts, extra: Parti
     stillPresent: presenceCheck(config, parts.filter),
     ...extra,
   };
+}
+
+/**
+ * The root's real path, resolved once for all the uploads of these dependencies (the config root
+ * is already real when it existed at load; this catches a root created or relinked since). A root
+ * that cannot be resolved now is left to the upload, which reports the error as it does today.
+ */
+function realRootOrUndefined(root: string): string | undefined {
+  try {
+    return realpathSync.native(root);
+  } catch {
+    return undefined; // not swallowed: the upload's own realpath raises it (upload.ts realRootOf)
+  }
 }
 
 /**

@@ -163,6 +163,11 @@ export interface Progress {
 
 export interface ExecuteDeps {
   root: string;
+  /**
+   * The root's real path, resolved once by the caller (executeDepsFor), so an upload does not
+   * resolve it again. Absent: each ExecuteDeps object resolves it once, at its first upload.
+   */
+  realRoot?: string;
   remote: RemoteFiles;
   ledger: Ledger;
   logger: Logger;

@@ -1,13 +1,13 @@
 // One upload under DESIGN.md rules 2, 3, 5 and 8: settle, hash what is sent, record the intent
 // before the request, read only inside the root, check nothing moved under it, and switch the
 // ledger in one transaction; and the adoption of an upload whose answer was lost.
-import { lstat, type Stats } from 'node:fs';
+import { lstat, lstatSync, type Stats } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { statusOf } from '../failure.js';
-import type { Ledger } from '../ledger/ledger.js';
+import type { FileRow, Ledger } from '../ledger/ledger.js';
 import { FileConditionError, changing, tooLarge } from '../file-errors.js';
-import { hashFile } from '../local/hash.js';
+import { SYNC_READ_MAX_BYTES, hashFile } from '../local/hash.js';
 import type { Logger } from '../log.js';
 import type { RemoteFiles } from '../remote/types.js';
 import type { DeferredWrites } from './deferred.js';
@@ -61,6 +61,25 @@ export interface UploadContext {
   later?: DeferredWrites;
 }
 
+/** The root's real path of each ExecuteDeps that did not bring one: resolved once per run, not per upload. */
+const realRoots = new WeakMap<ExecuteDeps, Promise<string>>();
+
+/**
+ * `deps.realRoot`, else the real path of `deps.root` resolved at the first upload of this `deps`
+ * (a glibc realpath walks every component: ~3 failing readlinks and a thread-pool round trip per
+ * call). A failure is not kept, so the next upload tries again.
+ */
+function realRootOf(deps: ExecuteDeps): Promise<string> {
+  if (deps.realRoot !== undefined) return Promise.resolve(deps.realRoot);
+  let resolving = realRoots.get(deps);
+  if (resolving === undefined) {
+    resolving = realpath(deps.root);
+    realRoots.set(deps, resolving);
+    resolving.catch(() => realRoots.delete(deps));
+  }
+  return resolving;
+}
+
 /** One upload with rule 5: settle, hash what is sent, and check nothing moved under it. */
 export async function uploadOne(action: UploadAction, ctx: UploadContext): Promise<UploadOutcome> {
   const { rehash, deps, signal, sleep, now, later } = ctx;
@@ -69,7 +88,7 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
 
   // Every read below is a safe open under the root's real path (rule 8), of the file the walk saw
   // (its real path when it reached it through a followed link).
-  const realRoot = await realpath(deps.root);
+  const realRoot = await realRootOf(deps);
   const abs = action.local.realPath ?? path.join(realRoot, action.path);
   let local = action.local;
   // What the walk read and hashed, if it kept it; not after a change (`rehash`): that is stale.
@@ -78,27 +97,11 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
   // The client checks, as it opens the file, that it is still the file hashed (`expect`): a file
   // changed or replaced since the walk fails with `changed` and comes back here with `rehash`.
   if (rehash) ({ local, content } = await hashAgain(abs, realRoot, local, ctx));
-  const row = deps.ledger.fileByPath(action.path);
-  if (row && row.sha256 === local.sha256 && row.remoteName === action.remoteName && action.reason !== 'missing-remote') {
-    deps.ledger.updateStat(action.path, local.size, local.mtimeMs, local.ino);
-    return { kind: 'unchanged' };
-  }
   if (action.reason === 'missing-remote' && action.replaces !== null && (await stillExists(deps.remote, action.replaces, signal))) {
     return { kind: 'unchanged' }; // the listing lagged behind; the copy is there
   }
-
-  const inFlightId = deps.ledger.beginUpload({
-    path: action.path,
-    remoteName: action.remoteName,
-    size: local.size,
-    // NULL for a large new file its upload hashes; its mtime and inode tell a crash's orphan (rule 3).
-    sha256: local.sha256,
-    mimeType: local.mimeType,
-    startedAt: now(),
-    clockOffsetMs: deps.remote.clockOffsetMs?.() ?? null,
-    mtimeMs: local.mtimeMs,
-    ino: local.ino,
-  });
+  const { row, inFlightId } = recordIntent(action, local, ctx);
+  if (inFlightId === null) return { kind: 'unchanged' };
   let result;
   try {
     result = await deps.remote.upload(abs, {
@@ -113,7 +116,7 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
     deps.ledger.abandonUpload(inFlightId, unknownOutcomesOf(err), now());
     throw err;
   }
-  const after = await lstatOrNull(abs);
+  const after = local.size <= SYNC_READ_MAX_BYTES ? lstatSyncOrNull(abs) : await lstatOrNull(abs);
   // Hashed while sent (a large new file): the client's hash of the whole file the copy was sent.
   const sha256 = local.sha256 ?? result.sha256;
   if (!after || !sameAsSent(after, local) || sha256 === undefined) {
@@ -140,6 +143,38 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
 }
 
 /**
+ * Reads the path's ledger row and, unless it already holds this content (then only its stat
+ * moves, and the intent is null), records the upload's intent (rule 3: durable before the
+ * request), in one transaction: one lock cycle of the ledger instead of a read's and a write's.
+ */
+function recordIntent(
+  action: UploadAction,
+  local: UploadAction['local'],
+  { deps, now }: UploadContext,
+): { row: FileRow | undefined; inFlightId: number | null } {
+  return deps.ledger.transaction(() => {
+    const row = deps.ledger.fileByPath(action.path);
+    if (row && row.sha256 === local.sha256 && row.remoteName === action.remoteName && action.reason !== 'missing-remote') {
+      deps.ledger.updateStat(action.path, local.size, local.mtimeMs, local.ino);
+      return { row, inFlightId: null };
+    }
+    const inFlightId = deps.ledger.beginUpload({
+      path: action.path,
+      remoteName: action.remoteName,
+      size: local.size,
+      // NULL for a large new file its upload hashes; its mtime and inode tell a crash's orphan (rule 3).
+      sha256: local.sha256,
+      mimeType: local.mimeType,
+      startedAt: now(),
+      clockOffsetMs: deps.remote.clockOffsetMs?.() ?? null,
+      mtimeMs: local.mtimeMs,
+      ino: local.ino,
+    });
+    return { row, inFlightId };
+  });
+}
+
+/**
  * Changed since the walk: hash again, so the ledger records what is really sent. A small file is
  * sent from the bytes of this very read: what was hashed is what is uploaded.
  */
@@ -149,7 +184,8 @@ async function hashAgain(
   local: UploadAction['local'],
   ctx: UploadContext,
 ): Promise<{ local: UploadAction['local']; content: Buffer | undefined }> {
-  const hashed = await hashFile(abs, { place: { realRoot }, signal: ctx.signal, keep: true });
+  const small = local.size <= SYNC_READ_MAX_BYTES;
+  const hashed = await hashFile(abs, { place: { realRoot }, signal: ctx.signal, keep: true, small });
   if (!hashed.stableAcrossRead) throw changing(abs, 'is still changing');
   const again = {
     ...local,
@@ -169,6 +205,19 @@ async function hashAgain(
  */
 function lstatOrNull(file: string): Promise<Stats | null> {
   return new Promise((resolve) => lstat(file, (err, stats) => resolve(err ? null : stats)));
+}
+
+/**
+ * `lstatOrNull` with a synchronous lstat, for a small file (a page-cache hit of microseconds,
+ * cheaper than a thread-pool round trip). Any error is null, as there: the path no longer holds
+ * the file that was sent.
+ */
+function lstatSyncOrNull(file: string): Stats | null {
+  try {
+    return lstatSync(file, { throwIfNoEntry: false }) ?? null;
+  } catch {
+    return null; // ENOTDIR, EACCES...: not the file that was sent (the caller reads it as torn or vanished)
+  }
 }
 
 /** The path still holds the regular file that was sent: same inode (and device), size and mtime. */

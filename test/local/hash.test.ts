@@ -1,11 +1,23 @@
 // hashFile: digest, head, the fstat comparison around the read, FIFOs, symlinks, aborts.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, mkdtempSync, realpathSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  fstatSync,
+  mkdtempSync,
+  openSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HASH_CHUNK_BYTES, type HashOptions, hashFile as hashInRoot } from '../../src/local/hash.js';
+import { HASH_CHUNK_BYTES, type HashOptions, SYNC_READ_MAX_BYTES, hashDescriptor, hashFile as hashInRoot } from '../../src/local/hash.js';
 import { SNIFF_BYTES } from '../../src/local/mime.js';
 
 /** hashFile with the file's own (real) folder as the root: every open is a safe open (rule 8). */
@@ -29,6 +41,8 @@ describe('hashFile', () => {
     SNIFF_BYTES - 1,
     SNIFF_BYTES,
     SNIFF_BYTES + 1,
+    SYNC_READ_MAX_BYTES,
+    SYNC_READ_MAX_BYTES + 1,
     HASH_CHUNK_BYTES - 1,
     HASH_CHUNK_BYTES,
     HASH_CHUNK_BYTES + 1,
@@ -143,5 +157,51 @@ describe('hashFile', () => {
       }),
     ).rejects.toMatchObject({ name: 'AbortError' });
     expect(chunks).toBe(2);
+  });
+});
+
+// Small files are read with synchronous calls (issue 13), larger ones asynchronously: the same
+// checks either way. The change lands between the descriptor's fstat and the read.
+describe('hashDescriptor, a file changed after its fstat', () => {
+  const sizes = [5, SYNC_READ_MAX_BYTES, SYNC_READ_MAX_BYTES + 1];
+
+  /** Opens `content` as f.bin, runs `change`, then hashes with the fstat taken before it. */
+  async function hashChanged(content: Buffer, change: (path: string) => void, keep = true) {
+    const path = join(dir, 'f.bin');
+    writeFileSync(path, content);
+    utimesSync(path, new Date(1_000_000), new Date(1_000_000));
+    const fd = openSync(path, 'r');
+    try {
+      const before = fstatSync(fd);
+      change(path);
+      return await hashDescriptor(fd, before, { keep });
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  for (const size of sizes) {
+    it(`${size} bytes: unchanged is stable and kept whole; appended, truncated or rewritten is unstable`, async () => {
+      const data = randomBytes(size);
+      const same = await hashChanged(data, () => undefined);
+      expect(same).toMatchObject({ sha256: sha(data), size, stableAcrossRead: true, regular: true });
+      expect(same.content?.equals(data)).toBe(true);
+      expect((await hashChanged(data, () => undefined, false)).content).toBeUndefined();
+      const appended = await hashChanged(data, (path) => appendFileSync(path, 'x'));
+      expect(appended.stableAcrossRead).toBe(false);
+      expect(appended.content).toBeUndefined();
+      expect((await hashChanged(data, (path) => truncateSync(path, 2))).stableAcrossRead).toBe(false);
+      const rewritten = await hashChanged(data, (path) => utimesSync(path, new Date(2_000_000), new Date(2_000_000)));
+      expect(rewritten.stableAcrossRead).toBe(false);
+    });
+  }
+
+  it('a file the caller saw small that grew past the synchronous limit is hashed whole', async () => {
+    const data = randomBytes(SYNC_READ_MAX_BYTES * 3);
+    const path = join(dir, 'grown.bin');
+    writeFileSync(path, data);
+    const r = await hashFile(path, { small: true, keep: true });
+    expect(r).toMatchObject({ sha256: sha(data), size: data.length, stableAcrossRead: true });
+    expect(r.content?.equals(data)).toBe(true);
   });
 });

@@ -1,6 +1,7 @@
 // Reads stay inside the root (DESIGN.md rule 8) and a walk that loses a directory is partial
 // (rule 4): the safe-open helper, and the walk driven through its filter callback so that a
 // directory is swapped or renamed at an exact moment of the scan, against a real temp folder.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FileRow } from '../../src/ledger/types.js';
 import { createFilter } from '../../src/local/filter.js';
-import { openFileInRoot, withFileInRoot } from '../../src/safe-open.js';
+import { type Place, type SafeFile, openFileInRoot, openFileInRootSync, withFileInRoot, withFileInRootSync } from '../../src/safe-open.js';
 import type { PathFilter } from '../../src/local/types.js';
 import { type WalkOptions, walk } from '../../src/local/walk.js';
 import { plan } from '../../src/sync/plan.js';
@@ -59,7 +60,13 @@ function options(filter: PathFilter): WalkOptions {
   return { filter, followSymlinks: false, maxFileBytes: 1_000_000, known: () => undefined, concurrency: 1 };
 }
 
-describe('openFileInRoot', () => {
+/** The asynchronous safe open and its synchronous twin (small files): one contract, both run it. */
+const opens: [string, (abs: string, place: Place) => Promise<SafeFile>, typeof withFileInRoot][] = [
+  ['openFileInRoot', openFileInRoot, withFileInRoot],
+  ['openFileInRootSync', (abs, place) => Promise.resolve().then(() => openFileInRootSync(abs, place)), withFileInRootSync],
+];
+
+describe.each(opens)('%s', (_name, openFileInRoot, withFileInRoot) => {
   it('opens a regular file under the root and reports its fstat', async () => {
     const abs = put('a.txt', 'hello');
     const info = statSync(abs);
@@ -69,6 +76,12 @@ describe('openFileInRoot', () => {
       async (_fd, s) => s.size,
     );
     expect(size).toBe(5);
+  });
+
+  it('does not hang on a FIFO swapped in for the file: refused as not a regular file', async () => {
+    const fifo = join(root, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    await expect(openFileInRoot(fifo, { realRoot: root })).rejects.toMatchObject({ kind: 'changing', check: 'type' });
   });
 
   it('refuses a symlink at the final component, to a file inside the root or out of it', async () => {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { INLINE_MAX_BYTES, STREAM_CHUNK_BYTES, multipartBody } from '../../src/remote/multipart.js';
+import { INLINE_MAX_BYTES, STREAM_CHUNK_BYTES, multipartBody, multipartOf } from '../../src/remote/multipart.js';
 import { LocalFileError } from '../../src/remote/index.js';
 import { client, emulator, tempDir } from '../helpers/client-fixtures.js';
 
@@ -42,6 +42,17 @@ describe('upload bodies', () => {
     expect(body.toString('utf8')).toBe(
       `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a %22b%22%0D%0A.txt"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--${boundary}--\r\n`,
     );
+  });
+
+  it('frames bytes in memory in one buffer of the exact length, a UTF-8 name included', () => {
+    const content = Buffer.from([0, 1, 2, 0xff, 0x0d, 0x0a]);
+    const built = multipartOf(content, 'é 名前 "q".bin', 'application/octet-stream');
+    const body = built.body as Buffer;
+    expect(Number(built.headers['content-length'])).toBe(body.length);
+    const boundary = /boundary=(\S+)$/.exec(built.headers['content-type']!)?.[1];
+    const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="é 名前 %22q%22.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`;
+    expect(body.equals(Buffer.concat([Buffer.from(head, 'utf8'), content, Buffer.from(`\r\n--${boundary}--\r\n`)]))).toBe(true);
+    expect(built.fileSize).toBe(content.length);
   });
 
   it('a file that is not the expected version any more is a LocalFileError (changed), nothing sent', async () => {

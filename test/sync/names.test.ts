@@ -1,7 +1,7 @@
 // Remote filenames derived from relative paths: valid, readable, stable, shortened with a hash.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { MAX_REMOTE_NAME, SEPARATOR, isValidRemoteName, remoteName } from '../../src/sync/names.js';
+import { MAX_REMOTE_NAME, SEPARATOR, isValidRemoteName, remoteName, remoteNameInFull } from '../../src/sync/names.js';
 
 const codePoints = (s: string) => Array.from(s).length;
 const hash8 = (p: string) => createHash('sha256').update(p, 'utf8').digest('hex').slice(0, 8);
@@ -197,5 +197,30 @@ describe('remoteName', () => {
       }
     }
     expect(shortened).toBeGreaterThan(100);
+  });
+});
+
+// remoteName takes a fast path for plain ASCII paths (issue 13, per-file cost); it must give
+// exactly what the full rule gives, for every path, plain or not.
+describe('remoteName fast path', () => {
+  it('equals the full rule on every printable ASCII character, at every place in a path, and at the length limit', () => {
+    const paths: string[] = ['.', '..', '...', './a', 'a/./b', '../x', 'a//b', '/a', 'a/', '.hidden', 'x'.repeat(255), 'x'.repeat(256)];
+    for (let c = 0; c < 0x80; c++) {
+      const ch = String.fromCharCode(c);
+      paths.push(ch, `a${ch}b`, `${ch}/b`, `a/${ch}`, `dir/x${ch}y.txt`, `${'y'.repeat(254)}${ch}`);
+    }
+    paths.push('caf\u00e9.txt', 'a\u2215b', 'a\u0085b', '\ud800x', `${'z'.repeat(200)}/${'w'.repeat(60)}.md`);
+    for (const p of paths) expect(remoteName(p), JSON.stringify(p)).toBe(remoteNameInFull(p));
+  });
+
+  it('equals the full rule on random paths of printable ASCII and slashes', () => {
+    let seed = 13;
+    const next = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+    for (let i = 0; i < 5000; i++) {
+      const length = 1 + (next() % 300);
+      let p = '';
+      for (let j = 0; j < length; j++) p += next() % 8 === 0 ? '/' : String.fromCharCode(0x20 + (next() % 95));
+      expect(remoteName(p), JSON.stringify(p)).toBe(remoteNameInFull(p));
+    }
   });
 });
