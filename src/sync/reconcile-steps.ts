@@ -2,6 +2,7 @@
 // small ledger views the planner's remote side needs, the look-alike hold, the orphan sweep, and
 // what a finished run records.
 import { backupLedger } from '../ledger/backup.js';
+import { listBackups } from '../ledger/faults.js';
 import type { FileRow, InFlightUpload, Ledger } from '../ledger/ledger.js';
 import { filterHash } from '../local/filter.js';
 import type { SortedWalk } from '../local/sorted-walk.js';
@@ -212,8 +213,12 @@ export async function recordReport(run: Run, report: SyncReport): Promise<SyncRe
   ledger.setMetaJson('last_sync', report);
   // The copies of the restore window are recorded: closed, before the backup (which must not carry it).
   if (run.restoreWindow && !options.signal?.aborted && !report.interrupted) ledger.setMetaJson(RESTORE_WINDOW_META_KEY, null);
-  // A copy to restore from if the ledger is ever damaged (rule 6); an interrupted run is not one to keep.
-  if (!options.signal?.aborted) await backupLedger(ledger, logger, { clockOffsetMs: remote.clockOffsetMs?.() ?? null });
+  // A copy to restore from if the ledger is ever damaged (rule 6); an interrupted run is not one to
+  // keep, and a run that changed no copy leaves the newest backup as good as a new one (a backup
+  // of a million rows is a few hundred megabytes to write).
+  const changed =
+    report.uploaded + report.deleted + report.adopted > 0 || run.restoreWindow !== undefined || listBackups(ledger.file).length === 0;
+  if (!options.signal?.aborted && changed) await backupLedger(ledger, logger, { clockOffsetMs: remote.clockOffsetMs?.() ?? null });
   return report;
 }
 

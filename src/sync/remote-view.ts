@@ -67,8 +67,8 @@ export interface RemoteLedger {
   /** Current copies (rows of `files`), and their ids a page at a time in id order. */
   counts(): { files: number };
   ownedIdsAfter(after: string | null, limit: number): string[];
-  /** The path whose current copy `fileId` is, if any. */
-  fileById(fileId: string): { path: string } | undefined;
+  /** Which of `fileIds` are current copies (one query a page). */
+  currentIds(fileIds: readonly string[]): Set<string>;
   /** The size of a loaded current copy; undefined when none was loaded with that id. */
   listedSize(fileId: string): number | undefined;
   /** Loads current copies found for the merge's join (`reset` first empties an earlier load). */
@@ -172,8 +172,9 @@ class Sorter {
     const { ledger, remote } = this.input;
     const serverNow = remote.serverNow?.() ?? this.input.now;
     const found: FileMetadata[] = [];
+    const current = ledger.currentIds(page.map((f) => f.id));
     for (const file of page) {
-      if (ledger.fileById(file.id) === undefined) {
+      if (!current.has(file.id)) {
         if (!this.#others.has(file.id)) this.total++;
         this.#others.set(file.id, file);
         continue;

@@ -24,6 +24,7 @@ const backupsOf = (s: SyncSetup) => {
   return fs.existsSync(dir)
     ? fs
         .readdirSync(dir)
+        .filter((n) => n.endsWith('.db')) // not the -wal and -shm files a read-only open of one leaves
         .sort()
         .map((n) => path.join(dir, n))
     : [];

@@ -71,7 +71,7 @@ describe('readRemoteSide guards (rule 4)', () => {
       listed,
       counts: () => ({ files: rows.length }),
       ownedIdsAfter: (after: string | null, limit: number) => ids.filter((id) => after === null || id > after).slice(0, limit),
-      fileById: (id: string) => rows.find((r) => r.fileId === id),
+      currentIds: (wanted: readonly string[]) => new Set(wanted.filter((id) => ids.includes(id))),
       listedSize: (id: string) => listed.get(id),
       loadListed: (files: readonly { id: string; size_bytes: number }[], reset = false) => {
         if (reset) listed.clear();
