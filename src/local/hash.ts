@@ -135,7 +135,9 @@ async function hashStreamed(fd: number, before: Stats, options: Omit<HashOptions
     let stable = true;
 
     // A kept file gets a buffer of its own: its size plus the byte that shows growth.
-    if (before.size > 0) buffers.push(own ? Buffer.allocUnsafe(before.size + 1) : takeBuffer());
+    // Kept bytes get an allocation of their own: a slice of Node's shared 8 KiB pool would hold the
+    // whole slab while the upload waits in the queue.
+    if (before.size > 0) buffers.push(own ? Buffer.allocUnsafeSlow(before.size + 1) : takeBuffer());
     if (before.size > HASH_CHUNK_BYTES) buffers.push(takeBuffer());
     // Asks for at most one byte more than the size, so a file that grew is noticed. A rejection
     // while the other chunk is hashed is handled in `finally`.
@@ -203,7 +205,7 @@ let scratch: Buffer | undefined;
  */
 function hashSmallSync(fd: number, before: Stats, keep: boolean): HashResult {
   const size = before.size;
-  const buffer = keep ? Buffer.allocUnsafe(size + 1) : (scratch ??= Buffer.allocUnsafe(SYNC_READ_MAX_BYTES + 1));
+  const buffer = keep ? Buffer.allocUnsafeSlow(size + 1) : (scratch ??= Buffer.allocUnsafe(SYNC_READ_MAX_BYTES + 1));
   let position = 0;
   let stable = true;
   while (position < size) {

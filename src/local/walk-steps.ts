@@ -54,24 +54,30 @@ export function lostDirectory(rel: string, err: unknown): { problem: LocalProble
  */
 export async function forEachConcurrent<T>(source: AsyncIterable<T>, concurrency: number, run: (item: T) => Promise<void>): Promise<void> {
   const limit = Math.max(1, Math.floor(concurrency));
-  const running = new Set<Promise<void>>();
+  let running = 0;
   let failure: { error: unknown } | undefined;
+  // One waiter for a free slot (not a race over every run: that is a reaction per run per item).
+  let freed: (() => void) | undefined;
+  let idle: (() => void) | undefined;
+  const settle = () => {
+    running--;
+    freed?.();
+    if (running === 0) idle?.();
+  };
   try {
     for await (const item of source) {
-      const job: Promise<void> = run(item).then(
-        () => void running.delete(job),
-        (error: unknown) => {
-          running.delete(job);
-          failure ??= { error };
-        },
-      );
-      running.add(job);
-      if (running.size >= limit) await Promise.race(running);
+      running++;
+      run(item).then(settle, (error: unknown) => {
+        failure ??= { error };
+        settle();
+      });
+      while (running >= limit && failure === undefined) await new Promise<void>((resolve) => (freed = resolve));
+      freed = undefined;
       if (failure !== undefined) break;
     }
   } catch (error) {
     failure ??= { error };
   }
-  await Promise.all(running);
+  if (running > 0) await new Promise<void>((resolve) => (idle = resolve));
   if (failure !== undefined) throw failure.error;
 }

@@ -141,6 +141,7 @@ function passInput(
   const { config, ledger, logger, dryRun, onProgress } = run.options;
   return {
     ledger,
+    tracked: run.tracked,
     walk: parts.walk,
     scan: {
       filter: run.filter,

@@ -33,6 +33,8 @@ export interface PassInput {
   failures: ReadonlyMap<string, Failure>;
   /** Whether a new path's upload is held as a likely duplicate (look-alikes); absent: never. */
   holds?: ((path: string, size: number) => boolean) | undefined;
+  /** Rows in the ledger before the run (none: an initial sync, where no move can be). */
+  tracked: number;
   /** Where uploads go as they are decided; null for a dry run (they are kept in `plan.uploads`). */
   exec: Execution | null;
   /** Receives what the pass decides besides uploads: skips, the unchanged count, held paths. */
@@ -194,7 +196,8 @@ class Pass {
       input.plan.alreadyRemote.push(upload.path);
       return;
     }
-    if (upload.replaces === null) this.result.added.add(upload.local.sha256);
+    // Moves pair deleted rows with new content: with no row before the run nothing can be gone.
+    if (upload.replaces === null && input.tracked > 0) this.result.added.add(upload.local.sha256);
     if (!input.exec) {
       input.plan.uploads.push(upload);
       return;
