@@ -126,10 +126,10 @@ class Daemon implements FaultHost, FolderHost {
       });
       this.log.info(`started (pid ${process.pid})`, { root: this.config.root, stateDir: this.config.stateDir });
       if (this.hooks.watcher !== 'on' || this.hooks.reconcileMs !== null) this.log.warn('test hooks active', this.hooks);
-      // Watch first (changes during the first reconciliation queue up), the two scans one after the other (memory).
+      // Watch first: changes made during the first reconciliation queue up behind it.
       await this.parts.rootCheck.start();
       this.parts.watcher.start();
-      void this.parts.watcher.settled().then(() => this.phase !== 'stopping' && this.startInitial('start'));
+      this.startInitial('start');
       const code = await this.done;
       signals();
       return code;

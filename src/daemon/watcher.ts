@@ -2,15 +2,13 @@
 // path hints; when watching fails (the inotify limit, too many open files) it says once which limit
 // to raise and by how much, and retries with back-off while the daemon runs on reconciliations.
 import type { Stats } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { errorMessage } from '../errors.js';
 import { IGNORE_FILE_NAME } from '../local/filter.js';
 import type { PathFilter } from '../local/types.js';
 import type { Logger } from '../log.js';
-import { limitAdvice, readLimit } from './watch-limits.js';
-
-export { countDirectories, limitAdvice } from './watch-limits.js';
 
 /** What chokidar reports; each is only a hint that a path should be looked at. */
 export type WatchEventKind = 'add' | 'change' | 'unlink' | 'addDir' | 'unlinkDir';
@@ -66,8 +64,6 @@ export class TreeWatcher {
   private burst = 0;
   /** The kernel's queue size per inotify instance (fs.inotify.max_queued_events). */
   private queueSize = 16_384;
-  /** Who waits for this start to be over (watching, failed, off or closed): see `settled`. */
-  private waiting: (() => void)[] = [];
 
   constructor(private o: WatcherOptions) {
     this.retryMs = o.retryFirstMs ?? 30_000;
@@ -80,20 +76,6 @@ export class TreeWatcher {
     return { ...this.health };
   }
 
-  /**
-   * Resolves once the current start is over: watching (chokidar's scan done), failed, off or
-   * closed. The daemon's first reconciliation waits for it, so the two scans of the tree do not
-   * hold their memory at the same time, and a change during the reconciliation is seen.
-   */
-  settled(): Promise<void> {
-    if (this.closed || this.health.state !== 'starting') return Promise.resolve();
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  private wake(): void {
-    for (const resolve of this.waiting.splice(0)) resolve();
-  }
-
   /** Starts watching (again); events before chokidar's `ready` may be missed, reconciliation covers them. */
   start(): void {
     if (this.closed) return;
@@ -102,7 +84,6 @@ export class TreeWatcher {
     const mode = this.o.mode ?? 'on';
     if (mode === 'off') {
       this.health.state = 'off';
-      this.wake();
       this.o.logger.warn('watcher disabled (test hook FILES_SYNC_TEST_WATCHER=off): changes are found by periodic reconciliation only');
       return;
     }
@@ -143,7 +124,6 @@ export class TreeWatcher {
       this.health = { state: 'watching', directories, error: null, retryAt: null };
       this.retryMs = this.o.retryFirstMs ?? 30_000;
       this.o.logger.info(again ? `watching ${this.o.root} again` : `watching ${this.o.root}`, { directories });
-      this.wake();
     });
     fsw.on('error', (err) => this.onWatchError(gen, err as Error));
   }
@@ -184,7 +164,6 @@ export class TreeWatcher {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.wake();
     this.generation++;
     this.health.state = 'closed';
     await this.stopCurrent();
@@ -245,7 +224,6 @@ export class TreeWatcher {
       error: `${code}: ${errorMessage(err)}`,
       retryAt: new Date(Date.now() + retryIn).toISOString(),
     };
-    this.wake();
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.start();
@@ -264,4 +242,47 @@ export class TreeWatcher {
     );
     this.o.onError(err);
   }
+}
+
+async function readLimit(name: string): Promise<number | null> {
+  try {
+    const value = Number((await readFile(`/proc/sys/fs/inotify/${name}`, 'utf8')).trim());
+    return Number.isFinite(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/** One sentence: which kernel limit to raise for this root, and to what. */
+export async function limitAdvice(root: string, filter: PathFilter, code: string): Promise<string> {
+  const dirs = await countDirectories(root, filter);
+  const watches = await readLimit('max_user_watches');
+  // Watches are counted per user over every program: leave room for the others.
+  const suggested = Math.ceil(((watches ?? 0) + dirs) / 8192) * 8192;
+  const now = watches === null ? '' : ` (now ${watches})`;
+  const raise = `raise fs.inotify.max_user_watches${now} to at least ${suggested}: ${dirs} directories need one watch each ("sysctl fs.inotify.max_user_watches=${suggested}", and a file in /etc/sysctl.d/ to keep it)`;
+  if (code === 'ENOSPC') return `the inotify watch limit is reached; ${raise}`;
+  const instances = await readLimit('max_user_instances');
+  return `too many open files or inotify instances; raise the open-file limit (LimitNOFILE=) or fs.inotify.max_user_instances${instances === null ? '' : ` (now ${instances})`}, and ${raise}`;
+}
+
+/** Directories the watcher would watch under `root` (the root included), through the filter. */
+export async function countDirectories(root: string, filter: PathFilter): Promise<number> {
+  let count = 0;
+  const pending: string[] = [''];
+  while (pending.length > 0) {
+    const rel = pending.pop()!;
+    count++;
+    let entries;
+    try {
+      entries = await readdir(path.join(root, rel), { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const child = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory() && filter(child, true)) pending.push(child);
+    }
+  }
+  return count;
 }
