@@ -165,8 +165,8 @@ function serve(socket: net.Socket, handlers: ControlHandlers, logger: Logger): v
     handlers
       .sync(allow, (phase, progress) => {
         const now = Date.now();
-        const done = phase === 'sync' && progress.filesDone === progress.filesTotal;
-        if (!done && now - lastProgress < 100) return;
+        // Throttled always: the totals grow while the reconciliation decides; the report ends it.
+        if (now - lastProgress < 100) return;
         lastProgress = now;
         send({ progress: { phase, ...progress } });
       })

@@ -50,8 +50,9 @@ export class ProgressView {
 
   update(phase: 'scan' | 'sync', p: Progress): void {
     const t = this.now();
-    const done = phase === 'sync' && p.filesDone === p.filesTotal;
-    if (!done && t - this.lastDraw < (this.tty ? 100 : 5000)) return;
+    // Throttled always: a reconciliation decides as it goes, so "all done" is only known at its end
+    // (the summary), and a queue that catches up with the walk is no reason for a line per file.
+    if (t - this.lastDraw < (this.tty ? 100 : 5000)) return;
     this.lastDraw = t;
     const line = phase === 'scan' ? `scanning: ${p.filesDone} files` : this.syncLine(p, t);
     if (this.tty) {
