@@ -22,8 +22,8 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
   return new Execution(plan, deps).run();
 }
 
-/** Queued uploads before `room()` makes the producer wait: an ordinary tree is all decided early, memory stays small. */
-const MAX_QUEUED = 10_000;
+/** Queued uploads before `room()` makes the producer wait: memory holds these, not the tree's. */
+const MAX_QUEUED = 1_000;
 /**
  * One plan's execution: its counters, its queue and its stop, shared by the named steps. A
  * reconciliation streams into it: `begin`, then `addUpload` as the merge decides (after `room`),

@@ -39,11 +39,11 @@ export type { ReconcileOptions } from './reconcile-steps.js';
 export { ORPHAN_SKEW_MS } from './orphans.js';
 
 /**
- * Small files' bytes kept from their hash to their upload, 64 MiB in a run: each such file is read
- * once, not twice (four file operations fewer per upload); past the budget they are read again.
+ * Small files' bytes kept from their hash to their upload: each such file is read once, not twice
+ * (four file operations fewer per upload). The upload queue's bound (1,000) caps what is held at
+ * 64 MiB whatever the tree's size.
  */
 const KEEP_FILE_BYTES = 64 * 1024;
-const KEEP_TOTAL_BYTES = 64 * 1024 * 1024;
 
 /** Runs one full reconciliation. Throws only fatal errors (config, 401, unreachable, root missing). */
 export async function reconcile(options: ReconcileOptions): Promise<SyncReport> {
@@ -152,7 +152,7 @@ function passInput(
       deferHash: deferHashFor(ledger, config.maxFileBytes),
       signal: run.scanSignal,
       logger,
-      ...(dryRun ? {} : { keepContent: { maxFileBytes: KEEP_FILE_BYTES, remainingBytes: KEEP_TOTAL_BYTES } }),
+      ...(dryRun ? {} : { keepContent: { maxFileBytes: KEEP_FILE_BYTES, remainingBytes: Infinity } }),
     },
     options: parts.planOpts,
     adoptedPaths: parts.adoptedPaths,
