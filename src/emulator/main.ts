@@ -101,24 +101,29 @@ export async function runEmulatorCommand(argv: string[], env: NodeJS.ProcessEnv,
     // A data directory that is not the emulator's is a usage error, like a bad option.
     return err instanceof DataDirError ? 2 : 1;
   }
+  // The signal handlers first, then the line that says it listens: until a listener is installed
+  // SIGTERM keeps its default action, so a caller that stops it on seeing the line could kill it
+  // outright in between (seen once in CI: exit by signal instead of 0).
+  let stop = (): void => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      io.signal?.removeEventListener('abort', stop);
+      resolve();
+    };
+  });
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  if (io.signal?.aborted) stop();
+  else io.signal?.addEventListener('abort', stop);
   // One write: where it listens, then what a user runs in another shell to point files-sync at it.
   // The default key is a public test key; one given with --api-key is the user's and not echoed.
   const key = parsed.options.apiKey === DEFAULT_EMULATOR_KEY ? DEFAULT_EMULATOR_KEY : "'<the key given with --api-key>'";
   stdout.write(
     `files-sync emulator listening on ${emulator.url}\nto use it, in another shell:\n  export ANTHROPIC_BASE_URL=${emulator.url}\n  export ANTHROPIC_API_KEY=${key}\n`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      io.signal?.removeEventListener('abort', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    if (io.signal?.aborted) stop();
-    else io.signal?.addEventListener('abort', stop);
-  });
+  await stopped;
   await emulator.close();
   return 0;
 }
