@@ -179,7 +179,8 @@ class Pass {
       case 'skip': {
         input.plan.skips.push(decision.skip);
         const { record } = decision.skip;
-        if (record && input.exec) input.ledger.recordFailure(pair.path, decision.skip.reason, record.retryable, record.stat, Date.now());
+        if (record && input.exec)
+          input.ledger.recordFailure(pair.path, decision.skip.reason, record.retryable, record.stat, input.options.now);
         return;
       }
       case 'gone':
