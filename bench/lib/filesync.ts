@@ -7,8 +7,9 @@ import { expectOk, runNode, type Measured } from './proc.js';
 
 /** The parts of the sync report (`--json`) the bench reads. */
 export interface SyncReportLite {
-  startedAt: number;
-  finishedAt: number;
+  /** ISO 8601, as `--json` prints them (src/commands/print-report.ts). */
+  startedAt: string;
+  finishedAt: string;
   uploaded: number;
   failed: { path: string; reason: string }[];
   unchanged: number;

@@ -63,8 +63,8 @@ export async function rowLarge(ctx: RowContext): Promise<RowResult> {
             return {
               ms: run.measured.wallMs,
               rssKb: rss(run.measured),
-              uploadMs: run.report.finishedAt - walkDone,
-              walkMs: walkDone - run.report.startedAt,
+              uploadMs: Date.parse(run.report.finishedAt) - walkDone,
+              walkMs: walkDone - Date.parse(run.report.startedAt),
             };
           });
         // The order turns from run to run: the emulator's disk writes of one client must not

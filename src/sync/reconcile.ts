@@ -3,6 +3,7 @@
 // the deletes, a sweep for the orphans lost answers may have left, and the record of the result.
 // Used by `sync` and by the daemon; its memory does not grow with the tree.
 import { GuardError } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { deferHashFor } from '../local/entry.js';
 import { buildFilter } from '../local/filter.js';
@@ -85,6 +86,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   const pass = await runPass(
     passInput(run, { walk, exec, thePlan, planOpts, adoptedPaths, holds, remoteSide, view, bytesHashedBefore: sides.bytesHashed }),
   ).catch((err: unknown) => settleThenThrow(run, exec, err));
+  if (pass !== null) logWalkDone(logger, pass, walk.complete);
   await exec?.finishUploads();
   if (pass === null) return recordReport(run, interruptedReport(run, thePlan, exec!, remoteSide.view.files));
 
@@ -220,4 +222,10 @@ function executeDeps(run: Run) {
 function sizesOf(ledger: Ledger, files: readonly { id: string; size_bytes: number }[]): (fileId: string) => number | undefined {
   const bySize = new Map(files.map((f) => [f.id, f.size_bytes]));
   return (fileId) => bySize.get(fileId) ?? ledger.listedSize(fileId);
+}
+
+/** The walk and the pairing are done (uploads they queued may still run): what they found and hashed. */
+function logWalkDone(logger: Logger, pass: PassResult, complete: boolean): void {
+  const { found, skipped, filesHashed, bytesHashed } = pass;
+  logger.debug('walk done', { found, skipped: skipped.length, complete, filesHashed, bytesHashed });
 }
