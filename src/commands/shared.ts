@@ -21,6 +21,21 @@ export function writeJson(value: unknown): void {
   process.stdout.write(`${escapeJson(JSON.stringify(value, null, 2))}\n`);
 }
 
+/**
+ * Prints the items of `pages` as one JSON array, exactly as `writeJson` would print the whole
+ * array, a page at a time: a million rows never sit in memory (or in one string) together.
+ */
+export function writeJsonArray<T>(pages: Iterable<readonly T[]>): void {
+  let first = true;
+  for (const page of pages) {
+    if (page.length === 0) continue;
+    const items = page.map((item) => `  ${JSON.stringify(item, null, 2).replaceAll('\n', '\n  ')}`);
+    process.stdout.write(`${first ? '[\n' : ',\n'}${escapeJson(items.join(',\n'))}`);
+    first = false;
+  }
+  process.stdout.write(first ? '[]\n' : '\n]\n');
+}
+
 /** Opens the ledger of a state directory; one that cannot be opened names the path and what to do. */
 export function openLedger(config: Config, options: { readOnly?: boolean } = {}): Ledger {
   const file = ledgerPath(config);
