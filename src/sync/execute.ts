@@ -7,9 +7,11 @@ import { errorMessage } from '../errors.js';
 import { endsRun, isUnavailable, requestIdOf, retryableOf, statusOf } from '../failure.js';
 import { LocalFileError, unknownOutcomeAttemptsOf } from '../remote/errors.js';
 import { DeferredWrites } from './deferred.js';
+import { IntentBatch } from './intents.js';
 import { emptyExecuteReport } from './outcome.js';
 import type { DeleteAction, ExecuteDeps, ExecuteReport, Plan, Progress, UploadAction } from './types.js';
-import { adopt, uploadOne } from './upload.js';
+import { applyLedgerOnly } from './ledger-only.js';
+import { uploadOne } from './upload.js';
 import { defaultSleep, regularFileAt } from './waits.js';
 
 /** A torn upload is retried this many times before the path is left for the next run. */
@@ -24,6 +26,8 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
 
 /** Queued uploads before `room()` makes the producer wait: memory holds these, not the tree's. */
 const MAX_QUEUED = 1_000;
+/** Intents per transaction at most (intents.ts): a crash leaves at most this many without a request. */
+const INTENT_BATCH = 32;
 /**
  * One plan's execution: its counters, its queue and its stop, shared by the named steps. A
  * reconciliation streams into it: `begin`, then `addUpload` as the merge decides (after `room`),
@@ -42,6 +46,8 @@ export class Execution {
   readonly queue: PQueue;
   /** The records of finished uploads, committed in groups; flushed before the deletes and at the end. */
   readonly later: DeferredWrites;
+  /** The uploads' intents (rule 3), written a batch per transaction. */
+  readonly intents: IntentBatch;
   fatal: unknown = null;
   unavailableInARow = 0;
   readonly streak: number;
@@ -67,6 +73,13 @@ export class Execution {
     this.signal = deps.signal ? AbortSignal.any([deps.signal, this.controller.signal]) : this.controller.signal;
     this.queue = new PQueue({ concurrency: deps.concurrency });
     this.later = new DeferredWrites(deps.ledger);
+    this.intents = new IntentBatch(deps.ledger, {
+      maxBatch: INTENT_BATCH,
+      settleMs: deps.settleMs,
+      now: this.now,
+      clockOffsetMs: () => deps.remote.clockOffsetMs?.() ?? null,
+      mayStart: () => !this.ended,
+    });
     this.streak = deps.unavailableStreak ?? 3;
   }
 
@@ -80,7 +93,8 @@ export class Execution {
 
   /** Applies the plan's ledger-only changes and starts listening for `stop`. */
   begin(): void {
-    this.applyLedgerOnly();
+    this.replacedIds.push(...applyLedgerOnly(this.plan, this.deps.ledger, this.now(), this.deps.logger));
+    this.report.adopted = this.plan.adoptions.length;
     // Each request in flight listens on it (undici), and a few more may still be letting go.
     setMaxListeners(this.deps.concurrency * 2 + 10, this.signal);
     const stop = this.deps.stop;
@@ -104,8 +118,10 @@ export class Execution {
     this.progress.filesTotal++;
     this.progress.bytesTotal += action.local.size;
     this.report.queued = (this.report.queued ?? 0) + 1;
+    this.intents.queued(action);
     this.queue
       .add(async () => {
+        this.intents.started(action);
         await this.runUpload(action, 0);
         this.progress.filesDone++;
         this.progress.bytesDone += action.local.size;
@@ -114,14 +130,16 @@ export class Execution {
       .catch(this.stopOn);
   }
 
-  /** Waits for the queued uploads and commits their records. */
+  /** Waits for the queued uploads, commits their records and removes the intents no upload took. */
   async finishUploads(): Promise<void> {
     await this.queue.onIdle();
-    // A record that cannot be committed leaves the ledger unusable: the run stops (before deletes).
-    try {
-      this.later.flush();
-    } catch (err) {
-      this.stopOn(err);
+    // A write that cannot be committed leaves the ledger unusable: the run stops (before deletes).
+    for (const commit of [() => this.later.flush(), () => this.intents.release()]) {
+      try {
+        commit();
+      } catch (err) {
+        this.stopOn(err);
+      }
     }
   }
 
@@ -136,35 +154,6 @@ export class Execution {
     // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what a job threw, unchanged
     if (this.fatal !== null) throw this.fatal;
     return this.report;
-  }
-
-  /** Ledger-only changes: one transaction each, no request. */
-  private applyLedgerOnly(): void {
-    const { plan } = this;
-    const { ledger, logger } = this.deps;
-    const t = this.now();
-    ledger.addPendingDeletes(
-      plan.deletes.filter((d) => d.reason === 'orphan').map((d) => ({ fileId: d.fileId, path: d.path, reason: d.reason })),
-      t,
-    );
-    for (const adoption of plan.adoptions) {
-      const replaced = adopt(adoption, ledger, t, logger);
-      if (replaced)
-        this.replacedIds.push({
-          fileId: replaced,
-          path: adoption.local.path,
-          reason: 'replaced',
-          fromLocalDelete: false,
-        });
-    }
-    this.report.adopted = plan.adoptions.length;
-    const adoptedRows = new Set(plan.adoptions.map((a) => a.inFlight.id));
-    for (const id of plan.settledInFlight) if (!adoptedRows.has(id)) ledger.settleInFlight(id);
-    for (const id of plan.alreadyGone) ledger.deleteDone(id);
-    for (const p of plan.forget) ledger.forgetFile(p);
-    ledger.updateStats(plan.statUpdates);
-    for (const skip of plan.skips)
-      if (skip.record) ledger.recordFailure(skip.path, skip.reason, skip.record.retryable, skip.record.stat, t);
   }
 
   /** The deletes of the plan, then the old copies the uploads replaced. */
@@ -211,6 +200,7 @@ export class Execution {
         sleep: this.sleep,
         now: this.now,
         later: this.later,
+        intents: this.intents,
       });
       if (outcome.kind === 'torn') {
         report.unknownOutcomes += outcome.unknownOutcomes;

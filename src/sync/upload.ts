@@ -5,12 +5,13 @@ import { lstat, lstatSync, type Stats } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { statusOf } from '../failure.js';
-import type { FileRow, Ledger } from '../ledger/ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { FileConditionError, changing, tooLarge } from '../file-errors.js';
 import { SYNC_READ_MAX_BYTES, hashFile } from '../local/hash.js';
 import type { Logger } from '../log.js';
 import type { RemoteFiles } from '../remote/types.js';
 import type { DeferredWrites } from './deferred.js';
+import { writeIntent, type Intent, type IntentBatch } from './intents.js';
 import type { Adoption, ExecuteDeps, UploadAction } from './types.js';
 import { expired } from './remote-view.js';
 
@@ -59,6 +60,8 @@ export interface UploadContext {
   now: () => number;
   /** Where the record of the finished upload waits for its group commit; absent: committed at once. */
   later?: DeferredWrites;
+  /** The execution's intents, written in batches; absent: this upload writes its own. */
+  intents?: IntentBatch;
 }
 
 /** The root's real path of each ExecuteDeps that did not bring one: resolved once per run, not per upload. */
@@ -143,35 +146,14 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
 }
 
 /**
- * Reads the path's ledger row and, unless it already holds this content (then only its stat
- * moves, and the intent is null), records the upload's intent (rule 3: durable before the
- * request), in one transaction: one lock cycle of the ledger instead of a read's and a write's.
+ * The upload's intent, committed (rule 3: durable before the request): from the execution's batch
+ * when it has one (written ahead, or now with the next queued uploads'), else in a transaction of
+ * its own. The row read and the intent share a transaction: one lock cycle of the ledger.
  */
-function recordIntent(
-  action: UploadAction,
-  local: UploadAction['local'],
-  { deps, now }: UploadContext,
-): { row: FileRow | undefined; inFlightId: number | null } {
-  return deps.ledger.transaction(() => {
-    const row = deps.ledger.fileByPath(action.path);
-    if (row && row.sha256 === local.sha256 && row.remoteName === action.remoteName && action.reason !== 'missing-remote') {
-      deps.ledger.updateStat(action.path, local.size, local.mtimeMs, local.ino);
-      return { row, inFlightId: null };
-    }
-    const inFlightId = deps.ledger.beginUpload({
-      path: action.path,
-      remoteName: action.remoteName,
-      size: local.size,
-      // NULL for a large new file its upload hashes; its mtime and inode tell a crash's orphan (rule 3).
-      sha256: local.sha256,
-      mimeType: local.mimeType,
-      startedAt: now(),
-      clockOffsetMs: deps.remote.clockOffsetMs?.() ?? null,
-      mtimeMs: local.mtimeMs,
-      ino: local.ino,
-    });
-    return { row, inFlightId };
-  });
+function recordIntent(action: UploadAction, local: UploadAction['local'], { deps, now, intents }: UploadContext): Intent {
+  if (intents) return intents.take(action, local);
+  const request = { action, local, startedAt: now(), clockOffsetMs: deps.remote.clockOffsetMs?.() ?? null };
+  return deps.ledger.transaction(() => writeIntent(deps.ledger, request));
 }
 
 /**

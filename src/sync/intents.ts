@@ -1,0 +1,157 @@
+// The intents of uploads (DESIGN.md rule 3), written in batches: the upload that needs its intent
+// also writes those of the next queued uploads, all in one transaction, before any of them sends.
+import type { FileRow, Ledger } from '../ledger/ledger.js';
+import type { UploadAction } from './types.js';
+
+/** What an intent write found and did: the path's ledger row, and the intent's id (null: nothing to send). */
+export interface Intent {
+  row: FileRow | undefined;
+  /** The `uploads_in_flight` row; null when the ledger already holds this content (only its stat moved). */
+  inFlightId: number | null;
+}
+
+/** The intent of one upload: which path, what content, and when it is written. */
+export interface IntentRequest {
+  action: UploadAction;
+  local: UploadAction['local'];
+  startedAt: number;
+  /** The API's clock minus this host's, if known (the orphan window on the server's clock). */
+  clockOffsetMs: number | null;
+}
+
+/**
+ * Reads the path's ledger row and, unless it already holds this content (then only its stat
+ * moves, and the intent is null), records the upload's intent. The caller runs it in a transaction.
+ */
+export function writeIntent(ledger: Ledger, { action, local, startedAt, clockOffsetMs }: IntentRequest): Intent {
+  const row = ledger.fileByPath(action.path);
+  if (row && row.sha256 === local.sha256 && row.remoteName === action.remoteName && action.reason !== 'missing-remote') {
+    ledger.updateStat(action.path, local.size, local.mtimeMs, local.ino);
+    return { row, inFlightId: null };
+  }
+  const inFlightId = ledger.beginUpload({
+    path: action.path,
+    remoteName: action.remoteName,
+    size: local.size,
+    // NULL for a large new file its upload hashes; its mtime and inode tell a crash's orphan (rule 3).
+    sha256: local.sha256,
+    mimeType: local.mimeType,
+    startedAt,
+    clockOffsetMs,
+    mtimeMs: local.mtimeMs,
+    ino: local.ino,
+  });
+  return { row, inFlightId };
+}
+
+/** What the batch needs from its executor. */
+export interface IntentBatchOptions {
+  /** Intents written per transaction at most (the one asked for and the queued ones after it). */
+  maxBatch: number;
+  /** Settle time: a queued upload whose file is younger waits before its intent, so none is written ahead. */
+  settleMs: number;
+  now: () => number;
+  clockOffsetMs: () => number | null;
+  /** False once nothing new may start (the run stopped): no intent is written ahead then. */
+  mayStart: () => boolean;
+}
+
+/**
+ * The intents of one execution's uploads. The executor tells it which uploads are queued and
+ * which have started; an upload asks for its intent just before its request (`take`) and gets the
+ * one written ahead for it, or writes its own in a transaction that also writes those of the next
+ * queued uploads (up to `maxBatch`). So a run of N uploads commits about N / maxBatch intent
+ * transactions instead of N, and rule 3 holds exactly: every intent is committed before its
+ * upload sends, since an intent is only handed out once its transaction has returned.
+ *
+ * An intent written ahead whose upload never asks (the run stopped, the upload failed before its
+ * request) is removed by `release()` at the end of the run; a crash before then leaves it as an
+ * intent without a request, which the next reconciliation settles (rule 3: more intents than
+ * requests are harmless, a request without an intent is not).
+ */
+export class IntentBatch {
+  readonly #ledger: Ledger;
+  readonly #options: IntentBatchOptions;
+  /** Queued uploads not yet started, in queue order (p-queue starts them first in, first out). */
+  readonly #queued = new Set<UploadAction>();
+  /** Intents written ahead, committed, not yet taken. */
+  readonly #ahead = new Map<UploadAction, Intent>();
+  /** Transactions written (for tests and the bench). */
+  transactions = 0;
+
+  constructor(ledger: Ledger, options: IntentBatchOptions) {
+    this.#ledger = ledger;
+    this.#options = options;
+  }
+
+  /** An upload was queued: its intent may be written ahead. */
+  queued(action: UploadAction): void {
+    this.#queued.add(action);
+  }
+
+  /** An upload's job started: it is no longer a candidate for a batch (its intent may already be written). */
+  started(action: UploadAction): void {
+    this.#queued.delete(action);
+  }
+
+  /**
+   * The committed intent for `local` (the version of the file this upload sends): the one written
+   * ahead when it was written for this very version, else one written now with a batch of the
+   * queued uploads' intents.
+   */
+  take(action: UploadAction, local: UploadAction['local']): Intent {
+    const ahead = this.#ahead.get(action);
+    if (ahead !== undefined) {
+      this.#ahead.delete(action);
+      if (local === action.local) return ahead;
+    }
+    // Hashed again since the intent was written ahead: that one names another version and goes.
+    return this.#writeBatch(action, local, ahead?.inFlightId ?? null);
+  }
+
+  /** Removes the intents written ahead that no upload took (their requests never left). */
+  release(): void {
+    if (this.#ahead.size === 0 && this.#queued.size === 0) return;
+    const unused = [...this.#ahead.values()];
+    this.#ahead.clear();
+    this.#queued.clear();
+    const now = this.#options.now();
+    this.#ledger.transaction(() => {
+      for (const intent of unused) if (intent.inFlightId !== null) this.#ledger.abandonUpload(intent.inFlightId, 0, now);
+    });
+  }
+
+  /** Writes `action`'s intent and those of the next queued uploads that may be written ahead, in one transaction. */
+  #writeBatch(action: UploadAction, local: UploadAction['local'], stale: number | null): Intent {
+    const { now, clockOffsetMs, maxBatch } = this.#options;
+    const startedAt = now();
+    const offset = clockOffsetMs();
+    const batch = this.#aheadCandidates(startedAt, maxBatch - 1);
+    this.transactions++;
+    return this.#ledger.transaction(() => {
+      if (stale !== null) this.#ledger.abandonUpload(stale, 0, startedAt);
+      const own = writeIntent(this.#ledger, { action, local, startedAt, clockOffsetMs: offset });
+      for (const next of batch)
+        this.#ahead.set(next, writeIntent(this.#ledger, { action: next, local: next.local, startedAt, clockOffsetMs: offset }));
+      return own;
+    });
+  }
+
+  /**
+   * Up to `max` queued uploads whose intent can be written now, exactly as their own job would
+   * write it: settled files (no wait before the request), and not a copy the listing missed whose
+   * old id is checked first (that check may find the upload unneeded).
+   */
+  #aheadCandidates(now: number, max: number): UploadAction[] {
+    const out: UploadAction[] = [];
+    if (max <= 0 || !this.#options.mayStart()) return out;
+    for (const next of this.#queued) {
+      if (out.length >= max) break;
+      if (this.#ahead.has(next)) continue;
+      if (now - next.local.mtimeMs < this.#options.settleMs) continue;
+      if (next.reason === 'missing-remote' && next.replaces !== null) continue;
+      out.push(next);
+    }
+    return out;
+  }
+}

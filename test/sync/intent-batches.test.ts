@@ -1,0 +1,219 @@
+// The uploads' intents written in batches (src/sync/intents.ts), with real parts: the emulator over
+// HTTP behind a loopback proxy (on its own thread) that looks into the ledger file as each upload
+// arrives, a temp folder, a ledger file whose write transactions are counted in its WAL.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { Emulator } from '../../src/emulator/index.js';
+import { Ledger } from '../../src/ledger/ledger.js';
+import { silentLogger } from '../../src/log.js';
+import { FilesClient } from '../../src/remote/client.js';
+import { reconcile } from '../../src/sync/reconcile.js';
+import { TEST_KEY, emulator, tempDir, writeTree } from '../helpers/sync.js';
+
+let emu: Emulator;
+let dir: string;
+let ledgerFile: string;
+let ledger: Ledger;
+beforeEach(async () => {
+  emu = await emulator();
+  dir = tempDir('fs-intents-');
+  fs.mkdirSync(path.join(dir, 'root'));
+  ledgerFile = path.join(dir, 'state', 'ledger.db');
+  ledger = Ledger.open(ledgerFile);
+});
+afterEach(async () => {
+  ledger.close();
+  await emu.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function config(concurrency: number): Config {
+  return { ...loadConfig({ root: path.join(dir, 'root'), stateDir: path.join(dir, 'state') }, {}, dir), settleSeconds: 0, concurrency };
+}
+
+function manyFiles(n: number): Record<string, string> {
+  return Object.fromEntries(Array.from({ length: n }, (_, i) => [`d${i % 4}/f${String(i).padStart(3, '0')}.txt`, `content of file ${i}`]));
+}
+
+/**
+ * The write transactions committed to the ledger's WAL so far: its frames of the current salt that
+ * end a commit (a frame header's second field is the database's size after the commit, else 0).
+ */
+function walCommits(file: string): number {
+  const wal = fs.readFileSync(`${file}-wal`);
+  if (wal.length < 32) return 0;
+  const pageSize = wal.readUInt32BE(8);
+  const [salt1, salt2] = [wal.readUInt32BE(16), wal.readUInt32BE(20)];
+  let commits = 0;
+  for (let at = 32; at + 24 + pageSize <= wal.length; at += 24 + pageSize) {
+    if (wal.readUInt32BE(at + 8) !== salt1 || wal.readUInt32BE(at + 12) !== salt2) break;
+    if (wal.readUInt32BE(at + 4) !== 0) commits++;
+  }
+  return commits;
+}
+
+/** What the proxy saw of one upload as it arrived: its filename and the committed intents of that name. */
+interface Arrival {
+  filename: string;
+  committedIntents: number;
+}
+
+/**
+ * The proxy's own thread (plain JS): a loopback server that, as each upload's body has arrived,
+ * counts the intents of its filename that its own read-only connection to the ledger sees (only
+ * committed rows are visible there), tells the test, and passes the request on once told to.
+ */
+const PROXY_THREAD = `
+const http = require('node:http');
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require('better-sqlite3');
+const observer = new Database(workerData.file, { readonly: true });
+const count = observer.prepare('SELECT count(*) FROM uploads_in_flight WHERE remote_name = ?').pluck();
+const waiting = new Map();
+let seq = 0;
+parentPort.on('message', (m) => {
+  if (m.type === 'go') { waiting.get(m.seq)(); waiting.delete(m.seq); }
+  if (m.type === 'close') { server.closeAllConnections(); server.close(() => { observer.close(); parentPort.close(); }); }
+});
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', async () => {
+    const body = Buffer.concat(chunks);
+    if (req.method === 'POST' && req.url.startsWith('/v1/files')) {
+      const filename = (/filename="([^"]*)"/.exec(body.toString('utf8')) || [])[1] || '';
+      const n = ++seq;
+      const go = new Promise((resolve) => waiting.set(n, resolve));
+      parentPort.postMessage({ type: 'arrival', seq: n, filename, committedIntents: count.get(filename) });
+      await go;
+    }
+    const out = http.request({ host: '127.0.0.1', port: workerData.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode || 502, answer.headers);
+      answer.pipe(res);
+    });
+    out.on('error', (err) => res.destroy(err));
+    out.end(body);
+  });
+});
+server.listen(0, '127.0.0.1', () => parentPort.postMessage({ type: 'listening', port: server.address().port }));
+`;
+
+/**
+ * A loopback proxy in front of the emulator, on a thread of its own: it looks into the ledger
+ * when an upload arrives, not when this thread's event loop gets round to it. `onUpload` runs for
+ * each upload before it is passed on (to hold it).
+ */
+async function intentCheckingProxy(file: string, onUpload?: (a: Arrival) => Promise<void> | undefined) {
+  const worker = new Worker(PROXY_THREAD, { eval: true, workerData: { file, port: emu.port } });
+  const arrivals: Arrival[] = [];
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.on('message', (m: { type: string; port: number; seq: number } & Arrival) => {
+      if (m.type === 'listening') resolve(m.port);
+      if (m.type !== 'arrival') return;
+      const arrival = { filename: m.filename, committedIntents: m.committedIntents };
+      arrivals.push(arrival);
+      void Promise.resolve(onUpload?.(arrival)).then(() => worker.postMessage({ type: 'go', seq: m.seq }));
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    arrivals,
+    close: async () => {
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      worker.postMessage({ type: 'close' });
+      await exited;
+    },
+  };
+}
+
+/**
+ * Holds uploads until the scan has walked `n` paths: the queue then holds more uploads than free
+ * slots, so the next upload to start writes the intents of the queued ones ahead (with the
+ * emulator in this process, the walk would otherwise rarely be ahead of the uploads).
+ */
+function afterScan(n: number) {
+  let open!: () => void;
+  const walked = new Promise<void>((resolve) => (open = resolve));
+  return {
+    walked,
+    onProgress: (phase: 'scan' | 'sync', p: { filesDone: number }) => {
+      if (phase === 'scan' && p.filesDone >= n) open();
+    },
+  };
+}
+
+describe('intents written in batches', () => {
+  it('writes the intents of queued uploads together: far fewer commits than uploads', async () => {
+    writeTree(path.join(dir, 'root'), manyFiles(96));
+    const client = new FilesClient({ baseUrl: emu.url, apiKey: TEST_KEY, requestsPerMinute: 100_000 });
+    try {
+      const before = walCommits(ledgerFile);
+      const report = await reconcile({ config: config(2), ledger, remote: client, logger: silentLogger() });
+      expect(report.uploaded).toBe(96);
+      const commits = walCommits(ledgerFile) - before;
+      // One intent commit a file would be 96 on its own, and the group commits of the finished
+      // uploads and the run's own writes come on top.
+      expect(commits).toBeLessThan(40);
+      expect(ledger.inFlight()).toEqual([]);
+      expect(ledger.files()).toHaveLength(96);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('no upload arrives at the API before its intent is committed', async () => {
+    writeTree(path.join(dir, 'root'), manyFiles(60));
+    const scan = afterScan(60);
+    const proxy = await intentCheckingProxy(ledgerFile, () => scan.walked);
+    const client = new FilesClient({ baseUrl: proxy.url, apiKey: TEST_KEY, requestsPerMinute: 100_000 });
+    try {
+      const report = await reconcile({ config: config(4), ledger, remote: client, logger: silentLogger(), onProgress: scan.onProgress });
+      expect(report.uploaded).toBe(60);
+      expect(proxy.arrivals).toHaveLength(60);
+      expect(proxy.arrivals.filter((a) => a.committedIntents !== 1)).toEqual([]);
+    } finally {
+      await client.close();
+      await proxy.close();
+    }
+  });
+
+  it('a run stopped with intents written ahead removes the ones whose uploads never left', async () => {
+    writeTree(path.join(dir, 'root'), manyFiles(80));
+    const scan = afterScan(80);
+    const stop = new AbortController();
+    // The first two uploads wait for the whole scan; the third (which wrote the queued uploads'
+    // intents ahead) stops the run, so those intents are never taken.
+    let arrived = 0;
+    const proxy = await intentCheckingProxy(ledgerFile, () => {
+      if (++arrived === 3) stop.abort();
+      return scan.walked;
+    });
+    const client = new FilesClient({ baseUrl: proxy.url, apiKey: TEST_KEY, requestsPerMinute: 100_000 });
+    try {
+      const report = await reconcile({
+        config: config(2),
+        ledger,
+        remote: client,
+        logger: silentLogger(),
+        stop: stop.signal,
+        onProgress: scan.onProgress,
+      });
+      expect(report.interrupted).toBeTruthy();
+      expect(report.uploaded).toBeLessThan(80);
+      // Every upload that left was recorded; no intent outlives the run without its request.
+      expect(ledger.files()).toHaveLength(report.uploaded);
+      expect(ledger.inFlight()).toEqual([]);
+      // The next run uploads the rest.
+      const rest = await reconcile({ config: config(2), ledger, remote: client, logger: silentLogger() });
+      expect(rest.uploaded).toBe(80 - report.uploaded);
+      expect(ledger.inFlight()).toEqual([]);
+    } finally {
+      await client.close();
+      await proxy.close();
+    }
+  });
+});
