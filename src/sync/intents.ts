@@ -128,13 +128,15 @@ export class IntentBatch {
     const offset = clockOffsetMs();
     const batch = this.#aheadCandidates(startedAt, maxBatch - 1);
     this.transactions++;
-    return this.#ledger.transaction(() => {
+    const written = this.#ledger.transaction(() => {
       if (stale !== null) this.#ledger.abandonUpload(stale, 0, startedAt);
       const own = writeIntent(this.#ledger, { action, local, startedAt, clockOffsetMs: offset });
-      for (const next of batch)
-        this.#ahead.set(next, writeIntent(this.#ledger, { action: next, local: next.local, startedAt, clockOffsetMs: offset }));
-      return own;
+      const ahead = batch.map((next) => writeIntent(this.#ledger, { action: next, local: next.local, startedAt, clockOffsetMs: offset }));
+      return { own, ahead };
     });
+    // Only now, committed, may they be handed out: a transaction that threw rolled all of them back.
+    batch.forEach((next, i) => this.#ahead.set(next, written.ahead[i]!));
+    return written.own;
   }
 
   /**

@@ -10,7 +10,9 @@ import type { Emulator } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/log.js';
 import { FilesClient } from '../../src/remote/client.js';
+import { IntentBatch } from '../../src/sync/intents.js';
 import { reconcile } from '../../src/sync/reconcile.js';
+import type { UploadAction } from '../../src/sync/types.js';
 import { TEST_KEY, emulator, tempDir, writeTree } from '../helpers/sync.js';
 
 let emu: Emulator;
@@ -215,5 +217,29 @@ describe('intents written in batches', () => {
       await client.close();
       await proxy.close();
     }
+  });
+});
+
+describe('IntentBatch on a write that fails', () => {
+  const action = (name: string, mimeType: string | null = 'text/plain'): UploadAction => ({
+    path: name,
+    remoteName: name,
+    reason: 'new',
+    replaces: null,
+    local: { path: name, size: 5, mtimeMs: 1, ino: 7, sha256: 'a'.repeat(64), mimeType } as UploadAction['local'],
+  });
+
+  it('hands out no intent of a batch whose transaction rolled back: the next take writes its own, committed', () => {
+    const batch = new IntentBatch(ledger, { maxBatch: 8, settleMs: 0, now: () => 1_000, clockOffsetMs: () => null, mayStart: () => true });
+    const [first, second, broken] = [action('a.txt'), action('b.txt'), action('c.txt', null)];
+    for (const a of [first, second, broken]) batch.queued(a);
+    batch.started(first);
+    // The batch writes b.txt's intent, then fails on c.txt's (NOT NULL mime type): all of it rolls back.
+    expect(() => batch.take(first, first.local)).toThrow();
+    expect(ledger.inFlight()).toHaveLength(0);
+    batch.started(broken); // out of the queue, so that the next batch can commit
+    batch.started(second);
+    const intent = batch.take(second, second.local);
+    expect(ledger.inFlight().map((r) => r.id)).toContain(intent.inFlightId);
   });
 });
