@@ -50,6 +50,7 @@ try {
     idleMs: Number(values['idle-seconds']) * 1000,
     idleStepMs: 15_000,
     readyTimeoutMs: 30 * 60_000,
+    watching: values.watcher !== 'off',
   });
   const mb = (kb: number) => Math.round(kb / 1024);
   console.log(
