@@ -2,11 +2,12 @@
 // by listings of which at most a fixed number run at once, and no state per file, so the watcher's
 // memory and start-up work do not grow with the number of files (issue 13).
 import { watch, type FSWatcher } from 'node:fs';
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
+import { fsCode, type DirChain } from '../local/entry.js';
 import { IGNORE_FILE_NAME } from '../local/filter.js';
-import { fsCode, resolveLink, type DirChain } from '../local/entry.js';
 import type { PathFilter } from '../local/types.js';
+import { childRel, identity, listSubdirs, subdirAt, type ChildContext, type DirRef, type Found } from './dir-children.js';
 import { Slots } from './slots.js';
 
 /** What the tree reports; each is only a hint that a path should be looked at. */
@@ -14,8 +15,10 @@ export type TreeHint = 'change' | 'addDir' | 'unlinkDir';
 
 /** Listings (and the stats beside them) in flight at most: the libuv thread pool's size. */
 export const MAX_LISTINGS = 4;
-/** A directory's events are gathered this long before its subdirectories are listed again. */
+/** A directory's events are gathered this long before the names they carry are looked at. */
 const RESCAN_DELAY_MS = 50;
+/** More names than this in one gathering: one listing of the directory is cheaper than an lstat each. */
+const MAX_NAMES = 64;
 
 /** The root to watch, its filter, and where hints and errors go. */
 export interface DirTreeOptions {
@@ -35,36 +38,26 @@ export interface DirTreeOptions {
 }
 
 /** One watched directory: its watch, identity and the names of its watched subdirectories. */
-interface Node {
-  rel: string;
-  /** The path watched and listed (a followed link's real directory). */
-  abs: string;
-  /** The real directories above it, when links are followed (loop checks). */
-  chain: DirChain | undefined;
-  dev: number;
-  ino: number;
+interface Node extends DirRef {
+  id: string;
   watcher: FSWatcher;
   children: Set<string>;
-  /** Its subdirectories are being listed again (`again`: and once more after that). */
-  rescan: 'idle' | 'waiting' | 'running' | 'again';
-}
-
-/** A subdirectory found by a listing. */
-interface Found {
-  name: string;
-  abs: string;
-  chain: DirChain | undefined;
+  /** Names that events carried since the last look (null: look at every entry). */
+  names: Set<string> | null;
+  /** `again`: events came while a look ran, so one more follows. */
+  look: 'idle' | 'waiting' | 'running' | 'again';
 }
 
 /** The directories under one root, each watched once; `close()` is safe to call twice. */
 export class DirectoryTree {
   private readonly nodes = new Map<string, Node>();
   private readonly slots: Slots;
-  private realRoot: string | null = null;
+  private readonly ctx: ChildContext;
   private closed = false;
 
   constructor(private readonly o: DirTreeOptions) {
     this.slots = new Slots(o.maxListings ?? MAX_LISTINGS);
+    this.ctx = { filter: o.filter, realRoot: null };
   }
 
   /** Directories watched now. */
@@ -77,14 +70,19 @@ export class DirectoryTree {
     let chain: DirChain | undefined;
     if (this.o.followSymlinks) {
       try {
-        this.realRoot = await realpath(this.o.root);
+        this.ctx.realRoot = await realpath(this.o.root);
       } catch (err) {
         this.failed(err);
         return;
       }
-      chain = { real: this.realRoot, parent: undefined };
+      chain = { real: this.ctx.realRoot, parent: undefined };
     }
-    await this.watchTree('', this.o.root, chain);
+    await this.watchTree({ rel: '', abs: this.o.root, chain });
+  }
+
+  /** Events were lost (the kernel's queue overflowed): look at every directory's entries again. */
+  lookAgainEverywhere(): void {
+    for (const node of this.nodes.values()) this.lookSoon(node, null);
   }
 
   close(): void {
@@ -93,62 +91,34 @@ export class DirectoryTree {
     this.nodes.clear();
   }
 
-  /** Watches `rel` and then, a bounded number of listings at a time, every directory under it. */
-  private async watchTree(rel: string, abs: string, chain: DirChain | undefined): Promise<void> {
+  /** Watches `dir` and then, a bounded number of listings at a time, every directory under it. */
+  private async watchTree(dir: DirRef): Promise<void> {
     const found = await this.slots.run(async () => {
-      const node = await this.watchOne(rel, abs, chain);
-      return node ? this.listChildren(node) : null;
+      const node = await this.watchOne(dir);
+      return node ? listSubdirs(node, this.ctx).catch((err: unknown) => this.failed(err)) : null;
     });
     if (!found || this.closed) return;
-    await Promise.all(found.map((f) => this.watchTree(join(rel, f.name), f.abs, f.chain)));
+    await Promise.all(found.map((f) => this.watchTree(f)));
   }
 
   /** Watches one directory before listing it, so that what is created meanwhile has an event. */
-  private async watchOne(rel: string, abs: string, chain: DirChain | undefined): Promise<Node | null> {
-    if (this.closed || this.nodes.has(rel)) return null;
-    let info;
-    try {
-      info = await stat(abs);
-    } catch (err) {
-      return this.failed(err);
-    }
-    if (this.closed || this.nodes.has(rel) || !info.isDirectory()) return null;
+  private async watchOne(dir: DirRef): Promise<Node | null> {
+    if (this.closed || this.nodes.has(dir.rel)) return null;
+    const id = await identity(dir.abs);
+    if (id === null || this.closed || this.nodes.has(dir.rel)) return null;
     let watcher: FSWatcher;
     try {
-      watcher = watch(abs, { persistent: true }, (event, name) => this.onEvent(node, event, name));
+      watcher = watch(dir.abs, { persistent: true }, (event, name) => this.onEvent(node, event, name));
     } catch (err) {
       return this.failed(err);
     }
-    const node: Node = { rel, abs, chain, dev: info.dev, ino: info.ino, watcher, children: new Set(), rescan: 'idle' };
+    const node: Node = { ...dir, id, watcher, children: new Set(), names: new Set(), look: 'idle' };
     watcher.on('error', (err: Error) => {
-      if (this.nodes.get(rel) === node) this.o.onError(err);
+      if (this.nodes.get(dir.rel) === node) this.o.onError(err);
     });
-    this.nodes.set(rel, node);
-    if (rel !== '') this.nodes.get(parentOf(rel))?.children.add(path.posix.basename(rel));
+    this.nodes.set(dir.rel, node);
+    if (dir.rel !== '') this.nodes.get(parentOf(dir.rel))?.children.add(path.posix.basename(dir.rel));
     return node;
-  }
-
-  /** The subdirectories of `node` the sync enters (null when it cannot be read). */
-  private async listChildren(node: Node): Promise<Found[] | null> {
-    let entries;
-    try {
-      entries = await readdir(node.abs, { withFileTypes: true });
-    } catch (err) {
-      return this.failed(err);
-    }
-    const found: Found[] = [];
-    for (const entry of entries) {
-      const rel = join(node.rel, entry.name);
-      const abs = path.join(node.abs, entry.name);
-      if (entry.isDirectory()) {
-        if (this.o.filter(rel, true)) found.push({ name: entry.name, abs, chain: node.chain && { real: abs, parent: node.chain } });
-      } else if (entry.isSymbolicLink() && node.chain && this.realRoot !== null && this.o.filter(rel, true)) {
-        // Followed as the walk follows it: inside the root, no loop (local/entry.ts).
-        const target = await resolveLink(rel, abs, this.realRoot, node.chain);
-        if (target.kind === 'dir') found.push({ name: entry.name, abs: target.real, chain: { real: target.real, parent: node.chain } });
-      }
-    }
-    return found;
   }
 
   /** A raw event: a hint for the path it names; a name created or removed may be a directory. */
@@ -156,81 +126,93 @@ export class DirectoryTree {
     if (this.closed || this.nodes.get(node.rel) !== node) return;
     this.o.onRaw();
     if (typeof name !== 'string' || name === '') return;
-    const rel = join(node.rel, name);
+    const rel = childRel(node.rel, name);
     if (rel === IGNORE_FILE_NAME || this.o.filter(rel, false)) this.o.onHint('change', rel);
-    if (event === 'rename') this.rescanSoon(node);
+    if (event === 'rename') this.lookSoon(node, name);
   }
 
-  /** Lists `node` again soon (coalescing the events of a burst), once at a time. */
-  private rescanSoon(node: Node): void {
-    if (node.rescan === 'running') node.rescan = 'again';
-    if (node.rescan !== 'idle') return;
-    node.rescan = 'waiting';
+  /** Looks at `name` in `node` (null: at every entry) soon, gathering a burst's names, once at a time. */
+  private lookSoon(node: Node, name: string | null): void {
+    if (name === null || node.names === null || node.names.size >= MAX_NAMES) node.names = null;
+    else node.names.add(name);
+    this.schedule(node);
+  }
+
+  private schedule(node: Node): void {
+    if (node.look === 'running') node.look = 'again';
+    if (node.look !== 'idle') return;
+    node.look = 'waiting';
     setTimeout(() => {
-      this.rescan(node).catch((err: unknown) => this.failed(err));
+      this.look(node).catch((err: unknown) => this.failed(err));
     }, RESCAN_DELAY_MS).unref();
   }
 
-  /** Compares `node`'s subdirectories with those watched: watches the new, drops the gone. */
-  private async rescan(node: Node): Promise<void> {
-    node.rescan = 'running';
+  /** Compares the subdirectories the events named with those watched: watches the new, drops the gone. */
+  private async look(node: Node): Promise<void> {
+    node.look = 'running';
+    const names = node.names;
+    node.names = new Set();
     try {
-      const diff = await this.slots.run(() => this.diffChildren(node));
+      const diff = await this.slots.run(() => this.diff(node, names));
       if (diff && !this.closed && this.nodes.get(node.rel) === node) this.apply(node, diff);
     } finally {
-      // Set by rescanSoon while this ran (TypeScript cannot see that an await let it change).
-      const again = (node.rescan as Node['rescan']) === 'again';
-      node.rescan = 'idle';
-      if (again && !this.closed && this.nodes.get(node.rel) === node) this.rescanSoon(node);
+      // Set by lookSoon while this ran (TypeScript cannot see that an await let it change).
+      const again = (node.look as Node['look']) === 'again';
+      node.look = 'idle';
+      if (again && !this.closed && this.nodes.get(node.rel) === node) this.schedule(node);
     }
+  }
+
+  /** Subdirectories among `names` (null: all entries) that appeared, and watched ones gone or replaced. */
+  private async diff(node: Node, names: Set<string> | null): Promise<{ added: Found[]; gone: string[] } | null> {
+    if (this.closed || this.nodes.get(node.rel) !== node) return null;
+    const found: (Found | null)[] = [];
+    try {
+      if (names === null) found.push(...(await listSubdirs(node, this.ctx)));
+      // One at a time: the slot stands for one file system call in flight.
+      else for (const name of names) found.push(await subdirAt(node, name, this.ctx));
+    } catch (err) {
+      return this.failed(err);
+    }
+    const seen = new Set<string>();
+    const added: Found[] = [];
+    const gone: string[] = [];
+    for (const f of found) {
+      if (!f) continue;
+      seen.add(f.name);
+      const child = this.nodes.get(f.rel);
+      if (!child) added.push(f);
+      else if ((await identity(f.abs)) !== child.id) {
+        gone.push(f.name);
+        added.push(f);
+      }
+    }
+    for (const name of names ?? node.children) if (node.children.has(name) && !seen.has(name)) gone.push(name);
+    return { added, gone };
   }
 
   private apply(node: Node, diff: { added: Found[]; gone: string[] }): void {
     for (const name of diff.gone) {
-      this.unwatch(join(node.rel, name));
-      this.o.onHint('unlinkDir', join(node.rel, name));
+      this.unwatch(childRel(node.rel, name));
+      this.o.onHint('unlinkDir', childRel(node.rel, name));
     }
     // addDir once the new directory's whole subtree is watched: the daemon then lists its files,
     // and any file created after its directory's watch has an event of its own.
     for (const f of diff.added) {
-      const rel = join(node.rel, f.name);
-      this.watchTree(rel, f.abs, f.chain).then(
+      this.watchTree(f).then(
         () => {
-          if (!this.closed && this.nodes.has(rel)) this.o.onHint('addDir', rel);
+          if (!this.closed && this.nodes.has(f.rel)) this.o.onHint('addDir', f.rel);
         },
         (err: unknown) => this.failed(err),
       );
     }
   }
 
-  /** The subdirectories that appeared and those gone (or replaced: another inode) since last seen. */
-  private async diffChildren(node: Node): Promise<{ added: Found[]; gone: string[] } | null> {
-    if (this.closed || this.nodes.get(node.rel) !== node) return null;
-    const found = await this.listChildren(node);
-    if (!found) return null;
-    const names = new Set(found.map((f) => f.name));
-    const gone = [...node.children].filter((name) => !names.has(name));
-    const added: Found[] = [];
-    for (const f of found) {
-      const child = this.nodes.get(join(node.rel, f.name));
-      if (!child) {
-        added.push(f);
-        continue;
-      }
-      const now = await stat(f.abs).catch(() => null);
-      if (now && (now.ino !== child.ino || now.dev !== child.dev)) {
-        gone.push(f.name);
-        added.push(f);
-      }
-    }
-    return { added, gone };
-  }
-
   /** Stops watching `rel` and everything under it. */
   private unwatch(rel: string): void {
     const node = this.nodes.get(rel);
     if (!node) return;
-    for (const name of node.children) this.unwatch(join(rel, name));
+    for (const name of node.children) this.unwatch(childRel(rel, name));
     node.watcher.close();
     this.nodes.delete(rel);
     if (rel !== '') this.nodes.get(parentOf(rel))?.children.delete(path.posix.basename(rel));
@@ -244,10 +226,6 @@ export class DirectoryTree {
     }
     return null;
   }
-}
-
-function join(parent: string, name: string): string {
-  return parent === '' ? name : `${parent}/${name}`;
 }
 
 function parentOf(rel: string): string {

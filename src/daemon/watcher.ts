@@ -136,7 +136,10 @@ export class TreeWatcher {
     setImmediate(() => {
       const events = this.burst;
       this.burst = 0;
-      if (events >= this.queueSize && !this.closed) this.o.onOverflow?.(events);
+      if (events < this.queueSize || this.closed) return;
+      // A lost event may have named a new directory: look at every directory's entries again.
+      this.tree?.lookAgainEverywhere();
+      this.o.onOverflow?.(events);
     });
   }
 

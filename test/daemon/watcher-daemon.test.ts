@@ -8,6 +8,8 @@ import type { Emulator } from '../../src/emulator/index.js';
 import { daemonSetup, daemonStatus, remoteFiles, startDaemon, tearDown, waitForMirror } from '../helpers/daemon.js';
 import { emulator, sha256, waitFor, writeTree, type SyncSetup } from '../helpers/sync.js';
 
+const queueSize = Number(fs.readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8').trim());
+
 let emu: Emulator | undefined;
 let setup: SyncSetup | undefined;
 afterEach(async () => {
@@ -31,6 +33,31 @@ describe('daemon: the watcher', () => {
     await waitForMirror(emu, setup, 'the file made later');
     expect(remoteFiles(emu).get('d1∕d2∕d3∕d4∕d5∕late.txt')).toBe(sha256('late'));
   }, 60_000);
+
+  it.skipIf(!(queueSize > 0 && queueSize <= 200_000))(
+    'watches a folder whose creation the kernel dropped (inotify queue overflow)',
+    async () => {
+      emu = await emulator();
+      setup = daemonSetup(emu);
+      writeTree(setup.root, { 'noise-a.txt': 'a', 'noise-b.txt': 'b' });
+      const daemon = await startDaemon(setup, { args: ['--log-format', 'json'] });
+      await waitForMirror(emu, setup, 'the first reconciliation');
+      // As in inotify-overflow.test.ts: a stopped daemon's queue overflows and drops what follows.
+      const files = [path.join(setup.root, 'noise-a.txt'), path.join(setup.root, 'noise-b.txt')];
+      process.kill(daemon.pid, 'SIGSTOP');
+      try {
+        const now = new Date();
+        for (let i = 0; i < queueSize + 1000; i++) fs.utimesSync(files[i % 2]!, now, now);
+        fs.mkdirSync(path.join(setup.root, 'late'));
+      } finally {
+        process.kill(daemon.pid, 'SIGCONT');
+      }
+      await waitFor(async () => (await daemonStatus(setup!)).watcher.directories === 2, 'the folder watched after the overflow');
+      fs.writeFileSync(path.join(setup.root, 'late/after.txt'), 'after');
+      await waitFor(() => remoteFiles(emu!).get('late∕after.txt') === sha256('after'), 'late/after.txt uploaded', 20_000);
+    },
+    120_000,
+  );
 
   it('with followSymlinks, syncs a change under a linked folder at once under both paths', async () => {
     emu = await emulator();

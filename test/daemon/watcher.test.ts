@@ -28,16 +28,18 @@ afterEach(async () => {
  * Counts the file system calls in flight that list or stat (node:fs/promises, which the watcher and
  * the libraries it may use import; `syncBuiltinESMExports` carries the wrappers into ES imports).
  */
-function countFsCalls(): { peak: () => number; calls: () => number } {
+function countFsCalls(): { peak: () => number; calls: () => number; listed: string[] } {
   const names = ['readdir', 'opendir', 'lstat', 'stat', 'realpath'] as const;
   const saved = names.map((name) => [name, fsp[name]] as const);
   let inFlight = 0;
   let peak = 0;
   let calls = 0;
+  const listed: string[] = [];
   for (const [name, original] of saved) {
     (fsp as unknown as Record<string, unknown>)[name] = async (...args: unknown[]) => {
       inFlight++;
       calls++;
+      if (name === 'readdir' || name === 'opendir') listed.push(String(args[0]));
       peak = Math.max(peak, inFlight);
       try {
         return await (original as (...a: unknown[]) => Promise<unknown>)(...args);
@@ -51,7 +53,7 @@ function countFsCalls(): { peak: () => number; calls: () => number } {
     for (const [name, original] of saved) (fsp as unknown as Record<string, unknown>)[name] = original;
     syncBuiltinESMExports();
   };
-  return { peak: () => peak, calls: () => calls };
+  return { peak: () => peak, calls: () => calls, listed };
 }
 
 function startWatcher(dir: string) {
@@ -92,6 +94,24 @@ describe('watcher', () => {
     expect(fsCalls.calls()).toBeLessThan(3_000);
     expect(watcher!.status().directories).toBe(1 + 30 + 30 * 9);
   }, 90_000);
+
+  it('looks at the names an event carries, not at every entry of their directory', async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-watcher-'));
+    const big = path.join(root, 'big');
+    fs.mkdirSync(big);
+    for (let f = 0; f < 2000; f++) fs.writeFileSync(path.join(big, `f${f}.txt`), 'x');
+    const hints = startWatcher(root);
+    await waitFor(watching, 'the watcher ready');
+    const fsCalls = countFsCalls();
+    // An editor's save (write a temp file, rename it over the old one), then a new folder.
+    fs.writeFileSync(path.join(big, 'f1.txt.tmp'), 'saved');
+    fs.renameSync(path.join(big, 'f1.txt.tmp'), path.join(big, 'f1.txt'));
+    fs.mkdirSync(path.join(big, 'sub'));
+    await waitFor(() => hints.some(([k, r]) => k === 'addDir' && r === 'big/sub'), 'addDir big/sub');
+    expect(hints).toContainEqual(['change', 'big/f1.txt']);
+    expect(fsCalls.listed.filter((p) => path.resolve(p) === big)).toEqual([]);
+    expect(fsCalls.calls()).toBeLessThan(20);
+  });
 
   it('watches a deeply nested new directory, whose file created right after it is covered', async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-watcher-'));
