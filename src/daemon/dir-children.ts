@@ -57,10 +57,10 @@ export async function subdirAt(dir: DirRef, name: string, ctx: ChildContext): Pr
   return classify(dir, name, info, ctx);
 }
 
-/** dev:ino of a directory now (null when gone), to tell a replaced directory from the one watched. */
+/** dev:ino of a directory now (null when gone or no directory), to tell a replaced one from the one watched. */
 export async function identity(abs: string): Promise<string | null> {
   const info = await stat(abs).catch(() => null);
-  return info ? `${info.dev}:${info.ino}` : null;
+  return info?.isDirectory() ? `${info.dev}:${info.ino}` : null;
 }
 
 interface TypeOf {

@@ -103,22 +103,27 @@ export class DirectoryTree {
 
   /** Watches one directory before listing it, so that what is created meanwhile has an event. */
   private async watchOne(dir: DirRef): Promise<Node | null> {
-    if (this.closed || this.nodes.has(dir.rel)) return null;
+    if (this.closed || this.nodes.has(dir.rel) || !this.parentWatched(dir.rel)) return null;
     const id = await identity(dir.abs);
-    if (id === null || this.closed || this.nodes.has(dir.rel)) return null;
+    // Gone, or its parent dropped meanwhile (removed or moved): nothing to watch here.
+    if (id === null || this.closed || this.nodes.has(dir.rel) || !this.parentWatched(dir.rel)) return null;
     let watcher: FSWatcher;
     try {
       watcher = watch(dir.abs, { persistent: true }, (event, name) => this.onEvent(node, event, name));
     } catch (err) {
       return this.failed(err);
     }
-    const node: Node = { ...dir, id, watcher, children: new Set(), names: new Set(), look: 'idle' };
+    const node: Node = { rel: dir.rel, abs: dir.abs, chain: dir.chain, id, watcher, children: new Set(), names: new Set(), look: 'idle' };
     watcher.on('error', (err: Error) => {
       if (this.nodes.get(dir.rel) === node) this.o.onError(err);
     });
     this.nodes.set(dir.rel, node);
     if (dir.rel !== '') this.nodes.get(parentOf(dir.rel))?.children.add(path.posix.basename(dir.rel));
     return node;
+  }
+
+  private parentWatched(rel: string): boolean {
+    return rel === '' || this.nodes.has(parentOf(rel));
   }
 
   /** A raw event: a hint for the path it names; a name created or removed may be a directory. */

@@ -64,9 +64,10 @@ describe('daemon: the watcher', () => {
     setup = daemonSetup(emu, { followSymlinks: true });
     writeTree(setup.root, { 'real/a.txt': 'alpha' });
     fs.symlinkSync('real', path.join(setup.root, 'link'));
+    fs.symlinkSync('..', path.join(setup.root, 'real/up')); // a loop: never entered
     await startDaemon(setup);
     await waitFor(() => remoteFiles(emu!).get('link∕a.txt') === sha256('alpha'), 'the first reconciliation');
-    expect((await daemonStatus(setup)).watcher.directories).toBe(3); // the root, real, link
+    expect((await daemonStatus(setup)).watcher.directories).toBe(3); // the root, real, link (not up)
 
     fs.writeFileSync(path.join(setup.root, 'real/b.txt'), 'bravo');
     await waitFor(
