@@ -35,6 +35,8 @@ export async function daemonMemory(o: {
   idleMs: number;
   idleStepMs: number;
   readyTimeoutMs: number;
+  /** Wait for "watching" too (default); false with FILES_SYNC_TEST_WATCHER=off, which never logs it. */
+  watching?: boolean;
 }): Promise<DaemonMemory> {
   const [cmd, argv] = pinned(1, process.execPath, [
     CLI,
@@ -64,7 +66,10 @@ export async function daemonMemory(o: {
   child.stderr.on('data', onData);
   const seen = (message: string) => lines.some((l) => l.includes(message));
   try {
-    for (const deadline = performance.now() + o.readyTimeoutMs; !(seen('initial reconciliation done') && seen('"message":"watching'));) {
+    for (
+      const deadline = performance.now() + o.readyTimeoutMs;
+      !(seen('initial reconciliation done') && (o.watching === false || seen('"message":"watching')));
+    ) {
       if (child.exitCode !== null) throw new Error(`the daemon exited ${child.exitCode}: ${lines.slice(-10).join('\n')}`);
       if (performance.now() > deadline)
         throw new Error(`the daemon was not ready after ${o.readyTimeoutMs / 1000} s: ${lines.slice(-10).join('\n')}`);

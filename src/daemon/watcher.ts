@@ -1,19 +1,18 @@
-// The chokidar adapter: watches the sync root through the sync's own filter and turns events into
-// path hints; when watching fails (the inotify limit, too many open files) it says once which limit
-// to raise and by how much, and retries with back-off while the daemon runs on reconciliations.
-import type { Stats } from 'node:fs';
+// The watcher: watches the sync root's directories through the sync's own filter (dir-tree.ts) and
+// turns events into path hints; when watching fails (the inotify limit, too many open files) it says
+// once which limit to raise and by how much, and retries with back-off while the daemon runs on
+// reconciliations.
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
 import { errorMessage } from '../errors.js';
-import { IGNORE_FILE_NAME } from '../local/filter.js';
 import type { PathFilter } from '../local/types.js';
 import type { Logger } from '../log.js';
+import { DirectoryTree } from './dir-tree.js';
 
-/** What chokidar reports; each is only a hint that a path should be looked at. */
+/** What the watcher reports; each is only a hint that a path should be looked at. */
 export type WatchEventKind = 'add' | 'change' | 'unlink' | 'addDir' | 'unlinkDir';
 
-/** `on`: chokidar. Test hooks: `off` never watches; `enospc` fails as if the inotify limit were reached. */
+/** `on`: watch. Test hooks: `off` never watches; `enospc` fails as if the inotify limit were reached. */
 export type WatcherMode = 'on' | 'off' | 'enospc';
 
 /** The tree to watch, its filter, and where hints and errors go. */
@@ -38,6 +37,8 @@ export interface WatcherOptions {
   /** First wait before watching again after a failure (default 30 s), doubling up to `retryMaxMs` (30 min). */
   retryFirstMs?: number;
   retryMaxMs?: number;
+  /** Directory listings in flight at most (default dir-tree.ts MAX_LISTINGS). */
+  maxListings?: number;
 }
 
 /** The watcher's health, for `status`. */
@@ -53,7 +54,7 @@ const LIMIT_CODES = new Set(['ENOSPC', 'EMFILE', 'ENFILE']);
 
 /** Watches one root; `restart` after the root or filter changed; `close()` is safe to call twice. */
 export class TreeWatcher {
-  private fsw: FSWatcher | null = null;
+  private tree: DirectoryTree | null = null;
   private generation = 0;
   private closed = false;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -73,10 +74,11 @@ export class TreeWatcher {
   }
 
   status(): WatcherStatus {
-    return { ...this.health };
+    const directories = this.health.state === 'watching' && this.tree ? this.tree.size : this.health.directories;
+    return { ...this.health, directories };
   }
 
-  /** Starts watching (again); events before chokidar's `ready` may be missed, reconciliation covers them. */
+  /** Starts watching (again); events before every directory is watched may be missed, reconciliation covers them. */
   start(): void {
     if (this.closed) return;
     const gen = ++this.generation;
@@ -94,38 +96,34 @@ export class TreeWatcher {
       queueMicrotask(() => this.fail(gen, err));
       return;
     }
-    const fsw = watch(this.o.root, {
-      ignoreInitial: true,
+    const tree = new DirectoryTree({
+      root: this.o.root,
+      filter: this.o.filter,
       followSymlinks: this.o.followSymlinks,
-      ignored: (p: string, stats?: Stats) => this.ignored(p, stats),
-      ignorePermissionErrors: false,
+      ...(this.o.maxListings !== undefined ? { maxListings: this.o.maxListings } : {}),
+      onHint: (kind, rel) => {
+        if (gen === this.generation) this.o.onEvent(kind, rel);
+      },
+      onRaw: () => {
+        if (gen === this.generation) this.countBurst();
+      },
+      onError: (err) => this.onWatchError(gen, err),
     });
-    this.fsw = fsw;
-    // Directories only are watched (see `ignored`): chokidar reports their own comings and
-    // goings, and the raw inotify events of each watched directory name the files in it.
-    fsw.on('all', (event, p) => {
-      if (gen !== this.generation) return;
-      const rel = this.relative(p);
-      if (rel !== null) this.o.onEvent(event as WatchEventKind, rel);
-    });
-    fsw.on('raw', (_event, filename, details) => {
-      const watchedPath = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
-      if (gen !== this.generation) return;
-      this.countBurst();
-      if (!filename || typeof watchedPath !== 'string') return;
-      const rel = this.relative(path.join(watchedPath, filename));
-      if (rel === null || rel === '') return;
-      if (rel === IGNORE_FILE_NAME || this.o.filter(rel, false)) this.o.onEvent('change', rel);
-    });
-    fsw.on('ready', () => {
-      if (gen !== this.generation || this.health.state === 'failed') return;
-      const directories = Object.keys(fsw.getWatched()).length;
-      const again = this.retryMs !== (this.o.retryFirstMs ?? 30_000);
-      this.health = { state: 'watching', directories, error: null, retryAt: null };
-      this.retryMs = this.o.retryFirstMs ?? 30_000;
-      this.o.logger.info(again ? `watching ${this.o.root} again` : `watching ${this.o.root}`, { directories });
-    });
-    fsw.on('error', (err) => this.onWatchError(gen, err as Error));
+    this.tree = tree;
+    tree.start().then(
+      () => this.ready(gen, tree),
+      (err: unknown) => this.onWatchError(gen, err instanceof Error ? err : new Error(String(err))),
+    );
+  }
+
+  /** Every directory is watched: say so (tests and the bench wait for this line). */
+  private ready(gen: number, tree: DirectoryTree): void {
+    if (gen !== this.generation || this.health.state === 'failed') return;
+    const directories = tree.size;
+    const again = this.retryMs !== (this.o.retryFirstMs ?? 30_000);
+    this.health = { state: 'watching', directories, error: null, retryAt: null };
+    this.retryMs = this.o.retryFirstMs ?? 30_000;
+    this.o.logger.info(again ? `watching ${this.o.root} again` : `watching ${this.o.root}`, { directories });
   }
 
   /**
@@ -138,7 +136,10 @@ export class TreeWatcher {
     setImmediate(() => {
       const events = this.burst;
       this.burst = 0;
-      if (events >= this.queueSize && !this.closed) this.o.onOverflow?.(events);
+      if (events < this.queueSize || this.closed) return;
+      // A lost event may have named a new directory: look at every directory's entries again.
+      this.tree?.lookAgainEverywhere();
+      this.o.onOverflow?.(events);
     });
   }
 
@@ -172,29 +173,9 @@ export class TreeWatcher {
   private stopCurrent(): Promise<void> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    const fsw = this.fsw;
-    this.fsw = null;
-    return fsw ? fsw.close().catch(() => undefined) : Promise.resolve();
-  }
-
-  /**
-   * What chokidar leaves alone: everything but the directories the sync enters. chokidar would
-   * otherwise hold a watcher and its state for every file (about 6 KB each: 600 MB for 100,000
-   * files); the directory's own watch already names each file that changes in it (raw events).
-   */
-  private ignored(p: string, stats?: Stats): boolean {
-    const rel = this.relative(p);
-    if (rel === null) return true;
-    if (rel === '') return false;
-    if (stats) return !stats.isDirectory() || !this.o.filter(rel, true);
-    // Not stated yet: keep it when it could be a directory the sync enters.
-    return !this.o.filter(rel, true);
-  }
-
-  private relative(p: string): string | null {
-    const rel = path.relative(this.o.root, path.resolve(this.o.root, p));
-    if (rel.startsWith('..') || path.isAbsolute(rel)) return null;
-    return rel.split(path.sep).join('/');
+    this.tree?.close();
+    this.tree = null;
+    return Promise.resolve();
   }
 
   private onWatchError(gen: number, err: Error): void {

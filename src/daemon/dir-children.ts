@@ -1,0 +1,81 @@
+// Which entries of a watched directory are directories the watcher enters: all of them by one
+// listing, or one name by one lstat (an event named it), links followed as the walk follows them.
+import { lstat, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fsCode, resolveLink, type DirChain } from '../local/entry.js';
+import type { PathFilter } from '../local/types.js';
+
+/** A directory to watch: its path from the root, the path watched, the real directories above it. */
+export interface DirRef {
+  rel: string;
+  /** The path watched and listed (a followed link's real directory). */
+  abs: string;
+  /** The real directories above it, when links are followed (loop checks); undefined otherwise. */
+  chain: DirChain | undefined;
+}
+
+/** A subdirectory found, and its identity when it was looked at by name. */
+export interface Found extends DirRef {
+  name: string;
+}
+
+/** What the classification needs: the sync's filter and, when links are followed, the real root. */
+export interface ChildContext {
+  filter: PathFilter;
+  realRoot: string | null;
+}
+
+/** `rel` of `name` in the directory `parent`. */
+export function childRel(parent: string, name: string): string {
+  return parent === '' ? name : `${parent}/${name}`;
+}
+
+/** Every subdirectory of `dir` the sync enters (throws what readdir throws). */
+export async function listSubdirs(dir: DirRef, ctx: ChildContext): Promise<Found[]> {
+  const entries = await readdir(dir.abs, { withFileTypes: true });
+  const found: Found[] = [];
+  for (const entry of entries) {
+    const f = await classify(dir, entry.name, entry, ctx);
+    if (f) found.push(f);
+  }
+  return found;
+}
+
+/**
+ * `name` in `dir` by itself: the subdirectory it is, null when it is none (gone, a file, filtered
+ * out), undefined when that cannot be told (the error is thrown to the caller's `failed`).
+ */
+export async function subdirAt(dir: DirRef, name: string, ctx: ChildContext): Promise<Found | null> {
+  let info;
+  try {
+    info = await lstat(path.join(dir.abs, name));
+  } catch (err) {
+    const code = fsCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw err;
+  }
+  return classify(dir, name, info, ctx);
+}
+
+/** dev:ino of a directory now (null when gone or no directory), to tell a replaced one from the one watched. */
+export async function identity(abs: string): Promise<string | null> {
+  const info = await stat(abs).catch(() => null);
+  return info?.isDirectory() ? `${info.dev}:${info.ino}` : null;
+}
+
+interface TypeOf {
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+}
+
+async function classify(dir: DirRef, name: string, type: TypeOf, ctx: ChildContext): Promise<Found | null> {
+  const rel = childRel(dir.rel, name);
+  const abs = path.join(dir.abs, name);
+  if (type.isDirectory()) {
+    return ctx.filter(rel, true) ? { name, rel, abs, chain: dir.chain && { real: abs, parent: dir.chain } } : null;
+  }
+  if (!type.isSymbolicLink() || !dir.chain || ctx.realRoot === null || !ctx.filter(rel, true)) return null;
+  // Followed as the walk follows it: inside the root, no loop (local/entry.ts).
+  const target = await resolveLink(rel, abs, ctx.realRoot, dir.chain);
+  return target.kind === 'dir' ? { name, rel, abs: target.real, chain: { real: target.real, parent: dir.chain } } : null;
+}

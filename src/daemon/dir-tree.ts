@@ -1,0 +1,239 @@
+// The watched directory tree: one fs.watch (one inotify watch) per directory the sync enters, found
+// by listings of which at most a fixed number run at once, and no state per file, so the watcher's
+// memory and start-up work do not grow with the number of files (issue 13).
+import { watch, type FSWatcher } from 'node:fs';
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { fsCode, type DirChain } from '../local/entry.js';
+import { IGNORE_FILE_NAME } from '../local/filter.js';
+import type { PathFilter } from '../local/types.js';
+import { childRel, identity, listSubdirs, subdirAt, type ChildContext, type DirRef, type Found } from './dir-children.js';
+import { Slots } from './slots.js';
+
+/** What the tree reports; each is only a hint that a path should be looked at. */
+export type TreeHint = 'change' | 'addDir' | 'unlinkDir';
+
+/** Listings (and the stats beside them) in flight at most: the libuv thread pool's size. */
+export const MAX_LISTINGS = 4;
+/** A directory's events are gathered this long before the names they carry are looked at. */
+const RESCAN_DELAY_MS = 50;
+/** More names than this in one gathering: one listing of the directory is cheaper than an lstat each. */
+const MAX_NAMES = 64;
+
+/** The root to watch, its filter, and where hints and errors go. */
+export interface DirTreeOptions {
+  /** The sync root (absolute). */
+  root: string;
+  filter: PathFilter;
+  /** Enter symbolic links to directories inside the root, as the walk does (config `followSymlinks`). */
+  followSymlinks: boolean;
+  /** `rel` is relative to the root with POSIX separators. */
+  onHint: (kind: TreeHint, rel: string) => void;
+  /** Every raw event, before it is read (the overflow count). */
+  onRaw: () => void;
+  /** Watching or listing a directory failed (not merely because it vanished). */
+  onError: (err: Error) => void;
+  /** Default MAX_LISTINGS. */
+  maxListings?: number;
+}
+
+/** One watched directory: its watch, identity and the names of its watched subdirectories. */
+interface Node extends DirRef {
+  id: string;
+  watcher: FSWatcher;
+  children: Set<string>;
+  /** Names that events carried since the last look (null: look at every entry). */
+  names: Set<string> | null;
+  /** `again`: events came while a look ran, so one more follows. */
+  look: 'idle' | 'waiting' | 'running' | 'again';
+}
+
+/** The directories under one root, each watched once; `close()` is safe to call twice. */
+export class DirectoryTree {
+  private readonly nodes = new Map<string, Node>();
+  private readonly slots: Slots;
+  private readonly ctx: ChildContext;
+  private closed = false;
+
+  constructor(private readonly o: DirTreeOptions) {
+    this.slots = new Slots(o.maxListings ?? MAX_LISTINGS);
+    this.ctx = { filter: o.filter, realRoot: null };
+  }
+
+  /** Directories watched now. */
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  /** Watches the root and every directory under it; resolves when all are watched. */
+  async start(): Promise<void> {
+    let chain: DirChain | undefined;
+    if (this.o.followSymlinks) {
+      try {
+        this.ctx.realRoot = await realpath(this.o.root);
+      } catch (err) {
+        this.failed(err);
+        return;
+      }
+      chain = { real: this.ctx.realRoot, parent: undefined };
+    }
+    await this.watchTree({ rel: '', abs: this.o.root, chain });
+  }
+
+  /** Events were lost (the kernel's queue overflowed): look at every directory's entries again. */
+  lookAgainEverywhere(): void {
+    for (const node of this.nodes.values()) this.lookSoon(node, null);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const node of this.nodes.values()) node.watcher.close();
+    this.nodes.clear();
+  }
+
+  /** Watches `dir` and then, a bounded number of listings at a time, every directory under it. */
+  private async watchTree(dir: DirRef): Promise<void> {
+    const found = await this.slots.run(async () => {
+      const node = await this.watchOne(dir);
+      return node ? listSubdirs(node, this.ctx).catch((err: unknown) => this.failed(err)) : null;
+    });
+    if (!found || this.closed) return;
+    await Promise.all(found.map((f) => this.watchTree(f)));
+  }
+
+  /** Watches one directory before listing it, so that what is created meanwhile has an event. */
+  private async watchOne(dir: DirRef): Promise<Node | null> {
+    if (this.closed || this.nodes.has(dir.rel) || !this.parentWatched(dir.rel)) return null;
+    const id = await identity(dir.abs);
+    // Gone, or its parent dropped meanwhile (removed or moved): nothing to watch here.
+    if (id === null || this.closed || this.nodes.has(dir.rel) || !this.parentWatched(dir.rel)) return null;
+    let watcher: FSWatcher;
+    try {
+      watcher = watch(dir.abs, { persistent: true }, (event, name) => this.onEvent(node, event, name));
+    } catch (err) {
+      return this.failed(err);
+    }
+    const node: Node = { rel: dir.rel, abs: dir.abs, chain: dir.chain, id, watcher, children: new Set(), names: new Set(), look: 'idle' };
+    watcher.on('error', (err: Error) => {
+      if (this.nodes.get(dir.rel) === node) this.o.onError(err);
+    });
+    this.nodes.set(dir.rel, node);
+    if (dir.rel !== '') this.nodes.get(parentOf(dir.rel))?.children.add(path.posix.basename(dir.rel));
+    return node;
+  }
+
+  private parentWatched(rel: string): boolean {
+    return rel === '' || this.nodes.has(parentOf(rel));
+  }
+
+  /** A raw event: a hint for the path it names; a name created or removed may be a directory. */
+  private onEvent(node: Node, event: string, name: string | Buffer | null): void {
+    if (this.closed || this.nodes.get(node.rel) !== node) return;
+    this.o.onRaw();
+    if (typeof name !== 'string' || name === '') return;
+    const rel = childRel(node.rel, name);
+    if (rel === IGNORE_FILE_NAME || this.o.filter(rel, false)) this.o.onHint('change', rel);
+    if (event === 'rename') this.lookSoon(node, name);
+  }
+
+  /** Looks at `name` in `node` (null: at every entry) soon, gathering a burst's names, once at a time. */
+  private lookSoon(node: Node, name: string | null): void {
+    if (name === null || node.names === null || node.names.size >= MAX_NAMES) node.names = null;
+    else node.names.add(name);
+    this.schedule(node);
+  }
+
+  private schedule(node: Node): void {
+    if (node.look === 'running') node.look = 'again';
+    if (node.look !== 'idle') return;
+    node.look = 'waiting';
+    setTimeout(() => {
+      this.look(node).catch((err: unknown) => this.failed(err));
+    }, RESCAN_DELAY_MS).unref();
+  }
+
+  /** Compares the subdirectories the events named with those watched: watches the new, drops the gone. */
+  private async look(node: Node): Promise<void> {
+    node.look = 'running';
+    const names = node.names;
+    node.names = new Set();
+    try {
+      const diff = await this.slots.run(() => this.diff(node, names));
+      if (diff && !this.closed && this.nodes.get(node.rel) === node) this.apply(node, diff);
+    } finally {
+      // Set by lookSoon while this ran (TypeScript cannot see that an await let it change).
+      const again = (node.look as Node['look']) === 'again';
+      node.look = 'idle';
+      if (again && !this.closed && this.nodes.get(node.rel) === node) this.schedule(node);
+    }
+  }
+
+  /** Subdirectories among `names` (null: all entries) that appeared, and watched ones gone or replaced. */
+  private async diff(node: Node, names: Set<string> | null): Promise<{ added: Found[]; gone: string[] } | null> {
+    if (this.closed || this.nodes.get(node.rel) !== node) return null;
+    const found: (Found | null)[] = [];
+    try {
+      if (names === null) found.push(...(await listSubdirs(node, this.ctx)));
+      // One at a time: the slot stands for one file system call in flight.
+      else for (const name of names) found.push(await subdirAt(node, name, this.ctx));
+    } catch (err) {
+      return this.failed(err);
+    }
+    const seen = new Set<string>();
+    const added: Found[] = [];
+    const gone: string[] = [];
+    for (const f of found) {
+      if (!f) continue;
+      seen.add(f.name);
+      const child = this.nodes.get(f.rel);
+      if (!child) added.push(f);
+      else if ((await identity(f.abs)) !== child.id) {
+        gone.push(f.name);
+        added.push(f);
+      }
+    }
+    for (const name of names ?? node.children) if (node.children.has(name) && !seen.has(name)) gone.push(name);
+    return { added, gone };
+  }
+
+  private apply(node: Node, diff: { added: Found[]; gone: string[] }): void {
+    for (const name of diff.gone) {
+      this.unwatch(childRel(node.rel, name));
+      this.o.onHint('unlinkDir', childRel(node.rel, name));
+    }
+    // addDir once the new directory's whole subtree is watched: the daemon then lists its files,
+    // and any file created after its directory's watch has an event of its own.
+    for (const f of diff.added) {
+      this.watchTree(f).then(
+        () => {
+          if (!this.closed && this.nodes.has(f.rel)) this.o.onHint('addDir', f.rel);
+        },
+        (err: unknown) => this.failed(err),
+      );
+    }
+  }
+
+  /** Stops watching `rel` and everything under it. */
+  private unwatch(rel: string): void {
+    const node = this.nodes.get(rel);
+    if (!node) return;
+    for (const name of node.children) this.unwatch(childRel(rel, name));
+    node.watcher.close();
+    this.nodes.delete(rel);
+    if (rel !== '') this.nodes.get(parentOf(rel))?.children.delete(path.posix.basename(rel));
+  }
+
+  /** A directory that vanished meanwhile is no error (its parent's events tell); others are. */
+  private failed(err: unknown): null {
+    const code = fsCode(err);
+    if (!this.closed && code !== 'ENOENT' && code !== 'ENOTDIR') {
+      this.o.onError(err instanceof Error ? err : new Error(String(err)));
+    }
+    return null;
+  }
+}
+
+function parentOf(rel: string): string {
+  const i = rel.lastIndexOf('/');
+  return i < 0 ? '' : rel.slice(0, i);
+}
