@@ -4,11 +4,11 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
+import PQueue from 'p-queue';
 import { fsCode, type DirChain } from '../local/entry.js';
 import { IGNORE_FILE_NAME } from '../local/filter.js';
 import type { PathFilter } from '../local/types.js';
 import { childRel, identity, listSubdirs, subdirAt, type ChildContext, type DirRef, type Found } from './dir-children.js';
-import { Slots } from './slots.js';
 
 /** What the tree reports; each is only a hint that a path should be looked at. */
 export type TreeHint = 'change' | 'addDir' | 'unlinkDir';
@@ -51,12 +51,13 @@ interface Node extends DirRef {
 /** The directories under one root, each watched once; `close()` is safe to call twice. */
 export class DirectoryTree {
   private readonly nodes = new Map<string, Node>();
-  private readonly slots: Slots;
+  /** Listings and the stats beside them: at most `maxListings` run at once, in arrival order. */
+  private readonly slots: PQueue;
   private readonly ctx: ChildContext;
   private closed = false;
 
   constructor(private readonly o: DirTreeOptions) {
-    this.slots = new Slots(o.maxListings ?? MAX_LISTINGS);
+    this.slots = new PQueue({ concurrency: Math.max(1, o.maxListings ?? MAX_LISTINGS) });
     this.ctx = { filter: o.filter, realRoot: null };
   }
 
@@ -93,7 +94,7 @@ export class DirectoryTree {
 
   /** Watches `dir` and then, a bounded number of listings at a time, every directory under it. */
   private async watchTree(dir: DirRef): Promise<void> {
-    const found = await this.slots.run(async () => {
+    const found = await this.slots.add(async () => {
       const node = await this.watchOne(dir);
       return node ? listSubdirs(node, this.ctx).catch((err: unknown) => this.failed(err)) : null;
     });
@@ -158,7 +159,7 @@ export class DirectoryTree {
     const names = node.names;
     node.names = new Set();
     try {
-      const diff = await this.slots.run(() => this.diff(node, names));
+      const diff = await this.slots.add(() => this.diff(node, names));
       if (diff && !this.closed && this.nodes.get(node.rel) === node) this.apply(node, diff);
     } finally {
       // Set by lookSoon while this ran (TypeScript cannot see that an await let it change).

@@ -1,6 +1,6 @@
 // The daemon's watch on the sync root itself: a cheap stat every couple of seconds that notices a
 // root replaced (another device or inode), moved away, deleted or back after an unmount, which
-// chokidar does not report (inotify's self events on the watched root are not exposed).
+// the watcher does not report (inotify's self events on the watched root are not exposed).
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../errors.js';
