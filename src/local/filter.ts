@@ -2,10 +2,10 @@
 // include/exclude globs, the root's `.filesyncignore`, and the state directory.
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import ignore from 'ignore';
 import picomatch from 'picomatch';
 import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
+import { IgnoreRules } from './ignore-rules.js';
 import { readRootFile } from './rootfile.js';
 import type { FilterOptions, PathFilter } from './types.js';
 
@@ -91,10 +91,8 @@ function ignoreFileRules(text: string | undefined): string[] {
  * Paths are relative, POSIX separators, no leading `./`; the root itself is never asked about.
  */
 export function createFilter(options: FilterOptions): PathFilter {
-  const rules = ignore({ ignorecase: false })
-    .add([...DEFAULT_EXCLUDES])
-    .add([...options.exclude])
-    .add(ignoreFileRules(options.ignoreFile));
+  // Bounded: `ignore` alone would remember an answer for every path ever asked (ignore-rules.ts).
+  const rules = new IgnoreRules([DEFAULT_EXCLUDES, options.exclude, ignoreFileRules(options.ignoreFile)]);
   const included = options.include.length > 0 ? includeMatcher(options.include) : undefined;
   const stateDir = normaliseStateDir(options.stateDirInRoot);
   const stateDirPrefix = stateDir === undefined ? undefined : `${stateDir}/`;
