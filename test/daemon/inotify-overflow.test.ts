@@ -5,7 +5,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
-import { daemonSetup, remoteFiles, startDaemon, tearDown, waitForMirror } from '../helpers/daemon.js';
+import {
+  INOTIFY_QUEUE_SIZE,
+  daemonSetup,
+  overflowWhileStopped,
+  remoteFiles,
+  startDaemon,
+  tearDown,
+  waitForMirror,
+} from '../helpers/daemon.js';
 import { emulator, sha256, waitFor, writeTree, type SyncSetup } from '../helpers/sync.js';
 
 let emu: Emulator | undefined;
@@ -15,10 +23,8 @@ afterEach(async () => {
   emu = setup = undefined;
 });
 
-const queueSize = Number(fs.readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8').trim());
-
 describe('daemon: the kernel drops events', () => {
-  it.skipIf(!(queueSize > 0 && queueSize <= 200_000))(
+  it.skipIf(!(INOTIFY_QUEUE_SIZE > 0 && INOTIFY_QUEUE_SIZE <= 200_000))(
     'reconciles after an inotify queue overflow and syncs the change whose event was lost',
     async () => {
       emu = await emulator();
@@ -27,17 +33,9 @@ describe('daemon: the kernel drops events', () => {
       const daemon = await startDaemon(setup, { args: ['--log-format', 'json'] });
       await waitForMirror(emu, setup, 'the first reconciliation');
 
-      // A stopped daemon reads no events: the kernel's queue fills with attribute changes (alternating
-      // files, so the kernel cannot merge them), overflows, and drops the creation of late.txt.
-      const files = [path.join(setup.root, 'noise-a.txt'), path.join(setup.root, 'noise-b.txt')];
-      process.kill(daemon.pid, 'SIGSTOP');
-      try {
-        const now = new Date();
-        for (let i = 0; i < queueSize + 1000; i++) fs.utimesSync(files[i % 2]!, now, now);
-        fs.writeFileSync(path.join(setup.root, 'late.txt'), 'late');
-      } finally {
-        process.kill(daemon.pid, 'SIGCONT');
-      }
+      // A stopped daemon reads no events: the kernel's queue fills with attribute changes,
+      // overflows, and drops the creation of late.txt.
+      overflowWhileStopped(daemon.pid, setup.root, () => fs.writeFileSync(path.join(setup!.root, 'late.txt'), 'late'));
       await waitFor(() => remoteFiles(emu!).get('late.txt') === sha256('late'), 'late.txt uploaded', 20_000);
       expect(daemon.count(/"message":"the kernel dropped file events/)).toBe(1);
       await waitForMirror(emu, setup, 'the folder after the overflow');

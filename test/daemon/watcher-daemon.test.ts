@@ -5,10 +5,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
-import { daemonSetup, daemonStatus, remoteFiles, startDaemon, tearDown, waitForMirror } from '../helpers/daemon.js';
+import {
+  INOTIFY_QUEUE_SIZE,
+  daemonSetup,
+  daemonStatus,
+  overflowWhileStopped,
+  remoteFiles,
+  startDaemon,
+  tearDown,
+  waitForMirror,
+} from '../helpers/daemon.js';
 import { emulator, sha256, waitFor, writeTree, type SyncSetup } from '../helpers/sync.js';
-
-const queueSize = Number(fs.readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8').trim());
 
 let emu: Emulator | undefined;
 let setup: SyncSetup | undefined;
@@ -34,7 +41,7 @@ describe('daemon: the watcher', () => {
     expect(remoteFiles(emu).get('d1∕d2∕d3∕d4∕d5∕late.txt')).toBe(sha256('late'));
   }, 60_000);
 
-  it.skipIf(!(queueSize > 0 && queueSize <= 200_000))(
+  it.skipIf(!(INOTIFY_QUEUE_SIZE > 0 && INOTIFY_QUEUE_SIZE <= 200_000))(
     'watches a folder whose creation the kernel dropped (inotify queue overflow)',
     async () => {
       emu = await emulator();
@@ -43,15 +50,7 @@ describe('daemon: the watcher', () => {
       const daemon = await startDaemon(setup, { args: ['--log-format', 'json'] });
       await waitForMirror(emu, setup, 'the first reconciliation');
       // As in inotify-overflow.test.ts: a stopped daemon's queue overflows and drops what follows.
-      const files = [path.join(setup.root, 'noise-a.txt'), path.join(setup.root, 'noise-b.txt')];
-      process.kill(daemon.pid, 'SIGSTOP');
-      try {
-        const now = new Date();
-        for (let i = 0; i < queueSize + 1000; i++) fs.utimesSync(files[i % 2]!, now, now);
-        fs.mkdirSync(path.join(setup.root, 'late'));
-      } finally {
-        process.kill(daemon.pid, 'SIGCONT');
-      }
+      overflowWhileStopped(daemon.pid, setup.root, () => fs.mkdirSync(path.join(setup!.root, 'late')));
       await waitFor(async () => (await daemonStatus(setup!)).watcher.directories === 2, 'the folder watched after the overflow');
       fs.writeFileSync(path.join(setup.root, 'late/after.txt'), 'after');
       await waitFor(() => remoteFiles(emu!).get('late∕after.txt') === sha256('after'), 'late/after.txt uploaded', 20_000);

@@ -148,3 +148,30 @@ export function ledgerRows(setup: SyncSetup) {
     ledger.close();
   }
 }
+
+/** The kernel's inotify event queue size (fs.inotify.max_queued_events), or 0 when unknown. */
+export const INOTIFY_QUEUE_SIZE = (() => {
+  try {
+    return Number(fs.readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8').trim()) || 0;
+  } catch {
+    return 0;
+  }
+})();
+
+/**
+ * Overflows the stopped daemon's inotify queue, then does `dropped` (whose events the kernel
+ * drops): attribute changes alternate between two files under `root` so that the kernel cannot
+ * merge them. The daemon is continued whatever happens.
+ */
+export function overflowWhileStopped(pid: number, root: string, dropped: () => void): void {
+  const files = [path.join(root, 'noise-a.txt'), path.join(root, 'noise-b.txt')];
+  for (const f of files) if (!fs.existsSync(f)) fs.writeFileSync(f, path.basename(f));
+  process.kill(pid, 'SIGSTOP');
+  try {
+    const now = new Date();
+    for (let i = 0; i < INOTIFY_QUEUE_SIZE + 1000; i++) fs.utimesSync(files[i % 2]!, now, now);
+    dropped();
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+}
