@@ -17,6 +17,9 @@ export function prepareStatements(db: Database.Database) {
   // The remote ids a reconciliation's listing found, for the merge to join against (per connection,
   // never in the file: a temp table lives as long as the connection and spills to disk, not memory).
   db.exec('CREATE TEMP TABLE IF NOT EXISTS listed_ids (id TEXT PRIMARY KEY, size INTEGER NOT NULL) WITHOUT ROWID');
+  // Its page cache at 2 MB, not the 16 MB default: a million ids (42 MB) would fill that much
+  // memory, while the lookups it serves cost the same from the temp file (BENCHMARKS.md).
+  db.pragma('temp.cache_size = -2000');
   return {
     allFiles: db.prepare(`SELECT ${FILE_COLUMNS} FROM files ORDER BY path`),
     ...listingStatements(db),
