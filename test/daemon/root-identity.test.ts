@@ -72,7 +72,9 @@ describe('daemon: the root replaced or gone', () => {
     await waitForMirror(emu, setup, 'the returned root mirrored');
     // The watcher is re-created after the reconciliation that uploaded back.txt: wait for it.
     await waitFor(async () => (await daemonStatus(setup!)).watcher.state === 'watching', 'the watcher back on the root', 20_000);
-    expect((await daemonStatus(setup)).rootCheck.state).toBe('present');
+    // The watcher may be back first (a reconciliation that succeeded clears the fault and watches
+    // again); the root check sees the root at its next stat, a couple of seconds at most.
+    await waitFor(async () => (await daemonStatus(setup!)).rootCheck.state === 'present', 'the root seen present again', 10_000);
     expect(daemon.child.exitCode).toBeNull();
   });
 
