@@ -32,6 +32,21 @@ export default tseslint.config(
     },
   },
   {
+    // The product's arrays can be as long as the tree; tests and benchmarks build short ones.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          // An array as long as the tree spread into arguments overflows the stack (issue 13).
+          selector:
+            "CallExpression[callee.property.name=/^(push|unshift)$/] > SpreadElement, CallExpression[callee.object.name='Math'] > SpreadElement",
+          message: 'Spreading an array into arguments overflows the stack when it is long: use append() or minOf() from src/arrays.ts.',
+        },
+      ],
+    },
+  },
+  {
     // Tests and benchmarks: long table-driven functions are fine there, and so is reading a JSON
     // answer without declaring its type first; a dropped promise is not.
     files: ['test/**/*.ts', 'bench/**/*.ts', 'torture/**/*.ts'],

@@ -13,6 +13,7 @@ import type { DeleteAction, ExecuteDeps, ExecuteReport, Plan, Progress, UploadAc
 import { applyLedgerOnly } from './ledger-only.js';
 import { uploadOne } from './upload.js';
 import { defaultSleep, regularFileAt } from './waits.js';
+import { append } from '../arrays.js';
 
 /** A torn upload is retried this many times before the path is left for the next run. */
 const MAX_TORN_RETRIES = 3;
@@ -93,7 +94,7 @@ export class Execution {
 
   /** Applies the plan's ledger-only changes and starts listening for `stop`. */
   begin(): void {
-    this.replacedIds.push(...applyLedgerOnly(this.plan, this.deps.ledger, this.now(), this.deps.logger));
+    append(this.replacedIds, applyLedgerOnly(this.plan, this.deps.ledger, this.now(), this.deps.logger));
     this.report.adopted = this.plan.adoptions.length;
     // Each request in flight listens on it (undici), and a few more may still be letting go.
     setMaxListeners(this.deps.concurrency * 2 + 10, this.signal);

@@ -10,6 +10,7 @@ import { findLookalikes } from './lookalikes.js';
 import { AddedContents, type MoveSide } from './moves.js';
 import { DEFAULT_MAX_UPLOAD_ATTEMPTS, matchOrphans } from './orphans.js';
 import type { LedgerView, LocalView, Plan, PlanOptions, RemoteView } from './types.js';
+import { append } from '../arrays.js';
 
 export { ORPHAN_SKEW_MS, uploadSpanMs } from './orphans.js';
 export { AddedContents, pairMoves, type MoveSide } from './moves.js';
@@ -121,8 +122,8 @@ function* mergeSorted(
 
 /** Adds the guard's verdict to a plan (its deletes after the remote side's). */
 export function addJudgement(result: Plan, judged: DeleteJudgement): void {
-  result.deletes.push(...judged.deletes);
-  result.forget.push(...judged.forget);
+  append(result.deletes, judged.deletes);
+  append(result.forget, judged.forget);
   result.held = judged.held;
   result.deletesBlocked = judged.deletesBlocked;
 }
@@ -211,14 +212,17 @@ export function planRemote(input: RemoteInput, result: Plan): { adoptedPaths: Se
       serverOffsetMs: options.serverOffsetMs ?? null,
       maxUploadAttempts: options.maxUploadAttempts ?? DEFAULT_MAX_UPLOAD_ATTEMPTS,
     });
-    result.adoptions.push(...verdict.adoptions);
+    append(result.adoptions, verdict.adoptions);
     for (const a of verdict.adoptions) adoptedPaths.add(a.local.path);
     for (const o of verdict.orphans) result.deletes.push({ fileId: o.fileId, path: o.path, reason: 'orphan', fromLocalDelete: false });
-    result.settledInFlight.push(...verdict.settled);
-    result.unclaimed.push(...verdict.unclaimed);
+    append(result.settledInFlight, verdict.settled);
+    append(result.unclaimed, verdict.unclaimed);
     for (const id of verdict.claimed) owned.add(id);
     for (const c of verdict.unclaimed) unclaimedIds.add(c.fileId);
-    result.unclaimedGone.push(...[...(ledger.unclaimed ?? [])].filter((id) => !remoteById.has(id)));
+    append(
+      result.unclaimedGone,
+      [...(ledger.unclaimed ?? [])].filter((id) => !remoteById.has(id)),
+    );
   }
   for (const file of remote.files) if (!owned.has(file.id) && !unclaimedIds.has(file.id)) result.foreign++;
 

@@ -21,6 +21,7 @@ import { planOptionsFor } from './session.js';
 import type { DeleteReason, ExecuteDeps, ExecuteReport, LedgerView, Plan, PlanOptions, Progress } from './types.js';
 import type { Config } from '../config.js';
 import type { RemoteFiles } from '../remote/types.js';
+import { append } from '../arrays.js';
 
 /** Ledger meta: when a full listing first found no look-alike to hold (see PlanOptions.holdLookalikes). */
 const LOOKALIKES_SETTLED = 'lookalikes_settled_at';
@@ -170,7 +171,7 @@ export async function sweepOrphans(run: Run, deps: ExecuteDeps, result: ExecuteR
   result.deleted += swept.deleted;
   for (const [reason, n] of Object.entries(swept.deletesBy))
     result.deletesBy[reason as DeleteReason] = (result.deletesBy[reason as DeleteReason] ?? 0) + n;
-  result.failedDeletes.push(...swept.failedDeletes);
+  append(result.failedDeletes, swept.failedDeletes);
 }
 
 /** After `ledger restore`: the copies the window finds are recorded as unclaimed, not counted as foreign. */
@@ -190,7 +191,7 @@ export function restoreFindings(run: Run, thePlan: Plan, files: readonly FileMet
   );
   thePlan.foreign = Math.max(0, thePlan.foreign - found.length);
   recordUnclaimed({ ...thePlan, unclaimed: found, unclaimedGone: [] }, ledger, logger, run.now());
-  thePlan.unclaimed.push(...found);
+  append(thePlan.unclaimed, found);
 }
 
 /** What a finished run records in the ledger's meta: the root's identity, the workspace seen, the filter. */

@@ -3,6 +3,7 @@
 import type { InFlightUpload, PendingDelete } from '../ledger/types.js';
 import type { FileMetadata, RemoteFiles } from '../remote/types.js';
 import type { RemoteView } from './plan.js';
+import { minOf } from '../arrays.js';
 
 /** Ids a look-up takes (files-api.md); files a list page holds. */
 export const LOOKUP_BATCH = 100;
@@ -243,7 +244,7 @@ function orphanBound(input: RemoteViewInput): number {
     const offset = row.clockOffsetMs ?? measured;
     return offset === undefined || offset === null ? -Infinity : row.startedAt + offset;
   });
-  return Math.min(...starts) - input.orphanSkewMs;
+  return minOf(starts) - input.orphanSkewMs;
 }
 
 /** The owned ids that still resolve, 100 a request, a few requests at once, read from the ledger a page at a time. */

@@ -3,6 +3,7 @@
 import { escapeText } from '../escape.js';
 import type { Progress } from './types.js';
 import { ALREADY_REMOTE, type Counts, type SyncReport } from './reconcile.js';
+import { append } from '../arrays.js';
 
 /** "1 file", "2 files": a count with its noun, singular or plural. */
 export function plural(n: number, noun: string, nouns = `${noun}s`): string {
@@ -119,18 +120,27 @@ export function summaryLines(r: SyncReport): string[] {
 
 function rawSummaryLines(r: SyncReport): string[] {
   const lines: string[] = [];
-  if (r.dryRun && r.planned) lines.push(...dryRunLines(r, r.planned));
+  if (r.dryRun && r.planned) append(lines, dryRunLines(r, r.planned));
   else {
     lines.push(countsLine(r.counts));
     lines.push(
       `${formatBytes(r.bytesUploaded)} uploaded, ${plural(r.apiRequests, 'API request')}, ${formatDuration(r.finishedAt - r.startedAt)}`,
     );
   }
-  lines.push(...some(r.failed, (f) => `failed: ${f.path}: ${f.reason}`, 50));
-  lines.push(...some(r.skipped, (f) => `skipped: ${f.path}: ${f.reason}`));
+  append(
+    lines,
+    some(r.failed, (f) => `failed: ${f.path}: ${f.reason}`, 50),
+  );
+  append(
+    lines,
+    some(r.skipped, (f) => `skipped: ${f.path}: ${f.reason}`),
+  );
   if (r.held) {
     lines.push(`held: ${plural(r.held.count, 'delete')}: ${r.held.reason}`);
-    lines.push(...some(r.held.paths, (p) => `  held  ${p}`));
+    append(
+      lines,
+      some(r.held.paths, (p) => `  held  ${p}`),
+    );
   }
   if (r.alreadyRemote?.length) lines.push(`held: ${ALREADY_REMOTE(r.alreadyRemote.length)}`);
   if (r.deletesBlocked) lines.push(`no remote file was deleted: ${r.deletesBlocked}`);

@@ -14,6 +14,7 @@ import { decidePath, type GoneRow, type StatUpdate } from './decide.js';
 import type { Execution } from './execute.js';
 import { AddedContents } from './moves.js';
 import type { Plan, PlanOptions, UploadAction } from './types.js';
+import { append } from '../arrays.js';
 
 /** Rows read from the ledger at a time. */
 const PAGE = 1000;
@@ -211,7 +212,7 @@ class Pass {
   flushStats(): void {
     if (this.#stats.length === 0) return;
     if (this.input.exec) this.input.ledger.updateStats(this.#stats);
-    this.input.plan.statUpdates.push(...(this.input.exec ? [] : this.#stats));
+    if (!this.input.exec) append(this.input.plan.statUpdates, this.#stats);
     this.input.plan.unchanged += this.input.exec ? this.#stats.length : 0;
     this.#stats.length = 0;
   }
