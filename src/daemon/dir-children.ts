@@ -30,11 +30,15 @@ export function childRel(parent: string, name: string): string {
   return parent === '' ? name : `${parent}/${name}`;
 }
 
-/** Every subdirectory of `dir` the sync enters (throws what readdir throws). */
+/**
+ * Every subdirectory of `dir` the sync enters (throws what readdir throws). Files are passed over
+ * without a path, a promise or a filter call each: a listing at start-up is mostly files.
+ */
 export async function listSubdirs(dir: DirRef, ctx: ChildContext): Promise<Found[]> {
   const entries = await readdir(dir.abs, { withFileTypes: true });
   const found: Found[] = [];
   for (const entry of entries) {
+    if (!entry.isDirectory() && !entry.isSymbolicLink()) continue;
     const f = await classify(dir, entry.name, entry, ctx);
     if (f) found.push(f);
   }
@@ -57,10 +61,23 @@ export async function subdirAt(dir: DirRef, name: string, ctx: ChildContext): Pr
   return classify(dir, name, info, ctx);
 }
 
-/** dev:ino of a directory now (null when gone or no directory), to tell a replaced one from the one watched. */
-export async function identity(abs: string): Promise<string | null> {
-  const info = await stat(abs).catch(() => null);
-  return info?.isDirectory() ? `${info.dev}:${info.ino}` : null;
+/** A directory's device and inode, to tell a replaced one from the one watched. */
+export interface DirId {
+  dev: number;
+  ino: number;
+}
+
+/** The identity of a directory now: null when it is gone or no directory; throws other errors. */
+export async function identity(abs: string): Promise<DirId | null> {
+  let info;
+  try {
+    info = await stat(abs);
+  } catch (err) {
+    const code = fsCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw err;
+  }
+  return info.isDirectory() ? { dev: info.dev, ino: info.ino } : null;
 }
 
 interface TypeOf {

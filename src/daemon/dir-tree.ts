@@ -5,10 +5,11 @@ import { watch, type FSWatcher } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import PQueue from 'p-queue';
+import { append } from '../arrays.js';
 import { fsCode, type DirChain } from '../local/entry.js';
 import { IGNORE_FILE_NAME } from '../local/filter.js';
 import type { PathFilter } from '../local/types.js';
-import { childRel, identity, listSubdirs, subdirAt, type ChildContext, type DirRef, type Found } from './dir-children.js';
+import { childRel, identity, listSubdirs, subdirAt, type ChildContext, type DirId, type DirRef, type Found } from './dir-children.js';
 
 /** What the tree reports; each is only a hint that a path should be looked at. */
 export type TreeHint = 'change' | 'addDir' | 'unlinkDir';
@@ -37,13 +38,22 @@ export interface DirTreeOptions {
   maxListings?: number;
 }
 
-/** One watched directory: its watch, identity and the names of its watched subdirectories. */
-interface Node extends DirRef {
-  id: string;
+/**
+ * One watched directory: its watch, identity and the names of its watched subdirectories. A tree
+ * holds one per directory for as long as it runs, so it is kept small (issue 13): the path watched
+ * is derived (`absOf`), the sets exist only while they hold something, the identity is two numbers.
+ */
+interface Node extends DirId {
+  rel: string;
+  /** The real directories above and at it, when links are followed (`chain.real` is the path watched). */
+  chain: DirChain | undefined;
   watcher: FSWatcher;
-  children: Set<string>;
-  /** Names that events carried since the last look (null: look at every entry). */
-  names: Set<string> | null;
+  /** Names of the watched subdirectories; undefined while there is none. */
+  children: Set<string> | undefined;
+  /** Names that events carried since the last look; undefined while there is none. */
+  names: Set<string> | undefined;
+  /** Look at every entry at the next look, not only at `names`. */
+  everything: boolean;
   /** `again`: events came while a look ran, so one more follows. */
   look: 'idle' | 'waiting' | 'running' | 'again';
 }
@@ -96,7 +106,7 @@ export class DirectoryTree {
   private async watchTree(dir: DirRef): Promise<void> {
     const found = await this.slots.add(async () => {
       const node = await this.watchOne(dir);
-      return node ? listSubdirs(node, this.ctx).catch((err: unknown) => this.failed(err)) : null;
+      return node ? listSubdirs(dir, this.ctx).catch((err: unknown) => this.failed(err)) : null;
     });
     if (!found || this.closed) return;
     await Promise.all(found.map((f) => this.watchTree(f)));
@@ -105,22 +115,48 @@ export class DirectoryTree {
   /** Watches one directory before listing it, so that what is created meanwhile has an event. */
   private async watchOne(dir: DirRef): Promise<Node | null> {
     if (this.closed || this.nodes.has(dir.rel) || !this.parentWatched(dir.rel)) return null;
-    const id = await identity(dir.abs);
-    // Gone, or its parent dropped meanwhile (removed or moved): nothing to watch here.
-    if (id === null || this.closed || this.nodes.has(dir.rel) || !this.parentWatched(dir.rel)) return null;
+    let id: DirId | null;
     let watcher: FSWatcher;
     try {
-      watcher = watch(dir.abs, { persistent: true }, (event, name) => this.onEvent(node, event, name));
+      id = await identity(dir.abs);
+      // Gone, or its parent dropped meanwhile (removed or moved): nothing to watch here.
+      if (id === null || this.closed || this.nodes.has(dir.rel) || !this.parentWatched(dir.rel)) return null;
+      watcher = watch(dir.abs, { persistent: true });
     } catch (err) {
       return this.failed(err);
     }
-    const node: Node = { rel: dir.rel, abs: dir.abs, chain: dir.chain, id, watcher, children: new Set(), names: new Set(), look: 'idle' };
-    watcher.on('error', (err: Error) => {
-      if (this.nodes.get(dir.rel) === node) this.o.onError(err);
-    });
+    const node: Node = {
+      rel: dir.rel,
+      chain: dir.chain,
+      dev: id.dev,
+      ino: id.ino,
+      watcher,
+      children: undefined,
+      names: undefined,
+      everything: false,
+      look: 'idle',
+    };
+    this.listen(node);
     this.nodes.set(dir.rel, node);
-    if (dir.rel !== '') this.nodes.get(parentOf(dir.rel))?.children.add(path.posix.basename(dir.rel));
+    if (dir.rel !== '') {
+      const parent = this.nodes.get(parentOf(dir.rel));
+      if (parent) (parent.children ??= new Set()).add(path.posix.basename(dir.rel));
+    }
     return node;
+  }
+
+  /** The node's two listeners share one small closure context (the node alone). */
+  private listen(node: Node): void {
+    node.watcher.on('change', (event: string, name: string | Buffer | null) => this.onEvent(node, event, name));
+    node.watcher.on('error', (err: Error) => {
+      if (this.nodes.get(node.rel) === node) this.o.onError(err);
+    });
+  }
+
+  /** The path a node watches and lists: a followed link's real directory, else under the root. */
+  private ref(node: Node): DirRef {
+    const abs = node.rel === '' ? this.o.root : (node.chain?.real ?? path.join(this.o.root, node.rel));
+    return { rel: node.rel, abs, chain: node.chain };
   }
 
   private parentWatched(rel: string): boolean {
@@ -139,8 +175,10 @@ export class DirectoryTree {
 
   /** Looks at `name` in `node` (null: at every entry) soon, gathering a burst's names, once at a time. */
   private lookSoon(node: Node, name: string | null): void {
-    if (name === null || node.names === null || node.names.size >= MAX_NAMES) node.names = null;
-    else node.names.add(name);
+    if (name === null || node.everything || (node.names?.size ?? 0) >= MAX_NAMES) {
+      node.everything = true;
+      node.names = undefined;
+    } else (node.names ??= new Set()).add(name);
     this.schedule(node);
   }
 
@@ -156,8 +194,9 @@ export class DirectoryTree {
   /** Compares the subdirectories the events named with those watched: watches the new, drops the gone. */
   private async look(node: Node): Promise<void> {
     node.look = 'running';
-    const names = node.names;
-    node.names = new Set();
+    const names = node.everything ? null : (node.names ?? new Set<string>());
+    node.names = undefined;
+    node.everything = false;
     try {
       const diff = await this.slots.add(() => this.diff(node, names));
       if (diff && !this.closed && this.nodes.get(node.rel) === node) this.apply(node, diff);
@@ -172,28 +211,30 @@ export class DirectoryTree {
   /** Subdirectories among `names` (null: all entries) that appeared, and watched ones gone or replaced. */
   private async diff(node: Node, names: Set<string> | null): Promise<{ added: Found[]; gone: string[] } | null> {
     if (this.closed || this.nodes.get(node.rel) !== node) return null;
-    const found: (Found | null)[] = [];
-    try {
-      if (names === null) found.push(...(await listSubdirs(node, this.ctx)));
-      // One at a time: the slot stands for one file system call in flight.
-      else for (const name of names) found.push(await subdirAt(node, name, this.ctx));
-    } catch (err) {
-      return this.failed(err);
-    }
+    const dir = this.ref(node);
     const seen = new Set<string>();
     const added: Found[] = [];
     const gone: string[] = [];
-    for (const f of found) {
-      if (!f) continue;
-      seen.add(f.name);
-      const child = this.nodes.get(f.rel);
-      if (!child) added.push(f);
-      else if ((await identity(f.abs)) !== child.id) {
-        gone.push(f.name);
-        added.push(f);
+    try {
+      const found: (Found | null)[] = [];
+      if (names === null) append(found, await listSubdirs(dir, this.ctx));
+      // One at a time: the slot stands for one file system call in flight.
+      else for (const name of names) found.push(await subdirAt(dir, name, this.ctx));
+      for (const f of found) {
+        if (!f) continue;
+        seen.add(f.name);
+        const child = this.nodes.get(f.rel);
+        if (!child) added.push(f);
+        else if (!sameDir(await identity(f.abs), child)) {
+          gone.push(f.name);
+          added.push(f);
+        }
       }
+    } catch (err) {
+      return this.failed(err);
     }
-    for (const name of names ?? node.children) if (node.children.has(name) && !seen.has(name)) gone.push(name);
+    const children = node.children;
+    if (children) for (const name of names ?? children) if (children.has(name) && !seen.has(name)) gone.push(name);
     return { added, gone };
   }
 
@@ -218,10 +259,13 @@ export class DirectoryTree {
   private unwatch(rel: string): void {
     const node = this.nodes.get(rel);
     if (!node) return;
-    for (const name of node.children) this.unwatch(childRel(rel, name));
+    for (const name of node.children ?? []) this.unwatch(childRel(rel, name));
     node.watcher.close();
     this.nodes.delete(rel);
-    if (rel !== '') this.nodes.get(parentOf(rel))?.children.delete(path.posix.basename(rel));
+    if (rel === '') return;
+    const parent = this.nodes.get(parentOf(rel));
+    parent?.children?.delete(path.posix.basename(rel));
+    if (parent?.children?.size === 0) parent.children = undefined;
   }
 
   /** A directory that vanished meanwhile is no error (its parent's events tell); others are. */
@@ -232,6 +276,11 @@ export class DirectoryTree {
     }
     return null;
   }
+}
+
+/** Whether `id` (null: gone) is the directory `node` watches. */
+function sameDir(id: DirId | null, node: Node): boolean {
+  return id !== null && id.dev === node.dev && id.ino === node.ino;
 }
 
 function parentOf(rel: string): string {
