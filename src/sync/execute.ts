@@ -108,9 +108,13 @@ export class Execution {
     return this.fatal !== null || this.deps.signal?.aborted === true || this.report.interrupted;
   }
 
-  /** Resolves when the queue has room for more uploads (the merge waits here, so memory stays flat). */
+  /** Resolves when the queue has room for more jobs (the merge and the deletes wait here, so memory stays flat). */
   async room(): Promise<void> {
     await this.queue.onSizeLessThan(MAX_QUEUED);
+  }
+  /** Jobs waiting in the queue (not yet started). */
+  get queued(): number {
+    return this.queue.size;
   }
 
   /** Queues one upload (counted in the progress totals); ignored once the run has ended. */
@@ -157,10 +161,16 @@ export class Execution {
     return this.report;
   }
 
-  /** The deletes of the plan, then the old copies the uploads replaced. */
+  /** The deletes of the plan, then the old copies the uploads replaced, fed as the queue has room. */
   private async runDeletes(): Promise<void> {
-    this.progress.filesTotal += this.plan.deletes.filter((d) => d.fromLocalDelete).length;
-    for (const action of [...this.plan.deletes, ...this.replacedIds]) this.queue.add(() => this.runDelete(action)).catch(this.stopOn);
+    for (const d of this.plan.deletes) if (d.fromLocalDelete) this.progress.filesTotal++;
+    for (const actions of [this.plan.deletes, this.replacedIds]) {
+      for (const action of actions) {
+        await this.room();
+        if (this.ended) break;
+        this.queue.add(() => this.runDelete(action)).catch(this.stopOn);
+      }
+    }
     await this.queue.onIdle();
   }
 

@@ -1,0 +1,76 @@
+// A large delete is fed to the queue as room frees up, as uploads are (issue 13): a sync allowed
+// to delete 369,521 rows of a re-rooted 1,000,000-file tree queued every one at once and grew to
+// 600 MB. Real parts: a ledger file, the emulator over HTTP; the remote side's deletes are held
+// until the test has looked at the queue.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Emulator } from '../../src/emulator/index.js';
+import { Ledger } from '../../src/ledger/ledger.js';
+import { silentLogger } from '../../src/log.js';
+import { FilesClient } from '../../src/remote/client.js';
+import type { RemoteFiles } from '../../src/remote/types.js';
+import { Execution } from '../../src/sync/execute.js';
+import { emptyPlan } from '../../src/sync/plan.js';
+import { TEST_KEY, emulator, tempDir } from '../helpers/sync.js';
+
+const DELETES = 2_500;
+
+let emu: Emulator;
+let dir: string;
+let ledger: Ledger;
+let client: FilesClient;
+beforeEach(async () => {
+  emu = await emulator();
+  dir = tempDir('fs-delq-');
+  ledger = Ledger.open(path.join(dir, 'ledger.db'));
+  client = new FilesClient({ baseUrl: emu.url, apiKey: TEST_KEY, requestsPerMinute: 1_000_000 });
+});
+afterEach(async () => {
+  ledger.close();
+  await client.close();
+  await emu.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a large delete', () => {
+  it(`keeps at most ${1_000} deletes queued while ${DELETES} wait to be made, and makes them all`, async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let started = 0;
+    const remote: RemoteFiles = {
+      list: (o) => client.list(o),
+      get: (id, o) => client.get(id, o),
+      upload: (file, o) => client.upload(file, o),
+      download: (id, to, o) => client.download(id, to, o),
+      async delete(id, o) {
+        started++;
+        await gate;
+        return client.delete(id, o);
+      },
+    };
+    const plan = emptyPlan();
+    for (let i = 0; i < DELETES; i++)
+      plan.deletes.push({ fileId: `file_gone${i}`, path: `gone/${i}.txt`, reason: 'orphan', fromLocalDelete: false });
+    const exec = new Execution(plan, {
+      root: dir,
+      remote,
+      ledger,
+      logger: silentLogger(),
+      concurrency: 8,
+      maxFileBytes: 1 << 20,
+      settleMs: 0,
+    });
+    exec.begin();
+    const done = exec.finishDeletes();
+    await expect.poll(() => started, { timeout: 10_000 }).toBe(8);
+    expect(exec.queued).toBeLessThanOrEqual(1_000);
+    release();
+    await done;
+    const report = exec.end();
+    // The emulator never had these ids: each delete is answered 404, "already deleted".
+    expect(report.deleted).toBe(DELETES);
+    expect(report.failedDeletes).toEqual([]);
+    expect(started).toBe(DELETES);
+  });
+});
