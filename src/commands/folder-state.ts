@@ -5,12 +5,10 @@ import fs from 'node:fs';
 import type { Config } from '../config.js';
 import { ExitCode } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { walk } from '../local/walk.js';
+import { silentLogger } from '../log.js';
+import { pendingCounts, type PendingCounts } from '../sync/pending.js';
 import { plural } from '../sync/report.js';
-import { plan } from '../sync/plan.js';
-import { buildFilter } from '../local/filter.js';
 import { ALREADY_REMOTE, type SyncReport } from '../sync/reconcile.js';
-import { planOptionsFor } from '../sync/session.js';
 import type { RunRecord } from './runs.js';
 
 /** The folder's state: a word for scripts and the line people read. */
@@ -21,29 +19,13 @@ export interface FolderState {
   toDelete: number;
 }
 
-/** Uploads and deletes a sync would do now, as far as the ledger (not the remote listing) tells. */
-async function pendingWork(config: Config, ledger: Ledger): Promise<{ toUpload: number; toDelete: number }> {
-  const rows = ledger.files();
-  const known = new Map(rows.map((r) => [r.path, r]));
-  const { filter } = await buildFilter(config);
-  const local = await walk(config.root, {
-    filter,
-    followSymlinks: config.followSymlinks,
-    maxFileBytes: config.maxFileBytes,
-    known: (p) => known.get(p),
-  });
-  const p = plan(
-    local,
-    {
-      files: rows,
-      pendingDeletes: ledger.pendingDeletes(),
-      inFlight: [],
-      failures: ledger.failures().filter((f) => !f.retryable),
-    },
-    null,
-    planOptionsFor(config, { now: Date.now() }),
-  );
-  return { toUpload: p.uploads.length, toDelete: p.deletes.length + ledger.pendingDeletes().length };
+/**
+ * Uploads and deletes a sync would do now, as far as the ledger (not the remote listing) tells:
+ * counted by the sync's own streaming pass, so memory does not grow with the tree. Silent: the
+ * sync reports unreadable files, status only counts them.
+ */
+function pendingWork(config: Config, ledger: Ledger): Promise<PendingCounts> {
+  return pendingCounts(config, ledger, silentLogger());
 }
 
 /** Why the last run did not end cleanly, in a few words. */

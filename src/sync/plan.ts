@@ -51,8 +51,8 @@ export function emptyPlan(): Plan {
 }
 
 /**
- * Plans one reconciliation from whole views (the daemon's per-path jobs and delete batches, the
- * dry run of `status`, and the planner's table tests): the remote side, then each path of the
+ * Plans one reconciliation from whole views (the daemon's per-path jobs and delete batches,
+ * the orphan sweep and the planner's table tests): the remote side, then each path of the
  * merge of the walk with the ledger (`decidePath`), then the guard (`judgeDeletes`), as the
  * streaming reconciliation does (sync/stream.ts). Pure: no I/O, no clock (`options.now`).
  * `local` is null when the walk failed; nothing is uploaded or deleted for paths then.

@@ -5,11 +5,9 @@
 import { GuardError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { deferHashFor } from '../local/entry.js';
 import { buildFilter } from '../local/filter.js';
 import { checkRoot } from '../local/root.js';
 import { RootError, SortedWalk } from '../local/walk.js';
-import { judgeDeletes } from './decide.js';
 import { Execution } from './execute.js';
 import { reportOf, type SyncReport } from './outcome.js';
 import { addJudgement, emptyPlan, planRemote } from './plan.js';
@@ -30,9 +28,9 @@ import {
   type Run,
 } from './reconcile-steps.js';
 import { parseRestoreWindow, RESTORE_WINDOW_META_KEY } from './restore-window.js';
-import { executeDepsFor } from './session.js';
+import { executeDepsFor, passScanOptions } from './session.js';
 import type { RemoteSide } from './remote-view.js';
-import { runPass, type PassInput, type PassResult } from './stream.js';
+import { judgePass, runPass, type PassInput, type PassResult } from './stream.js';
 import type { ExecuteReport, LedgerView, Plan, PlanOptions, Progress } from './types.js';
 
 export { ALREADY_REMOTE, type Counts, type SyncReport } from './outcome.js';
@@ -91,15 +89,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   if (pass === null) return recordReport(run, interruptedReport(run, thePlan, exec!, remoteSide.view.files));
 
   for (const skip of pass.skipped) logger.debug('skipped', { path: skip.path, reason: skip.reason });
-  const judged = judgeDeletes({
-    gone: pass.gone,
-    localComplete: walk.complete,
-    remoteComplete: true,
-    localEmpty: pass.found === 0,
-    tracked: run.tracked,
-    added: pass.added,
-    options: planOpts,
-  });
+  const judged = judgePass(pass, walk.complete, { tracked: run.tracked, options: planOpts });
   addJudgement(thePlan, judged);
   // Paths whose copy someone else deleted while the file went too: the execution's ledger-only
   // step ran before the merge, so the guard's forgets are applied here.
@@ -145,17 +135,12 @@ function passInput(
     ledger,
     tracked: run.tracked,
     walk: parts.walk,
-    scan: {
+    scan: passScanOptions(config, ledger, {
       filter: run.filter,
-      followSymlinks: config.followSymlinks,
-      maxFileBytes: config.maxFileBytes,
-      known: () => undefined,
-      // A large new file that cannot be a move is hashed by its upload: read once.
-      deferHash: deferHashFor(ledger, config.maxFileBytes),
       signal: run.scanSignal,
       logger,
       ...(dryRun ? {} : { keepContent: { maxFileBytes: KEEP_FILE_BYTES, remainingBytes: Infinity } }),
-    },
+    }),
     options: parts.planOpts,
     adoptedPaths: parts.adoptedPaths,
     failures: new Map(parts.view.failures.map((f) => [f.path, f])),

@@ -3,6 +3,7 @@
 import { realpathSync } from 'node:fs';
 import type { Config } from '../config.js';
 import type { Ledger } from '../ledger/ledger.js';
+import { deferHashFor, type ScanOptions } from '../local/entry.js';
 import type { PathFilter } from '../local/types.js';
 import { statOne } from '../local/walk.js';
 import type { Logger } from '../log.js';
@@ -35,6 +36,26 @@ export function planOptionsFor(config: Config, moment: PlanMoment): PlanOptions 
     now: moment.now,
     orphanSkewMs: ORPHAN_SKEW_MS,
     ...(moment.serverOffsetMs !== undefined ? { serverOffsetMs: moment.serverOffsetMs } : {}),
+  };
+}
+
+/**
+ * The scan of a reconciliation's pass under `config` (sync, dry run, `status`): the ledger's row
+ * decides what is hashed again (stream.ts passes it per path), and a large new file that cannot
+ * be a move is left for its upload to hash, so it is read once. `extra` adds the filter in force,
+ * the signal, the logger and the bytes to keep for uploads.
+ */
+export function passScanOptions(
+  config: Config,
+  ledger: Ledger,
+  extra: Pick<ScanOptions, 'filter'> & Partial<Pick<ScanOptions, 'signal' | 'logger' | 'keepContent'>>,
+): ScanOptions {
+  return {
+    followSymlinks: config.followSymlinks,
+    maxFileBytes: config.maxFileBytes,
+    known: () => undefined,
+    deferHash: deferHashFor(ledger, config.maxFileBytes),
+    ...extra,
   };
 }
 

@@ -10,7 +10,7 @@ import { takeItem } from '../local/take.js';
 import type { LocalFile, LocalProblem } from '../local/types.js';
 import { forEachConcurrent } from '../local/walk-steps.js';
 import type { Logger } from '../log.js';
-import { decidePath, type GoneRow, type StatUpdate } from './decide.js';
+import { decidePath, judgeDeletes, type DeleteJudgement, type GoneRow, type StatUpdate } from './decide.js';
 import type { Execution } from './execute.js';
 import { AddedContents } from './moves.js';
 import type { Plan, PlanOptions, UploadAction } from './types.js';
@@ -36,8 +36,23 @@ export interface PassInput {
   holds?: ((path: string, size: number) => boolean) | undefined;
   /** Rows in the ledger before the run (none: an initial sync, where no move can be). */
   tracked: number;
-  /** Where uploads go as they are decided; null for a dry run (they are kept in `plan.uploads`). */
+  /**
+   * Where uploads go as they are decided; null for a dry run (they are kept in `plan.uploads`) and
+   * for `status`. Only a pass with an execution writes the ledger (stat-only changes, failures):
+   * with null it writes nothing, so it runs on a ledger opened read-only.
+   */
   exec: Execution | null;
+  /**
+   * With `exec` null: uploads and stat-only changes are counted (`PassResult.uploads`,
+   * `plan.unchanged`), not kept in the plan, so a never-synced million-file tree holds no million
+   * actions just to be counted (`status`).
+   */
+  countOnly?: boolean;
+  /**
+   * The remote side was not read (`status`: no request): the ledger is trusted for what the
+   * workspace holds, every row's id counts as present (`listed` null), as in the daemon's path jobs.
+   */
+  ledgerTrusted?: boolean;
   /** Receives what the pass decides besides uploads: skips, the unchanged count, held paths. */
   plan: Plan;
   /** Remote names whose paths a restore window needs (restore-window.ts); the paths found are kept. */
@@ -51,6 +66,8 @@ export interface PassInput {
 /** What the pass leaves for the guard and the report. */
 export interface PassResult {
   gone: GoneRow[];
+  /** Uploads decided (queued, or planned by a dry run), after the look-alike holds. */
+  uploads: number;
   added: AddedContents;
   /** Files and problems the walk found (an empty root blocks deletes). */
   found: number;
@@ -82,6 +99,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
 class Pass {
   readonly result: PassResult = {
     gone: [],
+    uploads: 0,
     added: new AddedContents(),
     found: 0,
     skipped: [],
@@ -98,6 +116,8 @@ class Pass {
   #walked = 0;
 
   constructor(readonly input: PassInput) {
+    // A programming error, not the user's: counting is for a pass that uploads nothing.
+    if (input.countOnly && input.exec) throw new Error('a counting pass cannot upload');
     const walk = input.walk;
     this.result.bytesHashed = input.bytesHashedBefore ?? 0;
     this.#takeCtx = { options: input.scan, realRoot: walk.opened.realRoot, onUnseenFolder: () => (walk.complete = false) };
@@ -165,7 +185,7 @@ class Pass {
       else if (taken.kind === 'skipped') this.result.skipped.push({ path: pair.path, reason: taken.reason });
     }
     this.#progress();
-    const listed = pair.row ? pair.row.listed : null;
+    const listed = pair.row && !input.ledgerTrusted ? pair.row.listed : null;
     const decision = decidePath({ path: pair.path, local, row: pair.row, listed, failure: input.failures.get(pair.path) }, input.options);
     switch (decision.kind) {
       case 'upload':
@@ -200,20 +220,25 @@ class Pass {
     }
     // Moves pair deleted rows with new content: with no row before the run nothing can be gone.
     if (upload.replaces === null && input.tracked > 0) this.result.added.add(upload.local.sha256);
+    this.result.uploads++;
     if (!input.exec) {
-      input.plan.uploads.push(upload);
+      if (!input.countOnly) input.plan.uploads.push(upload);
       return;
     }
     await input.exec.room();
     input.exec.addUpload(content ? { ...upload, content } : upload);
   }
 
-  /** Commits the stat-only changes gathered so far (a dry run counts them only). */
+  /**
+   * Commits the stat-only changes gathered so far; a dry run keeps them in the plan, a counting
+   * pass counts them as unchanged. Neither writes.
+   */
   flushStats(): void {
     if (this.#stats.length === 0) return;
-    if (this.input.exec) this.input.ledger.updateStats(this.#stats);
-    if (!this.input.exec) append(this.input.plan.statUpdates, this.#stats);
-    this.input.plan.unchanged += this.input.exec ? this.#stats.length : 0;
+    const { exec, countOnly, ledger, plan } = this.input;
+    if (exec) ledger.updateStats(this.#stats);
+    else if (!countOnly) append(plan.statUpdates, this.#stats);
+    plan.unchanged += exec || countOnly ? this.#stats.length : 0;
     this.#stats.length = 0;
   }
 
@@ -221,4 +246,21 @@ class Pass {
     this.#walked++;
     this.input.onProgress?.(this.#walked, this.result.bytesHashed);
   }
+}
+
+/**
+ * Rule 4 over the deletes a finished pass collected (decide.ts `judgeDeletes`): nothing if the
+ * walk missed a folder or found nothing. The remote side counts as complete: a reconciliation read
+ * it whole, and `status` trusts the ledger for it.
+ */
+export function judgePass(pass: PassResult, walkComplete: boolean, input: Pick<PassInput, 'tracked' | 'options'>): DeleteJudgement {
+  return judgeDeletes({
+    gone: pass.gone,
+    localComplete: walkComplete,
+    remoteComplete: true,
+    localEmpty: pass.found === 0,
+    tracked: input.tracked,
+    added: pass.added,
+    options: input.options,
+  });
 }
