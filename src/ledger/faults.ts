@@ -1,5 +1,6 @@
 // Ledger faults, classified once: which SQLite failures mean the ledger file is unusable (fatal for
 // the program, exit 6), which pass (a full disk, a busy database: retried), and what each tells the user.
+import type Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
@@ -95,6 +96,24 @@ export function classifySqliteError(err: unknown, file: string): LedgerError | n
   const kind = typeof code === 'string' ? kindOf(code) : null;
   if (kind === null) return null;
   return new LedgerError(faultMessage(kind, file, errorMessage(err)), kind, { cause: err });
+}
+
+/**
+ * SQLite's own check of the file: [] when it is sound, else what it found. quick_check first (it
+ * finds most damage at a fraction of the cost), then the full integrity_check.
+ */
+export function integrityProblemsOf(db: Database.Database, file: string): string[] {
+  try {
+    for (const pragma of ['quick_check', 'integrity_check']) {
+      const rows = (db.pragma(pragma) as Record<string, string>[]).map((row) => Object.values(row)[0] ?? '');
+      if (rows.length !== 1 || rows[0] !== 'ok') return rows;
+    }
+    return [];
+  } catch (err) {
+    // Damage bad enough to stop the check itself is its finding.
+    if (classifySqliteError(err, file)?.kind === 'corrupt') return [errorMessage(err)];
+    throw err;
+  }
 }
 
 /** Device and inode of a path; null when nothing is there. */

@@ -1,8 +1,7 @@
 // The ledger: a SQLite file that records which remote ids this program owns and for which paths,
 // with a small verb-named API. Every write is one immediate transaction.
 import type Database from 'better-sqlite3';
-import { errorMessage } from '../errors.js';
-import { FaultGuard, LedgerError, classifySqliteError, openFailure } from './faults.js';
+import { FaultGuard, LedgerError, classifySqliteError, integrityProblemsOf, openFailure } from './faults.js';
 import { openDatabase } from './open.js';
 import { LedgerReads } from './reads.js';
 import { prepareStatements } from './statements.js';
@@ -28,6 +27,8 @@ export class Ledger extends LedgerReads {
 
   /** The fault guard every verb runs through (faults.ts). */
   readonly #faults: FaultGuard;
+  /** Inside `allOrNothing`: a verb's writes run bare, since any throw rolls back the whole of it. */
+  #bare = false;
 
   private constructor(file: string, db: Database.Database) {
     super(file, db, prepareStatements(db));
@@ -76,22 +77,9 @@ export class Ledger extends LedgerReads {
     }
   }
 
-  /**
-   * SQLite's own check of the file: [] when it is sound, else what it found. quick_check first (it
-   * finds most damage at a fraction of the cost), then the full integrity_check.
-   */
+  /** SQLite's own check of the file: [] when it is sound, else what it found (faults.ts). */
   integrityProblems(): string[] {
-    try {
-      for (const pragma of ['quick_check', 'integrity_check']) {
-        const rows = (this.db.pragma(pragma) as Record<string, string>[]).map((row) => Object.values(row)[0] ?? '');
-        if (rows.length !== 1 || rows[0] !== 'ok') return rows;
-      }
-      return [];
-    } catch (err) {
-      // Damage bad enough to stop the check itself is its finding.
-      if (classifySqliteError(err, this.file)?.kind === 'corrupt') return [errorMessage(err)];
-      throw err;
-    }
+    return integrityProblemsOf(this.db, this.file);
   }
 
   static {
@@ -113,9 +101,9 @@ export class Ledger extends LedgerReads {
     }
   }
 
-  /** Runs `fn` in one immediate transaction. */
+  /** A verb's writes: one immediate transaction (a savepoint when nested), or bare inside `allOrNothing`. */
   #write<T>(fn: () => T): T {
-    return this.#immediate(fn) as T;
+    return this.#bare ? fn() : (this.#immediate(fn) as T);
   }
 
   /**
@@ -123,7 +111,22 @@ export class Ledger extends LedgerReads {
    * its own transaction runs as a savepoint inside it). For writers that group several writes.
    */
   transaction<T>(fn: () => T): T {
-    return this.#write(fn);
+    return this.#immediate(fn) as T;
+  }
+
+  /**
+   * Runs `fn` in one immediate transaction (a savepoint when nested) whose verbs open no savepoint
+   * of their own (two statements saved a verb): a throw must leave `fn` and rolls back all of it; a
+   * verb's error caught inside may leave half its writes. For groups expected to succeed (deferred.ts).
+   */
+  allOrNothing<T>(fn: () => T): T {
+    const outer = this.#bare;
+    this.#bare = true;
+    try {
+      return this.#immediate(fn) as T;
+    } finally {
+      this.#bare = outer;
+    }
   }
 
   close(): void {
@@ -254,7 +257,6 @@ export class Ledger extends LedgerReads {
     });
   }
 
-  /** A pending delete is done (deleted, or already gone). */
   /**
    * Loads a listing's ids (and sizes) for the merge's join (`filesAfter`): `reset` empties what an
    * earlier listing loaded. A temp table of this connection: memory stays flat whatever the count.
@@ -266,6 +268,7 @@ export class Ledger extends LedgerReads {
     });
   }
 
+  /** A pending delete is done (deleted, or already gone). */
   deleteDone(fileId: string): void {
     this.stmt.removePending.run(fileId);
   }

@@ -1,6 +1,6 @@
 // Ledger writes that may wait a moment: the records of finished uploads, committed in groups.
 
-import type { Ledger } from '../ledger/ledger.js';
+import { LedgerError, type Ledger } from '../ledger/ledger.js';
 
 export interface DeferredWritesOptions {
   /** Commit once this many writes wait (default 256). */
@@ -17,8 +17,10 @@ export interface DeferredWritesOptions {
  * Writes that may be committed a little later than asked, in one transaction per group: the result
  * of an upload, recorded after the request (DESIGN.md rule 3 only needs the intent, written before,
  * to be durable: a crash before the group commits leaves that intent, and the next reconciliation
- * adopts the upload it finds). Each write runs in a savepoint of its own, so one that throws is
- * rolled back alone; its error, or a failed commit, is thrown by the next `flush()` the caller
+ * adopts the upload it finds). A group runs bare (`allOrNothing`: no savepoint per write nor per
+ * verb); when a write throws, the group is rolled back and run again with each write in a
+ * savepoint of its own, so the one that throws is rolled back alone (a write must therefore be
+ * a ledger call that can run twice: nothing but the ledger changes in it). Its error, or a failed commit, is thrown by the next `flush()` the caller
  * makes (the executor flushes before its deletes and at its end).
  *
  * Two commits per uploaded file cost ~60 µs of the ~300 µs a small upload takes; one of them now
@@ -60,6 +62,25 @@ export class DeferredWrites {
     const group = this.#pending;
     if (group.length === 0) return;
     this.#pending = [];
+    try {
+      // The usual case, every write succeeds: one transaction and no savepoint at all.
+      this.#ledger.allOrNothing(() => {
+        for (const write of group) write();
+      });
+      return;
+    } catch (err) {
+      // A fault of the ledger's file (or its commit) would only be met again, and reported twice.
+      if (err instanceof LedgerError) {
+        this.#error ??= err;
+        return;
+      }
+    }
+    // A write threw and the whole group rolled back: again, each write in a savepoint of its own,
+    // so the one that throws is rolled back alone.
+    this.#commitEach(group);
+  }
+
+  #commitEach(group: readonly (() => void)[]): void {
     try {
       this.#ledger.transaction(() => {
         for (const write of group) {
