@@ -24,7 +24,6 @@ export class Ledger extends LedgerReads {
   readonly #immediate: (fn: () => unknown) => unknown;
   /** A deferred transaction: for the temp table only, which takes no lock on the ledger's file. */
   readonly #deferred: (fn: () => unknown) => unknown;
-
   /** The fault guard every verb runs through (faults.ts). */
   readonly #faults: FaultGuard;
   /** Inside `allOrNothing`: a verb's writes run bare, since any throw rolls back the whole of it. */
@@ -148,8 +147,9 @@ export class Ledger extends LedgerReads {
    * `sha256` says the upload hashes what it sends (a large new file, read once).
    */
   beginUpload(intent: UploadIntent): number {
-    const row = { ...intent, clockOffsetMs: intent.clockOffsetMs ?? null, mtimeMs: intent.mtimeMs ?? null, ino: intent.ino ?? null };
-    return Number(this.#written(this.stmt.addInFlight).run(row).lastInsertRowid);
+    const { path, remoteName, size, sha256, mimeType, startedAt, clockOffsetMs = null, mtimeMs = null, ino = null } = intent;
+    const insert = this.#written(this.stmt.addInFlight);
+    return Number(insert.run(path, remoteName, size, sha256, mimeType, startedAt, clockOffsetMs, mtimeMs, ino).lastInsertRowid);
   }
 
   /**
@@ -163,16 +163,15 @@ export class Ledger extends LedgerReads {
     file: StoredFile,
     unknownOutcomes: number,
     now: number,
-  ): {
-    replaced: string | null;
-  } {
+  ): { replaced: string | null } {
     return this.#write(() => {
       const previous = this.fileByPath(content.path);
       const replaced = previous && previous.fileId !== file.id ? previous.fileId : null;
       if (replaced) this.stmt.addPending.run(replaced, content.path, 'replaced', now);
       // An id adopted from a sweep may still sit in pending_deletes: it is wanted now.
       this.stmt.removePending.run(file.id);
-      this.stmt.upsertFile.run({ ...content, fileId: file.id, uploadedAt: file.created_at });
+      const { path, size, mtimeMs, ino, sha256, mimeType, remoteName } = content;
+      this.stmt.upsertFile.run(path, file.id, size, mtimeMs, ino, sha256, mimeType, remoteName, file.created_at);
       this.stmt.clearFailure.run(content.path);
       if (inFlightId !== null) {
         if (unknownOutcomes > 0) this.stmt.keepInFlight.run(unknownOutcomes, file.id, now, inFlightId);

