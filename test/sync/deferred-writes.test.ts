@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
-import { Ledger } from '../../src/ledger/ledger.js';
+import { Ledger, LedgerError } from '../../src/ledger/ledger.js';
 import { DeferredWrites } from '../../src/sync/deferred.js';
 
 let dir: string;
@@ -115,5 +115,22 @@ it('inside allOrNothing a verb opens no savepoint: a later throw rolls back the 
     ).toThrow('inner');
   });
   expect(ledger.files().map((r) => r.path)).toEqual(['a']);
+  expect(ledger.inFlight()).toEqual([]);
+});
+
+it('a ledger fault in a group is not run again: flush throws it once and the listener hears it once', () => {
+  const heard: LedgerError[] = [];
+  ledger.onFault((err) => heard.push(err));
+  const later = new DeferredWrites(ledger);
+  let runs = 0;
+  later.add(() => void ledger.beginUpload(intent('a')));
+  later.add(() => {
+    runs++;
+    throw new LedgerError('the disk is full', 'full');
+  });
+  expect(() => later.flush()).toThrow('the disk is full');
+  expect(runs).toBe(1);
+  expect(heard).toHaveLength(1);
+  // The whole group is rolled back: what it recorded waits for rule 3 (its intents are committed).
   expect(ledger.inFlight()).toEqual([]);
 });
