@@ -20,8 +20,9 @@ export interface DeferredWritesOptions {
  * adopts the upload it finds). A group runs bare (`allOrNothing`: no savepoint per write nor per
  * verb); when a write throws, the group is rolled back and run again with each write in a
  * savepoint of its own, so the one that throws is rolled back alone (a write must therefore be
- * a ledger call that can run twice: nothing but the ledger changes in it). Its error, or a failed commit, is thrown by the next `flush()` the caller
- * makes (the executor flushes before its deletes and at its end).
+ * a ledger call that can run twice: nothing but the ledger changes in it). Its error, or a
+ * failed commit, is thrown by the next `flush()` the caller makes (the executor flushes before
+ * its deletes and at its end). A ledger fault is not run again: the group waits for rule 3.
  *
  * Two commits per uploaded file cost ~60 µs of the ~300 µs a small upload takes; one of them now
  * goes into a group (BENCHMARKS.md).
