@@ -224,8 +224,19 @@ export class DirectoryTree {
         if (!f) continue;
         seen.add(f.name);
         const child = this.nodes.get(f.rel);
-        if (!child) added.push(f);
-        else if (!sameDir(await identity(f.abs), child)) {
+        if (!child) {
+          added.push(f);
+          continue;
+        }
+        let now: DirId | null;
+        try {
+          now = await identity(f.abs);
+        } catch (err) {
+          // This child alone: it stays watched as it is, and the rest of the look goes on.
+          this.failed(err);
+          continue;
+        }
+        if (!sameDir(now, child)) {
           gone.push(f.name);
           added.push(f);
         }
