@@ -67,7 +67,7 @@ export class Execution {
     this.progress = {
       filesDone: 0,
       // Files, not requests: an upload or a removed path is one; old copies and orphans are not.
-      filesTotal: plan.uploads.length + plan.deletes.filter((d) => d.fromLocalDelete).length,
+      filesTotal: plan.uploads.length, // the removed paths join when the deletes start (runDeletes)
       bytesDone: 0,
       bytesTotal: plan.uploads.reduce((sum, u) => sum + u.local.size, 0),
     };

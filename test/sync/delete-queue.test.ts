@@ -10,8 +10,9 @@ import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/log.js';
 import { FilesClient } from '../../src/remote/client.js';
 import type { RemoteFiles } from '../../src/remote/types.js';
-import { Execution } from '../../src/sync/execute.js';
+import { Execution, execute } from '../../src/sync/execute.js';
 import { emptyPlan } from '../../src/sync/plan.js';
+import type { Progress } from '../../src/sync/types.js';
 import { TEST_KEY, emulator, tempDir } from '../helpers/sync.js';
 
 const DELETES = 2_500;
@@ -72,5 +73,23 @@ describe('a large delete', () => {
     expect(report.deleted).toBe(DELETES);
     expect(report.failedDeletes).toEqual([]);
     expect(started).toBe(DELETES);
+  });
+
+  it('counts each removed file once in the progress, when the plan came with its deletes', async () => {
+    const plan = emptyPlan();
+    for (let i = 0; i < 3; i++) plan.deletes.push({ fileId: `file_rm${i}`, path: `rm/${i}.txt`, reason: 'deleted', fromLocalDelete: true });
+    let last: Progress | undefined;
+    const report = await execute(plan, {
+      root: dir,
+      remote: client,
+      ledger,
+      logger: silentLogger(),
+      concurrency: 2,
+      maxFileBytes: 1 << 20,
+      settleMs: 0,
+      onProgress: (p) => (last = { ...p }),
+    });
+    expect(report.deleted).toBe(3);
+    expect(last).toMatchObject({ filesDone: 3, filesTotal: 3 });
   });
 });
