@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { ExitCode } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { silentLogger } from '../log.js';
-import { pendingCounts, type PendingCounts } from '../sync/pending.js';
+import { pendingCounts } from '../sync/pending.js';
 import { plural } from '../sync/report.js';
 import { ALREADY_REMOTE, type SyncReport } from '../sync/reconcile.js';
 import type { RunRecord } from './runs.js';
@@ -17,15 +17,6 @@ export interface FolderState {
   line: string;
   toUpload: number;
   toDelete: number;
-}
-
-/**
- * Uploads and deletes a sync would do now, as far as the ledger (not the remote listing) tells:
- * counted by the sync's own streaming pass, so memory does not grow with the tree. Silent: the
- * sync reports unreadable files, status only counts them.
- */
-function pendingWork(config: Config, ledger: Ledger): Promise<PendingCounts> {
-  return pendingCounts(config, ledger, silentLogger());
 }
 
 /** Why the last run did not end cleanly, in a few words. */
@@ -51,7 +42,7 @@ export async function folderState(
   const none = { toUpload: 0, toDelete: 0 };
   if (!fs.existsSync(config.root))
     return { state: 'root missing', line: `root missing: ${config.root} is not there (unmounted?)`, ...none };
-  const work = await pendingWork(config, ledger);
+  const work = await pendingCounts(config, ledger, silentLogger());
   const todo = `${work.toUpload} to upload, ${work.toDelete} to delete`;
   if (running) return { state: 'syncing', line: `syncing: ${todo} (${running})`, ...work };
   if (run?.outcome === 'interrupted' || (run === null && last?.interrupted)) {

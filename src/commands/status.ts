@@ -47,7 +47,7 @@ export const status: Command = async (context) => {
       toDelete: folder.toDelete,
       tracked: counts,
       failures: failures.map((f) => ({ path: f.path, error: f.error, attempts: f.attempts, retryable: f.retryable })),
-      pendingDeletes: ledger.pendingDeletes().length,
+      pendingDeletes: ledger.pendingDeleteCount(),
       unsettledUploads: ledger.inFlight().length,
       held: last?.held ?? null,
       alreadyRemote: last?.alreadyRemote?.length ?? 0,

@@ -78,6 +78,11 @@ export class LedgerReads {
     return this.stmt.hasSize.get(size) !== undefined;
   }
 
+  /** How many deletes are pending, without reading them. */
+  pendingDeleteCount(): number {
+    return this.stmt.countPending.get() as number;
+  }
+
   pendingDeletes(): PendingDelete[] {
     return this.stmt.allPending.all() as PendingDelete[];
   }

@@ -29,8 +29,8 @@ export function prepareStatements(db: Database.Database) {
     // No index on uploaded_at (a migration would be needed): a scan, but only matching rows come back.
     filesUploadedFrom: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE uploaded_at >= ? ORDER BY path`),
     countFiles: db.prepare('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM files'),
-    // Positional parameters in the two writes made per uploaded file: binding nine named ones from
-    // an object costs ~8 µs more a call than nine positional (measured, better-sqlite3 12).
+    countPending: db.prepare('SELECT count(*) FROM pending_deletes').pluck(),
+    // Positional parameters in the two per-file writes: ~8 µs a call less than nine named ones.
     upsertFile: db.prepare(`INSERT INTO files (path, file_id, size, mtime_ms, ino, sha256, mime_type, remote_name, uploaded_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (path) DO UPDATE SET file_id = excluded.file_id, size = excluded.size, mtime_ms = excluded.mtime_ms,

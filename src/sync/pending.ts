@@ -49,5 +49,5 @@ export async function pendingCounts(config: Config, ledger: Ledger, logger: Logg
     logger,
   });
   const judged = judgePass(pass, walk.complete, { tracked, options });
-  return { toUpload: pass.uploads, toDelete: judged.deletes.length + ledger.pendingDeletes().length };
+  return { toUpload: pass.uploads, toDelete: judged.deletes.length + ledger.pendingDeleteCount() };
 }

@@ -219,10 +219,7 @@ export function planRemote(input: RemoteInput, result: Plan): { adoptedPaths: Se
     append(result.unclaimed, verdict.unclaimed);
     for (const id of verdict.claimed) owned.add(id);
     for (const c of verdict.unclaimed) unclaimedIds.add(c.fileId);
-    append(
-      result.unclaimedGone,
-      [...(ledger.unclaimed ?? [])].filter((id) => !remoteById.has(id)),
-    );
+    for (const id of ledger.unclaimed ?? []) if (!remoteById.has(id)) result.unclaimedGone.push(id);
   }
   for (const file of remote.files) if (!owned.has(file.id) && !unclaimedIds.has(file.id)) result.foreign++;
 
