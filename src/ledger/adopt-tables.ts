@@ -48,7 +48,8 @@ const SCHEMA = `
     path TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL,
     size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ino INTEGER NOT NULL, dev INTEGER NOT NULL, real_path TEXT,
     PRIMARY KEY (path, id)) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS temp.adopt_pairs_id ON adopt_pairs (id);
+  -- The claims index is built once the pairs are in (decide): cheaper than kept up insert by insert.
+  DROP INDEX IF EXISTS temp.adopt_pairs_id;
   -- One row per path with candidates: the id it takes, or NULL when it is ambiguous.
   CREATE TEMP TABLE IF NOT EXISTS adopt_verdict (path TEXT PRIMARY KEY, id TEXT) WITHOUT ROWID;
   DELETE FROM temp.adopt_listed;
@@ -126,14 +127,19 @@ export class AdoptTables {
     return this.#guard.run(() => this.#stmt.worthLooking.get({ path, name }) === 1);
   }
 
-  /** Pairs `path` with every listed file of its name and size; returns how many there are. */
-  addPairs(path: string, name: string, seen: SeenFile): number {
-    return this.#guard.run(() => this.#stmt.addPairs.run({ path, name, ...seen }).changes);
+  /** Pairs each path with every listed file of its name and size, in one transaction (temp only). */
+  addPairs(paths: readonly { path: string; name: string; seen: SeenFile }[]): void {
+    this.#guard.run(() =>
+      this.#deferred(() => {
+        for (const { path, name, seen } of paths) this.#stmt.addPairs.run({ path, name, ...seen });
+      }),
+    );
   }
 
   /** Decides, once every path is paired, what each path takes: the one-to-one rule of `adoptable`. */
   decide(): { take: number; ambiguous: number; takeBytes: number } {
     return this.#guard.run(() => {
+      this.#db.exec('CREATE INDEX IF NOT EXISTS temp.adopt_pairs_id ON adopt_pairs (id)');
       this.#stmt.decide.run();
       return this.#stmt.counts.get() as { take: number; ambiguous: number; takeBytes: number };
     });

@@ -12,6 +12,8 @@ import type { Logger } from '../log.js';
 
 /** Listed files added to the temp table per transaction. */
 const LIST_BATCH = 1000;
+/** Matched paths paired in one transaction. */
+const PAIR_BATCH = 500;
 /** Paths stat'ed at once while the walk goes on. */
 const STAT_CONCURRENCY = 16;
 
@@ -52,11 +54,15 @@ export async function scanForAdoption(input: AdoptScanInput): Promise<AdoptScan>
   let walked = 0;
   // Nothing unowned to adopt: the walk cannot find a match, so it is not made.
   if (listed > 0) {
+    const batch: Matched[] = [];
     await forEachConcurrent(input.walk, STAT_CONCURRENCY, async (item) => {
       walked++;
       input.onProgress?.(walked);
-      if (item.kind === 'file') await pairPath(input, item);
+      const matched = item.kind === 'file' ? await matchPath(input, item) : undefined;
+      if (matched) batch.push(matched);
+      if (batch.length >= PAIR_BATCH) tables.addPairs(batch.splice(0));
     });
+    tables.addPairs(batch);
   }
   return { listed, walked, ...tables.decide(), complete: input.walk.complete };
 }
@@ -73,31 +79,30 @@ async function loadListing(tables: AdoptTables, listing: AsyncIterable<ListedFil
   tables.addListed(page);
 }
 
+/** A walked file worth pairing: its path, remote name and what the stat saw. */
+type Matched = Parameters<AdoptTables['addPairs']>[0][number];
+
 /**
  * One walked file: skipped when the ledger knows its path or no listed file carries its name
- * (probes, no stat); else stat'ed and paired with the listed files of its name and size.
+ * (probes, no stat); else stat'ed, to be paired with the listed files of its name and size.
  */
-async function pairPath(input: AdoptScanInput, item: Extract<WalkItem, { kind: 'file' }>): Promise<void> {
+async function matchPath(input: AdoptScanInput, item: Extract<WalkItem, { kind: 'file' }>): Promise<Matched | undefined> {
   const { tables, logger } = input;
   // Rule 9: a name that is not valid UTF-8 cannot be opened by the name Node gives it.
   if (undecodable(item.path)) {
     logger.debug('skipped', { path: item.path, reason: 'the name is not valid UTF-8' });
-    return;
+    return undefined;
   }
   const name = input.remoteName(item.path);
-  if (!tables.worthLooking(item.path, name)) return;
+  if (!tables.worthLooking(item.path, name)) return undefined;
   const info = item.target?.info ?? (await lstatOrUndefined(item.abs, item.path, logger));
   // A symlink, FIFO or folder swapped in since the listing: the next run takes it as what it is.
-  if (info === undefined || !info.isFile() || info.size > input.maxFileBytes) return;
+  if (info === undefined || !info.isFile() || info.size > input.maxFileBytes) return undefined;
   const realPath = item.target?.real ?? item.abs;
-  tables.addPairs(item.path, name, {
-    size: info.size,
-    mtimeMs: info.mtimeMs,
-    ino: info.ino,
-    dev: info.dev,
-    // The walk's real path for the file; null when it is the usual `<real root>/<path>` (kept small).
-    realPath: realPath === join(input.walk.opened.realRoot, item.path) ? null : realPath,
-  });
+  const { size, mtimeMs, ino, dev } = info;
+  // The walk's real path for the file; null when it is the usual `<real root>/<path>` (kept small).
+  const seen = { size, mtimeMs, ino, dev, realPath: realPath === join(input.walk.opened.realRoot, item.path) ? null : realPath };
+  return { path: item.path, name, seen };
 }
 
 /** lstat, or undefined (logged) when the path cannot be stat'ed: it is not adopted this time. */

@@ -144,10 +144,12 @@ describe('adopt verdict: SQL over the pairs table = adoptable()', () => {
       // The SQL verdict, as the scan feeds it: the listing, then each path probed and paired.
       const tables = new AdoptTables(ledger);
       tables.addListed(shape.remote);
-      for (const l of shape.local) {
-        if (!tables.worthLooking(l.path, name(l.path))) continue;
-        tables.addPairs(l.path, name(l.path), { size: l.size, mtimeMs: 1, ino: 1, dev: 1, realPath: null });
-      }
+      const seen = (size: number) => ({ size, mtimeMs: 1, ino: 1, dev: 1, realPath: null });
+      tables.addPairs(
+        shape.local
+          .filter((l) => tables.worthLooking(l.path, name(l.path)))
+          .map((l) => ({ path: l.path, name: name(l.path), seen: seen(l.size) })),
+      );
       const counts = tables.decide();
       const take = tables.takesAfter('', 1000).map((t) => [t.path, t.id]);
       const ambiguous = tables.ambiguousAfter('', 1000);
@@ -169,7 +171,9 @@ describe('adopt verdict: SQL over the pairs table = adoptable()', () => {
       const tables = new AdoptTables(ledger);
       const files = Array.from({ length: 7 }, (_, i) => remote(`f${i}`, `n${i}`, 1));
       tables.addListed([...files, remote('g0', 'n0', 1)]);
-      for (let i = 0; i < 7; i++) tables.addPairs(`n${i}`, `n${i}`, { size: 1, mtimeMs: 1, ino: 1, dev: 1, realPath: null });
+      tables.addPairs(
+        files.map((f) => ({ path: f.filename, name: f.filename, seen: { size: 1, mtimeMs: 1, ino: 1, dev: 1, realPath: null } })),
+      );
       expect(tables.decide()).toMatchObject({ take: 6, ambiguous: 1, takeBytes: 6 });
       const seen: string[] = [];
       for (let after = '', page = tables.takesAfter(after, 4); page.length > 0; page = tables.takesAfter(after, 4)) {
