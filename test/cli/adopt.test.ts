@@ -1,6 +1,7 @@
 // `files-sync adopt` through the built command and in process: the one-to-one edges, a dry run that
 // writes nothing, files never synced (over the size limit) never adopted, and a file that changed
 // between the scan and its hash left alone. Real folders, real SQLite, the emulator over HTTP.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -119,6 +120,38 @@ describe('files-sync adopt', () => {
     const after = Ledger.open(ledgerFile(), { readOnly: true });
     try {
       expect(after.files().map((r) => [r.path, r.fileId])).toEqual([['small-limit.txt', small]]);
+    } finally {
+      after.close();
+    }
+  });
+
+  it('rule 9: a FIFO, a symlink and a name that is not valid UTF-8 are skipped, never adopted', async () => {
+    setup = syncSetup(emu);
+    writeTree(setup.root, { 'ok-r9.txt': 'ok r9', 'target-r9.txt': 'linked r9' });
+    execFileSync('mkfifo', [path.join(setup.root, 'fifo-r9.txt')]);
+    fs.symlinkSync('target-r9.txt', path.join(setup.root, 'link-r9.txt'));
+    // The bytes f, 0xff, -r9.txt: Node names it with U+FFFD, a name that cannot be opened.
+    fs.writeFileSync(Buffer.concat([Buffer.from(`${setup.root}/bad`), Buffer.from([0xff]), Buffer.from('-r9.txt')]), 'bad r9');
+    const ok = seed('ok-r9.txt', 'ok r9');
+    seed('link-r9.txt', 'linked r9');
+    seed('fifo-r9.txt', 'f');
+    seed('bad\ufffd-r9.txt', 'bad r9');
+    const run = await adopt();
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.split('\n').filter((l) => l !== '')).toEqual([`adopted  ${ok}  ok-r9.txt`, 'adopted 1 file']);
+  });
+
+  it('a file reached through a followed symlink is hashed where the walk found it', async () => {
+    setup = syncSetup(emu, { followSymlinks: true });
+    writeTree(setup.root, { 'real-fl/f-fl.txt': 'followed' });
+    fs.symlinkSync('real-fl', path.join(setup.root, 'ln-fl'));
+    const viaLink = seed('ln-fl∕f-fl.txt', 'followed');
+    const run = await adopt();
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`adopted  ${viaLink}  ln-fl/f-fl.txt`);
+    const after = Ledger.open(ledgerFile(), { readOnly: true });
+    try {
+      expect(after.fileByPath('ln-fl/f-fl.txt')).toMatchObject({ fileId: viaLink, sha256: sha256('followed') });
     } finally {
       after.close();
     }
