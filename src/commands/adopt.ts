@@ -1,16 +1,26 @@
 // `files-sync adopt [--dry-run]`: takes over workspace files that are this folder's copies by every
 // sign files-sync can see (its name for the path, the same size, the local file present) but that
-// the ledger does not know, on the user's word: after a lost or different state directory.
+// the ledger does not know, on the user's word: after a lost or different state directory. The
+// scan and the verdict run in temp tables (sync/adopt-scan.ts), only the files taken are read
+// (sync/adopt-take.ts): memory does not grow with the tree.
 import { loadApiKey, loadConfig } from '../config.js';
 import { ExitCode } from '../errors.js';
-import { walk } from '../local/walk.js';
-import type { FileMetadata } from '../remote/types.js';
-import { adoptable, findLookalikes } from '../sync/lookalikes.js';
+import { AdoptTables } from '../ledger/adopt-tables.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { buildFilter } from '../local/filter.js';
 import { checkRoot } from '../local/root.js';
+import { SortedWalk } from '../local/walk.js';
+import type { RemoteFiles } from '../remote/types.js';
+import { scanForAdoption } from '../sync/adopt-scan.js';
+import { takeOver, type TakeOutcome } from '../sync/adopt-take.js';
 import { nameFor } from '../sync/names.js';
-import { plural } from '../sync/report.js';
+import { ProgressView, plural } from '../sync/report.js';
 import { clientFor, lockStateDir, loggerFor, openLedger, write, type Command } from './shared.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+
+/** Ambiguous paths read from the tables at a time. */
+const PAGE = 500;
 
 /** `files-sync adopt`. */
 export const adopt: Command = async (context) => {
@@ -21,55 +31,96 @@ export const adopt: Command = async (context) => {
   const lock = lockStateDir(config, 'adopt');
   const ledger = openLedger(config);
   const client = clientFor(config, apiKey, logger);
+  const view = new ProgressView(process.stderr, Boolean(process.stderr.isTTY));
   try {
     checkRoot(config, ledger);
-    const known = new Map(ledger.files().map((row) => [row.path, row]));
-    const owned = new Set([...known.values()].map((row) => row.fileId));
-    for (const d of ledger.pendingDeletes()) owned.add(d.fileId);
-    const { filter } = await buildFilter(config);
-    const remote: FileMetadata[] = [];
-    const [local] = await Promise.all([
-      walk(config.root, {
-        filter,
-        followSymlinks: config.followSymlinks,
-        maxFileBytes: config.maxFileBytes,
-        known: (p) => known.get(p),
-        logger,
-      }),
-      (async () => {
-        for await (const file of client.list()) remote.push(file);
-      })(),
-    ]);
-    const lookalikes = findLookalikes(
-      local.files,
-      (p) => known.has(p),
-      (id) => owned.has(id),
-      remote,
-      nameFor(config),
-    );
-    const { take, ambiguous } = adoptable(lookalikes);
-    const byPath = new Map(local.files.map((f) => [f.path, f]));
-    const verb = context.dryRun ? 'would adopt' : 'adopted';
-    for (const { path, file } of take) {
-      write(`${verb}  ${file.id}  ${path}`);
-      const localFile = byPath.get(path)!;
-      if (context.dryRun || localFile.sha256 === null) continue;
-      const { sha256, size, mtimeMs, ino, mimeType } = localFile;
-      ledger.finishUpload(null, { path, sha256, size, mtimeMs, ino, mimeType, remoteName: file.filename }, file, 0, Date.now());
-    }
-    for (const path of ambiguous)
-      write(
-        `ambiguous  ${path}: more than one remote file could be its copy; nothing adopted (delete the extra ones by id, then adopt again)`,
-      );
-    write(
-      `${context.dryRun ? 'dry run: ' : ''}${verb} ${plural(take.length, 'file')}` +
-        (ambiguous.length > 0 ? `, ${ambiguous.length} ambiguous` : '') +
-        (context.dryRun && take.length > 0 ? '; run files-sync adopt to take them over' : ''),
-    );
-    return ambiguous.length > 0 ? ExitCode.fileFailures : ExitCode.ok;
+    return await runAdopt({ config, ledger, remote: client, logger, dryRun: context.dryRun, view });
   } finally {
+    view.finish();
     await client.close();
     ledger.close();
     lock.release();
   }
 };
+
+/** What one adoption needs (the command's parts; a test passes its own and a hook). */
+export interface AdoptInput {
+  config: Config;
+  ledger: Ledger;
+  remote: Pick<RemoteFiles, 'list'>;
+  logger: Logger;
+  dryRun: boolean;
+  view?: ProgressView;
+  /** Test seam: awaited between the scan and the take-over (the files are hashed after it). */
+  afterScan?: () => Promise<void>;
+}
+
+/** Scans, decides and takes over, printing a line per path and the summary; resolves to the exit code. */
+export async function runAdopt(input: AdoptInput): Promise<number> {
+  const { config, ledger, logger, dryRun, view } = input;
+  const { filter } = await buildFilter(config);
+  const walk = await SortedWalk.open(config.root, { filter, followSymlinks: config.followSymlinks, logger });
+  const tables = new AdoptTables(ledger);
+  try {
+    const scan = await scanForAdoption({
+      tables,
+      listing: input.remote.list(),
+      walk,
+      remoteName: nameFor(config),
+      maxFileBytes: config.maxFileBytes,
+      logger,
+      onProgress: (walked) => view?.update('scan', { filesDone: walked, filesTotal: 0, bytesDone: 0, bytesTotal: 0 }),
+    });
+    logger.debug('adopt scan done', { ...scan });
+    await input.afterScan?.();
+    const { adopted, notAdopted } = await takeOver({
+      tables,
+      ledger,
+      realRoot: walk.opened.realRoot,
+      dryRun,
+      now: Date.now,
+      onOutcome: (outcome) => {
+        view?.finish();
+        write(outcomeLine(outcome));
+      },
+      onProgress: (filesDone, bytesDone) =>
+        view?.update('sync', { filesDone, filesTotal: scan.take, bytesDone, bytesTotal: scan.takeBytes }),
+    });
+    view?.finish();
+    for (let after = ''; ;) {
+      const page = tables.ambiguousAfter(after, PAGE);
+      if (page.length === 0) break;
+      after = page.at(-1)!;
+      for (const path of page)
+        write(
+          `ambiguous  ${path}: more than one remote file could be its copy; nothing adopted (delete the extra ones by id, then adopt again)`,
+        );
+    }
+    write(summaryLine(dryRun, adopted, scan.ambiguous, notAdopted));
+    return scan.ambiguous > 0 || notAdopted > 0 ? ExitCode.fileFailures : ExitCode.ok;
+  } finally {
+    tables.clear();
+  }
+}
+
+function outcomeLine(outcome: TakeOutcome): string {
+  const { take } = outcome;
+  switch (outcome.kind) {
+    case 'would-adopt':
+      return `would adopt  ${take.id}  ${take.path}`;
+    case 'adopted':
+      return `adopted  ${take.id}  ${take.path}`;
+    case 'not-adopted':
+      return `not adopted  ${take.id}  ${take.path}: ${outcome.reason}; run files-sync adopt again`;
+  }
+}
+
+function summaryLine(dryRun: boolean, adopted: number, ambiguous: number, notAdopted: number): string {
+  const verb = dryRun ? 'would adopt' : 'adopted';
+  return (
+    `${dryRun ? 'dry run: ' : ''}${verb} ${plural(adopted, 'file')}` +
+    (ambiguous > 0 ? `, ${ambiguous} ambiguous` : '') +
+    (notAdopted > 0 ? `, ${notAdopted} not adopted` : '') +
+    (dryRun && adopted > 0 ? '; run files-sync adopt to take them over' : '')
+  );
+}
