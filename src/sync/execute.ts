@@ -32,7 +32,7 @@ const INTENT_BATCH = 32;
 /**
  * One plan's execution: its counters, its queue and its stop, shared by the named steps. A
  * reconciliation streams into it: `begin`, then `addUpload` as the merge decides (after `room`),
- * then `finishUploads`, the deletes the guard allowed added to the plan, `finishDeletes`.
+ * then `finishUploads`, the deletes the guard allowed handed over (`addCollectedDeletes`), `finishDeletes`.
  */
 export class Execution {
   readonly now: () => number;

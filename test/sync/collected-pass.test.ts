@@ -16,7 +16,9 @@ import { FilesClient } from '../../src/remote/client.js';
 import type { RemoteFiles } from '../../src/remote/types.js';
 import { applyPassJudgement } from '../../src/sync/collected.js';
 import { Execution } from '../../src/sync/execute.js';
+import { emptyExecuteReport, reportOf } from '../../src/sync/outcome.js';
 import { emptyPlan } from '../../src/sync/plan.js';
+import { summaryLines } from '../../src/sync/report.js';
 import { passScanOptions, planOptionsFor } from '../../src/sync/session.js';
 import { judgePass, runPass } from '../../src/sync/stream.js';
 import { TEST_KEY, emulator, tempDir, writeTree } from '../helpers/sync.js';
@@ -87,6 +89,21 @@ describe('deletes collected by the pass', () => {
       expect(plan.held?.count).toBe(GONE);
       expect(plan.held?.reason).toMatch(/^300000 files deleted locally, more than deletes.maxCount/);
       expect(plan.held?.paths).toEqual(Array.from({ length: 10 }, (_, i) => `gone/${String(i).padStart(7, '0')}.txt`));
+      // The summary shows the ten and counts the rest; the report (kept as the last sync) holds no more.
+      const report = reportOf({
+        plan,
+        result: emptyExecuteReport(),
+        dryRun: false,
+        startedAt: 0,
+        finishedAt: 1,
+        apiRequests: 0,
+        skipped: [],
+        sizes: () => undefined,
+      });
+      expect(report.held).toMatchObject({ count: GONE });
+      const lines = summaryLines(report);
+      expect(lines.filter((l) => l.startsWith('  held  '))).toHaveLength(10);
+      expect(lines).toContain(`  … and ${GONE - 10} more`);
     } finally {
       ledger.close();
     }

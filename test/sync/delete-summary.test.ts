@@ -14,7 +14,7 @@ import {
   type GoneRow,
   type GuardFacts,
 } from '../../src/sync/decide.js';
-import { AddedContents } from '../../src/sync/moves.js';
+import { AddedContents, pairMoves } from '../../src/sync/moves.js';
 import { ORPHAN_SKEW_MS } from '../../src/sync/orphans.js';
 import type { PlanOptions } from '../../src/sync/types.js';
 import { tempDir } from '../helpers/sync.js';
@@ -170,6 +170,9 @@ describe('the summary, in memory and by SQL', () => {
   it('counts duplicates one to one: 3 gone + 1 added of one content is 1 move', () => {
     const inMemory = summarizeGone(rows, new AddedContents(added.map((s) => ({ path: 'n', sha256: s }))));
     expect(inMemory).toEqual({ deletable: 8, forgets: 1, moved: 3 });
+    // The same count as the move rule's own pairing (pairMoves) over the deletable rows.
+    const deletable = rows.filter((r) => r.listed !== false).map((r) => ({ path: r.path, sha256: r.sha256 }));
+    expect(pairMoves(deletable, new AddedContents(added.map((s) => ({ path: 'n', sha256: s })))).size).toBe(inMemory.moved);
   });
 
   it('the SQL summary over the temp tables equals the in-memory one on the same rows', () => {

@@ -467,6 +467,8 @@ const cases: Case[] = [
       expect(p.deletes).toEqual([]);
       expect(p.held?.count).toBe(1000);
       expect(p.held?.reason).toMatch(/^999 files deleted locally/);
+      // A count, and only the first ten paths to show.
+      expect(p.held?.paths).toEqual(Array.from({ length: 10 }, (_, i) => `empty/${String(i).padStart(4, '0')}`));
     },
   },
   {
