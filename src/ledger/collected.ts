@@ -1,6 +1,6 @@
 // The deletes a reconciliation's pass collects, held in two temp tables of the ledger's connection
 // (never in the file, never in the heap): the rows the walk did not find, and the contents added at
-// new paths, counted by sha256. A temp table spills to a temp file past its small page cache
+// new paths (one sha256 per path). A temp table spills to a temp file past its small page cache
 // (statements.ts sets temp.cache_size), so a million gone rows cost the same memory as ten.
 import type Database from 'better-sqlite3';
 import { LedgerReads } from './reads.js';
@@ -12,21 +12,24 @@ function prepareCollected(db: Database.Database) {
   // Keyed by path: the merge yields gone rows in path order, so each insert appends.
   db.exec(`CREATE TEMP TABLE IF NOT EXISTS gone_rows (path TEXT PRIMARY KEY, file_id TEXT NOT NULL,
     sha256 TEXT NOT NULL, listed INTEGER) WITHOUT ROWID`);
-  db.exec('CREATE TEMP TABLE IF NOT EXISTS added_contents (sha256 TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID');
+  // Appended, not keyed by sha256 with a count: an upsert at a random key cost 4x the time with the
+  // small page cache (40 µs a path, measured at 200k); the summary sorts them once instead.
+  db.exec('CREATE TEMP TABLE IF NOT EXISTS added_contents (sha256 TEXT NOT NULL)');
   return {
     clearGone: db.prepare('DELETE FROM temp.gone_rows'),
     clearAdded: db.prepare('DELETE FROM temp.added_contents'),
     addGone: db.prepare('INSERT INTO temp.gone_rows (path, file_id, sha256, listed) VALUES (?, ?, ?, ?) ON CONFLICT (path) DO NOTHING'),
-    addAdded: db.prepare('INSERT INTO temp.added_contents (sha256, n) VALUES (?, 1) ON CONFLICT (sha256) DO UPDATE SET n = n + 1'),
+    addAdded: db.prepare('INSERT INTO temp.added_contents (sha256) VALUES (?)'),
     // `listed IS NOT 0`: present (1) or trusted (NULL); 0 is a copy someone else deleted.
     counts: db.prepare(`SELECT coalesce(sum(listed IS NOT 0), 0) AS deletable, coalesce(sum(listed IS 0), 0) AS forgets
       FROM temp.gone_rows`),
-    // The move rule, one to one: per content, min(deleted paths, added paths). Only gone rows whose
-    // content was added reach the GROUP BY's sorter.
+    // The move rule, one to one: per content, min(deleted paths, added paths), in one sort of both
+    // sides (SQLite's sorter spills to a temp file: bounded memory).
     moved: db
       .prepare(
-        `SELECT coalesce(sum(m), 0) FROM (SELECT min(count(*), max(a.n)) AS m FROM temp.gone_rows g
-          JOIN temp.added_contents a ON a.sha256 = g.sha256 WHERE g.listed IS NOT 0 GROUP BY g.sha256)`,
+        `SELECT coalesce(sum(m), 0) FROM (SELECT min(sum(side = 0), sum(side = 1)) AS m FROM (
+          SELECT sha256, 0 AS side FROM temp.gone_rows WHERE listed IS NOT 0
+          UNION ALL SELECT sha256, 1 FROM temp.added_contents) GROUP BY sha256)`,
       )
       .pluck(),
     deletesAfter: db.prepare(`SELECT path, file_id AS fileId FROM temp.gone_rows WHERE path > ? AND listed IS NOT 0
