@@ -171,7 +171,7 @@ export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]):
   const tracked = deps.ledger.counts().files;
   const view: LedgerView = { files: gone, tracked, pendingDeletes: [], inFlight: [], failures: [] };
   const thePlan = planFor({ kind: 'delete-batch', paths: goneSet, recentlyAdded }, view, planOptions(config, distrust));
-  if (thePlan.held) outcome.held = { count: thePlan.held.deletes.length, reason: thePlan.held.reason };
+  if (thePlan.held) outcome.held = { count: thePlan.held.count, reason: thePlan.held.reason };
   if (thePlan.deletesBlocked) outcome.blocked = thePlan.deletesBlocked;
   if (thePlan.deletes.length === 0 && thePlan.forget.length === 0) return outcome;
   const report = await execute(thePlan, executeDeps(deps, config));

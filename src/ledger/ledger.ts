@@ -3,11 +3,12 @@
 import type Database from 'better-sqlite3';
 import { FaultGuard, LedgerError, classifySqliteError, integrityProblemsOf, openFailure } from './faults.js';
 import { openDatabase } from './open.js';
+import { LedgerCollected } from './collected.js';
 import { LedgerReads } from './reads.js';
 import { prepareStatements } from './statements.js';
 import type { Failure, StoredFile, PendingDelete, UnclaimedCopy, UploadIntent, UploadedContent } from './types.js';
 
-export type { Failure, FileRow, InFlightUpload, ListedRow, PendingDelete, UnclaimedCopy, UploadIntent, UploadedContent } from './types.js';
+export type * from './types.js';
 export { LedgerError } from './faults.js';
 
 /** Methods that do not go through the guard: `close` must work on a broken file; `backupTo` sorts its own errors. */
@@ -19,7 +20,7 @@ export function failureBackoffMs(attempts: number): number {
 }
 
 /** The SQLite ledger. Open with `Ledger.open`; `close()` is safe to call twice. */
-export class Ledger extends LedgerReads {
+export class Ledger extends LedgerCollected {
   /** One immediate-transaction wrapper, made once: better-sqlite3 builds four per `transaction()` call. */
   readonly #immediate: (fn: () => unknown) => unknown;
   /** A deferred transaction: for the temp table only, which takes no lock on the ledger's file. */
@@ -84,8 +85,8 @@ export class Ledger extends LedgerReads {
   static {
     // Every verb goes through the fault guard, including verbs added later: classification happens here
     // once (DESIGN.md rule 6), never at the callers.
-    // The reads (reads.ts) are verbs too.
-    for (const proto of [LedgerReads.prototype, Ledger.prototype]) {
+    // The reads (reads.ts) and the collected deletes (collected.ts) are verbs too.
+    for (const proto of [LedgerReads.prototype, LedgerCollected.prototype, Ledger.prototype]) {
       for (const name of Object.getOwnPropertyNames(proto)) {
         const desc = Object.getOwnPropertyDescriptor(proto, name);
         if (UNGUARDED.has(name) || typeof desc?.value !== 'function') continue;

@@ -89,3 +89,22 @@ export interface StoredFile {
 export interface ListedRow extends FileRow {
   listed: boolean;
 }
+
+/** A row a reconciliation's pass did not find locally, collected for the delete guard (collected.ts). */
+export interface CollectedRow {
+  path: string;
+  fileId: string;
+  sha256: string;
+  /** Whether the remote side holds its id; null when the ledger is trusted for that. */
+  listed: boolean | null;
+}
+
+/** What the delete guard reads of the collected rows: counts only. */
+export interface CollectedSummary {
+  /** Rows whose remote copy is (or is trusted to be) there: deletes, if the guard allows. */
+  deletable: number;
+  /** Rows whose remote copy someone else already deleted: forgotten, no request. */
+  forgets: number;
+  /** Deletable rows paired one to one with content added at new paths: moves, which the guard does not count. */
+  moved: number;
+}

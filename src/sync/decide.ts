@@ -1,10 +1,10 @@
 // The planner's two pure steps that a reconciliation runs as it goes: the decision for one path of
 // the merge (the walk's file, the ledger's row, whether the remote side holds it), and the guard
 // over the deletes collected on the way (rule 4), judged once the merge has ended.
-import type { Failure, FileRow } from '../ledger/ledger.js';
+import type { CollectedRow, CollectedSummary, Failure, FileRow } from '../ledger/ledger.js';
 import type { LocalFile, LocalProblem } from '../local/types.js';
-import { pairMoves, type AddedContents } from './moves.js';
-import type { DeleteAction, Plan, PlanOptions, Skip, UploadableFile, UploadAction, UploadReason } from './types.js';
+import type { AddedContents } from './moves.js';
+import type { Plan, PlanOptions, Skip, UploadableFile, UploadAction, UploadReason } from './types.js';
 
 /** One path of the merge. */
 export interface Pairing {
@@ -17,13 +17,11 @@ export interface Pairing {
   failure: Failure | undefined;
 }
 
-/** A ledger row whose path the walk did not find: a delete (or a forget) if the guard allows. */
-export interface GoneRow {
-  path: string;
-  fileId: string;
-  sha256: string;
-  listed: boolean | null;
-}
+/**
+ * A ledger row whose path the walk did not find: a delete (or a forget) if the guard allows. The
+ * shape the ledger collects (CollectedRow), so a pass hands its gone rows over as they are.
+ */
+export type GoneRow = CollectedRow;
 
 export type StatUpdate = Plan['statUpdates'][number];
 
@@ -98,9 +96,11 @@ export function decidePath(p: Pairing, options: PlanOptions): Decision {
   };
 }
 
-/** What the guard knows of the whole run when it judges the collected deletes. */
-export interface GuardInput {
-  gone: readonly GoneRow[];
+/** The counts the guard judges (the ledger's summary of collected rows has the same shape). */
+export type DeleteSummary = CollectedSummary;
+
+/** What the guard knows of the whole run besides the counts. */
+export interface GuardFacts {
   /** The walk read every folder. */
   localComplete: boolean;
   /** The remote side was read completely, or not read at all (the ledger is trusted). */
@@ -109,51 +109,94 @@ export interface GuardInput {
   localEmpty: boolean;
   /** Rows in the ledger: the share the guard measures against. */
   tracked: number;
-  /** Content uploaded at new paths (this plan's, and with `recentlyAdded` the daemon's): moves pair with it. */
-  added: AddedContents;
   options: PlanOptions;
 }
 
-export type DeleteJudgement = Pick<Plan, 'deletes' | 'forget' | 'held' | 'deletesBlocked'>;
+/**
+ * The guard's verdict: `allow` runs `deletes` deletes and `forgets` forgets; `held` runs only the
+ * forgets and reports `count` deletes held; `blocked` runs nothing.
+ */
+export type DeleteVerdict =
+  | { kind: 'allow'; deletes: number; forgets: number }
+  | { kind: 'held'; count: number; forgets: number; reason: string }
+  | { kind: 'blocked'; reason: string };
 
-/** Rule 4 over the deletes a plan collected: nothing on a partial view or a doubtful root, and no mass delete unasked. Pure. */
-export function judgeDeletes(input: GuardInput): DeleteJudgement {
-  const { gone, options } = input;
-  const judged: DeleteJudgement = { deletes: [], forget: [], held: null, deletesBlocked: null };
-  if (gone.length === 0) return judged;
-  let blocked: string | null = null;
-  if (!input.localComplete) blocked = 'some folders could not be read';
-  else if (!input.remoteComplete) blocked = 'the remote listing was incomplete';
-  else if (options.rootDistrust) blocked = options.rootDistrust;
-  else if (input.localEmpty) blocked = 'the root is empty while the ledger is not';
-  if (blocked) return { ...judged, deletesBlocked: blocked };
-  const deletes: DeleteAction[] = [];
-  const content = new Map<string, string>();
-  for (const row of gone) {
-    if (row.listed === false) {
-      judged.forget.push(row.path); // someone else already deleted the remote copy
-      continue;
-    }
-    if (options.deleteMode === 'keep') continue;
-    deletes.push({ fileId: row.fileId, path: row.path, reason: 'deleted', fromLocalDelete: true });
-    content.set(row.path, row.sha256);
-  }
-  // A move is not a deletion: content that reappears at a new path does not count, one to one.
-  const moved = pairMoves(
-    deletes.map((d) => ({ path: d.path!, sha256: content.get(d.path!)! })),
-    input.added,
-  );
-  const counted = deletes.length - moved.size;
-  const tracked = input.tracked;
+/**
+ * Rule 4, defined once, over counts: nothing on a partial view or a doubtful root, and no mass
+ * delete unasked; moves (paired one to one) do not count as deletions. Pure.
+ */
+export function deleteVerdict(summary: DeleteSummary, facts: GuardFacts): DeleteVerdict {
+  const { options, tracked } = facts;
+  if (summary.deletable + summary.forgets === 0) return { kind: 'allow', deletes: 0, forgets: 0 };
+  if (!facts.localComplete) return { kind: 'blocked', reason: 'some folders could not be read' };
+  if (!facts.remoteComplete) return { kind: 'blocked', reason: 'the remote listing was incomplete' };
+  if (options.rootDistrust) return { kind: 'blocked', reason: options.rootDistrust };
+  if (facts.localEmpty) return { kind: 'blocked', reason: 'the root is empty while the ledger is not' };
+  // Someone else already deleted these remote copies: forgetting the rows deletes nothing.
+  const forgets = summary.forgets;
+  if (options.deleteMode === 'keep') return { kind: 'allow', deletes: 0, forgets };
+  const counted = summary.deletable - summary.moved;
   const overCount = counted > options.maxDeleteCount;
   const overShare = tracked >= 10 && counted / tracked > options.maxDeleteShare;
   if ((overCount || overShare) && !options.allowMassDelete) {
     const limit = overCount
       ? `more than deletes.maxCount (${options.maxDeleteCount})`
       : `more than deletes.maxShare (${Math.round(options.maxDeleteShare * 100)}%) of ${tracked} tracked files`;
-    judged.held = { deletes, reason: `${counted} files deleted locally, ${limit}: run with --allow-mass-delete to delete them remotely` };
-    return judged;
+    const reason = `${counted} files deleted locally, ${limit}: run with --allow-mass-delete to delete them remotely`;
+    return { kind: 'held', count: summary.deletable, forgets, reason };
   }
-  judged.deletes = deletes;
+  return { kind: 'allow', deletes: summary.deletable, forgets };
+}
+
+/**
+ * The summary of gone rows held in memory (the planner's modes): the same counts the ledger's
+ * `collectedSummary` gives for the reconciliation's pass. `added` is used up.
+ */
+export function summarizeGone(gone: readonly GoneRow[], added: AddedContents): DeleteSummary {
+  const summary: DeleteSummary = { deletable: 0, forgets: 0, moved: 0 };
+  for (const row of gone) {
+    if (row.listed === false) summary.forgets++;
+    else {
+      summary.deletable++;
+      if (added.take(row.sha256)) summary.moved++;
+    }
+  }
+  return summary;
+}
+
+/** How many held paths a plan keeps to show (the report's sample); the count is the whole. */
+export const HELD_SAMPLE = 10;
+
+/** What the guard knows of the whole run when it judges deletes collected in memory. */
+export interface GuardInput extends GuardFacts {
+  gone: readonly GoneRow[];
+  /** Content uploaded at new paths (this plan's, and with `recentlyAdded` the daemon's): moves pair with it. */
+  added: AddedContents;
+}
+
+export type DeleteJudgement = Pick<Plan, 'deletes' | 'forget' | 'held' | 'deletesBlocked'>;
+
+/** The held delete as a plan carries it: the count, the reason, the first paths. */
+export function heldOf(verdict: Extract<DeleteVerdict, { kind: 'held' }>, sample: readonly string[]): NonNullable<Plan['held']> {
+  return { count: verdict.count, reason: verdict.reason, paths: sample.slice(0, HELD_SAMPLE) };
+}
+
+/** Rule 4 (`deleteVerdict`) over deletes collected in memory, and the actions it allows. Pure. */
+export function judgeDeletes(input: GuardInput): DeleteJudgement {
+  const verdict = deleteVerdict(summarizeGone(input.gone, input.added), input);
+  const judged: DeleteJudgement = { deletes: [], forget: [], held: null, deletesBlocked: null };
+  if (verdict.kind === 'blocked') return { ...judged, deletesBlocked: verdict.reason };
+  for (const row of input.gone) {
+    if (row.listed === false) judged.forget.push(row.path);
+    else if (verdict.kind === 'allow' && verdict.deletes > 0)
+      judged.deletes.push({ fileId: row.fileId, path: row.path, reason: 'deleted', fromLocalDelete: true });
+  }
+  if (verdict.kind === 'held') {
+    const sample = input.gone.filter((row) => row.listed !== false).slice(0, HELD_SAMPLE);
+    judged.held = heldOf(
+      verdict,
+      sample.map((row) => row.path),
+    );
+  }
   return judged;
 }

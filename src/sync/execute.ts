@@ -9,7 +9,7 @@ import { LocalFileError, unknownOutcomeAttemptsOf } from '../remote/errors.js';
 import { DeferredWrites } from './deferred.js';
 import { IntentBatch } from './intents.js';
 import { emptyExecuteReport } from './outcome.js';
-import type { DeleteAction, ExecuteDeps, ExecuteReport, Plan, Progress, UploadAction } from './types.js';
+import type { DeleteAction, DeleteSource, ExecuteDeps, ExecuteReport, Plan, Progress, UploadAction } from './types.js';
 import { applyLedgerOnly } from './ledger-only.js';
 import { uploadOne } from './upload.js';
 import { defaultSleep, regularFileAt } from './waits.js';
@@ -32,7 +32,7 @@ const INTENT_BATCH = 32;
 /**
  * One plan's execution: its counters, its queue and its stop, shared by the named steps. A
  * reconciliation streams into it: `begin`, then `addUpload` as the merge decides (after `room`),
- * then `finishUploads`, the deletes the guard allowed added to the plan, `finishDeletes`.
+ * then `finishUploads`, the deletes the guard allowed handed over (`addCollectedDeletes`), `finishDeletes`.
  */
 export class Execution {
   readonly now: () => number;
@@ -42,6 +42,7 @@ export class Execution {
   readonly progress: Progress;
   /** Old copies (replaced, torn) to delete after the uploads. */
   readonly replacedIds: DeleteAction[] = [];
+  readonly collected: DeleteSource[] = []; // deletes read a page at a time (addCollectedDeletes)
   readonly controller = new AbortController();
   readonly signal: AbortSignal;
   readonly queue: PQueue;
@@ -148,6 +149,12 @@ export class Execution {
     }
   }
 
+  /** Adds deletes read a page at a time when their turn comes (a reconciliation's allowed ones), before the old copies. */
+  addCollectedDeletes(source: DeleteSource): void {
+    this.collected.push(source);
+    this.report.collectedDeletes = (this.report.collectedDeletes ?? 0) + source.count;
+  }
+
   /** The plan's deletes (as they stand now: the guard's are added after the merge), unless the run ended. */
   async finishDeletes(): Promise<void> {
     if (!this.ended) await this.runDeletes();
@@ -161,14 +168,19 @@ export class Execution {
     return this.report;
   }
 
-  /** The deletes of the plan, then the old copies the uploads replaced, fed as the queue has room. */
+  /** The deletes of the plan, the collected ones, then the old copies the uploads replaced, fed as the queue has room. */
   private async runDeletes(): Promise<void> {
     for (const d of this.plan.deletes) if (d.fromLocalDelete) this.progress.filesTotal++;
-    for (const actions of [this.plan.deletes, this.replacedIds]) {
-      for (const action of actions) {
-        await this.room();
-        if (this.ended) break;
-        this.queue.add(() => this.runDelete(action)).catch(this.stopOn);
+    for (const source of this.collected) this.progress.filesTotal += source.count;
+    // A collected source's pages are read one at a time, when the last is queued; none once the run ended.
+    const sources = [[this.plan.deletes], ...this.collected.map((source) => source.pages()), [this.replacedIds]];
+    feed: for (const pages of sources) {
+      for (const actions of pages) {
+        for (const action of actions) {
+          await this.room();
+          if (this.ended) break feed;
+          this.queue.add(() => this.runDelete(action)).catch(this.stopOn);
+        }
       }
     }
     await this.queue.onIdle();
@@ -232,12 +244,7 @@ export class Execution {
       report.unknownOutcomes += outcome.unknownOutcomes;
       if (outcome.replaced) {
         report.replaced++;
-        this.replacedIds.push({
-          fileId: outcome.replaced,
-          path: action.path,
-          reason: 'replaced',
-          fromLocalDelete: false,
-        });
+        this.replacedIds.push({ fileId: outcome.replaced, path: action.path, reason: 'replaced', fromLocalDelete: false });
       }
     } catch (err) {
       if (this.endedByRun(err)) return;
@@ -274,22 +281,15 @@ export class Execution {
       ledger.deleteDone(action.fileId);
       this.report.deleted++;
       this.report.deletesBy[action.reason] = (this.report.deletesBy[action.reason] ?? 0) + 1;
-      logger.debug(result.alreadyDeleted ? 'already deleted' : 'deleted', {
-        fileId: action.fileId,
-        path: action.path,
-        reason: action.reason,
-      });
+      const { fileId, path: deletedPath, reason } = action;
+      logger.debug(result.alreadyDeleted ? 'already deleted' : 'deleted', { fileId, path: deletedPath, reason });
     } catch (err) {
       if (this.endedByRun(err)) return;
       const reason = errorMessage(err);
       ledger.deleteFailed(action.fileId, reason);
       if (isUnavailable(err) && this.unavailableEnds(err)) return;
       this.report.failedDeletes.push({ fileId: action.fileId, reason });
-      logger.warn('delete failed; it stays pending', {
-        fileId: action.fileId,
-        error: reason,
-        requestId: requestIdOf(err),
-      });
+      logger.warn('delete failed; it stays pending', { fileId: action.fileId, error: reason, requestId: requestIdOf(err) });
     } finally {
       if (action.fromLocalDelete) {
         this.progress.filesDone++;

@@ -33,6 +33,7 @@ export interface SyncReport {
   unchanged: number;
   failed: { path: string; reason: string }[];
   skipped: { path: string; reason: string }[];
+  /** Deletes the guard held: how many, why, and the first paths (a sample: `count` is the whole). */
   held: { count: number; reason: string; paths: string[] } | null;
   deletesBlocked: string | null;
   bytesUploaded: number;
@@ -77,9 +78,7 @@ export function reportOf(input: ReportInput): SyncReport {
   const failed = [...(result?.failed ?? []), ...p.skips.filter((s) => s.failed).map((s) => ({ path: s.path, reason: s.reason }))];
   const skipped = p.skips.filter((s) => !s.failed).map((s) => ({ path: s.path, reason: s.reason }));
   for (const s of input.skipped) skipped.push({ path: s.path, reason: s.reason });
-  const held = p.held
-    ? { count: p.held.deletes.length, reason: p.held.reason, paths: p.held.deletes.map((d) => d.path ?? d.fileId) }
-    : null;
+  const held = p.held ? { count: p.held.count, reason: p.held.reason, paths: [...p.held.paths] } : null;
   let exitCode: ExitCode = ExitCode.ok;
   if (failed.length > 0 || (result?.failedDeletes.length ?? 0) > 0) exitCode = ExitCode.fileFailures;
   // A reconciliation always has its walk (a failed walk throws): any block is a guard's.
@@ -87,7 +86,7 @@ export function reportOf(input: ReportInput): SyncReport {
   const interrupted = result?.interrupted
     ? {
         done: result.uploaded + result.unchangedAfterCheck + result.failed.length + result.deleted + result.failedDeletes.length,
-        total: (result.queued ?? p.uploads.length) + p.deletes.length,
+        total: (result.queued ?? p.uploads.length) + p.deletes.length + (result.collectedDeletes ?? 0),
       }
     : null;
   if (interrupted) exitCode = ExitCode.interrupted;

@@ -48,6 +48,7 @@ export async function pendingCounts(config: Config, ledger: Ledger, logger: Logg
     plan: emptyPlan(),
     logger,
   });
-  const judged = judgePass(pass, walk.complete, { tracked, options });
-  return { toUpload: pass.uploads, toDelete: judged.deletes.length + ledger.pendingDeleteCount() };
+  const { verdict } = judgePass(pass, walk.complete, { tracked, options, ledger });
+  const allowed = verdict.kind === 'allow' ? verdict.deletes : 0;
+  return { toUpload: pass.uploads, toDelete: allowed + ledger.pendingDeleteCount() };
 }

@@ -10,7 +10,8 @@ import { checkRoot } from '../local/root.js';
 import { RootError, SortedWalk } from '../local/walk.js';
 import { Execution } from './execute.js';
 import { reportOf, type SyncReport } from './outcome.js';
-import { addJudgement, emptyPlan, planRemote } from './plan.js';
+import { applyPassJudgement } from './collected.js';
+import { emptyPlan, planRemote } from './plan.js';
 import {
   finish,
   inFlightSides,
@@ -89,11 +90,8 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   if (pass === null) return recordReport(run, interruptedReport(run, thePlan, exec!, remoteSide.view.files));
 
   for (const skip of pass.skipped) logger.debug('skipped', { path: skip.path, reason: skip.reason });
-  const judged = judgePass(pass, walk.complete, { tracked: run.tracked, options: planOpts });
-  addJudgement(thePlan, judged);
-  // Paths whose copy someone else deleted while the file went too: the execution's ledger-only
-  // step ran before the merge, so the guard's forgets are applied here.
-  if (exec) for (const p of judged.forget) ledger.forgetFile(p);
+  const judged = judgePass(pass, walk.complete, { tracked: run.tracked, options: planOpts, ledger });
+  applyPassJudgement(judged, thePlan, { ledger, exec });
   if (run.restoreWindow) restoreFindings(run, thePlan, remoteSide.view.files, pass.restorePaths);
   logPlan(thePlan, logger);
   const report = (result: ExecuteReport | null) =>

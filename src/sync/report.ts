@@ -137,10 +137,13 @@ function rawSummaryLines(r: SyncReport): string[] {
   );
   if (r.held) {
     lines.push(`held: ${plural(r.held.count, 'delete')}: ${r.held.reason}`);
+    // The report keeps the first paths only (the count is the whole): the rest are counted.
     append(
       lines,
-      some(r.held.paths, (p) => `  held  ${p}`),
+      r.held.paths.slice(0, 10).map((p) => `  held  ${p}`),
     );
+    const shown = Math.min(r.held.paths.length, 10);
+    if (r.held.count > shown) lines.push(`  … and ${r.held.count - shown} more`);
   }
   if (r.alreadyRemote?.length) lines.push(`held: ${ALREADY_REMOTE(r.alreadyRemote.length)}`);
   if (r.deletesBlocked) lines.push(`no remote file was deleted: ${r.deletesBlocked}`);

@@ -1,7 +1,8 @@
 // The reconciliation's one pass: the sorted walk merged with the ledger's rows (read a page at a
 // time in the same order, each with whether the remote side holds its id), each path decided as
-// it comes (decide.ts) and its upload queued at once, the deletes collected for the guard. Memory
-// holds the directories being walked, a page of rows and the queue: not the tree.
+// it comes (decide.ts) and its upload queued at once, the deletes collected for the guard in the
+// ledger's temp tables (ledger/collected.ts). Memory holds the directories being walked, a page of
+// rows and the queue: not the tree, nor its deletes.
 import type { Failure, Ledger, ListedRow } from '../ledger/ledger.js';
 import type { ScanOptions } from '../local/entry.js';
 import { comparePaths } from '../local/order.js';
@@ -10,9 +11,9 @@ import { takeItem } from '../local/take.js';
 import type { LocalFile, LocalProblem } from '../local/types.js';
 import { forEachConcurrent } from '../local/walk-steps.js';
 import type { Logger } from '../log.js';
-import { decidePath, judgeDeletes, type DeleteJudgement, type GoneRow, type StatUpdate } from './decide.js';
+import type { PassJudgement } from './collected.js';
+import { decidePath, deleteVerdict, HELD_SAMPLE, type GoneRow, type StatUpdate } from './decide.js';
 import type { Execution } from './execute.js';
-import { AddedContents } from './moves.js';
 import type { Plan, PlanOptions, UploadAction } from './types.js';
 import { append } from '../arrays.js';
 
@@ -65,10 +66,10 @@ export interface PassInput {
 
 /** What the pass leaves for the guard and the report. */
 export interface PassResult {
-  gone: GoneRow[];
+  /** Ledger rows the walk did not find: collected in the ledger (`collectedSummary`), not kept here. */
+  gone: number;
   /** Uploads decided (queued, or planned by a dry run), after the look-alike holds. */
   uploads: number;
-  added: AddedContents;
   /** Files and problems the walk found (an empty root blocks deletes). */
   found: number;
   skipped: { path: string; reason: string }[];
@@ -93,14 +94,14 @@ export async function runPass(input: PassInput): Promise<PassResult> {
   } finally {
     pass.flushStats();
   }
+  pass.flushCollected();
   return pass.result;
 }
 
 class Pass {
   readonly result: PassResult = {
-    gone: [],
+    gone: 0,
     uploads: 0,
-    added: new AddedContents(),
     found: 0,
     skipped: [],
     filesHashed: 0,
@@ -108,6 +109,9 @@ class Pass {
     restorePaths: [],
   };
   readonly #stats: StatUpdate[] = [];
+  /** Gone rows and added contents on their way to the ledger's temp tables, a page at a time. */
+  readonly #gone: GoneRow[] = [];
+  readonly #added: string[] = [];
   readonly #takeCtx;
   #page: ListedRow[] = [];
   #next = 0;
@@ -120,6 +124,7 @@ class Pass {
     if (input.countOnly && input.exec) throw new Error('a counting pass cannot upload');
     const walk = input.walk;
     this.result.bytesHashed = input.bytesHashedBefore ?? 0;
+    input.ledger.clearCollected();
     this.#takeCtx = { options: input.scan, realRoot: walk.opened.realRoot, onUnseenFolder: () => (walk.complete = false) };
   }
 
@@ -205,7 +210,9 @@ class Pass {
         return;
       }
       case 'gone':
-        this.result.gone.push(decision.gone);
+        this.result.gone++;
+        this.#gone.push(decision.gone);
+        if (this.#gone.length >= PAGE) this.flushCollected();
         return;
       case 'none':
         return;
@@ -219,7 +226,10 @@ class Pass {
       return;
     }
     // Moves pair deleted rows with new content: with no row before the run nothing can be gone.
-    if (upload.replaces === null && input.tracked > 0) this.result.added.add(upload.local.sha256);
+    if (upload.replaces === null && input.tracked > 0 && upload.local.sha256 !== null) {
+      this.#added.push(upload.local.sha256);
+      if (this.#added.length >= PAGE) this.flushCollected();
+    }
     this.result.uploads++;
     if (!input.exec) {
       if (!input.countOnly) input.plan.uploads.push(upload);
@@ -242,6 +252,14 @@ class Pass {
     this.#stats.length = 0;
   }
 
+  /** Hands the gone rows and added contents gathered so far to the ledger (one transaction each). */
+  flushCollected(): void {
+    this.input.ledger.collectGone(this.#gone);
+    this.input.ledger.collectAdded(this.#added);
+    this.#gone.length = 0;
+    this.#added.length = 0;
+  }
+
   #progress(): void {
     this.#walked++;
     this.input.onProgress?.(this.#walked, this.result.bytesHashed);
@@ -249,18 +267,23 @@ class Pass {
 }
 
 /**
- * Rule 4 over the deletes a finished pass collected (decide.ts `judgeDeletes`): nothing if the
- * walk missed a folder or found nothing. The remote side counts as complete: a reconciliation read
- * it whole, and `status` trusts the ledger for it.
+ * Rule 4 over the deletes a finished pass collected (decide.ts `deleteVerdict`), judged on the
+ * ledger's counts: nothing if the walk missed a folder or found nothing. The remote side counts as
+ * complete: a reconciliation read it whole, and `status` trusts the ledger for it. Only a held
+ * verdict reads paths: the first few, to show.
  */
-export function judgePass(pass: PassResult, walkComplete: boolean, input: Pick<PassInput, 'tracked' | 'options'>): DeleteJudgement {
-  return judgeDeletes({
-    gone: pass.gone,
+export function judgePass(
+  pass: PassResult,
+  walkComplete: boolean,
+  input: Pick<PassInput, 'tracked' | 'options' | 'ledger'>,
+): PassJudgement {
+  const summary = pass.gone === 0 ? { deletable: 0, forgets: 0, moved: 0 } : input.ledger.collectedSummary();
+  const verdict = deleteVerdict(summary, {
     localComplete: walkComplete,
     remoteComplete: true,
     localEmpty: pass.found === 0,
     tracked: input.tracked,
-    added: pass.added,
     options: input.options,
   });
+  return { verdict, sample: verdict.kind === 'held' ? input.ledger.collectedSample(HELD_SAMPLE) : [] };
 }

@@ -104,6 +104,15 @@ export interface DeleteAction {
   fromLocalDelete: boolean;
 }
 
+/**
+ * Deletes read a page at a time (the rows a reconciliation's pass collected in the ledger), so
+ * that a million of them are never one array; all are of locally deleted paths.
+ */
+export interface DeleteSource {
+  count: number;
+  pages(): Iterable<readonly DeleteAction[]>;
+}
+
 /** A remote file found to be the result of an upload whose answer was lost: take it as the path's copy. */
 export type Adoption = OrphanVerdict['adoptions'][number];
 
@@ -126,8 +135,11 @@ export interface Plan {
   /** Touched files whose content did not change: only the ledger's stat moves. */
   statUpdates: { path: string; size: number; mtimeMs: number; ino: number }[];
   deletes: DeleteAction[];
-  /** Deletes the guard held back (rule 4), with the reason. */
-  held: { deletes: DeleteAction[]; reason: string } | null;
+  /**
+   * Deletes the guard held back (rule 4): how many, why, and the first few paths (HELD_SAMPLE) to
+   * show; no action is kept per row, so a held million costs a count.
+   */
+  held: { count: number; reason: string; paths: string[] } | null;
   /** Why no delete of a locally missing path was planned at all, when that is so. */
   deletesBlocked: string | null;
   /** Pending deletes the complete listing no longer shows: done without a request. */
@@ -221,6 +233,8 @@ export interface ExecuteReport {
   interrupted: boolean;
   /** Uploads queued (a reconciliation decides them as it goes, so its plan does not hold them). */
   queued?: number;
+  /** Deletes handed over as a paged source (collected rows), beside the plan's own `deletes`. */
+  collectedDeletes?: number;
   /** Uploads done by the plan's reason, deletes done by theirs: the summary's vocabulary. */
   uploadsBy: Partial<Record<UploadAction['reason'], number>>;
   deletesBy: Partial<Record<DeleteAction['reason'], number>>;

@@ -1,0 +1,58 @@
+// The reconciliation's side of the delete guard: the verdict over the rows its pass collected in
+// the ledger's temp tables (ledger/collected.ts), applied to the plan. A held or blocked verdict
+// needs only counts; allowed deletes are read back a page at a time as the executor has room.
+import type { Ledger } from '../ledger/ledger.js';
+import { append } from '../arrays.js';
+import { heldOf, type DeleteVerdict } from './decide.js';
+import type { Execution } from './execute.js';
+import type { DeleteAction, DeleteSource, Plan } from './types.js';
+
+/** Collected rows read at a time: the executor's queue holds at most 1,000 more. */
+const PAGE = 1000;
+
+/** The guard's verdict over a pass's collected rows, and (when held) the first paths to show. */
+export interface PassJudgement {
+  verdict: DeleteVerdict;
+  sample: string[];
+}
+
+/** The allowed deletes of the collected rows, read from the ledger in path order, a page at a time. */
+export function collectedDeletes(ledger: Ledger, count: number): DeleteSource {
+  return {
+    count,
+    *pages() {
+      let after: string | null = null;
+      for (;;) {
+        const rows = ledger.collectedDeletesAfter(after, PAGE);
+        if (rows.length === 0) return;
+        yield rows.map((r): DeleteAction => ({ fileId: r.fileId, path: r.path, reason: 'deleted', fromLocalDelete: true }));
+        if (rows.length < PAGE) return;
+        after = rows.at(-1)!.path;
+      }
+    },
+  };
+}
+
+/**
+ * Applies a pass's verdict: a block or a hold goes in the plan (a count, a reason, a sample); with
+ * an execution the forgets run at once (one statement) and the allowed deletes are handed to it as
+ * a paged source; a dry run (no execution) lists each allowed delete in the plan, as it shows them.
+ */
+export function applyPassJudgement(judged: PassJudgement, plan: Plan, parts: { ledger: Ledger; exec: Execution | null }): void {
+  const { verdict } = judged;
+  if (verdict.kind === 'blocked') {
+    plan.deletesBlocked = verdict.reason;
+    return;
+  }
+  if (verdict.kind === 'held') plan.held = heldOf(verdict, judged.sample);
+  const deletes = verdict.kind === 'allow' ? verdict.deletes : 0;
+  const { ledger, exec } = parts;
+  if (!exec) {
+    if (deletes > 0) for (const page of collectedDeletes(ledger, deletes).pages()) append(plan.deletes, page);
+    return;
+  }
+  // Paths whose copy someone else deleted while the file went too: the execution's ledger-only
+  // step ran before the merge, so the guard's forgets are applied here.
+  if (verdict.forgets > 0) ledger.forgetCollected();
+  if (deletes > 0) exec.addCollectedDeletes(collectedDeletes(ledger, deletes));
+}
