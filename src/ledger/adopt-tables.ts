@@ -32,14 +32,6 @@ export interface AdoptTake extends SeenFile {
   createdAt: string;
 }
 
-/**
- * The ledger's connection. Ledger keeps it protected; this module needs it for its temp tables.
- * The lead may replace this with a one-line `Ledger.connection` getter.
- */
-export function connectionOf(ledger: Ledger): Database.Database {
-  return (ledger as unknown as { db: Database.Database }).db;
-}
-
 const SCHEMA = `
   CREATE TEMP TABLE IF NOT EXISTS adopt_listed (
     name TEXT NOT NULL, size INTEGER NOT NULL, id TEXT NOT NULL, created_at TEXT NOT NULL,
@@ -67,7 +59,7 @@ export class AdoptTables {
   /** Makes (or empties) the tables on `ledger`'s connection. */
   constructor(ledger: Ledger) {
     this.#guard = new FaultGuard(ledger.file);
-    this.#db = connectionOf(ledger);
+    this.#db = ledger.connection;
     const db = this.#db;
     this.#guard.run(() => {
       db.exec(SCHEMA);

@@ -12,6 +12,14 @@ export class LedgerReads {
     protected readonly stmt: Statements,
   ) {}
 
+  /**
+   * The connection, for a command's own temp tables (adopt-tables.ts), which runs its calls through
+   * a fault guard of its own. A getter: the Ledger's guard wraps only methods.
+   */
+  get connection(): Database.Database {
+    return this.db;
+  }
+
   files(): FileRow[] {
     return this.stmt.allFiles.all() as FileRow[];
   }
