@@ -122,7 +122,7 @@ export interface RemoteSide {
 export async function readRemoteSide(input: RemoteViewInput): Promise<RemoteSide> {
   const extra = extraOwnedIds(input);
   const choice = chooseRemoteMode({
-    canLookup: canLookup(input.remote),
+    canLookup: input.remote.contract === 'ga' && typeof input.remote.lookup === 'function',
     owned: input.ledger.counts().files + extra.length,
     seen: input.seen,
     now: input.now,
@@ -132,6 +132,7 @@ export async function readRemoteSide(input: RemoteViewInput): Promise<RemoteSide
   const requests = { lookups: 0, listedFiles: 0 };
   const sorter = new Sorter(input);
   if (choice.mode === 'owned') {
+    sorter.twoSources = true;
     await Promise.all([
       lookupAll(input, extra, requests, (page) => sorter.take(page)),
       listSince(input, orphanBound(input), requests, (page) => sorter.take(page)),
@@ -166,6 +167,8 @@ class Sorter {
   /** Files read, each once (a look-up and the recent listing may both return one). */
   total = 0;
   #loaded = false;
+  /** Look-ups and the recent listing may both return a file: each copy is checked against those loaded. */
+  twoSources = false;
 
   constructor(readonly input: RemoteViewInput) {}
 
@@ -181,7 +184,7 @@ class Sorter {
         continue;
       }
       // A look-up and the recent listing may both return a copy: counted once.
-      if (this.#loaded && ledger.listedSize(file.id) !== undefined) continue;
+      if (this.twoSources && this.#loaded && ledger.listedSize(file.id) !== undefined) continue;
       this.total++;
       if (expired(file, serverNow)) continue;
       found.push(file);
@@ -218,10 +221,6 @@ export function expired(file: FileMetadata, now: number): boolean {
   if (file.expires_at == null) return false;
   const at = Date.parse(file.expires_at);
   return !Number.isNaN(at) && at <= now;
-}
-
-function canLookup(remote: RemoteFiles): boolean {
-  return remote.contract === 'ga' && typeof remote.lookup === 'function';
 }
 
 /** Owned ids that are not current copies: pending deletes, and uploads known to have landed. */

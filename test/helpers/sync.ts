@@ -202,3 +202,28 @@ export function beforeFirstUpload(remote: RemoteFiles, hook: () => void): Remote
     },
   };
 }
+
+/**
+ * Forwards list, get, upload and download to `remote`; each delete is counted (`started()`) and
+ * then waits until `release()`: a delete queue that fills up and stays full.
+ */
+export function gatedDeletes(remote: RemoteFiles): { remote: RemoteFiles; release: () => void; started: () => number } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let started = 0;
+  return {
+    remote: {
+      list: (o) => remote.list(o),
+      get: (id, o) => remote.get(id, o),
+      upload: (file, o) => remote.upload(file, o),
+      download: (id, to, o) => remote.download(id, to, o),
+      async delete(id, o) {
+        started++;
+        await gate;
+        return remote.delete(id, o);
+      },
+    },
+    release,
+    started: () => started,
+  };
+}

@@ -13,7 +13,6 @@ import { Ledger } from '../../src/ledger/ledger.js';
 import { SortedWalk } from '../../src/local/sorted-walk.js';
 import { silentLogger } from '../../src/log.js';
 import { FilesClient } from '../../src/remote/client.js';
-import type { RemoteFiles } from '../../src/remote/types.js';
 import { applyPassJudgement } from '../../src/sync/collected.js';
 import { Execution } from '../../src/sync/execute.js';
 import { emptyExecuteReport, reportOf } from '../../src/sync/outcome.js';
@@ -21,7 +20,7 @@ import { emptyPlan } from '../../src/sync/plan.js';
 import { summaryLines } from '../../src/sync/report.js';
 import { passScanOptions, planOptionsFor } from '../../src/sync/session.js';
 import { judgePass, runPass } from '../../src/sync/stream.js';
-import { TEST_KEY, emulator, tempDir, writeTree } from '../helpers/sync.js';
+import { TEST_KEY, emulator, gatedDeletes, tempDir, writeTree } from '../helpers/sync.js';
 
 const GONE = 300_000;
 
@@ -135,20 +134,7 @@ describe('an allowed delete of collected rows', () => {
         pagesRead++;
         return read(after, limit);
       };
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      let started = 0;
-      const remote: RemoteFiles = {
-        list: (o) => client.list(o),
-        get: (id, o) => client.get(id, o),
-        upload: (file, o) => client.upload(file, o),
-        download: (id, to, o) => client.download(id, to, o),
-        async delete(id, o) {
-          started++;
-          await gate;
-          return client.delete(id, o);
-        },
-      };
+      const { remote, release, started } = gatedDeletes(client);
       const plan = emptyPlan();
       const exec = new Execution(plan, {
         root,
@@ -170,7 +156,7 @@ describe('an allowed delete of collected rows', () => {
       applyPassJudgement(judged, plan, { ledger, exec });
       expect(plan.deletes).toEqual([]); // not materialized: the executor pages them
       const done = exec.finishDeletes();
-      await expect.poll(() => started, { timeout: 10_000 }).toBe(8);
+      await expect.poll(() => started(), { timeout: 10_000 }).toBe(8);
       // The queue is full (1,000 waiting): the pages read are those it holds, not all three.
       expect(exec.queued).toBeLessThanOrEqual(1_000);
       expect(pagesRead).toBeLessThanOrEqual(2);

@@ -9,11 +9,10 @@ import type { Emulator } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/log.js';
 import { FilesClient } from '../../src/remote/client.js';
-import type { RemoteFiles } from '../../src/remote/types.js';
 import { Execution, execute } from '../../src/sync/execute.js';
 import { emptyPlan } from '../../src/sync/plan.js';
 import type { Progress } from '../../src/sync/types.js';
-import { TEST_KEY, emulator, tempDir } from '../helpers/sync.js';
+import { TEST_KEY, emulator, gatedDeletes, tempDir } from '../helpers/sync.js';
 
 const DELETES = 2_500;
 
@@ -36,20 +35,7 @@ afterEach(async () => {
 
 describe('a large delete', () => {
   it(`keeps at most ${1_000} deletes queued while ${DELETES} wait to be made, and makes them all`, async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let started = 0;
-    const remote: RemoteFiles = {
-      list: (o) => client.list(o),
-      get: (id, o) => client.get(id, o),
-      upload: (file, o) => client.upload(file, o),
-      download: (id, to, o) => client.download(id, to, o),
-      async delete(id, o) {
-        started++;
-        await gate;
-        return client.delete(id, o);
-      },
-    };
+    const { remote, release, started } = gatedDeletes(client);
     const plan = emptyPlan();
     for (let i = 0; i < DELETES; i++)
       plan.deletes.push({ fileId: `file_gone${i}`, path: `gone/${i}.txt`, reason: 'orphan', fromLocalDelete: false });
@@ -64,7 +50,7 @@ describe('a large delete', () => {
     });
     exec.begin();
     const done = exec.finishDeletes();
-    await expect.poll(() => started, { timeout: 10_000 }).toBe(8);
+    await expect.poll(() => started(), { timeout: 10_000 }).toBe(8);
     expect(exec.queued).toBeLessThanOrEqual(1_000);
     release();
     await done;
@@ -72,7 +58,7 @@ describe('a large delete', () => {
     // The emulator never had these ids: each delete is answered 404, "already deleted".
     expect(report.deleted).toBe(DELETES);
     expect(report.failedDeletes).toEqual([]);
-    expect(started).toBe(DELETES);
+    expect(started()).toBe(DELETES);
   });
 
   it('counts each removed file once in the progress, when the plan came with its deletes', async () => {
