@@ -124,6 +124,40 @@ describe('readRemoteSide guards (rule 4)', () => {
     expect(side.view.files.map((f) => f.id)).toEqual(['file_old']);
     expect(side.view.complete).toBe(true);
   });
+
+  it('counts a copy once when a look-up and the recent listing both return it, and a full listing probes nothing', async () => {
+    const copy = (id: string) => meta(id, '2026-01-01T00:00:00.000000Z');
+    const remote = {
+      contract: 'ga',
+      list: async function* () {
+        yield copy('file_a');
+      },
+      lookup: async (ids: readonly string[]) => ids.map(copy),
+    } as unknown as RemoteFiles;
+    const ledger = ledgerOf([row('file_a'), row('file_b')]);
+    let probes = 0;
+    const probed = { ...ledger, listedSize: (id: string) => (probes++, ledger.listedSize(id)) };
+    // An open upload of unknown clock offset: the recent listing reaches back to the first file.
+    const inFlight = [{ id: 1, path: 'n.txt', remoteName: 'n.txt', size: 1, sha256: 'x', mimeType: 'text/plain', startedAt: 0 }];
+    const owned = await readRemoteSide({ ...base, remote, ledger: probed, inFlight: inFlight as never });
+    expect(owned.choice.mode).toBe('owned');
+    expect(owned.current).toBe(2); // file_a from both sources, file_b from its look-up
+    expect(probes).toBeGreaterThan(0);
+    probes = 0;
+    // A full listing of two pages, the copy on the second: one listing returns each file once.
+    const twoPages = {
+      contract: 'ga',
+      list: async function* () {
+        for (let i = 0; i < 1000; i++) yield meta(`file_theirs${i}`, '2026-01-01T00:00:00.000000Z');
+        yield copy('file_a');
+      },
+    } as unknown as RemoteFiles;
+    const full = await readRemoteSide({ ...base, seen: undefined, remote: twoPages, ledger: probed });
+    expect(full.choice.mode).toBe('full');
+    expect(full.current).toBe(1);
+    expect(full.view.files).toHaveLength(1000);
+    expect(probes).toBe(0);
+  });
 });
 
 describe('sync of 300 owned files in a workspace of 20,000 foreign ones (GA)', () => {
