@@ -65,13 +65,9 @@ export class Execution {
     this.now = deps.now ?? Date.now;
     this.stillPresent = deps.stillPresent ?? ((relPath: string) => regularFileAt(path.join(deps.root, relPath)));
     this.sleep = deps.sleep ?? defaultSleep;
-    this.progress = {
-      filesDone: 0,
-      // Files, not requests: an upload or a removed path is one; old copies and orphans are not.
-      filesTotal: plan.uploads.length, // the removed paths join when the deletes start (runDeletes)
-      bytesDone: 0,
-      bytesTotal: plan.uploads.reduce((sum, u) => sum + u.local.size, 0),
-    };
+    // Files, not requests: an upload or a removed path is one (removed paths join as the deletes start); old copies are not.
+    const bytesTotal = plan.uploads.reduce((sum, u) => sum + u.local.size, 0);
+    this.progress = { filesDone: 0, filesTotal: plan.uploads.length, bytesDone: 0, bytesTotal };
     this.signal = deps.signal ? AbortSignal.any([deps.signal, this.controller.signal]) : this.controller.signal;
     this.queue = new PQueue({ concurrency: deps.concurrency });
     this.later = new DeferredWrites(deps.ledger);
@@ -172,18 +168,24 @@ export class Execution {
   private async runDeletes(): Promise<void> {
     for (const d of this.plan.deletes) if (d.fromLocalDelete) this.progress.filesTotal++;
     for (const source of this.collected) this.progress.filesTotal += source.count;
-    // A collected source's pages are read one at a time, when the last is queued; none once the run ended.
-    const sources = [[this.plan.deletes], ...this.collected.map((source) => source.pages()), [this.replacedIds]];
-    feed: for (const pages of sources) {
-      for (const actions of pages) {
-        for (const action of actions) {
-          await this.room();
-          if (this.ended) break feed;
-          this.queue.add(() => this.runDelete(action)).catch(this.stopOn);
-        }
+    try {
+      for (const action of this.deleteActions()) {
+        await this.room();
+        if (this.ended) break;
+        this.queue.add(() => this.runDelete(action)).catch(this.stopOn);
       }
+    } catch (err) {
+      // A page that cannot be read (ledger replaced, temp file full) is fatal, as a job's error is.
+      this.stopOn(err);
     }
     await this.queue.onIdle();
+  }
+
+  /** Every delete in order; a collected source's next page is read only when its last is queued. */
+  private *deleteActions(): Generator<DeleteAction> {
+    yield* this.plan.deletes;
+    for (const source of this.collected) for (const page of source.pages()) yield* page;
+    yield* this.replacedIds;
   }
 
   private tick(filePath?: string): void {
@@ -214,17 +216,9 @@ export class Execution {
   }
 
   private async runUpload(action: UploadAction, tries: number): Promise<void> {
-    const { report } = this;
+    const { report, deps, signal, sleep, now, later, intents } = this;
     try {
-      const outcome = await uploadOne(action, {
-        rehash: tries > 0,
-        deps: this.deps,
-        signal: this.signal,
-        sleep: this.sleep,
-        now: this.now,
-        later: this.later,
-        intents: this.intents,
-      });
+      const outcome = await uploadOne(action, { rehash: tries > 0, deps, signal, sleep, now, later, intents });
       if (outcome.kind === 'torn') {
         report.unknownOutcomes += outcome.unknownOutcomes;
         this.replacedIds.push({ fileId: outcome.tornId, path: action.path, reason: 'torn', fromLocalDelete: false });

@@ -78,4 +78,31 @@ describe('a large delete', () => {
     expect(report.deleted).toBe(3);
     expect(last).toMatchObject({ filesDone: 3, filesTotal: 3 });
   });
+
+  it('a page of collected deletes that cannot be read ends the run as a fatal error, after the deletes it queued settle', async () => {
+    const plan = emptyPlan();
+    const exec = new Execution(plan, {
+      root: dir,
+      remote: client,
+      ledger,
+      logger: silentLogger(),
+      concurrency: 2,
+      maxFileBytes: 1 << 20,
+      settleMs: 0,
+    });
+    const broken = new Error('the temp file could not be read');
+    exec.begin();
+    exec.addCollectedDeletes({
+      count: 4,
+      *pages() {
+        yield [0, 1].map((i) => ({ fileId: `file_pg${i}`, path: `pg/${i}.txt`, reason: 'deleted' as const, fromLocalDelete: true }));
+        throw broken;
+      },
+    });
+    // Not a rejection that leaves queued deletes running behind a failed run: the run stops,
+    // what it queued settles, and end() reports the error.
+    await exec.finishDeletes();
+    expect(exec.queue.size + exec.queue.pending).toBe(0);
+    expect(() => exec.end()).toThrow(broken);
+  });
 });
