@@ -89,9 +89,9 @@ const run: BenchRun = {
   machine: machineInfo(),
   rows: results,
 };
-// Every default row, not quick: the table is rewritten (an opt-in row run beside them joins it).
+// Every default row, not quick, none failed: the table is rewritten (an opt-in row run beside them joins it).
 // Counting ROWS instead, which holds the opt-in scale row too, left every default run partial.
-if (quick || !DEFAULT_ROWS.every((r) => rows.includes(r))) {
+if (quick || failed || !DEFAULT_ROWS.every((r) => rows.includes(r))) {
   const dir = join(REPO, 'bench', 'results', 'tmp');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'partial.json'), `${JSON.stringify(run, null, 2)}\n`);

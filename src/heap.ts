@@ -13,16 +13,16 @@ export const HEAP_FLAGS: Readonly<Record<string, string>> = Object.freeze({
 });
 
 /**
- * The flags to set: each of HEAP_FLAGS that the operator did not give on node's command line or in
- * NODE_OPTIONS (theirs wins; V8 accepts `_` for `-` in flag names).
+ * The flags to set: each of HEAP_FLAGS that the operator did not give on node's command line
+ * (theirs wins; V8 accepts `_` for `-` in flag names). NODE_OPTIONS cannot carry these flags:
+ * node refuses to start with one there.
  */
-export function heapFlagsToSet(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
-  const given = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].map((arg) =>
-    arg.replace(/^--/, '').replace(/=.*$/, '').replaceAll('_', '-'),
-  );
+export function heapFlagsToSet(execArgv: readonly string[]): string[] {
+  const given = execArgv.map((arg) => arg.replace(/^--/, '').replace(/=.*$/, '').replaceAll('_', '-'));
   return Object.entries(HEAP_FLAGS)
     .filter(([name]) => !given.includes(name))
     .map(([name, value]) => `--${name}=${value}`);
 }
 
-for (const flag of heapFlagsToSet(process.execArgv, process.env.NODE_OPTIONS)) setFlagsFromString(flag);
+// At load, not from a function the CLI calls: imported first, this runs before any other module.
+for (const flag of heapFlagsToSet(process.execArgv)) setFlagsFromString(flag);

@@ -130,7 +130,7 @@ async function rootLooksEmpty(root: string, filter: PathFilter): Promise<boolean
  * Deletes the remote copies of `paths` that are still gone, in scoped plans so that rule 4 holds:
  * nothing is deleted when the root is missing, distrusted or empty, and the mass-delete guard
  * counts the batch (an `rm -rf` of a large folder is held). A gone path paired with a path added
- * just now of the same content (a move, one to one: the planner's `pairMoves`) does not count
+ * just now of the same content (a move, one to one: the guard's `summarizeGone`) does not count
  * toward the guard, as in a full reconciliation.
  */
 export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]): Promise<DeleteBatchOutcome> {

@@ -248,11 +248,12 @@ export function requestCount(remote: object): number {
   return typeof stats?.requests === 'number' ? stats.requests : 0;
 }
 
-export function logPlan(p: Plan, logger: { debug: (m: string, meta?: object) => void; warn: (m: string) => void }): void {
+/** Logs the plan; `pagedDeletes`: allowed deletes the executor reads from the ledger, not held in the plan. */
+export function logPlan(p: Plan, logger: { debug: (m: string, meta?: object) => void; warn: (m: string) => void }, pagedDeletes = 0): void {
   logger.debug('plan', {
     uploads: p.uploads.length,
     adoptions: p.adoptions.length,
-    deletes: p.deletes.length,
+    deletes: p.deletes.length + pagedDeletes,
     unchanged: p.unchanged,
     skips: p.skips.length,
   });

@@ -93,7 +93,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   const judged = judgePass(pass, walk.complete, { tracked: run.tracked, options: planOpts, ledger });
   applyPassJudgement(judged, thePlan, { ledger, exec });
   if (run.restoreWindow) restoreFindings(run, thePlan, remoteSide.view.files, pass.restorePaths);
-  logPlan(thePlan, logger);
+  logPlan(thePlan, logger, exec && judged.verdict.kind === 'allow' ? judged.verdict.deletes : 0);
   const report = (result: ExecuteReport | null) =>
     reportOf({
       plan: thePlan,
