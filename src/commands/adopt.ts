@@ -72,6 +72,13 @@ export async function runAdopt(input: AdoptInput): Promise<number> {
       onProgress: (walked) => view?.update('scan', { filesDone: walked, filesTotal: 0, bytesDone: 0, bytesTotal: 0 }),
     });
     logger.debug('adopt scan done', { ...scan });
+    if (!scan.complete) {
+      // Ambiguity touches nothing: an unseen path of the same name and size would make a match ambiguous.
+      write(
+        'some folders could not be read: nothing adopted (a file in them could claim the same remote file); fix them and run files-sync adopt again',
+      );
+      return ExitCode.fileFailures;
+    }
     await input.afterScan?.();
     const { adopted, notAdopted } = await takeOver({
       tables,

@@ -141,6 +141,28 @@ describe('files-sync adopt', () => {
     expect(run.stdout.split('\n').filter((l) => l !== '')).toEqual([`adopted  ${ok}  ok-r9.txt`, 'adopted 1 file']);
   });
 
+  it('a folder the walk cannot read stops the adoption: a path in it could make a match ambiguous', async () => {
+    setup = syncSetup(emu, { remoteNames: 'basename' });
+    writeTree(setup.root, { 'seen/doc-part.txt': 'same size' });
+    // A folder named with the byte 0xff cannot be listed by the name Node gives it (even as root):
+    // the walk is partial, and its file of the same base name and size stays unseen.
+    const unseen = Buffer.concat([Buffer.from(`${setup.root}/dir`), Buffer.from([0xff])]);
+    fs.mkdirSync(unseen);
+    fs.writeFileSync(Buffer.concat([unseen, Buffer.from('/doc-part.txt')]), 'same size');
+    seed('doc-part.txt', 'same size');
+    const run = await adopt();
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/some folders could not be read: nothing adopted/);
+    expect(run.stdout).not.toMatch(/^adopted {2}/m);
+    expect(run.stderr).toMatch(/cannot read/); // the walk names the folder
+    const after = Ledger.open(ledgerFile(), { readOnly: true });
+    try {
+      expect(after.files()).toEqual([]);
+    } finally {
+      after.close();
+    }
+  });
+
   it('a file reached through a followed symlink is hashed where the walk found it', async () => {
     setup = syncSetup(emu, { followSymlinks: true });
     writeTree(setup.root, { 'real-fl/f-fl.txt': 'followed' });
