@@ -9,6 +9,8 @@ import { expect } from 'vitest';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import type { RemoteFiles, UploadOptions, UploadResult } from '../../src/remote/types.js';
+import { silentLogger } from '../../src/log.js';
+import type { ExecuteDeps } from '../../src/sync/types.js';
 
 /** The key the tests use; a test greps outputs for it. */
 export const TEST_KEY = 'sk-ant-test-e2e-0b1d3f5a7c9e-secret';
@@ -226,4 +228,9 @@ export function gatedDeletes(remote: RemoteFiles): { remote: RemoteFiles; releas
     release,
     started: () => started,
   };
+}
+
+/** An executor's dependencies for a test of its queue: quiet, no settle time, files up to 1 MiB, 8 at once. */
+export function testExecuteDeps(root: string, remote: RemoteFiles, ledger: Ledger, extra: Partial<ExecuteDeps> = {}): ExecuteDeps {
+  return { root, remote, ledger, logger: silentLogger(), concurrency: 8, maxFileBytes: 1 << 20, settleMs: 0, ...extra };
 }

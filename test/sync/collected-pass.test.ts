@@ -20,7 +20,7 @@ import { emptyPlan } from '../../src/sync/plan.js';
 import { summaryLines } from '../../src/sync/report.js';
 import { passScanOptions, planOptionsFor } from '../../src/sync/session.js';
 import { judgePass, runPass } from '../../src/sync/stream.js';
-import { TEST_KEY, emulator, gatedDeletes, tempDir, writeTree } from '../helpers/sync.js';
+import { TEST_KEY, emulator, gatedDeletes, tempDir, testExecuteDeps, writeTree } from '../helpers/sync.js';
 
 const GONE = 300_000;
 
@@ -136,15 +136,7 @@ describe('an allowed delete of collected rows', () => {
       };
       const { remote, release, started } = gatedDeletes(client);
       const plan = emptyPlan();
-      const exec = new Execution(plan, {
-        root,
-        remote,
-        ledger,
-        logger: silentLogger(),
-        concurrency: 8,
-        maxFileBytes: 1 << 20,
-        settleMs: 0,
-      });
+      const exec = new Execution(plan, testExecuteDeps(root, remote, ledger));
       exec.begin();
       await exec.finishUploads();
       const judged = judgePass({ gone: n, uploads: 0, found: 1, skipped: [], filesHashed: 0, bytesHashed: 0, restorePaths: [] }, true, {

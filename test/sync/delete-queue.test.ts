@@ -7,12 +7,11 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
-import { silentLogger } from '../../src/log.js';
 import { FilesClient } from '../../src/remote/client.js';
 import { Execution, execute } from '../../src/sync/execute.js';
 import { emptyPlan } from '../../src/sync/plan.js';
 import type { Progress } from '../../src/sync/types.js';
-import { TEST_KEY, emulator, gatedDeletes, tempDir } from '../helpers/sync.js';
+import { TEST_KEY, emulator, gatedDeletes, tempDir, testExecuteDeps } from '../helpers/sync.js';
 
 const DELETES = 2_500;
 
@@ -39,15 +38,7 @@ describe('a large delete', () => {
     const plan = emptyPlan();
     for (let i = 0; i < DELETES; i++)
       plan.deletes.push({ fileId: `file_gone${i}`, path: `gone/${i}.txt`, reason: 'orphan', fromLocalDelete: false });
-    const exec = new Execution(plan, {
-      root: dir,
-      remote,
-      ledger,
-      logger: silentLogger(),
-      concurrency: 8,
-      maxFileBytes: 1 << 20,
-      settleMs: 0,
-    });
+    const exec = new Execution(plan, testExecuteDeps(dir, remote, ledger));
     exec.begin();
     const done = exec.finishDeletes();
     await expect.poll(() => started(), { timeout: 10_000 }).toBe(8);
@@ -65,31 +56,14 @@ describe('a large delete', () => {
     const plan = emptyPlan();
     for (let i = 0; i < 3; i++) plan.deletes.push({ fileId: `file_rm${i}`, path: `rm/${i}.txt`, reason: 'deleted', fromLocalDelete: true });
     let last: Progress | undefined;
-    const report = await execute(plan, {
-      root: dir,
-      remote: client,
-      ledger,
-      logger: silentLogger(),
-      concurrency: 2,
-      maxFileBytes: 1 << 20,
-      settleMs: 0,
-      onProgress: (p) => (last = { ...p }),
-    });
+    const report = await execute(plan, testExecuteDeps(dir, client, ledger, { concurrency: 2, onProgress: (p) => (last = { ...p }) }));
     expect(report.deleted).toBe(3);
     expect(last).toMatchObject({ filesDone: 3, filesTotal: 3 });
   });
 
   it('a page of collected deletes that cannot be read ends the run as a fatal error, after the deletes it queued settle', async () => {
     const plan = emptyPlan();
-    const exec = new Execution(plan, {
-      root: dir,
-      remote: client,
-      ledger,
-      logger: silentLogger(),
-      concurrency: 2,
-      maxFileBytes: 1 << 20,
-      settleMs: 0,
-    });
+    const exec = new Execution(plan, testExecuteDeps(dir, client, ledger, { concurrency: 2 }));
     const broken = new Error('the temp file could not be read');
     exec.begin();
     exec.addCollectedDeletes({
