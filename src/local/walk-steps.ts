@@ -52,7 +52,11 @@ export function lostDirectory(rel: string, err: unknown): { problem: LocalProble
  * only when a slot is free (so a streamed source is never read far ahead). On a failure no item
  * starts any more; the promise rejects once the runs in flight have settled, so nothing outlives it.
  */
-export async function forEachConcurrent<T>(source: AsyncIterable<T>, concurrency: number, run: (item: T) => Promise<void>): Promise<void> {
+export async function forEachConcurrent<T>(
+  source: AsyncIterable<T> | Iterable<T>,
+  concurrency: number,
+  run: (item: T) => Promise<void>,
+): Promise<void> {
   const limit = Math.max(1, Math.floor(concurrency));
   let running = 0;
   let failure: { error: unknown } | undefined;

@@ -8,6 +8,7 @@ import type { Ledger, UploadedContent } from '../ledger/ledger.js';
 import { fsCode } from '../local/entry.js';
 import { SYNC_READ_MAX_BYTES, hashFile } from '../local/hash.js';
 import { mimeTypeFor } from '../local/mime.js';
+import { forEachConcurrent } from '../local/walk-steps.js';
 
 /** Takes read from the tables, hashed, and recorded (one commit) at a time. */
 const PAGE = 500;
@@ -80,23 +81,10 @@ async function hashPage(
   onHashed: (size: number) => void,
 ): Promise<(UploadedContent | string)[]> {
   const contents = new Array<UploadedContent | string>(page.length);
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (!failed && next < page.length) {
-      const i = next++;
-      try {
-        contents[i] = await hashTake(page[i]!, realRoot);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-      onHashed(page[i]!.size);
-    }
-  };
-  const settled = await Promise.allSettled(Array.from({ length: Math.min(HASH_CONCURRENCY, page.length) }, worker));
-  const rejected = settled.find((r) => r.status === 'rejected');
-  if (rejected) throw rejected.reason;
+  await forEachConcurrent(page.keys(), HASH_CONCURRENCY, async (i) => {
+    contents[i] = await hashTake(page[i]!, realRoot);
+    onHashed(page[i]!.size);
+  });
   return contents;
 }
 
