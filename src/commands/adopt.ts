@@ -64,7 +64,7 @@ export async function runAdopt(input: AdoptInput): Promise<number> {
   try {
     const scan = await scanForAdoption({
       tables,
-      listing: input.remote.list(),
+      listing: input.remote.list({ readAhead: true }),
       walk,
       remoteName: nameFor(config),
       maxFileBytes: config.maxFileBytes,

@@ -6,7 +6,7 @@ import { errorMessage } from '../errors.js';
 import { isAuthFailure, isUnavailable, requestIdOf } from '../failure.js';
 import type { Logger } from '../log.js';
 import { AbortedError } from '../remote/errors.js';
-import type { CallOptions, DeleteResult, FileMetadata, RemoteFiles, UploadOptions, UploadResult } from '../remote/types.js';
+import type { CallOptions, ListOptions, DeleteResult, FileMetadata, RemoteFiles, UploadOptions, UploadResult } from '../remote/types.js';
 
 /** First wait between two probes of an unreachable API; it doubles up to `PROBE_MAX_MS`. */
 const PROBE_FIRST_MS = 1_000;
@@ -176,7 +176,7 @@ export class ApiGate implements RemoteFiles {
     return this.call(() => this.inner.download(id, toPath, options));
   }
 
-  async *list(options?: CallOptions): AsyncGenerator<FileMetadata, void, undefined> {
+  async *list(options?: ListOptions): AsyncGenerator<FileMetadata, void, undefined> {
     await this.enter();
     try {
       yield* this.inner.list(options);

@@ -63,7 +63,7 @@ export class AdoptTables {
     const db = this.#db;
     this.#guard.run(() => {
       db.exec(SCHEMA);
-      // As the reconciliation's listed_ids: 2 MB of page cache, the rest spills to the temp file.
+      // As the collected deletes: 2 MB of page cache, the rest spills to the temp file.
       db.pragma('temp.cache_size = -2000');
     });
     this.#stmt = this.#guard.run(() => ({

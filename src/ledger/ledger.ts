@@ -257,17 +257,6 @@ export class Ledger extends LedgerCollected {
     });
   }
 
-  /**
-   * Loads a listing's ids (and sizes) for the merge's join (`filesAfter`): `reset` empties what an
-   * earlier listing loaded. A temp table of this connection: memory stays flat whatever the count.
-   */
-  loadListed(files: readonly { id: string; size_bytes: number }[], reset = false): void {
-    this.#deferred(() => {
-      if (reset) this.stmt.clearListed.run();
-      for (const f of files) this.stmt.addListed.run(f.id, f.size_bytes);
-    });
-  }
-
   /** A pending delete is done (deleted, or already gone). */
   deleteDone(fileId: string): void {
     this.stmt.removePending.run(fileId);

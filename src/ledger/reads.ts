@@ -1,11 +1,18 @@
 // The ledger's read verbs, the base of the Ledger class (ledger.ts), which runs each of them
 // through its fault guard like every other verb.
 import type Database from 'better-sqlite3';
+import { RowSet } from './row-set.js';
 import type { Statements } from './statements.js';
-import type { Failure, FileRow, InFlightUpload, ListedRow, PendingDelete, UnclaimedCopy } from './types.js';
+import type { Failure, FileRow, InFlightUpload, ListedRow, PendingDelete, RowKey, UnclaimedCopy } from './types.js';
+
+/** A `filesAfter` row as SQLite returns it: FILE_COLUMNS (statements.ts) in order, then the rowid. */
+type RawListedRow = [string, string, number, number, number, string, string, string, string, RowKey];
 
 /** The reads of one open ledger; only `Ledger` makes one. */
 export class LedgerReads {
+  /** The rows whose copy the last listing found (`markListed`): what `filesAfter` reports as listed. */
+  protected readonly listed = new RowSet();
+
   protected constructor(
     readonly file: string,
     protected readonly db: Database.Database,
@@ -26,12 +33,22 @@ export class LedgerReads {
 
   /**
    * Up to `limit` rows after `after` (null: from the first) in path order, each with whether the
-   * listing loaded by `loadListed` holds its id: the ledger's side of the reconciliation's merge.
+   * listing marked by `markListed` found its copy: the ledger's side of the reconciliation's merge.
    */
   filesAfter(after: string | null, limit: number): ListedRow[] {
-    const rows = this.stmt.filesAfter.all(after ?? '', limit) as (FileRow & { listed: number })[];
-    for (const row of rows) (row as unknown as ListedRow).listed = row.listed === 1;
-    return rows as unknown as ListedRow[];
+    const rows = this.stmt.filesAfter.all(after ?? '', limit) as RawListedRow[];
+    return rows.map((r) => ({
+      path: r[0],
+      fileId: r[1],
+      size: r[2],
+      mtimeMs: r[3],
+      ino: r[4],
+      sha256: r[5],
+      mimeType: r[6],
+      remoteName: r[7],
+      uploadedAt: r[8],
+      listed: this.listed.has(r[9]),
+    }));
   }
 
   /** Up to `limit` owned ids after `after` in id order: the GA look-ups page through these. */
@@ -39,15 +56,37 @@ export class LedgerReads {
     return (this.stmt.ownedIdsAfter.all(after ?? '', limit) as { id: string }[]).map((r) => r.id);
   }
 
-  /** Which of `fileIds` are current copies (rows of `files`): one query for a page of a listing. */
-  currentIds(fileIds: readonly string[]): Set<string> {
-    if (fileIds.length === 0) return new Set();
-    return new Set((this.stmt.currentOf.all(JSON.stringify(fileIds)) as { id: string }[]).map((r) => r.id));
+  /**
+   * Which of `fileIds` are current copies (rows of `files`), each with its row's key for
+   * `markListed`: one query for a page of a listing.
+   */
+  currentRows(fileIds: readonly string[]): Map<string, RowKey> {
+    if (fileIds.length === 0) return new Map();
+    return new Map(this.stmt.currentOf.all(JSON.stringify(fileIds)) as [string, RowKey][]);
   }
 
-  /** The size the loaded listing gave for `fileId`, or undefined when it did not hold it. */
+  /**
+   * Marks rows whose copy a listing found (`reset`: first forgets an earlier listing's); returns
+   * how many were not marked yet. Kept in memory, one bit a row (row-set.ts). A row keeps its key
+   * when an upload replaces its id; only rows this run wrote change so, and the merge has passed
+   * their paths before they are written.
+   */
+  markListed(rows: Iterable<RowKey>, reset = false): number {
+    if (reset) this.listed.clear();
+    let added = 0;
+    for (const row of rows) if (this.listed.add(row)) added++;
+    return added;
+  }
+
+  /** Whether a row is marked as found by the listing. */
+  isListed(row: RowKey): boolean {
+    return this.listed.has(row);
+  }
+
+  /** The size of the current copy `fileId` when the listing found it; undefined otherwise. */
   listedSize(fileId: string): number | undefined {
-    return (this.stmt.listedSize.get(fileId) as { size: number } | undefined)?.size;
+    const found = this.stmt.sizeOfId.get(fileId) as { row: RowKey; size: number } | undefined;
+    return found && this.listed.has(found.row) ? found.size : undefined;
   }
 
   fileByPath(relPath: string): FileRow | undefined {

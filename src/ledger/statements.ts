@@ -1,6 +1,7 @@
 // The ledger's prepared SQL statements, made once per connection (ledger.ts runs them inside its verbs).
 import type Database from 'better-sqlite3';
 
+// A row of `files` as FileRow (types.ts); `filesAfter` reads it as an array in this order (reads.ts).
 const FILE_COLUMNS = `path, file_id AS fileId, size, mtime_ms AS mtimeMs, ino, sha256, mime_type AS mimeType,
   remote_name AS remoteName, uploaded_at AS uploadedAt`;
 
@@ -14,11 +15,9 @@ export function prepareStatements(db: Database.Database) {
   const unclaimedTable = v1
     ? '(SELECT NULL AS file_id, NULL AS path, NULL AS remote_name, NULL AS size, NULL AS sha256, NULL AS created_at, NULL AS reason, NULL AS recorded_at WHERE 0)'
     : 'unclaimed_copies';
-  // The remote ids a reconciliation's listing found, for the merge to join against (per connection,
-  // never in the file: a temp table lives as long as the connection and spills to disk, not memory).
-  db.exec('CREATE TEMP TABLE IF NOT EXISTS listed_ids (id TEXT PRIMARY KEY, size INTEGER NOT NULL) WITHOUT ROWID');
-  // Its page cache at 2 MB, not the 16 MB default: a million ids (42 MB) would fill that much
-  // memory, while the lookups it serves cost the same from the temp file (BENCHMARKS.md).
+  // Temp tables (collected deletes, adopt's listing) keep 2 MB of page cache, not the 16 MB default:
+  // a million rows would fill that much memory, while their look-ups cost the same from the temp
+  // file (BENCHMARKS.md).
   db.pragma('temp.cache_size = -2000');
   return {
     allFiles: db.prepare(`SELECT ${FILE_COLUMNS} FROM files ORDER BY path`),
@@ -86,16 +85,17 @@ export function prepareStatements(db: Database.Database) {
   };
 }
 
-/** The reconciliation's merge: keyset pages in path order joined with the listing's temp table, and the owned ids in order. */
+/**
+ * The reconciliation's merge: keyset pages in path order, each row with its rowid (the key of the
+ * listing's RowSet, row-set.ts), and the owned ids in order.
+ */
 function listingStatements(db: Database.Database) {
   return {
-    filesAfter: db.prepare(`SELECT ${FILE_COLUMNS}, EXISTS (SELECT 1 FROM temp.listed_ids l WHERE l.id = files.file_id) AS listed
-      FROM files WHERE path > ? ORDER BY path LIMIT ?`),
+    // Rows as arrays, made into objects by reads.ts: a third of the cost of better-sqlite3's named rows.
+    filesAfter: db.prepare(`SELECT ${FILE_COLUMNS}, rowid FROM files WHERE path > ? ORDER BY path LIMIT ?`).raw(),
     ownedIdsAfter: db.prepare('SELECT file_id AS id FROM files WHERE file_id > ? ORDER BY file_id LIMIT ?'),
-    currentOf: db.prepare('SELECT file_id AS id FROM files WHERE file_id IN (SELECT value FROM json_each(?))'),
-    clearListed: db.prepare('DELETE FROM temp.listed_ids'),
-    addListed: db.prepare('INSERT INTO temp.listed_ids (id, size) VALUES (?, ?) ON CONFLICT (id) DO NOTHING'),
-    listedSize: db.prepare('SELECT size FROM temp.listed_ids WHERE id = ?'),
+    currentOf: db.prepare('SELECT file_id AS id, rowid AS row FROM files WHERE file_id IN (SELECT value FROM json_each(?))').raw(),
+    sizeOfId: db.prepare('SELECT rowid AS row, size FROM files WHERE file_id = ?'),
   };
 }
 

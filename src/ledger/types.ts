@@ -85,7 +85,10 @@ export interface StoredFile {
   created_at: string;
 }
 
-/** A ledger row as the reconciliation's merge reads it: with whether the loaded listing holds its id. */
+/** A row of `files` as a listing's marks know it (its SQLite rowid). */
+export type RowKey = number;
+
+/** A ledger row as the reconciliation's merge reads it: with whether the listing found its copy. */
 export interface ListedRow extends FileRow {
   listed: boolean;
 }

@@ -11,7 +11,13 @@ import { resolveRetryPolicy, resolveTimeouts, uploadTimeoutMs, type RetryPolicy,
 import { SentHash, codeOf, encodeId, readJson, writeBody } from './client-io.js';
 import { multipartBody, multipartOf } from './multipart.js';
 import { Transport, type RemoteStats } from './transport.js';
-import type { CallOptions, DeleteResult, FileMetadata, RemoteFiles, UploadOptions, UploadResult } from './types.js';
+import type { CallOptions, DeleteResult, FileMetadata, ListOptions, RemoteFiles, UploadOptions, UploadResult } from './types.js';
+
+/** One page of a listing: its files, and the cursor of the next (none: the last page). */
+interface ListPage {
+  files: FileMetadata[];
+  next: string | undefined;
+}
 import { parseDeleted, parseFileMetadata } from './validate.js';
 
 /** Options of FilesClient. */
@@ -163,31 +169,53 @@ export class FilesClient implements RemoteFiles {
     return sha256 === undefined ? result : { ...result, sha256 };
   }
 
-  /** Every file of the workspace, newest first, one page (`listPageSize`) per request. */
-  async *list(options: CallOptions = {}): AsyncGenerator<FileMetadata, void, undefined> {
+  /**
+   * Every file of the workspace, newest first, one page (`listPageSize`) per request. With
+   * `readAhead`, the next page is asked for before this one is handed out; a page asked for and
+   * not read (the caller stopped) is abandoned.
+   */
+  async *list(options: ListOptions = {}): AsyncGenerator<FileMetadata, void, undefined> {
     const seen = new Set<string>();
-    let cursor: string | undefined;
-    for (;;) {
-      const { value: page } = await this.#transport.run({
+    const abandon = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, abandon.signal]) : abandon.signal;
+    let next: Promise<ListPage> | undefined = this.#listPage(undefined, signal);
+    try {
+      while (next !== undefined) {
+        const page: ListPage = await next;
+        next = undefined;
+        if (page.next !== undefined) {
+          // A server that hands out a cursor again would make this loop forever (files-api.md).
+          if (seen.has(page.next)) {
+            throw new ResponseFormatError('list answer', 'cursor', `a new cursor (${page.next} was already used; stopping instead of looping)`);
+          }
+          seen.add(page.next);
+        }
+        const ahead = options.readAhead === true && page.next !== undefined ? this.#listPage(page.next, signal) : undefined;
+        // Its failure is met when it is awaited; one abandoned by a caller that stopped is not a failure.
+        ahead?.catch(() => undefined);
+        yield* page.files;
+        next = ahead ?? (page.next === undefined ? undefined : this.#listPage(page.next, signal));
+      }
+    } finally {
+      abandon.abort();
+    }
+  }
+
+  /** One list page after `cursor` (none: the first). */
+  #listPage(cursor: string | undefined, signal: AbortSignal): Promise<ListPage> {
+    return this.#transport
+      .run({
         kind: 'list',
         label: 'list',
         method: 'GET',
         path: this.#contract.path('/v1/files', this.#contract.listQuery(this.#pageSize, cursor)),
-        signal: options.signal,
+        signal,
         read: async (res) => {
           const parsed = this.#contract.parsePage(await readJson(res, 'list answer'));
           return { files: parsed.data.map((item) => parseFileMetadata(item, 'list item')), next: parsed.nextCursor };
         },
-      });
-      yield* page.files;
-      if (page.next === undefined) return;
-      // A server that hands out a cursor again would make this loop forever (files-api.md).
-      if (seen.has(page.next)) {
-        throw new ResponseFormatError('list answer', 'cursor', `a new cursor (${page.next} was already used; stopping instead of looping)`);
-      }
-      seen.add(page.next);
-      cursor = page.next;
-    }
+      })
+      .then((sent) => sent.value);
   }
 
   /**

@@ -76,11 +76,20 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+export interface ListOptions extends CallOptions {
+  /**
+   * Asks for the next page as soon as a page arrives, so the server works on it while the caller
+   * handles this one. For a caller that reads the listing to its end: one that stops early has
+   * made one request more, which is abandoned.
+   */
+  readAhead?: boolean;
+}
+
 /** The Files API operations files-sync needs. */
 export interface RemoteFiles {
   upload(path: string, options: UploadOptions): Promise<UploadResult>;
   /** Every file of the workspace, newest first, paging until the end. */
-  list(options?: CallOptions): AsyncIterable<FileMetadata>;
+  list(options?: ListOptions): AsyncIterable<FileMetadata>;
   /**
    * GA only (absent or throwing under beta): the files among 1 to 100 `ids` that still resolve, in
    * one request; an id left out is gone.

@@ -1,6 +1,6 @@
 // The remote side of a reconciliation: the whole listing, or (GA) look-ups of the ids files-sync
 // owns plus the newest files back to the oldest open upload, whichever costs fewer requests.
-import type { InFlightUpload, PendingDelete } from '../ledger/types.js';
+import type { InFlightUpload, PendingDelete, RowKey } from '../ledger/types.js';
 import type { FileMetadata, RemoteFiles } from '../remote/types.js';
 import type { RemoteView } from './plan.js';
 import { minOf } from '../arrays.js';
@@ -63,17 +63,17 @@ export function chooseRemoteMode(input: ChoiceInput): RemoteChoice {
   return { mode: 'full', reason: `${pages} list pages cost no more than ${lookups} look-ups` };
 }
 
-/** What reading the remote side reads of the ledger, and where it loads the current copies it finds. */
+/** What reading the remote side reads of the ledger, and where it marks the current copies it finds. */
 export interface RemoteLedger {
   /** Current copies (rows of `files`), and their ids a page at a time in id order. */
   counts(): { files: number };
   ownedIdsAfter(after: string | null, limit: number): string[];
-  /** Which of `fileIds` are current copies (one query a page). */
-  currentIds(fileIds: readonly string[]): Set<string>;
-  /** The size of a loaded current copy; undefined when none was loaded with that id. */
-  listedSize(fileId: string): number | undefined;
-  /** Loads current copies found for the merge's join (`reset` first empties an earlier load). */
-  loadListed(files: readonly { id: string; size_bytes: number }[], reset?: boolean): void;
+  /** Which of `fileIds` are current copies, each with its row's key (one query a page). */
+  currentRows(fileIds: readonly string[]): Map<string, RowKey>;
+  /** Marks rows whose copy was found, for the merge (`reset` first forgets an earlier listing's); how many were new. */
+  markListed(rows: Iterable<RowKey>, reset?: boolean): number;
+  /** Whether a row is marked already. */
+  isListed(row: RowKey): boolean;
 }
 
 /** What reading the remote side needs from the ledger and the run. */
@@ -95,12 +95,12 @@ export interface RemoteViewInput {
 /** The remote view the planner consumes, how it was read, and the foreign count to report. */
 export interface RemoteSide {
   /**
-   * Every file read except the ledger's current copies, which went to the ledger's temp table
-   * (`filesAfter` joins them): foreign files, unclaimed copies, pending deletes, orphans. Memory
-   * holds what is not this folder's, however large the folder.
+   * Every file read except the ledger's current copies, whose rows the ledger marked (a bit each:
+   * `filesAfter` reports them): foreign files, unclaimed copies, pending deletes, orphans. Memory
+   * holds what is not this folder's, and a bit per ledger row.
    */
   view: RemoteView;
-  /** Current copies found (and loaded), less those past their `expires_at`. */
+  /** Current copies found (and marked), less those past their `expires_at`. */
   current: number;
   choice: RemoteChoice;
   /** Look-ups only: foreign files as the last full listing saw them (null: never listed). A full listing leaves the count to the planner. */
@@ -132,7 +132,6 @@ export async function readRemoteSide(input: RemoteViewInput): Promise<RemoteSide
   const requests = { lookups: 0, listedFiles: 0 };
   const sorter = new Sorter(input);
   if (choice.mode === 'owned') {
-    sorter.twoSources = true;
     await Promise.all([
       lookupAll(input, extra, requests, (page) => sorter.take(page)),
       listSince(input, orphanBound(input), requests, (page) => sorter.take(page)),
@@ -160,43 +159,48 @@ export async function readRemoteSide(input: RemoteViewInput): Promise<RemoteSide
   };
 }
 
-/** Sorts what the remote side reads a page at a time: current copies to the ledger, the rest kept. */
+/** Sorts what the remote side reads a page at a time: current copies marked in the ledger, the rest kept. */
 class Sorter {
   readonly #others = new Map<string, FileMetadata>();
   current = 0;
   /** Files read, each once (a look-up and the recent listing may both return one). */
   total = 0;
-  #loaded = false;
-  /** Look-ups and the recent listing may both return a file: each copy is checked against those loaded. */
-  twoSources = false;
+  #started = false;
 
   constructor(readonly input: RemoteViewInput) {}
 
   take(page: readonly FileMetadata[]): void {
     const { ledger, remote } = this.input;
+    this.#start();
     const serverNow = remote.serverNow?.() ?? this.input.now;
-    const found: FileMetadata[] = [];
-    const current = ledger.currentIds(page.map((f) => f.id));
+    const found: RowKey[] = [];
+    const current = ledger.currentRows(page.map((f) => f.id));
     for (const file of page) {
-      if (!current.has(file.id)) {
+      const row = current.get(file.id);
+      if (row === undefined) {
         if (!this.#others.has(file.id)) this.total++;
         this.#others.set(file.id, file);
         continue;
       }
       // A look-up and the recent listing may both return a copy: counted once.
-      if (this.twoSources && this.#loaded && ledger.listedSize(file.id) !== undefined) continue;
+      if (ledger.isListed(row)) continue;
       this.total++;
       if (expired(file, serverNow)) continue;
-      found.push(file);
+      found.push(row);
     }
-    this.current += found.length;
-    ledger.loadListed(found, !this.#loaded);
-    this.#loaded = true;
+    this.current += ledger.markListed(found);
   }
 
   others(): FileMetadata[] {
-    if (!this.#loaded) this.input.ledger.loadListed([], true);
+    this.#start();
     return [...this.#others.values()];
+  }
+
+  /** Forgets what an earlier run's listing marked, once, before this one marks anything. */
+  #start(): void {
+    if (this.#started) return;
+    this.input.ledger.markListed([], true);
+    this.#started = true;
   }
 }
 
@@ -284,7 +288,9 @@ async function listSince(
   if (boundMs === Infinity) return;
   const { remote, signal } = input;
   let page: FileMetadata[] = [];
-  for await (const file of remote.list(signal ? { signal } : {})) {
+  // The whole listing is read unless a bound may stop it early: then no page is asked for ahead.
+  const readAhead = boundMs === -Infinity;
+  for await (const file of remote.list(signal ? { signal, readAhead } : { readAhead })) {
     const created = Date.parse(file.created_at);
     // Newest first: the first file older than the bound ends the walk (an unreadable date does not).
     if (!Number.isNaN(created) && created < boundMs) break;

@@ -63,19 +63,21 @@ describe('readRemoteSide guards (rule 4)', () => {
     remoteName: `${fileId}.txt`,
     uploadedAt: '2026-01-01T00:00:00Z',
   });
-  /** The ledger's side of readRemoteSide over a few rows, recording what it loads. */
+  /** The ledger's side of readRemoteSide over a few rows (each row's key its index), recording what it marks. */
   const ledgerOf = (rows: ReturnType<typeof row>[]) => {
-    const listed = new Map<string, number>();
+    const listed = new Set<string>();
     const ids = rows.map((r) => r.fileId).sort();
     return {
       listed,
       counts: () => ({ files: rows.length }),
       ownedIdsAfter: (after: string | null, limit: number) => ids.filter((id) => after === null || id > after).slice(0, limit),
-      currentIds: (wanted: readonly string[]) => new Set(wanted.filter((id) => ids.includes(id))),
-      listedSize: (id: string) => listed.get(id),
-      loadListed: (files: readonly { id: string; size_bytes: number }[], reset = false) => {
+      currentRows: (wanted: readonly string[]) => new Map(wanted.filter((id) => ids.includes(id)).map((id) => [id, ids.indexOf(id)])),
+      isListed: (key: number) => listed.has(ids[key]!),
+      markListed: (keys: Iterable<number>, reset = false) => {
         if (reset) listed.clear();
-        for (const f of files) listed.set(f.id, f.size_bytes);
+        let added = 0;
+        for (const key of keys) if (!listed.has(ids[key]!)) listed.add(ids[key]!), added++;
+        return added;
       },
     };
   };
@@ -119,13 +121,13 @@ describe('readRemoteSide guards (rule 4)', () => {
     });
     expect(side.choice.mode).toBe('owned');
     // Current copies go to the ledger's join (the expired one does not: its path uploads again); the rest stays in the view.
-    expect([...ledger.listed.keys()]).toEqual(['file_live']);
+    expect([...ledger.listed]).toEqual(['file_live']);
     expect(side.current).toBe(1);
     expect(side.view.files.map((f) => f.id)).toEqual(['file_old']);
     expect(side.view.complete).toBe(true);
   });
 
-  it('counts a copy once when a look-up and the recent listing both return it, and a full listing probes nothing', async () => {
+  it('counts a copy once when a look-up and the recent listing both return it, and forgets the last run\'s marks', async () => {
     const copy = (id: string) => meta(id, '2026-01-01T00:00:00.000000Z');
     const remote = {
       contract: 'ga',
@@ -135,16 +137,13 @@ describe('readRemoteSide guards (rule 4)', () => {
       lookup: async (ids: readonly string[]) => ids.map(copy),
     } as unknown as RemoteFiles;
     const ledger = ledgerOf([row('file_a'), row('file_b')]);
-    let probes = 0;
-    const probed = { ...ledger, listedSize: (id: string) => (probes++, ledger.listedSize(id)) };
     // An open upload of unknown clock offset: the recent listing reaches back to the first file.
     const inFlight = [{ id: 1, path: 'n.txt', remoteName: 'n.txt', size: 1, sha256: 'x', mimeType: 'text/plain', startedAt: 0 }];
-    const owned = await readRemoteSide({ ...base, remote, ledger: probed, inFlight: inFlight as never });
+    const owned = await readRemoteSide({ ...base, remote, ledger, inFlight: inFlight as never });
     expect(owned.choice.mode).toBe('owned');
     expect(owned.current).toBe(2); // file_a from both sources, file_b from its look-up
-    expect(probes).toBeGreaterThan(0);
-    probes = 0;
-    // A full listing of two pages, the copy on the second: one listing returns each file once.
+    expect(owned.seen).toBeNull();
+    // A full listing of two pages, the copy on the second: file_b, marked by the last run, is not found now.
     const twoPages = {
       contract: 'ga',
       list: async function* () {
@@ -152,11 +151,12 @@ describe('readRemoteSide guards (rule 4)', () => {
         yield copy('file_a');
       },
     } as unknown as RemoteFiles;
-    const full = await readRemoteSide({ ...base, seen: undefined, remote: twoPages, ledger: probed });
+    const full = await readRemoteSide({ ...base, seen: undefined, remote: twoPages, ledger });
     expect(full.choice.mode).toBe('full');
     expect(full.current).toBe(1);
+    expect([...ledger.listed]).toEqual(['file_a']);
     expect(full.view.files).toHaveLength(1000);
-    expect(probes).toBe(0);
+    expect(full.seen?.total).toBe(1001);
   });
 });
 
