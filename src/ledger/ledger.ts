@@ -23,8 +23,6 @@ export function failureBackoffMs(attempts: number): number {
 export class Ledger extends LedgerCollected {
   /** One immediate-transaction wrapper, made once: better-sqlite3 builds four per `transaction()` call. */
   readonly #immediate: (fn: () => unknown) => unknown;
-  /** A deferred transaction: for the temp table only, which takes no lock on the ledger's file. */
-  readonly #deferred: (fn: () => unknown) => unknown;
   /** The fault guard every verb runs through (faults.ts). */
   readonly #faults: FaultGuard;
   /** Inside `allOrNothing`: a verb's writes run bare, since any throw rolls back the whole of it. */
@@ -36,7 +34,6 @@ export class Ledger extends LedgerCollected {
     // better-sqlite3's variants do not use `this`: the wrapper is made once and called as it is.
     // eslint-disable-next-line @typescript-eslint/unbound-method
     this.#immediate = db.transaction((fn: () => unknown) => fn()).immediate;
-    this.#deferred = db.transaction((fn: () => unknown) => fn());
   }
 
   /**

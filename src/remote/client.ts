@@ -11,13 +11,8 @@ import { resolveRetryPolicy, resolveTimeouts, uploadTimeoutMs, type RetryPolicy,
 import { SentHash, codeOf, encodeId, readJson, writeBody } from './client-io.js';
 import { multipartBody, multipartOf } from './multipart.js';
 import { Transport, type RemoteStats } from './transport.js';
+import { listPages, type ListPage } from './listing.js';
 import type { CallOptions, DeleteResult, FileMetadata, ListOptions, RemoteFiles, UploadOptions, UploadResult } from './types.js';
-
-/** One page of a listing: its files, and the cursor of the next (none: the last page). */
-interface ListPage {
-  files: FileMetadata[];
-  next: string | undefined;
-}
 import { parseDeleted, parseFileMetadata } from './validate.js';
 
 /** Options of FilesClient. */
@@ -170,35 +165,11 @@ export class FilesClient implements RemoteFiles {
   }
 
   /**
-   * Every file of the workspace, newest first, one page (`listPageSize`) per request. With
-   * `readAhead`, the next page is asked for before this one is handed out; a page asked for and
-   * not read (the caller stopped) is abandoned.
+   * Every file of the workspace, newest first, one page (`listPageSize`) per request; with
+   * `readAhead`, the next page is asked for before this one is handed out (listing.ts).
    */
-  async *list(options: ListOptions = {}): AsyncGenerator<FileMetadata, void, undefined> {
-    const seen = new Set<string>();
-    const abandon = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, abandon.signal]) : abandon.signal;
-    let next: Promise<ListPage> | undefined = this.#listPage(undefined, signal);
-    try {
-      while (next !== undefined) {
-        const page: ListPage = await next;
-        next = undefined;
-        if (page.next !== undefined) {
-          // A server that hands out a cursor again would make this loop forever (files-api.md).
-          if (seen.has(page.next)) {
-            throw new ResponseFormatError('list answer', 'cursor', `a new cursor (${page.next} was already used; stopping instead of looping)`);
-          }
-          seen.add(page.next);
-        }
-        const ahead = options.readAhead === true && page.next !== undefined ? this.#listPage(page.next, signal) : undefined;
-        // Its failure is met when it is awaited; one abandoned by a caller that stopped is not a failure.
-        ahead?.catch(() => undefined);
-        yield* page.files;
-        next = ahead ?? (page.next === undefined ? undefined : this.#listPage(page.next, signal));
-      }
-    } finally {
-      abandon.abort();
-    }
+  list(options: ListOptions = {}): AsyncGenerator<FileMetadata, void, undefined> {
+    return listPages((cursor, signal) => this.#listPage(cursor, signal), options);
   }
 
   /** One list page after `cursor` (none: the first). */

@@ -15,7 +15,8 @@ import { ORPHAN_SKEW_MS } from './orphans.js';
 import { ALREADY_REMOTE, type SyncReport } from './outcome.js';
 import { execute } from './execute.js';
 import { planFor } from './plan.js';
-import { readRemoteSide, seenAfterRun, WORKSPACE_META_KEY, type RemoteSide, type WorkspaceSeen } from './remote-view.js';
+import { seenAfterRun, WORKSPACE_META_KEY, type WorkspaceSeen } from './remote-choice.js';
+import { readRemoteSide, type RemoteSide } from './remote-view.js';
 import { restoreCopies, RESTORE_WINDOW_META_KEY, type RestoreWindow } from './restore-window.js';
 import { planOptionsFor } from './session.js';
 import type { DeleteReason, ExecuteDeps, ExecuteReport, LedgerView, Plan, PlanOptions, Progress } from './types.js';
@@ -200,7 +201,7 @@ export function finish(run: Run, thePlan: Plan, result: ExecuteReport, walk: Sor
   // A distrusted root (another device) is not recorded as the new truth: its deletes stay
   // blocked until the right disk is back (or the state is reset by hand).
   if (run.root.distrust === null) ledger.setMetaJson('root_identity', { dev: run.root.dev, ino: walk.opened.ino });
-  const seen = seenAfterRun(remoteSide, ledger.getMetaJson<WorkspaceSeen>(WORKSPACE_META_KEY), result.uploaded, result.deleted);
+  const seen = seenAfterRun(remoteSide.seen, ledger.getMetaJson<WorkspaceSeen>(WORKSPACE_META_KEY), result.uploaded, result.deleted);
   if (seen) ledger.setMetaJson(WORKSPACE_META_KEY, seen);
   ledger.setMeta('filter_hash', filterHash(run.filterOptions));
   if (remoteSide.choice.mode === 'full' && thePlan.alreadyRemote.length === 0 && !result.interrupted)

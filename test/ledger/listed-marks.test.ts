@@ -54,7 +54,12 @@ describe('the listing marks on ledger rows', () => {
 
       const listed = listedByPath(ledger, 7);
       expect(listed.size).toBe(50);
-      expect([...listed].filter(([, l]) => l).map(([p]) => p).sort()).toEqual(['p/17.txt', 'p/3.txt', 'p/49.txt']);
+      expect(
+        [...listed]
+          .filter(([, l]) => l)
+          .map(([p]) => p)
+          .sort(),
+      ).toEqual(['p/17.txt', 'p/3.txt', 'p/49.txt']);
       expect(ledger.listedSize('file_17')).toBe(117);
       expect(ledger.listedSize('file_18')).toBeUndefined();
       expect(ledger.listedSize('file_theirs')).toBeUndefined();

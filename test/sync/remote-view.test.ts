@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import type { FileMetadata, RemoteFiles } from '../../src/remote/types.js';
-import { chooseRemoteMode, readRemoteSide, WORKSPACE_META_KEY, type WorkspaceSeen } from '../../src/sync/remote-view.js';
+import { chooseRemoteMode, WORKSPACE_META_KEY, type WorkspaceSeen } from '../../src/sync/remote-choice.js';
+import { readRemoteSide } from '../../src/sync/remote-view.js';
 import { emulator, expectExactState, localHashes, requestTotals, syncSetup, TEST_KEY, writeTree, type SyncSetup } from '../helpers/sync.js';
 
 const HOUR = 3_600_000;
@@ -76,7 +77,11 @@ describe('readRemoteSide guards (rule 4)', () => {
       markListed: (keys: Iterable<number>, reset = false) => {
         if (reset) listed.clear();
         let added = 0;
-        for (const key of keys) if (!listed.has(ids[key]!)) listed.add(ids[key]!), added++;
+        for (const key of keys) {
+          if (listed.has(ids[key]!)) continue;
+          listed.add(ids[key]!);
+          added++;
+        }
         return added;
       },
     };
@@ -127,7 +132,7 @@ describe('readRemoteSide guards (rule 4)', () => {
     expect(side.view.complete).toBe(true);
   });
 
-  it('counts a copy once when a look-up and the recent listing both return it, and forgets the last run\'s marks', async () => {
+  it("counts a copy once when a look-up and the recent listing both return it, and forgets the last run's marks", async () => {
     const copy = (id: string) => meta(id, '2026-01-01T00:00:00.000000Z');
     const remote = {
       contract: 'ga',

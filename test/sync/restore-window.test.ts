@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { FileMetadata } from '../../src/remote/types.js';
 import { remoteName } from '../../src/sync/names.js';
-import { chooseRemoteMode } from '../../src/sync/remote-view.js';
+import { chooseRemoteMode } from '../../src/sync/remote-choice.js';
 import {
   matchRestoreWindow,
   parseRestoreWindow,

@@ -1,0 +1,48 @@
+// A listing page by page, whatever the contract's cursors: each cursor used once (a server that
+// hands one out again would make the listing loop forever, files-api.md), and with `readAhead` the
+// next page asked for while the caller handles this one, so the server works while the client does.
+import { ResponseFormatError } from './errors.js';
+import type { FileMetadata, ListOptions } from './types.js';
+
+/** One page of a listing: its files, and the cursor of the next (none: the last page). */
+export interface ListPage {
+  files: FileMetadata[];
+  next: string | undefined;
+}
+
+/** Reads the page after a cursor (undefined: the first). */
+export type ReadPage = (cursor: string | undefined, signal: AbortSignal) => Promise<ListPage>;
+
+/**
+ * Every file of every page, in order. A page asked for ahead and not read (the caller stopped, or
+ * the listing failed) is abandoned; its failure reaches the caller only where the caller gets to it.
+ */
+export async function* listPages(read: ReadPage, options: ListOptions): AsyncGenerator<FileMetadata, void, undefined> {
+  const seen = new Set<string>();
+  const abandon = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, abandon.signal]) : abandon.signal;
+  let next: Promise<ListPage> | undefined = read(undefined, signal);
+  try {
+    while (next !== undefined) {
+      const page: ListPage = await next;
+      next = undefined;
+      if (page.next !== undefined) {
+        if (seen.has(page.next)) {
+          throw new ResponseFormatError(
+            'list answer',
+            'cursor',
+            `a new cursor (${page.next} was already used; stopping instead of looping)`,
+          );
+        }
+        seen.add(page.next);
+      }
+      const ahead = options.readAhead === true && page.next !== undefined ? read(page.next, signal) : undefined;
+      // Met when awaited; one abandoned by a caller that stopped is no failure.
+      ahead?.catch(() => undefined);
+      yield* page.files;
+      next = ahead ?? (page.next === undefined ? undefined : read(page.next, signal));
+    }
+  } finally {
+    abandon.abort();
+  }
+}
