@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_EMULATOR_KEY, startEmulator, type Emulator } from './emulator/index.js';
 
-const CLI = fileURLToPath(new URL('./cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('./files-sync.js', import.meta.url));
 const SAMPLE = fileURLToPath(new URL('../demo/sample', import.meta.url));
 
 function heading(text: string): void {

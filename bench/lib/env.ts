@@ -10,7 +10,7 @@ export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 /** The compiled bench (dist-bench/). */
 export const BENCH_DIST = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The built CLI, run as a user runs it. */
-export const CLI = join(REPO, 'dist', 'cli.js');
+export const CLI = join(REPO, 'dist', 'files-sync.js');
 /** The key the emulator accepts by default. */
 export const EMULATOR_KEY = 'sk-emulator-local';
 

@@ -1,4 +1,4 @@
-// files-sync run as a user runs it: `node dist/cli.js sync --config C --root R --state-dir S --json`
+// files-sync run as a user runs it: `node dist/files-sync.js sync --config C --root R --state-dir S --json`
 // with the emulator's URL and test key in the environment.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';

@@ -14,7 +14,7 @@ import type { ExecuteDeps } from '../../src/sync/types.js';
 
 /** The key the tests use; a test greps outputs for it. */
 export const TEST_KEY = 'sk-ant-test-e2e-0b1d3f5a7c9e-secret';
-export const CLI = path.resolve(import.meta.dirname, '..', '..', 'dist', 'cli.js');
+export const CLI = path.resolve(import.meta.dirname, '..', '..', 'dist', 'files-sync.js');
 
 export interface CliResult {
   code: number | null;

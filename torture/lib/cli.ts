@@ -1,4 +1,4 @@
-// The built CLI (dist/cli.js) as separate processes: one-shot commands with their outputs kept in
+// The built CLI (dist/files-sync.js) as separate processes: one-shot commands with their outputs kept in
 // the run's log folder, a `sync` killed after a delay, and a daemon that can be killed and restarted.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,7 +18,7 @@ export const REPO = (() => {
 })();
 
 /** The built CLI, run as a user runs it. */
-export const CLI = path.join(REPO, 'dist', 'cli.js');
+export const CLI = path.join(REPO, 'dist', 'files-sync.js');
 
 /** The key the torture emulator accepts: a test key, not a secret. */
 export const TORTURE_KEY = 'sk-torture-local-key';
