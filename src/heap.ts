@@ -24,5 +24,8 @@ export function heapFlagsToSet(execArgv: readonly string[]): string[] {
     .map(([name, value]) => `--${name}=${value}`);
 }
 
-// At load, not from a function the CLI calls: imported first, this runs before any other module.
+// At load, not from a function the CLI calls: imported first, this runs before the program's other
+// modules. In the bundle (dist/files-sync.js) the packages left outside it load before any module
+// of it (better-sqlite3's JavaScript, which allocates little); V8 reads the flag at each full
+// collection, so it holds from the first one.
 for (const flag of heapFlagsToSet(process.execArgv)) setFlagsFromString(flag);

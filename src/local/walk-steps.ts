@@ -84,6 +84,8 @@ export async function forEachConcurrent<T>(
       if (performance.now() - turnAt >= TURN_MS) {
         await nextTurn();
         turnAt = performance.now();
+        // A run may have failed during the turn: then this item does not start.
+        if (failure !== undefined) break;
       }
       running++;
       run(item).then(settle, (error: unknown) => {

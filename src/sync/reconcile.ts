@@ -201,7 +201,7 @@ function executeDeps(run: Run) {
   );
 }
 
-/** Remote sizes for a dry run's planned deletes: the files read, else the current copies loaded. */
+/** Remote sizes for a dry run's planned deletes: the files read, else the size of a row whose copy the listing found. */
 function sizesOf(ledger: Ledger, files: readonly { id: string; size_bytes: number }[]): (fileId: string) => number | undefined {
   const bySize = new Map(files.map((f) => [f.id, f.size_bytes]));
   return (fileId) => bySize.get(fileId) ?? ledger.listedSize(fileId);

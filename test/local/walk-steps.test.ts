@@ -27,6 +27,33 @@ describe('forEachConcurrent', () => {
     expect(doneWhenTimerFired!).toBeLessThan(500);
   });
 
+  it('starts no item once a run failed during a turn of the loop', async () => {
+    let failedAt: number | undefined;
+    let startedAfter = 0;
+    let started = 0;
+    const run = forEachConcurrent(
+      Array.from({ length: 1000 }, (_, i) => i),
+      16,
+      (i) => {
+        started++;
+        if (failedAt !== undefined) startedAfter++;
+        busy(0.05);
+        // The first item fails in a timer, so its failure lands in the pool's first turn.
+        if (i === 0)
+          return new Promise<void>((_, reject) =>
+            setTimeout(() => {
+              failedAt = started;
+              reject(new Error('item 0 failed'));
+            }, 0),
+          );
+        return Promise.resolve();
+      },
+    );
+    await expect(run).rejects.toThrow('item 0 failed');
+    expect(failedAt).toBeDefined();
+    expect(startedAfter).toBe(0);
+  });
+
   it('runs at most `concurrency` at once and every item once', async () => {
     let running = 0;
     let most = 0;
