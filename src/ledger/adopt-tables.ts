@@ -61,11 +61,8 @@ export class AdoptTables {
     this.#guard = new FaultGuard(ledger.file);
     this.#db = ledger.connection;
     const db = this.#db;
-    this.#guard.run(() => {
-      db.exec(SCHEMA);
-      // As the collected deletes: 2 MB of page cache, the rest spills to the temp file.
-      db.pragma('temp.cache_size = -2000');
-    });
+    // The connection's temp cache is already small (statements.ts): the rest spills to the temp file.
+    this.#guard.run(() => db.exec(SCHEMA));
     this.#stmt = this.#guard.run(() => ({
       // The anti-join: an id the ledger owns (a current copy, or one waiting to be deleted) is never a candidate.
       addListed: db.prepare(`INSERT INTO temp.adopt_listed (name, size, id, created_at) SELECT @name, @size, @id, @createdAt

@@ -4,6 +4,7 @@ import { escapeText } from '../escape.js';
 import type { Progress } from './types.js';
 import { ALREADY_REMOTE, type Counts, type SyncReport } from './reconcile.js';
 import { append } from '../arrays.js';
+import { HELD_SAMPLE } from './decide.js';
 
 /** "1 file", "2 files": a count with its noun, singular or plural. */
 export function plural(n: number, noun: string, nouns = `${noun}s`): string {
@@ -94,10 +95,13 @@ export function countsLine(c: Counts): string {
   );
 }
 
-/** At most `max` lines of a list, then how many more there are. */
-function some<T>(items: readonly T[], line: (item: T) => string, max = 10): string[] {
+/**
+ * At most `max` lines of a list, then how many more there are: of `total` when the list is itself
+ * only the first items of a counted whole (a held delete keeps ten paths and its count).
+ */
+function some<T>(items: readonly T[], line: (item: T) => string, max = 10, total = items.length): string[] {
   const lines = items.slice(0, max).map(line);
-  if (items.length > max) lines.push(`  … and ${items.length - max} more`);
+  if (total > lines.length) lines.push(`  … and ${total - lines.length} more`);
   return lines;
 }
 
@@ -140,10 +144,8 @@ function rawSummaryLines(r: SyncReport): string[] {
     // The report keeps the first paths only (the count is the whole): the rest are counted.
     append(
       lines,
-      r.held.paths.slice(0, 10).map((p) => `  held  ${p}`),
+      some(r.held.paths, (p) => `  held  ${p}`, HELD_SAMPLE, r.held.count),
     );
-    const shown = Math.min(r.held.paths.length, 10);
-    if (r.held.count > shown) lines.push(`  … and ${r.held.count - shown} more`);
   }
   if (r.alreadyRemote?.length) lines.push(`held: ${ALREADY_REMOTE(r.alreadyRemote.length)}`);
   if (r.deletesBlocked) lines.push(`no remote file was deleted: ${r.deletesBlocked}`);
