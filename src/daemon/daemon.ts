@@ -14,7 +14,7 @@ import { startControlServer, type ControlServer } from './control.js';
 import { DaemonFaults, type FaultHost } from './faults.js';
 import { FolderEvents, isDirectory, type FolderHost } from './folder-events.js';
 import { FloodNotices, InitialReconciliation } from './notices.js';
-import type { Allow, ProgressListener } from './loop.js';
+import { SYNC_REQUEST, type Allow, type ProgressListener } from './loop.js';
 import { deleteBatch, type DeleteBatchOutcome } from './pathsync.js';
 import { Settings, readTestHooks, type SettingsChange, type TestHooks } from './settings.js';
 import { daemonStatus } from './status.js';
@@ -113,7 +113,7 @@ class Daemon implements FaultHost, FolderHost {
       this.control = await startControlServer(
         this.config.stateDir,
         {
-          sync: (allow, onProgress) => this.parts.loop.request('sync request', { allow, onProgress }),
+          sync: (allow, onProgress) => this.parts.loop.request(SYNC_REQUEST, { allow, onProgress }),
           status: () => this.status(),
         },
         this.logger.child({ module: 'control' }),
@@ -196,7 +196,7 @@ class Daemon implements FaultHost, FolderHost {
           ledger: this.parts.ledger,
           remote: this.parts.gate,
           logger: this.logger.child({ module: 'sync' }),
-          respectBackoff: true,
+          respectBackoff: !reasons.includes(SYNC_REQUEST), // a person's `sync` retries what backs off, as a one-shot does
           allowMassDelete: allow.massDelete,
           allowDuplicates: allow.duplicates,
           signal: this.controller.signal,

@@ -14,6 +14,9 @@ interface Waiter {
   onProgress?: ProgressListener | undefined;
 }
 
+/** The reason of a reconciliation `files-sync sync` asked for over the control socket. */
+export const SYNC_REQUEST = 'sync request';
+
 /** What the user's word allows a requested reconciliation (`sync --allow-mass-delete`, `--allow-duplicates`). */
 export interface Allow {
   massDelete: boolean;

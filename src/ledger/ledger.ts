@@ -6,7 +6,7 @@ import { openDatabase } from './open.js';
 import { LedgerCollected } from './collected.js';
 import { LedgerReads } from './reads.js';
 import { prepareStatements } from './statements.js';
-import type { Failure, StoredFile, PendingDelete, UnclaimedCopy, UploadIntent, UploadedContent } from './types.js';
+import type { Failure, FailureRetry, StoredFile, PendingDelete, UnclaimedCopy, UploadIntent, UploadedContent } from './types.js';
 
 export type * from './types.js';
 export { LedgerError } from './faults.js';
@@ -263,20 +263,21 @@ export class Ledger extends LedgerCollected {
     this.stmt.failPending.run(error, fileId);
   }
 
-  /** Records a per-path failure; retryable ones back off, others wait for the file to change. */
-  recordFailure(relPath: string, error: string, retryable: boolean, stat: { size: number; mtimeMs: number } | null, now: number): Failure {
+  /** Records a per-path failure, retried as `retry` says (see FailureRetry). */
+  recordFailure(relPath: string, error: string, retry: FailureRetry, stat: { size: number; mtimeMs: number } | null, now: number): Failure {
     const attempts = ((this.stmt.failureByPath.get(relPath) as { attempts: number } | undefined)?.attempts ?? 0) + 1;
+    const backoffs = retry === 'outage' ? attempts - 1 : retry === 'backoff' ? attempts : 0;
     const failure: Failure = {
       path: relPath,
       error,
-      retryable,
+      retryable: retry !== 'on-change',
       attempts,
-      nextRetryAt: retryable ? now + failureBackoffMs(attempts) : null,
+      nextRetryAt: backoffs > 0 ? now + failureBackoffMs(backoffs) : null,
       size: stat?.size ?? null,
       mtimeMs: stat?.mtimeMs ?? null,
       lastFailedAt: now,
     };
-    this.stmt.upsertFailure.run({ ...failure, retryable: retryable ? 1 : 0 });
+    this.stmt.upsertFailure.run({ ...failure, retryable: failure.retryable ? 1 : 0 });
     return failure;
   }
 

@@ -59,6 +59,17 @@ export interface UnclaimedCopy {
   recordedAt: number;
 }
 
+/**
+ * When a path that failed is tried again (the file changing always ends a failure):
+ * - `on-change`: only then (too large, a file the API refuses);
+ * - `backoff`: also after a wait that grows with each failure in a row (`failureBackoffMs`);
+ * - `outage`: the API, not the file, failed (unreachable or failing through every retry). The
+ *   daemon parks the job and runs it as soon as the API answers, so the first failure in a row
+ *   holds nothing; a second one backs off as above, so that a file which alone makes the API fail
+ *   does not take it down again at every recovery.
+ */
+export type FailureRetry = 'on-change' | 'backoff' | 'outage';
+
 /** A path whose last attempt failed. */
 export interface Failure {
   path: string;

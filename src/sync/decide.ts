@@ -57,7 +57,7 @@ export function decidePath(p: Pairing, options: PlanOptions): Decision {
       path: local.path,
       reason: local.kind === 'changing' ? `changing while read: ${local.reason}` : local.reason,
       failed: local.kind !== 'changing',
-      record: local.kind === 'unreadable' ? { retryable: true, stat: null } : null,
+      record: local.kind === 'unreadable' ? { retry: 'backoff', stat: null } : null,
     };
     return { kind: 'skip', skip };
   }
@@ -68,7 +68,7 @@ export function decidePath(p: Pairing, options: PlanOptions): Decision {
       path: local.path,
       reason: `too large: ${local.size} bytes, the limit is ${options.maxFileBytes}`,
       failed: true,
-      record: failureHolds(p.failure, local, options.now) ? null : { retryable: false, stat },
+      record: failureHolds(p.failure, local, options.now) ? null : { retry: 'on-change', stat },
     };
     return { kind: 'skip', skip };
   }

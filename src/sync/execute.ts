@@ -254,10 +254,11 @@ export class Execution {
   private uploadFailed(action: UploadAction, err: unknown): void {
     this.report.unknownOutcomes += unknownOutcomeAttemptsOf(err);
     const reason = errorMessage(err);
-    const retryable = retryableOf(err) && statusOf(err) !== 413;
-    // Recorded first, so that the file backs off even when its failure ends the run.
-    this.deps.ledger.recordFailure(action.path, reason, retryable, { size: action.local.size, mtimeMs: action.local.mtimeMs }, this.now());
-    if (isUnavailable(err) && this.unavailableEnds(err)) return;
+    const unavailable = isUnavailable(err);
+    const retry = unavailable ? 'outage' : retryableOf(err) && statusOf(err) !== 413 ? 'backoff' : 'on-change';
+    // Recorded first, so that the failure counts even when it ends the run.
+    this.deps.ledger.recordFailure(action.path, reason, retry, { size: action.local.size, mtimeMs: action.local.mtimeMs }, this.now());
+    if (unavailable && this.unavailableEnds(err)) return;
     this.report.failed.push({ path: action.path, reason });
     this.deps.logger.warn('upload failed', { path: action.path, error: reason, requestId: requestIdOf(err) });
   }

@@ -24,6 +24,6 @@ export function applyLedgerOnly(plan: Plan, ledger: Ledger, t: number, logger: L
   for (const id of plan.alreadyGone) ledger.deleteDone(id);
   for (const p of plan.forget) ledger.forgetFile(p);
   ledger.updateStats(plan.statUpdates);
-  for (const skip of plan.skips) if (skip.record) ledger.recordFailure(skip.path, skip.reason, skip.record.retryable, skip.record.stat, t);
+  for (const skip of plan.skips) if (skip.record) ledger.recordFailure(skip.path, skip.reason, skip.record.retry, skip.record.stat, t);
   return replacedIds;
 }

@@ -205,8 +205,7 @@ class Pass {
       case 'skip': {
         input.plan.skips.push(decision.skip);
         const { record } = decision.skip;
-        if (record && input.exec)
-          input.ledger.recordFailure(pair.path, decision.skip.reason, record.retryable, record.stat, input.options.now);
+        if (record && input.exec) input.ledger.recordFailure(pair.path, decision.skip.reason, record.retry, record.stat, input.options.now);
         return;
       }
       case 'gone':

@@ -1,6 +1,6 @@
 // The planner's vocabulary: the views it reads (local walk, ledger, remote listing), its options, and
 // the plan it returns. Types only, shared by the planner, the executor, the outcome and the session.
-import type { Failure, FileRow, InFlightUpload, PendingDelete } from '../ledger/ledger.js';
+import type { Failure, FailureRetry, FileRow, InFlightUpload, PendingDelete } from '../ledger/ledger.js';
 import type { LocalFile, LocalProblem } from '../local/types.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
@@ -126,7 +126,7 @@ export interface Skip {
   /** A failure (counts toward exit code 1), or only a wait (a file still changing). */
   failed: boolean;
   /** Record it in the ledger's failures (news), or not (already recorded, or a wait). */
-  record: { retryable: boolean; stat: { size: number; mtimeMs: number } | null } | null;
+  record: { retry: Exclude<FailureRetry, 'outage'>; stat: { size: number; mtimeMs: number } | null } | null;
 }
 
 export interface Plan {

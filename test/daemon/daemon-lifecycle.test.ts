@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
+import { Ledger } from '../../src/ledger/ledger.js';
 import { daemonSetup, daemonStatus, ledgerRows, remoteFiles, startDaemon, tearDown, waitForMirror } from '../helpers/daemon.js';
 import { emulator, expectExactState, localHashes, runCli, waitFor, writeTree, type SyncSetup } from '../helpers/sync.js';
 
@@ -94,6 +95,24 @@ describe('daemon: one writer', () => {
       api: { state: 'ok' },
     });
     expect(live.live.reconcile.last.exitCode).toBe(0);
+  });
+
+  it('retries at a `files-sync sync` a file backing off from an earlier failure, as a one-shot run would', async () => {
+    emu = await emulator();
+    setup = daemonSetup(emu);
+    writeTree(setup.root, { 'ok.txt': 'ok', 'flaky.txt': 'failed a minute ago' });
+    const stat = fs.statSync(path.join(setup.root, 'flaky.txt'));
+    const ledger = Ledger.open(path.join(setup.stateDir, 'ledger.db'));
+    ledger.recordFailure('flaky.txt', 'HTTP 500', 'backoff', { size: stat.size, mtimeMs: stat.mtimeMs }, Date.now());
+    ledger.close();
+    const daemon = await startDaemon(setup);
+    expect([...remoteFiles(emu).keys()]).toEqual(['ok.txt']); // the daemon's own runs wait out the back-off
+
+    const sync = await setup.sync();
+    expect(sync.code, sync.stderr).toBe(0);
+    expect(sync.stdout).toMatch(/1 new, 0 changed, 0 removed, 1 unchanged, 0 failed/);
+    expectExactState(emu, setup, localHashes(setup.root));
+    expect((await daemon.stop()).code).toBe(0);
   });
 
   it('says which daemon holds the state when its control socket does not answer (exit 2)', async () => {

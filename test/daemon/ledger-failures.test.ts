@@ -19,9 +19,9 @@ afterEach(() => {
 describe("ledger: one path's failure and the retry schedule", () => {
   it('reads one failure row, the earliest retry after a time, and the paths due by a time', () => {
     const t = 1_000_000;
-    ledger.recordFailure('a.txt', 'too large', false, { size: 1, mtimeMs: 1 }, t);
-    ledger.recordFailure('b.txt', 'HTTP 500', true, { size: 1, mtimeMs: 1 }, t);
-    ledger.recordFailure('c.txt', 'HTTP 500', true, { size: 1, mtimeMs: 1 }, t + 60_000);
+    ledger.recordFailure('a.txt', 'too large', 'on-change', { size: 1, mtimeMs: 1 }, t);
+    ledger.recordFailure('b.txt', 'HTTP 500', 'backoff', { size: 1, mtimeMs: 1 }, t);
+    ledger.recordFailure('c.txt', 'HTTP 500', 'backoff', { size: 1, mtimeMs: 1 }, t + 60_000);
     expect(ledger.failure('b.txt')).toEqual(ledger.failures().find((f) => f.path === 'b.txt'));
     expect(ledger.failure('a.txt')?.retryable).toBe(false);
     expect(ledger.failure('nothing.txt')).toBeUndefined();

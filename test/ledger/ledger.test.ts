@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Ledger, LedgerError } from '../../src/ledger/ledger.js';
+import { Ledger, LedgerError, failureBackoffMs } from '../../src/ledger/ledger.js';
 import { MIGRATIONS } from '../../src/ledger/schema.js';
 import type { FileMetadata } from '../../src/remote/types.js';
 
@@ -96,7 +96,7 @@ describe('Ledger', () => {
   it('a local delete moves the id to pending deletes and forgets the path', () => {
     const ledger = Ledger.open(file);
     ledger.finishUpload(null, content, meta('file_1'), 0, 10);
-    ledger.recordFailure('a.txt', 'x', true, null, 10);
+    ledger.recordFailure('a.txt', 'x', 'backoff', null, 10);
     expect(ledger.markDeleted('a.txt', 20)).toBe('file_1');
     expect(ledger.fileByPath('a.txt')).toBeUndefined();
     expect(ledger.failures()).toEqual([]);
@@ -107,16 +107,32 @@ describe('Ledger', () => {
 
   it('records failures with growing back-off, or none when only a change can help', () => {
     const ledger = Ledger.open(file);
-    const a = ledger.recordFailure('a.txt', 'server error', true, { size: 1, mtimeMs: 2 }, 1000);
-    const b = ledger.recordFailure('a.txt', 'server error', true, { size: 1, mtimeMs: 2 }, 1000);
+    const a = ledger.recordFailure('a.txt', 'server error', 'backoff', { size: 1, mtimeMs: 2 }, 1000);
+    const b = ledger.recordFailure('a.txt', 'server error', 'backoff', { size: 1, mtimeMs: 2 }, 1000);
     expect(b.attempts).toBe(2);
     expect(b.nextRetryAt! - 1000).toBeGreaterThan(a.nextRetryAt! - 1000);
-    const c = ledger.recordFailure('b.txt', 'bad name', false, null, 1000);
+    const c = ledger.recordFailure('b.txt', 'bad name', 'on-change', null, 1000);
     expect(c.nextRetryAt).toBeNull();
     expect(ledger.failures().map((f) => [f.path, f.retryable])).toEqual([
       ['a.txt', true],
       ['b.txt', false],
     ]);
+    ledger.close();
+  });
+
+  it('an outage holds nothing at its first failure in a row, backs off from the second, and a success forgets it', () => {
+    const ledger = Ledger.open(file);
+    const stat = { size: 1, mtimeMs: 2 };
+    const first = ledger.recordFailure('a.txt', 'remote unavailable', 'outage', stat, 1000);
+    expect(first).toMatchObject({ retryable: true, attempts: 1, nextRetryAt: null });
+    expect(ledger.retriesDueBy(Number.MAX_SAFE_INTEGER)).toEqual([]); // nothing for the retry timer: the API's recovery runs it
+    const second = ledger.recordFailure('a.txt', 'remote unavailable', 'outage', stat, 5000);
+    expect(second).toMatchObject({ attempts: 2, nextRetryAt: 5000 + failureBackoffMs(1) });
+    // After a failure of the file's own, an outage backs off too.
+    ledger.recordFailure('b.txt', 'HTTP 400', 'backoff', stat, 1000);
+    expect(ledger.recordFailure('b.txt', 'remote unavailable', 'outage', stat, 2000).nextRetryAt).toBe(2000 + failureBackoffMs(1));
+    ledger.finishUpload(null, content, meta('file_1'), 0, 9000);
+    expect(ledger.failures().map((f) => f.path)).toEqual(['b.txt']);
     ledger.close();
   });
 

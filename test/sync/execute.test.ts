@@ -121,19 +121,21 @@ describe('execute', () => {
     expect(report.uploaded).toBe(11);
     expect(report.failed.map((f) => f.path)).toEqual(['f3.txt']);
     expect(report.exitCode).toBe(1);
-    expect(ledger.failures()).toEqual([expect.objectContaining({ path: 'f3.txt', retryable: true })]);
+    // The API failed, not the file: a first failure holds nothing (the daemon retries it once the API answers).
+    expect(ledger.failures()).toEqual([expect.objectContaining({ path: 'f3.txt', retryable: true, attempts: 1, nextRetryAt: null })]);
 
     fs.writeFileSync(path.join(dir, 'root', 'new-1.txt'), 'n1');
     fs.writeFileSync(path.join(dir, 'root', 'new-2.txt'), 'n2');
     const down: RemoteFiles = { ...oneBad, upload: () => Promise.reject(unavailable()) };
     await expect(reconcile({ config: config(), ledger, remote: down, logger: silentLogger() })).rejects.toThrow(/remote unavailable/);
-    // Each failure was recorded before the run ended: they back off instead of looping.
+    // Each failure was recorded before the run ended; f3.txt's second in a row backs off.
     expect(
       ledger
         .failures()
         .map((f) => f.path)
         .sort(),
     ).toEqual(['f3.txt', 'new-1.txt', 'new-2.txt']);
+    expect(ledger.failure('f3.txt')).toMatchObject({ attempts: 2, nextRetryAt: expect.any(Number) });
   });
 
   it('a file newly excluded is deleted remotely, like a deleted one', async () => {

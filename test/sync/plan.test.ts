@@ -522,7 +522,7 @@ const cases: Case[] = [
           path: 'big.bin',
           reason: expect.stringMatching(/too large/),
           failed: true,
-          record: { retryable: false, stat: { size: 5000, mtimeMs: 1000 } },
+          record: { retry: 'on-change', stat: { size: 5000, mtimeMs: 1000 } },
         },
       ]);
     },
@@ -562,7 +562,7 @@ const cases: Case[] = [
     remote: [remoteFile('file_a', 'a.txt'), remoteFile('file_b', 'b.txt')],
     expect: (p) => {
       expect(p.deletes).toEqual([]);
-      expect(p.skips).toEqual([{ path: 'a.txt', reason: 'EACCES', failed: true, record: { retryable: true, stat: null } }]);
+      expect(p.skips).toEqual([{ path: 'a.txt', reason: 'EACCES', failed: true, record: { retry: 'backoff', stat: null } }]);
     },
   },
   {
