@@ -115,7 +115,19 @@ export function isGuard(err: unknown): boolean {
   return exitCodeOf(err) === ExitCode.guard;
 }
 
-/** The API stayed unreachable, rate-limited or failing through every retry of a call (exit 5). */
+/**
+ * The organisation's Files API storage is full (a 400 `storage_quota_exceeded`): an answer, so the
+ * API is reachable; uploads wait for room while deletes and listings still work. Exit 5, like an
+ * outage, for a one-shot run.
+ */
+export function isStorageFull(err: unknown): boolean {
+  return firstOf(err, (e) => ((e as { storageFull?: unknown } | null)?.storageFull === true ? true : undefined)) === true;
+}
+
+/**
+ * The API stayed unreachable, rate-limited or failing through every retry of a call (exit 5). A
+ * full storage has the same exit code but is not an outage (`isStorageFull`).
+ */
 export function isUnavailable(err: unknown): boolean {
-  return exitCodeOf(err) === ExitCode.unavailable;
+  return exitCodeOf(err) === ExitCode.unavailable && !isStorageFull(err);
 }

@@ -2,7 +2,17 @@
 // means for the program, the run, the file and the call, and the fields read through `cause`.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ExitCode, GuardError, SyncError } from '../src/errors.js';
-import { classify, endsRun, errnoOf, isUnavailable, requestIdOf, retryableOf, statusOf, type FailureKind } from '../src/failure.js';
+import {
+  classify,
+  endsRun,
+  errnoOf,
+  isStorageFull,
+  isUnavailable,
+  requestIdOf,
+  retryableOf,
+  statusOf,
+  type FailureKind,
+} from '../src/failure.js';
 import { LedgerError } from '../src/ledger/faults.js';
 import { FileConditionError } from '../src/file-errors.js';
 import { ApiError, AuthError, LocalFileError, StorageQuotaExceededError, UnavailableError } from '../src/remote/errors.js';
@@ -45,7 +55,7 @@ const table: { name: string; err: unknown; kind: FailureKind; endsRun: boolean; 
     err: new StorageQuotaExceededError('quota', { status: 400, type: 'invalid_request_error', retryable: false }),
     kind: 'fatal-run',
     endsRun: true,
-    unavailable: true,
+    unavailable: false, // an answer: the API is reachable, its storage is full (isStorageFull)
   },
   {
     name: 'a missing root',
@@ -123,6 +133,7 @@ describe('classify', () => {
       expect(classify(row.err)).toBe(row.kind);
       expect(endsRun(row.err)).toBe(row.endsRun);
       expect(isUnavailable(row.err)).toBe(row.unavailable);
+      expect(isStorageFull(row.err)).toBe(row.name === 'a full storage quota');
     });
   }
 

@@ -102,6 +102,7 @@ function describeDaemon(pid: number, live: unknown): string[] {
     reconcile?: { running?: boolean; last?: { at: string; exitCode: number } | null; nextAt?: string | null };
     watcher?: { state?: string; error?: string | null };
     api?: { state?: string; since?: string; error?: string | null };
+    storageFull?: string | null;
     initialReconciliation?: { state?: string; error?: string | null; retryAt?: string | null };
   };
   if (l.error) return [`daemon: running (pid ${pid}), but its control socket did not answer: ${l.error}`];
@@ -121,5 +122,6 @@ function describeDaemon(pid: number, live: unknown): string[] {
   if (l.watcher) lines.push(`  watcher: ${l.watcher.state ?? 'unknown'}${l.watcher.error ? ` (${l.watcher.error})` : ''}`);
   if (l.api)
     lines.push(`  API: ${l.api.state ?? 'unknown'}${l.api.since ? ` since ${l.api.since}` : ''}${l.api.error ? ` (${l.api.error})` : ''}`);
+  if (l.storageFull) lines.push(`  storage full, uploads wait: ${l.storageFull}`);
   return lines;
 }

@@ -176,7 +176,7 @@ class Daemon implements FaultHost, FolderHost {
       root: this.config.root,
       parts,
       held,
-      rootProblem: this.faults.rootProblem,
+      faults: this.faults,
       initial,
     });
   }

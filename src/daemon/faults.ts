@@ -2,15 +2,18 @@
 // ledger fault as the ledger raises it. Each passing trouble is said once and retried; a fatal one
 // stops the daemon with its exit code.
 import { ExitCode, errorMessage } from '../errors.js';
-import { exitCodeOf, isFatalForProgram, isGuard, isUnavailable, requestIdOf } from '../failure.js';
+import { exitCodeOf, isFatalForProgram, isGuard, isStorageFull, isUnavailable, requestIdOf } from '../failure.js';
 import { LedgerError } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
-import type { JobErrorAction } from './jobs.js';
+import type { JobErrorAction, PathQueue } from './jobs.js';
 
 /** While the root is missing, a reconciliation tries again this often. */
 const ROOT_RETRY_MS = 60_000;
 /** A full or busy ledger: the reconciliation is retried after this, doubling up to 10 minutes. */
 const LEDGER_RETRY_MS = 30_000;
+/** A full Files API storage: a reconciliation tries again after this, doubling up to 15 minutes. */
+const STORAGE_RETRY_MS = 60_000;
+const STORAGE_RETRY_MAX_MS = 15 * 60_000;
 
 /** What the fault policy reads of the daemon and asks of it. */
 export interface FaultHost {
@@ -22,6 +25,8 @@ export interface FaultHost {
   stop(code: number, why: unknown): void;
   later(ms: number, fn: () => void): NodeJS.Timeout;
   trigger(reason: string): void;
+  /** The path jobs, parked while the storage is full. */
+  readonly parts: { readonly queue: Pick<PathQueue, 'park' | 'unpark'> };
 }
 
 /** The daemon's answers to failures, and the passing troubles it is waiting out. */
@@ -31,6 +36,9 @@ export class DaemonFaults {
   /** Why reconciliations cannot run now (the root is missing), for `status`. */
   rootProblem: string | null = null;
   private rootRetry: NodeJS.Timeout | null = null;
+  /** Why uploads wait (the Files API storage is full), for `status`. */
+  storageProblem: string | null = null;
+  private storageRetry: { ms: number; timer: NodeJS.Timeout | null } = { ms: STORAGE_RETRY_MS, timer: null };
 
   constructor(
     private readonly host: FaultHost,
@@ -42,6 +50,10 @@ export class DaemonFaults {
     if (this.host.phase === 'stopping' || this.host.aborted) return 'drop';
     if (err instanceof LedgerError) return err.fatal ? 'drop' : 'retry'; // ledgerFault has said it
     if (isUnavailable(err)) return 'park'; // the health tracker has paused the queue and said so
+    if (isStorageFull(err)) {
+      this.storageFull(err);
+      return 'park';
+    }
     if (isFatalForProgram(err)) {
       this.host.stop(exitCodeOf(err) ?? ExitCode.usage, err);
       return 'drop';
@@ -62,6 +74,7 @@ export class DaemonFaults {
   /** A reconciliation failed: stop on what no retry can fix, otherwise say it once and try again. */
   reconcileError(err: unknown): void {
     if (this.host.phase === 'stopping' || this.host.aborted || isUnavailable(err)) return;
+    if (isStorageFull(err)) return this.storageFull(err);
     if (err instanceof LedgerError) {
       // A fatal one has stopped the daemon; a passing one (full, busy) is retried with back-off.
       if (!err.fatal && this.ledgerTrouble) {
@@ -79,6 +92,29 @@ export class DaemonFaults {
     if (!this.host.initialDone) return;
     this.log.error(`reconciliation failed: ${errorMessage(err)}; trying again at the next one`, {
       requestId: requestIdOf(err),
+    });
+  }
+
+  /**
+   * The Files API storage is full (an answer: the API is reachable). Said once; path jobs are
+   * parked, and a reconciliation tries again after a back-off (1 minute doubling to 15), or at a
+   * `files-sync sync`. Not a loop: each upload refused costs a whole upload.
+   */
+  private storageFull(err: unknown): void {
+    if (this.storageProblem === null) {
+      this.storageRetry.ms = STORAGE_RETRY_MS;
+      this.host.parts.queue.park('storage');
+      this.log.warn(`${errorMessage(err)}; uploads wait, tried again in ${STORAGE_RETRY_MS / 1000} s, then less often`, {
+        requestId: requestIdOf(err),
+      });
+    }
+    this.storageProblem = errorMessage(err);
+    if (this.storageRetry.timer) return;
+    const ms = this.storageRetry.ms;
+    this.storageRetry.ms = Math.min(ms * 2, STORAGE_RETRY_MAX_MS);
+    this.storageRetry.timer = this.host.later(ms, () => {
+      this.storageRetry.timer = null;
+      if (this.storageProblem !== null) this.host.trigger('storage retry');
     });
   }
 
@@ -108,6 +144,11 @@ export class DaemonFaults {
 
   /** A reconciliation succeeded: passing troubles are over, each said once. True when the root came back. */
   cleared(): boolean {
+    if (this.storageProblem) {
+      this.storageProblem = null;
+      this.host.parts.queue.unpark('storage');
+      this.log.info('a reconciliation went through the Files API storage quota; uploads resume');
+    }
     if (this.ledgerTrouble) {
       this.ledgerTrouble = null;
       this.log.info('the ledger is writable again');

@@ -15,6 +15,9 @@ export interface Entry {
 /** What to do with the paths of a job that threw. */
 export type JobErrorAction = 'park' | 'retry' | 'drop';
 
+/** Why path jobs are parked: the API does not answer, or its storage is full. */
+export type ParkReason = 'api' | 'storage';
+
 /** The queue's work and policy, supplied by the daemon. */
 export interface PathQueueOptions {
   /** Path jobs at once. */

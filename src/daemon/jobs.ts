@@ -4,10 +4,10 @@
 // overlap a running path job.
 import PQueue from 'p-queue';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
-import type { Entry, PathQueueOptions, QueueStats } from './job-types.js';
+import type { Entry, ParkReason, PathQueueOptions, QueueStats } from './job-types.js';
 import { Timers } from './timers.js';
 
-export type { JobErrorAction, PathQueueOptions, QueueStats } from './job-types.js';
+export type { JobErrorAction, ParkReason, PathQueueOptions, QueueStats } from './job-types.js';
 
 /** A retry after an unexpected error (not an API or per-file one, which the ledger tracks). */
 const UNEXPECTED_RETRY_MS = 60_000;
@@ -94,14 +94,14 @@ export class PathQueue {
     this.dropping = false;
   }
 
-  /** The API is down: jobs stay queued, and paths whose job failed wait here. */
-  park(): void {
-    this.hold('api');
+  /** The API is down (`api`) or its storage full (`storage`): jobs stay queued, and paths whose job failed wait here. */
+  park(reason: ParkReason = 'api'): void {
+    this.hold(reason);
   }
 
-  /** The API is back: parked paths are scheduled again. */
-  unpark(): void {
-    this.release('api');
+  /** That trouble is over: parked paths are scheduled again (they run once no other trouble holds the queue). */
+  unpark(reason: ParkReason = 'api'): void {
+    this.release(reason);
     const paths = [...this.parked];
     this.parked.clear();
     for (const p of paths) this.schedule(p);

@@ -9,7 +9,8 @@ export interface StatusSource {
   root: string;
   parts: DaemonParts;
   held: { count: number; reason: string } | null;
-  rootProblem: string | null;
+  /** The passing troubles the fault policy waits out (faults.ts). */
+  faults: { rootProblem: string | null; storageProblem: string | null };
   initial: InitialReconciliation;
 }
 
@@ -34,7 +35,8 @@ export function daemonStatus(s: StatusSource): Record<string, unknown> {
       failedProbes: health.failedProbes,
     },
     held: s.held,
-    rootProblem: s.rootProblem,
+    rootProblem: s.faults.rootProblem,
+    storageFull: s.faults.storageProblem,
     initialReconciliation: s.initial.status(),
   };
 }

@@ -114,6 +114,8 @@ export class StorageQuotaExceededError extends ApiError {
   override name = 'StorageQuotaExceededError';
   /** Ends the whole run at once (failure.ts `endsRun`). */
   readonly endsRun = true;
+  /** An answer, not an outage: the API is reachable, its storage is not (failure.ts `isStorageFull`). */
+  readonly storageFull = true;
   constructor(message: string, details: ApiErrorDetails) {
     super(
       `${message}: the organisation's Files API storage quota is exhausted; delete files you no longer need ` +

@@ -1,0 +1,58 @@
+// `files-sync daemon` when the organisation's Files API storage is full (400
+// `storage_quota_exceeded`). That is an answer, not an outage: the daemon says it once, parks its
+// path jobs and tries again with back-off, instead of calling the API unreachable, seeing it
+// "recover" at the next listing and uploading the same file again, in a loop, for as long as the
+// storage stays full (it did: ~2,000 "unreachable"/"recovered" lines and as many uploads in 12 s).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Emulator } from '../../src/emulator/index.js';
+import { daemonSetup, daemonStatus, startDaemon, tearDown, waitForMirror } from '../helpers/daemon.js';
+import { TEST_KEY, emulator, expectExactState, localHashes, requestsOf, writeTree, type SyncSetup } from '../helpers/sync.js';
+
+let emu: Emulator | undefined;
+let setup: SyncSetup | undefined;
+afterEach(async () => {
+  await tearDown(emu, setup);
+  emu = setup = undefined;
+});
+
+describe('daemon: the Files API storage full', () => {
+  it('says so once, makes no request storm, and resumes at a `files-sync sync` once there is room', async () => {
+    emu = await emulator({ storageQuotaBytes: 2_000 });
+    // Another application's file takes most of the storage.
+    const foreign = emu.seed({ filename: 'theirs.bin', content_base64: Buffer.alloc(1_500).toString('base64') });
+    setup = daemonSetup(emu);
+    writeTree(setup.root, { 'a.txt': 'small' });
+    const daemon = await startDaemon(setup, { args: ['--log-format', 'json'] });
+    await waitForMirror(emu, setup, 'the first run');
+    const uploadsBefore = requestsOf(emu, 'POST /v1/files');
+
+    writeTree(setup.root, { 'big.txt': 'x'.repeat(800) }); // 5 + 1,500 + 800 > 2,000
+    await daemon.waitForLine(/storage quota is exhausted/);
+    await sleep(3_000);
+    // One refused upload (the path job); no retry before the back-off, whatever the listings say.
+    expect(requestsOf(emu, 'POST /v1/files') - uploadsBefore).toBe(1);
+    expect(daemon.count(/storage quota is exhausted/)).toBe(1);
+    expect(daemon.count(/API unreachable|API recovered/)).toBe(0);
+    const status = await daemonStatus(setup);
+    expect(status.api.state).toBe('ok');
+    expect(status.storageFull).toMatch(/storage quota is exhausted/);
+    expect(status.queue.parked).toBe(1);
+
+    // Room is made (the other application deletes its file); the user asks for a sync.
+    const freed = await fetch(`${emu.url}/v1/files/${foreign.id}`, {
+      method: 'DELETE',
+      headers: { 'x-api-key': TEST_KEY, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' },
+    });
+    expect(freed.status).toBe(200);
+    const sync = await setup.sync();
+    expect(sync.code, sync.stderr).toBe(0);
+    expect(sync.stdout).toMatch(/1 new, 0 changed, 0 removed, 1 unchanged/);
+    expectExactState(emu, setup, localHashes(setup.root));
+    await daemon.waitForLine(/uploads resume/);
+    const after = await daemonStatus(setup);
+    expect(after.storageFull).toBeNull();
+    expect(after.queue.parked).toBe(0);
+    expect((await daemon.stop()).code).toBe(0);
+  });
+});
