@@ -7,7 +7,7 @@ import { countsLine } from '../sync/report.js';
 import { lockStateDir, loggerFor, type CommandContext } from '../app.js';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
-import { requestIdOf } from '../failure.js';
+import { isStorageFull, requestIdOf } from '../failure.js';
 import type { Logger } from '../log.js';
 import { reconcile, type SyncReport } from '../sync/reconcile.js';
 import { startControlServer, type ControlServer } from './control.js';
@@ -161,7 +161,7 @@ class Daemon implements FaultHost, FolderHost {
     if (this.phase === 'stopping' || this.controller.signal.aborted) return;
     if (this.phase === 'starting') this.phase = 'running';
     const ms = this.initial.failed(err);
-    if (ms === null) return;
+    if (ms === null || isStorageFull(err)) return; // the storage back-off (faults.ts) tries again
     this.later(ms, () => {
       if (!this.initial.done && this.phase !== 'stopping') this.startInitial('start (retry)');
     });
@@ -205,7 +205,7 @@ class Daemon implements FaultHost, FolderHost {
         if (!this.parts.queue.overflowed) this.floods.caughtUp();
         this.started();
         this.held = report.held ? { count: report.held.count, reason: report.held.reason } : null;
-        if (this.faults.cleared()) this.rewatch();
+        if (this.faults.cleared(report.counts)) this.rewatch();
         // The one vocabulary of counts (report.ts), in the line and as fields.
         this.log.info(`reconciled (${reasons.join(', ')}): ${countsLine(report.counts)}`, {
           ...report.counts,

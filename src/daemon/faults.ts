@@ -38,7 +38,8 @@ export class DaemonFaults {
   private rootRetry: NodeJS.Timeout | null = null;
   /** Why uploads wait (the Files API storage is full), for `status`. */
   storageProblem: string | null = null;
-  private storageRetry: { ms: number; timer: NodeJS.Timeout | null } = { ms: STORAGE_RETRY_MS, timer: null };
+  /** The next wait and whether a retry is armed; replaced at each episode (a timer of an ended one does nothing). */
+  private storageRetry = { ms: STORAGE_RETRY_MS, armed: false };
 
   constructor(
     private readonly host: FaultHost,
@@ -75,6 +76,7 @@ export class DaemonFaults {
   reconcileError(err: unknown): void {
     if (this.host.phase === 'stopping' || this.host.aborted || isUnavailable(err)) return;
     if (isStorageFull(err)) return this.storageFull(err);
+    if (this.storageProblem !== null) this.armStorageRetry(); // parked paths must not wait for the periodic run
     if (err instanceof LedgerError) {
       // A fatal one has stopped the daemon; a passing one (full, busy) is retried with back-off.
       if (!err.fatal && this.ledgerTrouble) {
@@ -98,22 +100,30 @@ export class DaemonFaults {
   /**
    * The Files API storage is full (an answer: the API is reachable). Said once; path jobs are
    * parked, and a reconciliation tries again after a back-off (1 minute doubling to 15), or at a
-   * `files-sync sync`. Not a loop: each upload refused costs a whole upload.
+   * `files-sync sync`. Never a loop: each refused upload has cost a whole upload.
    */
   private storageFull(err: unknown): void {
     if (this.storageProblem === null) {
-      this.storageRetry.ms = STORAGE_RETRY_MS;
-      this.host.parts.queue.park('storage');
+      this.storageRetry = { ms: STORAGE_RETRY_MS, armed: false };
       this.log.warn(`${errorMessage(err)}; uploads wait, tried again in ${STORAGE_RETRY_MS / 1000} s, then less often`, {
         requestId: requestIdOf(err),
       });
     }
     this.storageProblem = errorMessage(err);
-    if (this.storageRetry.timer) return;
-    const ms = this.storageRetry.ms;
-    this.storageRetry.ms = Math.min(ms * 2, STORAGE_RETRY_MAX_MS);
-    this.storageRetry.timer = this.host.later(ms, () => {
-      this.storageRetry.timer = null;
+    this.host.parts.queue.park('storage');
+    this.armStorageRetry();
+  }
+
+  /** One reconciliation after the current wait, which doubles for the next (up to 15 minutes). */
+  private armStorageRetry(): void {
+    const retry = this.storageRetry;
+    if (retry.armed) return;
+    retry.armed = true;
+    const ms = retry.ms;
+    retry.ms = Math.min(ms * 2, STORAGE_RETRY_MAX_MS);
+    this.host.later(ms, () => {
+      if (retry !== this.storageRetry) return; // an episode that ended
+      retry.armed = false;
       if (this.storageProblem !== null) this.host.trigger('storage retry');
     });
   }
@@ -142,12 +152,19 @@ export class DaemonFaults {
     this.log.warn(err.message);
   }
 
-  /** A reconciliation succeeded: passing troubles are over, each said once. True when the root came back. */
-  cleared(): boolean {
-    if (this.storageProblem) {
-      this.storageProblem = null;
+  /**
+   * A reconciliation succeeded: passing troubles are over, each said once. True when the root came
+   * back. A full storage is over once an upload went through, or nothing failed (nothing waits for
+   * room); otherwise the parked paths run again and the back-off goes on growing.
+   */
+  cleared(counts: { new: number; changed: number; failed: number }): boolean {
+    if (this.storageProblem !== null) {
       this.host.parts.queue.unpark('storage');
-      this.log.info('a reconciliation went through the Files API storage quota; uploads resume');
+      if (counts.new + counts.changed > 0 || counts.failed === 0) {
+        this.storageProblem = null;
+        this.storageRetry = { ms: STORAGE_RETRY_MS, armed: false };
+        this.log.info('the Files API storage takes uploads again; resuming');
+      }
     }
     if (this.ledgerTrouble) {
       this.ledgerTrouble = null;

@@ -49,7 +49,7 @@ describe('daemon: the Files API storage full', () => {
     expect(sync.code, sync.stderr).toBe(0);
     expect(sync.stdout).toMatch(/1 new, 0 changed, 0 removed, 1 unchanged/);
     expectExactState(emu, setup, localHashes(setup.root));
-    await daemon.waitForLine(/uploads resume/);
+    await daemon.waitForLine(/storage takes uploads again/);
     const after = await daemonStatus(setup);
     expect(after.storageFull).toBeNull();
     expect(after.queue.parked).toBe(0);
