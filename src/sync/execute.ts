@@ -4,13 +4,14 @@ import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import PQueue from 'p-queue';
 import { errorMessage } from '../errors.js';
-import { endsRun, isUnavailable, requestIdOf, retryableOf, statusOf } from '../failure.js';
+import { endsRun, isStorageFull, isUnavailable, requestIdOf, retryableOf, statusOf } from '../failure.js';
 import { LocalFileError, unknownOutcomeAttemptsOf } from '../remote/errors.js';
 import { DeferredWrites } from './deferred.js';
 import { IntentBatch } from './intents.js';
 import { emptyExecuteReport } from './outcome.js';
 import type { DeleteAction, DeleteSource, ExecuteDeps, ExecuteReport, Plan, Progress, UploadAction } from './types.js';
 import { applyLedgerOnly } from './ledger-only.js';
+import { deleteOne } from './delete-one.js';
 import { uploadOne } from './upload.js';
 import { defaultSleep, regularFileAt } from './waits.js';
 import { append } from '../arrays.js';
@@ -51,6 +52,11 @@ export class Execution {
   /** The uploads' intents (rule 3), written a batch per transaction. */
   readonly intents: IntentBatch;
   fatal: unknown = null;
+  /**
+   * The storage is full (400 `storage_quota_exceeded`): no upload starts any more, but the deletes
+   * run (they make room: copies of files deleted or moved in the folder); `end` then throws it.
+   */
+  storageFull: unknown = null;
   unavailableInARow = 0;
   readonly streak: number;
   readonly onStop = () => {
@@ -76,7 +82,7 @@ export class Execution {
       settleMs: deps.settleMs,
       now: this.now,
       clockOffsetMs: () => deps.remote.clockOffsetMs?.() ?? null,
-      mayStart: () => !this.ended,
+      mayStart: () => !this.ended && this.storageFull === null,
     });
     this.streak = deps.unavailableStreak ?? 3;
   }
@@ -114,9 +120,9 @@ export class Execution {
     return this.queue.size;
   }
 
-  /** Queues one upload (counted in the progress totals); ignored once the run has ended. */
+  /** Queues one upload (counted in the progress totals); ignored once the run has ended or the storage is full. */
   addUpload(action: UploadAction): void {
-    if (this.ended) return;
+    if (this.ended || this.storageFull !== null) return;
     this.progress.filesTotal++;
     this.progress.bytesTotal += action.local.size;
     this.report.queued = (this.report.queued ?? 0) + 1;
@@ -156,11 +162,21 @@ export class Execution {
     if (!this.ended) await this.runDeletes();
   }
 
-  /** Stops listening; rethrows a fatal error a job met, else returns the report. */
+  /** Stops listening; rethrows a fatal error a job met, or the full storage, else returns the report. */
   end(): ExecuteReport {
     this.deps.stop?.removeEventListener('abort', this.onStop);
     // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what a job threw, unchanged
     if (this.fatal !== null) throw this.fatal;
+    if (this.storageFull !== null) {
+      const { deleted } = this.report;
+      if (deleted > 0) {
+        this.deps.logger.warn(
+          `the Files API storage is full: uploads stopped; deleted ${deleted} ${deleted === 1 ? 'copy' : 'copies'} of files removed or replaced in the folder to make room`,
+        );
+      }
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what an upload threw, unchanged
+      throw this.storageFull;
+    }
     return this.report;
   }
 
@@ -172,7 +188,7 @@ export class Execution {
       for (const action of this.deleteActions()) {
         await this.room();
         if (this.ended) break;
-        this.queue.add(() => this.runDelete(action)).catch(this.stopOn);
+        this.queue.add(() => deleteOne(this, action)).catch(this.stopOn);
       }
     } catch (err) {
       // A page that cannot be read (ledger replaced, temp file full) is fatal, as a job's error is.
@@ -188,7 +204,7 @@ export class Execution {
     yield* this.replacedIds;
   }
 
-  private tick(filePath?: string): void {
+  tick(filePath?: string): void {
     this.deps.onProgress?.({ ...this.progress, ...(filePath !== undefined ? { path: filePath } : {}) });
   }
 
@@ -199,15 +215,21 @@ export class Execution {
   };
 
   /** True when an "unavailable" failure ends the run (it has been recorded either way). */
-  private unavailableEnds(err: unknown): boolean {
+  unavailableEnds(err: unknown): boolean {
     if (++this.unavailableInARow < this.streak) return false;
     this.stopOn(err);
     return true;
   }
 
   /** Whether a failed job's error is handled by the run itself: a sibling's fatal error, its own, or the caller's abort. */
-  private endedByRun(err: unknown): boolean {
+  endedByRun(err: unknown): boolean {
     if (this.signal.aborted && this.fatal !== null) return true; // a sibling's fatal error stopped this one
+    if (isStorageFull(err)) {
+      // No abort: the uploads in flight finish (stored or refused), none is cut into a possible orphan.
+      this.storageFull ??= err;
+      this.queue.clear();
+      return true;
+    }
     if (endsRun(err)) {
       this.stopOn(err);
       return true;
@@ -261,35 +283,5 @@ export class Execution {
     if (unavailable && this.unavailableEnds(err)) return;
     this.report.failed.push({ path: action.path, reason });
     this.deps.logger.warn('upload failed', { path: action.path, error: reason, requestId: requestIdOf(err) });
-  }
-
-  private async runDelete(action: DeleteAction): Promise<void> {
-    const { ledger, logger } = this.deps;
-    try {
-      if (action.fromLocalDelete && action.path !== null) {
-        // The walk is a moment old: a file that came back since is not deleted.
-        if (await this.stillPresent(action.path)) return;
-        ledger.markDeleted(action.path, this.now());
-      }
-      const result = await this.deps.remote.delete(action.fileId, { signal: this.signal });
-      this.unavailableInARow = 0;
-      ledger.deleteDone(action.fileId);
-      this.report.deleted++;
-      this.report.deletesBy[action.reason] = (this.report.deletesBy[action.reason] ?? 0) + 1;
-      const { fileId, path: deletedPath, reason } = action;
-      logger.debug(result.alreadyDeleted ? 'already deleted' : 'deleted', { fileId, path: deletedPath, reason });
-    } catch (err) {
-      if (this.endedByRun(err)) return;
-      const reason = errorMessage(err);
-      ledger.deleteFailed(action.fileId, reason);
-      if (isUnavailable(err) && this.unavailableEnds(err)) return;
-      this.report.failedDeletes.push({ fileId: action.fileId, reason });
-      logger.warn('delete failed; it stays pending', { fileId: action.fileId, error: reason, requestId: requestIdOf(err) });
-    } finally {
-      if (action.fromLocalDelete) {
-        this.progress.filesDone++;
-        this.tick(action.path ?? undefined);
-      }
-    }
   }
 }

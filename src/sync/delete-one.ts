@@ -1,0 +1,52 @@
+// One delete of an execution (execute.ts): a removed path's copy, a collected one, or an old copy
+// an upload replaced, its outcome recorded in the ledger as it happens.
+import { errorMessage } from '../errors.js';
+import { isUnavailable, requestIdOf } from '../failure.js';
+import type { DeleteAction, ExecuteDeps, ExecuteReport, Progress } from './types.js';
+
+/** What one delete needs of its execution. */
+export interface DeleteRun {
+  readonly deps: ExecuteDeps;
+  readonly report: ExecuteReport;
+  readonly progress: Progress;
+  readonly signal: AbortSignal;
+  readonly now: () => number;
+  readonly stillPresent: (relPath: string) => Promise<boolean>;
+  unavailableInARow: number;
+  /** Whether the run handles the error itself (a fatal error, the caller's abort). */
+  endedByRun(err: unknown): boolean;
+  /** True when an "unavailable" failure ends the run (it has been recorded either way). */
+  unavailableEnds(err: unknown): boolean;
+  tick(filePath?: string): void;
+}
+
+/** Deletes `action`'s copy; a failure stays pending in the ledger, and only a fatal one ends the run. */
+export async function deleteOne(run: DeleteRun, action: DeleteAction): Promise<void> {
+  const { ledger, logger } = run.deps;
+  try {
+    if (action.fromLocalDelete && action.path !== null) {
+      // The walk is a moment old: a file that came back since is not deleted.
+      if (await run.stillPresent(action.path)) return;
+      ledger.markDeleted(action.path, run.now());
+    }
+    const result = await run.deps.remote.delete(action.fileId, { signal: run.signal });
+    run.unavailableInARow = 0;
+    ledger.deleteDone(action.fileId);
+    run.report.deleted++;
+    run.report.deletesBy[action.reason] = (run.report.deletesBy[action.reason] ?? 0) + 1;
+    const { fileId, path: deletedPath, reason } = action;
+    logger.debug(result.alreadyDeleted ? 'already deleted' : 'deleted', { fileId, path: deletedPath, reason });
+  } catch (err) {
+    if (run.endedByRun(err)) return;
+    const reason = errorMessage(err);
+    ledger.deleteFailed(action.fileId, reason);
+    if (isUnavailable(err) && run.unavailableEnds(err)) return;
+    run.report.failedDeletes.push({ fileId: action.fileId, reason });
+    logger.warn('delete failed; it stays pending', { fileId: action.fileId, error: reason, requestId: requestIdOf(err) });
+  } finally {
+    if (action.fromLocalDelete) {
+      run.progress.filesDone++;
+      run.tick(action.path ?? undefined);
+    }
+  }
+}
