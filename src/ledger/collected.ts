@@ -35,6 +35,19 @@ function prepareCollected(db: Database.Database) {
     deletesAfter: db.prepare(`SELECT path, file_id AS fileId FROM temp.gone_rows WHERE path > ? AND listed IS NOT 0
       ORDER BY path LIMIT ?`),
     forget: db.prepare('DELETE FROM files WHERE path IN (SELECT path FROM temp.gone_rows WHERE listed IS 0)'),
+    dropAddedIndex: db.prepare('DROP INDEX IF EXISTS temp.added_by_sha256'),
+  };
+}
+
+/** The deletable rows whose content no new path took (no move's old copy), made once the index they need is. */
+function prepareUnmoved(db: Database.Database) {
+  // Made only when asked for: kept up at every insert, it would cost each added path a B-tree insert at a random key.
+  db.exec('CREATE INDEX IF NOT EXISTS temp.added_by_sha256 ON added_contents (sha256)');
+  const unmoved = `FROM temp.gone_rows g WHERE listed IS NOT 0
+    AND NOT EXISTS (SELECT 1 FROM temp.added_contents a WHERE a.sha256 = g.sha256)`;
+  return {
+    count: db.prepare(`SELECT count(*) ${unmoved}`).pluck(),
+    after: db.prepare(`SELECT path, file_id AS fileId ${unmoved} AND path > ? ORDER BY path LIMIT ?`),
   };
 }
 
@@ -43,6 +56,7 @@ export class LedgerCollected extends LedgerReads {
   readonly #c: ReturnType<typeof prepareCollected>;
   /** One deferred transaction wrapper: the temp tables take no lock on the ledger's file. */
   readonly #batch: (fn: () => void) => void;
+  #unmoved: ReturnType<typeof prepareUnmoved> | undefined;
 
   protected constructor(file: string, db: Database.Database, stmt: Statements) {
     super(file, db, stmt);
@@ -56,6 +70,10 @@ export class LedgerCollected extends LedgerReads {
       this.#c.clearGone.run();
       this.#c.clearAdded.run();
     });
+    if (this.#unmoved !== undefined) {
+      this.#c.dropAddedIndex.run();
+      this.#unmoved = undefined;
+    }
   }
 
   /** Adds rows the walk did not find (in path order, as the merge yields them), in one transaction. */
@@ -83,6 +101,20 @@ export class LedgerCollected extends LedgerReads {
   /** Up to `limit` deletable rows after `after` (null: from the first) in path order: a page for the executor. */
   collectedDeletesAfter(after: string | null, limit: number): { path: string; fileId: string }[] {
     return this.#c.deletesAfter.all(after ?? '', limit) as { path: string; fileId: string }[];
+  }
+
+  /**
+   * How many deletable rows hold a content no new path took: no move's old copy. For a run whose
+   * uploads stopped (a full storage), which deletes only these: a moved file's old copy waits
+   * until its new one is stored.
+   */
+  collectedUnmovedCount(): number {
+    return (this.#unmoved ??= prepareUnmoved(this.db)).count.get() as number;
+  }
+
+  /** Up to `limit` of the rows `collectedUnmovedCount` counts, after `after` (null: from the first), in path order. */
+  collectedUnmovedAfter(after: string | null, limit: number): { path: string; fileId: string }[] {
+    return (this.#unmoved ??= prepareUnmoved(this.db)).after.all(after ?? '', limit) as { path: string; fileId: string }[];
   }
 
   /** The first `limit` deletable paths: what a held report shows. */

@@ -16,14 +16,19 @@ export interface PassJudgement {
   sample: string[];
 }
 
-/** The allowed deletes of the collected rows, read from the ledger in path order, a page at a time. */
-export function collectedDeletes(ledger: Ledger, count: number): DeleteSource {
+/**
+ * The allowed deletes of the collected rows, read from the ledger in path order, a page at a time;
+ * with `unmovedOnly`, only those whose content no new path took (`collectedUnmovedCount`).
+ */
+export function collectedDeletes(ledger: Ledger, count: number, unmovedOnly = false): DeleteSource {
+  const page = (after: string | null) =>
+    unmovedOnly ? ledger.collectedUnmovedAfter(after, PAGE) : ledger.collectedDeletesAfter(after, PAGE);
   return {
     count,
     *pages() {
       let after: string | null = null;
       for (;;) {
-        const rows = ledger.collectedDeletesAfter(after, PAGE);
+        const rows = page(after);
         if (rows.length === 0) return;
         yield rows.map((r): DeleteAction => ({ fileId: r.fileId, path: r.path, reason: 'deleted', fromLocalDelete: true }));
         if (rows.length < PAGE) return;
@@ -54,5 +59,9 @@ export function applyPassJudgement(judged: PassJudgement, plan: Plan, parts: { l
   // Paths whose copy someone else deleted while the file went too: the execution's ledger-only
   // step ran before the merge, so the guard's forgets are applied here.
   if (verdict.forgets > 0) ledger.forgetCollected();
-  if (deletes > 0) exec.addCollectedDeletes(collectedDeletes(ledger, deletes));
+  if (deletes === 0) return;
+  // The storage refused the uploads: a moved file's new copy may not exist, so its old one waits
+  // (rule 2); the copies of files deleted outright go, and make room.
+  if (exec.storageFull === null) exec.addCollectedDeletes(collectedDeletes(ledger, deletes));
+  else exec.addCollectedDeletes(collectedDeletes(ledger, ledger.collectedUnmovedCount(), true));
 }

@@ -171,7 +171,7 @@ export class Execution {
       const { deleted } = this.report;
       if (deleted > 0) {
         this.deps.logger.warn(
-          `the Files API storage is full: uploads stopped; deleted ${deleted} ${deleted === 1 ? 'copy' : 'copies'} of files removed or replaced in the folder to make room`,
+          `the Files API storage is full: uploads stopped; deleted ${deleted} ${deleted === 1 ? 'copy' : 'copies'} no path needs any more, to make room`,
         );
       }
       // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what an upload threw, unchanged
@@ -244,6 +244,7 @@ export class Execution {
       if (outcome.kind === 'torn') {
         report.unknownOutcomes += outcome.unknownOutcomes;
         this.replacedIds.push({ fileId: outcome.tornId, path: action.path, reason: 'torn', fromLocalDelete: false });
+        if (this.storageFull !== null) return; // no upload starts any more: the path goes again next run
         this.deps.logger.info('file changed during its upload; uploading it again', { path: action.path });
         if (tries < MAX_TORN_RETRIES) return this.runUpload(action, tries + 1);
         report.failed.push({ path: action.path, reason: 'kept changing during upload; will try again next sync' });
@@ -264,7 +265,7 @@ export class Execution {
       }
     } catch (err) {
       if (this.endedByRun(err)) return;
-      if (err instanceof LocalFileError && err.code === 'changed' && tries < MAX_TORN_RETRIES) {
+      if (err instanceof LocalFileError && err.code === 'changed' && tries < MAX_TORN_RETRIES && this.storageFull === null) {
         // The client saw the file change under the upload and stopped it: the same as a torn one.
         this.deps.logger.info('file changed during its upload; uploading it again', { path: action.path });
         return this.runUpload(action, tries + 1);

@@ -201,6 +201,22 @@ describe('the summary, in memory and by SQL', () => {
     expect(ledger.collectedSummary()).toEqual({ deletable: 1, forgets: 0, moved: 0 });
   });
 
+  it('a run whose uploads stopped deletes only contents no new path took; the next pass starts afresh', () => {
+    ledger.collectGone(rows);
+    ledger.collectAdded(added);
+    // x and y were added (moves may be under way): all their rows wait; z's row is a forget; d/1 (w) and v's go.
+    const unmoved = ['d/1', 'é', '\u{1F600}'];
+    expect(ledger.collectedUnmovedCount()).toBe(unmoved.length);
+    expect(ledger.collectedUnmovedAfter(null, 2).map((r) => r.path)).toEqual(unmoved.slice(0, 2));
+    expect(ledger.collectedUnmovedAfter('é', 10).map((r) => r.path)).toEqual(unmoved.slice(2));
+    ledger.clearCollected();
+    ledger.collectGone([gone('k', 'x'), gone('m', 'u')]);
+    ledger.collectAdded([sha('u')]);
+    expect(ledger.collectedUnmovedCount()).toBe(1);
+    expect(ledger.collectedUnmovedAfter(null, 10).map((r) => r.path)).toEqual(['k']);
+    expect(ledger.collectedSummary()).toEqual({ deletable: 2, forgets: 0, moved: 1 });
+  });
+
   it('works on a ledger opened read-only (status runs the pass so)', () => {
     ledger.close();
     ledger = Ledger.open(path.join(dir, 'ledger.db'), { readOnly: true });

@@ -1,8 +1,8 @@
 // A sync that meets a full Files API storage (400 `storage_quota_exceeded`). No upload of the run
-// can succeed, but its deletes can, and they are what makes room: the copies of files deleted or
-// moved in the folder. They used to wait with the uploads (the run ended at the first refused
-// upload), so deleting files in the synced folder never freed the room its own uploads needed, and
-// a renamed file, whose new copy could not be uploaded before its old one went, never synced.
+// can succeed, but its deletes can, and they are what makes room: the copies of files deleted from
+// the folder. They used to wait with the uploads (the run ended at the first refused upload), so
+// deleting files in the synced folder never freed the room its own uploads needed. A moved file's
+// old copy still waits for its new one (rule 2), and refused uploads excuse no delete from the guard.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -41,7 +41,7 @@ describe('sync: the Files API storage full', () => {
     const full = await setup.sync();
     expect(full.code, full.stderr).toBe(5);
     expect(full.stderr).toMatch(/storage quota is exhausted/);
-    expect(full.stderr).toMatch(/deleted 1 copy .* to make room/);
+    expect(full.stderr).toMatch(/deleted 1 copy no path needs any more, to make room/);
     expect(requestsOf(emu, 'DELETE /v1/files/{id}') - deletesBefore).toBe(1);
     expect(ourNames(emu)).toEqual(['b.txt']);
 
@@ -50,21 +50,35 @@ describe('sync: the Files API storage full', () => {
     expectExactState(emu, setup, localHashes(setup.root));
   });
 
-  it('lets a renamed file through: its old copy goes although its new one was refused', async () => {
+  it("keeps a renamed file's old copy until its new one is stored, and deletes the rest", async () => {
     emu = await emulator({ storageQuotaBytes: 2_000 });
     setup = syncSetup(emu);
     writeTree(setup.root, { 'a.txt': 'a'.repeat(900), 'b.txt': 'b'.repeat(900) });
     expect((await setup.sync()).code).toBe(0);
 
-    // A move needs room for a second copy until the first goes: the storage has none.
+    // a.txt goes; b.txt is renamed, which needs room for its new copy before the old one may go.
+    fs.rmSync(path.join(setup.root, 'a.txt'));
     fs.renameSync(path.join(setup.root, 'b.txt'), path.join(setup.root, 'moved.txt'));
     const full = await setup.sync();
     expect(full.code, full.stderr).toBe(5);
-    expect(ourNames(emu)).toEqual(['a.txt']);
+    expect(ourNames(emu)).toEqual(['b.txt']); // a.txt's copy made the room; b.txt's waits for moved.txt's
 
     const again = await setup.sync();
     expect(again.code, again.stderr).toBe(0);
     expectExactState(emu, setup, localHashes(setup.root));
-    expect(ourNames(emu)).toEqual(['a.txt', 'moved.txt']);
+    expect(ourNames(emu)).toEqual(['moved.txt']);
+  });
+
+  it('deletes no old copy of a renamed folder: the uploads that would excuse them from the guard were refused', async () => {
+    emu = await emulator({ storageQuotaBytes: 2_000 });
+    setup = syncSetup(emu, { deletes: { maxCount: 1 } });
+    writeTree(setup.root, { 'd/1.txt': '1'.repeat(600), 'd/2.txt': '2'.repeat(600), 'd/3.txt': '3'.repeat(600) });
+    expect((await setup.sync()).code).toBe(0);
+
+    fs.renameSync(path.join(setup.root, 'd'), path.join(setup.root, 'e'));
+    const full = await setup.sync();
+    expect(full.code, full.stderr).toBe(5);
+    expect(full.stderr).not.toMatch(/deleted \d+ cop/);
+    expect(ourNames(emu)).toEqual(['d\u22151.txt', 'd\u22152.txt', 'd\u22153.txt']); // remote names: '/' as U+2215
   });
 });
