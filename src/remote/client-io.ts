@@ -3,11 +3,11 @@
 // file-system error.
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
-import type { Dispatcher } from 'undici';
+import type { Answer } from './answer.js';
 import { ApiError, LocalFileError, ResponseFormatError } from './errors.js';
 
 /** Reads a 2xx answer as JSON; a body that is not JSON is a ResponseFormatError. */
-export async function readJson(res: Dispatcher.ResponseData, what: string): Promise<unknown> {
+export async function readJson(res: Answer, what: string): Promise<unknown> {
   const text = await res.body.text();
   try {
     return JSON.parse(text) as unknown;
@@ -20,7 +20,7 @@ export async function readJson(res: Dispatcher.ResponseData, what: string): Prom
  * Streams an answer's body into `temp` (truncated first: a retry starts over) and syncs it.
  * Write errors are LocalFileErrors (final); read errors propagate as lost answers (retried).
  */
-export async function writeBody(res: Dispatcher.ResponseData, temp: string): Promise<number> {
+export async function writeBody(res: Answer, temp: string): Promise<number> {
   const local = (err: unknown) => new LocalFileError(temp, codeOf(err), { cause: err }, 'write');
   let handle: FileHandle;
   try {
@@ -30,7 +30,7 @@ export async function writeBody(res: Dispatcher.ResponseData, temp: string): Pro
   }
   let bytes = 0;
   try {
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    for await (const chunk of res.body) {
       try {
         await handle.write(chunk);
       } catch (err) {

@@ -274,6 +274,7 @@ export class FilesClient implements RemoteFiles {
         method: 'GET',
         path: this.#contract.path(`/v1/files/${encodeId(id)}/content`),
         signal: options.signal,
+        streamed: true,
         read: (res) => writeBody(res, temp),
         // Known error codes decide first (failures.ts); a 400 without one means the same.
         errorClass: (status) => (status === 400 ? NotDownloadableError : undefined),

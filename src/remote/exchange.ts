@@ -3,6 +3,7 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
+import type { Answer } from './answer.js';
 import type { ApiError } from './errors.js';
 import type { RetryPolicy, Timeouts } from './retry.js';
 import type { ErrorBody } from './validate.js';
@@ -49,8 +50,13 @@ export interface Exchange<T> {
   body?: () => Promise<RequestBody>;
   /** The local file behind `body`, for LocalFileError. */
   sourcePath?: string;
+  /**
+   * The answer is streamed to `read` (a download) instead of read whole first; whole answers are
+   * capped (answer.ts WHOLE_ANSWER_MAX_BYTES).
+   */
+  streamed?: boolean;
   /** Reads a 2xx answer. ApiErrors it throws are final; any other rejection is a lost answer. */
-  read(res: Dispatcher.ResponseData, requestId: string | undefined): Promise<T>;
+  read(res: Answer, requestId: string | undefined): Promise<T>;
   /** An error status that is an outcome rather than a failure (404 on delete). */
   outcome?(status: number, body: ErrorBody): { value: T } | undefined;
   /** A more specific class for a final error status (400 on download). */

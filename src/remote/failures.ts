@@ -1,5 +1,5 @@
 // Classifies failed attempts (error answers, errors instead of answers) and builds the final errors.
-import type { Dispatcher } from 'undici';
+import type { Answer } from './answer.js';
 import { redact } from '../log.js';
 import {
   ApiError,
@@ -72,7 +72,7 @@ export function finalError(label: string, f: Failure, attempts: number, unknownO
 
 /** Reads an error answer (keeping 64 KB of it) and describes it; the parsed body goes to the caller's hooks. */
 export async function answerFailure(
-  res: Dispatcher.ResponseData,
+  res: Answer,
   requestId: string | undefined,
 ): Promise<{ failure: Failure; body: ErrorBody }> {
   const body = parseErrorBody(await readCapped(res.body).catch(() => ''));

@@ -9,6 +9,7 @@ import { headerValue, limiterWindowMs, retryDelayMs } from './retry.js';
 import type { Exchange, RemoteStats, RequestBody, Sent, TransportOptions } from './exchange.js';
 
 import { Agent, request } from './undici.js';
+import { dispatchWhole, streamedAnswer, type Answer } from './answer.js';
 
 export type { Exchange, RemoteStats, RequestBody, RequestKind, Sent, TransportOptions } from './exchange.js';
 
@@ -117,16 +118,18 @@ export class Transport {
 
       let result: { value: T; requestId?: string | undefined } | Failure;
       try {
-        const res = await request.call(this.#dispatcher, {
+        const options = {
           origin: this.#o.baseUrl.origin,
           path: this.#prefix + ex.path,
           method: ex.method,
           headers: body?.headers ? { ...this.#o.headers, ...body.headers } : this.#o.headers,
           body: body?.body ?? null,
-          signal: ex.signal,
           headersTimeout: body?.headersTimeoutMs ?? this.#o.timeouts.responseMs,
           bodyTimeout: this.#o.timeouts.bodyIdleMs,
-        });
+        };
+        const res = ex.streamed
+          ? streamedAnswer(await request.call(this.#dispatcher, { ...options, signal: ex.signal }))
+          : await dispatchWhole(this.#dispatcher, options, ex.signal);
         result = await this.#answer(ex, call, res);
       } catch (err) {
         if (err instanceof ApiError) throw err;
@@ -178,7 +181,7 @@ export class Transport {
   async #answer<T>(
     ex: Exchange<T>,
     call: CallState,
-    res: Dispatcher.ResponseData,
+    res: Answer,
   ): Promise<{ value: T; requestId?: string | undefined } | Failure> {
     const status = res.statusCode;
     const requestId = headerValue(res.headers, 'request-id');
@@ -193,10 +196,7 @@ export class Transport {
     try {
       return { value: await ex.read(res, requestId), requestId };
     } catch (err) {
-      // Drop what is left of the answer; undici reports a destroyed body as an 'error' event.
-      res.body.on('error', () => undefined).destroy();
-      // A 2xx to an upload means the file is stored: if its answer is lost, so is its id.
-      if (ex.signal?.aborted) throw this.#stopped(ex, call, err, ex.kind === 'upload');
+      res.body.dump(); // what is left of a streamed answer
       if (err instanceof ResponseFormatError) {
         this.#lostAnswer(ex, call);
         throw new ResponseFormatError(err.what, err.field, err.expected, {
