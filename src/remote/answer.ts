@@ -72,24 +72,34 @@ export function streamedAnswer(res: Dispatcher.ResponseData): Answer {
   };
 }
 
-/** The requests in flight per caller's signal, and the one listener that aborts them all. */
-const inFlight = new WeakMap<AbortSignal, Set<WholeRequest>>();
+/** The requests in flight on one caller's signal, and the one listener that aborts them all. */
+interface Watch {
+  requests: Set<WholeRequest>;
+  onAbort: () => void;
+}
+
+/**
+ * Watches per caller's signal. The listener goes when the last request in flight settles: a signal
+ * made by `AbortSignal.any` lives as long as it has a listener, and a daemon's batches each make one.
+ */
+const watches = new WeakMap<AbortSignal, Watch>();
 
 function watch(signal: AbortSignal, request: WholeRequest): void {
-  let requests = inFlight.get(signal);
-  if (requests === undefined) {
-    const set = new Set<WholeRequest>();
-    requests = set;
-    inFlight.set(signal, set);
-    signal.addEventListener(
-      'abort',
-      () => {
-        for (const r of set) r.abort(signal.reason);
-      },
-      { once: true },
-    );
+  let w = watches.get(signal);
+  if (w === undefined) {
+    const requests = new Set<WholeRequest>();
+    w = { requests, onAbort: () => requests.forEach((r) => r.abort(signal.reason)) };
+    watches.set(signal, w);
+    signal.addEventListener('abort', w.onAbort, { once: true });
   }
-  requests.add(request);
+  w.requests.add(request);
+}
+
+function unwatch(signal: AbortSignal, request: WholeRequest): void {
+  const w = watches.get(signal);
+  if (w === undefined || !w.requests.delete(request) || w.requests.size > 0) return;
+  signal.removeEventListener('abort', w.onAbort);
+  watches.delete(signal);
 }
 
 /** One request's handler (undici's DispatchHandler): the answer's status, headers and bytes. */
@@ -160,7 +170,7 @@ class WholeRequest implements Dispatcher.DispatchHandler {
   }
 
   #forget(): void {
-    if (this.signal !== undefined) inFlight.get(this.signal)?.delete(this);
+    if (this.signal !== undefined) unwatch(this.signal, this);
   }
 }
 

@@ -71,10 +71,7 @@ export function finalError(label: string, f: Failure, attempts: number, unknownO
 }
 
 /** Reads an error answer (keeping 64 KB of it) and describes it; the parsed body goes to the caller's hooks. */
-export async function answerFailure(
-  res: Answer,
-  requestId: string | undefined,
-): Promise<{ failure: Failure; body: ErrorBody }> {
+export async function answerFailure(res: Answer, requestId: string | undefined): Promise<{ failure: Failure; body: ErrorBody }> {
   const body = parseErrorBody(await readCapped(res.body).catch(() => ''));
   const status = res.statusCode;
   const type = body.type ?? defaultErrorType(status);

@@ -178,11 +178,7 @@ export class Transport {
   }
 
   /** Judges an answer: a value, an outcome, or a failure. Rejects only with ApiErrors that are final. */
-  async #answer<T>(
-    ex: Exchange<T>,
-    call: CallState,
-    res: Answer,
-  ): Promise<{ value: T; requestId?: string | undefined } | Failure> {
+  async #answer<T>(ex: Exchange<T>, call: CallState, res: Answer): Promise<{ value: T; requestId?: string | undefined } | Failure> {
     const status = res.statusCode;
     const requestId = headerValue(res.headers, 'request-id');
     const date = Date.parse(headerValue(res.headers, 'date') ?? '');
@@ -197,6 +193,8 @@ export class Transport {
       return { value: await ex.read(res, requestId), requestId };
     } catch (err) {
       res.body.dump(); // what is left of a streamed answer
+      // A 2xx to an upload means the file is stored: if its answer is lost, so is its id.
+      if (ex.signal?.aborted) throw this.#stopped(ex, call, err, ex.kind === 'upload');
       if (err instanceof ResponseFormatError) {
         this.#lostAnswer(ex, call);
         throw new ResponseFormatError(err.what, err.field, err.expected, {

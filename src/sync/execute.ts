@@ -205,7 +205,15 @@ export class Execution {
   }
 
   tick(filePath?: string): void {
-    this.deps.onProgress?.({ ...this.progress, ...(filePath !== undefined ? { path: filePath } : {}) });
+    const onProgress = this.deps.onProgress;
+    if (onProgress === undefined) return;
+    // A copy the listener may keep; one object a file, not three.
+    const { filesDone, filesTotal, bytesDone, bytesTotal } = this.progress;
+    onProgress(
+      filePath === undefined
+        ? { filesDone, filesTotal, bytesDone, bytesTotal }
+        : { filesDone, filesTotal, bytesDone, bytesTotal, path: filePath },
+    );
   }
 
   private readonly stopOn = (err: unknown): void => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WHOLE_ANSWER_MAX_BYTES } from '../../src/remote/answer.js';
 import { AbortedError, ResponseFormatError } from '../../src/remote/index.js';
-import { client, localServer, tempDir } from '../helpers/client-fixtures.js';
+import { client, fileMeta, json, localServer, tempDir } from '../helpers/client-fixtures.js';
 
 /** Answers 200 with a JSON-looking body one byte over the cap, in 1 MiB writes. */
 function oversized(_req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -27,18 +27,29 @@ function oversized(_req: http.IncomingMessage, res: http.ServerResponse): void {
   more();
 }
 
+/** Counts the listeners added to and removed from `signal`. */
+function countListeners(signal: AbortSignal): { added: number; removed: number } {
+  const counts = { added: 0, removed: 0 };
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  signal.addEventListener = (...args: Parameters<typeof add>) => {
+    counts.added++;
+    add(...args);
+  };
+  signal.removeEventListener = (...args: Parameters<typeof remove>) => {
+    counts.removed++;
+    remove(...args);
+  };
+  return counts;
+}
+
 describe('answers read whole', () => {
   it('one abort ends every request in flight on the signal, through one listener', async () => {
     const server = await localServer((req) => req.resume()); // reads the body, never answers
     const dir = await tempDir();
     const c = client(server.url);
     const controller = new AbortController();
-    let listeners = 0;
-    const add = controller.signal.addEventListener.bind(controller.signal);
-    controller.signal.addEventListener = (...args: Parameters<typeof add>) => {
-      listeners++;
-      add(...args);
-    };
+    const listeners = countListeners(controller.signal);
     for (const i of [1, 2, 3]) await writeFile(join(dir, `${i}.txt`), String(i));
     const pending = [1, 2, 3].map((i) =>
       c.upload(join(dir, `${i}.txt`), { filename: `${i}.txt`, mimeType: 'text/plain', signal: controller.signal }).catch((e: unknown) => e),
@@ -49,7 +60,37 @@ describe('answers read whole', () => {
       expect(err).toBeInstanceOf(AbortedError);
       expect(err).toMatchObject({ attempts: 1, unknownOutcomeAttempts: 1 });
     }
-    expect(listeners).toBe(1);
+    expect(listeners).toEqual({ added: 1, removed: 1 });
+  });
+
+  it("leaves no listener on a signal once its requests settled (a daemon's signals would pile up)", async () => {
+    const server = await localServer((_req, res) => json(res, 200, fileMeta('file_1')));
+    const c = client(server.url);
+    const signal = AbortSignal.any([new AbortController().signal]);
+    const listeners = countListeners(signal);
+    await Promise.all([c.get('file_1', { signal }), c.get('file_1', { signal })]);
+    await c.get('file_1', { signal });
+    expect(listeners.added).toBeGreaterThan(0);
+    expect(listeners.removed).toBe(listeners.added);
+  });
+
+  it('a download aborted while its body streams in is an AbortedError, not a lost answer to retry', async () => {
+    const server = await localServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '1000000' });
+      res.write(Buffer.alloc(1000)); // then nothing more
+    });
+    const dir = await tempDir();
+    const controller = new AbortController();
+    // One attempt: a lost answer would be final (unavailable), where an abort must say it was one.
+    const pending = client(server.url, { maxAttempts: 1 })
+      .download('file_1', join(dir, 'out.bin'), { signal: controller.signal })
+      .catch((e: unknown) => e);
+    while (server.arrivals.length === 0) await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 50));
+    controller.abort();
+    const err = await pending;
+    expect(err).toBeInstanceOf(AbortedError);
+    expect(server.arrivals).toHaveLength(1);
   });
 
   it('an answer over the cap is malformed and final', async () => {
