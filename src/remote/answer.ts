@@ -156,6 +156,9 @@ class WholeRequest implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    // An error answer cut off in its body is still that answer: its status decides, as a body
+    // read after the headers failed (`request()`) let it. A cut-off 2xx is a lost answer.
+    if (this.#statusCode >= 300 && this.#reason === undefined) return this.#finish();
     if (this.#settled) return;
     this.#settled = true;
     this.#forget();

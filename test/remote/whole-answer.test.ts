@@ -93,6 +93,22 @@ describe('answers read whole', () => {
     expect(server.arrivals).toHaveLength(1);
   });
 
+  it('an error answer cut off in its body is still judged by its status: a 400 is final, not a lost answer', async () => {
+    const server = await localServer((req, res) => {
+      req.resume();
+      res.writeHead(400, { 'content-type': 'application/json', 'content-length': '1000' });
+      res.write('{"type":"error","error":{"type":"invalid_request_error"');
+      setTimeout(() => res.destroy(), 20);
+    });
+    const dir = await tempDir();
+    await writeFile(join(dir, 'a.txt'), 'a');
+    const err = await client(server.url)
+      .upload(join(dir, 'a.txt'), { filename: 'a.txt', mimeType: 'text/plain' })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, retryable: false, attempts: 1, unknownOutcomeAttempts: 0 });
+    expect(server.arrivals).toHaveLength(1);
+  });
+
   it('an answer over the cap is malformed and final', async () => {
     const server = await localServer(oversized);
     const err = await client(server.url)
