@@ -1,5 +1,5 @@
 // The daemon's path-job queue (DESIGN.md "Shape"): one job per path, coalesced; settle waits kept
-// off the queue; delete candidates batched after a delay and behind pending uploads; jobs parked
+// off the queue; delete candidates batched after a delay and behind pending and parked uploads; jobs parked
 // while the API is down; and the exclusive sections (reconciliations, delete batches) that never
 // overlap a running path job.
 import PQueue from 'p-queue';
@@ -99,12 +99,13 @@ export class PathQueue {
     this.hold(reason);
   }
 
-  /** That trouble is over: parked paths are scheduled again (they run once no other trouble holds the queue). */
+  /** That trouble is over: parked paths are scheduled again (they run once no other trouble holds the queue), then the deletes. */
   unpark(reason: ParkReason = 'api'): void {
     this.release(reason);
     const paths = [...this.parked];
     this.parked.clear();
     for (const p of paths) this.schedule(p);
+    this.armDeletes();
   }
 
   stats(): QueueStats {
@@ -246,8 +247,9 @@ export class PathQueue {
     }
   }
 
+  /** Arms the next delete batch; none while uploads are parked (a moved file's new copy may be among them): `unpark` arms it. */
   private armDeletes(): void {
-    if (this.deleteTimer || this.batchRunning || this.stopped || this.deletes.size === 0) return;
+    if (this.deleteTimer || this.batchRunning || this.stopped || this.deletes.size === 0 || this.parked.size > 0) return;
     let due = Infinity;
     for (const at of this.deletes.values()) due = Math.min(due, at);
     this.deleteTimer = setTimeout(
@@ -269,7 +271,7 @@ export class PathQueue {
     this.batchRunning = true;
     try {
       await this.whenIdle();
-      if (this.stopped) return;
+      if (this.stopped || this.parked.size > 0) return; // uploads that could not run come first
       // Every waiting candidate goes in this batch, not only the due ones: the paths of one
       // `rm -rf` become candidates over a spread of job completions, and a batch split by due
       // time could pass the mass-delete guard piece by piece. The batch re-checks each path, so a

@@ -3,6 +3,8 @@
 // path jobs and tries again with back-off, instead of calling the API unreachable, seeing it
 // "recover" at the next listing and uploading the same file again, in a loop, for as long as the
 // storage stays full (it did: ~2,000 "unreachable"/"recovered" lines and as many uploads in 12 s).
+import fs from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
@@ -53,6 +55,34 @@ describe('daemon: the Files API storage full', () => {
     const after = await daemonStatus(setup);
     expect(after.storageFull).toBeNull();
     expect(after.queue.parked).toBe(0);
+    expect((await daemon.stop()).code).toBe(0);
+  });
+
+  it("keeps a renamed file's old copy while its new one waits for room, and moves it once there is room", async () => {
+    emu = await emulator({ storageQuotaBytes: 2_000 });
+    const foreign = emu.seed({ filename: 'theirs.bin', content_base64: Buffer.alloc(1_000).toString('base64') });
+    setup = daemonSetup(emu);
+    writeTree(setup.root, { 'a.txt': 'a'.repeat(900) });
+    const daemon = await startDaemon(setup, { args: ['--log-format', 'json'] });
+    await waitForMirror(emu, setup, 'the first run');
+
+    // The new name's copy needs room the old one holds (900 + 1,000 + 900 > 2,000).
+    fs.renameSync(path.join(setup.root, 'a.txt'), path.join(setup.root, 'b.txt'));
+    await daemon.waitForLine(/storage quota is exhausted/);
+    await sleep(3_000); // six times the delete delay
+    const ours = emu.state().files.filter((f) => f.owner === 'self');
+    expect(ours.map((f) => f.filename)).toEqual(['a.txt']);
+    expect((await daemonStatus(setup)).queue.deletesWaiting).toBe(1);
+
+    const freed = await fetch(`${emu.url}/v1/files/${foreign.id}`, {
+      method: 'DELETE',
+      headers: { 'x-api-key': TEST_KEY, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' },
+    });
+    expect(freed.status).toBe(200);
+    const sync = await setup.sync();
+    expect(sync.code, sync.stderr).toBe(0);
+    expectExactState(emu, setup, localHashes(setup.root));
+    await daemon.waitForLine(/storage takes uploads again/);
     expect((await daemon.stop()).code).toBe(0);
   });
 });
