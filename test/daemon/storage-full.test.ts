@@ -18,6 +18,15 @@ afterEach(async () => {
   emu = setup = undefined;
 });
 
+/** Room is made the way a user would: another application deletes its file. */
+async function deleteTheirs(emulator: Emulator, id: string): Promise<void> {
+  const freed = await fetch(`${emulator.url}/v1/files/${id}`, {
+    method: 'DELETE',
+    headers: { 'x-api-key': TEST_KEY, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' },
+  });
+  expect(freed.status).toBe(200);
+}
+
 describe('daemon: the Files API storage full', () => {
   it('says so once, makes no request storm, and resumes at a `files-sync sync` once there is room', async () => {
     emu = await emulator({ storageQuotaBytes: 2_000 });
@@ -42,11 +51,7 @@ describe('daemon: the Files API storage full', () => {
     expect(status.queue.parked).toBe(1);
 
     // Room is made (the other application deletes its file); the user asks for a sync.
-    const freed = await fetch(`${emu.url}/v1/files/${foreign.id}`, {
-      method: 'DELETE',
-      headers: { 'x-api-key': TEST_KEY, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' },
-    });
-    expect(freed.status).toBe(200);
+    await deleteTheirs(emu, foreign.id);
     const sync = await setup.sync();
     expect(sync.code, sync.stderr).toBe(0);
     expect(sync.stdout).toMatch(/1 new, 0 changed, 0 removed, 1 unchanged/);
@@ -74,11 +79,7 @@ describe('daemon: the Files API storage full', () => {
     expect(ours.map((f) => f.filename)).toEqual(['a.txt']);
     expect((await daemonStatus(setup)).queue.deletesWaiting).toBe(1);
 
-    const freed = await fetch(`${emu.url}/v1/files/${foreign.id}`, {
-      method: 'DELETE',
-      headers: { 'x-api-key': TEST_KEY, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' },
-    });
-    expect(freed.status).toBe(200);
+    await deleteTheirs(emu, foreign.id);
     const sync = await setup.sync();
     expect(sync.code, sync.stderr).toBe(0);
     expectExactState(emu, setup, localHashes(setup.root));
