@@ -10,6 +10,7 @@ import type { Exchange, RemoteStats, RequestBody, Sent, TransportOptions } from 
 
 import { Agent, request } from './undici.js';
 import { dispatchWhole, streamedAnswer, type Answer } from './answer.js';
+import { ServerClock } from './server-clock.js';
 
 export type { Exchange, RemoteStats, RequestBody, RequestKind, Sent, TransportOptions } from './exchange.js';
 
@@ -32,8 +33,8 @@ export class Transport {
   readonly #prefix: string;
   #closing: Promise<void> | undefined;
   readonly #closed = new AbortController();
-  /** Server clock minus local clock, from the last answer's `Date` header (see `clockOffsetMs`). */
-  #clockOffsetMs: number | undefined;
+  /** Server clock minus local clock, bounded by the answers' `Date` headers (see `clockOffsetMs`). */
+  readonly #clock = new ServerClock();
   /** Set while calls fail and are retried; logged when it starts and when it has been quiet a while. */
   #trouble: { lastFailure: number } | undefined;
   readonly stats: RemoteStats = {
@@ -68,13 +69,12 @@ export class Transport {
   }
 
   /**
-   * How far the API's clock runs ahead of this host's (ms; negative: behind), from the `Date`
-   * header of the last answer; undefined before any answer carried one. `Date` has whole seconds
-   * and is stamped before the answer travels, so the estimate errs low, by up to a second plus
-   * the answer's transit: a server time computed with it is never later than the true one.
+   * How far the API's clock runs ahead of this host's (ms; negative: behind), at least, from the
+   * answers' `Date` headers (server-clock.ts); undefined before any answer carried one. A server
+   * time computed with it is never later than the true one.
    */
   clockOffsetMs(): number | undefined {
-    return this.#clockOffsetMs;
+    return this.#clock.low;
   }
 
   /** Runs one call to completion: an answer, an outcome, or a final typed error. */
@@ -117,6 +117,7 @@ export class Transport {
       if (call.attempt > 1) this.stats.retries++;
 
       let result: { value: T; requestId?: string | undefined } | Failure;
+      let sentAt: number;
       try {
         const options = {
           origin: this.#o.baseUrl.origin,
@@ -127,9 +128,11 @@ export class Transport {
           headersTimeout: body?.headersTimeoutMs ?? this.#o.timeouts.responseMs,
           bodyTimeout: this.#o.timeouts.bodyIdleMs,
         };
+        sentAt = Date.now();
         const res = ex.streamed
           ? streamedAnswer(await request.call(this.#dispatcher, { ...options, signal: ex.signal }))
           : await dispatchWhole(this.#dispatcher, options, ex.signal);
+        this.#clock.observe(headerValue(res.headers, 'date'), sentAt, Date.now());
         result = await this.#answer(ex, call, res);
       } catch (err) {
         if (err instanceof ApiError) throw err;
@@ -181,8 +184,6 @@ export class Transport {
   async #answer<T>(ex: Exchange<T>, call: CallState, res: Answer): Promise<{ value: T; requestId?: string | undefined } | Failure> {
     const status = res.statusCode;
     const requestId = headerValue(res.headers, 'request-id');
-    const date = Date.parse(headerValue(res.headers, 'date') ?? '');
-    if (Number.isFinite(date)) this.#clockOffsetMs = date - Date.now();
     if (status < 200 || status >= 300) {
       const { failure, body } = await answerFailure(res, requestId);
       if (status === 429) this.stats.rateLimited++;
