@@ -147,7 +147,8 @@ export class Ledger extends LedgerCollected {
   beginUpload(intent: UploadIntent): number {
     const { path, remoteName, size, sha256, mimeType, startedAt, clockOffsetMs = null, mtimeMs = null, ino = null } = intent;
     const insert = this.#written(this.stmt.addInFlight);
-    return Number(insert.run(path, remoteName, size, sha256, mimeType, startedAt, clockOffsetMs, mtimeMs, ino).lastInsertRowid);
+    const known = intent.knownLookalikes ?? null;
+    return Number(insert.run(path, remoteName, size, sha256, mimeType, startedAt, clockOffsetMs, mtimeMs, ino, known).lastInsertRowid);
   }
 
   /**

@@ -115,4 +115,10 @@ export const MIGRATIONS: readonly string[] = [
   -- "Could a new file be a move?" asks whether any row has its size (hasSize).
   CREATE INDEX files_size ON files(size);
   `,
+  // 4: the look-alikes an intent's run had listed (rule 3): files of another application with the
+  // same remote name and size, which existed before the intent and so are never its orphans.
+  `
+  -- Their ids, separated by spaces; NULL when the run listed none (or did not list the workspace).
+  ALTER TABLE uploads_in_flight ADD COLUMN known_lookalikes TEXT;
+  `,
 ];

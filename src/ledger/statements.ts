@@ -10,8 +10,9 @@ export function prepareStatements(db: Database.Database) {
   // A read-only open (status, ls beside an older daemon) may find schema 1: read what it has.
   const version = db.pragma('user_version', { simple: true }) as number;
   const v1 = version < 2;
-  // Before schema 3 an intent recorded no mtime nor inode, and every intent had a hash.
+  // Before schema 3 an intent recorded no mtime nor inode, and every intent had a hash; before 4, no look-alikes.
   const v2 = version < 3;
+  const v3 = version < 4;
   const unclaimedTable = v1
     ? '(SELECT NULL AS file_id, NULL AS path, NULL AS remote_name, NULL AS size, NULL AS sha256, NULL AS created_at, NULL AS reason, NULL AS recorded_at WHERE 0)'
     : 'unclaimed_copies';
@@ -46,13 +47,14 @@ export function prepareStatements(db: Database.Database) {
     allInFlight: db.prepare(`SELECT id, path, remote_name AS remoteName, size, sha256, mime_type AS mimeType,
       started_at AS startedAt, unknown_outcomes AS unknownOutcomes, resolved_file_id AS resolvedFileId,
       ${v1 ? 'NULL AS attemptsEndedAt, NULL AS clockOffsetMs' : 'attempts_ended_at AS attemptsEndedAt, clock_offset_ms AS clockOffsetMs'},
-      ${v2 ? 'NULL AS mtimeMs, NULL AS ino' : 'mtime_ms AS mtimeMs, ino'}
+      ${v2 ? 'NULL AS mtimeMs, NULL AS ino' : 'mtime_ms AS mtimeMs, ino'},
+      ${v3 ? 'NULL AS knownLookalikes' : 'known_lookalikes AS knownLookalikes'}
       FROM uploads_in_flight ORDER BY id`),
     // Writes happen only on a migrated ledger (a read-only one of an older schema is never written).
-    addInFlight: v2
+    addInFlight: v3
       ? null
-      : db.prepare(`INSERT INTO uploads_in_flight (path, remote_name, size, sha256, mime_type, started_at, clock_offset_ms, mtime_ms, ino)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      : db.prepare(`INSERT INTO uploads_in_flight (path, remote_name, size, sha256, mime_type, started_at, clock_offset_ms, mtime_ms, ino,
+        known_lookalikes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     // One indexed probe (files_size, schema 3): could a new file of this size be a move?
     hasSize: db.prepare('SELECT 1 FROM files WHERE size = ? LIMIT 1').pluck(),
     removeInFlight: db.prepare('DELETE FROM uploads_in_flight WHERE id = ?'),

@@ -42,6 +42,11 @@ export interface InFlightUpload {
   /** The file's mtime and inode when the intent was written; null on rows older than schema 3. */
   mtimeMs?: number | null;
   ino?: number | null;
+  /**
+   * Ids of files of the same remote name and size, not ours, that the intent's run had listed: they
+   * existed before the intent, so none is its orphan (rule 3). Space-separated; null when none.
+   */
+  knownLookalikes?: string | null;
 }
 
 /** A remote file that matched an intent ambiguously (rule 3): shown by `status`, never deleted by a sync. */
@@ -84,7 +89,7 @@ export interface Failure {
 
 /** What an upload is about, as recorded before it starts. */
 export type UploadIntent = Pick<InFlightUpload, 'path' | 'remoteName' | 'size' | 'sha256' | 'mimeType' | 'startedAt'> &
-  Partial<Pick<InFlightUpload, 'clockOffsetMs' | 'mtimeMs' | 'ino'>>;
+  Partial<Pick<InFlightUpload, 'clockOffsetMs' | 'mtimeMs' | 'ino' | 'knownLookalikes'>>;
 
 /** The local file as it was uploaded, recorded with the remote id. */
 export type UploadedContent = Omit<FileRow, 'fileId' | 'uploadedAt'>;

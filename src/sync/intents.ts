@@ -40,6 +40,7 @@ export function writeIntent(ledger: Ledger, { action, local, startedAt, clockOff
     clockOffsetMs,
     mtimeMs: local.mtimeMs,
     ino: local.ino,
+    knownLookalikes: action.knownLookalikes ?? null,
   });
   return { row, inFlightId };
 }

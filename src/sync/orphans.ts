@@ -90,7 +90,9 @@ function windowsOf(inFlight: readonly InFlightUpload[], files: readonly FileMeta
   const free = (file: FileMetadata) => !ctx.owned.has(file.id) && !ctx.unclaimed.has(file.id) && !resolved.has(file.id);
   return inFlight.map((row) => {
     const w = windowOf(row, ctx);
-    const alike = files.filter((f) => f.filename === row.remoteName && f.size_bytes === row.size && free(f));
+    // Listed before the intent was written: not its copy, whatever the clock says (a `Date` has whole seconds).
+    const known = new Set(row.knownLookalikes?.split(' ') ?? []);
+    const alike = files.filter((f) => f.filename === row.remoteName && f.size_bytes === row.size && free(f) && !known.has(f.id));
     if (!w) {
       // No server time to measure by: the old local-clock window only says what to report.
       const loose = 120_000;

@@ -147,12 +147,29 @@ export async function inFlightSides(
 
 /** Never a silent duplicate: whether a new path's copy seems to be in the workspace already (files it does not own, same name and size). */
 export function lookalikeHold(
-  files: readonly FileMetadata[],
-  owned: ReadonlySet<string>,
+  lookalikes: (remoteName: string, size: number) => string | undefined,
   remoteName: (path: string) => string,
 ): (path: string, size: number) => boolean {
-  const keys = new Set(files.filter((f) => !owned.has(f.id)).map((f) => `${f.filename}\0${f.size_bytes}`));
-  return (path, size) => keys.size > 0 && keys.has(`${remoteName(path)}\0${size}`);
+  return (path, size) => lookalikes(remoteName(path), size) !== undefined;
+}
+
+/**
+ * The files of the listing that are not ours, by remote name and size: the ids (space-separated)
+ * a new upload of that name and size finds already there. Its intent records them (rule 3): they
+ * existed before it, so none can be its orphan, whatever the clock says.
+ */
+export function lookalikesOf(
+  files: readonly FileMetadata[],
+  owned: ReadonlySet<string>,
+): (remoteName: string, size: number) => string | undefined {
+  const byKey = new Map<string, string>();
+  for (const f of files) {
+    if (owned.has(f.id)) continue;
+    const key = `${f.filename}\0${f.size_bytes}`;
+    const ids = byKey.get(key);
+    byKey.set(key, ids === undefined ? f.id : `${ids} ${f.id}`);
+  }
+  return (remoteName, size) => (byKey.size === 0 ? undefined : byKey.get(`${remoteName}\0${size}`));
 }
 
 /** Lost answers may have stored files we hold no id for: one more read of the remote side finds and settles them. */

@@ -17,6 +17,7 @@ import {
   inFlightSides,
   ledgerView,
   lookalikeHold,
+  lookalikesOf,
   logPlan,
   planOptions,
   readRemote,
@@ -81,9 +82,21 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
 
   const exec = options.dryRun ? null : new Execution(thePlan, executeDeps(run));
   exec?.begin();
-  const holds = planOpts.holdLookalikes ? lookalikeHold(remoteSide.view.files, owned, planOpts.remoteName) : undefined;
+  const lookalikes = lookalikesOf(remoteSide.view.files, owned);
+  const holds = planOpts.holdLookalikes ? lookalikeHold(lookalikes, planOpts.remoteName) : undefined;
   const pass = await runPass(
-    passInput(run, { walk, exec, thePlan, planOpts, adoptedPaths, holds, remoteSide, view, bytesHashedBefore: sides.bytesHashed }),
+    passInput(run, {
+      walk,
+      exec,
+      thePlan,
+      planOpts,
+      adoptedPaths,
+      holds,
+      lookalikes,
+      remoteSide,
+      view,
+      bytesHashedBefore: sides.bytesHashed,
+    }),
   ).catch((err: unknown) => settleThenThrow(run, exec, err));
   if (pass !== null) logWalkDone(logger, pass, walk.complete);
   await exec?.finishUploads();
@@ -123,6 +136,7 @@ function passInput(
     planOpts: PlanOptions;
     adoptedPaths: ReadonlySet<string>;
     holds: PassInput['holds'];
+    lookalikes: PassInput['lookalikes'];
     remoteSide: RemoteSide;
     view: LedgerView;
     bytesHashedBefore: number;
@@ -143,6 +157,7 @@ function passInput(
     adoptedPaths: parts.adoptedPaths,
     failures: new Map(parts.view.failures.map((f) => [f.path, f])),
     holds: parts.holds,
+    lookalikes: parts.lookalikes,
     exec: parts.exec,
     plan: parts.thePlan,
     restoreNames: run.restoreWindow ? new Set(parts.remoteSide.view.files.map((f) => f.filename)) : undefined,

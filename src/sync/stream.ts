@@ -35,6 +35,8 @@ export interface PassInput {
   failures: ReadonlyMap<string, Failure>;
   /** Whether a new path's upload is held as a likely duplicate (look-alikes); absent: never. */
   holds?: ((path: string, size: number) => boolean) | undefined;
+  /** Files not ours the listing had, by remote name and size (ids, space-separated): a new upload's intent records them. */
+  lookalikes?: ((remoteName: string, size: number) => string | undefined) | undefined;
   /** Rows in the ledger before the run (none: an initial sync, where no move can be). */
   tracked: number;
   /**
@@ -224,6 +226,8 @@ class Pass {
       input.plan.alreadyRemote.push(upload.path);
       return;
     }
+    const known = input.lookalikes?.(upload.remoteName, upload.local.size);
+    if (known !== undefined) upload.knownLookalikes = known;
     // Moves pair deleted rows with new content: with no row before the run nothing can be gone.
     if (upload.replaces === null && input.tracked > 0 && upload.local.sha256 !== null) {
       this.#added.push(upload.local.sha256);

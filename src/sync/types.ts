@@ -91,6 +91,8 @@ export interface UploadAction {
   replaces: string | null;
   /** The bytes the walk read and hashed (a small file): sent as they are, the file not read again. */
   content?: Buffer;
+  /** Files not ours of this remote name and size that the run had listed (ids, space-separated): its intent records them. */
+  knownLookalikes?: string;
 }
 
 export type DeleteReason = PendingDelete['reason'];

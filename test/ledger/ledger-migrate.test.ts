@@ -39,8 +39,8 @@ function schema2Ledger(): void {
   db.close();
 }
 
-describe('ledger schema 3', () => {
-  it('migrates a schema 2 file: in-flight rows and ids kept, sha256 nullable, the size index', () => {
+describe('ledger schemas 3 and 4', () => {
+  it('migrates a schema 2 file: in-flight rows and ids kept, sha256 nullable, the size index, the known look-alikes', () => {
     schema2Ledger();
     const ledger = Ledger.open(file);
     expect(ledger.inFlight()).toEqual([
@@ -58,6 +58,7 @@ describe('ledger schema 3', () => {
         clockOffsetMs: -20,
         mtimeMs: null,
         ino: null,
+        knownLookalikes: null,
       },
       expect.objectContaining({ id: 9, path: 'c.txt', sha256: 'h-c', attemptsEndedAt: null }),
     ]);
@@ -71,16 +72,19 @@ describe('ledger schema 3', () => {
       startedAt: 300,
       mtimeMs: 2.5,
       ino: 42,
+      knownLookalikes: 'file_x file_y',
     });
     expect(id).toBe(10);
-    expect(ledger.inFlight().at(-1)).toEqual(expect.objectContaining({ id: 10, sha256: null, mtimeMs: 2.5, ino: 42 }));
+    expect(ledger.inFlight().at(-1)).toEqual(
+      expect.objectContaining({ id: 10, sha256: null, mtimeMs: 2.5, ino: 42, knownLookalikes: 'file_x file_y' }),
+    );
     expect(ledger.hasSize(3)).toBe(true);
     expect(ledger.hasSize(4)).toBe(false);
     expect(ledger.fileByPath('a.txt')?.fileId).toBe('file_a');
     ledger.close();
 
     const db = new Database(file, { readonly: true });
-    expect(db.pragma('user_version', { simple: true })).toBe(3);
+    expect(db.pragma('user_version', { simple: true })).toBe(4);
     const plan = db.prepare('EXPLAIN QUERY PLAN SELECT 1 FROM files WHERE size = ? LIMIT 1').all(3) as { detail: string }[];
     expect(plan.map((row) => row.detail).join(' ')).toMatch(/USING COVERING INDEX files_size/);
     db.close();

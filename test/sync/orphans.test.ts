@@ -165,4 +165,24 @@ describe("the server's clock", () => {
     expect(again.code, again.stderr).toBe(0);
     expectExactState(emu, setup, localHashes(setup.root), [foreign.id]);
   }, 60_000);
+
+  it('a foreign file the run had listed is never its orphan, even when the clock places it after the intent', async () => {
+    // Every attempt is cut mid-body: nothing of ours is stored, and each attempt's outcome is unknown.
+    emu = await emulator({ faults: { resetMidUpload: 1 } });
+    setup = syncSetup(emu);
+    writeTree(setup.root, { 'report.pdf': OURS });
+    const foreign = seedForeign(emu, 'report.pdf');
+    // The server's clock steps back 3 s: on it, the foreign file now looks made after our intent,
+    // as one made less than a second before it can with a `Date` of whole seconds.
+    emu.setClockOffset(-3_000);
+    const first = await setup.sync();
+    expect(first.code, first.stderr).not.toBe(0);
+    expect(first.stderr).not.toMatch(/adopted/);
+    await expectUntouched(emu, setup, foreign);
+    emu.setFaults({});
+    const again = await setup.sync();
+    expect(again.code, again.stderr).toBe(0);
+    await expectUntouched(emu, setup, foreign);
+    expectExactState(emu, setup, localHashes(setup.root), [foreign.id]);
+  }, 60_000);
 });
