@@ -90,9 +90,12 @@ function windowsOf(inFlight: readonly InFlightUpload[], files: readonly FileMeta
   const free = (file: FileMetadata) => !ctx.owned.has(file.id) && !ctx.unclaimed.has(file.id) && !resolved.has(file.id);
   return inFlight.map((row) => {
     const w = windowOf(row, ctx);
-    // Listed before the intent was written: not its copy, whatever the clock says (a `Date` has whole seconds).
+    // Listed before the intent was written: not its copy, whatever the clock says (a `Date` has whole
+    // seconds); but someone else writes this name and size, so one in the window leaves it ambiguous.
     const known = new Set(row.knownLookalikes?.split(' ') ?? []);
-    const alike = files.filter((f) => f.filename === row.remoteName && f.size_bytes === row.size && free(f) && !known.has(f.id));
+    const sameName = files.filter((f) => f.filename === row.remoteName && f.size_bytes === row.size && free(f));
+    const alike = sameName.filter((f) => !known.has(f.id));
+    const inWindow = (f: FileMetadata) => w !== null && createdMs(f) >= w.start - ctx.skewMs && createdMs(f) <= w.end + ctx.skewMs;
     if (!w) {
       // No server time to measure by: the old local-clock window only says what to report.
       const loose = 120_000;
@@ -106,13 +109,13 @@ function windowsOf(inFlight: readonly InFlightUpload[], files: readonly FileMeta
         ambiguity: 'the server sent no Date header to place the upload on its clock',
       };
     }
-    const candidates = alike
-      .filter((f) => createdMs(f) >= w.start - ctx.skewMs && createdMs(f) <= w.end + ctx.skewMs)
-      .sort((a, b) => createdMs(a) - createdMs(b));
+    const candidates = alike.filter(inWindow).sort((a, b) => createdMs(a) - createdMs(b));
     let ambiguity: string | null = null;
     const bound = attemptBound(row, ctx);
     if (candidates.length > bound) ambiguity = `${candidates.length} copies for ${bound} attempts whose answer was lost`;
     else if (candidates.some((f) => createdMs(f) < w.start)) ambiguity = 'a copy is older than the upload';
+    else if (sameName.some((f) => known.has(f.id) && inWindow(f)))
+      ambiguity = 'another file of that name and size was there before the upload';
     return { row, start: w.start, end: w.end, candidates, ambiguity };
   });
 }

@@ -156,15 +156,18 @@ export function lookalikeHold(
 /**
  * The files of the listing that are not ours, by remote name and size: the ids (space-separated)
  * a new upload of that name and size finds already there. Its intent records them (rule 3): they
- * existed before it, so none can be its orphan, whatever the clock says.
+ * existed before it, so none can be its orphan, whatever the clock says. With `since` (ms, the
+ * server's clock), only those created from then on: an older one can fall in no window of this
+ * run's intents, and a workspace of a million foreign files is not indexed for nothing.
  */
 export function lookalikesOf(
   files: readonly FileMetadata[],
   owned: ReadonlySet<string>,
+  since?: number,
 ): (remoteName: string, size: number) => string | undefined {
   const byKey = new Map<string, string>();
   for (const f of files) {
-    if (owned.has(f.id)) continue;
+    if (owned.has(f.id) || (since !== undefined && !(Date.parse(f.created_at) >= since))) continue;
     const key = `${f.filename}\0${f.size_bytes}`;
     const ids = byKey.get(key);
     byKey.set(key, ids === undefined ? f.id : `${ids} ${f.id}`);

@@ -46,6 +46,12 @@ export { ORPHAN_SKEW_MS } from './orphans.js';
  */
 const KEEP_FILE_BYTES = 64 * 1024;
 
+/**
+ * How far back before the plan a look-alike can still fall in an intent's window: the skew
+ * allowance and the offset's error are seconds; the rest covers a listing that took minutes.
+ */
+const LOOKALIKE_REACH_MS = 15 * 60_000;
+
 /** Runs one full reconciliation. Throws only fatal errors (config, 401, unreachable, root missing). */
 export async function reconcile(options: ReconcileOptions): Promise<SyncReport> {
   const { config, ledger, remote, logger } = options;
@@ -82,7 +88,9 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
 
   const exec = options.dryRun ? null : new Execution(thePlan, executeDeps(run));
   exec?.begin();
-  const lookalikes = lookalikesOf(remoteSide.view.files, owned);
+  // The hold needs every look-alike; the intents only those an intent's window can reach.
+  const since = planOpts.holdLookalikes ? undefined : (remote.serverNow?.() ?? Date.now()) - LOOKALIKE_REACH_MS;
+  const lookalikes = lookalikesOf(remoteSide.view.files, owned, since);
   const holds = planOpts.holdLookalikes ? lookalikeHold(lookalikes, planOpts.remoteName) : undefined;
   const pass = await runPass(
     passInput(run, {

@@ -166,6 +166,25 @@ describe("the server's clock", () => {
     expectExactState(emu, setup, localHashes(setup.root), [foreign.id]);
   }, 60_000);
 
+  it('a listed look-alike in the window keeps the row ambiguous: one made during the attempts is not adopted either', async () => {
+    emu = await emulator({ faults: { resetMidUpload: 1 } });
+    setup = syncSetup(emu);
+    writeTree(setup.root, { 'report.pdf': OURS });
+    const listed = seedForeign(emu, 'report.pdf');
+    const run = spawnCli(['sync', '--config', setup.configFile, '--allow-duplicates'], setup.env);
+    await waitFor(() => (emu!.state().faults['reset'] ?? 0) >= 1, 'an upload cut mid-body', 30_000);
+    const during = seedForeign(emu, 'report.pdf'); // after the listing, inside the attempts' window
+    expect((await run.done).code).not.toBe(0);
+    await expectUntouched(emu, setup, listed);
+    await expectUntouched(emu, setup, during);
+    emu.setFaults({});
+    const again = await setup.sync();
+    expect(again.code, again.stderr).toBe(0);
+    await expectUntouched(emu, setup, listed);
+    await expectUntouched(emu, setup, during);
+    expectExactState(emu, setup, localHashes(setup.root), [listed.id, during.id]);
+  }, 60_000);
+
   it('a foreign file the run had listed is never its orphan, even when the clock places it after the intent', async () => {
     // Every attempt is cut mid-body: nothing of ours is stored, and each attempt's outcome is unknown.
     emu = await emulator({ faults: { resetMidUpload: 1 } });
