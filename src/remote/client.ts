@@ -116,7 +116,7 @@ export class FilesClient implements RemoteFiles {
     return { ...s, byKind: { ...s.byKind } };
   }
 
-  /** The API's clock minus this host's (ms), from the last `Date` header; undefined before one. */
+  /** The API's clock minus this host's (ms), at least, from the `Date` headers (server-clock.ts); undefined before one. */
   clockOffsetMs(): number | undefined {
     return this.#transport.clockOffsetMs();
   }
@@ -228,7 +228,7 @@ export class FilesClient implements RemoteFiles {
     return sent.value.filter((file) => asked.has(file.id));
   }
 
-  /** The API's clock (from its last `Date` header) in ms since the epoch; the local clock before any answer. */
+  /** The API's clock (never later than the true one) in ms since the epoch; the local clock before any answer. */
   serverNow(): number {
     return Date.now() + (this.#transport.clockOffsetMs() ?? 0);
   }

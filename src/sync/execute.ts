@@ -99,7 +99,7 @@ export class Execution {
   begin(): void {
     append(this.replacedIds, applyLedgerOnly(this.plan, this.deps.ledger, this.now(), this.deps.logger));
     this.report.adopted = this.plan.adoptions.length;
-    // Each request in flight listens on it (undici), and a few more may still be letting go.
+    // Waits (limiter, back-off) and streamed downloads listen on it; whole answers share one listener.
     setMaxListeners(this.deps.concurrency * 2 + 10, this.signal);
     const stop = this.deps.stop;
     if (stop?.aborted) this.onStop();

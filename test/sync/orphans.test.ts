@@ -171,6 +171,8 @@ describe("the server's clock", () => {
     setup = syncSetup(emu);
     writeTree(setup.root, { 'report.pdf': OURS });
     const listed = seedForeign(emu, 'report.pdf');
+    // 3 s back: the listed file sits well inside the window however slowly the run starts.
+    emu.setClockOffset(-3_000);
     const run = spawnCli(['sync', '--config', setup.configFile, '--allow-duplicates'], setup.env);
     await waitFor(() => (emu!.state().faults['reset'] ?? 0) >= 1, 'an upload cut mid-body', 30_000);
     const during = seedForeign(emu, 'report.pdf'); // after the listing, inside the attempts' window
