@@ -105,8 +105,8 @@ function unwatch(signal: AbortSignal, request: WholeRequest): void {
 /** One request's handler (undici's DispatchHandler): the answer's status, headers and bytes. */
 class WholeRequest implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | undefined;
+  /** Set once the caller's signal aborted this request. */
   #reason: Error | undefined;
-  #aborted = false;
   #statusCode = 0;
   #headers: Headers = {};
   /** Undefined once past the cap. */
@@ -122,8 +122,7 @@ class WholeRequest implements Dispatcher.DispatchHandler {
 
   /** The caller's signal fired: abort now, or as soon as undici hands the request its controller. */
   abort(reason: unknown): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
+    if (this.#reason !== undefined) return;
     this.#reason = asError(reason);
     this.#controller?.abort(this.#reason);
   }
