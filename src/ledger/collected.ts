@@ -1,6 +1,6 @@
 // The deletes a reconciliation's pass collects, held in two temp tables of the ledger's connection
 // (never in the file, never in the heap): the rows the walk did not find, and the contents added at
-// new paths (one sha256 per path). A temp table spills to a temp file past its small page cache
+// new paths (one sha256 per path), and the contents stored there (the uploads that succeeded). A temp table spills to a temp file past its small page cache
 // (statements.ts sets temp.cache_size), so a million gone rows cost the same memory as ten.
 import type Database from 'better-sqlite3';
 import { LedgerReads } from './reads.js';
@@ -15,11 +15,13 @@ function prepareCollected(db: Database.Database) {
   // Appended, not keyed by sha256 with a count: an upsert at a random key cost 4x the time with the
   // small page cache (40 µs a path, measured at 200k); the summary sorts them once instead.
   db.exec('CREATE TEMP TABLE IF NOT EXISTS added_contents (sha256 TEXT NOT NULL)');
+  db.exec('CREATE TEMP TABLE IF NOT EXISTS stored_contents (sha256 TEXT NOT NULL)');
+  db.exec('CREATE TEMP TABLE IF NOT EXISTS waiting_rows (path TEXT PRIMARY KEY) WITHOUT ROWID');
   return {
-    clearGone: db.prepare('DELETE FROM temp.gone_rows'),
-    clearAdded: db.prepare('DELETE FROM temp.added_contents'),
+    clear: ['gone_rows', 'added_contents', 'stored_contents', 'waiting_rows'].map((t) => db.prepare(`DELETE FROM temp.${t}`)),
     addGone: db.prepare('INSERT INTO temp.gone_rows (path, file_id, sha256, listed) VALUES (?, ?, ?, ?) ON CONFLICT (path) DO NOTHING'),
     addAdded: db.prepare('INSERT INTO temp.added_contents (sha256) VALUES (?)'),
+    addStored: db.prepare('INSERT INTO temp.stored_contents (sha256) VALUES (?)'),
     // `listed IS NOT 0`: present (1) or trusted (NULL); 0 is a copy someone else deleted.
     counts: db.prepare(`SELECT coalesce(sum(listed IS NOT 0), 0) AS deletable, coalesce(sum(listed IS 0), 0) AS forgets
       FROM temp.gone_rows`),
@@ -32,22 +34,25 @@ function prepareCollected(db: Database.Database) {
           UNION ALL SELECT sha256, 1 FROM temp.added_contents) GROUP BY sha256)`,
       )
       .pluck(),
+    // Rows that wait (none unless `holdWaitingMoves` found some) are left out.
     deletesAfter: db.prepare(`SELECT path, file_id AS fileId FROM temp.gone_rows WHERE path > ? AND listed IS NOT 0
-      ORDER BY path LIMIT ?`),
+      AND path NOT IN (SELECT path FROM temp.waiting_rows) ORDER BY path LIMIT ?`),
+    // Per content, the moves whose new copy was not stored: min(gone, added) - min(gone, stored),
+    // the last paths of that content in path order (one to one, as the guard pairs them).
+    holdWaiting: db.prepare(
+      `INSERT INTO temp.waiting_rows (path) SELECT path FROM (
+        SELECT g.path, w.n, row_number() OVER (PARTITION BY g.sha256 ORDER BY g.path DESC) AS k
+        FROM temp.gone_rows g JOIN (
+          SELECT sha256, min(gone, added) - min(gone, stored) AS n FROM (
+            SELECT sha256, sum(side = 0) AS gone, sum(side = 1) AS added, sum(side = 2) AS stored FROM (
+              SELECT sha256, 0 AS side FROM temp.gone_rows WHERE listed IS NOT 0
+              UNION ALL SELECT sha256, 1 FROM temp.added_contents
+              UNION ALL SELECT sha256, 2 FROM temp.stored_contents) GROUP BY sha256)
+          WHERE n > 0) w ON w.sha256 = g.sha256
+        WHERE g.listed IS NOT 0)
+      WHERE k <= n`,
+    ),
     forget: db.prepare('DELETE FROM files WHERE path IN (SELECT path FROM temp.gone_rows WHERE listed IS 0)'),
-    dropAddedIndex: db.prepare('DROP INDEX IF EXISTS temp.added_by_sha256'),
-  };
-}
-
-/** The deletable rows whose content no new path took (no move's old copy), made once the index they need is. */
-function prepareUnmoved(db: Database.Database) {
-  // Made only when asked for: kept up at every insert, it would cost each added path a B-tree insert at a random key.
-  db.exec('CREATE INDEX IF NOT EXISTS temp.added_by_sha256 ON added_contents (sha256)');
-  const unmoved = `FROM temp.gone_rows g WHERE listed IS NOT 0
-    AND NOT EXISTS (SELECT 1 FROM temp.added_contents a WHERE a.sha256 = g.sha256)`;
-  return {
-    count: db.prepare(`SELECT count(*) ${unmoved}`).pluck(),
-    after: db.prepare(`SELECT path, file_id AS fileId ${unmoved} AND path > ? ORDER BY path LIMIT ?`),
   };
 }
 
@@ -56,7 +61,6 @@ export class LedgerCollected extends LedgerReads {
   readonly #c: ReturnType<typeof prepareCollected>;
   /** One deferred transaction wrapper: the temp tables take no lock on the ledger's file. */
   readonly #batch: (fn: () => void) => void;
-  #unmoved: ReturnType<typeof prepareUnmoved> | undefined;
 
   protected constructor(file: string, db: Database.Database, stmt: Statements) {
     super(file, db, stmt);
@@ -67,13 +71,8 @@ export class LedgerCollected extends LedgerReads {
   /** Empties what an earlier pass collected: each pass starts with none. */
   clearCollected(): void {
     this.#batch(() => {
-      this.#c.clearGone.run();
-      this.#c.clearAdded.run();
+      for (const clear of this.#c.clear) clear.run();
     });
-    if (this.#unmoved !== undefined) {
-      this.#c.dropAddedIndex.run();
-      this.#unmoved = undefined;
-    }
   }
 
   /** Adds rows the walk did not find (in path order, as the merge yields them), in one transaction. */
@@ -92,6 +91,14 @@ export class LedgerCollected extends LedgerReads {
     });
   }
 
+  /**
+   * Counts one content stored at a new path (an upload that `collectAdded` counted and that
+   * succeeded). One statement: the executor runs it in the group commit of the upload's record.
+   */
+  collectStored(sha256: string): void {
+    this.#c.addStored.run(sha256);
+  }
+
   /** The counts the delete guard judges (sync/decide.ts `deleteVerdict`). */
   collectedSummary(): CollectedSummary {
     const { deletable, forgets } = this.#c.counts.get() as { deletable: number; forgets: number };
@@ -104,17 +111,12 @@ export class LedgerCollected extends LedgerReads {
   }
 
   /**
-   * How many deletable rows hold a content no new path took: no move's old copy. For a run whose
-   * uploads stopped (a full storage), which deletes only these: a moved file's old copy waits
-   * until its new one is stored.
+   * Sets aside the deletable rows whose content went to a new path that was not stored (its upload
+   * failed, or never started on a full storage), one row per such path: a moved file's old copy
+   * waits for its new one (rule 2). `collectedDeletesAfter` leaves them out; returns how many.
    */
-  collectedUnmovedCount(): number {
-    return (this.#unmoved ??= prepareUnmoved(this.db)).count.get() as number;
-  }
-
-  /** Up to `limit` of the rows `collectedUnmovedCount` counts, after `after` (null: from the first), in path order. */
-  collectedUnmovedAfter(after: string | null, limit: number): { path: string; fileId: string }[] {
-    return (this.#unmoved ??= prepareUnmoved(this.db)).after.all(after ?? '', limit) as { path: string; fileId: string }[];
+  holdWaitingMoves(): number {
+    return this.#c.holdWaiting.run().changes;
   }
 
   /** The first `limit` deletable paths: what a held report shows. */

@@ -16,13 +16,9 @@ export interface PassJudgement {
   sample: string[];
 }
 
-/**
- * The allowed deletes of the collected rows, read from the ledger in path order, a page at a time;
- * with `unmovedOnly`, only those whose content no new path took (`collectedUnmovedCount`).
- */
-export function collectedDeletes(ledger: Ledger, count: number, unmovedOnly = false): DeleteSource {
-  const page = (after: string | null) =>
-    unmovedOnly ? ledger.collectedUnmovedAfter(after, PAGE) : ledger.collectedDeletesAfter(after, PAGE);
+/** The allowed deletes of the collected rows, read from the ledger in path order, a page at a time. */
+export function collectedDeletes(ledger: Ledger, count: number): DeleteSource {
+  const page = (after: string | null) => ledger.collectedDeletesAfter(after, PAGE);
   return {
     count,
     *pages() {
@@ -43,7 +39,11 @@ export function collectedDeletes(ledger: Ledger, count: number, unmovedOnly = fa
  * an execution the forgets run at once (one statement) and the allowed deletes are handed to it as
  * a paged source; a dry run (no execution) lists each allowed delete in the plan, as it shows them.
  */
-export function applyPassJudgement(judged: PassJudgement, plan: Plan, parts: { ledger: Ledger; exec: Execution | null }): void {
+export function applyPassJudgement(
+  judged: PassJudgement,
+  plan: Plan,
+  parts: { ledger: Ledger; exec: Execution | null; added: number },
+): void {
   const { verdict } = judged;
   if (verdict.kind === 'blocked') {
     plan.deletesBlocked = verdict.reason;
@@ -60,8 +60,9 @@ export function applyPassJudgement(judged: PassJudgement, plan: Plan, parts: { l
   // step ran before the merge, so the guard's forgets are applied here.
   if (verdict.forgets > 0) ledger.forgetCollected();
   if (deletes === 0) return;
-  // The storage refused the uploads: a moved file's new copy may not exist, so its old one waits
-  // (rule 2); the copies of files deleted outright go, and make room.
-  if (exec.storageFull === null) exec.addCollectedDeletes(collectedDeletes(ledger, deletes));
-  else exec.addCollectedDeletes(collectedDeletes(ledger, ledger.collectedUnmovedCount(), true));
+  // A moved file whose new copy was not stored (its upload failed, or a full storage refused it)
+  // keeps its old one (rule 2): those rows wait for the next run, which moves them again.
+  const waiting = exec.movesStored < parts.added ? ledger.holdWaitingMoves() : 0;
+  plan.movesWaiting = waiting;
+  exec.addCollectedDeletes(collectedDeletes(ledger, deletes - waiting));
 }

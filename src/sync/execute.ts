@@ -52,11 +52,10 @@ export class Execution {
   /** The uploads' intents (rule 3), written a batch per transaction. */
   readonly intents: IntentBatch;
   fatal: unknown = null;
-  /**
-   * The storage is full (400 `storage_quota_exceeded`): no upload starts any more, but the deletes
-   * run (they make room: copies of files deleted or moved in the folder); `end` then throws it.
-   */
+  /** The storage is full (400 `storage_quota_exceeded`): no upload starts any more, but the deletes run; `end` throws it. */
   storageFull: unknown = null;
+  /** Uploads of a move's new side (`addsContent`) stored: their contents are counted in the ledger for the guard. */
+  movesStored = 0;
   unavailableInARow = 0;
   readonly streak: number;
   readonly onStop = () => {
@@ -267,6 +266,10 @@ export class Execution {
       report.uploadsBy[action.reason] = (report.uploadsBy[action.reason] ?? 0) + 1;
       report.bytesUploaded += outcome.bytes;
       report.unknownOutcomes += outcome.unknownOutcomes;
+      if (action.addsContent) {
+        this.movesStored++;
+        later.add(() => deps.ledger.collectStored(outcome.sha256));
+      }
       if (outcome.replaced) {
         report.replaced++;
         this.replacedIds.push({ fileId: outcome.replaced, path: action.path, reason: 'replaced', fromLocalDelete: false });

@@ -43,6 +43,8 @@ export interface SyncReport {
   interrupted: { done: number; total: number; scanDone?: false } | null;
   /** New paths held because the workspace seems to hold their copy already (see `files-sync adopt`). */
   alreadyRemote: string[];
+  /** Old copies of moved files kept until their new copies are stored (absent in reports of older versions). */
+  movesWaiting?: number;
   /** What a dry run would do. */
   planned?: {
     uploads: { path: string; reason: string; size: number }[];
@@ -110,6 +112,7 @@ export function reportOf(input: ReportInput): SyncReport {
     apiRequests,
     foreign: p.foreign,
     alreadyRemote: p.alreadyRemote,
+    ...(p.movesWaiting > 0 ? { movesWaiting: p.movesWaiting } : {}),
     interrupted,
     ...(input.dryRun
       ? {

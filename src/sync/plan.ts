@@ -47,6 +47,7 @@ export function emptyPlan(): Plan {
     unchanged: 0,
     foreign: 0,
     alreadyRemote: [],
+    movesWaiting: 0,
   };
 }
 

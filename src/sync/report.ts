@@ -149,5 +149,9 @@ function rawSummaryLines(r: SyncReport): string[] {
   }
   if (r.alreadyRemote?.length) lines.push(`held: ${ALREADY_REMOTE(r.alreadyRemote.length)}`);
   if (r.deletesBlocked) lines.push(`no remote file was deleted: ${r.deletesBlocked}`);
+  if (r.movesWaiting) {
+    const kept = plural(r.movesWaiting, 'moved file keeps its', 'moved files keep their');
+    lines.push(`kept: ${kept} old copy until the new path is uploaded; the next sync moves ${r.movesWaiting === 1 ? 'it' : 'them'}`);
+  }
   return lines;
 }

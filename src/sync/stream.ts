@@ -72,6 +72,8 @@ export interface PassResult {
   gone: number;
   /** Uploads decided (queued, or planned by a dry run), after the look-alike holds. */
   uploads: number;
+  /** Of those, the new paths whose content a gone row may pair with (a move's new side). */
+  added: number;
   /** Files and problems the walk found (an empty root blocks deletes). */
   found: number;
   skipped: { path: string; reason: string }[];
@@ -104,6 +106,7 @@ class Pass {
   readonly result: PassResult = {
     gone: 0,
     uploads: 0,
+    added: 0,
     found: 0,
     skipped: [],
     filesHashed: 0,
@@ -230,6 +233,8 @@ class Pass {
     if (known !== undefined) upload.knownLookalikes = known;
     // Moves pair deleted rows with new content: with no row before the run nothing can be gone.
     if (upload.replaces === null && input.tracked > 0 && upload.local.sha256 !== null) {
+      upload.addsContent = true;
+      this.result.added++;
       this.#added.push(upload.local.sha256);
       if (this.#added.length >= PAGE) this.flushCollected();
     }

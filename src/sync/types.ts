@@ -93,6 +93,8 @@ export interface UploadAction {
   content?: Buffer;
   /** Files not ours of this remote name and size that the run had listed (ids, space-separated): its intent records them. */
   knownLookalikes?: string;
+  /** A new path whose content may be a move's (the reconciliation counted it): once stored, the execution counts it too. */
+  addsContent?: true;
 }
 
 export type DeleteReason = PendingDelete['reason'];
@@ -163,6 +165,8 @@ export interface Plan {
    * name and size the upload would have (a lost state directory?). `files-sync adopt` settles them.
    */
   alreadyRemote: string[];
+  /** Old copies of moved files kept because the new path's upload did not store it (rule 2): the next run moves them. */
+  movesWaiting: number;
 }
 
 /** Progress of a running plan, for the progress bar and the daemon's status. */

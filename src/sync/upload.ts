@@ -46,7 +46,7 @@ export function adopt(adoption: Adoption, ledger: Ledger, now: number, logger: L
 }
 
 export type UploadOutcome =
-  | { kind: 'done'; bytes: number; replaced: string | null; unknownOutcomes: number }
+  | { kind: 'done'; bytes: number; sha256: string; replaced: string | null; unknownOutcomes: number }
   | { kind: 'torn'; tornId: string; unknownOutcomes: number }
   | { kind: 'unchanged' };
 
@@ -139,10 +139,10 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
     // Recorded with the next group commit: the intent above is what must be durable first. The id
     // it replaces is the row read above (one job per path: nothing else writes it meanwhile).
     later.add(() => deps.ledger.finishUpload(inFlightId, uploaded, file, unknownOutcomes, finishedAt));
-    return { kind: 'done', bytes: local.size, replaced: row && row.fileId !== file.id ? row.fileId : null, unknownOutcomes };
+    return { kind: 'done', bytes: local.size, sha256, replaced: row && row.fileId !== file.id ? row.fileId : null, unknownOutcomes };
   }
   const { replaced } = deps.ledger.finishUpload(inFlightId, uploaded, file, unknownOutcomes, finishedAt);
-  return { kind: 'done', bytes: local.size, replaced, unknownOutcomes };
+  return { kind: 'done', bytes: local.size, sha256, replaced, unknownOutcomes };
 }
 
 /**

@@ -117,6 +117,15 @@ export function syncSetup(emu: Emulator, config: Record<string, unknown> = {}, c
   };
 }
 
+/** Our copies' remote names in the emulator, sorted. */
+export function ourNames(emu: Emulator): string[] {
+  return emu
+    .state()
+    .files.filter((f) => f.owner === 'self')
+    .map((f) => f.filename)
+    .sort();
+}
+
 /** Local files under root (relative POSIX path → content sha256), filtered by `keep`. */
 export function localHashes(root: string, keep: (rel: string) => boolean = () => true): Map<string, string> {
   const out = new Map<string, string>();

@@ -201,20 +201,26 @@ describe('the summary, in memory and by SQL', () => {
     expect(ledger.collectedSummary()).toEqual({ deletable: 1, forgets: 0, moved: 0 });
   });
 
-  it('a run whose uploads stopped deletes only contents no new path took; the next pass starts afresh', () => {
+  it('a move whose new copy was not stored keeps its old one, one to one; the next pass starts afresh', () => {
     ledger.collectGone(rows);
     ledger.collectAdded(added);
-    // x and y were added (moves may be under way): all their rows wait; z's row is a forget; d/1 (w) and v's go.
-    const unmoved = ['d/1', 'é', '\u{1F600}'];
-    expect(ledger.collectedUnmovedCount()).toBe(unmoved.length);
-    expect(ledger.collectedUnmovedAfter(null, 2).map((r) => r.path)).toEqual(unmoved.slice(0, 2));
-    expect(ledger.collectedUnmovedAfter('é', 10).map((r) => r.path)).toEqual(unmoved.slice(2));
+    // x's one new path failed: one of its three gone rows waits (the last, a/3). y: 2 gone paired
+    // with 5 added, of which 1 was stored: 1 waits (b/2). z's row is a forget; w and v were not moved.
+    for (const s of [sha('y'), sha('q')]) ledger.collectStored(s);
+    expect(ledger.holdWaitingMoves()).toBe(2);
+    const paths = (after: string | null, limit: number) => ledger.collectedDeletesAfter(after, limit).map((r) => r.path);
+    expect(paths(null, 10)).toEqual(['a/1', 'a/2', 'b/1', 'd/1', 'é', '\u{1F600}']);
+    expect(paths('b/1', 2)).toEqual(['d/1', 'é']);
+    // The guard's counts do not change: a waiting row was a move, and is not deleted either.
+    expect(ledger.collectedSummary()).toEqual({ deletable: 8, forgets: 1, moved: 3 });
+
     ledger.clearCollected();
     ledger.collectGone([gone('k', 'x'), gone('m', 'u')]);
     ledger.collectAdded([sha('u')]);
-    expect(ledger.collectedUnmovedCount()).toBe(1);
-    expect(ledger.collectedUnmovedAfter(null, 10).map((r) => r.path)).toEqual(['k']);
-    expect(ledger.collectedSummary()).toEqual({ deletable: 2, forgets: 0, moved: 1 });
+    expect(paths(null, 10)).toEqual(['k', 'm']); // nothing of the last pass waits
+    ledger.collectStored(sha('u'));
+    expect(ledger.holdWaitingMoves()).toBe(0); // every new path stored: every move goes
+    expect(paths(null, 10)).toEqual(['k', 'm']);
   });
 
   it('works on a ledger opened read-only (status runs the pass so)', () => {

@@ -1,13 +1,20 @@
+// Old copies that wait for their new ones, and copies that go to make room.
+//
 // A sync that meets a full Files API storage (400 `storage_quota_exceeded`). No upload of the run
 // can succeed, but its deletes can, and they are what makes room: the copies of files deleted from
 // the folder. They used to wait with the uploads (the run ended at the first refused upload), so
 // deleting files in the synced folder never freed the room its own uploads needed. A moved file's
 // old copy still waits for its new one (rule 2), and refused uploads excuse no delete from the guard.
+//
+// A move whose new upload fails (DESIGN.md rules 2 and 4). The guard excuses a deleted path whose
+// content reappears at a new path; when that new path's upload failed, the old copy used to be
+// deleted all the same, excused as a move: a renamed folder whose uploads failed lost every copy,
+// past `deletes.maxCount`. Now the run keeps those old copies and the next one moves them.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
-import { emulator, expectExactState, localHashes, requestsOf, syncSetup, writeTree, type SyncSetup } from '../helpers/sync.js';
+import { emulator, expectExactState, localHashes, ourNames, requestsOf, syncSetup, writeTree, type SyncSetup } from '../helpers/sync.js';
 
 let emu: Emulator | undefined;
 let setup: SyncSetup | undefined;
@@ -16,15 +23,6 @@ afterEach(async () => {
   await emu?.close();
   emu = setup = undefined;
 });
-
-/** Our copies' remote names in the emulator. */
-function ourNames(emulator: Emulator): string[] {
-  return emulator
-    .state()
-    .files.filter((f) => f.owner === 'self')
-    .map((f) => f.filename)
-    .sort();
-}
 
 describe('sync: the Files API storage full', () => {
   it('still deletes the copies of files removed from the folder, then exits 5; the next run uploads', async () => {
@@ -81,4 +79,53 @@ describe('sync: the Files API storage full', () => {
     expect(full.stderr).not.toMatch(/deleted \d+ cop/);
     expect(ourNames(emu)).toEqual(['d\u22151.txt', 'd\u22152.txt', 'd\u22153.txt']); // remote names: '/' as U+2215
   });
+
+  it('keeps old copies one to one: three deleted files of one content and one new file of it keep one copy', async () => {
+    emu = await emulator({ storageQuotaBytes: 1_800 });
+    setup = syncSetup(emu);
+    writeTree(setup.root, { 'a.txt': 'x'.repeat(500), 'b.txt': 'x'.repeat(500), 'c.txt': 'x'.repeat(500) });
+    expect((await setup.sync()).code).toBe(0);
+
+    // 1,500 + 500 > 1,800: the new file is refused, so one old copy of its content waits for it;
+    // the other two are no move's old copy, and go.
+    for (const name of ['a.txt', 'b.txt', 'c.txt']) fs.rmSync(path.join(setup.root, name));
+    writeTree(setup.root, { 'n.txt': 'x'.repeat(500) });
+    const full = await setup.sync();
+    expect(full.code, full.stderr).toBe(5);
+    expect(full.stderr).toMatch(/deleted 2 copies no path needs any more, to make room/);
+    expect(ourNames(emu)).toEqual(['c.txt']); // the last of the content in path order waits
+
+    const again = await setup.sync();
+    expect(again.code, again.stderr).toBe(0);
+    expectExactState(emu, setup, localHashes(setup.root));
+    expect(ourNames(emu)).toEqual(['n.txt']);
+  });
+});
+
+describe('sync: a move whose new upload fails', () => {
+  it('keeps the old copies of a renamed folder whose uploads failed; the next run moves them', async () => {
+    emu = await emulator();
+    setup = syncSetup(emu, { deletes: { maxCount: 1 } });
+    writeTree(setup.root, { 'd/1.txt': '1'.repeat(600), 'd/2.txt': '2'.repeat(600) });
+    expect((await setup.sync()).code).toBe(0);
+    const before = ourNames(emu);
+
+    // Every upload is cut mid-body: nothing is stored, and the run goes on (two in a row do not end it).
+    emu.setFaults({ resetMidUpload: 1 });
+    fs.renameSync(path.join(setup.root, 'd'), path.join(setup.root, 'e'));
+    const deletesBefore = requestsOf(emu, 'DELETE /v1/files/{id}');
+    const failed = await setup.sync();
+    expect(failed.code, failed.stderr).toBe(1);
+    const said = failed.stdout + failed.stderr;
+    expect(said).toMatch(/failed: e\/1\.txt/);
+    expect(said).toMatch(/kept: 2 moved files keep their old copy until the new path is uploaded/);
+    expect(requestsOf(emu, 'DELETE /v1/files/{id}') - deletesBefore).toBe(0);
+    expect(ourNames(emu)).toEqual(before);
+
+    emu.setFaults({});
+    const again = await setup.sync();
+    expect(again.code, again.stderr).toBe(0);
+    expectExactState(emu, setup, localHashes(setup.root));
+    expect(ourNames(emu)).toEqual(['e\u22151.txt', 'e\u22152.txt']);
+  }, 60_000);
 });
