@@ -3,8 +3,9 @@
 // needs only counts; allowed deletes are read back a page at a time as the executor has room.
 import type { Ledger } from '../ledger/ledger.js';
 import { append } from '../arrays.js';
-import { heldOf, type DeleteVerdict } from './decide.js';
+import { deleteVerdict, HELD_SAMPLE, heldOf, type DeleteVerdict } from './decide.js';
 import type { Execution } from './execute.js';
+import type { PassInput, PassResult } from './stream.js';
 import type { DeleteAction, DeleteSource, Plan } from './types.js';
 
 /** Collected rows read at a time: the executor's queue holds at most 1,000 more. */
@@ -65,4 +66,26 @@ export function applyPassJudgement(
   const waiting = exec.movesStored < parts.added ? ledger.holdWaitingMoves() : 0;
   plan.movesWaiting = waiting;
   exec.addCollectedDeletes(collectedDeletes(ledger, deletes - waiting));
+}
+
+/**
+ * Rule 4 over the deletes a finished pass collected (decide.ts `deleteVerdict`), judged on the
+ * ledger's counts: nothing if the walk missed a folder or found nothing. The remote side counts as
+ * complete: a reconciliation read it whole, and `status` trusts the ledger for it. Only a held
+ * verdict reads paths: the first few, to show.
+ */
+export function judgePass(
+  pass: PassResult,
+  walkComplete: boolean,
+  input: Pick<PassInput, 'tracked' | 'options' | 'ledger'>,
+): PassJudgement {
+  const summary = pass.gone === 0 ? { deletable: 0, forgets: 0, moved: 0 } : input.ledger.collectedSummary();
+  const verdict = deleteVerdict(summary, {
+    localComplete: walkComplete,
+    remoteComplete: true,
+    localEmpty: pass.found === 0,
+    tracked: input.tracked,
+    options: input.options,
+  });
+  return { verdict, sample: verdict.kind === 'held' ? input.ledger.collectedSample(HELD_SAMPLE) : [] };
 }

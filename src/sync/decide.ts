@@ -87,7 +87,9 @@ export function decidePath(p: Pairing, options: PlanOptions): Decision {
   if (failureHolds(p.failure, local, options.now)) {
     const f = p.failure!;
     const wait = f.retryable ? 'backing off' : 'waiting for the file to change';
-    return { kind: 'skip', skip: { path: local.path, reason: `failed before (${f.error}); ${wait}`, failed: true, record: null } };
+    const skip: Skip = { path: local.path, reason: `failed before (${f.error}); ${wait}`, failed: true, record: null };
+    if (reason === 'new' && local.sha256 !== null) skip.newContent = local.sha256;
+    return { kind: 'skip', skip };
   }
   // Hashed by the walk, or a large new file its upload hashes (`hashLater`: read once).
   return {

@@ -266,7 +266,7 @@ export class Execution {
       report.uploadsBy[action.reason] = (report.uploadsBy[action.reason] ?? 0) + 1;
       report.bytesUploaded += outcome.bytes;
       report.unknownOutcomes += outcome.unknownOutcomes;
-      if (action.addsContent) {
+      if (action.addsContent && outcome.sha256 === action.local.sha256) {
         this.movesStored++;
         later.add(() => deps.ledger.collectStored(outcome.sha256));
       }

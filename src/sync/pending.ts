@@ -8,7 +8,8 @@ import { SortedWalk } from '../local/walk.js';
 import type { Logger } from '../log.js';
 import { emptyPlan } from './plan.js';
 import { passScanOptions, planOptionsFor } from './session.js';
-import { judgePass, runPass } from './stream.js';
+import { judgePass } from './collected.js';
+import { runPass } from './stream.js';
 
 /** Uploads and deletes a sync would do now. */
 export interface PendingCounts {

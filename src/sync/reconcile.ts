@@ -10,7 +10,7 @@ import { checkRoot } from '../local/root.js';
 import { RootError, SortedWalk } from '../local/walk.js';
 import { Execution } from './execute.js';
 import { reportOf, type SyncReport } from './outcome.js';
-import { applyPassJudgement } from './collected.js';
+import { applyPassJudgement, judgePass } from './collected.js';
 import { emptyPlan, planRemote } from './plan.js';
 import {
   finish,
@@ -32,7 +32,7 @@ import {
 import { parseRestoreWindow, RESTORE_WINDOW_META_KEY } from './restore-window.js';
 import { executeDepsFor, passScanOptions } from './session.js';
 import type { RemoteSide } from './remote-view.js';
-import { judgePass, runPass, type PassInput, type PassResult } from './stream.js';
+import { runPass, type PassInput, type PassResult } from './stream.js';
 import type { ExecuteReport, LedgerView, Plan, PlanOptions, Progress } from './types.js';
 
 export { ALREADY_REMOTE, type Counts, type SyncReport } from './outcome.js';
@@ -114,7 +114,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   const judged = judgePass(pass, walk.complete, { tracked: run.tracked, options: planOpts, ledger });
   applyPassJudgement(judged, thePlan, { ledger, exec, added: pass.added });
   if (run.restoreWindow) restoreFindings(run, thePlan, remoteSide.view.files, pass.restorePaths);
-  logPlan(thePlan, logger, exec && judged.verdict.kind === 'allow' ? judged.verdict.deletes : 0);
+  logPlan(thePlan, logger, exec && judged.verdict.kind === 'allow' ? judged.verdict.deletes - thePlan.movesWaiting : 0);
   const report = (result: ExecuteReport | null) =>
     reportOf({
       plan: thePlan,

@@ -151,7 +151,7 @@ function rawSummaryLines(r: SyncReport): string[] {
   if (r.deletesBlocked) lines.push(`no remote file was deleted: ${r.deletesBlocked}`);
   if (r.movesWaiting) {
     const kept = plural(r.movesWaiting, 'moved file keeps its', 'moved files keep their');
-    lines.push(`kept: ${kept} old copy until the new path is uploaded; the next sync moves ${r.movesWaiting === 1 ? 'it' : 'them'}`);
+    lines.push(`kept: ${kept} old copy until the new path is uploaded`);
   }
   return lines;
 }

@@ -11,8 +11,7 @@ import { takeItem } from '../local/take.js';
 import type { LocalFile, LocalProblem } from '../local/types.js';
 import { forEachConcurrent } from '../local/walk-steps.js';
 import type { Logger } from '../log.js';
-import type { PassJudgement } from './collected.js';
-import { decidePath, deleteVerdict, HELD_SAMPLE, type GoneRow, type StatUpdate } from './decide.js';
+import { decidePath, type GoneRow, type StatUpdate } from './decide.js';
 import type { Execution } from './execute.js';
 import type { Plan, PlanOptions, UploadAction } from './types.js';
 import { append } from '../arrays.js';
@@ -209,6 +208,8 @@ class Pass {
         return;
       case 'skip': {
         input.plan.skips.push(decision.skip);
+        // Waiting on its failure, a moved file's new path is not stored: its old copy waits too.
+        if (decision.skip.newContent !== undefined) this.#addContent(decision.skip.newContent);
         const { record } = decision.skip;
         if (record && input.exec) input.ledger.recordFailure(pair.path, decision.skip.reason, record.retry, record.stat, input.options.now);
         return;
@@ -231,13 +232,7 @@ class Pass {
     }
     const known = input.lookalikes?.(upload.remoteName, upload.local.size);
     if (known !== undefined) upload.knownLookalikes = known;
-    // Moves pair deleted rows with new content: with no row before the run nothing can be gone.
-    if (upload.replaces === null && input.tracked > 0 && upload.local.sha256 !== null) {
-      upload.addsContent = true;
-      this.result.added++;
-      this.#added.push(upload.local.sha256);
-      if (this.#added.length >= PAGE) this.flushCollected();
-    }
+    if (upload.replaces === null && upload.local.sha256 !== null && this.#addContent(upload.local.sha256)) upload.addsContent = true;
     this.result.uploads++;
     if (!input.exec) {
       if (!input.countOnly) input.plan.uploads.push(upload);
@@ -245,6 +240,18 @@ class Pass {
     }
     await input.exec.room();
     input.exec.addUpload(content ? { ...upload, content } : upload);
+  }
+
+  /**
+   * Counts a new path's content, which deleted rows of that content pair with (moves); false when
+   * no row existed before the run, so nothing can be gone.
+   */
+  #addContent(sha256: string): boolean {
+    if (this.input.tracked === 0) return false;
+    this.result.added++;
+    this.#added.push(sha256);
+    if (this.#added.length >= PAGE) this.flushCollected();
+    return true;
   }
 
   /**
@@ -272,26 +279,4 @@ class Pass {
     this.#walked++;
     this.input.onProgress?.(this.#walked, this.result.bytesHashed);
   }
-}
-
-/**
- * Rule 4 over the deletes a finished pass collected (decide.ts `deleteVerdict`), judged on the
- * ledger's counts: nothing if the walk missed a folder or found nothing. The remote side counts as
- * complete: a reconciliation read it whole, and `status` trusts the ledger for it. Only a held
- * verdict reads paths: the first few, to show.
- */
-export function judgePass(
-  pass: PassResult,
-  walkComplete: boolean,
-  input: Pick<PassInput, 'tracked' | 'options' | 'ledger'>,
-): PassJudgement {
-  const summary = pass.gone === 0 ? { deletable: 0, forgets: 0, moved: 0 } : input.ledger.collectedSummary();
-  const verdict = deleteVerdict(summary, {
-    localComplete: walkComplete,
-    remoteComplete: true,
-    localEmpty: pass.found === 0,
-    tracked: input.tracked,
-    options: input.options,
-  });
-  return { verdict, sample: verdict.kind === 'held' ? input.ledger.collectedSample(HELD_SAMPLE) : [] };
 }

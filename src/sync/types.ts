@@ -131,6 +131,8 @@ export interface Skip {
   failed: boolean;
   /** Record it in the ledger's failures (news), or not (already recorded, or a wait). */
   record: { retry: Exclude<FailureRetry, 'outage'>; stat: { size: number; mtimeMs: number } | null } | null;
+  /** A new path's content (sha256) whose upload waits on an earlier failure: a move's new side, not stored. */
+  newContent?: string;
 }
 
 export interface Plan {

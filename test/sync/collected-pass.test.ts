@@ -13,13 +13,13 @@ import { Ledger } from '../../src/ledger/ledger.js';
 import { SortedWalk } from '../../src/local/sorted-walk.js';
 import { silentLogger } from '../../src/log.js';
 import { FilesClient } from '../../src/remote/client.js';
-import { applyPassJudgement } from '../../src/sync/collected.js';
+import { applyPassJudgement, judgePass } from '../../src/sync/collected.js';
 import { Execution } from '../../src/sync/execute.js';
 import { emptyExecuteReport, reportOf } from '../../src/sync/outcome.js';
 import { emptyPlan } from '../../src/sync/plan.js';
 import { summaryLines } from '../../src/sync/report.js';
 import { passScanOptions, planOptionsFor } from '../../src/sync/session.js';
-import { judgePass, runPass } from '../../src/sync/stream.js';
+import { runPass } from '../../src/sync/stream.js';
 import { TEST_KEY, emulator, gatedDeletes, tempDir, testExecuteDeps, writeTree } from '../helpers/sync.js';
 
 const GONE = 300_000;

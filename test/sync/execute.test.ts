@@ -50,6 +50,17 @@ function changingUnder(remote: RemoteFiles, before: (path: string, n: number) =>
   };
 }
 
+/** The client, with the first file it uploads rewritten (longer, newer) right after the upload. */
+function rewrittenAtFirstUpload(remote: RemoteFiles): RemoteFiles {
+  return changingUnder(remote, (file, n) => {
+    if (n === 0) {
+      fs.writeFileSync(file, 'second version, longer');
+      const later = new Date(Date.now() + 2000);
+      fs.utimesSync(file, later, later);
+    }
+  });
+}
+
 function config(settleSeconds = 0): Config {
   return { ...loadConfig({ root: path.join(dir, 'root'), stateDir: path.join(dir, 'state') }, {}, dir), settleSeconds };
 }
@@ -57,13 +68,7 @@ function config(settleSeconds = 0): Config {
 describe('execute', () => {
   it('a file that changed during its upload is uploaded again and the torn copy deleted', async () => {
     writeTree(path.join(dir, 'root'), { 'a.txt': 'first version' });
-    const remote = changingUnder(client, (file, n) => {
-      if (n === 0) {
-        fs.writeFileSync(file, 'second version, longer');
-        const later = new Date(Date.now() + 2000);
-        fs.utimesSync(file, later, later);
-      }
-    });
+    const remote = rewrittenAtFirstUpload(client);
     const report = await reconcile({ config: config(), ledger, remote, logger: silentLogger() });
     expect(report.failed).toEqual([]);
     expect(report.uploaded).toBe(1);
@@ -73,6 +78,25 @@ describe('execute', () => {
     expect(ledger.fileByPath('a.txt')?.sha256).toBe(sha256('second version, longer'));
     expect(ledger.pendingDeletes()).toEqual([]);
     expect(ledger.inFlight()).toEqual([]);
+  });
+
+  it("a moved file that changed during its new path's upload: no copy of the old content is stored, so its old copy waits", async () => {
+    writeTree(path.join(dir, 'root'), { 'a.txt': 'first version' });
+    expect((await reconcile({ config: config(), ledger, remote: client, logger: silentLogger() })).uploaded).toBe(1);
+    fs.renameSync(path.join(dir, 'root', 'a.txt'), path.join(dir, 'root', 'b.txt'));
+    const remote = rewrittenAtFirstUpload(client);
+    const report = await reconcile({ config: config(), ledger, remote, logger: silentLogger() });
+    expect(report.failed).toEqual([]);
+    expect(report.movesWaiting).toBe(1);
+    const names = emu.state().files.map((f) => [f.filename, f.sha256]);
+    expect(names.sort()).toEqual([
+      ['a.txt', sha256('first version')],
+      ['b.txt', sha256('second version, longer')],
+    ]);
+    // Nothing pairs with the old row any more: the next run counts it as a deletion, and makes it.
+    const next = await reconcile({ config: config(), ledger, remote: client, logger: silentLogger() });
+    expect(next.deleted).toBe(1);
+    expect(emu.state().files.map((f) => f.filename)).toEqual(['b.txt']);
   });
 
   it('waits for a young file to settle before reading it', async () => {

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
+import { Ledger } from '../../src/ledger/ledger.js';
 import { emulator, expectExactState, localHashes, ourNames, requestsOf, syncSetup, writeTree, type SyncSetup } from '../helpers/sync.js';
 
 let emu: Emulator | undefined;
@@ -103,7 +104,7 @@ describe('sync: the Files API storage full', () => {
 });
 
 describe('sync: a move whose new upload fails', () => {
-  it('keeps the old copies of a renamed folder whose uploads failed; the next run moves them', async () => {
+  it('keeps the old copies of a renamed folder while its uploads fail or wait on a failure; the run that stores one moves it', async () => {
     emu = await emulator();
     setup = syncSetup(emu, { deletes: { maxCount: 1 } });
     writeTree(setup.root, { 'd/1.txt': '1'.repeat(600), 'd/2.txt': '2'.repeat(600) });
@@ -115,14 +116,33 @@ describe('sync: a move whose new upload fails', () => {
     fs.renameSync(path.join(setup.root, 'd'), path.join(setup.root, 'e'));
     const deletesBefore = requestsOf(emu, 'DELETE /v1/files/{id}');
     const failed = await setup.sync();
+    expect(requestsOf(emu, 'DELETE /v1/files/{id}') - deletesBefore).toBe(0);
+    expect(ourNames(emu)).toEqual(before);
     expect(failed.code, failed.stderr).toBe(1);
     const said = failed.stdout + failed.stderr;
     expect(said).toMatch(/failed: e\/1\.txt/);
     expect(said).toMatch(/kept: 2 moved files keep their old copy until the new path is uploaded/);
-    expect(requestsOf(emu, 'DELETE /v1/files/{id}') - deletesBefore).toBe(0);
-    expect(ourNames(emu)).toEqual(before);
 
+    // e/1.txt's failure now waits for the file to change, as a refused upload (a 400) records it:
+    // the next run does not try it, and its old copy still waits; e/2.txt is moved.
     emu.setFaults({});
+    const file1 = path.join(setup.root, 'e/1.txt');
+    const ledger = Ledger.open(path.join(setup.stateDir, 'ledger.db'));
+    ledger.recordFailure(
+      'e/1.txt',
+      '400 invalid_request_error: refused',
+      'on-change',
+      { size: 600, mtimeMs: fs.statSync(file1).mtimeMs },
+      Date.now(),
+    );
+    ledger.close();
+    const waiting = await setup.sync();
+    expect(ourNames(emu)).toEqual(['d\u22151.txt', 'e\u22152.txt']);
+    expect(waiting.code, waiting.stderr).toBe(1);
+    expect(waiting.stdout + waiting.stderr).toMatch(/kept: 1 moved file keeps its old copy until the new path is uploaded/);
+
+    // The file changes (its mtime): its upload is tried again, stored, and the old copy goes.
+    fs.utimesSync(file1, new Date(), new Date(Date.now() - 60_000));
     const again = await setup.sync();
     expect(again.code, again.stderr).toBe(0);
     expectExactState(emu, setup, localHashes(setup.root));
