@@ -91,12 +91,12 @@ export class LedgerCollected extends LedgerReads {
     });
   }
 
-  /**
-   * Counts one content stored at a new path (an upload that `collectAdded` counted and that
-   * succeeded). One statement: the executor runs it in the group commit of the upload's record.
-   */
-  collectStored(sha256: string): void {
-    this.#c.addStored.run(sha256);
+  /** Counts contents stored at new paths (uploads `collectAdded` counted that succeeded), in one transaction. */
+  collectStored(sha256s: readonly string[]): void {
+    if (sha256s.length === 0) return;
+    this.#batch(() => {
+      for (const sha of sha256s) this.#c.addStored.run(sha);
+    });
   }
 
   /** The counts the delete guard judges (sync/decide.ts `deleteVerdict`). */

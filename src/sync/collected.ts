@@ -43,7 +43,7 @@ export function collectedDeletes(ledger: Ledger, count: number): DeleteSource {
 export function applyPassJudgement(
   judged: PassJudgement,
   plan: Plan,
-  parts: { ledger: Ledger; exec: Execution | null; added: number },
+  parts: { ledger: Ledger; exec: Execution | null; pass: Pick<PassResult, 'added' | 'addedToUpload'> },
 ): void {
   const { verdict } = judged;
   if (verdict.kind === 'blocked') {
@@ -51,8 +51,14 @@ export function applyPassJudgement(
     return;
   }
   if (verdict.kind === 'held') plan.held = heldOf(verdict, judged.sample);
-  const deletes = verdict.kind === 'allow' ? verdict.deletes : 0;
-  const { ledger, exec } = parts;
+  const { ledger, exec, pass } = parts;
+  // A dry run counts the uploads it plans as stored.
+  const stored = exec ? exec.movesStored : pass.addedToUpload;
+  // A moved file whose new copy was not stored (its upload failed, a full storage refused it, or
+  // it waits on an earlier failure) keeps its old one (rule 2): those rows are not deleted.
+  const allowed = verdict.kind === 'allow' ? verdict.deletes : 0;
+  plan.movesWaiting = allowed > 0 && stored < pass.added ? ledger.holdWaitingMoves() : 0;
+  const deletes = allowed - plan.movesWaiting;
   if (!exec) {
     if (deletes > 0) for (const page of collectedDeletes(ledger, deletes).pages()) append(plan.deletes, page);
     return;
@@ -60,12 +66,7 @@ export function applyPassJudgement(
   // Paths whose copy someone else deleted while the file went too: the execution's ledger-only
   // step ran before the merge, so the guard's forgets are applied here.
   if (verdict.forgets > 0) ledger.forgetCollected();
-  if (deletes === 0) return;
-  // A moved file whose new copy was not stored (its upload failed, or a full storage refused it)
-  // keeps its old one (rule 2): those rows wait for the next run, which moves them again.
-  const waiting = exec.movesStored < parts.added ? ledger.holdWaitingMoves() : 0;
-  plan.movesWaiting = waiting;
-  exec.addCollectedDeletes(collectedDeletes(ledger, deletes - waiting));
+  if (deletes > 0) exec.addCollectedDeletes(collectedDeletes(ledger, deletes));
 }
 
 /**

@@ -268,7 +268,7 @@ export class Execution {
       report.unknownOutcomes += outcome.unknownOutcomes;
       if (action.addsContent && outcome.sha256 === action.local.sha256) {
         this.movesStored++;
-        later.add(() => deps.ledger.collectStored(outcome.sha256));
+        later.add(() => deps.ledger.collectStored([outcome.sha256]));
       }
       if (outcome.replaced) {
         report.replaced++;

@@ -112,7 +112,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
 
   for (const skip of pass.skipped) logger.debug('skipped', { path: skip.path, reason: skip.reason });
   const judged = judgePass(pass, walk.complete, { tracked: run.tracked, options: planOpts, ledger });
-  applyPassJudgement(judged, thePlan, { ledger, exec, added: pass.added });
+  applyPassJudgement(judged, thePlan, { ledger, exec, pass });
   if (run.restoreWindow) restoreFindings(run, thePlan, remoteSide.view.files, pass.restorePaths);
   logPlan(thePlan, logger, exec && judged.verdict.kind === 'allow' ? judged.verdict.deletes - thePlan.movesWaiting : 0);
   const report = (result: ExecuteReport | null) =>

@@ -71,8 +71,10 @@ export interface PassResult {
   gone: number;
   /** Uploads decided (queued, or planned by a dry run), after the look-alike holds. */
   uploads: number;
-  /** Of those, the new paths whose content a gone row may pair with (a move's new side). */
+  /** New paths whose content a gone row may pair with (a move's new side): uploads, and paths waiting on a failure. */
   added: number;
+  /** Of those, the uploads (which a dry run counts as stored). */
+  addedToUpload: number;
   /** Files and problems the walk found (an empty root blocks deletes). */
   found: number;
   skipped: { path: string; reason: string }[];
@@ -106,6 +108,7 @@ class Pass {
     gone: 0,
     uploads: 0,
     added: 0,
+    addedToUpload: 0,
     found: 0,
     skipped: [],
     filesHashed: 0,
@@ -116,6 +119,8 @@ class Pass {
   /** Gone rows and added contents on their way to the ledger's temp tables, a page at a time. */
   readonly #gone: GoneRow[] = [];
   readonly #added: string[] = [];
+  /** A dry run's uploads of added contents: what it plans, counted as stored. */
+  readonly #stored: string[] = [];
   readonly #takeCtx;
   #page: ListedRow[] = [];
   #next = 0;
@@ -232,7 +237,11 @@ class Pass {
     }
     const known = input.lookalikes?.(upload.remoteName, upload.local.size);
     if (known !== undefined) upload.knownLookalikes = known;
-    if (upload.replaces === null && upload.local.sha256 !== null && this.#addContent(upload.local.sha256)) upload.addsContent = true;
+    if (upload.replaces === null && upload.local.sha256 !== null && this.#addContent(upload.local.sha256)) {
+      upload.addsContent = true;
+      this.result.addedToUpload++;
+      if (!input.exec) this.#stored.push(upload.local.sha256);
+    }
     this.result.uploads++;
     if (!input.exec) {
       if (!input.countOnly) input.plan.uploads.push(upload);
@@ -267,12 +276,13 @@ class Pass {
     this.#stats.length = 0;
   }
 
-  /** Hands the gone rows and added contents gathered so far to the ledger (one transaction each). */
+  /** Hands the gone rows and added (a dry run: and planned) contents gathered so far to the ledger (one transaction each). */
   flushCollected(): void {
-    this.input.ledger.collectGone(this.#gone);
-    this.input.ledger.collectAdded(this.#added);
-    this.#gone.length = 0;
-    this.#added.length = 0;
+    const { ledger } = this.input;
+    ledger.collectGone(this.#gone);
+    ledger.collectAdded(this.#added);
+    ledger.collectStored(this.#stored);
+    for (const page of [this.#gone, this.#added, this.#stored]) page.length = 0;
   }
 
   #progress(): void {

@@ -83,7 +83,7 @@ describe('deletes collected by the pass', () => {
 
       const judged = judgePass(pass, walk.complete, { tracked, options, ledger });
       expect(judged.verdict).toMatchObject({ kind: 'held', count: GONE });
-      applyPassJudgement(judged, plan, { ledger, exec: null, added: pass.added });
+      applyPassJudgement(judged, plan, { ledger, exec: null, pass });
       expect(plan.deletes).toEqual([]);
       expect(plan.held?.count).toBe(GONE);
       expect(plan.held?.reason).toMatch(/^300000 files deleted locally, more than deletes.maxCount/);
@@ -140,7 +140,7 @@ describe('an allowed delete of collected rows', () => {
       exec.begin();
       await exec.finishUploads();
       const judged = judgePass(
-        { gone: n, uploads: 0, added: 0, found: 1, skipped: [], filesHashed: 0, bytesHashed: 0, restorePaths: [] },
+        { gone: n, uploads: 0, added: 0, addedToUpload: 0, found: 1, skipped: [], filesHashed: 0, bytesHashed: 0, restorePaths: [] },
         true,
         {
           tracked: n,
@@ -149,7 +149,7 @@ describe('an allowed delete of collected rows', () => {
         },
       );
       expect(judged.verdict).toEqual({ kind: 'allow', deletes: n, forgets: 0 });
-      applyPassJudgement(judged, plan, { ledger, exec, added: 0 });
+      applyPassJudgement(judged, plan, { ledger, exec, pass: { added: 0, addedToUpload: 0 } });
       expect(plan.deletes).toEqual([]); // not materialized: the executor pages them
       const done = exec.finishDeletes();
       await expect.poll(() => started(), { timeout: 10_000 }).toBe(8);

@@ -206,7 +206,7 @@ describe('the summary, in memory and by SQL', () => {
     ledger.collectAdded(added);
     // x's one new path failed: one of its three gone rows waits (the last, a/3). y: 2 gone paired
     // with 5 added, of which 1 was stored: 1 waits (b/2). z's row is a forget; w and v were not moved.
-    for (const s of [sha('y'), sha('q')]) ledger.collectStored(s);
+    ledger.collectStored([sha('y'), sha('q')]);
     expect(ledger.holdWaitingMoves()).toBe(2);
     const paths = (after: string | null, limit: number) => ledger.collectedDeletesAfter(after, limit).map((r) => r.path);
     expect(paths(null, 10)).toEqual(['a/1', 'a/2', 'b/1', 'd/1', 'é', '\u{1F600}']);
@@ -218,7 +218,7 @@ describe('the summary, in memory and by SQL', () => {
     ledger.collectGone([gone('k', 'x'), gone('m', 'u')]);
     ledger.collectAdded([sha('u')]);
     expect(paths(null, 10)).toEqual(['k', 'm']); // nothing of the last pass waits
-    ledger.collectStored(sha('u'));
+    ledger.collectStored([sha('u')]);
     expect(ledger.holdWaitingMoves()).toBe(0); // every new path stored: every move goes
     expect(paths(null, 10)).toEqual(['k', 'm']);
   });

@@ -136,6 +136,11 @@ describe('sync: a move whose new upload fails', () => {
       Date.now(),
     );
     ledger.close();
+    // A dry run shows the same: e/2.txt's upload and d/2.txt's delete, d/1.txt's copy kept.
+    const preview = await setup.sync(['--dry-run']);
+    expect(preview.stdout).toMatch(/^ {2}removed +d\/2\.txt /m);
+    expect(preview.stdout).not.toMatch(/d\/1\.txt/);
+    expect(preview.stdout).toMatch(/kept: 1 moved file keeps its old copy/);
     const waiting = await setup.sync();
     expect(ourNames(emu)).toEqual(['d\u22151.txt', 'e\u22152.txt']);
     expect(waiting.code, waiting.stderr).toBe(1);
