@@ -2,7 +2,7 @@
 // The command line: parses arguments (commander, built from the table in commands/index.ts), runs
 // one command, and turns errors into one clear line and an exit code a script or systemd can act on.
 // First: V8's heap growth is set before the program's modules run (heap.ts).
-import './heap.js';
+import './v8-flags.js';
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command as Program, CommanderError, Option } from 'commander';
