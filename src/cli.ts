@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The command line: parses arguments (commander, built from the table in commands/index.ts), runs
 // one command, and turns errors into one clear line and an exit code a script or systemd can act on.
-// First: V8's heap growth is set before the program's modules run (heap.ts).
+// First: files-sync's V8 flags (heap growth, WebAssembly tiers) are set before its modules run (v8-flags.ts).
 import './v8-flags.js';
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -32,7 +32,7 @@ export const V8_FLAGS: Readonly<Record<string, string | true>> = Object.freeze({
 export function v8FlagsToSet(execArgv: readonly string[]): string[] {
   const given = execArgv.map((arg) =>
     arg
-      .replace(/^--(no-|no_)?/, '')
+      .replace(/^--(no[-_]?)?/, '')
       .replace(/=.*$/, '')
       .replaceAll('_', '-'),
   );

@@ -1,7 +1,9 @@
-// The deletes a reconciliation's pass collects, held in two temp tables of the ledger's connection
-// (never in the file, never in the heap): the rows the walk did not find, and the contents added at
-// new paths (one sha256 per path), and the contents stored there (the uploads that succeeded). A temp table spills to a temp file past its small page cache
-// (statements.ts sets temp.cache_size), so a million gone rows cost the same memory as ten.
+// The deletes a reconciliation's pass collects, held in temp tables of the ledger's connection
+// (never in the file, never in the heap): the rows the walk did not find, the contents added at new
+// paths (one sha256 per path), the contents stored there (the uploads that succeeded), and the
+// gone rows set aside as moves whose new copy was not stored. A temp table spills to a temp file
+// past its small page cache (statements.ts sets temp.cache_size), so a million gone rows cost the
+// same memory as ten.
 import type Database from 'better-sqlite3';
 import { LedgerReads } from './reads.js';
 import type { Statements } from './statements.js';
@@ -16,9 +18,11 @@ function prepareCollected(db: Database.Database) {
   // small page cache (40 µs a path, measured at 200k); the summary sorts them once instead.
   db.exec('CREATE TEMP TABLE IF NOT EXISTS added_contents (sha256 TEXT NOT NULL)');
   db.exec('CREATE TEMP TABLE IF NOT EXISTS stored_contents (sha256 TEXT NOT NULL)');
+  db.exec('CREATE TEMP TABLE IF NOT EXISTS waiting_counts (sha256 TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID');
   db.exec('CREATE TEMP TABLE IF NOT EXISTS waiting_rows (path TEXT PRIMARY KEY) WITHOUT ROWID');
+  const tables = ['gone_rows', 'added_contents', 'stored_contents', 'waiting_counts', 'waiting_rows'];
   return {
-    clear: ['gone_rows', 'added_contents', 'stored_contents', 'waiting_rows'].map((t) => db.prepare(`DELETE FROM temp.${t}`)),
+    clear: tables.map((t) => db.prepare(`DELETE FROM temp.${t}`)),
     addGone: db.prepare('INSERT INTO temp.gone_rows (path, file_id, sha256, listed) VALUES (?, ?, ?, ?) ON CONFLICT (path) DO NOTHING'),
     addAdded: db.prepare('INSERT INTO temp.added_contents (sha256) VALUES (?)'),
     addStored: db.prepare('INSERT INTO temp.stored_contents (sha256) VALUES (?)'),
@@ -38,18 +42,22 @@ function prepareCollected(db: Database.Database) {
     deletesAfter: db.prepare(`SELECT path, file_id AS fileId FROM temp.gone_rows WHERE path > ? AND listed IS NOT 0
       AND path NOT IN (SELECT path FROM temp.waiting_rows) ORDER BY path LIMIT ?`),
     // Per content, the moves whose new copy was not stored: min(gone, added) - min(gone, stored),
-    // the last paths of that content in path order (one to one, as the guard pairs them).
+    // counted in one sort of the three sides (as `moved`)...
+    countWaiting: db.prepare(
+      `INSERT INTO temp.waiting_counts (sha256, n) SELECT sha256, min(gone, added) - min(gone, stored) FROM (
+        SELECT sha256, sum(side = 0) AS gone, sum(side = 1) AS added, sum(side = 2) AS stored FROM (
+          SELECT sha256, 0 AS side FROM temp.gone_rows WHERE listed IS NOT 0
+          UNION ALL SELECT sha256, 1 FROM temp.added_contents
+          UNION ALL SELECT sha256, 2 FROM temp.stored_contents) GROUP BY sha256)
+      WHERE min(gone, added) - min(gone, stored) > 0`,
+    ),
+    // ... then that many gone rows of each such content, the last in path order (one to one, as
+    // the guard pairs them): one scan of the gone rows with a key lookup each (CROSS JOIN keeps
+    // that order; the other way round is a scan of the gone rows per content).
     holdWaiting: db.prepare(
       `INSERT INTO temp.waiting_rows (path) SELECT path FROM (
-        SELECT g.path, w.n, row_number() OVER (PARTITION BY g.sha256 ORDER BY g.path DESC) AS k
-        FROM temp.gone_rows g JOIN (
-          SELECT sha256, min(gone, added) - min(gone, stored) AS n FROM (
-            SELECT sha256, sum(side = 0) AS gone, sum(side = 1) AS added, sum(side = 2) AS stored FROM (
-              SELECT sha256, 0 AS side FROM temp.gone_rows WHERE listed IS NOT 0
-              UNION ALL SELECT sha256, 1 FROM temp.added_contents
-              UNION ALL SELECT sha256, 2 FROM temp.stored_contents) GROUP BY sha256)
-          WHERE n > 0) w ON w.sha256 = g.sha256
-        WHERE g.listed IS NOT 0)
+        SELECT g.path, c.n, row_number() OVER (PARTITION BY g.sha256 ORDER BY g.path DESC) AS k
+        FROM temp.gone_rows g CROSS JOIN temp.waiting_counts c ON c.sha256 = g.sha256 WHERE g.listed IS NOT 0)
       WHERE k <= n`,
     ),
     forget: db.prepare('DELETE FROM files WHERE path IN (SELECT path FROM temp.gone_rows WHERE listed IS 0)'),
@@ -83,7 +91,7 @@ export class LedgerCollected extends LedgerReads {
     });
   }
 
-  /** Counts contents uploaded at new paths (one entry per path), in one transaction. */
+  /** Counts contents at new paths, to upload or waiting on a failure (one entry per path), in one transaction. */
   collectAdded(sha256s: readonly string[]): void {
     if (sha256s.length === 0) return;
     this.#batch(() => {
@@ -112,11 +120,17 @@ export class LedgerCollected extends LedgerReads {
 
   /**
    * Sets aside the deletable rows whose content went to a new path that was not stored (its upload
-   * failed, or never started on a full storage), one row per such path: a moved file's old copy
-   * waits for its new one (rule 2). `collectedDeletesAfter` leaves them out; returns how many.
+   * failed, never started on a full storage, or waits on an earlier failure), one row per such
+   * path: a moved file's old copy waits for its new one (rule 2). `collectedDeletesAfter` leaves
+   * them out; returns how many.
    */
   holdWaitingMoves(): number {
-    return this.#c.holdWaiting.run().changes;
+    let held = 0;
+    this.#batch(() => {
+      this.#c.countWaiting.run();
+      held = this.#c.holdWaiting.run().changes;
+    });
+    return held;
   }
 
   /** The first `limit` deletable paths: what a held report shows. */

@@ -53,12 +53,8 @@ export function applyPassJudgement(
   if (verdict.kind === 'held') plan.held = heldOf(verdict, judged.sample);
   const { ledger, exec, pass } = parts;
   // A dry run counts the uploads it plans as stored.
-  const stored = exec ? exec.movesStored : pass.addedToUpload;
-  // A moved file whose new copy was not stored (its upload failed, a full storage refused it, or
-  // it waits on an earlier failure) keeps its old one (rule 2): those rows are not deleted.
-  const allowed = verdict.kind === 'allow' ? verdict.deletes : 0;
-  plan.movesWaiting = allowed > 0 && stored < pass.added ? ledger.holdWaitingMoves() : 0;
-  const deletes = allowed - plan.movesWaiting;
+  plan.movesWaiting = waitingMoves(ledger, verdict, pass, exec ? exec.movesStored : pass.addedToUpload);
+  const deletes = (verdict.kind === 'allow' ? verdict.deletes : 0) - plan.movesWaiting;
   if (!exec) {
     if (deletes > 0) for (const page of collectedDeletes(ledger, deletes).pages()) append(plan.deletes, page);
     return;
@@ -67,6 +63,16 @@ export function applyPassJudgement(
   // step ran before the merge, so the guard's forgets are applied here.
   if (verdict.forgets > 0) ledger.forgetCollected();
   if (deletes > 0) exec.addCollectedDeletes(collectedDeletes(ledger, deletes));
+}
+
+/**
+ * How many of the allowed deletes wait, set aside in the ledger: the old copies of moved files
+ * whose new copy was not stored (its upload failed, a full storage refused it, or it waits on an
+ * earlier failure) stay until it is (rule 2). `stored`: the pass's added contents stored (or, for
+ * a dry run or `status`, planned).
+ */
+export function waitingMoves(ledger: Ledger, verdict: DeleteVerdict, pass: Pick<PassResult, 'added'>, stored: number): number {
+  return verdict.kind === 'allow' && verdict.deletes > 0 && stored < pass.added ? ledger.holdWaitingMoves() : 0;
 }
 
 /**

@@ -8,7 +8,7 @@ import { SortedWalk } from '../local/walk.js';
 import type { Logger } from '../log.js';
 import { emptyPlan } from './plan.js';
 import { passScanOptions, planOptionsFor } from './session.js';
-import { judgePass } from './collected.js';
+import { judgePass, waitingMoves } from './collected.js';
 import { runPass } from './stream.js';
 
 /** Uploads and deletes a sync would do now. */
@@ -50,6 +50,7 @@ export async function pendingCounts(config: Config, ledger: Ledger, logger: Logg
     logger,
   });
   const { verdict } = judgePass(pass, walk.complete, { tracked, options, ledger });
-  const allowed = verdict.kind === 'allow' ? verdict.deletes : 0;
+  // Moved files whose new path waits on a failure keep their old copy, as a sync would.
+  const allowed = verdict.kind === 'allow' ? verdict.deletes - waitingMoves(ledger, verdict, pass, pass.addedToUpload) : 0;
   return { toUpload: pass.uploads, toDelete: allowed + ledger.pendingDeleteCount() };
 }

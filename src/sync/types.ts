@@ -167,7 +167,7 @@ export interface Plan {
    * name and size the upload would have (a lost state directory?). `files-sync adopt` settles them.
    */
   alreadyRemote: string[];
-  /** Old copies of moved files kept because the new path's upload did not store it (rule 2): the next run moves them. */
+  /** Old copies of moved files kept because the new path was not stored (rule 2): the run that stores it deletes them. */
   movesWaiting: number;
 }
 

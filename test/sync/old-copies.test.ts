@@ -15,7 +15,17 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
-import { emulator, expectExactState, localHashes, ourNames, requestsOf, syncSetup, writeTree, type SyncSetup } from '../helpers/sync.js';
+import {
+  emulator,
+  expectExactState,
+  localHashes,
+  ourNames,
+  requestsOf,
+  runCli,
+  syncSetup,
+  writeTree,
+  type SyncSetup,
+} from '../helpers/sync.js';
 
 let emu: Emulator | undefined;
 let setup: SyncSetup | undefined;
@@ -136,6 +146,9 @@ describe('sync: a move whose new upload fails', () => {
       Date.now(),
     );
     ledger.close();
+    // status counts what a sync would do: e/2.txt to upload, d/2.txt's copy to delete (not d/1.txt's).
+    const status = await runCli(['status', '--config', setup.configFile, '--json'], setup.env);
+    expect(JSON.parse(status.stdout)).toMatchObject({ toUpload: 1, toDelete: 1 });
     // A dry run shows the same: e/2.txt's upload and d/2.txt's delete, d/1.txt's copy kept.
     const preview = await setup.sync(['--dry-run']);
     expect(preview.stdout).toMatch(/^ {2}removed +d\/2\.txt /m);
