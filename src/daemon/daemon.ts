@@ -1,9 +1,8 @@
-// The resident service (`files-sync daemon`): its life around the graph wiring.ts builds (the
-// watcher, the path-job queue, the reconciliation loop, the API health tracker, one ledger) and
-// the control socket: signals, reload, and a stop that leaves the ledger consistent. Trouble is
-// answered in faults.ts, the live status read in status.ts. Test hooks: `readTestHooks` in settings.ts.
+// The resident service (`files-sync daemon`): its life around the graph wiring.ts builds (watcher,
+// path-job queue, reconciliation loop, API health, one ledger) and the control socket: signals, reload,
+// a stop that leaves the ledger consistent. Trouble: faults.ts; live status: status.ts; hooks: settings.ts.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { countsLine } from '../sync/report.js';
+import { countsLine, movesWaitingLine } from '../sync/report.js';
 import { lockStateDir, loggerFor, type CommandContext } from '../app.js';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
@@ -206,8 +205,9 @@ class Daemon implements FaultHost, FolderHost {
         this.started();
         this.held = report.held ? { count: report.held.count, reason: report.held.reason } : null;
         if (this.faults.cleared(report.counts)) this.rewatch();
-        // The one vocabulary of counts (report.ts), in the line and as fields.
-        this.log.info(`reconciled (${reasons.join(', ')}): ${countsLine(report.counts)}`, {
+        // The one vocabulary of counts (report.ts), in the line and as fields; then the moves that wait.
+        const kept = report.movesWaiting ? `; ${movesWaitingLine(report.movesWaiting)}` : '';
+        this.log.info(`reconciled (${reasons.join(', ')}): ${countsLine(report.counts)}${kept}`, {
           ...report.counts,
           ms: report.finishedAt - report.startedAt,
         });

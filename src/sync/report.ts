@@ -117,6 +117,11 @@ function dryRunLines(r: SyncReport, planned: NonNullable<SyncReport['planned']>)
   return lines;
 }
 
+/** The line for old copies of moved files kept until their new paths are stored (a sync's summary, the daemon's log). */
+export function movesWaitingLine(n: number): string {
+  return `kept: ${plural(n, 'moved file keeps its', 'moved files keep their')} old copy until the new path is uploaded`;
+}
+
 /** The closing summary of a sync, as lines; names and reasons escaped (rule 9). */
 export function summaryLines(r: SyncReport): string[] {
   return rawSummaryLines(r).map((line) => escapeText(line));
@@ -149,9 +154,6 @@ function rawSummaryLines(r: SyncReport): string[] {
   }
   if (r.alreadyRemote?.length) lines.push(`held: ${ALREADY_REMOTE(r.alreadyRemote.length)}`);
   if (r.deletesBlocked) lines.push(`no remote file was deleted: ${r.deletesBlocked}`);
-  if (r.movesWaiting) {
-    const kept = plural(r.movesWaiting, 'moved file keeps its', 'moved files keep their');
-    lines.push(`kept: ${kept} old copy until the new path is uploaded`);
-  }
+  if (r.movesWaiting) lines.push(movesWaitingLine(r.movesWaiting));
   return lines;
 }

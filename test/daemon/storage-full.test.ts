@@ -3,13 +3,25 @@
 // path jobs and tries again with back-off, instead of calling the API unreachable, seeing it
 // "recover" at the next listing and uploading the same file again, in a loop, for as long as the
 // storage stays full (it did: ~2,000 "unreachable"/"recovered" lines and as many uploads in 12 s).
+// And a moved file whose new path waits on a failure: the daemon's reconciliations keep its old copy.
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { daemonSetup, daemonStatus, startDaemon, tearDown, waitForMirror } from '../helpers/daemon.js';
-import { TEST_KEY, emulator, expectExactState, localHashes, requestsOf, writeTree, type SyncSetup } from '../helpers/sync.js';
+import {
+  TEST_KEY,
+  emulator,
+  expectExactState,
+  localHashes,
+  ourNames,
+  refuseUntilChanged,
+  requestsOf,
+  waitFor,
+  writeTree,
+  type SyncSetup,
+} from '../helpers/sync.js';
 
 let emu: Emulator | undefined;
 let setup: SyncSetup | undefined;
@@ -86,4 +98,28 @@ describe('daemon: the Files API storage full', () => {
     await daemon.waitForLine(/storage takes uploads again/);
     expect((await daemon.stop()).code).toBe(0);
   });
+});
+
+describe('daemon: a moved file whose new path waits on a failure', () => {
+  it('keeps the old copy through its reconciliations and says so; a sync after the upload deletes it', async () => {
+    emu = await emulator();
+    setup = daemonSetup(emu);
+    writeTree(setup.root, { 'd/1.txt': '1'.repeat(600) });
+    expect((await setup.sync()).code).toBe(0);
+    // Moved while the daemon was down, and its new path refused until the file changes (as a 400 records it).
+    fs.renameSync(path.join(setup.root, 'd'), path.join(setup.root, 'e'));
+    const moved = path.join(setup.root, 'e', '1.txt');
+    refuseUntilChanged(setup, 'e/1.txt');
+
+    const daemon = await startDaemon(setup);
+    await daemon.waitForLine(/reconciled \(.*kept: 1 moved file keeps its old copy until the new path is uploaded/);
+    expect(ourNames(emu)).toEqual(['d\u22151.txt']);
+
+    // The file changes: its path job uploads it; the next reconciliation deletes the old copy.
+    fs.utimesSync(moved, new Date(), new Date(Date.now() - 60_000));
+    await waitFor(() => ourNames(emu!).includes('e\u22151.txt'), 'the new path uploaded');
+    const sync = await setup.sync();
+    expect(sync.code, sync.stderr).toBe(0);
+    expectExactState(emu, setup, localHashes(setup.root));
+  }, 60_000);
 });

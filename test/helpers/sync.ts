@@ -126,6 +126,17 @@ export function ourNames(emu: Emulator): string[] {
     .sort();
 }
 
+/** Records in the state directory's ledger that `relPath`'s upload was refused until the file changes, as a 400 records it. */
+export function refuseUntilChanged(setup: SyncSetup, relPath: string): void {
+  const { size, mtimeMs } = fs.statSync(path.join(setup.root, relPath));
+  const ledger = Ledger.open(path.join(setup.stateDir, 'ledger.db'));
+  try {
+    ledger.recordFailure(relPath, '400 invalid_request_error: refused', 'on-change', { size, mtimeMs }, Date.now());
+  } finally {
+    ledger.close();
+  }
+}
+
 /** Local files under root (relative POSIX path → content sha256), filtered by `keep`. */
 export function localHashes(root: string, keep: (rel: string) => boolean = () => true): Map<string, string> {
   const out = new Map<string, string>();

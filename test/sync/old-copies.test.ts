@@ -14,12 +14,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
-import { Ledger } from '../../src/ledger/ledger.js';
 import {
   emulator,
   expectExactState,
   localHashes,
   ourNames,
+  refuseUntilChanged,
   requestsOf,
   runCli,
   syncSetup,
@@ -137,15 +137,7 @@ describe('sync: a move whose new upload fails', () => {
     // the next run does not try it, and its old copy still waits; e/2.txt is moved.
     emu.setFaults({});
     const file1 = path.join(setup.root, 'e/1.txt');
-    const ledger = Ledger.open(path.join(setup.stateDir, 'ledger.db'));
-    ledger.recordFailure(
-      'e/1.txt',
-      '400 invalid_request_error: refused',
-      'on-change',
-      { size: 600, mtimeMs: fs.statSync(file1).mtimeMs },
-      Date.now(),
-    );
-    ledger.close();
+    refuseUntilChanged(setup, 'e/1.txt');
     // status counts what a sync would do: e/2.txt to upload, d/2.txt's copy to delete (not d/1.txt's).
     const status = await runCli(['status', '--config', setup.configFile, '--json'], setup.env);
     expect(JSON.parse(status.stdout)).toMatchObject({ toUpload: 1, toDelete: 1 });
