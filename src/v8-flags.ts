@@ -10,7 +10,7 @@
 // WebAssembly compiled by Liftoff only: the one module files-sync runs is undici's HTTP parser
 // (llhttp). Its large parsing function gets hot at the first answer, and V8 then compiles it
 // again with TurboFan on a background thread, ~200 ms of a core that a short run waits for at its
-// exit (V8 drains its background jobs first): a sync of a few changed files took ~800 ms from
+// exit (V8 drains its background jobs first): a sync of an empty folder took ~800 ms from
 // start to exit, ~550 ms with this flag. Liftoff is V8's first tier for WebAssembly, the code
 // every module starts with; it parses the few header bytes of an answer a little slower, which
 // measured within the noise on 10,000 uploads (BENCHMARKS.md, issue 13, the seventh pass).
