@@ -52,8 +52,7 @@ export function applyPassJudgement(
   }
   if (verdict.kind === 'held') plan.held = heldOf(verdict, judged.sample);
   const { ledger, exec, pass } = parts;
-  // A dry run counts the uploads it plans as stored.
-  plan.movesWaiting = waitingMoves(ledger, verdict, pass, exec ? exec.movesStored : pass.addedToUpload);
+  plan.movesWaiting = waitingMoves(ledger, verdict, pass, exec);
   const deletes = (verdict.kind === 'allow' ? verdict.deletes : 0) - plan.movesWaiting;
   if (!exec) {
     if (deletes > 0) for (const page of collectedDeletes(ledger, deletes).pages()) append(plan.deletes, page);
@@ -68,10 +67,16 @@ export function applyPassJudgement(
 /**
  * How many of the allowed deletes wait, set aside in the ledger: the old copies of moved files
  * whose new copy was not stored (its upload failed, a full storage refused it, or it waits on an
- * earlier failure) stay until it is (rule 2). `stored`: the pass's added contents stored (or, for
- * a dry run or `status`, planned).
+ * earlier failure) stay until it is (rule 2). Without an execution (a dry run, `status`) the
+ * uploads the pass planned count as stored.
  */
-export function waitingMoves(ledger: Ledger, verdict: DeleteVerdict, pass: Pick<PassResult, 'added'>, stored: number): number {
+export function waitingMoves(
+  ledger: Ledger,
+  verdict: DeleteVerdict,
+  pass: Pick<PassResult, 'added' | 'addedToUpload'>,
+  exec: Execution | null,
+): number {
+  const stored = exec ? exec.movesStored : pass.addedToUpload;
   return verdict.kind === 'allow' && verdict.deletes > 0 && stored < pass.added ? ledger.holdWaitingMoves() : 0;
 }
 

@@ -51,6 +51,6 @@ export async function pendingCounts(config: Config, ledger: Ledger, logger: Logg
   });
   const { verdict } = judgePass(pass, walk.complete, { tracked, options, ledger });
   // Moved files whose new path waits on a failure keep their old copy, as a sync would.
-  const allowed = verdict.kind === 'allow' ? verdict.deletes - waitingMoves(ledger, verdict, pass, pass.addedToUpload) : 0;
+  const allowed = verdict.kind === 'allow' ? verdict.deletes - waitingMoves(ledger, verdict, pass, null) : 0;
   return { toUpload: pass.uploads, toDelete: allowed + ledger.pendingDeleteCount() };
 }
