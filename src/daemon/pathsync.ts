@@ -13,6 +13,8 @@ import type { ExecuteDeps, ExecuteReport } from '../sync/types.js';
 import { checkRoot } from '../local/root.js';
 import { planFor, type LedgerView, type LocalView, type PlanOptions } from '../sync/plan.js';
 import { executeDepsFor, planOptionsFor } from '../sync/session.js';
+import { movesWaitingLine } from '../sync/report.js';
+import { movesWaitingOnFailures } from './waiting-moves.js';
 
 /** What a path job and a delete batch need; `config` and `filter` change on a reload. */
 export interface PathSyncDeps {
@@ -40,6 +42,8 @@ export interface DeleteBatchOutcome {
   back: string[];
   held: { count: number; reason: string } | null;
   blocked: string | null;
+  /** Gone paths kept: a move whose new path waits on a failed upload keeps its old copy. */
+  movesWaiting: number;
 }
 
 function planOptions(config: Config, rootDistrust: string | null = null): PlanOptions {
@@ -136,9 +140,9 @@ async function rootLooksEmpty(root: string, filter: PathFilter): Promise<boolean
 export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]): Promise<DeleteBatchOutcome> {
   const config = deps.config();
   const filter = deps.filter();
-  const outcome: DeleteBatchOutcome = { deleted: 0, back: [], held: null, blocked: null };
+  const outcome: DeleteBatchOutcome = { deleted: 0, back: [], held: null, blocked: null, movesWaiting: 0 };
   const root = checkRoot(config, deps.ledger); // throws GuardError when the root is missing
-  const gone: FileRow[] = [];
+  let gone: FileRow[] = [];
   for (const p of paths) {
     const row = deps.ledger.fileByPath(p);
     if (!row) continue;
@@ -152,6 +156,13 @@ export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]):
     });
     if (typeof found === 'string') gone.push(row);
     else outcome.back.push(p);
+  }
+  // A move whose new copy is not stored (its upload failed) keeps its old copy, as in a reconciliation.
+  const waiting = await movesWaitingOnFailures(deps, gone);
+  if (waiting.size > 0) {
+    outcome.movesWaiting = waiting.size;
+    deps.logger.info(movesWaitingLine(waiting.size), { paths: [...waiting].slice(0, 5) });
+    gone = gone.filter((row) => !waiting.has(row.path));
   }
   if (gone.length === 0) return outcome;
   const distrust = root.distrust ?? ((await rootLooksEmpty(config.root, filter)) ? 'the root is empty while the ledger is not' : null);

@@ -163,6 +163,14 @@ export class LedgerReads {
     return value === undefined ? undefined : (JSON.parse(value) as T);
   }
 
+  /**
+   * Paths without a ledger row whose upload failed (a move's new side whose copy is not stored),
+   * of one of `sizes`, by size then path, at most `limit`.
+   */
+  failedNewPathsOfSizes(sizes: readonly number[], limit: number): { path: string; size: number }[] {
+    return this.stmt.failedNewPathsOfSizes.all(JSON.stringify(sizes), limit) as { path: string; size: number }[];
+  }
+
   /** One path's failure row, if any: per-path work reads this, not the whole table. */
   failure(relPath: string): Failure | undefined {
     const row = this.stmt.oneFailure.get(relPath) as (Omit<Failure, 'retryable'> & { retryable: number }) | undefined;

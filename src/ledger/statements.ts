@@ -69,19 +69,7 @@ export function prepareStatements(db: Database.Database) {
       : db.prepare(`INSERT INTO unclaimed_copies (file_id, path, remote_name, size, sha256, created_at, reason, recorded_at)
       VALUES (@fileId, @path, @remoteName, @size, @sha256, @createdAt, @reason, @recordedAt) ON CONFLICT (file_id) DO NOTHING`),
     removeUnclaimed: v1 ? null : db.prepare('DELETE FROM unclaimed_copies WHERE file_id = ?'),
-    allFailures: db.prepare(`SELECT path, error, retryable, attempts, next_retry_at AS nextRetryAt, size, mtime_ms AS mtimeMs,
-      last_failed_at AS lastFailedAt FROM failures ORDER BY path`),
-    failureByPath: db.prepare('SELECT attempts FROM failures WHERE path = ?'),
-    oneFailure: db.prepare(`SELECT path, error, retryable, attempts, next_retry_at AS nextRetryAt, size, mtime_ms AS mtimeMs,
-      last_failed_at AS lastFailedAt FROM failures WHERE path = ?`),
-    nextRetryAfter: db.prepare('SELECT min(next_retry_at) AS at FROM failures WHERE retryable = 1 AND next_retry_at > ?'),
-    retriesDueBy: db.prepare('SELECT path FROM failures WHERE retryable = 1 AND next_retry_at <= ? ORDER BY path'),
-    upsertFailure: db.prepare(`INSERT INTO failures (path, error, retryable, attempts, next_retry_at, size, mtime_ms, last_failed_at)
-      VALUES (@path, @error, @retryable, @attempts, @nextRetryAt, @size, @mtimeMs, @lastFailedAt)
-      ON CONFLICT (path) DO UPDATE SET error = excluded.error, retryable = excluded.retryable, attempts = excluded.attempts,
-        next_retry_at = excluded.next_retry_at, size = excluded.size, mtime_ms = excluded.mtime_ms,
-        last_failed_at = excluded.last_failed_at`),
-    clearFailure: db.prepare('DELETE FROM failures WHERE path = ?'),
+    ...failureStatements(db),
     getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
     setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
   };
@@ -98,6 +86,29 @@ function listingStatements(db: Database.Database) {
     ownedIdsAfter: db.prepare('SELECT file_id AS id FROM files WHERE file_id > ? ORDER BY file_id LIMIT ?'),
     currentOf: db.prepare('SELECT file_id AS id, rowid AS row FROM files WHERE file_id IN (SELECT value FROM json_each(?))').raw(),
     sizeOfId: db.prepare('SELECT rowid AS row, size FROM files WHERE file_id = ?'),
+  };
+}
+
+/** The per-file failures (rule 6): back-offs, retries, and the new paths whose upload failed. */
+function failureStatements(db: Database.Database) {
+  return {
+    allFailures: db.prepare(`SELECT path, error, retryable, attempts, next_retry_at AS nextRetryAt, size, mtime_ms AS mtimeMs,
+      last_failed_at AS lastFailedAt FROM failures ORDER BY path`),
+    failureByPath: db.prepare('SELECT attempts FROM failures WHERE path = ?'),
+    oneFailure: db.prepare(`SELECT path, error, retryable, attempts, next_retry_at AS nextRetryAt, size, mtime_ms AS mtimeMs,
+      last_failed_at AS lastFailedAt FROM failures WHERE path = ?`),
+    nextRetryAfter: db.prepare('SELECT min(next_retry_at) AS at FROM failures WHERE retryable = 1 AND next_retry_at > ?'),
+    retriesDueBy: db.prepare('SELECT path FROM failures WHERE retryable = 1 AND next_retry_at <= ? ORDER BY path'),
+    upsertFailure: db.prepare(`INSERT INTO failures (path, error, retryable, attempts, next_retry_at, size, mtime_ms, last_failed_at)
+      VALUES (@path, @error, @retryable, @attempts, @nextRetryAt, @size, @mtimeMs, @lastFailedAt)
+      ON CONFLICT (path) DO UPDATE SET error = excluded.error, retryable = excluded.retryable, attempts = excluded.attempts,
+        next_retry_at = excluded.next_retry_at, size = excluded.size, mtime_ms = excluded.mtime_ms,
+        last_failed_at = excluded.last_failed_at`),
+    clearFailure: db.prepare('DELETE FROM failures WHERE path = ?'),
+    // New paths (no row in files) whose upload failed, of the sizes given (a JSON array), by size then path.
+    failedNewPathsOfSizes: db.prepare(`SELECT path, size FROM failures f
+      WHERE size IN (SELECT value FROM json_each(?)) AND NOT EXISTS (SELECT 1 FROM files WHERE files.path = f.path)
+      ORDER BY size, path LIMIT ?`),
   };
 }
 

@@ -22,7 +22,7 @@ function deferred<T = void>() {
 }
 
 const DONE: PathOutcome = { kind: 'done', report: null };
-const NO_DELETES: DeleteBatchOutcome = { deleted: 0, back: [], held: null, blocked: null };
+const NO_DELETES: DeleteBatchOutcome = { deleted: 0, back: [], held: null, blocked: null, movesWaiting: 0 };
 
 function queue(overrides: Partial<PathQueueOptions> = {}) {
   const calls: string[] = [];

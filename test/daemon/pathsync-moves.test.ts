@@ -5,13 +5,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { deleteBatch } from '../../src/daemon/pathsync.js';
+import { deleteBatch, type PathSyncDeps } from '../../src/daemon/pathsync.js';
+import { movesWaitingOnFailures } from '../../src/daemon/waiting-moves.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
-import { silentLogger } from '../../src/log.js';
+import { memoryLogger, silentLogger, type Logger } from '../../src/log.js';
 import { FilesClient } from '../../src/remote/client.js';
 import { buildFilter } from '../../src/local/filter.js';
-import { TEST_KEY, emulator, syncSetup, writeTree, type SyncSetup } from '../helpers/sync.js';
+import { TEST_KEY, emulator, ourNames, refuseUntilChanged, sha256, syncSetup, writeTree, type SyncSetup } from '../helpers/sync.js';
 
 let emu: Emulator | undefined;
 let setup: SyncSetup | undefined;
@@ -21,6 +22,25 @@ afterEach(async () => {
   await emu?.close();
   emu = undefined;
 });
+
+/** Runs `use` with what a delete batch needs, over the set-up's config, ledger and emulator. */
+async function withBatchDeps<T>(
+  use: (deps: PathSyncDeps, ledger: Ledger) => Promise<T>,
+  { logger = silentLogger(), ledgerHook }: { logger?: Logger; ledgerHook?: (ledger: Ledger) => void } = {},
+): Promise<T> {
+  const config = loadConfig({ configPath: setup!.configFile }, setup!.env);
+  const ledger = Ledger.open(path.join(setup!.stateDir, 'ledger.db'));
+  const remote = new FilesClient({ baseUrl: emu!.url, apiKey: TEST_KEY });
+  ledgerHook?.(ledger);
+  try {
+    const { filter } = await buildFilter(config);
+    const signal = new AbortController().signal;
+    return await use({ config: () => config, filter: () => filter, ledger, remote, logger, signal }, ledger);
+  } finally {
+    await remote.close();
+    ledger.close();
+  }
+}
 
 it('a delete batch of twenty empty files is held although one new empty file was just uploaded', async () => {
   emu = await emulator();
@@ -35,27 +55,10 @@ it('a delete batch of twenty empty files is held although one new empty file was
   expect(first.code, first.stderr).toBe(0);
   fs.rmSync(path.join(setup.root, 'empty'), { recursive: true });
 
-  const config = loadConfig({ configPath: setup.configFile }, setup.env);
-  const ledger = Ledger.open(path.join(setup.stateDir, 'ledger.db'));
-  const remote = new FilesClient({ baseUrl: emu.url, apiKey: TEST_KEY });
-  try {
-    const { filter } = await buildFilter(config);
-    const deps = {
-      config: () => config,
-      filter: () => filter,
-      ledger,
-      remote,
-      logger: silentLogger(),
-      signal: new AbortController().signal,
-    };
-    const outcome = await deleteBatch(deps, empties);
-    expect(outcome.deleted).toBe(0);
-    expect(outcome.held?.reason).toMatch(/^19 files deleted locally/);
-    expect(emu.state().files.filter((f) => f.owner === 'self')).toHaveLength(22);
-  } finally {
-    await remote.close();
-    ledger.close();
-  }
+  const outcome = await withBatchDeps((deps) => deleteBatch(deps, empties));
+  expect(outcome.deleted).toBe(0);
+  expect(outcome.held?.reason).toMatch(/^19 files deleted locally/);
+  expect(emu.state().files.filter((f) => f.owner === 'self')).toHaveLength(22);
 }, 60_000);
 
 it("a delete batch reads only its rows, yet the guard's share counts every tracked row (20 of 30: held)", async () => {
@@ -68,33 +71,70 @@ it("a delete batch reads only its rows, yet the guard's share counts every track
   expect(first.code, first.stderr).toBe(0);
   fs.rmSync(path.join(setup.root, 'doomed'), { recursive: true });
 
-  const config = loadConfig({ configPath: setup.configFile }, setup.env);
-  const ledger = Ledger.open(path.join(setup.stateDir, 'ledger.db'));
-  const remote = new FilesClient({ baseUrl: emu.url, apiKey: TEST_KEY });
   // Every row at once is what a daemon with a million files cannot afford per batch.
   let wholeLoads = 0;
-  const files = ledger.files.bind(ledger);
-  ledger.files = () => {
-    wholeLoads += 1;
-    return files();
-  };
-  try {
-    const { filter } = await buildFilter(config);
-    const deps = {
-      config: () => config,
-      filter: () => filter,
-      ledger,
-      remote,
-      logger: silentLogger(),
-      signal: new AbortController().signal,
+  const countWholeLoads = (ledger: Ledger) => {
+    const files = ledger.files.bind(ledger);
+    ledger.files = () => {
+      wholeLoads += 1;
+      return files();
     };
-    const outcome = await deleteBatch(deps, doomed);
-    expect(outcome.deleted).toBe(0);
-    expect(outcome.held?.reason).toMatch(/^20 files deleted locally, more than deletes.maxShare \(50%\) of 30 tracked files/);
-    expect(wholeLoads).toBe(0);
-    expect(emu.state().files.filter((f) => f.owner === 'self')).toHaveLength(30);
-  } finally {
-    await remote.close();
-    ledger.close();
-  }
+  };
+  const outcome = await withBatchDeps((deps) => deleteBatch(deps, doomed), { ledgerHook: countWholeLoads });
+  expect(outcome.deleted).toBe(0);
+  expect(outcome.held?.reason).toMatch(/^20 files deleted locally, more than deletes.maxShare \(50%\) of 30 tracked files/);
+  expect(wholeLoads).toBe(0);
+  expect(emu.state().files.filter((f) => f.owner === 'self')).toHaveLength(30);
+}, 60_000);
+
+// DESIGN.md rules 2 and 4, as in a reconciliation: a moved file keeps its old copy until its new
+// one is stored. A batch pairs its gone paths with the new paths whose upload failed (a refusal
+// they wait on), one to one; before, it counted such a move as a deletion and removed the only copy.
+it('a delete batch keeps the old copy of a move whose new path waits on a failure, one to one, and says so', async () => {
+  emu = await emulator();
+  setup = syncSetup(emu);
+  const same = 'the same content, at two paths';
+  writeTree(setup.root, { 'd/1.txt': same, 'd/2.txt': 'removed for good', 'd/3.txt': same, 'keep.txt': 'kept' });
+  const first = await setup.sync();
+  expect(first.code, first.stderr).toBe(0);
+  // d/1.txt moves to e/1.txt, whose upload is refused until the file changes; d/2.txt and d/3.txt are deleted.
+  fs.mkdirSync(path.join(setup.root, 'e'));
+  fs.renameSync(path.join(setup.root, 'd/1.txt'), path.join(setup.root, 'e/1.txt'));
+  fs.rmSync(path.join(setup.root, 'd'), { recursive: true });
+  refuseUntilChanged(setup, 'e/1.txt');
+
+  const { logger, lines } = memoryLogger('info');
+  const outcome = await withBatchDeps((deps) => deleteBatch(deps, ['d/1.txt', 'd/2.txt', 'd/3.txt']), { logger });
+  // One copy of the moved content stays (the new path holds none); the other one and d/2.txt go.
+  expect(outcome.deleted).toBe(2);
+  expect(outcome.movesWaiting).toBe(1);
+  const copies = emu.state().files.filter((f) => f.owner === 'self' && f.sha256 === sha256(Buffer.from(same)));
+  expect(copies).toHaveLength(1);
+  expect(ourNames(emu)).toEqual(['d\u22153.txt', 'keep.txt']);
+  expect(lines.join('\n')).toMatch(/kept: 1 moved file keeps its old copy until the new path is uploaded/);
+  // The ledger still maps the kept path to its copy: the next reconciliation pairs it again.
+  await withBatchDeps(async (_deps, ledger) => {
+    expect(ledger.fileByPath('d/3.txt')?.fileId).toBe(copies[0]!.id);
+    expect(ledger.fileByPath('d/1.txt')).toBeUndefined();
+  });
+}, 60_000);
+
+it('past the hashing cap, the gone rows of the sizes not looked at wait for a reconciliation', async () => {
+  emu = await emulator();
+  setup = syncSetup(emu);
+  // Two gone rows of sizes 10 and 20; two new paths refused, of the same sizes, neither of a gone row's content.
+  writeTree(setup.root, { 'g/10.txt': 'a'.repeat(10), 'g/20.txt': 'b'.repeat(20) });
+  expect((await setup.sync()).code).toBe(0);
+  fs.rmSync(path.join(setup.root, 'g'), { recursive: true });
+  writeTree(setup.root, { 'n/10.txt': 'c'.repeat(10), 'n/20.txt': 'd'.repeat(20) });
+  refuseUntilChanged(setup, 'n/10.txt');
+  refuseUntilChanged(setup, 'n/20.txt');
+
+  await withBatchDeps(async (deps, ledger) => {
+    const gone = ['g/10.txt', 'g/20.txt'].map((p) => ledger.fileByPath(p)!);
+    // Both new paths hashed: neither holds a gone row's content, so nothing waits.
+    expect([...(await movesWaitingOnFailures(deps, gone, 2))]).toEqual([]);
+    // One hashed (size 10: no match); size 20 was not looked at, so its row waits.
+    expect([...(await movesWaitingOnFailures(deps, gone, 1))]).toEqual(['g/20.txt']);
+  });
 }, 60_000);
