@@ -4,7 +4,9 @@
 // top functions by self time, the source files by inclusive time and the areas. `--strace` adds a
 // second sync (fresh emulator and state) under `strace -f -c`, and `--cpu` a plain sync and the
 // preloaded ceiling, each with its CPU time per file: system calls per file, a count the
-// machine's load does not move. The .cpuprofile
+// machine's load does not move. `--joint` profiles the emulator beside each client (files-sync,
+// then the preloaded ceiling) and tells how much of the run one waited on the other, and what the
+// client ran while the emulator had nothing to do (bench/lib/joint.ts). The .cpuprofile
 // (open it in Chrome DevTools) and summary.txt stay in bench/results/tmp/profile-<time>/.
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -15,6 +17,7 @@ import { checkBuilt, CLI, EMULATOR_KEY, REPO } from './lib/env.js';
 import { writeConfig, type SyncReportLite } from './lib/filesync.js';
 import { expectOk, runCommand, runNode } from './lib/proc.js';
 import { benchScript } from './lib/env.js';
+import { formatJoint, jointSummary } from './lib/joint.js';
 import { formatSummary, summarizeFile } from './lib/profile.js';
 import { straceCounts } from './lib/strace.js';
 import { makeSmallTree, tempDir } from './lib/tree.js';
@@ -27,6 +30,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     strace: { type: 'boolean', default: false },
     cpu: { type: 'boolean', default: false },
+    joint: { type: 'boolean', default: false },
   },
 });
 const count = Number(values.files);
@@ -93,6 +97,7 @@ try {
       '',
     );
   if (values.cpu) lines.push(await cpuPerFile(tree.root, config, join(dir, 'state-cpu')), '');
+  if (values.joint) lines.push(await jointRuns(tree.root, config, join(dir, 'state-joint'), outDir), '');
   const text = lines.join('\n');
   writeFileSync(join(outDir, 'summary.txt'), text);
   process.stdout.write(text);
@@ -130,4 +135,37 @@ async function cpuPerFile(root: string, config: string, stateDir: string): Promi
     `  preloaded ceiling, sending only: ${(p.cpuMs / count).toFixed(3)} ms; sending ${(p.ms / 1000).toFixed(2)} s, process ${(pre.wallMs / 1000).toFixed(2)} s; at most ${p.maxInFlight} requests in flight`,
     `  ratio files-sync ÷ ceiling CPU per file: ${(fsCpu / p.cpuMs).toFixed(2)}×; wall files-sync process ÷ ceiling sending: ${(fsm.wallMs / p.ms).toFixed(2)}×`,
   ].join('\n');
+}
+
+/** One files-sync sync and one preloaded run, each with the emulator profiled beside it (bench/lib/joint.ts). */
+async function jointRuns(root: string, config: string, stateDir: string, outDir: string): Promise<string> {
+  const env = (url: string) => ({ ANTHROPIC_API_KEY: EMULATOR_KEY, ANTHROPIC_BASE_URL: url });
+  const profiled = (dir: string) => ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '200'];
+  const clients: [string, string, string[]][] = [
+    ['files-sync sync', CLI, ['sync', '--config', config, '--root', root, '--state-dir', stateDir, '--json']],
+    ['preloaded ceiling', benchScript('clients/preloaded.js'), ['--dir', root, '--concurrency', values.concurrency]],
+  ];
+  const out: string[] = [];
+  for (const [name, script, args] of clients) {
+    const dir = join(outDir, `joint-${name.split(' ')[0]}`);
+    const emuDir = join(dir, 'emulator');
+    const clientDir = join(dir, 'client');
+    // The emulator writes its profile as it exits (SIGTERM): read both after withEmulator returns.
+    await withEmulator({ nodeArgs: profiled(emuDir) }, async (emu) =>
+      expectOk(
+        await runCommand(process.execPath, [...profiled(clientDir), script, ...args], {
+          env: { ...process.env, ...env(emu.url) },
+          timeoutMs: 900_000,
+        }),
+        name,
+      ),
+    );
+    const only = (d: string) => {
+      const files = readdirSync(d).filter((f) => f.endsWith('.cpuprofile'));
+      if (files.length !== 1) throw new Error(`${d}: ${files.length} profiles, expected 1`);
+      return join(d, files[0]!);
+    };
+    out.push(formatJoint(name, jointSummary(only(emuDir), only(clientDir))));
+  }
+  return out.join('\n');
 }

@@ -21,6 +21,8 @@ export interface EmulatorOptions {
   onDisk?: boolean;
   /** `--rate-limit N/WINDOW_MS`. */
   rateLimit?: { requests: number; windowMs: number };
+  /** Options for node itself (`--cpu-prof`, ...), before the script. */
+  nodeArgs?: string[];
 }
 
 /** A running emulator. */
@@ -38,7 +40,7 @@ export class Emulator {
 
   static async start(options: EmulatorOptions = {}): Promise<Emulator> {
     const dataDir = options.onDisk ? mkdtempSync(join(tmpdir(), 'files-sync-bench-emu-')) : null;
-    const args = [CLI, 'emulator', '--port', '0'];
+    const args = [...(options.nodeArgs ?? []), CLI, 'emulator', '--port', '0'];
     if (dataDir) args.push('--data-dir', dataDir);
     if (options.rateLimit) args.push('--rate-limit', `${options.rateLimit.requests}/${options.rateLimit.windowMs}`);
     const [cmd, argv] = pinned(0, process.execPath, args);
