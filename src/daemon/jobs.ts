@@ -18,6 +18,8 @@ export class PathQueue {
   private readonly entries = new Map<string, Entry>();
   /** Delete candidates: path → when its delete is due. */
   private readonly deletes = new Map<string, number>();
+  /** Gone paths a batch kept (a move's new path waits on a failed upload): in every batch, due again after an upload. */
+  private readonly waiting = new Set<string>();
   private readonly parked = new Set<string>();
   private readonly holds = new Set<string>();
   private readonly timers = new Timers();
@@ -86,10 +88,7 @@ export class PathQueue {
     return this.dropping;
   }
 
-  /**
-   * A full reconciliation starts: it walks the whole tree, so hints from now on count again (the
-   * walk may pass a path before its change; those before it are covered).
-   */
+  /** A full reconciliation starts: hints count again (the walk may pass a path before its change; those before are covered). */
   acceptHints(): void {
     this.dropping = false;
   }
@@ -115,13 +114,7 @@ export class PathQueue {
       if (entry.state === 'queued') queued++;
       else if (entry.state === 'settling') settling++;
     }
-    return {
-      queued,
-      running: this.queue.pending,
-      settling,
-      parked: this.parked.size,
-      deletesWaiting: this.deletes.size,
-    };
+    return { queued, running: this.queue.pending, settling, parked: this.parked.size, deletesWaiting: this.deletes.size };
   }
 
   /** Drops everything queued and waiting; running jobs finish (see `settled`). */
@@ -168,12 +161,12 @@ export class PathQueue {
   }
 
   private full(): boolean {
-    return this.entries.size + this.parked.size + this.deletes.size >= this.o.maxPending();
+    return this.entries.size + this.parked.size + this.deletes.size + this.waiting.size >= this.o.maxPending();
   }
 
   /** Drops every waiting path (running jobs finish) and tells the daemon, which reconciles fully. */
   private overflow(): void {
-    const pending = this.entries.size + this.parked.size + this.deletes.size;
+    const pending = this.entries.size + this.parked.size + this.deletes.size + this.waiting.size;
     this.dropping = true;
     this.queue.clear();
     for (const [p, entry] of this.entries) {
@@ -186,6 +179,7 @@ export class PathQueue {
     }
     this.parked.clear();
     this.deletes.clear();
+    this.waiting.clear();
     if (this.deleteTimer) clearTimeout(this.deleteTimer);
     this.deleteTimer = null;
     this.o.onOverflow(pending);
@@ -225,6 +219,7 @@ export class PathQueue {
       const outcome = await this.o.runPath(path);
       if (outcome.kind === 'settle') settleMs = outcome.waitMs;
       else if (outcome.kind === 'gone') this.scheduleDelete(path);
+      else if (outcome.report?.uploaded) for (const p of this.waiting) this.scheduleDelete(p); // a kept move's new copy, maybe
     } catch (err) {
       const action = this.o.onError(err, [path]);
       if (action === 'park') this.parked.add(path);
@@ -276,13 +271,15 @@ export class PathQueue {
       // `rm -rf` become candidates over a spread of job completions, and a batch split by due
       // time could pass the mass-delete guard piece by piece. The batch re-checks each path, so a
       // younger candidate that came back is not deleted.
-      const due = [...this.deletes.keys()];
+      const due = [...new Set([...this.deletes.keys(), ...this.waiting])];
       this.deletes.clear();
+      this.waiting.clear();
       if (due.length === 0) return;
       await this.exclusive(async () => {
         try {
           const outcome = await this.o.runDeletes(due);
           for (const p of outcome.back) this.schedule(p);
+          for (const p of outcome.waiting) this.waiting.add(p);
         } catch (err) {
           const action = this.o.onError(err, due);
           if (action === 'park') for (const p of due) this.parked.add(p);

@@ -13,8 +13,8 @@ import type { ExecuteDeps, ExecuteReport } from '../sync/types.js';
 import { checkRoot } from '../local/root.js';
 import { planFor, type LedgerView, type LocalView, type PlanOptions } from '../sync/plan.js';
 import { executeDepsFor, planOptionsFor } from '../sync/session.js';
-import { movesWaitingLine } from '../sync/report.js';
-import { movesWaitingOnFailures } from './waiting-moves.js';
+import { movesWaitingLine, plural } from '../sync/report.js';
+import { MAX_HASHED, movesWaitingOnFailures } from './waiting-moves.js';
 
 /** What a path job and a delete batch need; `config` and `filter` change on a reload. */
 export interface PathSyncDeps {
@@ -42,8 +42,8 @@ export interface DeleteBatchOutcome {
   back: string[];
   held: { count: number; reason: string } | null;
   blocked: string | null;
-  /** Gone paths kept: a move whose new path waits on a failed upload keeps its old copy. */
-  movesWaiting: number;
+  /** Gone paths kept for a later batch: moves whose new path waits on a failed upload (or, undecided, the whole batch). */
+  waiting: string[];
 }
 
 function planOptions(config: Config, rootDistrust: string | null = null): PlanOptions {
@@ -140,7 +140,7 @@ async function rootLooksEmpty(root: string, filter: PathFilter): Promise<boolean
 export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]): Promise<DeleteBatchOutcome> {
   const config = deps.config();
   const filter = deps.filter();
-  const outcome: DeleteBatchOutcome = { deleted: 0, back: [], held: null, blocked: null, movesWaiting: 0 };
+  const outcome: DeleteBatchOutcome = { deleted: 0, back: [], held: null, blocked: null, waiting: [] };
   const root = checkRoot(config, deps.ledger); // throws GuardError when the root is missing
   let gone: FileRow[] = [];
   for (const p of paths) {
@@ -157,15 +157,7 @@ export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]):
     if (typeof found === 'string') gone.push(row);
     else outcome.back.push(p);
   }
-  // A move whose new copy is not stored (its upload failed) keeps its old copy, as in a reconciliation.
-  const waiting = await movesWaitingOnFailures(deps, gone);
-  if (waiting.size > 0) {
-    outcome.movesWaiting = waiting.size;
-    deps.logger.info(movesWaitingLine(waiting.size), { paths: [...waiting].slice(0, 5) });
-    gone = gone.filter((row) => !waiting.has(row.path));
-  }
   if (gone.length === 0) return outcome;
-  const distrust = root.distrust ?? ((await rootLooksEmpty(config.root, filter)) ? 'the root is empty while the ledger is not' : null);
 
   // A move is content that reappeared at a new path just now (DESIGN.md rule 4: "in the same
   // plan"): the path jobs uploaded those, so the rows uploaded in the window are this batch's
@@ -179,6 +171,23 @@ export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]):
     .filesUploadedSince(since)
     .filter((r) => !goneSet.has(r.path))
     .map((r) => ({ path: r.path, sha256: r.sha256 }));
+  // A move whose new copy is not stored (its upload failed) keeps its old copy, as in a
+  // reconciliation; the paths kept come back in the daemon's next batches (`waiting`).
+  const waiting = await movesWaitingOnFailures(deps, gone, recentlyAdded);
+  if (waiting.undecided) {
+    outcome.waiting = [...goneSet];
+    const what = plural(gone.length, 'removed file waits', 'removed files wait');
+    deps.logger.info(`${what} for the next reconciliation: more failed uploads could be moves of them than a batch checks (${MAX_HASHED})`);
+    return outcome;
+  }
+  if (waiting.kept.size > 0) {
+    outcome.waiting = [...waiting.kept];
+    deps.logger.info(movesWaitingLine(waiting.kept.size), { paths: outcome.waiting.slice(0, 5) });
+    gone = gone.filter((row) => !waiting.kept.has(row.path));
+    for (const p of waiting.kept) goneSet.delete(p);
+    if (gone.length === 0) return outcome;
+  }
+  const distrust = root.distrust ?? ((await rootLooksEmpty(config.root, filter)) ? 'the root is empty while the ledger is not' : null);
   const tracked = deps.ledger.counts().files;
   const view: LedgerView = { files: gone, tracked, pendingDeletes: [], inFlight: [], failures: [] };
   const thePlan = planFor({ kind: 'delete-batch', paths: goneSet, recentlyAdded }, view, planOptions(config, distrust));

@@ -7,6 +7,7 @@ import { ReconcileLoop, type Allow } from '../../src/daemon/loop.js';
 import type { DeleteBatchOutcome, PathOutcome } from '../../src/daemon/pathsync.js';
 import { silentLogger } from '../../src/log.js';
 import type { SyncReport } from '../../src/sync/reconcile.js';
+import type { ExecuteReport } from '../../src/sync/types.js';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -22,7 +23,7 @@ function deferred<T = void>() {
 }
 
 const DONE: PathOutcome = { kind: 'done', report: null };
-const NO_DELETES: DeleteBatchOutcome = { deleted: 0, back: [], held: null, blocked: null, movesWaiting: 0 };
+const NO_DELETES: DeleteBatchOutcome = { deleted: 0, back: [], held: null, blocked: null, waiting: [] };
 
 function queue(overrides: Partial<PathQueueOptions> = {}) {
   const calls: string[] = [];
@@ -138,6 +139,46 @@ describe('PathQueue', () => {
     q.schedule('a');
     await vi.advanceTimersByTimeAsync(1001);
     expect(calls).toEqual(['a', 'a']);
+  });
+
+  it("keeps a batch's waiting moves for every later batch, and makes them due again after an upload", async () => {
+    const batches: string[][] = [];
+    const uploaded: PathOutcome = { kind: 'done', report: { uploaded: 1 } as ExecuteReport };
+    const { q } = queue({
+      runPath: async (p) => (p.startsWith('gone') ? { kind: 'gone' } : p === 'stored' ? uploaded : DONE),
+      // The first batch keeps its old copy: the move's new path waits on a failed upload.
+      runDeletes: async (paths) => (batches.push([...paths].sort()), { ...NO_DELETES, waiting: batches.length === 1 ? ['gone-1'] : [] }),
+    });
+    q.schedule('gone-1');
+    await vi.advanceTimersByTimeAsync(1001);
+    expect(batches).toEqual([['gone-1']]);
+    // Nothing makes it due by itself: no batch runs again.
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(batches).toHaveLength(1);
+    // A path job that uploads (maybe the move's new path) makes it due again.
+    q.schedule('stored');
+    await vi.advanceTimersByTimeAsync(1001);
+    expect(batches).toEqual([['gone-1'], ['gone-1']]);
+    // It was let go the second time: a later batch has only its own paths.
+    q.schedule('gone-2');
+    await vi.advanceTimersByTimeAsync(1001);
+    expect(batches.at(-1)).toEqual(['gone-2']);
+  });
+
+  it('puts the waiting moves in the next batch another delete starts', async () => {
+    const batches: string[][] = [];
+    const { q } = queue({
+      runPath: async () => ({ kind: 'gone' }),
+      runDeletes: async (paths) => (
+        batches.push([...paths].sort()),
+        { ...NO_DELETES, waiting: paths.includes('gone-1') ? ['gone-1'] : [] }
+      ),
+    });
+    q.schedule('gone-1');
+    await vi.advanceTimersByTimeAsync(1001);
+    q.schedule('gone-2');
+    await vi.advanceTimersByTimeAsync(1001);
+    expect(batches).toEqual([['gone-1'], ['gone-1', 'gone-2']]);
   });
 
   it('runs an exclusive section only when no job runs, and holds new jobs until it ends', async () => {

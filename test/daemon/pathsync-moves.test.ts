@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { deleteBatch, type PathSyncDeps } from '../../src/daemon/pathsync.js';
-import { movesWaitingOnFailures } from '../../src/daemon/waiting-moves.js';
+import { MAX_HASHED, movesWaitingOnFailures } from '../../src/daemon/waiting-moves.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { memoryLogger, silentLogger, type Logger } from '../../src/log.js';
@@ -107,7 +107,7 @@ it('a delete batch keeps the old copy of a move whose new path waits on a failur
   const outcome = await withBatchDeps((deps) => deleteBatch(deps, ['d/1.txt', 'd/2.txt', 'd/3.txt']), { logger });
   // One copy of the moved content stays (the new path holds none); the other one and d/2.txt go.
   expect(outcome.deleted).toBe(2);
-  expect(outcome.movesWaiting).toBe(1);
+  expect(outcome.waiting).toEqual(['d/3.txt']);
   const copies = emu.state().files.filter((f) => f.owner === 'self' && f.sha256 === sha256(Buffer.from(same)));
   expect(copies).toHaveLength(1);
   expect(ourNames(emu)).toEqual(['d\u22153.txt', 'keep.txt']);
@@ -119,7 +119,25 @@ it('a delete batch keeps the old copy of a move whose new path waits on a failur
   });
 }, 60_000);
 
-it('past the hashing cap, the gone rows of the sizes not looked at wait for a reconciliation', async () => {
+it('a removed file whose content is both stored and waiting at new paths is a move (as a reconciliation counts)', async () => {
+  emu = await emulator();
+  setup = syncSetup(emu);
+  const same = 'moved, and copied';
+  // e/1.txt holds the content already, uploaded just now (in the batch's window): the stored side.
+  writeTree(setup.root, { 'd/1.txt': same, 'e/1.txt': same, 'keep.txt': 'kept' });
+  expect((await setup.sync()).code).toBe(0);
+  // d/1.txt goes; the content also appears at e/2.txt, whose upload is refused until it changes.
+  fs.rmSync(path.join(setup.root, 'd'), { recursive: true });
+  writeTree(setup.root, { 'e/2.txt': same });
+  refuseUntilChanged(setup, 'e/2.txt');
+
+  const outcome = await withBatchDeps((deps) => deleteBatch(deps, ['d/1.txt']));
+  // min(gone 1, failed 1 + stored 1) − min(gone 1, stored 1) = 0 wait: the stored copy makes it a move.
+  expect(outcome).toMatchObject({ waiting: [], deleted: 1, held: null });
+  expect(ourNames(emu)).toEqual(['e\u22151.txt', 'keep.txt']);
+}, 60_000);
+
+it('past the hashing cap, a batch deletes nothing and its paths wait: the guard never sees it in pieces', async () => {
   emu = await emulator();
   setup = syncSetup(emu);
   // Two gone rows of sizes 10 and 20; two new paths refused, of the same sizes, neither of a gone row's content.
@@ -133,8 +151,30 @@ it('past the hashing cap, the gone rows of the sizes not looked at wait for a re
   await withBatchDeps(async (deps, ledger) => {
     const gone = ['g/10.txt', 'g/20.txt'].map((p) => ledger.fileByPath(p)!);
     // Both new paths hashed: neither holds a gone row's content, so nothing waits.
-    expect([...(await movesWaitingOnFailures(deps, gone, 2))]).toEqual([]);
-    // One hashed (size 10: no match); size 20 was not looked at, so its row waits.
-    expect([...(await movesWaitingOnFailures(deps, gone, 1))]).toEqual(['g/20.txt']);
+    expect(await movesWaitingOnFailures(deps, gone, [], 2)).toEqual({ kept: new Set(), undecided: false });
+    // One hashed, one more could pair: undecided.
+    expect((await movesWaitingOnFailures(deps, gone, [], 1)).undecided).toBe(true);
   });
+}, 60_000);
+
+it(`with more failed uploads of removed files' sizes than a batch checks (${MAX_HASHED}), it deletes none: the guard never sees a batch in pieces`, async () => {
+  emu = await emulator();
+  setup = syncSetup(emu, { deletes: { maxCount: 5, maxShare: 1 } });
+  // Ten files of 1 to 10 bytes go (an rm -rf the guard holds: more than 5); 257 files of 6 bytes were refused.
+  const removed = Array.from({ length: 10 }, (_, i) => `gone/${i + 1}.txt`);
+  writeTree(setup.root, Object.fromEntries(removed.map((p, i) => [p, 'x'.repeat(i + 1)])));
+  expect((await setup.sync()).code).toBe(0);
+  fs.rmSync(path.join(setup.root, 'gone'), { recursive: true });
+  const refused = Array.from({ length: MAX_HASHED + 1 }, (_, i) => `refused/${String(i).padStart(3, '0')}.txt`);
+  writeTree(setup.root, Object.fromEntries(refused.map((p, i) => [p, String(i).padStart(6, '-')])));
+  for (const p of refused) refuseUntilChanged(setup, p);
+
+  const { logger, lines } = memoryLogger('info');
+  const outcome = await withBatchDeps((deps) => deleteBatch(deps, removed), { logger });
+  expect(outcome).toMatchObject({ deleted: 0, held: null });
+  expect(outcome.waiting.sort()).toEqual([...removed].sort());
+  expect(ourNames(emu)).toHaveLength(10);
+  expect(lines.join('\n')).toMatch(
+    /10 removed files wait for the next reconciliation: more failed uploads could be moves of them than a batch checks \(256\)/,
+  );
 }, 60_000);

@@ -23,7 +23,7 @@ describe('PathQueue: the cap on waiting paths', () => {
         calls.push(p);
         return { kind: 'settle', waitMs: 5_000 }; // keeps every path waiting
       },
-      runDeletes: async () => ({ deleted: 0, back: [], held: null, blocked: null, movesWaiting: 0 }),
+      runDeletes: async () => ({ deleted: 0, back: [], held: null, blocked: null, waiting: [] }),
       onError: () => 'drop',
       nextRetryAfter: () => null,
       retriesDueBy: () => [],
