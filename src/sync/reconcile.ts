@@ -164,6 +164,7 @@ function passInput(
     options: parts.planOpts,
     adoptedPaths: parts.adoptedPaths,
     failures: new Map(parts.view.failures.map((f) => [f.path, f])),
+    failurePaths: dryRun ? undefined : new Set(ledger.failures().map((f) => f.path)),
     holds: parts.holds,
     lookalikes: parts.lookalikes,
     exec: parts.exec,

@@ -32,6 +32,8 @@ export interface PassInput {
   /** Paths whose lost upload the remote side adopted: not uploaded again. */
   adoptedPaths: ReadonlySet<string>;
   failures: ReadonlyMap<string, Failure>;
+  /** Every failure row's path (`failures` may leave some out): those a complete walk does not find are dropped. */
+  failurePaths?: ReadonlySet<string> | undefined;
   /** Whether a new path's upload is held as a likely duplicate (look-alikes); absent: never. */
   holds?: ((path: string, size: number) => boolean) | undefined;
   /** Files not ours the listing had, by remote name and size (ids, space-separated): a new upload's intent records them. */
@@ -100,6 +102,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
     pass.flushStats();
   }
   pass.flushCollected();
+  if (input.exec && input.walk.complete) pass.dropStaleFailures();
   return pass.result;
 }
 
@@ -127,6 +130,8 @@ class Pass {
   #after: string | null = null;
   #exhausted = false;
   #walked = 0;
+  /** Paths with a failure row that the walk found. */
+  readonly #failuresFound = new Set<string>();
 
   constructor(readonly input: PassInput) {
     // A programming error, not the user's: counting is for a pass that uploads nothing.
@@ -181,6 +186,7 @@ class Pass {
   /** Takes the pair's file (stat, hash if needed), decides, and sends the decision where it goes. */
   async take(pair: Pair): Promise<void> {
     const { input } = this;
+    if (pair.item && input.failurePaths?.has(pair.path)) this.#failuresFound.add(pair.path);
     if (input.adoptedPaths.has(pair.path)) return this.#progress();
     if (input.restoreNames?.has(input.options.remoteName(pair.path))) this.result.restorePaths.push(pair.path);
     let local: LocalFile | LocalProblem | undefined;
@@ -251,10 +257,7 @@ class Pass {
     input.exec.addUpload(content ? { ...upload, content } : upload);
   }
 
-  /**
-   * Counts a new path's content, which deleted rows of that content pair with (moves); false when
-   * no row existed before the run, so nothing can be gone.
-   */
+  /** Counts a new path's content, which gone rows of it pair with (moves); false with no row before the run (nothing gone). */
   #addContent(sha256: string): boolean {
     if (this.input.tracked === 0) return false;
     this.result.added++;
@@ -263,10 +266,7 @@ class Pass {
     return true;
   }
 
-  /**
-   * Commits the stat-only changes gathered so far; a dry run keeps them in the plan, a counting
-   * pass counts them as unchanged. Neither writes.
-   */
+  /** Commits the stat-only changes gathered so far; a dry run keeps them in the plan, a counting pass counts them. */
   flushStats(): void {
     if (this.#stats.length === 0) return;
     const { exec, countOnly, ledger, plan } = this.input;
@@ -283,6 +283,12 @@ class Pass {
     ledger.collectAdded(this.#added);
     ledger.collectStored(this.#stored);
     for (const page of [this.#gone, this.#added, this.#stored]) page.length = 0;
+  }
+
+  /** The failure rows of paths the whole walk did not find (deleted, excluded, no longer files): they say nothing true. */
+  dropStaleFailures(): void {
+    const stale = [...(this.input.failurePaths ?? [])].filter((p) => !this.#failuresFound.has(p));
+    if (stale.length > 0) this.input.ledger.transaction(() => stale.forEach((p) => this.input.ledger.clearFailure(p)));
   }
 
   #progress(): void {
