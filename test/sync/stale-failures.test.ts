@@ -51,17 +51,21 @@ it('a sync drops the failures of paths its whole walk did not find, and keeps th
   expect(ledgerFailures(setup)).toEqual([]);
 }, 60_000);
 
-it.skipIf(process.getuid?.() === 0)('a walk that could not read a folder drops no failure row (what it did not see may still be there)', async () => {
-  emu = await emulator();
-  setup = syncSetup(emu, { maxFileBytes: 1000 });
-  writeTree(setup.root, { 'a.txt': 'fine', 'locked/big.bin': Buffer.alloc(2000, 1) });
-  expect((await setup.sync()).code).toBe(1);
-  const locked = path.join(setup.root, 'locked');
-  fs.chmodSync(locked, 0o000);
-  try {
-    await setup.sync();
-    expect(ledgerFailures(setup)).toContain('locked/big.bin');
-  } finally {
-    fs.chmodSync(locked, 0o755);
-  }
-}, 60_000);
+it.skipIf(process.getuid?.() === 0)(
+  'a walk that could not read a folder drops no failure row (what it did not see may still be there)',
+  async () => {
+    emu = await emulator();
+    setup = syncSetup(emu, { maxFileBytes: 1000 });
+    writeTree(setup.root, { 'a.txt': 'fine', 'locked/big.bin': Buffer.alloc(2000, 1) });
+    expect((await setup.sync()).code).toBe(1);
+    const locked = path.join(setup.root, 'locked');
+    fs.chmodSync(locked, 0o000);
+    try {
+      await setup.sync();
+      expect(ledgerFailures(setup)).toContain('locked/big.bin');
+    } finally {
+      fs.chmodSync(locked, 0o755);
+    }
+  },
+  60_000,
+);
