@@ -18,7 +18,7 @@ export class PathQueue {
   private readonly entries = new Map<string, Entry>();
   /** Delete candidates: path → when its delete is due. */
   private readonly deletes = new Map<string, number>();
-  /** Gone paths a batch kept (a move's new path waits on a failed upload): in every batch, due again after an upload. */
+  /** Gone paths a batch kept (a move's new path waits on a failed upload): in every batch, due again after any path job. */
   private readonly waiting = new Set<string>();
   private readonly parked = new Set<string>();
   private readonly holds = new Set<string>();
@@ -129,10 +129,7 @@ export class PathQueue {
     this.deleteTimer = this.retryTimer = null;
   }
 
-  /**
-   * After work (debounced): arms one timer for the earliest end of a per-file back-off; when it
-   * fires, every path whose back-off ended is scheduled (the plan skips those still backing off).
-   */
+  /** After work (debounced): one timer for the earliest end of a back-off, which schedules every path whose back-off ended. */
   afterWork(): void {
     if (this.afterWorkQueued || this.stopped) return;
     this.afterWorkQueued = true;
@@ -219,7 +216,7 @@ export class PathQueue {
       const outcome = await this.o.runPath(path);
       if (outcome.kind === 'settle') settleMs = outcome.waitMs;
       else if (outcome.kind === 'gone') this.scheduleDelete(path);
-      else if (outcome.report?.uploaded) for (const p of this.waiting) this.scheduleDelete(p); // a kept move's new copy, maybe
+      else this.rearmWaiting(); // this path may be a kept move's new side: stored, gone, or its failure cleared
     } catch (err) {
       const action = this.o.onError(err, [path]);
       if (action === 'park') this.parked.add(path);
@@ -254,6 +251,12 @@ export class PathQueue {
       },
       Math.max(0, due - Date.now()),
     );
+  }
+
+  /** The kept moves become due again (from `waiting` into `deletes`): the next batch looks at them anew. */
+  private rearmWaiting(): void {
+    for (const p of this.waiting) this.scheduleDelete(p);
+    this.waiting.clear();
   }
 
   /** Resolves when nothing is queued or running (settling files are not waited for). */

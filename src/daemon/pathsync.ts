@@ -14,7 +14,7 @@ import { checkRoot } from '../local/root.js';
 import { planFor, type LedgerView, type LocalView, type PlanOptions } from '../sync/plan.js';
 import { executeDepsFor, planOptionsFor } from '../sync/session.js';
 import { movesWaitingLine, plural } from '../sync/report.js';
-import { MAX_HASHED, movesWaitingOnFailures } from './waiting-moves.js';
+import { MAX_LOOKED_AT, movesWaitingOnFailures } from './waiting-moves.js';
 
 /** What a path job and a delete batch need; `config` and `filter` change on a reload. */
 export interface PathSyncDeps {
@@ -177,7 +177,7 @@ export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]):
   if (waiting.undecided) {
     outcome.waiting = [...goneSet];
     const what = plural(gone.length, 'removed file waits', 'removed files wait');
-    deps.logger.info(`${what} for the next reconciliation: more failed uploads could be moves of them than a batch checks (${MAX_HASHED})`);
+    deps.logger.info(`${what} for the next reconciliation: more uploads of their content failed than a batch looks at (${MAX_LOOKED_AT})`);
     return outcome;
   }
   if (waiting.kept.size > 0) {

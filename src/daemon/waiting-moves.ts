@@ -7,10 +7,8 @@ import { statOne } from '../local/walk.js';
 import type { MoveSide } from '../sync/moves.js';
 import type { PathSyncDeps } from './pathsync.js';
 
-/** Failed new paths a batch hashes at most: a folder of refused files of one size costs no more. */
-export const MAX_HASHED = 256;
-/** Failure rows a batch looks at at most (some are paths gone since, which are not read). */
-const MAX_LOOKED_AT = 4 * MAX_HASHED;
+/** Failed new paths a batch looks at at most (an lstat each, no read): past that, it decides nothing. */
+export const MAX_LOOKED_AT = 10_000;
 
 /** Which gone rows of a batch wait for a move's new copy. */
 export interface WaitingMoves {
@@ -23,40 +21,38 @@ export interface WaitingMoves {
 /**
  * The gone rows a batch keeps, per content as a reconciliation counts them:
  * min(gone, failed + stored) − min(gone, stored), where `stored` are the content's uploads of the
- * window (the batch's moves) and `failed` the new paths (no ledger row) holding it whose upload
- * failed, whether their failure still holds or their retry is due: either way the content is not
- * stored. Their failure rows hold no content, so those of a gone row's size are hashed now, at
- * most `maxHashed`. The last rows in path order are kept, as a reconciliation keeps them.
+ * window (the batch's moves) and `failed` the new paths (no ledger row) whose upload of that content
+ * failed and whose file is still the one that failed (same size and mtime: its job has not run
+ * again), whether the failure still holds or its retry is due: either way the content is not
+ * stored. The failure row says which content failed, so no file is read. The last rows in path
+ * order are kept, as a reconciliation keeps them. A failure recorded without its content (a file
+ * that could not be read, or a row from before schema 5) keeps nothing.
  */
 export async function movesWaitingOnFailures(
   deps: PathSyncDeps,
   gone: readonly FileRow[],
   stored: readonly MoveSide[],
-  maxHashed = MAX_HASHED,
+  maxLookedAt = MAX_LOOKED_AT,
 ): Promise<WaitingMoves> {
   const kept = new Set<string>();
-  const sizes = [...new Set(gone.map((row) => row.size))];
-  const maxRows = Math.max(maxHashed, MAX_LOOKED_AT);
-  const failed = sizes.length === 0 ? [] : deps.ledger.failedNewPathsOfSizes(sizes, maxRows + 1);
+  const contents = [...new Set(gone.map((row) => row.sha256))];
+  const failed = contents.length === 0 ? [] : deps.ledger.failedNewPathsOf(contents, maxLookedAt + 1);
+  if (failed.length > maxLookedAt) return { kept, undecided: true };
   if (failed.length === 0) return { kept, undecided: false };
   const config = deps.config();
   const waiting = new Map<string, number>(); // sha256 → failed new paths holding it
-  let hashed = 0;
-  let looked = 0;
-  for (const { path } of failed) {
-    if (hashed === maxHashed || looked === maxRows) return { kept, undecided: true };
-    looked++;
-    const found = await statOne(config.root, path, {
+  for (const f of failed) {
+    // Presence only: with a 0-byte limit no file is read.
+    const found = await statOne(config.root, f.path, {
       filter: deps.filter(),
       followSymlinks: config.followSymlinks,
-      maxFileBytes: config.maxFileBytes,
+      maxFileBytes: 0,
       known: () => undefined,
       signal: deps.signal,
     });
-    // Gone, excluded, unreadable, changing or too large: no content of it is known to wait there.
-    if (typeof found === 'string' || 'kind' in found || found.sha256 === null) continue;
-    hashed++;
-    waiting.set(found.sha256, (waiting.get(found.sha256) ?? 0) + 1);
+    // Gone, excluded, not a file, or changed since it failed: its own job decides what it holds now.
+    if (typeof found === 'string' || 'kind' in found || found.size !== f.size || found.mtimeMs !== f.mtimeMs) continue;
+    waiting.set(f.sha256, (waiting.get(f.sha256) ?? 0) + 1);
   }
   const storedOf = new Map<string, number>();
   for (const { sha256 } of stored) if (sha256 !== null) storedOf.set(sha256, (storedOf.get(sha256) ?? 0) + 1);

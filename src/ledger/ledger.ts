@@ -265,7 +265,13 @@ export class Ledger extends LedgerCollected {
   }
 
   /** Records a per-path failure, retried as `retry` says (see FailureRetry). */
-  recordFailure(relPath: string, error: string, retry: FailureRetry, stat: { size: number; mtimeMs: number } | null, now: number): Failure {
+  recordFailure(
+    relPath: string,
+    error: string,
+    retry: FailureRetry,
+    stat: { size: number; mtimeMs: number; sha256?: string | null } | null,
+    now: number,
+  ): Failure {
     const attempts = ((this.stmt.failureByPath.get(relPath) as { attempts: number } | undefined)?.attempts ?? 0) + 1;
     const backoffs = retry === 'outage' ? attempts - 1 : retry === 'backoff' ? attempts : 0;
     const failure: Failure = {
@@ -277,8 +283,9 @@ export class Ledger extends LedgerCollected {
       size: stat?.size ?? null,
       mtimeMs: stat?.mtimeMs ?? null,
       lastFailedAt: now,
+      sha256: stat?.sha256 ?? null,
     };
-    this.stmt.upsertFailure.run({ ...failure, retryable: failure.retryable ? 1 : 0 });
+    this.#written(this.stmt.upsertFailure).run({ ...failure, retryable: failure.retryable ? 1 : 0 });
     return failure;
   }
 

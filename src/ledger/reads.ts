@@ -164,11 +164,13 @@ export class LedgerReads {
   }
 
   /**
-   * Paths without a ledger row whose upload failed (a move's new side whose copy is not stored),
-   * of one of `sizes`, by size then path, at most `limit`.
+   * Paths without a ledger row whose upload of one of `contents` failed (a move's new side whose
+   * copy is not stored), with the file as it was then, by content then path, at most `limit`.
    */
-  failedNewPathsOfSizes(sizes: readonly number[], limit: number): { path: string; size: number }[] {
-    return this.stmt.failedNewPathsOfSizes.all(JSON.stringify(sizes), limit) as { path: string; size: number }[];
+  failedNewPathsOf(contents: readonly string[], limit: number): { path: string; sha256: string; size: number; mtimeMs: number }[] {
+    const stmt = this.stmt.failedNewPathsOf;
+    if (stmt === null) return []; // a read-only ledger of an older schema: no content recorded
+    return stmt.all(JSON.stringify(contents), limit) as { path: string; sha256: string; size: number; mtimeMs: number }[];
   }
 
   /** One path's failure row, if any: per-path work reads this, not the whole table. */

@@ -121,4 +121,10 @@ export const MIGRATIONS: readonly string[] = [
   -- Their ids, separated by spaces; NULL when the run listed none (or did not list the workspace).
   ALTER TABLE uploads_in_flight ADD COLUMN known_lookalikes TEXT;
   `,
+  // 5: the content whose upload failed, so that a move's old copy waits for its new path without
+  // reading the file again (the daemon's delete batches, rule 2).
+  `
+  -- NULL: not known (a file that could not be read, a large one its upload hashes, a row from before).
+  ALTER TABLE failures ADD COLUMN sha256 TEXT;
+  `,
 ];

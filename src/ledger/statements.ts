@@ -13,6 +13,7 @@ export function prepareStatements(db: Database.Database) {
   // Before schema 3 an intent recorded no mtime nor inode, and every intent had a hash; before 4, no look-alikes.
   const v2 = version < 3;
   const v3 = version < 4;
+  const v4 = version < 5;
   const unclaimedTable = v1
     ? '(SELECT NULL AS file_id, NULL AS path, NULL AS remote_name, NULL AS size, NULL AS sha256, NULL AS created_at, NULL AS reason, NULL AS recorded_at WHERE 0)'
     : 'unclaimed_copies';
@@ -69,7 +70,7 @@ export function prepareStatements(db: Database.Database) {
       : db.prepare(`INSERT INTO unclaimed_copies (file_id, path, remote_name, size, sha256, created_at, reason, recorded_at)
       VALUES (@fileId, @path, @remoteName, @size, @sha256, @createdAt, @reason, @recordedAt) ON CONFLICT (file_id) DO NOTHING`),
     removeUnclaimed: v1 ? null : db.prepare('DELETE FROM unclaimed_copies WHERE file_id = ?'),
-    ...failureStatements(db),
+    ...failureStatements(db, v4),
     getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
     setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
   };
@@ -90,25 +91,31 @@ function listingStatements(db: Database.Database) {
 }
 
 /** The per-file failures (rule 6): back-offs, retries, and the new paths whose upload failed. */
-function failureStatements(db: Database.Database) {
+function failureStatements(db: Database.Database, v4: boolean) {
+  // Before schema 5 a failure recorded no content.
+  const columns = `path, error, retryable, attempts, next_retry_at AS nextRetryAt, size, mtime_ms AS mtimeMs,
+      last_failed_at AS lastFailedAt, ${v4 ? 'NULL' : 'sha256'} AS sha256`;
   return {
-    allFailures: db.prepare(`SELECT path, error, retryable, attempts, next_retry_at AS nextRetryAt, size, mtime_ms AS mtimeMs,
-      last_failed_at AS lastFailedAt FROM failures ORDER BY path`),
+    allFailures: db.prepare(`SELECT ${columns} FROM failures ORDER BY path`),
     failureByPath: db.prepare('SELECT attempts FROM failures WHERE path = ?'),
-    oneFailure: db.prepare(`SELECT path, error, retryable, attempts, next_retry_at AS nextRetryAt, size, mtime_ms AS mtimeMs,
-      last_failed_at AS lastFailedAt FROM failures WHERE path = ?`),
+    oneFailure: db.prepare(`SELECT ${columns} FROM failures WHERE path = ?`),
     nextRetryAfter: db.prepare('SELECT min(next_retry_at) AS at FROM failures WHERE retryable = 1 AND next_retry_at > ?'),
     retriesDueBy: db.prepare('SELECT path FROM failures WHERE retryable = 1 AND next_retry_at <= ? ORDER BY path'),
-    upsertFailure: db.prepare(`INSERT INTO failures (path, error, retryable, attempts, next_retry_at, size, mtime_ms, last_failed_at)
-      VALUES (@path, @error, @retryable, @attempts, @nextRetryAt, @size, @mtimeMs, @lastFailedAt)
+    // Writes happen only on a migrated ledger.
+    upsertFailure: v4
+      ? null
+      : db.prepare(`INSERT INTO failures (path, error, retryable, attempts, next_retry_at, size, mtime_ms, last_failed_at, sha256)
+      VALUES (@path, @error, @retryable, @attempts, @nextRetryAt, @size, @mtimeMs, @lastFailedAt, @sha256)
       ON CONFLICT (path) DO UPDATE SET error = excluded.error, retryable = excluded.retryable, attempts = excluded.attempts,
         next_retry_at = excluded.next_retry_at, size = excluded.size, mtime_ms = excluded.mtime_ms,
-        last_failed_at = excluded.last_failed_at`),
+        last_failed_at = excluded.last_failed_at, sha256 = excluded.sha256`),
     clearFailure: db.prepare('DELETE FROM failures WHERE path = ?'),
-    // New paths (no row in files) whose upload failed, of the sizes given (a JSON array), by size then path.
-    failedNewPathsOfSizes: db.prepare(`SELECT path, size FROM failures f
-      WHERE size IN (SELECT value FROM json_each(?)) AND NOT EXISTS (SELECT 1 FROM files WHERE files.path = f.path)
-      ORDER BY size, path LIMIT ?`),
+    // New paths (no row in files) whose upload of one of the contents given (a JSON array) failed, by content then path.
+    failedNewPathsOf: v4
+      ? null
+      : db.prepare(`SELECT path, sha256, size, mtime_ms AS mtimeMs FROM failures f
+      WHERE sha256 IN (SELECT value FROM json_each(?)) AND NOT EXISTS (SELECT 1 FROM files WHERE files.path = f.path)
+      ORDER BY sha256, path LIMIT ?`),
   };
 }
 

@@ -85,6 +85,8 @@ export interface Failure {
   size: number | null;
   mtimeMs: number | null;
   lastFailedAt: number;
+  /** The content whose upload failed; null when not known (not read, or recorded before schema 5). */
+  sha256?: string | null;
 }
 
 /** What an upload is about, as recorded before it starts. */

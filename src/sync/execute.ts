@@ -291,7 +291,8 @@ export class Execution {
     const unavailable = isUnavailable(err);
     const retry = unavailable ? 'outage' : retryableOf(err) && statusOf(err) !== 413 ? 'backoff' : 'on-change';
     // Recorded first, so that the failure counts even when it ends the run.
-    this.deps.ledger.recordFailure(action.path, reason, retry, { size: action.local.size, mtimeMs: action.local.mtimeMs }, this.now());
+    const { size, mtimeMs, sha256 } = action.local;
+    this.deps.ledger.recordFailure(action.path, reason, retry, { size, mtimeMs, sha256 }, this.now());
     if (unavailable && this.unavailableEnds(err)) return;
     this.report.failed.push({ path: action.path, reason });
     this.deps.logger.warn('upload failed', { path: action.path, error: reason, requestId: requestIdOf(err) });

@@ -141,7 +141,7 @@ describe('PathQueue', () => {
     expect(calls).toEqual(['a', 'a']);
   });
 
-  it("keeps a batch's waiting moves for every later batch, and makes them due again after an upload", async () => {
+  it("keeps a batch's waiting moves for every later batch, and makes them due again after a path job", async () => {
     const batches: string[][] = [];
     const uploaded: PathOutcome = { kind: 'done', report: { uploaded: 1 } as ExecuteReport };
     const { q } = queue({
@@ -155,7 +155,7 @@ describe('PathQueue', () => {
     // Nothing makes it due by itself: no batch runs again.
     await vi.advanceTimersByTimeAsync(60_000);
     expect(batches).toHaveLength(1);
-    // A path job that uploads (maybe the move's new path) makes it due again.
+    // A path job (maybe the move's new path: stored, or gone) makes it due again.
     q.schedule('stored');
     await vi.advanceTimersByTimeAsync(1001);
     expect(batches).toEqual([['gone-1'], ['gone-1']]);

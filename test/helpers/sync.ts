@@ -127,11 +127,15 @@ export function ourNames(emu: Emulator): string[] {
 }
 
 /** Records in the state directory's ledger that `relPath`'s upload was refused until the file changes, as a 400 records it. */
-export function refuseUntilChanged(setup: SyncSetup, relPath: string): void {
-  const { size, mtimeMs } = fs.statSync(path.join(setup.root, relPath));
+export function refuseUntilChanged(setup: SyncSetup, ...relPaths: string[]): void {
   const ledger = Ledger.open(path.join(setup.stateDir, 'ledger.db'));
   try {
-    ledger.recordFailure(relPath, '400 invalid_request_error: refused', 'on-change', { size, mtimeMs }, Date.now());
+    for (const relPath of relPaths) {
+      const abs = path.join(setup.root, relPath);
+      const { size, mtimeMs } = fs.statSync(abs);
+      const stat = { size, mtimeMs, sha256: sha256(fs.readFileSync(abs)) };
+      ledger.recordFailure(relPath, '400 invalid_request_error: refused', 'on-change', stat, Date.now());
+    }
   } finally {
     ledger.close();
   }

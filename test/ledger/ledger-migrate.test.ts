@@ -39,7 +39,7 @@ function schema2Ledger(): void {
   db.close();
 }
 
-describe('ledger schemas 3 and 4', () => {
+describe('ledger schemas 3, 4 and 5', () => {
   it('migrates a schema 2 file: in-flight rows and ids kept, sha256 nullable, the size index, the known look-alikes', () => {
     schema2Ledger();
     const ledger = Ledger.open(file);
@@ -81,10 +81,15 @@ describe('ledger schemas 3 and 4', () => {
     expect(ledger.hasSize(3)).toBe(true);
     expect(ledger.hasSize(4)).toBe(false);
     expect(ledger.fileByPath('a.txt')?.fileId).toBe('file_a');
+    // Schema 5: a failure records the content whose upload failed, and a new path's is found by it.
+    ledger.recordFailure('n.txt', '400 refused', 'on-change', { size: 3, mtimeMs: 1, sha256: 'h-a' }, 400);
+    ledger.recordFailure('a.txt', '400 refused', 'on-change', { size: 3, mtimeMs: 1, sha256: 'h-a' }, 400);
+    expect(ledger.failure('n.txt')?.sha256).toBe('h-a');
+    expect(ledger.failedNewPathsOf(['h-a', 'h-z'], 10)).toEqual([{ path: 'n.txt', sha256: 'h-a', size: 3, mtimeMs: 1 }]);
     ledger.close();
 
     const db = new Database(file, { readonly: true });
-    expect(db.pragma('user_version', { simple: true })).toBe(4);
+    expect(db.pragma('user_version', { simple: true })).toBe(5);
     const plan = db.prepare('EXPLAIN QUERY PLAN SELECT 1 FROM files WHERE size = ? LIMIT 1').all(3) as { detail: string }[];
     expect(plan.map((row) => row.detail).join(' ')).toMatch(/USING COVERING INDEX files_size/);
     db.close();
@@ -101,6 +106,10 @@ describe('ledger schemas 3 and 4', () => {
     expect(() => ledger.beginUpload({ path: 'x', remoteName: 'x', size: 1, sha256: null, mimeType: 'text/plain', startedAt: 1 })).toThrow(
       /read-only at an older schema/,
     );
+    // No content recorded before schema 5: nothing to find by it, and no failure written.
+    expect(ledger.failures()).toEqual([]);
+    expect(ledger.failedNewPathsOf(['h-a'], 10)).toEqual([]);
+    expect(() => ledger.recordFailure('x', 'e', 'on-change', null, 1)).toThrow(/read-only at an older schema/);
     ledger.close();
     const db = new Database(file, { readonly: true });
     expect(db.pragma('user_version', { simple: true })).toBe(2);

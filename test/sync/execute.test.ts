@@ -123,7 +123,8 @@ describe('execute', () => {
     expect(report.uploaded).toBe(2);
     expect(report.failed).toEqual([{ path: 'bad.txt', reason: 'invalid_request_error: refused' }]);
     expect(report.exitCode).toBe(1);
-    expect(ledger.failures()).toEqual([expect.objectContaining({ path: 'bad.txt', retryable: false })]);
+    // With the content it was sending: a move's old copy waits on it (daemon/waiting-moves.ts).
+    expect(ledger.failures()).toEqual([expect.objectContaining({ path: 'bad.txt', retryable: false, sha256: sha256('x') })]);
     expect(new Set(ledger.files().map((r) => r.path))).toEqual(new Set(['good-1.txt', 'good-2.txt']));
     // Unchanged, it waits for the file to change; changed, it goes again.
     const again = await reconcile({ config: config(), ledger, remote: failing, logger: silentLogger() });
