@@ -28,9 +28,9 @@ function timeline(file: string) {
 }
 
 export interface JointSummary {
-  /** From the emulator's first busy sample after the client started to its last, ms. */
+  /** From the emulator's first busy sample after the client started to its last before the client ended, ms. */
   spanMs: number;
-  /** Shares of that span: both busy, only the client busy (the emulator waits), only the emulator busy, both idle. */
+  /** Shares of that span's time: both busy, only the client busy (the emulator waits), only the emulator busy, both idle. The emulator's `(program)` samples count as busy. */
   bothBusy: number;
   emulatorWaits: number;
   clientWaits: number;
@@ -43,34 +43,39 @@ export interface JointSummary {
 export function jointSummary(emulatorProfile: string, clientProfile: string, top = 12): JointSummary {
   const em = timeline(emulatorProfile);
   const cl = timeline(clientProfile);
-  // From the emulator's first work for this client (its own start-up before is left out, and so
-  // is what the client does before its first request) to its last.
+  // From the emulator's first work for this client to its last before the client ended: the
+  // client's start-up before its first request and its exit after the last answer are left out,
+  // and so are the emulator's own start and stop.
   const clientFrom = cl.at[0] ?? Infinity;
-  const emBusyAt = em.at.filter((t, i) => t >= clientFrom && !em.idle.has(em.p.samples[i]!));
+  const clientTo = cl.at.at(-1) ?? -Infinity;
+  const emBusyAt = em.at.filter((t, i) => t >= clientFrom && t <= clientTo && !em.idle.has(em.p.samples[i]!));
   const from = emBusyAt[0] ?? Infinity;
-  const to = Math.min(emBusyAt.at(-1) ?? -Infinity, cl.at.at(-1) ?? -Infinity);
-  // The emulator's state at a time: that of its last sample before it (sampled every ~0.2 ms).
+  const to = emBusyAt.at(-1) ?? -Infinity;
+  // The emulator's state at a time: that of its last sample at or before it.
   let j = 0;
   const emulatorIdleAt = (t: number): boolean => {
     while (j + 1 < em.at.length && em.at[j + 1]! <= t) j++;
     return em.idle.has(em.p.samples[j]!);
   };
+  // Each client sample stands for the time to the next one (samples are late after a collection,
+  // so a collector's sample stands for longer): shares are of time, not of samples.
   const counts = { bothBusy: 0, emulatorWaits: 0, clientWaits: 0, bothIdle: 0 };
   const waiting = new Map<string, number>();
   let n = 0;
   cl.at.forEach((t, i) => {
     if (t < from || t > to) return;
-    n++;
+    const w = (cl.at[i + 1] ?? t) - t;
+    n += w;
     const id = cl.p.samples[i]!;
     const clientIdle = cl.idle.has(id);
     const emIdle = emulatorIdleAt(t);
-    if (clientIdle && emIdle) counts.bothIdle++;
+    if (clientIdle && emIdle) counts.bothIdle += w;
     else if (emIdle) {
-      counts.emulatorWaits++;
+      counts.emulatorWaits += w;
       const name = cl.byId.get(id)?.callFrame.functionName || '(anonymous)';
-      waiting.set(name, (waiting.get(name) ?? 0) + (cl.p.timeDeltas[i] ?? 0) / 1000);
-    } else if (clientIdle) counts.clientWaits++;
-    else counts.bothBusy++;
+      waiting.set(name, (waiting.get(name) ?? 0) + w / 1000);
+    } else if (clientIdle) counts.clientWaits += w;
+    else counts.bothBusy += w;
   });
   const share = (x: number) => (n === 0 ? 0 : x / n);
   return {
@@ -90,7 +95,7 @@ export function jointSummary(emulatorProfile: string, clientProfile: string, top
 export function formatJoint(title: string, s: JointSummary): string {
   const pc = (x: number) => `${(100 * x).toFixed(1)}%`;
   return [
-    `${title}: ${(s.spanMs / 1000).toFixed(2)} s from the emulator's first work for it to the end of either`,
+    `${title}: ${(s.spanMs / 1000).toFixed(2)} s from the emulator's first work for it to its last`,
     `  both busy ${pc(s.bothBusy)}; the emulator waits on the client ${pc(s.emulatorWaits)}; the client waits ${pc(s.clientWaits)}; both idle ${pc(s.bothIdle)}`,
     `  what the client ran while the emulator waited (leaf functions):`,
     ...s.whileEmulatorWaits.map((f) => `    ${f.ms.toFixed(0).padStart(6)} ms  ${f.name}`),
