@@ -1,7 +1,6 @@
-// The daemon's path-job queue (DESIGN.md "Shape"): one job per path, coalesced; settle waits kept
-// off the queue; delete candidates batched after a delay and behind pending and parked uploads; jobs parked
-// while the API is down; and the exclusive sections (reconciliations, delete batches) that never
-// overlap a running path job.
+// The daemon's path-job queue (DESIGN.md "Shape"): one job per path, coalesced; settle waits kept off the queue;
+// delete candidates batched after a delay and behind pending and parked uploads; jobs parked while the API is
+// down; and the exclusive sections (reconciliations, delete batches) that never overlap a running path job.
 import PQueue from 'p-queue';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
 import type { Entry, ParkReason, PathQueueOptions, QueueStats } from './job-types.js';
@@ -18,7 +17,7 @@ export class PathQueue {
   private readonly entries = new Map<string, Entry>();
   /** Delete candidates: path → when its delete is due. */
   private readonly deletes = new Map<string, number>();
-  /** Gone paths a batch kept (a move's new path waits on a failed upload): in every batch, due again after any path job. */
+  /** Gone paths a batch kept (a move's new path waits on a failed upload): in every batch, due after any path job. */
   private readonly waiting = new Set<string>();
   private readonly parked = new Set<string>();
   private readonly holds = new Set<string>();
@@ -255,8 +254,9 @@ export class PathQueue {
 
   /** The kept moves become due again (from `waiting` into `deletes`): the next batch looks at them anew. */
   private rearmWaiting(): void {
-    for (const p of this.waiting) this.scheduleDelete(p);
-    this.waiting.clear();
+    const kept = [...this.waiting];
+    this.waiting.clear(); // before: `full()` counts `deletes` and `waiting`, a path in both twice
+    for (const p of kept) this.scheduleDelete(p);
   }
 
   /** Resolves when nothing is queued or running (settling files are not waited for). */

@@ -115,7 +115,11 @@ export async function syncPath(deps: PathSyncDeps, relPath: string): Promise<Pat
   };
   const thePlan = planFor({ kind: 'path', path: relPath, local }, ledgerView, planOptions(config));
   if (thePlan.uploads.length === 0 && thePlan.statUpdates.length === 0 && thePlan.skips.every((s) => !s.record)) {
-    for (const skip of thePlan.skips) deps.logger.debug('not synced now', { path: skip.path, reason: skip.reason });
+    for (const skip of thePlan.skips) {
+      deps.logger.debug('not synced now', { path: skip.path, reason: skip.reason });
+      // Waiting on a failure recorded before schema 5: the content it holds for, as a reconciliation writes it in.
+      if (skip.newContent !== undefined) deps.ledger.noteFailureContent(skip.path, skip.newContent);
+    }
     return { kind: 'done', report: null };
   }
   const report = await execute(thePlan, executeDeps(deps, config));

@@ -1,11 +1,20 @@
 // A move whose new copy is not stored keeps its old copy (DESIGN.md rules 2 and 4), in the daemon's
 // delete batches as in a reconciliation: a gone path pairs with a new path of the same content
 // whose upload failed, and waits with it.
-import type { FileRow } from '../ledger/ledger.js';
+import type { Config } from '../config.js';
+import type { FileRow, Ledger } from '../ledger/ledger.js';
 import { comparePaths } from '../local/order.js';
+import type { PathFilter } from '../local/types.js';
 import { statOne } from '../local/walk.js';
 import type { MoveSide } from '../sync/moves.js';
-import type { PathSyncDeps } from './pathsync.js';
+
+/** What the pairing reads: the delete batch's deps (pathsync.ts `PathSyncDeps`). */
+export interface WaitingDeps {
+  config: () => Config;
+  filter: () => PathFilter;
+  ledger: Ledger;
+  signal: AbortSignal;
+}
 
 /** Failed new paths a batch looks at at most (an lstat each, no read): past that, it decides nothing. */
 export const MAX_LOOKED_AT = 10_000;
@@ -29,7 +38,7 @@ export interface WaitingMoves {
  * that could not be read, or a row from before schema 5) keeps nothing.
  */
 export async function movesWaitingOnFailures(
-  deps: PathSyncDeps,
+  deps: WaitingDeps,
   gone: readonly FileRow[],
   stored: readonly MoveSide[],
   maxLookedAt = MAX_LOOKED_AT,

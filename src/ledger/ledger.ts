@@ -289,6 +289,11 @@ export class Ledger extends LedgerCollected {
     return failure;
   }
 
+  /** The content a failure row from before schema 5 holds for: the caller hashed the file, whose failure still holds. */
+  noteFailureContent(relPath: string, sha256: string): void {
+    this.#written(this.stmt.noteFailureContent).run(sha256, relPath);
+  }
+
   clearFailure(relPath: string): void {
     this.stmt.clearFailure.run(relPath);
   }

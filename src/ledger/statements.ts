@@ -110,6 +110,8 @@ function failureStatements(db: Database.Database, v4: boolean) {
         next_retry_at = excluded.next_retry_at, size = excluded.size, mtime_ms = excluded.mtime_ms,
         last_failed_at = excluded.last_failed_at, sha256 = excluded.sha256`),
     clearFailure: db.prepare('DELETE FROM failures WHERE path = ?'),
+    // A row from before schema 5 learns the content it holds for (the walk hashed the same file).
+    noteFailureContent: v4 ? null : db.prepare('UPDATE failures SET sha256 = ? WHERE path = ? AND sha256 IS NULL'),
     // New paths (no row in files) whose upload of one of the contents given (a JSON array) failed, by content then path.
     failedNewPathsOf: v4
       ? null

@@ -220,9 +220,11 @@ class Pass {
       case 'skip': {
         input.plan.skips.push(decision.skip);
         // Waiting on its failure, a moved file's new path is not stored: its old copy waits too.
-        if (decision.skip.newContent !== undefined) this.#addContent(decision.skip.newContent);
-        const { record } = decision.skip;
+        const { record, newContent } = decision.skip;
+        if (newContent !== undefined) this.#addContent(newContent);
         if (record && input.exec) input.ledger.recordFailure(pair.path, decision.skip.reason, record.retry, record.stat, input.options.now);
+        else if (newContent !== undefined && input.exec && !input.failures.get(pair.path)?.sha256)
+          input.ledger.noteFailureContent(pair.path, newContent);
         return;
       }
       case 'gone':

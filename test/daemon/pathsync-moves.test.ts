@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { deleteBatch, type PathSyncDeps } from '../../src/daemon/pathsync.js';
+import { deleteBatch, syncPath, type PathSyncDeps } from '../../src/daemon/pathsync.js';
 import { MAX_LOOKED_AT, movesWaitingOnFailures } from '../../src/daemon/waiting-moves.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
@@ -178,3 +178,36 @@ it(`with more failed uploads of removed files' contents than a batch looks at ($
     /10 removed files wait for the next reconciliation: more uploads of their content failed than a batch looks at \(10000\)/,
   );
 }, 120_000);
+
+// A failure recorded before schema 5 holds no content. The walk hashes the file anyway (a failure
+// that holds still names a move's new side), so a reconciliation, or the path's own job, writes it
+// in: from then on the daemon's batches keep the old copy of that move too.
+it('a failure row from before schema 5 learns its content from a sync or from the path job', async () => {
+  emu = await emulator();
+  setup = syncSetup(emu);
+  writeTree(setup.root, { 'd/1.txt': 'one', 'd/2.txt': 'two', 'keep.txt': 'kept' });
+  expect((await setup.sync()).code).toBe(0);
+  fs.mkdirSync(path.join(setup.root, 'e'));
+  for (const n of ['1', '2']) fs.renameSync(path.join(setup.root, `d/${n}.txt`), path.join(setup.root, `e/${n}.txt`));
+  const oldStyle = (ledger: Ledger, relPath: string) => {
+    const { size, mtimeMs } = fs.statSync(path.join(setup!.root, relPath));
+    ledger.recordFailure(relPath, '400 invalid_request_error: refused', 'on-change', { size, mtimeMs }, Date.now());
+  };
+  await withBatchDeps(async (deps, ledger) => {
+    oldStyle(ledger, 'e/1.txt');
+    oldStyle(ledger, 'e/2.txt');
+    expect(ledger.failure('e/1.txt')?.sha256).toBeNull();
+    // The path job of e/2.txt skips it (its failure holds) and writes its content in.
+    expect(await syncPath(deps, 'e/2.txt')).toEqual({ kind: 'done', report: null });
+    expect(ledger.failure('e/2.txt')?.sha256).toBe(sha256('two'));
+  });
+  // A sync keeps both old copies (both new paths wait) and writes e/1.txt's content in.
+  const sync = await setup.sync();
+  expect(sync.stdout).toMatch(/kept: 2 moved files keep their old copy/);
+  await withBatchDeps(async (deps, ledger) => {
+    expect(ledger.failure('e/1.txt')?.sha256).toBe(sha256('one'));
+    // So a daemon batch keeps them too.
+    const outcome = await deleteBatch(deps, ['d/1.txt', 'd/2.txt']);
+    expect(outcome).toMatchObject({ deleted: 0, waiting: ['d/2.txt', 'd/1.txt'] });
+  });
+}, 60_000);
