@@ -17,6 +17,8 @@ export interface FolderState {
   line: string;
   toUpload: number;
   toDelete: number;
+  /** Old copies of moved files a sync would keep (`pendingCounts`). */
+  movesWaiting: number;
 }
 
 /** Why the last run did not end cleanly, in a few words. */
@@ -39,7 +41,7 @@ export async function folderState(
   last: SyncReport | undefined,
   running: string | null,
 ): Promise<FolderState> {
-  const none = { toUpload: 0, toDelete: 0 };
+  const none = { toUpload: 0, toDelete: 0, movesWaiting: 0 };
   if (!fs.existsSync(config.root))
     return { state: 'root missing', line: `root missing: ${config.root} is not there (unmounted?)`, ...none };
   const work = await pendingCounts(config, ledger, silentLogger());

@@ -6,7 +6,7 @@ import { loadConfig } from '../config.js';
 import { readLock } from '../lock.js';
 import { ExitCode } from '../errors.js';
 import { Ledger } from '../ledger/ledger.js';
-import { countsLine, formatBytes, plural } from '../sync/report.js';
+import { countsLine, formatBytes, movesWaitingLine, plural } from '../sync/report.js';
 import { ALREADY_REMOTE, type SyncReport } from '../sync/reconcile.js';
 import { unclaimedStatus } from './forget-copies.js';
 import { folderState } from './folder-state.js';
@@ -45,6 +45,7 @@ export const status: Command = async (context) => {
       stateLine: folder.line,
       toUpload: folder.toUpload,
       toDelete: folder.toDelete,
+      movesWaiting: folder.movesWaiting,
       tracked: counts,
       failures: failures.map((f) => ({ path: f.path, error: f.error, attempts: f.attempts, retryable: f.retryable })),
       pendingDeletes: ledger.pendingDeleteCount(),
@@ -77,6 +78,7 @@ export const status: Command = async (context) => {
       for (const f of result.failures)
         write(`  ${f.path}: ${f.error} (${plural(f.attempts, 'attempt')}${f.retryable ? '' : ', waits for the file to change'})`);
       if (result.held) write(`held deletes: ${result.held.count}: ${result.held.reason}`);
+      if (result.movesWaiting > 0) write(movesWaitingLine(result.movesWaiting));
       if (result.alreadyRemote > 0) write(`held uploads: ${ALREADY_REMOTE(result.alreadyRemote)}`);
       if (result.pendingDeletes > 0) write(`old copies and removed files to delete: ${result.pendingDeletes}`);
       if (result.unsettledUploads > 0) write(`uploads whose outcome the next sync settles: ${result.unsettledUploads}`);

@@ -16,6 +16,8 @@ export interface PendingCounts {
   toUpload: number;
   /** The deletes the guard would allow now, and the pending deletes recorded (old copies, removed files). */
   toDelete: number;
+  /** Old copies of moved files that a sync would keep: their new path waits on a failure. */
+  movesWaiting: number;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function pendingCounts(config: Config, ledger: Ledger, logger: Logg
   });
   const { verdict } = judgePass(pass, walk.complete, { tracked, options, ledger });
   // Moved files whose new path waits on a failure keep their old copy, as a sync would.
-  const allowed = verdict.kind === 'allow' ? verdict.deletes - waitingMoves(ledger, verdict, pass, null) : 0;
-  return { toUpload: pass.uploads, toDelete: allowed + ledger.pendingDeleteCount() };
+  const movesWaiting = waitingMoves(ledger, verdict, pass, null);
+  const allowed = verdict.kind === 'allow' ? verdict.deletes - movesWaiting : 0;
+  return { toUpload: pass.uploads, toDelete: allowed + ledger.pendingDeleteCount(), movesWaiting };
 }

@@ -140,7 +140,9 @@ describe('sync: a move whose new upload fails', () => {
     refuseUntilChanged(setup, 'e/1.txt');
     // status counts what a sync would do: e/2.txt to upload, d/2.txt's copy to delete (not d/1.txt's).
     const status = await runCli(['status', '--config', setup.configFile, '--json'], setup.env);
-    expect(JSON.parse(status.stdout)).toMatchObject({ toUpload: 1, toDelete: 1 });
+    expect(JSON.parse(status.stdout)).toMatchObject({ toUpload: 1, toDelete: 1, movesWaiting: 1 });
+    const human = await runCli(['status', '--config', setup.configFile], setup.env);
+    expect(human.stdout).toMatch(/^kept: 1 moved file keeps its old copy until the new path is uploaded$/m);
     // A dry run shows the same: e/2.txt's upload and d/2.txt's delete, d/1.txt's copy kept.
     const preview = await setup.sync(['--dry-run']);
     expect(preview.stdout).toMatch(/^ {2}removed +d\/2\.txt /m);
