@@ -2,7 +2,7 @@
 // The command line: parses arguments (commander, built from the table in commands/index.ts), runs
 // one command, and turns errors into one clear line and an exit code a script or systemd can act on.
 // First: files-sync's V8 flags (heap growth, WebAssembly tiers) are set before its modules run (v8-flags.ts).
-import './v8-flags.js';
+import { holdHeapFlat } from './v8-flags.js';
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command as Program, CommanderError, Option } from 'commander';
@@ -112,6 +112,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   try {
     if (argv[0] === 'emulator') {
+      // A server that runs as long as its user needs it: its heap stays near its live size.
+      holdHeapFlat();
       const { runEmulatorCommand } = await import('./emulator/main.js');
       return await runEmulatorCommand(argv.slice(1), env);
     }

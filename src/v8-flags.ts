@@ -1,49 +1,78 @@
-// The V8 flags files-sync sets for itself, before anything runs (cli.ts imports this module first).
+// The V8 flags files-sync sets for itself (cli.ts imports this module first).
 //
-// How far the heap grows between full collections: files-sync is a service for small servers, and
-// its live heap is flat (tens of MB whatever the tree's size), but V8's default lets the old
-// generation grow to up to four times what survived the last full collection before it collects
-// again, so a long pass (a million files) peaked ~60 MB above a short one of the same live size.
-// At 1.5 times, a full collection of that live heap costs ~10 ms; a million-file pass makes ~100
-// of them (BENCHMARKS.md, issue 13).
+// WebAssembly compiled by Liftoff only, in every process: the one module files-sync runs is
+// undici's HTTP parser (llhttp). Its large parsing function gets hot at the first answer, and V8
+// then compiles it again with TurboFan on a background thread, ~200 ms of a core that a short run
+// waits for at its exit (V8 drains its background jobs first): a sync of an empty folder took
+// ~800 ms from start to exit, ~550 ms with this flag. Liftoff is V8's first tier for WebAssembly,
+// the code every module starts with; it parses the few header bytes of an answer a little slower,
+// which measured within the noise on 10,000 uploads (BENCHMARKS.md, issue 13, the seventh pass).
 //
-// WebAssembly compiled by Liftoff only: the one module files-sync runs is undici's HTTP parser
-// (llhttp). Its large parsing function gets hot at the first answer, and V8 then compiles it
-// again with TurboFan on a background thread, ~200 ms of a core that a short run waits for at its
-// exit (V8 drains its background jobs first): a sync of an empty folder took ~800 ms from
-// start to exit, ~550 ms with this flag. Liftoff is V8's first tier for WebAssembly, the code
-// every module starts with; it parses the few header bytes of an answer a little slower, which
-// measured within the noise on 10,000 uploads (BENCHMARKS.md, issue 13, the seventh pass).
+// The heap held near its live size, in long work only (`holdHeapFlat`): files-sync's live heap is
+// flat (tens of MB whatever the tree's size), but V8's default lets the old generation grow to up
+// to four times what survived the last full collection before it collects again, so a long pass
+// (a million files) peaked ~60 MB above a short one of the same live size. At 1.5 times, a full
+// collection of that live heap costs ~5-10 ms, and a pass makes one every ~150 ms: 32 of them in a
+// 25,000-file sync against 7 with V8's default, which kept that sync's heap under ~52 MB anyway
+// and finished it 6% sooner (BENCHMARKS.md, issue 13, the ninth pass). So the processes that live
+// long (the daemon, the emulator) and the passes over many files hold the heap flat; a short sync
+// lets V8 size it.
 import { setFlagsFromString } from 'node:v8';
 
-/** The V8 flags files-sync sets, by name, with their values (true: a flag without a value). */
-export const V8_FLAGS: Readonly<Record<string, string | true>> = Object.freeze({
-  // Read at each full collection, so it takes effect when set at run time (unlike the semi-space size).
-  'heap-growing-percent': '50',
+type Flags = Readonly<Record<string, string | true>>;
+
+/** The V8 flags every files-sync process sets at start, by name, with their values (true: a flag without a value). */
+export const V8_FLAGS: Flags = Object.freeze({
   // Read when a WebAssembly module is compiled: undici compiles llhttp at its first connection.
   'liftoff-only': true,
 });
 
+/** The flags `holdHeapFlat` sets. */
+export const FLAT_HEAP_FLAGS: Flags = Object.freeze({
+  // Read at each full collection, so it takes effect when set at run time (unlike the semi-space size).
+  'heap-growing-percent': '50',
+});
+
 /**
- * The flags to set: each of V8_FLAGS that the operator did not give on node's command line, in
+ * A pass over this many files (tracked at its start, or walked) holds the heap flat: V8's own
+ * sizing kept a 25,000-file sync's heap under ~52 MB; the 100,000-file no-op reconciliation
+ * needs the flat heap for its 150 MB.
+ */
+export const LONG_PASS_FILES = 50_000;
+
+/**
+ * The flags of `flags` to set: each one the operator did not give on node's command line, in
  * either form (`--liftoff-only` or `--no-liftoff-only`: theirs wins; V8 accepts `_` for `-` in
  * flag names). NODE_OPTIONS cannot carry these flags: node refuses to start with one there.
  */
-export function v8FlagsToSet(execArgv: readonly string[]): string[] {
+export function v8FlagsToSet(execArgv: readonly string[], flags: Flags = V8_FLAGS): string[] {
   const given = execArgv.map((arg) =>
     arg
       .replace(/^--(no[-_]?)?/, '')
       .replace(/=.*$/, '')
       .replaceAll('_', '-'),
   );
-  return Object.entries(V8_FLAGS)
+  return Object.entries(flags)
     .filter(([name]) => !given.includes(name))
     .map(([name, value]) => (value === true ? `--${name}` : `--${name}=${value}`));
 }
 
+let held = false;
+
+/** From now on, V8's heap grows only 1.5 times past its live size between full collections (once per process). */
+export function holdHeapFlat(): void {
+  if (held) return;
+  held = true;
+  for (const flag of v8FlagsToSet(process.execArgv, FLAT_HEAP_FLAGS)) setFlagsFromString(flag);
+}
+
+/** Whether `holdHeapFlat` has run in this process. */
+export function heapHeldFlat(): boolean {
+  return held;
+}
+
 // At load, not from a function the CLI calls: imported first, this runs before the program's other
 // modules. In the bundle (dist/files-sync.js) the packages left outside it load before any module
-// of it (better-sqlite3's JavaScript, which allocates little, and undici's, which compiles no
-// WebAssembly until its first connection); V8 reads the heap flag at each full collection, so it
-// holds from the first one.
+// of it (better-sqlite3's JavaScript and undici's, which compiles no WebAssembly until its first
+// connection).
 for (const flag of v8FlagsToSet(process.execArgv)) setFlagsFromString(flag);

@@ -16,6 +16,7 @@ import { takeOver, type TakeOutcome } from '../sync/adopt-take.js';
 import { nameFor } from '../sync/names.js';
 import { ProgressView, plural } from '../sync/report.js';
 import { clientFor, lockStateDir, loggerFor, openLedger, write, type Command } from './shared.js';
+import { holdHeapFlat } from '../v8-flags.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 
@@ -29,6 +30,8 @@ export const adopt: Command = async (context) => {
   const apiKey = loadApiKey(config, context.env);
   // The ledger's one writer: a daemon or a sync on this state directory makes this exit 2.
   const lock = lockStateDir(config, 'adopt');
+  // It reads the whole listing, however long: a long pass (v8-flags.ts).
+  holdHeapFlat();
   const ledger = openLedger(config);
   const client = clientFor(config, apiKey, logger);
   const view = new ProgressView(process.stderr, Boolean(process.stderr.isTTY));

@@ -1,6 +1,7 @@
 // The table of commands: adding a command is one entry here (its module holds the body).
 import type { OptionName } from './options.js';
 import type { Command } from './shared.js';
+import { holdHeapFlat } from '../v8-flags.js';
 
 /** One command of the command line. */
 export interface CommandSpec {
@@ -39,6 +40,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'the service: reconcile at start, then watch the folder',
     options: [...where, 'log-format', 'log-level'],
     load: async () => {
+      // A process that lives for months: its heap stays near its live size (v8-flags.ts).
+      holdHeapFlat();
       const { runDaemon } = await import('../daemon/daemon.js');
       return runDaemon;
     },

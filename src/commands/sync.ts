@@ -9,6 +9,7 @@ import { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
 import { ProgressView } from '../sync/report.js';
 import { reconcile } from '../sync/reconcile.js';
+import { holdHeapFlat, LONG_PASS_FILES } from '../v8-flags.js';
 import { printReport } from './print-report.js';
 import { recordRun } from './runs.js';
 import { clientFor, ledgerPath, lockStateDir, loggerFor, openLedger, type Command, type CommandContext } from './shared.js';
@@ -27,6 +28,7 @@ export const sync: Command = async (context) => {
   const lock = context.dryRun ? null : lockStateDir(config, 'sync');
   const exists = fs.existsSync(ledgerPath(config));
   const ledger = context.dryRun ? (exists ? openLedger(config, { readOnly: true }) : Ledger.open(':memory:')) : openLedger(config);
+  if (ledger.counts().files >= LONG_PASS_FILES) holdHeapFlat();
   const client = clientFor(config, apiKey, logger);
   const tty = Boolean(process.stderr.isTTY) && !context.json;
   const view = new ProgressView(process.stderr, tty);
@@ -42,7 +44,10 @@ export const sync: Command = async (context) => {
       dryRun: context.dryRun,
       signal: stop.hard,
       stop: stop.soft,
-      onProgress: (phase, p) => view.update(phase, p),
+      onProgress: (phase, p) => {
+        if (p.filesDone >= LONG_PASS_FILES) holdHeapFlat();
+        view.update(phase, p);
+      },
     });
     view.finish();
     printReport(report, context.json);
