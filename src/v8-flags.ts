@@ -15,9 +15,10 @@
 // collection of that live heap costs ~5-10 ms, and a pass makes one every ~150 ms: 32 of them in a
 // 25,000-file sync against 7 with V8's default, which kept that sync's heap under ~52 MB anyway
 // and finished it 6% sooner (BENCHMARKS.md, issue 13, the ninth pass). So the processes that live
-// long (the daemon, the emulator) and the passes over many files hold the heap flat; a short sync
-// lets V8 size it.
-import { setFlagsFromString } from 'node:v8';
+// long (the daemon, the emulator), `adopt` and a pass over a large ledger hold the heap flat from
+// their start, and any other sync from the moment V8's sizing lets its heap pass 64 MB: a short
+// sync never gets there, a long one does early on.
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 
 type Flags = Readonly<Record<string, string | true>>;
 
@@ -33,12 +34,14 @@ export const FLAT_HEAP_FLAGS: Flags = Object.freeze({
   'heap-growing-percent': '50',
 });
 
-/**
- * A pass over this many files (tracked at its start, or walked) holds the heap flat: V8's own
- * sizing kept a 25,000-file sync's heap under ~52 MB; the 100,000-file no-op reconciliation
- * needs the flat heap for its 150 MB.
- */
+/** A sync whose ledger tracks this many files holds the heap flat from its start (a long pass is coming). */
 export const LONG_PASS_FILES = 50_000;
+
+/** A heap that V8's own sizing lets grow past this many bytes is held flat from then on. */
+export const FLAT_HEAP_PAST_BYTES = 64 * 1024 * 1024;
+
+/** `holdHeapFlatOnceLarge` looks at the heap every this many calls. */
+const LOOK_EVERY = 1_000;
 
 /**
  * The flags of `flags` to set: each one the operator did not give on node's command line, in
@@ -64,6 +67,17 @@ export function holdHeapFlat(): void {
   if (held) return;
   held = true;
   for (const flag of v8FlagsToSet(process.execArgv, FLAT_HEAP_FLAGS)) setFlagsFromString(flag);
+}
+
+let calls = 0;
+
+/**
+ * Holds the heap flat once it has grown past FLAT_HEAP_PAST_BYTES. Cheap enough to call once per
+ * file: it reads the heap's size every LOOK_EVERY calls (a few microseconds).
+ */
+export function holdHeapFlatOnceLarge(): void {
+  if (held || ++calls % LOOK_EVERY !== 0) return;
+  if (getHeapStatistics().used_heap_size > FLAT_HEAP_PAST_BYTES) holdHeapFlat();
 }
 
 /** Whether `holdHeapFlat` has run in this process. */

@@ -37,33 +37,46 @@ describe('in a real process', () => {
   writeFileSync(
     work,
     `const flags = process.env.HEAP_MODULE ? await import(process.env.HEAP_MODULE) : null;
-if (process.env.HOLD === '1') flags.holdHeapFlat();
-const live = Array.from({ length: 200_000 }, (_, i) => ({ i, s: 'x'.repeat(60) + i }));
-const ring = new Array(50_000);
+if (process.env.HOLD === 'start') flags.holdHeapFlat();
+const scale = process.env.SMALL === '1' ? 0.01 : 1;
+const live = Array.from({ length: 200_000 * scale }, (_, i) => ({ i, s: 'x'.repeat(60) + i }));
+const ring = new Array(50_000 * scale);
 let peak = 0;
 for (let n = 0; n < 1_000_000; n++) {
   ring[n % ring.length] = { n, s: 'y'.repeat(40) + n };
+  if (process.env.HOLD === 'large') flags.holdHeapFlatOnceLarge();
   if (n % 10_000 === 0) peak = Math.max(peak, process.memoryUsage().heapUsed);
 }
-process.stdout.write(JSON.stringify({ peak, live: live.length }));
+process.stdout.write(JSON.stringify({ peak, held: flags ? flags.heapHeldFlat() : null, live: live.length }));
 `,
   );
-  const peakOf = (env: NodeJS.ProcessEnv): number => {
-    const run = spawnSync(process.execPath, [work], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
-    expect(run.status, run.stderr).toBe(0);
-    return (JSON.parse(run.stdout) as { peak: number }).peak;
+  const run = (env: NodeJS.ProcessEnv): { peak: number; held: boolean | null } => {
+    const child = spawnSync(process.execPath, [work], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+    expect(child.status, child.stderr).toBe(0);
+    return JSON.parse(child.stdout) as { peak: number; held: boolean | null };
   };
+  // The module as the CLI loads it, from the build (`npm test` builds first).
+  const heapModule = pathToFileURL(join(import.meta.dirname, '..', 'dist', 'v8-flags.js')).href;
 
   it('holds the old generation near its live size once asked, not before', () => {
-    // The module as the CLI loads it, from the build (`npm test` builds first).
-    const heapModule = pathToFileURL(join(import.meta.dirname, '..', 'dist', 'v8-flags.js')).href;
-    const without = peakOf({});
-    const loaded = peakOf({ HEAP_MODULE: heapModule });
-    const held = peakOf({ HEAP_MODULE: heapModule, HOLD: '1' });
+    const without = run({}).peak;
+    const loaded = run({ HEAP_MODULE: heapModule });
+    const held = run({ HEAP_MODULE: heapModule, HOLD: 'start' });
     // V8's default lets ~20 MB live grow to 250+ MB here; held at 1.5 times it stays near 140.
-    expect(held).toBeLessThan(without * 0.75);
+    expect(held).toMatchObject({ held: true });
+    expect(held.peak).toBeLessThan(without * 0.75);
     // Loading the module leaves V8 its own sizing: a short run is not slowed by full collections.
-    expect(loaded).toBeGreaterThan(held / 0.75);
+    expect(loaded).toMatchObject({ held: false });
+    expect(loaded.peak).toBeGreaterThan(held.peak / 0.75);
+  }, 120_000);
+
+  it('holds it once V8 has let the heap grow past 64 MB, and a small heap never', () => {
+    const without = run({}).peak;
+    const large = run({ HEAP_MODULE: heapModule, HOLD: 'large' });
+    expect(large).toMatchObject({ held: true });
+    expect(large.peak).toBeLessThan(without * 0.75);
+    // The same churn over a heap of a few MB: V8's sizing never reaches the bound.
+    expect(run({ HEAP_MODULE: heapModule, HOLD: 'large', SMALL: '1' })).toMatchObject({ held: false });
   }, 120_000);
 
   it('compiles WebAssembly with Liftoff only: a hot function is never compiled again by TurboFan', () => {

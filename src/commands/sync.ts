@@ -9,7 +9,7 @@ import { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
 import { ProgressView } from '../sync/report.js';
 import { reconcile } from '../sync/reconcile.js';
-import { holdHeapFlat, LONG_PASS_FILES } from '../v8-flags.js';
+import { holdHeapFlat, holdHeapFlatOnceLarge, LONG_PASS_FILES } from '../v8-flags.js';
 import { printReport } from './print-report.js';
 import { recordRun } from './runs.js';
 import { clientFor, ledgerPath, lockStateDir, loggerFor, openLedger, type Command, type CommandContext } from './shared.js';
@@ -45,7 +45,7 @@ export const sync: Command = async (context) => {
       signal: stop.hard,
       stop: stop.soft,
       onProgress: (phase, p) => {
-        if (p.filesDone >= LONG_PASS_FILES) holdHeapFlat();
+        holdHeapFlatOnceLarge();
         view.update(phase, p);
       },
     });
