@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The command line: parses arguments (commander, built from the table in commands/index.ts), runs
 // one command, and turns errors into one clear line and an exit code a script or systemd can act on.
-// First: files-sync's V8 flags (heap growth, WebAssembly tiers) are set before its modules run (v8-flags.ts).
-import { holdHeapFlat } from './v8-flags.js';
+// First: files-sync's V8 flags are set before its modules run, and its heap policy comes with them (v8-flags.ts).
+import { holdHeapFlat, watchHeap } from './v8-flags.js';
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command as Program, CommanderError, Option } from 'commander';
@@ -149,6 +149,8 @@ function isMain(): boolean {
 
 if (isMain()) {
   quietOnClosedPipe();
+  // Any command that grows its heap past 64 MB holds it flat from then on (v8-flags.ts).
+  watchHeap();
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

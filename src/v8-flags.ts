@@ -8,17 +8,18 @@
 // the code every module starts with; it parses the few header bytes of an answer a little slower,
 // which measured within the noise on 10,000 uploads (BENCHMARKS.md, issue 13, the seventh pass).
 //
-// The heap held near its live size, in long work only (`holdHeapFlat`): files-sync's live heap is
-// flat (tens of MB whatever the tree's size), but V8's default lets the old generation grow to up
-// to four times what survived the last full collection before it collects again, so a long pass
-// (a million files) peaked ~60 MB above a short one of the same live size. At 1.5 times, a full
-// collection of that live heap costs ~5-10 ms, and a pass makes one every ~150 ms: 32 of them in a
-// 25,000-file sync against 7 with V8's default, which kept that sync's heap under ~52 MB anyway
-// and finished it 6% sooner (BENCHMARKS.md, issue 13, the ninth pass). So the processes that live
-// long (the daemon, the emulator), `adopt` and a pass over a large ledger hold the heap flat from
-// their start, and any other sync from the moment V8's sizing lets its heap pass 64 MB: a short
-// sync never gets there, a long one does early on.
+// The heap held near its live size in long work only: files-sync's live heap is flat (tens of MB
+// whatever the tree's size), but V8's default lets the old generation grow to up to four times
+// what survived the last full collection before it collects again, so a long pass (a million
+// files) peaked ~60 MB above a short one of the same live size. Held at 1.5 times, a full
+// collection of that live heap comes every ~150 ms of a pass and costs ~5 ms, and the emulator,
+// waiting on the client meanwhile, idles: a sync of 10,000 small files made 14 of them against 4
+// with V8's sizing, whose heap stayed under ~46 MB, and took ~7% longer (BENCHMARKS.md, issue 13,
+// the ninth pass). So the processes that live long (the daemon, the emulator), `adopt`, and a
+// sync whose ledger tracks many files hold the heap flat from their start (`holdHeapFlat`); every
+// other command holds it from the moment V8's sizing has let it pass 64 MB (`watchHeap`).
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 type Flags = Readonly<Record<string, string | true>>;
 
@@ -40,8 +41,8 @@ export const LONG_PASS_FILES = 50_000;
 /** A heap that V8's own sizing lets grow past this many bytes is held flat from then on. */
 export const FLAT_HEAP_PAST_BYTES = 64 * 1024 * 1024;
 
-/** `holdHeapFlatOnceLarge` looks at the heap every this many calls. */
-const LOOK_EVERY = 1_000;
+/** How often `watchHeap` looks at the heap's size (reading it costs a few microseconds). */
+const WATCH_EVERY_MS = 250;
 
 /**
  * The flags of `flags` to set: each one the operator did not give on node's command line, in
@@ -69,15 +70,32 @@ export function holdHeapFlat(): void {
   for (const flag of v8FlagsToSet(process.execArgv, FLAT_HEAP_FLAGS)) setFlagsFromString(flag);
 }
 
-let calls = 0;
+let watching = false;
 
 /**
- * Holds the heap flat once it has grown past FLAT_HEAP_PAST_BYTES. Cheap enough to call once per
- * file: it reads the heap's size every LOOK_EVERY calls (a few microseconds).
+ * From now on, holds the heap flat once it has grown past FLAT_HEAP_PAST_BYTES: a timer that does
+ * not keep the process alive looks four times a second, whatever the program is doing (reading a
+ * listing, walking, uploading), and stops once the heap is held. It then collects at once: V8
+ * sets the next limit at each full collection, and the one in force was set with its own factor,
+ * up to four times the live size, which the heap would otherwise fill first.
  */
-export function holdHeapFlatOnceLarge(): void {
-  if (held || ++calls % LOOK_EVERY !== 0) return;
-  if (getHeapStatistics().used_heap_size > FLAT_HEAP_PAST_BYTES) holdHeapFlat();
+export function watchHeap(): void {
+  if (held || watching) return;
+  watching = true;
+  const timer = setInterval(() => {
+    if (!held && getHeapStatistics().used_heap_size > FLAT_HEAP_PAST_BYTES) {
+      holdHeapFlat();
+      collectNow();
+    }
+    if (held) clearInterval(timer);
+  }, WATCH_EVERY_MS);
+  timer.unref();
+}
+
+/** One full collection now (~10 ms for files-sync's live heap), through V8's `gc` in a context of its own. */
+function collectNow(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
 }
 
 /** Whether `holdHeapFlat` has run in this process. */

@@ -9,7 +9,7 @@ import { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
 import { ProgressView } from '../sync/report.js';
 import { reconcile } from '../sync/reconcile.js';
-import { holdHeapFlat, holdHeapFlatOnceLarge, LONG_PASS_FILES } from '../v8-flags.js';
+import { holdHeapFlat, LONG_PASS_FILES } from '../v8-flags.js';
 import { printReport } from './print-report.js';
 import { recordRun } from './runs.js';
 import { clientFor, ledgerPath, lockStateDir, loggerFor, openLedger, type Command, type CommandContext } from './shared.js';
@@ -44,10 +44,7 @@ export const sync: Command = async (context) => {
       dryRun: context.dryRun,
       signal: stop.hard,
       stop: stop.soft,
-      onProgress: (phase, p) => {
-        holdHeapFlatOnceLarge();
-        view.update(phase, p);
-      },
+      onProgress: (phase, p) => view.update(phase, p),
     });
     view.finish();
     printReport(report, context.json);
