@@ -12,12 +12,12 @@
 // whatever the tree's size), but V8's default lets the old generation grow to up to four times
 // what survived the last full collection before it collects again, so a long pass (a million
 // files) peaked ~60 MB above a short one of the same live size. Held at 1.5 times, a full
-// collection of that live heap comes every ~150 ms of a pass and costs ~5 ms, and the emulator,
+// collection of that live heap comes every ~200 ms of a pass and costs ~5 ms, and the emulator,
 // waiting on the client meanwhile, idles: a sync of 10,000 small files made 14 of them against 4
 // with V8's sizing, whose heap stayed under ~46 MB, and took ~7% longer (BENCHMARKS.md, issue 13,
 // the ninth pass). So the processes that live long (the daemon, the emulator), `adopt`, and a
 // sync whose ledger tracks many files hold the heap flat from their start (`holdHeapFlat`); every
-// other command holds it from the moment V8's sizing has let it pass 64 MB (`watchHeap`).
+// other command holds it once a look finds it past 64 MB (`watchHeap`).
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -63,39 +63,45 @@ export function v8FlagsToSet(execArgv: readonly string[], flags: Flags = V8_FLAG
 
 let held = false;
 
-/** From now on, V8's heap grows only 1.5 times past its live size between full collections (once per process). */
-export function holdHeapFlat(): void {
-  if (held) return;
+/**
+ * From now on, V8's heap grows only 1.5 times past its live size between full collections (once
+ * per process). False when nothing changed: held already, or the operator chose the growth.
+ */
+export function holdHeapFlat(): boolean {
+  if (held) return false;
   held = true;
-  for (const flag of v8FlagsToSet(process.execArgv, FLAT_HEAP_FLAGS)) setFlagsFromString(flag);
+  const flags = v8FlagsToSet(process.execArgv, FLAT_HEAP_FLAGS);
+  for (const flag of flags) setFlagsFromString(flag);
+  return flags.length > 0;
 }
 
 let watching = false;
 
 /**
- * From now on, holds the heap flat once it has grown past FLAT_HEAP_PAST_BYTES: a timer that does
- * not keep the process alive looks four times a second, whatever the program is doing (reading a
- * listing, walking, uploading), and stops once the heap is held. It then collects at once: V8
- * sets the next limit at each full collection, and the one in force was set with its own factor,
- * up to four times the live size, which the heap would otherwise fill first.
+ * From now on, holds the heap flat at the first look that finds it past FLAT_HEAP_PAST_BYTES: a
+ * timer that does not keep the process alive looks four times a second whenever the event loop
+ * turns (reading a listing, walking, uploading), and stops once the heap is held. It then collects
+ * at once: V8 sets the next limit at each full collection, and the one in force was set with its
+ * own factor, up to four times the live size, which the heap would otherwise fill first.
  */
 export function watchHeap(): void {
   if (held || watching) return;
   watching = true;
   const timer = setInterval(() => {
-    if (!held && getHeapStatistics().used_heap_size > FLAT_HEAP_PAST_BYTES) {
-      holdHeapFlat();
-      collectNow();
-    }
+    if (!held && getHeapStatistics().used_heap_size > FLAT_HEAP_PAST_BYTES && holdHeapFlat()) collectNow();
     if (held) clearInterval(timer);
   }, WATCH_EVERY_MS);
   timer.unref();
 }
 
-/** One full collection now (~10 ms for files-sync's live heap), through V8's `gc` in a context of its own. */
+/**
+ * One full collection now, through V8's `gc` in a context of its own (the program's own global
+ * gets none). Should a node not give it there, the new limit waits for V8's next collection.
+ */
 function collectNow(): void {
   setFlagsFromString('--expose-gc');
-  (runInNewContext('gc') as () => void)();
+  const gc = runInNewContext('typeof gc === "function" ? gc : undefined') as (() => void) | undefined;
+  gc?.();
 }
 
 /** Whether `holdHeapFlat` has run in this process. */
