@@ -25,13 +25,13 @@ const PAGE = 500;
 
 /** `files-sync adopt`. */
 export const adopt: Command = async (context) => {
+  // It reads the whole listing, however long: a long pass (v8-flags.ts).
+  holdHeapFlat();
   const config = loadConfig(context.overrides, context.env);
   const logger = loggerFor(context, config);
   const apiKey = loadApiKey(config, context.env);
   // The ledger's one writer: a daemon or a sync on this state directory makes this exit 2.
   const lock = lockStateDir(config, 'adopt');
-  // It reads the whole listing, however long: a long pass (v8-flags.ts).
-  holdHeapFlat();
   const ledger = openLedger(config);
   const client = clientFor(config, apiKey, logger);
   const view = new ProgressView(process.stderr, Boolean(process.stderr.isTTY));
