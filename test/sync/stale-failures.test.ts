@@ -2,7 +2,8 @@
 // it says nothing true any more. A reconciliation whose walk saw the whole tree drops the rows of
 // paths it did not find, so `status` stops listing files that no longer exist (before, they stayed
 // for ever after a one-shot sync; only the daemon's path jobs cleared them), and the daemon's
-// delete batches do not spend their hashing on them (daemon/waiting-moves.ts).
+// delete batches do not count them among the failed uploads they look at, an lstat each
+// (daemon/waiting-moves.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
