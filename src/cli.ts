@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // The command line: parses arguments (commander, built from the table in commands/index.ts), runs
 // one command, and turns errors into one clear line and an exit code a script or systemd can act on.
 // First: files-sync's V8 flags are set before its modules run, and its heap policy comes with them (v8-flags.ts).
@@ -147,7 +146,8 @@ function isMain(): boolean {
   }
 }
 
-if (isMain()) {
+/** Runs `process.argv` as the files-sync command (files-sync.ts calls it), and sets the exit code. */
+export function runAsProgram(): void {
   quietOnClosedPipe();
   // Any command that grows its heap past 64 MB holds it flat from then on (v8-flags.ts).
   watchHeap();
@@ -160,3 +160,6 @@ if (isMain()) {
     },
   );
 }
+
+// Run directly (`node dist/cli.js`, or the bundle `node dist/files-sync.cjs`) rather than loaded.
+if (isMain()) runAsProgram();

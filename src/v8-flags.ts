@@ -110,7 +110,6 @@ export function heapHeldFlat(): boolean {
 }
 
 // At load, not from a function the CLI calls: imported first, this runs before the program's other
-// modules. In the bundle (dist/files-sync.js) the packages left outside it load before any module
-// of it (better-sqlite3's JavaScript and undici's, which compiles no WebAssembly until its first
-// connection).
+// modules. The command's loader (launch/load.ts) imports it too, before it compiles the bundle
+// (dist/files-sync.cjs): V8's code cache is taken only under the flags it was made with.
 for (const flag of v8FlagsToSet(process.execArgv)) setFlagsFromString(flag);

@@ -10,7 +10,7 @@ const SRC = path.resolve(import.meta.dirname, '..', 'src');
 
 /** Layers, top first: a module may import its own layer's modules or any layer below it. */
 const LAYERS: readonly (readonly string[])[] = [
-  ['cli', 'demo'],
+  ['cli', 'demo', 'launch'],
   ['commands'],
   ['daemon'],
   ['sync'],
@@ -25,6 +25,7 @@ function unitOf(file: string): string {
   if (rel.length > 1) return rel[0]!;
   const name = rel[0]!.replace(/\.ts$/, '');
   if (name === 'cli' || name === 'demo' || name === 'app') return name;
+  if (name === 'files-sync') return 'launch'; // the command's entry: loads the bundle (launch/load.ts)
   if (name.startsWith('commands')) return 'commands';
   return 'base';
 }
