@@ -1,7 +1,8 @@
 // The command's loader (src/launch/load.ts) and the code cache the build makes for its bundle
 // (src/launch/train.ts): used for the bundle's very bytes; never for other bytes, even of the same
-// length (V8 itself checks only the length); a damaged or missing cache costs the cache, not the
-// program. Each case loads a bundle in a fresh node process, as the command does.
+// length (V8 itself checks only the length), nor when damaged (V8 checks only its header: damaged
+// bytecode crashed node or ran); a cache refused or missing costs the cache, not the program.
+// Each case loads a bundle in a fresh node process, as the command does.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,18 +19,38 @@ const LOAD = pathToFileURL(path.join(DIST, 'launch', 'load.js')).href;
 const HELP_LINE = 'Exit codes: 0 done, 1 done';
 const CHANGED_LINE = 'Exit codes: 0 DONE, 1 DONE';
 
-/** Loads `bundle` in a fresh process (no NODE_OPTIONS), says how its cache was taken, then runs `argv`. */
-function load(bundle: string, argv: string[]): { cache: string; code: number | null; stdout: string; stderr: string } {
+interface Loaded {
+  cache: string;
+  /** Whether the program's functions run in strict mode (a strict function's `caller` throws). */
+  strict: boolean;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Loads `bundle` in a fresh process (no NODE_OPTIONS; `nodeArgs` given to node), says how its cache was taken, then runs `argv`. */
+function load(bundle: string, argv: string[], nodeArgs: string[] = []): Loaded {
   const script = `
     const { loadProgram } = await import(${JSON.stringify(LOAD)});
     const loaded = loadProgram(${JSON.stringify(bundle)});
-    process.stderr.write('cache: ' + loaded.cache + '\\n');
+    let strict = false;
+    try { void loaded.program.reportFatal.caller; } catch { strict = true; }
+    process.stderr.write('cache: ' + loaded.cache + ' strict: ' + strict + '\\n');
     process.exitCode = await loaded.program.main(${JSON.stringify(argv)});`;
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8', timeout: 60_000 });
-  const cache = /^cache: (\S+)$/m.exec(run.stderr)?.[1] ?? `(none said; stderr: ${run.stderr})`;
-  return { cache, code: run.status, stdout: run.stdout, stderr: run.stderr };
+  const run = spawnSync(process.execPath, [...nodeArgs, '--input-type=module', '-e', script], { env, encoding: 'utf8', timeout: 60_000 });
+  const said = /^cache: (\S+) strict: (\S+)$/m.exec(run.stderr);
+  const cache = said?.[1] ?? `(none said; status ${run.status}, signal ${run.signal}; stderr: ${run.stderr})`;
+  return { cache, strict: said?.[2] === 'true', code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** The built cache with `count` bytes of V8's data from `at` (past the header) flipped. */
+function damagedCache(at: number, count = 16): Buffer {
+  const cache = Buffer.from(fs.readFileSync(`${BUNDLE}.cache`));
+  const header = Buffer.byteLength('files-sync code cache 2\n') + 2 * 32;
+  for (let i = header + at; i < Math.min(cache.length, header + at + count); i++) cache[i] = cache[i]! ^ 0xff;
+  return cache;
 }
 
 const temps: string[] = [];
@@ -51,11 +72,13 @@ function copyOfBundle(edit: (source: string) => string, cache: Buffer | null): s
 }
 
 describe('the code cache of the bundle', () => {
-  it('is used by a fresh process for the bundle the build made it for, which runs', () => {
+  it('is used by a fresh process for the bundle the build made it for, which runs in strict mode', () => {
     const run = load(BUNDLE, ['--version']);
     expect(run.cache).toBe('used');
     expect(run.code).toBe(0);
     expect(run.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    // As the ES module bundle before it: a write to a frozen object throws, not nothing.
+    expect(run.strict).toBe(true);
   });
 
   it('is not used for a bundle of other bytes of the same length: the program runs those bytes', () => {
@@ -70,15 +93,27 @@ describe('the code cache of the bundle', () => {
     expect(run.stdout).not.toContain(HELP_LINE);
   });
 
-  it('is refused when damaged, and the program runs without it', () => {
-    const cache = fs.readFileSync(`${BUNDLE}.cache`);
-    // The header (format and the bundle's digest) kept; V8's data after it overwritten.
-    const header = Buffer.byteLength('files-sync code cache 1\n') + 32;
-    const damaged = Buffer.concat([cache.subarray(0, header), Buffer.alloc(cache.length - header, 0x5a)]);
-    const bundle = copyOfBundle((source) => source, damaged);
-    const run = load(bundle, ['--version']);
+  // Bytes flipped in V8's own header, near its start, and deep in the bytecode: without the
+  // digest of the data, the last two crashed node (exit 133) or ran (V8 took them).
+  it.each([0, 100, 300_000])('is refused when damaged (16 bytes at %i of its data), and the program runs without it', (at) => {
+    const bundle = copyOfBundle((source) => source, damagedCache(at));
+    const run = load(bundle, ['--help']);
+    expect(run.cache).toBe('damaged');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(HELP_LINE);
+  });
+
+  it('is refused by V8 in a process started with other V8 flags, and the program runs without it', () => {
+    const run = load(BUNDLE, ['--version'], ['--no-liftoff-only']);
     expect(run.cache).toBe('rejected');
     expect(run.code).toBe(0);
+  });
+
+  it('is not tried when node maps stack traces (--enable-source-maps): node loads the bundle itself', () => {
+    const run = load(BUNDLE, ['--version'], ['--enable-source-maps']);
+    expect(run.cache).toBe('source-maps');
+    expect(run.code).toBe(0);
+    expect(run.strict).toBe(true);
   });
 
   it('is not needed: without one the program compiles and runs', () => {
@@ -87,5 +122,23 @@ describe('the code cache of the bundle', () => {
     expect(run.cache).toBe('none');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(HELP_LINE);
+  });
+});
+
+describe('the files-sync command without its bundle', () => {
+  it('says it cannot load the program and what to do, and exits 2', () => {
+    const bundle = copyOfBundle((source) => source, null);
+    const dist = path.dirname(bundle);
+    fs.rmSync(bundle);
+    // The command as installed: its entry, the loader and the flags module, beside no bundle.
+    fs.copyFileSync(path.join(DIST, 'files-sync.js'), path.join(dist, 'files-sync.js'));
+    fs.mkdirSync(path.join(dist, 'launch'));
+    fs.copyFileSync(path.join(DIST, 'launch', 'load.js'), path.join(dist, 'launch', 'load.js'));
+    fs.copyFileSync(path.join(DIST, 'v8-flags.js'), path.join(dist, 'v8-flags.js'));
+    const run = spawnSync(process.execPath, [path.join(dist, 'files-sync.js'), '--version'], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(`files-sync: cannot load the program from ${bundle}`);
+    expect(run.stderr).toContain('npm run build');
+    expect(run.stderr).not.toMatch(/^\s+at /m); // a file system error: its message, no stack
   });
 });

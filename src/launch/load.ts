@@ -1,48 +1,53 @@
 // Loads the bundled program (dist/files-sync.cjs) with V8's code cache for it, when the build made
-// one for these very bytes.
+// one for these very bytes and the cache arrived whole.
 //
 // A command's fixed cost is mostly compiling: V8 parses the 1.5 MB bundle at load (~25 ms) and
-// compiles each function the first time it runs (~40 ms more in a sync). The code cache is that
-// work done once, at build time (train.ts): the bytecode of every function a sync ran, which V8
-// takes instead of compiling again. It saved ~35 ms of a 200 ms one-file sync and ~75 ms of a
-// 3 s sync of 10,000 files (BENCHMARKS.md, issue 13, the tenth pass). Node 20 has no compile
-// cache of its own for this (module.enableCompileCache came in 22), and V8 gives its cache to
-// scripts only: hence a CommonJS bundle, compiled here as node's loader would.
+// compiles each function the first time it runs. The code cache is that work done once, at build
+// time (train.ts): the bytecode of every function a sync ran, which V8 takes instead of compiling
+// again. It saved ~31 ms of a ~190 ms one-file sync (BENCHMARKS.md, issue 13, the tenth pass).
+// Node 20 has no compile cache of its own for this (module.enableCompileCache came in 22), and V8
+// gives its cache to scripts only: hence a CommonJS bundle, compiled here as node's loader would.
 //
-// V8 checks that a cache fits its version and flags, but of the source it checks only the length:
-// bytecode cached for other bytes of the same length would run as if it were theirs. So the cache
-// file names the bundle it was made from by its SHA-256 (1 ms to check), and is used only for it.
-// Any mismatch, damage or absence costs the cache, never the program: it compiles as without one.
+// V8 checks that a cache fits its version and flags, but of the source it checks only the length,
+// and of its own data only a short header: bytecode cached for other bytes of the same length
+// runs as if it were theirs, and damaged bytecode crashes the process or runs. So the cache file
+// carries two SHA-256 digests (~2 ms to check): of the source compiled, and of V8's data. A cache
+// that is absent, unreadable, made for other bytes, damaged or refused by V8 (another node, other
+// V8 flags) costs the cache, never the program: it compiles as without one.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Script } from 'node:vm';
+import type { main, runAsProgram } from '../cli.js';
 // The flags V8's cache must be made and read with: set before the compile below (v8-flags.ts).
 import '../v8-flags.js';
 
 /** What the bundle exports (src/cli.ts). */
 export interface Program {
-  /** Runs the command line `argv` (without node and script); resolves to the exit code. */
-  main(argv: string[], env?: NodeJS.ProcessEnv): Promise<number>;
-  /** Runs `process.argv` as the files-sync command, and sets the process's exit code. */
-  runAsProgram(): void;
+  main: typeof main;
+  runAsProgram: typeof runAsProgram;
 }
 
-/** What became of the code cache: used; refused by V8 (another node, other flags, damaged); not for this bundle; none. */
-export type CacheUse = 'used' | 'rejected' | 'other-build' | 'none';
+/**
+ * What became of the code cache: used; refused by V8 (another node, other V8 flags); damaged; made
+ * for another bundle; none; not tried because node was asked for source maps (its own loader maps
+ * the bundle's stack traces, a compiled script would not).
+ */
+export type CacheUse = 'used' | 'rejected' | 'damaged' | 'other-build' | 'none' | 'source-maps';
 
 /** A loaded program, with the compiled script its code cache is made from. */
 export interface LoadedProgram {
   program: Program;
   cache: CacheUse;
-  /** The code cache of everything compiled so far, for this bundle: what `train.ts` writes. */
+  /** The code cache of everything compiled so far, with its header: what `train.ts` writes. */
   codeCache(): Buffer;
 }
 
-/** The start of a cache file: the format, then the SHA-256 of the bundle it was made from. */
-const MAGIC = Buffer.from('files-sync code cache 1\n');
+/** A cache file: this line, the SHA-256 of the source compiled, the SHA-256 of V8's data, V8's data. */
+const MAGIC = Buffer.from('files-sync code cache 2\n');
 const DIGEST_BYTES = 32;
+const HEADER_BYTES = MAGIC.length + 2 * DIGEST_BYTES;
 
 /** Node's CommonJS wrapper, as its loader puts it around a module's source. */
 const WRAPPER_START = '(function (exports, require, module, __filename, __dirname) { ';
@@ -53,14 +58,27 @@ export function codeCachePath(bundle: string): string {
   return `${bundle}.cache`;
 }
 
+function sha256(...parts: (string | Uint8Array)[]): Buffer {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return hash.digest();
+}
+
 /**
  * Compiles and runs `bundle` as node's CommonJS loader would (its own `require`, `module`,
  * `__filename`), with its code cache unless `useCache` is false, and returns its exports.
  */
 export function loadProgram(bundle: string, { useCache = true }: { useCache?: boolean } = {}): LoadedProgram {
+  if (process.sourceMapsEnabled) {
+    const program = createRequire(import.meta.url)(bundle) as Program;
+    const codeCache = (): never => {
+      throw new Error(`${bundle} was loaded by node's own loader (source maps asked for): it has no code cache to give`);
+    };
+    return { program, cache: 'source-maps', codeCache };
+  }
   const bytes = readFileSync(bundle);
-  const digest = createHash('sha256').update(bytes).digest();
-  const found = useCache ? cacheFor(bundle, digest) : { use: 'none' as const };
+  const sourceDigest = sha256(WRAPPER_START, bytes, WRAPPER_END);
+  const found = useCache ? cacheFor(bundle, sourceDigest) : { use: 'none' as const };
   const script = new Script(`${WRAPPER_START}${bytes.toString('utf8')}${WRAPPER_END}`, {
     filename: bundle,
     ...(found.data !== undefined ? { cachedData: found.data } : {}),
@@ -72,19 +90,26 @@ export function loadProgram(bundle: string, { useCache = true }: { useCache?: bo
   return {
     program: module.exports,
     cache,
-    codeCache: () => Buffer.concat([MAGIC, digest, script.createCachedData()]),
+    codeCache: () => {
+      const data = script.createCachedData();
+      return Buffer.concat([MAGIC, sourceDigest, sha256(data), data]);
+    },
   };
 }
 
-/** The V8 data of `bundle`'s cache file if it was made from these bytes (`digest`); else why not. */
-function cacheFor(bundle: string, digest: Buffer): { use: CacheUse; data?: Buffer } {
+/** V8's data from `bundle`'s cache file if it was made for this source (`sourceDigest`) and is whole; else why not. */
+function cacheFor(bundle: string, sourceDigest: Buffer): { use: CacheUse; data?: Buffer } {
   let file: Buffer;
   try {
     file = readFileSync(codeCachePath(bundle));
   } catch {
     return { use: 'none' }; // absent or unreadable: the program compiles as it always could
   }
-  const header = MAGIC.length + DIGEST_BYTES;
-  const mine = file.length > header && file.subarray(0, MAGIC.length).equals(MAGIC) && file.subarray(MAGIC.length, header).equals(digest);
-  return mine ? { use: 'used', data: file.subarray(header) } : { use: 'other-build' };
+  const mine =
+    file.length > HEADER_BYTES &&
+    file.subarray(0, MAGIC.length).equals(MAGIC) &&
+    file.subarray(MAGIC.length, MAGIC.length + DIGEST_BYTES).equals(sourceDigest);
+  if (!mine) return { use: 'other-build' };
+  const data = file.subarray(HEADER_BYTES);
+  return sha256(data).equals(file.subarray(MAGIC.length + DIGEST_BYTES, HEADER_BYTES)) ? { use: 'used', data } : { use: 'damaged' };
 }

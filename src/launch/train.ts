@@ -1,7 +1,8 @@
 // The build's last step (package.json "bundle"): makes dist/files-sync.cjs.cache, the code cache the
 // command loads its bundle with (load.ts). It loads the bundle without a cache, runs what a user
 // runs (a first sync, changes synced again, status, ls) against the emulator on loopback, then
-// writes the bytecode of every function that ran. Checked afterwards: a fresh process must use it.
+// writes the bytecode of every function that ran. Checked afterwards: a fresh process must use it
+// (if not, the cache is removed with a warning). A failed training fails the build.
 //
 // The cache holds V8's flags as they were when it was made: the training runs in a process of its
 // own with NODE_OPTIONS cleared, so that it matches a plain `node dist/files-sync.js`. A process
@@ -57,6 +58,7 @@ async function train(): Promise<void> {
   const loaded = loadProgram(BUNDLE, { useCache: false });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'files-sync-train-'));
   const emulator = await startEmulator({ apiKey: DEFAULT_EMULATOR_KEY });
+  let partial: string | undefined;
   try {
     const root = path.join(work, 'folder');
     makeFolder(root);
@@ -71,9 +73,13 @@ async function train(): Promise<void> {
     await expectOk(loaded.program, ['status', ...withConfig], env);
     await expectOk(loaded.program, ['ls', ...withConfig], env);
     const cache = codeCachePath(BUNDLE);
-    fs.writeFileSync(`${cache}.partial`, loaded.codeCache());
-    fs.renameSync(`${cache}.partial`, cache);
+    // Written under a name of this process's own and renamed whole: never half a cache, and two
+    // builds at once do not write into each other's file.
+    partial = `${cache}.${process.pid}.partial`;
+    fs.writeFileSync(partial, loaded.codeCache());
+    fs.renameSync(partial, cache);
   } finally {
+    if (partial !== undefined) fs.rmSync(partial, { force: true });
     await emulator.close();
     fs.rmSync(work, { recursive: true, force: true });
   }
@@ -83,8 +89,11 @@ async function train(): Promise<void> {
 function runSelf(mode: string): { ok: boolean; stdout: string; said: string } {
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const run = spawnSync(process.execPath, [SELF, mode], { env, encoding: 'utf8', timeout: 300_000 });
-  const said = `${run.stdout}${run.stderr}${run.error ? String(run.error) : ''}`.trim().split('\n').slice(-30).join('\n');
+  // ~1 s of work: two minutes is a hang, not a slow machine.
+  const run = spawnSync(process.execPath, [SELF, mode], { env, encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+  const ended = run.signal !== null ? `killed by ${run.signal}` : `exit code ${run.status}`;
+  const output = `${run.stdout}${run.stderr}`.trim().split('\n').slice(-30).join('\n');
+  const said = `${ended}${run.error ? ` (${run.error.message})` : ''}\n${output}`;
   return { ok: run.status === 0, stdout: run.stdout, said };
 }
 
@@ -98,11 +107,15 @@ function build(): number {
     process.stderr.write(`could not make the code cache ${cache}:\n${trained.said}\n`);
     return 1;
   }
+  // A cache this node refuses in a fresh process is a slower start, not a broken build: said, and
+  // removed. (test/launch.test.ts fails on it, so the project's own CI does not let it pass.)
   const checked = runSelf('--check');
   if (!checked.ok || checked.stdout.trim() !== 'used') {
     fs.rmSync(cache, { force: true });
-    process.stderr.write(`the code cache made for ${BUNDLE} is not used by a fresh process (${checked.stdout.trim()}):\n${checked.said}\n`);
-    return 1;
+    process.stderr.write(
+      `warning: the code cache made for ${BUNDLE} is not used by a fresh process (${checked.stdout.trim() || 'no answer'}), so the build has none: files-sync starts ~30 ms slower\n${checked.said}\n`,
+    );
+    return 0;
   }
   process.stdout.write(`code cache: ${path.relative(process.cwd(), cache)} (${Math.round(fs.statSync(cache).size / 1024)} KB)\n`);
   return 0;
