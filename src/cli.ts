@@ -16,8 +16,8 @@ const FOOTER = `
 The API key comes from ANTHROPIC_API_KEY, the config's api.keyFile, or the systemd credential
 anthropic-api-key; never from the command line.
 
-Exit codes: 0 done, 1 done with per-file failures, 2 usage or config error, 3 root missing or a
-guard held deletes or uploads, 4 authentication failed, 5 remote unavailable after retries,
+Exit codes: 0 done, 1 done with per-file failures, 2 usage, config or install error, 3 root missing
+or a guard held deletes or uploads, 4 authentication failed, 5 remote unavailable after retries,
 6 ledger unusable (damaged, read-only, deleted, I/O errors: see files-sync ledger check),
 130 interrupted.`;
 

@@ -39,7 +39,7 @@ function load(bundle: string, argv: string[], nodeArgs: string[] = []): Loaded {
     process.exitCode = await loaded.program.main(${JSON.stringify(argv)});`;
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const run = spawnSync(process.execPath, [...nodeArgs, '--input-type=module', '-e', script], { env, encoding: 'utf8', timeout: 60_000 });
+  const run = spawnSync(process.execPath, [...nodeArgs, '--input-type=module', '-e', script], { env, encoding: 'utf8', timeout: 30_000 });
   const said = /^cache: (\S+) strict: (\S+)$/m.exec(run.stderr);
   const cache = said?.[1] ?? `(none said; status ${run.status}, signal ${run.signal}; stderr: ${run.stderr})`;
   return { cache, strict: said?.[2] === 'true', code: run.status, stdout: run.stdout, stderr: run.stderr };
@@ -49,6 +49,7 @@ function load(bundle: string, argv: string[], nodeArgs: string[] = []): Loaded {
 function damagedCache(at: number, count = 16): Buffer {
   const cache = Buffer.from(fs.readFileSync(`${BUNDLE}.cache`));
   const header = Buffer.byteLength('files-sync code cache 2\n') + 2 * 32;
+  expect(cache.length).toBeGreaterThan(header + at + count); // else nothing would be flipped
   for (let i = header + at; i < Math.min(cache.length, header + at + count); i++) cache[i] = cache[i]! ^ 0xff;
   return cache;
 }
@@ -81,6 +82,14 @@ describe('the code cache of the bundle', () => {
     expect(run.strict).toBe(true);
   });
 
+  it('is used for the same bytes at another path (an installed copy)', () => {
+    const bundle = copyOfBundle((source) => source, fs.readFileSync(`${BUNDLE}.cache`));
+    const run = load(bundle, ['--help']);
+    expect(run.cache).toBe('used');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(HELP_LINE);
+  });
+
   it('is not used for a bundle of other bytes of the same length: the program runs those bytes', () => {
     const original = fs.readFileSync(BUNDLE, 'utf8');
     expect(original).toContain(HELP_LINE);
@@ -95,6 +104,14 @@ describe('the code cache of the bundle', () => {
 
   // Bytes flipped in V8's own header, near its start, and deep in the bytecode: without the
   // digest of the data, the last two crashed node (exit 133) or ran (V8 took them).
+  it('is refused when cut short (its header whole, no data), and the program runs without it', () => {
+    const header = Buffer.byteLength('files-sync code cache 2\n') + 2 * 32;
+    const bundle = copyOfBundle((source) => source, fs.readFileSync(`${BUNDLE}.cache`).subarray(0, header));
+    const run = load(bundle, ['--version']);
+    expect(run.cache).toBe('damaged');
+    expect(run.code).toBe(0);
+  });
+
   it.each([0, 100, 300_000])('is refused when damaged (16 bytes at %i of its data), and the program runs without it', (at) => {
     const bundle = copyOfBundle((source) => source, damagedCache(at));
     const run = load(bundle, ['--help']);
@@ -135,7 +152,7 @@ describe('the files-sync command without its bundle', () => {
     fs.mkdirSync(path.join(dist, 'launch'));
     fs.copyFileSync(path.join(DIST, 'launch', 'load.js'), path.join(dist, 'launch', 'load.js'));
     fs.copyFileSync(path.join(DIST, 'v8-flags.js'), path.join(dist, 'v8-flags.js'));
-    const run = spawnSync(process.execPath, [path.join(dist, 'files-sync.js'), '--version'], { encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync(process.execPath, [path.join(dist, 'files-sync.js'), '--version'], { encoding: 'utf8', timeout: 30_000 });
     expect(run.status).toBe(2);
     expect(run.stderr).toContain(`files-sync: cannot load the program from ${bundle}`);
     expect(run.stderr).toContain('npm run build');

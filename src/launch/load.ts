@@ -5,8 +5,9 @@
 // compiles each function the first time it runs. The code cache is that work done once, at build
 // time (train.ts): the bytecode of every function a sync ran, which V8 takes instead of compiling
 // again. It saved ~31 ms of a ~190 ms one-file sync (BENCHMARKS.md, issue 13, the tenth pass).
-// Node 20 has no compile cache of its own for this (module.enableCompileCache came in 22), and V8
-// gives its cache to scripts only: hence a CommonJS bundle, compiled here as node's loader would.
+// Node 20 has no compile cache of its own for this (module.enableCompileCache came in 22), and its
+// stable API gives V8's cache to scripts only (vm.Script): hence a CommonJS bundle, compiled here
+// as node's loader would.
 //
 // V8 checks that a cache fits its version and flags, but of the source it checks only the length,
 // and of its own data only a short header: bytecode cached for other bytes of the same length
@@ -18,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Script } from 'node:vm';
+import { Script, constants } from 'node:vm';
 import type { main, runAsProgram } from '../cli.js';
 // The flags V8's cache must be made and read with: set before the compile below (v8-flags.ts).
 import '../v8-flags.js';
@@ -81,6 +82,9 @@ export function loadProgram(bundle: string, { useCache = true }: { useCache?: bo
   const found = useCache ? cacheFor(bundle, sourceDigest) : { use: 'none' as const };
   const script = new Script(`${WRAPPER_START}${bytes.toString('utf8')}${WRAPPER_END}`, {
     filename: bundle,
+    // An `import()` in the bundle resolves as in any module of the program (none today: rolldown
+    // inlines them).
+    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
     ...(found.data !== undefined ? { cachedData: found.data } : {}),
   });
   const cache: CacheUse = found.data === undefined ? found.use : script.cachedDataRejected === true ? 'rejected' : 'used';
@@ -105,11 +109,10 @@ function cacheFor(bundle: string, sourceDigest: Buffer): { use: CacheUse; data?:
   } catch {
     return { use: 'none' }; // absent or unreadable: the program compiles as it always could
   }
-  const mine =
-    file.length > HEADER_BYTES &&
-    file.subarray(0, MAGIC.length).equals(MAGIC) &&
-    file.subarray(MAGIC.length, MAGIC.length + DIGEST_BYTES).equals(sourceDigest);
-  if (!mine) return { use: 'other-build' };
+  const dataDigestAt = MAGIC.length + DIGEST_BYTES;
+  const forThisSource = file.subarray(0, MAGIC.length).equals(MAGIC) && file.subarray(MAGIC.length, dataDigestAt).equals(sourceDigest);
+  if (!forThisSource) return { use: 'other-build' };
   const data = file.subarray(HEADER_BYTES);
-  return sha256(data).equals(file.subarray(MAGIC.length + DIGEST_BYTES, HEADER_BYTES)) ? { use: 'used', data } : { use: 'damaged' };
+  const whole = file.length > HEADER_BYTES && sha256(data).equals(file.subarray(dataDigestAt, HEADER_BYTES));
+  return whole ? { use: 'used', data } : { use: 'damaged' };
 }

@@ -75,7 +75,7 @@ async function train(): Promise<void> {
     const cache = codeCachePath(BUNDLE);
     // Written under a name of this process's own and renamed whole: never half a cache, and two
     // builds at once do not write into each other's file.
-    partial = `${cache}.${process.pid}.partial`;
+    partial = partialPath(process.pid);
     fs.writeFileSync(partial, loaded.codeCache());
     fs.renameSync(partial, cache);
   } finally {
@@ -85,16 +85,24 @@ async function train(): Promise<void> {
   }
 }
 
+/** Where the training process `pid` writes the cache before renaming it. */
+function partialPath(pid: number): string {
+  return `${codeCachePath(BUNDLE)}.${pid}.partial`;
+}
+
 /** Runs this file again with `mode`, without NODE_OPTIONS; its output is kept, to show on failure. */
 function runSelf(mode: string): { ok: boolean; stdout: string; said: string } {
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
   // ~1 s of work: two minutes is a hang, not a slow machine.
   const run = spawnSync(process.execPath, [SELF, mode], { env, encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+  // Killed (the timeout's SIGTERM) between its write and its rename, it leaves its partial file.
+  if (run.pid) fs.rmSync(partialPath(run.pid), { force: true });
   const ended = run.signal !== null ? `killed by ${run.signal}` : `exit code ${run.status}`;
-  const output = `${run.stdout}${run.stderr}`.trim().split('\n').slice(-30).join('\n');
+  const stdout = run.stdout ?? ''; // null when the process could not be started
+  const output = `${stdout}${run.stderr ?? ''}`.trim().split('\n').slice(-30).join('\n');
   const said = `${ended}${run.error ? ` (${run.error.message})` : ''}\n${output}`;
-  return { ok: run.status === 0, stdout: run.stdout, said };
+  return { ok: run.status === 0, stdout, said };
 }
 
 /** The build step: trains in a process of its own, then checks that a fresh process uses the cache. */
