@@ -52,7 +52,7 @@ export async function folderState(
   }
   const reason = failingReason(run, last, ledger.failures().length);
   if (reason) return { state: 'failing', line: `failing: ${reason}`, ...work };
-  if (!last && ledger.counts().files === 0) return { state: 'never synced', line: `never synced: ${todo}; run files-sync sync`, ...work };
+  if (!last && ledger.fileCount() === 0) return { state: 'never synced', line: `never synced: ${todo}; run files-sync sync`, ...work };
   if (work.toUpload + work.toDelete > 0) return { state: 'not up to date', line: `not up to date: ${todo}; run files-sync sync`, ...work };
   return { state: 'up to date', line: 'up to date', ...work };
 }

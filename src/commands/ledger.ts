@@ -34,7 +34,7 @@ function check(config: Config): number {
   try {
     const problems = ledger.integrityProblems();
     if (problems.length > 0) return damaged(file, problems);
-    write(`ok: the ledger ${file} passed SQLite's integrity check (${ledger.counts().files} files tracked)`);
+    write(`ok: the ledger ${file} passed SQLite's integrity check (${ledger.fileCount()} files tracked)`);
     return ExitCode.ok;
   } finally {
     ledger.close();

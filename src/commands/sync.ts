@@ -28,7 +28,7 @@ export const sync: Command = async (context) => {
   const lock = context.dryRun ? null : lockStateDir(config, 'sync');
   const exists = fs.existsSync(ledgerPath(config));
   const ledger = context.dryRun ? (exists ? openLedger(config, { readOnly: true }) : Ledger.open(':memory:')) : openLedger(config);
-  if (ledger.counts().files >= LONG_PASS_FILES) holdHeapFlat();
+  if (ledger.fileCount() >= LONG_PASS_FILES) holdHeapFlat();
   const client = clientFor(config, apiKey, logger);
   const tty = Boolean(process.stderr.isTTY) && !context.json;
   const view = new ProgressView(process.stderr, tty);

@@ -192,7 +192,7 @@ export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]):
     if (gone.length === 0) return outcome;
   }
   const distrust = root.distrust ?? ((await rootLooksEmpty(config.root, filter)) ? 'the root is empty while the ledger is not' : null);
-  const tracked = deps.ledger.counts().files;
+  const tracked = deps.ledger.fileCount();
   const view: LedgerView = { files: gone, tracked, pendingDeletes: [], inFlight: [], failures: [] };
   const thePlan = planFor({ kind: 'delete-batch', paths: goneSet, recentlyAdded }, view, planOptions(config, distrust));
   if (thePlan.held) outcome.held = { count: thePlan.held.count, reason: thePlan.held.reason };

@@ -161,7 +161,7 @@ export function restoreLedger(file: string, from: string, now = new Date()): Res
           'corrupt',
         );
       }
-      files = ledger.counts().files;
+      files = ledger.fileCount();
       window = restoreWindow(ledger, from, now.getTime());
       ledger.transaction(() => {
         ledger.setMetaJson(RESTORE_WINDOW_META_KEY, window);

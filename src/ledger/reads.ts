@@ -116,8 +116,13 @@ export class LedgerReads {
   }
 
   counts(): { files: number; bytes: number } {
-    const row = this.stmt.countFiles.get() as { n: number; bytes: number };
+    const row = this.stmt.countAndSizeFiles.get() as { n: number; bytes: number };
     return { files: row.n, bytes: row.bytes };
+  }
+
+  /** How many files the ledger tracks (`counts().files` without summing their sizes). */
+  fileCount(): number {
+    return this.stmt.countFiles.get() as number;
   }
 
   /** Whether any synced file has exactly `size` bytes (one indexed probe): a new file of another size cannot be a move. */

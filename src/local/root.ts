@@ -117,7 +117,7 @@ export async function checkRootUnchanged(opened: OpenedRoot): Promise<void> {
 
 /** What `checkRoot` reads of the ledger: whether it tracks files, and the identity it recorded. */
 export interface RootRecord {
-  counts(): { files: number };
+  fileCount(): number;
   getMetaJson<T>(key: string): T | undefined;
 }
 
@@ -144,7 +144,7 @@ export function checkRoot(
     distrust = `the root marker ${config.rootMarker} is missing from ${config.root} (is the right disk mounted?)`;
   }
   // Device and inode: a replaced folder is as foreign as another disk.
-  if (!distrust && !acceptNewDevice && ledger.counts().files > 0) {
+  if (!distrust && !acceptNewDevice && ledger.fileCount() > 0) {
     distrust = identityChange(config.root, ledger.getMetaJson<Partial<RootIdentity>>('root_identity'), st);
   }
   return { distrust, dev: st.dev };

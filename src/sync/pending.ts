@@ -29,7 +29,7 @@ export interface PendingCounts {
 export async function pendingCounts(config: Config, ledger: Ledger, logger: Logger): Promise<PendingCounts> {
   const { filter } = await buildFilter(config);
   const walk = await SortedWalk.open(config.root, { filter, followSymlinks: config.followSymlinks, logger });
-  const tracked = ledger.counts().files;
+  const tracked = ledger.fileCount();
   const options = planOptionsFor(config, { now: Date.now() });
   const pass = await runPass({
     ledger,

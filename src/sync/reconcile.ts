@@ -70,7 +70,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
     filterOptions,
     scanSignal,
     restoreWindow: parseRestoreWindow(ledger.getMetaJson(RESTORE_WINDOW_META_KEY)),
-    tracked: ledger.counts().files,
+    tracked: ledger.fileCount(),
   };
   const walk = await SortedWalk.open(config.root, { filter, followSymlinks: config.followSymlinks, signal: scanSignal, logger }).catch(
     rootGuard,

@@ -12,7 +12,7 @@ const LOOKUP_CONCURRENCY = 4;
 /** What reading the remote side reads of the ledger, and where it marks the current copies it finds. */
 export interface RemoteLedger {
   /** Current copies (rows of `files`), and their ids a page at a time in id order. */
-  counts(): { files: number };
+  fileCount(): number;
   ownedIdsAfter(after: string | null, limit: number): string[];
   /** Which of `fileIds` are current copies, each with its row's key (one query a page). */
   currentRows(fileIds: readonly string[]): Map<string, RowKey>;
@@ -69,7 +69,7 @@ export async function readRemoteSide(input: RemoteViewInput): Promise<RemoteSide
   const extra = extraOwnedIds(input);
   const choice = chooseRemoteMode({
     canLookup: input.remote.contract === 'ga' && typeof input.remote.lookup === 'function',
-    owned: input.ledger.counts().files + extra.length,
+    owned: input.ledger.fileCount() + extra.length,
     seen: input.seen,
     now: input.now,
     fullListHours: input.fullListHours,

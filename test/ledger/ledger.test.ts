@@ -105,6 +105,20 @@ describe('Ledger', () => {
     ledger.close();
   });
 
+  it('counts the files it tracks, with and without their bytes', () => {
+    const ledger = Ledger.open(file);
+    expect(ledger.fileCount()).toBe(0);
+    expect(ledger.counts()).toEqual({ files: 0, bytes: 0 });
+    ledger.finishUpload(null, content, meta('file_1'), 0, 10);
+    ledger.finishUpload(null, { ...content, path: 'b.txt', size: 5 }, meta('file_2'), 0, 10);
+    expect(ledger.fileCount()).toBe(2);
+    expect(ledger.counts()).toEqual({ files: 2, bytes: 8 });
+    ledger.markDeleted('a.txt', 20);
+    expect(ledger.fileCount()).toBe(1);
+    expect(ledger.counts()).toEqual({ files: 1, bytes: 5 });
+    ledger.close();
+  });
+
   it('records failures with growing back-off, or none when only a change can help', () => {
     const ledger = Ledger.open(file);
     const a = ledger.recordFailure('a.txt', 'server error', 'backoff', { size: 1, mtimeMs: 2 }, 1000);

@@ -61,7 +61,7 @@ describe('deletes collected by the pass', () => {
       const options = planOptionsFor(c, { now: Date.now() });
       const plan = emptyPlan();
       const walk = await SortedWalk.open(root, { filter: () => true, followSymlinks: false });
-      const tracked = ledger.counts().files;
+      const tracked = ledger.fileCount();
       const pass = await runPass({
         ledger,
         tracked,
@@ -189,7 +189,7 @@ describe('an allowed delete of collected rows', () => {
       const report = exec.end();
       expect(report.deleted).toBe(n);
       expect(report.failedDeletes).toEqual([]);
-      expect(ledger.counts().files).toBe(0);
+      expect(ledger.fileCount()).toBe(0);
       expect(ledger.pendingDeleteCount()).toBe(0);
     } finally {
       ledger.close();

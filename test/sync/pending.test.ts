@@ -53,7 +53,7 @@ describe("status's counting pass", () => {
     const walk = await SortedWalk.open(root, { filter: () => true, followSymlinks: false });
     const result = await runPass({
       ledger,
-      tracked: ledger.counts().files,
+      tracked: ledger.fileCount(),
       walk,
       scan: passScanOptions(c, ledger, { filter: () => true }),
       options: planOptionsFor(c, { now: Date.now() }),

@@ -70,7 +70,7 @@ describe('readRemoteSide guards (rule 4)', () => {
     const ids = rows.map((r) => r.fileId).sort();
     return {
       listed,
-      counts: () => ({ files: rows.length }),
+      fileCount: () => rows.length,
       ownedIdsAfter: (after: string | null, limit: number) => ids.filter((id) => after === null || id > after).slice(0, limit),
       currentRows: (wanted: readonly string[]) => new Map(wanted.filter((id) => ids.includes(id)).map((id) => [id, ids.indexOf(id)])),
       isListed: (key: number) => listed.has(ids[key]!),
