@@ -19,6 +19,9 @@ const LOAD = pathToFileURL(path.join(DIST, 'launch', 'load.js')).href;
 const HELP_LINE = 'Exit codes: 0 done, 1 done';
 const CHANGED_LINE = 'Exit codes: 0 DONE, 1 DONE';
 
+/** A cache file's header (load.ts): its format line, the source's SHA-256, then V8's data's. */
+const CACHE_HEADER_BYTES = Buffer.byteLength('files-sync code cache 2\n') + 2 * 32;
+
 interface Loaded {
   cache: string;
   /** Whether the program's functions run in strict mode (a strict function's `caller` throws). */
@@ -48,9 +51,9 @@ function load(bundle: string, argv: string[], nodeArgs: string[] = []): Loaded {
 /** The built cache with `count` bytes of V8's data from `at` (past the header) flipped. */
 function damagedCache(at: number, count = 16): Buffer {
   const cache = Buffer.from(fs.readFileSync(`${BUNDLE}.cache`));
-  const header = Buffer.byteLength('files-sync code cache 2\n') + 2 * 32;
-  expect(cache.length).toBeGreaterThan(header + at + count); // else nothing would be flipped
-  for (let i = header + at; i < Math.min(cache.length, header + at + count); i++) cache[i] = cache[i]! ^ 0xff;
+  const from = CACHE_HEADER_BYTES + at;
+  expect(cache.length).toBeGreaterThan(from + count); // else nothing would be flipped
+  for (let i = from; i < from + count; i++) cache[i] = cache[i]! ^ 0xff;
   return cache;
 }
 
@@ -105,8 +108,7 @@ describe('the code cache of the bundle', () => {
   // Bytes flipped in V8's own header, near its start, and deep in the bytecode: without the
   // digest of the data, the last two crashed node (exit 133) or ran (V8 took them).
   it('is refused when cut short (its header whole, no data), and the program runs without it', () => {
-    const header = Buffer.byteLength('files-sync code cache 2\n') + 2 * 32;
-    const bundle = copyOfBundle((source) => source, fs.readFileSync(`${BUNDLE}.cache`).subarray(0, header));
+    const bundle = copyOfBundle((source) => source, fs.readFileSync(`${BUNDLE}.cache`).subarray(0, CACHE_HEADER_BYTES));
     const run = load(bundle, ['--version']);
     expect(run.cache).toBe('damaged');
     expect(run.code).toBe(0);
