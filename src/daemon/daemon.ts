@@ -94,6 +94,7 @@ class Daemon implements FaultHost, FolderHost {
       watchEvent: (kind, rel) => this.folder.watchEvent(kind, rel),
       kernelOverflow: (events) => this.folder.kernelOverflow(events),
       rootChange: (before, after) => this.folder.rootChange(before, after),
+      watching: (again) => this.folder.watching(again),
     };
   }
 
@@ -124,7 +125,8 @@ class Daemon implements FaultHost, FolderHost {
         SIGUSR1: () => this.parts.loop.trigger('SIGUSR1'),
       });
       this.log.info(`started (pid ${process.pid})`, { root: this.config.root, stateDir: this.config.stateDir });
-      if (this.hooks.watcher !== 'on' || this.hooks.reconcileMs !== null) this.log.warn('test hooks active', this.hooks);
+      if (this.hooks.watcher !== 'on' || this.hooks.reconcileMs !== null || this.hooks.watchDelayMs > 0)
+        this.log.warn('test hooks active', this.hooks);
       // Watch first: changes made during the first reconciliation queue up behind it.
       await this.parts.rootCheck.start();
       this.parts.watcher.start();
@@ -186,6 +188,7 @@ class Daemon implements FaultHost, FolderHost {
         this.log.debug('reconciling', { reasons });
         // This walk covers every path: hints dropped before it are not needed, later ones are.
         this.parts.queue.acceptHints();
+        await this.folder.beforeWalk();
         // The ignore file is read again (a change the watcher missed); a bad one keeps the running
         // filter. Not while the root is missing: its absent ignore file would read as "no rules".
         if (await isDirectory(this.config.root)) this.applied(await this.settings.ignoreFileChanged(this.log));
@@ -204,7 +207,7 @@ class Daemon implements FaultHost, FolderHost {
         if (!this.parts.queue.overflowed) this.floods.caughtUp();
         this.started();
         this.held = report.held ? { count: report.held.count, reason: report.held.reason } : null;
-        if (this.faults.cleared(report.counts)) this.rewatch();
+        if (this.faults.cleared(report.counts)) this.folder.rewatch('the sync root is back');
         // The one vocabulary of counts (report.ts), in the line and as fields; then the moves that wait.
         const kept = report.movesWaiting ? `; ${movesWaitingLine(report.movesWaiting)}` : '';
         this.log.info(`reconciled (${reasons.join(', ')}): ${countsLine(report.counts)}${kept}`, {
@@ -258,16 +261,7 @@ class Daemon implements FaultHost, FolderHost {
     if (change.intervalChanged) this.parts.loop.schedulePeriodic();
     if (!change.rewatch) return;
     this.parts.rootCheck.reset();
-    this.rewatch();
-    this.parts.loop.trigger('new root or filter');
-  }
-
-  rewatch(): void {
-    this.parts.watcher.restart({
-      root: this.config.root,
-      filter: this.settings.filter,
-      followSymlinks: this.config.followSymlinks,
-    });
+    this.folder.rewatch('new root or filter');
   }
 
   /**

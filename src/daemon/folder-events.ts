@@ -1,6 +1,7 @@
 // What the daemon does when the folder moves under it: a watcher event becomes path jobs, a changed
 // root is watched again (or no longer), and a flood of events becomes one full reconciliation.
 import { stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config.js';
 import { IGNORE_FILE_NAME } from '../local/filter.js';
 import type { Logger } from '../log.js';
@@ -27,18 +28,54 @@ export interface FolderHost {
   readonly settings: Settings;
   readonly config: Config;
   readonly log: Logger;
-  /** Watches the (new) root with the (new) filter. */
-  rewatch(): void;
   /** Applies a settings change once it is built. */
   whenSettled(change: Promise<SettingsChange | null>): void;
 }
 
+/** How long a reconciliation waits for the watch before it walks anyway (and walks once more when it is ready). */
+const WATCH_WAIT_MS = 120_000;
+
 /** The daemon's answers to the watcher, the root check and the queue's overflow. */
 export class FolderEvents {
+  /** Why the watcher started again: the reconciliation that follows once it watches. */
+  private readonly rewatched = new Set<string>();
+  /** A walk began before the watch was in place: one more follows once it is. */
+  private walkedUnwatched = false;
+
   constructor(
     private readonly host: FolderHost,
     private readonly floods: FloodNotices,
   ) {}
+
+  /** Watches the (new) root with the (new) filter; reconciles once every directory is watched. */
+  rewatch(why: string): void {
+    this.rewatched.add(why);
+    const { root, followSymlinks } = this.host.config;
+    this.host.parts.watcher.restart({ root, filter: this.host.settings.filter, followSymlinks });
+  }
+
+  /**
+   * Before a reconciliation walks: waits (bounded) until the watch is in place, so that a change
+   * the walk passes by is an event. A file written between a walk and the watch would otherwise
+   * wait for the periodic reconciliation.
+   */
+  async beforeWalk(): Promise<void> {
+    const watcher = this.host.parts.watcher;
+    await Promise.race([watcher.settled(), sleep(WATCH_WAIT_MS, undefined, { ref: false })]);
+    if (watcher.status().state === 'starting') this.walkedUnwatched = true;
+  }
+
+  /**
+   * Every directory is watched (TreeWatcher onReady). After a restart or a retry, or a walk that
+   * began before, what changed in between is known to no one yet: reconcile once more.
+   */
+  watching(again: boolean): void {
+    const reasons = this.rewatched.size > 0 ? [...this.rewatched] : ['the watch is in place'];
+    this.rewatched.clear();
+    if (this.host.phase === 'stopping' || (!again && !this.walkedUnwatched)) return;
+    this.walkedUnwatched = false;
+    for (const reason of reasons) this.host.parts.loop.trigger(reason);
+  }
 
   watchEvent(kind: WatchEventKind, rel: string): void {
     if (this.host.phase === 'stopping') return;
@@ -61,15 +98,16 @@ export class FolderEvents {
 
   /**
    * The root changed under the daemon (rootcheck.ts): gone, it is no longer watched (inotify would
-   * follow the moved folder); back or replaced, it is watched again and reconciled, and the
-   * reconciliation's root check decides whether its deletes can be trusted (rule 4).
+   * follow the moved folder) and the reconciliation says why nothing is done; back or replaced, it
+   * is watched again and reconciled once watched, and the reconciliation's root check decides
+   * whether its deletes can be trusted (rule 4).
    */
   rootChange(before: RootState, after: RootState): void {
     if (this.host.phase === 'stopping') return;
     const change = describeRootChange(this.host.config.root, before, after);
     this.host.log.warn(change.message);
-    if (change.gone) this.host.parts.watcher.suspend(change.what);
-    else this.host.rewatch();
+    if (!change.gone) return this.rewatch(change.what);
+    this.host.parts.watcher.suspend(change.what);
     this.host.parts.loop.trigger(change.what);
   }
 

@@ -16,15 +16,22 @@ export interface TestHooks {
    * `reconcileIntervalMinutes`, whose minimum is one minute.
    */
   reconcileMs: number | null;
+  /**
+   * `FILES_SYNC_TEST_WATCH_DELAY_MS=N`: every (re)start of the watcher waits N ms before it sets its
+   * watches, the gap a loaded machine opens between a restart and the watch being in place.
+   */
+  watchDelayMs: number;
 }
 
 /** Reads the test hooks (the daemon does, at the command-line edge). */
 export function readTestHooks(env: NodeJS.ProcessEnv): TestHooks {
   const watcher = env.FILES_SYNC_TEST_WATCHER;
   const seconds = Number(env.FILES_SYNC_TEST_RECONCILE_SECONDS);
+  const delay = Number(env.FILES_SYNC_TEST_WATCH_DELAY_MS);
   return {
     watcher: watcher === 'off' || watcher === 'enospc' ? watcher : 'on',
     reconcileMs: seconds > 0 ? seconds * 1000 : null,
+    watchDelayMs: delay > 0 ? delay : 0,
   };
 }
 

@@ -2,12 +2,11 @@
 // turns events into path hints; when watching fails (the inotify limit, too many open files) it says
 // once which limit to raise and by how much, and retries with back-off while the daemon runs on
 // reconciliations.
-import { readFile, readdir } from 'node:fs/promises';
-import path from 'node:path';
 import { errorMessage } from '../errors.js';
 import type { PathFilter } from '../local/types.js';
 import type { Logger } from '../log.js';
 import { DirectoryTree } from './dir-tree.js';
+import { limitAdvice, readLimit } from './watch-limits.js';
 
 /** What the watcher reports; each is only a hint that a path should be looked at. */
 export type WatchEventKind = 'add' | 'change' | 'unlink' | 'addDir' | 'unlinkDir';
@@ -29,6 +28,11 @@ export interface WatcherOptions {
   /** The watcher failed or reported an error: events may have been lost. */
   onError: (err: Error) => void;
   /**
+   * Every directory is watched (in mode `off`: at once, there is nothing to wait for); `again` for
+   * every start but the first (a restart, a retry after a failure).
+   */
+  onReady?: (again: boolean) => void;
+  /**
    * The kernel's event queue most likely overflowed (IN_Q_OVERFLOW, which libuv drops silently):
    * `events` arrived in one read, as many as the queue holds, so later ones were lost.
    */
@@ -37,6 +41,8 @@ export interface WatcherOptions {
   /** First wait before watching again after a failure (default 30 s), doubling up to `retryMaxMs` (30 min). */
   retryFirstMs?: number;
   retryMaxMs?: number;
+  /** Test hook: each (re)start waits this long before it sets its watches. */
+  startDelayMs?: number;
   /** Directory listings in flight at most (default dir-tree.ts MAX_LISTINGS). */
   maxListings?: number;
 }
@@ -63,6 +69,10 @@ export class TreeWatcher {
   private health: WatcherStatus = { state: 'starting', directories: null, error: null, retryAt: null };
   /** Raw events in the current turn of the event loop. */
   private burst = 0;
+  /** Starts so far (the first, restarts, retries). */
+  private starts = 0;
+  /** Resolved when the current start has settled (see `settled`). */
+  private waiters: Array<() => void> = [];
   /** The kernel's queue size per inotify instance (fs.inotify.max_queued_events). */
   private queueSize = 16_384;
 
@@ -78,15 +88,33 @@ export class TreeWatcher {
     return { ...this.health, directories };
   }
 
-  /** Starts watching (again); events before every directory is watched may be missed, reconciliation covers them. */
+  /**
+   * Resolves once the latest start has settled: every directory watched, watching failed or
+   * suspended, or the watcher closed. A walk begun after it misses nothing an event will not report.
+   */
+  settled(): Promise<void> {
+    if (this.health.state !== 'starting' || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Starts watching (again); `onReady` says when every directory is watched. */
   start(): void {
     if (this.closed) return;
     const gen = ++this.generation;
+    this.starts++;
     this.health = { state: 'starting', directories: null, error: null, retryAt: null };
     const mode = this.o.mode ?? 'on';
     if (mode === 'off') {
       this.health.state = 'off';
       this.o.logger.warn('watcher disabled (test hook FILES_SYNC_TEST_WATCHER=off): changes are found by periodic reconciliation only');
+      this.wake();
+      this.o.onReady?.(this.starts > 1);
       return;
     }
     if (mode === 'enospc') {
@@ -96,6 +124,15 @@ export class TreeWatcher {
       queueMicrotask(() => this.fail(gen, err));
       return;
     }
+    if (this.o.startDelayMs) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        if (gen === this.generation && !this.closed) this.watchTree(gen);
+      }, this.o.startDelayMs);
+    } else this.watchTree(gen);
+  }
+
+  private watchTree(gen: number): void {
     const tree = new DirectoryTree({
       root: this.o.root,
       filter: this.o.filter,
@@ -110,9 +147,14 @@ export class TreeWatcher {
       onError: (err) => this.onWatchError(gen, err),
     });
     this.tree = tree;
+    // A failure inside the tree is reported through onError and leaves the rest watched; so does
+    // an unexpected rejection of its start.
     tree.start().then(
       () => this.ready(gen, tree),
-      (err: unknown) => this.onWatchError(gen, err instanceof Error ? err : new Error(String(err))),
+      (err: unknown) => {
+        this.onWatchError(gen, err instanceof Error ? err : new Error(String(err)));
+        this.ready(gen, tree);
+      },
     );
   }
 
@@ -120,10 +162,12 @@ export class TreeWatcher {
   private ready(gen: number, tree: DirectoryTree): void {
     if (gen !== this.generation || this.health.state === 'failed') return;
     const directories = tree.size;
-    const again = this.retryMs !== (this.o.retryFirstMs ?? 30_000);
+    const retried = this.retryMs !== (this.o.retryFirstMs ?? 30_000);
     this.health = { state: 'watching', directories, error: null, retryAt: null };
     this.retryMs = this.o.retryFirstMs ?? 30_000;
-    this.o.logger.info(again ? `watching ${this.o.root} again` : `watching ${this.o.root}`, { directories });
+    this.o.logger.info(retried ? `watching ${this.o.root} again` : `watching ${this.o.root}`, { directories });
+    this.wake();
+    this.o.onReady?.(this.starts > 1);
   }
 
   /**
@@ -161,12 +205,14 @@ export class TreeWatcher {
     this.generation++;
     void this.stopCurrent();
     this.health = { state: 'waiting', directories: null, error: why, retryAt: null };
+    this.wake();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.generation++;
     this.health.state = 'closed';
+    this.wake();
     await this.stopCurrent();
   }
 
@@ -205,6 +251,7 @@ export class TreeWatcher {
       error: `${code}: ${errorMessage(err)}`,
       retryAt: new Date(Date.now() + retryIn).toISOString(),
     };
+    this.wake();
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.start();
@@ -223,47 +270,4 @@ export class TreeWatcher {
     );
     this.o.onError(err);
   }
-}
-
-async function readLimit(name: string): Promise<number | null> {
-  try {
-    const value = Number((await readFile(`/proc/sys/fs/inotify/${name}`, 'utf8')).trim());
-    return Number.isFinite(value) ? value : null;
-  } catch {
-    return null;
-  }
-}
-
-/** One sentence: which kernel limit to raise for this root, and to what. */
-export async function limitAdvice(root: string, filter: PathFilter, code: string): Promise<string> {
-  const dirs = await countDirectories(root, filter);
-  const watches = await readLimit('max_user_watches');
-  // Watches are counted per user over every program: leave room for the others.
-  const suggested = Math.ceil(((watches ?? 0) + dirs) / 8192) * 8192;
-  const now = watches === null ? '' : ` (now ${watches})`;
-  const raise = `raise fs.inotify.max_user_watches${now} to at least ${suggested}: ${dirs} directories need one watch each ("sysctl fs.inotify.max_user_watches=${suggested}", and a file in /etc/sysctl.d/ to keep it)`;
-  if (code === 'ENOSPC') return `the inotify watch limit is reached; ${raise}`;
-  const instances = await readLimit('max_user_instances');
-  return `too many open files or inotify instances; raise the open-file limit (LimitNOFILE=) or fs.inotify.max_user_instances${instances === null ? '' : ` (now ${instances})`}, and ${raise}`;
-}
-
-/** Directories the watcher would watch under `root` (the root included), through the filter. */
-export async function countDirectories(root: string, filter: PathFilter): Promise<number> {
-  let count = 0;
-  const pending: string[] = [''];
-  while (pending.length > 0) {
-    const rel = pending.pop()!;
-    count++;
-    let entries;
-    try {
-      entries = await readdir(path.join(root, rel), { withFileTypes: true });
-    } catch {
-      continue;
-    }
-    for (const entry of entries) {
-      const child = rel === '' ? entry.name : `${rel}/${entry.name}`;
-      if (entry.isDirectory() && filter(child, true)) pending.push(child);
-    }
-  }
-  return count;
 }

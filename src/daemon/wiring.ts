@@ -49,6 +49,8 @@ export interface DaemonEvents {
   watchEvent(kind: WatchEventKind, rel: string): void;
   kernelOverflow(events: number): void;
   rootChange(before: RootState, after: RootState): void;
+  /** Every directory is watched (`again`: not the first start). */
+  watching(again: boolean): void;
 }
 
 /** What the graph is built from. */
@@ -129,7 +131,9 @@ function wireWork(input: WiringInput, deps: PathSyncDeps, on: DaemonEvents): Pic
     onEvent: (kind, rel) => on.watchEvent(kind, rel),
     onError: () => on.trigger('watcher error'),
     onOverflow: (events) => on.kernelOverflow(events),
+    onReady: (again) => on.watching(again),
     mode: hooks.watcher,
+    startDelayMs: hooks.watchDelayMs,
   });
   const rootCheck = new RootCheck({
     root: () => settings.config.root,

@@ -1,6 +1,7 @@
 // The watcher on a real temp folder: its start lists a bounded number of directories at once (its
 // cost must not grow with the files: issue 13), and directories created, moved or removed later are
-// watched or dropped, so a file created right after its (deeply nested) directory still gets a hint.
+// watched or dropped, so a file created right after its (deeply nested) directory still gets a hint;
+// and it says when its watch is in place, for the walk that must not begin before it.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
@@ -139,4 +140,42 @@ describe('watcher', () => {
     fs.rmSync(path.join(root, 'm1'), { recursive: true });
     await waitFor(() => has('unlinkDir', 'm1') && watcher!.status().directories === 2, 'm1 unwatched');
   }, 60_000);
+
+  it('says when its watch is in place: settled() waits for it, onReady tells a restart from the first start', async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-watch-'));
+    for (let i = 0; i < 50; i++) fs.mkdirSync(path.join(root, `d${i}`));
+    const ready: boolean[] = [];
+    const options = { root, filter: () => true, followSymlinks: false, logger: silentLogger(), onEvent: () => undefined };
+    watcher = new TreeWatcher({
+      ...options,
+      onError: (err) => {
+        throw err;
+      },
+      onReady: (again) => ready.push(again),
+      startDelayMs: 200,
+    });
+    watcher.start();
+    const first = watcher.settled();
+    expect(watcher.status().state).toBe('starting');
+    await first;
+    expect([watcher.status().state, watcher.status().directories, ready]).toEqual(['watching', 51, [false]]);
+    await expect(watcher.settled()).resolves.toBeUndefined(); // settled now: at once
+
+    watcher.restart({ root, filter: () => true, followSymlinks: false });
+    const again = watcher.settled();
+    expect(watcher.status().state).toBe('starting');
+    await again;
+    expect([watcher.status().state, ready]).toEqual(['watching', [false, true]]);
+
+    // A failed watch settles too (a reconciliation must not wait for a watch that will not come).
+    const failing = new TreeWatcher({ ...options, onError: () => undefined, mode: 'enospc', retryFirstMs: 60_000 });
+    failing.start();
+    await failing.settled();
+    expect(failing.status().state).toBe('failed');
+    watcher.restart({ root, filter: () => true, followSymlinks: false });
+    const closing = watcher.settled();
+    await watcher.close();
+    await closing; // closed while starting: settled
+    await failing.close();
+  });
 });

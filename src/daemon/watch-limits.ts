@@ -1,0 +1,49 @@
+// The kernel's inotify limits, read from /proc, and the one sentence that says which to raise, and
+// to what, when watching the root failed on one of them.
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { PathFilter } from '../local/types.js';
+
+/** /proc/sys/fs/inotify/`name`, or null when it cannot be read (not Linux, a container without it). */
+export async function readLimit(name: string): Promise<number | null> {
+  try {
+    const value = Number((await readFile(`/proc/sys/fs/inotify/${name}`, 'utf8')).trim());
+    return Number.isFinite(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/** One sentence: which kernel limit to raise for this root, and to what. */
+export async function limitAdvice(root: string, filter: PathFilter, code: string): Promise<string> {
+  const dirs = await countDirectories(root, filter);
+  const watches = await readLimit('max_user_watches');
+  // Watches are counted per user over every program: leave room for the others.
+  const suggested = Math.ceil(((watches ?? 0) + dirs) / 8192) * 8192;
+  const now = watches === null ? '' : ` (now ${watches})`;
+  const raise = `raise fs.inotify.max_user_watches${now} to at least ${suggested}: ${dirs} directories need one watch each ("sysctl fs.inotify.max_user_watches=${suggested}", and a file in /etc/sysctl.d/ to keep it)`;
+  if (code === 'ENOSPC') return `the inotify watch limit is reached; ${raise}`;
+  const instances = await readLimit('max_user_instances');
+  return `too many open files or inotify instances; raise the open-file limit (LimitNOFILE=) or fs.inotify.max_user_instances${instances === null ? '' : ` (now ${instances})`}, and ${raise}`;
+}
+
+/** Directories the watcher would watch under `root` (the root included), through the filter. */
+export async function countDirectories(root: string, filter: PathFilter): Promise<number> {
+  let count = 0;
+  const pending: string[] = [''];
+  while (pending.length > 0) {
+    const rel = pending.pop()!;
+    count++;
+    let entries;
+    try {
+      entries = await readdir(path.join(root, rel), { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const child = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory() && filter(child, true)) pending.push(child);
+    }
+  }
+  return count;
+}
