@@ -182,16 +182,17 @@ class Daemon implements FaultHost, FolderHost {
     });
   }
 
-  private reconcile(reasons: readonly string[], allow: Allow, onProgress: ProgressListener): Promise<SyncReport> {
+  private async reconcile(reasons: readonly string[], allow: Allow, onProgress: ProgressListener): Promise<SyncReport> {
+    await this.folder.beforeWalk();
     return this.parts.queue
       .exclusive(async () => {
         this.log.debug('reconciling', { reasons });
         // This walk covers every path: hints dropped before it are not needed, later ones are.
         this.parts.queue.acceptHints();
-        await this.folder.beforeWalk();
         // The ignore file is read again (a change the watcher missed); a bad one keeps the running
         // filter. Not while the root is missing: its absent ignore file would read as "no rules".
         if (await isDirectory(this.config.root)) this.applied(await this.settings.ignoreFileChanged(this.log));
+        this.folder.walkBegins();
         const report = await reconcile({
           config: this.config,
           filter: this.settings.built,
@@ -207,7 +208,7 @@ class Daemon implements FaultHost, FolderHost {
         if (!this.parts.queue.overflowed) this.floods.caughtUp();
         this.started();
         this.held = report.held ? { count: report.held.count, reason: report.held.reason } : null;
-        if (this.faults.cleared(report.counts)) this.folder.rewatch('the sync root is back');
+        if (this.faults.cleared(report.counts)) this.folder.rootBack();
         // The one vocabulary of counts (report.ts), in the line and as fields; then the moves that wait.
         const kept = report.movesWaiting ? `; ${movesWaitingLine(report.movesWaiting)}` : '';
         this.log.info(`reconciled (${reasons.join(', ')}): ${countsLine(report.counts)}${kept}`, {

@@ -32,15 +32,20 @@ export interface FolderHost {
   whenSettled(change: Promise<SettingsChange | null>): void;
 }
 
-/** How long a reconciliation waits for the watch before it walks anyway (and walks once more when it is ready). */
+/**
+ * How long a reconciliation waits for the watch before it walks anyway (and walks once more when
+ * the watch is in place): a tree of hundreds of thousands of folders on a slow disk can take longer.
+ */
 const WATCH_WAIT_MS = 120_000;
 
 /** The daemon's answers to the watcher, the root check and the queue's overflow. */
 export class FolderEvents {
-  /** Why the watcher started again: the reconciliation that follows once it watches. */
+  /** Why the watcher started again: the reason of the reconciliation that follows once it watches. */
   private readonly rewatched = new Set<string>();
   /** A walk began before the watch was in place: one more follows once it is. */
   private walkedUnwatched = false;
+  /** Reconciliations waiting for the watch (beforeWalk): they walk once it is in place. */
+  private waitingWalks = 0;
 
   constructor(
     private readonly host: FolderHost,
@@ -55,26 +60,44 @@ export class FolderEvents {
   }
 
   /**
-   * Before a reconciliation walks: waits (bounded) until the watch is in place, so that a change
-   * the walk passes by is an event. A file written between a walk and the watch would otherwise
-   * wait for the periodic reconciliation.
+   * A reconciliation succeeded after failing on a missing root: watch the root again, unless the
+   * root check already did (it saw the root back) or the watch never left it (back within a poll).
+   */
+  rootBack(): void {
+    const { state, directories } = this.host.parts.watcher.status();
+    if (state === 'waiting' || (state === 'watching' && directories === 0)) this.rewatch('the sync root is back');
+  }
+
+  /**
+   * Before a reconciliation (outside the queue's exclusive section, so path jobs go on meanwhile):
+   * waits, bounded, until the watch has settled, so that a change the walk passes by is an event.
+   * A file written between a walk and the watch would otherwise wait for the periodic run.
    */
   async beforeWalk(): Promise<void> {
-    const watcher = this.host.parts.watcher;
-    await Promise.race([watcher.settled(), sleep(WATCH_WAIT_MS, undefined, { ref: false })]);
-    if (watcher.status().state === 'starting') this.walkedUnwatched = true;
+    this.waitingWalks++;
+    try {
+      await Promise.race([this.host.parts.watcher.settled(), sleep(WATCH_WAIT_MS, undefined, { ref: false })]);
+    } finally {
+      this.waitingWalks--;
+    }
+  }
+
+  /** The walk begins: if the watch is still being set up (a restart since, or past the bound), one more walk follows it. */
+  walkBegins(): void {
+    if (this.host.parts.watcher.status().state === 'starting') this.walkedUnwatched = true;
   }
 
   /**
    * Every directory is watched (TreeWatcher onReady). After a restart or a retry, or a walk that
-   * began before, what changed in between is known to no one yet: reconcile once more.
+   * began before, what changed in between is known to no one yet: one reconciliation more, unless
+   * one waits for this very moment to walk.
    */
   watching(again: boolean): void {
-    const reasons = this.rewatched.size > 0 ? [...this.rewatched] : ['the watch is in place'];
+    const reasons = this.rewatched.size > 0 ? [...this.rewatched].join('; ') : 'the watch is in place';
     this.rewatched.clear();
-    if (this.host.phase === 'stopping' || (!again && !this.walkedUnwatched)) return;
+    if (this.host.phase === 'stopping' || (!again && !this.walkedUnwatched) || this.waitingWalks > 0) return;
     this.walkedUnwatched = false;
-    for (const reason of reasons) this.host.parts.loop.trigger(reason);
+    this.host.parts.loop.trigger(reasons);
   }
 
   watchEvent(kind: WatchEventKind, rel: string): void {

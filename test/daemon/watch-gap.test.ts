@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { daemonSetup, daemonStatus, ledgerRows, startDaemon, tearDown, waitForMirror, type DaemonProcess } from '../helpers/daemon.js';
+import { IGNORE_FILE_NAME } from '../../src/local/filter.js';
 import { emulator, sha256, waitFor, writeTree, type SyncSetup } from '../helpers/sync.js';
 
 let emu: Emulator | undefined;
@@ -24,10 +25,10 @@ function synced(rel: string, content: string): boolean {
   return row !== undefined && emu!.state().files.some((f) => f.id === row.fileId && f.sha256 === sha256(content));
 }
 
-/** Writes `rel`, then expects it synced within 6 s: the periodic reconciliation is an hour away. */
+/** Writes `rel`, then expects it synced within 15 s: the periodic reconciliation is an hour away. */
 async function writtenAndSynced(rel: string, content: string): Promise<void> {
   fs.writeFileSync(path.join(setup!.root, rel), content);
-  await waitFor(() => synced(rel, content), `${rel}, written while the watch was set up, synced`, 6_000);
+  await waitFor(() => synced(rel, content), `${rel}, written while the watch was set up, synced`, 15_000);
 }
 
 async function startOn(files: Record<string, string>, options: { ready?: boolean } = {}): Promise<DaemonProcess> {
@@ -37,47 +38,70 @@ async function startOn(files: Record<string, string>, options: { ready?: boolean
   return startDaemon(setup, { args: ['--log-format', 'json'], env: DELAY, ...options });
 }
 
+/**
+ * The reconciliations logged after the first line matching `since`, once the daemon is quiet: no
+ * run and none queued, watching, and still so after longer than a (re)start of the watch takes.
+ */
+async function reconciledSince(daemon: DaemonProcess, since: RegExp): Promise<number> {
+  const quiet = async () => {
+    const status = await daemonStatus(setup!);
+    return !status.reconcile.running && !status.reconcile.followUp && status.watcher.state === 'watching';
+  };
+  await waitFor(quiet, 'the daemon quiet', 15_000);
+  await new Promise((r) => setTimeout(r, 2_500));
+  expect(await quiet()).toBe(true);
+  const lines = daemon.lines();
+  const from = lines.findIndex((l) => since.test(l));
+  expect(from).toBeGreaterThanOrEqual(0);
+  return lines.slice(from).filter((l) => /"message":"reconciled \(/.test(l)).length;
+}
+
 describe('daemon: no change lost while the watch is set up', () => {
   it('at start: the first reconciliation walks once every folder is watched', async () => {
     const daemon = await startOn({ 'one.txt': 'one' }, { ready: false });
     await daemon.waitForLine(/initial reconciliation done/);
     await writtenAndSynced('two.txt', 'two');
     const order = daemon.lines().map((l) => String(JSON.parse(l).message));
-    expect(order.findIndex((m) => m.startsWith('watching '))).toBeLessThan(
-      order.findIndex((m) => m.startsWith('initial reconciliation done')),
-    );
+    const watching = order.findIndex((m) => m.startsWith('watching '));
+    expect(watching).toBeGreaterThanOrEqual(0);
+    expect(watching).toBeLessThan(order.findIndex((m) => m.startsWith('initial reconciliation done')));
+    expect(await reconciledSince(daemon, /"message":"started/)).toBe(1);
   });
 
-  it('a replaced root: it is reconciled once it is watched, and a file written then is synced', async () => {
+  it('a replaced root: reconciled once, when it is watched, and a file written then is synced', async () => {
     const daemon = await startOn({ 'one.txt': 'one' });
+    const next = path.join(setup!.dir, 'root.new');
+    writeTree(next, { 'three.txt': 'three' });
     fs.renameSync(setup!.root, path.join(setup!.dir, 'root.old'));
-    writeTree(setup!.root, { 'three.txt': 'three' });
-    await waitFor(() => synced('three.txt', 'three'), 'three.txt synced from the new root', 10_000);
+    fs.renameSync(next, setup!.root);
+    // A reconciliation asked for while the watch is set up again waits for it, and serves the restart.
+    await daemon.waitForLine(/watching it again and reconciling/, 10_000);
+    daemon.child.kill('SIGUSR1');
+    await waitFor(() => synced('three.txt', 'three'), 'three.txt synced from the new root', 15_000);
     await writtenAndSynced('four.txt', 'four');
-    expect(daemon.count(/"message":"the sync root .* was replaced/)).toBe(1);
-    expect((await daemonStatus(setup!)).watcher.state).toBe('watching');
+    expect(await reconciledSince(daemon, /watching it again and reconciling/)).toBe(1);
   });
 
-  it('a root gone and back: watched again after its reconciliation, and reconciled again once it is', async () => {
+  it('a root gone and back: reconciled once, when it is watched again, and a file written then is synced', async () => {
     const daemon = await startOn({ 'one.txt': 'one' });
     const away = path.join(setup!.dir, 'away');
     fs.renameSync(setup!.root, away);
     await waitFor(async () => (await daemonStatus(setup!)).rootCheck.state === 'missing', 'the root seen missing', 10_000);
     await daemon.waitForLine(/cannot reconcile/, 10_000);
     fs.renameSync(away, setup!.root);
-    await daemon.waitForLine(/the sync root is back"/, 10_000);
-    await writtenAndSynced('back.txt', 'back').finally(() =>
-      console.log(
-        daemon
-          .lines()
-          .map((l) => {
-            const j = JSON.parse(l);
-            return `${j.timestamp} ${j.module ?? ''} ${j.message}`;
-          })
-          .join('\n'),
-      ),
-    );
+    await daemon.waitForLine(/the sync root is back"/, 15_000);
+    await writtenAndSynced('back.txt', 'back');
     await waitForMirror(emu!, setup!, 'the returned root mirrored');
-    expect((await daemonStatus(setup!)).watcher.state).toBe('watching');
+    expect(await reconciledSince(daemon, /watching it again and reconciling/)).toBe(1);
+  });
+
+  it('a new filter: watched with it, then reconciled once, and a file written then is synced', async () => {
+    const daemon = await startOn({ 'keep.txt': 'keep', 'skip.log': 'skip', [IGNORE_FILE_NAME]: '*.log\n' });
+    expect(synced('skip.log', 'skip')).toBe(false);
+    fs.writeFileSync(path.join(setup!.root, IGNORE_FILE_NAME), '# no rules\n');
+    await daemon.waitForLine(/"message":"reconciled \(new root or filter/, 15_000);
+    expect(synced('skip.log', 'skip')).toBe(true);
+    await writtenAndSynced('late.log', 'late');
+    expect(await reconciledSince(daemon, /"message":"reconciled \(new root or filter/)).toBe(1);
   });
 });

@@ -169,13 +169,16 @@ describe('watcher', () => {
 
     // A failed watch settles too (a reconciliation must not wait for a watch that will not come).
     const failing = new TreeWatcher({ ...options, onError: () => undefined, mode: 'enospc', retryFirstMs: 60_000 });
-    failing.start();
-    await failing.settled();
-    expect(failing.status().state).toBe('failed');
+    try {
+      failing.start();
+      await failing.settled();
+      expect(failing.status().state).toBe('failed');
+    } finally {
+      await failing.close();
+    }
     watcher.restart({ root, filter: () => true, followSymlinks: false });
     const closing = watcher.settled();
     await watcher.close();
     await closing; // closed while starting: settled
-    await failing.close();
   });
 });
