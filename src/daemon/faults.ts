@@ -7,8 +7,12 @@ import { LedgerError } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
 import type { JobErrorAction, PathQueue } from './jobs.js';
 
-/** While the root is missing, a reconciliation tries again this often. */
-const ROOT_RETRY_MS = 60_000;
+/**
+ * While the root is missing, a reconciliation tries again after this, doubling up to a minute: a
+ * root back before the root check looked (a move and back within its 2 s) is found within seconds.
+ */
+const ROOT_RETRY_FIRST_MS = 2_000;
+const ROOT_RETRY_MAX_MS = 60_000;
 /** A full or busy ledger: the reconciliation is retried after this, doubling up to 10 minutes. */
 const LEDGER_RETRY_MS = 30_000;
 /** A full Files API storage: a reconciliation tries again after this, doubling up to 15 minutes. */
@@ -36,6 +40,7 @@ export class DaemonFaults {
   /** Why reconciliations cannot run now (the root is missing), for `status`. */
   rootProblem: string | null = null;
   private rootRetry: NodeJS.Timeout | null = null;
+  private rootRetryMs = ROOT_RETRY_FIRST_MS;
   /** Why uploads wait (the Files API storage is full), for `status`. */
   storageProblem: string | null = null;
   /** The next wait and whether a retry is armed; replaced at each episode (a timer of an ended one does nothing). */
@@ -128,12 +133,16 @@ export class DaemonFaults {
     });
   }
 
-  /** The root check refused a reconciliation: said once per reason, retried every minute. */
+  /** The root check refused a reconciliation: said once per reason, retried after 2 s doubling to a minute. */
   private rootMissing(err: unknown): void {
-    if (this.rootProblem !== errorMessage(err)) this.log.warn(`cannot reconcile: ${errorMessage(err)}; trying again every minute`);
+    if (this.rootProblem !== errorMessage(err)) {
+      this.log.warn(`cannot reconcile: ${errorMessage(err)}; trying again in seconds, then up to every minute`);
+    }
     this.rootProblem = errorMessage(err);
     if (!this.rootRetry) {
-      this.rootRetry = this.host.later(ROOT_RETRY_MS, () => {
+      const ms = this.rootRetryMs;
+      this.rootRetryMs = Math.min(ms * 2, ROOT_RETRY_MAX_MS);
+      this.rootRetry = this.host.later(ms, () => {
         this.rootRetry = null;
         this.host.trigger('root check');
       });
@@ -172,6 +181,7 @@ export class DaemonFaults {
     }
     if (!this.rootProblem) return false;
     this.rootProblem = null;
+    this.rootRetryMs = ROOT_RETRY_FIRST_MS;
     this.log.info('the sync root is back');
     return true;
   }

@@ -78,6 +78,23 @@ describe('daemon: the root replaced or gone', () => {
     expect(daemon.child.exitCode).toBeNull();
   });
 
+  it('a root moved away and back between two looks of the root check is reconciled again within seconds', async () => {
+    emu = await emulator();
+    setup = daemonSetup(emu, { reconcileIntervalMinutes: 60 });
+    writeTree(setup.root, { 'one.txt': 'one' });
+    const daemon = await startDaemon(setup, { args: ['--log-format', 'json'] });
+    await waitForMirror(emu, setup, 'the first reconciliation');
+
+    // The watcher's event for the moved root triggers a reconciliation, which fails at once; the
+    // root is back before the root check (every 2 s) has seen it gone, so only a retry finds it.
+    const away = path.join(setup.dir, 'away');
+    fs.renameSync(setup.root, away);
+    await daemon.waitForLine(/cannot reconcile/, 10_000);
+    fs.renameSync(away, setup.root);
+    await daemon.waitForLine(/"message":"the sync root is back"/, 15_000);
+    expect((await daemonStatus(setup)).reconcile.lastError).toBeNull();
+  });
+
   it('a one-shot sync on a replaced root (same device, another inode) uploads but deletes nothing until accepted', async () => {
     emu = await emulator();
     setup = syncSetup(emu);
