@@ -95,6 +95,7 @@ class Daemon implements FaultHost, FolderHost {
       kernelOverflow: (events) => this.folder.kernelOverflow(events),
       rootChange: (before, after) => this.folder.rootChange(before, after),
       watching: (again) => this.folder.watching(again),
+      rootLooked: (present, changed) => this.faults.rootLooked(present, changed),
     };
   }
 
@@ -184,6 +185,7 @@ class Daemon implements FaultHost, FolderHost {
 
   private async reconcile(reasons: readonly string[], allow: Allow, onProgress: ProgressListener): Promise<SyncReport> {
     await this.folder.beforeWalk();
+    let walked = false;
     return this.parts.queue
       .exclusive(async () => {
         this.log.debug('reconciling', { reasons });
@@ -192,7 +194,7 @@ class Daemon implements FaultHost, FolderHost {
         // The ignore file is read again (a change the watcher missed); a bad one keeps the running
         // filter. Not while the root is missing: its absent ignore file would read as "no rules".
         if (await isDirectory(this.config.root)) this.applied(await this.settings.ignoreFileChanged(this.log));
-        this.folder.walkBegins();
+        walked = this.folder.walkBegins();
         const report = await reconcile({
           config: this.config,
           filter: this.settings.built,
@@ -208,7 +210,7 @@ class Daemon implements FaultHost, FolderHost {
         if (!this.parts.queue.overflowed) this.floods.caughtUp();
         this.started();
         this.held = report.held ? { count: report.held.count, reason: report.held.reason } : null;
-        if (this.faults.cleared(report.counts)) this.folder.rootBack();
+        this.folder.rootBack(this.faults.cleared(report.counts));
         // The one vocabulary of counts (report.ts), in the line and as fields; then the moves that wait.
         const kept = report.movesWaiting ? `; ${movesWaitingLine(report.movesWaiting)}` : '';
         this.log.info(`reconciled (${reasons.join(', ')}): ${countsLine(report.counts)}${kept}`, {
@@ -217,7 +219,10 @@ class Daemon implements FaultHost, FolderHost {
         });
         return report;
       })
-      .finally(() => this.parts.queue.afterWork());
+      .finally(() => {
+        if (!walked) this.folder.walkAbandoned();
+        this.parts.queue.afterWork();
+      });
   }
 
   private async runDeletes(paths: string[]): Promise<DeleteBatchOutcome> {

@@ -8,8 +8,10 @@ import type { Logger } from '../log.js';
 import type { JobErrorAction, PathQueue } from './jobs.js';
 
 /**
- * While the root is missing, a reconciliation tries again after this, doubling up to a minute: a
- * root back before the root check looked (a move and back within its 2 s) is found within seconds.
+ * A reconciliation refused on the root (missing, unreadable, changed under the walk) is tried again
+ * when the root check (every 2 s) finds the root present and unchanged, at most this often,
+ * doubling up to a minute while it keeps failing: a root moved away and back between two looks is
+ * found within seconds. A root the check sees come back is watched again and reconciled instead.
  */
 const ROOT_RETRY_FIRST_MS = 2_000;
 const ROOT_RETRY_MAX_MS = 60_000;
@@ -39,8 +41,10 @@ export class DaemonFaults {
   private ledgerTrouble: { message: string; retryMs: number } | null = null;
   /** Why reconciliations cannot run now (the root is missing), for `status`. */
   rootProblem: string | null = null;
-  private rootRetry: NodeJS.Timeout | null = null;
-  private rootRetryMs = ROOT_RETRY_FIRST_MS;
+  /** When the current root fault began (Date.now()). */
+  private rootProblemSince = 0;
+  /** The next retry's earliest time, and the wait after it. */
+  private rootRetry = { at: 0, ms: ROOT_RETRY_FIRST_MS };
   /** Why uploads wait (the Files API storage is full), for `status`. */
   storageProblem: string | null = null;
   /** The next wait and whether a retry is armed; replaced at each episode (a timer of an ended one does nothing). */
@@ -133,20 +137,27 @@ export class DaemonFaults {
     });
   }
 
-  /** The root check refused a reconciliation: said once per reason, retried after 2 s doubling to a minute. */
+  /** The root check refused a reconciliation: said once per reason, retried as `rootLooked` finds the root. */
   private rootMissing(err: unknown): void {
+    if (this.rootProblem === null) this.rootProblemSince = Date.now();
     if (this.rootProblem !== errorMessage(err)) {
-      this.log.warn(`cannot reconcile: ${errorMessage(err)}; trying again in seconds, then up to every minute`);
+      this.log.warn(`cannot reconcile: ${errorMessage(err)}; trying again once the root is there (it is looked at every 2 s)`);
     }
     this.rootProblem = errorMessage(err);
-    if (!this.rootRetry) {
-      const ms = this.rootRetryMs;
-      this.rootRetryMs = Math.min(ms * 2, ROOT_RETRY_MAX_MS);
-      this.rootRetry = this.host.later(ms, () => {
-        this.rootRetry = null;
-        this.host.trigger('root check');
-      });
-    }
+    const ms = this.rootRetry.ms;
+    this.rootRetry = { at: Date.now() + ms, ms: Math.min(ms * 2, ROOT_RETRY_MAX_MS) };
+  }
+
+  /**
+   * A look of the root check: present and unchanged since its last look, a root fault is retried
+   * (at most as often as its back-off allows). A changed root is the root check's own business
+   * (watched again, then reconciled); a missing one has nothing to retry yet.
+   */
+  rootLooked(present: boolean, changed: boolean): void {
+    if (this.rootProblem === null || changed || !present || this.host.phase === 'stopping') return;
+    if (Date.now() < this.rootRetry.at) return;
+    this.rootRetry.at = Date.now() + this.rootRetry.ms;
+    this.host.trigger('root check');
   }
 
   /**
@@ -162,11 +173,11 @@ export class DaemonFaults {
   }
 
   /**
-   * A reconciliation succeeded: passing troubles are over, each said once. True when the root came
-   * back. A full storage is over once an upload went through, or nothing failed (nothing waits for
+   * A reconciliation succeeded: passing troubles are over, each said once. When the root came back:
+   * the time its fault began (else null). A full storage is over once an upload went through, or nothing failed (nothing waits for
    * room); otherwise the parked paths run again and the back-off goes on growing.
    */
-  cleared(counts: { new: number; changed: number; failed: number }): boolean {
+  cleared(counts: { new: number; changed: number; failed: number }): number | null {
     if (this.storageProblem !== null) {
       this.host.parts.queue.unpark('storage');
       if (counts.new + counts.changed > 0 || counts.failed === 0) {
@@ -179,11 +190,11 @@ export class DaemonFaults {
       this.ledgerTrouble = null;
       this.log.info('the ledger is writable again');
     }
-    if (!this.rootProblem) return false;
+    if (!this.rootProblem) return null;
     this.rootProblem = null;
-    this.rootRetryMs = ROOT_RETRY_FIRST_MS;
+    this.rootRetry = { at: 0, ms: ROOT_RETRY_FIRST_MS };
     this.log.info('the sync root is back');
-    return true;
+    return this.rootProblemSince;
   }
 }
 

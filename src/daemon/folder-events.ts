@@ -44,8 +44,10 @@ export class FolderEvents {
   private readonly rewatched = new Set<string>();
   /** A walk began before the watch was in place: one more follows once it is. */
   private walkedUnwatched = false;
-  /** Reconciliations waiting for the watch (beforeWalk): they walk once it is in place. */
+  /** Reconciliations between `beforeWalk` and their walk (or their end without one): at most one. */
   private waitingWalks = 0;
+  /** The reason of a follow-up not run because a reconciliation waited to walk: run if it does not. */
+  private owed: string | null = null;
 
   constructor(
     private readonly host: FolderHost,
@@ -60,12 +62,14 @@ export class FolderEvents {
   }
 
   /**
-   * A reconciliation succeeded after failing on a missing root: watch the root again, unless the
-   * root check already did (it saw the root back) or the watch never left it (back within a poll).
+   * A reconciliation succeeded; if it ended a fault on the root (begun at `since`), watch the root
+   * again, unless the watch was set up since (the root check saw the root come back). A root back
+   * within one look of the root check may be another directory on the same inode number.
    */
-  rootBack(): void {
-    const { state, directories } = this.host.parts.watcher.status();
-    if (state === 'waiting' || (state === 'watching' && directories === 0)) this.rewatch('the sync root is back');
+  rootBack(since: number | null): void {
+    const watcher = this.host.parts.watcher;
+    if (since === null) return;
+    if (watcher.status().state === 'waiting' || watcher.startedAt <= since) this.rewatch('the sync root is back');
   }
 
   /**
@@ -75,29 +79,40 @@ export class FolderEvents {
    */
   async beforeWalk(): Promise<void> {
     this.waitingWalks++;
-    try {
-      await Promise.race([this.host.parts.watcher.settled(), sleep(WATCH_WAIT_MS, undefined, { ref: false })]);
-    } finally {
-      this.waitingWalks--;
-    }
+    const watcher = this.host.parts.watcher;
+    if (watcher.status().state !== 'starting') return;
+    await Promise.race([watcher.settled(), sleep(WATCH_WAIT_MS, undefined, { ref: false })]);
   }
 
-  /** The walk begins: if the watch is still being set up (a restart since, or past the bound), one more walk follows it. */
-  walkBegins(): void {
+  /** The walk begins (true, for the caller): a watch still being set up (restarted since, or past the bound) gets one more. */
+  walkBegins(): true {
+    this.waitingWalks--;
+    this.owed = null;
     if (this.host.parts.watcher.status().state === 'starting') this.walkedUnwatched = true;
+    return true;
+  }
+
+  /** A reconciliation ended without walking (it failed before, or the daemon stops): what it stood for runs. */
+  walkAbandoned(): void {
+    this.waitingWalks--;
+    const owed = this.owed;
+    if (owed === null || this.waitingWalks > 0) return;
+    this.owed = null;
+    if (this.host.phase !== 'stopping') this.host.parts.loop.trigger(owed);
   }
 
   /**
    * Every directory is watched (TreeWatcher onReady). After a restart or a retry, or a walk that
    * began before, what changed in between is known to no one yet: one reconciliation more, unless
-   * one waits for this very moment to walk.
+   * one waits for this very moment to walk (if it ends without walking, this one runs then).
    */
   watching(again: boolean): void {
     const reasons = this.rewatched.size > 0 ? [...this.rewatched].join('; ') : 'the watch is in place';
     this.rewatched.clear();
-    if (this.host.phase === 'stopping' || (!again && !this.walkedUnwatched) || this.waitingWalks > 0) return;
+    if (this.host.phase === 'stopping' || (!again && !this.walkedUnwatched)) return;
     this.walkedUnwatched = false;
-    this.host.parts.loop.trigger(reasons);
+    if (this.waitingWalks > 0) this.owed = reasons;
+    else this.host.parts.loop.trigger(reasons);
   }
 
   watchEvent(kind: WatchEventKind, rel: string): void {

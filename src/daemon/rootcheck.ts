@@ -32,6 +32,8 @@ export interface RootCheckOptions {
   marker: () => string | null;
   /** The root is not what it was at the previous look. */
   onChange: (before: RootState, after: RootState) => void;
+  /** Every look (after `onChange` when it changed): whether the root is there, and whether it changed. */
+  onLook?: (present: boolean, changed: boolean) => void;
   intervalMs?: number;
 }
 
@@ -143,10 +145,13 @@ export class RootCheck {
       this.checkedAt = Date.now();
       const before = this.last;
       this.last = now;
-      if (before !== null && !sameRoot(before, now) && !this.stopped) {
+      const changed = before !== null && !sameRoot(before, now);
+      if (this.stopped) return;
+      if (changed) {
         this.changedAt = Date.now();
         this.o.onChange(before, now);
       }
+      this.o.onLook?.(now.state === 'present', changed);
     } finally {
       this.looking = false;
       this.arm();

@@ -69,8 +69,9 @@ export class TreeWatcher {
   private health: WatcherStatus = { state: 'starting', directories: null, error: null, retryAt: null };
   /** Raw events in the current turn of the event loop. */
   private burst = 0;
-  /** Starts so far (the first, restarts, retries). */
+  /** Starts so far (the first, restarts, retries), and when the latest was (Date.now()). */
   private starts = 0;
+  startedAt = 0;
   /** Resolved when the current start has settled (see `settled`). */
   private waiters: Array<() => void> = [];
   /** The kernel's queue size per inotify instance (fs.inotify.max_queued_events). */
@@ -108,6 +109,7 @@ export class TreeWatcher {
     if (this.closed) return;
     const gen = ++this.generation;
     this.starts++;
+    this.startedAt = Date.now();
     this.health = { state: 'starting', directories: null, error: null, retryAt: null };
     const mode = this.o.mode ?? 'on';
     if (mode === 'off') {

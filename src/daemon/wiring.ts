@@ -51,6 +51,8 @@ export interface DaemonEvents {
   rootChange(before: RootState, after: RootState): void;
   /** Every directory is watched (`again`: not the first start). */
   watching(again: boolean): void;
+  /** A look of the root check: the root there or not, changed since the last look or not. */
+  rootLooked(present: boolean, changed: boolean): void;
 }
 
 /** What the graph is built from. */
@@ -139,6 +141,7 @@ function wireWork(input: WiringInput, deps: PathSyncDeps, on: DaemonEvents): Pic
     root: () => settings.config.root,
     marker: () => settings.config.rootMarker,
     onChange: (before, after) => on.rootChange(before, after),
+    onLook: (present, changed) => on.rootLooked(present, changed),
   });
   return { queue, loop, watcher, rootCheck };
 }

@@ -95,6 +95,28 @@ describe('daemon: the root replaced or gone', () => {
     expect((await daemonStatus(setup)).reconcile.lastError).toBeNull();
   });
 
+  it('a root deleted and made again within one look (the same inode number) is watched again', async (ctx) => {
+    emu = await emulator();
+    setup = daemonSetup(emu, { reconcileIntervalMinutes: 60 });
+    // Empty: its deletion frees one inode, which the new directory then gets (ext4 reuses it at once).
+    const daemon = await startDaemon(setup, { args: ['--log-format', 'json'] });
+    await waitForMirror(emu, setup, 'the first reconciliation');
+    const inode = fs.statSync(setup.root).ino;
+
+    // The deletion's event triggers a reconciliation that fails; the new directory (ext4 hands
+    // the freed inode number out again) is there before the root check looks: it sees no change.
+    fs.rmSync(setup.root, { recursive: true });
+    await daemon.waitForLine(/cannot reconcile/, 10_000);
+    fs.mkdirSync(setup.root);
+    if (fs.statSync(setup.root).ino !== inode)
+      return ctx.skip('the new directory got another inode: the root check sees it (tested above)');
+    await daemon.waitForLine(/"message":"the sync root is back"/, 15_000);
+    await waitFor(async () => (await daemonStatus(setup!)).watcher.state === 'watching', 'the new directory watched', 15_000);
+    // Written later: only a watch on the new directory sees it (the periodic run is an hour away).
+    fs.writeFileSync(path.join(setup.root, 'later.txt'), 'later');
+    await uploaded('later.txt', 'later', 10_000);
+  });
+
   it('a one-shot sync on a replaced root (same device, another inode) uploads but deletes nothing until accepted', async () => {
     emu = await emulator();
     setup = syncSetup(emu);

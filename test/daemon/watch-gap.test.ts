@@ -17,7 +17,7 @@ afterEach(async () => {
   emu = setup = undefined;
 });
 
-const DELAY = { FILES_SYNC_TEST_WATCH_DELAY_MS: '1500' };
+const DELAY = { FILES_SYNC_TEST_WATCH_DELAY_MS: '2500' };
 
 /** `rel` is synced with `content` (its ledger row names a remote copy of that content). */
 function synced(rel: string, content: string): boolean {
@@ -48,7 +48,7 @@ async function reconciledSince(daemon: DaemonProcess, since: RegExp): Promise<nu
     return !status.reconcile.running && !status.reconcile.followUp && status.watcher.state === 'watching';
   };
   await waitFor(quiet, 'the daemon quiet', 15_000);
-  await new Promise((r) => setTimeout(r, 2_500));
+  await new Promise((r) => setTimeout(r, 3_500));
   expect(await quiet()).toBe(true);
   const lines = daemon.lines();
   const from = lines.findIndex((l) => since.test(l));
