@@ -1,0 +1,102 @@
+// The daemon's bookkeeping between its watch and its walks (FolderEvents), with a real watcher on a
+// real temp folder: a watch set up again is followed by one reconciliation, none while a
+// reconciliation waits to walk, and that one is still run if the waiting reconciliation never walks.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FolderEvents, type FolderHost } from '../../src/daemon/folder-events.js';
+import type { FloodNotices } from '../../src/daemon/notices.js';
+import { TreeWatcher } from '../../src/daemon/watcher.js';
+import { silentLogger } from '../../src/log.js';
+
+let watcher: TreeWatcher | undefined;
+let root: string | undefined;
+afterEach(async () => {
+  await watcher?.close();
+  if (root) fs.rmSync(root, { recursive: true, force: true });
+  watcher = root = undefined;
+});
+
+/** FolderEvents over a real watcher of a temp folder; `triggered` records the reconciliations asked for. */
+function setUp(): { events: FolderEvents; triggered: string[]; ready: Promise<void> } {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-folder-'));
+  const triggered: string[] = [];
+  let events: FolderEvents | undefined;
+  watcher = new TreeWatcher({
+    root,
+    filter: () => true,
+    followSymlinks: false,
+    logger: silentLogger(),
+    onEvent: () => undefined,
+    onError: (err) => {
+      throw err;
+    },
+    onReady: (again) => events?.watching(again),
+    startDelayMs: 100,
+  });
+  const host = {
+    phase: 'running',
+    parts: { watcher, loop: { trigger: (reason: string) => triggered.push(reason) } },
+    settings: { filter: () => true },
+    config: { root, followSymlinks: false },
+    log: silentLogger(),
+    whenSettled: () => undefined,
+  } as unknown as FolderHost;
+  events = new FolderEvents(host, {} as FloodNotices);
+  watcher.start();
+  return { events, triggered, ready: watcher.settled() };
+}
+
+describe('FolderEvents: the watch and the walks', () => {
+  it('a first watch set before the walk asks for nothing; a restart asks for one reconciliation once in place', async () => {
+    const { events, triggered, ready } = setUp();
+    await events.beforeWalk(); // waits for the first watch
+    expect(watcher!.status().state).toBe('watching');
+    events.walkBegins();
+    await ready;
+    expect(triggered).toEqual([]);
+
+    events.rewatch('new root or filter');
+    events.rewatch('the sync root is back');
+    await watcher!.settled();
+    expect(triggered).toEqual(['new root or filter; the sync root is back']); // one run, both reasons
+  });
+
+  it('a walk begun while the watch is set up again gets one more reconciliation', async () => {
+    const { events, triggered, ready } = setUp();
+    await ready;
+    events.rewatch('new root or filter');
+    void events.beforeWalk(); // not awaited: the walk goes ahead (as past the two-minute bound)
+    events.walkBegins();
+    await watcher!.settled();
+    expect(triggered).toEqual(['new root or filter']);
+  });
+
+  it('none while a reconciliation waits to walk; owed, and asked for, if it ends without walking', async () => {
+    const { events, triggered, ready } = setUp();
+    await ready;
+    events.rewatch('the sync root was replaced');
+    await events.beforeWalk(); // waited until the watch was in place
+    expect(triggered).toEqual([]);
+    events.walkBegins();
+    expect(triggered).toEqual([]); // the waiting run walks: it serves the restart
+
+    events.rewatch('the sync root was replaced');
+    await events.beforeWalk();
+    events.walkAbandoned(); // failed before its walk
+    expect(triggered).toEqual(['the sync root was replaced']);
+  });
+
+  it('a root back is watched again unless a watch was set up since its fault began', async () => {
+    const { events, ready } = setUp();
+    await ready;
+    const startedAt = watcher!.startedAt;
+    events.rootBack(null); // no root fault ended
+    expect(watcher!.startedAt).toBe(startedAt);
+    events.rootBack(startedAt - 1); // watched since: the root check saw it come back
+    expect(watcher!.startedAt).toBe(startedAt);
+    events.rootBack(startedAt); // the watch is older than the fault: perhaps of another directory
+    expect(watcher!.status().state).toBe('starting');
+  });
+});
