@@ -22,7 +22,6 @@ afterEach(async () => {
 function setUp(): { events: FolderEvents; triggered: string[]; ready: Promise<void> } {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-folder-'));
   const triggered: string[] = [];
-  let events: FolderEvents | undefined;
   watcher = new TreeWatcher({
     root,
     filter: () => true,
@@ -32,7 +31,7 @@ function setUp(): { events: FolderEvents; triggered: string[]; ready: Promise<vo
     onError: (err) => {
       throw err;
     },
-    onReady: (again) => events?.watching(again),
+    onReady: (again) => events.watching(again), // set below, before the first start
     startDelayMs: 100,
   });
   const host = {
@@ -43,7 +42,7 @@ function setUp(): { events: FolderEvents; triggered: string[]; ready: Promise<vo
     log: silentLogger(),
     whenSettled: () => undefined,
   } as unknown as FolderHost;
-  events = new FolderEvents(host, {} as FloodNotices);
+  const events = new FolderEvents(host, {} as FloodNotices);
   watcher.start();
   return { events, triggered, ready: watcher.settled() };
 }
