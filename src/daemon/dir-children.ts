@@ -96,3 +96,14 @@ async function classify(dir: DirRef, name: string, type: TypeOf, ctx: ChildConte
   const target = await resolveLink(rel, abs, ctx.realRoot, dir.chain);
   return target.kind === 'dir' ? { name, rel, abs: target.real, chain: { real: target.real, parent: dir.chain } } : null;
 }
+
+/** Whether `id` (null: gone) is the directory `known` is. */
+export function sameDir(id: DirId | null, known: DirId): boolean {
+  return id !== null && id.dev === known.dev && id.ino === known.ino;
+}
+
+/** The parent of a relative path ('' for a top-level one). */
+export function parentOf(rel: string): string {
+  const i = rel.lastIndexOf('/');
+  return i < 0 ? '' : rel.slice(0, i);
+}

@@ -9,7 +9,8 @@ import { append } from '../arrays.js';
 import { fsCode, type DirChain } from '../local/entry.js';
 import { IGNORE_FILE_NAME } from '../local/filter.js';
 import type { PathFilter } from '../local/types.js';
-import { childRel, identity, listSubdirs, subdirAt, type ChildContext, type DirId, type DirRef, type Found } from './dir-children.js';
+import { childRel, identity, listSubdirs, parentOf, sameDir, subdirAt } from './dir-children.js';
+import type { ChildContext, DirId, DirRef, Found } from './dir-children.js';
 
 /** What the tree reports; each is only a hint that a path should be looked at. */
 export type TreeHint = 'change' | 'addDir' | 'unlinkDir';
@@ -34,6 +35,8 @@ export interface DirTreeOptions {
   onRaw: () => void;
   /** Watching or listing a directory failed (not merely because it vanished). */
   onError: (err: Error) => void;
+  /** The root's own watch reported the root deleted or moved: it watches nothing now (see onEvent). */
+  onRootLost?: () => void;
   /** Default MAX_LISTINGS. */
   maxListings?: number;
 }
@@ -52,6 +55,8 @@ interface Node extends DirId {
   children: Set<string> | undefined;
   /** Names that events carried since the last look; undefined while there is none. */
   names: Set<string> | undefined;
+  /** Its own watch reported it deleted or moved: the next look of its parent watches it anew. */
+  lost?: true;
   /** Look at every entry at the next look, not only at `names`. */
   everything: boolean;
   /** `again`: events came while a look ran, so one more follows. */
@@ -80,12 +85,8 @@ export class DirectoryTree {
   async start(): Promise<void> {
     let chain: DirChain | undefined;
     if (this.o.followSymlinks) {
-      try {
-        this.ctx.realRoot = await realpath(this.o.root);
-      } catch (err) {
-        this.failed(err);
-        return;
-      }
+      this.ctx.realRoot = await realpath(this.o.root).catch((err: unknown) => this.failed(err));
+      if (this.ctx.realRoot === null) return;
       chain = { real: this.ctx.realRoot, parent: undefined };
     }
     await this.watchTree({ rel: '', abs: this.o.root, chain });
@@ -104,10 +105,9 @@ export class DirectoryTree {
 
   /** Watches `dir` and then, a bounded number of listings at a time, every directory under it. */
   private async watchTree(dir: DirRef): Promise<void> {
-    const found = await this.slots.add(async () => {
-      const node = await this.watchOne(dir);
-      return node ? listSubdirs(dir, this.ctx).catch((err: unknown) => this.failed(err)) : null;
-    });
+    const found = await this.slots.add(async () =>
+      (await this.watchOne(dir)) ? listSubdirs(dir, this.ctx).catch((err: unknown) => this.failed(err)) : null,
+    );
     if (!found || this.closed) return;
     await Promise.all(found.map((f) => this.watchTree(f)));
   }
@@ -168,9 +168,19 @@ export class DirectoryTree {
     if (this.closed || this.nodes.get(node.rel) !== node) return;
     this.o.onRaw();
     if (typeof name !== 'string' || name === '') return;
+    // Deleted or moved, a directory says so on its own (then dead) watch, under its own name. Made
+    // again at once it may reuse its inode number (no identity check tells): so it is watched anew.
+    if (event === 'rename' && name === path.basename(this.ref(node).abs)) return this.lost(node);
     const rel = childRel(node.rel, name);
     if (rel === IGNORE_FILE_NAME || this.o.filter(rel, false)) this.o.onHint('change', rel);
     if (event === 'rename') this.lookSoon(node, name);
+  }
+
+  private lost(node: Node): void {
+    if (node.rel === '') return this.o.onRootLost?.();
+    node.lost = true;
+    const parent = this.nodes.get(parentOf(node.rel));
+    if (parent) this.lookSoon(parent, path.posix.basename(node.rel));
   }
 
   /** Looks at `name` in `node` (null: at every entry) soon, gathering a burst's names, once at a time. */
@@ -236,7 +246,7 @@ export class DirectoryTree {
           this.failed(err);
           continue;
         }
-        if (!sameDir(now, child)) {
+        if (!sameDir(now, child) || child.lost) {
           gone.push(f.name);
           added.push(f);
         }
@@ -287,14 +297,4 @@ export class DirectoryTree {
     }
     return null;
   }
-}
-
-/** Whether `id` (null: gone) is the directory `node` watches. */
-function sameDir(id: DirId | null, node: Node): boolean {
-  return id !== null && id.dev === node.dev && id.ino === node.ino;
-}
-
-function parentOf(rel: string): string {
-  const i = rel.lastIndexOf('/');
-  return i < 0 ? '' : rel.slice(0, i);
 }

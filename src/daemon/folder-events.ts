@@ -62,14 +62,16 @@ export class FolderEvents {
   }
 
   /**
-   * A reconciliation succeeded; if it ended a fault on the root (begun at `since`), watch the root
-   * again, unless the watch was set up since (the root check saw the root come back). A root back
-   * within one look of the root check may be another directory on the same inode number.
+   * A reconciliation succeeded, so the root is there. If it ended a fault on the root (begun at
+   * `since`), watch the root again unless the watch was set up since (the root check saw it come
+   * back): a root back within one look may be a new directory on the old inode number. And a watch
+   * set up while the root was missing watches nothing: set it up again.
    */
   rootBack(since: number | null): void {
     const watcher = this.host.parts.watcher;
-    if (since === null) return;
-    if (watcher.status().state === 'waiting' || watcher.startedAt <= since) this.rewatch('the sync root is back');
+    const { state, directories } = watcher.status();
+    if (since !== null && (state === 'waiting' || watcher.startedAt <= since)) this.rewatch('the sync root is back');
+    else if (state === 'watching' && directories === 0) this.rewatch('the sync root is there again');
   }
 
   /**

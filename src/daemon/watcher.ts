@@ -147,6 +147,10 @@ export class TreeWatcher {
         if (gen === this.generation) this.countBurst();
       },
       onError: (err) => this.onWatchError(gen, err),
+      // The root deleted or moved (its watch is dead, or follows the moved folder): watch its path anew.
+      onRootLost: () => {
+        if (gen === this.generation) this.restart();
+      },
     });
     this.tree = tree;
     // A failure inside the tree is reported through onError and leaves the rest watched; so does
@@ -190,7 +194,7 @@ export class TreeWatcher {
   }
 
   /** Watches a new root or with a new filter. */
-  restart(options: Pick<WatcherOptions, 'root' | 'filter' | 'followSymlinks'>): void {
+  restart(options: Partial<Pick<WatcherOptions, 'root' | 'filter' | 'followSymlinks'>> = {}): void {
     this.o = { ...this.o, ...options };
     this.retryMs = this.o.retryFirstMs ?? 30_000;
     // The old watcher closes in the background; it never rejects (stopCurrent swallows close errors).

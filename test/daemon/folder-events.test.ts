@@ -98,4 +98,17 @@ describe('FolderEvents: the watch and the walks', () => {
     events.rootBack(startedAt); // the watch is older than the fault: perhaps of another directory
     expect(watcher!.status().state).toBe('starting');
   });
+
+  it('a watch set up while the root was missing is set up again once a reconciliation finds the root', async () => {
+    const { events, ready } = setUp();
+    await ready;
+    fs.rmSync(root!, { recursive: true });
+    watcher!.restart(); // as after the root's own watch said it was deleted
+    await watcher!.settled();
+    expect(watcher!.status()).toMatchObject({ state: 'watching', directories: 0 });
+    fs.mkdirSync(root!);
+    events.rootBack(null); // a reconciliation succeeded: the root is there
+    await watcher!.settled();
+    expect(watcher!.status()).toMatchObject({ state: 'watching', directories: 1 });
+  });
 });

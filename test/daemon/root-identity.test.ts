@@ -40,10 +40,20 @@ describe('daemon: the root replaced or gone', () => {
     // user accepts the new root with --allow-mass-delete.
     expect(remoteFiles(emu).get('one.txt')).toBe(sha256('one'));
     expect(remoteFiles(emu).get('two.txt')).toBe(sha256('two'));
+    // The old root's own watch told first (it was moved); the root check says why, at its next look.
+    await daemon.waitForLine(/"message":"the sync root .* was replaced/, 10_000);
     expect(daemon.count(/"message":"the sync root .* was replaced/)).toBe(1);
 
+    // Its rewatch and the reconciliation after it come and go: wait until they are done.
+    await waitFor(
+      async () => {
+        const now = await daemonStatus(setup!);
+        return now.watcher.state === 'watching' && !now.reconcile.running && !now.reconcile.followUp;
+      },
+      'the new root watched and reconciled',
+      15_000,
+    );
     const status = await daemonStatus(setup);
-    expect(status.watcher.state).toBe('watching');
     expect(Date.parse(status.rootCheck.changedAt)).toBeGreaterThanOrEqual(replacedAt - 1000);
     expect(Date.parse(status.reconcile.last.at)).toBeGreaterThan(replacedAt);
     expect(status.reconcile.last.exitCode).toBe(3); // deletes blocked, and said so

@@ -141,6 +141,32 @@ describe('watcher', () => {
     await waitFor(() => has('unlinkDir', 'm1') && watcher!.status().directories === 2, 'm1 unwatched');
   }, 60_000);
 
+  it('a folder, or the root, deleted and made again at once (its inode number reused) is watched anew', async (ctx) => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-watcher-'));
+    fs.mkdirSync(path.join(root, 'out'));
+    const hints = startWatcher(root);
+    await waitFor(watching, 'the watcher ready');
+    const has = (kind: WatchEventKind, rel: string) => hints.some(([k, r]) => k === kind && r === rel);
+    const out = path.join(root, 'out');
+    const before = fs.statSync(out).ino;
+    // As `rm -rf out && mkdir out` does: the freed inode number goes to the new folder, so only the
+    // old watch's own event tells that it watches nothing now.
+    fs.rmdirSync(out);
+    fs.mkdirSync(out);
+    if (fs.statSync(out).ino !== before) return ctx.skip('the new folder got another inode number (identity tells it)');
+    await waitFor(() => has('addDir', 'out'), 'out watched anew (addDir)');
+    fs.writeFileSync(path.join(out, 'later.txt'), 'later');
+    await waitFor(() => has('change', 'out/later.txt'), 'the hint for a file written later in the new folder');
+
+    const rootIno = fs.statSync(root).ino;
+    fs.rmSync(root, { recursive: true });
+    fs.mkdirSync(root);
+    if (fs.statSync(root).ino !== rootIno) return ctx.skip('the new root got another inode number');
+    await waitFor(() => watching() && watcher!.status().directories === 1, 'the new root watched');
+    fs.writeFileSync(path.join(root, 'later.txt'), 'later');
+    await waitFor(() => has('change', 'later.txt'), 'the hint for a file written later in the new root');
+  });
+
   it('says when its watch is in place: settled() waits for it, onReady tells a restart from the first start', async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-watch-'));
     for (let i = 0; i < 50; i++) fs.mkdirSync(path.join(root, `d${i}`));
