@@ -61,10 +61,15 @@ export async function subdirAt(dir: DirRef, name: string, ctx: ChildContext): Pr
   return classify(dir, name, info, ctx);
 }
 
-/** A directory's device and inode, to tell a replaced one from the one watched. */
+/**
+ * A directory's device, inode and birth time, to tell a replaced one from the one watched: made
+ * again at once (`rm -rf out && mkdir out`), it often gets the freed inode number back on ext4, and
+ * only its birth time differs (0 where the file system does not keep one).
+ */
 export interface DirId {
   dev: number;
   ino: number;
+  birth: number;
 }
 
 /** The identity of a directory now: null when it is gone or no directory; throws other errors. */
@@ -77,7 +82,7 @@ export async function identity(abs: string): Promise<DirId | null> {
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw err;
   }
-  return info.isDirectory() ? { dev: info.dev, ino: info.ino } : null;
+  return info.isDirectory() ? { dev: info.dev, ino: info.ino, birth: info.birthtimeMs } : null;
 }
 
 interface TypeOf {
@@ -97,9 +102,10 @@ async function classify(dir: DirRef, name: string, type: TypeOf, ctx: ChildConte
   return target.kind === 'dir' ? { name, rel, abs: target.real, chain: { real: target.real, parent: dir.chain } } : null;
 }
 
-/** Whether `id` (null: gone) is the directory `known` is. */
+/** Whether `id` (null: gone) is the directory `known` is (a birth time of 0 is unknown). */
 export function sameDir(id: DirId | null, known: DirId): boolean {
-  return id !== null && id.dev === known.dev && id.ino === known.ino;
+  if (id === null || id.dev !== known.dev || id.ino !== known.ino) return false;
+  return id.birth === 0 || known.birth === 0 || id.birth === known.birth;
 }
 
 /** The parent of a relative path ('' for a top-level one). */

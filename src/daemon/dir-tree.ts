@@ -35,7 +35,7 @@ export interface DirTreeOptions {
   onRaw: () => void;
   /** Watching or listing a directory failed (not merely because it vanished). */
   onError: (err: Error) => void;
-  /** The root's own watch reported the root deleted or moved: it watches nothing now (see onEvent). */
+  /** The root was deleted or moved (its own watch said so, and it is not the directory watched). */
   onRootLost?: () => void;
   /** Default MAX_LISTINGS. */
   maxListings?: number;
@@ -55,8 +55,6 @@ interface Node extends DirId {
   children: Set<string> | undefined;
   /** Names that events carried since the last look; undefined while there is none. */
   names: Set<string> | undefined;
-  /** Its own watch reported it deleted or moved: the next look of its parent watches it anew. */
-  lost?: true;
   /** Look at every entry at the next look, not only at `names`. */
   everything: boolean;
   /** `again`: events came while a look ran, so one more follows. */
@@ -70,6 +68,8 @@ export class DirectoryTree {
   private readonly slots: PQueue;
   private readonly ctx: ChildContext;
   private closed = false;
+  /** The root was not there (or no directory) when the tree started: it watches nothing. */
+  rootAbsent = false;
 
   constructor(private readonly o: DirTreeOptions) {
     this.slots = new PQueue({ concurrency: Math.max(1, o.maxListings ?? MAX_LISTINGS) });
@@ -86,7 +86,7 @@ export class DirectoryTree {
     let chain: DirChain | undefined;
     if (this.o.followSymlinks) {
       this.ctx.realRoot = await realpath(this.o.root).catch((err: unknown) => this.failed(err));
-      if (this.ctx.realRoot === null) return;
+      if ((this.rootAbsent = this.ctx.realRoot === null)) return;
       chain = { real: this.ctx.realRoot, parent: undefined };
     }
     await this.watchTree({ rel: '', abs: this.o.root, chain });
@@ -119,6 +119,7 @@ export class DirectoryTree {
     let watcher: FSWatcher;
     try {
       id = await identity(dir.abs);
+      if (dir.rel === '') this.rootAbsent = id === null;
       // Gone, or its parent dropped meanwhile (removed or moved): nothing to watch here.
       if (id === null || this.closed || this.nodes.has(dir.rel) || !this.parentWatched(dir.rel)) return null;
       watcher = watch(dir.abs, { persistent: true });
@@ -130,6 +131,7 @@ export class DirectoryTree {
       chain: dir.chain,
       dev: id.dev,
       ino: id.ino,
+      birth: id.birth,
       watcher,
       children: undefined,
       names: undefined,
@@ -168,19 +170,17 @@ export class DirectoryTree {
     if (this.closed || this.nodes.get(node.rel) !== node) return;
     this.o.onRaw();
     if (typeof name !== 'string' || name === '') return;
-    // Deleted or moved, a directory says so on its own (then dead) watch, under its own name. Made
-    // again at once it may reuse its inode number (no identity check tells): so it is watched anew.
-    if (event === 'rename' && name === path.basename(this.ref(node).abs)) return this.lost(node);
+    // The root deleted or moved says so on its own (dead) watch under its own name, as do a chmod
+    // of it and a child of that name: its identity tells (of a folder, its parent's look tells).
+    if (node.rel === '' && event === 'rename' && name === path.basename(this.o.root)) void this.rootStill(node);
     const rel = childRel(node.rel, name);
     if (rel === IGNORE_FILE_NAME || this.o.filter(rel, false)) this.o.onHint('change', rel);
     if (event === 'rename') this.lookSoon(node, name);
   }
 
-  private lost(node: Node): void {
-    if (node.rel === '') return this.o.onRootLost?.();
-    node.lost = true;
-    const parent = this.nodes.get(parentOf(node.rel));
-    if (parent) this.lookSoon(parent, path.posix.basename(node.rel));
+  private async rootStill(node: Node): Promise<void> {
+    const now = await identity(this.o.root).catch(() => null);
+    if (!this.closed && this.nodes.get('') === node && !sameDir(now, node)) this.o.onRootLost?.();
   }
 
   /** Looks at `name` in `node` (null: at every entry) soon, gathering a burst's names, once at a time. */
@@ -246,7 +246,7 @@ export class DirectoryTree {
           this.failed(err);
           continue;
         }
-        if (!sameDir(now, child) || child.lost) {
+        if (!sameDir(now, child)) {
           gone.push(f.name);
           added.push(f);
         }

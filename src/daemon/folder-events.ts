@@ -69,9 +69,8 @@ export class FolderEvents {
    */
   rootBack(since: number | null): void {
     const watcher = this.host.parts.watcher;
-    const { state, directories } = watcher.status();
-    if (since !== null && (state === 'waiting' || watcher.startedAt <= since)) this.rewatch('the sync root is back');
-    else if (state === 'watching' && directories === 0) this.rewatch('the sync root is there again');
+    if (since !== null && (watcher.status().state === 'waiting' || watcher.startedAt <= since)) this.rewatch('the sync root is back');
+    else if (watcher.rootAbsent) this.rewatch('the sync root is there again');
   }
 
   /**

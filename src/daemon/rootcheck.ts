@@ -1,6 +1,7 @@
 // The daemon's watch on the sync root itself: a cheap stat every couple of seconds that notices a
-// root replaced (another device or inode), moved away, deleted or back after an unmount, which
-// the watcher does not report (inotify's self events on the watched root are not exposed).
+// root replaced (another device, inode or birth time), moved away, deleted or back after an
+// unmount. The watcher hears of a root deleted or moved too (its own watch's event: dir-tree.ts),
+// but not of one that comes back, nor of a mount over it.
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../errors.js';
@@ -13,6 +14,8 @@ export interface RootState {
   state: 'present' | 'missing' | 'not-a-directory';
   dev: number | null;
   ino: number | null;
+  /** Its birth time (0 where the file system keeps none): a root made again on a reused inode number differs only in this. */
+  birth: number | null;
   /** With `rootMarker` enabled: whether the marker file is there. */
   marker: boolean | null;
   /** Why the root could not be seen (the errno), when missing. */
@@ -47,11 +50,13 @@ export async function lookAtRoot(root: string, marker: string | null): Promise<R
       state: 'missing',
       dev: null,
       ino: null,
+      birth: null,
       marker: null,
       error: (err as NodeJS.ErrnoException).code ?? errorMessage(err),
     };
   }
-  if (!info.isDirectory()) return { state: 'not-a-directory', dev: info.dev, ino: info.ino, marker: null, error: null };
+  const id = { dev: info.dev, ino: info.ino, birth: info.birthtimeMs };
+  if (!info.isDirectory()) return { state: 'not-a-directory', ...id, marker: null, error: null };
   const hasMarker =
     marker === null
       ? null
@@ -59,7 +64,7 @@ export async function lookAtRoot(root: string, marker: string | null): Promise<R
           () => true,
           () => false,
         );
-  return { state: 'present', dev: info.dev, ino: info.ino, marker: hasMarker, error: null };
+  return { state: 'present', ...id, marker: hasMarker, error: null };
 }
 
 /**
@@ -79,7 +84,7 @@ export function describeRootChange(root: string, before: RootState, after: RootS
   }
   let what: string;
   if (before.state !== 'present') what = 'is back';
-  else if (before.dev !== after.dev || before.ino !== after.ino) what = 'was replaced (another device or inode)';
+  else if (!sameIdentity(before, after)) what = 'was replaced (another device, inode or birth time)';
   else what = after.marker ? 'has its marker again' : 'lost its marker';
   return {
     gone: false,
@@ -89,7 +94,12 @@ export function describeRootChange(root: string, before: RootState, after: RootS
 }
 
 function sameRoot(a: RootState, b: RootState): boolean {
-  return a.state === b.state && a.dev === b.dev && a.ino === b.ino && a.marker === b.marker;
+  return a.state === b.state && sameIdentity(a, b) && a.marker === b.marker;
+}
+
+/** Same device and inode, and the same birth time where both are known (not 0 or null). */
+function sameIdentity(a: RootState, b: RootState): boolean {
+  return a.dev === b.dev && a.ino === b.ino && (!a.birth || !b.birth || a.birth === b.birth);
 }
 
 /** Polls the root's identity; `reset()` after the root path changed (a reload). */
@@ -116,7 +126,7 @@ export class RootCheck {
   }
 
   status(): RootCheckStatus {
-    const last = this.last ?? { state: 'present', dev: null, ino: null, marker: null, error: null };
+    const last = this.last ?? { state: 'present', dev: null, ino: null, birth: null, marker: null, error: null };
     return {
       ...last,
       checkedAt: this.checkedAt === null ? null : new Date(this.checkedAt).toISOString(),

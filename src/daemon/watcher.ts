@@ -84,6 +84,11 @@ export class TreeWatcher {
     });
   }
 
+  /** Watching, but the root was missing when the watch started: nothing is watched. */
+  get rootAbsent(): boolean {
+    return this.health.state === 'watching' && this.tree?.rootAbsent === true;
+  }
+
   status(): WatcherStatus {
     const directories = this.health.state === 'watching' && this.tree ? this.tree.size : this.health.directories;
     return { ...this.health, directories };

@@ -167,6 +167,26 @@ describe('watcher', () => {
     await waitFor(() => has('change', 'later.txt'), 'the hint for a file written later in the new root');
   });
 
+  it('a chmod of a folder or of the root, or a child named like the root, is no replacement', async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-watcher-'));
+    fs.mkdirSync(path.join(root, 'out'));
+    fs.writeFileSync(path.join(root, 'out/a.txt'), 'a');
+    const hints = startWatcher(root);
+    await waitFor(watching, 'the watcher ready');
+    const startedAt = watcher!.startedAt;
+    // inotify tells a directory's own attribute change as a rename under its own name (IN_ISDIR).
+    fs.chmodSync(path.join(root, 'out'), 0o750);
+    fs.utimesSync(root, new Date(), new Date());
+    const twin = path.join(root, path.basename(root));
+    fs.writeFileSync(twin, 'a child named like the root');
+    fs.rmSync(twin);
+    fs.writeFileSync(path.join(root, 'out/b.txt'), 'b'); // the last event: every earlier one was read
+    await waitFor(() => hints.some(([k, r]) => k === 'change' && r === 'out/b.txt'), 'the hint for out/b.txt');
+    await new Promise((r) => setTimeout(r, 300)); // past the looks the events asked for
+    expect(hints.filter(([k]) => k === 'addDir' || k === 'unlinkDir')).toEqual([]);
+    expect([watcher!.startedAt, watcher!.status().state, watcher!.status().directories]).toEqual([startedAt, 'watching', 2]);
+  });
+
   it('says when its watch is in place: settled() waits for it, onReady tells a restart from the first start', async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-watch-'));
     for (let i = 0; i < 50; i++) fs.mkdirSync(path.join(root, `d${i}`));
