@@ -173,9 +173,10 @@ export class DaemonFaults {
   }
 
   /**
-   * A reconciliation succeeded: passing troubles are over, each said once. When the root came back:
-   * the time its fault began (else null). A full storage is over once an upload went through, or nothing failed (nothing waits for
-   * room); otherwise the parked paths run again and the back-off goes on growing.
+   * A reconciliation succeeded: passing troubles are over, each said once. Returns, when the root
+   * came back, the time its fault began (else null). A full storage is over once an upload went
+   * through, or nothing failed (nothing waits for room); otherwise the parked paths run again and
+   * the back-off goes on growing.
    */
   cleared(counts: { new: number; changed: number; failed: number }): number | null {
     if (this.storageProblem !== null) {
