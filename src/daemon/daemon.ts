@@ -15,7 +15,7 @@ import { FolderEvents, isDirectory, type FolderHost } from './folder-events.js';
 import { FloodNotices, InitialReconciliation } from './notices.js';
 import { SYNC_REQUEST, type Allow, type ProgressListener } from './loop.js';
 import { deleteBatch, type DeleteBatchOutcome } from './pathsync.js';
-import { Settings, readTestHooks, type SettingsChange, type TestHooks } from './settings.js';
+import { Settings, readTestHooks, testHooksActive, type SettingsChange, type TestHooks } from './settings.js';
 import { daemonStatus } from './status.js';
 import { Timers, onSignals } from './timers.js';
 import { wireDaemon, type DaemonEvents, type DaemonParts } from './wiring.js';
@@ -95,6 +95,7 @@ class Daemon implements FaultHost, FolderHost {
       kernelOverflow: (events) => this.folder.kernelOverflow(events),
       rootChange: (before, after) => this.folder.rootChange(before, after),
       watching: (again) => this.folder.watching(again),
+      rootLost: () => this.folder.rootLost(),
       rootLooked: (present, changed) => this.faults.rootLooked(present, changed),
     };
   }
@@ -126,8 +127,7 @@ class Daemon implements FaultHost, FolderHost {
         SIGUSR1: () => this.parts.loop.trigger('SIGUSR1'),
       });
       this.log.info(`started (pid ${process.pid})`, { root: this.config.root, stateDir: this.config.stateDir });
-      if (this.hooks.watcher !== 'on' || this.hooks.reconcileMs !== null || this.hooks.watchDelayMs > 0)
-        this.log.warn('test hooks active', this.hooks);
+      if (testHooksActive(this.hooks)) this.log.warn('test hooks active', this.hooks);
       // Watch first: changes made during the first reconciliation queue up behind it.
       await this.parts.rootCheck.start();
       this.parts.watcher.start();

@@ -82,7 +82,7 @@ export async function identity(abs: string): Promise<DirId | null> {
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw err;
   }
-  return info.isDirectory() ? { dev: info.dev, ino: info.ino, birth: info.birthtimeMs } : null;
+  return info.isDirectory() ? { dev: info.dev, ino: info.ino, birth: birthOf(info) } : null;
 }
 
 interface TypeOf {
@@ -100,6 +100,19 @@ async function classify(dir: DirRef, name: string, type: TypeOf, ctx: ChildConte
   // Followed as the walk follows it: inside the root, no loop (local/entry.ts).
   const target = await resolveLink(rel, abs, ctx.realRoot, dir.chain);
   return target.kind === 'dir' ? { name, rel, abs: target.real, chain: { real: target.real, parent: dir.chain } } : null;
+}
+
+/** Devices where a birth time was seen to differ from the change time: statx gives real ones there. */
+const realBirthTimes = new Set<number>();
+
+/**
+ * A stat's birth time, or 0 (unknown). Without statx (an old kernel, a seccomp filter that refuses
+ * it) libuv reports the change time as the birth time, which a chmod or a new entry moves: so a
+ * device's birth times are trusted only once one of them differed from its change time.
+ */
+export function birthOf(info: { dev: number; birthtimeMs: number; ctimeMs: number }): number {
+  if (info.birthtimeMs !== info.ctimeMs && info.birthtimeMs !== 0) realBirthTimes.add(info.dev);
+  return realBirthTimes.has(info.dev) ? info.birthtimeMs : 0;
 }
 
 /** Whether `id` (null: gone) is the directory `known` is (a birth time of 0 is unknown). */

@@ -44,7 +44,7 @@ export interface DirTreeOptions {
 /**
  * One watched directory: its watch, identity and the names of its watched subdirectories. A tree
  * holds one per directory for as long as it runs, so it is kept small (issue 13): the path watched
- * is derived (`absOf`), the sets exist only while they hold something, the identity is two numbers.
+ * is derived (`absOf`), the sets exist only while they hold something, the identity is three numbers.
  */
 interface Node extends DirId {
   rel: string;

@@ -64,8 +64,9 @@ export class FolderEvents {
   /**
    * A reconciliation succeeded, so the root is there. If it ended a fault on the root (begun at
    * `since`), watch the root again unless the watch was set up since (the root check saw it come
-   * back): a root back within one look may be a new directory on the old inode number. And a watch
-   * set up while the root was missing watches nothing: set it up again.
+   * back, or its own watch said it went): a root back within one look may be another directory,
+   * told apart only by a birth time some file systems do not keep. And a watch set up while the
+   * root was missing watches nothing: set it up again.
    */
   rootBack(since: number | null): void {
     const watcher = this.host.parts.watcher;
@@ -116,12 +117,15 @@ export class FolderEvents {
     else this.host.parts.loop.trigger(reasons);
   }
 
+  /** The root's own watch said it was deleted or moved: the watcher starts again; its reconciliation says why. */
+  rootLost(): void {
+    if (this.host.phase === 'stopping') return;
+    this.host.log.warn(`the sync root ${this.host.config.root} was deleted or moved: watching its path again`);
+    this.rewatched.add('the sync root was deleted or moved');
+  }
+
   watchEvent(kind: WatchEventKind, rel: string): void {
     if (this.host.phase === 'stopping') return;
-    if (rel === '') {
-      if (kind === 'unlinkDir') this.host.parts.loop.trigger('the root was removed');
-      return;
-    }
     if (rel === IGNORE_FILE_NAME) return this.host.whenSettled(this.host.settings.ignoreFileChanged(this.host.log));
     if (kind === 'unlinkDir') {
       for (const row of readLedger(() => this.host.parts.ledger.filesUnder(rel), [])) this.host.parts.queue.schedule(row.path);

@@ -5,6 +5,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../errors.js';
+import { birthOf } from './dir-children.js';
 
 /** How often the root is looked at: a replaced root is noticed within about this long. */
 export const ROOT_CHECK_MS = 2_000;
@@ -55,7 +56,7 @@ export async function lookAtRoot(root: string, marker: string | null): Promise<R
       error: (err as NodeJS.ErrnoException).code ?? errorMessage(err),
     };
   }
-  const id = { dev: info.dev, ino: info.ino, birth: info.birthtimeMs };
+  const id = { dev: info.dev, ino: info.ino, birth: birthOf(info) };
   if (!info.isDirectory()) return { state: 'not-a-directory', ...id, marker: null, error: null };
   const hasMarker =
     marker === null

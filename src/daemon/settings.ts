@@ -35,6 +35,11 @@ export function readTestHooks(env: NodeJS.ProcessEnv): TestHooks {
   };
 }
 
+/** Whether any test hook is set (the daemon says so at start). */
+export function testHooksActive(hooks: TestHooks): boolean {
+  return hooks.watcher !== 'on' || hooks.reconcileMs !== null || hooks.watchDelayMs > 0;
+}
+
 /** Keys a running daemon cannot change: the ledger and lock, and the API client built at start. */
 const FIXED_AT_START = ['stateDir', 'api', 'requestsPerMinute'] as const;
 

@@ -41,6 +41,8 @@ export interface WatcherOptions {
   /** First wait before watching again after a failure (default 30 s), doubling up to `retryMaxMs` (30 min). */
   retryFirstMs?: number;
   retryMaxMs?: number;
+  /** The root was deleted or moved under the watch, which starts again on its path (then `onReady`). */
+  onRootLost?: () => void;
   /** Test hook: each (re)start waits this long before it sets its watches. */
   startDelayMs?: number;
   /** Directory listings in flight at most (default dir-tree.ts MAX_LISTINGS). */
@@ -154,7 +156,9 @@ export class TreeWatcher {
       onError: (err) => this.onWatchError(gen, err),
       // The root deleted or moved (its watch is dead, or follows the moved folder): watch its path anew.
       onRootLost: () => {
-        if (gen === this.generation) this.restart();
+        if (gen !== this.generation) return;
+        this.o.onRootLost?.();
+        this.restart();
       },
     });
     this.tree = tree;

@@ -51,6 +51,8 @@ export interface DaemonEvents {
   rootChange(before: RootState, after: RootState): void;
   /** Every directory is watched (`again`: not the first start). */
   watching(again: boolean): void;
+  /** The root was deleted or moved under the watch (which starts again by itself). */
+  rootLost(): void;
   /** A look of the root check: the root there or not, changed since the last look or not. */
   rootLooked(present: boolean, changed: boolean): void;
 }
@@ -134,6 +136,7 @@ function wireWork(input: WiringInput, deps: PathSyncDeps, on: DaemonEvents): Pic
     onError: () => on.trigger('watcher error'),
     onOverflow: (events) => on.kernelOverflow(events),
     onReady: (again) => on.watching(again),
+    onRootLost: () => on.rootLost(),
     mode: hooks.watcher,
     startDelayMs: hooks.watchDelayMs,
   });

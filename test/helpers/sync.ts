@@ -258,3 +258,30 @@ export function gatedDeletes(remote: RemoteFiles): { remote: RemoteFiles; releas
 export function testExecuteDeps(root: string, remote: RemoteFiles, ledger: Ledger, extra: Partial<ExecuteDeps> = {}): ExecuteDeps {
   return { root, remote, ledger, logger: silentLogger(), concurrency: 8, maxFileBytes: 1 << 20, settleMs: 0, ...extra };
 }
+
+/**
+ * Whether `dir` got the inode number `ino` back (a directory deleted and made again, as ext4 hands
+ * the freed number out) on a file system whose birth times are real (statx: a chmod a clock tick
+ * later moves the change time, not the birth time). Only then can files-sync tell the two apart.
+ */
+export async function reusedWithBirth(dir: string, ino: number): Promise<boolean> {
+  if (fs.statSync(dir).ino !== ino) return false;
+  const probe = fs.mkdtempSync(path.join(path.dirname(dir), '.birth-'));
+  try {
+    await ageDirectory(probe);
+    const s = fs.statSync(probe);
+    return s.birthtimeMs !== 0 && s.birthtimeMs !== s.ctimeMs;
+  } finally {
+    fs.rmdirSync(probe);
+  }
+}
+
+/**
+ * Moves `dir`'s change time past its birth time, as any folder in use has had: the kernel's clock
+ * for file times ticks every few milliseconds, so a folder made and filled at once has them equal,
+ * and files-sync trusts a device's birth times only once it saw them differ (dir-children.ts).
+ */
+export async function ageDirectory(dir: string): Promise<void> {
+  await new Promise((r) => setTimeout(r, 30));
+  fs.chmodSync(dir, fs.statSync(dir).mode & 0o7777);
+}
