@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TreeWatcher, type WatchEventKind } from '../../src/daemon/watcher.js';
 import { silentLogger } from '../../src/log.js';
-import { ageDirectory, reusedWithBirth, waitFor } from '../helpers/sync.js';
+import { ageDirectory, birthTimesReal, remadeOnSameInode, waitFor } from '../helpers/sync.js';
 
 /** The bound the watcher promises: the libuv thread pool's size. */
 const BOUND = 4;
@@ -150,21 +150,15 @@ describe('watcher', () => {
     await waitFor(watching, 'the watcher ready');
     const has = (kind: WatchEventKind, rel: string) => hints.some(([k, r]) => k === kind && r === rel);
     const out = path.join(root, 'out');
-    const before = fs.statSync(out).ino;
-    // As `rm -rf out && mkdir out` does: the freed inode number goes to the new folder, so only the
-    // old watch's own event tells that it watches nothing now.
-    fs.rmdirSync(out);
-    fs.mkdirSync(out);
-    if (!(await reusedWithBirth(out, before)))
-      return ctx.skip('no reused inode number with a real birth time here (another number: the identity tells)');
+    // As `rm -rf out && mkdir out`: the freed inode number goes to the new folder, so only its birth
+    // time tells it from the old one, whose watch is dead.
+    const reused = remadeOnSameInode(out);
+    if (!reused || !(await birthTimesReal(root))) return ctx.skip('no reused inode number with a real birth time here');
     await waitFor(() => has('addDir', 'out'), 'out watched anew (addDir)');
     fs.writeFileSync(path.join(out, 'later.txt'), 'later');
     await waitFor(() => has('change', 'out/later.txt'), 'the hint for a file written later in the new folder');
 
-    const rootIno = fs.statSync(root).ino;
-    fs.rmSync(root, { recursive: true });
-    fs.mkdirSync(root);
-    if (!(await reusedWithBirth(root, rootIno))) return ctx.skip('no reused inode number with a real birth time here');
+    if (!remadeOnSameInode(root)) return ctx.skip('no reused inode number for the root here');
     await waitFor(() => watching() && watcher!.status().directories === 1, 'the new root watched');
     fs.writeFileSync(path.join(root, 'later.txt'), 'later');
     await waitFor(() => has('change', 'later.txt'), 'the hint for a file written later in the new root');

@@ -260,13 +260,26 @@ export function testExecuteDeps(root: string, remote: RemoteFiles, ledger: Ledge
 }
 
 /**
- * Whether `dir` got the inode number `ino` back (a directory deleted and made again, as ext4 hands
- * the freed number out) on a file system whose birth times are real (statx: a chmod a clock tick
- * later moves the change time, not the birth time). Only then can files-sync tell the two apart.
+ * Deletes `dir` with what it holds and makes it again, as `rm -rf dir && mkdir dir` does, until the
+ * new directory got the old one's inode number (ext4 hands a freed number out again unless another
+ * process takes it first, as other test workers may): false after 50 tries.
  */
-export async function reusedWithBirth(dir: string, ino: number): Promise<boolean> {
-  if (fs.statSync(dir).ino !== ino) return false;
-  const probe = fs.mkdtempSync(path.join(path.dirname(dir), '.birth-'));
+export function remadeOnSameInode(dir: string): boolean {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const ino = fs.statSync(dir).ino;
+    fs.rmSync(dir, { recursive: true });
+    fs.mkdirSync(dir);
+    if (fs.statSync(dir).ino === ino) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether the file system of `near` (a directory) keeps real birth times (statx): a chmod a clock
+ * tick after a directory's birth moves its change time, not its birth time.
+ */
+export async function birthTimesReal(near: string): Promise<boolean> {
+  const probe = fs.mkdtempSync(path.join(path.dirname(near), '.birth-'));
   try {
     await ageDirectory(probe);
     const s = fs.statSync(probe);
