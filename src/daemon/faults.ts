@@ -41,9 +41,9 @@ export class DaemonFaults {
   private ledgerTrouble: { message: string; retryMs: number } | null = null;
   /** Why reconciliations cannot run now (the root is missing), for `status`. */
   rootProblem: string | null = null;
-  /** When the current root fault began (Date.now()). */
+  /** When the current root fault began (performance.now(): a wall clock set back must not reorder it). */
   private rootProblemSince = 0;
-  /** The next retry's earliest time, and the wait after it. */
+  /** The next retry's earliest time (performance.now()), and the wait after it. */
   private rootRetry = { at: 0, ms: ROOT_RETRY_FIRST_MS };
   /** Why uploads wait (the Files API storage is full), for `status`. */
   storageProblem: string | null = null;
@@ -139,13 +139,13 @@ export class DaemonFaults {
 
   /** The root check refused a reconciliation: said once per reason, retried as `rootLooked` finds the root. */
   private rootMissing(err: unknown): void {
-    if (this.rootProblem === null) this.rootProblemSince = Date.now();
+    if (this.rootProblem === null) this.rootProblemSince = performance.now();
     if (this.rootProblem !== errorMessage(err)) {
       this.log.warn(`cannot reconcile: ${errorMessage(err)}; trying again once the root is there (it is looked at every 2 s)`);
     }
     this.rootProblem = errorMessage(err);
     const ms = this.rootRetry.ms;
-    this.rootRetry = { at: Date.now() + ms, ms: Math.min(ms * 2, ROOT_RETRY_MAX_MS) };
+    this.rootRetry = { at: performance.now() + ms, ms: Math.min(ms * 2, ROOT_RETRY_MAX_MS) };
   }
 
   /**
@@ -155,8 +155,8 @@ export class DaemonFaults {
    */
   rootLooked(present: boolean, changed: boolean): void {
     if (this.rootProblem === null || changed || !present || this.host.phase === 'stopping') return;
-    if (Date.now() < this.rootRetry.at) return;
-    this.rootRetry.at = Date.now() + this.rootRetry.ms;
+    if (performance.now() < this.rootRetry.at) return;
+    this.rootRetry.at = performance.now() + this.rootRetry.ms;
     this.host.trigger('root check');
   }
 

@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../errors.js';
-import { birthOf } from './dir-children.js';
+import { birthOf, sameDir, type DirId } from './dir-children.js';
 
 /** How often the root is looked at: a replaced root is noticed within about this long. */
 export const ROOT_CHECK_MS = 2_000;
@@ -98,9 +98,15 @@ function sameRoot(a: RootState, b: RootState): boolean {
   return a.state === b.state && sameIdentity(a, b) && a.marker === b.marker;
 }
 
-/** Same device and inode, and the same birth time where both are known (not 0 or null). */
+/** The same directory by dir-children.ts's rule (device, inode, birth time where known); or both not seen. */
 function sameIdentity(a: RootState, b: RootState): boolean {
-  return a.dev === b.dev && a.ino === b.ino && (!a.birth || !b.birth || a.birth === b.birth);
+  const x = idOf(a);
+  const y = idOf(b);
+  return x === null || y === null ? x === y : sameDir(x, y);
+}
+
+function idOf(s: RootState): DirId | null {
+  return s.dev === null || s.ino === null ? null : { dev: s.dev, ino: s.ino, birth: s.birth ?? 0 };
 }
 
 /** Polls the root's identity; `reset()` after the root path changed (a reload). */

@@ -71,7 +71,7 @@ export class TreeWatcher {
   private health: WatcherStatus = { state: 'starting', directories: null, error: null, retryAt: null };
   /** Raw events in the current turn of the event loop. */
   private burst = 0;
-  /** Starts so far (the first, restarts, retries), and when the latest was (Date.now()). */
+  /** Starts so far (the first, restarts, retries), and when the latest was (performance.now(), as faults.ts times a root fault). */
   private starts = 0;
   startedAt = 0;
   /** Resolved when the current start has settled (see `settled`). */
@@ -116,7 +116,7 @@ export class TreeWatcher {
     if (this.closed) return;
     const gen = ++this.generation;
     this.starts++;
-    this.startedAt = Date.now();
+    this.startedAt = performance.now();
     this.health = { state: 'starting', directories: null, error: null, retryAt: null };
     const mode = this.o.mode ?? 'on';
     if (mode === 'off') {
