@@ -6,21 +6,25 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { daemonMemory } from './lib/daemonrun.js';
 import { CLI, EMULATOR_KEY, pinned } from './lib/env.js';
 import { writeConfig } from './lib/filesync.js';
 import { exited, expectOk, runNode, waitForLine } from './lib/proc.js';
+import { scriptArgs } from './lib/args.js';
 
-const { values } = parseArgs({
-  options: {
-    root: { type: 'string' },
-    work: { type: 'string' },
-    'idle-seconds': { type: 'string', default: '60' },
-    watcher: { type: 'string', default: 'on' },
-  },
+const USAGE = `usage: node dist-bench/daemon-memory.js --root DIR --work DIR [--idle-seconds 60] [--watcher on|off]
+  the daemon's start-up peak and idle RSS on an existing tree, as JSON
+`;
+const values = scriptArgs(USAGE, {
+  root: { type: 'string' },
+  work: { type: 'string' },
+  'idle-seconds': { type: 'string', default: '60' },
+  watcher: { type: 'string', default: 'on' },
 });
-if (!values.root || !values.work) throw new Error('usage: daemon-memory --root DIR --work DIR [--idle-seconds N] [--watcher on|off]');
+if (!values.root || !values.work) {
+  process.stderr.write(`--root and --work are required\n\n${USAGE}`);
+  process.exit(2);
+}
 const root = resolve(values.root);
 const work = resolve(values.work);
 const stateDir = join(work, 'state');

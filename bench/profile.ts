@@ -11,7 +11,6 @@
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { withEmulator } from './lib/emulator.js';
 import { checkBuilt, CLI, EMULATOR_KEY, REPO } from './lib/env.js';
 import { writeConfig, type SyncReportLite } from './lib/filesync.js';
@@ -21,17 +20,21 @@ import { formatJoint, jointSummary } from './lib/joint.js';
 import { formatSummary, summarizeFile } from './lib/profile.js';
 import { straceCounts } from './lib/strace.js';
 import { makeSmallTree, tempDir } from './lib/tree.js';
+import { scriptArgs } from './lib/args.js';
 
-const { values } = parseArgs({
-  options: {
-    files: { type: 'string', default: '10000' },
-    size: { type: 'string', default: '4096' },
-    top: { type: 'string', default: '10' },
-    concurrency: { type: 'string', default: '8' },
-    strace: { type: 'boolean', default: false },
-    cpu: { type: 'boolean', default: false },
-    joint: { type: 'boolean', default: false },
-  },
+const USAGE = `usage: node dist-bench/profile.js [--files 10000] [--size 4096] [--top 10] [--concurrency 8] [--strace] [--cpu] [--joint]
+  a CPU profile of one files-sync sync of a fresh tree against the emulator, then its top functions;
+  --strace adds system calls per file, --cpu CPU per file beside the preloaded ceiling, --joint both
+  processes profiled side by side. Output in bench/results/tmp/profile-<time>/.
+`;
+const values = scriptArgs(USAGE, {
+  files: { type: 'string', default: '10000' },
+  size: { type: 'string', default: '4096' },
+  top: { type: 'string', default: '10' },
+  concurrency: { type: 'string', default: '8' },
+  strace: { type: 'boolean', default: false },
+  cpu: { type: 'boolean', default: false },
+  joint: { type: 'boolean', default: false },
 });
 const count = Number(values.files);
 const size = Number(values.size);

@@ -5,7 +5,6 @@
 // issue 13) with --scale-files 100000,1000000 and --scale-cap-minutes M.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { checkBuilt, machineInfo, REPO } from './lib/env.js';
 import { disposeFixtures } from './lib/fixture.js';
 import { consoleLines, writeResults, type BenchRun } from './lib/report.js';
@@ -18,6 +17,7 @@ import { rowScale } from './rows/scale.js';
 import { rowRateLimit } from './rows/ratelimit.js';
 import { rowSmall } from './rows/small.js';
 import type { RowContext, RowResult } from './rows/types.js';
+import { scriptArgs } from './lib/args.js';
 
 const ROWS: Record<number, (ctx: RowContext) => Promise<RowResult>> = {
   1: rowSmall,
@@ -37,19 +37,28 @@ const NAMED: Record<string, number> = { scale: 9 };
 /** Everything below this line in BENCHMARKS.md is written by hand and kept across runs. */
 const KEEP_MARKER = '<!-- Written by hand below this line; npm run bench keeps it. -->';
 
-const { values } = parseArgs({
-  options: {
-    rows: { type: 'string' },
-    runs: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    'scale-files': { type: 'string' },
-    'scale-cap-minutes': { type: 'string' },
-  },
+const USAGE = `usage: npm run bench -- [--rows 1,3] [--runs N] [--quick] [--rows scale --scale-files 100000,1000000 --scale-cap-minutes M]
+  --rows R,…             a subset of the rows 1 to 7 (default: all; a run of all rewrites BENCHMARKS.md's table)
+  --runs N               runs per row (default 3, at least 3 unless --quick)
+  --quick                counts divided by 10; results only printed and kept in bench/results/tmp/
+  --rows scale           the opt-in scale row (issue 13), with --scale-files and --scale-cap-minutes
+`;
+const values = scriptArgs(USAGE, {
+  rows: { type: 'string' },
+  runs: { type: 'string' },
+  quick: { type: 'boolean', default: false },
+  'scale-files': { type: 'string' },
+  'scale-cap-minutes': { type: 'string' },
 });
 const quick = values.quick === true;
-const rows = values.rows ? values.rows.split(',').map((r) => NAMED[r] ?? Number(r)) : DEFAULT_ROWS;
+const asked = values.rows ? values.rows.split(',') : DEFAULT_ROWS.map(String);
+const unknown = asked.filter((r) => !ROWS[NAMED[r] ?? Number(r)]);
+if (unknown.length > 0) {
+  process.stderr.write(`no row ${unknown.join(', ')}: the rows are 1 to 7, and scale\n\n${USAGE}`);
+  process.exit(2);
+}
+const rows = asked.map((r) => NAMED[r] ?? Number(r));
 const runs = values.runs === undefined ? (quick ? 1 : 3) : Math.max(quick ? 1 : 3, Number(values.runs));
-for (const r of rows) if (!ROWS[r]) throw new Error(`no row ${r} (rows are 1 to 7, and scale)`);
 
 checkBuilt();
 const started = new Date();

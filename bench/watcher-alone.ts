@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { REPO } from './lib/env.js';
+import { scriptArgs } from './lib/args.js';
 
 /** What this script uses of src/daemon/watcher.ts (the bench compiles apart from src/). */
 interface Watcher {
@@ -25,14 +25,18 @@ type WatcherClass = new (o: {
   onError: (err: Error) => void;
 }) => Watcher;
 
-const { values } = parseArgs({
-  options: {
-    root: { type: 'string' },
-    dist: { type: 'string', default: resolve(REPO, 'dist') },
-    'idle-seconds': { type: 'string', default: '30' },
-  },
+const USAGE = `usage: node dist-bench/watcher-alone.js --root DIR [--dist DIR] [--idle-seconds 30]
+  the daemon's watcher alone on an existing tree: time to every directory watched, peak and idle RSS
+`;
+const values = scriptArgs(USAGE, {
+  root: { type: 'string' },
+  dist: { type: 'string', default: resolve(REPO, 'dist') },
+  'idle-seconds': { type: 'string', default: '30' },
 });
-if (!values.root) throw new Error('usage: watcher-alone --root DIR [--dist DIR] [--idle-seconds N]');
+if (!values.root) {
+  process.stderr.write(`--root is required\n\n${USAGE}`);
+  process.exit(2);
+}
 const root = resolve(values.root);
 const dist = resolve(values.dist);
 const { TreeWatcher } = (await import(pathToFileURL(`${dist}/daemon/watcher.js`).href)) as { TreeWatcher: WatcherClass };

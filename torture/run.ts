@@ -4,7 +4,6 @@
 // to 20 MB), --quick (about 2 minutes), --self-test (prove the checker catches planted faults),
 // --no-report (leave RELIABILITY.md alone).
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { EmulatorState } from '../src/emulator/index.js';
 import { checkInvariants, gather, type CheckResult } from './lib/check.js';
 import { keepEvidence } from './lib/evidence.js';
@@ -14,19 +13,24 @@ import { appendReliability, loadLine, machineLine, section, type RunSummary } fr
 import { judgeSelfTest, runSelfTest } from './lib/selftest.js';
 import { buildTree, Graveyard, listTree } from './lib/tree.js';
 import { openWorkspace, seedColliding } from './lib/workspace.js';
+import { scriptArgs } from '../bench/lib/args.js';
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string' },
-    'daemon-rounds': { type: 'string' },
-    'soak-runs': { type: 'string' },
-    files: { type: 'string' },
-    seed: { type: 'string' },
-    big: { type: 'boolean', default: false },
-    quick: { type: 'boolean', default: false },
-    'self-test': { type: 'boolean', default: false },
-    'no-report': { type: 'boolean', default: false },
-  },
+const USAGE = `usage: npm run torture -- [--quick] [--seed N] [--rounds N] [--daemon-rounds N] [--soak-runs N] [--files N] [--big] [--self-test] [--no-report]
+  the crash-and-fault loop against the built CLI and the emulator on 127.0.0.1, then the invariants;
+  appends the run to RELIABILITY.md (unless --no-report) and exits 1 on any violation.
+  --quick about 2 minutes (default about 10); --big adds a few files up to 20 MB;
+  --self-test proves the checker catches planted faults.
+`;
+const values = scriptArgs(USAGE, {
+  rounds: { type: 'string' },
+  'daemon-rounds': { type: 'string' },
+  'soak-runs': { type: 'string' },
+  files: { type: 'string' },
+  seed: { type: 'string' },
+  big: { type: 'boolean', default: false },
+  quick: { type: 'boolean', default: false },
+  'self-test': { type: 'boolean', default: false },
+  'no-report': { type: 'boolean', default: false },
 });
 
 function count(name: string, raw: string | undefined, fallback: number): number {
