@@ -1,5 +1,7 @@
-// Which entries of a watched directory are directories the watcher enters: all of them by one
-// listing, or one name by one lstat (an event named it), links followed as the walk follows them.
+// What the watcher knows of a directory (its identity, and the node the tree keeps for it), and which
+// of its entries are directories it enters: all of them by one listing, or one name by one lstat (an
+// event named it), links followed as the walk follows them.
+import type { FSWatcher } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fsCode, resolveLink, type DirChain } from '../local/entry.js';
@@ -70,6 +72,26 @@ export interface DirId {
   dev: number;
   ino: number;
   birth: number;
+}
+
+/**
+ * One watched directory: its watch, identity and the names of its watched subdirectories. The tree
+ * (dir-tree.ts) holds one per directory for as long as it runs, so it is kept small (issue 13): the path watched
+ * is derived (`absOf`), the sets exist only while they hold something, the identity is three numbers.
+ */
+export interface WatchedDir extends DirId {
+  rel: string;
+  /** The real directories above and at it, when links are followed (`chain.real` is the path watched). */
+  chain: DirChain | undefined;
+  watcher: FSWatcher;
+  /** Names of the watched subdirectories; undefined while there is none. */
+  children: Set<string> | undefined;
+  /** Names that events carried since the last look; undefined while there is none. */
+  names: Set<string> | undefined;
+  /** Look at every entry at the next look, not only at `names`. */
+  everything: boolean;
+  /** `again`: events came while a look ran, so one more follows. */
+  look: 'idle' | 'waiting' | 'running' | 'again';
 }
 
 /** The identity of a directory now: null when it is gone or no directory; throws other errors. */

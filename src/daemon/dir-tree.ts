@@ -10,7 +10,7 @@ import { fsCode, type DirChain } from '../local/entry.js';
 import { IGNORE_FILE_NAME } from '../local/filter.js';
 import type { PathFilter } from '../local/types.js';
 import { childRel, identity, listSubdirs, parentOf, sameDir, subdirAt } from './dir-children.js';
-import type { ChildContext, DirId, DirRef, Found } from './dir-children.js';
+import type { ChildContext, DirId, DirRef, Found, WatchedDir as Node } from './dir-children.js';
 
 /** What the tree reports; each is only a hint that a path should be looked at. */
 export type TreeHint = 'change' | 'addDir' | 'unlinkDir';
@@ -39,26 +39,6 @@ export interface DirTreeOptions {
   onRootLost?: () => void;
   /** Default MAX_LISTINGS. */
   maxListings?: number;
-}
-
-/**
- * One watched directory: its watch, identity and the names of its watched subdirectories. A tree
- * holds one per directory for as long as it runs, so it is kept small (issue 13): the path watched
- * is derived (`absOf`), the sets exist only while they hold something, the identity is three numbers.
- */
-interface Node extends DirId {
-  rel: string;
-  /** The real directories above and at it, when links are followed (`chain.real` is the path watched). */
-  chain: DirChain | undefined;
-  watcher: FSWatcher;
-  /** Names of the watched subdirectories; undefined while there is none. */
-  children: Set<string> | undefined;
-  /** Names that events carried since the last look; undefined while there is none. */
-  names: Set<string> | undefined;
-  /** Look at every entry at the next look, not only at `names`. */
-  everything: boolean;
-  /** `again`: events came while a look ran, so one more follows. */
-  look: 'idle' | 'waiting' | 'running' | 'again';
 }
 
 /** The directories under one root, each watched once; `close()` is safe to call twice. */
@@ -90,6 +70,12 @@ export class DirectoryTree {
       chain = { real: this.ctx.realRoot, parent: undefined };
     }
     await this.watchTree({ rel: '', abs: this.o.root, chain });
+  }
+
+  /** Whether the root this tree watches (or is setting up) is the directory `id`. */
+  rootIs(id: DirId): boolean {
+    const root = this.nodes.get('');
+    return root !== undefined && sameDir(id, root);
   }
 
   /** Events were lost (the kernel's queue overflowed): look at every directory's entries again. */

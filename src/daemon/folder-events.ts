@@ -142,13 +142,21 @@ export class FolderEvents {
   /**
    * The root changed under the daemon (rootcheck.ts): gone, it is no longer watched (inotify would
    * follow the moved folder) and the reconciliation says why nothing is done; back or replaced, it
-   * is watched again and reconciled once watched, and the reconciliation's root check decides
-   * whether its deletes can be trusted (rule 4).
+   * is watched again and reconciled once watched (unless the watcher already restarted on it, told
+   * by the old root's own watch), and the reconciliation's root check decides whether its deletes
+   * can be trusted (rule 4).
    */
   rootChange(before: RootState, after: RootState): void {
     if (this.host.phase === 'stopping') return;
     const change = describeRootChange(this.host.config.root, before, after);
     this.host.log.warn(change.message);
+    const watcher = this.host.parts.watcher;
+    if (change.newDirectory !== null && watcher.watchesRoot(change.newDirectory)) {
+      // The old root's own watch told first, and the watcher restarted on this very directory:
+      // its reconciliation follows once it watches (with this reason, if it still sets up).
+      if (watcher.status().state === 'starting') this.rewatched.add(change.what);
+      return;
+    }
     if (!change.gone) return this.rewatch(change.what);
     this.host.parts.watcher.suspend(change.what);
     this.host.parts.loop.trigger(change.what);

@@ -73,12 +73,17 @@ export async function lookAtRoot(root: string, marker: string | null): Promise<R
  * gone stops being watched; one back or replaced is watched again (its deletes are judged by the
  * reconciliation's root check, DESIGN.md rule 4).
  */
-export function describeRootChange(root: string, before: RootState, after: RootState): { gone: boolean; what: string; message: string } {
+export function describeRootChange(
+  root: string,
+  before: RootState,
+  after: RootState,
+): { gone: boolean; what: string; message: string; newDirectory: DirId | null } {
   if (after.state !== 'present') {
     const what =
       after.state === 'missing' ? `the sync root is gone (${after.error ?? 'not found'})` : 'the sync root is no longer a directory';
     return {
       gone: true,
+      newDirectory: null,
       what,
       message: `${what.replace('the sync root', `the sync root ${root}`)}: nothing is deleted, and watching resumes when it is back`,
     };
@@ -89,6 +94,8 @@ export function describeRootChange(root: string, before: RootState, after: RootS
   else what = after.marker ? 'has its marker again' : 'lost its marker';
   return {
     gone: false,
+    // Another directory than before (back, or replaced): a marker's change is the same one.
+    newDirectory: before.state !== 'present' || !sameIdentity(before, after) ? idOf(after) : null,
     what: `the sync root ${what}`,
     message: `the sync root ${root} ${what}; watching it again and reconciling`,
   };

@@ -6,6 +6,7 @@ import { errorMessage } from '../errors.js';
 import type { PathFilter } from '../local/types.js';
 import type { Logger } from '../log.js';
 import { DirectoryTree } from './dir-tree.js';
+import type { DirId } from './dir-children.js';
 import { limitAdvice, readLimit } from './watch-limits.js';
 
 /** What the watcher reports; each is only a hint that a path should be looked at. */
@@ -89,6 +90,11 @@ export class TreeWatcher {
   /** Watching, but the root was missing when the watch started: nothing is watched. */
   get rootAbsent(): boolean {
     return this.health.state === 'watching' && this.tree?.rootAbsent === true;
+  }
+
+  /** Watching, or setting up the watch of, the root directory `id` (a restart already follows it). */
+  watchesRoot(id: DirId): boolean {
+    return (this.health.state === 'watching' || this.health.state === 'starting') && this.tree?.rootIs(id) === true;
   }
 
   status(): WatcherStatus {

@@ -28,6 +28,8 @@ describe('daemon: the root replaced or gone', () => {
     const daemon = await startDaemon(setup, { args: ['--log-format', 'json'] });
     await waitForMirror(emu, setup, 'the first reconciliation');
 
+    const rewatchedBefore = daemon.count(/"message":"watching \//);
+    const reconciledBefore = daemon.count(/"message":"reconciled \(/);
     const replacedAt = Date.now();
     fs.renameSync(setup.root, path.join(setup.dir, 'root.old'));
     fs.mkdirSync(setup.root);
@@ -57,6 +59,10 @@ describe('daemon: the root replaced or gone', () => {
     expect(Date.parse(status.rootCheck.changedAt)).toBeGreaterThanOrEqual(replacedAt - 1000);
     expect(Date.parse(status.reconcile.last.at)).toBeGreaterThan(replacedAt);
     expect(status.reconcile.last.exitCode).toBe(3); // deletes blocked, and said so
+    // The root's own watch restarted the watcher on the new root; the root check, which said so a
+    // moment later, found it watched already: one restart, one reconciliation, not two of each.
+    expect(daemon.count(/"message":"watching \//) - rewatchedBefore).toBe(1);
+    expect(daemon.count(/"message":"reconciled \(/) - reconciledBefore).toBe(1);
 
     const accepted = await setup.sync(['--allow-mass-delete']);
     expect(accepted.code).toBe(0);
