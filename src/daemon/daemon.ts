@@ -13,7 +13,7 @@ import { startControlServer, type ControlServer } from './control.js';
 import { DaemonFaults, type FaultHost } from './faults.js';
 import { FolderEvents, isDirectory, type FolderHost } from './folder-events.js';
 import { FloodNotices, InitialReconciliation } from './notices.js';
-import { SYNC_REQUEST, type Allow, type ProgressListener } from './loop.js';
+import { SYNC_REQUEST, type ProgressListener, type RunRequest } from './loop.js';
 import { deleteBatch, type DeleteBatchOutcome } from './pathsync.js';
 import { Settings, readTestHooks, testHooksActive, type SettingsChange, type TestHooks } from './settings.js';
 import { daemonStatus } from './status.js';
@@ -89,7 +89,7 @@ class Daemon implements FaultHost, FolderHost {
       runDeletes: (paths) => this.runDeletes(paths),
       jobError: (err, paths) => this.faults.jobError(err, paths),
       queueOverflow: (pending) => this.folder.queueOverflow(pending),
-      reconcile: (reasons, allow, onProgress) => this.reconcile(reasons, allow, onProgress),
+      reconcile: (walking, onProgress) => this.reconcile(walking, onProgress),
       reconcileError: (err) => this.faults.reconcileError(err),
       watchEvent: (kind, rel) => this.folder.watchEvent(kind, rel),
       kernelOverflow: (events) => this.folder.kernelOverflow(events),
@@ -123,7 +123,10 @@ class Daemon implements FaultHost, FolderHost {
       const signals = onSignals({
         SIGTERM: () => this.stop(ExitCode.ok, 'SIGTERM'),
         SIGINT: () => this.stop(ExitCode.ok, 'SIGINT'),
-        SIGHUP: () => this.reload(),
+        // The config file is read again; a bad one is logged and the running one kept.
+        SIGHUP: () => {
+          if (this.phase !== 'stopping') this.whenSettled(this.settings.reload(this.context.overrides, this.context.env, this.log));
+        },
         SIGUSR1: () => this.parts.loop.trigger('SIGUSR1'),
       });
       this.log.info(`started (pid ${process.pid})`, { root: this.config.root, stateDir: this.config.stateDir });
@@ -183,18 +186,19 @@ class Daemon implements FaultHost, FolderHost {
     });
   }
 
-  private async reconcile(reasons: readonly string[], allow: Allow, onProgress: ProgressListener): Promise<SyncReport> {
+  private async reconcile(walking: () => RunRequest, onProgress: ProgressListener): Promise<SyncReport> {
     await this.folder.beforeWalk();
     let walked = false;
     return this.parts.queue
       .exclusive(async () => {
-        this.log.debug('reconciling', { reasons });
         // This walk covers every path: hints dropped before it are not needed, later ones are.
         this.parts.queue.acceptHints();
         // The ignore file is read again (a change the watcher missed); a bad one keeps the running
         // filter. Not while the root is missing: its absent ignore file would read as "no rules".
         if (await isDirectory(this.config.root)) this.applied(await this.settings.ignoreFileChanged(this.log));
+        const { reasons, allow } = walking(); // what it serves: the requests made until now
         walked = this.folder.walkBegins();
+        this.log.debug('reconciling', { reasons });
         const report = await reconcile({
           config: this.config,
           filter: this.settings.built,
@@ -244,11 +248,6 @@ class Daemon implements FaultHost, FolderHost {
 
   later(ms: number, fn: () => void): NodeJS.Timeout {
     return this.timers.later(ms, fn);
-  }
-
-  /** SIGHUP: the config file is read again; a bad one is logged and the running one kept. */
-  private reload(): void {
-    if (this.phase !== 'stopping') this.whenSettled(this.settings.reload(this.context.overrides, this.context.env, this.log));
   }
 
   /** Applies a settings change once it is built (the ignore file is read asynchronously). */

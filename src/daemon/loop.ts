@@ -1,6 +1,6 @@
 // The daemon's one control loop for full reconciliations (STYLE.md 6): they run one at a time;
-// requests that arrive while one runs fold into a single follow-up, which every requester shares;
-// a periodic run every `reconcileIntervalMinutes` ±20%.
+// a request made before the running one begins its walk joins it, later ones fold into a single
+// follow-up, which every requester shares; a periodic run every `reconcileIntervalMinutes` ±20%.
 import { ExitCode, SyncError } from '../errors.js';
 import type { Progress } from '../sync/types.js';
 import type { Counts, SyncReport } from '../sync/reconcile.js';
@@ -27,12 +27,23 @@ interface Run {
   reasons: Set<string>;
   allow: Allow;
   waiters: Waiter[];
+  /** Begun, but not yet walking (it waits for the watch, or for the path jobs to pause): requests join it. */
+  joinable: boolean;
+}
+
+/** What a run serves: every reason and permission asked for before its walk began. */
+export interface RunRequest {
+  reasons: readonly string[];
+  allow: Allow;
 }
 
 /** What the loop runs and how often. */
 export interface ReconcileLoopOptions {
-  /** One reconciliation (the daemon runs it in an exclusive section of the path queue). */
-  run: (reasons: readonly string[], allow: Allow, onProgress: ProgressListener) => Promise<SyncReport>;
+  /**
+   * One reconciliation (the daemon runs it in an exclusive section of the path queue). It calls
+   * `walking()` as its walk begins: requests made until then join it, and it serves what that returns.
+   */
+  run: (walking: () => RunRequest, onProgress: ProgressListener) => Promise<SyncReport>;
   /** The period before jitter (read at each scheduling: a reload may change it). */
   intervalMs: () => number;
   /** A run failed; the waiters get the error too. */
@@ -64,12 +75,14 @@ export class ReconcileLoop {
 
   /**
    * Asks for a reconciliation; resolves with the report of the run that serves the request: the
-   * queued follow-up, or a new one when none is running. A run already under way may have walked
-   * past the requester's changes, so it does not serve requests made after it started.
+   * running one if it has not begun its walk yet, else the queued follow-up, or a new one when none
+   * is running. A run whose walk began may have passed the requester's changes: it does not serve it.
    */
   request(reason: string, options: { allow?: Partial<Allow>; onProgress?: ProgressListener } = {}): Promise<SyncReport> {
     if (this.stopped) return Promise.reject(new SyncError('the daemon is stopping', ExitCode.fileFailures));
-    const run = (this.next ??= { reasons: new Set(), allow: { massDelete: false, duplicates: false }, waiters: [] });
+    const run = this.current?.joinable
+      ? this.current
+      : (this.next ??= { reasons: new Set(), allow: { massDelete: false, duplicates: false }, waiters: [], joinable: false });
     run.reasons.add(reason);
     if (options.allow?.massDelete) run.allow.massDelete = true;
     if (options.allow?.duplicates) run.allow.duplicates = true;
@@ -133,13 +146,18 @@ export class ReconcileLoop {
       const run = this.next;
       this.next = null;
       this.current = run;
+      run.joinable = true;
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
       const onProgress: ProgressListener = (phase, progress) => {
         for (const waiter of run.waiters) waiter.onProgress?.(phase, progress);
       };
+      const walking = (): RunRequest => {
+        run.joinable = false;
+        return { reasons: [...run.reasons], allow: { ...run.allow } };
+      };
       try {
-        const report = await this.o.run([...run.reasons], run.allow, onProgress);
+        const report = await this.o.run(walking, onProgress);
         this.last = {
           at: new Date(report.finishedAt).toISOString(),
           exitCode: report.exitCode,
@@ -153,6 +171,7 @@ export class ReconcileLoop {
         for (const waiter of run.waiters) waiter.reject(err);
         this.o.onError(err);
       } finally {
+        run.joinable = false;
         this.current = null;
         this.schedulePeriodic();
       }

@@ -11,7 +11,7 @@ import type { SyncReport } from '../sync/reconcile.js';
 import { readLedger } from './faults.js';
 import { ApiGate, ApiHealth, quietWhileDown } from './health.js';
 import { PathQueue, type JobErrorAction } from './jobs.js';
-import { ReconcileLoop, type Allow, type ProgressListener } from './loop.js';
+import { ReconcileLoop, type ProgressListener, type RunRequest } from './loop.js';
 import { syncPath, type DeleteBatchOutcome, type PathSyncDeps } from './pathsync.js';
 import { RootCheck, type RootState } from './rootcheck.js';
 import type { Settings, TestHooks } from './settings.js';
@@ -44,7 +44,7 @@ export interface DaemonEvents {
   runDeletes(paths: string[]): Promise<DeleteBatchOutcome>;
   jobError(err: unknown, paths: readonly string[]): JobErrorAction;
   queueOverflow(pending: number): void;
-  reconcile(reasons: readonly string[], allow: Allow, onProgress: ProgressListener): Promise<SyncReport>;
+  reconcile(walking: () => RunRequest, onProgress: ProgressListener): Promise<SyncReport>;
   reconcileError(err: unknown): void;
   watchEvent(kind: WatchEventKind, rel: string): void;
   kernelOverflow(events: number): void;
@@ -123,7 +123,7 @@ function wireWork(input: WiringInput, deps: PathSyncDeps, on: DaemonEvents): Pic
     logger: deps.logger,
   });
   const loop = new ReconcileLoop({
-    run: (reasons, allow, onProgress) => on.reconcile(reasons, allow, onProgress),
+    run: (walking, onProgress) => on.reconcile(walking, onProgress),
     intervalMs: () => hooks.reconcileMs ?? settings.config.reconcileIntervalMinutes * 60_000,
     onError: (err) => on.reconcileError(err),
   });

@@ -3,7 +3,7 @@
 // (one at a time, triggers folded into one follow-up, periodic runs with jitter).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PathQueue, type PathQueueOptions } from '../../src/daemon/jobs.js';
-import { ReconcileLoop, type Allow } from '../../src/daemon/loop.js';
+import { ReconcileLoop, type Allow, type RunRequest } from '../../src/daemon/loop.js';
 import type { DeleteBatchOutcome, PathOutcome } from '../../src/daemon/pathsync.js';
 import { silentLogger } from '../../src/log.js';
 import type { SyncReport } from '../../src/sync/reconcile.js';
@@ -267,9 +267,9 @@ describe('ReconcileLoop', () => {
   it('runs one reconciliation at a time and folds requests made meanwhile into one follow-up', async () => {
     const runs: { reasons: readonly string[]; allow: Allow; done: ReturnType<typeof deferred<SyncReport>> }[] = [];
     const loop = new ReconcileLoop({
-      run: (reasons, allow) => {
+      run: (walking) => {
         const done = deferred<SyncReport>();
-        runs.push({ reasons, allow, done });
+        runs.push({ ...walking(), done });
         return done.promise;
       },
       intervalMs: () => 60_000,
@@ -290,6 +290,42 @@ describe('ReconcileLoop', () => {
     runs[1]!.done.resolve(report(2));
     expect(await a).toEqual(report(2));
     expect(await b).toEqual(report(2));
+    await loop.stop();
+  });
+
+  it('a request made while the running reconciliation has not begun its walk joins it; later ones follow it', async () => {
+    const walk = deferred();
+    const served: RunRequest[] = [];
+    const done = [deferred<SyncReport>(), deferred<SyncReport>()];
+    const loop = new ReconcileLoop({
+      // Like the daemon's: it waits (for the watch, for the path jobs) before its walk begins.
+      run: async (walking) => {
+        const n = served.length;
+        if (n === 0) await walk.promise;
+        served.push(walking());
+        return done[n]!.promise;
+      },
+      intervalMs: () => 60_000,
+      onError: () => undefined,
+    });
+    const first = loop.request('start');
+    await vi.advanceTimersByTimeAsync(0);
+    const joined = loop.request('sync request', { allow: { massDelete: true } });
+    loop.trigger('watcher error');
+    expect(loop.status()).toMatchObject({ running: true, followUp: false });
+    walk.resolve();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(served).toEqual([{ reasons: ['start', 'sync request', 'watcher error'], allow: { massDelete: true, duplicates: false } }]);
+    // Its walk has begun: a request now may name a change it passed, so it gets a run of its own.
+    const later = loop.request('SIGUSR1');
+    expect(loop.status()).toMatchObject({ running: true, followUp: true });
+    done[0]!.resolve(report(1));
+    expect(await first).toEqual(report(1));
+    expect(await joined).toEqual(report(1));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(served[1]).toEqual({ reasons: ['SIGUSR1'], allow: { massDelete: false, duplicates: false } });
+    done[1]!.resolve(report(2));
+    expect(await later).toEqual(report(2));
     await loop.stop();
   });
 
