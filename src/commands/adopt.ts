@@ -3,10 +3,11 @@
 // the ledger does not know, on the user's word: after a lost or different state directory. The
 // scan and the verdict run in temp tables (sync/adopt-scan.ts), only the files taken are read
 // (sync/adopt-take.ts): memory does not grow with the tree.
+import fs from 'node:fs';
 import { loadApiKey, loadConfig } from '../config.js';
-import { ExitCode } from '../errors.js';
+import { ExitCode, GuardError } from '../errors.js';
 import { AdoptTables } from '../ledger/adopt-tables.js';
-import type { Ledger } from '../ledger/ledger.js';
+import { Ledger } from '../ledger/ledger.js';
 import { buildFilter } from '../local/filter.js';
 import { checkRoot } from '../local/root.js';
 import { SortedWalk } from '../local/walk.js';
@@ -15,7 +16,7 @@ import { scanForAdoption } from '../sync/adopt-scan.js';
 import { takeOver, type TakeOutcome } from '../sync/adopt-take.js';
 import { nameFor } from '../sync/names.js';
 import { ProgressView, plural } from '../sync/report.js';
-import { clientFor, lockStateDir, loggerFor, openLedger, write, type Command } from './shared.js';
+import { clientFor, ledgerPath, lockStateDir, loggerFor, openLedger, write, type Command } from './shared.js';
 import { holdHeapFlat } from '../v8-flags.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -30,19 +31,26 @@ export const adopt: Command = async (context) => {
   const config = loadConfig(context.overrides, context.env);
   const logger = loggerFor(context, config);
   const apiKey = loadApiKey(config, context.env);
-  // The ledger's one writer: a daemon or a sync on this state directory makes this exit 2.
-  const lock = lockStateDir(config, 'adopt');
-  const ledger = openLedger(config);
+  // The ledger's one writer: a daemon or a sync on this state directory makes this exit 2. A dry
+  // run writes nothing (its tables are temporary), so it needs no lock and runs beside them.
+  const dryRun = context.dryRun;
+  const lock = dryRun ? null : lockStateDir(config, 'adopt');
+  const exists = fs.existsSync(ledgerPath(config));
+  const ledger = dryRun ? (exists ? openLedger(config, { readOnly: true }) : Ledger.open(':memory:')) : openLedger(config);
   const client = clientFor(config, apiKey, logger);
   const view = new ProgressView(process.stderr, Boolean(process.stderr.isTTY));
   try {
-    checkRoot(config, ledger);
-    return await runAdopt({ config, ledger, remote: client, logger, dryRun: context.dryRun, view });
+    // A folder that is not the one the ledger knows (rule 4) could hold look-alikes of its files,
+    // which would claim the copies: nothing is adopted there. A dry run says so, and shows the rest.
+    const { distrust } = checkRoot(config, ledger);
+    if (distrust !== null && !dryRun) throw new GuardError(`${distrust}: nothing adopted`);
+    if (distrust !== null) write(`${distrust}: files-sync adopt would adopt nothing until then`);
+    return await runAdopt({ config, ledger, remote: client, logger, dryRun, view });
   } finally {
     view.finish();
     await client.close();
     ledger.close();
-    lock.release();
+    lock?.release();
   }
 };
 

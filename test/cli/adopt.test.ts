@@ -11,6 +11,7 @@ import { runAdopt } from '../../src/commands/adopt.js';
 import { loadConfig } from '../../src/config.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
+import { acquireLock } from '../../src/lock.js';
 import { createLogger } from '../../src/log.js';
 import { TEST_KEY, emulator, runCli, sha256, syncSetup, writeTree, type SyncSetup } from '../helpers/sync.js';
 
@@ -223,6 +224,47 @@ describe('files-sync adopt', () => {
       expect(ledger.files().map((r) => [r.path, r.fileId, r.sha256])).toEqual([['fine-chg.txt', ids['fine-chg.txt'], sha256('fine')]]);
     } finally {
       ledger.close();
+    }
+  });
+  it('a root that is not the folder the ledger knows (its marker missing) adopts nothing; a dry run still shows what would be taken', async () => {
+    setup = syncSetup(emu, { rootMarker: '.mounted' });
+    writeTree(setup.root, { '.mounted': '', 'kept-mark.txt': 'kept' });
+    expect((await setup.sync()).code).toBe(0);
+    // The state directory lost its rows (a restored old backup, say); then the disk is not mounted:
+    // an empty mount point with a look-alike file of the same name and size.
+    const db = new Database(ledgerFile());
+    db.prepare('DELETE FROM files').run();
+    db.close();
+    fs.rmSync(path.join(setup.root, '.mounted'));
+    fs.writeFileSync(path.join(setup.root, 'kept-mark.txt'), 'KEPT');
+    const before = dump(ledgerFile());
+
+    const real = await adopt();
+    expect(real.code, real.stdout).toBe(3);
+    expect(real.stderr).toMatch(/the root marker \.mounted is missing from .*: nothing adopted/);
+    expect(dump(ledgerFile())).toBe(before);
+    const dry = await adopt('--dry-run');
+    expect(dry.stdout).toMatch(/^would adopt {2}file_\S+ {2}kept-mark\.txt$/m);
+    expect(dry.stdout).toMatch(/the root marker \.mounted is missing/);
+  });
+
+  it("--dry-run writes nothing, so it runs beside the ledger's writer (a daemon or a sync holding the lock)", async () => {
+    setup = syncSetup(emu);
+    writeTree(setup.root, { 'beside-lock.txt': 'beside the lock' });
+    const id = seed('beside-lock.txt', 'beside the lock');
+    expect((await setup.sync()).code).toBe(0); // the ledger exists, and knows the file
+    fs.writeFileSync(path.join(setup.root, 'beside-lock2.txt'), 'beside the lock 2');
+    const id2 = seed('beside-lock2.txt', 'beside the lock 2');
+    const lock = acquireLock(setup.stateDir, 'sync');
+    try {
+      const dry = await adopt('--dry-run');
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toContain(`would adopt  ${id2}  beside-lock2.txt`);
+      expect(dry.stdout).not.toContain(id);
+      const real = await adopt();
+      expect(real.code).toBe(2); // the writer holds the ledger
+    } finally {
+      lock.release();
     }
   });
 });
