@@ -58,7 +58,7 @@ export const adopt: Command = async (context) => {
 export interface AdoptInput {
   config: Config;
   ledger: Ledger;
-  remote: Pick<RemoteFiles, 'list'>;
+  remote: Pick<RemoteFiles, 'list' | 'clockOffsetMs'>;
   logger: Logger;
   dryRun: boolean;
   view?: ProgressView;
@@ -97,6 +97,8 @@ export async function runAdopt(input: AdoptInput): Promise<number> {
       realRoot: walk.opened.realRoot,
       dryRun,
       now: Date.now,
+      // The listing's answers measured it: a copy's created_at is on the API's clock.
+      serverOffsetMs: input.remote.clockOffsetMs?.(),
       onOutcome: (outcome) => {
         view?.finish();
         write(outcomeLine(outcome));
@@ -125,9 +127,13 @@ function outcomeLine(outcome: TakeOutcome): string {
   const { take } = outcome;
   switch (outcome.kind) {
     case 'would-adopt':
-      return `would adopt  ${take.id}  ${take.path}`;
+      return outcome.unverified
+        ? `would adopt  ${take.id}  ${take.path}: changed since that copy was made; the next sync would send it again`
+        : `would adopt  ${take.id}  ${take.path}`;
     case 'adopted':
-      return `adopted  ${take.id}  ${take.path}`;
+      return outcome.unverified
+        ? `adopted  ${take.id}  ${take.path}: changed since that copy was made; the next sync sends it again and deletes the copy`
+        : `adopted  ${take.id}  ${take.path}`;
     case 'not-adopted':
       return `not adopted  ${take.id}  ${take.path}: ${outcome.reason}; run files-sync adopt again`;
   }

@@ -26,6 +26,13 @@ function dump(file: string): string {
   }
 }
 
+/** writeTree, each file last changed an hour ago: before the copies a test then seeds were made. */
+function writeOldTree(root: string, files: Record<string, string>): void {
+  writeTree(root, files);
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  for (const p of Object.keys(files)) fs.utimesSync(path.join(root, p), hourAgo, hourAgo);
+}
+
 describe('files-sync adopt', () => {
   let emu: Emulator;
   let setup: SyncSetup | undefined;
@@ -51,7 +58,7 @@ describe('files-sync adopt', () => {
       'known-edges.txt': 'known 5555',
       'pend-edges.txt': 'pending 66666',
     };
-    writeTree(setup.root, files);
+    writeOldTree(setup.root, files);
     const unique = seed('u1-edges.txt', files['u1-edges.txt']);
     seed('two-edges.txt', files['two-edges.txt']);
     seed('two-edges.txt', files['two-edges.txt']);
@@ -111,7 +118,7 @@ describe('files-sync adopt', () => {
 
   it('a file over maxFileBytes is never synced, so never adopted', async () => {
     setup = syncSetup(emu, { maxFileBytes: 16 });
-    writeTree(setup.root, { 'big-limit.bin': 'x'.repeat(40), 'small-limit.txt': 'small' });
+    writeOldTree(setup.root, { 'big-limit.bin': 'x'.repeat(40), 'small-limit.txt': 'small' });
     seed('big-limit.bin', 'x'.repeat(40));
     const small = seed('small-limit.txt', 'small');
     const run = await adopt();
@@ -128,7 +135,7 @@ describe('files-sync adopt', () => {
 
   it('rule 9: a FIFO, a symlink and a name that is not valid UTF-8 are skipped, never adopted', async () => {
     setup = syncSetup(emu);
-    writeTree(setup.root, { 'ok-r9.txt': 'ok r9', 'target-r9.txt': 'linked r9' });
+    writeOldTree(setup.root, { 'ok-r9.txt': 'ok r9', 'target-r9.txt': 'linked r9' });
     execFileSync('mkfifo', [path.join(setup.root, 'fifo-r9.txt')]);
     fs.symlinkSync('target-r9.txt', path.join(setup.root, 'link-r9.txt'));
     // The bytes f, 0xff, -r9.txt: Node names it with U+FFFD, a name that cannot be opened.
@@ -144,7 +151,7 @@ describe('files-sync adopt', () => {
 
   it('a folder the walk cannot read stops the adoption: a path in it could make a match ambiguous', async () => {
     setup = syncSetup(emu, { remoteNames: 'basename' });
-    writeTree(setup.root, { 'seen/doc-part.txt': 'same size' });
+    writeOldTree(setup.root, { 'seen/doc-part.txt': 'same size' });
     // A folder named with the byte 0xff cannot be listed by the name Node gives it (even as root):
     // the walk is partial, and its file of the same base name and size stays unseen.
     const unseen = Buffer.concat([Buffer.from(`${setup.root}/dir`), Buffer.from([0xff])]);
@@ -166,7 +173,7 @@ describe('files-sync adopt', () => {
 
   it('a file reached through a followed symlink is hashed where the walk found it', async () => {
     setup = syncSetup(emu, { followSymlinks: true });
-    writeTree(setup.root, { 'real-fl/f-fl.txt': 'followed' });
+    writeOldTree(setup.root, { 'real-fl/f-fl.txt': 'followed' });
     fs.symlinkSync('real-fl', path.join(setup.root, 'ln-fl'));
     const viaLink = seed('ln-fl∕f-fl.txt', 'followed');
     const run = await adopt();
@@ -183,7 +190,7 @@ describe('files-sync adopt', () => {
   it('a file that changed between the scan and its hash is reported and not adopted', async () => {
     setup = syncSetup(emu);
     const files = { 'fine-chg.txt': 'fine', 'grow-chg.txt': 'grow', 'touch-chg.txt': 'touch', 'swap-chg.txt': 'swap' };
-    writeTree(setup.root, files);
+    writeOldTree(setup.root, files);
     const ids = Object.fromEntries(Object.entries(files).map(([p, c]) => [p, seed(p, c)]));
     const config = loadConfig({ configPath: setup.configFile }, setup.env);
     const ledger = Ledger.open(ledgerFile());
@@ -226,6 +233,46 @@ describe('files-sync adopt', () => {
       ledger.close();
     }
   });
+  it('a file changed after its copy was made is adopted to be sent again: the next sync replaces the copy', async () => {
+    setup = syncSetup(emu);
+    writeTree(setup.root, { 'older-stale.txt': 'same as its copy', 'newer-stale.txt': 'version 2' });
+    const older = seed('older-stale.txt', 'same as its copy');
+    const stale = seed('newer-stale.txt', 'version 1'); // the copy holds the content before the change
+    const at = (p: string) => path.join(setup!.root, p);
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    fs.utimesSync(at('older-stale.txt'), hourAgo, hourAgo);
+    const later = new Date(Date.now() + 30_000); // changed after the copy was made (same size)
+    fs.utimesSync(at('newer-stale.txt'), later, later);
+
+    const run = await adopt();
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain(`adopted  ${older}  older-stale.txt`);
+    expect(run.stdout).toContain(
+      `adopted  ${stale}  newer-stale.txt: changed since that copy was made; the next sync sends it again and deletes the copy`,
+    );
+    const ledger = Ledger.open(ledgerFile(), { readOnly: true });
+    try {
+      expect(ledger.fileByPath('older-stale.txt')?.sha256).toBe(sha256('same as its copy'));
+      expect(ledger.fileByPath('newer-stale.txt')?.sha256).not.toBe(sha256('version 2'));
+    } finally {
+      ledger.close();
+    }
+
+    const sync = await setup.sync(['--json']);
+    expect(sync.code, sync.stderr).toBe(0);
+    const ids = new Map(emu.state().files.map((f) => [f.id, f]));
+    expect(ids.has(stale)).toBe(false); // replaced, then deleted (rule 2)
+    expect(ids.has(older)).toBe(true);
+    const mapped = Ledger.open(ledgerFile(), { readOnly: true });
+    try {
+      const row = mapped.fileByPath('newer-stale.txt')!;
+      expect(ids.get(row.fileId)?.sha256).toBe(sha256('version 2'));
+      expect(mapped.fileByPath('older-stale.txt')?.fileId).toBe(older);
+    } finally {
+      mapped.close();
+    }
+  });
+
   it('a root that is not the folder the ledger knows (its marker missing) adopts nothing; a dry run still shows what would be taken', async () => {
     setup = syncSetup(emu, { rootMarker: '.mounted' });
     writeTree(setup.root, { '.mounted': '', 'kept-mark.txt': 'kept' });
@@ -244,7 +291,10 @@ describe('files-sync adopt', () => {
     expect(real.stderr).toMatch(/the root marker \.mounted is missing from .*: nothing adopted/);
     expect(dump(ledgerFile())).toBe(before);
     const dry = await adopt('--dry-run');
-    expect(dry.stdout).toMatch(/^would adopt {2}file_\S+ {2}kept-mark\.txt$/m);
+    // Rewritten after its copy was made: were it adopted, the next sync would send it again.
+    expect(dry.stdout).toMatch(
+      /^would adopt {2}file_\S+ {2}kept-mark\.txt: changed since that copy was made; the next sync would send it again$/m,
+    );
     expect(dry.stdout).toMatch(/the root marker \.mounted is missing/);
   });
 
