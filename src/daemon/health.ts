@@ -141,6 +141,20 @@ export class ApiGate implements RemoteFiles {
     return (this.inner as { stats?: unknown }).stats;
   }
 
+  // What the client knows without a request passes through: without the API's clock no orphan of a
+  // lost answer could be placed in its window (rule 3), and without the contract no GA look-up made.
+  get contract(): RemoteFiles['contract'] {
+    return this.inner.contract;
+  }
+
+  clockOffsetMs(): number | undefined {
+    return this.inner.clockOffsetMs?.();
+  }
+
+  serverNow(): number {
+    return this.inner.serverNow?.() ?? Date.now();
+  }
+
   /**
    * From now on new requests wait for the abort. Resolves when no upload is in flight (an upload
    * cut off may leave an orphan for the next reconciliation to sweep; any other request can be
@@ -166,6 +180,13 @@ export class ApiGate implements RemoteFiles {
 
   get(id: string, options?: CallOptions): Promise<FileMetadata> {
     return this.call(() => this.inner.get(id, options));
+  }
+
+  /** Present only where the client has it (GA): callers test for it. */
+  get lookup(): RemoteFiles['lookup'] {
+    const lookup = this.inner.lookup?.bind(this.inner);
+    if (lookup === undefined) return undefined;
+    return (ids, options) => this.call(() => lookup(ids, options));
   }
 
   delete(id: string, options?: CallOptions): Promise<DeleteResult> {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { daemonSetup, daemonStatus, startDaemon, tearDown, waitForMirror } from '../helpers/daemon.js';
-import { emulator, expectExactState, localHashes, tempDir, waitFor, writeTree, type SyncSetup } from '../helpers/sync.js';
+import { emulator, expectExactState, localHashes, runCli, tempDir, waitFor, writeTree, type SyncSetup } from '../helpers/sync.js';
 
 let emu: Emulator | undefined;
 let setup: SyncSetup | undefined;
@@ -71,4 +71,25 @@ describe('daemon: the API down for a while', () => {
       expect((await daemon.stop()).code).toBe(0);
     });
   }
+});
+
+describe('daemon: upload answers lost', () => {
+  it('sweeps the copies of lost answers as a one-shot sync does (on the API clock its answers measured), leaving none unclaimed', async () => {
+    emu = await emulator({ faults: { lostUploadAnswer: 0.3, seed: 23 } });
+    setup = daemonSetup(emu);
+    const files = Object.fromEntries(Array.from({ length: 24 }, (_, i) => [`lost-${i}.txt`, `content ${i}`]));
+    writeTree(setup.root, files);
+    const daemon = await startDaemon(setup, { args: ['--log-format', 'json'] });
+    await waitForMirror(emu, setup, 'the first run');
+    expect(emu.state().faults.lost_answer ?? 0).toBeGreaterThan(0);
+    // The next reconciliation sweeps what the lost answers stored (rule 3): the same gate the daemon
+    // sends everything through must tell it the API's clock, or no copy can be placed in a window.
+    emu.setFaults({ lostUploadAnswer: 0 });
+    const run = await setup.sync();
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expectExactState(emu, setup, localHashes(setup.root));
+    const status = await runCli(['status', '--json', '--config', setup.configFile], setup.env);
+    expect((JSON.parse(status.stdout) as { unclaimedCopies: unknown[] }).unclaimedCopies).toEqual([]);
+    expect((await daemon.stop()).code).toBe(0);
+  });
 });
