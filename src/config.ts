@@ -1,6 +1,5 @@
 // The configuration: every setting declared once (key, default, check), loaded from a file, the
 // command line and the environment into one frozen object; and the API key, kept apart from it.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +7,9 @@ import { z } from 'zod';
 import { readApiKey } from './api-key.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { closest } from './suggest.js';
+import { checkOwnFiles, derivedStateDir, realPathOf, realRoot } from './config-paths.js';
+
+export { defaultStateDir } from './config-paths.js';
 
 /**
  * The largest file the API takes: 500 MB is the cap on the whole request (files-api.md), so a
@@ -158,18 +160,6 @@ export function findConfigFile(overrides: ConfigOverrides, env: NodeJS.ProcessEn
   return candidates.find((file) => fs.existsSync(file)) ?? null;
 }
 
-/**
- * The default state directory: `$STATE_DIRECTORY` under systemd, else one folder per root under
- * `$XDG_STATE_HOME/files-sync`, so one-shot runs on different folders never share a ledger.
- */
-export function defaultStateDir(root: string, env: NodeJS.ProcessEnv): string {
-  const fromSystemd = env.STATE_DIRECTORY?.split(':')[0];
-  if (fromSystemd) return fromSystemd;
-  const base = env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state');
-  const tag = createHash('sha256').update(root).digest('hex').slice(0, 10);
-  return path.join(base, 'files-sync', `${path.basename(root) || 'root'}-${tag}`);
-}
-
 /** `:LINE:COLUMN` of a JSON.parse error, from the offset its message gives (or its own line and column). */
 export function jsonErrorPlace(text: string, message: string): string {
   const lc = /line (\d+) column (\d+)/.exec(message);
@@ -207,26 +197,6 @@ export function parseConfig(raw: unknown, source: string | null): ParsedConfig {
 }
 
 /**
- * The default state directory of the real root; one derived from the path as typed (what versions
- * before the real path used) is kept when it exists and the real one does not, so no ledger is lost.
- */
-function derivedStateDir(typed: string, real: string, env: NodeJS.ProcessEnv): string {
-  const wanted = defaultStateDir(real, env);
-  if (typed === real || fs.existsSync(wanted)) return wanted;
-  const earlier = defaultStateDir(typed, env);
-  return fs.existsSync(earlier) ? earlier : wanted;
-}
-
-/** The root's real path when it exists (a missing root is reported by the sync, as it is). */
-function realRoot(root: string): string {
-  try {
-    return fs.realpathSync(root);
-  } catch {
-    return root;
-  }
-}
-
-/**
  * Loads the configuration from the file (if any), the command line and the environment.
  * Paths in the file are relative to the file; paths on the command line to `cwd`.
  */
@@ -250,12 +220,16 @@ export function loadConfig(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, c
   const parsed = parseConfig(merged, file);
   // The real path: a link to the folder and the folder share one state directory (one ledger).
   const root = realRoot(path.resolve(base, parsed.root));
-  const stateDir = parsed.stateDir ? path.resolve(base, parsed.stateDir) : derivedStateDir(path.resolve(base, parsed.root), root, env);
+  // Real too (as far as it exists), so that a link into the root cannot hide it from the filter.
+  const stateDir = realPathOf(
+    parsed.stateDir ? path.resolve(base, parsed.stateDir) : derivedStateDir(path.resolve(base, parsed.root), root, env),
+  );
   const baseUrl = env.ANTHROPIC_BASE_URL || parsed.api.baseUrl;
   if (env.ANTHROPIC_BASE_URL && !z.url({ protocol: /^https?$/ }).safeParse(baseUrl).success) {
     throw new ConfigError(`ANTHROPIC_BASE_URL is not an http(s) URL: ${baseUrl}`);
   }
   const keyFile = parsed.api.keyFile ? path.resolve(base, parsed.api.keyFile) : undefined;
+  checkOwnFiles(root, stateDir, keyFile);
   return Object.freeze({
     ...parsed,
     root,

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
-import { emulator, syncSetup, type SyncSetup } from '../helpers/sync.js';
+import { emulator, runCli, syncSetup, type SyncSetup } from '../helpers/sync.js';
 
 const mode = (file: string) => fs.statSync(file).mode & 0o777;
 
@@ -65,6 +65,47 @@ describe('the state directory and ledger', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/owned by another user \(uid 65534\)/);
     expect(result.stderr).toContain(`chown`);
+  });
+
+  /** Rewrites the setup's config file with `changes`. */
+  const reconfigure = (changes: Record<string, unknown>) => {
+    const config = JSON.parse(fs.readFileSync(setup.configFile, 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(setup.configFile, JSON.stringify({ ...config, ...changes }));
+  };
+  const ourFiles = () =>
+    emu
+      .state()
+      .files.filter((f) => f.owner === 'self')
+      .map((f) => f.filename);
+
+  it('refuses the sync root itself as the state directory: its ledger would be synced', async () => {
+    reconfigure({ stateDir: setup.root });
+    const before = emu.state().files.length;
+    const result = await runCli(['sync', '--config', setup.configFile, '--root', setup.root, '--state-dir', setup.root], setup.env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/is the sync root itself/);
+    expect(fs.existsSync(path.join(setup.root, 'ledger.db'))).toBe(false);
+    expect(emu.state().files.length).toBe(before);
+  });
+
+  it('a state directory inside the root reached through a link is excluded by its real path', async () => {
+    fs.symlinkSync(setup.root, path.join(setup.dir, 'link'));
+    reconfigure({ stateDir: path.join(setup.dir, 'link', '.state') });
+    const result = await setup.sync();
+    expect(result.code, result.stderr).toBe(0);
+    expect(fs.existsSync(path.join(setup.root, '.state', 'ledger.db'))).toBe(true);
+    expect(ourFiles().filter((n) => /ledger|lock/.test(n))).toEqual([]);
+    expect((await setup.sync()).code).toBe(0); // and the next run finds nothing of its own to send
+    expect(ourFiles().filter((n) => /ledger|lock/.test(n))).toEqual([]);
+  });
+
+  it('refuses an API key file inside the sync root: it would be uploaded', async () => {
+    fs.writeFileSync(path.join(setup.root, 'key.txt'), 'sk-emulator-local\n', { mode: 0o600 });
+    reconfigure({ api: { ...(JSON.parse(fs.readFileSync(setup.configFile, 'utf8')) as { api: object }).api, keyFile: 'root/key.txt' } });
+    const result = await runCli(['sync', '--config', setup.configFile], {});
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/api\.keyFile .*key\.txt lies inside the sync root/);
+    expect(ourFiles()).not.toContain('key.txt');
   });
 });
 afterAll(() => setup?.cleanup());
