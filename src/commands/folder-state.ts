@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { ExitCode } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { silentLogger } from '../log.js';
-import { pendingCounts } from '../sync/pending.js';
+import { pendingCounts, type PendingCounts } from '../sync/pending.js';
 import { plural } from '../sync/report.js';
 import { ALREADY_REMOTE, type SyncReport } from '../sync/reconcile.js';
 import type { RunRecord } from './runs.js';
@@ -19,6 +19,8 @@ export interface FolderState {
   toDelete: number;
   /** Old copies of moved files a sync would keep (`pendingCounts`). */
   movesWaiting: number;
+  /** Deletes a sync would hold or block now (`pendingCounts`). */
+  deletesHeld: PendingCounts['deletesHeld'];
 }
 
 /** Why the last run did not end cleanly, in a few words. */
@@ -41,18 +43,21 @@ export async function folderState(
   last: SyncReport | undefined,
   running: string | null,
 ): Promise<FolderState> {
-  const none = { toUpload: 0, toDelete: 0, movesWaiting: 0 };
+  const none = { toUpload: 0, toDelete: 0, movesWaiting: 0, deletesHeld: null };
   if (!fs.existsSync(config.root))
     return { state: 'root missing', line: `root missing: ${config.root} is not there (unmounted?)`, ...none };
   const work = await pendingCounts(config, ledger, silentLogger());
+  const { deletesHeld } = work;
+  const held = deletesHeld ? `; deletes ${deletesHeld.count === null ? 'blocked' : 'held'}: ${deletesHeld.reason}` : '';
   const todo = `${work.toUpload} to upload, ${work.toDelete} to delete`;
-  if (running) return { state: 'syncing', line: `syncing: ${todo} (${running})`, ...work };
+  if (running) return { state: 'syncing', line: `syncing: ${todo} (${running})${held}`, ...work };
   if (run?.outcome === 'interrupted' || (run === null && last?.interrupted)) {
     return { state: 'interrupted', line: `interrupted: ${todo}; run files-sync sync`, ...work };
   }
   const reason = failingReason(run, last, ledger.failures().length);
   if (reason) return { state: 'failing', line: `failing: ${reason}`, ...work };
   if (!last && ledger.fileCount() === 0) return { state: 'never synced', line: `never synced: ${todo}; run files-sync sync`, ...work };
+  if (deletesHeld) return { state: 'not up to date', line: `not up to date: ${todo}${held}`, ...work };
   if (work.toUpload + work.toDelete > 0) return { state: 'not up to date', line: `not up to date: ${todo}; run files-sync sync`, ...work };
   return { state: 'up to date', line: 'up to date', ...work };
 }

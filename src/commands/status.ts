@@ -46,6 +46,7 @@ export const status: Command = async (context) => {
       toUpload: folder.toUpload,
       toDelete: folder.toDelete,
       movesWaiting: folder.movesWaiting,
+      deletesHeld: folder.deletesHeld,
       tracked: counts,
       failures: failures.map((f) => ({ path: f.path, error: f.error, attempts: f.attempts, retryable: f.retryable })),
       pendingDeletes: ledger.pendingDeleteCount(),

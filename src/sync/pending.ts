@@ -18,6 +18,8 @@ export interface PendingCounts {
   toDelete: number;
   /** Old copies of moved files that a sync would keep: their new path waits on a failure. */
   movesWaiting: number;
+  /** Deletes a sync would not make (rule 4): held for the user's word (their count), or blocked (count null). */
+  deletesHeld: { count: number | null; reason: string } | null;
 }
 
 /**
@@ -55,5 +57,11 @@ export async function pendingCounts(config: Config, ledger: Ledger, logger: Logg
   // Moved files whose new path waits on a failure keep their old copy, as a sync would.
   const movesWaiting = waitingMoves(ledger, verdict, pass, null);
   const allowed = verdict.kind === 'allow' ? verdict.deletes - movesWaiting : 0;
-  return { toUpload: pass.uploads, toDelete: allowed + ledger.pendingDeleteCount(), movesWaiting };
+  const deletesHeld =
+    verdict.kind === 'held'
+      ? { count: verdict.count - movesWaiting, reason: verdict.reason }
+      : verdict.kind === 'blocked'
+        ? { count: null, reason: verdict.reason }
+        : null;
+  return { toUpload: pass.uploads, toDelete: allowed + ledger.pendingDeleteCount(), movesWaiting, deletesHeld };
 }

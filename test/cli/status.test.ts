@@ -38,6 +38,25 @@ describe('status', () => {
     expect(after.stdout).toMatch(/^last sync: \S+, exit 0$/m);
   });
 
+  it('deletes a sync would hold (a mass delete) are said, not counted away as "up to date"', async () => {
+    setup = syncSetup(emu);
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 20; i++) files[`held-${i}.txt`] = `held ${i}`;
+    writeTree(setup.root, files);
+    expect((await setup.sync()).code).toBe(0);
+    for (let i = 0; i < 13; i++) fs.rmSync(path.join(setup.root, `held-${i}.txt`));
+    const status = await runCli(['status', '--config', setup.configFile], setup.env);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(
+      /^state: not up to date: 0 to upload, 0 to delete; deletes held: 13 files deleted locally, .*run with --allow-mass-delete/m,
+    );
+    const json = JSON.parse((await runCli(['status', '--json', '--config', setup.configFile], setup.env)).stdout) as Record<
+      string,
+      unknown
+    >;
+    expect(json).toMatchObject({ state: 'not up to date', deletesHeld: { count: 13 } });
+  });
+
   it('status --root /missing exits 3 and says the root is missing', async () => {
     setup = syncSetup(emu);
     const r = await runCli(['status', '--root', path.join(setup.dir, 'missing'), '--state-dir', setup.stateDir], setup.env);
