@@ -77,7 +77,12 @@ describe("status's counting pass", () => {
       // The dry run's pass keeps them, one action per file: the same number.
       const planned = await pass(ledger, { countOnly: false, ledgerTrusted: true });
       expect(planned.plan.uploads).toHaveLength(1500);
-      expect(await pendingCounts(config(), ledger, silentLogger())).toEqual({ toUpload: 1500, toDelete: 0, movesWaiting: 0, deletesHeld: null });
+      expect(await pendingCounts(config(), ledger, silentLogger())).toEqual({
+        toUpload: 1500,
+        toDelete: 0,
+        movesWaiting: 0,
+        deletesHeld: null,
+      });
     } finally {
       ledger.close();
     }
@@ -95,7 +100,12 @@ describe("status's counting pass", () => {
       expect(counted.plan.statUpdates).toEqual([]);
       expect(counted.plan.unchanged).toBe(700);
       expect(counted.result.uploads).toBe(0);
-      expect(await pendingCounts(config(), ledger, silentLogger())).toEqual({ toUpload: 0, toDelete: 0, movesWaiting: 0, deletesHeld: null });
+      expect(await pendingCounts(config(), ledger, silentLogger())).toEqual({
+        toUpload: 0,
+        toDelete: 0,
+        movesWaiting: 0,
+        deletesHeld: null,
+      });
       expect(ledger.files()).toEqual(before);
     } finally {
       ledger.close();
@@ -109,7 +119,12 @@ describe("status's counting pass", () => {
     const ledger = Ledger.open(ledgerFile(), { readOnly: true });
     const requests = structuredClone(emu.state().requests);
     try {
-      expect(await pendingCounts(config(), ledger, silentLogger())).toEqual({ toUpload: 0, toDelete: 1, movesWaiting: 0, deletesHeld: null });
+      expect(await pendingCounts(config(), ledger, silentLogger())).toEqual({
+        toUpload: 0,
+        toDelete: 1,
+        movesWaiting: 0,
+        deletesHeld: null,
+      });
       // Without the option, a connection that loaded no listing finds no id remotely: all re-uploads.
       const untrusted = await pass(ledger, { countOnly: true, ledgerTrusted: false });
       expect(untrusted.result.uploads).toBe(39);
