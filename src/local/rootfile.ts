@@ -1,6 +1,7 @@
 // Reading a small file the program needs for itself from the sync root (`.filesyncignore`). The
-// folder is hostile input (DESIGN.md rule 9): no links, no FIFOs or devices, a size cap, and never
-// a read that blocks the event loop.
+// folder is hostile input (DESIGN.md rule 9): no links, no FIFOs or devices, a size cap, never a
+// read that blocks the event loop, and only a file of the service's own user (or root) that others
+// cannot write: its rules decide what stops being synced, and so whose copies are deleted.
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import { GuardError, errorMessage } from '../errors.js';
@@ -24,8 +25,26 @@ function kindOf(stat: {
 }
 
 /**
+ * Refuses, as ssh refuses such a key, a file another user owns (root aside) or others can write:
+ * whoever writes into a shared folder (a sticky 1777 root) could otherwise exclude paths whose
+ * files are not theirs, and have their copies deleted. The group is the operator's to trust.
+ */
+function checkOwner(file: string, what: string, stat: { uid: number; mode: number }): void {
+  const uid = process.getuid?.();
+  if (uid === undefined) return;
+  if (stat.uid !== uid && stat.uid !== 0) {
+    throw new GuardError(
+      `${what} is owned by another user (uid ${stat.uid}): files-sync takes its rules only from its own user's (uid ${uid}) or root's file, since they decide whose copies are deleted; chown ${uid} ${file} if you trust it, or remove it`,
+    );
+  }
+  if ((stat.mode & 0o002) !== 0) {
+    throw new GuardError(`${what} can be written by others (mode ${(stat.mode & 0o777).toString(8)}): chmod o-w ${file}`);
+  }
+}
+
+/**
  * Reads `file` (named `what` in messages) as UTF-8, opened once with `O_NOFOLLOW|O_NONBLOCK` and
- * checked on the descriptor: a regular file of at most `maxBytes`. Resolves to undefined when the
+ * checked on the descriptor: a regular file of at most `maxBytes`, owned as `checkOwner` asks. Resolves to undefined when the
  * file does not exist. Anything else (a link, a FIFO, a device, too large, unreadable) is a
  * GuardError for this run: the caller must not go on with a filter it could not read.
  */
@@ -45,6 +64,7 @@ export async function readRootFile(file: string, what: string, maxBytes = ROOT_F
   try {
     const stat = await handle.stat();
     if (!stat.isFile()) throw new GuardError(`${what} is not a regular file (${kindOf(stat)}): replace it with a regular file`);
+    checkOwner(file, what, stat);
     const tooLarge = () => new GuardError(`${what} is larger than 1 MiB (the cap on files files-sync reads for itself): shorten it`);
     if (stat.size > maxBytes) throw tooLarge();
     // One byte more than the cap tells a file that grew past it since the fstat.

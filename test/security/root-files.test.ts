@@ -81,6 +81,47 @@ describe('sync with a hostile .filesyncignore', () => {
     });
   }
 
+  it('refuses one that others can write, giving the chmod to run', async () => {
+    const setup = syncSetup(emu);
+    try {
+      fs.writeFileSync(path.join(setup.root, 'a.txt'), 'a');
+      const file = path.join(setup.root, '.filesyncignore');
+      fs.writeFileSync(file, 'a.txt\n');
+      fs.chmodSync(file, 0o666);
+      const result = await boundedSync(setup);
+      expect(result.code, result.stderr).toBe(3);
+      expect(result.stderr).toMatch(/\.filesyncignore .*can be written by others/);
+      expect(result.stderr).toContain(`chmod o-w ${file}`);
+      expect(emu.state().files).toEqual([]);
+    } finally {
+      setup.cleanup();
+    }
+  });
+
+  // Whoever can write into a shared folder (a sticky 1777 root, say) must not be able to say what
+  // stops being synced: an excluded path's copy is deleted, and the files may not be theirs.
+  it.skipIf(process.getuid?.() !== 0)(
+    'refuses one owned by another user: its rules would delete the copies of files not theirs',
+    async () => {
+      const setup = syncSetup(emu);
+      try {
+        fs.mkdirSync(path.join(setup.root, 'alice'));
+        for (let i = 0; i < 3; i++) fs.writeFileSync(path.join(setup.root, 'alice', `r${i}.txt`), `alice ${i}`);
+        expect((await setup.sync()).code).toBe(0);
+        const before = emu.state().files.map((f) => f.id);
+        const file = path.join(setup.root, '.filesyncignore');
+        fs.writeFileSync(file, 'alice/\n');
+        fs.chownSync(file, 65534, 65534);
+        const result = await boundedSync(setup);
+        expect(result.code, result.stderr).toBe(3);
+        expect(result.stderr).toMatch(/\.filesyncignore .*is owned by another user \(uid 65534\)/);
+        expect(emu.state().files.map((f) => f.id)).toEqual(before);
+      } finally {
+        setup.cleanup();
+      }
+    },
+  );
+
   it('refuses one over 1 MiB', async () => {
     const setup = syncSetup(emu);
     try {
