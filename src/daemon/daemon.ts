@@ -86,6 +86,7 @@ class Daemon implements FaultHost, FolderHost {
       apiFatal: (err) => this.stop(ExitCode.auth, err),
       probe: (signal) => this.parts.gate.probe(signal),
       trigger: (reason) => this.trigger(reason),
+      watcherError: () => this.folder.watcherError(),
       runDeletes: (paths) => this.runDeletes(paths),
       jobError: (err, paths) => this.faults.jobError(err, paths),
       queueOverflow: (pending) => this.folder.queueOverflow(pending),

@@ -30,6 +30,8 @@ export interface FolderHost {
   readonly log: Logger;
   /** Applies a settings change once it is built. */
   whenSettled(change: Promise<SettingsChange | null>): void;
+  /** A timer the daemon's stop clears. */
+  later(ms: number, fn: () => void): NodeJS.Timeout;
 }
 
 /**
@@ -38,8 +40,18 @@ export interface FolderHost {
  */
 const WATCH_WAIT_MS = 120_000;
 
+/**
+ * The least time between two reconciliations asked for by watcher errors: whoever writes into the
+ * folder can make one a second (a folder made unreadable, again and again), and each is a full
+ * walk and a read of the remote side. Errors within the gap share one run at its end.
+ */
+export const WATCHER_ERROR_GAP_MS = 30_000;
+
 /** The daemon's answers to the watcher, the root check and the queue's overflow. */
 export class FolderEvents {
+  /** When the last reconciliation for a watcher error was asked for (performance.now()), and the one waiting for the gap. */
+  private watcherErrorAt = -Infinity;
+  private watcherErrorWaits = false;
   /** Why the watcher started again: the reason of the reconciliation that follows once it watches. */
   private readonly rewatched = new Set<string>();
   /** A walk began before the watch was in place: one more follows once it is. */
@@ -172,6 +184,20 @@ export class FolderEvents {
       { pending },
     );
     this.host.parts.loop.trigger('too many pending changes');
+  }
+
+  /** The watcher failed on a directory: a full walk finds what it cannot watch, at most once per WATCHER_ERROR_GAP_MS. */
+  watcherError(): void {
+    if (this.host.phase === 'stopping' || this.watcherErrorWaits) return;
+    const wait = this.watcherErrorAt + WATCHER_ERROR_GAP_MS - performance.now();
+    const run = () => {
+      this.watcherErrorWaits = false;
+      this.watcherErrorAt = performance.now();
+      if (this.host.phase !== 'stopping') this.host.parts.loop.trigger('watcher error');
+    };
+    if (wait <= 0) return run();
+    this.watcherErrorWaits = true;
+    this.host.later(wait, run);
   }
 
   /** The kernel dropped watcher events (see TreeWatcher.onOverflow): only a full walk finds their changes. */

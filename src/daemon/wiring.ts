@@ -41,6 +41,8 @@ export interface DaemonEvents {
   probe(signal: AbortSignal): Promise<void>;
   /** Wakes the reconciliation loop. */
   trigger(reason: string): void;
+  /** The watcher failed on a directory (it goes on without it): reconcile, not more often than a gap allows. */
+  watcherError(): void;
   runDeletes(paths: string[]): Promise<DeleteBatchOutcome>;
   jobError(err: unknown, paths: readonly string[]): JobErrorAction;
   queueOverflow(pending: number): void;
@@ -133,7 +135,7 @@ function wireWork(input: WiringInput, deps: PathSyncDeps, on: DaemonEvents): Pic
     followSymlinks: settings.config.followSymlinks,
     logger: logger.child({ module: 'watcher' }),
     onEvent: (kind, rel) => on.watchEvent(kind, rel),
-    onError: () => on.trigger('watcher error'),
+    onError: () => on.watcherError(),
     onOverflow: (events) => on.kernelOverflow(events),
     onReady: (again) => on.watching(again),
     onRootLost: () => on.rootLost(),

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FolderEvents, type FolderHost } from '../../src/daemon/folder-events.js';
+import { FolderEvents, WATCHER_ERROR_GAP_MS, type FolderHost } from '../../src/daemon/folder-events.js';
 import type { FloodNotices } from '../../src/daemon/notices.js';
 import { TreeWatcher } from '../../src/daemon/watcher.js';
 import { silentLogger } from '../../src/log.js';
@@ -19,7 +19,8 @@ afterEach(async () => {
 });
 
 /** FolderEvents over a real watcher of a temp folder; `triggered` records the reconciliations asked for. */
-function setUp(): { events: FolderEvents; triggered: string[]; ready: Promise<void> } {
+function setUp(): { events: FolderEvents; triggered: string[]; ready: Promise<void>; delayed: { ms: number; fn: () => void }[] } {
+  const delayed: { ms: number; fn: () => void }[] = [];
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-folder-'));
   const triggered: string[] = [];
   watcher = new TreeWatcher({
@@ -41,10 +42,14 @@ function setUp(): { events: FolderEvents; triggered: string[]; ready: Promise<vo
     config: { root, followSymlinks: false },
     log: silentLogger(),
     whenSettled: () => undefined,
+    later: (ms: number, fn: () => void) => {
+      delayed.push({ ms, fn });
+      return setTimeout(() => undefined, 0);
+    },
   } as unknown as FolderHost;
   const events = new FolderEvents(host, {} as FloodNotices);
   watcher.start();
-  return { events, triggered, ready: watcher.settled() };
+  return { events, triggered, ready: watcher.settled(), delayed };
 }
 
 describe('FolderEvents: the watch and the walks', () => {
@@ -110,5 +115,20 @@ describe('FolderEvents: the watch and the walks', () => {
     events.rootBack(null); // a reconciliation succeeded: the root is there
     await watcher!.settled();
     expect(watcher!.status()).toMatchObject({ state: 'watching', directories: 1 });
+  });
+
+  it('watcher errors, however many, ask for one reconciliation per gap: the rest share one at its end', async () => {
+    const { events, triggered, ready, delayed } = setUp();
+    await ready;
+    for (let i = 0; i < 50; i++) events.watcherError(); // a folder made unreadable, again and again
+    expect(triggered).toEqual(['watcher error']);
+    expect(delayed).toHaveLength(1);
+    expect(delayed[0]!.ms).toBeGreaterThan(WATCHER_ERROR_GAP_MS - 1_000);
+    expect(delayed[0]!.ms).toBeLessThanOrEqual(WATCHER_ERROR_GAP_MS);
+    delayed[0]!.fn(); // the gap is over: one run for all of them
+    expect(triggered).toEqual(['watcher error', 'watcher error']);
+    events.watcherError(); // a new gap began with that run
+    expect(triggered).toHaveLength(2);
+    expect(delayed).toHaveLength(2);
   });
 });
