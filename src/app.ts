@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config, ConfigOverrides } from './config.js';
 import { ExitCode, SyncError, errorMessage } from './errors.js';
+import { classifySqliteError } from './ledger/faults.js';
 import { acquireLock, type Lock } from './lock.js';
 import { createLogger, detectLogFormat, type LogFormat, type LogLevel, type Logger } from './log.js';
 import { ensurePrivateDir } from './private.js';
@@ -80,6 +81,12 @@ export function ensureStateDir(config: Config): void {
   ensurePrivateDir(config.stateDir);
 }
 
+/** A write that failed for want of space: the errno, or SQLite's code for it (faults.ts). */
+function diskFull(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || classifySqliteError(err, '')?.kind === 'full';
+}
+
 /** Takes the writer lock of the state directory (creating it), naming the path when it cannot. */
 export function lockStateDir(config: Config, holder: string): Lock {
   ensureStateDir(config);
@@ -87,6 +94,14 @@ export function lockStateDir(config: Config, holder: string): Lock {
     return acquireLock(config.stateDir, holder);
   } catch (err) {
     if (err instanceof SyncError) throw err;
+    if (diskFull(err)) {
+      // Passing trouble: the daemon exits 5, which its unit restarts (6 would stop it for good).
+      throw new SyncError(
+        `cannot create the lock in the state directory ${config.stateDir}: its disk is full (${errorMessage(err)}); free space there, then run files-sync again`,
+        holder === 'daemon' ? ExitCode.unavailable : ExitCode.ledger,
+        { cause: err },
+      );
+    }
     throw new SyncError(
       `cannot create the lock in the state directory ${config.stateDir} (${errorMessage(err)}): make it writable for this user, or choose another with --state-dir`,
       ExitCode.usage,

@@ -57,6 +57,8 @@ function kindOf(code: string): LedgerFaultKind | null {
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return 'corrupt';
   if (code === 'SQLITE_READONLY_DBMOVED') return 'vanished';
   if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_PERM')) return 'readonly';
+  // The shared-memory file (-shm) could not grow: what a full disk does at the ledger's open.
+  if (code === 'SQLITE_IOERR_SHMSIZE') return 'full';
   if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CANTOPEN')) return 'io';
   if (code.startsWith('SQLITE_FULL')) return 'full';
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'busy';

@@ -44,6 +44,7 @@ describe('ledger faults: classification', () => {
       ['SQLITE_IOERR_SHORT_READ', 'io', true],
       ['SQLITE_IOERR', 'io', true],
       ['SQLITE_FULL', 'full', false],
+      ['SQLITE_IOERR_SHMSIZE', 'full', false],
       ['SQLITE_BUSY', 'busy', false],
       ['SQLITE_LOCKED_SHAREDCACHE', 'busy', false],
     ];

@@ -1,0 +1,54 @@
+// A state directory on a full disk: the lock cannot be made. The message says so (not "make it
+// writable"), a one-shot run exits 6 and the daemon 5, which its unit restarts once space is back
+// (6 is in RestartPreventExitStatus). Needs a file system to fill: a 64 KiB tmpfs, where mounting
+// one is allowed (root); skipped elsewhere.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, tempDir } from '../helpers/sync.js';
+
+const dir = tempDir('fs-full-');
+const disk = path.join(dir, 'disk');
+fs.mkdirSync(disk);
+const mounted = process.getuid?.() === 0 && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', disk]).status === 0;
+
+beforeAll(() => {
+  if (!mounted) return;
+  fs.mkdirSync(path.join(disk, 'state'), { mode: 0o700 });
+  const fill = fs.openSync(path.join(disk, 'fill'), 'w');
+  try {
+    for (;;) fs.writeSync(fill, Buffer.alloc(4096));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    fs.closeSync(fill);
+  }
+  fs.mkdirSync(path.join(dir, 'root'));
+  fs.writeFileSync(path.join(dir, 'root', 'a.txt'), 'a');
+});
+afterAll(() => {
+  if (mounted) spawnSync('umount', [disk]);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(!mounted)('a state directory on a full disk (a 64 KiB tmpfs)', () => {
+  // No request is made: the lock comes first. The URL is a closed loopback port all the same.
+  const env = { ANTHROPIC_API_KEY: 'sk-emulator-local', ANTHROPIC_BASE_URL: 'http://127.0.0.1:9' };
+  const args = ['--root', path.join(dir, 'root'), '--state-dir', path.join(disk, 'state')];
+
+  it('a one-shot sync says the disk is full and exits 6', async () => {
+    const result = await runCli(['sync', ...args], env);
+    expect(result.code).toBe(6);
+    expect(result.stderr).toMatch(/cannot create the lock in the state directory .*: its disk is full .*free space there/);
+    expect(result.stderr).not.toMatch(/make it writable/);
+  });
+
+  it('the daemon exits 5, which its unit restarts (6 would stop it for good)', async () => {
+    const result = await runCli(['daemon', ...args], env);
+    expect(result.code).toBe(5);
+    expect(result.stderr).toMatch(/its disk is full/);
+    const unit = fs.readFileSync(path.join(__dirname, '..', '..', 'systemd', 'files-sync.service'), 'utf8');
+    expect(unit).toMatch(/^RestartPreventExitStatus=(?!.*\b5\b).*$/m);
+  });
+});
