@@ -4,6 +4,7 @@
 // cannot write: its rules decide what stops being synced, and so whose copies are deleted.
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { GuardError, errorMessage } from '../errors.js';
 
 /** The largest file of its own the program reads from the root. */
@@ -25,21 +26,24 @@ function kindOf(stat: {
 }
 
 /**
- * Refuses, as ssh refuses such a key, a file another user owns (root aside) or others can write:
- * whoever writes into a shared folder (a sticky 1777 root) could otherwise exclude paths whose
- * files are not theirs, and have their copies deleted. The group is the operator's to trust.
+ * Refuses, as ssh refuses such a key, a file that others can write or that neither the service's
+ * user, root nor the owner of the folder it sits in owns: whoever else writes into a shared folder
+ * (a sticky 1777 root, a team folder) could otherwise exclude paths whose files are not theirs and
+ * have their copies deleted. The folder's owner is trusted (the service usually reads a folder
+ * people own, through a group or an ACL), and so is the group the operator gave write access.
  */
-function checkOwner(file: string, what: string, stat: { uid: number; mode: number }): void {
+async function checkOwner(file: string, what: string, stat: { uid: number; mode: number }): Promise<void> {
   const uid = process.getuid?.();
   if (uid === undefined) return;
-  if (stat.uid !== uid && stat.uid !== 0) {
-    throw new GuardError(
-      `${what} is owned by another user (uid ${stat.uid}): files-sync takes its rules only from its own user's (uid ${uid}) or root's file, since they decide whose copies are deleted; chown ${uid} ${file} if you trust it, or remove it`,
-    );
-  }
   if ((stat.mode & 0o002) !== 0) {
     throw new GuardError(`${what} can be written by others (mode ${(stat.mode & 0o777).toString(8)}): chmod o-w ${file}`);
   }
+  if (stat.uid === uid || stat.uid === 0) return;
+  const folderOwner = (await fs.stat(path.dirname(file))).uid;
+  if (stat.uid === folderOwner) return;
+  throw new GuardError(
+    `${what} is owned by uid ${stat.uid}: files-sync takes its rules only from a file of the folder's owner (uid ${folderOwner}), its own user (uid ${uid}) or root, since they decide whose copies are deleted; if you trust it, chown ${folderOwner} ${file}`,
+  );
 }
 
 /**
@@ -64,7 +68,7 @@ export async function readRootFile(file: string, what: string, maxBytes = ROOT_F
   try {
     const stat = await handle.stat();
     if (!stat.isFile()) throw new GuardError(`${what} is not a regular file (${kindOf(stat)}): replace it with a regular file`);
-    checkOwner(file, what, stat);
+    await checkOwner(file, what, stat);
     const tooLarge = () => new GuardError(`${what} is larger than 1 MiB (the cap on files files-sync reads for itself): shorten it`);
     if (stat.size > maxBytes) throw tooLarge();
     // One byte more than the cap tells a file that grew past it since the fstat.

@@ -107,6 +107,7 @@ describe('sync with a hostile .filesyncignore', () => {
       try {
         fs.mkdirSync(path.join(setup.root, 'alice'));
         for (let i = 0; i < 3; i++) fs.writeFileSync(path.join(setup.root, 'alice', `r${i}.txt`), `alice ${i}`);
+        fs.writeFileSync(path.join(setup.root, 'kept.txt'), 'not excluded');
         expect((await setup.sync()).code).toBe(0);
         const before = emu.state().files.map((f) => f.id);
         const file = path.join(setup.root, '.filesyncignore');
@@ -114,8 +115,13 @@ describe('sync with a hostile .filesyncignore', () => {
         fs.chownSync(file, 65534, 65534);
         const result = await boundedSync(setup);
         expect(result.code, result.stderr).toBe(3);
-        expect(result.stderr).toMatch(/\.filesyncignore .*is owned by another user \(uid 65534\)/);
+        expect(result.stderr).toMatch(/\.filesyncignore .*is owned by uid 65534: .*the folder's owner \(uid 0\)/);
         expect(emu.state().files.map((f) => f.id)).toEqual(before);
+        // The folder's owner is trusted: the service reads a folder people own (systemd/files-sync.service).
+        fs.chownSync(setup.root, 65534, 65534);
+        const owned = await boundedSync(setup);
+        expect(owned.code, owned.stderr).toBe(0);
+        expect(emu.state().files.filter((f) => f.filename.startsWith('r'))).toEqual([]); // excluded: their copies went
       } finally {
         setup.cleanup();
       }
