@@ -45,7 +45,9 @@ export const adopt: Command = async (context) => {
     const { distrust } = checkRoot(config, ledger);
     if (distrust !== null && !dryRun) throw new GuardError(`${distrust}: nothing adopted`);
     if (distrust !== null) write(`${distrust}: files-sync adopt would adopt nothing until then`);
-    return await runAdopt({ config, ledger, remote: client, logger, dryRun, view });
+    const code = await runAdopt({ config, ledger, remote: client, logger, dryRun, view });
+    // What a dry run shows cannot be taken yet: it says so as the real run would (exit 3).
+    return distrust !== null ? ExitCode.guard : code;
   } finally {
     view.finish();
     await client.close();

@@ -79,8 +79,9 @@ async function handle(core: EmulatorCore, req: http.IncomingMessage, res: http.S
     },
   };
   if (isAdmin) return handleAdmin(core, ex, method, url.pathname);
-  // The emulator's clock (ahead of the wall clock once a test advanced it) is the API's clock.
-  res.setHeader('date', new Date(core.store.nowMicros() / 1000).toUTCString());
+  // The API's wall clock (ahead of the host's once a test advanced or offset it). Not the stamps'
+  // clock, which never goes back: after a step back the Date header goes back, as a server's does.
+  res.setHeader('date', new Date(core.store.clock.wallMs()).toUTCString());
   try {
     if (route) await handleApi(core, ex, route, url, signal);
     else sendError(ex, notFound(`Not found: ${method} ${url.pathname}`));

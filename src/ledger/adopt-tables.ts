@@ -17,6 +17,8 @@ export interface ListedFile {
 export interface SeenFile {
   size: number;
   mtimeMs: number;
+  /** When its inode last changed: a restore or a chmod sets it, and no one can set it back. */
+  ctimeMs: number;
   ino: number;
   dev: number;
   /** Where the file is opened: its real path (the walk's), or null for `<real root>/<path>`. */
@@ -38,7 +40,7 @@ const SCHEMA = `
     PRIMARY KEY (name, size, id)) WITHOUT ROWID;
   CREATE TEMP TABLE IF NOT EXISTS adopt_pairs (
     path TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL,
-    size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ino INTEGER NOT NULL, dev INTEGER NOT NULL, real_path TEXT,
+    size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ctime_ms REAL NOT NULL, ino INTEGER NOT NULL, dev INTEGER NOT NULL, real_path TEXT,
     PRIMARY KEY (path, id)) WITHOUT ROWID;
   -- The claims index is built once the pairs are in (decide): cheaper than kept up insert by insert.
   DROP INDEX IF EXISTS temp.adopt_pairs_id;
@@ -76,8 +78,8 @@ export class AdoptTables {
           AND NOT EXISTS (SELECT 1 FROM main.files WHERE path = @path)`,
         )
         .pluck(),
-      addPairs: db.prepare(`INSERT INTO temp.adopt_pairs (path, id, name, created_at, size, mtime_ms, ino, dev, real_path)
-        SELECT @path, id, name, created_at, size, @mtimeMs, @ino, @dev, @realPath FROM temp.adopt_listed
+      addPairs: db.prepare(`INSERT INTO temp.adopt_pairs (path, id, name, created_at, size, mtime_ms, ctime_ms, ino, dev, real_path)
+        SELECT @path, id, name, created_at, size, @mtimeMs, @ctimeMs, @ino, @dev, @realPath FROM temp.adopt_listed
         WHERE name = @name AND size = @size ON CONFLICT DO NOTHING`),
       // adoptable() in SQL: a path with one candidate that no other path claims takes it; else NULL.
       decide: db.prepare(`INSERT INTO temp.adopt_verdict (path, id)
@@ -85,7 +87,8 @@ export class AdoptTables {
         FROM (SELECT path, count(*) AS n, min(id) AS id FROM temp.adopt_pairs GROUP BY path) AS pp`),
       counts: db.prepare(`SELECT count(v.id) AS take, count(*) - count(v.id) AS ambiguous, coalesce(sum(p.size), 0) AS takeBytes
         FROM temp.adopt_verdict v LEFT JOIN temp.adopt_pairs p ON p.path = v.path AND p.id = v.id`),
-      takesAfter: db.prepare(`SELECT p.path, p.id, p.name AS filename, p.created_at AS createdAt, p.size, p.mtime_ms AS mtimeMs,
+      takesAfter:
+        db.prepare(`SELECT p.path, p.id, p.name AS filename, p.created_at AS createdAt, p.size, p.mtime_ms AS mtimeMs, p.ctime_ms AS ctimeMs,
           p.ino, p.dev, p.real_path AS realPath
         FROM temp.adopt_verdict v JOIN temp.adopt_pairs p ON p.path = v.path AND p.id = v.id
         WHERE v.path > ? ORDER BY v.path LIMIT ?`),

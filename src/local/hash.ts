@@ -17,7 +17,7 @@ export const HASH_CHUNK_BYTES = 1 << 20;
  */
 export const SYNC_READ_MAX_BYTES = 64 * 1024;
 
-/** What `hashFile` saw. `size`, `mtimeMs`, `ino` and `dev` come from the fstat before the read. */
+/** What `hashFile` saw. `size`, `mtimeMs`, `ctimeMs`, `ino` and `dev` come from the fstat before the read. */
 export interface HashResult {
   /** Hex sha256 of the bytes read. */
   sha256: string;
@@ -25,6 +25,8 @@ export interface HashResult {
   head: Uint8Array;
   size: number;
   mtimeMs: number;
+  /** When the inode last changed (a write, a chmod, a rename, a restore): no one can set it back. */
+  ctimeMs: number;
   ino: number;
   dev: number;
   /**
@@ -119,7 +121,7 @@ async function hashStreamed(fd: number, before: Stats, options: Omit<HashOptions
   const own = options.keep === true && before.size < HASH_CHUNK_BYTES;
   // Still true when the content sits whole in the first buffer (no short read).
   let whole = true;
-  const identity = { size: before.size, mtimeMs: before.mtimeMs, ino: before.ino, dev: before.dev };
+  const identity = { size: before.size, mtimeMs: before.mtimeMs, ctimeMs: before.ctimeMs, ino: before.ino, dev: before.dev };
   if (!before.isFile()) {
     return { ...identity, sha256: '', head: new Uint8Array(0), stableAcrossRead: false, regular: false };
   }
@@ -226,6 +228,7 @@ function hashSmallSync(fd: number, before: Stats, keep: boolean): HashResult {
   const result: HashResult = {
     size,
     mtimeMs: before.mtimeMs,
+    ctimeMs: before.ctimeMs,
     ino: before.ino,
     dev: before.dev,
     sha256: oneShotHash('sha256', bytes, 'hex'),

@@ -99,9 +99,9 @@ async function matchPath(input: AdoptScanInput, item: Extract<WalkItem, { kind: 
   // A symlink, FIFO or folder swapped in since the listing: the next run takes it as what it is.
   if (info === undefined || !info.isFile() || info.size > input.maxFileBytes) return undefined;
   const realPath = item.target?.real ?? item.abs;
-  const { size, mtimeMs, ino, dev } = info;
+  const { size, mtimeMs, ctimeMs, ino, dev } = info;
   // The walk's real path for the file; null when it is the usual `<real root>/<path>` (kept small).
-  const seen = { size, mtimeMs, ino, dev, realPath: realPath === join(input.walk.opened.realRoot, item.path) ? null : realPath };
+  const seen = { size, mtimeMs, ctimeMs, ino, dev, realPath: realPath === join(input.walk.opened.realRoot, item.path) ? null : realPath };
   return { path: item.path, name, seen };
 }
 

@@ -61,8 +61,7 @@ export async function takeOver(input: TakeOverInput): Promise<{ adopted: number;
     if (page.length === 0) return counts;
     after = page.at(-1)!.path;
     if (input.dryRun) {
-      for (const take of page)
-        input.onOutcome({ kind: 'would-adopt', take, unverified: copyMayBeOlder(take, take.mtimeMs, input.serverOffsetMs) });
+      for (const take of page) input.onOutcome({ kind: 'would-adopt', take, unverified: copyMayBeOlder(take, take, input.serverOffsetMs) });
       counts.adopted += page.length;
       continue;
     }
@@ -115,11 +114,20 @@ interface Taken {
   unverified: boolean;
 }
 
-/** Whether the copy was made before the file last changed, by the API's clock (unknown: it may have been). */
-export function copyMayBeOlder(take: Pick<AdoptTake, 'createdAt'>, mtimeMs: number, serverOffsetMs: number | undefined): boolean {
+/**
+ * Whether the copy may have been made before the file last changed, by the API's clock. The file
+ * changed at its mtime or later: its inode's change time (ctime) too, which a restore with the old
+ * mtime (`cp -p`, `rsync -a`, `tar`) or a chmod moves to now and no one can set back.
+ */
+export function copyMayBeOlder(
+  take: Pick<AdoptTake, 'createdAt'>,
+  file: { mtimeMs: number; ctimeMs: number },
+  serverOffsetMs: number | undefined,
+): boolean {
   const margin = serverOffsetMs === undefined ? UNMEASURED_SKEW_MS : CHANGED_BEFORE_COPY_MS;
+  const changedAt = Math.max(file.mtimeMs, file.ctimeMs);
   // Written so that an unreadable created_at (NaN) reads as "may be older".
-  return !(mtimeMs + (serverOffsetMs ?? 0) + margin < Date.parse(take.createdAt));
+  return !(changedAt + (serverOffsetMs ?? 0) + margin < Date.parse(take.createdAt));
 }
 
 /**
@@ -142,7 +150,7 @@ async function hashTake(
     return code === 'ENOENT' || code === 'ENOTDIR' ? 'it is gone' : `it cannot be read (${code})`;
   }
   if (!hashed.regular || !hashed.stableAcrossRead) return 'it changed since the scan';
-  const unverified = copyMayBeOlder(take, hashed.mtimeMs, serverOffsetMs);
+  const unverified = copyMayBeOlder(take, { mtimeMs: hashed.mtimeMs, ctimeMs: Math.max(take.ctimeMs, hashed.ctimeMs) }, serverOffsetMs);
   const row = {
     path: take.path,
     sha256: hashed.sha256,

@@ -51,7 +51,14 @@ describe('state directories', () => {
   it('a lost state directory: the sync warns and holds, adopt --dry-run and adopt take the copies over', async () => {
     setup('lost-22');
     const before = ours().length;
-    expect((await runCli(['sync', '--root', root], envOf('first'))).code).toBe(0);
+    // The copies are made a minute after the files last changed, on the API's clock (adopt then
+    // takes them as the files' present content; copies made within seconds would be re-sent).
+    emu.setClockOffset(60_000);
+    try {
+      expect((await runCli(['sync', '--root', root], envOf('first'))).code).toBe(0);
+    } finally {
+      emu.setClockOffset(0);
+    }
     // The state is lost: another XDG_STATE_HOME (or rm -rf of the state directory).
     const lost = await runCli(['sync', '--root', root], envOf('second'));
     expect(lost.code, lost.stdout + lost.stderr).toBe(3);

@@ -144,7 +144,7 @@ describe('adopt verdict: SQL over the pairs table = adoptable()', () => {
       // The SQL verdict, as the scan feeds it: the listing, then each path probed and paired.
       const tables = new AdoptTables(ledger);
       tables.addListed(shape.remote);
-      const seen = (size: number) => ({ size, mtimeMs: 1, ino: 1, dev: 1, realPath: null });
+      const seen = (size: number) => ({ size, mtimeMs: 1, ctimeMs: 1, ino: 1, dev: 1, realPath: null });
       tables.addPairs(
         shape.local
           .filter((l) => tables.worthLooking(l.path, name(l.path)))
@@ -172,7 +172,11 @@ describe('adopt verdict: SQL over the pairs table = adoptable()', () => {
       const files = Array.from({ length: 7 }, (_, i) => remote(`f${i}`, `n${i}`, 1));
       tables.addListed([...files, remote('g0', 'n0', 1)]);
       tables.addPairs(
-        files.map((f) => ({ path: f.filename, name: f.filename, seen: { size: 1, mtimeMs: 1, ino: 1, dev: 1, realPath: null } })),
+        files.map((f) => ({
+          path: f.filename,
+          name: f.filename,
+          seen: { size: 1, mtimeMs: 1, ctimeMs: 1, ino: 1, dev: 1, realPath: null },
+        })),
       );
       expect(tables.decide()).toMatchObject({ take: 6, ambiguous: 1, takeBytes: 6 });
       const seen: string[] = [];
