@@ -63,7 +63,7 @@ function within(inner: string, outer: string): boolean {
  * synced but the ledger), and so is an API key file under the root: it would be uploaded.
  */
 export function checkOwnFiles(root: string, stateDir: string, keyFile: string | undefined): void {
-  if (stateDir === root) {
+  if (realPathOf(stateDir) === root) {
     throw new ConfigError(
       `stateDir ${stateDir} is the sync root itself: its ledger would be synced into the workspace. Leave stateDir out (the default lies outside the root) or name another folder`,
     );

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { readApiKey } from './api-key.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { closest } from './suggest.js';
-import { checkOwnFiles, derivedStateDir, realPathOf, realRoot } from './config-paths.js';
+import { checkOwnFiles, derivedStateDir, realRoot } from './config-paths.js';
 
 export { defaultStateDir } from './config-paths.js';
 
@@ -220,10 +220,7 @@ export function loadConfig(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, c
   const parsed = parseConfig(merged, file);
   // The real path: a link to the folder and the folder share one state directory (one ledger).
   const root = realRoot(path.resolve(base, parsed.root));
-  // Real too (as far as it exists), so that a link into the root cannot hide it from the filter.
-  const stateDir = realPathOf(
-    parsed.stateDir ? path.resolve(base, parsed.stateDir) : derivedStateDir(path.resolve(base, parsed.root), root, env),
-  );
+  const stateDir = parsed.stateDir ? path.resolve(base, parsed.stateDir) : derivedStateDir(path.resolve(base, parsed.root), root, env);
   const baseUrl = env.ANTHROPIC_BASE_URL || parsed.api.baseUrl;
   if (env.ANTHROPIC_BASE_URL && !z.url({ protocol: /^https?$/ }).safeParse(baseUrl).success) {
     throw new ConfigError(`ANTHROPIC_BASE_URL is not an http(s) URL: ${baseUrl}`);

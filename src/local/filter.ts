@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { Config } from '../config.js';
+import { realPathOf } from '../config-paths.js';
 import { ConfigError } from '../errors.js';
 import { IgnoreRules } from './ignore-rules.js';
 import { readRootFile } from './rootfile.js';
@@ -147,7 +148,8 @@ export async function buildFilter(
   config: Pick<Config, 'root' | 'stateDir' | 'include' | 'exclude'>,
 ): Promise<{ filter: PathFilter; options: FilterOptions }> {
   const ignoreFile = await readIgnoreFile(config.root);
-  const rel = path.relative(config.root, config.stateDir);
+  // By its real path: a state directory reached through a link into the root is still excluded.
+  const rel = path.relative(config.root, realPathOf(config.stateDir));
   const stateDirInRoot = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : undefined;
   const options: FilterOptions = {
     include: config.include,
