@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config, ConfigOverrides } from './config.js';
 import { ExitCode, SyncError, errorMessage } from './errors.js';
-import { classifySqliteError } from './ledger/faults.js';
+import { ledgerFaultKind } from './ledger/faults.js';
 import { acquireLock, type Lock } from './lock.js';
 import { createLogger, detectLogFormat, type LogFormat, type LogLevel, type Logger } from './log.js';
 import { ensurePrivateDir } from './private.js';
@@ -71,6 +71,13 @@ export function ensureStateDir(config: Config): void {
     fs.mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
     fs.accessSync(config.stateDir, fs.constants.W_OK);
   } catch (err) {
+    if (diskFull(err)) {
+      throw new SyncError(
+        `cannot create the state directory ${config.stateDir}: its disk is full (${errorMessage(err)}); free space there, then run files-sync again`,
+        ExitCode.ledger,
+        { cause: err },
+      );
+    }
     throw new SyncError(
       `cannot use the state directory ${config.stateDir} (${errorMessage(err)}): make it writable for this user, or choose another with --state-dir or "stateDir" in the config`,
       ExitCode.usage,
@@ -81,10 +88,11 @@ export function ensureStateDir(config: Config): void {
   ensurePrivateDir(config.stateDir);
 }
 
-/** A write that failed for want of space: the errno, or SQLite's code for it (faults.ts). */
-function diskFull(err: unknown): boolean {
+/** A write that failed for want of space: the errno, or SQLite's code for it (faults.ts); or what it caused. */
+export function diskFull(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
-  return code === 'ENOSPC' || code === 'EDQUOT' || classifySqliteError(err, '')?.kind === 'full';
+  if (code === 'ENOSPC' || code === 'EDQUOT' || (typeof code === 'string' && ledgerFaultKind(code) === 'full')) return true;
+  return err instanceof SyncError && err.cause !== undefined && diskFull(err.cause);
 }
 
 /** Takes the writer lock of the state directory (creating it), naming the path when it cannot. */
@@ -95,10 +103,9 @@ export function lockStateDir(config: Config, holder: string): Lock {
   } catch (err) {
     if (err instanceof SyncError) throw err;
     if (diskFull(err)) {
-      // Passing trouble: the daemon exits 5, which its unit restarts (6 would stop it for good).
       throw new SyncError(
         `cannot create the lock in the state directory ${config.stateDir}: its disk is full (${errorMessage(err)}); free space there, then run files-sync again`,
-        holder === 'daemon' ? ExitCode.unavailable : ExitCode.ledger,
+        ExitCode.ledger,
         { cause: err },
       );
     }

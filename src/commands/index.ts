@@ -42,7 +42,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: async () => {
       // A process that lives for months: its heap stays near its live size (v8-flags.ts).
       holdHeapFlat();
-      const { runDaemon } = await import('../daemon/daemon.js');
+      const { runDaemon } = await import('../daemon/run.js');
       return runDaemon;
     },
   },

@@ -1,10 +1,11 @@
-// The resident service (`files-sync daemon`): its life around the graph wiring.ts builds (watcher,
-// path-job queue, reconciliation loop, API health, one ledger) and the control socket: signals, reload,
-// a stop that leaves the ledger consistent. Trouble: faults.ts; live status: status.ts; hooks: settings.ts.
+// The resident service (`files-sync daemon`, started by run.ts): its life around the graph wiring.ts
+// builds (watcher, path-job queue, reconciliation loop, API health, one ledger) and the control socket:
+// signals, reload, a stop that leaves the ledger consistent. Trouble: faults.ts; live status: status.ts;
+// hooks: settings.ts.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { countsLine, movesWaitingLine } from '../sync/report.js';
-import { lockStateDir, loggerFor, type CommandContext } from '../app.js';
-import { loadApiKey, loadConfig, type Config } from '../config.js';
+import type { CommandContext } from '../app.js';
+import type { Config } from '../config.js';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
 import { isStorageFull, requestIdOf } from '../failure.js';
 import type { Logger } from '../log.js';
@@ -25,21 +26,7 @@ const STOP_GRACE_MS = 15_000;
 /** After the abort, how long the jobs get to unwind before the ledger is closed. */
 const STOP_UNWIND_MS = 5_000;
 
-/** Runs the daemon until a signal or a fatal error; resolves to the exit code. */
-export async function runDaemon(context: CommandContext): Promise<number> {
-  const config = loadConfig(context.overrides, context.env);
-  const logger = loggerFor(context, config);
-  const apiKey = loadApiKey(config, context.env);
-  const lock = lockStateDir(config, 'daemon'); // a second daemon: LockedError, exit 2, naming the pid
-  try {
-    // The root's ignore file is read before anything starts: a bad one stops the start (exit 3).
-    return await new Daemon(context, await Settings.load(config), logger, apiKey).run();
-  } finally {
-    lock.release();
-  }
-}
-
-class Daemon implements FaultHost, FolderHost {
+export class Daemon implements FaultHost, FolderHost {
   private readonly controller = new AbortController();
   readonly log: Logger;
   private readonly hooks: TestHooks;

@@ -1,7 +1,8 @@
 // How the daemon answers trouble: a path job that failed, a reconciliation that failed, and a
 // ledger fault as the ledger raises it. Each passing trouble is said once and retried; a fatal one
 // stops the daemon with its exit code.
-import { ExitCode, errorMessage } from '../errors.js';
+import { diskFull } from '../app.js';
+import { ExitCode, SyncError, errorMessage } from '../errors.js';
 import { exitCodeOf, isFatalForProgram, isGuard, isStorageFull, isUnavailable, requestIdOf } from '../failure.js';
 import { LedgerError } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
@@ -33,6 +34,15 @@ export interface FaultHost {
   trigger(reason: string): void;
   /** The path jobs, parked while the storage is full. */
   readonly parts: { readonly queue: Pick<PathQueue, 'park' | 'unpark'> };
+}
+
+/**
+ * What ended the daemon's start: a full disk or a busy ledger passes, so it is exit 5, which the
+ * unit restarts (6, like a damaged ledger, would stop it for good); anything else as it is.
+ */
+export function startTrouble(err: unknown): unknown {
+  const passing = diskFull(err) || (err instanceof LedgerError && !err.fatal);
+  return passing ? new SyncError(errorMessage(err), ExitCode.unavailable, { cause: err }) : err;
 }
 
 /** The daemon's answers to failures, and the passing troubles it is waiting out. */

@@ -53,11 +53,12 @@ export function listBackups(ledgerFile: string): string[] {
 }
 
 /** Kind of a SQLite result code (primary or extended); null for codes that are no fault of the file. */
-function kindOf(code: string): LedgerFaultKind | null {
+export function ledgerFaultKind(code: string): LedgerFaultKind | null {
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return 'corrupt';
   if (code === 'SQLITE_READONLY_DBMOVED') return 'vanished';
   if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_PERM')) return 'readonly';
-  // The shared-memory file (-shm) could not grow: what a full disk does at the ledger's open.
+  // The shared-memory file (-shm) could not grow: what a full disk does at the ledger's open (a
+  // file-size limit would read the same; it is retried, and said, as a full disk).
   if (code === 'SQLITE_IOERR_SHMSIZE') return 'full';
   if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CANTOPEN')) return 'io';
   if (code.startsWith('SQLITE_FULL')) return 'full';
@@ -95,7 +96,7 @@ export function classifySqliteError(err: unknown, file: string): LedgerError | n
   if (err instanceof LedgerError) return err;
   if (!(err instanceof Error) || err.name !== 'SqliteError') return null;
   const code = (err as { code?: unknown }).code;
-  const kind = typeof code === 'string' ? kindOf(code) : null;
+  const kind = typeof code === 'string' ? ledgerFaultKind(code) : null;
   if (kind === null) return null;
   return new LedgerError(faultMessage(kind, file, errorMessage(err)), kind, { cause: err });
 }

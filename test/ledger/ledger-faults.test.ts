@@ -7,6 +7,8 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { classifySqliteError, LedgerError } from '../../src/ledger/faults.js';
+import { startTrouble } from '../../src/daemon/faults.js';
+import { ExitCode, SyncError } from '../../src/errors.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { daemonSetup, killDaemons, startDaemon } from '../helpers/daemon.js';
 import { damageLedger, fillLedger } from '../helpers/ledger.js';
@@ -187,5 +189,25 @@ describe('files-sync ledger check', () => {
     expect(bad.stdout + bad.stderr).toMatch(/damaged/);
     expect(bad.stderr).not.toMatch(/^\s+at /m);
     expect(bad.code).toBe(6);
+  });
+});
+
+describe("the daemon's start on a passing trouble", () => {
+  it('a full disk or a busy ledger is exit 5 (its unit restarts it); a damaged ledger and other errors stay what they are', () => {
+    const full = new LedgerError('full', 'full');
+    expect((startTrouble(full) as SyncError).exitCode).toBe(ExitCode.unavailable);
+    expect((startTrouble(new LedgerError('busy', 'busy')) as SyncError).exitCode).toBe(ExitCode.unavailable);
+    const lock = new SyncError('cannot create the lock', ExitCode.ledger, {
+      cause: new Database.SqliteError('database or disk is full', 'SQLITE_FULL'),
+    });
+    expect((startTrouble(lock) as SyncError).exitCode).toBe(ExitCode.unavailable);
+    const mkdir = new SyncError('cannot create the state directory', ExitCode.ledger, {
+      cause: Object.assign(new Error('no space'), { code: 'ENOSPC' }),
+    });
+    expect((startTrouble(mkdir) as SyncError).exitCode).toBe(ExitCode.unavailable);
+    const corrupt = new LedgerError('damaged', 'corrupt');
+    expect(startTrouble(corrupt)).toBe(corrupt);
+    const usage = new SyncError('bad config', ExitCode.usage);
+    expect(startTrouble(usage)).toBe(usage);
   });
 });
