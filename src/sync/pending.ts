@@ -4,6 +4,7 @@
 import type { Config } from '../config.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { buildFilter } from '../local/filter.js';
+import { checkRoot } from '../local/root.js';
 import { SortedWalk } from '../local/walk.js';
 import type { Logger } from '../log.js';
 import { emptyPlan } from './plan.js';
@@ -18,7 +19,10 @@ export interface PendingCounts {
   toDelete: number;
   /** Old copies of moved files that a sync would keep: their new path waits on a failure. */
   movesWaiting: number;
-  /** Deletes a sync would not make (rule 4): held for the user's word (their count), or blocked (count null). */
+  /**
+   * Deletes a sync would not make (rule 4): held for the user's word (the remote copies it would
+   * delete once allowed, moved files' old copies included), or blocked (count null).
+   */
   deletesHeld: { count: number | null; reason: string } | null;
 }
 
@@ -32,7 +36,9 @@ export async function pendingCounts(config: Config, ledger: Ledger, logger: Logg
   const { filter } = await buildFilter(config);
   const walk = await SortedWalk.open(config.root, { filter, followSymlinks: config.followSymlinks, logger });
   const tracked = ledger.fileCount();
-  const options = planOptionsFor(config, { now: Date.now() });
+  // A root that is not the folder the ledger knows blocks every delete (rule 4), as in a sync.
+  const { distrust } = checkRoot(config, ledger);
+  const options = planOptionsFor(config, { now: Date.now(), rootDistrust: distrust });
   const pass = await runPass({
     ledger,
     tracked,
@@ -59,7 +65,7 @@ export async function pendingCounts(config: Config, ledger: Ledger, logger: Logg
   const allowed = verdict.kind === 'allow' ? verdict.deletes - movesWaiting : 0;
   const deletesHeld =
     verdict.kind === 'held'
-      ? { count: verdict.count - movesWaiting, reason: verdict.reason }
+      ? { count: verdict.count, reason: verdict.reason }
       : verdict.kind === 'blocked'
         ? { count: null, reason: verdict.reason }
         : null;

@@ -57,6 +57,18 @@ describe('status', () => {
     expect(json).toMatchObject({ state: 'not up to date', deletesHeld: { count: 13 } });
   });
 
+  it('deletes a sync would block (the root marker missing) are said too', async () => {
+    setup = syncSetup(emu, { rootMarker: '.mounted' });
+    writeTree(setup.root, { '.mounted': '', 'one-block.txt': 'one', 'two-block.txt': 'two' });
+    expect((await setup.sync()).code).toBe(0);
+    fs.rmSync(path.join(setup.root, '.mounted'));
+    fs.rmSync(path.join(setup.root, 'one-block.txt'));
+    const status = await runCli(['status', '--config', setup.configFile], setup.env);
+    expect(status.stdout).toMatch(
+      /^state: not up to date: 0 to upload, 0 to delete; deletes blocked: the root marker \.mounted is missing/m,
+    );
+  });
+
   it('status --root /missing exits 3 and says the root is missing', async () => {
     setup = syncSetup(emu);
     const r = await runCli(['status', '--root', path.join(setup.dir, 'missing'), '--state-dir', setup.stateDir], setup.env);
