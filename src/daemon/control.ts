@@ -29,7 +29,7 @@ export type ControlMessage =
 
 /** What the daemon answers requests with. */
 export interface ControlHandlers {
-  /** Reconcile now (or join the follow-up of the running reconciliation). */
+  /** Reconcile now: join the running reconciliation if its walk has not begun, else its follow-up. */
   sync: (allow: Allow, onProgress: ProgressListener) => Promise<SyncReport>;
   status: () => unknown;
 }

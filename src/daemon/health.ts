@@ -151,8 +151,9 @@ export class ApiGate implements RemoteFiles {
     return this.inner.clockOffsetMs?.();
   }
 
-  serverNow(): number {
-    return this.inner.serverNow?.() ?? Date.now();
+  /** Present only where the client has it: callers fall back to their own clock. */
+  get serverNow(): RemoteFiles['serverNow'] {
+    return this.inner.serverNow?.bind(this.inner);
   }
 
   /**

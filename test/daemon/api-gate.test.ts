@@ -38,7 +38,7 @@ describe('ApiGate', () => {
       expect((await gate.lookup!([id])).map((f) => f.id)).toEqual([id]);
       expect(gate.clockOffsetMs()).toBe(client.clockOffsetMs());
       expect(typeof gate.clockOffsetMs()).toBe('number');
-      expect(Math.abs(gate.serverNow() - Date.now())).toBeLessThan(5_000);
+      expect(Math.abs(gate.serverNow!() - Date.now())).toBeLessThan(5_000);
     } finally {
       await client.close();
     }
