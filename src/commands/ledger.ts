@@ -28,7 +28,9 @@ function check(config: Config): number {
   try {
     ledger = Ledger.open(file, { readOnly: true });
   } catch (err) {
-    if (err instanceof LedgerError && err.kind !== 'setup') return damaged(file, [err.message]);
+    if (err instanceof LedgerError && err.kind === 'corrupt') return damaged(file, [err.message]);
+    // Not opened for another reason (a read-only or failing disk, a file gone): said as it is, not
+    // as damage, whose advice (restore a backup, move the ledger aside) would not help.
     throw err;
   }
   try {

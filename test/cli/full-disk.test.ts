@@ -1,12 +1,13 @@
 // A state directory on a full disk: the lock cannot be made. The message says so (not "make it
 // writable"), a one-shot run exits 6 and the daemon 5, which its unit restarts once space is back
-// (6 is in RestartPreventExitStatus). Needs a file system to fill: a 64 KiB tmpfs, where mounting
-// one is allowed (root); skipped elsewhere.
+// (6 is in RestartPreventExitStatus). And on a read-only disk `ledger check` does not call a sound
+// ledger damaged. Needs file systems to fill and to remount: small tmpfs mounts, where mounting one
+// is allowed (root); skipped elsewhere.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir } from '../helpers/sync.js';
+import { TEST_KEY, emulator, runCli, tempDir } from '../helpers/sync.js';
 
 const dir = tempDir('fs-full-');
 const disk = path.join(dir, 'disk');
@@ -50,5 +51,35 @@ describe.skipIf(!mounted)('a state directory on a full disk (a 64 KiB tmpfs)', (
     expect(result.stderr).toMatch(/its disk is full/);
     const unit = fs.readFileSync(path.join(__dirname, '..', '..', 'systemd', 'files-sync.service'), 'utf8');
     expect(unit).toMatch(/^RestartPreventExitStatus=(?!.*\b5\b).*$/m);
+  });
+});
+
+describe.skipIf(!mounted)('a state directory on a read-only disk', () => {
+  const ro = path.join(dir, 'ro');
+  let remounted = false;
+  beforeAll(async () => {
+    fs.mkdirSync(ro);
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', ro]).status !== 0) return;
+    fs.mkdirSync(path.join(ro, 'state'), { mode: 0o700 });
+    const emu = await emulator();
+    try {
+      const env = { ANTHROPIC_API_KEY: TEST_KEY, ANTHROPIC_BASE_URL: emu.url };
+      const first = await runCli(['sync', '--root', path.join(dir, 'root'), '--state-dir', path.join(ro, 'state')], env);
+      expect(first.code, first.stderr).toBe(0);
+    } finally {
+      await emu.close();
+    }
+    remounted = spawnSync('mount', ['-o', 'remount,ro', ro]).status === 0;
+  });
+  afterAll(() => {
+    spawnSync('umount', [ro]);
+  });
+
+  it('ledger check says what failed, not that a sound ledger is damaged', async (ctx) => {
+    if (!remounted) ctx.skip();
+    const result = await runCli(['ledger', 'check', '--state-dir', path.join(ro, 'state'), '--root', path.join(dir, 'root')], {});
+    expect(result.code).toBe(6);
+    expect(result.stdout + result.stderr).not.toMatch(/damaged|move it aside/);
+    expect(result.stderr).toMatch(/ledger\.db/);
   });
 });
