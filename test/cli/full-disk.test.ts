@@ -11,29 +11,37 @@ import { TEST_KEY, emulator, runCli, tempDir } from '../helpers/sync.js';
 
 const dir = tempDir('fs-full-');
 const disk = path.join(dir, 'disk');
-fs.mkdirSync(disk);
-const mounted = process.getuid?.() === 0 && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', disk]).status === 0;
 
-beforeAll(() => {
-  if (!mounted) return;
-  fs.mkdirSync(path.join(disk, 'state'), { mode: 0o700 });
-  const fill = fs.openSync(path.join(disk, 'fill'), 'w');
-  try {
-    for (;;) fs.writeSync(fill, Buffer.alloc(4096));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-  } finally {
-    fs.closeSync(fill);
-  }
-  fs.mkdirSync(path.join(dir, 'root'));
-  fs.writeFileSync(path.join(dir, 'root', 'a.txt'), 'a');
-});
-afterAll(() => {
-  if (mounted) spawnSync('umount', [disk]);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+/** Mounts a tmpfs of `size` at `at`; false where that is not allowed. */
+function mountTmpfs(at: string, size: string): boolean {
+  fs.mkdirSync(at, { recursive: true });
+  return spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', at]).status === 0;
+}
+// Whether mounting is allowed here, probed without leaving a mount behind: the mounts themselves
+// are made in each describe's beforeAll, so a run that filters their tests out makes none.
+const mounted =
+  process.getuid?.() === 0 && mountTmpfs(path.join(dir, 'probe'), '4k') && spawnSync('umount', [path.join(dir, 'probe')]).status === 0;
+
+fs.mkdirSync(path.join(dir, 'root'));
+fs.writeFileSync(path.join(dir, 'root', 'a.txt'), 'a');
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe.skipIf(!mounted)('a state directory on a full disk (a 64 KiB tmpfs)', () => {
+  beforeAll(() => {
+    expect(mountTmpfs(disk, '64k')).toBe(true);
+    fs.mkdirSync(path.join(disk, 'state'), { mode: 0o700 });
+    const fill = fs.openSync(path.join(disk, 'fill'), 'w');
+    try {
+      for (;;) fs.writeSync(fill, Buffer.alloc(4096));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+    } finally {
+      fs.closeSync(fill);
+    }
+  });
+  afterAll(() => {
+    spawnSync('umount', [disk]);
+  });
   // No request is made: the lock comes first. The URL is a closed loopback port all the same.
   const env = { ANTHROPIC_API_KEY: 'sk-emulator-local', ANTHROPIC_BASE_URL: 'http://127.0.0.1:9' };
   const args = ['--root', path.join(dir, 'root'), '--state-dir', path.join(disk, 'state')];
@@ -58,8 +66,7 @@ describe.skipIf(!mounted)('a state directory on a read-only disk', () => {
   const ro = path.join(dir, 'ro');
   let remounted = false;
   beforeAll(async () => {
-    fs.mkdirSync(ro);
-    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', ro]).status !== 0) return;
+    if (!mountTmpfs(ro, '4m')) return;
     fs.mkdirSync(path.join(ro, 'state'), { mode: 0o700 });
     const emu = await emulator();
     try {
