@@ -1,11 +1,12 @@
 // What the watcher knows of a directory (its identity, and the node the tree keeps for it), and which
 // of its entries are directories it enters: all of them by one listing, or one name by one lstat (an
 // event named it), links followed as the walk follows them.
-import type { FSWatcher } from 'node:fs';
+import { watch, type FSWatcher } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fsCode, resolveLink, type DirChain } from '../local/entry.js';
 import type { PathFilter } from '../local/types.js';
+import { openDirInRoot, type SafeDir } from '../safe-open.js';
 
 /** A directory to watch: its path from the root, the path watched, the real directories above it. */
 export interface DirRef {
@@ -25,6 +26,20 @@ export interface Found extends DirRef {
 export interface ChildContext {
   filter: PathFilter;
   realRoot: string | null;
+  /** The root's real path (whether links are followed or not): where every directory must lie. */
+  base: string | null;
+}
+
+/**
+ * Opens `dir` as the walk opens a folder (safe-open.ts, DESIGN.md rule 8): its last component not
+ * followed, and its real path the one the tree puts it at, so a folder swapped for a link to a
+ * directory outside the root is neither listed nor watched (`changing`: the swap's events bring a
+ * look at its parent). Listed, and watched, through the descriptor, whatever is renamed meanwhile.
+ */
+export async function openWatched(dir: DirRef, ctx: ChildContext): Promise<SafeDir> {
+  // A followed link's chain holds real paths; otherwise the place is the root's real path and rel.
+  const real = dir.chain ? dir.abs : ctx.base === null ? dir.abs : dir.rel === '' ? ctx.base : path.join(ctx.base, dir.rel);
+  return openDirInRoot(dir.abs, real);
 }
 
 /** `rel` of `name` in the directory `parent`. */
@@ -33,11 +48,36 @@ export function childRel(parent: string, name: string): string {
 }
 
 /**
+ * Watches `dir` (not the root) through `openWatched`: the descriptor's directory, whatever is renamed
+ * meanwhile; null when `wanted()`, asked once it is open, says it is not needed any more.
+ */
+export async function watchOpened(
+  dir: DirRef,
+  ctx: ChildContext,
+  wanted: () => boolean,
+): Promise<{ id: DirId; watcher: FSWatcher } | null> {
+  const opened = await openWatched(dir, ctx);
+  try {
+    if (!wanted()) return null;
+    const id = { dev: opened.stats.dev, ino: opened.stats.ino, birth: birthOf(opened.stats) };
+    return { id, watcher: watch(opened.listPath, { persistent: true }) };
+  } finally {
+    await opened.close();
+  }
+}
+
+/**
  * Every subdirectory of `dir` the sync enters (throws what readdir throws). Files are passed over
  * without a path, a promise or a filter call each: a listing at start-up is mostly files.
  */
 export async function listSubdirs(dir: DirRef, ctx: ChildContext): Promise<Found[]> {
-  const entries = await readdir(dir.abs, { withFileTypes: true });
+  const opened = await openWatched(dir, ctx);
+  let entries;
+  try {
+    entries = await readdir(opened.listPath, { withFileTypes: true });
+  } finally {
+    await opened.close();
+  }
   const found: Found[] = [];
   for (const entry of entries) {
     if (!entry.isDirectory() && !entry.isSymbolicLink()) continue;

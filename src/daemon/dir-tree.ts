@@ -9,7 +9,8 @@ import { append } from '../arrays.js';
 import { fsCode, type DirChain } from '../local/entry.js';
 import { IGNORE_FILE_NAME } from '../local/filter.js';
 import type { PathFilter } from '../local/types.js';
-import { childRel, identity, listSubdirs, parentOf, sameDir, subdirAt } from './dir-children.js';
+import { FileConditionError } from '../file-errors.js';
+import { childRel, identity, listSubdirs, parentOf, sameDir, subdirAt, watchOpened } from './dir-children.js';
 import type { ChildContext, DirId, DirRef, Found, WatchedDir as Node } from './dir-children.js';
 
 /** What the tree reports; each is only a hint that a path should be looked at. */
@@ -53,7 +54,7 @@ export class DirectoryTree {
 
   constructor(private readonly o: DirTreeOptions) {
     this.slots = new PQueue({ concurrency: Math.max(1, o.maxListings ?? MAX_LISTINGS) });
-    this.ctx = { filter: o.filter, realRoot: null };
+    this.ctx = { filter: o.filter, realRoot: null, base: null };
   }
 
   /** Directories watched now. */
@@ -64,8 +65,9 @@ export class DirectoryTree {
   /** Watches the root and every directory under it; resolves when all are watched. */
   async start(): Promise<void> {
     let chain: DirChain | undefined;
+    this.ctx.base = await realpath(this.o.root).catch((err: unknown) => this.failed(err));
     if (this.o.followSymlinks) {
-      this.ctx.realRoot = await realpath(this.o.root).catch((err: unknown) => this.failed(err));
+      this.ctx.realRoot = this.ctx.base;
       if ((this.rootAbsent = this.ctx.realRoot === null)) return;
       chain = { real: this.ctx.realRoot, parent: undefined };
     }
@@ -104,11 +106,19 @@ export class DirectoryTree {
     let id: DirId | null;
     let watcher: FSWatcher;
     try {
-      id = await identity(dir.abs);
-      if (dir.rel === '') this.rootAbsent = id === null;
-      // Gone, or its parent dropped meanwhile (removed or moved): nothing to watch here.
-      if (id === null || this.closed || this.nodes.has(dir.rel) || !this.parentWatched(dir.rel)) return null;
-      watcher = watch(dir.abs, { persistent: true });
+      if (dir.rel === '') {
+        // The root by its path: its replacement is the root check's (rootcheck.ts), and its own
+        // watch names it by its path's last component when it goes (rootStill).
+        id = await identity(dir.abs);
+        this.rootAbsent = id === null;
+        if (id === null || this.closed || this.nodes.has(dir.rel)) return null;
+        watcher = watch(dir.abs, { persistent: true });
+      } else {
+        // Not if its parent was dropped meanwhile (removed or moved).
+        const watched = await watchOpened(dir, this.ctx, () => !this.closed && !this.nodes.has(dir.rel) && this.parentWatched(dir.rel));
+        if (watched === null) return null;
+        ({ id, watcher } = watched);
+      }
     } catch (err) {
       return this.failed(err);
     }
@@ -278,7 +288,8 @@ export class DirectoryTree {
   /** A directory that vanished meanwhile is no error (its parent's events tell); others are. */
   private failed(err: unknown): null {
     const code = fsCode(err);
-    if (!this.closed && code !== 'ENOENT' && code !== 'ENOTDIR') {
+    // A folder swapped for a link or a file meanwhile (safe-open.ts's `changing`) is no error either.
+    if (!this.closed && code !== 'ENOENT' && code !== 'ENOTDIR' && !(err instanceof FileConditionError)) {
       this.o.onError(err instanceof Error ? err : new Error(String(err)));
     }
     return null;

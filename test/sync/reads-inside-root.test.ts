@@ -3,7 +3,7 @@
 // executor and client; and the daemon as a child process), or swaps a parent directory with
 // renameat2(RENAME_EXCHANGE) in a loop while sync runs. The emulator's inspection must never
 // show the secret's bytes, and no run may report the file uploaded.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { FilesClient } from '../../src/remote/client.js';
 import { reconcile } from '../../src/sync/reconcile.js';
 import { daemonSetup, startDaemon } from '../helpers/daemon.js';
 import { TEST_KEY, emulator, sha256, tempDir, waitFor, beforeFirstUpload } from '../helpers/sync.js';
+import { compileExchange } from '../helpers/exchange.js';
 
 const UPLOADS = 'POST /v1/files';
 
@@ -113,36 +114,6 @@ describe('a file swapped for a symlink between the walk and the upload', () => {
   });
 });
 
-/** renameat2(RENAME_EXCHANGE) in a loop, until killed (or 60 s): the parent-swap attack. */
-const EXCHANGE_C = `
-#define _GNU_SOURCE
-#include <fcntl.h>
-#include <stdio.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#ifndef RENAME_EXCHANGE
-#define RENAME_EXCHANGE (1 << 1)
-#endif
-int main(int argc, char **argv) {
-  if (argc != 3) return 2;
-  alarm(60);
-  for (;;) {
-    if (syscall(SYS_renameat2, AT_FDCWD, argv[1], AT_FDCWD, argv[2], RENAME_EXCHANGE) != 0) { perror("renameat2"); return 1; }
-  }
-}
-`;
-
-/** Compiles the exchange helper into `dir`; undefined (the test is skipped) without `cc`. */
-function compileExchange(): string | undefined {
-  if (process.platform !== 'linux') return undefined;
-  const source = path.join(dir, 'exchange.c');
-  const binary = path.join(dir, 'exchange');
-  fs.writeFileSync(source, EXCHANGE_C);
-  const built = spawnSync('cc', ['-O2', '-o', binary, source], { encoding: 'utf8' });
-  if (built.error || built.status !== 0) return undefined;
-  return binary;
-}
-
 /** Stops `swapper` (SIGSTOP) at a moment `sub` is the real folder, not the link. */
 async function stoppedInPlace(swapper: ChildProcess, sub: string): Promise<void> {
   for (let attempt = 0; attempt < 1000; attempt++) {
@@ -157,7 +128,7 @@ async function stoppedInPlace(swapper: ChildProcess, sub: string): Promise<void>
 
 describe('a parent directory swapped with RENAME_EXCHANGE while sync runs', () => {
   it('no run ever uploads a byte from outside the root', async (ctx) => {
-    const exchange = compileExchange();
+    const exchange = compileExchange(dir);
     if (exchange === undefined) {
       ctx.skip('needs Linux and a C compiler (cc) to build the renameat2(RENAME_EXCHANGE) helper');
       return;
