@@ -138,11 +138,10 @@ export class ResponseFormatError extends ApiError {
   /** What the field should have been. */
   readonly expected: string;
   constructor(what: string, field: string, expected: string, details: Partial<ApiErrorDetails> = {}) {
-    super(`malformed ${what} from the Files API: ${field} is not ${expected}${requestSuffix(details.requestId)}`, {
-      ...details,
-      type: 'invalid_response',
-      retryable: false,
-    });
+    super(
+      `malformed ${what} from the Files API: ${field} is not ${expected}${requestSuffix(details.requestId)}; check api.baseUrl (is it the Files API, with no proxy answering in its place?), then try again`,
+      { ...details, type: 'invalid_response', retryable: false },
+    );
     this.what = what;
     this.field = field;
     this.expected = expected;

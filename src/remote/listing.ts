@@ -3,6 +3,7 @@
 // next page asked for while the caller handles this one, so the server works while the client does.
 import { ResponseFormatError } from './errors.js';
 import type { FileMetadata, ListOptions } from './types.js';
+import { ExitCode } from '../errors.js';
 
 /** One page of a listing: its files, and the cursor of the next (none: the last page). */
 export interface ListPage {
@@ -32,6 +33,7 @@ export async function* listPages(read: ReadPage, options: ListOptions): AsyncGen
             'list answer',
             'cursor',
             `a new cursor (${page.next} was already used; stopping instead of looping)`,
+            { exitCode: ExitCode.unavailable },
           );
         }
         seen.add(page.next);

@@ -3,6 +3,7 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { AbortedError, ApiError, LocalFileError, requestSuffix, ResponseFormatError, withCounts } from './errors.js';
+import { ExitCode } from '../errors.js';
 import { answerFailure, codeOf, describeNetworkError, finalError, isBlobReadError, type Failure } from './failures.js';
 import { SlidingWindowLimiter } from './limiter.js';
 import { headerValue, limiterWindowMs, retryDelayMs } from './retry.js';
@@ -203,6 +204,8 @@ export class Transport {
           requestId,
           attempts: call.attempt,
           unknownOutcomeAttempts: call.unknown,
+          // The whole run's view of the remote side: the API is not usable (5), not a file's failure (1).
+          ...(ex.kind === 'list' || ex.kind === 'lookup' ? { exitCode: ExitCode.unavailable } : {}),
           cause: err,
         });
       }

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
+import { localServer } from '../helpers/client-fixtures.js';
 import { CLI, TEST_KEY, emulator, runCli, tempDir, writeTree } from '../helpers/sync.js';
 
 /** Runs `files-sync ARGS | head -N` in bash; the CLI's exit code comes from PIPESTATUS. */
@@ -115,6 +116,20 @@ describe('no raw crash', () => {
     });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/kernel file system/);
+  });
+
+  it("a listing that is not the Files API's (a proxy answering HTML) is exit 5 with what to check, not exit 1", async () => {
+    const proxy = await localServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<html>a captive portal</html>');
+    });
+    const r = await runCli(['sync', '--root', root, '--state-dir', path.join(dir, 'proxied')], {
+      ANTHROPIC_API_KEY: TEST_KEY,
+      ANTHROPIC_BASE_URL: proxy.url,
+    });
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr).toMatch(/malformed list answer from the Files API.*check api\.baseUrl/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('a refused key is said once, not in a log line and again in the last line', async () => {
