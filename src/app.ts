@@ -90,7 +90,7 @@ export function ensureStateDir(config: Config): void {
 
 /** A write that failed for want of space: the errno, or SQLite's code for it (faults.ts); or what it caused. */
 export function diskFull(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
+  const code = (err as { code?: unknown } | null | undefined)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT' || (typeof code === 'string' && ledgerFaultKind(code) === 'full')) return true;
   return err instanceof SyncError && err.cause !== undefined && diskFull(err.cause);
 }

@@ -130,8 +130,9 @@ export class Daemon implements FaultHost, FolderHost {
       await this.control?.close();
       await Promise.race([this.parts.client.close(), sleep(2_000, undefined, { ref: false })]).catch(() => undefined);
       this.parts.ledger.close();
-      // Anything still open (a stuck socket) must not keep a stopped daemon alive.
-      setTimeout(() => process.exit(process.exitCode ?? 0), 5_000).unref();
+      // Anything still open (a stuck socket) must not keep a stopped daemon alive. Not after a start
+      // that failed: run.ts may wait and start again (a full disk).
+      if (this.phase === 'stopping') setTimeout(() => process.exit(process.exitCode ?? 0), 5_000).unref();
     }
   }
 

@@ -38,7 +38,8 @@ export interface ChildContext {
  */
 export async function openWatched(dir: DirRef, ctx: ChildContext): Promise<SafeDir> {
   // A followed link's chain holds real paths; otherwise the place is the root's real path and rel.
-  const real = dir.chain ? dir.abs : ctx.base === null ? dir.abs : dir.rel === '' ? ctx.base : path.join(ctx.base, dir.rel);
+  if (dir.rel === '' && ctx.base !== null) return openDirInRoot(ctx.base, ctx.base); // the root by its real path
+  const real = dir.chain ? dir.abs : ctx.base === null ? dir.abs : path.join(ctx.base, dir.rel);
   return openDirInRoot(dir.abs, real);
 }
 
@@ -47,23 +48,34 @@ export function childRel(parent: string, name: string): string {
   return parent === '' ? name : `${parent}/${name}`;
 }
 
+/** Watches the root by its path: its identity and watch, null when it is not there (or no directory). */
+export async function watchRoot(abs: string): Promise<{ id: DirId; watcher: FSWatcher } | null> {
+  const id = await identity(abs);
+  return id === null ? null : { id, watcher: watch(abs, { persistent: true }) };
+}
+
 /**
- * Watches `dir` (not the root) through `openWatched`: the descriptor's directory, whatever is renamed
- * meanwhile; null when `wanted()`, asked once it is open, says it is not needed any more.
+ * Watches `dir` (not the root) through `openWatched`: the descriptor's directory, whatever is
+ * renamed meanwhile. Without procfs its close checks the path again; a folder swapped meanwhile
+ * is then not watched (`changing`).
  */
-export async function watchOpened(
-  dir: DirRef,
-  ctx: ChildContext,
-  wanted: () => boolean,
-): Promise<{ id: DirId; watcher: FSWatcher } | null> {
+export async function watchOpened(dir: DirRef, ctx: ChildContext): Promise<{ id: DirId; watcher: FSWatcher }> {
   const opened = await openWatched(dir, ctx);
+  let watcher: FSWatcher;
   try {
-    if (!wanted()) return null;
-    const id = { dev: opened.stats.dev, ino: opened.stats.ino, birth: birthOf(opened.stats) };
-    return { id, watcher: watch(opened.listPath, { persistent: true }) };
-  } finally {
-    await opened.close();
+    watcher = watch(opened.listPath, { persistent: true });
+  } catch (err) {
+    // The watch's own failure is the one to tell (a limit, say); the descriptor is closed all the same.
+    await opened.close().catch(() => undefined);
+    throw err;
   }
+  try {
+    await opened.close();
+  } catch (err) {
+    watcher.close();
+    throw err;
+  }
+  return { id: { dev: opened.stats.dev, ino: opened.stats.ino, birth: birthOf(opened.stats) }, watcher };
 }
 
 /**

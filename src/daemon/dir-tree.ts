@@ -1,7 +1,6 @@
 // The watched directory tree: one fs.watch (one inotify watch) per directory the sync enters, found
 // by listings of which at most a fixed number run at once, and no state per file, so the watcher's
 // memory and start-up work do not grow with the number of files (issue 13).
-import { watch, type FSWatcher } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import PQueue from 'p-queue';
@@ -10,7 +9,7 @@ import { fsCode, type DirChain } from '../local/entry.js';
 import { IGNORE_FILE_NAME } from '../local/filter.js';
 import type { PathFilter } from '../local/types.js';
 import { FileConditionError } from '../file-errors.js';
-import { childRel, identity, listSubdirs, parentOf, sameDir, subdirAt, watchOpened } from './dir-children.js';
+import { childRel, identity, listSubdirs, parentOf, sameDir, subdirAt, watchOpened, watchRoot } from './dir-children.js';
 import type { ChildContext, DirId, DirRef, Found, WatchedDir as Node } from './dir-children.js';
 
 /** What the tree reports; each is only a hint that a path should be looked at. */
@@ -102,26 +101,22 @@ export class DirectoryTree {
 
   /** Watches one directory before listing it, so that what is created meanwhile has an event. */
   private async watchOne(dir: DirRef): Promise<Node | null> {
-    if (this.closed || this.nodes.has(dir.rel) || !this.parentWatched(dir.rel)) return null;
-    let id: DirId | null;
-    let watcher: FSWatcher;
+    // Not if the tree closed, another look watched it, or its parent was dropped (removed or moved).
+    const wanted = () => !this.closed && !this.nodes.has(dir.rel) && this.parentWatched(dir.rel);
+    if (!wanted()) return null;
+    let watched;
     try {
-      if (dir.rel === '') {
-        // The root by its path: its replacement is the root check's (rootcheck.ts), and its own
-        // watch names it by its path's last component when it goes (rootStill).
-        id = await identity(dir.abs);
-        this.rootAbsent = id === null;
-        if (id === null || this.closed || this.nodes.has(dir.rel)) return null;
-        watcher = watch(dir.abs, { persistent: true });
-      } else {
-        // Not if its parent was dropped meanwhile (removed or moved).
-        const watched = await watchOpened(dir, this.ctx, () => !this.closed && !this.nodes.has(dir.rel) && this.parentWatched(dir.rel));
-        if (watched === null) return null;
-        ({ id, watcher } = watched);
-      }
+      // The root by its path (rootcheck.ts tells its replacement; its own watch names it by its
+      // path's last component when it goes: rootStill); any other folder through a safe open.
+      watched = dir.rel === '' ? await watchRoot(dir.abs) : await watchOpened(dir, this.ctx);
     } catch (err) {
       return this.failed(err);
     }
+    if (dir.rel === '') this.rootAbsent = watched === null;
+    if (watched === null) return null;
+    // Asked again: any of that may have happened while the folder was looked at.
+    if (!wanted()) return (watched.watcher.close(), null);
+    const { id, watcher } = watched;
     const node: Node = {
       rel: dir.rel,
       chain: dir.chain,
@@ -172,6 +167,11 @@ export class DirectoryTree {
     const rel = childRel(node.rel, name);
     if (rel === IGNORE_FILE_NAME || this.o.filter(rel, false)) this.o.onHint('change', rel);
     if (event === 'rename') this.lookSoon(node, name);
+  }
+
+  private async baseStill(): Promise<void> {
+    const now = await realpath(this.o.root).catch(() => null);
+    if (!this.closed && this.ctx.base !== null && now !== this.ctx.base) this.o.onRootLost?.();
   }
 
   private async rootStill(node: Node): Promise<void> {
@@ -288,7 +288,10 @@ export class DirectoryTree {
   /** A directory that vanished meanwhile is no error (its parent's events tell); others are. */
   private failed(err: unknown): null {
     const code = fsCode(err);
-    // A folder swapped for a link or a file meanwhile (safe-open.ts's `changing`) is no error either.
+    // A folder swapped for a link or a file meanwhile (safe-open.ts's `changing`) is no error either;
+    // but if the root's own real path moved (a root renamed and a link left in its place), every
+    // folder would read so: the root is lost, and the watch starts again from its real path.
+    if (err instanceof FileConditionError) void this.baseStill();
     if (!this.closed && code !== 'ENOENT' && code !== 'ENOTDIR' && !(err instanceof FileConditionError)) {
       this.o.onError(err instanceof Error ? err : new Error(String(err)));
     }

@@ -2,7 +2,7 @@
 // ledger fault as the ledger raises it. Each passing trouble is said once and retried; a fatal one
 // stops the daemon with its exit code.
 import { diskFull } from '../app.js';
-import { ExitCode, SyncError, errorMessage } from '../errors.js';
+import { ExitCode, errorMessage } from '../errors.js';
 import { exitCodeOf, isFatalForProgram, isGuard, isStorageFull, isUnavailable, requestIdOf } from '../failure.js';
 import { LedgerError } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
@@ -37,12 +37,12 @@ export interface FaultHost {
 }
 
 /**
- * What ended the daemon's start: a full disk or a busy ledger passes, so it is exit 5, which the
- * unit restarts (6, like a damaged ledger, would stop it for good); anything else as it is.
+ * Whether what ended the daemon's start passes by itself: a full disk (the state directory, its
+ * lock, the ledger's open) or a busy ledger. The daemon then waits and starts again (run.ts), as
+ * it retries the same troubles once running; a damaged ledger or a bad config stop it.
  */
-export function startTrouble(err: unknown): unknown {
-  const passing = diskFull(err) || (err instanceof LedgerError && !err.fatal);
-  return passing ? new SyncError(errorMessage(err), ExitCode.unavailable, { cause: err }) : err;
+export function passesAtStart(err: unknown): boolean {
+  return diskFull(err) || (err instanceof LedgerError && !err.fatal);
 }
 
 /** The daemon's answers to failures, and the passing troubles it is waiting out. */

@@ -1,7 +1,8 @@
 // Reading a small file the program needs for itself from the sync root (`.filesyncignore`). The
 // folder is hostile input (DESIGN.md rule 9): no links, no FIFOs or devices, a size cap, never a
-// read that blocks the event loop, and only a file of the service's own user (or root) that others
-// cannot write: its rules decide what stops being synced, and so whose copies are deleted.
+// read that blocks the event loop, and only a file of the root folder's owner, the service's user
+// or root that others cannot write: its rules decide what stops being synced, and so whose copies
+// are deleted.
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';

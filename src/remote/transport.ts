@@ -204,8 +204,10 @@ export class Transport {
           requestId,
           attempts: call.attempt,
           unknownOutcomeAttempts: call.unknown,
-          // The whole run's view of the remote side: the API is not usable (5), not a file's failure (1).
-          ...(ex.kind === 'list' || ex.kind === 'lookup' ? { exitCode: ExitCode.unavailable } : {}),
+          // A listing or look-up that is not the API's at all (not JSON, not a page: a proxy in its
+          // place) leaves the API unusable (5), not a file failed (1). One bad item is not that: the
+          // daemon would take the API for down, and its probe (the first page) might never tell it up.
+          ...((ex.kind === 'list' || ex.kind === 'lookup') && !err.what.endsWith(' item') ? { exitCode: ExitCode.unavailable } : {}),
           cause: err,
         });
       }

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { classifySqliteError, LedgerError } from '../../src/ledger/faults.js';
-import { startTrouble } from '../../src/daemon/faults.js';
+import { passesAtStart } from '../../src/daemon/faults.js';
 import { ExitCode, SyncError } from '../../src/errors.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { daemonSetup, killDaemons, startDaemon } from '../helpers/daemon.js';
@@ -193,21 +193,15 @@ describe('files-sync ledger check', () => {
 });
 
 describe("the daemon's start on a passing trouble", () => {
-  it('a full disk or a busy ledger is exit 5 (its unit restarts it); a damaged ledger and other errors stay what they are', () => {
-    const full = new LedgerError('full', 'full');
-    expect((startTrouble(full) as SyncError).exitCode).toBe(ExitCode.unavailable);
-    expect((startTrouble(new LedgerError('busy', 'busy')) as SyncError).exitCode).toBe(ExitCode.unavailable);
-    const lock = new SyncError('cannot create the lock', ExitCode.ledger, {
-      cause: new Database.SqliteError('database or disk is full', 'SQLITE_FULL'),
-    });
-    expect((startTrouble(lock) as SyncError).exitCode).toBe(ExitCode.unavailable);
-    const mkdir = new SyncError('cannot create the state directory', ExitCode.ledger, {
-      cause: Object.assign(new Error('no space'), { code: 'ENOSPC' }),
-    });
-    expect((startTrouble(mkdir) as SyncError).exitCode).toBe(ExitCode.unavailable);
-    const corrupt = new LedgerError('damaged', 'corrupt');
-    expect(startTrouble(corrupt)).toBe(corrupt);
-    const usage = new SyncError('bad config', ExitCode.usage);
-    expect(startTrouble(usage)).toBe(usage);
+  it('a full disk or a busy ledger passes (the daemon waits and starts again); a damaged ledger and other errors do not', () => {
+    expect(passesAtStart(new LedgerError('full', 'full'))).toBe(true);
+    expect(passesAtStart(new LedgerError('busy', 'busy'))).toBe(true);
+    const sqliteFull = new Database.SqliteError('database or disk is full', 'SQLITE_FULL');
+    expect(passesAtStart(new SyncError('cannot create the lock', ExitCode.ledger, { cause: sqliteFull }))).toBe(true);
+    const enospc = Object.assign(new Error('no space'), { code: 'ENOSPC' });
+    expect(passesAtStart(new SyncError('cannot create the state directory', ExitCode.ledger, { cause: enospc }))).toBe(true);
+    expect(passesAtStart(new LedgerError('damaged', 'corrupt'))).toBe(false);
+    expect(passesAtStart(new SyncError('bad config', ExitCode.usage))).toBe(false);
+    expect(passesAtStart(undefined)).toBe(false);
   });
 });
