@@ -82,7 +82,12 @@ export async function startControlServer(stateDir: string, handlers: ControlHand
   } finally {
     process.umask(mask);
   }
-  fs.chmodSync(file, 0o600);
+  try {
+    fs.chmodSync(file, 0o600);
+  } catch (err) {
+    server.close(); // a start that fails must not leave a listening socket behind
+    throw err;
+  }
   server.on('error', (err) => logger.warn('control socket error', { error: errorMessage(err) }));
   let closing: Promise<void> | undefined;
   return {

@@ -166,7 +166,8 @@ interface TypeOf {
 
 async function classify(dir: DirRef, name: string, type: TypeOf, ctx: ChildContext): Promise<Found | null> {
   const rel = childRel(dir.rel, name);
-  const abs = path.join(dir.abs, name);
+  // Under the parent's real directory when links are followed (the root's path may be a link).
+  const abs = path.join(dir.chain?.real ?? dir.abs, name);
   if (type.isDirectory()) {
     return ctx.filter(rel, true) ? { name, rel, abs, chain: dir.chain && { real: abs, parent: dir.chain } } : null;
   }

@@ -21,16 +21,15 @@ export async function runDaemon(context: CommandContext): Promise<number> {
   let waited = false;
   for (let delay = START_RETRY_FIRST_MS; ; delay = Math.min(delay * 2, START_RETRY_MAX_MS)) {
     try {
-      const code = await runOnce(context, config, logger, apiKey);
-      if (waited) logger.info('started after waiting for the state directory');
-      return code;
+      // Each attempt after a wait reads the config file again (a SIGHUP during the wait asks it).
+      return await runOnce(context, waited ? loadConfig(context.overrides, context.env) : config, logger, apiKey);
     } catch (err) {
       if (!passesAtStart(err)) throw err;
       // Said once; the unit is not restarted into its start limit, and nothing is lost meanwhile.
       if (!waited)
         logger.warn(`cannot start: ${errorMessage(err)}; trying again with back-off (up to every ${START_RETRY_MAX_MS / 60_000} min)`);
       waited = true;
-      if (await stoppedWhileWaiting(delay)) return ExitCode.ok;
+      if (await stoppedWhileWaiting(delay, logger)) return ExitCode.ok;
     }
   }
 }
@@ -45,18 +44,26 @@ async function runOnce(context: CommandContext, config: Config, logger: Logger, 
   }
 }
 
-/** Waits `ms`; true as soon as SIGTERM or SIGINT asks the daemon to stop instead. */
-function stoppedWhileWaiting(ms: number): Promise<boolean> {
+/**
+ * Waits `ms`; true as soon as SIGTERM or SIGINT asks the daemon to stop instead. The daemon's other
+ * signals keep their meaning: SIGUSR1 (reconcile now) ends the wait, SIGHUP (reload) is noted, for
+ * the config is read at the next start. Unhandled, SIGHUP would kill the process and SIGUSR1 open
+ * Node's inspector.
+ */
+function stoppedWhileWaiting(ms: number, logger: Logger): Promise<boolean> {
   return new Promise((resolve) => {
+    const handlers: Partial<Record<NodeJS.Signals, () => void>> = {
+      SIGTERM: () => done(true),
+      SIGINT: () => done(true),
+      SIGUSR1: () => done(false),
+      SIGHUP: () => logger.info('SIGHUP: the config is read again at the next start'),
+    };
     const done = (stopped: boolean) => {
       clearTimeout(timer);
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
+      for (const [signal, handler] of Object.entries(handlers)) process.off(signal, handler);
       resolve(stopped);
     };
-    const stop = () => done(true);
     const timer = setTimeout(() => done(false), ms);
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    for (const [signal, handler] of Object.entries(handlers)) process.on(signal, handler);
   });
 }

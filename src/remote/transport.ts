@@ -207,7 +207,7 @@ export class Transport {
           // A listing or look-up that is not the API's at all (not JSON, not a page: a proxy in its
           // place) leaves the API unusable (5), not a file failed (1). One bad item is not that: the
           // daemon would take the API for down, and its probe (the first page) might never tell it up.
-          ...((ex.kind === 'list' || ex.kind === 'lookup') && !err.what.endsWith(' item') ? { exitCode: ExitCode.unavailable } : {}),
+          ...((ex.kind === 'list' || ex.kind === 'lookup') && !/\bitem\b/.test(err.what) ? { exitCode: ExitCode.unavailable } : {}),
           cause: err,
         });
       }

@@ -60,6 +60,12 @@ describe.skipIf(!mounted)('a state directory on a full disk (a 64 KiB tmpfs)', (
     await waitFor(() => /cannot start: .*its disk is full.*trying again with back-off/.test(stderr), 'the daemon to say it waits', 15_000);
     await new Promise((r) => setTimeout(r, 6_000)); // longer than a stopped daemon's forced exit
     expect(child.exitCode).toBeNull();
+    // `systemctl reload` and the "reconcile now" signal during the wait do not kill it.
+    child.kill('SIGHUP');
+    child.kill('SIGUSR1'); // ends the wait: it tries again, fails again, and waits again
+    await waitFor(() => /SIGHUP: the config is read again/.test(stderr), 'the SIGHUP noted', 10_000);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(child.exitCode).toBeNull();
     child.kill('SIGTERM');
     const result = await done;
     expect(result.code).toBe(0);

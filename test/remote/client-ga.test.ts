@@ -95,6 +95,35 @@ describe('GA contract on the wire', () => {
     await expect(client(server.url, GA).lookup(['file_a', 'file_b'])).rejects.toBeInstanceOf(ResponseFormatError);
   });
 
+  it('a look-up answer that is no page is the API unusable (exit 5); one bad item, or its scope, is not (exit 1)', async () => {
+    let body: unknown = '<html>a proxy</html>';
+    const server = await localServer((_req, res) => json(res, 200, body));
+    const exitOf = (err: unknown) => (err as { exitCode?: number }).exitCode;
+    expect(
+      exitOf(
+        await client(server.url, GA)
+          .lookup(['file_a'])
+          .catch((e: unknown) => e),
+      ),
+    ).toBe(5);
+    body = { data: [{ ...fileMeta('file_a'), scope: { id: 7 } }], next_page: null };
+    expect(
+      exitOf(
+        await client(server.url, GA)
+          .lookup(['file_a'])
+          .catch((e: unknown) => e),
+      ),
+    ).toBe(1);
+    body = { data: [{ ...fileMeta('file_a'), size_bytes: -1 }], next_page: null };
+    expect(
+      exitOf(
+        await client(server.url, GA)
+          .lookup(['file_a'])
+          .catch((e: unknown) => e),
+      ),
+    ).toBe(1);
+  });
+
   it('carries error.details.error_code and turns the known codes into their classes', async () => {
     let answer: () => [number, unknown] = () => [200, {}];
     const server = await localServer((_req, res) => {
