@@ -96,32 +96,20 @@ describe('GA contract on the wire', () => {
   });
 
   it('a look-up answer that is no page is the API unusable (exit 5); one bad item, or its scope, is not (exit 1)', async () => {
-    let body: unknown = '<html>a proxy</html>';
+    let body: unknown;
     const server = await localServer((_req, res) => json(res, 200, body));
-    const exitOf = (err: unknown) => (err as { exitCode?: number }).exitCode;
-    expect(
-      exitOf(
-        await client(server.url, GA)
-          .lookup(['file_a'])
-          .catch((e: unknown) => e),
-      ),
-    ).toBe(5);
-    body = { data: [{ ...fileMeta('file_a'), scope: { id: 7 } }], next_page: null };
-    expect(
-      exitOf(
-        await client(server.url, GA)
-          .lookup(['file_a'])
-          .catch((e: unknown) => e),
-      ),
-    ).toBe(1);
-    body = { data: [{ ...fileMeta('file_a'), size_bytes: -1 }], next_page: null };
-    expect(
-      exitOf(
-        await client(server.url, GA)
-          .lookup(['file_a'])
-          .catch((e: unknown) => e),
-      ),
-    ).toBe(1);
+    const cases: [unknown, number][] = [
+      ['<html>a proxy</html>', 5],
+      [{ data: [{ ...fileMeta('file_a'), scope: { id: 7 } }], next_page: null }, 1],
+      [{ data: [{ ...fileMeta('file_a'), size_bytes: -1 }], next_page: null }, 1],
+    ];
+    for (const [answer, exitCode] of cases) {
+      body = answer;
+      const err = await client(server.url, GA)
+        .lookup(['file_a'])
+        .catch((e: unknown) => e);
+      expect(err, JSON.stringify(answer)).toMatchObject({ name: 'ResponseFormatError', exitCode });
+    }
   });
 
   it('carries error.details.error_code and turns the known codes into their classes', async () => {
