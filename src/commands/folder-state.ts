@@ -23,6 +23,14 @@ export interface FolderState {
   deletesHeld: PendingCounts['deletesHeld'];
 }
 
+/**
+ * The last one-shot run's record, unless a reconciliation finished after it (the daemon's, or a
+ * restored backup's, which is taken before its own run's record is written): that one tells.
+ */
+function currentRun(run: RunRecord | null, last: SyncReport | undefined): RunRecord | null {
+  return run !== null && last !== undefined && last.finishedAt > Date.parse(run.at) ? null : run;
+}
+
 /** Why the last run did not end cleanly, in a few words. */
 function failingReason(run: RunRecord | null, last: SyncReport | undefined, failures: number): string | null {
   if (run?.outcome && run.outcome !== 'interrupted') return run.outcome;
@@ -51,6 +59,7 @@ export async function folderState(
   const held = deletesHeld ? `; deletes ${deletesHeld.count === null ? 'blocked' : 'held'}: ${deletesHeld.reason}` : '';
   const todo = `${work.toUpload} to upload, ${work.toDelete} to delete`;
   if (running) return { state: 'syncing', line: `syncing: ${todo} (${running})${held}`, ...work };
+  run = currentRun(run, last);
   if (run?.outcome === 'interrupted' || (run === null && last?.interrupted)) {
     return { state: 'interrupted', line: `interrupted: ${todo}; run files-sync sync`, ...work };
   }

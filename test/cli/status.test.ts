@@ -69,6 +69,22 @@ describe('status', () => {
     );
   });
 
+  it("after ledger restore, the backup's reconciliation tells the state, not the run record from before it", async () => {
+    setup = syncSetup(emu);
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 20; i++) files[`restored-${i}.txt`] = `restored ${i}`;
+    writeTree(setup.root, files);
+    expect((await setup.sync()).code).toBe(0);
+    for (let i = 0; i < 13; i++) fs.rmSync(path.join(setup.root, `restored-${i}.txt`));
+    expect((await setup.sync()).code).toBe(3); // held: recorded as the last sync
+    // Accepted: this run's backup is taken before its own record is written.
+    expect((await setup.sync(['--allow-mass-delete'])).code).toBe(0);
+    const restored = await runCli(['ledger', 'restore', '--config', setup.configFile], setup.env);
+    expect(restored.code, restored.stderr).toBe(0);
+    const status = await runCli(['status', '--config', setup.configFile], setup.env);
+    expect(status.stdout).toMatch(/^state: up to date$/m);
+  });
+
   it('status --root /missing exits 3 and says the root is missing', async () => {
     setup = syncSetup(emu);
     const r = await runCli(['status', '--root', path.join(setup.dir, 'missing'), '--state-dir', setup.stateDir], setup.env);
