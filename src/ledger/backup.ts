@@ -178,15 +178,29 @@ export function restoreLedger(file: string, from: string, now = new Date()): Res
   let keptAs: string | null = null;
   if (fs.existsSync(file)) {
     keptAs = `${file}.damaged-${timestamp(now)}`;
-    fs.renameSync(file, keptAs);
-    // The WAL belongs to the file it was written for: it goes along, so the pair still opens.
-    if (fs.existsSync(`${file}-wal`)) fs.renameSync(`${file}-wal`, `${keptAs}-wal`);
+    // Kept under a second name first, with its WAL (the pair opens as it was), while `file` stays:
+    // a crash before the switch below leaves the old ledger in place (as of its last checkpoint
+    // once its WAL is gone), never no ledger at all.
+    keepAs(file, keptAs);
+    if (fs.existsSync(`${file}-wal`)) keepAs(`${file}-wal`, `${keptAs}-wal`);
   }
+  // A WAL left beside the restored file would be read into it.
   fs.rmSync(`${file}-wal`, { force: true });
   fs.rmSync(`${file}-shm`, { force: true });
-  fs.renameSync(staged, file);
+  fs.renameSync(staged, file); // atomic: the old ledger or the restored one at `file`
   syncDir(path.dirname(file));
   return { from, keptAs, files, window };
+}
+
+/** `from` under the name `to` too: a hard link, or a copy where the file system has none. */
+function keepAs(from: string, to: string): void {
+  try {
+    fs.linkSync(from, to);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw err;
+    fs.copyFileSync(from, to);
+  }
 }
 
 /**

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { daemonSetup, startDaemon, tearDown } from '../helpers/daemon.js';
 import { emulator, expectExactState, localHashes, runCli, sha256, syncSetup, tempDir, writeTree, type SyncSetup } from '../helpers/sync.js';
@@ -127,6 +127,46 @@ describe('files-sync ledger restore', () => {
       fs.copyFileSync(file, unstamped);
       const again = restoreLedger(file, unstamped, new Date(Date.parse('2026-01-03T00:00:00Z')));
       expect(again.window).toMatchObject({ takenAt: Date.parse('2026-01-02T03:04:05.678Z'), clockOffsetMs: null });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a restore stopped before its last step (a crash) still leaves a ledger in place: the old one, kept too', async () => {
+    const dir = tempDir('fs-restore-crash-');
+    try {
+      const file = path.join(dir, 'ledger.db');
+      const live = Ledger.open(file);
+      const backup = (await backupLedger(live, silentLogger()))!;
+      live.finishUpload(
+        null,
+        { path: 'after.txt', size: 1, mtimeMs: 1, ino: 1, sha256: 'a'.repeat(64), mimeType: 'text/plain', remoteName: 'after.txt' },
+        { id: 'file_after', created_at: '2026-01-01T00:00:00Z' },
+        0,
+        1,
+      );
+      live.close();
+      // The switch to the restored copy fails as a crash there would leave things.
+      const rename = fs.renameSync;
+      const spy = vi.spyOn(fs, 'renameSync').mockImplementation((from, to) => {
+        if (String(from).endsWith('.restoring')) throw new Error('crash before the switch');
+        rename(from, to);
+      });
+      try {
+        expect(() => restoreLedger(file, backup)).toThrow(/crash before the switch/);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(fs.existsSync(file)).toBe(true);
+      const left = Ledger.open(file, { readOnly: true });
+      expect(left.fileCount()).toBeLessThanOrEqual(1); // the old ledger (as of its last checkpoint)
+      left.close();
+      const kept = fs.readdirSync(dir).find((n) => n.startsWith('ledger.db.damaged-') && !n.endsWith('-wal'))!;
+      const old = Ledger.open(path.join(dir, kept), { readOnly: true });
+      expect(old.fileByPath('after.txt')?.fileId).toBe('file_after'); // and whole, with its WAL, where it is kept
+      old.close();
+      // Run again, the restore completes.
+      expect(restoreLedger(file, backup).files).toBe(0);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
