@@ -38,6 +38,13 @@ interface Entry {
   problem?: LocalProblem;
 }
 
+/**
+ * Unreadable directories logged one by one in a walk; the rest in one line at its end. Whoever
+ * writes into the folder can make thousands (each is a problem in the run's report all the same),
+ * and a line each at every reconciliation would fill the log's disk.
+ */
+const UNREADABLE_LOGGED = 10;
+
 /** A listing read (or failed), as a value: a read-ahead that fails must not reject unobserved. */
 type Listing = { ok: true; entries: Entry[] } | { ok: false; error: unknown };
 
@@ -56,6 +63,8 @@ interface Frame {
 export class SortedWalk implements AsyncIterable<WalkItem> {
   complete = true;
   readonly #logger: Logger | undefined;
+  /** Directories that could not be read so far: the first UNREADABLE_LOGGED are logged each. */
+  #unreadable = 0;
 
   private constructor(
     readonly opened: OpenedRoot,
@@ -101,9 +110,13 @@ export class SortedWalk implements AsyncIterable<WalkItem> {
       const lost = lostDirectory(entry.rel, listing.error);
       // Rule 4: what was under it is unseen, not deleted (vanished, swapped, unreadable alike).
       this.complete = false;
-      this.#logger?.warn('cannot read directory: the scan is incomplete', { path: entry.rel, reason: lost.problem.reason });
+      if (++this.#unreadable <= UNREADABLE_LOGGED) {
+        this.#logger?.warn('cannot read directory: the scan is incomplete', { path: entry.rel, reason: lost.problem.reason });
+      }
       yield { kind: 'problem', problem: lost.problem };
     }
+    const more = this.#unreadable - UNREADABLE_LOGGED;
+    if (more > 0) this.#logger?.warn(`${more} more folders could not be read: the scan is incomplete (each is in the run's problems)`);
     await checkRootUnchanged(this.opened);
   }
 

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createFilter } from '../../src/local/filter.js';
 import { RootError, type WalkOptions, statOne, walk } from '../../src/local/walk.js';
+import { memoryLogger } from '../../src/log.js';
 
 /** Absolute paths → the errno code readdir / opening a file fail with; inodes whose hash is torn. */
 const faults = vi.hoisted(() => ({
@@ -139,6 +140,18 @@ describe('walk under injected errors', () => {
     expect(r.complete).toBe(false);
     expect(r.files.map((f) => f.path)).toEqual(['ok.txt', 'open/x.txt']);
     expect(r.problems).toEqual([{ path: 'closed', kind: 'unreadable', reason: expect.stringMatching(/^EACCES/) }]);
+  });
+
+  it('many unreadable directories: the first ten logged one by one, the rest in one line (every one is a problem)', async () => {
+    for (let i = 0; i < 25; i++) {
+      put(`locked-${String(i).padStart(2, '0')}/x.txt`);
+      faults.readdir.set(join(root, `locked-${String(i).padStart(2, '0')}`), 'EACCES');
+    }
+    const { logger, lines } = memoryLogger('warn');
+    const r = await walk(root, { ...options, logger });
+    expect(r.problems).toHaveLength(25);
+    expect(lines.filter((l) => /cannot read directory/.test(l))).toHaveLength(10);
+    expect(lines.filter((l) => /15 more folders could not be read/.test(l))).toHaveLength(1);
   });
 
   it('a directory deleted during the walk (ENOENT) makes the walk partial: no delete is inferred under it', async () => {
