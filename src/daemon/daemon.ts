@@ -99,6 +99,7 @@ export class Daemon implements FaultHost, FolderHost {
   }
 
   async run(): Promise<number> {
+    let signals: (() => void) | undefined;
     try {
       this.control = await startControlServer(
         this.config.stateDir,
@@ -108,7 +109,7 @@ export class Daemon implements FaultHost, FolderHost {
         },
         this.logger.child({ module: 'control' }),
       );
-      const signals = onSignals({
+      signals = onSignals({
         SIGTERM: () => this.stop(ExitCode.ok, 'SIGTERM'),
         SIGINT: () => this.stop(ExitCode.ok, 'SIGINT'),
         // The config file is read again; a bad one is logged and the running one kept.
@@ -123,10 +124,9 @@ export class Daemon implements FaultHost, FolderHost {
       await this.parts.rootCheck.start();
       this.parts.watcher.start();
       this.startInitial('start');
-      const code = await this.done;
-      signals();
-      return code;
+      return await this.done;
     } finally {
+      signals?.(); // however it ends: a dead daemon's handlers must not answer the next attempt's signals
       await this.control?.close();
       await Promise.race([this.parts.client.close(), sleep(2_000, undefined, { ref: false })]).catch(() => undefined);
       this.parts.ledger.close();

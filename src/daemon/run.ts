@@ -15,22 +15,40 @@ const START_RETRY_MAX_MS = 5 * 60_000;
 
 /** Runs the daemon until a signal or a fatal error; resolves to the exit code. */
 export async function runDaemon(context: CommandContext): Promise<number> {
-  const config = loadConfig(context.overrides, context.env);
+  let config = loadConfig(context.overrides, context.env);
   const logger = loggerFor(context, config);
-  const apiKey = loadApiKey(config, context.env);
-  let waited = false;
-  for (let delay = START_RETRY_FIRST_MS; ; delay = Math.min(delay * 2, START_RETRY_MAX_MS)) {
-    try {
-      // Each attempt after a wait reads the config file again (a SIGHUP during the wait asks it).
-      return await runOnce(context, waited ? loadConfig(context.overrides, context.env) : config, logger, apiKey);
-    } catch (err) {
-      if (!passesAtStart(err)) throw err;
-      // Said once; the unit is not restarted into its start limit, and nothing is lost meanwhile.
-      if (!waited)
-        logger.warn(`cannot start: ${errorMessage(err)}; trying again with back-off (up to every ${START_RETRY_MAX_MS / 60_000} min)`);
-      waited = true;
-      if (await stoppedWhileWaiting(delay, logger)) return ExitCode.ok;
+  let apiKey = loadApiKey(config, context.env);
+  // SIGHUP and SIGUSR1 have a listener for as long as the daemon runs: between its attempts too,
+  // where their default actions would kill it (SIGHUP) or open Node's inspector (SIGUSR1). The
+  // Daemon's own handlers act once it has started; these act only during a wait.
+  const wait = new StartWait(logger);
+  try {
+    for (let delay = START_RETRY_FIRST_MS, waited = false; ; delay = Math.min(delay * 2, START_RETRY_MAX_MS)) {
+      try {
+        return await runOnce(context, config, logger, apiKey);
+      } catch (err) {
+        if (!passesAtStart(err)) throw err;
+        // Said once; the unit is not restarted into its start limit, and nothing is lost meanwhile.
+        if (!waited)
+          logger.warn(`cannot start: ${errorMessage(err)}; trying again with back-off (up to every ${START_RETRY_MAX_MS / 60_000} min)`);
+        waited = true;
+        if (await wait.for(delay)) return ExitCode.ok;
+        ({ config, apiKey } = reread(context, config, apiKey, logger));
+      }
     }
+  } finally {
+    wait.dispose();
+  }
+}
+
+/** The config file (and key) read again before another attempt; a bad one is logged and the last kept, as a reload keeps it. */
+function reread(context: CommandContext, config: Config, apiKey: string, logger: Logger): { config: Config; apiKey: string } {
+  try {
+    const next = loadConfig(context.overrides, context.env);
+    return { config: next, apiKey: loadApiKey(next, context.env) };
+  } catch (err) {
+    logger.error(`config not read again: ${errorMessage(err)}; the last one is kept`);
+    return { config, apiKey };
   }
 }
 
@@ -45,25 +63,41 @@ async function runOnce(context: CommandContext, config: Config, logger: Logger, 
 }
 
 /**
- * Waits `ms`; true as soon as SIGTERM or SIGINT asks the daemon to stop instead. The daemon's other
- * signals keep their meaning: SIGUSR1 (reconcile now) ends the wait, SIGHUP (reload) is noted, for
- * the config is read at the next start. Unhandled, SIGHUP would kill the process and SIGUSR1 open
- * Node's inspector.
+ * The waits between attempts: `for(ms)` resolves true as soon as SIGTERM or SIGINT asks the daemon
+ * to stop instead; SIGUSR1 (reconcile now) ends a wait, SIGHUP (reload) is noted (the config is read
+ * again before the next attempt). Outside a wait SIGHUP and SIGUSR1 do nothing here.
  */
-function stoppedWhileWaiting(ms: number, logger: Logger): Promise<boolean> {
-  return new Promise((resolve) => {
-    const handlers: Partial<Record<NodeJS.Signals, () => void>> = {
-      SIGTERM: () => done(true),
-      SIGINT: () => done(true),
-      SIGUSR1: () => done(false),
-      SIGHUP: () => logger.info('SIGHUP: the config is read again at the next start'),
-    };
-    const done = (stopped: boolean) => {
-      clearTimeout(timer);
-      for (const [signal, handler] of Object.entries(handlers)) process.off(signal, handler);
-      resolve(stopped);
-    };
-    const timer = setTimeout(() => done(false), ms);
-    for (const [signal, handler] of Object.entries(handlers)) process.on(signal, handler);
-  });
+class StartWait {
+  private waiting: ((stopped: boolean) => void) | null = null;
+  private readonly onHup = () => {
+    if (this.waiting) this.logger.info('SIGHUP: the config is read again at the next start');
+  };
+  private readonly onUsr1 = () => this.waiting?.(false);
+  private readonly onStop = () => this.waiting?.(true);
+
+  constructor(private readonly logger: Logger) {
+    process.on('SIGHUP', this.onHup);
+    process.on('SIGUSR1', this.onUsr1);
+  }
+
+  for(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.waiting?.(false), ms);
+      process.on('SIGTERM', this.onStop);
+      process.on('SIGINT', this.onStop);
+      this.waiting = (stopped) => {
+        this.waiting = null;
+        clearTimeout(timer);
+        process.off('SIGTERM', this.onStop);
+        process.off('SIGINT', this.onStop);
+        resolve(stopped);
+      };
+    });
+  }
+
+  dispose(): void {
+    this.waiting?.(true);
+    process.off('SIGHUP', this.onHup);
+    process.off('SIGUSR1', this.onUsr1);
+  }
 }

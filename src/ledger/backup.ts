@@ -184,10 +184,20 @@ export function restoreLedger(file: string, from: string, now = new Date()): Res
     keepAs(file, keptAs);
     if (fs.existsSync(`${file}-wal`)) keepAs(`${file}-wal`, `${keptAs}-wal`);
   }
-  // A WAL left beside the restored file would be read into it.
-  fs.rmSync(`${file}-wal`, { force: true });
-  fs.rmSync(`${file}-shm`, { force: true });
-  fs.renameSync(staged, file); // atomic: the old ledger or the restored one at `file`
+  try {
+    // A WAL left beside the restored file would be read into it.
+    fs.rmSync(`${file}-wal`, { force: true });
+    fs.rmSync(`${file}-shm`, { force: true });
+    fs.renameSync(staged, file); // atomic: the old ledger or the restored one at `file`
+  } catch (err) {
+    // Not switched: `file` is still the old ledger, and the kept name would share its file under a
+    // stale WAL. The WAL goes back beside `file` (the pair as it was), and the kept names go.
+    if (keptAs !== null) {
+      if (fs.existsSync(`${keptAs}-wal`) && !fs.existsSync(`${file}-wal`)) fs.renameSync(`${keptAs}-wal`, `${file}-wal`);
+      for (const f of [keptAs, `${keptAs}-wal`]) fs.rmSync(f, { force: true });
+    }
+    throw err;
+  }
   syncDir(path.dirname(file));
   return { from, keptAs, files, window };
 }

@@ -87,36 +87,41 @@ export class SortedWalk implements AsyncIterable<WalkItem> {
       throw new RootError(lost.rootReason, this.opened.absRoot, { cause: first.error });
     }
     const stack: Frame[] = [{ entries: first.entries, next: 0, ahead: new Map() }];
-    while (stack.length > 0) {
-      this.options.signal?.throwIfAborted();
-      const frame = stack.at(-1)!;
-      const i = frame.next++;
-      const entry = frame.entries[i];
-      if (entry === undefined) {
-        stack.pop();
-        continue;
+    // The unreadable folders past the first few are said however the walk ends (complete, stopped
+    // by its consumer, aborted): in a finally around the loop, not a generator more per item.
+    try {
+      while (stack.length > 0) {
+        this.options.signal?.throwIfAborted();
+        const frame = stack.at(-1)!;
+        const i = frame.next++;
+        const entry = frame.entries[i];
+        if (entry === undefined) {
+          stack.pop();
+          continue;
+        }
+        if (entry.type !== 'dir') {
+          yield itemOf(entry);
+          continue;
+        }
+        this.#readAhead(frame, i + 1);
+        const listing = await (frame.ahead.get(i) ?? this.#list(entry.rel, entry.abs, entry.chain));
+        frame.ahead.delete(i);
+        if (listing.ok) {
+          stack.push({ entries: listing.entries, next: 0, ahead: new Map() });
+          continue;
+        }
+        const lost = lostDirectory(entry.rel, listing.error);
+        // Rule 4: what was under it is unseen, not deleted (vanished, swapped, unreadable alike).
+        this.complete = false;
+        if (++this.#unreadable <= UNREADABLE_LOGGED) {
+          this.#logger?.warn('cannot read directory: the scan is incomplete', { path: entry.rel, reason: lost.problem.reason });
+        }
+        yield { kind: 'problem', problem: lost.problem };
       }
-      if (entry.type !== 'dir') {
-        yield itemOf(entry);
-        continue;
-      }
-      this.#readAhead(frame, i + 1);
-      const listing = await (frame.ahead.get(i) ?? this.#list(entry.rel, entry.abs, entry.chain));
-      frame.ahead.delete(i);
-      if (listing.ok) {
-        stack.push({ entries: listing.entries, next: 0, ahead: new Map() });
-        continue;
-      }
-      const lost = lostDirectory(entry.rel, listing.error);
-      // Rule 4: what was under it is unseen, not deleted (vanished, swapped, unreadable alike).
-      this.complete = false;
-      if (++this.#unreadable <= UNREADABLE_LOGGED) {
-        this.#logger?.warn('cannot read directory: the scan is incomplete', { path: entry.rel, reason: lost.problem.reason });
-      }
-      yield { kind: 'problem', problem: lost.problem };
+    } finally {
+      const more = this.#unreadable - UNREADABLE_LOGGED;
+      if (more > 0) this.#logger?.warn(`${more} more folders could not be read: the scan is incomplete (each is in the run's problems)`);
     }
-    const more = this.#unreadable - UNREADABLE_LOGGED;
-    if (more > 0) this.#logger?.warn(`${more} more folders could not be read: the scan is incomplete (each is in the run's problems)`);
     await checkRootUnchanged(this.opened);
   }
 

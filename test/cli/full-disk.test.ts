@@ -70,6 +70,7 @@ describe.skipIf(!mounted)('a state directory on a full disk (a 1 MiB tmpfs, fill
     // Room again: the next attempt (SIGUSR1 asks it now, rather than at the end of the wait) starts.
     fs.rmSync(path.join(disk, 'fill'));
     child.kill('SIGUSR1');
+    child.kill('SIGHUP'); // lands while it starts again: neither a wait's nor the daemon's yet, and harmless
     await waitFor(() => /started \(pid \d+\)/.test(stderr), 'the daemon to start', 15_000);
     child.kill('SIGTERM');
     const result = await done;
