@@ -141,14 +141,14 @@ export class ApiGate implements RemoteFiles {
     return (this.inner as { stats?: unknown }).stats;
   }
 
-  // What the client knows without a request passes through: without the API's clock no orphan of a
-  // lost answer could be placed in its window (rule 3), and without the contract no GA look-up made.
+  // The contract passes through: without it no GA look-up is made. The API's clock deliberately
+  // does not (rule 3): the daemon uploads a path moments after it changes, with no listing before,
+  // and a look-alike another application stored just before that moment is, by the offset's lower
+  // bound (a `Date` header's whole second), indistinguishable from a copy of ours (torture seed
+  // 3037 deleted one). Without the clock the daemon's lost answers leave unclaimed copies, which
+  // `status` lists and `forget-copies` deletes on the user's word.
   get contract(): RemoteFiles['contract'] {
     return this.inner.contract;
-  }
-
-  clockOffsetMs(): number | undefined {
-    return this.inner.clockOffsetMs?.();
   }
 
   /** Present only where the client has it: callers fall back to their own clock. */
