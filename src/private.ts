@@ -25,6 +25,13 @@ function checkOwnerAndMode(stat: fs.Stats, what: string, file: string, privateMo
   // root may own it: root can write anything anyway, and systemd creates state directories as root.
   // root may read the service user's ledger (`sudo files-sync status`): root is not defended against.
   if (stat.uid !== self.uid && stat.uid !== 0 && !(readOnly && self.uid === 0)) {
+    // root writing the service user's state would leave files that user cannot open.
+    if (self.uid === 0) {
+      throw new ConfigError(
+        `${what} ${file} belongs to uid ${stat.uid} (the service's user, for one): run files-sync as that user, ` +
+          `as in sudo -u '#${stat.uid}' files-sync ..., so that what it writes there stays readable to them`,
+      );
+    }
     throw new ConfigError(
       `${what} ${file} is owned by another user (uid ${stat.uid}), who could change what files-sync deletes: ` +
         `run "chown ${self.name} ${file}" if it is yours, or choose another stateDir`,

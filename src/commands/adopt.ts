@@ -16,7 +16,7 @@ import { scanForAdoption } from '../sync/adopt-scan.js';
 import { takeOver, type TakeOutcome } from '../sync/adopt-take.js';
 import { nameFor } from '../sync/names.js';
 import { ProgressView, plural } from '../sync/report.js';
-import { clientFor, ledgerPath, lockStateDir, loggerFor, openLedger, write, type Command } from './shared.js';
+import { clientFor, ledgerPath, lockWithoutDaemon, loggerFor, openLedger, write, type Command } from './shared.js';
 import { holdHeapFlat } from '../v8-flags.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -34,7 +34,7 @@ export const adopt: Command = async (context) => {
   // The ledger's one writer: a daemon or a sync on this state directory makes this exit 2. A dry
   // run writes nothing (its tables are temporary), so it needs no lock and runs beside them.
   const dryRun = context.dryRun;
-  const lock = dryRun ? null : lockStateDir(config, 'adopt');
+  const lock = dryRun ? null : lockWithoutDaemon(config, 'adopt');
   const exists = fs.existsSync(ledgerPath(config));
   const ledger = dryRun ? (exists ? openLedger(config, { readOnly: true }) : Ledger.open(':memory:')) : openLedger(config);
   const client = clientFor(config, apiKey, logger);

@@ -1,9 +1,7 @@
 // Unclaimed copies (DESIGN.md rule 3) for the user: how `status` shows them, and `files-sync
 // forget-copies ID...`, which deletes them only on the user's word.
-import path from 'node:path';
-import type { CommandContext } from './shared.js';
+import { lockWithoutDaemon, type CommandContext } from './shared.js';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
-import { acquireLock, readLock } from '../lock.js';
 import { ConfigError, ExitCode } from '../errors.js';
 import { Ledger, type UnclaimedCopy } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
@@ -45,7 +43,7 @@ export function unclaimedStatus(ledger: Ledger): { json: UnclaimedStatus[]; line
 /**
  * Why `id` may not be deleted as an unclaimed copy, or null when it may: the ledger recorded it as
  * one (an ambiguous match of an upload intent, or a copy found in a restore window) and does not
- * own it. Whether the remote file still matches is checked at delete time (matchesIntent).
+ * own it. Whether the remote file still matches is checked next (`remoteRefusal`).
  */
 function refusal(ledger: Ledger, id: string): string | null {
   const copy = ledger.unclaimedCopy(id);
@@ -60,19 +58,26 @@ function matchesIntent(file: FileMetadata, copy: UnclaimedCopy): boolean {
   return file.filename === copy.remoteName && file.size_bytes === copy.size && file.created_at === copy.createdAt;
 }
 
-async function forgetOne(remote: RemoteFiles, ledger: Ledger, copy: UnclaimedCopy): Promise<string> {
-  let file: FileMetadata;
+/** The remote file of a copy: its metadata, or null when the workspace no longer has it (404). */
+async function remoteOf(remote: RemoteFiles, copy: UnclaimedCopy): Promise<FileMetadata | null> {
   try {
-    file = await remote.get(copy.fileId);
+    return await remote.get(copy.fileId);
   } catch (err) {
-    if ((err as { status?: unknown }).status !== 404) throw err;
+    if ((err as { status?: unknown }).status === 404) return null;
+    throw err;
+  }
+}
+
+/** Why the copy's remote file may not be deleted, or null when it is the one recorded (or gone). */
+function remoteRefusal(copy: UnclaimedCopy, file: FileMetadata | null): string | null {
+  if (file === null || matchesIntent(file, copy)) return null;
+  return `${copy.fileId} no longer matches the copy recorded (${copy.remoteName}, ${copy.size} bytes, created ${copy.createdAt})`;
+}
+
+async function forgetOne(remote: RemoteFiles, ledger: Ledger, copy: UnclaimedCopy, file: FileMetadata | null): Promise<string> {
+  if (file === null) {
     ledger.forgetUnclaimed(copy.fileId);
     return `${copy.fileId}: already gone`;
-  }
-  if (!matchesIntent(file, copy)) {
-    throw new ConfigError(
-      `${copy.fileId} no longer matches the copy recorded (${copy.remoteName}, ${copy.size} bytes, created ${copy.createdAt}): not deleted`,
-    );
   }
   const result = await remote.delete(copy.fileId);
   ledger.forgetUnclaimed(copy.fileId);
@@ -82,25 +87,30 @@ async function forgetOne(remote: RemoteFiles, ledger: Ledger, copy: UnclaimedCop
 /**
  * `files-sync forget-copies ID...`: deletes unclaimed copies, only the ids given, and only ids the
  * ledger recorded as unclaimed copies whose remote file still matches their intent. Every id is
- * checked before any is deleted: one refused id refuses the whole command (exit 2).
+ * checked, in the ledger and then against its remote file, before any is deleted: one refused id
+ * refuses the whole command (exit 2).
  */
 export async function forgetCopies(context: CommandContext, deps: ForgetDeps): Promise<number> {
   const ids = [...new Set(context.positionals)];
   if (ids.length === 0) throw new ConfigError('forget-copies takes the ids of unclaimed copies (files-sync status lists them)');
   const config = loadConfig(context.overrides, context.env);
-  const holder = readLock(path.join(config.stateDir, 'lock'));
-  if (holder?.holder === 'daemon') {
-    throw new ConfigError(`the daemon (pid ${holder.pid}) owns the ledger: stop it, run forget-copies, then start it again`);
-  }
   const logger = deps.loggerFor(context, config);
   const apiKey = loadApiKey(config, context.env);
-  const lock = acquireLock(config.stateDir, 'sync');
+  const lock = lockWithoutDaemon(config, 'forget-copies');
   const ledger = Ledger.open(deps.ledgerPath(config));
   const client = deps.clientFor(config, apiKey, logger);
   try {
     const refused = ids.map((id) => refusal(ledger, id)).filter((r): r is string => r !== null);
     if (refused.length > 0) throw new ConfigError(`nothing was deleted: ${refused.join('; ')}`);
-    for (const id of ids) process.stdout.write(`${await forgetOne(client, ledger, ledger.unclaimedCopy(id)!)}\n`);
+    // Every remote file is read before any is deleted: one that no longer matches refuses them all.
+    const checked: { copy: UnclaimedCopy; file: FileMetadata | null }[] = [];
+    for (const id of ids) {
+      const copy = ledger.unclaimedCopy(id)!;
+      checked.push({ copy, file: await remoteOf(client, copy) });
+    }
+    const stale = checked.map(({ copy, file }) => remoteRefusal(copy, file)).filter((r): r is string => r !== null);
+    if (stale.length > 0) throw new ConfigError(`nothing was deleted: ${stale.join('; ')}`);
+    for (const { copy, file } of checked) process.stdout.write(`${await forgetOne(client, ledger, copy, file)}\n`);
     return ExitCode.ok;
   } finally {
     await client.close();

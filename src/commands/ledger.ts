@@ -1,8 +1,8 @@
 // `files-sync ledger check|restore [FILE]`: SQLite's integrity check of the ledger, and putting a
 // backup back in its place (only while no other files-sync holds the state directory).
 import { loadConfig, type Config } from '../config.js';
-import { ledgerPath, type CommandContext } from './shared.js';
-import { LockedError, acquireLock } from '../lock.js';
+import { ledgerPath, lockStateDir, type CommandContext } from './shared.js';
+import { LockedError } from '../lock.js';
 import { ConfigError, ExitCode } from '../errors.js';
 import { pickBackup, restoreLedger } from '../ledger/backup.js';
 import { LedgerError, faultMessage } from '../ledger/faults.js';
@@ -56,10 +56,11 @@ function restore(config: Config, requested: string | undefined): number {
   const file = ledgerPath(config);
   let lock;
   try {
-    lock = acquireLock(config.stateDir, 'restore');
+    lock = lockStateDir(config, 'restore'); // the state directory checked as ours first (rule 9)
   } catch (err) {
     if (!(err instanceof LockedError)) throw err;
-    throw new ConfigError(`cannot restore the ledger while ${err.message}: stop it first (systemctl stop files-sync)`, {
+    const what = err.holder === 'daemon' ? 'stop it first (systemctl stop files-sync)' : 'wait for it to finish, then run this again';
+    throw new ConfigError(`cannot restore the ledger while ${err.message}: ${what}`, {
       cause: err,
     });
   }

@@ -1,10 +1,12 @@
 // What every command shares: the context the command line hands it (wired in app.ts, which the
 // daemon shares too), opening the ledger, and writing to stdout (a closed pipe ends the output quietly).
+import path from 'node:path';
 import type { Config } from '../config.js';
-import { ExitCode, SyncError, errorMessage } from '../errors.js';
+import { ConfigError, ExitCode, SyncError, errorMessage } from '../errors.js';
 import { escapeJson, escapeText } from '../escape.js';
 import { Ledger } from '../ledger/ledger.js';
-import { ledgerPath, type CommandContext } from '../app.js';
+import { ledgerPath, lockStateDir, type CommandContext } from '../app.js';
+import { readLock, type Lock } from '../lock.js';
 
 export { clientFor, ensureStateDir, ledgerPath, lockStateDir, loggerFor, type CommandContext } from '../app.js';
 
@@ -49,4 +51,18 @@ export function openLedger(config: Config, options: { readOnly?: boolean } = {})
       { cause: err },
     );
   }
+}
+
+/**
+ * The writer lock for a command the daemon cannot run for it (`adopt`, `forget-copies`): while the
+ * daemon holds the state directory, refused (exit 2) with what to do, not only who holds it.
+ */
+export function lockWithoutDaemon(config: Config, command: string): Lock {
+  const holder = readLock(path.join(config.stateDir, 'lock'));
+  if (holder?.holder === 'daemon') {
+    throw new ConfigError(
+      `the daemon (pid ${holder.pid}) owns the ledger: stop it (systemctl stop files-sync), run files-sync ${command}, then start it again`,
+    );
+  }
+  return lockStateDir(config, command);
 }

@@ -33,7 +33,7 @@ export const status: Command = async (context) => {
         ? `daemon, pid ${holder.pid}`
         : `a one-shot ${holder.holder}, pid ${holder.pid}`
       : null;
-    const folder = await folderState(config, ledger, run, last, running);
+    const folder = await folderState(config, ledger, run, last, running, daemonPid !== null && daemonIdle(live));
     const counts = ledger.counts();
     const failures = ledger.failures();
     const unclaimed = unclaimedStatus(ledger);
@@ -94,6 +94,30 @@ export const status: Command = async (context) => {
     ledger.close();
   }
 };
+
+/**
+ * Whether the daemon's live state (`Daemon.status`) says it has nothing to do: running, its initial
+ * reconciliation done and none running, no job queued, running, settling or parked, no delete
+ * waiting, no upload in flight. A partial or failed answer is not idle.
+ */
+function daemonIdle(live: unknown): boolean {
+  const l = (live ?? {}) as {
+    state?: unknown;
+    queue?: Record<string, unknown>;
+    uploadsInFlight?: unknown;
+    reconcile?: { running?: unknown };
+    initialReconciliation?: { state?: unknown };
+  };
+  const q = l.queue ?? {};
+  const none = (v: unknown) => v === 0;
+  return (
+    l.state === 'running' &&
+    l.initialReconciliation?.state === 'done' &&
+    l.reconcile?.running === false &&
+    none(l.uploadsInFlight) &&
+    ['queued', 'running', 'settling', 'parked', 'deletesWaiting'].every((k) => none(q[k]))
+  );
+}
 
 /** The daemon's live state (see `Daemon.status`) as lines; tolerant of a partial answer. */
 function describeDaemon(pid: number, live: unknown): string[] {

@@ -145,6 +145,7 @@ async function upload(core: EmulatorCore, ex: Exchange): Promise<void> {
   const received = await receiveUpload(ex.req, {
     maxBytes: settings.maxFileBytes,
     createSink: () => store.createSink(),
+    filenames: ex.contract === 'ga' ? 'last-component' : 'as-sent',
     signal: cut.signal,
     onProgress:
       fault === 'reset'

@@ -1,8 +1,9 @@
 // Streaming multipart/form-data uploads: the `file` part into a sink, filename rules, size cap.
 import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import busboy from 'busboy';
+import { extension } from 'mime-types';
 import { ApiError, badRequest } from './errors.js';
 import type { ContentSink } from './backend.js';
 
@@ -19,6 +20,12 @@ export interface ReceiveOptions {
   onProgress?: (bytes: number) => void;
   /** Aborting rejects at once with {@link UploadAborted} and keeps nothing. */
   signal?: AbortSignal;
+  /**
+   * How the `file` part's filename becomes the stored one. `as-sent` (the beta): as it is, a path
+   * refused by the filename rules. `last-component` (GA, files-api.md): the last path component
+   * only, and a part without one is named `unnamed` plus an extension of its type.
+   */
+  filenames?: 'as-sent' | 'last-component';
 }
 
 /** A received upload; the sink has finished and must be committed or discarded. */
@@ -29,6 +36,9 @@ export interface ReceivedUpload {
   /** The plain text fields of the form (GA: `expires_in_seconds`), last value of each name. */
   fields: Map<string, string>;
 }
+
+/** The largest plain field read (a GA `file` part without a filename is one). */
+const FIELD_BYTES = 1 << 20;
 
 /** 413 as the API's edge answers it. */
 export function tooLarge(maxBytes: number): ApiError {
@@ -50,6 +60,18 @@ const FORBIDDEN = /[<>:"|?*\\/\u0000-\u001f]/u;
  * Why a filename is refused, or undefined when it is fine. Length is counted in Unicode code
  * points (an emoji is one character), 1 to 255.
  */
+/**
+ * GA's stored name for a part's filename: its last path component (after the last `/` or `\\`),
+ * or `unnamed` plus the extension of the part's type when there is none (no filename, or one that
+ * ends in a separator).
+ */
+export function lastComponentName(sent: string, mimeType: string): string {
+  const last = sent.slice(Math.max(sent.lastIndexOf('/'), sent.lastIndexOf('\\')) + 1);
+  if (last.length > 0) return last;
+  const ext = extension(mimeType);
+  return ext ? `unnamed.${ext}` : 'unnamed';
+}
+
 export function filenameProblem(name: string | undefined): string | undefined {
   if (name === undefined || name.length === 0) return 'filename: must be between 1 and 255 characters';
   const length = [...name].length;
@@ -74,7 +96,10 @@ function openUpload(req: IncomingMessage, opts: ReceiveOptions): { parser: busbo
       headers: req.headers,
       defParamCharset: 'utf8',
       preservePath: true,
-      limits: { fieldSize: 1 << 20, parts: 1000 },
+      // Field values byte for byte: a `file` part without a filename is a field to busboy, and GA
+      // stores it (receiveUpload). The other fields (`expires_in_seconds`) are ASCII.
+      defCharset: 'latin1',
+      limits: { fieldSize: FIELD_BYTES, parts: 1000 },
     });
     return { parser, contentType };
   } catch (err) {
@@ -112,27 +137,38 @@ export async function receiveUpload(req: IncomingMessage, opts: ReceiveOptions):
         .finally(() => reject(err instanceof Error ? err : new Error(String(err))));
     };
 
+    /** Takes the `file` part's content into the sink, or refuses its name. */
+    const take = (content: Readable, sent: string, partType: string): void => {
+      // busboy reports a part without Content-Type as text/plain; the API stores octet-stream.
+      mimeType = meter.fileHasContentType === false ? 'application/octet-stream' : partType;
+      filename = opts.filenames === 'last-component' ? lastComponentName(sent, mimeType) : sent;
+      const problem = filenameProblem(filename);
+      if (problem) {
+        refusal = badRequest(problem);
+        content.resume();
+        return;
+      }
+      sink = opts.createSink();
+      written = pipeline(content, sink);
+      written.catch(fail);
+    };
     parser.on('file', (name, stream, info) => {
       if (name !== 'file' || sink || refusal) {
         stream.resume();
         return;
       }
-      filename = decodeFilename(info.filename ?? '');
-      const problem = filenameProblem(filename);
-      if (problem) {
-        refusal = badRequest(problem);
-        stream.resume();
-        return;
-      }
-      // busboy reports a part without Content-Type as text/plain; the API stores octet-stream.
-      mimeType = meter.fileHasContentType === false ? 'application/octet-stream' : info.mimeType;
-      sink = opts.createSink();
-      written = pipeline(stream, sink);
-      written.catch(fail);
+      take(stream, decodeFilename(info.filename ?? ''), info.mimeType);
     });
-    parser.on('field', (name, value) => {
+    parser.on('field', (name, value, info) => {
       fields.set(name, value);
-      if (name === 'file' && !sink) refusal ??= badRequest('file: must be a file part (with a filename), not a plain field');
+      if (name !== 'file' || sink || refusal) return;
+      if (opts.filenames !== 'last-component') {
+        refusal = badRequest('file: must be a file part (with a filename), not a plain field');
+      } else if (info.valueTruncated) {
+        refusal = badRequest(`file: a part without a filename holds at most ${FIELD_BYTES} bytes here (the emulator's limit)`);
+      } else {
+        take(Readable.from([Buffer.from(value, 'latin1')]), '', info.mimeType);
+      }
     });
     parser.on('error', (err: Error) => fail(badRequest(`Invalid multipart/form-data body: ${err.message}`)));
     meter.on('error', fail);

@@ -314,5 +314,16 @@ describe('files-sync adopt', () => {
     } finally {
       lock.release();
     }
+    // The daemon cannot adopt for it: the refusal says what to do.
+    const daemonLock = acquireLock(setup.stateDir, 'daemon');
+    try {
+      const real = await adopt();
+      expect(real.code).toBe(2);
+      expect(real.stderr).toMatch(
+        /the daemon \(pid \d+\) owns the ledger: stop it \(systemctl stop files-sync\), run files-sync adopt, then start it again/,
+      );
+    } finally {
+      daemonLock.release();
+    }
   });
 });

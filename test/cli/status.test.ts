@@ -2,8 +2,9 @@
 // missing root is exit 3; a failed run is recorded with its exit code.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
+import { killDaemons, startDaemon, waitForMirror } from '../helpers/daemon.js';
 import { emulator, runCli, spawnCli, syncSetup, waitFor, writeTree, type SyncSetup } from '../helpers/sync.js';
 
 describe('status', () => {
@@ -12,7 +13,8 @@ describe('status', () => {
   beforeAll(async () => {
     emu = await emulator();
   });
-  afterEach(() => {
+  afterEach(async () => {
+    await killDaemons();
     emu.setFaults({});
     setup?.cleanup();
   });
@@ -37,6 +39,35 @@ describe('status', () => {
     expect(after.stdout).toMatch(/^state: up to date$/m);
     expect(after.stdout).toMatch(/^last sync: \S+, exit 0$/m);
   });
+
+  it('beside an idle daemon: "up to date", naming the daemon; "syncing" while it has work', async () => {
+    // Its own emulator: the mirror check counts every copy of ours the emulator holds.
+    const own = await emulator();
+    onTestFinished(() => own.close());
+    setup = syncSetup(own);
+    writeTree(setup.root, { 'a.txt': 'watched', 'b/c.txt': 'watched too' });
+    const daemon = await startDaemon(setup);
+    await waitForMirror(own, setup, 'the daemon to mirror the folder');
+    const state = async () => {
+      const status = await runCli(['status', '--config', setup!.configFile], setup!.env);
+      expect(status.code, status.stderr).toBe(0);
+      return /^state: (.*)$/m.exec(status.stdout)?.[1];
+    };
+    await waitFor(async () => (await state())?.startsWith('up to date') === true, 'status to say up to date', 20_000);
+    expect(await state()).toBe(`up to date (daemon, pid ${daemon.pid}, watching)`);
+    const json = JSON.parse((await runCli(['status', '--json', '--config', setup.configFile], setup.env)).stdout) as { state: string };
+    expect(json.state).toBe('up to date');
+
+    // Work the daemon has not done yet is not "up to date".
+    own.setFaults({ latencyMs: 2_000 });
+    fs.writeFileSync(path.join(setup.root, 'new.txt'), 'not yet sent');
+    await waitFor(async () => (await state())?.startsWith('syncing') === true, 'status to say syncing', 20_000);
+    expect(await state()).toMatch(new RegExp(`^syncing: [01] to upload, 0 to delete \\(daemon, pid ${daemon.pid}\\)$`));
+    own.setFaults({});
+    await waitForMirror(own, setup, 'the daemon to send new.txt');
+    await waitFor(async () => (await state())?.startsWith('up to date') === true, 'status to say up to date again', 20_000);
+    await daemon.stop();
+  }, 60_000);
 
   it('deletes a sync would hold (a mass delete) are said, not counted away as "up to date"', async () => {
     setup = syncSetup(emu);

@@ -39,6 +39,35 @@ afterEach(async () => {
   await emu.close();
 });
 
+describe('GA upload names', () => {
+  it('keeps only the last path component of the filename, and names a part without one `unnamed` plus an extension', async () => {
+    expect((await uploaded('reports/2026/q3.txt')) as Meta & { filename: string }).toMatchObject({ filename: 'q3.txt' });
+    expect((await uploaded('C\\docs\\notes.txt')) as Meta & { filename: string }).toMatchObject({ filename: 'notes.txt' });
+    // Nothing after the last separator: the part has no name of its own.
+    expect((await uploaded('folder/')) as Meta & { filename: string }).toMatchObject({ filename: 'unnamed.txt' });
+    const field = new FormData();
+    field.append('file', 'a plain field, no filename');
+    const plain = await api('/v1/files', { method: 'POST', body: field });
+    expect(plain.status).toBe(200);
+    expect(await plain.json()).toMatchObject({ filename: 'unnamed.bin', mime_type: 'application/octet-stream', size_bytes: 26 });
+    expect(
+      emu
+        .state()
+        .files.map((f) => f.filename)
+        .sort(),
+    ).toEqual(['notes.txt', 'q3.txt', 'unnamed.bin', 'unnamed.txt']);
+  });
+
+  it('applies the filename rules to the name it keeps', async () => {
+    for (const name of ['dir/a<b.txt', 'dir/a:b.txt', `dir/${'x'.repeat(256)}`]) {
+      expect({ name, ...(await errorOf(await upload(name))) }).toMatchObject({ name, status: 400, type: 'invalid_request_error' });
+    }
+    // The name kept is 255 characters: the path before it does not count.
+    expect((await upload(`${'d'.repeat(300)}/${'x'.repeat(255)}`)).status).toBe(200);
+    expect(emu.state().files).toHaveLength(1);
+  });
+});
+
 describe('GA listing', () => {
   it('answers {data, next_page} newest first, with expires_at, and ends with next_page null', async () => {
     const ids: string[] = [];

@@ -58,14 +58,29 @@ describe('the state directory and ledger', () => {
     expect(result.stderr).toContain(`chmod 600 ${ledger}`);
   });
 
-  it.skipIf(process.getuid?.() !== 0)('refuses a state directory another user owns, giving the chown to run', async () => {
-    fs.mkdirSync(setup.stateDir, { mode: 0o700 });
-    fs.chownSync(setup.stateDir, 65534, 65534);
-    const result = await setup.sync();
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/owned by another user \(uid 65534\)/);
-    expect(result.stderr).toContain(`chown`);
-  });
+  it.skipIf(process.getuid?.() !== 0)(
+    "root may read a service user's state but not write it: told to run as that user, and nothing left behind that they could not open",
+    async () => {
+      expect((await setup.sync()).code).toBe(0); // a ledger and a backup to restore
+      for (const name of ['', ...fs.readdirSync(setup.stateDir, { recursive: true, encoding: 'utf8' })])
+        fs.chownSync(path.join(setup.stateDir, name), 65534, 65534);
+      const owners = () =>
+        fs
+          .readdirSync(setup.stateDir, { recursive: true, encoding: 'utf8' })
+          .map((name) => fs.statSync(path.join(setup.stateDir, name)).uid);
+      fs.rmSync(path.join(setup.stateDir, 'lock.db')); // as before the service's first start: the lock would be made anew
+      for (const args of [['sync'], ['ledger', 'restore']]) {
+        const result = await runCli([...args, '--config', setup.configFile], setup.env);
+        expect(result.code, args.join(' ')).toBe(2);
+        expect(result.stderr).toMatch(/belongs to uid 65534 .*run files-sync as that user, as in sudo -u '#65534' files-sync/);
+        expect(result.stderr).not.toMatch(/chown/);
+        expect(new Set(owners())).toEqual(new Set([65534]));
+      }
+      const status = await runCli(['status', '--config', setup.configFile], setup.env);
+      expect(status.code, status.stderr).toBe(0);
+      expect(status.stdout).toMatch(/^state: up to date$/m);
+    },
+  );
 
   /** Rewrites the setup's config file with `changes`. */
   const reconfigure = (changes: Record<string, unknown>) => {
