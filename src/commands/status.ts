@@ -97,7 +97,7 @@ export const status: Command = async (context) => {
 
 /**
  * Whether the daemon's live state (`Daemon.status`) says it has nothing to do: running, its initial
- * reconciliation done and none running, no job queued, running, settling or parked, no delete
+ * reconciliation done and none running or asked for, no job queued, running, settling or parked, no delete
  * waiting, no upload in flight. A partial or failed answer is not idle.
  */
 function daemonIdle(live: unknown): boolean {
@@ -105,7 +105,7 @@ function daemonIdle(live: unknown): boolean {
     state?: unknown;
     queue?: Record<string, unknown>;
     uploadsInFlight?: unknown;
-    reconcile?: { running?: unknown };
+    reconcile?: { running?: unknown; followUp?: unknown };
     initialReconciliation?: { state?: unknown };
   };
   const q = l.queue ?? {};
@@ -114,6 +114,7 @@ function daemonIdle(live: unknown): boolean {
     l.state === 'running' &&
     l.initialReconciliation?.state === 'done' &&
     l.reconcile?.running === false &&
+    l.reconcile.followUp !== true &&
     none(l.uploadsInFlight) &&
     ['queued', 'running', 'settling', 'parked', 'deletesWaiting'].every((k) => none(q[k]))
   );
