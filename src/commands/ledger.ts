@@ -1,7 +1,7 @@
 // `files-sync ledger check|restore [FILE]`: SQLite's integrity check of the ledger, and putting a
 // backup back in its place (only while no other files-sync holds the state directory).
 import { loadConfig, type Config } from '../config.js';
-import { ledgerPath, lockStateDir, type CommandContext } from './shared.js';
+import { ledgerPath, lockStateDir, noteCopy, type CommandContext } from './shared.js';
 import { LockedError } from '../lock.js';
 import { ConfigError, ExitCode } from '../errors.js';
 import { pickBackup, restoreLedger } from '../ledger/backup.js';
@@ -26,7 +26,7 @@ function check(config: Config): number {
   const file = ledgerPath(config);
   let ledger: Ledger;
   try {
-    ledger = Ledger.open(file, { readOnly: true });
+    ledger = Ledger.open(file, { readOnly: true, onCopy: noteCopy });
   } catch (err) {
     if (err instanceof LedgerError && err.kind === 'corrupt') return damaged(file, [err.message]);
     // Not opened for another reason (a read-only or failing disk, a file gone): said as it is, not

@@ -38,11 +38,16 @@ export function writeJsonArray<T>(pages: Iterable<readonly T[]>): void {
   process.stdout.write(first ? '[]\n' : '\n]\n');
 }
 
+/** Says on stderr that a read-only command reads a copy of the ledger (its disk is read-only). */
+export function noteCopy(note: string): void {
+  process.stderr.write(`files-sync: ${note}\n`);
+}
+
 /** Opens the ledger of a state directory; one that cannot be opened names the path and what to do. */
 export function openLedger(config: Config, options: { readOnly?: boolean } = {}): Ledger {
   const file = ledgerPath(config);
   try {
-    return Ledger.open(file, options);
+    return Ledger.open(file, { ...options, onCopy: noteCopy });
   } catch (err) {
     if (err instanceof SyncError) throw err;
     throw new SyncError(

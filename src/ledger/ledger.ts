@@ -37,11 +37,11 @@ export class Ledger extends LedgerCollected {
   }
 
   /**
-   * Opens (or creates) the ledger at `file` and brings its schema up to date in one transaction.
-   * With `readOnly` (status, ls, resolve beside a running daemon) it must exist and is not migrated.
+   * Opens (or creates) the ledger at `file`, its schema brought up to date; `readOnly` and
+   * `onCopy` as `openDatabase` takes them (a read-only disk: a private copy is read).
    */
-  static open(file: string, options: { readOnly?: boolean } = {}): Ledger {
-    const db = openDatabase(file, options.readOnly ?? false);
+  static open(file: string, options: { readOnly?: boolean; onCopy?: (note: string) => void } = {}): Ledger {
+    const db = openDatabase(file, options.readOnly ?? false, options.onCopy);
     try {
       return new Ledger(file, db);
     } catch (err) {

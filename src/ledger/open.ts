@@ -1,6 +1,7 @@
 // Opening the ledger's SQLite file: private by rule 9, writable or refused, WAL, and the schema
 // migrated (or, read-only, checked) before any verb runs.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { preparePrivateLedger } from '../private.js';
@@ -10,9 +11,9 @@ import { MIGRATIONS } from './schema.js';
 /**
  * Opens (or creates) the ledger's database at `file` and brings its schema up to date in one
  * transaction. With `readOnly` (status, ls, resolve beside a running daemon) it must exist and is
- * not migrated.
+ * not migrated; on a read-only disk it is read from a private copy, and `onCopy` told why.
  */
-export function openDatabase(file: string, readOnly: boolean): Database.Database {
+export function openDatabase(file: string, readOnly: boolean, onCopy?: (note: string) => void): Database.Database {
   if (readOnly && !fs.existsSync(file)) {
     throw new LedgerError(`no ledger at ${file}: nothing has been synced with this state directory yet (run files-sync sync)`);
   }
@@ -22,6 +23,20 @@ export function openDatabase(file: string, readOnly: boolean): Database.Database
     // SQLite would open an unwritable file read-only without a word and fail at the first write.
     if (file !== ':memory:' && fs.existsSync(file)) assertWritable(file);
   }
+  try {
+    return openChecked(file, readOnly);
+  } catch (err) {
+    // A WAL ledger on a read-only disk opens only with its -shm beside it, which SQLite cannot make
+    // there (and better-sqlite3 takes no `immutable` URI): its readers read a private copy instead.
+    if (!readOnly || !onReadOnlyDisk(path.dirname(file))) throw err;
+    const copy = privateCopy(file);
+    onCopy?.(`the disk of ${path.dirname(file)} is read-only: reading a copy of the ledger, as of its last write`);
+    return openChecked(copy, true);
+  }
+}
+
+/** Opens `file` and migrates its schema (or, read-only, checks its version). */
+function openChecked(file: string, readOnly: boolean): Database.Database {
   let db: Database.Database;
   try {
     db = new Database(file, { readonly: readOnly, fileMustExist: readOnly });
@@ -49,6 +64,36 @@ export function openDatabase(file: string, readOnly: boolean): Database.Database
     db.close();
     throw openFailure(file, err);
   }
+}
+
+/** True when `dir` lies on a file system mounted read-only. */
+function onReadOnlyDisk(dir: string): boolean {
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EROFS';
+  }
+}
+
+/**
+ * The ledger and its WAL copied into a new private temp directory (0700, the copies 0600), removed
+ * when the process exits: SQLite makes the -shm there and reads the WAL's commits into the copy.
+ */
+function privateCopy(file: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'files-sync-ledger-'));
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const copy = path.join(dir, path.basename(file));
+  try {
+    for (const suffix of ['', '-wal']) {
+      if (!fs.existsSync(file + suffix)) continue;
+      fs.copyFileSync(file + suffix, copy + suffix);
+      fs.chmodSync(copy + suffix, 0o600);
+    }
+  } catch (err) {
+    throw openFailure(file, err);
+  }
+  return copy;
 }
 
 /** The schema version of the file, refused when newer than this program knows. */

@@ -1,10 +1,11 @@
 // A state directory on a full disk: the lock cannot be made. The message says so (not "make it
 // writable"), a one-shot run exits 6, and the daemon says so once and waits to start again (a unit
-// restarting a start that fails fast would give up within minutes). And on a read-only disk `ledger check` does not call a sound
-// ledger damaged. Needs file systems to fill and to remount: small tmpfs mounts, where mounting one
+// restarting a start that fails fast would give up within minutes). And on a read-only disk the
+// read-only commands (`status`, `ls`, `resolve`, `ledger check`) read a private copy of the ledger. Needs file systems to fill and to remount: small tmpfs mounts, where mounting one
 // is allowed (root); skipped elsewhere.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_KEY, emulator, runCli, spawnCli, tempDir, waitFor } from '../helpers/sync.js';
@@ -81,6 +82,8 @@ describe.skipIf(!mounted)('a state directory on a full disk (a 1 MiB tmpfs, fill
 describe.skipIf(!mounted)('a state directory on a read-only disk', () => {
   const ro = path.join(dir, 'ro');
   let remounted = false;
+  let stateFiles: string[] = [];
+  let copiesBefore: string[] = [];
   beforeAll(async () => {
     if (!mountTmpfs(ro, '4m')) return;
     fs.mkdirSync(path.join(ro, 'state'), { mode: 0o700 });
@@ -93,16 +96,40 @@ describe.skipIf(!mounted)('a state directory on a read-only disk', () => {
       await emu.close();
     }
     remounted = spawnSync('mount', ['-o', 'remount,ro', ro]).status === 0;
+    stateFiles = fs.readdirSync(path.join(ro, 'state')).sort();
+    copiesBefore = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('files-sync-ledger-'));
   });
   afterAll(() => {
     spawnSync('umount', [ro]);
   });
 
-  it('ledger check says what failed, not that a sound ledger is damaged', async (ctx) => {
+  const args = ['--state-dir', path.join(ro, 'state'), '--root', path.join(dir, 'root')];
+  const copyNote = /files-sync: the disk of .*state is read-only: reading a copy of the ledger, as of its last write/;
+
+  it('ledger check checks the ledger (a copy: SQLite cannot open it there), and does not call a sound one damaged', async (ctx) => {
     if (!remounted) ctx.skip();
-    const result = await runCli(['ledger', 'check', '--state-dir', path.join(ro, 'state'), '--root', path.join(dir, 'root')], {});
-    expect(result.code).toBe(6);
+    const result = await runCli(['ledger', 'check', ...args], {});
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^ok: the ledger .*ledger\.db passed SQLite's integrity check \(1 files tracked\)$/m);
+    expect(result.stderr).toMatch(copyNote);
     expect(result.stdout + result.stderr).not.toMatch(/damaged|move it aside/);
-    expect(result.stderr).toMatch(/ledger\.db/);
+  });
+
+  it('status, ls and resolve read it too: the disk is when an operator needs them', async (ctx) => {
+    if (!remounted) ctx.skip();
+    const status = await runCli(['status', ...args], {});
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/^state: up to date$/m);
+    expect(status.stderr).toMatch(copyNote);
+    const ls = await runCli(['ls', '--json', ...args], {});
+    expect(ls.code, ls.stderr).toBe(0);
+    const rows = JSON.parse(ls.stdout) as { path: string; file_id: string }[];
+    expect(rows.map((r) => r.path)).toEqual(['a.txt']);
+    const resolve = await runCli(['resolve', 'a.txt', ...args], {});
+    expect(resolve.code, resolve.stderr).toBe(0);
+    expect(resolve.stdout.trim()).toBe(rows[0]!.file_id);
+    // Nothing was written there, and the copies are gone with the commands.
+    expect(fs.readdirSync(path.join(ro, 'state')).sort()).toEqual(stateFiles);
+    expect(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('files-sync-ledger-'))).toEqual(copiesBefore);
   });
 });
