@@ -78,6 +78,14 @@ export function ensureStateDir(config: Config): void {
         { cause: err },
       );
     }
+    if ((err as NodeJS.ErrnoException).code === 'EROFS') {
+      throw new SyncError(
+        `cannot write the state directory ${config.stateDir}: its disk is mounted read-only (a disk error can do that: see dmesg); ` +
+          'remount it read-write, then run files-sync again (status, ls and resolve still read a copy of the ledger)',
+        ExitCode.ledger,
+        { cause: err },
+      );
+    }
     throw new SyncError(
       `cannot use the state directory ${config.stateDir} (${errorMessage(err)}): make it writable for this user, or choose another with --state-dir or "stateDir" in the config`,
       ExitCode.usage,

@@ -115,7 +115,7 @@ describe.skipIf(!mounted)('a state directory on a read-only disk', () => {
     expect(result.stdout + result.stderr).not.toMatch(/damaged|move it aside/);
   });
 
-  it('status, ls and resolve read it too: the disk is when an operator needs them', async (ctx) => {
+  it('status, ls and resolve read it too (the disk is when an operator needs them); sync and the daemon say it is read-only', async (ctx) => {
     if (!remounted) ctx.skip();
     const status = await runCli(['status', ...args], {});
     expect(status.code, status.stderr).toBe(0);
@@ -128,6 +128,16 @@ describe.skipIf(!mounted)('a state directory on a read-only disk', () => {
     const resolve = await runCli(['resolve', 'a.txt', ...args], {});
     expect(resolve.code, resolve.stderr).toBe(0);
     expect(resolve.stdout.trim()).toBe(rows[0]!.file_id);
+    // The commands that write it say why they cannot (exit 6: not a config error).
+    for (const command of ['sync', 'daemon']) {
+      const refused = await runCli([command, ...args], {
+        ANTHROPIC_API_KEY: 'sk-emulator-local',
+        ANTHROPIC_BASE_URL: 'http://127.0.0.1:9',
+      });
+      expect(refused.code, command).toBe(6);
+      expect(refused.stderr).toMatch(/cannot write the state directory .*: its disk is mounted read-only .*remount it read-write/);
+      expect(refused.stderr).not.toMatch(/make it writable for this user/);
+    }
     // Nothing was written there, and the copies are gone with the commands.
     expect(fs.readdirSync(path.join(ro, 'state')).sort()).toEqual(stateFiles);
     expect(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('files-sync-ledger-'))).toEqual(copiesBefore);
