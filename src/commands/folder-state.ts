@@ -45,8 +45,8 @@ function failingReason(run: RunRecord | null, last: SyncReport | undefined, fail
 
 /**
  * Works out the folder's state; `running` is the holder of the state directory (a daemon or a
- * sync), if any, and `daemonIdle` whether it is a daemon with nothing to do (its live status):
- * then the folder is judged as if nothing ran, and "up to date" names the daemon watching it.
+ * sync), if any, and `daemonIdle`, for a daemon with nothing to do (its live status), how it keeps
+ * the folder: then the folder is judged as if nothing ran, and "up to date" names the daemon.
  */
 export async function folderState(
   config: Config,
@@ -54,7 +54,7 @@ export async function folderState(
   run: RunRecord | null,
   last: SyncReport | undefined,
   running: string | null,
-  daemonIdle = false,
+  daemonIdle: string | null = null,
 ): Promise<FolderState> {
   const none = { toUpload: 0, toDelete: 0, movesWaiting: 0, deletesHeld: null };
   if (!fs.existsSync(config.root))
@@ -63,7 +63,7 @@ export async function folderState(
   const { deletesHeld } = work;
   const held = deletesHeld ? `; deletes ${deletesHeld.count === null ? 'blocked' : 'held'}: ${deletesHeld.reason}` : '';
   const todo = `${work.toUpload} to upload, ${work.toDelete} to delete`;
-  const idle = running !== null && daemonIdle && work.toUpload + work.toDelete === 0 && !deletesHeld;
+  const idle = running !== null && daemonIdle !== null && work.toUpload + work.toDelete === 0 && !deletesHeld;
   if (running && !idle) return { state: 'syncing', line: `syncing: ${todo} (${running})${held}`, ...work };
   run = currentRun(run, last);
   if (run?.outcome === 'interrupted' || (run === null && last?.interrupted)) {
@@ -74,5 +74,5 @@ export async function folderState(
   if (!last && ledger.fileCount() === 0) return { state: 'never synced', line: `never synced: ${todo}; run files-sync sync`, ...work };
   if (deletesHeld) return { state: 'not up to date', line: `not up to date: ${todo}${held}`, ...work };
   if (work.toUpload + work.toDelete > 0) return { state: 'not up to date', line: `not up to date: ${todo}; run files-sync sync`, ...work };
-  return { state: 'up to date', line: idle ? `up to date (${running}, watching)` : 'up to date', ...work };
+  return { state: 'up to date', line: idle ? `up to date (${running}${daemonIdle})` : 'up to date', ...work };
 }

@@ -1,12 +1,11 @@
 // What every command shares: the context the command line hands it (wired in app.ts, which the
 // daemon shares too), opening the ledger, and writing to stdout (a closed pipe ends the output quietly).
-import path from 'node:path';
 import type { Config } from '../config.js';
 import { ConfigError, ExitCode, SyncError, errorMessage } from '../errors.js';
 import { escapeJson, escapeText } from '../escape.js';
 import { Ledger } from '../ledger/ledger.js';
 import { ledgerPath, lockStateDir, type CommandContext } from '../app.js';
-import { readLock, type Lock } from '../lock.js';
+import { LockedError, type Lock } from '../lock.js';
 
 export { clientFor, ensureStateDir, ledgerPath, lockStateDir, loggerFor, type CommandContext } from '../app.js';
 
@@ -63,11 +62,13 @@ export function openLedger(config: Config, options: { readOnly?: boolean } = {})
  * daemon holds the state directory, refused (exit 2) with what to do, not only who holds it.
  */
 export function lockWithoutDaemon(config: Config, command: string): Lock {
-  const holder = readLock(path.join(config.stateDir, 'lock'));
-  if (holder?.holder === 'daemon') {
+  try {
+    return lockStateDir(config, command);
+  } catch (err) {
+    if (!(err instanceof LockedError) || err.holder !== 'daemon') throw err;
     throw new ConfigError(
-      `the daemon (pid ${holder.pid}) owns the ledger: stop it (systemctl stop files-sync), run files-sync ${command}, then start it again`,
+      `the daemon (pid ${err.pid ?? 'unknown'}) owns the ledger: stop it (systemctl stop files-sync), run files-sync ${command}, then start it again`,
+      { cause: err },
     );
   }
-  return lockStateDir(config, command);
 }

@@ -33,7 +33,7 @@ export const status: Command = async (context) => {
         ? `daemon, pid ${holder.pid}`
         : `a one-shot ${holder.holder}, pid ${holder.pid}`
       : null;
-    const folder = await folderState(config, ledger, run, last, running, daemonPid !== null && daemonIdle(live));
+    const folder = await folderState(config, ledger, run, last, running, daemonPid !== null ? idleNote(live) : null);
     const counts = ledger.counts();
     const failures = ledger.failures();
     const unclaimed = unclaimedStatus(ledger);
@@ -118,6 +118,16 @@ function daemonIdle(live: unknown): boolean {
     none(l.uploadsInFlight) &&
     ['queued', 'running', 'settling', 'parked', 'deletesWaiting'].every((k) => none(q[k]))
   );
+}
+
+/**
+ * How an idle daemon keeps the folder (its watcher watching, or changes waiting for its next
+ * reconciliation); null when it is not idle.
+ */
+function idleNote(live: unknown): string | null {
+  if (!daemonIdle(live)) return null;
+  const watcher = (live as { watcher?: { state?: unknown } }).watcher?.state;
+  return watcher === 'watching' ? ', watching' : `; its watcher: ${String(watcher)}, so changes wait for its next reconciliation`;
 }
 
 /** The daemon's live state (see `Daemon.status`) as lines; tolerant of a partial answer. */

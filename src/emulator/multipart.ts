@@ -162,13 +162,9 @@ export async function receiveUpload(req: IncomingMessage, opts: ReceiveOptions):
     parser.on('field', (name, value, info) => {
       fields.set(name, value);
       if (name !== 'file' || sink || refusal) return;
-      if (opts.filenames !== 'last-component') {
-        refusal = badRequest('file: must be a file part (with a filename), not a plain field');
-      } else if (info.valueTruncated) {
-        refusal = badRequest(`file: a part without a filename holds at most ${FIELD_BYTES} bytes here (the emulator's limit)`);
-      } else {
-        take(Readable.from([Buffer.from(value, 'latin1')]), '', info.mimeType);
-      }
+      const part = unnamedPart(value, info.valueTruncated, meter.fileCharset, opts);
+      if (part instanceof ApiError) refusal = part;
+      else take(part, '', info.mimeType);
     });
     parser.on('error', (err: Error) => fail(badRequest(`Invalid multipart/form-data body: ${err.message}`)));
     meter.on('error', fail);
@@ -193,6 +189,20 @@ export async function receiveUpload(req: IncomingMessage, opts: ReceiveOptions):
   });
 }
 
+/**
+ * The content of a `file` part without a filename, which busboy hands over as a field: GA stores it
+ * (named `unnamed`), the beta refuses it. busboy decoded it as the part's charset says (latin1 when
+ * none): encoded back the same way, it is the bytes as sent (text that charset can hold).
+ */
+function unnamedPart(value: string, truncated: boolean, charset: string | undefined, opts: ReceiveOptions): Readable | ApiError {
+  if (opts.filenames !== 'last-component') return badRequest('file: must be a file part (with a filename), not a plain field');
+  if (truncated) return badRequest(`file: a part without a filename holds at most ${FIELD_BYTES} bytes here (the emulator's limit)`);
+  const utf8 = /^utf-?8$/i.test(charset ?? '');
+  if (charset !== undefined && !utf8 && !/^(latin1|iso-8859-1|us-ascii)$/i.test(charset))
+    return badRequest(`file: a part without a filename in charset ${charset} is not read here (the emulator's limit)`);
+  return Readable.from([Buffer.from(value, utf8 ? 'utf8' : 'latin1')]);
+}
+
 function boundaryOf(contentType: string): string | undefined {
   const m = /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
   return m?.[1] ?? m?.[2];
@@ -209,6 +219,8 @@ const SNIFF_BYTES = 64 * 1024;
 class BodyMeter extends Transform {
   /** true/false once the `file` part's headers were seen; undefined if they were not (yet). */
   fileHasContentType: boolean | undefined;
+  /** The `charset` of the `file` part's Content-Type, if it has one. */
+  fileCharset: string | undefined;
   private bytes = 0;
   private head: Buffer[] | undefined = [];
 
@@ -241,7 +253,9 @@ class BodyMeter extends Transform {
       const lines = text.slice(start, end).split('\r\n');
       const disposition = lines.find((l) => /^content-disposition\s*:/i.test(l)) ?? '';
       if (/;\s*name\s*=\s*(?:"file"|file)\s*(?:;|$)/i.test(disposition)) {
-        this.fileHasContentType = lines.some((l) => /^content-type\s*:/i.test(l));
+        const type = lines.find((l) => /^content-type\s*:/i.test(l));
+        this.fileHasContentType = type !== undefined;
+        this.fileCharset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type ?? '')?.[1];
         this.head = undefined;
         return;
       }

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { preparePrivateLedger } from '../private.js';
+import { errorMessage } from '../errors.js';
 import { LedgerError, assertWritable, openFailure } from './faults.js';
 import { MIGRATIONS } from './schema.js';
 
@@ -27,21 +28,25 @@ export function openDatabase(file: string, readOnly: boolean, onCopy?: (note: st
     return openChecked(file, readOnly);
   } catch (err) {
     // A WAL ledger on a read-only disk opens only with its -shm beside it, which SQLite cannot make
-    // there (and better-sqlite3 takes no `immutable` URI): its readers read a private copy instead.
-    if (!readOnly || !onReadOnlyDisk(path.dirname(file))) throw err;
-    const copy = privateCopy(file);
+    // there (and better-sqlite3 takes no `immutable` URI): its readers read a copy instead. Any
+    // other failure (a damaged file, a newer schema) is said of the ledger itself.
+    if (!readOnly || !cannotOpenThere(err) || !onReadOnlyDisk(path.dirname(file))) throw err;
+    const db = openCopy(file, err);
     onCopy?.(`the disk of ${path.dirname(file)} is read-only: reading a copy of the ledger, as of its last write`);
-    return openChecked(copy, true);
+    return db;
   }
 }
 
-/** Opens `file` and migrates its schema (or, read-only, checks its version). */
-function openChecked(file: string, readOnly: boolean): Database.Database {
+/**
+ * Opens `file` and migrates its schema (or, read-only, checks its version); `name` is the ledger
+ * the errors name (a copy's are the ledger's own).
+ */
+function openChecked(file: string, readOnly: boolean, name = file): Database.Database {
   let db: Database.Database;
   try {
     db = new Database(file, { readonly: readOnly, fileMustExist: readOnly });
   } catch (err) {
-    throw openFailure(file, err);
+    throw openFailure(name, err);
   }
   try {
     if (!readOnly) {
@@ -57,12 +62,12 @@ function openChecked(file: string, readOnly: boolean): Database.Database {
     // order, and the per-path look-ups need only the B-tree's inner pages (~1% of the file). The
     // default filled all 16 MB on any ledger past 100,000 files.
     db.pragma('cache_size = -8000');
-    if (readOnly) checkVersion(db, file);
-    else migrate(db, file);
+    if (readOnly) checkVersion(db, name);
+    else migrate(db, name);
     return db;
   } catch (err) {
     db.close();
-    throw openFailure(file, err);
+    throw openFailure(name, err);
   }
 }
 
@@ -76,24 +81,43 @@ function onReadOnlyDisk(dir: string): boolean {
   }
 }
 
+/** Whether SQLite could not open the ledger where it is (rather than finding it damaged or newer). */
+function cannotOpenThere(err: unknown): boolean {
+  const code = ((err instanceof LedgerError ? err.cause : err) as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY'));
+}
+
 /**
- * The ledger and its WAL copied into a new private temp directory (0700, the copies 0600), removed
- * when the process exits: SQLite makes the -shm there and reads the WAL's commits into the copy.
+ * The ledger read from a copy: the file and its WAL copied into a new private temp directory
+ * (0700), the WAL folded into the copy (journal mode DELETE: nothing beside it is needed any more),
+ * the copy opened read-only, then removed at once. The open descriptor keeps it readable until it
+ * closes, so nothing is left behind, even when the command is killed. When no copy can be made
+ * (the temp directory's disk read-only too), the error is the one the ledger's own open gave.
  */
-function privateCopy(file: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'files-sync-ledger-'));
-  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
-  const copy = path.join(dir, path.basename(file));
+function openCopy(file: string, openError: unknown): Database.Database {
+  let dir: string | undefined;
   try {
-    for (const suffix of ['', '-wal']) {
-      if (!fs.existsSync(file + suffix)) continue;
-      fs.copyFileSync(file + suffix, copy + suffix);
-      fs.chmodSync(copy + suffix, 0o600);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'files-sync-ledger-'));
+    const copy = path.join(dir, 'ledger.db');
+    for (const suffix of ['', '-wal']) if (fs.existsSync(file + suffix)) fs.copyFileSync(file + suffix, copy + suffix);
+    const merge = new Database(copy, { fileMustExist: true });
+    try {
+      merge.pragma('journal_mode = DELETE');
+    } finally {
+      merge.close();
     }
+    return openChecked(copy, true, file);
   } catch (err) {
-    throw openFailure(file, err);
+    // What SQLite found in the copy (damage, a newer schema) is the ledger's own, said of it.
+    const sqlite = err instanceof LedgerError || String((err as { code?: unknown }).code).startsWith('SQLITE_');
+    if (sqlite && !cannotOpenThere(err)) throw openFailure(file, err);
+    const reason = `no copy to read either (${errorMessage(err)})`;
+    throw openError instanceof LedgerError
+      ? new LedgerError(`${openError.message}; ${reason}`, openError.kind, { cause: openError })
+      : openError;
+  } finally {
+    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
   }
-  return copy;
 }
 
 /** The schema version of the file, refused when newer than this program knows. */

@@ -325,5 +325,10 @@ describe('files-sync adopt', () => {
     } finally {
       daemonLock.release();
     }
+    // The holder file is a hint: one a killed daemon left, naming a live pid, refuses nothing.
+    fs.writeFileSync(path.join(setup.stateDir, 'lock'), JSON.stringify({ pid: process.pid, holder: 'daemon' }), { mode: 0o600 });
+    const after = await adopt();
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.stdout).toContain(`adopted  ${id2}  beside-lock2.txt`);
   });
 });

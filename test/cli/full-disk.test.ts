@@ -95,6 +95,9 @@ describe.skipIf(!mounted)('a state directory on a read-only disk', () => {
     } finally {
       await emu.close();
     }
+    // A damaged ledger beside it, on the same disk.
+    fs.mkdirSync(path.join(ro, 'damaged'), { mode: 0o700 });
+    fs.writeFileSync(path.join(ro, 'damaged', 'ledger.db'), Buffer.alloc(8192, 7), { mode: 0o600 });
     remounted = spawnSync('mount', ['-o', 'remount,ro', ro]).status === 0;
     stateFiles = fs.readdirSync(path.join(ro, 'state')).sort();
     copiesBefore = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('files-sync-ledger-'));
@@ -138,6 +141,15 @@ describe.skipIf(!mounted)('a state directory on a read-only disk', () => {
       expect(refused.stderr).toMatch(/cannot write the state directory .*: its disk is mounted read-only .*remount it read-write/);
       expect(refused.stderr).not.toMatch(/make it writable for this user/);
     }
+    // No copy to read (the temp directory read-only too): the ledger's own failure, said of it.
+    const noCopy = await runCli(['status', ...args], { TMPDIR: path.join(ro, 'state') });
+    expect(noCopy.code).toBe(6);
+    expect(noCopy.stderr).toMatch(/the ledger .*state\/ledger\.db .*no copy to read either \(EROFS/);
+    // A damaged ledger is said to be damaged, by its own path, not the copy's.
+    const damaged = await runCli(['ledger', 'check', '--state-dir', path.join(ro, 'damaged'), '--root', path.join(dir, 'root')], {});
+    expect(damaged.code).toBe(6);
+    expect(damaged.stdout + damaged.stderr).toMatch(new RegExp(`the ledger ${path.join(ro, 'damaged', 'ledger.db')} is damaged`));
+    expect(damaged.stdout + damaged.stderr).not.toMatch(/files-sync-ledger-/);
     // Nothing was written there, and the copies are gone with the commands.
     expect(fs.readdirSync(path.join(ro, 'state')).sort()).toEqual(stateFiles);
     expect(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('files-sync-ledger-'))).toEqual(copiesBefore);

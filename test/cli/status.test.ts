@@ -67,6 +67,12 @@ describe('status', () => {
     await waitForMirror(own, setup, 'the daemon to send new.txt');
     await waitFor(async () => (await state())?.startsWith('up to date') === true, 'status to say up to date again', 20_000);
     await daemon.stop();
+
+    // A daemon whose watcher failed (the inotify limit) is not watching: status does not say it is.
+    const blind = await startDaemon(setup, { env: { FILES_SYNC_TEST_WATCHER: 'enospc' } });
+    await waitFor(async () => (await state())?.startsWith('up to date') === true, 'status to say up to date', 20_000);
+    expect(await state()).toBe(`up to date (daemon, pid ${blind.pid}; its watcher: failed, so changes wait for its next reconciliation)`);
+    await blind.stop();
   }, 60_000);
 
   it('deletes a sync would hold (a mass delete) are said, not counted away as "up to date"', async () => {

@@ -1,5 +1,6 @@
 // The emulator's GA routes over raw HTTP: page cursors under change, ids[] look-ups, expiry on an
 // advanced clock, beta parameters refused, both auth styles, error codes, counters and faults.
+import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 
@@ -56,6 +57,24 @@ describe('GA upload names', () => {
         .files.map((f) => f.filename)
         .sort(),
     ).toEqual(['notes.txt', 'q3.txt', 'unnamed.bin', 'unnamed.txt']);
+  });
+
+  it('keeps the bytes of a part without a filename as sent, with or without a charset', async () => {
+    const send = async (type: string, bytes: Buffer) => {
+      const head = Buffer.from(`--b\r\nContent-Disposition: form-data; name="file"\r\nContent-Type: ${type}\r\n\r\n`);
+      const body = Buffer.concat([head, bytes, Buffer.from('\r\n--b--\r\n')]);
+      const res = await api('/v1/files', { method: 'POST', body, headers: { 'content-type': 'multipart/form-data; boundary=b' } });
+      expect(res.status).toBe(200);
+      const meta = (await res.json()) as Meta & { size_bytes: number };
+      return { size: meta.size_bytes, sha256: emu.state().files.find((f) => f.id === meta.id)?.sha256 };
+    };
+    const raw = Buffer.from([0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xff]);
+    expect(await send('text/plain', raw)).toEqual({ size: 6, sha256: createHash('sha256').update(raw).digest('hex') });
+    const utf8 = Buffer.from('é€ ok', 'utf8');
+    expect(await send('text/plain; charset=utf-8', utf8)).toEqual({
+      size: utf8.length,
+      sha256: createHash('sha256').update(utf8).digest('hex'),
+    });
   });
 
   it('applies the filename rules to the name it keeps', async () => {
