@@ -95,6 +95,35 @@ export async function backupLedger(ledger: Ledger, logger: Logger, options: Back
   return dest;
 }
 
+function sameFile(a: fs.Stats, b: fs.Stats): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
+}
+
+/**
+ * Refuses (exit 2) a file that is not a files-sync ledger: not an SQLite database, or one without
+ * a schema (an empty file would otherwise open as a new, empty ledger and replace the live one).
+ * `copy` is the staged copy of `from`, checked in place of the original.
+ */
+function checkIsLedger(copy: string, from: string, file: string): void {
+  let version = 0;
+  let tables = 0;
+  try {
+    const db = new Database(copy, { fileMustExist: true });
+    try {
+      version = db.pragma('user_version', { simple: true }) as number;
+      tables = (db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table' AND name = 'files'").get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'SQLITE_NOTADB') throw err;
+    throw new ConfigError(`${from} is not a files-sync ledger (${errorMessage(err)}): name one of the backups in ${backupDir(file)}`);
+  }
+  if (version < 1 || tables !== 1) {
+    throw new ConfigError(`${from} is not a files-sync ledger (no ledger schema in it): name one of the backups in ${backupDir(file)}`);
+  }
+}
+
 /** Writes when the copy was taken into the copy itself (its own connection, closed at once). */
 function stamp(copy: string, taken: BackupTaken): void {
   const db = new Database(copy);
@@ -145,6 +174,9 @@ export function pickBackup(ledgerFile: string, requested?: string): string {
  * ledger it replaces is kept as `ledger.db.damaged-<time>` with its WAL, and its -shm removed.
  */
 export function restoreLedger(file: string, from: string, now = new Date()): RestoreResult {
+  if (fs.existsSync(file) && sameFile(fs.statSync(from), fs.statSync(file))) {
+    throw new ConfigError(`${from} is the ledger in use, not a backup: name one in ${backupDir(file)}`);
+  }
   const staged = `${file}.restoring`;
   for (const f of [staged, `${staged}-wal`, `${staged}-shm`]) fs.rmSync(f, { force: true });
   fs.copyFileSync(from, staged);
@@ -152,6 +184,7 @@ export function restoreLedger(file: string, from: string, now = new Date()): Res
   let files: number;
   let window: RestoreWindow;
   try {
+    checkIsLedger(staged, from, file);
     const ledger = Ledger.open(staged); // brings an older schema up to date; refuses a newer one
     try {
       const problems = ledger.integrityProblems();

@@ -11,6 +11,7 @@ import { damageLedger } from '../helpers/ledger.js';
 import { BACKUP_TAKEN_META_KEY, RESTORE_WINDOW_META_KEY, backupLedger, restoreLedger } from '../../src/ledger/backup.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/log.js';
+import { ConfigError } from '../../src/errors.js';
 
 let emu: Emulator | undefined;
 let setup: SyncSetup | undefined;
@@ -167,6 +168,43 @@ describe('files-sync ledger restore', () => {
       expect(fs.readdirSync(dir).filter((n) => n.includes('.damaged-'))).toEqual([]);
       // Run again, the restore completes.
       expect(restoreLedger(file, backup).files).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses what is not a ledger backup (an empty file, another file, the live ledger) and changes nothing', async () => {
+    const dir = tempDir('fs-restore-notledger-');
+    try {
+      const file = path.join(dir, 'ledger.db');
+      const live = Ledger.open(file);
+      live.finishUpload(
+        null,
+        { path: 'kept.txt', size: 1, mtimeMs: 1, ino: 1, sha256: 'a'.repeat(64), mimeType: 'text/plain', remoteName: 'kept.txt' },
+        { id: 'file_kept', created_at: '2026-01-01T00:00:00Z' },
+        0,
+        1,
+      );
+      live.close();
+      const empty = path.join(dir, 'empty.db');
+      fs.writeFileSync(empty, '');
+      const text = path.join(dir, 'notes.txt');
+      fs.writeFileSync(text, 'not a database at all, but long enough to have a header'.repeat(20));
+      const emptySchema = path.join(dir, 'other.db');
+      new Database(emptySchema).exec('CREATE TABLE t (x)').close();
+      for (const [from, why] of [
+        [empty, /is not a files-sync ledger \(no ledger schema in it\)/],
+        [text, /is not a files-sync ledger \(file is not a database\)/],
+        [emptySchema, /is not a files-sync ledger \(no ledger schema in it\)/],
+        [file, /is the ledger in use, not a backup/],
+      ] as const) {
+        expect(() => restoreLedger(file, from), from).toThrow(why);
+        expect(() => restoreLedger(file, from)).toThrow(ConfigError);
+      }
+      const left = Ledger.open(file, { readOnly: true });
+      expect(left.fileByPath('kept.txt')?.fileId).toBe('file_kept');
+      left.close();
+      expect(fs.readdirSync(dir).filter((n) => n.includes('.damaged-') || n.includes('.restoring'))).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
