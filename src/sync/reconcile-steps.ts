@@ -211,7 +211,8 @@ export function restoreFindings(run: Run, thePlan: Plan, files: readonly FileMet
     { localPaths: paths, remoteName: nameFor(config), serverOffsetMs: remote.clockOffsetMs?.() ?? null, skewMs: ORPHAN_SKEW_MS },
   );
   thePlan.foreign = Math.max(0, thePlan.foreign - found.length);
-  recordUnclaimed({ ...thePlan, unclaimed: found, unclaimedGone: [] }, ledger, logger, run.now());
+  // A dry run reports them and writes nothing (its ledger is open read-only).
+  if (!run.options.dryRun) recordUnclaimed({ ...thePlan, unclaimed: found, unclaimedGone: [] }, ledger, logger, run.now());
   append(thePlan.unclaimed, found);
 }
 
