@@ -2,7 +2,8 @@
 // for who can read it, and registered as a secret before anyone sees it.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, errorMessage } from './errors.js';
+import { withSmallFile } from './config-file.js';
+import { ConfigError } from './errors.js';
 import { registerSecret } from './log.js';
 
 /** The systemd credential name the unit loads the key under. */
@@ -11,28 +12,19 @@ export const CREDENTIAL_NAME = 'anthropic-api-key';
 /** Where a key came from, as the messages name it. */
 type KeySource = 'api.keyFile' | 'systemd credential';
 
-/** Reads a key file, refused when others can read it (a systemd credential is exempt) or empty. */
+/** Reads a key file, refused when others can read it (a systemd credential is exempt), not a regular file, or empty. */
 function readKeyFile(file: string, source: KeySource): string {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(file);
-  } catch (err) {
-    throw new ConfigError(`cannot read the API key (${source}) ${file}: ${errorMessage(err)}`, { cause: err });
-  }
-  // As ssh does with a private key: a key others can read is as good as leaked. A systemd
-  // credential is exempt: systemd writes it 0400 and opens it to the service user with an ACL,
-  // whose mask shows in the group bits (0440); its directory is systemd's to protect.
-  if (source === 'api.keyFile' && (stat.mode & 0o077) !== 0) {
-    throw new ConfigError(
-      `the API key file (api.keyFile) ${file} is readable by group or others (mode ${(stat.mode & 0o777).toString(8)}): run "chmod 600 ${file}"`,
-    );
-  }
-  let key: string;
-  try {
-    key = fs.readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    throw new ConfigError(`cannot read the API key (${source}) ${file}: ${errorMessage(err)}`, { cause: err });
-  }
+  const key = withSmallFile(file, `the API key (${source})`, ({ stats, read }) => {
+    // As ssh does with a private key: a key others can read is as good as leaked. A systemd
+    // credential is exempt: systemd writes it 0400 and opens it to the service user with an ACL,
+    // whose mask shows in the group bits (0440); its directory is systemd's to protect.
+    if (source === 'api.keyFile' && (stats.mode & 0o077) !== 0) {
+      throw new ConfigError(
+        `the API key file (api.keyFile) ${file} is readable by group or others (mode ${(stats.mode & 0o777).toString(8)}): run "chmod 600 ${file}"`,
+      );
+    }
+    return read().trim();
+  });
   if (!key) throw new ConfigError(`the API key (${source}) ${file} is empty`);
   return key;
 }

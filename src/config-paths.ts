@@ -13,9 +13,18 @@ import { ConfigError } from './errors.js';
 export function defaultStateDir(root: string, env: NodeJS.ProcessEnv): string {
   const fromSystemd = env.STATE_DIRECTORY?.split(':')[0];
   if (fromSystemd) return fromSystemd;
-  const base = env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state');
+  const base = xdgHome(env, 'XDG_STATE_HOME', path.join('.local', 'state'));
   const tag = createHash('sha256').update(root).digest('hex').slice(0, 10);
   return path.join(base, 'files-sync', `${path.basename(root) || 'root'}-${tag}`);
+}
+
+/**
+ * An XDG base directory: the variable when it is an absolute path (the spec has relative values
+ * ignored, as they would move with the current folder), else `fallback` under the home directory.
+ */
+export function xdgHome(env: NodeJS.ProcessEnv, variable: 'XDG_STATE_HOME' | 'XDG_CONFIG_HOME', fallback: string): string {
+  const value = env[variable];
+  return value && path.isAbsolute(value) ? value : path.join(env.HOME || os.homedir(), fallback);
 }
 
 /**

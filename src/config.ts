@@ -1,13 +1,13 @@
 // The configuration: every setting declared once (key, default, check), loaded from a file, the
 // command line and the environment into one frozen object; and the API key, kept apart from it.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { readApiKey } from './api-key.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { closest } from './suggest.js';
-import { checkOwnFiles, derivedStateDir, realRoot } from './config-paths.js';
+import { duplicateKey, withSmallFile } from './config-file.js';
+import { checkOwnFiles, derivedStateDir, realRoot, xdgHome } from './config-paths.js';
 
 export { defaultStateDir } from './config-paths.js';
 
@@ -74,7 +74,14 @@ export const configSchema = z.strictObject({
   settleSeconds: z.number().min(0).max(3600).default(2),
   deletes: deletesSchema.default({ mode: 'mirror', maxCount: 500, maxShare: 0.5 }),
   /** A file that must exist in the root, proving the right disk is mounted; deletes stop without it. */
-  rootMarker: z.string().min(1).nullable().default(null),
+  rootMarker: z
+    .string()
+    .min(1)
+    .refine((p) => !path.isAbsolute(p) && !p.split(/[\\/]/).includes('..'), {
+      message: 'must be a path inside the root (relative, without ..): a file outside it is there whichever disk is mounted',
+    })
+    .nullable()
+    .default(null),
   /** Transfers at once. */
   concurrency: positiveInt.max(64).default(8),
   /** Client-side rate limit for all Files API requests. */
@@ -152,10 +159,10 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 
 /** Finds the config file: `--config`, else `./sync.config.json`, else the XDG config file. */
 export function findConfigFile(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, cwd: string): string | null {
-  if (overrides.configPath) return path.resolve(cwd, overrides.configPath);
+  if (overrides.configPath !== undefined) return path.resolve(cwd, overrides.configPath);
   const candidates = [
     path.join(cwd, 'sync.config.json'),
-    path.join(env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config'), 'files-sync', 'config.json'),
+    path.join(xdgHome(env, 'XDG_CONFIG_HOME', '.config'), 'files-sync', 'config.json'),
   ];
   return candidates.find((file) => fs.existsSync(file)) ?? null;
 }
@@ -172,19 +179,22 @@ export function jsonErrorPlace(text: string, message: string): string {
 }
 
 function readConfigFile(file: string): unknown {
-  let text: string;
+  const text = withSmallFile(file, 'config', (f) => f.read());
+  let value: unknown;
   try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`cannot read config ${file}: ${errorMessage(err)}`, { cause: err });
-  }
-  try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     throw new ConfigError(`config ${file}${jsonErrorPlace(text, errorMessage(err))} is not valid JSON: ${errorMessage(err)}`, {
       cause: err,
     });
   }
+  const twice = duplicateKey(text);
+  if (twice) {
+    throw new ConfigError(
+      `config ${file}${jsonErrorPlace(text, `position ${twice.at}`)}: the key "${twice.key}" is given twice in one object (the last would silently win): keep one`,
+    );
+  }
+  return value;
 }
 
 /** Checks raw settings against the schema; a ConfigError names every problem, on one line. */
@@ -201,6 +211,14 @@ export function parseConfig(raw: unknown, source: string | null): ParsedConfig {
  * Paths in the file are relative to the file; paths on the command line to `cwd`.
  */
 export function loadConfig(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, cwd = process.cwd()): Config {
+  // An empty value (a script's unset variable) names nothing: never the default in its place.
+  for (const [option, value] of [
+    ['--config', overrides.configPath],
+    ['--root', overrides.root],
+    ['--state-dir', overrides.stateDir],
+  ] as const) {
+    if (value !== undefined && value.trim() === '') throw new ConfigError(`${option} is empty: name a path, or leave the option out`);
+  }
   const file = findConfigFile(overrides, env, cwd);
   const raw: Record<string, unknown> = file ? (readConfigFile(file) as Record<string, unknown>) : {};
   if (file && (!raw || typeof raw !== 'object' || Array.isArray(raw))) {
@@ -208,8 +226,8 @@ export function loadConfig(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, c
   }
   const base = file ? path.dirname(file) : cwd;
   const merged: Record<string, unknown> = { ...raw };
-  if (overrides.root) merged.root = path.resolve(cwd, overrides.root);
-  if (overrides.stateDir) merged.stateDir = path.resolve(cwd, overrides.stateDir);
+  if (overrides.root !== undefined) merged.root = path.resolve(cwd, overrides.root);
+  if (overrides.stateDir !== undefined) merged.stateDir = path.resolve(cwd, overrides.stateDir);
   if (merged.root === undefined) {
     throw new ConfigError(
       file

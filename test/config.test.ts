@@ -1,4 +1,5 @@
 // Config loading and the API key: defaults, errors that name the key, key-file permissions.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -113,6 +114,43 @@ describe('loadConfig', () => {
     });
   });
 
+  it('refuses a key given twice in one object, naming it and where: the last would silently win', () => {
+    const text = '{\n  "root": "d",\n  "deletes": { "mode": "keep" },\n  "deletes": { "maxCount": 100 }\n}';
+    expect(() => loadConfig({ configPath: writeConfig(text) }, {}, '/')).toThrow(
+      /config .*config\.json:4:3: the key "deletes" is given twice in one object .*keep one/,
+    );
+    const nested = '{ "root": "d", "deletes": { "mode": "keep", "maxCount": 5, "mode": "mirror" } }';
+    expect(() => loadConfig({ configPath: writeConfig(nested) }, {}, '/')).toThrow(/the key "mode" is given twice/);
+    // Notes may repeat; the same key in two objects, in arrays or as a value is no duplicate.
+    const fine = '{ "//": "a", "//": "b", "root": "d", "exclude": ["root", "root"], "api": { "//": "root" } }';
+    expect(loadConfig({ configPath: writeConfig(fine) }, {}, '/').exclude).toEqual(['root', 'root']);
+  });
+
+  it('refuses an empty --config, --root or --state-dir instead of using the default in its place', () => {
+    const file = writeConfig({ root: 'data' });
+    for (const overrides of [{ configPath: '' }, { configPath: file, root: '' }, { configPath: file, stateDir: ' ' }]) {
+      expect(() => loadConfig(overrides, {}, dir)).toThrow(/(--config|--root|--state-dir) is empty/);
+    }
+  });
+
+  it.skipIf(process.platform !== 'linux')('refuses a FIFO as the config or the key file instead of hanging on it', () => {
+    const fifo = path.join(dir, 'fifo.json');
+    expect(spawnSync('mkfifo', ['-m', '600', fifo]).status).toBe(0);
+    expect(() => loadConfig({ configPath: fifo }, {}, '/')).toThrow(/config .*fifo\.json is not a regular file/);
+    const config = loadConfig({ configPath: writeConfig({ root: 'd', api: { keyFile: 'fifo.json' } }) }, {}, '/');
+    expect(() => loadApiKey(config, {})).toThrow(/fifo\.json is not a regular file/);
+    // A directory is not a file either (it was told to chmod).
+    const keys = loadConfig({ configPath: writeConfig({ root: 'd', api: { keyFile: '.' } }) }, {}, '/');
+    expect(() => loadApiKey(keys, {})).toThrow(/is not a regular file/);
+  });
+
+  it('refuses a root marker outside the root: it would be there whichever disk is mounted', () => {
+    for (const marker of ['../../etc/hostname', '/etc/hostname', 'a/../../b']) {
+      expect(() => parseConfig({ root: 'd', rootMarker: marker }, null), marker).toThrow(/rootMarker: must be a path inside the root/);
+    }
+    expect(parseConfig({ root: 'd', rootMarker: '.files-sync-root' }, null).rootMarker).toBe('.files-sync-root');
+  });
+
   it('parseConfig rejects a bad URL', () => {
     expect(() => parseConfig({ root: 'd', api: { baseUrl: 'ftp://x' } }, null)).toThrow(/api\.baseUrl/);
   });
@@ -125,6 +163,8 @@ describe('defaultStateDir', () => {
     const b = defaultStateDir('/srv/b', { XDG_STATE_HOME: '/s' });
     expect(a).not.toBe(b);
     expect(a).toBe(defaultStateDir('/srv/a', { XDG_STATE_HOME: '/s' }));
+    // A relative XDG_STATE_HOME is ignored, as the spec says: it would move with the current folder.
+    expect(defaultStateDir('/srv/a', { XDG_STATE_HOME: 'rel', HOME: '/home/u' })).toMatch(/^\/home\/u\/\.local\/state\/files-sync\/a-/);
   });
 });
 

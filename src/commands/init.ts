@@ -1,13 +1,13 @@
 // `files-sync init --root DIR`: writes a config file where every later command finds it.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, ExitCode, errorMessage } from '../errors.js';
+import { xdgHome } from '../config-paths.js';
 import { write, type Command } from './shared.js';
 
 /** The config file commands read when no --config is given and ./sync.config.json is absent. */
 export function defaultConfigFile(env: NodeJS.ProcessEnv): string {
-  return path.join(env.XDG_CONFIG_HOME || path.join(env.HOME || os.homedir(), '.config'), 'files-sync', 'config.json');
+  return path.join(xdgHome(env, 'XDG_CONFIG_HOME', '.config'), 'files-sync', 'config.json');
 }
 
 /** `files-sync init`. */

@@ -1,0 +1,82 @@
+// Reading the files an operator points files-sync at (the config, the API key file): regular files
+// of a bounded size, opened so that a FIFO cannot hang the read, and the config's JSON checked for
+// keys given twice, which JSON.parse would resolve silently in favour of the last.
+import fs from 'node:fs';
+import { ConfigError, errorMessage } from './errors.js';
+
+/** The largest config or key file read: far above any real one, far below what hurts to read. */
+const MAX_BYTES = 1 << 20;
+
+/** An open regular file of at most MAX_BYTES: its fstat, and its text read by `read()`. */
+export interface SmallFile {
+  stats: fs.Stats;
+  read(): string;
+}
+
+/**
+ * Opens `file` (links followed) as `what` (for the messages) and checks it is a regular file of at
+ * most 1 MiB, before a byte is read; `use` gets it, and the descriptor is closed after. O_NONBLOCK:
+ * a FIFO is refused by its fstat instead of blocking the open.
+ */
+export function withSmallFile<T>(file: string, what: string, use: (f: SmallFile) => T): T {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    throw new ConfigError(`cannot read ${what} ${file}: ${errorMessage(err)}`, { cause: err });
+  }
+  try {
+    const stats = fs.fstatSync(fd);
+    if (!stats.isFile()) throw new ConfigError(`${what} ${file} is not a regular file: name the file itself`);
+    if (stats.size > MAX_BYTES) throw new ConfigError(`${what} ${file} is ${stats.size} bytes, more than ${MAX_BYTES} for such a file`);
+    return use({
+      stats,
+      read: () => {
+        try {
+          return fs.readFileSync(fd, 'utf8');
+        } catch (err) {
+          throw new ConfigError(`cannot read ${what} ${file}: ${errorMessage(err)}`, { cause: err });
+        }
+      },
+    });
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * The first key given twice in one object of the valid JSON `text`, with its offset; null when
+ * none is. Keys starting with `//` are notes (the example config's) and may repeat.
+ */
+export function duplicateKey(text: string): { key: string; at: number } | null {
+  // One set of keys per open object, null per open array; `key`: the next string is a key.
+  const open: (Set<string> | null)[] = [];
+  let key = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      const keys = open.at(-1);
+      if (key && keys) {
+        const name = JSON.parse(text.slice(i, end + 1)) as string;
+        if (keys.has(name) && !name.startsWith('//')) return { key: name, at: i };
+        keys.add(name);
+        key = false;
+      }
+      i = end;
+    } else if (c === '{') {
+      open.push(new Set());
+      key = true;
+    } else if (c === '[') {
+      open.push(null);
+      key = false;
+    } else if (c === '}' || c === ']') {
+      open.pop();
+      key = false;
+    } else if (c === ',') {
+      key = open.at(-1) instanceof Set;
+    }
+  }
+  return null;
+}
