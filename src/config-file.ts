@@ -10,7 +10,7 @@ const MAX_BYTES = 1 << 20;
 /** An open regular file of at most MAX_BYTES: its fstat, and its text read by `read()`. */
 export interface SmallFile {
   stats: fs.Stats;
-  read(): string;
+  read: () => string;
 }
 
 /**

@@ -105,8 +105,8 @@ function sameFile(a: fs.Stats, b: fs.Stats): boolean {
  * `copy` is the staged copy of `from`, checked in place of the original.
  */
 function checkIsLedger(copy: string, from: string, file: string): void {
-  let version = 0;
-  let tables = 0;
+  let version: number;
+  let tables: number;
   try {
     const db = new Database(copy, { fileMustExist: true });
     try {
