@@ -31,9 +31,17 @@ const deletesSchema = z.strictObject({
   maxShare: z.number().min(0).max(1).default(0.5),
 });
 
+/** Whether `url` (an absolute URL, or not one at all) names a user or a password. */
+function hasUserInfo(url: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url);
+}
+
 const apiSchema = z.strictObject({
   /** Files API endpoint; `ANTHROPIC_BASE_URL` overrides it. */
-  baseUrl: z.url({ protocol: /^https?$/ }).default(DEFAULT_BASE_URL),
+  baseUrl: z
+    .url({ protocol: /^https?$/ })
+    .refine((url) => !hasUserInfo(url), { message: 'must hold no user or password (the key goes in ANTHROPIC_API_KEY or api.keyFile)' })
+    .default(DEFAULT_BASE_URL),
   /** A file holding the API key (mode 0600); `ANTHROPIC_API_KEY` takes precedence. */
   keyFile: z.string().min(1).optional(),
   /** The API contract spoken: `ga` (since 2026-08-19, the default) or the Files `beta` (README, "API contracts"). */
@@ -240,8 +248,9 @@ export function loadConfig(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, c
   const root = realRoot(path.resolve(base, parsed.root));
   const stateDir = parsed.stateDir ? path.resolve(base, parsed.stateDir) : derivedStateDir(path.resolve(base, parsed.root), root, env);
   const baseUrl = env.ANTHROPIC_BASE_URL || parsed.api.baseUrl;
-  if (env.ANTHROPIC_BASE_URL && !z.url({ protocol: /^https?$/ }).safeParse(baseUrl).success) {
-    throw new ConfigError(`ANTHROPIC_BASE_URL is not an http(s) URL: ${baseUrl}`);
+  if (env.ANTHROPIC_BASE_URL && (!z.url({ protocol: /^https?$/ }).safeParse(baseUrl).success || hasUserInfo(baseUrl))) {
+    // Said without any user or password it holds: a secret on a terminal or in a journal.
+    throw new ConfigError(`ANTHROPIC_BASE_URL is not an http(s) URL without a user or password: ${baseUrl.replace(/\/\/[^/]*@/, '//…@')}`);
   }
   const keyFile = parsed.api.keyFile ? path.resolve(base, parsed.api.keyFile) : undefined;
   checkOwnFiles(root, stateDir, keyFile);

@@ -151,6 +151,23 @@ describe('loadConfig', () => {
     expect(parseConfig({ root: 'd', rootMarker: '.files-sync-root' }, null).rootMarker).toBe('.files-sync-root');
   });
 
+  it('refuses a base URL with a user or password, and never prints the password', () => {
+    const file = writeConfig({ root: 'd' });
+    for (const url of ['http://user:s3cretpw@127.0.0.1:99999/', 'https://user:s3cretpw@api.example.com/']) {
+      let message = '';
+      try {
+        loadConfig({ configPath: file }, { ANTHROPIC_BASE_URL: url }, '/');
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/ANTHROPIC_BASE_URL is not an http\(s\) URL without a user or password/);
+      expect(message).not.toContain('s3cretpw');
+    }
+    expect(() => parseConfig({ root: 'd', api: { baseUrl: 'https://u:p@api.example.com' } }, null)).toThrow(
+      /api\.baseUrl: must hold no user or password/,
+    );
+  });
+
   it('parseConfig rejects a bad URL', () => {
     expect(() => parseConfig({ root: 'd', api: { baseUrl: 'ftp://x' } }, null)).toThrow(/api\.baseUrl/);
   });
