@@ -170,7 +170,8 @@ export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]):
   const goneSet = new Set(gone.map((r) => r.path));
   // Only the rows this batch needs are read (a daemon over a million files holds no per-file
   // state): the window's uploads, the gone rows, and the count the guard's share is of.
-  const since = Date.now() - Math.max(MOVE_WINDOW_MS, 2 * config.deleteDelaySeconds * 1000);
+  // `uploadedAt` is the API's `created_at`: the window is taken on the API's clock, not this host's.
+  const since = (deps.remote.serverNow?.() ?? Date.now()) - Math.max(MOVE_WINDOW_MS, 2 * config.deleteDelaySeconds * 1000);
   const recentlyAdded = deps.ledger
     .filesUploadedSince(since)
     .filter((r) => !goneSet.has(r.path))

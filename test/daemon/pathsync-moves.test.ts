@@ -211,3 +211,25 @@ it('a failure row from before schema 5 learns its content from a sync or from th
     expect(outcome).toMatchObject({ deleted: 0, waiting: ['d/2.txt', 'd/1.txt'] });
   });
 }, 60_000);
+
+it("a folder moved under the daemon is a move when the API's clock runs hours behind this host's (the window is on the API's clock)", async () => {
+  emu = await emulator({ clockOffsetMs: -2 * 3600_000 });
+  setup = syncSetup(emu, { deletes: { maxCount: 5, maxShare: 1 } });
+  const names = Array.from({ length: 12 }, (_, i) => `${i}.txt`);
+  writeTree(setup.root, Object.fromEntries(names.map((n) => [`old/${n}`, `content of ${n}`])));
+  const first = await setup.sync();
+  expect(first.code, first.stderr).toBe(0);
+  fs.renameSync(path.join(setup.root, 'old'), path.join(setup.root, 'new'));
+
+  const outcome = await withBatchDeps(async (deps) => {
+    // The path jobs upload the new paths, then the batch deletes the old ones.
+    for (const n of names) expect((await syncPath(deps, `new/${n}`)).kind).toBe('done');
+    return deleteBatch(
+      deps,
+      names.map((n) => `old/${n}`),
+    );
+  });
+  expect(outcome.held ?? null).toBeNull();
+  expect(outcome.deleted).toBe(12);
+  expect(ourNames(emu)).toEqual(names.map((n) => `new\u2215${n}`).sort());
+}, 60_000);
