@@ -71,13 +71,19 @@ function createdMs(file: FileMetadata): number {
   return Number.isNaN(ms) ? 0 : ms;
 }
 
-/** The row's window on the server's clock: from its intent to the end of its last attempt. */
+/**
+ * The row's window on the server's clock: from its intent to the end of its last attempt. Each
+ * bound is converted with the offset of the clock that read it: the row's for its own stamps, the
+ * one measured now for the plan's time. (With the row's offset for both, a host clock set right
+ * between a crash and this plan moved the end before the start, and no copy was found.)
+ */
 function windowOf(row: InFlightUpload, ctx: OrphanContext): { start: number; end: number } | null {
   const offset = row.clockOffsetMs ?? ctx.serverOffsetMs;
   if (offset === null) return null;
+  const start = row.startedAt + offset;
+  if (row.attemptsEndedAt !== null) return { start, end: row.attemptsEndedAt + offset };
   // A crash left no end: the call went on at most its span, and not past this plan.
-  const endLocal = row.attemptsEndedAt ?? Math.min(row.startedAt + uploadSpanMs(row.size), ctx.now);
-  return { start: row.startedAt + offset, end: endLocal + offset };
+  return { start, end: Math.min(start + uploadSpanMs(row.size), ctx.now + (ctx.serverOffsetMs ?? offset)) };
 }
 
 /** The copies a row's attempts may have made: its lost answers, or every attempt after a crash. */

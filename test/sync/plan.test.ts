@@ -729,6 +729,22 @@ function orphanCases(): Case[] {
       },
     },
     {
+      name: "rule 3: a crash while this host's clock ran an hour ahead, set right before this plan: the copies are still found",
+      local: [local('report.pdf', 'h1')],
+      // Stamped on the host's clock as it was (an hour ahead), with the offset measured then.
+      ledger: { inFlight: [row({ startedAt: start + 3600_000, clockOffsetMs: -3600_000, attemptsEndedAt: null })] },
+      remote: own(3),
+      options: { serverOffsetMs: 0 },
+      expect: (p) => {
+        expect(p.adoptions.map((a) => a.file.id)).toEqual(['file_own0']);
+        expect(deletes(p)).toEqual([
+          ['file_own1', 'orphan'],
+          ['file_own2', 'orphan'],
+        ]);
+        expect(p.unclaimed).toEqual([]);
+      },
+    },
+    {
       name: 'rule 3: a row written before any answer uses the offset measured now; without one nothing is touched',
       local: [local('report.pdf', 'h1')],
       ledger: { inFlight: [row({ unknownOutcomes: 1, clockOffsetMs: null })] },
