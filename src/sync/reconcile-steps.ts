@@ -208,7 +208,13 @@ export function restoreFindings(run: Run, thePlan: Plan, files: readonly FileMet
       unclaimed: ledger.unclaimedCopies().map((c) => c.fileId),
     },
     thePlan,
-    { localPaths: paths, remoteName: nameFor(config), serverOffsetMs: remote.clockOffsetMs?.() ?? null, skewMs: ORPHAN_SKEW_MS },
+    {
+      localPaths: paths,
+      remoteName: nameFor(config),
+      serverOffsetMs: remote.clockOffsetMs?.() ?? null,
+      skewMs: ORPHAN_SKEW_MS,
+      now: run.now(),
+    },
   );
   thePlan.foreign = Math.max(0, thePlan.foreign - found.length);
   // A dry run reports them and writes nothing (its ledger is open read-only).

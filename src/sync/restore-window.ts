@@ -34,6 +34,8 @@ export interface RestoreMatchContext {
   serverOffsetMs: number | null;
   /** The skew allowance (ORPHAN_SKEW_MS) around the window on the server's clock. */
   skewMs: number;
+  /** This reconciliation's time, local clock: the window reaches at least to it (see serverWindow). */
+  now?: number;
 }
 
 /** Parses a stored window; undefined when none is open or the value is not one. */
@@ -54,19 +56,24 @@ export function parseRestoreWindow(value: unknown): RestoreWindow | undefined {
 /**
  * The window on the server's clock, widened by the allowance: its start converted with the offset
  * known when the backup was taken (else the one measured now), its end with the one measured now
- * (else the backup's). With neither, the local clock and UNMEASURED_SKEW_MS.
+ * (else the backup's). With neither, the local clock and UNMEASURED_SKEW_MS. The end is at least
+ * `now` (this reconciliation's time): the restore was stamped by the host's clock as it was then,
+ * and a clock set right since (it ran behind) would end the window before the copies it must
+ * list. Reaching further only lists more copies for the user to judge; none is ever deleted.
  */
 export function serverWindow(
   window: RestoreWindow,
   serverOffsetMs: number | null,
   skewMs: number,
+  now = window.restoredAt,
 ): { start: number; end: number; measured: boolean } {
   const startOffset = window.clockOffsetMs ?? serverOffsetMs;
   const endOffset = serverOffsetMs ?? window.clockOffsetMs;
+  const endLocal = Math.max(window.restoredAt, now);
   if (startOffset === null || endOffset === null) {
-    return { start: window.takenAt - UNMEASURED_SKEW_MS, end: window.restoredAt + UNMEASURED_SKEW_MS, measured: false };
+    return { start: window.takenAt - UNMEASURED_SKEW_MS, end: endLocal + UNMEASURED_SKEW_MS, measured: false };
   }
-  return { start: window.takenAt + startOffset - skewMs, end: window.restoredAt + endOffset + skewMs, measured: true };
+  return { start: window.takenAt + startOffset - skewMs, end: endLocal + endOffset + skewMs, measured: true };
 }
 
 /**
@@ -77,7 +84,7 @@ export function serverWindow(
  * foreign application's the API cannot say (rule 1), so the user decides. Pure.
  */
 export function matchRestoreWindow(window: RestoreWindow, files: readonly FileMetadata[], ctx: RestoreMatchContext): UnclaimedFinding[] {
-  const { start, end, measured } = serverWindow(window, ctx.serverOffsetMs, ctx.skewMs);
+  const { start, end, measured } = serverWindow(window, ctx.serverOffsetMs, ctx.skewMs, ctx.now);
   const pathByName = new Map<string, string>();
   for (const p of [...new Set(ctx.paths)].sort()) {
     const name = ctx.remoteName(p);
@@ -148,5 +155,6 @@ export function restoreCopies(
     remoteName: ctx.remoteName,
     serverOffsetMs: ctx.serverOffsetMs,
     skewMs: ctx.skewMs,
+    ...(ctx.now !== undefined ? { now: ctx.now } : {}),
   });
 }

@@ -114,6 +114,23 @@ describe('serverWindow', () => {
   });
 });
 
+describe('serverWindow after a clock step', () => {
+  it("reaches at least to this reconciliation: a restore stamped while the host's clock ran a day behind still covers the copies", () => {
+    const dayBehind = {
+      ...window,
+      takenAt: window.takenAt - 86_400_000,
+      restoredAt: window.restoredAt - 86_400_000,
+      clockOffsetMs: 86_400_000,
+    };
+    const now = T0 + 900_000; // the clock set right since
+    const w = serverWindow(dayBehind, 0, SKEW, now);
+    expect(w.start).toBe(T0 - SKEW); // the backup's time, on the server's clock
+    expect(w.end).toBe(now + SKEW);
+    // Without the plan's time it ended a day early, before any copy made since the backup.
+    expect(serverWindow(dayBehind, 0, SKEW).end).toBe(T0 + 600_000 - 86_400_000 + SKEW);
+  });
+});
+
 describe('restoreCopies', () => {
   const ledger = {
     files: [{ path: 'change.txt', fileId: 'file_current' }],
