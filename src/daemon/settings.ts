@@ -40,8 +40,11 @@ export function testHooksActive(hooks: TestHooks): boolean {
   return hooks.watcher !== 'on' || hooks.reconcileMs !== null || hooks.watchDelayMs > 0;
 }
 
-/** Keys a running daemon cannot change: the ledger and lock, and the API client built at start. */
-const FIXED_AT_START = ['stateDir', 'api', 'requestsPerMinute'] as const;
+/**
+ * Keys a running daemon cannot change: the root (its ledger knows that folder: another one would
+ * be synced into it), the ledger and lock, and the API client built at start.
+ */
+const FIXED_AT_START = ['root', 'stateDir', 'api', 'requestsPerMinute'] as const;
 
 /** What a reload changed, for the daemon to act on. */
 export interface SettingsChange {
@@ -103,7 +106,7 @@ export class Settings {
     const fixed = FIXED_AT_START.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(cur[k]));
     if (fixed.length > 0) {
       log.warn(`changes to ${fixed.join(', ')} take effect at the next start`);
-      next = Object.freeze({ ...next, stateDir: cur.stateDir, api: cur.api, requestsPerMinute: cur.requestsPerMinute });
+      next = Object.freeze({ ...next, root: cur.root, stateDir: cur.stateDir, api: cur.api, requestsPerMinute: cur.requestsPerMinute });
     }
     return this.apply(() => next, 'configuration reloaded', log);
   }

@@ -186,6 +186,20 @@ describe('daemon: signals', () => {
     daemon.child.kill('SIGUSR1');
     await daemon.waitForLine(/reconciled \(.*SIGUSR1/);
     expect(remoteFiles(emu).has('skipped.log')).toBe(false);
+
+    // Another root takes a restart: synced into this ledger it would be another folder's files.
+    const other = path.join(setup.dir, 'other-root');
+    fs.mkdirSync(other);
+    fs.writeFileSync(setup.configFile, JSON.stringify({ ...JSON.parse(good), root: other }));
+    daemon.child.kill('SIGHUP');
+    await daemon.waitForLine(/changes to root.* take effect at the next start/);
+    writeTree(other, { 'in-other.txt': 'not synced by this daemon' });
+    writeTree(setup.root, { 'still-here.txt': 'the running root' });
+    await waitFor(() => remoteFiles(emu!).has('still-here.txt'), 'still-here.txt');
+    const reconciled = daemon.count(/reconciled \(.*SIGUSR1/);
+    daemon.child.kill('SIGUSR1');
+    await waitFor(() => daemon.count(/reconciled \(.*SIGUSR1/) > reconciled, 'a reconciliation after the reload');
+    expect(remoteFiles(emu).has('in-other.txt')).toBe(false);
     expect((await daemon.stop()).code).toBe(0);
   });
 });
