@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici';
 import { registerSecret, silentLogger, type Logger } from '../log.js';
 import { ConfigError } from '../errors.js';
 import { createContract, type ApiVersion, type Contract, type ContractName } from './contract.js';
-import { ApiError, LocalFileError, NotDownloadableError, ResponseFormatError } from './errors.js';
+import { ApiError, LocalFileError, NotDownloadableError, ResponseFormatError, notTheApi } from './errors.js';
 import { resolveRetryPolicy, resolveTimeouts, uploadTimeoutMs, type RetryPolicy, type Timeouts } from './retry.js';
 import { SentHash, codeOf, encodeId, readJson, writeBody } from './client-io.js';
 import { multipartBody, multipartOf } from './multipart.js';
@@ -181,6 +181,7 @@ export class FilesClient implements RemoteFiles {
         method: 'GET',
         path: this.#contract.path('/v1/files', this.#contract.listQuery(this.#pageSize, cursor)),
         signal,
+        errorClass: notTheApi,
         read: async (res) => {
           const parsed = this.#contract.parsePage(await readJson(res, 'list answer'));
           return { files: parsed.data.map((item) => parseFileMetadata(item, 'list item')), next: parsed.nextCursor };
@@ -218,6 +219,7 @@ export class FilesClient implements RemoteFiles {
       method: 'GET',
       path: this.#contract.path('/v1/files', query),
       signal: options.signal,
+      errorClass: notTheApi,
       read: async (res) => {
         const parsed = this.#contract.parsePage(await readJson(res, 'look-up answer'));
         if (parsed.nextCursor !== undefined) throw new ResponseFormatError('look-up answer', 'next_page', 'null (a look-up is one page)');

@@ -95,6 +95,27 @@ export class UnavailableError extends ApiError {
   }
 }
 
+/**
+ * 404 or 405 on the listing's route, which the Files API always serves: what answered is not the
+ * API at the configured base URL (a path too many, another server). Not a file's failure: exit 5,
+ * with where to look.
+ */
+export class EndpointError extends ApiError {
+  override name = 'EndpointError';
+  constructor(message: string, details: ApiErrorDetails) {
+    super(
+      `${message}: no Files API answers at this base URL; check api.baseUrl or ANTHROPIC_BASE_URL ` +
+        '(the API root, such as https://api.anthropic.com, without /v1) and api.workspaceId',
+      { ...details, retryable: false, exitCode: ExitCode.unavailable },
+    );
+  }
+}
+
+/** The listing's and look-up's error class: EndpointError for a route the API does not serve. */
+export function notTheApi(status: number): typeof ApiError | undefined {
+  return status === 404 || status === 405 ? EndpointError : undefined;
+}
+
 /** 400 on the download route: only files the API created (`downloadable: true`) can be downloaded. */
 export class NotDownloadableError extends ApiError {
   override name = 'NotDownloadableError';

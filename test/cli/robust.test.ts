@@ -132,6 +132,21 @@ describe('no raw crash', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('a base URL with a path too many, or a web server that is not the API, is exit 5 with what to check, not exit 1', async () => {
+    const web = await localServer((req, res) => {
+      req.resume();
+      res.writeHead(404, { 'content-type': 'text/html' }).end('<!DOCTYPE HTML><title>Not Found</title>');
+    });
+    for (const [i, base] of [`${emu.url}/v1`, web.url].entries()) {
+      const r = await runCli(['sync', '--root', root, '--state-dir', path.join(dir, `not-api-${i}`)], {
+        ANTHROPIC_API_KEY: TEST_KEY,
+        ANTHROPIC_BASE_URL: base,
+      });
+      expect(r.code, r.stderr).toBe(5);
+      expect(r.stderr).toMatch(/list failed: .*no Files API answers at this base URL; check api\.baseUrl or ANTHROPIC_BASE_URL/);
+    }
+  });
+
   it('a refused key is said once, not in a log line and again in the last line', async () => {
     const r = await runCli(['sync', '--root', root, '--state-dir', path.join(dir, 'refused')], {
       ANTHROPIC_API_KEY: 'sk-ant-not-the-key',
