@@ -74,7 +74,11 @@ export async function backupLedger(ledger: Ledger, logger: Logger, options: Back
   const now = options.now ?? new Date();
   if (ledger.file === ':memory:') return null;
   const dir = backupDir(ledger.file);
-  const dest = path.join(dir, `ledger-${timestamp(now)}.db`);
+  // Named after the newest one when the clock reads earlier (it was set back): names give the
+  // order that pruning and `ledger restore` go by, and the new copy must come last.
+  const newest = timeFromName(listBackups(ledger.file).at(-1) ?? '');
+  const named = newest !== null && newest >= now.getTime() ? new Date(newest + 1) : now;
+  const dest = path.join(dir, `ledger-${timestamp(named)}.db`);
   // Written under another name and renamed when complete: a half-made copy never counts as a backup.
   const partial = `${dest}.partial`;
   try {

@@ -9,6 +9,7 @@ import { daemonSetup, startDaemon, tearDown } from '../helpers/daemon.js';
 import { emulator, expectExactState, localHashes, runCli, sha256, syncSetup, tempDir, writeTree, type SyncSetup } from '../helpers/sync.js';
 import { damageLedger } from '../helpers/ledger.js';
 import { BACKUP_TAKEN_META_KEY, RESTORE_WINDOW_META_KEY, backupLedger, restoreLedger } from '../../src/ledger/backup.js';
+import { listBackups } from '../../src/ledger/faults.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/log.js';
 import { ConfigError } from '../../src/errors.js';
@@ -91,6 +92,28 @@ describe('ledger backups', () => {
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
       expect((db.prepare('SELECT count(*) AS n FROM files').get() as { n: number }).n).toBe(6);
       db.close();
+    }
+  });
+});
+
+describe('backups after the clock was set back', () => {
+  it('a new backup comes last and is kept, though the clock reads earlier than the newest name', async () => {
+    const dir = tempDir('fs-backup-clock-');
+    try {
+      const file = path.join(dir, 'ledger.db');
+      const ledger = Ledger.open(file);
+      const ahead = new Date(Date.parse('2027-06-01T00:00:00Z'));
+      const made = [];
+      for (let i = 0; i < 3; i++) made.push((await backupLedger(ledger, silentLogger(), { now: new Date(ahead.getTime() + i * 1000) }))!);
+      // The clock set right: a year earlier than the three names.
+      const now = (await backupLedger(ledger, silentLogger(), { now: new Date(Date.parse('2026-06-01T00:00:00Z')) }))!;
+      ledger.close();
+      const kept = listBackups(file);
+      expect(kept).toHaveLength(3);
+      expect(kept.at(-1)).toBe(now); // the newest, which a restore picks
+      expect(kept).toEqual([...made.slice(1), now]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
