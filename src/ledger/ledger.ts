@@ -6,18 +6,15 @@ import { openDatabase } from './open.js';
 import { LedgerCollected } from './collected.js';
 import { LedgerReads } from './reads.js';
 import { prepareStatements } from './statements.js';
-import type { Failure, FailureRetry, StoredFile, PendingDelete, UnclaimedCopy, UploadIntent, UploadedContent } from './types.js';
+import { failureBackoffMs, type Failure, type FailureRetry, type StoredFile, type PendingDelete } from './types.js';
+import type { UnclaimedCopy, UploadIntent, UploadedContent } from './types.js';
 
 export type * from './types.js';
+export { failureBackoffMs } from './types.js';
 export { LedgerError } from './faults.js';
 
 /** Methods that do not go through the guard: `close` must work on a broken file; `backupTo` sorts its own errors. */
 const UNGUARDED = new Set(['constructor', 'close', 'onFault', 'backupTo']);
-
-/** Back-off for a retryable per-file failure: 30 s doubling up to 6 h. */
-export function failureBackoffMs(attempts: number): number {
-  return Math.min(30_000 * 2 ** Math.max(0, attempts - 1), 6 * 3600_000);
-}
 
 /** The SQLite ledger. Open with `Ledger.open`; `close()` is safe to call twice. */
 export class Ledger extends LedgerCollected {

@@ -129,3 +129,11 @@ export interface CollectedSummary {
   /** Deletable rows paired one to one with content added at new paths: moves, which the guard does not count. */
   moved: number;
 }
+
+/** The longest wait before a failed path is tried again (`failureBackoffMs` at its cap). */
+export const FAILURE_BACKOFF_MAX_MS = 6 * 3600_000;
+
+/** Back-off for a retryable per-file failure: 30 s doubling up to FAILURE_BACKOFF_MAX_MS (6 h). */
+export function failureBackoffMs(attempts: number): number {
+  return Math.min(30_000 * 2 ** Math.max(0, attempts - 1), FAILURE_BACKOFF_MAX_MS);
+}

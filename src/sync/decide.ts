@@ -2,6 +2,7 @@
 // the merge (the walk's file, the ledger's row, whether the remote side holds it), and the guard
 // over the deletes collected on the way (rule 4), judged once the merge has ended.
 import type { CollectedRow, CollectedSummary, Failure, FileRow } from '../ledger/ledger.js';
+import { FAILURE_BACKOFF_MAX_MS } from '../ledger/types.js';
 import type { LocalFile, LocalProblem } from '../local/types.js';
 import type { AddedContents } from './moves.js';
 import type { Plan, PlanOptions, Skip, UploadableFile, UploadAction, UploadReason } from './types.js';
@@ -43,7 +44,8 @@ function failureHolds(failure: Failure | undefined, local: LocalFile, now: numbe
   const sameFile = failure.size === local.size && failure.mtimeMs === local.mtimeMs;
   if (!sameFile) return false;
   if (!failure.retryable) return true;
-  return failure.nextRetryAt !== null && now < failure.nextRetryAt;
+  // A retry time further off than the longest wait was stamped by a clock since set back: due.
+  return failure.nextRetryAt !== null && now < failure.nextRetryAt && failure.nextRetryAt - now <= FAILURE_BACKOFF_MAX_MS;
 }
 
 /** The decision for one path. Pure. */

@@ -549,6 +549,12 @@ const cases: Case[] = [
     expect: (p) => expect(p.uploads).toEqual([]),
   },
   {
+    name: 'a retry time further off than the longest back-off (a clock since set back) is due now',
+    local: [local('a.txt', 'h1')],
+    ledger: { failures: [failure('a.txt', { retryable: true, nextRetryAt: NOW + 86_400_000 })] },
+    expect: (p) => expect(uploads(p)).toEqual([['a.txt', 'new', null]]),
+  },
+  {
     name: 'a retryable failure is retried after its time',
     local: [local('a.txt', 'h1')],
     ledger: { failures: [failure('a.txt', { retryable: true, nextRetryAt: NOW - 1 })] },
