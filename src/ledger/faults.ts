@@ -164,7 +164,7 @@ export class FaultGuard {
   listener: ((err: LedgerError) => void) | null = null;
   /** Device and inode of the file opened (null for `:memory:`): a deleted or replaced ledger is noticed. */
   readonly #opened: { dev: number; ino: number } | null;
-  #identityCheckedAt = 0;
+  #identityCheckedAt = -Infinity;
   readonly #reported = new WeakSet<LedgerError>();
 
   constructor(private readonly file: string) {
@@ -177,7 +177,8 @@ export class FaultGuard {
    */
   run<T>(verb: () => T): T {
     try {
-      const now = Date.now();
+      // A monotonic clock: a wall clock set back would skip the checks for as long as it was off.
+      const now = performance.now();
       if (now - this.#identityCheckedAt >= IDENTITY_CHECK_MS) {
         const gone = checkIdentity(this.file, this.#opened);
         if (gone) throw gone;
