@@ -92,14 +92,17 @@ describe('ledger faults: classification', () => {
   it('a ledger deleted or replaced under an open connection is "vanished" at the next write', () => {
     dir = tempDir('fs-ledger-faults-');
     const file = path.join(dir, 'ledger.db');
+    // The path is checked at most once a second, on the monotonic clock (a wall clock set back
+    // must not skip the checks), and that whatever the wall clock says.
+    vi.useFakeTimers({ toFake: ['performance', 'Date'] });
     const ledger = Ledger.open(file);
     try {
       ledger.setMeta('k', 'v');
       fs.renameSync(file, `${file}.moved`);
       fs.writeFileSync(file, '');
-      // SQLite itself writes on into the moved file without a word; the path is checked once a second.
-      vi.useFakeTimers({ toFake: ['Date'] });
-      vi.setSystemTime(Date.now() + 1500);
+      // SQLite itself writes on into the moved file without a word.
+      vi.setSystemTime(Date.now() - 86_400_000);
+      vi.advanceTimersByTime(1500);
       expect(() => ledger.setMeta('k', 'w')).toThrow(expect.objectContaining({ kind: 'vanished', fatal: true }));
       expect(() => ledger.setMeta('k', 'w')).toThrow(/deleted or replaced while files-sync was using it/);
     } finally {
