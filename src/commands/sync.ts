@@ -24,12 +24,22 @@ export const sync: Command = async (context) => {
   const holder = readLock(path.join(config.stateDir, 'lock'));
   if (holder?.holder === 'daemon' && !context.dryRun) return throughDaemon(config, context, logger);
   const apiKey = loadApiKey(config, context.env);
-  // A dry run writes nothing, so it needs no lock and may run beside a daemon or another sync.
-  const lock = context.dryRun ? null : lockStateDir(config, 'sync');
-  const exists = fs.existsSync(ledgerPath(config));
-  const ledger = context.dryRun ? (exists ? openLedger(config, { readOnly: true }) : Ledger.open(':memory:')) : openLedger(config);
-  if (ledger.fileCount() >= LONG_PASS_FILES) holdHeapFlat();
+  // The client first: a key it refuses (a space, a line break) ends the run before the state
+  // directory is made or locked.
   const client = clientFor(config, apiKey, logger);
+  let lock: ReturnType<typeof lockStateDir> | null = null;
+  let ledger: Ledger;
+  try {
+    // A dry run writes nothing, so it needs no lock and may run beside a daemon or another sync.
+    lock = context.dryRun ? null : lockStateDir(config, 'sync');
+    const exists = fs.existsSync(ledgerPath(config));
+    ledger = context.dryRun ? (exists ? openLedger(config, { readOnly: true }) : Ledger.open(':memory:')) : openLedger(config);
+  } catch (err) {
+    lock?.release();
+    await client.close();
+    throw err;
+  }
+  if (ledger.fileCount() >= LONG_PASS_FILES) holdHeapFlat();
   const tty = Boolean(process.stderr.isTTY) && !context.json;
   const view = new ProgressView(process.stderr, tty);
   const stop = interruption(view);

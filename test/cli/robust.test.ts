@@ -147,6 +147,16 @@ describe('no raw crash', () => {
     }
   });
 
+  it('a key with a line break in it is refused before the state directory is made', async () => {
+    const stateDir = path.join(dir, 'never-made');
+    const r = await runCli(['sync', '--root', root, '--state-dir', stateDir], {
+      ANTHROPIC_API_KEY: 'sk-ant-part\nother-part',
+      ANTHROPIC_BASE_URL: emu.url,
+    });
+    expect(r.code).toBe(2);
+    expect(fs.existsSync(stateDir)).toBe(false);
+  });
+
   it('a refused key is said once, not in a log line and again in the last line', async () => {
     const r = await runCli(['sync', '--root', root, '--state-dir', path.join(dir, 'refused')], {
       ANTHROPIC_API_KEY: 'sk-ant-not-the-key',
