@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config, ConfigOverrides } from './config.js';
+import { KERNEL_FILE_SYSTEMS } from './config-paths.js';
 import { ExitCode, SyncError, errorMessage } from './errors.js';
 import { ledgerFaultKind } from './ledger/faults.js';
 import { acquireLock, type Lock } from './lock.js';
@@ -55,13 +56,10 @@ export function clientFor(config: Config, apiKey: string, logger: Logger): Files
   });
 }
 
-/** Kernel file systems: no ledger can live there, and a recursive mkdir in /proc never returns. */
-const VIRTUAL = ['/proc', '/sys', '/dev'];
-
 /** Creates the state directory (0700), or says which path cannot be made and what to do. */
 export function ensureStateDir(config: Config): void {
   const dir = path.resolve(config.stateDir);
-  if (VIRTUAL.some((v) => dir === v || dir.startsWith(`${v}/`))) {
+  if (KERNEL_FILE_SYSTEMS.some((v) => dir === v || dir.startsWith(`${v}/`))) {
     throw new SyncError(
       `the state directory ${dir} is on a kernel file system: choose a folder on disk with --state-dir or "stateDir"`,
       ExitCode.usage,

@@ -60,6 +60,9 @@ export function realPathOf(file: string): string {
   }
 }
 
+/** Kernel file systems: no folder of files to sync, no place for a state directory. */
+export const KERNEL_FILE_SYSTEMS = ['/proc', '/sys', '/dev'];
+
 /** True when `inner` is `outer` or lies under it (both absolute, resolved). */
 function within(inner: string, outer: string): boolean {
   const rel = path.relative(outer, inner);
@@ -72,6 +75,11 @@ function within(inner: string, outer: string): boolean {
  * synced but the ledger), and so is an API key file under the root: it would be uploaded.
  */
 export function checkOwnFiles(root: string, stateDir: string, keyFile: string | undefined): void {
+  // `root` is a real path. The whole file system, or a kernel's, is no folder to mirror: its walk
+  // would reach /proc and every other service's files.
+  if (root === '/' || KERNEL_FILE_SYSTEMS.some((v) => within(root, v))) {
+    throw new ConfigError(`root ${root} is ${root === '/' ? 'the whole file system' : 'on a kernel file system'}: name the folder to sync`);
+  }
   if (realPathOf(stateDir) === root) {
     throw new ConfigError(
       `stateDir ${stateDir} is the sync root itself: its ledger would be synced into the workspace. Leave stateDir out (the default lies outside the root) or name another folder`,

@@ -168,6 +168,14 @@ describe('loadConfig', () => {
     );
   });
 
+  it('refuses the whole file system or a kernel file system as the root', () => {
+    for (const root of ['/', '/proc', '/sys/kernel', '/dev']) {
+      expect(() => loadConfig({ root, stateDir: path.join(dir, 's') }, {}, dir), root).toThrow(
+        /root .* is (the whole file system|on a kernel file system): name the folder to sync/,
+      );
+    }
+  });
+
   it('parseConfig rejects a bad URL', () => {
     expect(() => parseConfig({ root: 'd', api: { baseUrl: 'ftp://x' } }, null)).toThrow(/api\.baseUrl/);
   });
