@@ -161,7 +161,7 @@ describe('bad config', () => {
   let dir: string;
   const cases: [string, (d: string) => { args: string[]; env?: NodeJS.ProcessEnv }, RegExp][] = [
     ['no root', (d) => ({ args: ['--config', write(d, { stateDir: 's' })] }), /"root" is missing/],
-    ['an unreadable file', (d) => ({ args: ['--config', d] }), /cannot read config/],
+    ['a folder named as the config', (d) => ({ args: ['--config', d] }), /config .* is not a regular file/],
     ['invalid JSON', (d) => ({ args: ['--config', write(d, '{"root": ')] }), /not valid JSON/],
     ['an unknown key', (d) => ({ args: ['--config', write(d, { root: d, concurrenzy: 3 })] }), /unknown key "concurrenzy"/],
     ['a wrong type', (d) => ({ args: ['--config', write(d, { root: d, followSymlinks: 'yes' })] }), /followSymlinks/],
