@@ -76,8 +76,8 @@ function within(inner: string, outer: string): boolean {
  */
 export function checkOwnFiles(root: string, stateDir: string, keyFile: string | undefined): void {
   // `root` is a real path. The whole file system, or a kernel's, is no folder to mirror: its walk
-  // would reach /proc and every other service's files.
-  if (root === '/' || KERNEL_FILE_SYSTEMS.some((v) => within(root, v))) {
+  // would reach /proc and every other service's files. /dev/shm is a tmpfs of ordinary files.
+  if (root === '/' || (KERNEL_FILE_SYSTEMS.some((v) => within(root, v)) && !within(root, '/dev/shm'))) {
     throw new ConfigError(`root ${root} is ${root === '/' ? 'the whole file system' : 'on a kernel file system'}: name the folder to sync`);
   }
   if (realPathOf(stateDir) === root) {

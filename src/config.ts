@@ -31,9 +31,19 @@ const deletesSchema = z.strictObject({
   maxShare: z.number().min(0).max(1).default(0.5),
 });
 
-/** Whether `url` (an absolute URL, or not one at all) names a user or a password. */
+/** Whether `url` names a user or a password, as a URL parser reads it (a value that is no URL: false). */
 function hasUserInfo(url: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url);
+  try {
+    const parsed = new URL(url);
+    return parsed.username !== '' || parsed.password !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** `value` with whatever precedes an `@` in it hidden: the user and password of a URL, however malformed. */
+function hideUserInfo(value: string): string {
+  return value.includes('@') ? value.replace(/[^@/\s]*@/g, '…@') : value;
 }
 
 const apiSchema = z.strictObject({
@@ -85,8 +95,9 @@ export const configSchema = z.strictObject({
   rootMarker: z
     .string()
     .min(1)
-    .refine((p) => !path.isAbsolute(p) && !p.split(/[\\/]/).includes('..'), {
-      message: 'must be a path inside the root (relative, without ..): a file outside it is there whichever disk is mounted',
+    .refine((p) => !path.isAbsolute(p) && !p.split(/[\\/]/).includes('..') && path.join('/', p) !== '/', {
+      message:
+        'must be a file inside the root (relative, without ..): one outside it, or the root itself, is there whichever disk is mounted',
     })
     .nullable()
     .default(null),
@@ -214,19 +225,23 @@ export function parseConfig(raw: unknown, source: string | null): ParsedConfig {
   return result.data;
 }
 
-/**
- * Loads the configuration from the file (if any), the command line and the environment.
- * Paths in the file are relative to the file; paths on the command line to `cwd`.
- */
-export function loadConfig(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, cwd = process.cwd()): Config {
-  // An empty value (a script's unset variable) names nothing: never the default in its place.
+/** An empty path option (a script's unset variable) names nothing: refused, never the default in its place. */
+export function refuseEmptyPaths(overrides: ConfigOverrides): void {
   for (const [option, value] of [
     ['--config', overrides.configPath],
     ['--root', overrides.root],
     ['--state-dir', overrides.stateDir],
   ] as const) {
-    if (value !== undefined && value.trim() === '') throw new ConfigError(`${option} is empty: name a path, or leave the option out`);
+    if (value === '') throw new ConfigError(`${option} is empty: name a path, or leave the option out`);
   }
+}
+
+/**
+ * Loads the configuration from the file (if any), the command line and the environment.
+ * Paths in the file are relative to the file; paths on the command line to `cwd`.
+ */
+export function loadConfig(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, cwd = process.cwd()): Config {
+  refuseEmptyPaths(overrides);
   const file = findConfigFile(overrides, env, cwd);
   const raw: Record<string, unknown> = file ? (readConfigFile(file) as Record<string, unknown>) : {};
   if (file && (!raw || typeof raw !== 'object' || Array.isArray(raw))) {
@@ -250,7 +265,7 @@ export function loadConfig(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, c
   const baseUrl = env.ANTHROPIC_BASE_URL || parsed.api.baseUrl;
   if (env.ANTHROPIC_BASE_URL && (!z.url({ protocol: /^https?$/ }).safeParse(baseUrl).success || hasUserInfo(baseUrl))) {
     // Said without any user or password it holds: a secret on a terminal or in a journal.
-    throw new ConfigError(`ANTHROPIC_BASE_URL is not an http(s) URL without a user or password: ${baseUrl.replace(/\/\/[^/]*@/, '//…@')}`);
+    throw new ConfigError(`ANTHROPIC_BASE_URL is not an http(s) URL without a user or password: ${hideUserInfo(baseUrl)}`);
   }
   const keyFile = parsed.api.keyFile ? path.resolve(base, parsed.api.keyFile) : undefined;
   checkOwnFiles(root, stateDir, keyFile);

@@ -128,7 +128,7 @@ describe('loadConfig', () => {
 
   it('refuses an empty --config, --root or --state-dir instead of using the default in its place', () => {
     const file = writeConfig({ root: 'data' });
-    for (const overrides of [{ configPath: '' }, { configPath: file, root: '' }, { configPath: file, stateDir: ' ' }]) {
+    for (const overrides of [{ configPath: '' }, { configPath: file, root: '' }, { configPath: file, stateDir: '' }]) {
       expect(() => loadConfig(overrides, {}, dir)).toThrow(/(--config|--root|--state-dir) is empty/);
     }
   });
@@ -145,15 +145,22 @@ describe('loadConfig', () => {
   });
 
   it('refuses a root marker outside the root: it would be there whichever disk is mounted', () => {
-    for (const marker of ['../../etc/hostname', '/etc/hostname', 'a/../../b']) {
-      expect(() => parseConfig({ root: 'd', rootMarker: marker }, null), marker).toThrow(/rootMarker: must be a path inside the root/);
+    for (const marker of ['../../etc/hostname', '/etc/hostname', 'a/../../b', '.', './']) {
+      expect(() => parseConfig({ root: 'd', rootMarker: marker }, null), marker).toThrow(/rootMarker: must be a file inside the root/);
     }
     expect(parseConfig({ root: 'd', rootMarker: '.files-sync-root' }, null).rootMarker).toBe('.files-sync-root');
   });
 
   it('refuses a base URL with a user or password, and never prints the password', () => {
     const file = writeConfig({ root: 'd' });
-    for (const url of ['http://user:s3cretpw@127.0.0.1:99999/', 'https://user:s3cretpw@api.example.com/']) {
+    for (const url of [
+      'http://user:s3cretpw@127.0.0.1:99999/',
+      'https://user:s3cretpw@api.example.com/',
+      'https:/user:s3cretpw@api.example.com',
+      'user:s3cretpw@api.example.com',
+      'https:///user:s3cretpw@host',
+      ' https://user:s3cretpw@host',
+    ]) {
       let message = '';
       try {
         loadConfig({ configPath: file }, { ANTHROPIC_BASE_URL: url }, '/');
@@ -163,16 +170,24 @@ describe('loadConfig', () => {
       expect(message).toMatch(/ANTHROPIC_BASE_URL is not an http\(s\) URL without a user or password/);
       expect(message).not.toContain('s3cretpw');
     }
-    expect(() => parseConfig({ root: 'd', api: { baseUrl: 'https://u:p@api.example.com' } }, null)).toThrow(
-      /api\.baseUrl: must hold no user or password/,
-    );
+    for (const baseUrl of ['https://u:p@api.example.com', 'https:///u:p@host'])
+      expect(() => parseConfig({ root: 'd', api: { baseUrl } }, null), baseUrl).toThrow(/api\.baseUrl: must hold no user or password/);
   });
 
   it('refuses the whole file system or a kernel file system as the root', () => {
-    for (const root of ['/', '/proc', '/sys/kernel', '/dev']) {
+    for (const root of ['/', '/proc', '/sys/kernel', '/dev', '/dev/pts']) {
       expect(() => loadConfig({ root, stateDir: path.join(dir, 's') }, {}, dir), root).toThrow(
         /root .* is (the whole file system|on a kernel file system): name the folder to sync/,
       );
+    }
+  });
+
+  it.skipIf(!fs.existsSync('/dev/shm'))('takes a root in /dev/shm: a tmpfs of ordinary files', () => {
+    const shm = fs.mkdtempSync('/dev/shm/fs-config-');
+    try {
+      expect(loadConfig({ root: shm, stateDir: path.join(dir, 's') }, {}, dir).root).toBe(shm);
+    } finally {
+      fs.rmSync(shm, { recursive: true, force: true });
     }
   });
 

@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, ExitCode, errorMessage } from '../errors.js';
-import { xdgHome } from '../config-paths.js';
+import { refuseEmptyPaths } from '../config.js';
+import { checkOwnFiles, derivedStateDir, xdgHome } from '../config-paths.js';
 import { write, type Command } from './shared.js';
 
 /** The config file commands read when no --config is given and ./sync.config.json is absent. */
@@ -15,7 +16,8 @@ export const init: Command = (context) => Promise.resolve(initSync(context));
 
 function initSync(context: Parameters<Command>[0]): number {
   const { root: given, configPath, stateDir } = context.overrides;
-  if (!given) throw new ConfigError('init needs --root DIR: the folder to sync');
+  refuseEmptyPaths(context.overrides);
+  if (given === undefined) throw new ConfigError('init needs --root DIR: the folder to sync');
   let root: string;
   try {
     root = fs.realpathSync(path.resolve(given));
@@ -23,11 +25,13 @@ function initSync(context: Parameters<Command>[0]): number {
   } catch (err) {
     throw new ConfigError(`cannot use ${path.resolve(given)} as the root (${errorMessage(err)}): name an existing folder`, { cause: err });
   }
-  const file = configPath ? path.resolve(configPath) : defaultConfigFile(context.env);
+  // The checks every later command makes (the whole file system, the state directory as the root).
+  checkOwnFiles(root, stateDir !== undefined ? path.resolve(stateDir) : derivedStateDir(root, root, context.env), undefined);
+  const file = configPath !== undefined ? path.resolve(configPath) : defaultConfigFile(context.env);
   if (fs.existsSync(file) && !context.force) {
     throw new ConfigError(`${file} exists already: edit it, or run init again with --force to replace it`);
   }
-  const config = { root, ...(stateDir ? { stateDir: path.resolve(stateDir) } : {}) };
+  const config = { root, ...(stateDir !== undefined ? { stateDir: path.resolve(stateDir) } : {}) };
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     fs.writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });

@@ -99,6 +99,14 @@ export async function backupLedger(ledger: Ledger, logger: Logger, options: Back
   return dest;
 }
 
+/** A backup SQLite finds damaged: nothing is changed, and an older one may do. */
+function damagedBackup(from: string, problems: readonly string[]): LedgerError {
+  return new LedgerError(
+    `the backup ${from} is damaged too (${problems.slice(0, 3).join('; ')}): nothing was changed; name an older one: files-sync ledger restore FILE`,
+    'corrupt',
+  );
+}
+
 function sameFile(a: fs.Stats, b: fs.Stats): boolean {
   return a.dev === b.dev && a.ino === b.ino;
 }
@@ -120,8 +128,12 @@ function checkIsLedger(copy: string, from: string, file: string): void {
       db.close();
     }
   } catch (err) {
-    if ((err as { code?: unknown }).code !== 'SQLITE_NOTADB') throw err;
-    throw new ConfigError(`${from} is not a files-sync ledger (${errorMessage(err)}): name one of the backups in ${backupDir(file)}`);
+    const code = String((err as { code?: unknown }).code);
+    if (code === 'SQLITE_NOTADB') {
+      throw new ConfigError(`${from} is not a files-sync ledger (${errorMessage(err)}): name one of the backups in ${backupDir(file)}`);
+    }
+    if (code.startsWith('SQLITE_CORRUPT')) throw damagedBackup(from, [errorMessage(err)]);
+    throw err;
   }
   if (version < 1 || tables !== 1) {
     throw new ConfigError(`${from} is not a files-sync ledger (no ledger schema in it): name one of the backups in ${backupDir(file)}`);
@@ -192,12 +204,7 @@ export function restoreLedger(file: string, from: string, now = new Date()): Res
     const ledger = Ledger.open(staged); // brings an older schema up to date; refuses a newer one
     try {
       const problems = ledger.integrityProblems();
-      if (problems.length > 0) {
-        throw new LedgerError(
-          `the backup ${from} is damaged too (${problems.slice(0, 3).join('; ')}): nothing was changed; name an older one: files-sync ledger restore FILE`,
-          'corrupt',
-        );
-      }
+      if (problems.length > 0) throw damagedBackup(from, problems);
       files = ledger.fileCount();
       window = restoreWindow(ledger, from, now.getTime());
       ledger.transaction(() => {

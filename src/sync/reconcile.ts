@@ -84,7 +84,8 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   const planOpts = planOptions(run);
   const { adoptedPaths, owned } = planRemote({ ledger: view, remote: remoteSide.view, listed: true, ...sides, options: planOpts }, thePlan);
   thePlan.foreign = remoteSide.foreign ?? thePlan.foreign;
-  recordUnclaimed(thePlan, ledger, logger, now());
+  // A dry run reports them and writes nothing (its ledger is open read-only).
+  if (!options.dryRun) recordUnclaimed(thePlan, ledger, logger, now());
 
   const exec = options.dryRun ? null : new Execution(thePlan, executeDeps(run));
   exec?.begin();

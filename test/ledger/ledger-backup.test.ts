@@ -224,6 +224,15 @@ describe('files-sync ledger restore', () => {
         expect(() => restoreLedger(file, from), from).toThrow(why);
         expect(() => restoreLedger(file, from)).toThrow(ConfigError);
       }
+      // A backup damaged past its header is a damaged backup (exit 6), said in one line.
+      const live2 = Ledger.open(file);
+      const damagedBackup = (await backupLedger(live2, silentLogger()))!;
+      live2.close();
+      const fd = fs.openSync(damagedBackup, 'r+');
+      fs.writeSync(fd, Buffer.alloc(12, 0xff), 0, 12, 100);
+      fs.closeSync(fd);
+      expect(() => restoreLedger(file, damagedBackup)).toThrow(expect.objectContaining({ kind: 'corrupt' }));
+      expect(() => restoreLedger(file, damagedBackup)).toThrow(/the backup .* is damaged too .*nothing was changed/);
       const left = Ledger.open(file, { readOnly: true });
       expect(left.fileByPath('kept.txt')?.fileId).toBe('file_kept');
       left.close();
@@ -311,10 +320,16 @@ describe('files-sync ledger restore', () => {
     const restored = await runCli(['ledger', 'restore', path.basename(older), '--config', setup.configFile], setup.env);
     expect(restored.code, restored.stderr).toBe(0);
     expect(restored.stdout).toMatch(/copies uploaded after the backup was taken .*files-sync status.*forget-copies/s);
-    // A dry run first: it writes nothing (it used to try to record the copies, and fail with exit 6).
+    // A dry run first: it writes nothing (it used to try to record the copies, and fail with exit 6),
+    // nor does it forget a recorded copy that is gone (one the backup knew, deleted since).
+    const db = new Database(path.join(setup.stateDir, 'ledger.db'));
+    db.prepare(
+      "INSERT INTO unclaimed_copies (file_id, path, remote_name, size, sha256, created_at, reason, recorded_at) VALUES ('file_goneSince', 'late.txt', 'late.txt', 4, 'abc', '2026-01-01T00:00:00Z', 'test', 0)",
+    ).run();
+    db.close();
     const dry = await setup.sync(['--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
-    expect((await statusJson(setup)).unclaimedCopies).toEqual([]);
+    expect((await statusJson(setup)).unclaimedCopies.map((c) => c.id)).toEqual(['file_goneSince']);
     for (let run = 0; run < 2; run++) {
       const result = await setup.sync();
       expect(result.code, result.stderr).toBe(0);
