@@ -84,8 +84,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   const planOpts = planOptions(run);
   const { adoptedPaths, owned } = planRemote({ ledger: view, remote: remoteSide.view, listed: true, ...sides, options: planOpts }, thePlan);
   thePlan.foreign = remoteSide.foreign ?? thePlan.foreign;
-  // A dry run reports them and writes nothing (its ledger is open read-only).
-  if (!options.dryRun) recordUnclaimed(thePlan, ledger, logger, now());
+  if (!options.dryRun) recordUnclaimed(thePlan, ledger, logger, now()); // a dry run writes nothing
 
   const exec = options.dryRun ? null : new Execution(thePlan, executeDeps(run));
   exec?.begin();
