@@ -44,6 +44,9 @@ export function loggerFor(context: CommandContext, config: Config): Logger {
 
 /** The Files API client a config describes. */
 export function clientFor(config: Config, apiKey: string, logger: Logger): FilesClient {
+  if (sendsKeyInClear(config.api.baseUrl)) {
+    logger.warn(`api.baseUrl ${config.api.baseUrl} is plain http to another host: the API key crosses the network unencrypted; use https`);
+  }
   return new FilesClient({
     baseUrl: config.api.baseUrl,
     apiKey,
@@ -54,6 +57,14 @@ export function clientFor(config: Config, apiKey: string, logger: Logger): Files
     connections: Math.max(4, config.concurrency * 2),
     logger,
   });
+}
+
+/** Whether requests to `baseUrl` carry the key unencrypted off this host: http, not to a loopback address. */
+export function sendsKeyInClear(baseUrl: string): boolean {
+  const url = new URL(baseUrl);
+  if (url.protocol !== 'http:') return false;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return !(host === 'localhost' || host.endsWith('.localhost') || /^127\./.test(host) || host === '::1');
 }
 
 /** Creates the state directory (0700), or says which path cannot be made and what to do. */

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { API_MAX_FILE_BYTES, defaultStateDir, loadApiKey, loadConfig, parseConfig } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
+import { sendsKeyInClear } from '../src/app.js';
 
 let dir: string;
 beforeEach(() => {
@@ -240,5 +241,20 @@ describe('loadApiKey', () => {
 
   it('says where a key may come from when there is none', () => {
     expect(() => loadApiKey(config(), {})).toThrow(/ANTHROPIC_API_KEY/);
+  });
+});
+
+describe('sendsKeyInClear', () => {
+  it('is true for plain http to another host, false for https and for loopback', () => {
+    for (const url of ['http://api.example.com', 'http://10.0.0.5:8080/', 'http://[2001:db8::1]/'])
+      expect(sendsKeyInClear(url), url).toBe(true);
+    for (const url of [
+      'https://api.anthropic.com',
+      'http://127.0.0.1:8787',
+      'http://localhost:9',
+      'http://[::1]:9',
+      'http://emu.localhost',
+    ])
+      expect(sendsKeyInClear(url), url).toBe(false);
   });
 });
