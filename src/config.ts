@@ -41,9 +41,12 @@ function hasUserInfo(url: string): boolean {
   }
 }
 
-/** `value` with whatever precedes an `@` in it hidden: the user and password of a URL, however malformed. */
-function hideUserInfo(value: string): string {
-  return value.includes('@') ? value.replace(/[^@/\s]*@/g, '…@') : value;
+/**
+ * `value` with everything between its scheme (if any) and its last `@` hidden: the user and
+ * password of a URL, however malformed (a password may hold `/`, spaces or `@`).
+ */
+export function hideUserInfo(value: string): string {
+  return value.replace(/^(\s*[a-z][a-z0-9+.-]*:\/+)?.*@/is, (_, scheme: string | undefined) => `${scheme ?? ''}…@`);
 }
 
 const apiSchema = z.strictObject({

@@ -161,6 +161,9 @@ describe('loadConfig', () => {
       'user:s3cretpw@api.example.com',
       'https:///user:s3cretpw@host',
       ' https://user:s3cretpw@host',
+      'https://user:s3cr/etpw@host',
+      'https://user:s3c retpw@host',
+      'https://user:s3c@retpw@host',
     ]) {
       let message = '';
       try {
@@ -169,7 +172,7 @@ describe('loadConfig', () => {
         message = (err as Error).message;
       }
       expect(message).toMatch(/ANTHROPIC_BASE_URL is not an http\(s\) URL without a user or password/);
-      expect(message).not.toContain('s3cretpw');
+      for (const part of ['s3c', 'retpw', 'etpw', 'user:']) expect(message, url).not.toContain(part);
     }
     for (const baseUrl of ['https://u:p@api.example.com', 'https:///u:p@host'])
       expect(() => parseConfig({ root: 'd', api: { baseUrl } }, null), baseUrl).toThrow(/api\.baseUrl: must hold no user or password/);

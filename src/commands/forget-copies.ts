@@ -2,7 +2,9 @@
 // forget-copies ID...`, which deletes them only on the user's word.
 import { lockWithoutDaemon, type CommandContext } from './shared.js';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
+import fs from 'node:fs';
 import { ConfigError, ExitCode } from '../errors.js';
+import type { Lock } from '../lock.js';
 import { Ledger, type UnclaimedCopy } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
 import type { FileMetadata, RemoteFiles } from '../remote/types.js';
@@ -96,9 +98,20 @@ export async function forgetCopies(context: CommandContext, deps: ForgetDeps): P
   const config = loadConfig(context.overrides, context.env);
   const logger = deps.loggerFor(context, config);
   const apiKey = loadApiKey(config, context.env);
-  const lock = lockWithoutDaemon(config, 'forget-copies');
-  const ledger = Ledger.open(deps.ledgerPath(config));
-  const client = deps.clientFor(config, apiKey, logger);
+  const file = deps.ledgerPath(config);
+  // Nothing to forget without a ledger: none is made for a mistyped state directory.
+  if (!fs.existsSync(file)) throw new ConfigError(`no ledger at ${file}: nothing was deleted (files-sync status lists the copies)`);
+  const client = deps.clientFor(config, apiKey, logger); // a key it refuses ends this before the lock
+  let lock: Lock | undefined;
+  let ledger: Ledger;
+  try {
+    lock = lockWithoutDaemon(config, 'forget-copies');
+    ledger = Ledger.open(file);
+  } catch (err) {
+    lock?.release();
+    await client.close();
+    throw err;
+  }
   try {
     const refused = ids.map((id) => refusal(ledger, id)).filter((r): r is string => r !== null);
     if (refused.length > 0) throw new ConfigError(`nothing was deleted: ${refused.join('; ')}`);

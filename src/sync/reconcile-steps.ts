@@ -217,8 +217,7 @@ export function restoreFindings(run: Run, thePlan: Plan, files: readonly FileMet
     },
   );
   thePlan.foreign = Math.max(0, thePlan.foreign - found.length);
-  // A dry run reports them and writes nothing (its ledger is open read-only).
-  if (!run.options.dryRun) recordUnclaimed({ ...thePlan, unclaimed: found, unclaimedGone: [] }, ledger, logger, run.now());
+  recordUnclaimed({ ...thePlan, unclaimed: found, unclaimedGone: [] }, ledger, logger, run.now(), !run.options.dryRun);
   append(thePlan.unclaimed, found);
 }
 
@@ -260,8 +259,10 @@ export function recordUnclaimed(
   ledger: Ledger,
   logger: { warn: (m: string, meta: object) => void },
   at: number,
+  write = true,
 ): void {
-  ledger.recordUnclaimed(p.unclaimed, p.unclaimedGone, at);
+  // A dry run (`write` false) says them and records nothing: its ledger is open read-only.
+  if (write) ledger.recordUnclaimed(p.unclaimed, p.unclaimedGone, at);
   for (const copy of p.unclaimed) {
     logger.warn('a remote copy may or may not be ours: left alone (files-sync status lists it; forget-copies deletes it)', {
       fileId: copy.fileId,

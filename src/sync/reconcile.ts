@@ -84,7 +84,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   const planOpts = planOptions(run);
   const { adoptedPaths, owned } = planRemote({ ledger: view, remote: remoteSide.view, listed: true, ...sides, options: planOpts }, thePlan);
   thePlan.foreign = remoteSide.foreign ?? thePlan.foreign;
-  if (!options.dryRun) recordUnclaimed(thePlan, ledger, logger, now()); // a dry run writes nothing
+  recordUnclaimed(thePlan, ledger, logger, now(), !options.dryRun);
 
   const exec = options.dryRun ? null : new Execution(thePlan, executeDeps(run));
   exec?.begin();

@@ -1,5 +1,6 @@
 // `files-sync forget-copies ID...` is all or nothing (README, "Unclaimed copies"): every id is
 // checked, in the ledger and against its remote file, before any is deleted.
+import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -62,6 +63,15 @@ describe('forget-copies', () => {
     expect(forgot.stdout.trim().split('\n')).toEqual(matching.map((id) => `${id}: deleted`));
     expect(remoteIds().sort()).toEqual([stale, foreign.id].sort());
   }, 60_000);
+
+  it('without a ledger there is nothing to forget, and none is made', async () => {
+    emu = await emulator();
+    setup = syncSetup(emu);
+    const r = await runCli(['forget-copies', '--config', setup.configFile, 'file_anything'], setup.env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no ledger at .*ledger\.db: nothing was deleted/);
+    expect(fs.existsSync(setup.stateDir)).toBe(false);
+  });
 
   it('an id already gone from the workspace is forgotten, and the others deleted', async () => {
     const { ours } = await unclaimedCopies();

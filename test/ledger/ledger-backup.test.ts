@@ -330,6 +330,9 @@ describe('files-sync ledger restore', () => {
     const dry = await setup.sync(['--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
     expect((await statusJson(setup)).unclaimedCopies.map((c) => c.id)).toEqual(['file_goneSince']);
+    // It says what the real run will record, as the real run does.
+    for (const id of later) expect(dry.stderr).toContain(id);
+    expect(dry.stderr).toMatch(/a remote copy may or may not be ours: left alone/);
     for (let run = 0; run < 2; run++) {
       const result = await setup.sync();
       expect(result.code, result.stderr).toBe(0);
