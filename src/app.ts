@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config, ConfigOverrides } from './config.js';
-import { KERNEL_FILE_SYSTEMS } from './config-paths.js';
+import { onKernelFileSystem } from './config-paths.js';
 import { ExitCode, SyncError, errorMessage } from './errors.js';
 import { ledgerFaultKind } from './ledger/faults.js';
 import { acquireLock, type Lock } from './lock.js';
@@ -70,7 +70,7 @@ export function sendsKeyInClear(baseUrl: string): boolean {
 /** Creates the state directory (0700), or says which path cannot be made and what to do. */
 export function ensureStateDir(config: Config): void {
   const dir = path.resolve(config.stateDir);
-  if (KERNEL_FILE_SYSTEMS.some((v) => dir === v || dir.startsWith(`${v}/`))) {
+  if (onKernelFileSystem(dir)) {
     throw new SyncError(
       `the state directory ${dir} is on a kernel file system: choose a folder on disk with --state-dir or "stateDir"`,
       ExitCode.usage,

@@ -4,10 +4,25 @@
 import fs from 'node:fs';
 import { ConfigError, errorMessage } from './errors.js';
 
-/** The largest config or key file read: far above any real one, far below what hurts to read. */
-const MAX_BYTES = 1 << 20;
+/** The largest file files-sync reads for itself (config, key, `.filesyncignore`): far above any real one. */
+export const SMALL_FILE_MAX_BYTES = 1 << 20;
 
-/** An open regular file of at most MAX_BYTES: its fstat, and its text read by `read()`. */
+/** What a non-regular file is, for the message. */
+export function kindOf(stat: {
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isDirectory(): boolean;
+}): string {
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
+  if (stat.isDirectory()) return 'a directory';
+  return 'not a file';
+}
+
+/** An open regular file of at most SMALL_FILE_MAX_BYTES: its fstat, and its text read by `read()`. */
 export interface SmallFile {
   stats: fs.Stats;
   read: () => string;
@@ -27,8 +42,9 @@ export function withSmallFile<T>(file: string, what: string, use: (f: SmallFile)
   }
   try {
     const stats = fs.fstatSync(fd);
-    if (!stats.isFile()) throw new ConfigError(`${what} ${file} is not a regular file: name the file itself`);
-    if (stats.size > MAX_BYTES) throw new ConfigError(`${what} ${file} is ${stats.size} bytes, more than ${MAX_BYTES} for such a file`);
+    if (!stats.isFile()) throw new ConfigError(`${what} ${file} is not a regular file (${kindOf(stats)}): name the file itself`);
+    if (stats.size > SMALL_FILE_MAX_BYTES)
+      throw new ConfigError(`${what} ${file} is ${stats.size} bytes, more than ${SMALL_FILE_MAX_BYTES} for such a file`);
     return use({
       stats,
       read: () => {

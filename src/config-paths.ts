@@ -61,7 +61,12 @@ export function realPathOf(file: string): string {
 }
 
 /** Kernel file systems: no folder of files to sync, no place for a state directory. */
-export const KERNEL_FILE_SYSTEMS = ['/proc', '/sys', '/dev'];
+const KERNEL_FILE_SYSTEMS = ['/proc', '/sys', '/dev'];
+
+/** True when the absolute path `p` is or lies under /proc, /sys or /dev. */
+export function onKernelFileSystem(p: string): boolean {
+  return KERNEL_FILE_SYSTEMS.some((v) => within(p, v));
+}
 
 /** True when `inner` is `outer` or lies under it (both absolute, resolved). */
 function within(inner: string, outer: string): boolean {
@@ -77,7 +82,7 @@ function within(inner: string, outer: string): boolean {
 export function checkOwnFiles(root: string, stateDir: string, keyFile: string | undefined): void {
   // `root` is a real path. The whole file system, or a kernel's, is no folder to mirror: its walk
   // would reach /proc and every other service's files. /dev/shm is a tmpfs of ordinary files.
-  if (root === '/' || (KERNEL_FILE_SYSTEMS.some((v) => within(root, v)) && !within(root, '/dev/shm'))) {
+  if (root === '/' || (onKernelFileSystem(root) && !within(root, '/dev/shm'))) {
     throw new ConfigError(`root ${root} is ${root === '/' ? 'the whole file system' : 'on a kernel file system'}: name the folder to sync`);
   }
   if (realPathOf(stateDir) === root) {

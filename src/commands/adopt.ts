@@ -3,7 +3,6 @@
 // the ledger does not know, on the user's word: after a lost or different state directory. The
 // scan and the verdict run in temp tables (sync/adopt-scan.ts), only the files taken are read
 // (sync/adopt-take.ts): memory does not grow with the tree.
-import fs from 'node:fs';
 import { loadApiKey, loadConfig } from '../config.js';
 import { ExitCode, GuardError } from '../errors.js';
 import { AdoptTables } from '../ledger/adopt-tables.js';
@@ -16,7 +15,7 @@ import { scanForAdoption } from '../sync/adopt-scan.js';
 import { takeOver, type TakeOutcome } from '../sync/adopt-take.js';
 import { nameFor } from '../sync/names.js';
 import { ProgressView, plural } from '../sync/report.js';
-import { clientFor, ledgerPath, lockWithoutDaemon, loggerFor, openLedger, write, type Command } from './shared.js';
+import { clientFor, lockAndOpen, lockWithoutDaemon, loggerFor, openLedgerFor, write, type Command } from './shared.js';
 import { holdHeapFlat } from '../v8-flags.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -34,10 +33,12 @@ export const adopt: Command = async (context) => {
   // The ledger's one writer: a daemon or a sync on this state directory makes this exit 2. A dry
   // run writes nothing (its tables are temporary), so it needs no lock and runs beside them.
   const dryRun = context.dryRun;
-  const lock = dryRun ? null : lockWithoutDaemon(config, 'adopt');
-  const exists = fs.existsSync(ledgerPath(config));
-  const ledger = dryRun ? (exists ? openLedger(config, { readOnly: true }) : Ledger.open(':memory:')) : openLedger(config);
   const client = clientFor(config, apiKey, logger);
+  const { lock, ledger } = await lockAndOpen(
+    client,
+    () => (dryRun ? null : lockWithoutDaemon(config, 'adopt')),
+    () => openLedgerFor(config, dryRun),
+  );
   const view = new ProgressView(process.stderr, Boolean(process.stderr.isTTY));
   try {
     // A folder that is not the one the ledger knows (rule 4) could hold look-alikes of its files,

@@ -1,10 +1,9 @@
 // Unclaimed copies (DESIGN.md rule 3) for the user: how `status` shows them, and `files-sync
 // forget-copies ID...`, which deletes them only on the user's word.
-import { lockWithoutDaemon, type CommandContext } from './shared.js';
+import { lockAndOpen, lockWithoutDaemon, type CommandContext } from './shared.js';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
 import fs from 'node:fs';
 import { ConfigError, ExitCode } from '../errors.js';
-import type { Lock } from '../lock.js';
 import { Ledger, type UnclaimedCopy } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
 import type { FileMetadata, RemoteFiles } from '../remote/types.js';
@@ -101,17 +100,12 @@ export async function forgetCopies(context: CommandContext, deps: ForgetDeps): P
   const file = deps.ledgerPath(config);
   // Nothing to forget without a ledger: none is made for a mistyped state directory.
   if (!fs.existsSync(file)) throw new ConfigError(`no ledger at ${file}: nothing was deleted (files-sync status lists the copies)`);
-  const client = deps.clientFor(config, apiKey, logger); // a key it refuses ends this before the lock
-  let lock: Lock | undefined;
-  let ledger: Ledger;
-  try {
-    lock = lockWithoutDaemon(config, 'forget-copies');
-    ledger = Ledger.open(file);
-  } catch (err) {
-    lock?.release();
-    await client.close();
-    throw err;
-  }
+  const client = deps.clientFor(config, apiKey, logger);
+  const { lock, ledger } = await lockAndOpen(
+    client,
+    () => lockWithoutDaemon(config, 'forget-copies'),
+    () => Ledger.open(file),
+  );
   try {
     const refused = ids.map((id) => refusal(ledger, id)).filter((r): r is string => r !== null);
     if (refused.length > 0) throw new ConfigError(`nothing was deleted: ${refused.join('; ')}`);
@@ -128,6 +122,6 @@ export async function forgetCopies(context: CommandContext, deps: ForgetDeps): P
   } finally {
     await client.close();
     ledger.close();
-    lock.release();
+    lock?.release();
   }
 }

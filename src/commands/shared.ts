@@ -1,5 +1,6 @@
 // What every command shares: the context the command line hands it (wired in app.ts, which the
 // daemon shares too), opening the ledger, and writing to stdout (a closed pipe ends the output quietly).
+import fs from 'node:fs';
 import type { Config } from '../config.js';
 import { ConfigError, ExitCode, SyncError, errorMessage } from '../errors.js';
 import { escapeJson, escapeText } from '../escape.js';
@@ -37,6 +38,15 @@ export function writeJsonArray<T>(pages: Iterable<readonly T[]>): void {
   process.stdout.write(first ? '[]\n' : '\n]\n');
 }
 
+/**
+ * The ledger a run works on: the state directory's, read-only for a dry run (which writes nothing,
+ * and may run beside the ledger's writer), or an empty one in memory when a dry run finds none.
+ */
+export function openLedgerFor(config: Config, dryRun: boolean): Ledger {
+  if (!dryRun) return openLedger(config);
+  return fs.existsSync(ledgerPath(config)) ? openLedger(config, { readOnly: true }) : Ledger.open(':memory:');
+}
+
 /** Says on stderr that a read-only command reads a copy of the ledger (its disk is read-only). */
 export function noteCopy(note: string): void {
   process.stderr.write(`files-sync: ${note}\n`);
@@ -58,17 +68,41 @@ export function openLedger(config: Config, options: { readOnly?: boolean } = {})
 }
 
 /**
- * The writer lock for a command the daemon cannot run for it (`adopt`, `forget-copies`): while the
- * daemon holds the state directory, refused (exit 2) with what to do, not only who holds it.
+ * The writer lock for a command the daemon cannot run for it (`adopt`, `forget-copies`): while
+ * another files-sync holds the state directory, refused (exit 2) with what to do, not only who
+ * holds it.
  */
 export function lockWithoutDaemon(config: Config, command: string): Lock {
   try {
     return lockStateDir(config, command);
   } catch (err) {
-    if (!(err instanceof LockedError) || err.holder !== 'daemon') throw err;
+    if (!(err instanceof LockedError)) throw err;
+    if (err.holder !== 'daemon')
+      throw new ConfigError(`${err.message}: wait for it to finish, then run files-sync ${command} again`, { cause: err });
     throw new ConfigError(
       `the daemon (pid ${err.pid ?? 'unknown'}) owns the ledger: stop it (systemctl stop files-sync), run files-sync ${command}, then start it again`,
       { cause: err },
     );
+  }
+}
+
+/**
+ * Takes the writer lock (`lock`: null for none) and opens the ledger (`open`) for a command whose
+ * API client is made already (so that a key it refuses ends the command before the state
+ * directory is touched); when either fails, what was taken is let go and the client closed.
+ */
+export async function lockAndOpen(
+  client: { close(): Promise<void> },
+  lock: () => Lock | null,
+  open: () => Ledger,
+): Promise<{ lock: Lock | null; ledger: Ledger }> {
+  let taken: Lock | null = null;
+  try {
+    taken = lock();
+    return { lock: taken, ledger: open() };
+  } catch (err) {
+    taken?.release();
+    await client.close();
+    throw err;
   }
 }

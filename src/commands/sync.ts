@@ -1,18 +1,16 @@
 // `files-sync sync`: one reconciliation, or a request to the running daemon to do one. Ctrl-C or
 // SIGTERM stops new work, lets transfers in flight end (bounded) and reports an interruption.
-import fs from 'node:fs';
 import path from 'node:path';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
 import { readLock } from '../lock.js';
 import { ExitCode, SyncError, errorMessage } from '../errors.js';
-import { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
 import { ProgressView } from '../sync/report.js';
 import { reconcile } from '../sync/reconcile.js';
 import { holdHeapFlat, LONG_PASS_FILES } from '../v8-flags.js';
 import { printReport } from './print-report.js';
 import { recordRun } from './runs.js';
-import { clientFor, ledgerPath, lockStateDir, loggerFor, openLedger, type Command, type CommandContext } from './shared.js';
+import { clientFor, lockAndOpen, lockStateDir, openLedgerFor, loggerFor, type Command, type CommandContext } from './shared.js';
 
 /** How long transfers in flight may take to end after Ctrl-C before they are cut. */
 const GRACE_MS = 10_000;
@@ -24,21 +22,13 @@ export const sync: Command = async (context) => {
   const holder = readLock(path.join(config.stateDir, 'lock'));
   if (holder?.holder === 'daemon' && !context.dryRun) return throughDaemon(config, context, logger);
   const apiKey = loadApiKey(config, context.env);
-  // The client first: a key it refuses (a space, a line break) ends the run before the state
-  // directory is made or locked.
   const client = clientFor(config, apiKey, logger);
-  let lock: ReturnType<typeof lockStateDir> | null = null;
-  let ledger: Ledger;
-  try {
-    // A dry run writes nothing, so it needs no lock and may run beside a daemon or another sync.
-    lock = context.dryRun ? null : lockStateDir(config, 'sync');
-    const exists = fs.existsSync(ledgerPath(config));
-    ledger = context.dryRun ? (exists ? openLedger(config, { readOnly: true }) : Ledger.open(':memory:')) : openLedger(config);
-  } catch (err) {
-    lock?.release();
-    await client.close();
-    throw err;
-  }
+  // A dry run writes nothing, so it needs no lock and may run beside a daemon or another sync.
+  const { lock, ledger } = await lockAndOpen(
+    client,
+    () => (context.dryRun ? null : lockStateDir(config, 'sync')),
+    () => openLedgerFor(config, context.dryRun),
+  );
   if (ledger.fileCount() >= LONG_PASS_FILES) holdHeapFlat();
   const tty = Boolean(process.stderr.isTTY) && !context.json;
   const view = new ProgressView(process.stderr, tty);

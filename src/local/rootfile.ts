@@ -6,25 +6,11 @@
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { SMALL_FILE_MAX_BYTES, kindOf } from '../config-file.js';
 import { GuardError, errorMessage } from '../errors.js';
 
 /** The largest file of its own the program reads from the root. */
-export const ROOT_FILE_MAX_BYTES = 1024 * 1024;
-
-/** What a non-regular file is, for the message. */
-function kindOf(stat: {
-  isFIFO(): boolean;
-  isSocket(): boolean;
-  isCharacterDevice(): boolean;
-  isBlockDevice(): boolean;
-  isDirectory(): boolean;
-}): string {
-  if (stat.isFIFO()) return 'a FIFO';
-  if (stat.isSocket()) return 'a socket';
-  if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
-  if (stat.isDirectory()) return 'a directory';
-  return 'not a file';
-}
+export const ROOT_FILE_MAX_BYTES = SMALL_FILE_MAX_BYTES;
 
 /**
  * Refuses, as ssh refuses such a key, a file that others can write or that neither the service's
