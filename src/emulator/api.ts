@@ -104,7 +104,7 @@ async function dispatch(core: EmulatorCore, ex: Exchange, route: ApiRoute, url: 
       return sendJson(ex, 200, toMetadata(file, ex.contract));
     }
     case 'DELETE /v1/files/{id}': {
-      if (!store.delete(route.id ?? '')) throw fileNotFound(route.id);
+      if (!store.delete(route.id ?? '', core.faults.deleteListLagMs)) throw fileNotFound(route.id);
       return sendJson(ex, 200, { id: route.id, type: 'file_deleted' });
     }
     case 'GET /v1/files/{id}/content':

@@ -25,14 +25,14 @@ const COUNTS = ['count429', 'count500', 'count529'] as const;
 /** Checks a fault config; throws a TypeError naming the bad key. */
 export function validateFaults(f: FaultConfig): FaultConfig {
   if (typeof f !== 'object' || f === null || Array.isArray(f)) throw new TypeError('faults must be an object');
-  const known = new Set<string>([...SHARES, ...COUNTS, 'retryAfterSeconds', 'latencyMs', 'seed']);
+  const known = new Set<string>([...SHARES, ...COUNTS, 'retryAfterSeconds', 'latencyMs', 'deleteListLagMs', 'seed']);
   for (const key of Object.keys(f)) if (!known.has(key)) throw new TypeError(`unknown fault setting "${key}"`);
   const rec = f as Record<string, unknown>;
   for (const key of SHARES) {
     const v = rec[key];
     if (v !== undefined && (typeof v !== 'number' || !(v >= 0 && v <= 1))) throw new TypeError(`${key} must be a number in [0, 1]`);
   }
-  for (const key of [...COUNTS, 'retryAfterSeconds', 'latencyMs'] as const) {
+  for (const key of [...COUNTS, 'retryAfterSeconds', 'latencyMs', 'deleteListLagMs'] as const) {
     const v = rec[key];
     if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0))
       throw new TypeError(`${key} must be a non-negative integer`);
@@ -70,6 +70,10 @@ export class FaultInjector {
 
   get latencyMs(): number {
     return this.config.latencyMs ?? 0;
+  }
+
+  get deleteListLagMs(): number {
+    return this.config.deleteListLagMs ?? 0;
   }
 
   /** The status fault for the next API request, if any. */

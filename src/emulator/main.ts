@@ -7,10 +7,12 @@ import type { EmulatorOptions } from './types.js';
 
 const USAGE = `Usage: files-sync emulator [--port N] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]
                           [--max-file-bytes N] [--rate-limit N[/WINDOW_MS]] [--latency-ms N]
+                          [--delete-list-lag-ms N]
 
 Runs a local Files API emulator. The key comes from --api-key, else FILES_SYNC_EMULATOR_KEY, else
 the well-known test key ${DEFAULT_EMULATOR_KEY}. Without --data-dir files live in memory; a data
-directory must be new, empty, or one the emulator made (it holds a .files-sync-emulator file).`;
+directory must be new, empty, or one the emulator made (it holds a .files-sync-emulator file).
+--delete-list-lag-ms keeps a deleted file in listings that long, as the API may for a moment.`;
 
 /** Where the command writes, and (for tests) a signal that stops it like SIGTERM does. */
 export interface EmulatorCommandIo {
@@ -44,6 +46,7 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): { options: EmulatorOptio
         'max-file-bytes': { type: 'string' },
         'rate-limit': { type: 'string' },
         'latency-ms': { type: 'string' },
+        'delete-list-lag-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -67,7 +70,9 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): { options: EmulatorOptio
     options.rateLimit = { requests, windowMs };
   }
   const latency = integer('latency-ms', values['latency-ms'], 0, 3_600_000);
-  if (latency !== undefined) options.faults = { latencyMs: latency };
+  const lag = integer('delete-list-lag-ms', values['delete-list-lag-ms'], 0, 3_600_000);
+  if (latency !== undefined || lag !== undefined)
+    options.faults = { ...(latency !== undefined ? { latencyMs: latency } : {}), ...(lag !== undefined ? { deleteListLagMs: lag } : {}) };
   return { options, help: values.help === true };
 }
 

@@ -72,10 +72,11 @@ export function gaListQuery(params: URLSearchParams): GaListQuery {
  * Answers a GA listing, newest first. A page holds the `limit` files just older than the cursor;
  * `next_page` is null on the last page (the 1.x SDK keeps paging while it is truthy). A look-up
  * answers the live files among the ids (unknown and deleted ones left out), newest first, in one
- * page. Expired files still list: only their content is gone (files-api.md).
+ * page. Expired files still list: only their content is gone (files-api.md); so do deleted ones
+ * for the store's list lag, but not in look-ups.
  */
 export function gaList(store: FileStore, q: GaListQuery): GaListPage {
-  const pool = store.live;
+  const pool = store.listed();
   if (q.kind === 'ids') {
     const files = q.ids.map((id) => store.get(id)).filter((f): f is StoredFile => f !== undefined);
     files.sort((a, b) => b.created_micros - a.created_micros);

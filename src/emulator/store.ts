@@ -90,6 +90,11 @@ export class FileStore {
   /** Live files, oldest first. */
   private readonly ordered: StoredFile[] = [];
   private readonly tombstones = new Map<string, number>();
+  /**
+   * Deleted files the listing still shows, oldest first, each until the wall-clock time given
+   * (`delete` with a lag): gone for every other route.
+   */
+  private lingering: { file: StoredFile; until: number }[] = [];
   /** The clock of `created_at` (and of the `Date` header). */
   readonly clock = new MicroClock();
   private used = 0;
@@ -192,8 +197,22 @@ export class FileStore {
     return stored;
   }
 
-  /** Deletes a file; false when no live file has that id. */
-  delete(id: string): boolean {
+  /**
+   * The files a listing shows, oldest first: the live ones, and the deleted ones whose list lag
+   * has not run out yet (`delete`).
+   */
+  listed(now = Date.now()): readonly StoredFile[] {
+    if (this.lingering.length === 0) return this.ordered;
+    this.lingering = this.lingering.filter((l) => l.until > now);
+    if (this.lingering.length === 0) return this.ordered;
+    return [...this.ordered, ...this.lingering.map((l) => l.file)].sort((a, b) => a.created_micros - b.created_micros);
+  }
+
+  /**
+   * Deletes a file; false when no live file has that id. With `listLagMs`, listings still show it
+   * for that long; every other route answers 404 at once.
+   */
+  delete(id: string, listLagMs = 0): boolean {
     const f = this.byId.get(id);
     if (!f) return false;
     this.backend.record({ op: 'del', id, created_micros: f.created_micros });
@@ -203,6 +222,7 @@ export class FileStore {
     if (this.ordered[i]?.id === id) this.ordered.splice(i, 1);
     this.tombstones.set(id, f.created_micros);
     this.used -= f.size_bytes;
+    if (listLagMs > 0) this.lingering.push({ file: f, until: Date.now() + listLagMs });
     return true;
   }
 
@@ -218,7 +238,7 @@ export class FileStore {
    * the emulator never issued is a 400.
    */
   list(q: ListQuery): FileListPage {
-    let pool = this.ordered;
+    let pool = this.listed();
     if (q.scopeId !== undefined) pool = pool.filter((f) => f.scope_id === q.scopeId);
     let page: StoredFile[];
     let hasMore: boolean;
@@ -259,7 +279,7 @@ export class FileStore {
 }
 
 /** First index in `files` (oldest first) whose creation time is >= `micros`. */
-function lowerBound(files: StoredFile[], micros: number): number {
+function lowerBound(files: readonly StoredFile[], micros: number): number {
   let lo = 0;
   let hi = files.length;
   while (lo < hi) {

@@ -24,6 +24,12 @@ export interface FaultConfig {
   resetMidUpload?: number;
   /** Share of uploads that are stored but whose answer is lost (the connection is destroyed). */
   lostUploadAnswer?: number;
+  /**
+   * Milliseconds a deleted file still appears in listings (not in look-ups, metadata, downloads
+   * or deletes, which answer 404 at once): the API's "inaccessible shortly after deletion"
+   * (files-api.md). Default 0.
+   */
+  deleteListLagMs?: number;
   /** Seed of the fault generator, for repeatable runs. */
   seed?: number;
 }

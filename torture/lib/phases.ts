@@ -38,6 +38,8 @@ function roundFaults(rng: Rng): FaultConfig {
     resetMidUpload: 0.04,
     lostUploadAnswer: 0.1,
     retryAfterSeconds: 1,
+    // The listing shows deleted copies a little longer (files-api.md: "shortly after deletion").
+    deleteListLagMs: 2_000,
     seed: rng.derive(),
   };
 }
@@ -122,6 +124,7 @@ export async function soak(ctx: RunContext, runs: number): Promise<(number | nul
       resetMidUpload: 0.03,
       lostUploadAnswer: 0.1,
       retryAfterSeconds: 1,
+      deleteListLagMs: 2_000,
       seed: ctx.rng.derive(),
     });
     const what = change(ctx, 3, 10);
