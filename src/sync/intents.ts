@@ -2,6 +2,7 @@
 // also writes those of the next queued uploads, all in one transaction, before any of them sends.
 import type { FileRow, Ledger } from '../ledger/ledger.js';
 import type { UploadAction } from './types.js';
+import { settleWaitMs } from './waits.js';
 
 /** What an intent write found and did: the path's ledger row, and the intent's id (null: nothing to send). */
 export interface Intent {
@@ -151,7 +152,7 @@ export class IntentBatch {
     for (const next of this.#queued) {
       if (out.length >= max) break;
       if (this.#ahead.has(next)) continue;
-      if (now - next.local.mtimeMs < this.#options.settleMs) continue;
+      if (settleWaitMs(next.local.mtimeMs, next.queuedAt, now, this.#options.settleMs) > 0) continue;
       if (next.reason === 'missing-remote' && next.replaces !== null) continue;
       out.push(next);
     }

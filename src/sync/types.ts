@@ -95,6 +95,11 @@ export interface UploadAction {
   knownLookalikes?: string;
   /** A new path whose content may be a move's (the reconciliation counted it): once stored, the execution counts it too. */
   addsContent?: true;
+  /**
+   * When the execution queued it (after the walk's stat of the file), or last saw it change: how
+   * long it has been still when its mtime lies in the future (waits.ts `settleWaitMs`).
+   */
+  queuedAt?: number;
 }
 
 export type DeleteReason = PendingDelete['reason'];

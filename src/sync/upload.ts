@@ -14,6 +14,7 @@ import type { DeferredWrites } from './deferred.js';
 import { writeIntent, type Intent, type IntentBatch } from './intents.js';
 import type { Adoption, ExecuteDeps, UploadAction } from './types.js';
 import { expired } from './remote-view.js';
+import { settleWaitMs } from './waits.js';
 
 /** Attempts of a failed upload whose outcome is unknown (possible orphans). */
 function unknownOutcomesOf(err: unknown): number {
@@ -86,8 +87,8 @@ function realRootOf(deps: ExecuteDeps): Promise<string> {
 /** One upload with rule 5: settle, hash what is sent, and check nothing moved under it. */
 export async function uploadOne(action: UploadAction, ctx: UploadContext): Promise<UploadOutcome> {
   const { rehash, deps, signal, sleep, now, later } = ctx;
-  const age = now() - action.local.mtimeMs;
-  if (age < deps.settleMs) await sleep(Math.min(deps.settleMs, deps.settleMs - age), signal);
+  const wait = settleWaitMs(action.local.mtimeMs, action.queuedAt, now(), deps.settleMs);
+  if (wait > 0) await sleep(wait, signal);
 
   // Every read below is a safe open under the root's real path (rule 8), of the file the walk saw
   // (its real path when it reached it through a followed link).
