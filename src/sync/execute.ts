@@ -125,7 +125,6 @@ export class Execution {
     this.progress.filesTotal++;
     this.progress.bytesTotal += action.local.size;
     this.report.queued = (this.report.queued ?? 0) + 1;
-    action.queuedAt = this.now();
     this.intents.queued(action);
     this.queue
       .add(async () => {
@@ -254,7 +253,6 @@ export class Execution {
         this.replacedIds.push({ fileId: outcome.tornId, path: action.path, reason: 'torn', fromLocalDelete: false });
         if (this.storageFull !== null) return; // no upload starts any more: the path goes again next run
         this.deps.logger.info('file changed during its upload; uploading it again', { path: action.path });
-        action.queuedAt = this.now();
         if (tries < MAX_TORN_RETRIES) return this.runUpload(action, tries + 1);
         report.failed.push({ path: action.path, reason: 'kept changing during upload; will try again next sync' });
         return;
@@ -281,7 +279,6 @@ export class Execution {
       if (err instanceof LocalFileError && err.code === 'changed' && tries < MAX_TORN_RETRIES && this.storageFull === null) {
         // The client saw the file change under the upload and stopped it: the same as a torn one.
         this.deps.logger.info('file changed during its upload; uploading it again', { path: action.path });
-        action.queuedAt = this.now(); // seen changing now: a future mtime waits a settle time again
         return this.runUpload(action, tries + 1);
       }
       this.uploadFailed(action, err);

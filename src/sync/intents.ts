@@ -86,8 +86,9 @@ export class IntentBatch {
     this.#options = options;
   }
 
-  /** An upload was queued: its intent may be written ahead. */
+  /** An upload was queued (after the walk's stat of its file; stamped `queuedAt`): its intent may be written ahead. */
   queued(action: UploadAction): void {
+    action.queuedAt = this.#options.now();
     this.#queued.add(action);
   }
 

@@ -96,8 +96,8 @@ export interface UploadAction {
   /** A new path whose content may be a move's (the reconciliation counted it): once stored, the execution counts it too. */
   addsContent?: true;
   /**
-   * When the execution queued it (after the walk's stat of the file), or last saw it change: how
-   * long it has been still when its mtime lies in the future (waits.ts `settleWaitMs`).
+   * When the execution queued it (after the walk's stat of the file): how long it has been still
+   * when its mtime lies in the future (waits.ts `settleWaitMs`).
    */
   queuedAt?: number;
 }

@@ -87,7 +87,8 @@ function realRootOf(deps: ExecuteDeps): Promise<string> {
 /** One upload with rule 5: settle, hash what is sent, and check nothing moved under it. */
 export async function uploadOne(action: UploadAction, ctx: UploadContext): Promise<UploadOutcome> {
   const { rehash, deps, signal, sleep, now, later } = ctx;
-  const wait = settleWaitMs(action.local.mtimeMs, action.queuedAt, now(), deps.settleMs);
+  // Retried (`rehash`), the file was just seen changing: a future mtime waits a whole settle time again.
+  const wait = settleWaitMs(action.local.mtimeMs, rehash ? undefined : action.queuedAt, now(), deps.settleMs);
   if (wait > 0) await sleep(wait, signal);
 
   // Every read below is a safe open under the root's real path (rule 8), of the file the walk saw
