@@ -13,7 +13,7 @@ import { multipartBody, multipartOf } from './multipart.js';
 import { Transport, type RemoteStats } from './transport.js';
 import { listPages, type ListPage } from './listing.js';
 import type { CallOptions, DeleteResult, FileMetadata, ListOptions, RemoteFiles, UploadOptions, UploadResult } from './types.js';
-import { parseDeleted, parseFileMetadata } from './validate.js';
+import { parseDeleted, parseFileMetadata, uploadAnswer } from './validate.js';
 
 /** Options of FilesClient. */
 export interface FilesClientOptions {
@@ -128,20 +128,16 @@ export class FilesClient implements RemoteFiles {
 
   /**
    * Uploads a file, streamed from disk (never held in memory); each attempt reopens it. The part
-   * carries `filename` and `mimeType`. Errors carry `unknownOutcomeAttempts` like the result.
-   * With `hash`, the bytes each attempt sends are hashed; the result has the stored attempt's.
+   * carries `filename` and `mimeType`; the answer must name them (validate.ts `uploadAnswer`). Errors
+   * carry `unknownOutcomeAttempts`. With `hash`, the result has the stored attempt's sha256.
    */
   async upload(path: string, options: UploadOptions): Promise<UploadResult> {
     const label = `upload of ${options.filename}`;
     if (!/^[\x20-\x7e]+\/[\x20-\x7e]+$/.test(options.mimeType)) {
-      throw new ApiError(`${label}: "${options.mimeType}" is not a MIME type`, {
-        type: 'invalid_argument',
-        retryable: false,
-        attempts: 0,
-      });
+      throw new ApiError(`${label}: "${options.mimeType}" is not a MIME type`, { type: 'invalid_argument', retryable: false, attempts: 0 });
     }
     // Attempts run one after another: the last body made is the one the stored copy was sent.
-    let sentHash: SentHash | undefined;
+    let last: { hash: SentHash | undefined; bytes: number } | undefined;
     const sent = await this.#transport.run<FileMetadata>({
       kind: 'upload',
       label,
@@ -151,16 +147,17 @@ export class FilesClient implements RemoteFiles {
       sourcePath: path,
       body: async () => {
         // Framed by hand: a small file in one buffer, a large one streamed as the socket drains.
-        sentHash = options.hash === true ? new SentHash() : undefined;
+        const hash = options.hash === true ? new SentHash() : undefined;
         const { body, headers, fileSize } = options.content
-          ? multipartOf(options.content, options.filename, options.mimeType, sentHash)
-          : await multipartBody(path, options.filename, options.mimeType, options.expect, sentHash);
+          ? multipartOf(options.content, options.filename, options.mimeType, hash)
+          : await multipartBody(path, options.filename, options.mimeType, options.expect, hash);
+        last = { hash, bytes: fileSize };
         return { body, headers, headersTimeoutMs: uploadTimeoutMs(fileSize, this.#timeouts) };
       },
-      read: async (res) => parseFileMetadata(await readJson(res, 'upload answer'), 'upload answer'),
+      read: async (res) => uploadAnswer(await readJson(res, 'upload answer'), options.filename, last!.bytes, this.#contract.name),
     });
     const result: UploadResult = { file: sent.value, attempts: sent.attempts, unknownOutcomeAttempts: sent.unknownOutcomeAttempts };
-    const sha256 = sentHash?.hex;
+    const sha256 = last?.hash?.hex;
     return sha256 === undefined ? result : { ...result, sha256 };
   }
 

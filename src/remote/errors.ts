@@ -161,7 +161,7 @@ export class ResponseFormatError extends ApiError {
   constructor(what: string, field: string, expected: string, details: Partial<ApiErrorDetails> = {}) {
     super(
       `malformed ${what} from the Files API: ${field} is not ${expected}${requestSuffix(details.requestId)}; check api.baseUrl (is it the Files API, with no proxy answering in its place?), then try again`,
-      { ...details, type: 'invalid_response', retryable: false },
+      { retryable: false, ...details, type: 'invalid_response' },
     );
     this.what = what;
     this.field = field;

@@ -208,6 +208,8 @@ export class Transport {
           // place) leaves the API unusable (5), not a file failed (1). One bad item is not that: the
           // daemon would take the API for down, and its probe (the first page) might never tell it up.
           ...((ex.kind === 'list' || ex.kind === 'lookup') && !/\bitem\b/.test(err.what) ? { exitCode: ExitCode.unavailable } : {}),
+          // An upload's answer that does not fit is the API's fault, not the file's: the next run tries again.
+          ...(ex.kind === 'upload' ? { retryable: true } : {}),
           cause: err,
         });
       }

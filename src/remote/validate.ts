@@ -1,5 +1,5 @@
 // Minimal shape checks of Files API answers: a malformed answer fails here, naming the field.
-import { asObject } from './contract.js';
+import { asObject, type ContractName } from './contract.js';
 import { ResponseFormatError } from './errors.js';
 import type { FileMetadata } from './types.js';
 
@@ -41,6 +41,23 @@ export function parseFileMetadata(value: unknown, what = 'file metadata'): FileM
     if (o.expires_at !== null && typeof o.expires_at !== 'string') throw new ResponseFormatError(what, 'expires_at', 'a string or null');
     file.expires_at = o.expires_at;
   }
+  return file;
+}
+
+/**
+ * Parses an upload's answer and checks that it names what was sent: `filename` (under GA, its last
+ * path component, as the API keeps it; both sides NFC, should the API normalise) and the size
+ * sent. An answer naming another file (another application's, a copy cut short) is malformed, so
+ * its id is never recorded as the path's copy: the upload counts as one whose answer was lost, and
+ * the orphan sweep finds what it stored, if anything (DESIGN.md rule 3).
+ */
+export function uploadAnswer(value: unknown, filename: string, bytes: number, contract: ContractName): FileMetadata {
+  const file = parseFileMetadata(value, 'upload answer');
+  const expected = contract === 'ga' ? (filename.split(/[/\\]/).pop() ?? filename) : filename;
+  if (file.filename.normalize('NFC') !== expected.normalize('NFC')) {
+    throw new ResponseFormatError('upload answer', 'filename', `${JSON.stringify(expected)}, the name sent`);
+  }
+  if (file.size_bytes !== bytes) throw new ResponseFormatError('upload answer', 'size_bytes', `${bytes}, the bytes sent`);
   return file;
 }
 

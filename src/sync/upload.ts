@@ -9,6 +9,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import { FileConditionError, changing, tooLarge } from '../file-errors.js';
 import { SYNC_READ_MAX_BYTES, hashFile } from '../local/hash.js';
 import type { Logger } from '../log.js';
+import { ResponseFormatError } from '../remote/errors.js';
 import type { RemoteFiles } from '../remote/types.js';
 import type { DeferredWrites } from './deferred.js';
 import { writeIntent, type Intent, type IntentBatch } from './intents.js';
@@ -120,6 +121,16 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
   } catch (err) {
     deps.ledger.abandonUpload(inFlightId, unknownOutcomesOf(err), now());
     throw err;
+  }
+  const known = deps.ledger.fileById(result.file.id);
+  if (known !== undefined) {
+    // A new upload answered with an id the ledger already holds: the answer is not this upload's.
+    // Its own copy, if stored, is the orphan sweep's to find (rule 3); the row stays as it is.
+    deps.ledger.abandonUpload(inFlightId, result.unknownOutcomeAttempts + 1, now());
+    throw new ResponseFormatError('upload answer', 'id', `a new file id (${result.file.id} is the copy of ${known.path})`, {
+      retryable: true,
+      unknownOutcomeAttempts: result.unknownOutcomeAttempts + 1,
+    });
   }
   const after = local.size <= SYNC_READ_MAX_BYTES ? lstatSyncOrNull(abs) : await lstatOrNull(abs);
   // Hashed while sent (a large new file): the client's hash of the whole file the copy was sent.

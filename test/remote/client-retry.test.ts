@@ -137,7 +137,11 @@ describe('retry policy', () => {
   it('an upload refused with a status is a known outcome', async () => {
     const server = await localServer((req, res, n) => {
       req.resume();
-      req.on('end', () => (n < 3 ? json(res, n === 1 ? 500 : 529, apiError('api_error', 'x')) : json(res, 200, fileMeta('file_ok'))));
+      req.on('end', () =>
+        n < 3
+          ? json(res, n === 1 ? 500 : 529, apiError('api_error', 'x'))
+          : json(res, 200, fileMeta('file_ok', { filename: 'a.txt', size_bytes: 1 })),
+      );
     });
     const dir = await tempDir();
     await writeFile(join(dir, 'a.txt'), 'a');

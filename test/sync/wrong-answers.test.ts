@@ -1,0 +1,104 @@
+// An API whose answers do not fit what was asked (a broken proxy, a buggy gateway): files-sync
+// records nothing it cannot trust, never takes another application's file for its own (DESIGN.md
+// rule 1), and ends in the exact state once the API answers right again. The emulator over HTTP
+// behind a tampering proxy (test/helpers/proxy.ts), the CLI as a user runs it.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Emulator } from '../../src/emulator/index.js';
+import { tamperingProxy, type Proxy } from '../helpers/proxy.js';
+import {
+  emulator,
+  expectExactState,
+  localHashes,
+  runCli,
+  syncSetup,
+  writeTree,
+  type SyncSetup,
+  type TestContract,
+} from '../helpers/sync.js';
+
+let emu: Emulator | undefined;
+let proxy: Proxy | undefined;
+let setup: SyncSetup | undefined;
+afterEach(async () => {
+  setup?.cleanup();
+  await proxy?.close();
+  await emu?.close();
+  setup = proxy = emu = undefined;
+});
+
+type Meta = { id: string; filename: string; size_bytes: number };
+
+async function start(contract: TestContract): Promise<{ emu: Emulator; proxy: Proxy; setup: SyncSetup }> {
+  emu = await emulator();
+  proxy = await tamperingProxy(emu.url);
+  setup = syncSetup(emu, { api: { baseUrl: proxy.url } }, contract);
+  return { emu, proxy, setup };
+}
+
+async function sync(s: SyncSetup): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  return runCli(['sync', '--config', s.configFile], s.env);
+}
+
+/** Rewrites the answer of the first upload of `filename` with `change`; later ones pass. */
+function onFirstUploadOf(p: Proxy, filename: string, change: (meta: Meta) => Meta): void {
+  let done = false;
+  p.rewrite = ({ method, url, status, body }) => {
+    if (done || method !== 'POST' || !url.startsWith('/v1/files') || status !== 200) return undefined;
+    if ((body as Meta).filename !== filename) return undefined;
+    done = true;
+    return change(body as Meta);
+  };
+}
+
+describe.each<TestContract>(['ga', 'beta'])('upload answers that name another file (%s)', (contract) => {
+  it("an answer naming another application's file is not recorded, and that file is never deleted", async () => {
+    const { emu, proxy, setup } = await start(contract);
+    const foreign = emu.seed({ filename: 'payroll.pdf', content_base64: Buffer.from('%PDF-1.4 salaries').toString('base64') });
+    writeTree(setup.root, { 'a.txt': 'hello', 'keep.txt': 'kept' });
+    const theirs = { ...foreign, type: 'file', scope: null, owner: undefined, sha256: undefined };
+    onFirstUploadOf(proxy, 'a.txt', () => theirs);
+    const first = await sync(setup);
+    expect(first.code).toBe(1);
+    expect(first.stderr).toMatch(/malformed upload answer from the Files API: filename is not "a\.txt", the name sent/);
+    proxy.rewrite = undefined;
+    // The copy the API stored is found as an orphan and taken; then the file goes, and its copy with it.
+    const second = await sync(setup);
+    expect(second.code, second.stderr).toBe(0);
+    expectExactState(emu, setup, localHashes(setup.root), [foreign.id]);
+    fs.rmSync(path.join(setup.root, 'a.txt'));
+    expect((await sync(setup)).code).toBe(0);
+    expectExactState(emu, setup, localHashes(setup.root), [foreign.id]);
+    expect(proxy.seen).not.toContain(`DELETE /v1/files/${foreign.id}`);
+  });
+
+  it('an answer with fewer bytes than were sent is not recorded as the copy', async () => {
+    const { emu, proxy, setup } = await start(contract);
+    writeTree(setup.root, { 'a.txt': 'twelve bytes' });
+    onFirstUploadOf(proxy, 'a.txt', (meta) => ({ ...meta, size_bytes: 3 }));
+    const first = await sync(setup);
+    expect(first.code).toBe(1);
+    expect(first.stderr).toMatch(/size_bytes is not 12, the bytes sent/);
+    proxy.rewrite = undefined;
+    expect((await sync(setup)).code).toBe(0);
+    expectExactState(emu, setup, localHashes(setup.root));
+  });
+
+  it('an answer naming a copy the ledger already holds is refused without a crash', async () => {
+    const { emu, proxy, setup } = await start(contract);
+    writeTree(setup.root, { 'a.txt': 'alpha', 'b.txt': 'bravo' });
+    expect((await sync(setup)).code).toBe(0);
+    const aId = emu.state().files.find((f) => f.filename === 'a.txt')!.id;
+    writeTree(setup.root, { 'b.txt': 'bravo, edited' });
+    onFirstUploadOf(proxy, 'b.txt', (meta) => ({ ...meta, id: aId }));
+    const second = await sync(setup);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`id is not a new file id (${aId} is the copy of a.txt)`);
+    expect(second.stderr).not.toMatch(/unexpected error|SqliteError/);
+    proxy.rewrite = undefined;
+    const third = await sync(setup);
+    expect(third.code, third.stderr).toBe(0);
+    expectExactState(emu, setup, localHashes(setup.root));
+  });
+});
