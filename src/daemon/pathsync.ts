@@ -64,7 +64,7 @@ function executeDeps(deps: PathSyncDeps, config: Config): ExecuteDeps {
 
 function knownOf(row: FileRow | undefined) {
   return (p: string) =>
-    row && p === row.path ? { size: row.size, mtimeMs: row.mtimeMs, sha256: row.sha256, mimeType: row.mimeType } : undefined;
+    row && p === row.path ? { size: row.size, mtimeMs: row.mtimeMs, ino: row.ino, sha256: row.sha256, mimeType: row.mimeType } : undefined;
 }
 
 /**
