@@ -106,9 +106,11 @@ function betaContract(apiVersion: ApiVersion): Contract {
       if (typeof hasMore !== 'boolean') throw new ResponseFormatError('list answer', 'has_more', 'a boolean');
       const lastId = page.last_id ?? undefined;
       if (lastId !== undefined && typeof lastId !== 'string') throw new ResponseFormatError('list answer', 'last_id', 'a string or null');
-      // The SDK stops on an empty page; a page that says has_more without last_id continues after
-      // its last item rather than silently ending the listing short.
-      if (!hasMore || data.length === 0) return { data, nextCursor: undefined };
+      // A page that says has_more without last_id continues after its last item. An empty page
+      // that says has_more has no cursor to go on with: ending the listing there (as the SDK does)
+      // would take the files after it for deleted, so the listing fails instead.
+      if (!hasMore) return { data, nextCursor: undefined };
+      if (data.length === 0) throw new ResponseFormatError('list answer', 'data', 'a file or more when has_more is true');
       const last: unknown = data[data.length - 1];
       const fallback = typeof last === 'object' && last !== null ? (last as { id?: unknown }).id : undefined;
       const cursor = lastId ?? (typeof fallback === 'string' ? fallback : undefined);
@@ -138,7 +140,8 @@ function gaContract(apiVersion: ApiVersion): Contract {
       if (!Array.isArray(data)) throw new ResponseFormatError('list answer', 'data', 'an array');
       const next = page.next_page ?? undefined;
       if (next !== undefined && typeof next !== 'string') throw new ResponseFormatError('list answer', 'next_page', 'a string or null');
-      return { data, nextCursor: data.length === 0 || next === '' ? undefined : next };
+      // Paging goes on while next_page is given, after an empty page too, as the 1.x SDK does.
+      return { data, nextCursor: next === '' ? undefined : next };
     },
   };
 }

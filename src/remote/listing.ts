@@ -23,19 +23,18 @@ export async function* listPages(read: ReadPage, options: ListOptions): AsyncGen
   const abandon = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, abandon.signal]) : abandon.signal;
   let next: Promise<ListPage> | undefined = read(undefined, signal);
+  // The ids of the page before: a page that repeats one is not the next page (a server handing
+  // the same page out under fresh cursors would make the listing go on for ever).
+  let before = new Set<string>();
   try {
     while (next !== undefined) {
       const page: ListPage = await next;
       next = undefined;
+      const repeated = page.files.find((f) => before.has(f.id));
+      if (repeated !== undefined) throw looping(`files of the page before (${repeated.id})`);
+      before = new Set(page.files.map((f) => f.id));
       if (page.next !== undefined) {
-        if (seen.has(page.next)) {
-          throw new ResponseFormatError(
-            'list answer',
-            'cursor',
-            `a new cursor (${page.next} was already used; stopping instead of looping)`,
-            { exitCode: ExitCode.unavailable },
-          );
-        }
+        if (seen.has(page.next)) throw looping(`a cursor already used (${page.next})`);
         seen.add(page.next);
       }
       const ahead = options.readAhead === true && page.next !== undefined ? read(page.next, signal) : undefined;
@@ -47,4 +46,11 @@ export async function* listPages(read: ReadPage, options: ListOptions): AsyncGen
   } finally {
     abandon.abort();
   }
+}
+
+/** The error of a listing that goes round: it stops instead of looping. */
+function looping(what: string): ResponseFormatError {
+  return new ResponseFormatError('list answer', 'page', `new: it repeats ${what}; stopping instead of looping`, {
+    exitCode: ExitCode.unavailable,
+  });
 }

@@ -208,28 +208,58 @@ describe('answers are validated', () => {
   });
 
   it('a listing that repeats its cursor stops with an error instead of looping', async () => {
-    const server = await localServer((_req, res) =>
-      json(res, 200, { data: [fileMeta('file_a')], has_more: true, first_id: 'file_a', last_id: 'file_a' }),
+    // Each page has new files, but the second hands out the first's cursor again.
+    const server = await localServer((req, res) =>
+      req.url?.includes('after_id')
+        ? json(res, 200, { data: [fileMeta('file_b')], has_more: true, first_id: 'file_b', last_id: 'file_a' })
+        : json(res, 200, { data: [fileMeta('file_a')], has_more: true, first_id: 'file_a', last_id: 'file_a' }),
     );
-    const seen: string[] = [];
     const err = await (async () => {
-      for await (const f of client(server.url).list()) seen.push(f.id);
+      for await (const _ of client(server.url).list());
     })().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ResponseFormatError);
-    expect((err as Error).message).toMatch(/cursor/);
+    expect((err as Error).message).toMatch(/it repeats a cursor already used \(file_a\); stopping instead of looping/);
+    expect(err).toMatchObject({ exitCode: 5 });
     expect(server.arrivals).toHaveLength(2);
   });
 
-  it('a listing stops on an empty page even when has_more says otherwise', async () => {
+  it('a listing that hands the same page out under fresh cursors stops instead of going on for ever', async () => {
+    const server = await localServer((_req, res, n) =>
+      json(res, 200, { data: [fileMeta('file_a'), fileMeta('file_b')], next_page: `page_${n}` }),
+    );
+    const err = await (async () => {
+      for await (const _ of client(server.url, { contract: 'ga' }).list());
+    })().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResponseFormatError);
+    expect((err as Error).message).toMatch(/it repeats files of the page before \(file_a\)/);
+    expect(err).toMatchObject({ exitCode: 5 });
+    expect(server.arrivals).toHaveLength(2);
+  });
+
+  it('a beta listing whose empty page says has_more fails, rather than end short', async () => {
     const server = await localServer((req, res) =>
       req.url?.includes('after_id')
         ? json(res, 200, { data: [], has_more: true, first_id: null, last_id: null })
         : json(res, 200, { data: [fileMeta('file_a')], has_more: true, first_id: 'file_a', last_id: 'file_a' }),
     );
     const seen: string[] = [];
-    for await (const f of client(server.url).list()) seen.push(f.id);
+    const err = await (async () => {
+      for await (const f of client(server.url).list()) seen.push(f.id);
+    })().catch((e: unknown) => e);
     expect(seen).toEqual(['file_a']);
-    expect(server.headers).toHaveLength(2);
+    expect(err).toBeInstanceOf(ResponseFormatError);
+    expect(err).toMatchObject({ field: 'data', exitCode: 5 });
+  });
+
+  it('a GA listing goes on past an empty page while next_page is given, as the 1.x SDK does', async () => {
+    const server = await localServer((req, res) => {
+      if (req.url?.includes('page=page_2')) return json(res, 200, { data: [fileMeta('file_b')], next_page: null });
+      if (req.url?.includes('page=page_1')) return json(res, 200, { data: [], next_page: 'page_2' });
+      return json(res, 200, { data: [fileMeta('file_a')], next_page: 'page_1' });
+    });
+    const seen: string[] = [];
+    for await (const f of client(server.url, { contract: 'ga' }).list()) seen.push(f.id);
+    expect(seen).toEqual(['file_a', 'file_b']);
   });
 });
 

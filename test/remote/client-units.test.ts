@@ -30,7 +30,10 @@ describe('contract', () => {
     expect(beta.parsePage({ data: [{ id: 'a' }, { id: 'b' }], has_more: true, first_id: 'a', last_id: 'b' }).nextCursor).toBe('b');
     expect(beta.parsePage({ data: [{ id: 'a' }], has_more: false, last_id: 'a' }).nextCursor).toBeUndefined();
     expect(beta.parsePage({ data: [{ id: 'a' }] }).nextCursor).toBeUndefined(); // has_more defaults to false
-    expect(beta.parsePage({ data: [], has_more: true, last_id: null }).nextCursor).toBeUndefined();
+    // An empty page that says more follow has no cursor to go on with: ending there would take the
+    // rest of the workspace for deleted.
+    expect(() => beta.parsePage({ data: [], has_more: true, last_id: null })).toThrow(/data is not a file or more when has_more is true/);
+    expect(beta.parsePage({ data: [], has_more: false }).nextCursor).toBeUndefined();
     // has_more without last_id continues after the last item instead of ending the listing short
     expect(beta.parsePage({ data: [{ id: 'a' }, { id: 'z' }], has_more: true, last_id: null }).nextCursor).toBe('z');
   });
@@ -52,6 +55,9 @@ describe('contract', () => {
       nextCursor: 'page_2',
     });
     expect(ga.parsePage({ data: [{ id: 'a' }], next_page: null }).nextCursor).toBeUndefined();
+    // An empty page with a next_page goes on, as the 1.x SDK does.
+    expect(ga.parsePage({ data: [], next_page: 'page_3' }).nextCursor).toBe('page_3');
+    expect(ga.parsePage({ data: [], next_page: null }).nextCursor).toBeUndefined();
     expect(() => ga.parsePage({ data: [], next_page: 3 })).toThrow(/next_page/);
     expect(createContract({ name: 'ga' }).headers('k')).toEqual({
       'x-api-key': 'k',

@@ -102,3 +102,40 @@ describe.each<TestContract>(['ga', 'beta'])('upload answers that name another fi
     expectExactState(emu, setup, localHashes(setup.root));
   });
 });
+
+/** Is this the first page of a listing (not a look-up, not a later page)? */
+function firstListPage(method: string, url: string): boolean {
+  return method === 'GET' && /^\/v1\/files\?/.test(url) && !/after_id|page=|ids/.test(url);
+}
+
+describe('listings that end short', () => {
+  it("beta: an empty first page that says has_more fails the run, and a deleted file's copy is deleted once the listing is whole", async () => {
+    const { emu, proxy, setup } = await start('beta');
+    writeTree(setup.root, { 'a.txt': 'alpha', 'b.txt': 'bravo', 'c.txt': 'charlie' });
+    expect((await sync(setup)).code).toBe(0);
+    fs.rmSync(path.join(setup.root, 'b.txt'));
+    proxy.rewrite = ({ method, url }) =>
+      firstListPage(method, url) ? { data: [], has_more: true, first_id: null, last_id: null } : undefined;
+    const short = await sync(setup);
+    expect(short.code).toBe(5);
+    expect(short.stderr).toMatch(/data is not a file or more when has_more is true/);
+    proxy.rewrite = undefined;
+    const whole = await sync(setup);
+    expect(whole.code, whole.stderr).toBe(0);
+    expectExactState(emu, setup, localHashes(setup.root));
+  });
+
+  it('GA: an empty page with a next_page is read past, so nothing is taken for deleted', async () => {
+    const { emu, proxy, setup } = await start('ga');
+    writeTree(setup.root, { 'a.txt': 'alpha', 'b.txt': 'bravo', 'c.txt': 'charlie' });
+    expect((await sync(setup)).code).toBe(0);
+    fs.rmSync(path.join(setup.root, 'b.txt'));
+    // A cursor before every file: the next page is the whole listing.
+    const everything = `page_${Buffer.from('99999999999999999.file_zzzzzzzzzzzzzzzzzzzzzzzz').toString('base64url')}`;
+    proxy.rewrite = ({ method, url }) => (firstListPage(method, url) ? { data: [], next_page: everything } : undefined);
+    const run = await sync(setup);
+    expect(run.code, run.stderr).toBe(0);
+    expect(proxy.seen.some((r) => r.includes(`page=${everything}`))).toBe(true);
+    expectExactState(emu, setup, localHashes(setup.root));
+  });
+});
