@@ -60,7 +60,7 @@ function prepareCollected(db: Database.Database) {
         FROM temp.gone_rows g CROSS JOIN temp.waiting_counts c ON c.sha256 = g.sha256 WHERE g.listed IS NOT 0)
       WHERE k <= n`,
     ),
-    forget: db.prepare('DELETE FROM files WHERE path IN (SELECT path FROM temp.gone_rows WHERE listed IS 0)'),
+    forgetsAfter: db.prepare(`SELECT path, file_id AS fileId FROM temp.gone_rows WHERE path > ? AND listed IS 0 ORDER BY path LIMIT ?`),
   };
 }
 
@@ -138,8 +138,8 @@ export class LedgerCollected extends LedgerReads {
     return this.collectedDeletesAfter(null, limit).map((r) => r.path);
   }
 
-  /** Forgets the rows whose remote copy someone else deleted, in one statement; returns how many. */
-  forgetCollected(): number {
-    return this.#c.forget.run().changes;
+  /** Up to `limit` rows after `after` whose copy the listing left out (deleted by someone else, or so it seems), in path order. */
+  collectedForgetsAfter(after: string | null, limit: number): { path: string; fileId: string }[] {
+    return this.#c.forgetsAfter.all(after ?? '', limit) as { path: string; fileId: string }[];
   }
 }

@@ -234,9 +234,9 @@ export class Ledger extends LedgerCollected {
     });
   }
 
-  /** The remote no longer has the id of a path (deleted by someone else): forget the row. */
-  forgetFile(relPath: string): void {
-    this.stmt.deleteFile.run(relPath);
+  /** The remote no longer has `fileId`, the copy of a path gone locally too: forget the row (if it still names that id). */
+  forgetFile(relPath: string, fileId: string): void {
+    this.#write(() => this.stmt.forgetFile.run(relPath, fileId));
   }
 
   /** The file was touched but its content is the same: remember the new stat, no upload. */

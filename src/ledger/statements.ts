@@ -42,6 +42,7 @@ export function prepareStatements(db: Database.Database) {
         remote_name = excluded.remote_name, uploaded_at = excluded.uploaded_at`),
     updateStat: db.prepare('UPDATE files SET size = ?, mtime_ms = ?, ino = ? WHERE path = ?'),
     deleteFile: db.prepare('DELETE FROM files WHERE path = ?'),
+    forgetFile: db.prepare('DELETE FROM files WHERE path = ? AND file_id = ?'),
     allPending: db.prepare(`SELECT file_id AS fileId, path, reason, attempts, last_error AS lastError, created_at AS createdAt
       FROM pending_deletes ORDER BY created_at, file_id`),
     addPending: db.prepare(`INSERT INTO pending_deletes (file_id, path, reason, created_at) VALUES (?, ?, ?, ?)

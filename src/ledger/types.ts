@@ -124,7 +124,7 @@ export interface CollectedRow {
 export interface CollectedSummary {
   /** Rows whose remote copy is (or is trusted to be) there: deletes, if the guard allows. */
   deletable: number;
-  /** Rows whose remote copy someone else already deleted: forgotten, no request. */
+  /** Rows whose remote copy the listing left out (deleted by someone else?): forgotten once a look-up answers 404. */
   forgets: number;
   /** Deletable rows paired one to one with content added at new paths: moves, which the guard does not count. */
   moved: number;

@@ -19,7 +19,28 @@ export interface PassJudgement {
 
 /** The allowed deletes of the collected rows, read from the ledger in path order, a page at a time. */
 export function collectedDeletes(ledger: Ledger, count: number): DeleteSource {
-  const page = (after: string | null) => ledger.collectedDeletesAfter(after, PAGE);
+  return pagedSource(
+    count,
+    (after) => ledger.collectedDeletesAfter(after, PAGE),
+    (r) => ({ ...r, reason: 'deleted', fromLocalDelete: true }),
+  );
+}
+
+/**
+ * The collected rows whose copy the listing left out, a page at a time: each asked about before
+ * its row is forgotten (DeleteAction.listedOut). Counted as no delete (`count` 0): none is one.
+ */
+export function collectedForgets(ledger: Ledger): DeleteSource {
+  return pagedSource(
+    0,
+    (after) => ledger.collectedForgetsAfter(after, PAGE),
+    (r) => ({ ...r, reason: 'deleted', fromLocalDelete: false, listedOut: 'row' }),
+  );
+}
+
+type Row = { path: string; fileId: string };
+
+function pagedSource(count: number, page: (after: string | null) => Row[], action: (row: Row) => DeleteAction): DeleteSource {
   return {
     count,
     *pages() {
@@ -27,7 +48,7 @@ export function collectedDeletes(ledger: Ledger, count: number): DeleteSource {
       for (;;) {
         const rows = page(after);
         if (rows.length === 0) return;
-        yield rows.map((r): DeleteAction => ({ fileId: r.fileId, path: r.path, reason: 'deleted', fromLocalDelete: true }));
+        yield rows.map(action);
         if (rows.length < PAGE) return;
         after = rows.at(-1)!.path;
       }
@@ -37,8 +58,8 @@ export function collectedDeletes(ledger: Ledger, count: number): DeleteSource {
 
 /**
  * Applies a pass's verdict: a block or a hold goes in the plan (a count, a reason, a sample); with
- * an execution the forgets run at once (one statement) and the allowed deletes are handed to it as
- * a paged source; a dry run (no execution) lists each allowed delete in the plan, as it shows them.
+ * an execution the forgets (asked about first) and the allowed deletes are handed to it as paged
+ * sources; a dry run (no execution) lists each allowed delete in the plan, as it shows them.
  */
 export function applyPassJudgement(
   judged: PassJudgement,
@@ -58,9 +79,9 @@ export function applyPassJudgement(
     if (deletes > 0) for (const page of collectedDeletes(ledger, deletes).pages()) append(plan.deletes, page);
     return;
   }
-  // Paths whose copy someone else deleted while the file went too: the execution's ledger-only
-  // step ran before the merge, so the guard's forgets are applied here.
-  if (verdict.forgets > 0) ledger.forgetCollected();
+  // Paths whose copy the listing left out (deleted by someone else?) while the file went too:
+  // asked about with the deletes, each row forgotten once the API says its copy is gone.
+  if (verdict.forgets > 0) exec.addCollectedDeletes(collectedForgets(ledger));
   if (deletes > 0) exec.addCollectedDeletes(collectedDeletes(ledger, deletes));
 }
 

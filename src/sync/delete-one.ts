@@ -3,6 +3,7 @@
 import { errorMessage } from '../errors.js';
 import { isUnavailable, requestIdOf } from '../failure.js';
 import type { DeleteAction, ExecuteDeps, ExecuteReport, Progress } from './types.js';
+import { stillExists } from './upload.js';
 
 /** What one delete needs of its execution. */
 export interface DeleteRun {
@@ -22,6 +23,7 @@ export interface DeleteRun {
 
 /** Deletes `action`'s copy; a failure stays pending in the ledger, and only a fatal one ends the run. */
 export async function deleteOne(run: DeleteRun, action: DeleteAction): Promise<void> {
+  if (action.listedOut === 'row') return forgetIfGone(run, action);
   const { ledger, logger } = run.deps;
   try {
     if (action.fromLocalDelete && action.path !== null) {
@@ -32,6 +34,7 @@ export async function deleteOne(run: DeleteRun, action: DeleteAction): Promise<v
     const result = await run.deps.remote.delete(action.fileId, { signal: run.signal });
     run.unavailableInARow = 0;
     ledger.deleteDone(action.fileId);
+    if (action.listedOut === 'pending' && result.alreadyDeleted) return; // gone, as the listing said
     run.report.deleted++;
     run.report.deletesBy[action.reason] = (run.report.deletesBy[action.reason] ?? 0) + 1;
     const { fileId, path: deletedPath, reason } = action;
@@ -48,5 +51,28 @@ export async function deleteOne(run: DeleteRun, action: DeleteAction): Promise<v
       run.progress.filesDone++;
       run.tick(action.path ?? undefined);
     }
+  }
+}
+
+/**
+ * The row of a path gone locally whose copy the listing left out: forgotten once a look-up of the
+ * id answers 404 (or expired), so a listing that ended short or lags never costs a copy its
+ * delete. A copy still there keeps its row, and the next reconciliation deletes it.
+ */
+async function forgetIfGone(run: DeleteRun, action: DeleteAction): Promise<void> {
+  const { ledger, logger, remote } = run.deps;
+  const { fileId, path } = action;
+  try {
+    const there = await stillExists(remote, fileId, run.signal);
+    run.unavailableInARow = 0;
+    if (!there) {
+      if (path !== null) ledger.forgetFile(path, fileId);
+      return;
+    }
+    logger.warn('the listing left out a copy that is still there: its row stays, and the next reconciliation deletes it', { path, fileId });
+  } catch (err) {
+    if (run.endedByRun(err)) return;
+    logger.warn('could not look up a copy the listing left out: its row stays', { path, fileId, error: errorMessage(err) });
+    if (isUnavailable(err)) run.unavailableEnds(err);
   }
 }

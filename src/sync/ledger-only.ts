@@ -1,5 +1,6 @@
-// A plan's changes that need the ledger only, no request: adoptions, settled and gone rows,
-// forgotten paths, stat updates and recorded skips, applied before any upload starts.
+// A plan's changes that need the ledger only, no request: adoptions, settled rows, stat updates
+// and recorded skips, applied before any upload starts; the ids the listing left out are handed
+// back to be asked about (DeleteAction.listedOut).
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
 import type { DeleteAction, Plan } from './types.js';
@@ -7,7 +8,7 @@ import { adopt } from './upload.js';
 
 /**
  * Applies `plan`'s ledger-only changes at time `t` (one transaction each); returns the old copies
- * the adoptions replaced, to delete after the uploads.
+ * the adoptions replaced and the ids the listing left out, to handle after the uploads.
  */
 export function applyLedgerOnly(plan: Plan, ledger: Ledger, t: number, logger: Logger): DeleteAction[] {
   const replacedIds: DeleteAction[] = [];
@@ -21,8 +22,13 @@ export function applyLedgerOnly(plan: Plan, ledger: Ledger, t: number, logger: L
   }
   const adoptedRows = new Set(plan.adoptions.map((a) => a.inFlight.id));
   for (const id of plan.settledInFlight) if (!adoptedRows.has(id)) ledger.settleInFlight(id);
-  for (const id of plan.alreadyGone) ledger.deleteDone(id);
-  for (const p of plan.forget) ledger.forgetFile(p);
+  // What the listing left out is asked about after the uploads, not taken on its word (DeleteAction.listedOut).
+  for (const fileId of plan.alreadyGone)
+    replacedIds.push({ fileId, path: null, reason: 'replaced', fromLocalDelete: false, listedOut: 'pending' });
+  for (const p of plan.forget) {
+    const row = ledger.fileByPath(p);
+    if (row) replacedIds.push({ fileId: row.fileId, path: p, reason: 'deleted', fromLocalDelete: false, listedOut: 'row' });
+  }
   ledger.updateStats(plan.statUpdates);
   for (const skip of plan.skips) if (skip.record) ledger.recordFailure(skip.path, skip.reason, skip.record.retry, skip.record.stat, t);
   return replacedIds;

@@ -111,6 +111,13 @@ export interface DeleteAction {
   reason: DeleteReason;
   /** True for a locally deleted path (these are what the guard counts); false for old versions. */
   fromLocalDelete: boolean;
+  /**
+   * The listing left the id out, so it looked deleted by someone else; a listing may end short or
+   * lag, so the API is asked (delete-one.ts). `pending`: an id already due for deletion, deleted
+   * (a 404 is what the listing said). `row`: the copy of a path gone locally too, whose row is
+   * forgotten once a look-up answers 404; a copy still there keeps its row for the next run.
+   */
+  listedOut?: 'pending' | 'row';
 }
 
 /**
@@ -118,6 +125,7 @@ export interface DeleteAction {
  * that a million of them are never one array; all are of locally deleted paths.
  */
 export interface DeleteSource {
+  /** The deletes among them (the rows the listing left out, only asked about, are none). */
   count: number;
   pages(): Iterable<readonly DeleteAction[]>;
 }

@@ -226,7 +226,8 @@ function sameAsSent(after: Stats, local: { size: number; mtimeMs: number; ino: n
   );
 }
 
-async function stillExists(remote: RemoteFiles, fileId: string, signal: AbortSignal): Promise<boolean> {
+/** Whether the API still holds `fileId` with its content (a 404 or an expired copy: no). */
+export async function stillExists(remote: RemoteFiles, fileId: string, signal: AbortSignal): Promise<boolean> {
   try {
     // A copy past its expires_at has lost its content: gone, like a deleted one (remote-view.ts).
     return !expired(await remote.get(fileId, { signal }), remote.serverNow?.() ?? Date.now());

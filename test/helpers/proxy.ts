@@ -14,10 +14,15 @@ export interface Answer {
 /** Returns the body to send instead, or undefined to send the answer as it came. */
 export type Rewrite = (answer: Answer) => unknown;
 
+/** Answers a request in the API's place (nothing reaches the emulator), or undefined to pass it on. */
+export type Intercept = (method: string, url: string) => { status: number; body: unknown } | undefined;
+
 export interface Proxy {
   url: string;
   /** The rewrite in force (none: a plain pass-through). */
   rewrite: Rewrite | undefined;
+  /** Requests answered in the API's place (none: every request goes through). */
+  intercept: Intercept | undefined;
   /** Requests seen, as `METHOD /path?query`. */
   seen: string[];
   close(): Promise<void>;
@@ -25,12 +30,19 @@ export interface Proxy {
 
 export async function tamperingProxy(target: string): Promise<Proxy> {
   const sockets = new Set<Socket>();
-  const proxy: Proxy = { url: '', rewrite: undefined, seen: [], close: async () => undefined };
+  const proxy: Proxy = { url: '', rewrite: undefined, intercept: undefined, seen: [], close: async () => undefined };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       proxy.seen.push(`${req.method} ${req.url}`);
+      const own = proxy.intercept?.(req.method ?? '', req.url ?? '');
+      if (own) {
+        const body = Buffer.from(JSON.stringify(own.body));
+        res.writeHead(own.status, { 'content-type': 'application/json', 'content-length': String(body.length), 'request-id': 'req_proxy' });
+        res.end(body);
+        return;
+      }
       const headers = { ...req.headers };
       delete headers.host;
       const upstream = http.request(`${target}${req.url}`, { method: req.method, headers }, (up) => {

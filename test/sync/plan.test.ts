@@ -201,7 +201,7 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'pending deletes still listed are deleted; the others are done without a request',
+    name: 'pending deletes still listed are deleted; the others are marked already gone (their delete still goes: a listing can end short)',
     local: [],
     ledger: { pendingDeletes: [pending('file_old'), pending('file_gone')] },
     remote: [remoteFile('file_old', 'a.txt')],

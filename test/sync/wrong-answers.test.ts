@@ -139,3 +139,73 @@ describe('listings that end short', () => {
     expectExactState(emu, setup, localHashes(setup.root));
   });
 });
+
+/** The listing's answer without the files `hidden` names (a listing that ends short or lags). */
+function hiding(hidden: () => readonly string[]): Proxy['rewrite'] {
+  return ({ method, url, body }) => {
+    if (method !== 'GET' || !/^\/v1\/files\?/.test(url)) return undefined;
+    const page = body as { data: Meta[] };
+    return { ...page, data: page.data.filter((f) => !hidden().includes(f.id)) };
+  };
+}
+
+function idOf(e: Emulator, filename: string): string {
+  return e.state().files.find((f) => f.filename === filename)!.id;
+}
+
+describe.each<TestContract>(['ga', 'beta'])('copies the listing leaves out (%s)', (contract) => {
+  it("a deleted file's copy the listing leaves out keeps its row until the API says it is gone", async () => {
+    const { emu, proxy, setup } = await start(contract);
+    writeTree(setup.root, { 'a.txt': 'alpha', 'b.txt': 'bravo', 'c.txt': 'charlie' });
+    expect((await sync(setup)).code).toBe(0);
+    const b = idOf(emu, 'b.txt');
+    fs.rmSync(path.join(setup.root, 'b.txt'));
+    proxy.rewrite = hiding(() => [b]);
+    const short = await sync(setup);
+    expect(short.code, short.stderr).toBe(0);
+    expect(short.stderr).toMatch(/the listing left out a copy that is still there: its row stays/);
+    expect(proxy.seen).toContain(`GET /v1/files/${b}${contract === 'beta' ? '?beta=true' : ''}`);
+    proxy.rewrite = undefined;
+    expect((await sync(setup)).code).toBe(0);
+    expectExactState(emu, setup, localHashes(setup.root));
+  });
+
+  it('a copy someone else deleted is forgotten after one look-up, with no delete sent', async () => {
+    const { emu, proxy, setup } = await start(contract);
+    writeTree(setup.root, { 'a.txt': 'alpha', 'b.txt': 'bravo' });
+    expect((await sync(setup)).code).toBe(0);
+    const b = idOf(emu, 'b.txt');
+    const headers =
+      contract === 'ga'
+        ? { authorization: `Bearer ${setup.env.ANTHROPIC_API_KEY}`, 'anthropic-version': '2026-10-21' }
+        : { 'x-api-key': setup.env.ANTHROPIC_API_KEY!, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' };
+    expect((await fetch(`${emu.url}/v1/files/${b}`, { method: 'DELETE', headers })).status).toBe(200);
+    fs.rmSync(path.join(setup.root, 'b.txt'));
+    const run = await sync(setup);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toBe('');
+    expect(proxy.seen.filter((r) => r.startsWith('DELETE'))).toEqual([]);
+    expectExactState(emu, setup, localHashes(setup.root));
+  });
+
+  it('an old copy due for deletion that the listing leaves out is deleted all the same', async () => {
+    const { emu, proxy, setup } = await start(contract);
+    writeTree(setup.root, { 'a.txt': 'alpha' });
+    expect((await sync(setup)).code).toBe(0);
+    const old = idOf(emu, 'a.txt');
+    // The old copy's delete fails once, so it stays due; then the listing leaves it out.
+    proxy.intercept = (method, url) =>
+      method === 'DELETE' && url.includes(old)
+        ? { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'refused' } } }
+        : undefined;
+    writeTree(setup.root, { 'a.txt': 'alpha, edited' });
+    await sync(setup);
+    expect(emu.state().files.map((f) => f.id)).toContain(old);
+    proxy.intercept = undefined;
+    proxy.rewrite = hiding(() => [old]);
+    const run = await sync(setup);
+    expect(run.code, run.stderr).toBe(0);
+    expect(emu.state().files.map((f) => f.id)).not.toContain(old);
+    expectExactState(emu, setup, localHashes(setup.root));
+  });
+});
