@@ -2,7 +2,7 @@
 // with a small verb-named API. Every write is one immediate transaction.
 import type Database from 'better-sqlite3';
 import { FaultGuard, LedgerError, classifySqliteError, integrityProblemsOf, openFailure } from './faults.js';
-import { openDatabase } from './open.js';
+import { commitDurably, openDatabase } from './open.js';
 import { LedgerCollected } from './collected.js';
 import { LedgerReads } from './reads.js';
 import { prepareStatements } from './statements.js';
@@ -103,9 +103,10 @@ export class Ledger extends LedgerCollected {
   /**
    * Runs `fn` in one immediate transaction: the verbs it calls commit together (a verb that makes
    * its own transaction runs as a savepoint inside it). For writers that group several writes.
+   * `durable`: the commit survives a power cut too (open.ts `commitDurably`), as intents must.
    */
-  transaction<T>(fn: () => T): T {
-    return this.#immediate(fn) as T;
+  transaction<T>(fn: () => T, durable = false): T {
+    return durable ? commitDurably(this.db, () => this.#immediate(fn) as T) : (this.#immediate(fn) as T);
   }
 
   /**

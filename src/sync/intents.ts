@@ -136,7 +136,7 @@ export class IntentBatch {
       const own = writeIntent(this.#ledger, { action, local, startedAt, clockOffsetMs: offset });
       const ahead = batch.map((next) => writeIntent(this.#ledger, { action: next, local: next.local, startedAt, clockOffsetMs: offset }));
       return { own, ahead };
-    });
+    }, true);
     // Only now, committed, may they be handed out: a transaction that threw rolled all of them back.
     batch.forEach((next, i) => this.#ahead.set(next, written.ahead[i]!));
     return written.own;

@@ -166,7 +166,7 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
 function recordIntent(action: UploadAction, local: UploadAction['local'], { deps, now, intents }: UploadContext): Intent {
   if (intents) return intents.take(action, local);
   const request = { action, local, startedAt: now(), clockOffsetMs: deps.remote.clockOffsetMs?.() ?? null };
-  return deps.ledger.transaction(() => writeIntent(deps.ledger, request));
+  return deps.ledger.transaction(() => writeIntent(deps.ledger, request), true);
 }
 
 /**

@@ -175,7 +175,7 @@ describe.each<TestContract>(['ga', 'beta'])('copies the listing leaves out (%s)'
     writeTree(setup.root, { 'a.txt': 'alpha', 'b.txt': 'bravo' });
     expect((await sync(setup)).code).toBe(0);
     const b = idOf(emu, 'b.txt');
-    const headers =
+    const headers: Record<string, string> =
       contract === 'ga'
         ? { authorization: `Bearer ${setup.env.ANTHROPIC_API_KEY}`, 'anthropic-version': '2026-10-21' }
         : { 'x-api-key': setup.env.ANTHROPIC_API_KEY!, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' };
