@@ -90,13 +90,22 @@ export async function backupLedger(ledger: Ledger, logger: Logger, options: Back
     stamp(partial, { at: Date.now(), clockOffsetMs: options.clockOffsetMs ?? null });
     fs.renameSync(partial, dest);
   } catch (err) {
-    fs.rmSync(partial, { force: true });
+    removeOrWarn(partial, 'the partial backup', logger);
     if (err instanceof LedgerError) throw err;
     logger.warn(`could not back up the ledger to ${dir}: ${errorMessage(err)}`);
     return null;
   }
-  for (const old of listBackups(ledger.file).slice(0, -keep)) fs.rmSync(old, { force: true });
+  for (const old of listBackups(ledger.file).slice(0, -keep)) removeOrWarn(old, 'the old backup', logger);
   return dest;
+}
+
+/** Removes `file`; one that cannot be removed is logged (a backup never fails the run that made it). */
+function removeOrWarn(file: string, what: string, logger: Logger): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch (err) {
+    logger.warn(`could not remove ${what} ${file}: ${errorMessage(err)}; remove it by hand`);
+  }
 }
 
 /** A backup SQLite finds damaged: nothing is changed, and an older one may do. */
