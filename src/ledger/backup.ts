@@ -16,6 +16,8 @@ export const BACKUPS_KEPT = 3;
  * taken, so that a restore knows which uploads the copy cannot know.
  */
 export const BACKUP_TAKEN_META_KEY = 'backup_taken';
+/** The live ledger's meta: its `contentMark` when the newest backup was taken (a changed one makes a backup due). */
+export const BACKUP_MARK_META_KEY = 'backup_mark';
 
 /** The meta key of an open restore window (JSON `RestoreWindow`; JSON null once closed). */
 export const RESTORE_WINDOW_META_KEY = 'restore_window';
@@ -81,6 +83,8 @@ export async function backupLedger(ledger: Ledger, logger: Logger, options: Back
   const dest = path.join(dir, `ledger-${timestamp(named)}.db`);
   // Written under another name and renamed when complete: a half-made copy never counts as a backup.
   const partial = `${dest}.partial`;
+  // Taken first: writes made while the copy is made (the daemon's) make the next backup due.
+  const mark = ledger.contentMark();
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     removeStale(dir);
@@ -89,6 +93,7 @@ export async function backupLedger(ledger: Ledger, logger: Logger, options: Back
     await ledger.backupTo(partial);
     stamp(partial, { at: Date.now(), clockOffsetMs: options.clockOffsetMs ?? null });
     fs.renameSync(partial, dest);
+    ledger.setMeta(BACKUP_MARK_META_KEY, mark);
   } catch (err) {
     removeOrWarn(partial, 'the partial backup', logger);
     if (err instanceof LedgerError) throw err;

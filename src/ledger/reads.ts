@@ -125,6 +125,14 @@ export class LedgerReads {
     return this.stmt.countFiles.get() as number;
   }
 
+  /**
+   * What the files table holds, in a few bytes: its rows and its newest copy's `uploaded_at`. An
+   * upload, a delete or a move changes it, a stat update does not (backup.ts: a backup is due).
+   */
+  contentMark(): string {
+    return this.stmt.contentMark.get() as string;
+  }
+
   /** Whether any synced file has exactly `size` bytes (one indexed probe): a new file of another size cannot be a move. */
   hasSize(size: number): boolean {
     return this.stmt.hasSize.get(size) !== undefined;

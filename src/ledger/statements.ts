@@ -32,6 +32,7 @@ export function prepareStatements(db: Database.Database) {
     // The count alone is ~4 times cheaper than with the sum (1,000,000 rows: 8 ms against 34): SQLite
     // counts the index's entries without reading them.
     countFiles: db.prepare('SELECT count(*) FROM files').pluck(),
+    contentMark: db.prepare("SELECT count(*) || ' ' || coalesce(max(uploaded_at), '') FROM files").pluck(),
     countAndSizeFiles: db.prepare('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM files'),
     countPending: db.prepare('SELECT count(*) FROM pending_deletes').pluck(),
     // Positional parameters in the two per-file writes: ~8 µs a call less than nine named ones.

@@ -1,7 +1,7 @@
 // The steps of a reconciliation around its pass (reconcile.ts): reading the remote side, the
 // small ledger views the planner's remote side needs, the look-alike hold, the orphan sweep, and
 // what a finished run records.
-import { backupLedger } from '../ledger/backup.js';
+import { BACKUP_MARK_META_KEY, backupLedger } from '../ledger/backup.js';
 import { listBackups } from '../ledger/faults.js';
 import type { FileRow, InFlightUpload, Ledger } from '../ledger/ledger.js';
 import { filterHash } from '../local/filter.js';
@@ -242,10 +242,14 @@ export async function recordReport(run: Run, report: SyncReport): Promise<SyncRe
   // The copies of the restore window are recorded: closed, before the backup (which must not carry it).
   if (run.restoreWindow && !options.signal?.aborted && !report.interrupted) ledger.setMetaJson(RESTORE_WINDOW_META_KEY, null);
   // A copy to restore from if the ledger is ever damaged (rule 6); an interrupted run is not one to
-  // keep, and a run that changed no copy leaves the newest backup as good as a new one (a backup
-  // of a million rows is a few hundred megabytes to write).
+  // keep, and a ledger whose copies did not change since the newest backup (this run's work, and
+  // the daemon's path jobs since its last reconciliation) leaves that backup as good as a new one
+  // (a backup of a million rows is a few hundred megabytes to write).
   const changed =
-    report.uploaded + report.deleted + report.adopted > 0 || run.restoreWindow !== undefined || listBackups(ledger.file).length === 0;
+    report.uploaded + report.deleted + report.adopted > 0 ||
+    run.restoreWindow !== undefined ||
+    listBackups(ledger.file).length === 0 ||
+    ledger.getMeta(BACKUP_MARK_META_KEY) !== ledger.contentMark();
   if (!options.signal?.aborted && changed) await backupLedger(ledger, logger, { clockOffsetMs: remote.clockOffsetMs?.() ?? null });
   return report;
 }
