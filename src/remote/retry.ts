@@ -47,22 +47,21 @@ export function isRetryableStatus(status: number, headers?: Headers): boolean {
 
 /**
  * The wait the server asked for: `retry-after-ms`, else `retry-after` in seconds or as an HTTP
- * date; undefined when absent or unparseable. Never negative.
+ * date, read against the answer's own `Date` (the server's clock; the host's when it has none);
+ * undefined when absent, unparseable, or not a wait (zero or past): then the caller backs off as
+ * without one, as the official SDK does, instead of asking again at once.
  */
 export function serverRequestedDelayMs(headers: Headers | undefined, now: number = Date.now()): number | undefined {
-  const ms = headerValue(headers, 'retry-after-ms');
-  if (ms !== undefined && ms.trim() !== '') {
-    const value = Number(ms);
-    if (Number.isFinite(value)) return Math.max(0, value);
-  }
-  const after = headerValue(headers, 'retry-after');
-  if (after !== undefined && after.trim() !== '') {
-    const seconds = Number(after);
-    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-    const date = Date.parse(after);
-    if (Number.isFinite(date)) return Math.max(0, date - now);
-  }
-  return undefined;
+  const ms = Number(headerValue(headers, 'retry-after-ms')?.trim() || NaN);
+  if (ms > 0 && Number.isFinite(ms)) return ms;
+  const after = headerValue(headers, 'retry-after')?.trim();
+  if (after === undefined || after === '') return undefined;
+  const seconds = Number(after);
+  if (Number.isFinite(seconds)) return seconds > 0 ? seconds * 1000 : undefined;
+  const date = Date.parse(after);
+  const serverNow = Date.parse(headerValue(headers, 'date') ?? '');
+  const wait = date - (Number.isFinite(serverNow) ? serverNow : now);
+  return wait > 0 ? wait : undefined;
 }
 
 /**

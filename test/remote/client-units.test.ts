@@ -79,9 +79,20 @@ describe('retry policy', () => {
     expect(serverRequestedDelayMs({ 'retry-after-ms': '250', 'retry-after': '9' }, now)).toBe(250);
     expect(serverRequestedDelayMs({ 'retry-after': '2' }, now)).toBe(2_000);
     expect(serverRequestedDelayMs({ 'retry-after': 'Tue, 15 Apr 2025 18:00:05 GMT' }, now)).toBe(5_000);
-    expect(serverRequestedDelayMs({ 'retry-after': 'Tue, 15 Apr 2025 17:00:00 GMT' }, now)).toBe(0);
     expect(serverRequestedDelayMs({ 'retry-after': 'soon' }, now)).toBeUndefined();
     expect(serverRequestedDelayMs({}, now)).toBeUndefined();
+  });
+
+  it('takes a zero or past wait for none (the caller backs off), and reads a date on the server clock', () => {
+    const now = Date.parse('2025-04-15T18:00:00Z');
+    expect(serverRequestedDelayMs({ 'retry-after': '0' }, now)).toBeUndefined();
+    expect(serverRequestedDelayMs({ 'retry-after-ms': '0', 'retry-after': '3' }, now)).toBe(3_000);
+    expect(serverRequestedDelayMs({ 'retry-after': 'Tue, 15 Apr 2025 17:00:00 GMT' }, now)).toBeUndefined();
+    // The server's clock an hour behind this host's: 30 s from its own Date, not an hour ago.
+    const behind = { 'retry-after': 'Tue, 15 Apr 2025 17:00:30 GMT', date: 'Tue, 15 Apr 2025 17:00:00 GMT' };
+    expect(serverRequestedDelayMs(behind, now)).toBe(30_000);
+    expect(retryDelayMs(DEFAULT_RETRY_POLICY, 0, 429, { 'retry-after': '0' }, () => 0)).toBe(5_000);
+    expect(retryDelayMs(DEFAULT_RETRY_POLICY, 0, 500, { 'retry-after-ms': '0' }, () => 0)).toBe(500);
   });
 
   it('backs off min(0.5 s × 2^n, 8 s) with a jitter in (0.75, 1], long for a bare 429, capped server waits', () => {
