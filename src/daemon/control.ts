@@ -54,6 +54,16 @@ export function socketPath(stateDir: string): string {
   return path.join(stateDir, SOCKET_NAME);
 }
 
+/** Where to bind `file` (in `stateDir`): through `/proc/self/fd` of an open descriptor of the directory on Linux, else the path. */
+function boundVia(stateDir: string, file: string): { dir: number | undefined; bindPath: string } {
+  if (process.platform !== 'linux') return { dir: undefined, bindPath: file };
+  const dir = fs.openSync(stateDir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  const bindPath = `/proc/self/fd/${dir}/${SOCKET_NAME}`;
+  if (fs.existsSync(`/proc/self/fd/${dir}`)) return { dir, bindPath };
+  fs.closeSync(dir);
+  return { dir: undefined, bindPath: file };
+}
+
 /**
  * Listens on `control.sock` (mode 0600). The caller holds the state directory's lock, so a socket
  * file already there is stale (a crash) and is removed.
@@ -64,6 +74,10 @@ export async function startControlServer(stateDir: string, handlers: ControlHand
     throw new ConfigError(`the control socket path ${file} is longer than ${MAX_SOCKET_PATH} bytes: choose a shorter stateDir`);
   }
   fs.rmSync(file, { force: true });
+  // Bound through an open descriptor of the state directory: node unlinks the path it listened on
+  // when it closes, and should the directory be moved away meanwhile (and another daemon start in
+  // a new one), that path must still name this directory's socket, not the new daemon's.
+  const { dir, bindPath } = boundVia(stateDir, file);
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
@@ -74,18 +88,22 @@ export async function startControlServer(stateDir: string, handlers: ControlHand
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(file, () => {
+      server.listen(bindPath, () => {
         server.off('error', reject);
         resolve();
       });
     });
+  } catch (err) {
+    if (dir !== undefined) fs.closeSync(dir);
+    throw err;
   } finally {
     process.umask(mask);
   }
   try {
-    fs.chmodSync(file, 0o600);
+    fs.chmodSync(bindPath, 0o600);
   } catch (err) {
     server.close(); // a start that fails must not leave a listening socket behind
+    if (dir !== undefined) fs.closeSync(dir);
     throw err;
   }
   server.on('error', (err) => logger.warn('control socket error', { error: errorMessage(err) }));
@@ -96,7 +114,10 @@ export async function startControlServer(stateDir: string, handlers: ControlHand
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const socket of sockets) socket.destroy();
-      }).then(() => fs.rmSync(file, { force: true }));
+      }).then(() => {
+        fs.rmSync(bindPath, { force: true });
+        if (dir !== undefined) fs.closeSync(dir);
+      });
       return closing;
     },
   };
