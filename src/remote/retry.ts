@@ -37,6 +37,15 @@ export function headerValue(headers: Headers | undefined, name: string): string 
   return Array.isArray(v) ? v[0] : v;
 }
 
+/**
+ * Whether an upload answered `status` may have been stored all the same: a gateway's timeout or a
+ * server error can come after the whole body arrived (408, 500, 502, 504). A refusal (4xx, 429,
+ * 503 or 529: overloaded, not taken in) stores nothing.
+ */
+export function mayHaveStored(status: number): boolean {
+  return status === 408 || status === 500 || status === 502 || status === 504;
+}
+
 /** Whether an HTTP error answer is worth retrying: `x-should-retry` first, then the status. */
 export function isRetryableStatus(status: number, headers?: Headers): boolean {
   const says = headerValue(headers, 'x-should-retry');

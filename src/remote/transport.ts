@@ -6,9 +6,8 @@ import { AbortedError, ApiError, LocalFileError, requestSuffix, ResponseFormatEr
 import { ExitCode } from '../errors.js';
 import { answerFailure, codeOf, describeNetworkError, finalError, isBlobReadError, type Failure } from './failures.js';
 import { SlidingWindowLimiter } from './limiter.js';
-import { headerValue, limiterWindowMs, retryDelayMs } from './retry.js';
+import { headerValue, limiterWindowMs, mayHaveStored, retryDelayMs } from './retry.js';
 import type { Exchange, RemoteStats, RequestBody, Sent, TransportOptions } from './exchange.js';
-
 import { Agent, request } from './undici.js';
 import { dispatchWhole, streamedAnswer, type Answer } from './answer.js';
 import { ServerClock } from './server-clock.js';
@@ -188,6 +187,7 @@ export class Transport {
     if (status < 200 || status >= 300) {
       const { failure, body } = await answerFailure(res, requestId);
       if (status === 429) this.stats.rateLimited++;
+      if (mayHaveStored(status)) this.#lostAnswer(ex, call); // an outcome unknown, as a lost answer
       const outcome = ex.outcome?.(status, body);
       return outcome ? { ...outcome, requestId } : { ...failure, errorClass: ex.errorClass?.(status, body) };
     }

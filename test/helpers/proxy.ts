@@ -23,6 +23,8 @@ export interface Proxy {
   rewrite: Rewrite | undefined;
   /** Requests answered in the API's place (none: every request goes through). */
   intercept: Intercept | undefined;
+  /** The status to send instead of the API's (undefined: its own), after the request went through. */
+  restatus: ((answer: Answer) => number | undefined) | undefined;
   /** Requests seen, as `METHOD /path?query`. */
   seen: string[];
   close(): Promise<void>;
@@ -30,7 +32,7 @@ export interface Proxy {
 
 export async function tamperingProxy(target: string): Promise<Proxy> {
   const sockets = new Set<Socket>();
-  const proxy: Proxy = { url: '', rewrite: undefined, intercept: undefined, seen: [], close: async () => undefined };
+  const proxy: Proxy = { url: '', rewrite: undefined, intercept: undefined, restatus: undefined, seen: [], close: async () => undefined };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -63,7 +65,12 @@ export async function tamperingProxy(target: string): Promise<Proxy> {
           }
           const out = { ...up.headers, 'content-length': String(body.length) };
           delete out['transfer-encoding'];
-          res.writeHead(up.statusCode ?? 502, out);
+          let status = up.statusCode ?? 502;
+          if (proxy.restatus && type.includes('json')) {
+            const answer = { method: req.method ?? '', url: req.url ?? '', status, body: JSON.parse(raw.toString('utf8')) as unknown };
+            status = proxy.restatus(answer) ?? status;
+          }
+          res.writeHead(status, out);
           res.end(body);
         });
       });

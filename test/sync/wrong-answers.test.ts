@@ -209,3 +209,24 @@ describe.each<TestContract>(['ga', 'beta'])('copies the listing leaves out (%s)'
     expectExactState(emu, setup, localHashes(setup.root));
   });
 });
+
+describe.each<TestContract>(['ga', 'beta'])('an upload answered with a server error after it was stored (%s)', (contract) => {
+  it('its copies are found as orphans and deleted: no duplicate is left', async () => {
+    const { emu, proxy, setup } = await start(contract);
+    writeTree(setup.root, { 'a.txt': 'alpha', 'b.txt': 'bravo' });
+    // The first two uploads of a.txt are stored, then answered 500 and 504; the third goes through.
+    let failed = 0;
+    proxy.restatus = ({ method, url, body }) =>
+      method === 'POST' && url.startsWith('/v1/files') && (body as Meta).filename === 'a.txt' && failed < 2
+        ? [500, 504][failed++]
+        : undefined;
+    const run = await sync(setup);
+    expect(run.code, run.stderr).toBe(0);
+    expect(failed).toBe(2);
+    proxy.restatus = undefined;
+    const again = await sync(setup);
+    expect(again.code, again.stderr).toBe(0);
+    expectExactState(emu, setup, localHashes(setup.root));
+    expect(emu.state().files.filter((f) => f.filename === 'a.txt')).toHaveLength(1);
+  });
+});
