@@ -31,9 +31,8 @@ const MAX_QUEUED = 1_000;
 /** Intents per transaction at most (intents.ts): a crash leaves at most this many without a request. */
 const INTENT_BATCH = 32;
 /**
- * One plan's execution: its counters, its queue and its stop, shared by the named steps. A
- * reconciliation streams into it: `begin`, then `addUpload` as the merge decides (after `room`),
- * then `finishUploads`, the deletes the guard allowed handed over (`addCollectedDeletes`), `finishDeletes`.
+ * One plan's execution: its counters, queue and stop, shared by the named steps. A reconciliation streams into it: `begin`,
+ * `addUpload` as the merge decides (after `room`), `finishUploads`, the allowed deletes (`addCollectedDeletes`), `finishDeletes`.
  */
 export class Execution {
   readonly now: () => number;
@@ -251,6 +250,7 @@ export class Execution {
       if (outcome.kind === 'torn') {
         report.unknownOutcomes += outcome.unknownOutcomes;
         this.replacedIds.push({ fileId: outcome.tornId, path: action.path, reason: 'torn', fromLocalDelete: false });
+        if (outcome.gone) return this.uploadFailed(action, outcome.gone);
         if (this.storageFull !== null) return; // no upload starts any more: the path goes again next run
         this.deps.logger.info('file changed during its upload; uploading it again', { path: action.path });
         if (tries < MAX_TORN_RETRIES) return this.runUpload(action, tries + 1);

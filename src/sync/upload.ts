@@ -49,7 +49,7 @@ export function adopt(adoption: Adoption, ledger: Ledger, now: number, logger: L
 
 export type UploadOutcome =
   | { kind: 'done'; bytes: number; sha256: string; replaced: string | null; unknownOutcomes: number }
-  | { kind: 'torn'; tornId: string; unknownOutcomes: number }
+  | { kind: 'torn'; tornId: string; unknownOutcomes: number; gone?: FileConditionError }
   | { kind: 'unchanged' };
 
 /** What one upload needs besides its action: the executor's dependencies, its signal and clock. */
@@ -140,8 +140,9 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
     // delete; the path goes again.
     deps.ledger.addPendingDeletes([{ fileId: result.file.id, path: action.path, reason: 'torn' }], now());
     deps.ledger.abandonUpload(inFlightId, result.unknownOutcomeAttempts, now());
-    if (!after) throw new FileConditionError('vanished', abs, `${abs} disappeared during its upload`);
-    return { kind: 'torn', tornId: result.file.id, unknownOutcomes: result.unknownOutcomeAttempts };
+    const torn = { kind: 'torn' as const, tornId: result.file.id, unknownOutcomes: result.unknownOutcomeAttempts };
+    // Gone (moved or deleted): its copy is deleted with the others of the run; the path is not retried.
+    return after ? torn : { ...torn, gone: new FileConditionError('vanished', abs, `${abs} disappeared during its upload`) };
   }
   const { size, mtimeMs, ino, mimeType } = local;
   const uploaded = { path: action.path, size, mtimeMs, ino, sha256, mimeType, remoteName: action.remoteName };

@@ -80,6 +80,18 @@ describe('execute', () => {
     expect(ledger.inFlight()).toEqual([]);
   });
 
+  it('a file moved away during its upload: its copy is deleted in the same run, not left for the next reconciliation', async () => {
+    writeTree(path.join(dir, 'root'), { 'a.txt': 'moved away mid-upload', 'keep.txt': 'kept' });
+    const remote = changingUnder(client, (file) => {
+      if (file.endsWith('a.txt')) fs.renameSync(file, path.join(dir, 'elsewhere.txt'));
+    });
+    const report = await reconcile({ config: config(), ledger, remote, logger: silentLogger() });
+    expect(report.failed).toEqual([{ path: 'a.txt', reason: expect.stringMatching(/disappeared during its upload/) as string }]);
+    expect(emu.state().files.map((f) => f.filename)).toEqual(['keep.txt']);
+    expect(ledger.pendingDeletes()).toEqual([]);
+    expect(ledger.inFlight()).toEqual([]);
+  });
+
   it("a moved file that changed during its new path's upload: no copy of the old content is stored, so its old copy waits", async () => {
     writeTree(path.join(dir, 'root'), { 'a.txt': 'first version' });
     expect((await reconcile({ config: config(), ledger, remote: client, logger: silentLogger() })).uploaded).toBe(1);
