@@ -63,6 +63,11 @@ export function problem(path: string, kind: LocalProblem['kind'], reason: string
   return { kind: 'problem', problem: { path, kind, reason } };
 }
 
+/** The problem of an entry whose name does not decode (see `undecodable`). */
+export function undecodableProblem(path: string): Taken {
+  return { kind: 'problem', problem: { path, kind: 'unreadable', reason: 'the name is not valid UTF-8', undecodable: true } };
+}
+
 /** Why a non-regular, non-directory, non-symlink entry is skipped. */
 export function specialReason(entry: Pick<Stats, 'isFIFO' | 'isSocket' | 'isBlockDevice' | 'isCharacterDevice'>): string {
   if (entry.isFIFO()) return 'FIFO';
@@ -84,7 +89,7 @@ function problemOf(relPath: string, err: unknown): Taken {
   const code = fsCode(err);
   if (code === undefined) throw err;
   if (code === 'ENOENT' || code === 'ENOTDIR') {
-    return undecodable(relPath) ? problem(relPath, 'unreadable', 'the name is not valid UTF-8') : { kind: 'missing' };
+    return undecodable(relPath) ? undecodableProblem(relPath) : { kind: 'missing' };
   }
   // ELOOP under O_NOFOLLOW: it became a symlink between lstat and open.
   if (code === 'ELOOP') return problem(relPath, 'changing', 'it was replaced while it was read');

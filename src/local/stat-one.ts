@@ -14,6 +14,7 @@ import {
   specialReason,
   takeFile,
   undecodable,
+  undecodableProblem,
 } from './entry.js';
 import { openRoot } from './root.js';
 import type { LocalFile, LocalProblem } from './types.js';
@@ -70,6 +71,7 @@ export async function statOne(root: string, relPath: string, options: ScanOption
       const code = fsCode(err);
       if (code === undefined) throw err;
       if ((code === 'ENOENT' || code === 'ENOTDIR') && !undecodable(rel)) return 'missing';
+      if (last && undecodable(rel)) return verdict(undecodableProblem(relPath));
       return verdict(problem(relPath, 'unreadable', `${rel}: ${code}: ${(err as Error).message}`));
     }
     if (info.isSymbolicLink()) {

@@ -3,7 +3,17 @@
 // merge, which runs many at once while the walk goes on.
 import type { Stats } from 'node:fs';
 import { lstat } from 'node:fs';
-import { type ScanOptions, type Taken, fsCode, problem, specialReason, takeFile, takeUnknownFile, undecodable } from './entry.js';
+import {
+  type ScanOptions,
+  type Taken,
+  fsCode,
+  problem,
+  specialReason,
+  takeFile,
+  takeUnknownFile,
+  undecodable,
+  undecodableProblem,
+} from './entry.js';
 import type { KnownFile } from './types.js';
 import type { WalkItem } from './sorted-walk.js';
 
@@ -33,9 +43,9 @@ export async function takeItem(item: Extract<WalkItem, { kind: 'file' }>, known:
   } catch (err) {
     const code = fsCode(err);
     if (code === undefined) throw err;
-    if ((code === 'ENOENT' || code === 'ENOTDIR') && !undecodable(item.path)) return { kind: 'missing' };
-    const reason = undecodable(item.path) ? 'the name is not valid UTF-8' : `${code}: ${(err as Error).message}`;
-    return problem(item.path, 'unreadable', reason);
+    if (undecodable(item.path)) return undecodableProblem(item.path);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'missing' };
+    return problem(item.path, 'unreadable', `${code}: ${(err as Error).message}`);
   }
   if (info.isFile()) return takeFile(item.path, item.abs, info, options, ctx.realRoot);
   if (info.isDirectory()) {

@@ -36,6 +36,11 @@ export interface LocalProblem {
   /** `unreadable`: a permission or I/O error; `changing`: it changed while it was read. */
   kind: 'unreadable' | 'changing';
   reason: string;
+  /**
+   * The name did not decode (invalid UTF-8 bytes read as U+FFFD, which no open can name): another
+   * file than any ledger row of the same text, since a row's file was read and uploaded by it.
+   */
+  undecodable?: true;
 }
 
 /** What the walk knew of a path before (from the ledger), to skip hashing unchanged files. */

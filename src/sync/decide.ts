@@ -54,6 +54,9 @@ export function decidePath(p: Pairing, options: PlanOptions): Decision {
   if (local === undefined) {
     return row ? { kind: 'gone', gone: { path: row.path, fileId: row.fileId, sha256: row.sha256, listed: p.listed } } : { kind: 'none' };
   }
+  // A name that does not decode is another file than the row's, whose name did (it was read and
+  // uploaded by it): the row's file is gone, whatever shares its text (the entry is told next run).
+  if (row && isProblem(local) && local.undecodable) return decidePath({ ...p, local: undefined }, options);
   if (isProblem(local)) {
     const skip: Skip = {
       path: local.path,

@@ -110,6 +110,7 @@ export function presenceCheck(config: Config, filter: PathFilter): (relPath: str
       maxFileBytes: 0,
       known: () => undefined,
     });
-    return typeof found !== 'string';
+    // An entry whose name does not decode is not the path's file (LocalProblem.undecodable).
+    return typeof found !== 'string' && !('undecodable' in found && found.undecodable === true);
   };
 }
