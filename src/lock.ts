@@ -37,7 +37,11 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Reads the holder file; undefined when absent, unreadable, ours, or left by a process that is gone. */
+/**
+ * Reads the holder file; undefined when absent, unreadable, ours, or left by a process that no
+ * longer holds the lock: gone, or its pid reused by another process after a kill -9 (the real lock
+ * in `lock.db` answers that, as the kernel dropped it with the process).
+ */
 export function readLock(file: string): LockContent | undefined {
   let content: LockContent;
   try {
@@ -46,7 +50,25 @@ export function readLock(file: string): LockContent | undefined {
     return undefined;
   }
   if (typeof content.pid !== 'number' || !alive(content.pid) || content.pid === process.pid) return undefined;
-  return content;
+  return heldNow(path.join(path.dirname(file), 'lock.db')) ? content : undefined;
+}
+
+/**
+ * Whether a process holds the lock in `lockDb` now: its exclusive lock keeps any other connection
+ * from reading. Read-only, and no file is made (a missing `lock.db` is held by no one); one this
+ * user cannot read leaves the hint as it is (true).
+ */
+function heldNow(lockDb: string): boolean {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(lockDb, { readonly: true, fileMustExist: true, timeout: 0 });
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    return false;
+  } catch {
+    return fs.existsSync(lockDb); // busy (held), or not ours to read: the hint stands
+  } finally {
+    db?.close();
+  }
 }
 
 /** A held lock; `release()` is safe to call twice. */

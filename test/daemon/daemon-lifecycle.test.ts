@@ -2,9 +2,10 @@
 // `status` through the control socket, the lock, signals, logging formats and a refused key.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
+import { acquireLock } from '../../src/lock.js';
 import { daemonSetup, daemonStatus, ledgerRows, remoteFiles, startDaemon, tearDown, waitForMirror } from '../helpers/daemon.js';
 import { emulator, expectExactState, localHashes, runCli, waitFor, writeTree, type SyncSetup } from '../helpers/sync.js';
 
@@ -118,9 +119,10 @@ describe('daemon: one writer', () => {
   it('says which daemon holds the state when its control socket does not answer (exit 2)', async () => {
     emu = await emulator();
     setup = daemonSetup(emu);
-    // A live process (this test runner) recorded as the daemon, and no socket: a hung or foreign holder.
-    fs.mkdirSync(setup.stateDir, { recursive: true });
-    fs.writeFileSync(path.join(setup.stateDir, 'lock'), JSON.stringify({ pid: process.pid, holder: 'daemon' }));
+    // A live process (this test runner) holding the lock as the daemon, and no socket: a hung holder.
+    // (A hint whose process holds no lock is stale: test/cli/stale-lock.test.ts.)
+    const lock = acquireLock(setup.stateDir, 'daemon');
+    onTestFinished(() => lock.release());
     const result = await setup.sync();
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(
