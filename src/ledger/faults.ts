@@ -69,18 +69,22 @@ export function ledgerFaultKind(code: string): LedgerFaultKind | null {
 /** The one line for a fault: what happened to which file, and what to do. */
 export function faultMessage(kind: LedgerFaultKind, file: string, detail: string): string {
   const newest = listBackups(file).at(-1);
-  const restore = `run \`files-sync ledger restore\` to put back the newest backup (${newest ?? 'none made yet'})`;
+  // With no backup left (none made yet, or gone with the state directory) there is nothing to restore.
+  const adopt = `run \`files-sync adopt\` (it takes over this folder's copies; no backup is left in ${backupDir(file)})`;
+  const restore = `run \`files-sync ledger restore\` to put back the newest backup (${newest})`;
   switch (kind) {
     case 'corrupt':
-      return `the ledger ${file} is damaged (${detail}); ${restore}, or move it aside to start over (every file is then uploaded again)`;
+      return newest === undefined
+        ? `the ledger ${file} is damaged (${detail}); move it aside, then ${adopt} and sync`
+        : `the ledger ${file} is damaged (${detail}); ${restore}, or move it aside to start over (every file is then uploaded again)`;
     case 'vanished':
-      return `the ledger ${file} was deleted or replaced while files-sync was using it; put it back, or ${restore}, then start files-sync again`;
+      return `the ledger ${file} was deleted or replaced while files-sync was using it; put it back, or ${newest === undefined ? adopt : restore}, then start files-sync again`;
     case 'readonly':
       return `the ledger ${file} cannot be written (${detail}): give the service user write access to it and its directory (check owner, mode, immutable attribute and read-only mounts)`;
     case 'io':
       return `the ledger ${file} cannot be read or written (${detail}): check the disk (dmesg), then run \`files-sync ledger check\``;
     case 'full':
-      return `the ledger ${file} cannot be written: the disk is full (${detail}); free some space (files-sync retries)`;
+      return `the ledger ${file} cannot be written: the disk is full (${detail}); free some space, then run files-sync again (a running daemon tries again by itself)`;
     case 'busy':
       return `the ledger ${file} is locked by another program (${detail}); files-sync retries`;
     case 'setup':

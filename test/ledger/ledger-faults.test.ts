@@ -57,6 +57,16 @@ describe('ledger faults: classification', () => {
       expect(err!.message).toContain('/x/ledger.db');
       expect(err!.cause).toBeInstanceOf(Database.SqliteError);
     }
+    // A full disk's advice holds for a one-shot run too, which exits (6) rather than retry.
+    expect(classifySqliteError(new Database.SqliteError('boom', 'SQLITE_FULL'), '/x/ledger.db')!.message).toMatch(
+      /the disk is full \(boom\); free some space, then run files-sync again \(a running daemon tries again by itself\)$/,
+    );
+    // With no backup left, a restore is not the advice: adopt is (a backup there: restore it).
+    const noBackup = classifySqliteError(new Database.SqliteError('boom', 'SQLITE_CORRUPT'), '/nonexistent/state/ledger.db')!;
+    expect(noBackup.message).toMatch(
+      /move it aside, then run `files-sync adopt` .*no backup is left in \/nonexistent\/state\/backups\) and sync$/,
+    );
+    expect(noBackup.message).not.toMatch(/ledger restore|none made yet/);
     // A mistake in a statement is no fault of the file: it stays what it is.
     expect(classifySqliteError(new Database.SqliteError('no such column', 'SQLITE_ERROR'), '/x/ledger.db')).toBeNull();
     expect(classifySqliteError(new TypeError('x'), '/x/ledger.db')).toBeNull();
