@@ -63,7 +63,9 @@ export async function watchOpened(dir: DirRef, ctx: ChildContext): Promise<{ id:
   const opened = await openWatched(dir, ctx);
   let watcher: FSWatcher;
   try {
-    watcher = watch(opened.listPath, { persistent: true });
+    // Through /proc, at `…/fd/N/.`: events on the folder itself come under the path's last name,
+    // and "N" would read as a child of that name; no child can be named ".".
+    watcher = watch(opened.listPath.startsWith('/proc/') ? `${opened.listPath}/.` : opened.listPath, { persistent: true });
   } catch (err) {
     // The watch's own failure is the one to tell (a limit, say); the descriptor is closed all the same.
     await opened.close().catch(() => undefined);

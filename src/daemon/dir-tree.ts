@@ -160,7 +160,7 @@ export class DirectoryTree {
   private onEvent(node: Node, event: string, name: string | Buffer | null): void {
     if (this.closed || this.nodes.get(node.rel) !== node) return;
     this.o.onRaw();
-    if (typeof name !== 'string' || name === '') return;
+    if (typeof name !== 'string' || name === '' || name === '.') return; // ".": a subfolder's own event (its parent's tells)
     // The root deleted or moved says so on its own (dead) watch under its own name, as do a chmod
     // of it and a child of that name: its identity tells (of a folder, its parent's look tells).
     if (node.rel === '' && event === 'rename' && name === path.basename(this.o.root)) void this.rootStill(node);

@@ -10,6 +10,8 @@ import { classifySqliteError, LedgerError } from '../../src/ledger/faults.js';
 import { passesAtStart } from '../../src/daemon/faults.js';
 import { ExitCode, SyncError } from '../../src/errors.js';
 import { Ledger } from '../../src/ledger/ledger.js';
+import { backupLedger } from '../../src/ledger/backup.js';
+import { silentLogger } from '../../src/log.js';
 import { daemonSetup, killDaemons, startDaemon } from '../helpers/daemon.js';
 import { damageLedger, fillLedger } from '../helpers/ledger.js';
 import { emulator, runCli, syncSetup, tempDir, type SyncSetup } from '../helpers/sync.js';
@@ -148,7 +150,27 @@ describe('ledger faults: the program stops with exit 6 and one line', () => {
     damageLedger(path.join(setup.stateDir, 'ledger.db'));
     const result = await setup.sync();
     const line = expectOneLine(result.stderr);
-    expect(line).toMatch(/the ledger .*ledger\.db is damaged \(database disk image is malformed\); run `files-sync ledger restore`/);
+    // No backup was made yet: the advice is adopt, not a restore with nothing to put back.
+    expect(line).toMatch(
+      /the ledger .*ledger\.db is damaged \(database disk image is malformed\); move it aside, then run `files-sync adopt`/,
+    );
+    expect(result.code).toBe(6);
+  });
+
+  it('one-shot sync on a damaged ledger that has a backup: the advice is to restore it', async () => {
+    emu = await emulator();
+    setup = syncSetup(emu, { requestsPerMinute: 100_000 });
+    fs.writeFileSync(path.join(setup.root, 'a.txt'), 'a');
+    const file = path.join(setup.stateDir, 'ledger.db');
+    fillLedger(file);
+    const ledger = Ledger.open(file);
+    expect(await backupLedger(ledger, silentLogger())).not.toBeNull();
+    ledger.close();
+    damageLedger(file);
+    const result = await setup.sync();
+    expect(expectOneLine(result.stderr)).toMatch(
+      /is damaged \(.*\); run `files-sync ledger restore` to put back the newest backup \(.*backups\/ledger-.*\.db\)/,
+    );
     expect(result.code).toBe(6);
   });
 
