@@ -63,13 +63,17 @@ export async function folderState(
   const { deletesHeld } = work;
   const held = deletesHeld ? `; deletes ${deletesHeld.count === null ? 'blocked' : 'held'}: ${deletesHeld.reason}` : '';
   const todo = `${work.toUpload} to upload, ${work.toDelete} to delete`;
-  const idle = running !== null && daemonIdle !== null && work.toUpload + work.toDelete === 0 && !deletesHeld;
+  // An idle daemon holding deletes waits on the operator: not "syncing", but the hold is said below.
+  const idle = running !== null && daemonIdle !== null && work.toUpload + work.toDelete === 0;
   if (running && !idle) return { state: 'syncing', line: `syncing: ${todo} (${running})${held}`, ...work };
   run = currentRun(run, last);
   if (run?.outcome === 'interrupted' || (run === null && last?.interrupted)) {
     return { state: 'interrupted', line: `interrupted: ${todo}; run files-sync sync`, ...work };
   }
-  const reason = failingReason(run, last, ledger.failures().length);
+  // Beside an idle daemon the last reconciliation's troubles may be gone since (its path jobs went
+  // on): what holds now tells, the failures recorded and the walk just made.
+  const failures = ledger.failures().length;
+  const reason = idle ? (failures > 0 ? `${plural(failures, 'file')} failed` : null) : failingReason(run, last, failures);
   if (reason) return { state: 'failing', line: `failing: ${reason}`, ...work };
   if (!last && ledger.fileCount() === 0) return { state: 'never synced', line: `never synced: ${todo}; run files-sync sync`, ...work };
   if (deletesHeld) return { state: 'not up to date', line: `not up to date: ${todo}${held}`, ...work };

@@ -75,6 +75,27 @@ describe('status', () => {
     await blind.stop();
   }, 60_000);
 
+  it('beside an idle daemon holding a mass delete: "not up to date" with the hold, not "syncing"', async () => {
+    const own = await emulator();
+    onTestFinished(() => own.close());
+    setup = syncSetup(own, { deleteDelaySeconds: 0 });
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 20; i++) files[`held-${i}.txt`] = `held ${i}`;
+    writeTree(setup.root, files);
+    const daemon = await startDaemon(setup);
+    await waitForMirror(own, setup, 'the daemon to mirror the folder');
+    for (let i = 0; i < 13; i++) fs.rmSync(path.join(setup.root, `held-${i}.txt`));
+    const state = async () => {
+      const status = await runCli(['status', '--config', setup!.configFile], setup!.env);
+      expect(status.code, status.stderr).toBe(0);
+      return /^state: (.*)$/m.exec(status.stdout)?.[1];
+    };
+    await waitFor(async () => (await state())?.includes('deletes held') === true, 'status to tell the hold', 20_000);
+    await new Promise((r) => setTimeout(r, 1_000)); // the daemon idle, waiting on the operator
+    expect(await state()).toMatch(/^not up to date: 0 to upload, 0 to delete; deletes held: 13 files deleted locally/);
+    await daemon.stop();
+  }, 60_000);
+
   it('deletes a sync would hold (a mass delete) are said, not counted away as "up to date"', async () => {
     setup = syncSetup(emu);
     const files: Record<string, string> = {};
