@@ -86,7 +86,8 @@ function isBusy(err: unknown): boolean {
 export function acquireLock(stateDir: string, holder: string): Lock {
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const file = path.join(stateDir, 'lock');
-  const db = new Database(path.join(stateDir, 'lock.db'), { timeout: 0 });
+  // A short wait: a `status` asking the lock (readLock) holds a shared lock on it for a moment.
+  const db = new Database(path.join(stateDir, 'lock.db'), { timeout: 250 });
   try {
     // In exclusive locking mode the lock taken by the first write is kept until the connection closes.
     db.pragma('locking_mode = EXCLUSIVE');

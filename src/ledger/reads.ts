@@ -93,6 +93,11 @@ export class LedgerReads {
     return this.stmt.fileByPath.get(relPath) as FileRow | undefined;
   }
 
+  /** Whether the ledger holds `fileId` anywhere (a path's copy, a pending delete, an upload's resolved copy, an unclaimed copy). */
+  knowsId(fileId: string): boolean {
+    return this.stmt.idKnown.get({ id: fileId }) !== undefined;
+  }
+
   fileById(fileId: string): FileRow | undefined {
     return this.stmt.fileById.get(fileId) as FileRow | undefined;
   }

@@ -71,7 +71,7 @@ export async function statOne(root: string, relPath: string, options: ScanOption
       const code = fsCode(err);
       if (code === undefined) throw err;
       if ((code === 'ENOENT' || code === 'ENOTDIR') && !undecodable(rel)) return 'missing';
-      if (last && undecodable(rel)) return verdict(undecodableProblem(relPath));
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && last) return verdict(undecodableProblem(relPath));
       return verdict(problem(relPath, 'unreadable', `${rel}: ${code}: ${(err as Error).message}`));
     }
     if (info.isSymbolicLink()) {

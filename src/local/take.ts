@@ -43,8 +43,8 @@ export async function takeItem(item: Extract<WalkItem, { kind: 'file' }>, known:
   } catch (err) {
     const code = fsCode(err);
     if (code === undefined) throw err;
-    if (undecodable(item.path)) return undecodableProblem(item.path);
-    if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'missing' };
+    // Not found under its text: gone, or a name that did not decode (another file, see entry.ts).
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undecodable(item.path) ? undecodableProblem(item.path) : { kind: 'missing' };
     return problem(item.path, 'unreadable', `${code}: ${(err as Error).message}`);
   }
   if (info.isFile()) return takeFile(item.path, item.abs, info, options, ctx.realRoot);

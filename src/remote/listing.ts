@@ -23,15 +23,19 @@ export async function* listPages(read: ReadPage, options: ListOptions): AsyncGen
   const abandon = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, abandon.signal]) : abandon.signal;
   let next: Promise<ListPage> | undefined = read(undefined, signal);
-  // The ids of the page before: a page that repeats one is not the next page (a server handing
-  // the same page out under fresh cursors would make the listing go on for ever).
+  // The ids of the page before: a page made only of them is not the next page (a server handing
+  // the same page out under fresh cursors would make the listing go on for ever); a file met again
+  // on the next page (a pager by offset on a busy workspace) is handed out once.
   let before = new Set<string>();
+  let empty = 0;
   try {
     while (next !== undefined) {
       const page: ListPage = await next;
       next = undefined;
-      const repeated = page.files.find((f) => before.has(f.id));
-      if (repeated !== undefined) throw looping(`files of the page before (${repeated.id})`);
+      const fresh = page.files.filter((f) => !before.has(f.id));
+      if (page.files.length > 0 && fresh.length === 0) throw looping(`the files of the page before (${page.files[0]!.id})`);
+      empty = page.files.length === 0 ? empty + 1 : 0;
+      if (empty > MAX_EMPTY_PAGES) throw looping(`empty pages (${empty} in a row)`);
       before = new Set(page.files.map((f) => f.id));
       if (page.next !== undefined) {
         if (seen.has(page.next)) throw looping(`a cursor already used (${page.next})`);
@@ -40,13 +44,16 @@ export async function* listPages(read: ReadPage, options: ListOptions): AsyncGen
       const ahead = options.readAhead === true && page.next !== undefined ? read(page.next, signal) : undefined;
       // Met when awaited; one abandoned by a caller that stopped is no failure.
       ahead?.catch(() => undefined);
-      yield* page.files;
+      yield* fresh;
       next = ahead ?? (page.next === undefined ? undefined : read(page.next, signal));
     }
   } finally {
     abandon.abort();
   }
 }
+
+/** Empty pages in a row, each with a next cursor, before the listing is taken to go round. */
+const MAX_EMPTY_PAGES = 10;
 
 /** The error of a listing that goes round: it stops instead of looping. */
 function looping(what: string): ResponseFormatError {

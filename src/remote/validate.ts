@@ -53,6 +53,7 @@ export function parseFileMetadata(value: unknown, what = 'file metadata'): FileM
  */
 export function uploadAnswer(value: unknown, filename: string, bytes: number, contract: ContractName): FileMetadata {
   const file = parseFileMetadata(value, 'upload answer');
+  // files-sync's names hold no / or \ (sync/names.ts): the last component is for other callers.
   const expected = contract === 'ga' ? (filename.split(/[/\\]/).pop() ?? filename) : filename;
   if (file.filename.normalize('NFC') !== expected.normalize('NFC')) {
     throw new ResponseFormatError('upload answer', 'filename', `${JSON.stringify(expected)}, the name sent`);

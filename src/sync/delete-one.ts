@@ -1,9 +1,9 @@
 // One delete of an execution (execute.ts): a removed path's copy, a collected one, or an old copy
 // an upload replaced, its outcome recorded in the ledger as it happens.
 import { errorMessage } from '../errors.js';
-import { isUnavailable, requestIdOf } from '../failure.js';
+import { isUnavailable, requestIdOf, statusOf } from '../failure.js';
 import type { DeleteAction, ExecuteDeps, ExecuteReport, Progress } from './types.js';
-import { stillExists } from './upload.js';
+import { expired } from './remote-view.js';
 
 /** What one delete needs of its execution. */
 export interface DeleteRun {
@@ -56,20 +56,31 @@ export async function deleteOne(run: DeleteRun, action: DeleteAction): Promise<v
 
 /**
  * The row of a path gone locally whose copy the listing left out: forgotten once a look-up of the
- * id answers 404 (or expired), so a listing that ended short or lags never costs a copy its
- * delete. A copy still there keeps its row, and the next reconciliation deletes it.
+ * id answers 404, so a listing that ended short or lags never costs a copy its delete. An expired
+ * copy (its content gone, the id still ours) is deleted, then forgotten. A copy still there keeps
+ * its row: a later listing that shows it has it deleted, and until then each run says so.
  */
 async function forgetIfGone(run: DeleteRun, action: DeleteAction): Promise<void> {
   const { ledger, logger, remote } = run.deps;
   const { fileId, path } = action;
   try {
-    const there = await stillExists(remote, fileId, run.signal);
+    let file;
+    try {
+      file = await remote.get(fileId, { signal: run.signal });
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+    }
+    const lapsed = file !== undefined && expired(file, remote.serverNow?.() ?? Date.now());
+    if (lapsed) await remote.delete(fileId, { signal: run.signal });
     run.unavailableInARow = 0;
-    if (!there) {
-      if (path !== null) ledger.forgetFile(path, fileId);
+    if (file !== undefined && !lapsed) {
+      logger.warn('the listing left out a copy that is still there: its row stays until a listing shows it (then it is deleted)', {
+        path,
+        fileId,
+      });
       return;
     }
-    logger.warn('the listing left out a copy that is still there: its row stays, and the next reconciliation deletes it', { path, fileId });
+    if (path !== null) ledger.forgetFile(path, fileId);
   } catch (err) {
     if (run.endedByRun(err)) return;
     logger.warn('could not look up a copy the listing left out: its row stays', { path, fileId, error: errorMessage(err) });

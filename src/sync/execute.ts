@@ -40,8 +40,7 @@ export class Execution {
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly report: ExecuteReport = emptyExecuteReport();
   readonly progress: Progress;
-  /** Old copies (replaced, torn) to delete after the uploads. */
-  readonly replacedIds: DeleteAction[] = [];
+  readonly replacedIds: DeleteAction[] = []; // old copies (replaced, torn) to delete after the uploads
   readonly collected: DeleteSource[] = []; // deletes read a page at a time (addCollectedDeletes)
   readonly controller = new AbortController();
   readonly signal: AbortSignal;
@@ -50,6 +49,7 @@ export class Execution {
   readonly later: DeferredWrites;
   /** The uploads' intents (rule 3), written a batch per transaction. */
   readonly intents: IntentBatch;
+  readonly answered = new Set<string>(); // ids the run's upload answers named (upload.ts)
   fatal: unknown = null;
   /** The storage is full (400 `storage_quota_exceeded`): no upload starts any more, but the deletes run; `end` throws it. */
   storageFull: unknown = null;
@@ -244,9 +244,9 @@ export class Execution {
   }
 
   private async runUpload(action: UploadAction, tries: number): Promise<void> {
-    const { report, deps, signal, sleep, now, later, intents } = this;
+    const { report, deps, signal, sleep, now, later, intents, answered } = this;
     try {
-      const outcome = await uploadOne(action, { rehash: tries > 0, deps, signal, sleep, now, later, intents });
+      const outcome = await uploadOne(action, { rehash: tries > 0, deps, signal, sleep, now, later, intents, answered });
       if (outcome.kind === 'torn') {
         report.unknownOutcomes += outcome.unknownOutcomes;
         this.replacedIds.push({ fileId: outcome.tornId, path: action.path, reason: 'torn', fromLocalDelete: false });

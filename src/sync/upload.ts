@@ -64,6 +64,8 @@ export interface UploadContext {
   later?: DeferredWrites;
   /** The execution's intents, written in batches; absent: this upload writes its own. */
   intents?: IntentBatch;
+  /** Ids the run's upload answers named (their records may wait for a group commit): a second is refused. */
+  answered?: Set<string>;
 }
 
 /** The root's real path of each ExecuteDeps that did not bring one: resolved once per run, not per upload. */
@@ -122,16 +124,18 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
     deps.ledger.abandonUpload(inFlightId, unknownOutcomesOf(err), now());
     throw err;
   }
-  const known = deps.ledger.fileById(result.file.id);
-  if (known !== undefined) {
-    // A new upload answered with an id the ledger already holds: the answer is not this upload's.
-    // Its own copy, if stored, is the orphan sweep's to find (rule 3); the row stays as it is.
+  const id = result.file.id;
+  if (deps.ledger.knowsId(id) || ctx.answered?.has(id)) {
+    // A new upload answered with an id the ledger already holds (a path's copy, one due for
+    // deletion...) or another answer of this run named: not this upload's. Its own copy, if
+    // stored, is the orphan sweep's to find (rule 3); the rows stay as they are.
     deps.ledger.abandonUpload(inFlightId, result.unknownOutcomeAttempts + 1, now());
-    throw new ResponseFormatError('upload answer', 'id', `a new file id (${result.file.id} is the copy of ${known.path})`, {
+    throw new ResponseFormatError('upload answer', 'id', `a new file id (${id} is one files-sync already holds)`, {
       retryable: true,
       unknownOutcomeAttempts: result.unknownOutcomeAttempts + 1,
     });
   }
+  ctx.answered?.add(id);
   const after = local.size <= SYNC_READ_MAX_BYTES ? lstatSyncOrNull(abs) : await lstatOrNull(abs);
   // Hashed while sent (a large new file): the client's hash of the whole file the copy was sent.
   const sha256 = local.sha256 ?? result.sha256;
@@ -228,7 +232,7 @@ function sameAsSent(after: Stats, local: { size: number; mtimeMs: number; ino: n
 }
 
 /** Whether the API still holds `fileId` with its content (a 404 or an expired copy: no). */
-export async function stillExists(remote: RemoteFiles, fileId: string, signal: AbortSignal): Promise<boolean> {
+async function stillExists(remote: RemoteFiles, fileId: string, signal: AbortSignal): Promise<boolean> {
   try {
     // A copy past its expires_at has lost its content: gone, like a deleted one (remote-view.ts).
     return !expired(await remote.get(fileId, { signal }), remote.serverNow?.() ?? Date.now());

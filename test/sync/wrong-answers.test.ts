@@ -94,7 +94,7 @@ describe.each<TestContract>(['ga', 'beta'])('upload answers that name another fi
     onFirstUploadOf(proxy, 'b.txt', (meta) => ({ ...meta, id: aId }));
     const second = await sync(setup);
     expect(second.code).toBe(1);
-    expect(second.stderr).toContain(`id is not a new file id (${aId} is the copy of a.txt)`);
+    expect(second.stderr).toContain(`id is not a new file id (${aId} is one files-sync already holds)`);
     expect(second.stderr).not.toMatch(/unexpected error|SqliteError/);
     proxy.rewrite = undefined;
     const third = await sync(setup);
@@ -107,6 +107,49 @@ describe.each<TestContract>(['ga', 'beta'])('upload answers that name another fi
 function firstListPage(method: string, url: string): boolean {
   return method === 'GET' && /^\/v1\/files\?/.test(url) && !/after_id|page=|ids/.test(url);
 }
+
+describe.each<TestContract>(['ga', 'beta'])('upload answers that reuse an id (%s)', (contract) => {
+  it('two answers of one run naming the same id: the second is refused, with no crash', async () => {
+    const { emu, proxy, setup } = await start(contract);
+    writeTree(setup.root, Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`f${i}.txt`, `file ${i}`])));
+    let first: string | undefined;
+    let reused = false;
+    proxy.rewrite = ({ method, url, status, body }) => {
+      if (method !== 'POST' || !url.startsWith('/v1/files') || status !== 200) return undefined;
+      if (first === undefined) {
+        first = (body as Meta).id;
+        return undefined;
+      }
+      if (reused) return undefined;
+      reused = true;
+      return { ...(body as Meta), id: first };
+    };
+    const run = await sync(setup);
+    expect(run.stderr).not.toMatch(/unexpected error|SqliteError/);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`id is not a new file id (${first} is one files-sync already holds)`);
+    proxy.rewrite = undefined;
+    const again = await sync(setup);
+    expect(again.code, again.stderr).toBe(0);
+    expectExactState(emu, setup, localHashes(setup.root));
+  });
+
+  it('an answer naming an old copy due for deletion is refused: that copy is deleted, the file keeps a copy of its own', async () => {
+    const { emu, proxy, setup } = await start(contract);
+    writeTree(setup.root, { 'a.txt': 'alpha' });
+    expect((await sync(setup)).code).toBe(0);
+    const old = idOf(emu, 'a.txt');
+    writeTree(setup.root, { 'a.txt': 'alpha, edited', 'b.bin': 'bravo' });
+    onFirstUploadOf(proxy, 'b.bin', (meta) => ({ ...meta, id: old }));
+    const run = await sync(setup);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`id is not a new file id (${old} is one files-sync already holds)`);
+    proxy.rewrite = undefined;
+    expect((await sync(setup)).code).toBe(0);
+    expectExactState(emu, setup, localHashes(setup.root));
+    expect(emu.state().files.map((f) => f.id)).not.toContain(old);
+  });
+});
 
 describe('listings that end short', () => {
   it("beta: an empty first page that says has_more fails the run, and a deleted file's copy is deleted once the listing is whole", async () => {
@@ -167,6 +210,22 @@ describe.each<TestContract>(['ga', 'beta'])('copies the listing leaves out (%s)'
     expect(proxy.seen).toContain(`GET /v1/files/${b}${contract === 'beta' ? '?beta=true' : ''}`);
     proxy.rewrite = undefined;
     expect((await sync(setup)).code).toBe(0);
+    expectExactState(emu, setup, localHashes(setup.root));
+  });
+
+  it('an expired copy the listing leaves out is deleted (it is still ours), then its row forgotten', async () => {
+    if (contract !== 'ga') return; // expiry is GA's
+    const { emu, proxy, setup } = await start(contract);
+    writeTree(setup.root, { 'a.txt': 'alpha', 'b.txt': 'bravo' });
+    expect((await sync(setup)).code).toBe(0);
+    const b = idOf(emu, 'b.txt');
+    emu.expire(b, 1);
+    emu.advanceClock(5_000);
+    fs.rmSync(path.join(setup.root, 'b.txt'));
+    proxy.rewrite = hiding(() => [b]);
+    const run = await sync(setup);
+    expect(run.code, run.stderr).toBe(0);
+    expect(proxy.seen).toContain(`DELETE /v1/files/${b}`);
     expectExactState(emu, setup, localHashes(setup.root));
   });
 
