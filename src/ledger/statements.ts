@@ -28,7 +28,7 @@ export function prepareStatements(db: Database.Database) {
     fileById: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE file_id = ?`),
     // Where the ledger may hold an id: a copy, a delete due, an upload's resolved copy, an unclaimed copy.
     idKnown: db.prepare(`SELECT 1 FROM files WHERE file_id = @id UNION ALL SELECT 1 FROM pending_deletes WHERE file_id = @id
-      UNION ALL SELECT 1 FROM uploads_in_flight WHERE resolved_file_id = @id UNION ALL SELECT 1 FROM unclaimed_copies WHERE file_id = @id`),
+      UNION ALL SELECT 1 FROM uploads_in_flight WHERE resolved_file_id = @id UNION ALL SELECT 1 FROM ${unclaimedTable} WHERE file_id = @id`),
     filesUnder: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE path >= ? AND path < ? ORDER BY path`),
     // No index on uploaded_at (a migration would be needed): a scan, but only matching rows come back.
     filesUploadedFrom: db.prepare(`SELECT ${FILE_COLUMNS} FROM files WHERE uploaded_at >= ? ORDER BY path`),

@@ -33,9 +33,9 @@ export async function* listPages(read: ReadPage, options: ListOptions): AsyncGen
       const page: ListPage = await next;
       next = undefined;
       const fresh = page.files.filter((f) => !before.has(f.id));
-      if (page.files.length > 0 && fresh.length === 0) throw looping(`the files of the page before (${page.files[0]!.id})`);
-      empty = page.files.length === 0 ? empty + 1 : 0;
-      if (empty > MAX_EMPTY_PAGES) throw looping(`empty pages (${empty} in a row)`);
+      // A page with nothing new, but a next one: once, a pager by offset; again and again, a loop.
+      empty = fresh.length === 0 && page.next !== undefined ? empty + 1 : 0;
+      if (empty > MAX_EMPTY_PAGES) throw looping(`pages with nothing new (${empty} in a row)`);
       before = new Set(page.files.map((f) => f.id));
       if (page.next !== undefined) {
         if (seen.has(page.next)) throw looping(`a cursor already used (${page.next})`);
@@ -52,7 +52,7 @@ export async function* listPages(read: ReadPage, options: ListOptions): AsyncGen
   }
 }
 
-/** Empty pages in a row, each with a next cursor, before the listing is taken to go round. */
+/** Pages in a row with nothing new (empty, or the page before again), each with a next cursor, before the listing is taken to go round. */
 const MAX_EMPTY_PAGES = 10;
 
 /** The error of a listing that goes round: it stops instead of looping. */

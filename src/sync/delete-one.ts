@@ -71,7 +71,7 @@ async function forgetIfGone(run: DeleteRun, action: DeleteAction): Promise<void>
       if (statusOf(err) !== 404) throw err;
     }
     const lapsed = file !== undefined && expired(file, remote.serverNow?.() ?? Date.now());
-    if (lapsed) await remote.delete(fileId, { signal: run.signal });
+    if (lapsed && !(await deleteLapsed(run, action))) return;
     run.unavailableInARow = 0;
     if (file !== undefined && !lapsed) {
       logger.warn('the listing left out a copy that is still there: its row stays until a listing shows it (then it is deleted)', {
@@ -86,4 +86,21 @@ async function forgetIfGone(run: DeleteRun, action: DeleteAction): Promise<void>
     logger.warn('could not look up a copy the listing left out: its row stays', { path, fileId, error: errorMessage(err) });
     if (isUnavailable(err)) run.unavailableEnds(err);
   }
+}
+
+/** Deletes an expired copy the listing left out; false when the delete failed (counted and said: the row stays). */
+async function deleteLapsed(run: DeleteRun, { fileId, path }: DeleteAction): Promise<boolean> {
+  try {
+    await run.deps.remote.delete(fileId, { signal: run.signal });
+  } catch (err) {
+    if (run.endedByRun(err)) return false;
+    const reason = errorMessage(err);
+    run.report.failedDeletes.push({ fileId, reason });
+    run.deps.logger.warn('delete of an expired copy failed; its row stays', { path, fileId, error: reason, requestId: requestIdOf(err) });
+    if (isUnavailable(err)) run.unavailableEnds(err);
+    return false;
+  }
+  run.report.deleted++;
+  run.report.deletesBy.deleted = (run.report.deletesBy.deleted ?? 0) + 1;
+  return true;
 }

@@ -49,7 +49,7 @@ export class Execution {
   readonly later: DeferredWrites;
   /** The uploads' intents (rule 3), written a batch per transaction. */
   readonly intents: IntentBatch;
-  readonly answered = new Set<string>(); // ids the run's upload answers named (upload.ts)
+  readonly answered = new Set<string>(); // ids answered, not yet in the ledger (upload.ts)
   fatal: unknown = null;
   /** The storage is full (400 `storage_quota_exceeded`): no upload starts any more, but the deletes run; `end` throws it. */
   storageFull: unknown = null;

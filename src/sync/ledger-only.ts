@@ -23,8 +23,11 @@ export function applyLedgerOnly(plan: Plan, ledger: Ledger, t: number, logger: L
   const adoptedRows = new Set(plan.adoptions.map((a) => a.inFlight.id));
   for (const id of plan.settledInFlight) if (!adoptedRows.has(id)) ledger.settleInFlight(id);
   // What the listing left out is asked about after the uploads, not taken on its word (DeleteAction.listedOut).
-  for (const fileId of plan.alreadyGone)
-    replacedIds.push({ fileId, path: null, reason: 'replaced', fromLocalDelete: false, listedOut: 'pending' });
+  const pending = plan.alreadyGone.length > 0 ? new Map(ledger.pendingDeletes().map((d) => [d.fileId, d])) : undefined;
+  for (const fileId of plan.alreadyGone) {
+    const { path = null, reason = 'replaced' } = pending?.get(fileId) ?? {};
+    replacedIds.push({ fileId, path, reason, fromLocalDelete: false, listedOut: 'pending' });
+  }
   for (const p of plan.forget) {
     const row = ledger.fileByPath(p);
     if (row) replacedIds.push({ fileId: row.fileId, path: p, reason: 'deleted', fromLocalDelete: false, listedOut: 'row' });

@@ -64,7 +64,7 @@ export interface UploadContext {
   later?: DeferredWrites;
   /** The execution's intents, written in batches; absent: this upload writes its own. */
   intents?: IntentBatch;
-  /** Ids the run's upload answers named (their records may wait for a group commit): a second is refused. */
+  /** Ids upload answers named whose records the ledger does not have yet (a group commit waits): a second is refused. */
   answered?: Set<string>;
 }
 
@@ -135,6 +135,7 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
       unknownOutcomeAttempts: result.unknownOutcomeAttempts + 1,
     });
   }
+  // Held until the ledger has the id (a pending delete below, or the record's group commit).
   ctx.answered?.add(id);
   const after = local.size <= SYNC_READ_MAX_BYTES ? lstatSyncOrNull(abs) : await lstatOrNull(abs);
   // Hashed while sent (a large new file): the client's hash of the whole file the copy was sent.
@@ -143,6 +144,7 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
     // Torn: what was sent may mix two versions (or, unhashed, is unknown). Its id is ours to
     // delete; the path goes again.
     deps.ledger.addPendingDeletes([{ fileId: result.file.id, path: action.path, reason: 'torn' }], now());
+    ctx.answered?.delete(id);
     deps.ledger.abandonUpload(inFlightId, result.unknownOutcomeAttempts, now());
     const torn = { kind: 'torn' as const, tornId: result.file.id, unknownOutcomes: result.unknownOutcomeAttempts };
     // Gone (moved or deleted): its copy is deleted with the others of the run; the path is not retried.
@@ -156,10 +158,14 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
   if (later) {
     // Recorded with the next group commit: the intent above is what must be durable first. The id
     // it replaces is the row read above (one job per path: nothing else writes it meanwhile).
-    later.add(() => deps.ledger.finishUpload(inFlightId, uploaded, file, unknownOutcomes, finishedAt));
+    later.add(() => {
+      deps.ledger.finishUpload(inFlightId, uploaded, file, unknownOutcomes, finishedAt);
+      ctx.answered?.delete(id);
+    });
     return { kind: 'done', bytes: local.size, sha256, replaced: row && row.fileId !== file.id ? row.fileId : null, unknownOutcomes };
   }
   const { replaced } = deps.ledger.finishUpload(inFlightId, uploaded, file, unknownOutcomes, finishedAt);
+  ctx.answered?.delete(id);
   return { kind: 'done', bytes: local.size, sha256, replaced, unknownOutcomes };
 }
 

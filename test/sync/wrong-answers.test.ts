@@ -229,6 +229,49 @@ describe.each<TestContract>(['ga', 'beta'])('copies the listing leaves out (%s)'
     expectExactState(emu, setup, localHashes(setup.root));
   });
 
+  it("an expired copy's delete that fails is said and counted, and its row kept for the next run", async () => {
+    if (contract !== 'ga') return; // expiry is GA's
+    const { emu, proxy, setup } = await start(contract);
+    writeTree(setup.root, { 'a.txt': 'alpha', 'b.txt': 'bravo' });
+    expect((await sync(setup)).code).toBe(0);
+    const b = idOf(emu, 'b.txt');
+    emu.expire(b, 1);
+    emu.advanceClock(5_000);
+    fs.rmSync(path.join(setup.root, 'b.txt'));
+    proxy.rewrite = hiding(() => [b]);
+    proxy.intercept = (method, url) =>
+      method === 'DELETE' && url.includes(b)
+        ? { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'not now' } } }
+        : undefined;
+    const refused = await sync(setup);
+    expect(refused.stderr).toMatch(/delete of an expired copy failed; its row stays/);
+    expect(refused.code).not.toBe(0);
+    proxy.intercept = undefined;
+    const run = await sync(setup);
+    expect(run.code, run.stderr).toBe(0);
+    expectExactState(emu, setup, localHashes(setup.root));
+  });
+
+  it("a locally deleted file's copy due for deletion and left out of the listing is deleted as a removal, under its path", async () => {
+    const { emu, proxy, setup } = await start(contract);
+    writeTree(setup.root, { 'a.txt': 'alpha', 'gone.txt': 'gone soon' });
+    expect((await sync(setup)).code).toBe(0);
+    const gone = idOf(emu, 'gone.txt');
+    fs.rmSync(path.join(setup.root, 'gone.txt'));
+    proxy.intercept = (method, url) =>
+      method === 'DELETE' && url.includes(gone)
+        ? { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'not now' } } }
+        : undefined;
+    await sync(setup); // its delete fails: it stays due, as a removal of gone.txt
+    proxy.intercept = undefined;
+    proxy.rewrite = hiding(() => [gone]);
+    const run = await runCli(['sync', '--config', setup.configFile, '--json'], setup.env);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as { counts: { removed: number; oldCopiesDeleted: number } };
+    expect(report.counts).toMatchObject({ removed: 1, oldCopiesDeleted: 0 });
+    expectExactState(emu, setup, localHashes(setup.root));
+  });
+
   it('a copy someone else deleted is forgotten after one look-up, with no delete sent', async () => {
     const { emu, proxy, setup } = await start(contract);
     writeTree(setup.root, { 'a.txt': 'alpha', 'b.txt': 'bravo' });
