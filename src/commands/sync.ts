@@ -7,6 +7,7 @@ import { ExitCode, SyncError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ProgressView } from '../sync/report.js';
 import { reconcile } from '../sync/reconcile.js';
+import { checkedLedger } from '../sync/api-target.js';
 import { holdHeapFlat, LONG_PASS_FILES } from '../v8-flags.js';
 import { printReport } from './print-report.js';
 import { recordRun } from './runs.js';
@@ -27,7 +28,7 @@ export const sync: Command = async (context) => {
   const { lock, ledger } = await lockAndOpen(
     client,
     () => (context.dryRun ? null : lockStateDir(config, 'sync')),
-    () => openLedgerFor(config, context.dryRun),
+    () => checkedLedger(openLedgerFor(config, context.dryRun), config, !context.dryRun),
   );
   if (ledger.fileCount() >= LONG_PASS_FILES) holdHeapFlat();
   const tty = Boolean(process.stderr.isTTY) && !context.json;

@@ -8,6 +8,7 @@ import { Ledger, type LedgerError } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
 import type { FilesClient } from '../remote/client.js';
 import type { SyncReport } from '../sync/reconcile.js';
+import { checkedLedger } from '../sync/api-target.js';
 import { readLedger } from './faults.js';
 import { ApiGate, ApiHealth, quietWhileDown } from './health.js';
 import { PathQueue, type JobErrorAction } from './jobs.js';
@@ -71,7 +72,7 @@ export interface WiringInput {
 /** Builds the daemon's parts; when a part cannot be built, those already built are closed. */
 export function wireDaemon(input: WiringInput, on: DaemonEvents): DaemonParts {
   const { settings, logger, signal } = input;
-  const ledger = Ledger.open(ledgerPath(settings.config));
+  const ledger = checkedLedger(Ledger.open(ledgerPath(settings.config)), settings.config, true);
   ledger.onFault((err) => on.ledgerFault(err));
   let client: FilesClient | undefined;
   try {
