@@ -15,6 +15,7 @@ import { scanForAdoption } from '../sync/adopt-scan.js';
 import { takeOver, type TakeOutcome } from '../sync/adopt-take.js';
 import { nameFor } from '../sync/names.js';
 import { ProgressView, plural } from '../sync/report.js';
+import { checkedLedger } from '../sync/api-target.js';
 import { clientFor, lockAndOpen, lockWithoutDaemon, loggerFor, openLedgerFor, write, type Command } from './shared.js';
 import { holdHeapFlat } from '../v8-flags.js';
 import type { Config } from '../config.js';
@@ -37,7 +38,7 @@ export const adopt: Command = async (context) => {
   const { lock, ledger } = await lockAndOpen(
     client,
     () => (dryRun ? null : lockWithoutDaemon(config, 'adopt')),
-    () => openLedgerFor(config, dryRun),
+    () => checkedLedger(openLedgerFor(config, dryRun), config, !dryRun),
   );
   const view = new ProgressView(process.stderr, Boolean(process.stderr.isTTY));
   try {

@@ -7,6 +7,7 @@ import { ConfigError, ExitCode } from '../errors.js';
 import { Ledger, type UnclaimedCopy } from '../ledger/ledger.js';
 import type { Logger } from '../log.js';
 import type { FileMetadata, RemoteFiles } from '../remote/types.js';
+import { checkedLedger } from '../sync/api-target.js';
 
 /** What `forget-copies` takes from the command layer (passed in: no import cycle). */
 export interface ForgetDeps {
@@ -104,7 +105,7 @@ export async function forgetCopies(context: CommandContext, deps: ForgetDeps): P
   const { lock, ledger } = await lockAndOpen(
     client,
     () => lockWithoutDaemon(config, 'forget-copies'),
-    () => Ledger.open(file),
+    () => checkedLedger(Ledger.open(file), config, false),
   );
   try {
     const refused = ids.map((id) => refusal(ledger, id)).filter((r): r is string => r !== null);

@@ -1,6 +1,6 @@
 // The workspace a ledger's copies live in (DESIGN.md rule 1): its ids mean nothing in another. A
-// ledger records the API it first synced with (`api.baseUrl`, `api.workspaceId`); a run against
-// another is refused. It would take every copy for missing, upload the whole folder there, and
+// ledger records the API it syncs with (`api.baseUrl`, `api.workspaceId`); once it owns copies, a
+// run against another is refused. (A workspace chosen by the API key alone cannot be told apart.) It would take every copy for missing, upload the whole folder there, and
 // leave the first workspace's copies behind for good, counted there as other applications' files.
 import type { Config } from '../config.js';
 import { ConfigError } from '../errors.js';
@@ -33,15 +33,17 @@ export function apiTargetOf(config: Pick<Config, 'api'>): string {
 export function checkApiTarget(ledger: Ledger, config: Pick<Config, 'api' | 'stateDir'>, record: boolean): void {
   const now = apiTargetOf(config);
   const recorded = ledger.getMeta(API_TARGET_META_KEY);
-  if (recorded === undefined) {
+  if (recorded === now) return;
+  // A ledger that owns nothing yet (a first run that failed, at a mistyped address) takes the new one.
+  const ownsNothing = ledger.fileCount() === 0 && ledger.pendingDeleteCount() === 0 && ledger.inFlight().length === 0;
+  if (recorded === undefined || ownsNothing) {
     if (record) ledger.setMeta(API_TARGET_META_KEY, now);
     return;
   }
-  if (recorded === now) return;
   throw new ConfigError(
     `the ledger in ${config.stateDir} holds the copies of ${recorded}, but this run would sync with ${now}: ` +
       `that would upload the whole folder again there and leave the copies in the first behind. ` +
-      `Set api.baseUrl (or ANTHROPIC_BASE_URL) and api.workspaceId as they were; for another workspace, give it a state directory of its own ` +
+      `Set api.baseUrl and api.workspaceId as they were (ANTHROPIC_BASE_URL, when set, wins over api.baseUrl); for another workspace, give it a state directory of its own ` +
       `(--state-dir or "stateDir"); for the same workspace at a new address, move ${config.stateDir} aside and run files-sync adopt, which takes this folder's copies over`,
   );
 }

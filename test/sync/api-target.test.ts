@@ -76,3 +76,30 @@ it("a loopback emulator's port is not part of the API a ledger records", () => {
   expect(apiTargetOf(api('https://proxy.example:8443/anthropic/') as never)).toBe('https://proxy.example:8443/anthropic');
   expect(apiTargetOf(api('https://api.anthropic.com', 'wrkspc_1') as never)).toBe('https://api.anthropic.com (workspace wrkspc_1)');
 });
+
+it('a first run at a wrong address, which made no copy, does not bind the ledger to it', async () => {
+  const emu = await emulator();
+  emus.push(emu);
+  setup = syncSetup(emu);
+  writeTree(setup.root, { 'a.txt': 'alpha' });
+  useApi(setup, { baseUrl: 'http://localhost:9' }); // nothing listens there
+  expect((await runCli(['sync', '--config', setup.configFile], setup.env)).code).toBe(5);
+  useApi(setup, { baseUrl: emu.url });
+  const right = await runCli(['sync', '--config', setup.configFile], setup.env);
+  expect(right.code, right.stderr).toBe(0);
+  expectExactState(emu, setup, localHashes(setup.root));
+});
+
+it('adopt and forget-copies refuse another API too', async () => {
+  const emu = await emulator();
+  emus.push(emu);
+  setup = syncSetup(emu);
+  writeTree(setup.root, { 'a.txt': 'alpha' });
+  expect((await runCli(['sync', '--config', setup.configFile], setup.env)).code).toBe(0);
+  useApi(setup, { workspaceId: 'wrkspc_other' });
+  for (const args of [['adopt'], ['forget-copies', 'file_0123456789abcdefghijklmn']]) {
+    const r = await runCli([...args, '--config', setup.configFile], setup.env);
+    expect(r.code, args[0]).toBe(2);
+    expect(r.stderr, args[0]).toMatch(/holds the copies of .*, but this run would sync with .*workspace wrkspc_other/);
+  }
+});
