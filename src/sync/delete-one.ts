@@ -1,9 +1,9 @@
 // One delete of an execution (execute.ts): a removed path's copy, a collected one, or an old copy
 // an upload replaced, its outcome recorded in the ledger as it happens.
 import { errorMessage } from '../errors.js';
-import { isUnavailable, requestIdOf, statusOf } from '../failure.js';
+import { isUnavailable, requestIdOf } from '../failure.js';
 import type { DeleteAction, ExecuteDeps, ExecuteReport, Progress } from './types.js';
-import { expired } from './remote-view.js';
+import { copyState } from './remote-view.js';
 
 /** What one delete needs of its execution. */
 export interface DeleteRun {
@@ -64,16 +64,10 @@ async function forgetIfGone(run: DeleteRun, action: DeleteAction): Promise<void>
   const { ledger, logger, remote } = run.deps;
   const { fileId, path } = action;
   try {
-    let file;
-    try {
-      file = await remote.get(fileId, { signal: run.signal });
-    } catch (err) {
-      if (statusOf(err) !== 404) throw err;
-    }
-    const lapsed = file !== undefined && expired(file, remote.serverNow?.() ?? Date.now());
-    if (lapsed && !(await deleteLapsed(run, action))) return;
+    const state = await copyState(remote, fileId, run.signal);
+    if (state === 'expired' && !(await deleteLapsed(run, action))) return;
     run.unavailableInARow = 0;
-    if (file !== undefined && !lapsed) {
+    if (state === 'there') {
       logger.warn('the listing left out a copy that is still there: its row stays until a listing shows it (then it is deleted)', {
         path,
         fileId,

@@ -4,6 +4,7 @@ import type { InFlightUpload, PendingDelete, RowKey } from '../ledger/types.js';
 import type { FileMetadata, RemoteFiles } from '../remote/types.js';
 import type { RemoteView } from './plan.js';
 import { minOf } from '../arrays.js';
+import { statusOf } from '../failure.js';
 import { chooseRemoteMode, LIST_PAGE, LOOKUP_BATCH, type RemoteChoice, type WorkspaceSeen } from './remote-choice.js';
 
 /** Look-ups run at once: few enough to leave the rate limit to transfers, enough to overlap round trips. */
@@ -155,6 +156,19 @@ export function expired(file: FileMetadata, now: number): boolean {
   if (file.expires_at == null) return false;
   const at = Date.parse(file.expires_at);
   return !Number.isNaN(at) && at <= now;
+}
+
+/**
+ * What the API holds of `fileId` now, asked by id: the copy (`there`), its metadata with its
+ * content expired (`expired`: the id still ours to delete), or nothing (`gone`: a 404).
+ */
+export async function copyState(remote: RemoteFiles, fileId: string, signal: AbortSignal): Promise<'there' | 'expired' | 'gone'> {
+  try {
+    return expired(await remote.get(fileId, { signal }), remote.serverNow?.() ?? Date.now()) ? 'expired' : 'there';
+  } catch (err) {
+    if (statusOf(err) === 404) return 'gone';
+    throw err;
+  }
 }
 
 /** Owned ids that are not current copies: pending deletes, and uploads known to have landed. */

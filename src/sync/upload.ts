@@ -4,17 +4,15 @@
 import { lstat, lstatSync, type Stats } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { statusOf } from '../failure.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { FileConditionError, changing, tooLarge } from '../file-errors.js';
 import { SYNC_READ_MAX_BYTES, hashFile } from '../local/hash.js';
 import type { Logger } from '../log.js';
 import { ResponseFormatError } from '../remote/errors.js';
-import type { RemoteFiles } from '../remote/types.js';
 import type { DeferredWrites } from './deferred.js';
 import { writeIntent, type Intent, type IntentBatch } from './intents.js';
 import type { Adoption, ExecuteDeps, UploadAction } from './types.js';
-import { expired } from './remote-view.js';
+import { copyState } from './remote-view.js';
 import { settleWaitMs } from './waits.js';
 
 /** Attempts of a failed upload whose outcome is unknown (possible orphans). */
@@ -105,7 +103,11 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
   // The client checks, as it opens the file, that it is still the file hashed (`expect`): a file
   // changed or replaced since the walk fails with `changed` and comes back here with `rehash`.
   if (rehash) ({ local, content } = await hashAgain(abs, realRoot, local, ctx));
-  if (action.reason === 'missing-remote' && action.replaces !== null && (await stillExists(deps.remote, action.replaces, signal))) {
+  if (
+    action.reason === 'missing-remote' &&
+    action.replaces !== null &&
+    (await copyState(deps.remote, action.replaces, signal)) === 'there'
+  ) {
     return { kind: 'unchanged' }; // the listing lagged behind; the copy is there
   }
   const { row, inFlightId } = recordIntent(action, local, ctx);
@@ -235,15 +237,4 @@ function sameAsSent(after: Stats, local: { size: number; mtimeMs: number; ino: n
     after.ino === local.ino &&
     (local.dev === undefined || after.dev === local.dev)
   );
-}
-
-/** Whether the API still holds `fileId` with its content (a 404 or an expired copy: no). */
-async function stillExists(remote: RemoteFiles, fileId: string, signal: AbortSignal): Promise<boolean> {
-  try {
-    // A copy past its expires_at has lost its content: gone, like a deleted one (remote-view.ts).
-    return !expired(await remote.get(fileId, { signal }), remote.serverNow?.() ?? Date.now());
-  } catch (err) {
-    if (statusOf(err) === 404) return false;
-    throw err;
-  }
 }

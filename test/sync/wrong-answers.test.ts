@@ -192,6 +192,20 @@ function hiding(hidden: () => readonly string[]): Proxy['rewrite'] {
   };
 }
 
+/** Refuses (400) every delete of `id` in the API's place: it stays due. */
+function refusingDeletesOf(id: string): Proxy['intercept'] {
+  return (method, url) =>
+    method === 'DELETE' && url.includes(id)
+      ? { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'refused' } } }
+      : undefined;
+}
+
+/** Makes the copy `id` expire, on the emulator's clock moved past it. */
+function expireNow(e: Emulator, id: string): void {
+  e.expire(id, 1);
+  e.advanceClock(5_000);
+}
+
 function idOf(e: Emulator, filename: string): string {
   return e.state().files.find((f) => f.filename === filename)!.id;
 }
@@ -219,8 +233,7 @@ describe.each<TestContract>(['ga', 'beta'])('copies the listing leaves out (%s)'
     writeTree(setup.root, { 'a.txt': 'alpha', 'b.txt': 'bravo' });
     expect((await sync(setup)).code).toBe(0);
     const b = idOf(emu, 'b.txt');
-    emu.expire(b, 1);
-    emu.advanceClock(5_000);
+    expireNow(emu, b);
     fs.rmSync(path.join(setup.root, 'b.txt'));
     proxy.rewrite = hiding(() => [b]);
     const run = await sync(setup);
@@ -235,14 +248,10 @@ describe.each<TestContract>(['ga', 'beta'])('copies the listing leaves out (%s)'
     writeTree(setup.root, { 'a.txt': 'alpha', 'b.txt': 'bravo' });
     expect((await sync(setup)).code).toBe(0);
     const b = idOf(emu, 'b.txt');
-    emu.expire(b, 1);
-    emu.advanceClock(5_000);
+    expireNow(emu, b);
     fs.rmSync(path.join(setup.root, 'b.txt'));
     proxy.rewrite = hiding(() => [b]);
-    proxy.intercept = (method, url) =>
-      method === 'DELETE' && url.includes(b)
-        ? { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'not now' } } }
-        : undefined;
+    proxy.intercept = refusingDeletesOf(b);
     const refused = await sync(setup);
     expect(refused.stderr).toMatch(/delete of an expired copy failed; its row stays/);
     expect(refused.code).not.toBe(0);
@@ -258,10 +267,7 @@ describe.each<TestContract>(['ga', 'beta'])('copies the listing leaves out (%s)'
     expect((await sync(setup)).code).toBe(0);
     const gone = idOf(emu, 'gone.txt');
     fs.rmSync(path.join(setup.root, 'gone.txt'));
-    proxy.intercept = (method, url) =>
-      method === 'DELETE' && url.includes(gone)
-        ? { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'not now' } } }
-        : undefined;
+    proxy.intercept = refusingDeletesOf(gone);
     await sync(setup); // its delete fails: it stays due, as a removal of gone.txt
     proxy.intercept = undefined;
     proxy.rewrite = hiding(() => [gone]);
@@ -296,10 +302,7 @@ describe.each<TestContract>(['ga', 'beta'])('copies the listing leaves out (%s)'
     expect((await sync(setup)).code).toBe(0);
     const old = idOf(emu, 'a.txt');
     // The old copy's delete fails once, so it stays due; then the listing leaves it out.
-    proxy.intercept = (method, url) =>
-      method === 'DELETE' && url.includes(old)
-        ? { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'refused' } } }
-        : undefined;
+    proxy.intercept = refusingDeletesOf(old);
     writeTree(setup.root, { 'a.txt': 'alpha, edited' });
     await sync(setup);
     expect(emu.state().files.map((f) => f.id)).toContain(old);
