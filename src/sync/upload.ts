@@ -9,6 +9,7 @@ import { FileConditionError, changing, tooLarge } from '../file-errors.js';
 import { SYNC_READ_MAX_BYTES, hashFile } from '../local/hash.js';
 import type { Logger } from '../log.js';
 import { ResponseFormatError } from '../remote/errors.js';
+import type { UploadResult } from '../remote/types.js';
 import type { DeferredWrites } from './deferred.js';
 import { writeIntent, type Intent, type IntentBatch } from './intents.js';
 import type { Adoption, ExecuteDeps, UploadAction } from './types.js';
@@ -126,19 +127,7 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
     deps.ledger.abandonUpload(inFlightId, unknownOutcomesOf(err), now());
     throw err;
   }
-  const id = result.file.id;
-  if (deps.ledger.knowsId(id) || ctx.answered?.has(id)) {
-    // A new upload answered with an id the ledger already holds (a path's copy, one due for
-    // deletion...) or another answer of this run named: not this upload's. Its own copy, if
-    // stored, is the orphan sweep's to find (rule 3); the rows stay as they are.
-    deps.ledger.abandonUpload(inFlightId, result.unknownOutcomeAttempts + 1, now());
-    throw new ResponseFormatError('upload answer', 'id', `a new file id (${id} is one files-sync already holds)`, {
-      retryable: true,
-      unknownOutcomeAttempts: result.unknownOutcomeAttempts + 1,
-    });
-  }
-  // Held until the ledger has the id (a pending delete below, or the record's group commit).
-  ctx.answered?.add(id);
+  const id = claimNewId(result, inFlightId, ctx);
   const after = local.size <= SYNC_READ_MAX_BYTES ? lstatSyncOrNull(abs) : await lstatOrNull(abs);
   // Hashed while sent (a large new file): the client's hash of the whole file the copy was sent.
   const sha256 = local.sha256 ?? result.sha256;
@@ -169,6 +158,26 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
   const { replaced } = deps.ledger.finishUpload(inFlightId, uploaded, file, unknownOutcomes, finishedAt);
   ctx.answered?.delete(id);
   return { kind: 'done', bytes: local.size, sha256, replaced, unknownOutcomes };
+}
+
+/**
+ * The id of an upload's answer, once it is new: an id the ledger already holds (a path's copy, one
+ * due for deletion...) or another answer of this run named is not this upload's, and the upload
+ * counts as one whose answer was lost (its own copy, if stored, is the orphan sweep's: rule 3).
+ * A new id is held in the run's set until the ledger has it (a pending delete, or the record's
+ * group commit).
+ */
+function claimNewId(result: UploadResult, inFlightId: number, { deps, now, answered }: UploadContext): string {
+  const id = result.file.id;
+  if (deps.ledger.knowsId(id) || answered?.has(id)) {
+    deps.ledger.abandonUpload(inFlightId, result.unknownOutcomeAttempts + 1, now());
+    throw new ResponseFormatError('upload answer', 'id', `a new file id (${id} is one files-sync already holds)`, {
+      retryable: true,
+      unknownOutcomeAttempts: result.unknownOutcomeAttempts + 1,
+    });
+  }
+  answered?.add(id);
+  return id;
 }
 
 /**
