@@ -127,4 +127,9 @@ export const MIGRATIONS: readonly string[] = [
   -- NULL: not known (a file that could not be read, a large one its upload hashes, a row from before).
   ALTER TABLE failures ADD COLUMN sha256 TEXT;
   `,
+  // 6: an upload's answer must name an id the ledger does not hold yet (reads.ts knowsId), asked of
+  // every table once per upload; without this index the in-flight table was scanned each time.
+  `
+  CREATE INDEX uploads_in_flight_resolved ON uploads_in_flight(resolved_file_id) WHERE resolved_file_id IS NOT NULL;
+  `,
 ];

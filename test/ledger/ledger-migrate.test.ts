@@ -1,4 +1,4 @@
-// Schema 3 over a real ledger file made by schema 2: the in-flight table rebuilt with its rows and
+// Schemas 3 to 6 over a real ledger file made by schema 2: the in-flight table rebuilt with its rows and
 // ids (sha256 now nullable), the size index, and read-only opens of the older file still working.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -39,7 +39,7 @@ function schema2Ledger(): void {
   db.close();
 }
 
-describe('ledger schemas 3, 4 and 5', () => {
+describe('ledger schemas 3 to 6', () => {
   it('migrates a schema 2 file: in-flight rows and ids kept, sha256 nullable, the size index, the known look-alikes', () => {
     schema2Ledger();
     const ledger = Ledger.open(file);
@@ -89,9 +89,26 @@ describe('ledger schemas 3, 4 and 5', () => {
     ledger.close();
 
     const db = new Database(file, { readonly: true });
-    expect(db.pragma('user_version', { simple: true })).toBe(5);
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
     const plan = db.prepare('EXPLAIN QUERY PLAN SELECT 1 FROM files WHERE size = ? LIMIT 1').all(3) as { detail: string }[];
     expect(plan.map((row) => row.detail).join(' ')).toMatch(/USING COVERING INDEX files_size/);
+    db.close();
+  });
+
+  it('schema 6: an answer\'s id is found among the in-flight rows by an index, not by reading every row', () => {
+    schema2Ledger();
+    const ledger = Ledger.open(file);
+    // The kept intent's resolved copy (file_b) is the ledger's: a new answer naming it is refused.
+    expect(ledger.knowsId('file_b')).toBe(true);
+    expect(ledger.knowsId('file_new')).toBe(false);
+    ledger.close();
+    // Each upload asks once (upload.ts claimNewId); a scan would cost a read of every intent written
+    // ahead (up to the queue's thousand) per file.
+    const db = new Database(file, { readonly: true });
+    const plan = db.prepare('EXPLAIN QUERY PLAN SELECT 1 FROM uploads_in_flight WHERE resolved_file_id = ?').all('file_b') as {
+      detail: string;
+    }[];
+    expect(plan.map((row) => row.detail).join(' ')).toMatch(/USING COVERING INDEX uploads_in_flight_resolved/);
     db.close();
   });
 
