@@ -95,7 +95,7 @@ describe('ledger schemas 3 to 6', () => {
     db.close();
   });
 
-  it('schema 6: an answer\'s id is found among the in-flight rows by an index, not by reading every row', () => {
+  it("schema 6: an answer's id is found among the in-flight rows by an index, not by reading every row", () => {
     schema2Ledger();
     const ledger = Ledger.open(file);
     // The kept intent's resolved copy (file_b) is the ledger's: a new answer naming it is refused.
