@@ -8,7 +8,7 @@ import { type DirChain, resolveLink, specialReason } from './entry.js';
 import { entryKey, comparePaths } from './order.js';
 import { RootError, checkRootUnchanged, openRoot, type OpenedRoot } from './root.js';
 import type { LocalProblem, PathFilter } from './types.js';
-import { listDirectory, lostDirectory } from './walk-steps.js';
+import { listDirectory, lostDirectory, oneEntryPerName } from './walk-steps.js';
 
 /** What the walk found at one path, in order. A file is only named here: the take (take.ts) stats and hashes it. */
 export type WalkItem =
@@ -65,6 +65,8 @@ export class SortedWalk implements AsyncIterable<WalkItem> {
   readonly #logger: Logger | undefined;
   /** Directories that could not be read so far: the first UNREADABLE_LOGGED are logged each. */
   #unreadable = 0;
+  /** Entries left out because their names read as a sibling's (`oneEntryPerName`), and the first folder holding one. */
+  #alike = { dropped: 0, first: '' };
 
   private constructor(
     readonly opened: OpenedRoot,
@@ -121,6 +123,15 @@ export class SortedWalk implements AsyncIterable<WalkItem> {
     } finally {
       const more = this.#unreadable - UNREADABLE_LOGGED;
       if (more > 0) this.#logger?.warn(`${more} more folders could not be read: the scan is incomplete (each is in the run's problems)`);
+      const { dropped, first } = this.#alike;
+      if (dropped > 0) {
+        this.#logger?.warn(
+          `${dropped} entries whose names are not valid UTF-8 read as another entry's name: they are not synced (rename them)`,
+          {
+            folder: first === '' ? '.' : first,
+          },
+        );
+      }
     }
     await checkRootUnchanged(this.opened);
   }
@@ -145,6 +156,10 @@ export class SortedWalk implements AsyncIterable<WalkItem> {
       return { ok: false, error };
     }
     try {
+      const distinct = await oneEntryPerName(dirents, abs);
+      if (distinct.dropped > 0 && this.#alike.dropped === 0) this.#alike.first = rel;
+      this.#alike.dropped += distinct.dropped;
+      dirents = distinct.entries;
       const entries: Entry[] = [];
       for (const dirent of dirents) {
         const entry = await this.#classify(dirent, rel, abs, chain);

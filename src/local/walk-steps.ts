@@ -1,7 +1,8 @@
 // The walk's building blocks that touch no walk state: listing one directory safely, naming why a
 // directory was lost, and the bounded pool that takes the walk's files.
-import type { Dirent } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import type { Dirent, Stats } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { FileConditionError } from '../file-errors.js';
 import { openDirInRoot } from '../safe-open.js';
@@ -25,6 +26,46 @@ export async function listDirectory(abs: string): Promise<Dirent[]> {
   }
   await dir.close();
   return entries;
+}
+
+/**
+ * One entry per name. A name that is not valid UTF-8 reads, in Node, as text holding U+FFFD, so
+ * it may read as a sibling's name (a valid one holding U+FFFD, or another invalid one): the walk
+ * must not name one path twice (two uploads of one path, a folder taken for a file and the scan
+ * lost). Of entries that read alike, the one kept is of the type the text opens (an lstat of it),
+ * so a valid name is taken as what it is; when none opens, any one (its take or listing then says
+ * the name does not decode). `dropped`: the entries left out, never read.
+ */
+export async function oneEntryPerName(dirents: Dirent[], parentAbs: string): Promise<{ entries: Dirent[]; dropped: number }> {
+  const alike = new Map<string, Dirent[]>();
+  let twice = false;
+  for (const dirent of dirents) {
+    if (!undecodable(dirent.name)) continue;
+    const group = alike.get(dirent.name);
+    if (group === undefined) alike.set(dirent.name, [dirent]);
+    else {
+      group.push(dirent);
+      twice = true;
+    }
+  }
+  if (!twice) return { entries: dirents, dropped: 0 };
+  const kept = new Set<Dirent>();
+  for (const [name, group] of alike) kept.add(group.length === 1 ? group[0]! : await openedBy(join(parentAbs, name), group));
+  const entries = dirents.filter((dirent) => !undecodable(dirent.name) || kept.has(dirent));
+  return { entries, dropped: dirents.length - entries.length };
+}
+
+/** The entry of `group` whose type is what `abs` (their common text) opens; the first when it opens nothing. */
+async function openedBy(abs: string, group: Dirent[]): Promise<Dirent> {
+  let info: Stats;
+  try {
+    info = await lstat(abs);
+  } catch {
+    return group[0]!;
+  }
+  const same = (d: Dirent) =>
+    d.isFile() === info.isFile() && d.isDirectory() === info.isDirectory() && d.isSymbolicLink() === info.isSymbolicLink();
+  return group.find(same) ?? group[0]!;
 }
 
 /** Why a directory could not be listed: the problem to record, and the RootError reason for the root. */
