@@ -1,8 +1,9 @@
 // The kernel's inotify limits, read from /proc, and the one sentence that says which to raise, and
 // to what, when watching the root failed on one of them.
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { PathFilter } from '../local/types.js';
+import { listDirectory } from '../local/walk-steps.js';
 
 /** /proc/sys/fs/inotify/`name`, or null when it cannot be read (not Linux, a container without it). */
 export async function readLimit(name: string): Promise<number | null> {
@@ -27,8 +28,18 @@ export async function limitAdvice(root: string, filter: PathFilter, code: string
   return `too many open files or inotify instances; raise the open-file limit (LimitNOFILE=) or fs.inotify.max_user_instances${instances === null ? '' : ` (now ${instances})`}, and ${raise}`;
 }
 
-/** Directories the watcher would watch under `root` (the root included), through the filter. */
+/**
+ * Directories the watcher would watch under `root` (the root included), through the filter. Each
+ * is listed as the walk lists it (DESIGN.md rule 8: no link followed, the real path checked), so a
+ * folder swapped for a link to another outside the root is not counted into.
+ */
 export async function countDirectories(root: string, filter: PathFilter): Promise<number> {
+  let realRoot: string;
+  try {
+    realRoot = await realpath(root);
+  } catch {
+    return 1;
+  }
   let count = 0;
   const pending: string[] = [''];
   while (pending.length > 0) {
@@ -36,7 +47,7 @@ export async function countDirectories(root: string, filter: PathFilter): Promis
     count++;
     let entries;
     try {
-      entries = await readdir(path.join(root, rel), { withFileTypes: true });
+      entries = await listDirectory(path.join(realRoot, rel));
     } catch {
       continue;
     }

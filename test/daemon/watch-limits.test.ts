@@ -1,0 +1,42 @@
+// The count of folders that `limitAdvice` gives when the inotify limit is reached (watch-limits.ts)
+// walks the root the way the walk does (DESIGN.md rule 8): a folder under the root swapped with a
+// link to a folder outside, again and again, never gets the outside folder listed.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { countDirectories } from '../../src/daemon/watch-limits.js';
+import { compileExchange } from '../helpers/exchange.js';
+import { tempDir } from '../helpers/sync.js';
+
+let dir: string | undefined;
+let swapper: ChildProcess | undefined;
+afterEach(async () => {
+  if (swapper && swapper.exitCode === null && swapper.signalCode === null) {
+    const exited = new Promise((resolve) => swapper!.on('exit', resolve));
+    swapper.kill('SIGKILL');
+    await exited;
+  }
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  dir = swapper = undefined;
+});
+
+it('counts no folder outside the root while a folder of it is swapped with a link to one', async (ctx) => {
+  dir = fs.realpathSync(tempDir('fs-count-'));
+  const exchange = compileExchange(dir);
+  if (exchange === undefined) {
+    ctx.skip('needs Linux and a C compiler (cc) to build the renameat2(RENAME_EXCHANGE) helper');
+    return;
+  }
+  const root = path.join(dir, 'root');
+  fs.mkdirSync(path.join(root, 'sub'), { recursive: true });
+  // Outside: 50 folders, which a count that followed the swapped link would add.
+  for (let i = 0; i < 50; i++) fs.mkdirSync(path.join(dir, 'outside', `d${i}`), { recursive: true });
+  fs.symlinkSync(path.join(dir, 'outside'), path.join(dir, 'alt'));
+  swapper = spawn(exchange, [path.join(root, 'sub'), path.join(dir, 'alt')], { stdio: 'ignore' });
+  const counts = new Set<number>();
+  for (let i = 0; i < 300; i++) counts.add(await countDirectories(root, () => true));
+  // The root, and `sub` when the count met it in place: never a folder of `outside`.
+  expect(Math.max(...counts)).toBeLessThanOrEqual(2);
+  expect(swapper.exitCode, 'the swapper ran the whole time').toBeNull();
+});
