@@ -1,6 +1,6 @@
 // What the daemon does for one path hint and for a batch of due deletes: look at the paths, plan
 // them with the shared planner (scoped, no listing: the ledger is trusted) and execute the plan.
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { FileRow, Ledger } from '../ledger/ledger.js';
@@ -11,6 +11,7 @@ import type { RemoteFiles } from '../remote/types.js';
 import { execute } from '../sync/execute.js';
 import type { ExecuteDeps, ExecuteReport } from '../sync/types.js';
 import { checkRoot } from '../local/root.js';
+import { listDirectory } from '../local/walk-steps.js';
 import { planFor, type LedgerView, type LocalView, type PlanOptions } from '../sync/plan.js';
 import { executeDepsFor, planOptionsFor } from '../sync/session.js';
 import { movesWaitingLine, plural } from '../sync/report.js';
@@ -204,15 +205,25 @@ export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]):
   return outcome;
 }
 
-/** The files under `dir` (relative) that take part in the sync: the hints for a new directory. */
+/**
+ * The files under `dir` (relative) that take part in the sync: the hints for a new directory. Each
+ * folder is listed as the walk lists it (DESIGN.md rule 8: no link followed, the real path
+ * checked), so a folder swapped for a link to one outside the root does not get that one listed.
+ */
 export async function listFiles(root: string, dir: string, filter: PathFilter): Promise<string[]> {
   const files: string[] = [];
   const pending = [dir];
+  let realRoot: string;
+  try {
+    realRoot = await realpath(root);
+  } catch {
+    return files; // the root is gone: the job or the next reconciliation says so
+  }
   while (pending.length > 0) {
     const rel = pending.pop()!;
     let entries;
     try {
-      entries = await readdir(path.join(root, rel), { withFileTypes: true });
+      entries = await listDirectory(path.join(realRoot, rel));
     } catch {
       continue; // gone again, or unreadable: the job or the next reconciliation says why
     }
