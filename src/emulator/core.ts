@@ -1,6 +1,7 @@
 // The emulator's shared state (files, faults, rate limit, counters) and the operations on it.
 import { createHash } from 'node:crypto';
 import type { Logger } from '../log.js';
+import { MAX_MIME_TYPE } from './multipart.js';
 import { FaultInjector, RateLimiter, validateRateLimit } from './faults.js';
 import type { FileStore } from './store.js';
 import { toInspected } from './store.js';
@@ -123,6 +124,9 @@ export class EmulatorCore {
     for (const key of ['mime_type', 'owner', 'scope_id'] as const) {
       const v = req[key];
       if (v !== undefined && (typeof v !== 'string' || v.length === 0)) throw new TypeError(`${key} must be a non-empty string`);
+    }
+    if (req.mime_type !== undefined && [...req.mime_type].length > MAX_MIME_TYPE) {
+      throw new TypeError(`mime_type must be at most ${MAX_MIME_TYPE} characters`);
     }
     if (req.downloadable !== undefined && typeof req.downloadable !== 'boolean') throw new TypeError('downloadable must be a boolean');
     const content = Buffer.from(b64, 'base64');

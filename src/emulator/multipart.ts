@@ -57,10 +57,6 @@ export function decodeFilename(raw: string): string {
 const FORBIDDEN = /[<>:"|?*\\/\u0000-\u001f]/u;
 
 /**
- * Why a filename is refused, or undefined when it is fine. Length is counted in Unicode code
- * points (an emoji is one character), 1 to 255.
- */
-/**
  * GA's stored name for a part's filename: its last path component (after the last `/` or `\\`),
  * or `unnamed` plus the extension of the part's type when there is none (no filename, or one that
  * ends in a separator).
@@ -72,6 +68,20 @@ export function lastComponentName(sent: string, mimeType: string): string {
   return ext ? `unnamed.${ext}` : 'unnamed';
 }
 
+/** Longest stored `mime_type` (FileMetadata's `maxLength` in files-beta.yaml). */
+export const MAX_MIME_TYPE = 255;
+
+/** Why a part's type cannot be stored as `mime_type`, or undefined when it can. */
+export function mimeTypeProblem(type: string): string | undefined {
+  const length = [...type].length;
+  if (length > MAX_MIME_TYPE) return `file: the part's Content-Type must be at most ${MAX_MIME_TYPE} characters (got ${length})`;
+  return undefined;
+}
+
+/**
+ * Why a filename is refused, or undefined when it is fine. Length is counted in Unicode code
+ * points (an emoji is one character), 1 to 255.
+ */
 export function filenameProblem(name: string | undefined): string | undefined {
   if (name === undefined || name.length === 0) return 'filename: must be between 1 and 255 characters';
   const length = [...name].length;
@@ -142,7 +152,7 @@ export async function receiveUpload(req: IncomingMessage, opts: ReceiveOptions):
       // busboy reports a part without Content-Type as text/plain; the API stores octet-stream.
       mimeType = meter.fileHasContentType === false ? 'application/octet-stream' : partType;
       filename = opts.filenames === 'last-component' ? lastComponentName(sent, mimeType) : sent;
-      const problem = filenameProblem(filename);
+      const problem = mimeTypeProblem(mimeType) ?? filenameProblem(filename);
       if (problem) {
         refusal = badRequest(problem);
         content.resume();

@@ -1,0 +1,58 @@
+// Edges of the contract a client can reach over raw HTTP that the SDK suites do not: what the
+// emulator stores must fit the schemas of files-beta.yaml, and every answer is validated against it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { OpenApiContract, recordingFetch, validateRecorded, type RecordedResponse } from '../helpers/openapi.js';
+
+const KEY = 'sk-contract-edges-key-0001';
+const BETA_HEADERS = { 'x-api-key': KEY, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' };
+
+const records: RecordedResponse[] = [];
+const recorded = recordingFetch(records);
+let emu: Emulator;
+
+beforeAll(async () => {
+  emu = await startEmulator({ apiKey: KEY });
+});
+
+afterAll(async () => {
+  await emu.close();
+});
+
+/** An upload of one `file` part written by hand, its Content-Type header line as given (null: none). */
+function uploadPart(type: string | null, filename = 'part.txt'): Promise<Response> {
+  const typeLine = type === null ? '' : `Content-Type: ${type}\r\n`;
+  const body = `--edge\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\n${typeLine}\r\nabc\r\n--edge--\r\n`;
+  return recorded(`${emu.url}/v1/files?beta=true`, {
+    method: 'POST',
+    body,
+    headers: { ...BETA_HEADERS, 'content-type': 'multipart/form-data; boundary=edge' },
+  });
+}
+
+async function errorOf(response: Response): Promise<{ status: number; type: string }> {
+  const body = (await response.json()) as { error: { type: string } };
+  return { status: response.status, type: body.error.type };
+}
+
+describe('mime_type', () => {
+  it('refuses a part Content-Type longer than the 255 characters a mime_type may have, storing nothing', async () => {
+    const longest = `application/${'x'.repeat(255 - 'application/'.length)}`;
+    const kept = await uploadPart(longest);
+    expect(kept.status).toBe(200);
+    expect(((await kept.json()) as { mime_type: string }).mime_type).toBe(longest);
+    const before = emu.state().files.length;
+    expect(await errorOf(await uploadPart(`${longest}x`))).toEqual({ status: 400, type: 'invalid_request_error' });
+    expect(emu.state().files.length).toBe(before);
+    expect(() => emu.seed({ filename: 'seeded.bin', content_base64: '', mime_type: `${longest}x` })).toThrow(TypeError);
+    // Listings hold what was stored: still within the schema.
+    expect((await recorded(`${emu.url}/v1/files?beta=true&limit=1000`, { headers: BETA_HEADERS })).status).toBe(200);
+  });
+});
+
+describe('answers', () => {
+  it('every JSON answer validates against files-beta.yaml', () => {
+    expect(records.some((r) => r.json !== undefined)).toBe(true);
+    expect(validateRecorded(new OpenApiContract(), records)).toEqual([]);
+  });
+});
