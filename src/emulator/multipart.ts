@@ -264,7 +264,8 @@ class BodyMeter extends Transform {
       const disposition = lines.find((l) => /^content-disposition\s*:/i.test(l)) ?? '';
       if (/;\s*name\s*=\s*(?:"file"|file)\s*(?:;|$)/i.test(disposition)) {
         const type = lines.find((l) => /^content-type\s*:/i.test(l));
-        this.fileHasContentType = type !== undefined;
+        // A header with no value names no type either (files-api.md: then application/octet-stream).
+        this.fileHasContentType = type !== undefined && type.slice(type.indexOf(':') + 1).trim() !== '';
         this.fileCharset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type ?? '')?.[1];
         this.head = undefined;
         return;

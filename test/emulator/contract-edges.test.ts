@@ -48,6 +48,17 @@ describe('mime_type', () => {
     // Listings hold what was stored: still within the schema.
     expect((await recorded(`${emu.url}/v1/files?beta=true&limit=1000`, { headers: BETA_HEADERS })).status).toBe(200);
   });
+
+  it('stores application/octet-stream for a part whose Content-Type header is empty, as for one without it', async () => {
+    for (const type of [null, '', '   ']) {
+      const response = await uploadPart(type);
+      expect({ type, status: response.status }).toEqual({ type, status: 200 });
+      expect({ type, mime_type: ((await response.json()) as { mime_type: string }).mime_type }).toEqual({
+        type,
+        mime_type: 'application/octet-stream',
+      });
+    }
+  });
 });
 
 describe('answers', () => {
