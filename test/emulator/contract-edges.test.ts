@@ -1,8 +1,9 @@
 // Edges of the contract a client can reach over raw HTTP that the SDK suites do not: what the
 // emulator stores must fit the schemas of files-beta.yaml, and every answer is validated against it.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { OpenApiContract, recordingFetch, validateRecorded, type RecordedResponse } from '../helpers/openapi.js';
+import { OPENAPI_GA_PATH, OpenApiContract, recordingFetch, validateRecorded, type RecordedResponse } from '../helpers/openapi.js';
 
 const KEY = 'sk-contract-edges-key-0001';
 const BETA_HEADERS = { 'x-api-key': KEY, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14' };
@@ -65,5 +66,24 @@ describe('answers', () => {
   it('every JSON answer validates against files-beta.yaml', () => {
     expect(records.some((r) => r.json !== undefined)).toBe(true);
     expect(validateRecorded(new OpenApiContract(), records)).toEqual([]);
+  });
+});
+
+describe('the error envelope of both OpenAPI documents', () => {
+  it("takes every error type of files-api.md's table", () => {
+    const table = readFileSync(new URL('../../docs/files-api.md', import.meta.url), 'utf8');
+    const types = [...table.matchAll(/^\| \d{3} \| ([a-z_]+) \|/gm)].map((m) => m[1] ?? '');
+    expect(types).toContain('conflict_error');
+    expect(types.length).toBeGreaterThanOrEqual(10);
+    const documents = [
+      { contract: new OpenApiContract(), schema: 'BetaErrorResponse' },
+      { contract: new OpenApiContract(OPENAPI_GA_PATH), schema: 'ErrorResponse' },
+    ];
+    for (const { contract, schema } of documents) {
+      for (const type of types) {
+        const body = { type: 'error', error: { type, message: 'm' }, request_id: 'req_1' };
+        expect({ schema, type, errors: contract.validate(schema, body) }).toEqual({ schema, type, errors: [] });
+      }
+    }
   });
 });
