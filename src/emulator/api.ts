@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { EmulatorCore, RouteLabel } from './core.js';
 import { ApiError, badRequest, notFound } from './errors.js';
 import { checkKey, checkVersion, contractOf, DETAILS_VERSION } from './headers.js';
-import { receiveUpload, UploadAborted } from './multipart.js';
+import { checkDeclaredLength, receiveUpload, UploadAborted } from './multipart.js';
 import { dropConnection, sendError, sendJson, type Exchange } from './respond.js';
 import { gaList, gaListQuery } from './paging.js';
 import { toMetadata, type ListQuery } from './store.js';
@@ -37,7 +37,8 @@ export function matchApiRoute(method: string, pathname: string): ApiRoute | unde
 }
 
 /**
- * Answers one API request: latency, then the key, version and beta checks (the files beta header
+ * Answers one API request: latency, the upload's declared size (the edge's 413), then the key,
+ * version and beta checks (the files beta header
  * routes to the beta shapes, its absence to GA), then the rate limit and the injected status faults
  * (so only well-formed requests draw faults), then the route itself.
  */
@@ -45,6 +46,7 @@ export async function handleApi(core: EmulatorCore, ex: Exchange, route: ApiRout
   try {
     const latency = core.faults.latencyMs;
     if (latency > 0) await sleep(latency, undefined, { signal });
+    if (route.label === 'POST /v1/files') checkDeclaredLength(ex.req, core.settings.maxFileBytes);
     checkKey(ex.req, core.settings.apiKeyDigest);
     ex.details = checkVersion(ex.req) === DETAILS_VERSION;
     ex.contract = contractOf(ex.req);

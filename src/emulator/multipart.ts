@@ -46,6 +46,15 @@ export function tooLarge(maxBytes: number): ApiError {
 }
 
 /**
+ * 413 when the request declares a body over the cap (its Content-Length). The API's edge answers
+ * this before the API sees the request (files-api.md), so it comes before any header check.
+ */
+export function checkDeclaredLength(req: IncomingMessage, maxBytes: number): void {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+}
+
+/**
  * Undici and browsers escape `"`, CR and LF in a Content-Disposition filename as `%22`, `%0D`,
  * `%0A` (WHATWG multipart/form-data encoding); undo that so the filename rules see them.
  */
@@ -99,8 +108,7 @@ function openUpload(req: IncomingMessage, opts: ReceiveOptions): { parser: busbo
   if (!/^multipart\/form-data\s*(;|$)/i.test(contentType)) {
     throw badRequest('The request body must be multipart/form-data with a `file` part.');
   }
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > opts.maxBytes) throw tooLarge(opts.maxBytes);
+  checkDeclaredLength(req, opts.maxBytes);
   try {
     const parser = busboy({
       headers: req.headers,

@@ -62,6 +62,38 @@ describe('mime_type', () => {
   });
 });
 
+describe('request size', () => {
+  it("answers an upload declared over the cap 413 before checking anything else, as the API's edge does", async () => {
+    const small = await startEmulator({ apiKey: KEY, maxFileBytes: 1000 });
+    try {
+      const oversize = (headers: Record<string, string>, type = 'text/plain'): Promise<Response> => {
+        const form = new FormData();
+        form.append('file', new Blob([new Uint8Array(5000)], { type }), 'big.txt');
+        return recorded(`${small.url}/v1/files`, { method: 'POST', body: form, headers });
+      };
+      const answers = [
+        await oversize({ ...BETA_HEADERS, 'x-api-key': 'sk-wrong' }),
+        await oversize({ 'anthropic-beta': 'files-api-2025-04-14' }),
+        await oversize({ ...BETA_HEADERS, 'anthropic-version': '1999-01-01' }),
+        await oversize({ ...BETA_HEADERS, 'anthropic-beta': 'made-up-beta-2099-01-01' }),
+      ];
+      for (const answer of answers) expect(await errorOf(answer)).toEqual({ status: 413, type: 'request_too_large' });
+      // Within the cap, the key is checked as before.
+      const form = new FormData();
+      form.append('file', new Blob(['x'], { type: 'text/plain' }), 'small.txt');
+      const wrongKey = await recorded(`${small.url}/v1/files`, {
+        method: 'POST',
+        body: form,
+        headers: { ...BETA_HEADERS, 'x-api-key': 'sk-wrong' },
+      });
+      expect(await errorOf(wrongKey)).toEqual({ status: 401, type: 'authentication_error' });
+      expect(small.state().files).toEqual([]);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
 describe('answers', () => {
   it('every JSON answer validates against files-beta.yaml', () => {
     expect(records.some((r) => r.json !== undefined)).toBe(true);
