@@ -206,7 +206,9 @@ export class Daemon implements FaultHost, FolderHost {
         this.folder.rootBack(this.faults.cleared(report.counts));
         // The one vocabulary of counts (report.ts), in the line and as fields; then the moves that wait.
         const kept = report.movesWaiting ? `; ${movesWaitingLine(report.movesWaiting)}` : '';
-        this.log.info(`reconciled (${reasons.join(', ')}): ${countsLine(report.counts)}${kept}`, {
+        // A stop aborts the work in flight: the counts are those done before it, not a whole pass.
+        const cut = report.interrupted !== null || this.controller.signal.aborted;
+        this.log.info(`${cut ? 'reconciliation cut short' : 'reconciled'} (${reasons.join(', ')}): ${countsLine(report.counts)}${kept}`, {
           ...report.counts,
           ms: report.finishedAt - report.startedAt,
         });

@@ -158,6 +158,9 @@ describe('daemon: signals', () => {
     expect(stopped.ms).toBeLessThan(15_000);
     expect(stopped.stderr).toMatch(/stopping \(SIGTERM\)/);
     expect(remoteFiles(emu).size).toBeLessThan(100);
+    // The reconciliation cut short says so, with how far it got: not "reconciled", as if whole.
+    expect(stopped.stderr).not.toMatch(/reconciled \(/);
+    expect(stopped.stderr).toMatch(/reconciliation cut short \(start\): \d+ new, /);
 
     emu.setFaults({});
     const after = await setup.sync();
