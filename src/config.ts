@@ -1,10 +1,10 @@
 // The configuration: every setting declared once (key, default, check), loaded from a file, the
 // command line and the environment into one frozen object; and the API key, kept apart from it.
-import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { readApiKey } from './api-key.js';
 import { ConfigError, errorMessage } from './errors.js';
+import { isAbsent } from './file-errors.js';
 import { closest } from './suggest.js';
 import { duplicateKey, withSmallFile } from './config-file.js';
 import { checkOwnFiles, derivedStateDir, realRoot, xdgHome } from './config-paths.js';
@@ -186,7 +186,8 @@ export function findConfigFile(overrides: ConfigOverrides, env: NodeJS.ProcessEn
     path.join(cwd, 'sync.config.json'),
     path.join(xdgHome(env, 'XDG_CONFIG_HOME', '.config'), 'files-sync', 'config.json'),
   ];
-  return candidates.find((file) => fs.existsSync(file)) ?? null;
+  // One that cannot be looked at (EACCES) is chosen, and its read says why, rather than passed over for the next.
+  return candidates.find((file) => !isAbsent(file)) ?? null;
 }
 
 /** `:LINE:COLUMN` of a JSON.parse error, from the offset its message gives (or its own line and column). */

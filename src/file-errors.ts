@@ -1,5 +1,6 @@
 // Typed errors for conditions of a local file (changing, too large, vanished), each deciding where
 // it is raised whether retrying can help, so the planner, the walk and the upload agree.
+import fs from 'node:fs';
 import { ExitCode, SyncError } from './errors.js';
 
 /**
@@ -57,4 +58,19 @@ export function changing(path: string, why: string, check?: FileConditionCheck, 
 /** The file is over the size limit: not uploaded until it changes (raise the limit to sync it). */
 export function tooLarge(path: string, size: number, limit: number): FileConditionError {
   return new FileConditionError('too-large', path, `too large: ${size} bytes, the limit is ${limit} (raise maxFileBytes to sync it)`);
+}
+
+/**
+ * Whether `file` is known not to exist (ENOENT, ENOTDIR). A path that cannot be looked at (EACCES:
+ * a state directory of another user) is not absent: `fs.existsSync` would say false, and a command
+ * would take a ledger it cannot read for none at all ("never synced").
+ */
+export function isAbsent(file: string): boolean {
+  try {
+    fs.statSync(file);
+    return false;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR';
+  }
 }

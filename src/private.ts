@@ -54,6 +54,13 @@ export function ensurePrivateDir(dir: string): void {
   checkOwnerAndMode(fs.statSync(dir), 'the state directory', dir, 0o700);
 }
 
+/** What to do when this user may not read the state directory `dir`: run as its owner. */
+function runAsOwner(dir: string): string {
+  const owner = fs.statSync(dir).uid;
+  const as = owner === 0 ? 'sudo files-sync ...' : `sudo -u '#${owner}' files-sync ...`;
+  return `run files-sync as the user whose state it is (uid ${owner}), as in ${as}, or choose another stateDir`;
+}
+
 /**
  * Prepares the ledger file before SQLite opens it: the state directory as `ensurePrivateDir`;
  * the ledger created 0600 when missing (so SQLite's -wal and -shm files, which copy its mode, are
@@ -74,7 +81,8 @@ export function preparePrivateLedger(file: string, dir: string, readOnly: boolea
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') continue; // a read-only open reports a missing ledger itself
       if (code === 'ELOOP') throw new ConfigError(`the ledger file ${name} is a symbolic link: remove it`, { cause: err });
-      throw new ConfigError(`cannot open the ledger file ${name}: ${(err as Error).message}`, { cause: err });
+      const advice = code === 'EACCES' || code === 'EPERM' ? `: ${runAsOwner(dir)}` : '';
+      throw new ConfigError(`cannot open the ledger file ${name}: ${(err as Error).message}${advice}`, { cause: err });
     }
     try {
       const stat = fs.fstatSync(fd);

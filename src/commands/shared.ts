@@ -1,9 +1,9 @@
 // What every command shares: the context the command line hands it (wired in app.ts, which the
 // daemon shares too), opening the ledger, and writing to stdout (a closed pipe ends the output quietly).
-import fs from 'node:fs';
 import type { Config } from '../config.js';
 import { ConfigError, ExitCode, SyncError, errorMessage } from '../errors.js';
 import { escapeJson, escapeText } from '../escape.js';
+import { isAbsent } from '../file-errors.js';
 import { Ledger } from '../ledger/ledger.js';
 import { ledgerPath, lockStateDir, type CommandContext } from '../app.js';
 import { LockedError, type Lock } from '../lock.js';
@@ -43,8 +43,16 @@ export function writeJsonArray<T>(pages: Iterable<readonly T[]>): void {
  * and may run beside the ledger's writer), or an empty one in memory when a dry run finds none.
  */
 export function openLedgerFor(config: Config, dryRun: boolean): Ledger {
-  if (!dryRun) return openLedger(config);
-  return fs.existsSync(ledgerPath(config)) ? openLedger(config, { readOnly: true }) : Ledger.open(':memory:');
+  return dryRun ? readLedgerOrEmpty(config) : openLedger(config);
+}
+
+/**
+ * The state directory's ledger read-only, or an empty one in memory when it has none yet: only when
+ * it is known absent. A ledger that cannot be looked at is opened all the same, so that its error
+ * (another user's state directory) is said, not taken for "never synced".
+ */
+export function readLedgerOrEmpty(config: Config): Ledger {
+  return isAbsent(ledgerPath(config)) ? Ledger.open(':memory:') : openLedger(config, { readOnly: true });
 }
 
 /** Says on stderr that a read-only command reads a copy of the ledger (its disk is read-only). */

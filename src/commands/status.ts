@@ -1,22 +1,20 @@
 // `files-sync status`: the folder's state, the last runs, what is tracked, failed or held, and
 // whether a daemon runs. Exit 3 when the root is missing.
-import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config.js';
 import { readLock } from '../lock.js';
 import { ExitCode } from '../errors.js';
-import { Ledger } from '../ledger/ledger.js';
 import { countsLine, formatBytes, movesWaitingLine, plural } from '../sync/report.js';
 import { ALREADY_REMOTE, type SyncReport } from '../sync/reconcile.js';
 import { unclaimedStatus } from './forget-copies.js';
 import { folderState } from './folder-state.js';
 import { lastRun } from './runs.js';
-import { ledgerPath, openLedger, write, writeJson, type Command } from './shared.js';
+import { readLedgerOrEmpty, write, writeJson, type Command } from './shared.js';
 
 /** `files-sync status`. */
 export const status: Command = async (context) => {
   const config = loadConfig(context.overrides, context.env);
-  const ledger = fs.existsSync(ledgerPath(config)) ? openLedger(config, { readOnly: true }) : Ledger.open(':memory:');
+  const ledger = readLedgerOrEmpty(config);
   try {
     const last = ledger.getMetaJson<SyncReport>('last_sync');
     const run = lastRun(ledger, 'sync');

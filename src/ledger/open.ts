@@ -6,6 +6,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { preparePrivateLedger } from '../private.js';
 import { errorMessage } from '../errors.js';
+import { isAbsent } from '../file-errors.js';
 import { LedgerError, assertWritable, openFailure } from './faults.js';
 import { MIGRATIONS } from './schema.js';
 
@@ -15,7 +16,7 @@ import { MIGRATIONS } from './schema.js';
  * not migrated; on a read-only disk it is read from a private copy, and `onCopy` told why.
  */
 export function openDatabase(file: string, readOnly: boolean, onCopy?: (note: string) => void): Database.Database {
-  if (readOnly && !fs.existsSync(file)) {
+  if (readOnly && isAbsent(file)) {
     throw new LedgerError(`no ledger at ${file}: nothing has been synced with this state directory yet (run files-sync sync)`);
   }
   // The state directory and ledger are ours alone (rule 9): created private, refused when not.

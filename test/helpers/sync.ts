@@ -26,13 +26,19 @@ export interface CliResult {
 /** Every output any CLI run produced in this process, for the secrets check. */
 export const allOutputs: string[] = [];
 
-/** Starts the CLI; the caller waits on `done`. */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): { child: ChildProcess; done: Promise<CliResult> } {
+/** Starts the CLI (as the user `as`, when given: the tests that run as root); the caller waits on `done`. */
+export function spawnCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  cwd?: string,
+  as?: { uid: number; gid: number },
+): { child: ChildProcess; done: Promise<CliResult> } {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does)`);
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { PATH: process.env.PATH, HOME: os.tmpdir(), XDG_CONFIG_HOME: path.join(os.tmpdir(), 'fs-none'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(cwd ? { cwd } : {}),
+    ...as,
   });
   let stdout = '';
   let stderr = '';
@@ -48,8 +54,8 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: stri
 }
 
 /** Runs the CLI to its end. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<CliResult> {
-  return spawnCli(args, env, cwd).done;
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string, as?: { uid: number; gid: number }): Promise<CliResult> {
+  return spawnCli(args, env, cwd, as).done;
 }
 
 /** A temp folder removed by `cleanup()`. */

@@ -82,6 +82,27 @@ describe('the state directory and ledger', () => {
     },
   );
 
+  it.skipIf(process.getuid?.() !== 0)(
+    'status by a user who cannot read the state directory says so (exit 2), not "never synced" with advice to sync',
+    async () => {
+      expect((await setup.sync()).code).toBe(0);
+      // The config and the root readable by all (as /etc/files-sync and a shared folder are); the state directory private.
+      for (const dir of [path.dirname(setup.configFile), setup.root]) fs.chmodSync(dir, 0o755);
+      fs.chmodSync(setup.configFile, 0o644);
+      expect(mode(setup.stateDir)).toBe(0o700);
+      const status = await runCli(['status', '--config', setup.configFile], setup.env, undefined, { uid: 65534, gid: 65534 });
+      expect(status.stdout).not.toMatch(/never synced|run files-sync sync/);
+      expect(status.code, status.stdout + status.stderr).toBe(2);
+      expect(status.stderr).toContain(`cannot open the ledger file ${path.join(setup.stateDir, 'ledger.db')}`);
+      expect(status.stderr).toMatch(/permission denied.*run files-sync as the user whose state it is \(uid 0\), as in sudo files-sync/i);
+      // A dry run is the same read-only look at the ledger.
+      const dry = await runCli(['sync', '--dry-run', '--config', setup.configFile], setup.env, undefined, { uid: 65534, gid: 65534 });
+      expect(dry.code, dry.stdout + dry.stderr).toBe(2);
+      expect(dry.stdout).not.toMatch(/to upload/);
+      expect(dry.stderr).toContain(`cannot open the ledger file ${path.join(setup.stateDir, 'ledger.db')}`);
+    },
+  );
+
   /** Rewrites the setup's config file with `changes`. */
   const reconfigure = (changes: Record<string, unknown>) => {
     const config = JSON.parse(fs.readFileSync(setup.configFile, 'utf8')) as Record<string, unknown>;
