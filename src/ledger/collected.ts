@@ -60,6 +60,8 @@ function prepareCollected(db: Database.Database) {
         FROM temp.gone_rows g CROSS JOIN temp.waiting_counts c ON c.sha256 = g.sha256 WHERE g.listed IS NOT 0)
       WHERE k <= n`,
     ),
+    // The rows under one folder: its path and `/` up to (not) its path and `0` (`/` is 0x2F, `0` 0x30).
+    dropUnder: db.prepare('DELETE FROM temp.gone_rows WHERE path >= ? AND path < ?'),
     forgetsAfter: db.prepare(`SELECT path, file_id AS fileId FROM temp.gone_rows WHERE path > ? AND listed IS 0 ORDER BY path LIMIT ?`),
   };
 }
@@ -136,6 +138,18 @@ export class LedgerCollected extends LedgerReads {
   /** The first `limit` deletable paths: what a held report shows. */
   collectedSample(limit: number): string[] {
     return this.collectedDeletesAfter(null, limit).map((r) => r.path);
+  }
+
+  /**
+   * Takes the collected rows under `folders` out (rule 4: under a folder the walk could not list, a
+   * path is unseen, not gone): they are neither deleted nor forgotten. Returns how many.
+   */
+  keepUnseen(folders: readonly string[]): number {
+    let kept = 0;
+    this.#batch(() => {
+      for (const folder of folders) kept += this.#c.dropUnder.run(`${folder}/`, `${folder}0`).changes;
+    });
+    return kept;
   }
 
   /** Up to `limit` rows after `after` whose copy the listing left out (deleted by someone else, or so it seems), in path order. */

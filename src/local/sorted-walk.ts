@@ -45,6 +45,12 @@ interface Entry {
  */
 const UNREADABLE_LOGGED = 10;
 
+/**
+ * The most folders the walk could not list that `unseenFolders` names: past them every delete
+ * waits, as for any incomplete walk (whoever writes into the folder can make any number).
+ */
+export const UNSEEN_FOLDERS_MAX = 256;
+
 /** A listing read (or failed), as a value: a read-ahead that fails must not reject unobserved. */
 type Listing = { ok: true; entries: Entry[] } | { ok: false; error: unknown };
 
@@ -62,6 +68,10 @@ interface Frame {
  */
 export class SortedWalk implements AsyncIterable<WalkItem> {
   complete = true;
+  /** The folders whose listing failed, while they are all that made the walk incomplete (null: something else did, or too many). */
+  #unseen: string[] | null = [];
+  /** The walk went through to its end (the root checked unchanged). */
+  #ended = false;
   readonly #logger: Logger | undefined;
   /** Directories that could not be read so far: the first UNREADABLE_LOGGED are logged each. */
   #unreadable = 0;
@@ -73,6 +83,24 @@ export class SortedWalk implements AsyncIterable<WalkItem> {
     readonly options: SortedWalkOptions,
   ) {
     this.#logger = options.logger?.child({ module: 'walk' });
+  }
+
+  /**
+   * The folders the walk could not list, when they are all that made it incomplete: a path under
+   * none of them was seen whole, so rule 4 holds only the paths under them. Empty for a complete
+   * walk; null (every delete waits) before the walk has ended, when anything else made it
+   * incomplete (`unseenFolderFound`), or past UNSEEN_FOLDERS_MAX folders.
+   */
+  unseenFolders(): readonly string[] | null {
+    // `complete` set false by anyone but the walk itself leaves no folder to scope the hold to.
+    if (!this.#ended || (!this.complete && this.#unseen?.length === 0)) return null;
+    return this.#unseen;
+  }
+
+  /** A take found a folder where the listing said file: what is under it was not seen, and no other path is known seen. */
+  unseenFolderFound(): void {
+    this.complete = false;
+    this.#unseen = null;
   }
 
   /** Opens the root (RootError when it is missing, not a directory or unreadable). */
@@ -115,6 +143,7 @@ export class SortedWalk implements AsyncIterable<WalkItem> {
         const lost = lostDirectory(entry.rel, listing.error);
         // Rule 4: what was under it is unseen, not deleted (vanished, swapped, unreadable alike).
         this.complete = false;
+        if (this.#unseen !== null && this.#unseen.push(entry.rel) > UNSEEN_FOLDERS_MAX) this.#unseen = null;
         if (++this.#unreadable <= UNREADABLE_LOGGED) {
           this.#logger?.warn('cannot read directory: the scan is incomplete', { path: entry.rel, reason: lost.problem.reason });
         }
@@ -134,6 +163,7 @@ export class SortedWalk implements AsyncIterable<WalkItem> {
       }
     }
     await checkRootUnchanged(this.opened);
+    this.#ended = true;
   }
 
   /** Starts the listings of the next few subdirectories of `frame` from entry `from` on. */

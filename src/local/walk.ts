@@ -45,7 +45,7 @@ const PROGRESS_INTERVAL_MS = 100;
 export async function walk(root: string, options: WalkOptions): Promise<WalkResult> {
   const sorted = await SortedWalk.open(root, options);
   const scan = new Collected(options);
-  const ctx = { options, realRoot: sorted.opened.realRoot, onUnseenFolder: () => (sorted.complete = false) };
+  const ctx = { options, realRoot: sorted.opened.realRoot, onUnseenFolder: () => sorted.unseenFolderFound() };
   await forEachConcurrent(sorted, options.concurrency ?? DEFAULT_WALK_CONCURRENCY, async (item) => {
     options.signal?.throwIfAborted();
     if (item.kind === 'file') scan.record(await takeItem(item, options.known(item.path), ctx), item.path);

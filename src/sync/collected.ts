@@ -3,7 +3,7 @@
 // needs only counts; allowed deletes are read back a page at a time as the executor has room.
 import type { Ledger } from '../ledger/ledger.js';
 import { append } from '../arrays.js';
-import { deleteVerdict, HELD_SAMPLE, heldOf, type DeleteVerdict } from './decide.js';
+import { deleteVerdict, HELD_SAMPLE, heldOf, holdScope, type DeleteVerdict } from './decide.js';
 import type { Execution } from './execute.js';
 import type { PassInput, PassResult } from './stream.js';
 import type { DeleteAction, DeleteSource, Plan } from './types.js';
@@ -15,6 +15,8 @@ const PAGE = 1000;
 export interface PassJudgement {
   verdict: DeleteVerdict;
   sample: string[];
+  /** Collected rows under folders the walk could not list: taken out, neither deleted nor forgotten. */
+  unseenKept: number;
 }
 
 /** The allowed deletes of the collected rows, read from the ledger in path order, a page at a time. */
@@ -67,6 +69,7 @@ export function applyPassJudgement(
   parts: { ledger: Ledger; exec: Execution | null; pass: Pick<PassResult, 'added' | 'addedToUpload'> },
 ): void {
   const { verdict } = judged;
+  plan.unseenKept = judged.unseenKept;
   if (verdict.kind === 'blocked') {
     plan.deletesBlocked = verdict.reason;
     return;
@@ -103,22 +106,26 @@ export function waitingMoves(
 
 /**
  * Rule 4 over the deletes a finished pass collected (decide.ts `deleteVerdict`), judged on the
- * ledger's counts: nothing if the walk missed a folder or found nothing. The remote side counts as
- * complete: a reconciliation read it whole, and `status` trusts the ledger for it. Only a held
- * verdict reads paths: the first few, to show.
+ * ledger's counts: nothing if the walk missed a folder (unless `unseen` names every folder it
+ * missed: then the rows under them are taken out, unseen, and the rest judged as after a complete
+ * walk) or found nothing. The remote side counts as complete: a reconciliation read it whole, and
+ * `status` trusts the ledger for it. Only a held verdict reads paths: the first few, to show.
  */
 export function judgePass(
   pass: PassResult,
   walkComplete: boolean,
   input: Pick<PassInput, 'tracked' | 'options' | 'ledger'>,
+  unseen?: readonly string[] | null,
 ): PassJudgement {
+  const scope = holdScope(walkComplete, unseen);
+  const unseenKept = pass.gone > 0 && scope !== null && scope.length > 0 ? input.ledger.keepUnseen(scope) : 0;
   const summary = pass.gone === 0 ? { deletable: 0, forgets: 0, moved: 0 } : input.ledger.collectedSummary();
   const verdict = deleteVerdict(summary, {
-    localComplete: walkComplete,
+    localComplete: scope !== null,
     remoteComplete: true,
     localEmpty: pass.found === 0,
     tracked: input.tracked,
     options: input.options,
   });
-  return { verdict, sample: verdict.kind === 'held' ? input.ledger.collectedSample(HELD_SAMPLE) : [] };
+  return { verdict, sample: verdict.kind === 'held' ? input.ledger.collectedSample(HELD_SAMPLE) : [], unseenKept };
 }

@@ -3,6 +3,7 @@
 // over the deletes collected on the way (rule 4), judged once the merge has ended.
 import type { CollectedRow, CollectedSummary, Failure, FileRow } from '../ledger/ledger.js';
 import { FAILURE_BACKOFF_MAX_MS } from '../ledger/types.js';
+import { UNSEEN_FOLDERS_MAX } from '../local/sorted-walk.js';
 import type { LocalFile, LocalProblem } from '../local/types.js';
 import type { AddedContents } from './moves.js';
 import type { Plan, PlanOptions, Skip, UploadableFile, UploadAction, UploadReason } from './types.js';
@@ -169,6 +170,23 @@ export function summarizeGone(gone: readonly GoneRow[], added: AddedContents): D
     }
   }
   return summary;
+}
+
+/**
+ * What rule 4 holds of an incomplete walk: the folders it could not list, when they are all that
+ * made it incomplete (a path under none of them was seen whole: gone if not found), else null
+ * (every delete waits: the walk failed some other way, or too many folders to scope to). [] for a
+ * complete walk. Pure.
+ */
+export function holdScope(complete: boolean, unseen: readonly string[] | null | undefined): readonly string[] | null {
+  if (complete) return [];
+  if (!unseen || unseen.length === 0 || unseen.length > UNSEEN_FOLDERS_MAX || unseen.includes('')) return null;
+  return unseen;
+}
+
+/** True when `path` is under one of `folders` (not the folder's own path; `a/bc/x` is not under `a/b`). */
+export function underAny(path: string, folders: readonly string[]): boolean {
+  return folders.some((folder) => path.startsWith(`${folder}/`));
 }
 
 /** How many held paths a plan keeps to show (the report's sample); the count is the whole. */

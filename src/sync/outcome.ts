@@ -45,6 +45,8 @@ export interface SyncReport {
   alreadyRemote: string[];
   /** Old copies of moved files kept until their new copies are stored (absent in reports of older versions). */
   movesWaiting?: number;
+  /** Tracked files under folders the walk could not list: unseen, so neither deleted nor forgotten (absent when none). */
+  unseenKept?: number;
   /** What a dry run would do. */
   planned?: {
     uploads: { path: string; reason: string; size: number }[];
@@ -59,6 +61,10 @@ export const ALREADY_REMOTE = (n: number): string =>
   `${n} ${n === 1 ? 'file is' : 'files are'} not uploaded: the workspace already holds ${n === 1 ? 'a file' : 'files'} with the same name and size that this ledger does not know ` +
   '(a lost or different state directory?): if they are this folder\'s copies, run "files-sync adopt --dry-run", then "files-sync adopt" ' +
   'to take them over; if they belong to another application, run "files-sync sync --allow-duplicates"';
+
+/** The line for tracked files kept because the folders holding them could not be read (rule 4). */
+export const UNSEEN_KEPT = (n: number): string =>
+  `kept: ${n} tracked ${n === 1 ? 'file' : 'files'} under folders that could not be read: not deleted while those folders cannot be read`;
 
 /** What a report is made of: the plan, what the executor did (null for a dry run), and the run's frame. */
 export interface ReportInput {
@@ -113,6 +119,7 @@ export function reportOf(input: ReportInput): SyncReport {
     foreign: p.foreign,
     alreadyRemote: p.alreadyRemote,
     ...(p.movesWaiting > 0 ? { movesWaiting: p.movesWaiting } : {}),
+    ...(p.unseenKept > 0 ? { unseenKept: p.unseenKept } : {}),
     interrupted,
     ...(input.dryRun
       ? {

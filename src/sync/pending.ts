@@ -59,7 +59,7 @@ export async function pendingCounts(config: Config, ledger: Ledger, logger: Logg
     plan: emptyPlan(),
     logger,
   });
-  const { verdict } = judgePass(pass, walk.complete, { tracked, options, ledger });
+  const { verdict } = judgePass(pass, walk.complete, { tracked, options, ledger }, walk.unseenFolders());
   // Moved files whose new path waits on a failure keep their old copy, as a sync would.
   const movesWaiting = waitingMoves(ledger, verdict, pass, null);
   const allowed = verdict.kind === 'allow' ? verdict.deletes - movesWaiting : 0;

@@ -5,7 +5,7 @@ import type { FileRow } from '../ledger/ledger.js';
 import { comparePaths } from '../local/order.js';
 import type { LocalFile, LocalProblem } from '../local/types.js';
 import type { FileMetadata } from '../remote/types.js';
-import { decidePath, judgeDeletes, type Decision, type DeleteJudgement, type GoneRow } from './decide.js';
+import { decidePath, holdScope, judgeDeletes, underAny, type Decision, type DeleteJudgement, type GoneRow } from './decide.js';
 import { findLookalikes } from './lookalikes.js';
 import { AddedContents, type MoveSide } from './moves.js';
 import { DEFAULT_MAX_UPLOAD_ATTEMPTS, matchOrphans } from './orphans.js';
@@ -14,7 +14,7 @@ import { append } from '../arrays.js';
 
 export { ORPHAN_SKEW_MS, uploadSpanMs } from './orphans.js';
 export { AddedContents, pairMoves, type MoveSide } from './moves.js';
-export { decidePath, judgeDeletes, type Decision, type GoneRow, type Pairing } from './decide.js';
+export { decidePath, holdScope, judgeDeletes, type Decision, type GoneRow, type Pairing } from './decide.js';
 export type * from './types.js';
 
 /** What the remote side of a plan settles before the paths: adoptions, orphans, pending deletes, the foreign count. */
@@ -48,6 +48,7 @@ export function emptyPlan(): Plan {
     foreign: 0,
     alreadyRemote: [],
     movesWaiting: 0,
+    unseenKept: 0,
   };
 }
 
@@ -88,9 +89,13 @@ export function plan(local: LocalView | null, ledger: LedgerView, remoteOrNull: 
     ...result.uploads.filter((u) => u.replaces === null).map((u) => u.local),
     ...(options.recentlyAdded ?? []),
   ]);
+  // Rule 4 holds the rows under a folder the walk could not list (unseen): every other was seen whole.
+  const unseen = holdScope(local.complete, local.unseen);
+  const seen = unseen === null ? gone : gone.filter((row) => !underAny(row.path, unseen));
+  result.unseenKept = gone.length - seen.length;
   const judged = judgeDeletes({
-    gone,
-    localComplete: local.complete,
+    gone: seen,
+    localComplete: unseen !== null,
     remoteComplete: remote.complete || remoteOrNull === null,
     localEmpty: !scope && local.files.length === 0 && local.problems.length === 0,
     tracked: ledger.tracked ?? ledger.files.length,

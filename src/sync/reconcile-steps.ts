@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import type { FileMetadata } from '../remote/types.js';
 import { nameFor } from './names.js';
 import { ORPHAN_SKEW_MS } from './orphans.js';
-import { ALREADY_REMOTE, type SyncReport } from './outcome.js';
+import { ALREADY_REMOTE, UNSEEN_KEPT, type SyncReport } from './outcome.js';
 import { execute } from './execute.js';
 import { planFor } from './plan.js';
 import { seenAfterRun, WORKSPACE_META_KEY, type WorkspaceSeen } from './remote-choice.js';
@@ -293,4 +293,5 @@ export function logPlan(p: Plan, logger: { debug: (m: string, meta?: object) => 
   if (p.held) logger.warn(`deletes held: ${p.held.reason}`);
   if (p.alreadyRemote.length > 0) logger.warn(ALREADY_REMOTE(p.alreadyRemote.length));
   if (p.deletesBlocked) logger.warn(`no deletes planned: ${p.deletesBlocked}`);
+  if (p.unseenKept > 0) logger.warn(UNSEEN_KEPT(p.unseenKept));
 }

@@ -111,7 +111,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   if (pass === null) return recordReport(run, interruptedReport(run, thePlan, exec!, remoteSide.view.files));
 
   for (const skip of pass.skipped) logger.debug('skipped', { path: skip.path, reason: skip.reason });
-  const judged = judgePass(pass, walk.complete, { tracked: run.tracked, options: planOpts, ledger });
+  const judged = judgePass(pass, walk.complete, { tracked: run.tracked, options: planOpts, ledger }, walk.unseenFolders());
   applyPassJudgement(judged, thePlan, { ledger, exec, pass });
   if (run.restoreWindow) restoreFindings(run, thePlan, remoteSide.view.files, pass.restorePaths);
   logPlan(thePlan, logger, exec && judged.verdict.kind === 'allow' ? judged.verdict.deletes - thePlan.movesWaiting : 0);

@@ -3,6 +3,7 @@
 import { escapeText } from '../escape.js';
 import type { Progress } from './types.js';
 import { ALREADY_REMOTE, type Counts, type SyncReport } from './reconcile.js';
+import { UNSEEN_KEPT } from './outcome.js';
 import { append } from '../arrays.js';
 import { HELD_SAMPLE } from './decide.js';
 
@@ -155,5 +156,6 @@ function rawSummaryLines(r: SyncReport): string[] {
   if (r.alreadyRemote?.length) lines.push(`held: ${ALREADY_REMOTE(r.alreadyRemote.length)}`);
   if (r.deletesBlocked) lines.push(`no remote file was deleted: ${r.deletesBlocked}`);
   if (r.movesWaiting) lines.push(movesWaitingLine(r.movesWaiting));
+  if (r.unseenKept) lines.push(UNSEEN_KEPT(r.unseenKept));
   return lines;
 }

@@ -139,7 +139,7 @@ class Pass {
     const walk = input.walk;
     this.result.bytesHashed = input.bytesHashedBefore ?? 0;
     input.ledger.clearCollected();
-    this.#takeCtx = { options: input.scan, realRoot: walk.opened.realRoot, onUnseenFolder: () => (walk.complete = false) };
+    this.#takeCtx = { options: input.scan, realRoot: walk.opened.realRoot, onUnseenFolder: () => walk.unseenFolderFound() };
   }
 
   /**

@@ -14,6 +14,12 @@ export interface LocalView {
   problems: readonly LocalProblem[];
   /** False when some directory could not be read. */
   complete: boolean;
+  /**
+   * With `complete` false: the folders the walk could not list, when they are all that made it
+   * incomplete (`SortedWalk.unseenFolders`): rule 4 then holds only the rows under them. Absent or
+   * null: every delete waits.
+   */
+  unseen?: readonly string[] | null;
 }
 
 /** The remote listing; `complete` is false when paging stopped early. */
@@ -161,6 +167,8 @@ export interface Plan {
   held: { count: number; reason: string; paths: string[] } | null;
   /** Why no delete of a locally missing path was planned at all, when that is so. */
   deletesBlocked: string | null;
+  /** Rows under folders the walk could not list (rule 4: unseen, not gone): neither deleted nor forgotten. */
+  unseenKept: number;
   /** Pending deletes the complete listing no longer shows: done without a request. */
   alreadyGone: string[];
   /** Ledger paths whose id the remote lost while the local file is gone too: forget them. */

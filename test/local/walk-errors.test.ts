@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createFilter } from '../../src/local/filter.js';
 import { RootError, type WalkOptions, statOne, walk } from '../../src/local/walk.js';
+import { SortedWalk, UNSEEN_FOLDERS_MAX } from '../../src/local/sorted-walk.js';
 import { memoryLogger } from '../../src/log.js';
 
 /** Absolute paths → the errno code readdir / opening a file fail with; inodes whose hash is torn. */
@@ -152,6 +153,31 @@ describe('walk under injected errors', () => {
     expect(r.problems).toHaveLength(25);
     expect(lines.filter((l) => /cannot read directory/.test(l))).toHaveLength(10);
     expect(lines.filter((l) => /15 more folders could not be read/.test(l))).toHaveLength(1);
+  });
+
+  it('the folders a sorted walk could not list are named once it has ended; past the bound, none (every delete waits)', async () => {
+    put('ok.txt');
+    for (const name of ['a/b', 'c']) {
+      put(`${name}/x.txt`);
+      faults.readdir.set(join(root, name), 'EACCES');
+    }
+    const complete = await SortedWalk.open(root, { filter: () => true, followSymlinks: false });
+    expect(complete.unseenFolders()).toBeNull(); // not walked yet
+    faults.readdir.clear();
+    for await (const _ of complete);
+    expect(complete.unseenFolders()).toEqual([]);
+    for (const name of ['a/b', 'c']) faults.readdir.set(join(root, name), 'EACCES');
+    const partial = await SortedWalk.open(root, { filter: () => true, followSymlinks: false });
+    for await (const _ of partial);
+    expect(partial.complete).toBe(false);
+    expect(partial.unseenFolders()).toEqual(['a/b', 'c']);
+    for (let i = 0; i <= UNSEEN_FOLDERS_MAX; i++) {
+      put(`many/${i}/x.txt`);
+      faults.readdir.set(join(root, `many/${i}`), 'EACCES');
+    }
+    const many = await SortedWalk.open(root, { filter: () => true, followSymlinks: false });
+    for await (const _ of many);
+    expect(many.unseenFolders()).toBeNull();
   });
 
   it('a directory deleted during the walk (ENOENT) makes the walk partial: no delete is inferred under it', async () => {

@@ -109,6 +109,22 @@ describe('deletes collected by the pass', () => {
   });
 });
 
+describe('rows under a folder the walk could not list', () => {
+  it('are taken out of the collected rows, exactly those (a name sharing the prefix stays)', () => {
+    const ledger = Ledger.open(ledgerFile());
+    try {
+      ledger.clearCollected();
+      const paths = ['a/b', 'a/b.txt', 'a/b/x', 'a/b/y/z', 'a/b/\u{1F600}', 'a/b0', 'a/bc/x', 'a/b\u{1F600}/x', 'c/d/e', 'c/e'];
+      ledger.collectGone(paths.map((p, i) => ({ path: p, fileId: `file_${i}`, sha256: `h${i}`, listed: i % 2 === 0 })));
+      expect(ledger.keepUnseen(['a/b', 'c/d'])).toBe(4);
+      const left = [...ledger.collectedDeletesAfter(null, 100), ...ledger.collectedForgetsAfter(null, 100)].map((r) => r.path);
+      expect(left.sort()).toEqual(['a/b', 'a/b.txt', 'a/b0', 'a/bc/x', 'a/b\u{1F600}/x', 'c/e'].sort());
+    } finally {
+      ledger.close();
+    }
+  });
+});
+
 describe('moves whose new copies were not stored', () => {
   it('100,000 of them are set aside in one scan of the gone rows (a key lookup each), and skipped by the pages', () => {
     const n = 100_000;

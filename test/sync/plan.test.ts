@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Failure, FileRow, InFlightUpload, PendingDelete } from '../../src/ledger/ledger.js';
 import type { LocalFile, LocalProblem } from '../../src/local/types.js';
+import { UNSEEN_FOLDERS_MAX } from '../../src/local/sorted-walk.js';
 import type { FileMetadata } from '../../src/remote/types.js';
 import {
   ORPHAN_SKEW_MS,
@@ -89,6 +90,8 @@ interface Case {
   unlisted?: boolean;
   problems?: LocalProblem[];
   localComplete?: boolean;
+  /** The folders an incomplete walk could not list (LocalView.unseen). */
+  unseen?: string[];
   ledger?: Partial<LedgerView>;
   remote?: FileMetadata[];
   remoteComplete?: boolean;
@@ -98,7 +101,9 @@ interface Case {
 
 function run(c: Case): Plan {
   const localView: LocalView | null =
-    c.local === null ? null : { files: c.local ?? [], problems: c.problems ?? [], complete: c.localComplete ?? true };
+    c.local === null
+      ? null
+      : { files: c.local ?? [], problems: c.problems ?? [], complete: c.localComplete ?? true, ...(c.unseen ? { unseen: c.unseen } : {}) };
   const ledgerView: LedgerView = { files: [], pendingDeletes: [], inFlight: [], failures: [], ...c.ledger };
   const remoteView: RemoteView | null = c.unlisted ? null : { files: c.remote ?? [], complete: c.remoteComplete ?? true };
   const options: PlanOptions = {
@@ -377,6 +382,7 @@ const cases: Case[] = [
       expect(p.deletesBlocked).toMatch(/could not be read/);
     },
   },
+  ...unseenCases(),
   {
     name: 'a failed walk plans no upload and no path delete',
     local: null,
@@ -823,3 +829,111 @@ describe('plan', () => {
     expect(JSON.stringify(input)).toEqual(before);
   });
 });
+
+/** Rule 4 scoped: a folder the walk could not list holds the rows under it, no other. */
+function unseenCases(): Case[] {
+  const unreadable: LocalProblem = { path: 'a/b', kind: 'unreadable', reason: 'EACCES: permission denied' };
+  const rows = [
+    row('a/b/x.txt', 'file_x', 'h1'),
+    row('a/b/y/z.txt', 'file_z', 'h2'),
+    row('a/bc/x', 'file_bc', 'h3'),
+    row('a/b.txt', 'file_bt', 'h4'),
+    row('c.txt', 'file_c', 'h5'),
+    row('keep.txt', 'file_k', 'h6'),
+  ];
+  const remote = rows.map((r) => remoteFile(r.fileId, name(r.path)));
+  const scoped = { local: [local('keep.txt', 'h6')], problems: [unreadable], localComplete: false, unseen: ['a/b'] };
+  return [
+    {
+      name: 'a folder the walk could not read: a row beside it or sharing only its prefix is deleted, a row under it is kept',
+      ...scoped,
+      ledger: { files: rows },
+      remote,
+      expect: (p) => {
+        expect(p.deletesBlocked).toBeNull();
+        expect(p.held).toBeNull();
+        expect(deletes(p)).toEqual([
+          ['file_bt', 'deleted'],
+          ['file_bc', 'deleted'],
+          ['file_c', 'deleted'],
+        ]);
+        expect(p.unseenKept).toBe(2);
+        expect(p.skips.map((s) => [s.path, s.failed])).toEqual([['a/b', true]]);
+      },
+    },
+    {
+      name: 'a row under a folder the walk could not read whose copy the listing left out is not forgotten; one beside it is',
+      ...scoped,
+      ledger: { files: [row('a/b/x.txt', 'file_x', 'h1'), row('c.txt', 'file_c', 'h5'), row('keep.txt', 'file_k', 'h6')] },
+      remote: [remoteFile('file_k', 'keep.txt')],
+      expect: (p) => {
+        expect(p.forget).toEqual(['c.txt']);
+        expect(p.deletes).toEqual([]);
+        expect(p.unseenKept).toBe(1);
+      },
+    },
+    {
+      name: 'the deletes beside a folder the walk could not read still meet the mass-delete guard',
+      ...scoped,
+      ledger: { files: rows },
+      remote,
+      options: { maxDeleteCount: 2 },
+      expect: (p) => {
+        expect(p.deletes).toEqual([]);
+        expect(p.held).toMatchObject({ count: 3, paths: ['a/b.txt', 'a/bc/x', 'c.txt'] });
+      },
+    },
+    {
+      name: 'a row under a folder the walk could not read pairs with no new path: the move is the deleted row beside it',
+      local: [local('keep.txt', 'h6'), local('new/z.txt', 'h2'), local('new/c.txt', 'h5')],
+      problems: [unreadable],
+      localComplete: false,
+      unseen: ['a/b'],
+      ledger: { files: rows },
+      remote,
+      options: { maxDeleteCount: 2 },
+      expect: (p) => {
+        // Three gone beside the folder, one of them a move (c.txt to new/c.txt): two count, allowed.
+        expect(deletes(p)).toEqual([
+          ['file_bt', 'deleted'],
+          ['file_bc', 'deleted'],
+          ['file_c', 'deleted'],
+        ]);
+        expect(p.unseenKept).toBe(2);
+      },
+    },
+    {
+      name: 'the root marker missing still blocks the deletes beside a folder the walk could not read',
+      ...scoped,
+      ledger: { files: rows },
+      remote,
+      options: { rootDistrust: 'the root marker is missing' },
+      expect: (p) => {
+        expect(p.deletes).toEqual([]);
+        expect(p.deletesBlocked).toBe('the root marker is missing');
+      },
+    },
+    {
+      name: 'an incomplete walk that names no folder it could not read holds every delete',
+      ...scoped,
+      unseen: [],
+      ledger: { files: rows },
+      remote,
+      expect: (p) => {
+        expect(p.deletes).toEqual([]);
+        expect(p.deletesBlocked).toMatch(/could not be read/);
+      },
+    },
+    {
+      name: `more than ${UNSEEN_FOLDERS_MAX} folders the walk could not read hold every delete`,
+      ...scoped,
+      unseen: Array.from({ length: UNSEEN_FOLDERS_MAX + 1 }, (_, i) => `locked-${i}`),
+      ledger: { files: rows },
+      remote,
+      expect: (p) => {
+        expect(p.deletes).toEqual([]);
+        expect(p.deletesBlocked).toMatch(/could not be read/);
+      },
+    },
+  ];
+}
