@@ -1,9 +1,9 @@
 // The API key: from the environment, the config's key file or the systemd credential, checked
 // for who can read it, and registered as a secret before anyone sees it.
-import fs from 'node:fs';
 import path from 'node:path';
 import { withSmallFile } from './config-file.js';
 import { ConfigError } from './errors.js';
+import { isAbsent } from './file-errors.js';
 import { registerSecret } from './log.js';
 
 /** The systemd credential name the unit loads the key under. */
@@ -39,7 +39,8 @@ export function readApiKey(keyFile: string | undefined, env: NodeJS.ProcessEnv):
   if (!key && keyFile) key = readKeyFile(keyFile, 'api.keyFile');
   if (!key && env.CREDENTIALS_DIRECTORY) {
     const credential = path.join(env.CREDENTIALS_DIRECTORY, CREDENTIAL_NAME);
-    if (fs.existsSync(credential)) key = readKeyFile(credential, 'systemd credential');
+    // One that cannot be looked at (EACCES) is read, and its error said, not taken for none.
+    if (!isAbsent(credential)) key = readKeyFile(credential, 'systemd credential');
   }
   if (!key) {
     throw new ConfigError('no API key: set ANTHROPIC_API_KEY, or "api.keyFile" in the config, or the systemd credential anthropic-api-key');

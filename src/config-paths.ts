@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors.js';
+import { isAbsent } from './file-errors.js';
 
 /**
  * The default state directory: `$STATE_DIRECTORY` under systemd, else one folder per root under
@@ -33,9 +34,10 @@ export function xdgHome(env: NodeJS.ProcessEnv, variable: 'XDG_STATE_HOME' | 'XD
  */
 export function derivedStateDir(typed: string, real: string, env: NodeJS.ProcessEnv): string {
   const wanted = defaultStateDir(real, env);
-  if (typed === real || fs.existsSync(wanted)) return wanted;
+  if (typed === real || !isAbsent(wanted)) return wanted;
   const earlier = defaultStateDir(typed, env);
-  return fs.existsSync(earlier) ? earlier : wanted;
+  // One that cannot be looked at is kept: its open says why, where a fresh ledger would lose it.
+  return isAbsent(earlier) ? wanted : earlier;
 }
 
 /** The root's real path when it exists (a missing root is reported by the sync, as it is). */

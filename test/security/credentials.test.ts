@@ -37,6 +37,29 @@ describe('the API key from systemd credentials', () => {
     expect(result.code, result.stderr).toBe(0);
   });
 
+  it.skipIf(process.getuid?.() !== 0)(
+    'a credential its user cannot look at is said to be unreadable, not missing ("no API key")',
+    async () => {
+      const creds = path.join(setup.dir, 'creds-root');
+      fs.mkdirSync(creds, { mode: 0o700 });
+      fs.writeFileSync(path.join(creds, 'anthropic-api-key'), TEST_KEY, { mode: 0o400 });
+      // The user runs with a config it can read; the credentials directory is root's alone.
+      const config = path.join(fs.mkdtempSync(path.join(setup.dir, 'open-')), 'config.json');
+      fs.chmodSync(path.dirname(config), 0o755);
+      fs.chmodSync(setup.dir, 0o755);
+      fs.copyFileSync(setup.configFile, config);
+      fs.chmodSync(config, 0o644);
+      const result = await runCli(['sync', '--dry-run', '--config', config], { CREDENTIALS_DIRECTORY: creds }, undefined, {
+        uid: 65534,
+        gid: 65534,
+      });
+      expect(result.code).toBe(2);
+      expect(result.stderr).not.toMatch(/no API key/);
+      expect(result.stderr).toMatch(/systemd credential.*anthropic-api-key.*(EACCES|permission denied)/i);
+      expect(result.stderr).not.toContain(TEST_KEY);
+    },
+  );
+
   it('still refuses a group-readable api.keyFile and says that the key file was refused', async () => {
     const keyFile = path.join(setup.dir, 'key');
     fs.writeFileSync(keyFile, TEST_KEY, { mode: 0o640 });
