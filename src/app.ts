@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config, ConfigOverrides } from './config.js';
 import { onKernelFileSystem } from './config-paths.js';
-import { ExitCode, SyncError, errorMessage } from './errors.js';
+import { ConfigError, ExitCode, SyncError, errorMessage } from './errors.js';
 import { ledgerFaultKind } from './ledger/faults.js';
 import { acquireLock, type Lock } from './lock.js';
 import { createLogger, detectLogFormat, type LogFormat, type LogLevel, type Logger } from './log.js';
@@ -79,10 +79,15 @@ export function ensureStateDir(config: Config): void {
   try {
     fs.mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
     fs.accessSync(config.stateDir, fs.constants.W_OK);
+    // Ours alone (rule 9): refused with the chmod/chown to run when another user could write it;
+    // then marked, which writes a file (a full disk is said as such).
+    ensurePrivateDir(config.stateDir);
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     if (diskFull(err)) {
+      const what = fs.existsSync(config.stateDir) ? 'write in' : 'create';
       throw new SyncError(
-        `cannot create the state directory ${config.stateDir}: its disk is full (${errorMessage(err)}); free space there, then run files-sync again`,
+        `cannot ${what} the state directory ${config.stateDir}: its disk is full (${errorMessage(err)}); free space there, then run files-sync again`,
         ExitCode.ledger,
         { cause: err },
       );
@@ -101,8 +106,6 @@ export function ensureStateDir(config: Config): void {
       { cause: err },
     );
   }
-  // Ours alone (rule 9): refused with the chmod/chown to run when another user could write it.
-  ensurePrivateDir(config.stateDir);
 }
 
 /** A write that failed for want of space: the errno, or SQLite's code for it (faults.ts); or what it caused. */

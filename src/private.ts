@@ -3,7 +3,17 @@
 // OpenSSH's StrictModes refuses such files.
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { ConfigError } from './errors.js';
+
+/**
+ * The file that marks a folder as a state directory of files-sync. A folder below the root that
+ * holds one of ours (`isOwnStateMarker`) is never synced, whatever its name: a writer of the root
+ * may rename the state directory within it (rule 9).
+ */
+export const STATE_MARKER = '.files-sync-state';
+
+const MARKER_TEXT = 'This folder is a state directory of files-sync; files-sync never syncs a folder that holds this file.\n';
 
 /** Files SQLite keeps beside the ledger; they take the ledger's mode when created. */
 const SQLITE_SIDE_FILES = ['-wal', '-shm', '-journal'];
@@ -17,6 +27,31 @@ function me(): { uid: number; name: string } {
     // No passwd entry (a container's arbitrary uid): the number does for chown.
   }
   return { uid, name };
+}
+
+/** Whether `stat` (an lstat of a STATE_MARKER) is one files-sync wrote: a regular file of this user or of root. */
+export function isOwnStateMarker(stat: fs.Stats): boolean {
+  return stat.isFile() && (stat.uid === me().uid || stat.uid === 0);
+}
+
+/** Writes the state directory's marker (0600) unless it has one; never through a link. */
+function writeStateMarker(dir: string): void {
+  let fd: number;
+  try {
+    const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+    fd = fs.openSync(path.join(dir, STATE_MARKER), flags, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return; // this private folder's own, as it was written
+    throw err;
+  }
+  try {
+    fs.writeSync(fd, MARKER_TEXT);
+  } catch (err) {
+    fs.rmSync(path.join(dir, STATE_MARKER), { force: true }); // written whole at the next open (a full disk)
+    throw err;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Refuses `stat` of `what` when another user owns it or group/others can write it. */
@@ -47,11 +82,13 @@ function checkOwnerAndMode(stat: fs.Stats, what: string, file: string, privateMo
 
 /**
  * Creates the state directory 0700 when it is missing (parents too), and refuses one another user
- * owns or group/others can write (ConfigError, exit 2).
+ * owns or group/others can write (ConfigError, exit 2); then marks it (STATE_MARKER) when it is
+ * not yet, so that it is never synced under another name either.
  */
 export function ensurePrivateDir(dir: string): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   checkOwnerAndMode(fs.statSync(dir), 'the state directory', dir, 0o700);
+  writeStateMarker(dir);
 }
 
 /** What to do when this user may not read the state directory `dir`: run as its owner. */

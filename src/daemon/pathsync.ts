@@ -92,6 +92,7 @@ export async function syncPath(deps: PathSyncDeps, relPath: string): Promise<Pat
     known: knownOf(row),
     signal: deps.signal,
     logger: deps.logger,
+    stateMarkers: true, // a renamed state directory's files (its ledger's WAL) are never synced
   });
   let local: LocalView;
   if (typeof found === 'string') {
@@ -158,6 +159,7 @@ export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]):
       maxFileBytes: 0,
       known: knownOf(row),
       signal: deps.signal,
+      stateMarkers: true,
     });
     if (typeof found === 'string') gone.push(row);
     else outcome.back.push(p);
@@ -208,7 +210,8 @@ export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]):
 /**
  * The files under `dir` (relative) that take part in the sync: the hints for a new directory. Each
  * folder is listed as the walk lists it (DESIGN.md rule 8: no link followed, the real path
- * checked), so a folder swapped for a link to one outside the root does not get that one listed.
+ * checked), so a folder swapped for a link to one outside the root does not get that one listed;
+ * a folder holding files-sync's state marker is not listed into.
  */
 export async function listFiles(root: string, dir: string, filter: PathFilter): Promise<string[]> {
   const files: string[] = [];
@@ -221,13 +224,15 @@ export async function listFiles(root: string, dir: string, filter: PathFilter): 
   }
   while (pending.length > 0) {
     const rel = pending.pop()!;
-    let entries;
+    let listed;
     try {
-      entries = await listDirectory(path.join(realRoot, rel));
+      listed = await listDirectory(path.join(realRoot, rel));
     } catch {
       continue; // gone again, or unreadable: the job or the next reconciliation says why
     }
-    for (const entry of entries) {
+    // A state directory (renamed into the root, say) is never synced: DESIGN.md rule 9.
+    if (rel !== '' && listed.marker === 'ours') continue;
+    for (const entry of listed.entries) {
       const child = rel === '' ? entry.name : `${rel}/${entry.name}`;
       if (entry.isDirectory()) {
         if (filter(child, true)) pending.push(child);

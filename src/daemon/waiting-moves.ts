@@ -58,6 +58,7 @@ export async function movesWaitingOnFailures(
       maxFileBytes: 0,
       known: () => undefined,
       signal: deps.signal,
+      stateMarkers: true,
     });
     // Gone, excluded, not a file, or changed since it failed: its own job decides what it holds now.
     if (typeof found === 'string' || 'kind' in found || found.size !== f.size || found.mtimeMs !== f.mtimeMs) continue;

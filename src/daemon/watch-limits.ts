@@ -44,14 +44,17 @@ export async function countDirectories(root: string, filter: PathFilter): Promis
   const pending: string[] = [''];
   while (pending.length > 0) {
     const rel = pending.pop()!;
-    count++;
-    let entries;
+    let listed;
     try {
-      entries = await listDirectory(path.join(realRoot, rel));
+      listed = await listDirectory(path.join(realRoot, rel));
     } catch {
+      count++;
       continue;
     }
-    for (const entry of entries) {
+    // A state directory (renamed into the root, say) is not synced, so not counted: DESIGN.md rule 9.
+    if (rel !== '' && listed.marker === 'ours') continue;
+    count++;
+    for (const entry of listed.entries) {
       const child = rel === '' ? entry.name : `${rel}/${entry.name}`;
       if (entry.isDirectory() && filter(child, true)) pending.push(child);
     }

@@ -33,6 +33,12 @@ export interface ScanOptions {
    * `deferHashFor`), so that a large new file is read once, not twice.
    */
   deferHash?: (size: number, relPath: string) => boolean;
+  /**
+   * `statOne` only: look for files-sync's state marker in each folder above the path (an lstat
+   * each) and call a path under a folder holding ours `excluded`. The daemon's jobs set it; a
+   * walk sees the marker in its listings.
+   */
+  stateMarkers?: boolean;
 }
 
 /** What became of one path. */

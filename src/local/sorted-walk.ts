@@ -8,7 +8,8 @@ import { type DirChain, resolveLink, specialReason } from './entry.js';
 import { entryKey, comparePaths } from './order.js';
 import { RootError, checkRootUnchanged, openRoot, type OpenedRoot } from './root.js';
 import type { LocalProblem, PathFilter } from './types.js';
-import { listDirectory, lostDirectory, oneEntryPerName } from './walk-steps.js';
+import { STATE_MARKER } from '../private.js';
+import { type StateMarkerVerdict, listDirectory, lostDirectory, oneEntryPerName } from './walk-steps.js';
 
 /** What the walk found at one path, in order. A file is only named here: the take (take.ts) stats and hashes it. */
 export type WalkItem =
@@ -77,6 +78,8 @@ export class SortedWalk implements AsyncIterable<WalkItem> {
   #unreadable = 0;
   /** Entries left out because their names read as a sibling's (`oneEntryPerName`), and the first folder holding one. */
   #alike = { dropped: 0, first: '' };
+  /** Whether a state marker of another owner was logged (once a walk). */
+  #foreignMarker = false;
 
   private constructor(
     readonly opened: OpenedRoot,
@@ -181,7 +184,9 @@ export class SortedWalk implements AsyncIterable<WalkItem> {
   async #list(rel: string, abs: string, chain: DirChain | undefined): Promise<Listing> {
     let dirents: Dirent[];
     try {
-      dirents = await listDirectory(abs);
+      const listed = await listDirectory(abs);
+      if (rel !== '' && this.#isStateDirectory(rel, listed.marker)) return { ok: true, entries: [] };
+      dirents = listed.entries;
     } catch (error) {
       return { ok: false, error };
     }
@@ -200,6 +205,18 @@ export class SortedWalk implements AsyncIterable<WalkItem> {
     } catch (error) {
       return { ok: false, error };
     }
+  }
+
+  /**
+   * A folder holding our state marker is a state directory, perhaps renamed: excluded, as the
+   * configured one is (rule 9). Another's marker is ignored, said once a walk.
+   */
+  #isStateDirectory(rel: string, marker: StateMarkerVerdict): boolean {
+    if (marker === 'foreign' && !this.#foreignMarker) {
+      this.#foreignMarker = true;
+      this.#logger?.warn(`a ${STATE_MARKER} file not written by files-sync is ignored: its folder is synced`, { folder: rel });
+    }
+    return marker === 'ours';
   }
 
   async #classify(dirent: Dirent, parentRel: string, parentAbs: string, chain: DirChain | undefined): Promise<Entry | undefined> {

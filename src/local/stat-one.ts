@@ -17,6 +17,7 @@ import {
   undecodableProblem,
 } from './entry.js';
 import { openRoot } from './root.js';
+import { holdsOwnStateMarker } from './walk-steps.js';
 import type { LocalFile, LocalProblem } from './types.js';
 
 /** What `statOne` found at a path. */
@@ -34,7 +35,8 @@ export function isLocalProblem(result: StatOneResult): result is LocalProblem {
  * same rules for the entry itself. `missing` when nothing the walk would list is there: no
  * entry, a directory (its files are paths of their own), or an ancestor that is not a directory.
  * The filter is decided first, without I/O: an excluded path is `excluded` even when the root is
- * gone. A file is always lstat-ed first (no open-first fast path: one path, one extra call).
+ * gone. With `stateMarkers`, a path under a folder holding files-sync's state marker is
+ * `excluded` too. A file is always lstat-ed first (no open-first fast path: one path, one extra call).
  * @throws RootError when the root is missing, not a directory or unreadable; a RangeError for a
  *   path that is not relative and clean (empty, leading `/`, `.`/`..`/empty segments).
  */
@@ -85,10 +87,12 @@ export async function statOne(root: string, relPath: string, options: ScanOption
       if (last) return 'missing';
       dir = target.real;
       chain = { real: dir, parent: chain };
+      if (options.stateMarkers && (await holdsOwnStateMarker(dir))) return 'excluded';
     } else if (info.isDirectory()) {
       if (last) return 'missing';
       dir = abs;
       chain = { real: dir, parent: chain };
+      if (options.stateMarkers && (await holdsOwnStateMarker(dir))) return 'excluded';
     } else if (info.isFile()) {
       return last ? verdict(await takeFile(relPath, abs, info, options, opened.realRoot)) : 'missing';
     } else {

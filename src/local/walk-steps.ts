@@ -5,27 +5,58 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { FileConditionError } from '../file-errors.js';
+import { STATE_MARKER, isOwnStateMarker } from '../private.js';
 import { openDirInRoot } from '../safe-open.js';
 import { fsCode, undecodable } from './entry.js';
 import type { LocalProblem } from './types.js';
 
+/** What a folder says of files-sync's state marker: `ours` (a state directory, never synced), `foreign` (another's: ignored), `none`. */
+export type StateMarkerVerdict = 'ours' | 'foreign' | 'none';
+
+/** A folder's entries, and whether it holds files-sync's state marker. */
+export interface Listed {
+  entries: Dirent[];
+  marker: StateMarkerVerdict;
+}
+
 /**
  * Lists the directory whose real path is `abs` through a descriptor opened without following a
  * link and checked to be at `abs` (open.ts), so a directory swapped for a link, or reached through
- * a swapped parent, is refused instead of listing another folder under this one's name.
+ * a swapped parent, is refused instead of listing another folder under this one's name. The state
+ * marker is looked at (an lstat, through the same descriptor) only when its name is listed.
  */
-export async function listDirectory(abs: string): Promise<Dirent[]> {
+export async function listDirectory(abs: string): Promise<Listed> {
   const dir = await openDirInRoot(abs, abs);
-  let entries: Dirent[];
+  let listed: Listed;
   try {
-    entries = await readdir(dir.listPath, { withFileTypes: true });
+    const entries = await readdir(dir.listPath, { withFileTypes: true });
+    const named = entries.some((entry) => entry.name === STATE_MARKER);
+    listed = { entries, marker: named ? await markerAt(join(dir.listPath, STATE_MARKER)) : 'none' };
   } catch (err) {
     // The listing's own error is the one to report; closing may only add "it changed" to it.
     await dir.close().catch(() => undefined);
     throw err;
   }
   await dir.close();
-  return entries;
+  return listed;
+}
+
+/** The verdict on the STATE_MARKER at `file`: ours only as a regular file of this user or root. */
+async function markerAt(file: string): Promise<StateMarkerVerdict> {
+  try {
+    return isOwnStateMarker(await lstat(file)) ? 'ours' : 'foreign';
+  } catch (err) {
+    // Removed since listed: none. One that cannot be looked at is not known to be ours: its folder is synced.
+    return fsCode(err) === 'ENOENT' ? 'none' : 'foreign';
+  }
+}
+
+/**
+ * Whether the folder at `dirAbs` holds files-sync's own state marker: one lstat, for the daemon's
+ * jobs on one path (the walk sees the marker in its listings).
+ */
+export async function holdsOwnStateMarker(dirAbs: string): Promise<boolean> {
+  return (await markerAt(join(dirAbs, STATE_MARKER))) === 'ours';
 }
 
 /**

@@ -99,8 +99,9 @@ function realRootOrUndefined(root: string): string | undefined {
 }
 
 /**
- * Whether a path is (again) a file the sync takes: the filter applies, so an excluded file or one
- * replaced by a link counts as gone. Reads no content (a zero-byte limit leaves files unhashed).
+ * Whether a path is (again) a file the sync takes: the filter applies, so an excluded file, one in
+ * a folder holding files-sync's state marker, or one replaced by a link counts as gone. Reads no
+ * content (a zero-byte limit leaves files unhashed).
  */
 export function presenceCheck(config: Config, filter: PathFilter): (relPath: string) => Promise<boolean> {
   return async (relPath) => {
@@ -109,6 +110,7 @@ export function presenceCheck(config: Config, filter: PathFilter): (relPath: str
       followSymlinks: config.followSymlinks,
       maxFileBytes: 0,
       known: () => undefined,
+      stateMarkers: true, // as the walk does: a file in a state directory is not the sync's (one lstat per folder, per delete)
     });
     // An entry whose name does not decode is not the path's file (LocalProblem.undecodable).
     return typeof found !== 'string' && !('undecodable' in found && found.undecodable === true);

@@ -1,5 +1,5 @@
-// A state directory on a full disk: the lock cannot be made. The message says so (not "make it
-// writable"), a one-shot run exits 6, and the daemon says so once and waits to start again (a unit
+// A state directory on a full disk: its marker and lock cannot be made. The message says so (not
+// "make it writable"), a one-shot run exits 6, and the daemon says so once and waits to start again (a unit
 // restarting a start that fails fast would give up within minutes). And on a read-only disk the
 // read-only commands (`status`, `ls`, `resolve`, `ledger check`) read a private copy of the ledger. Needs file systems to fill and to remount: small tmpfs mounts, where mounting one
 // is allowed (root); skipped elsewhere.
@@ -43,14 +43,15 @@ describe.skipIf(!mounted)('a state directory on a full disk (a 1 MiB tmpfs, fill
   afterAll(() => {
     spawnSync('umount', [disk]);
   });
-  // No request is made: the lock comes first. The URL is a closed loopback port all the same.
+  // No request is made: the state directory's marker and lock come first. The URL is a closed
+  // loopback port all the same.
   const env = { ANTHROPIC_API_KEY: 'sk-emulator-local', ANTHROPIC_BASE_URL: 'http://127.0.0.1:9' };
   const args = ['--root', path.join(dir, 'root'), '--state-dir', path.join(disk, 'state')];
 
   it('a one-shot sync says the disk is full and exits 6', async () => {
     const result = await runCli(['sync', ...args], env);
     expect(result.code).toBe(6);
-    expect(result.stderr).toMatch(/cannot create the lock in the state directory .*: its disk is full .*free space there/);
+    expect(result.stderr).toMatch(/cannot write in the state directory .*: its disk is full .*free space there/);
     expect(result.stderr).not.toMatch(/make it writable/);
   });
 
