@@ -26,8 +26,8 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
   return new Execution(plan, deps).run();
 }
 
-/** Queued jobs before `room()` makes the producer wait (memory holds these, not the tree's), then until ROOM_BATCH have started. */
-const [MAX_QUEUED, ROOM_BATCH] = [1_000, 64];
+/** Queued uploads before `room()` makes the producer wait: memory holds these, not the tree's. */
+const MAX_QUEUED = 1_000;
 /** Intents per transaction at most (intents.ts): a crash leaves at most this many without a request. */
 const INTENT_BATCH = 32;
 /**
@@ -109,9 +109,9 @@ export class Execution {
     return this.fatal !== null || this.deps.signal?.aborted === true || this.report.interrupted;
   }
 
-  /** Resolves when the queue has room (the merge and the deletes wait here): one wait per ROOM_BATCH jobs, not a listener per job. */
+  /** Resolves when the queue has room for more jobs (the merge and the deletes wait here, so memory stays flat). */
   async room(): Promise<void> {
-    if (this.queue.size >= MAX_QUEUED) await this.queue.onSizeLessThan(MAX_QUEUED - ROOM_BATCH);
+    await this.queue.onSizeLessThan(MAX_QUEUED);
   }
   /** Jobs waiting in the queue (not yet started). */
   get queued(): number {
