@@ -29,9 +29,15 @@ function me(): { uid: number; name: string } {
   return { uid, name };
 }
 
-/** Whether `stat` (an lstat of a STATE_MARKER) is one files-sync wrote: a regular file of this user or of root. */
-export function isOwnStateMarker(stat: fs.Stats): boolean {
-  return stat.isFile() && (stat.uid === me().uid || stat.uid === 0);
+/**
+ * Whether `marker` (an lstat of a STATE_MARKER) in the folder whose stat is `folder` is one
+ * files-sync wrote: a regular file of this user or of root, in a folder of this user or root that
+ * group and others cannot write, as every state directory is (`ensurePrivateDir`). A file of this
+ * user that another writer of the root renamed or linked into a folder it may write is not one.
+ */
+export function isOwnStateMarker(marker: fs.Stats, folder: fs.Stats): boolean {
+  const ours = (stat: fs.Stats) => stat.uid === me().uid || stat.uid === 0;
+  return marker.isFile() && ours(marker) && folder.isDirectory() && ours(folder) && (folder.mode & 0o022) === 0;
 }
 
 /** Writes the state directory's marker (0600) unless it has one; never through a link. */

@@ -31,7 +31,7 @@ export async function listDirectory(abs: string): Promise<Listed> {
   try {
     const entries = await readdir(dir.listPath, { withFileTypes: true });
     const named = entries.some((entry) => entry.name === STATE_MARKER);
-    listed = { entries, marker: named ? await markerAt(join(dir.listPath, STATE_MARKER)) : 'none' };
+    listed = { entries, marker: named ? await markerAt(join(dir.listPath, STATE_MARKER), () => Promise.resolve(dir.stats)) : 'none' };
   } catch (err) {
     // The listing's own error is the one to report; closing may only add "it changed" to it.
     await dir.close().catch(() => undefined);
@@ -41,10 +41,14 @@ export async function listDirectory(abs: string): Promise<Listed> {
   return listed;
 }
 
-/** The verdict on the STATE_MARKER at `file`: ours only as a regular file of this user or root. */
-async function markerAt(file: string): Promise<StateMarkerVerdict> {
+/**
+ * The verdict on the STATE_MARKER at `file`: ours only as a regular file of this user or root in
+ * a folder (`folder`: its stat, asked for once the marker is seen) of theirs that no one else may
+ * write (`isOwnStateMarker`).
+ */
+async function markerAt(file: string, folder: () => Promise<Stats>): Promise<StateMarkerVerdict> {
   try {
-    return isOwnStateMarker(await lstat(file)) ? 'ours' : 'foreign';
+    return isOwnStateMarker(await lstat(file), await folder()) ? 'ours' : 'foreign';
   } catch (err) {
     // Removed since listed: none. One that cannot be looked at is not known to be ours: its folder is synced.
     return fsCode(err) === 'ENOENT' ? 'none' : 'foreign';
@@ -56,7 +60,7 @@ async function markerAt(file: string): Promise<StateMarkerVerdict> {
  * jobs on one path (the walk sees the marker in its listings).
  */
 export async function holdsOwnStateMarker(dirAbs: string): Promise<boolean> {
-  return (await markerAt(join(dirAbs, STATE_MARKER))) === 'ours';
+  return (await markerAt(join(dirAbs, STATE_MARKER), () => lstat(dirAbs))) === 'ours';
 }
 
 /**

@@ -3,6 +3,7 @@
 // folder itself needed), and the next sync uploaded its ledger, backups and lock as content. The
 // state directory now holds a marker file (`.files-sync-state`, ours), and a folder holding ours
 // is excluded as the configured state directory is; another's marker hides nothing.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { countDirectories } from '../../src/daemon/watch-limits.js';
 import { listFiles } from '../../src/daemon/pathsync.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { createFilter } from '../../src/local/filter.js';
+import { statOne } from '../../src/local/stat-one.js';
 import { emulator, expectExactState, localHashes, ourNames, runCli, syncSetup, writeTree, type SyncSetup } from '../helpers/sync.js';
 
 const MARKER = '.files-sync-state';
@@ -128,6 +130,33 @@ describe('the state marker', () => {
       expectExactState(emu!, setup, localHashes(setup.root));
       expect(ourNames(emu!)).toContain('shared∕x.txt'); // remote names take U+2215 for the slash
       expect(result.stderr.match(/not written by files-sync is ignored/g)).toHaveLength(1);
+    },
+  );
+
+  it.skipIf(process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0)(
+    "planted by another writer of the root (a file of the service's user renamed into a shared folder) hides nothing",
+    async () => {
+      setup = syncSetup(emu!);
+      writeTree(setup.root, { 'a.txt': 'a', 'b.txt': 'b', 'c.txt': 'c', 'notes.txt': "the service user's own", 'shared/report.txt': 'r' });
+      // A shared folder: another user (nobody) may write the root and shared/, as a group would.
+      for (const dir of [setup.dir, setup.root, path.join(setup.root, 'shared')]) fs.chmodSync(dir, 0o777);
+      expect((await setup.sync()).code).toBe(0);
+      // That user renames a file of the service's user (root here) into shared/ under the marker's
+      // name: a regular file of the service's user, which only a rename put there.
+      const args = ['--reuid', '65534', '--regid', '65534', '--clear-groups', '--', 'mv', 'notes.txt', `shared/${MARKER}`];
+      const mv = spawnSync('setpriv', args, { cwd: setup.root });
+      expect(mv.status, mv.stderr.toString()).toBe(0);
+      expect(fs.statSync(path.join(setup.root, 'shared', MARKER)).uid).toBe(0);
+      const result = await setup.sync();
+      expect(result.code, result.stderr).toBe(0);
+      // shared/report.txt is still there: its copy stays, and the planted file is synced like any other.
+      expect(ourNames(emu!)).toContain('shared∕report.txt');
+      expectExactState(emu!, setup, localHashes(setup.root));
+      // The daemon's listing of a new folder and its presence check before a delete agree.
+      const filter = createFilter({ include: [], exclude: [] });
+      expect((await listFiles(setup.root, 'shared', filter)).sort()).toEqual([`shared/${MARKER}`, 'shared/report.txt']);
+      const scan = { filter, followSymlinks: false, maxFileBytes: 0, known: () => undefined, stateMarkers: true };
+      expect(await statOne(setup.root, 'shared/report.txt', scan)).toMatchObject({ path: 'shared/report.txt' });
     },
   );
 });
