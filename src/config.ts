@@ -1,10 +1,10 @@
 // The configuration: every setting declared once (key, default, check), loaded from a file, the
 // command line and the environment into one frozen object; and the API key, kept apart from it.
+import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { readApiKey } from './api-key.js';
 import { ConfigError, errorMessage } from './errors.js';
-import { isAbsent } from './file-errors.js';
 import { closest } from './suggest.js';
 import { duplicateKey, withSmallFile } from './config-file.js';
 import { checkOwnFiles, derivedStateDir, realRoot, xdgHome } from './config-paths.js';
@@ -186,8 +186,10 @@ export function findConfigFile(overrides: ConfigOverrides, env: NodeJS.ProcessEn
     path.join(cwd, 'sync.config.json'),
     path.join(xdgHome(env, 'XDG_CONFIG_HOME', '.config'), 'files-sync', 'config.json'),
   ];
-  // One that cannot be looked at (EACCES) is chosen, and its read says why, rather than passed over for the next.
-  return candidates.find((file) => !isAbsent(file)) ?? null;
+  // A file there that cannot be read is chosen, and its read says why. A folder on its path that this
+  // user cannot search (sudo -u from /root keeps that working directory) hides whether one is there,
+  // and none there can be this user's: passed over for the next, as an absent one is.
+  return candidates.find((file) => fs.existsSync(file)) ?? null;
 }
 
 /** `:LINE:COLUMN` of a JSON.parse error, from the offset its message gives (or its own line and column). */

@@ -103,6 +103,26 @@ describe('the state directory and ledger', () => {
     },
   );
 
+  it.skipIf(process.getuid?.() !== 0)(
+    'run as another user (sudo -u) from a folder that user cannot search: its own config is found, as when none is there',
+    async () => {
+      // sudo -u keeps the working directory (/root, say): whether it holds a sync.config.json that
+      // user cannot know, and none there can be theirs.
+      const cwd = path.join(setup.dir, 'private');
+      fs.mkdirSync(cwd, { mode: 0o700 });
+      const xdg = path.join(setup.dir, 'xdg');
+      fs.mkdirSync(path.join(xdg, 'files-sync'), { recursive: true });
+      const stateDir = path.join(setup.dir, 'nobody-state');
+      fs.writeFileSync(path.join(xdg, 'files-sync', 'config.json'), JSON.stringify({ root: setup.root, stateDir }), { mode: 0o644 });
+      for (const dir of [setup.dir, setup.root, xdg, path.join(xdg, 'files-sync')]) fs.chmodSync(dir, 0o755);
+      const env = { ...setup.env, XDG_CONFIG_HOME: xdg };
+      const status = await runCli(['status'], env, cwd, { uid: 65534, gid: 65534 });
+      expect(status.code, status.stdout + status.stderr).toBe(0);
+      expect(status.stdout).toContain(`root: ${setup.root}`);
+      expect(status.stderr).not.toMatch(/sync\.config\.json/);
+    },
+  );
+
   /** Rewrites the setup's config file with `changes`. */
   const reconfigure = (changes: Record<string, unknown>) => {
     const config = JSON.parse(fs.readFileSync(setup.configFile, 'utf8')) as Record<string, unknown>;
