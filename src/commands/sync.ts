@@ -15,6 +15,8 @@ import { clientFor, lockAndOpen, lockStateDir, openLedgerFor, loggerFor, type Co
 
 /** How long transfers in flight may take to end after Ctrl-C before they are cut. */
 const GRACE_MS = 10_000;
+/** How often, during the grace, the stop looks whether any request is still on the wire. */
+const IDLE_POLL_MS = 50;
 
 /** `files-sync sync`. */
 export const sync: Command = async (context) => {
@@ -33,7 +35,7 @@ export const sync: Command = async (context) => {
   if (ledger.fileCount() >= LONG_PASS_FILES) holdHeapFlat();
   const tty = Boolean(process.stderr.isTTY) && !context.json;
   const view = new ProgressView(process.stderr, tty);
-  const stop = interruption(view);
+  const stop = interruption(view, () => client.stats.inFlight === 0);
   try {
     const report = await reconcile({
       config,
@@ -75,12 +77,15 @@ export const sync: Command = async (context) => {
 
 /**
  * SIGINT / SIGTERM: the first stops new work (`soft`) and gives transfers in flight GRACE_MS
- * before `hard` cuts them; a second one cuts them at once.
+ * before `hard` cuts them; a second one cuts them at once. Once no request is on the wire (`idle`),
+ * what still waits (a rate-limit slot, a back-off, a file to settle) sends nothing more: `hard`
+ * ends it then, rather than at the end of the grace.
  */
-function interruption(view: ProgressView): { soft: AbortSignal; hard: AbortSignal; dispose: () => void } {
+function interruption(view: ProgressView, idle: () => boolean): { soft: AbortSignal; hard: AbortSignal; dispose: () => void } {
   const soft = new AbortController();
   const hard = new AbortController();
   let timer: NodeJS.Timeout | undefined;
+  let poll: NodeJS.Timeout | undefined;
   const onSignal = () => {
     const reason = new SyncError('interrupted', ExitCode.interrupted);
     if (soft.signal.aborted) return hard.abort(reason);
@@ -90,6 +95,8 @@ function interruption(view: ProgressView): { soft: AbortSignal; hard: AbortSigna
       `files-sync: stopping: no new transfers; those in flight get up to ${GRACE_MS / 1000} s (Ctrl-C again to stop now)\n`,
     );
     timer = setTimeout(() => hard.abort(reason), GRACE_MS);
+    poll = setInterval(() => idle() && hard.abort(reason), IDLE_POLL_MS);
+    hard.signal.addEventListener('abort', () => clearInterval(poll), { once: true });
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -98,6 +105,7 @@ function interruption(view: ProgressView): { soft: AbortSignal; hard: AbortSigna
     hard: hard.signal,
     dispose: () => {
       clearTimeout(timer);
+      clearInterval(poll);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     },

@@ -11,6 +11,8 @@ import type { CallOptions, ListOptions, DeleteResult, FileMetadata, RemoteFiles,
 /** First wait between two probes of an unreachable API; it doubles up to `PROBE_MAX_MS`. */
 const PROBE_FIRST_MS = 1_000;
 const PROBE_MAX_MS = 60_000;
+/** How often a drain for a stop looks whether any request is still on the wire. */
+const DRAIN_POLL_MS = 50;
 
 /** What the health tracker needs: how to probe, and whom to tell about changes. */
 export interface ApiHealthOptions {
@@ -159,12 +161,25 @@ export class ApiGate implements RemoteFiles {
   /**
    * From now on new requests wait for the abort. Resolves when no upload is in flight (an upload
    * cut off may leave an orphan for the next reconciliation to sweep; any other request can be
-   * cut off harmlessly), at once while the API is down (nothing in flight can succeed).
+   * cut off harmlessly), at once while the API is down (nothing in flight can succeed), and as
+   * soon as the client has no request on the wire: uploads that wait for a rate-limit slot or a
+   * back-off have sent nothing, and would only hold the stop for its whole grace.
    */
   drain(): Promise<void> {
     this.draining = true;
-    if (this.uploads === 0 || this.health.down) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    if (this.uploads === 0 || this.health.down || this.nothingOnWire()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const poll = setInterval(() => this.nothingOnWire() && this.idleWaiters.splice(0).forEach((r) => r()), DRAIN_POLL_MS);
+      this.idleWaiters.push(() => {
+        clearInterval(poll);
+        resolve();
+      });
+    });
+  }
+
+  /** Whether the client has no request sent and unanswered (remote/exchange.ts `inFlight`). */
+  private nothingOnWire(): boolean {
+    return (this.stats as { inFlight?: number } | undefined)?.inFlight === 0;
   }
 
   async upload(path: string, options: UploadOptions): Promise<UploadResult> {

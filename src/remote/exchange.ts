@@ -23,6 +23,8 @@ export interface RemoteStats {
   rateLimited: number;
   /** Upload attempts whose answer was lost after the body was sent (possible orphans). */
   unknownOutcomes: number;
+  /** Requests sent whose answer has not been read yet (none: nothing is on the wire to cut). */
+  inFlight: number;
 }
 
 /** A request body with the headers that describe it (an upload's multipart framing). */

@@ -1,12 +1,12 @@
 // The request loop under FilesClient: keep-alive pool, rate limiter, retries, counters, logging.
 import { setMaxListeners } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { AbortedError, ApiError, LocalFileError, requestSuffix, ResponseFormatError, withCounts } from './errors.js';
 import { ExitCode } from '../errors.js';
 import { answerFailure, codeOf, describeNetworkError, finalError, isBlobReadError, type Failure } from './failures.js';
 import { SlidingWindowLimiter } from './limiter.js';
 import { headerValue, limiterWindowMs, mayHaveStored, retryDelayMs } from './retry.js';
+import { sleepUnless } from './back-off.js';
 import type { Exchange, RemoteStats, RequestBody, Sent, TransportOptions } from './exchange.js';
 import { Agent, request } from './undici.js';
 import { dispatchWhole, streamedAnswer, type Answer } from './answer.js';
@@ -43,6 +43,7 @@ export class Transport {
     retries: 0,
     rateLimited: 0,
     unknownOutcomes: 0,
+    inFlight: 0,
   };
 
   constructor(options: TransportOptions) {
@@ -112,12 +113,11 @@ export class Transport {
         throw this.#stopped(ex, call, err, false);
       }
       call.sent = true;
+      this.stats.inFlight++;
       this.stats.byKind[ex.kind]++;
       this.stats.requests++;
       if (call.attempt > 1) this.stats.retries++;
-
       let result: { value: T; requestId?: string | undefined } | Failure;
-      let sentAt: number;
       try {
         const options = {
           origin: this.#o.baseUrl.origin,
@@ -128,7 +128,7 @@ export class Transport {
           headersTimeout: body?.headersTimeoutMs ?? this.#o.timeouts.responseMs,
           bodyTimeout: this.#o.timeouts.bodyIdleMs,
         };
-        sentAt = Date.now();
+        const sentAt = Date.now();
         const res = ex.streamed
           ? streamedAnswer(await request.call(this.#dispatcher, { ...options, signal: ex.signal }))
           : await dispatchWhole(this.#dispatcher, options, ex.signal);
@@ -148,6 +148,8 @@ export class Transport {
         const net = describeNetworkError(err);
         if (net.bodyMayHaveBeenSent) this.#lostAnswer(ex, call);
         result = { type: net.type, message: net.message, retryable: net.retryable, cause: err };
+      } finally {
+        this.stats.inFlight--;
       }
       if ('value' in result) {
         this.#recovered(result);
@@ -158,25 +160,10 @@ export class Transport {
       const delayMs = retryDelayMs(this.#o.policy, call.attempt - 1, result.status, result.headers);
       this.#troubled(ex, result, call.attempt, delayMs);
       try {
-        await this.#backOff(delayMs, ex.signal);
+        await sleepUnless(delayMs, ex.signal, this.#closed.signal);
       } catch (err) {
         throw this.#stopped(ex, call, err, false);
       }
-    }
-  }
-
-  /** Sleeps `ms` before a retry, ended early by the caller's signal or by close(). */
-  async #backOff(ms: number, signal: AbortSignal | undefined): Promise<void> {
-    const stop = new AbortController();
-    const abort = () => stop.abort(signal?.aborted ? signal.reason : this.#closed.signal.reason);
-    if (signal?.aborted || this.#closed.signal.aborted) abort();
-    signal?.addEventListener('abort', abort, { once: true });
-    this.#closed.signal.addEventListener('abort', abort, { once: true });
-    try {
-      await sleep(ms, undefined, { signal: stop.signal });
-    } finally {
-      signal?.removeEventListener('abort', abort);
-      this.#closed.signal.removeEventListener('abort', abort);
     }
   }
 

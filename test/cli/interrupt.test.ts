@@ -1,7 +1,8 @@
 // Interruptions are reported as interruptions: SIGINT during a one-shot sync and during a sync
 // handed to a daemon ends with exit 130 and says so; status records the interrupted sync.
+import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { daemonSetup, killDaemons, startDaemon } from '../helpers/daemon.js';
 import {
@@ -61,6 +62,33 @@ describe('interruptions', () => {
     const again = await setup.sync();
     expect(again.code, again.stderr).toBe(0);
     expectExactState(emu, setup, localHashes(setup.root));
+  });
+
+  it('SIGINT while uploads wait for the rate limiter: no request is on the wire, so the sync ends at once, not after the grace', async () => {
+    // An emulator of its own, for the exact state at the end. 5 requests a minute: the listing and 4
+    // uploads, then every upload waits for a slot a minute away.
+    const own = await emulator();
+    onTestFinished(() => own.close());
+    setup = syncSetup(own, { concurrency: 4, requestsPerMinute: 5 });
+    fill(setup, 'limited');
+    const stored = () => own.state().files.length;
+    const { child, done } = spawnCli(['sync', '--config', setup.configFile], setup.env);
+    await waitFor(() => stored() >= 4, 'the uploads the limit lets through', 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the next ones are waiting for a slot
+    const signalled = Date.now();
+    child.kill('SIGINT');
+    const r = await done;
+    const ms = Date.now() - signalled;
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/interrupted: 4 of 30 done; run sync again/);
+    // The grace is 10 s: nothing was in flight to wait for.
+    expect(ms, r.stderr).toBeLessThan(5_000);
+    expect(stored()).toBe(4);
+    const config = JSON.parse(fs.readFileSync(setup.configFile, 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(setup.configFile, JSON.stringify({ ...config, requestsPerMinute: 100_000 }));
+    const again = await setup.sync();
+    expect(again.code, again.stderr).toBe(0);
+    expectExactState(own, setup, localHashes(setup.root));
   });
 
   it('SIGINT during a sync handed to the daemon: exit 130, and the client says the daemon goes on', async () => {

@@ -170,6 +170,27 @@ describe('daemon: signals', () => {
     expectExactState(emu, setup, expected);
   });
 
+  it('stops on SIGTERM at once when its uploads only wait for the rate limiter (nothing on the wire), not after the grace', async () => {
+    emu = await emulator();
+    // 5 requests a minute: the first listing and a few uploads, then each upload waits a minute for a slot.
+    setup = daemonSetup(emu, { concurrency: 4, requestsPerMinute: 5 });
+    writeTree(setup.root, Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`w/file-${i}.txt`, `waiting ${i}\n`])));
+    const daemon = await startDaemon(setup, { ready: false });
+    await waitFor(() => remoteFiles(emu!).size >= 3, 'the uploads the limit lets through');
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the next ones wait for a slot
+    const stored = remoteFiles(emu).size;
+    const stopped = await daemon.stop('SIGTERM');
+    expect(stopped.code, stopped.stderr).toBe(0);
+    // The grace for requests in flight is 15 s: none was in flight.
+    expect(stopped.ms, stopped.stderr).toBeLessThan(8_000);
+    expect(remoteFiles(emu).size).toBe(stored);
+    const config = JSON.parse(fs.readFileSync(setup.configFile, 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(setup.configFile, JSON.stringify({ ...config, requestsPerMinute: 100_000 }));
+    const after = await setup.sync();
+    expect(after.code, after.stderr).toBe(0);
+    expectExactState(emu, setup, localHashes(setup.root));
+  });
+
   it('keeps running on the old config after SIGHUP with a broken one', async () => {
     emu = await emulator();
     setup = daemonSetup(emu);
