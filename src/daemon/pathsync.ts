@@ -1,6 +1,6 @@
 // What the daemon does for one path hint and for a batch of due deletes: look at the paths, plan
 // them with the shared planner (scoped, no listing: the ledger is trusted) and execute the plan.
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { FileRow, Ledger } from '../ledger/ledger.js';
@@ -11,7 +11,7 @@ import type { RemoteFiles } from '../remote/types.js';
 import { execute } from '../sync/execute.js';
 import type { ExecuteDeps, ExecuteReport } from '../sync/types.js';
 import { checkRoot } from '../local/root.js';
-import { listDirectory } from '../local/walk-steps.js';
+import { foldersUnder } from '../local/walk-steps.js';
 import { planFor, type LedgerView, type LocalView, type PlanOptions } from '../sync/plan.js';
 import { executeDepsFor, planOptionsFor } from '../sync/session.js';
 import { movesWaitingLine, plural } from '../sync/report.js';
@@ -215,30 +215,10 @@ export async function deleteBatch(deps: PathSyncDeps, paths: readonly string[]):
  */
 export async function listFiles(root: string, dir: string, filter: PathFilter): Promise<string[]> {
   const files: string[] = [];
-  const pending = [dir];
-  let realRoot: string;
-  try {
-    realRoot = await realpath(root);
-  } catch {
-    return files; // the root is gone: the job or the next reconciliation says so
-  }
-  while (pending.length > 0) {
-    const rel = pending.pop()!;
-    let listed;
-    try {
-      listed = await listDirectory(path.join(realRoot, rel));
-    } catch {
-      continue; // gone again, or unreadable: the job or the next reconciliation says why
-    }
-    // A state directory (renamed into the root, say) is never synced: DESIGN.md rule 9.
-    if (rel !== '' && listed.marker === 'ours') continue;
-    for (const entry of listed.entries) {
+  for await (const { rel, entries } of foldersUnder(root, dir, filter)) {
+    for (const entry of entries ?? []) {
       const child = rel === '' ? entry.name : `${rel}/${entry.name}`;
-      if (entry.isDirectory()) {
-        if (filter(child, true)) pending.push(child);
-      } else if (filter(child, false)) {
-        files.push(child);
-      }
+      if (!entry.isDirectory() && filter(child, false)) files.push(child);
     }
   }
   return files;

@@ -1,9 +1,8 @@
 // The kernel's inotify limits, read from /proc, and the one sentence that says which to raise, and
 // to what, when watching the root failed on one of them.
-import { readFile, realpath } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { PathFilter } from '../local/types.js';
-import { listDirectory } from '../local/walk-steps.js';
+import { foldersUnder } from '../local/walk-steps.js';
 
 /** /proc/sys/fs/inotify/`name`, or null when it cannot be read (not Linux, a container without it). */
 export async function readLimit(name: string): Promise<number | null> {
@@ -34,30 +33,7 @@ export async function limitAdvice(root: string, filter: PathFilter, code: string
  * folder swapped for a link to another outside the root is not counted into.
  */
 export async function countDirectories(root: string, filter: PathFilter): Promise<number> {
-  let realRoot: string;
-  try {
-    realRoot = await realpath(root);
-  } catch {
-    return 1;
-  }
   let count = 0;
-  const pending: string[] = [''];
-  while (pending.length > 0) {
-    const rel = pending.pop()!;
-    let listed;
-    try {
-      listed = await listDirectory(path.join(realRoot, rel));
-    } catch {
-      count++;
-      continue;
-    }
-    // A state directory (renamed into the root, say) is not synced, so not counted: DESIGN.md rule 9.
-    if (rel !== '' && listed.marker === 'ours') continue;
-    count++;
-    for (const entry of listed.entries) {
-      const child = rel === '' ? entry.name : `${rel}/${entry.name}`;
-      if (entry.isDirectory() && filter(child, true)) pending.push(child);
-    }
-  }
-  return count;
+  for await (const _ of foldersUnder(root, '', filter)) count++;
+  return Math.max(count, 1); // the root, even gone
 }

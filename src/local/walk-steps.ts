@@ -1,14 +1,14 @@
 // The walk's building blocks that touch no walk state: listing one directory safely, naming why a
 // directory was lost, and the bounded pool that takes the walk's files.
 import type { Dirent, Stats } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { FileConditionError } from '../file-errors.js';
 import { STATE_MARKER, isOwnStateMarker } from '../private.js';
 import { openDirInRoot } from '../safe-open.js';
 import { fsCode, undecodable } from './entry.js';
-import type { LocalProblem } from './types.js';
+import type { LocalProblem, PathFilter } from './types.js';
 
 /** What a folder says of files-sync's state marker: `ours` (a state directory, never synced), `foreign` (another's: ignored), `none`. */
 export type StateMarkerVerdict = 'ours' | 'foreign' | 'none';
@@ -39,6 +39,43 @@ export async function listDirectory(abs: string): Promise<Listed> {
   }
   await dir.close();
   return listed;
+}
+
+/**
+ * The folders at `dir` (relative to `root`; '' is the root) and beneath it that the filter takes,
+ * depth first, each listed as the walk lists it (`listDirectory`, rule 8). A folder below the root
+ * holding files-sync's state marker is left out with all beneath it (rule 9); one that cannot be
+ * listed comes with `entries` null. Nothing when the root itself is gone. The daemon's listings
+ * (a new folder's files, the folders to watch) go through here.
+ */
+export async function* foldersUnder(
+  root: string,
+  dir: string,
+  filter: PathFilter,
+): AsyncGenerator<{ rel: string; entries: Dirent[] | null }> {
+  let realRoot: string;
+  try {
+    realRoot = await realpath(root);
+  } catch {
+    return;
+  }
+  const pending = [dir];
+  while (pending.length > 0) {
+    const rel = pending.pop()!;
+    let listed: Listed;
+    try {
+      listed = await listDirectory(join(realRoot, rel));
+    } catch {
+      yield { rel, entries: null }; // gone again, or unreadable: its job or the next reconciliation says why
+      continue;
+    }
+    if (rel !== '' && listed.marker === 'ours') continue;
+    yield { rel, entries: listed.entries };
+    for (const entry of listed.entries) {
+      const child = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory() && filter(child, true)) pending.push(child);
+    }
+  }
 }
 
 /**

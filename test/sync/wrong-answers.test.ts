@@ -210,6 +210,21 @@ function idOf(e: Emulator, filename: string): string {
   return e.state().files.find((f) => f.filename === filename)!.id;
 }
 
+/**
+ * Two files synced, then `b.txt` deleted locally while its copy expires and the listing leaves it
+ * out: the start of the expired-copy cases.
+ */
+async function expiredAndHidden(contract: TestContract): Promise<{ emu: Emulator; proxy: Proxy; setup: SyncSetup; b: string }> {
+  const { emu, proxy, setup } = await start(contract);
+  writeTree(setup.root, { 'a.txt': 'alpha', 'b.txt': 'bravo' });
+  expect((await sync(setup)).code).toBe(0);
+  const b = idOf(emu, 'b.txt');
+  expireNow(emu, b);
+  fs.rmSync(path.join(setup.root, 'b.txt'));
+  proxy.rewrite = hiding(() => [b]);
+  return { emu, proxy, setup, b };
+}
+
 describe.each<TestContract>(['ga', 'beta'])('copies the listing leaves out (%s)', (contract) => {
   it("a deleted file's copy the listing leaves out keeps its row until the API says it is gone", async () => {
     const { emu, proxy, setup } = await start(contract);
@@ -229,13 +244,7 @@ describe.each<TestContract>(['ga', 'beta'])('copies the listing leaves out (%s)'
 
   it('an expired copy the listing leaves out is deleted (it is still ours), then its row forgotten', async () => {
     if (contract !== 'ga') return; // expiry is GA's
-    const { emu, proxy, setup } = await start(contract);
-    writeTree(setup.root, { 'a.txt': 'alpha', 'b.txt': 'bravo' });
-    expect((await sync(setup)).code).toBe(0);
-    const b = idOf(emu, 'b.txt');
-    expireNow(emu, b);
-    fs.rmSync(path.join(setup.root, 'b.txt'));
-    proxy.rewrite = hiding(() => [b]);
+    const { emu, proxy, setup, b } = await expiredAndHidden(contract);
     const run = await sync(setup);
     expect(run.code, run.stderr).toBe(0);
     expect(proxy.seen).toContain(`DELETE /v1/files/${b}`);
@@ -244,13 +253,7 @@ describe.each<TestContract>(['ga', 'beta'])('copies the listing leaves out (%s)'
 
   it("an expired copy's delete that fails is said and counted, and its row kept for the next run", async () => {
     if (contract !== 'ga') return; // expiry is GA's
-    const { emu, proxy, setup } = await start(contract);
-    writeTree(setup.root, { 'a.txt': 'alpha', 'b.txt': 'bravo' });
-    expect((await sync(setup)).code).toBe(0);
-    const b = idOf(emu, 'b.txt');
-    expireNow(emu, b);
-    fs.rmSync(path.join(setup.root, 'b.txt'));
-    proxy.rewrite = hiding(() => [b]);
+    const { emu, proxy, setup, b } = await expiredAndHidden(contract);
     proxy.intercept = refusingDeletesOf(b);
     const refused = await sync(setup);
     expect(refused.stderr).toMatch(/delete of an expired copy failed; its row stays/);
