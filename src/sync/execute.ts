@@ -28,8 +28,8 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
 
 /** Queued uploads before `room()` makes the producer wait: memory holds these, not the tree's. */
 const MAX_QUEUED = 1_000;
-/** Intents per transaction at most (intents.ts): a crash leaves at most this many without a request. */
-const INTENT_BATCH = 32;
+/** Intents per transaction (intents.ts), each fsynced (rule 3), at most: a crash leaves at most this many without a request. */
+const INTENT_BATCH = 128;
 /**
  * One plan's execution: its counters, queue and stop, shared by the named steps. A reconciliation streams into it: `begin`,
  * `addUpload` as the merge decides (after `room`), `finishUploads`, the allowed deletes (`addCollectedDeletes`), `finishDeletes`.
