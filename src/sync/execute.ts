@@ -7,7 +7,7 @@ import { errorMessage } from '../errors.js';
 import { endsRun, isStorageFull, isUnavailable, requestIdOf, retryableOf, statusOf } from '../failure.js';
 import { LocalFileError, unknownOutcomeAttemptsOf } from '../remote/errors.js';
 import { DeferredWrites } from './deferred.js';
-import { IntentBatch } from './intents.js';
+import { IntentBatch, intentBatchSize } from './intents.js';
 import { emptyExecuteReport } from './outcome.js';
 import type { DeleteAction, DeleteSource, ExecuteDeps, ExecuteReport, Plan, Progress, UploadAction } from './types.js';
 import { applyLedgerOnly } from './ledger-only.js';
@@ -28,8 +28,6 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
 
 /** Queued uploads before `room()` makes the producer wait: memory holds these, not the tree's. */
 const MAX_QUEUED = 1_000;
-/** Intents per transaction (intents.ts), each fsynced (rule 3), at most: a crash leaves at most this many without a request. */
-const INTENT_BATCH = 128;
 /**
  * One plan's execution: its counters, queue and stop, shared by the named steps. A reconciliation streams into it: `begin`,
  * `addUpload` as the merge decides (after `room`), `finishUploads`, the allowed deletes (`addCollectedDeletes`), `finishDeletes`.
@@ -76,7 +74,7 @@ export class Execution {
     this.queue = new PQueue({ concurrency: deps.concurrency });
     this.later = new DeferredWrites(deps.ledger);
     this.intents = new IntentBatch(deps.ledger, {
-      maxBatch: INTENT_BATCH,
+      maxBatch: intentBatchSize(deps.requestsPerMinute),
       settleMs: deps.settleMs,
       now: this.now,
       clockOffsetMs: () => deps.remote.clockOffsetMs?.() ?? null,

@@ -46,6 +46,22 @@ export function writeIntent(ledger: Ledger, { action, local, startedAt, clockOff
   return { row, inFlightId };
 }
 
+/** Intents per transaction at most: a crash leaves at most this many without a request. */
+export const INTENT_BATCH_MAX = 128;
+/** ...and no more than the uploads the request rate lets start within this long. */
+export const INTENT_AHEAD_SECONDS = 5;
+
+/**
+ * How many intents one transaction writes at most, at `requestsPerMinute` (absent: no limit). An
+ * intent written ahead opens its orphan window (rule 3) before its request leaves: under a slow
+ * rate, a batch of the largest size would open windows a minute or more early, and a look-alike
+ * another application uploads meanwhile would make a crash's orphan ambiguous (kept, not deleted).
+ */
+export function intentBatchSize(requestsPerMinute: number | undefined): number {
+  if (requestsPerMinute === undefined) return INTENT_BATCH_MAX;
+  return Math.max(1, Math.min(INTENT_BATCH_MAX, Math.ceil((requestsPerMinute / 60) * INTENT_AHEAD_SECONDS)));
+}
+
 /** What the batch needs from its executor. */
 export interface IntentBatchOptions {
   /** Intents written per transaction at most (the one asked for and the queued ones after it). */
@@ -66,7 +82,8 @@ export interface IntentBatchOptions {
  * transactions instead of N, and rule 3 holds exactly: every intent is committed before its
  * upload sends, since an intent is only handed out once its transaction has returned. Each of
  * those commits is fsynced, which holds the event loop (~0.6 ms on the bench's disk): batches of
- * 32 held a sync of 10,000 small files ~200 ms, batches of 128 ~50 ms (BENCHMARKS.md).
+ * 32 held a sync of 10,000 small files ~200 ms, batches of 128 ~50 ms (BENCHMARKS.md); the size
+ * comes from `intentBatchSize`.
  *
  * An intent written ahead whose upload never asks (the run stopped, the upload failed before its
  * request) is removed by `release()` at the end of the run; a crash before then leaves it as an

@@ -80,6 +80,7 @@ export function executeDepsFor(config: Config, parts: SessionParts, extra: Parti
     concurrency: config.concurrency,
     maxFileBytes: config.maxFileBytes,
     settleMs: config.settleSeconds * 1000,
+    requestsPerMinute: config.requestsPerMinute,
     stillPresent: presenceCheck(config, parts.filter),
     ...extra,
   };

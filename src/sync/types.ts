@@ -244,6 +244,11 @@ export interface ExecuteDeps {
    * with back-off and the others go on. Default 3; the daemon's one-path jobs use 1.
    */
   unavailableStreak?: number;
+  /**
+   * The client's request rate (requests a minute): the intents written ahead cover about
+   * INTENT_AHEAD_SECONDS of uploads at it (execute.ts). Absent: the largest batch.
+   */
+  requestsPerMinute?: number;
 }
 
 /** What one plan's execution did. */

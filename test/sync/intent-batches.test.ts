@@ -36,8 +36,10 @@ function config(concurrency: number): Config {
   return { ...loadConfig({ root: path.join(dir, 'root'), stateDir: path.join(dir, 'state') }, {}, dir), settleSeconds: 0, concurrency };
 }
 
-function manyFiles(n: number): Record<string, string> {
-  return Object.fromEntries(Array.from({ length: n }, (_, i) => [`d${i % 4}/f${String(i).padStart(3, '0')}.txt`, `content of file ${i}`]));
+function manyFiles(n: number, version = ''): Record<string, string> {
+  return Object.fromEntries(
+    Array.from({ length: n }, (_, i) => [`d${i % 4}/f${String(i).padStart(3, '0')}.txt`, `content of file ${i}${version}`]),
+  );
 }
 
 /**
@@ -165,6 +167,42 @@ describe('intents written in batches', () => {
     } finally {
       await client.close();
     }
+  });
+
+  it('writes intents ahead only as far as the request rate lets their uploads start within seconds', async () => {
+    // The same run twice, each on a fresh ledger and new contents: the rate in the config sizes
+    // the batches (one request a second: five seconds' worth, five intents; 100,000 a minute: all
+    // the queued ones), while the client itself is unlimited, so both runs are quick.
+    const commitsAt = async (requestsPerMinute: number): Promise<number> => {
+      writeTree(path.join(dir, 'root'), manyFiles(60, ` at ${requestsPerMinute} a minute`));
+      const file = path.join(dir, `state-${requestsPerMinute}`, 'ledger.db');
+      const own = Ledger.open(file);
+      const scan = afterScan(60);
+      const proxy = await intentCheckingProxy(file, () => scan.walked);
+      const client = new FilesClient({ baseUrl: proxy.url, apiKey: TEST_KEY, requestsPerMinute: 100_000 });
+      try {
+        const before = walCommits(file);
+        const report = await reconcile({
+          config: { ...config(2), requestsPerMinute },
+          ledger: own,
+          remote: client,
+          logger: silentLogger(),
+          onProgress: scan.onProgress,
+        });
+        expect(report.uploaded).toBe(60);
+        expect(proxy.arrivals.filter((a) => a.committedIntents !== 1)).toEqual([]);
+        return walCommits(file) - before;
+      } finally {
+        await client.close();
+        await proxy.close();
+        own.close();
+      }
+    };
+    const slow = await commitsAt(60);
+    const fast = await commitsAt(100_000);
+    // At one request a second, the ~58 uploads queued behind the first two take ~12 intent
+    // commits of five; at 100,000 a minute, one or two. The group commits are alike in both.
+    expect(slow - fast).toBeGreaterThanOrEqual(8);
   });
 
   it('no upload arrives at the API before its intent is committed', async () => {
