@@ -34,9 +34,18 @@ describe('daemon: the root replaced or gone', () => {
     const rewatchedBefore = rootWatches();
     const reconciledBefore = daemon.count(/"message":"reconciled \(/);
     const replacedAt = Date.now();
-    fs.renameSync(setup.root, path.join(setup.dir, 'root.old'));
-    fs.mkdirSync(setup.root);
-    fs.writeFileSync(path.join(setup.root, 'three.txt'), 'three');
+    // The replacement in one step, as far as the daemon can tell (it is stopped meanwhile). A root
+    // missing for a moment between the rename and the mkdir is a state of its own, which the
+    // daemon may rightly answer with one reconciliation more: under the full suite's load this
+    // test counted two, twice (never reproduced alone); the counts below are of the replacement.
+    process.kill(daemon.pid, 'SIGSTOP');
+    try {
+      fs.renameSync(setup.root, path.join(setup.dir, 'root.old'));
+      fs.mkdirSync(setup.root);
+      fs.writeFileSync(path.join(setup.root, 'three.txt'), 'three');
+    } finally {
+      process.kill(daemon.pid, 'SIGCONT');
+    }
     await uploaded('three.txt', 'three', 10_000);
     fs.writeFileSync(path.join(setup.root, 'four.txt'), 'four');
     await uploaded('four.txt', 'four', 10_000);
