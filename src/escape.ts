@@ -4,16 +4,20 @@
 /**
  * Characters that must not reach a terminal or the journal raw: C0 controls (newline included, so
  * a name cannot start a forged line or a `<0>` journal priority), DEL, C1 controls (0x9b is a CSI
- * for some terminals), the line and paragraph separators, the bidirectional overrides and
- * isolates (text that reads differently than it is), lone UTF-16 surrogates, and U+FFFD, which is
- * what Node makes of a name's invalid UTF-8 bytes when it decodes them.
+ * for some terminals), the line and paragraph separators, the bidirectional overrides, isolates
+ * and marks (text that reads differently than it is), the invisible characters that make one
+ * name print as another (soft hyphen, zero-width space, word joiner and invisible operators, the
+ * byte order mark, the Mongolian vowel separator; not the zero-width non-joiner and joiner, which
+ * Persian words and emoji sequences need), lone UTF-16 surrogates, and U+FFFD, which is what Node
+ * makes of a name's invalid UTF-8 bytes when it decodes them.
  */
 const UNSAFE =
   // eslint-disable-next-line no-control-regex -- finding control characters is this module's job
-  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufffd]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** The same set less C0, for JSON text (JSON.stringify has escaped C0 and lone surrogates already). */
-const UNSAFE_IN_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd]/g;
+const UNSAFE_IN_JSON =
+  /[\u007f-\u009f\u00ad\u061c\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufffd]/g;
 
 const SHORT: Record<string, string> = { '\b': '\\b', '\t': '\\t', '\n': '\\n', '\f': '\\f', '\r': '\\r' };
 

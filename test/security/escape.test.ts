@@ -74,6 +74,15 @@ describe('escapeText', () => {
     expect(escapeText('plain/ünïcödé 😀.txt')).toBe('plain/ünïcödé 😀.txt');
   });
 
+  it('escapes the invisible characters that make one name look like another, but not the joiners scripts and emoji need', () => {
+    // `report.txt` and `report\u200b.txt` are two files; printed raw, the log would show one name twice.
+    const invisible = '\u00ad\u061c\u180e\u200b\u200e\u200f\u2060\u2064\ufeff';
+    expect(escapeText(`report${invisible}.txt`)).toBe('report\\u00ad\\u061c\\u180e\\u200b\\u200e\\u200f\\u2060\\u2064\\ufeff.txt');
+    expect(escapeJson(JSON.stringify({ name: `a\u200bb` }))).toBe('{"name":"a\\u200bb"}');
+    // Zero-width non-joiner and joiner belong to words (Persian) and emoji sequences.
+    expect(escapeText('می\u200cخواهم 👨\u200d👩\u200d👧.txt')).toBe('می\u200cخواهم 👨\u200d👩\u200d👧.txt');
+  });
+
   it('writes invalid UTF-8 bytes of a name as \\xNN and marks what Node decoded as U+FFFD', () => {
     expect(escapeText(Buffer.from([0x61, 0xff, 0xc3, 0xa9, 0xc0, 0xaf, 0x0a]))).toBe('a\\xffé\\xc0\\xaf\\n');
     expect(escapeText(Buffer.from([0x61, 0xff]).toString('utf8'))).toBe('a\\ufffd');
