@@ -61,6 +61,27 @@ export function withSmallFile<T>(file: string, what: string, use: (f: SmallFile)
 }
 
 /**
+ * The config says where the API key is sent (api.baseUrl) and which folder is read, so it is taken
+ * only from a file of files-sync's own user or root that others cannot write, as ssh takes its
+ * own. A config planted where the operator runs files-sync (./sync.config.json in a shared folder)
+ * would otherwise send the key to its author's server.
+ */
+export function checkConfigOwner(file: string, stats: fs.Stats): void {
+  const uid = process.getuid?.();
+  if (uid === undefined) return;
+  if ((stats.mode & 0o002) !== 0) {
+    throw new ConfigError(
+      `config ${file} can be written by any user (mode ${(stats.mode & 0o777).toString(8)}): whoever changes it chooses where the API key is sent; chmod o-w ${file}`,
+    );
+  }
+  if (stats.uid !== uid && stats.uid !== 0) {
+    throw new ConfigError(
+      `config ${file} is owned by uid ${stats.uid}: files-sync reads its configuration only from a file of its own user (uid ${uid}) or root, since the file says where the API key is sent; if you trust it, chown ${uid} ${file}`,
+    );
+  }
+}
+
+/**
  * The first key given twice in one object of the valid JSON `text`, with its offset; null when
  * none is. Keys starting with `//` are notes (the example config's) and may repeat.
  */

@@ -79,9 +79,10 @@ function within(inner: string, outer: string): boolean {
 /**
  * The service's own files never sync (DESIGN.md rule 9): a state directory under the root is
  * excluded by its real path (buildFilter), the root itself is refused (nothing of it could be
- * synced but the ledger), and so is an API key file under the root: it would be uploaded.
+ * synced but the ledger), and so are an API key file and a config file under the root: they would
+ * be uploaded, and whoever writes into the folder could read the one or rewrite the other.
  */
-export function checkOwnFiles(root: string, stateDir: string, keyFile: string | undefined): void {
+export function checkOwnFiles(root: string, stateDir: string, keyFile: string | undefined, configFile?: string): void {
   // `root` is a real path. The whole file system, or a kernel's, is no folder to mirror: its walk
   // would reach /proc and every other service's files. /dev/shm is a tmpfs of ordinary files.
   if (root === '/' || (onKernelFileSystem(root) && !within(root, '/dev/shm'))) {
@@ -90,6 +91,11 @@ export function checkOwnFiles(root: string, stateDir: string, keyFile: string | 
   if (realPathOf(stateDir) === root) {
     throw new ConfigError(
       `stateDir ${stateDir} is the sync root itself: its ledger would be synced into the workspace. Leave stateDir out (the default lies outside the root) or name another folder`,
+    );
+  }
+  if (configFile !== undefined && within(realPathOf(configFile), root)) {
+    throw new ConfigError(
+      `config ${configFile} lies inside the sync root ${root}: whoever writes into the folder could rewrite it (its api.baseUrl says where the API key is sent), and it would be uploaded; move it out of the root and name it with --config`,
     );
   }
   if (keyFile !== undefined && within(realPathOf(keyFile), root)) {

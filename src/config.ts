@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { readApiKey } from './api-key.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { closest } from './suggest.js';
-import { duplicateKey, withSmallFile } from './config-file.js';
+import { checkConfigOwner, duplicateKey, withSmallFile } from './config-file.js';
 import { checkOwnFiles, derivedStateDir, realRoot, xdgHome } from './config-paths.js';
 
 export { defaultStateDir } from './config-paths.js';
@@ -204,7 +204,10 @@ export function jsonErrorPlace(text: string, message: string): string {
 }
 
 function readConfigFile(file: string): unknown {
-  const text = withSmallFile(file, 'config', (f) => f.read());
+  const text = withSmallFile(file, 'config', ({ stats, read }) => {
+    checkConfigOwner(file, stats);
+    return read();
+  });
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -274,7 +277,7 @@ export function loadConfig(overrides: ConfigOverrides, env: NodeJS.ProcessEnv, c
     throw new ConfigError(`ANTHROPIC_BASE_URL is not an http(s) URL without a user or password: ${hideUserInfo(baseUrl)}`);
   }
   const keyFile = parsed.api.keyFile ? path.resolve(base, parsed.api.keyFile) : undefined;
-  checkOwnFiles(root, stateDir, keyFile);
+  checkOwnFiles(root, stateDir, keyFile, file ?? undefined);
   return Object.freeze({
     ...parsed,
     root,

@@ -47,7 +47,8 @@ async function main(): Promise<number> {
     const root = path.join(work, 'folder');
     fs.cpSync(SAMPLE, root, { recursive: true, preserveTimestamps: true });
     const config = path.join(work, 'sync.config.json');
-    fs.writeFileSync(config, JSON.stringify({ root, stateDir: path.join(work, 'state'), settleSeconds: 1 }, null, 2));
+    // Private, whatever the umask: a config others can write is refused (it says where the key goes).
+    fs.writeFileSync(config, JSON.stringify({ root, stateDir: path.join(work, 'state'), settleSeconds: 1 }, null, 2), { mode: 0o600 });
     const env = { ANTHROPIC_API_KEY: DEFAULT_EMULATOR_KEY, ANTHROPIC_BASE_URL: emulator.url };
     emulator.seed({
       filename: 'contract.pdf',

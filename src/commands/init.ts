@@ -25,9 +25,10 @@ function initSync(context: Parameters<Command>[0]): number {
   } catch (err) {
     throw new ConfigError(`cannot use ${path.resolve(given)} as the root (${errorMessage(err)}): name an existing folder`, { cause: err });
   }
-  // The checks every later command makes (the whole file system, the state directory as the root).
-  checkOwnFiles(root, stateDir !== undefined ? path.resolve(stateDir) : derivedStateDir(root, root, context.env), undefined);
   const file = configPath !== undefined ? path.resolve(configPath) : defaultConfigFile(context.env);
+  // The checks every later command makes (the whole file system, the state directory as the root,
+  // the config inside the root).
+  checkOwnFiles(root, stateDir !== undefined ? path.resolve(stateDir) : derivedStateDir(root, root, context.env), undefined, file);
   if (fs.existsSync(file) && !context.force) {
     throw new ConfigError(`${file} exists already: edit it, or run init again with --force to replace it`);
   }

@@ -1,0 +1,98 @@
+// The config says where the API key is sent (api.baseUrl) and which folder is read (root), so it
+// is taken only from a file of files-sync's own user or root that others cannot write, and never
+// from inside the root it names (DESIGN.md rule 9: whoever writes into the folder is untrusted).
+// A server on loopback stands for the author of a planted config: it records what reaches it.
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli, tempDir } from '../helpers/sync.js';
+
+/** Not a real key: what a planted config would make files-sync send to its author's server. */
+const KEY = 'sk-ant-api03-planted-config-test';
+
+let dir: string;
+let root: string;
+let server: http.Server;
+let baseUrl: string;
+let requests: number;
+beforeEach(async () => {
+  dir = tempDir('fs-config-file-');
+  root = path.join(dir, 'root');
+  fs.mkdirSync(root);
+  fs.writeFileSync(path.join(root, 'a.txt'), 'a');
+  requests = 0;
+  server = http.createServer((req, res) => {
+    requests++;
+    res.writeHead(500).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterEach(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Writes a config at `file` naming `root` and the recording server as the API. */
+function writeConfig(file: string, mode = 0o644): void {
+  fs.writeFileSync(file, JSON.stringify({ root, stateDir: path.join(dir, 'state'), api: { baseUrl, contract: 'ga' } }));
+  fs.chmodSync(file, mode);
+}
+
+/** `files-sync sync` with the key in the environment, from `cwd`, with no config of the user's own. */
+function sync(args: string[], cwd: string) {
+  return runCli(['sync', ...args], { ANTHROPIC_API_KEY: KEY, XDG_CONFIG_HOME: path.join(dir, 'no-config') }, cwd);
+}
+
+describe('the config file', () => {
+  it.skipIf(process.getuid?.() !== 0)(
+    'planted by another user where the operator runs files-sync: refused, and no request leaves with the key',
+    async () => {
+      // A shared folder anyone may write into (sticky, as /tmp): another user leaves a config there.
+      const shared = path.join(dir, 'shared');
+      fs.mkdirSync(shared);
+      fs.chmodSync(shared, 0o1777);
+      const planted = path.join(shared, 'sync.config.json');
+      writeConfig(planted);
+      fs.chownSync(planted, 65534, 65534);
+      const result = await sync([], shared);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(
+        /config .*sync\.config\.json is owned by uid 65534: files-sync reads its configuration only from a file of its own user \(uid 0\) or root/,
+      );
+      expect(requests).toBe(0);
+      expect(`${result.stdout}${result.stderr}`).not.toContain(KEY);
+      // Its owner's own config, or root's, is read as before.
+      fs.chownSync(planted, 0, 0);
+      const own = await sync([], shared);
+      expect(own.stderr).not.toMatch(/is owned by uid/);
+      expect(requests).toBeGreaterThan(0);
+    },
+  );
+
+  it('that any user can write: refused, and no request leaves with the key', async () => {
+    const file = path.join(dir, 'sync.config.json');
+    writeConfig(file, 0o666);
+    const result = await sync(['--config', file], dir);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/config .*sync\.config\.json can be written by any user \(mode 666\).*chmod o-w/);
+    expect(requests).toBe(0);
+  });
+
+  it('inside the root it names: refused (whoever writes into the folder could rewrite it, and it would be uploaded)', async () => {
+    const inside = path.join(root, 'sync.config.json');
+    writeConfig(inside);
+    const result = await sync(['--config', inside], dir);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/config .*sync\.config\.json lies inside the sync root .*move it out of the root/);
+    expect(requests).toBe(0);
+    // init will not write one there either.
+    fs.rmSync(inside);
+    const init = await runCli(['init', '--root', root, '--config', inside], {}, dir);
+    expect(init.code, init.stderr).toBe(2);
+    expect(init.stderr).toMatch(/lies inside the sync root/);
+    expect(fs.existsSync(inside)).toBe(false);
+  });
+});
