@@ -85,6 +85,11 @@ export interface IntentBatchOptions {
  * 32 held a sync of 10,000 small files ~200 ms, batches of 128 ~50 ms (BENCHMARKS.md); the size
  * comes from `intentBatchSize`.
  *
+ * An intent written ahead is handed out only within INTENT_AHEAD_SECONDS of its writing: one that
+ * waited longer (the uploads before it were slow) is written again with a new batch, since a crash
+ * row's window runs from its intent for one upload call's span (orphans.ts), and a copy made later
+ * would be nobody's (found as a stranger's file of that name and size).
+ *
  * An intent written ahead whose upload never asks (the run stopped, the upload failed before its
  * request) is removed by `release()` at the end of the run; a crash before then leaves it as an
  * intent without a request, which the next reconciliation settles (rule 3: more intents than
@@ -95,8 +100,8 @@ export class IntentBatch {
   readonly #options: IntentBatchOptions;
   /** Queued uploads not yet started, in queue order (p-queue starts them first in, first out). */
   readonly #queued = new Set<UploadAction>();
-  /** Intents written ahead, committed, not yet taken. */
-  readonly #ahead = new Map<UploadAction, Intent>();
+  /** Intents written ahead, committed, not yet taken, with when they were written. */
+  readonly #ahead = new Map<UploadAction, { intent: Intent; writtenAt: number }>();
   /** Transactions written (for tests and the bench). */
   transactions = 0;
 
@@ -125,16 +130,19 @@ export class IntentBatch {
     const ahead = this.#ahead.get(action);
     if (ahead !== undefined) {
       this.#ahead.delete(action);
-      if (local === action.local) return ahead;
+      const fresh = this.#options.now() - ahead.writtenAt <= INTENT_AHEAD_SECONDS * 1000;
+      if (local === action.local && fresh) return ahead.intent;
     }
     // Hashed again since the intent was written ahead: that one names another version and goes.
-    return this.#writeBatch(action, local, ahead?.inFlightId ?? null);
+    // Or it waited longer than a batch should (the uploads before it were slow): its window began
+    // too early to reach this upload's attempts after a crash, and a new one is written.
+    return this.#writeBatch(action, local, ahead?.intent.inFlightId ?? null);
   }
 
   /** Removes the intents written ahead that no upload took (their requests never left). */
   release(): void {
     if (this.#ahead.size === 0 && this.#queued.size === 0) return;
-    const unused = [...this.#ahead.values()];
+    const unused = [...this.#ahead.values()].map((a) => a.intent);
     this.#ahead.clear();
     this.#queued.clear();
     const now = this.#options.now();
@@ -157,7 +165,7 @@ export class IntentBatch {
       return { own, ahead };
     }, true);
     // Only now, committed, may they be handed out: a transaction that threw rolled all of them back.
-    batch.forEach((next, i) => this.#ahead.set(next, written.ahead[i]!));
+    batch.forEach((next, i) => this.#ahead.set(next, { intent: written.ahead[i]!, writtenAt: startedAt }));
     return written.own;
   }
 
