@@ -81,13 +81,16 @@ function buildProgram(env: NodeJS.ProcessEnv, result: { code: number }): Program
     .configureOutput({
       writeOut: (s) => process.stdout.write(s),
       writeErr: (s) => process.stderr.write(s),
-      // One line: the problem, the suggestion commander found, and where help is.
+      // One line: the problem, the suggestion commander found, and where help is. Escaped: the
+      // argument it quotes may be a file's name (`files-sync resolve *`; rule 9).
       outputError: (s, writeErr) =>
         writeErr(
-          `files-sync: ${s
-            .replace(/^error: /, '')
-            .trimEnd()
-            .replace(/\n\(Did you mean (.*)\?\)$/, ': did you mean $1?')} (see --help)\n`,
+          `files-sync: ${escapeText(
+            s
+              .replace(/^error: /, '')
+              .trimEnd()
+              .replace(/\n\(Did you mean (.*)\?\)$/, ': did you mean $1?'),
+          )} (see --help)\n`,
         ),
     });
   for (const spec of COMMANDS) addCommand(program, spec, env, result);

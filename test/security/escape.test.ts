@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { escapeJson, escapeText } from '../../src/escape.js';
-import { emulator, syncSetup, type CliResult, type SyncSetup } from '../helpers/sync.js';
+import { emulator, runCli, syncSetup, type CliResult, type SyncSetup } from '../helpers/sync.js';
 
 const FORGED = 'x\n<0>files-sync: FORGED line\n\x1b[2Jy';
 const FORGED_SMALL = 'ok\r<0>FORGED too\x9b31m\x7f.txt';
@@ -21,7 +21,7 @@ function expectClean(output: string, what: string): void {
   for (const line of output.split('\n')) {
     // files-sync's own journal priorities are 3, 4, 6 and 7: a <0> line can only be forged.
     expect(line.startsWith('<0>'), `${what}: forged line ${JSON.stringify(line)}`).toBe(false);
-    if (line.includes('FORGED')) expect(line, what).toMatch(/\\n<0>files-sync: FORGED|\\r<0>FORGED|\\n<0>FORGED fifo/);
+    if (line.includes('FORGED')) expect(line, what).toMatch(/\\n<0>files-sync: FORGED|\\r<0>FORGED|\\n<0>FORGED (fifo|option)/);
   }
 }
 
@@ -58,6 +58,16 @@ describe('a forged file name', () => {
     expect(result.stdout).toMatch(/^failed: x\\n<0>files-sync: FORGED line/m);
     expect(result.stderr).toMatch(/^<7>.*fifo\\n<0>FORGED fifo\\u001b\[31m/m);
     expectClean(both(result), 'sync under journald');
+  });
+
+  it('is escaped in the errors of the command line parser (a name a shell glob passed, read as an option)', async () => {
+    // `files-sync resolve *` in a folder holding this file: commander says the option is unknown.
+    const name = '--x\n<0>FORGED option\x1b[2J\u202e.txt';
+    const result = await runCli(['resolve', '--config', setup.configFile, name], setup.env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--x\\n<0>FORGED option\\u001b[2J\\u202e.txt');
+    expect(result.stderr).not.toContain('\u202e');
+    expectClean(both(result), 'an unknown option');
   });
 
   it('stays its exact value in --json, as valid JSON without raw C1 or DEL', async () => {
