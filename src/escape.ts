@@ -7,22 +7,28 @@
  * for some terminals), the line and paragraph separators, the bidirectional overrides, isolates
  * and marks (text that reads differently than it is), the invisible characters that make one
  * name print as another (soft hyphen, zero-width space, word joiner and invisible operators, the
- * byte order mark, the Mongolian vowel separator; not the zero-width non-joiner and joiner, which
- * Persian words and emoji sequences need), lone UTF-16 surrogates, and U+FFFD, which is what Node
- * makes of a name's invalid UTF-8 bytes when it decodes them.
+ * byte order mark, the Mongolian vowel separator, the combining grapheme joiner, the Hangul and
+ * Khmer fillers, the deprecated format controls U+206A-206F, the interlinear annotation marks,
+ * the tag characters of plane 14 and the invisible musical and shorthand format controls; not the
+ * zero-width non-joiner and joiner, which Persian words and emoji sequences need, nor the tags of
+ * an emoji flag's tag sequence, nor variation selectors), lone UTF-16 surrogates, and U+FFFD,
+ * which is what Node makes of a name's invalid UTF-8 bytes when it decodes them. Astral ones are
+ * matched as their surrogate pair and escaped as one (`\udb40\udc41`).
  */
 const UNSAFE =
   // eslint-disable-next-line no-control-regex -- finding control characters is this module's job
-  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufffd]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u115f\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\ufffd]|\u034f|\u1160|\u17b4|\u17b5|\ud834[\udd73-\udd7a]|\ud82f[\udca0-\udca3]|\udb40\udc01|(?<!\ud83c\udff4(?:\udb40[\udc20-\udc7e])*)\udb40[\udc20-\udc7f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
-/** The same set less C0, for JSON text (JSON.stringify has escaped C0 and lone surrogates already). */
+/** The same set less C0 and lone surrogates, for JSON text (JSON.stringify has escaped those already). */
 const UNSAFE_IN_JSON =
-  /[\u007f-\u009f\u00ad\u061c\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufffd]/g;
+  /[\u007f-\u009f\u00ad\u061c\u115f\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\ufffd]|\u034f|\u1160|\u17b4|\u17b5|\ud834[\udd73-\udd7a]|\ud82f[\udca0-\udca3]|\udb40\udc01|(?<!\ud83c\udff4(?:\udb40[\udc20-\udc7e])*)\udb40[\udc20-\udc7f]/g;
 
 const SHORT: Record<string, string> = { '\b': '\\b', '\t': '\\t', '\n': '\\n', '\f': '\\f', '\r': '\\r' };
 
+/** One character (or one surrogate pair: both halves) as its JSON-style escape. */
 function unicodeEscape(char: string): string {
-  return SHORT[char] ?? `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  const unit = (i: number) => `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`;
+  return SHORT[char] ?? (char.length === 2 ? unit(0) + unit(1) : unit(0));
 }
 
 /** Length of the valid UTF-8 sequence at `i`, or 0 when the byte there does not start one. */

@@ -93,6 +93,25 @@ describe('escapeText', () => {
     expect(escapeText('می\u200cخواهم 👨\u200d👩\u200d👧.txt')).toBe('می\u200cخواهم 👨\u200d👩\u200d👧.txt');
   });
 
+  it('escapes the other invisible characters too: fillers, deprecated format controls, tags', () => {
+    // Each prints as nothing (or a blank), so `report<it>.txt` reads as `report.txt` or a blank.
+    const bmp = '\u034f\u115f\u1160\u17b4\u17b5\u206a\u206f\u3164\uffa0\ufff9\ufffb';
+    expect(escapeText(`report${bmp}.txt`)).toBe(
+      `report${[...bmp].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')}.txt`,
+    );
+    // Tag characters (ASCII smuggled in an invisible plane-14 copy) and other invisible format controls, as escaped pairs.
+    expect(escapeText('report\u{e0001}\u{e0041}\u{e007f}\u{1d173}\u{1bca0}.txt')).toBe(
+      'report\\udb40\\udc01\\udb40\\udc41\\udb40\\udc7f\\ud834\\udd73\\ud82f\\udca0.txt',
+    );
+    const json = escapeJson(JSON.stringify({ name: 'a\u{e0041}\u3164b' }));
+    expect(json).toBe('{"name":"a\\udb40\\udc41\\u3164b"}');
+    expect(JSON.parse(json)).toEqual({ name: 'a\u{e0041}\u3164b' });
+    // The flag of a subdivision is an emoji tag sequence: it stays, as emoji joiners do.
+    const england = '\u{1f3f4}\u{e0067}\u{e0062}\u{e0065}\u{e006e}\u{e0067}\u{e007f}';
+    expect(escapeText(`${england}.txt`)).toBe(`${england}.txt`);
+    expect(escapeText(`a${england}\u{e0041}.txt`)).toBe(`a${england}\\udb40\\udc41.txt`);
+  });
+
   it('writes invalid UTF-8 bytes of a name as \\xNN and marks what Node decoded as U+FFFD', () => {
     expect(escapeText(Buffer.from([0x61, 0xff, 0xc3, 0xa9, 0xc0, 0xaf, 0x0a]))).toBe('a\\xffé\\xc0\\xaf\\n');
     expect(escapeText(Buffer.from([0x61, 0xff]).toString('utf8'))).toBe('a\\ufffd');
