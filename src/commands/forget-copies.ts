@@ -1,6 +1,6 @@
 // Unclaimed copies (DESIGN.md rule 3) for the user: how `status` shows them, and `files-sync
 // forget-copies ID...`, which deletes them only on the user's word.
-import { lockAndOpen, lockWithoutDaemon, type CommandContext } from './shared.js';
+import { lockAndOpen, lockWithoutDaemon, write, type CommandContext } from './shared.js';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
 import fs from 'node:fs';
 import { ConfigError, ExitCode } from '../errors.js';
@@ -118,7 +118,8 @@ export async function forgetCopies(context: CommandContext, deps: ForgetDeps): P
     }
     const stale = checked.map(({ copy, file }) => remoteRefusal(copy, file)).filter((r): r is string => r !== null);
     if (stale.length > 0) throw new ConfigError(`nothing was deleted: ${stale.join('; ')}`);
-    for (const { copy, file } of checked) process.stdout.write(`${await forgetOne(client, ledger, copy, file)}\n`);
+    // Escaped: the line names a file id and a filename the API gave (rule 9).
+    for (const { copy, file } of checked) write(await forgetOne(client, ledger, copy, file));
     return ExitCode.ok;
   } finally {
     await client.close();

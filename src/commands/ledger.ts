@@ -1,16 +1,13 @@
 // `files-sync ledger check|restore [FILE]`: SQLite's integrity check of the ledger, and putting a
 // backup back in its place (only while no other files-sync holds the state directory).
 import { loadConfig, type Config } from '../config.js';
-import { ledgerPath, lockStateDir, noteCopy, type CommandContext } from './shared.js';
+import { ledgerPath, lockStateDir, noteCopy, write, type CommandContext } from './shared.js';
 import { LockedError } from '../lock.js';
+import { escapeText } from '../escape.js';
 import { ConfigError, ExitCode } from '../errors.js';
 import { pickBackup, restoreLedger } from '../ledger/backup.js';
 import { LedgerError, faultMessage } from '../ledger/faults.js';
 import { Ledger } from '../ledger/ledger.js';
-
-function write(text: string): void {
-  process.stdout.write(`${text}\n`);
-}
 
 /** Runs `files-sync ledger VERB`; resolves to the exit code (6 when the ledger is damaged). */
 export function runLedgerCommand(context: CommandContext): Promise<number> {
@@ -47,7 +44,7 @@ function damaged(file: string, problems: string[]): number {
   for (const problem of problems.slice(0, 20)) write(`  ${problem}`);
   if (problems.length > 20) write(`  … and ${problems.length - 20} more`);
   process.stderr.write(
-    `files-sync: ${faultMessage('corrupt', file, `SQLite's integrity check found ${problems.length === 1 ? 'a problem' : `${problems.length} problems`}`)}\n`,
+    `files-sync: ${escapeText(faultMessage('corrupt', file, `SQLite's integrity check found ${problems.length === 1 ? 'a problem' : `${problems.length} problems`}`))}\n`,
   );
   return ExitCode.ledger;
 }

@@ -57,7 +57,7 @@ export function readLedgerOrEmpty(config: Config): Ledger {
 
 /** Says on stderr that a read-only command reads a copy of the ledger (its disk is read-only). */
 export function noteCopy(note: string): void {
-  process.stderr.write(`files-sync: ${note}\n`);
+  process.stderr.write(`files-sync: ${escapeText(note)}\n`);
 }
 
 /** Opens the ledger of a state directory; one that cannot be opened names the path and what to do. */

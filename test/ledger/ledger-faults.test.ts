@@ -227,6 +227,19 @@ describe('files-sync ledger check', () => {
   });
 });
 
+describe('files-sync ledger check, of a state directory whose name holds control characters', () => {
+  it('prints the name escaped, as every other command does (rule 9)', async () => {
+    emu = await emulator();
+    setup = syncSetup(emu, { requestsPerMinute: 100_000 });
+    const stateDir = path.join(setup.dir, 'state\n<0>FORGED\u001b[2J');
+    fillLedger(path.join(stateDir, 'ledger.db'));
+    const result = await runCli(['ledger', 'check', '--config', setup.configFile, '--state-dir', stateDir], setup.env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('state\\n<0>FORGED\\u001b[2J');
+    expect(result.stdout).not.toMatch(/\u001b|\n<0>/);
+  });
+});
+
 describe("the daemon's start on a passing trouble", () => {
   it('a full disk or a busy ledger passes (the daemon waits and starts again); a damaged ledger and other errors do not', () => {
     expect(passesAtStart(new LedgerError('full', 'full'))).toBe(true);
