@@ -12,7 +12,10 @@ export const CREDENTIAL_NAME = 'anthropic-api-key';
 /** Where a key came from, as the messages name it. */
 type KeySource = 'api.keyFile' | 'systemd credential';
 
-/** Reads a key file, refused when others can read it (a systemd credential is exempt), not a regular file, or empty. */
+/**
+ * Reads a key file, refused when others can read it or another user owns it (a systemd credential is
+ * exempt: its directory is systemd's), not a regular file, or empty.
+ */
 function readKeyFile(file: string, source: KeySource): string {
   const key = withSmallFile(file, `the API key (${source})`, ({ stats, read }) => {
     // As ssh does with a private key: a key others can read is as good as leaked. A systemd
@@ -21,6 +24,13 @@ function readKeyFile(file: string, source: KeySource): string {
     if (source === 'api.keyFile' && (stats.mode & 0o077) !== 0) {
       throw new ConfigError(
         `the API key file (api.keyFile) ${file} is readable by group or others (mode ${(stats.mode & 0o777).toString(8)}): run "chmod 600 ${file}"`,
+      );
+    }
+    // Whoever owns the file chooses the key, and so the workspace the folder is uploaded into.
+    const uid = process.getuid?.();
+    if (source === 'api.keyFile' && uid !== undefined && stats.uid !== uid && stats.uid !== 0) {
+      throw new ConfigError(
+        `the API key file (api.keyFile) ${file} is owned by uid ${stats.uid}: files-sync takes a key only from a file of its own user (uid ${uid}) or root, since the key chooses the workspace the folder is uploaded into; if it is yours, chown ${uid} ${file}`,
       );
     }
     return read().trim();

@@ -96,3 +96,27 @@ describe('the config file', () => {
     expect(fs.existsSync(inside)).toBe(false);
   });
 });
+
+describe('the API key file (api.keyFile)', () => {
+  it.skipIf(process.getuid?.() !== 0)(
+    'owned by another user: refused, not taken (their key would sync the folder into their workspace)',
+    async () => {
+      // Mode 0600 passes the readability check, but the key is another user's: whoever owns the
+      // file chooses the workspace the folder is uploaded into.
+      const keyFile = path.join(dir, 'key');
+      fs.writeFileSync(keyFile, KEY, { mode: 0o600 });
+      fs.chownSync(keyFile, 65534, 65534);
+      const file = path.join(dir, 'sync.config.json');
+      fs.writeFileSync(file, JSON.stringify({ root, stateDir: path.join(dir, 'state'), api: { baseUrl, contract: 'ga', keyFile } }));
+      const env = { XDG_CONFIG_HOME: path.join(dir, 'no-config') };
+      const result = await runCli(['sync', '--config', file], env, dir);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(/api\.keyFile.* is owned by uid 65534: .*chown 0/);
+      expect(requests).toBe(0);
+      // Its owner's own key file is read as before.
+      fs.chownSync(keyFile, 0, 0);
+      await runCli(['sync', '--config', file], env, dir);
+      expect(requests).toBeGreaterThan(0);
+    },
+  );
+});
