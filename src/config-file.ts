@@ -65,6 +65,7 @@ export function withSmallFile<T>(file: string, what: string, use: (f: SmallFile)
  * only from a file of files-sync's own user or root that others cannot write, as ssh takes its
  * own. A config planted where the operator runs files-sync (./sync.config.json in a shared folder)
  * would otherwise send the key to its author's server.
+ * A symbolic link to it must be of the same users (checkConfigLink).
  */
 export function checkConfigOwner(file: string, stats: fs.Stats): void {
   const uid = process.getuid?.();
@@ -78,6 +79,33 @@ export function checkConfigOwner(file: string, stats: fs.Stats): void {
     throw new ConfigError(
       `config ${file} is owned by uid ${stats.uid}: files-sync reads its configuration only from a file of its own user (uid ${uid}) or root, since the file says where the API key is sent; if you trust it, chown ${uid} ${file}`,
     );
+  }
+  checkConfigLink(file, stats);
+}
+
+/**
+ * A config reached through a symbolic link another user made is refused, as the kernel's
+ * protected_symlinks would in a sticky folder: the link chooses which file is read (the operator's
+ * own among them), and its folder is where the config's relative paths point. Checked after the
+ * open, against `stats` (the descriptor's): a path that is no longer the file read is refused too.
+ */
+function checkConfigLink(file: string, stats: fs.Stats): void {
+  const uid = process.getuid?.();
+  if (uid === undefined) return;
+  let link: fs.Stats;
+  try {
+    link = fs.lstatSync(file);
+  } catch (err) {
+    throw new ConfigError(`cannot read config ${file}: ${errorMessage(err)}`, { cause: err });
+  }
+  if (link.isSymbolicLink()) {
+    if (link.uid === uid || link.uid === 0) return;
+    throw new ConfigError(
+      `config ${file} is a symbolic link of uid ${link.uid}: files-sync follows a link to its config only when its own user (uid ${uid}) or root made it, since the link chooses the file read and the folder its relative paths start from; rm ${file} and name your config with --config`,
+    );
+  }
+  if (link.dev !== stats.dev || link.ino !== stats.ino) {
+    throw new ConfigError(`config ${file} was replaced while it was read: run again, and find out who replaces it`);
   }
 }
 

@@ -120,3 +120,33 @@ describe('the API key file (api.keyFile)', () => {
     },
   );
 });
+
+describe('a config found through a symbolic link', () => {
+  it.skipIf(process.getuid?.() !== 0)(
+    "that another user made: refused, even to the operator's own config (its relative paths would be the link's folder's)",
+    async () => {
+      // The operator's config names its folder relative to itself, as a project's config may.
+      const own = path.join(dir, 'project');
+      fs.mkdirSync(path.join(own, 'root'), { recursive: true });
+      const config = path.join(own, 'sync.config.json');
+      fs.writeFileSync(config, JSON.stringify({ root: 'root', stateDir: path.join(dir, 'state'), api: { baseUrl, contract: 'ga' } }));
+      // Another user links it from a shared folder, beside a folder of theirs named alike.
+      const shared = path.join(dir, 'shared');
+      fs.mkdirSync(path.join(shared, 'root'), { recursive: true });
+      fs.writeFileSync(path.join(shared, 'root', 'planted.txt'), 'theirs');
+      fs.chmodSync(shared, 0o1777);
+      const link = path.join(shared, 'sync.config.json');
+      fs.symlinkSync(config, link);
+      fs.lchownSync(link, 65534, 65534);
+      const result = await sync([], shared);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(/config .*sync\.config\.json is a symbolic link of uid 65534: .*rm /);
+      expect(requests).toBe(0);
+      // The operator's own link is followed as before.
+      fs.lchownSync(link, 0, 0);
+      const ownLink = await sync([], shared);
+      expect(ownLink.stderr).not.toMatch(/symbolic link/);
+      expect(requests).toBeGreaterThan(0);
+    },
+  );
+});
