@@ -29,14 +29,20 @@ function initSync(context: Parameters<Command>[0]): number {
   // The checks every later command makes (the whole file system, the state directory as the root,
   // the config inside the root).
   checkOwnFiles(root, stateDir !== undefined ? path.resolve(stateDir) : derivedStateDir(root, root, context.env), undefined, file);
+  const flag = writeFlag(file);
   if (fs.existsSync(file) && !context.force) {
     throw new ConfigError(`${file} exists already: edit it, or run init again with --force to replace it`);
   }
   const config = { root, ...(stateDir !== undefined ? { stateDir: path.resolve(stateDir) } : {}) };
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    fs.writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-    fs.chmodSync(file, 0o600);
+    const fd = fs.openSync(file, flag, 0o600);
+    try {
+      fs.writeFileSync(fd, `${JSON.stringify(config, null, 2)}\n`);
+      fs.fchmodSync(fd, 0o600);
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (err) {
     throw new ConfigError(`cannot write ${file} (${errorMessage(err)}): choose another place with --config FILE`, {
       cause: err,
@@ -45,4 +51,28 @@ function initSync(context: Parameters<Command>[0]): number {
   write(`wrote ${file}: root ${root}`);
   write(`next: files-sync sync${configPath ? ` --config ${configPath}` : ''} (sync.config.example.json lists every other key)`);
   return ExitCode.ok;
+}
+
+const { O_WRONLY, O_CREAT, O_EXCL, O_TRUNC, O_NOFOLLOW } = fs.constants;
+
+/**
+ * How the config is opened for writing. A link or file at `file` another user made is refused: in
+ * a shared folder the link would have init write (or make) a file of their choosing, and a file of
+ * theirs would stay theirs to rewrite. None there: created, never through a link made meanwhile;
+ * a file there: not through a link; only a link of this user's or root's is followed.
+ */
+function writeFlag(file: string): number {
+  let found: fs.Stats;
+  try {
+    found = fs.lstatSync(file);
+  } catch {
+    return O_WRONLY | O_CREAT | O_EXCL;
+  }
+  const uid = process.getuid?.();
+  if (uid !== undefined && found.uid !== uid && found.uid !== 0) {
+    throw new ConfigError(
+      `${file} is ${found.isSymbolicLink() ? 'a symbolic link' : 'a file'} of uid ${found.uid}, another user: init writes no config through or over it (the config says where the API key is sent); rm ${file}, or choose another place with --config FILE`,
+    );
+  }
+  return O_WRONLY | O_CREAT | O_TRUNC | (found.isSymbolicLink() ? 0 : O_NOFOLLOW);
 }

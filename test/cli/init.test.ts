@@ -48,4 +48,39 @@ describe('files-sync init', () => {
     expect(same.stderr).toMatch(/is the sync root itself/);
     expect(fs.existsSync(config)).toBe(false);
   });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "writes no config through or over another user's link or file in a shared folder, with or without --force",
+    async () => {
+      // Another user links sync.config.json in a shared folder to a file of the operator's, or to
+      // a place of their choosing where none is yet: init would write (and make) the file there.
+      const shared = path.join(dir, 'shared');
+      fs.mkdirSync(shared);
+      fs.chmodSync(shared, 0o1777);
+      const victim = path.join(dir, 'victim');
+      fs.writeFileSync(victim, "the operator's");
+      const link = path.join(shared, 'sync.config.json');
+      for (const [target, force] of [
+        [victim, ['--force']],
+        [path.join(dir, 'made'), []],
+      ] as const) {
+        fs.rmSync(link, { force: true });
+        fs.symlinkSync(target, link);
+        fs.lchownSync(link, 65534, 65534);
+        const r = await runCli(['init', '--root', path.join(dir, 'data'), '--config', 'sync.config.json', ...force], env, shared);
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toMatch(/sync\.config\.json is a symbolic link of uid 65534, another user.*rm /);
+      }
+      expect(fs.readFileSync(victim, 'utf8')).toBe("the operator's");
+      expect(fs.existsSync(path.join(dir, 'made'))).toBe(false);
+      // A file of theirs is not written over either (it would stay theirs to rewrite).
+      fs.rmSync(link);
+      fs.writeFileSync(link, '{}');
+      fs.chownSync(link, 65534, 65534);
+      const over = await runCli(['init', '--root', path.join(dir, 'data'), '--config', link, '--force'], env);
+      expect(over.code, over.stderr).toBe(2);
+      expect(over.stderr).toMatch(/is a file of uid 65534, another user/);
+      expect(fs.readFileSync(link, 'utf8')).toBe('{}');
+    },
+  );
 });
