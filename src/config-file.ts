@@ -77,7 +77,7 @@ export function checkConfigOwner(file: string, stats: fs.Stats): void {
   }
   if (stats.uid !== uid && stats.uid !== 0) {
     throw new ConfigError(
-      `config ${file} is owned by uid ${stats.uid}: files-sync reads its configuration only from a file of its own user (uid ${uid}) or root, since the file says where the API key is sent; if you trust it, chown ${uid} ${file}`,
+      `config ${file} is owned by uid ${stats.uid}: files-sync reads its configuration only from a file of its own user (uid ${uid}) or root, since the file says where the API key is sent; if you trust it, ${uid === 0 ? `chown 0 ${file}` : `copy it to a file of your own once you have read it (cp ${file} ~/.config/files-sync/config.json)`}`,
     );
   }
   checkConfigLink(file, stats);

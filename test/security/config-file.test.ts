@@ -72,6 +72,21 @@ describe('the config file', () => {
     },
   );
 
+  it.skipIf(process.getuid?.() !== 0)(
+    'of another user, refused to a user who is not root: the advice is one it can follow (a copy of its own, not chown)',
+    async () => {
+      fs.chmodSync(dir, 0o755);
+      const file = path.join(dir, 'sync.config.json');
+      writeConfig(file);
+      fs.chownSync(file, 1234, 1234);
+      const result = await runCli(['sync', '--config', file], { ANTHROPIC_API_KEY: KEY, HOME: dir }, dir, { uid: 65534, gid: 65534 });
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(/is owned by uid 1234: .*\(uid 65534\) or root.*if you trust it, copy it to a file of your own/);
+      expect(result.stderr).not.toMatch(/chown/);
+      expect(requests).toBe(0);
+    },
+  );
+
   it('that any user can write: refused, and no request leaves with the key', async () => {
     const file = path.join(dir, 'sync.config.json');
     writeConfig(file, 0o666);
