@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli, tempDir } from '../helpers/sync.js';
+import { runCli, sharedFolder, tempDir } from '../helpers/sync.js';
 
 let dir: string;
 let env: NodeJS.ProcessEnv;
@@ -54,9 +54,7 @@ describe('files-sync init', () => {
     async () => {
       // Another user links sync.config.json in a shared folder to a file of the operator's, or to
       // a place of their choosing where none is yet: init would write (and make) the file there.
-      const shared = path.join(dir, 'shared');
-      fs.mkdirSync(shared);
-      fs.chmodSync(shared, 0o1777);
+      const shared = sharedFolder(dir);
       const victim = path.join(dir, 'victim');
       fs.writeFileSync(victim, "the operator's");
       const link = path.join(shared, 'sync.config.json');

@@ -63,6 +63,14 @@ export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/** A folder under `parent` that any user may write into, sticky as /tmp is: where another user can leave files. */
+export function sharedFolder(parent: string, name = 'shared'): string {
+  const shared = path.join(parent, name);
+  fs.mkdirSync(shared);
+  fs.chmodSync(shared, 0o1777);
+  return shared;
+}
+
 /** Writes files (relative path → content) under `root`. */
 export function writeTree(root: string, files: Record<string, string | Buffer>): void {
   for (const [rel, content] of Object.entries(files)) {

@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli, tempDir } from '../helpers/sync.js';
+import { runCli, sharedFolder, tempDir } from '../helpers/sync.js';
 
 /** Not a real key: what a planted config would make files-sync send to its author's server. */
 const KEY = 'sk-ant-api03-planted-config-test';
@@ -51,9 +51,7 @@ describe('the config file', () => {
     'planted by another user where the operator runs files-sync: refused, and no request leaves with the key',
     async () => {
       // A shared folder anyone may write into (sticky, as /tmp): another user leaves a config there.
-      const shared = path.join(dir, 'shared');
-      fs.mkdirSync(shared);
-      fs.chmodSync(shared, 0o1777);
+      const shared = sharedFolder(dir);
       const planted = path.join(shared, 'sync.config.json');
       writeConfig(planted);
       fs.chownSync(planted, 65534, 65534);
@@ -146,10 +144,9 @@ describe('a config found through a symbolic link', () => {
       const config = path.join(own, 'sync.config.json');
       fs.writeFileSync(config, JSON.stringify({ root: 'root', stateDir: path.join(dir, 'state'), api: { baseUrl, contract: 'ga' } }));
       // Another user links it from a shared folder, beside a folder of theirs named alike.
-      const shared = path.join(dir, 'shared');
-      fs.mkdirSync(path.join(shared, 'root'), { recursive: true });
+      const shared = sharedFolder(dir);
+      fs.mkdirSync(path.join(shared, 'root'));
       fs.writeFileSync(path.join(shared, 'root', 'planted.txt'), 'theirs');
-      fs.chmodSync(shared, 0o1777);
       const link = path.join(shared, 'sync.config.json');
       fs.symlinkSync(config, link);
       fs.lchownSync(link, 65534, 65534);
