@@ -163,21 +163,27 @@ describe('bad config', () => {
     ['no root', (d) => ({ args: ['--config', write(d, { stateDir: 's' })] }), /"root" is missing/],
     ['a folder named as the config', (d) => ({ args: ['--config', d] }), /config .* is not a regular file/],
     ['invalid JSON', (d) => ({ args: ['--config', write(d, '{"root": ')] }), /not valid JSON/],
-    ['an unknown key', (d) => ({ args: ['--config', write(d, { root: d, concurrenzy: 3 })] }), /unknown key "concurrenzy"/],
-    ['a wrong type', (d) => ({ args: ['--config', write(d, { root: d, followSymlinks: 'yes' })] }), /followSymlinks/],
-    ['no API key', (d) => ({ args: ['--config', write(d, { root: d })], env: { ANTHROPIC_API_KEY: '' } }), /no API key/],
-    ['an unknown option', (d) => ({ args: ['--config', write(d, { root: d }), '--frobnicate'] }), /frobnicate/],
+    ['an unknown key', (d) => ({ args: ['--config', write(d, { root: rootOf(d), concurrenzy: 3 })] }), /unknown key "concurrenzy"/],
+    ['a wrong type', (d) => ({ args: ['--config', write(d, { root: rootOf(d), followSymlinks: 'yes' })] }), /followSymlinks/],
+    ['no API key', (d) => ({ args: ['--config', write(d, { root: rootOf(d) })], env: { ANTHROPIC_API_KEY: '' } }), /no API key/],
+    ['an unknown option', (d) => ({ args: ['--config', write(d, { root: rootOf(d) }), '--frobnicate'] }), /frobnicate/],
     [
       'a key file others can read',
       (d) => {
         const keyFile = path.join(d, 'key');
         fs.writeFileSync(keyFile, TEST_KEY, { mode: 0o644 });
         fs.chmodSync(keyFile, 0o644);
-        return { args: ['--config', write(d, { root: d, api: { keyFile } })], env: { ANTHROPIC_API_KEY: '' } };
+        return { args: ['--config', write(d, { root: rootOf(d), api: { keyFile } })], env: { ANTHROPIC_API_KEY: '' } };
       },
       /chmod 600/,
     ],
   ];
+  /** The root: a folder beside the config (one inside it is refused for itself). */
+  function rootOf(d: string): string {
+    const root = path.join(d, 'data');
+    fs.mkdirSync(root, { recursive: true });
+    return root;
+  }
   function write(d: string, content: unknown): string {
     const file = path.join(d, `config-${Math.random().toString(36).slice(2)}.json`);
     fs.writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
