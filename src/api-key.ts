@@ -5,6 +5,7 @@ import { withSmallFile } from './config-file.js';
 import { ConfigError } from './errors.js';
 import { isAbsent } from './file-errors.js';
 import { registerSecret } from './log.js';
+import { shellWord } from './escape.js';
 
 /** The systemd credential name the unit loads the key under. */
 export const CREDENTIAL_NAME = 'anthropic-api-key';
@@ -23,14 +24,14 @@ function readKeyFile(file: string, source: KeySource): string {
     // whose mask shows in the group bits (0440); its directory is systemd's to protect.
     if (source === 'api.keyFile' && (stats.mode & 0o077) !== 0) {
       throw new ConfigError(
-        `the API key file (api.keyFile) ${file} is readable by group or others (mode ${(stats.mode & 0o777).toString(8)}): run "chmod 600 ${file}"`,
+        `the API key file (api.keyFile) ${file} is readable by group or others (mode ${(stats.mode & 0o777).toString(8)}): run "chmod 600 ${shellWord(file)}"`,
       );
     }
     // Whoever owns the file chooses the key, and so the workspace the folder is uploaded into.
     const uid = process.getuid?.();
     if (source === 'api.keyFile' && uid !== undefined && stats.uid !== uid && stats.uid !== 0) {
       throw new ConfigError(
-        `the API key file (api.keyFile) ${file} is owned by uid ${stats.uid}: files-sync takes a key only from a file of its own user (uid ${uid}) or root, since the key chooses the workspace the folder is uploaded into; if it is yours, chown ${uid} ${file}`,
+        `the API key file (api.keyFile) ${file} is owned by uid ${stats.uid}: files-sync takes a key only from a file of its own user (uid ${uid}) or root, since the key chooses the workspace the folder is uploaded into; if it is yours, chown ${uid} ${shellWord(file)}`,
       );
     }
     return read().trim();

@@ -3,6 +3,7 @@
 // keys given twice, which JSON.parse would resolve silently in favour of the last.
 import fs from 'node:fs';
 import { ConfigError, errorMessage } from './errors.js';
+import { shellWord } from './escape.js';
 
 /** The largest file files-sync reads for itself (config, key, `.filesyncignore`): far above any real one. */
 export const SMALL_FILE_MAX_BYTES = 1 << 20;
@@ -72,12 +73,12 @@ export function checkConfigOwner(file: string, stats: fs.Stats): void {
   if (uid === undefined) return;
   if ((stats.mode & 0o002) !== 0) {
     throw new ConfigError(
-      `config ${file} can be written by any user (mode ${(stats.mode & 0o777).toString(8)}): whoever changes it chooses where the API key is sent; chmod o-w ${file}`,
+      `config ${file} can be written by any user (mode ${(stats.mode & 0o777).toString(8)}): whoever changes it chooses where the API key is sent; chmod o-w ${shellWord(file)}`,
     );
   }
   if (stats.uid !== uid && stats.uid !== 0) {
     throw new ConfigError(
-      `config ${file} is owned by uid ${stats.uid}: files-sync reads its configuration only from a file of its own user (uid ${uid}) or root, since the file says where the API key is sent; if you trust it, ${uid === 0 ? `chown 0 ${file}` : `copy it to a file of your own once you have read it (cp ${file} ~/.config/files-sync/config.json)`}`,
+      `config ${file} is owned by uid ${stats.uid}: files-sync reads its configuration only from a file of its own user (uid ${uid}) or root, since the file says where the API key is sent; if you trust it, ${uid === 0 ? `chown 0 ${shellWord(file)}` : `copy it to a file of your own once you have read it (cp ${shellWord(file)} ~/.config/files-sync/config.json)`}`,
     );
   }
   checkConfigLink(file, stats);
@@ -101,7 +102,7 @@ function checkConfigLink(file: string, stats: fs.Stats): void {
   if (link.isSymbolicLink()) {
     if (link.uid === uid || link.uid === 0) return;
     throw new ConfigError(
-      `config ${file} is a symbolic link of uid ${link.uid}: files-sync follows a link to its config only when its own user (uid ${uid}) or root made it, since the link chooses the file read and the folder its relative paths start from; rm ${file} and name your config with --config`,
+      `config ${file} is a symbolic link of uid ${link.uid}: files-sync follows a link to its config only when its own user (uid ${uid}) or root made it, since the link chooses the file read and the folder its relative paths start from; rm ${shellWord(file)} and name your config with --config`,
     );
   }
   if (link.dev !== stats.dev || link.ino !== stats.ino) {

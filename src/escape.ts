@@ -84,3 +84,12 @@ export function escapeText(text: string | Uint8Array): string {
 export function escapeJson(json: string): string {
   return json.replace(UNSAFE_IN_JSON, unicodeEscape);
 }
+
+/**
+ * `text` as one word a POSIX shell reads back as `text`: as it is when it holds nothing a shell
+ * treats specially, else in single quotes. For the commands a message suggests (`chmod 600 FILE`),
+ * so that a path with a space or a `;` can be pasted as it is printed.
+ */
+export function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
+}

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors.js';
+import { shellWord } from './escape.js';
 
 /**
  * The file that marks a folder as a state directory of files-sync. A folder below the root that
@@ -75,13 +76,13 @@ function checkOwnerAndMode(stat: fs.Stats, what: string, file: string, privateMo
     }
     throw new ConfigError(
       `${what} ${file} is owned by another user (uid ${stat.uid}), who could change what files-sync deletes: ` +
-        `run "chown ${self.name} ${file}" if it is yours, or choose another stateDir`,
+        `run "chown ${self.name} ${shellWord(file)}" if it is yours, or choose another stateDir`,
     );
   }
   if ((stat.mode & 0o022) !== 0) {
     throw new ConfigError(
       `${what} ${file} can be written by group or others (mode ${(stat.mode & 0o777).toString(8)}), who could change what files-sync deletes: ` +
-        `run "chmod ${privateMode.toString(8)} ${file}"`,
+        `run "chmod ${privateMode.toString(8)} ${shellWord(file)}"`,
     );
   }
 }

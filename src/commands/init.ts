@@ -5,6 +5,7 @@ import { ConfigError, ExitCode, errorMessage } from '../errors.js';
 import { refuseEmptyPaths } from '../config.js';
 import { checkOwnFiles, derivedStateDir, xdgHome } from '../config-paths.js';
 import { write, type Command } from './shared.js';
+import { shellWord } from '../escape.js';
 
 /** The config file commands read when no --config is given and ./sync.config.json is absent. */
 export function defaultConfigFile(env: NodeJS.ProcessEnv): string {
@@ -71,7 +72,7 @@ function writeFlag(file: string): number {
   const uid = process.getuid?.();
   if (uid !== undefined && found.uid !== uid && found.uid !== 0) {
     throw new ConfigError(
-      `${file} is ${found.isSymbolicLink() ? 'a symbolic link' : 'a file'} of uid ${found.uid}, another user: init writes no config through or over it (the config says where the API key is sent); rm ${file}, or choose another place with --config FILE`,
+      `${file} is ${found.isSymbolicLink() ? 'a symbolic link' : 'a file'} of uid ${found.uid}, another user: init writes no config through or over it (the config says where the API key is sent); rm ${shellWord(file)}, or choose another place with --config FILE`,
     );
   }
   return O_WRONLY | O_CREAT | O_TRUNC | (found.isSymbolicLink() ? 0 : O_NOFOLLOW);

@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { SMALL_FILE_MAX_BYTES, kindOf } from '../config-file.js';
 import { GuardError, errorMessage } from '../errors.js';
+import { shellWord } from '../escape.js';
 
 /** The largest file of its own the program reads from the root. */
 export const ROOT_FILE_MAX_BYTES = SMALL_FILE_MAX_BYTES;
@@ -23,13 +24,13 @@ async function checkOwner(file: string, what: string, stat: { uid: number; mode:
   const uid = process.getuid?.();
   if (uid === undefined) return;
   if ((stat.mode & 0o002) !== 0) {
-    throw new GuardError(`${what} can be written by others (mode ${(stat.mode & 0o777).toString(8)}): chmod o-w ${file}`);
+    throw new GuardError(`${what} can be written by others (mode ${(stat.mode & 0o777).toString(8)}): chmod o-w ${shellWord(file)}`);
   }
   if (stat.uid === uid || stat.uid === 0) return;
   const folderOwner = (await fs.stat(path.dirname(file))).uid;
   if (stat.uid === folderOwner) return;
   throw new GuardError(
-    `${what} is owned by uid ${stat.uid}: files-sync takes its rules only from a file of the folder's owner (uid ${folderOwner}), its own user (uid ${uid}) or root, since they decide whose copies are deleted; if you trust it, chown ${folderOwner} ${file}`,
+    `${what} is owned by uid ${stat.uid}: files-sync takes its rules only from a file of the folder's owner (uid ${folderOwner}), its own user (uid ${uid}) or root, since they decide whose copies are deleted; if you trust it, chown ${folderOwner} ${shellWord(file)}`,
   );
 }
 

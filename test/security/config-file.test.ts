@@ -2,6 +2,7 @@
 // is taken only from a file of files-sync's own user or root that others cannot write, and never
 // from inside the root it names (DESIGN.md rule 9: whoever writes into the folder is untrusted).
 // A server on loopback stands for the author of a planted config: it records what reaches it.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -85,13 +86,22 @@ describe('the config file', () => {
     },
   );
 
-  it('that any user can write: refused, and no request leaves with the key', async () => {
-    const file = path.join(dir, 'sync.config.json');
+  it('that any user can write: refused, and no request leaves with the key; the chmod it suggests can be pasted as printed', async () => {
+    // A folder whose name a shell would split and run a command from, were it not quoted.
+    const odd = path.join(dir, "team files; touch pasted 'x'");
+    fs.mkdirSync(odd);
+    const file = path.join(odd, 'sync.config.json');
     writeConfig(file, 0o666);
     const result = await sync(['--config', file], dir);
     expect(result.code, result.stderr).toBe(2);
     expect(result.stderr).toMatch(/config .*sync\.config\.json can be written by any user \(mode 666\).*chmod o-w/);
     expect(requests).toBe(0);
+    const command = /; (chmod o-w .*)$/m.exec(result.stderr)?.[1];
+    expect(command, result.stderr).toBeDefined();
+    const pasted = spawnSync('sh', ['-c', command!], { cwd: dir, encoding: 'utf8' });
+    expect(pasted.status, pasted.stderr).toBe(0);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o664);
+    expect(fs.existsSync(path.join(dir, 'pasted'))).toBe(false);
   });
 
   it('inside the root it names: refused (whoever writes into the folder could rewrite it, and it would be uploaded)', async () => {
