@@ -144,6 +144,23 @@ describe('the code cache of the bundle', () => {
   });
 });
 
+describe('the training of the code cache (the build)', () => {
+  it('runs under any umask: the config it writes is private, not refused as one others can write', () => {
+    // umask 000 (some containers and CI images): a config written with the default mode is 0666,
+    // which every command refuses (rule 9), so the build failed. The cache is written whole and
+    // renamed, so the one the other cases use is replaced by one of the same bundle.
+    const train = path.join(DIST, 'launch', 'train.js');
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS;
+    const run = spawnSync('sh', ['-c', 'umask 000 && exec "$0" "$1" --train', process.execPath, train], {
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
+  });
+});
+
 describe('the files-sync command without its bundle', () => {
   it('says it cannot load the program and what to do, and exits 2', () => {
     const bundle = copyOfBundle((source) => source, null);

@@ -64,7 +64,8 @@ async function train(): Promise<void> {
     makeFolder(root);
     const config = path.join(work, 'sync.config.json');
     // The emulator has no rate limit to respect: the default pace (the API's) would take minutes.
-    fs.writeFileSync(config, JSON.stringify({ root, stateDir: path.join(work, 'state'), requestsPerMinute: 100_000 }));
+    // Private, whatever the umask: a config others can write is refused (it says where the key goes).
+    fs.writeFileSync(config, JSON.stringify({ root, stateDir: path.join(work, 'state'), requestsPerMinute: 100_000 }), { mode: 0o600 });
     const env = { ...process.env, ANTHROPIC_API_KEY: DEFAULT_EMULATOR_KEY, ANTHROPIC_BASE_URL: emulator.url };
     const withConfig = ['--config', config];
     await expectOk(loaded.program, ['sync', ...withConfig], env);
