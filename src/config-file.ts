@@ -2,6 +2,7 @@
 // of a bounded size, opened so that a FIFO cannot hang the read, and the config's JSON checked for
 // keys given twice, which JSON.parse would resolve silently in favour of the last.
 import fs from 'node:fs';
+import path from 'node:path';
 import { ConfigError, errorMessage } from './errors.js';
 import { shellWord } from './escape.js';
 
@@ -78,10 +79,15 @@ export function checkConfigOwner(file: string, stats: fs.Stats): void {
   }
   if (stats.uid !== uid && stats.uid !== 0) {
     throw new ConfigError(
-      `config ${file} is owned by uid ${stats.uid}: files-sync reads its configuration only from a file of its own user (uid ${uid}) or root, since the file says where the API key is sent; if you trust it, ${uid === 0 ? `chown 0 ${shellWord(file)}` : `copy it to a file of your own once you have read it (cp ${shellWord(file)} ~/.config/files-sync/config.json)`}`,
+      `config ${file} is owned by uid ${stats.uid}: files-sync reads its configuration only from a file of its own user (uid ${uid}) or root, since the file says where the API key is sent; if you trust it, ${uid === 0 ? `chown 0 ${shellWord(file)}` : `copy it to a file of your own beside it once you have read it, so that its relative paths keep their meaning (cp ${shellWord(file)} ${shellWord(ownCopy(file))}; then run files-sync with --config ${shellWord(ownCopy(file))})`}`,
     );
   }
   checkConfigLink(file, stats);
+}
+
+/** Where the advice puts the user's copy of a config another user owns: beside it, so that the same relative paths name the same places. */
+function ownCopy(file: string): string {
+  return path.join(path.dirname(file), `own-${path.basename(file)}`);
 }
 
 /**

@@ -86,6 +86,35 @@ describe('the config file', () => {
     },
   );
 
+  it.skipIf(process.getuid?.() !== 0)(
+    'of another user in the folder a user runs files-sync from: the copy it suggests, made as printed, is read, with the same root',
+    async () => {
+      // The planted config names its root relative to itself; the user has a config of its own
+      // elsewhere ($XDG_CONFIG_HOME), which a copy must not overwrite.
+      fs.chmodSync(dir, 0o755);
+      const shared = sharedFolder(dir);
+      const planted = path.join(shared, 'sync.config.json');
+      fs.writeFileSync(planted, JSON.stringify({ root: '../root', stateDir: '../state', api: { baseUrl, contract: 'ga' } }));
+      fs.chownSync(planted, 1234, 1234);
+      const xdg = path.join(dir, 'xdg');
+      fs.mkdirSync(path.join(xdg, 'files-sync'), { recursive: true });
+      fs.writeFileSync(path.join(xdg, 'files-sync', 'config.json'), '{"root": "/nowhere"}');
+      fs.chownSync(path.join(xdg, 'files-sync', 'config.json'), 65534, 65534);
+      const env = { HOME: path.join(dir, 'home'), XDG_CONFIG_HOME: xdg };
+      const as = { uid: 65534, gid: 65534 };
+      const refused = await runCli(['status'], env, shared, as);
+      expect(refused.code, refused.stderr).toBe(2);
+      const advice = /\((cp .*?); then run files-sync with --config (.*?)\)$/m.exec(refused.stderr.trim());
+      expect(advice, refused.stderr).not.toBeNull();
+      const copied = spawnSync('sh', ['-c', advice![1]!], { cwd: shared, env: { ...process.env, ...env }, uid: 65534, gid: 65534 });
+      expect(copied.status, String(copied.stderr)).toBe(0);
+      expect(fs.readFileSync(path.join(xdg, 'files-sync', 'config.json'), 'utf8')).toBe('{"root": "/nowhere"}');
+      const own = await runCli(['status', '--config', advice![2]!.replace(/^'(.*)'$/, '$1')], env, shared, as);
+      expect(own.code, own.stderr).toBe(0);
+      expect(own.stdout).toContain(`root: ${fs.realpathSync(root)}`);
+    },
+  );
+
   it('that any user can write: refused, and no request leaves with the key; the chmod it suggests can be pasted as printed', async () => {
     // A folder whose name a shell would split and run a command from, were it not quoted.
     const odd = path.join(dir, "team files; touch pasted 'x'");
