@@ -108,7 +108,7 @@ function checkConfigLink(file: string, stats: fs.Stats): void {
   if (link.isSymbolicLink()) {
     if (link.uid === uid || link.uid === 0) return;
     throw new ConfigError(
-      `config ${file} is a symbolic link of uid ${link.uid}: files-sync follows a link to its config only when its own user (uid ${uid}) or root made it, since the link chooses the file read and the folder its relative paths start from; rm ${shellWord(file)} and name your config with --config`,
+      `config ${file} is a symbolic link of uid ${link.uid}: files-sync follows a link to its config only when its own user (uid ${uid}) or root made it, since the link chooses the file read and the folder its relative paths start from; name your own config with --config (and remove the link, if the folder lets you: rm ${shellWord(file)})`,
     );
   }
   if (link.dev !== stats.dev || link.ino !== stats.ino) {

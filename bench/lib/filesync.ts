@@ -21,7 +21,8 @@ export interface SyncReportLite {
 /** Writes a config file holding only `settings` (root and state dir come from the command line). */
 export function writeConfig(file: string, settings: Record<string, unknown>): string {
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify(settings, null, 2)}\n`);
+  // Private whatever the umask: a config others can write is refused (it says where the key goes).
+  writeFileSync(file, `${JSON.stringify(settings, null, 2)}\n`, { mode: 0o600 });
   return file;
 }
 
