@@ -95,7 +95,7 @@ export class LedgerReads {
 
   /** Whether the ledger holds `fileId` anywhere (a path's copy, a pending delete, an upload's resolved copy, an unclaimed copy). */
   knowsId(fileId: string): boolean {
-    return this.stmt.idKnown.get({ id: fileId }) !== undefined;
+    return this.stmt.idKnown.get(fileId, fileId, fileId, fileId) !== undefined;
   }
 
   fileById(fileId: string): FileRow | undefined {

@@ -26,8 +26,8 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
   return new Execution(plan, deps).run();
 }
 
-/** Queued uploads before `room()` makes the producer wait: memory holds these, not the tree's. */
-const MAX_QUEUED = 1_000;
+/** Queued uploads before `room()` makes the producer wait (memory holds these, not the tree's): twice an intent batch. */
+const MAX_QUEUED = 256;
 /**
  * One plan's execution: its counters, queue and stop, shared by the named steps. A reconciliation streams into it: `begin`,
  * `addUpload` as the merge decides (after `room`), `finishUploads`, the allowed deletes (`addCollectedDeletes`), `finishDeletes`.

@@ -134,8 +134,7 @@ class Pass {
   readonly #failuresFound = new Set<string>();
 
   constructor(readonly input: PassInput) {
-    // A programming error, not the user's: counting is for a pass that uploads nothing.
-    if (input.countOnly && input.exec) throw new Error('a counting pass cannot upload');
+    if (input.countOnly && input.exec) throw new Error('a counting pass cannot upload'); // a programming error
     const walk = input.walk;
     this.result.bytesHashed = input.bytesHashedBefore ?? 0;
     input.ledger.clearCollected();
@@ -256,7 +255,8 @@ class Pass {
       return;
     }
     await input.exec.room();
-    input.exec.addUpload(content ? { ...upload, content } : upload);
+    if (content) upload.content = content; // on the action itself: no copy of it per file
+    input.exec.addUpload(upload);
   }
 
   /** Counts a new path's content, which gone rows of it pair with (moves); false with no row before the run (nothing gone). */
