@@ -188,7 +188,9 @@ export class FaultGuard {
         if (gone) throw gone;
         this.#identityCheckedAt = now;
       }
-      return verb();
+      const result = verb();
+      // An async verb's failure is classified and reported as a synchronous one's.
+      return result instanceof Promise ? (result.catch((err: unknown) => this.raise(err)) as T) : result;
     } catch (err) {
       this.raise(err);
     }
@@ -204,5 +206,25 @@ export class FaultGuard {
       this.listener?.(error);
     }
     throw error;
+  }
+}
+
+/**
+ * Wraps every method of `prototypes` but the `unguarded` ones in `guardOf(this).run`, so that a
+ * fault is classified there once (DESIGN.md rule 6), never at the callers, for verbs added later too.
+ */
+export function guardVerbs<T>(prototypes: readonly object[], unguarded: ReadonlySet<string>, guardOf: (self: T) => FaultGuard): void {
+  for (const proto of prototypes) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const desc = Object.getOwnPropertyDescriptor(proto, name);
+      if (unguarded.has(name) || typeof desc?.value !== 'function') continue;
+      const verb = desc.value as (...args: unknown[]) => unknown;
+      Object.defineProperty(proto, name, {
+        ...desc,
+        value: function guarded(this: T, ...args: unknown[]) {
+          return guardOf(this).run(() => verb.apply(this, args));
+        },
+      });
+    }
   }
 }

@@ -1,8 +1,9 @@
 // The ledger: a SQLite file that records which remote ids this program owns and for which paths,
 // with a small verb-named API. Every write is one immediate transaction.
 import type Database from 'better-sqlite3';
-import { FaultGuard, LedgerError, classifySqliteError, integrityProblemsOf, openFailure } from './faults.js';
-import { commitDurably, openDatabase } from './open.js';
+import { FaultGuard, LedgerError, classifySqliteError, guardVerbs, integrityProblemsOf, openFailure } from './faults.js';
+import { closeWal, commitDurably, openWal, syncWal, type Synced } from './durable.js';
+import { openDatabase } from './open.js';
 import { LedgerCollected } from './collected.js';
 import { LedgerReads } from './reads.js';
 import { prepareStatements } from './statements.js';
@@ -24,6 +25,8 @@ export class Ledger extends LedgerCollected {
   readonly #faults: FaultGuard;
   /** Inside `allOrNothing`: a verb's writes run bare, since any throw rolls back the whole of it. */
   #bare = false;
+  /** The WAL's descriptor (durable.ts `openWal`): a commit can be made durable after the fact; null: as it commits. */
+  #walFd: number | null;
 
   private constructor(file: string, db: Database.Database) {
     super(file, db, prepareStatements(db));
@@ -31,6 +34,7 @@ export class Ledger extends LedgerCollected {
     // better-sqlite3's variants do not use `this`: the wrapper is made once and called as it is.
     // eslint-disable-next-line @typescript-eslint/unbound-method
     this.#immediate = db.transaction((fn: () => unknown) => fn()).immediate;
+    this.#walFd = file !== ':memory:' && !db.readonly && db.pragma('journal_mode', { simple: true }) === 'wal' ? openWal(file) : null;
   }
 
   /**
@@ -77,22 +81,9 @@ export class Ledger extends LedgerCollected {
   }
 
   static {
-    // Every verb goes through the fault guard, including verbs added later: classification happens here
-    // once (DESIGN.md rule 6), never at the callers.
-    // The reads (reads.ts) and the collected deletes (collected.ts) are verbs too.
-    for (const proto of [LedgerReads.prototype, LedgerCollected.prototype, Ledger.prototype]) {
-      for (const name of Object.getOwnPropertyNames(proto)) {
-        const desc = Object.getOwnPropertyDescriptor(proto, name);
-        if (UNGUARDED.has(name) || typeof desc?.value !== 'function') continue;
-        const verb = desc.value as (...args: unknown[]) => unknown;
-        Object.defineProperty(proto, name, {
-          ...desc,
-          value: function guarded(this: Ledger, ...args: unknown[]) {
-            return this.#faults.run(() => verb.apply(this, args));
-          },
-        });
-      }
-    }
+    // Every verb goes through the fault guard, verbs added later too (faults.ts `guardVerbs`); the
+    // reads (reads.ts) and the collected deletes (collected.ts) are verbs too.
+    guardVerbs([LedgerReads.prototype, LedgerCollected.prototype, Ledger.prototype], UNGUARDED, (ledger: Ledger) => ledger.#faults);
   }
 
   /** A verb's writes: one immediate transaction (a savepoint when nested), or bare inside `allOrNothing`. */
@@ -100,13 +91,21 @@ export class Ledger extends LedgerCollected {
     return this.#bare ? fn() : (this.#immediate(fn) as T);
   }
 
-  /**
-   * Runs `fn` in one immediate transaction: the verbs it calls commit together (a verb that makes
-   * its own transaction runs as a savepoint inside it). For writers that group several writes.
-   * `durable`: the commit survives a power cut too (open.ts `commitDurably`), as intents must.
-   */
+  /** `fn` in one immediate transaction: its verbs commit together (each a savepoint); `durable`: fsynced as it commits. */
   transaction<T>(fn: () => T, durable = false): T {
     return durable ? commitDurably(this.db, () => this.#immediate(fn) as T) : (this.#immediate(fn) as T);
+  }
+
+  /** `fn` in one transaction, no fsync on the event loop; `synced`: it survives a power cut too (rule 3's intents wait for it). */
+  transactionSynced<T>(fn: () => T): Synced<T> {
+    if (this.db.inTransaction) throw new Error('transactionSynced inside a transaction: its commit would be the outer one');
+    if (this.#walFd === null) return { value: this.transaction(fn, true), synced: Promise.resolve() }; // durable as it returns
+    return { value: this.#immediate(fn) as T, synced: this.syncCommits() };
+  }
+
+  /** Makes every commit so far durable against a power cut (durable.ts `syncWal`, on the thread pool). */
+  syncCommits(): Promise<void> {
+    return this.#walFd === null ? Promise.resolve() : syncWal(this.file, this.#walFd);
   }
 
   /**
@@ -126,6 +125,8 @@ export class Ledger extends LedgerCollected {
 
   close(): void {
     if (this.db.open) this.db.close();
+    closeWal(this.#walFd);
+    this.#walFd = null;
   }
 
   // ---- writes ----

@@ -53,7 +53,7 @@ function openChecked(file: string, readOnly: boolean, name = file): Database.Dat
     if (!readOnly) {
       db.pragma('journal_mode = WAL');
       // Commits survive a killed process; a power cut may take back the last ones (SQLite's WAL
-      // with NORMAL), except those made with `commitDurably`.
+      // with NORMAL), except those made durable (durable.ts: the intents).
       db.pragma('synchronous = NORMAL');
       // A checkpoint (which fsyncs) every ~40 MB of WAL instead of every 4 MB: a first sync of
       // 100,000 files commits twice a file, and the default spent 3 s of its 8 s of ledger
@@ -144,19 +144,4 @@ function migrate(db: Database.Database, file: string): void {
     for (let i = version; i < MIGRATIONS.length; i++) db.exec(MIGRATIONS[i]!);
     db.pragma(`user_version = ${MIGRATIONS.length}`);
   }).immediate();
-}
-
-/**
- * Runs `commit` (a transaction) with its commit fsynced before it returns (synchronous FULL, then
- * NORMAL again), so that a power cut or an OS crash cannot take it back: DESIGN.md rule 3's
- * intents, durable before their requests leave. A nested call commits with its outer transaction.
- */
-export function commitDurably<T>(db: Database.Database, commit: () => T): T {
-  if (db.inTransaction) return commit();
-  db.pragma('synchronous = FULL');
-  try {
-    return commit();
-  } finally {
-    db.pragma('synchronous = NORMAL');
-  }
 }

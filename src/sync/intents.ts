@@ -79,10 +79,10 @@ export interface IntentBatchOptions {
  * which have started; an upload asks for its intent just before its request (`take`) and gets the
  * one written ahead for it, or writes its own in a transaction that also writes those of the next
  * queued uploads (up to `maxBatch`). So a run of N uploads commits about N / maxBatch intent
- * transactions instead of N, and rule 3 holds exactly: every intent is committed before its
- * upload sends, since an intent is only handed out once its transaction has returned. Each of
- * those commits is fsynced, which holds the event loop (~0.6 ms on the bench's disk): batches of
- * 32 held a sync of 10,000 small files ~200 ms, batches of 128 ~50 ms (BENCHMARKS.md); the size
+ * transactions instead of N, and rule 3 holds exactly: every intent is durable before its upload
+ * sends, since an intent is only handed out once its transaction has committed and that commit
+ * was fsynced (`Ledger.transactionSynced`: the WAL is fsynced on the thread pool, not on the event
+ * loop, which goes on with the answers and requests of the uploads in flight); the batch's size
  * comes from `intentBatchSize`.
  *
  * An intent written ahead is handed out only within INTENT_AHEAD_SECONDS of its writing: one that
@@ -100,8 +100,8 @@ export class IntentBatch {
   readonly #options: IntentBatchOptions;
   /** Queued uploads not yet started, in queue order (p-queue starts them first in, first out). */
   readonly #queued = new Set<UploadAction>();
-  /** Intents written ahead, committed, not yet taken, with when they were written. */
-  readonly #ahead = new Map<UploadAction, { intent: Intent; writtenAt: number }>();
+  /** Intents written ahead, committed, not yet taken, with when they were written and when their commit is durable. */
+  readonly #ahead = new Map<UploadAction, { intent: Intent; writtenAt: number; synced: Promise<void> }>();
   /** Transactions written (for tests and the bench). */
   transactions = 0;
 
@@ -122,16 +122,20 @@ export class IntentBatch {
   }
 
   /**
-   * The committed intent for `local` (the version of the file this upload sends): the one written
+   * The durable intent for `local` (the version of the file this upload sends): the one written
    * ahead when it was written for this very version, else one written now with a batch of the
-   * queued uploads' intents.
+   * queued uploads' intents; either once its commit is fsynced (a failed fsync rejects: a fatal
+   * ledger fault, and no request leaves).
    */
-  take(action: UploadAction, local: UploadAction['local']): Intent {
+  async take(action: UploadAction, local: UploadAction['local']): Promise<Intent> {
     const ahead = this.#ahead.get(action);
     if (ahead !== undefined) {
       this.#ahead.delete(action);
       const fresh = this.#options.now() - ahead.writtenAt <= INTENT_AHEAD_SECONDS * 1000;
-      if (local === action.local && fresh) return ahead.intent;
+      if (local === action.local && fresh) {
+        await ahead.synced;
+        return ahead.intent;
+      }
     }
     // Hashed again since the intent was written ahead: that one names another version and goes.
     // Or it waited longer than a batch should (the uploads before it were slow): its window began
@@ -151,21 +155,26 @@ export class IntentBatch {
     });
   }
 
-  /** Writes `action`'s intent and those of the next queued uploads that may be written ahead, in one transaction. */
-  #writeBatch(action: UploadAction, local: UploadAction['local'], stale: number | null): Intent {
+  /** Writes `action`'s intent and those of the next queued uploads that may be written ahead, in one transaction; resolves once it is durable. */
+  async #writeBatch(action: UploadAction, local: UploadAction['local'], stale: number | null): Promise<Intent> {
     const { now, clockOffsetMs, maxBatch } = this.#options;
     const startedAt = now();
     const offset = clockOffsetMs();
     const batch = this.#aheadCandidates(startedAt, maxBatch - 1);
     this.transactions++;
-    const written = this.#ledger.transaction(() => {
+    const { value: written, synced } = this.#ledger.transactionSynced(() => {
       if (stale !== null) this.#ledger.abandonUpload(stale, 0, startedAt);
       const own = writeIntent(this.#ledger, { action, local, startedAt, clockOffsetMs: offset });
       const ahead = batch.map((next) => writeIntent(this.#ledger, { action: next, local: next.local, startedAt, clockOffsetMs: offset }));
       return { own, ahead };
-    }, true);
-    // Only now, committed, may they be handed out: a transaction that threw rolled all of them back.
-    batch.forEach((next, i) => this.#ahead.set(next, { intent: written.ahead[i]!, writtenAt: startedAt }));
+    });
+    // Committed (a transaction that threw rolled all of them back), they are handed out once durable.
+    // A failed fsync reaches this upload, each upload that takes one of the batch (its await rejects)
+    // and the ledger's fault listener: an intent no upload takes (released at the end) has nobody
+    // else to tell, hence the handler that keeps it from being an unhandled rejection.
+    synced.catch(() => undefined);
+    batch.forEach((next, i) => this.#ahead.set(next, { intent: written.ahead[i]!, writtenAt: startedAt, synced }));
+    await synced;
     return written.own;
   }
 

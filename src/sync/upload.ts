@@ -111,7 +111,7 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
   ) {
     return { kind: 'unchanged' }; // the listing lagged behind; the copy is there
   }
-  const { row, inFlightId } = recordIntent(action, local, ctx);
+  const { row, inFlightId } = await recordIntent(action, local, ctx);
   if (inFlightId === null) return { kind: 'unchanged' };
   let result;
   try {
@@ -181,14 +181,17 @@ function claimNewId(result: UploadResult, inFlightId: number, { deps, now, answe
 }
 
 /**
- * The upload's intent, committed (rule 3: durable before the request): from the execution's batch
- * when it has one (written ahead, or now with the next queued uploads'), else in a transaction of
- * its own. The row read and the intent share a transaction: one lock cycle of the ledger.
+ * The upload's intent, committed and durable (rule 3: before the request): from the execution's
+ * batch when it has one (written ahead, or now with the next queued uploads'), else in a
+ * transaction of its own. The row read and the intent share a transaction: one lock cycle of the
+ * ledger. The fsync runs on the thread pool (`Ledger.transactionSynced`).
  */
-function recordIntent(action: UploadAction, local: UploadAction['local'], { deps, now, intents }: UploadContext): Intent {
+async function recordIntent(action: UploadAction, local: UploadAction['local'], { deps, now, intents }: UploadContext): Promise<Intent> {
   if (intents) return intents.take(action, local);
   const request = { action, local, startedAt: now(), clockOffsetMs: deps.remote.clockOffsetMs?.() ?? null };
-  return deps.ledger.transaction(() => writeIntent(deps.ledger, request), true);
+  const { value, synced } = deps.ledger.transactionSynced(() => writeIntent(deps.ledger, request));
+  await synced;
+  return value;
 }
 
 /**

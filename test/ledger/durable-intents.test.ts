@@ -1,19 +1,34 @@
-// Rule 3 against a power cut: an upload's intent is committed durably (fsynced, SQLite's
-// synchronous FULL for that commit) before its request leaves. The ledger's other commits stay
-// NORMAL in WAL mode, which a killed process never loses but a power cut may take back: an intent
-// lost that way left its copy a duplicate no one reported. Real parts: a ledger file, a temp
-// folder, the emulator over HTTP.
+// Rule 3 against a power cut: an upload's intent is durable (fsynced) before its request leaves.
+// The ledger's commits run with NORMAL in WAL mode, which a killed process never loses but a power
+// cut may take back: an intent lost that way left its copy a duplicate no one reported. The
+// intents' commits are fsynced after the fact, on the thread pool (the WAL file), and no request
+// leaves before that fsync has ended; `transaction(fn, true)` fsyncs as it commits (synchronous
+// FULL). Real parts: a ledger file, a temp folder, the emulator over HTTP.
 import type Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { Emulator } from '../../src/emulator/index.js';
-import { Ledger } from '../../src/ledger/ledger.js';
+import { Ledger, LedgerError } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/log.js';
 import { FilesClient } from '../../src/remote/client.js';
 import { reconcile } from '../../src/sync/reconcile.js';
 import { TEST_KEY, emulator, tempDir, writeTree } from '../helpers/sync.js';
+
+// The WAL's fsync made to fail on demand (`failFsync.now`: a descriptor no file has, EBADF); the
+// rest of durable.ts is the real one.
+const failFsync = vi.hoisted(() => ({ now: false, calls: 0 }));
+vi.mock('../../src/ledger/durable.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/ledger/durable.js')>();
+  return {
+    ...real,
+    syncWal: (file: string, fd: number) => {
+      failFsync.calls++;
+      return failFsync.now ? real.syncWal(file, 0x3fffffff) : real.syncWal(file, fd);
+    },
+  };
+});
 
 const FULL = 2;
 const NORMAL = 1;
@@ -25,6 +40,8 @@ beforeEach(() => {
   ledger = Ledger.open(path.join(dir, 'state', 'ledger.db'));
 });
 afterEach(() => {
+  failFsync.now = false;
+  failFsync.calls = 0;
   ledger.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -63,24 +80,62 @@ describe('durable commits', () => {
       await emu.close();
     });
 
-    it('are each written in a durable commit, whether in a batch or alone', async () => {
+    it('leave for their requests only once a WAL fsync that began after their commit has ended, in a batch or alone', async () => {
       const root = path.join(dir, 'root');
       writeTree(root, Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`f${i}.txt`, `content ${i}`])));
-      const levels: number[] = [];
+      // One timeline: intents written, fsyncs begun and ended, requests sent.
+      const events: ({ kind: 'intent' | 'request'; path: string } | { kind: 'sync-start' | 'sync-end'; n: number })[] = [];
       const begin = ledger.beginUpload.bind(ledger);
       ledger.beginUpload = (intent) => {
-        levels.push(synchronous(ledger));
+        events.push({ kind: 'intent', path: intent.path });
         return begin(intent);
+      };
+      const syncCommits = ledger.syncCommits.bind(ledger);
+      let syncs = 0;
+      ledger.syncCommits = async () => {
+        const n = syncs++;
+        events.push({ kind: 'sync-start', n });
+        await syncCommits();
+        events.push({ kind: 'sync-end', n });
+      };
+      const upload = client.upload.bind(client);
+      client.upload = (file, options) => {
+        events.push({ kind: 'request', path: options.filename });
+        return upload(file, options);
       };
       for (const concurrency of [4, 1]) {
         const config = { ...loadConfig({ root, stateDir: path.join(dir, 'state') }, {}, dir), settleSeconds: 0, concurrency };
         const report = await reconcile({ config, ledger, remote: client, logger: silentLogger() });
         expect(report.failed).toEqual([]);
+        expect(report.uploaded).toBe(40);
         writeTree(root, Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`f${i}.txt`, `content ${i}, round ${concurrency}`])));
       }
-      expect(levels).toHaveLength(80);
-      expect(new Set(levels)).toEqual(new Set([FULL]));
+      const requests = events.flatMap((e, at) => (e.kind === 'request' ? [{ path: e.path, at }] : []));
+      expect(requests).toHaveLength(80);
+      for (const { path: sent, at } of requests) {
+        const intentAt = events.findLastIndex((e, i) => i < at && e.kind === 'intent' && e.path === sent);
+        expect(intentAt).toBeGreaterThanOrEqual(0);
+        const endOf = (n: number) => events.findIndex((f) => f.kind === 'sync-end' && f.n === n);
+        const durable = events.some((e, i) => e.kind === 'sync-start' && i > intentAt && endOf(e.n) !== -1 && endOf(e.n) < at);
+        expect(durable, `the request for ${sent} left before its intent was fsynced`).toBe(true);
+      }
+      // The intents' commits hold no fsync themselves (the ledger stays NORMAL): their WAL's is the one.
       expect(synchronous(ledger)).toBe(NORMAL);
+      expect(failFsync.calls).toBe(syncs);
+    });
+
+    it('send nothing when the fsync of their commit fails: the run stops on a fatal ledger fault', async () => {
+      const root = path.join(dir, 'root');
+      writeTree(root, Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`f${i}.txt`, `content ${i}`])));
+      const faults: LedgerError[] = [];
+      ledger.onFault((err) => faults.push(err));
+      // The disk refuses the WAL's fsync (as a failing disk does: EIO), from now on.
+      failFsync.now = true;
+      const config = { ...loadConfig({ root, stateDir: path.join(dir, 'state') }, {}, dir), settleSeconds: 0, concurrency: 4 };
+      await expect(reconcile({ config, ledger, remote: client, logger: silentLogger() })).rejects.toThrow(LedgerError);
+      expect(emu.state().files).toEqual([]);
+      expect(faults.map((f) => f.kind)).toContain('io');
+      expect(faults[0]!.message).toContain('could not be made durable');
     });
   });
 });

@@ -267,17 +267,17 @@ describe('IntentBatch on a write that fails', () => {
     local: { path: name, size: 5, mtimeMs: 1, ino: 7, sha256: 'a'.repeat(64), mimeType } as UploadAction['local'],
   });
 
-  it('hands out no intent of a batch whose transaction rolled back: the next take writes its own, committed', () => {
+  it('hands out no intent of a batch whose transaction rolled back: the next take writes its own, committed', async () => {
     const batch = new IntentBatch(ledger, { maxBatch: 8, settleMs: 0, now: () => 1_000, clockOffsetMs: () => null, mayStart: () => true });
     const [first, second, broken] = [action('a.txt'), action('b.txt'), action('c.txt', null)];
     for (const a of [first, second, broken]) batch.queued(a);
     batch.started(first);
     // The batch writes b.txt's intent, then fails on c.txt's (NOT NULL mime type): all of it rolls back.
-    expect(() => batch.take(first, first.local)).toThrow();
+    await expect(batch.take(first, first.local)).rejects.toThrow();
     expect(ledger.inFlight()).toHaveLength(0);
     batch.started(broken); // out of the queue, so that the next batch can commit
     batch.started(second);
-    const intent = batch.take(second, second.local);
+    const intent = await batch.take(second, second.local);
     expect(ledger.inFlight().map((r) => r.id)).toContain(intent.inFlightId);
   });
 });
