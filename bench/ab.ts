@@ -1,6 +1,7 @@
 // `node dist-bench/ab.js --build A=DIR --build B=DIR [--rounds 8] [--files 10000] [--size 4096]`:
-// row 1's comparison for builds side by side. A build is a directory holding a built `dist/` (a
-// copy of one: `cp -r dist /tmp/a/`, with `node_modules` beside it or above). Each round runs every
+// row 1's comparison for builds side by side. A build is a directory holding a built `dist/` and
+// the `package.json` it was built from (a copy: `mkdir /tmp/a && cp -r dist package.json /tmp/a/`,
+// with `node_modules` beside them or above, e.g. a symbolic link). Each round runs every
 // build and the preloaded ceiling once, each against a fresh emulator on core 0, the client on
 // core 1, in alternating order (the machine drifts; back-to-back figures mislead), and takes each
 // build's ratio in that round: the ceiling's sending time ÷ the build's wall time, from spawn to

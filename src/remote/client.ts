@@ -56,6 +56,8 @@ export class FilesClient implements RemoteFiles {
   readonly #transport: Transport;
   readonly #timeouts: Timeouts;
   readonly #pageSize: number;
+  /** The upload route's path under this contract, made once (not a query string built per upload). */
+  readonly #uploadPath: string;
 
   constructor(options: FilesClientOptions) {
     const apiKey = options.apiKey;
@@ -87,6 +89,7 @@ export class FilesClient implements RemoteFiles {
       const windowMs = options.rateLimitWindowMs ?? 60_000;
       const connections = options.connections ?? 16;
       this.#pageSize = options.listPageSize ?? 1000;
+      this.#uploadPath = this.#contract.path('/v1/files');
       if (!(perWindow >= 1) || (Number.isFinite(perWindow) && !Number.isInteger(perWindow)))
         throw new RangeError('requestsPerMinute must be a positive integer or Infinity');
       if (!Number.isInteger(windowMs) || windowMs < 1) throw new RangeError('rateLimitWindowMs must be a positive integer');
@@ -142,7 +145,7 @@ export class FilesClient implements RemoteFiles {
       kind: 'upload',
       label,
       method: 'POST',
-      path: this.#contract.path('/v1/files'),
+      path: this.#uploadPath,
       signal: options.signal,
       sourcePath: path,
       body: async () => {

@@ -18,10 +18,17 @@ export class ServerClock {
   #low: number | undefined;
   #high: number | undefined;
   #since = 0;
+  /** The last header parsed and its time: answers of the same second share it (one parse a second, not one an answer). */
+  #lastHeader: string | undefined;
+  #lastDate = NaN;
 
   /** Takes one answer's `Date` header (ignored when absent or not a date). */
   observe(dateHeader: string | undefined, sentAt: number, answeredAt: number): void {
-    const date = Date.parse(dateHeader ?? '');
+    if (dateHeader !== this.#lastHeader) {
+      this.#lastHeader = dateHeader;
+      this.#lastDate = Date.parse(dateHeader ?? '');
+    }
+    const date = this.#lastDate;
     if (!Number.isFinite(date)) return;
     const low = date - answeredAt;
     const high = date + DATE_RESOLUTION_MS - sentAt;
