@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { close, fstat, read, type Stats } from 'node:fs';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import { roomAround } from '../framing-room.js';
 import { type Place, openFileInRoot } from '../safe-open.js';
 import type { UploadOptions } from './types.js';
 
@@ -87,13 +88,25 @@ function inlineBody(frame: Framing, size: number): Buffer {
   return body;
 }
 
-/** The body of `POST /v1/files` for bytes already in memory (a file the walk read and hashed). */
+/**
+ * The body of `POST /v1/files` for bytes already in memory (a file the walk read and hashed):
+ * framed in place when they sit in a buffer with room for the head and tail (framing-room.ts; the
+ * body is then a view of that buffer), else copied into a new one.
+ */
 export function multipartOf(content: Buffer, filename: string, mimeType: string, tap?: ContentTap): MultipartBody {
   const frame = framing(filename, mimeType);
   tap?.update(content);
   tap?.end();
-  const body = inlineBody(frame, content.length);
-  content.copy(body, frame.headBytes);
+  const room = roomAround(content);
+  let body: Buffer;
+  if (room !== null && room.before >= frame.headBytes && room.after >= frame.tail.length) {
+    body = Buffer.from(content.buffer, content.byteOffset - frame.headBytes, frame.headBytes + content.length + frame.tail.length);
+    body.write(frame.head, 0, 'utf8');
+    body.write(frame.tail, frame.headBytes + content.length, 'latin1');
+  } else {
+    body = inlineBody(frame, content.length);
+    content.copy(body, frame.headBytes);
+  }
   return {
     body,
     headers: { 'content-type': frame.contentType, 'content-length': String(body.length) },

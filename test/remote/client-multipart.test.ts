@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { FRAME_HEAD_ROOM, roomyBuffer } from '../../src/framing-room.js';
 import { INLINE_MAX_BYTES, STREAM_CHUNK_BYTES, multipartBody, multipartOf } from '../../src/remote/multipart.js';
 import { LocalFileError } from '../../src/remote/index.js';
 import { client, emulator, tempDir } from '../helpers/client-fixtures.js';
@@ -53,6 +54,37 @@ describe('upload bodies', () => {
     const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="é 名前 %22q%22.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`;
     expect(body.equals(Buffer.concat([Buffer.from(head, 'utf8'), content, Buffer.from(`\r\n--${boundary}--\r\n`)]))).toBe(true);
     expect(built.fileSize).toBe(content.length);
+  });
+
+  it('frames bytes read with room around them in place, the same bytes as a copy, and copies any other buffer', () => {
+    const file = Buffer.from('the file, 4 KiB or so');
+    const expected = (built: ReturnType<typeof multipartOf>) => {
+      const boundary = /boundary=(\S+)$/.exec(built.headers['content-type']!)?.[1];
+      const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="d/a.txt"\r\nContent-Type: text/plain\r\n\r\n`;
+      return Buffer.concat([Buffer.from(head), file, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+    };
+    // As the walk keeps a small file: in a buffer of its own, with room before and after.
+    const roomy = roomyBuffer(file.length);
+    file.copy(roomy, FRAME_HEAD_ROOM);
+    const content = roomy.subarray(FRAME_HEAD_ROOM, FRAME_HEAD_ROOM + file.length);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      // Each attempt frames it again (a new boundary): the bytes themselves are never touched.
+      const built = multipartOf(content, 'd/a.txt', 'text/plain');
+      const body = built.body as Buffer;
+      expect(body.buffer).toBe(roomy.buffer);
+      expect(body.equals(expected(built))).toBe(true);
+      expect(content.equals(file)).toBe(true);
+    }
+    // A name longer than the room: copied, the room left as it was.
+    const long = `${'n'.repeat(FRAME_HEAD_ROOM)}.txt`;
+    const copied = multipartOf(content, long, 'text/plain').body as Buffer;
+    expect(copied.buffer).not.toBe(roomy.buffer);
+    // Bytes in node's shared pool: never framed in place, their neighbours untouched.
+    const pool = Buffer.from('neighbour-before|the file, 4 KiB or so|neighbour-after');
+    const inPool = pool.subarray(17, 17 + file.length);
+    const fromPool = multipartOf(inPool, 'd/a.txt', 'text/plain');
+    expect((fromPool.body as Buffer).equals(expected(fromPool))).toBe(true);
+    expect(pool.toString()).toBe('neighbour-before|the file, 4 KiB or so|neighbour-after');
   });
 
   it('a file that is not the expected version any more is a LocalFileError (changed), nothing sent', async () => {
