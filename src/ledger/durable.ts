@@ -86,3 +86,40 @@ export function closeWal(walFd: number | null): void {
     // EBADF or EIO at close: the descriptor is gone either way, and every commit was synced or refused.
   }
 }
+
+/**
+ * The fsyncs of one ledger's WAL (`syncWal` through the descriptor `openWal` gave), one after
+ * another, the first failure holding for good: after a failed fsync the kernel may report the
+ * next ones successful on pages it dropped, so no commit after it is known durable.
+ */
+/** The fsync `WalSyncs` calls: replaced only by tests that need a disk whose fsync fails. */
+export const walIo = { syncWal };
+
+export class WalSyncs {
+  #chain: Promise<void> = Promise.resolve();
+  #fault: Error | null = null;
+
+  constructor(
+    private readonly file: string,
+    private readonly fd: number,
+  ) {}
+
+  /** Every commit made before this call, durable; rejects with the first failure met, now or earlier. */
+  sync(): Promise<void> {
+    const next = this.#chain.then(() => {
+      if (this.#fault !== null) throw this.#fault;
+      return walIo.syncWal(this.file, this.fd);
+    });
+    this.#chain = next.catch((err: unknown) => {
+      this.#fault ??= err instanceof Error ? err : new Error(String(err));
+    });
+    return next.catch(() => {
+      throw this.#fault;
+    });
+  }
+
+  /** Closes the descriptor once the fsyncs asked for have ended (never under one, nor its number reused meanwhile). */
+  close(): void {
+    void this.#chain.then(() => closeWal(this.fd));
+  }
+}

@@ -2,7 +2,7 @@
 // with a small verb-named API. Every write is one immediate transaction.
 import type Database from 'better-sqlite3';
 import { FaultGuard, LedgerError, classifySqliteError, guardVerbs, integrityProblemsOf, openFailure } from './faults.js';
-import { closeWal, commitDurably, openWal, syncWal, type Synced } from './durable.js';
+import { WalSyncs, commitDurably, openWal, type Synced } from './durable.js';
 import { openDatabase } from './open.js';
 import { LedgerCollected } from './collected.js';
 import { LedgerReads } from './reads.js';
@@ -25,8 +25,8 @@ export class Ledger extends LedgerCollected {
   readonly #faults: FaultGuard;
   /** Inside `allOrNothing`: a verb's writes run bare, since any throw rolls back the whole of it. */
   #bare = false;
-  /** The WAL's descriptor (durable.ts `openWal`): a commit can be made durable after the fact; null: as it commits. */
-  #walFd: number | null;
+  /** The WAL's fsyncs (durable.ts): a commit can be made durable after the fact; null: as it commits. */
+  #wal: WalSyncs | null;
 
   private constructor(file: string, db: Database.Database) {
     super(file, db, prepareStatements(db));
@@ -34,7 +34,8 @@ export class Ledger extends LedgerCollected {
     // better-sqlite3's variants do not use `this`: the wrapper is made once and called as it is.
     // eslint-disable-next-line @typescript-eslint/unbound-method
     this.#immediate = db.transaction((fn: () => unknown) => fn()).immediate;
-    this.#walFd = file !== ':memory:' && !db.readonly && db.pragma('journal_mode', { simple: true }) === 'wal' ? openWal(file) : null;
+    const walFd = file !== ':memory:' && !db.readonly && db.pragma('journal_mode', { simple: true }) === 'wal' ? openWal(file) : null;
+    this.#wal = walFd === null ? null : new WalSyncs(file, walFd);
   }
 
   /**
@@ -99,13 +100,13 @@ export class Ledger extends LedgerCollected {
   /** `fn` in one transaction, no fsync on the event loop; `synced`: it survives a power cut too (rule 3's intents wait for it). */
   transactionSynced<T>(fn: () => T): Synced<T> {
     if (this.db.inTransaction) throw new Error('transactionSynced inside a transaction: its commit would be the outer one');
-    if (this.#walFd === null) return { value: this.transaction(fn, true), synced: Promise.resolve() }; // durable as it returns
+    if (this.#wal === null) return { value: this.transaction(fn, true), synced: Promise.resolve() }; // durable as it returns
     return { value: this.#immediate(fn) as T, synced: this.syncCommits() };
   }
 
   /** Makes every commit so far durable against a power cut (durable.ts `syncWal`, on the thread pool). */
   syncCommits(): Promise<void> {
-    return this.#walFd === null ? Promise.resolve() : syncWal(this.file, this.#walFd);
+    return this.#wal === null ? Promise.resolve() : this.#wal.sync();
   }
 
   /**
@@ -125,8 +126,8 @@ export class Ledger extends LedgerCollected {
 
   close(): void {
     if (this.db.open) this.db.close();
-    closeWal(this.#walFd);
-    this.#walFd = null;
+    this.#wal?.close();
+    this.#wal = null;
   }
 
   // ---- writes ----

@@ -8,7 +8,7 @@ import type { Execution } from './execute.js';
 import type { PassInput, PassResult } from './stream.js';
 import type { DeleteAction, DeleteSource, Plan } from './types.js';
 
-/** Collected rows read at a time: the executor's queue holds at most 1,000 more. */
+/** Collected rows read at a time: the executor's queue holds at most 256 more. */
 const PAGE = 1000;
 
 /** The guard's verdict over a pass's collected rows, and (when held) the first paths to show. */

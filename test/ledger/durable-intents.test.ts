@@ -7,28 +7,25 @@
 import type Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { Emulator } from '../../src/emulator/index.js';
+import { walIo } from '../../src/ledger/durable.js';
 import { Ledger, LedgerError } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/log.js';
 import { FilesClient } from '../../src/remote/client.js';
 import { reconcile } from '../../src/sync/reconcile.js';
 import { TEST_KEY, emulator, tempDir, writeTree } from '../helpers/sync.js';
 
-// The WAL's fsync made to fail on demand (`failFsync.now`: a descriptor no file has, EBADF); the
-// rest of durable.ts is the real one.
-const failFsync = vi.hoisted(() => ({ now: false, calls: 0 }));
-vi.mock('../../src/ledger/durable.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../src/ledger/durable.js')>();
-  return {
-    ...real,
-    syncWal: (file: string, fd: number) => {
-      failFsync.calls++;
-      return failFsync.now ? real.syncWal(file, 0x3fffffff) : real.syncWal(file, fd);
-    },
-  };
-});
+// The WAL's fsync made to fail on demand (`failFsync.now`: a descriptor no file has, EBADF, as a
+// failing disk's EIO would), and counted; the rest of durable.ts is the real one.
+const realSyncWal = walIo.syncWal;
+const failFsync = { now: false, failNext: 0, calls: 0 };
+walIo.syncWal = (file: string, fd: number) => {
+  failFsync.calls++;
+  const fail = failFsync.now || failFsync.failNext-- > 0;
+  return fail ? realSyncWal(file, 0x3fffffff) : realSyncWal(file, fd);
+};
 
 const FULL = 2;
 const NORMAL = 1;
@@ -41,6 +38,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   failFsync.now = false;
+  failFsync.failNext = 0;
   failFsync.calls = 0;
   ledger.close();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -66,6 +64,19 @@ describe('durable commits', () => {
       }, true),
     ).toThrow('boom');
     expect(synchronous(ledger)).toBe(NORMAL);
+  });
+
+  it('a failed fsync holds for good: a later one that succeeds does not make later commits durable', async () => {
+    const faults: LedgerError[] = [];
+    ledger.onFault((err) => faults.push(err));
+    failFsync.failNext = 1; // the first fsync fails, the disk answers the next ones with success
+    const first = ledger.transactionSynced(() => ledger.setMeta('a', '1'));
+    const second = ledger.transactionSynced(() => ledger.setMeta('b', '2'));
+    await expect(first.synced).rejects.toThrow(LedgerError);
+    await expect(second.synced).rejects.toBe(await first.synced.catch((err: unknown) => err));
+    await expect(ledger.syncCommits()).rejects.toThrow('could not be made durable');
+    expect(faults).toHaveLength(1);
+    expect(faults[0]!.kind).toBe('io');
   });
 
   describe('the intents of a sync', () => {
