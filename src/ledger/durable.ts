@@ -113,8 +113,9 @@ export class WalSyncs {
     this.#chain = next.catch((err: unknown) => {
       this.#fault ??= err instanceof Error ? err : new Error(String(err));
     });
-    return next.catch(() => {
-      throw this.#fault;
+    // The first failure, whichever fsync met it (set by the handler above, which runs first).
+    return next.catch((err: unknown) => {
+      throw this.#fault ?? (err instanceof Error ? err : new Error(String(err)));
     });
   }
 
