@@ -43,7 +43,8 @@ export interface Synced<T> {
 export function openWal(file: string): number | null {
   let fd: number;
   try {
-    fd = fs.openSync(`${file}-wal`, 'r');
+    // Never through a link planted in its place: the state directory is private, but a link there is not SQLite's WAL.
+    fd = fs.openSync(`${file}-wal`, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   } catch {
     return null;
   }
@@ -87,14 +88,14 @@ export function closeWal(walFd: number | null): void {
   }
 }
 
+/** The fsync `WalSyncs` calls: replaced only by tests that need a disk whose fsync fails. */
+export const walIo = { syncWal };
+
 /**
  * The fsyncs of one ledger's WAL (`syncWal` through the descriptor `openWal` gave), one after
  * another, the first failure holding for good: after a failed fsync the kernel may report the
  * next ones successful on pages it dropped, so no commit after it is known durable.
  */
-/** The fsync `WalSyncs` calls: replaced only by tests that need a disk whose fsync fails. */
-export const walIo = { syncWal };
-
 export class WalSyncs {
   #chain: Promise<void> = Promise.resolve();
   #fault: Error | null = null;

@@ -131,10 +131,11 @@ export class IntentBatch {
     const ahead = this.#ahead.get(action);
     if (ahead !== undefined) {
       this.#ahead.delete(action);
-      const fresh = this.#options.now() - ahead.writtenAt <= INTENT_AHEAD_SECONDS * 1000;
-      if (local === action.local && fresh) {
+      const fresh = () => this.#options.now() - ahead.writtenAt <= INTENT_AHEAD_SECONDS * 1000;
+      if (local === action.local && fresh()) {
         await ahead.synced;
-        return ahead.intent;
+        // Fresh still once durable: a disk that took seconds to fsync would open its window too early.
+        if (fresh()) return ahead.intent;
       }
     }
     // Hashed again since the intent was written ahead: that one names another version and goes.

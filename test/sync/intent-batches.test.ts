@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Emulator } from '../../src/emulator/index.js';
+import { walIo } from '../../src/ledger/durable.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/log.js';
 import { FilesClient } from '../../src/remote/client.js';
@@ -265,6 +266,38 @@ describe('IntentBatch on a write that fails', () => {
     reason: 'new',
     replaces: null,
     local: { path: name, size: 5, mtimeMs: 1, ino: 7, sha256: 'a'.repeat(64), mimeType } as UploadAction['local'],
+  });
+
+  it('an intent written ahead whose fsync took longer than its freshness is written again, not handed out', async () => {
+    let now = 1_000;
+    const batch = new IntentBatch(ledger, { maxBatch: 8, settleMs: 0, now: () => now, clockOffsetMs: () => null, mayStart: () => true });
+    const [first, second] = [action('a.txt'), action('b.txt')];
+    for (const a of [first, second]) batch.queued(a);
+    // A disk that holds the batch's fsync until the test lets it go.
+    const realSync = walIo.syncWal;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    walIo.syncWal = async (file, fd) => {
+      walIo.syncWal = realSync;
+      await held;
+      return realSync(file, fd);
+    };
+    try {
+      batch.started(first);
+      const own = batch.take(first, first.local); // writes a.txt's intent and b.txt's ahead
+      batch.started(second);
+      const aheadTaken = batch.take(second, second.local); // b.txt's, written ahead: waits for the same fsync
+      expect(ledger.inFlight().find((r) => r.path === 'b.txt')?.startedAt).toBe(1_000);
+      now += 6_000; // the fsync ends past b.txt's freshness (5 s)
+      release();
+      await own;
+      const intent = await aheadTaken;
+      // Written again when its upload took it: its window opens now, and the early one is gone.
+      const rows = ledger.inFlight().filter((r) => r.path === 'b.txt');
+      expect(rows.map((r) => [r.id, r.startedAt])).toEqual([[intent.inFlightId, 7_000]]);
+    } finally {
+      walIo.syncWal = realSync;
+    }
   });
 
   it('hands out no intent of a batch whose transaction rolled back: the next take writes its own, committed', async () => {
