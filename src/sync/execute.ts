@@ -26,8 +26,10 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
   return new Execution(plan, deps).run();
 }
 
-/** Queued uploads before `room()` makes the producer wait (memory holds these, not the tree's): twice an intent batch. */
-const MAX_QUEUED = 256;
+// Queued uploads before `room()` makes the producer wait (memory holds these: twice an intent batch), and the size it
+// drains to first: a wait per 8 jobs (~1.5 KB of garbage each), 8 files hashed per turn (longer holds idle the API).
+export const MAX_QUEUED = 256;
+export const QUEUED_LOW = MAX_QUEUED - 8;
 /**
  * One plan's execution: its counters, queue and stop, shared by the named steps. A reconciliation streams into it: `begin`,
  * `addUpload` as the merge decides (after `room`), `finishUploads`, the allowed deletes (`addCollectedDeletes`), `finishDeletes`.
@@ -107,9 +109,9 @@ export class Execution {
     return this.fatal !== null || this.deps.signal?.aborted === true || this.report.interrupted;
   }
 
-  /** Resolves when the queue has room for more jobs (the merge and the deletes wait here, so memory stays flat). */
+  /** Resolves when the queue has room (the merge and the deletes wait here, so memory stays flat): see QUEUED_LOW. */
   async room(): Promise<void> {
-    await this.queue.onSizeLessThan(MAX_QUEUED);
+    if (this.queue.size >= MAX_QUEUED) await this.queue.onSizeLessThan(QUEUED_LOW);
   }
   /** Jobs waiting in the queue (not yet started). */
   get queued(): number {

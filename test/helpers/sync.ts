@@ -245,11 +245,17 @@ export function beforeFirstUpload(remote: RemoteFiles, hook: () => void): Remote
 
 /**
  * Forwards list, get, upload and download to `remote`; each delete is counted (`started()`) and
- * then waits until `release()`: a delete queue that fills up and stays full.
+ * then waits: `releaseOne()` lets the oldest waiting one go on, `release()` every one from then on
+ * (a delete queue that fills up and stays full until the test says).
  */
-export function gatedDeletes(remote: RemoteFiles): { remote: RemoteFiles; release: () => void; started: () => number } {
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => (release = resolve));
+export function gatedDeletes(remote: RemoteFiles): {
+  remote: RemoteFiles;
+  release: () => void;
+  releaseOne: () => void;
+  started: () => number;
+} {
+  const waiting: (() => void)[] = [];
+  let open = false;
   let started = 0;
   return {
     remote: {
@@ -259,11 +265,15 @@ export function gatedDeletes(remote: RemoteFiles): { remote: RemoteFiles; releas
       download: (id, to, o) => remote.download(id, to, o),
       async delete(id, o) {
         started++;
-        await gate;
+        if (!open) await new Promise<void>((resolve) => waiting.push(resolve));
         return remote.delete(id, o);
       },
     },
-    release,
+    release: () => {
+      open = true;
+      for (const go of waiting.splice(0)) go();
+    },
+    releaseOne: () => waiting.shift()?.(),
     started: () => started,
   };
 }

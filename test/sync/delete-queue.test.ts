@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { FilesClient } from '../../src/remote/client.js';
-import { Execution, execute } from '../../src/sync/execute.js';
+import { Execution, MAX_QUEUED, QUEUED_LOW, execute } from '../../src/sync/execute.js';
 import { emptyPlan } from '../../src/sync/plan.js';
 import type { Progress } from '../../src/sync/types.js';
 import { TEST_KEY, emulator, gatedDeletes, tempDir, testExecuteDeps } from '../helpers/sync.js';
@@ -33,7 +33,7 @@ afterEach(async () => {
 });
 
 describe('a large delete', () => {
-  it(`keeps at most ${1_000} deletes queued while ${DELETES} wait to be made, and makes them all`, async () => {
+  it(`keeps at most ${MAX_QUEUED} deletes queued while ${DELETES} wait to be made, and makes them all`, async () => {
     const { remote, release, started } = gatedDeletes(client);
     const plan = emptyPlan();
     for (let i = 0; i < DELETES; i++)
@@ -42,7 +42,7 @@ describe('a large delete', () => {
     exec.begin();
     const done = exec.finishDeletes();
     await expect.poll(() => started(), { timeout: 10_000 }).toBe(8);
-    expect(exec.queued).toBeLessThanOrEqual(1_000);
+    expect(exec.queued).toBe(MAX_QUEUED);
     release();
     await done;
     const report = exec.end();
@@ -50,6 +50,31 @@ describe('a large delete', () => {
     expect(report.deleted).toBe(DELETES);
     expect(report.failedDeletes).toEqual([]);
     expect(started()).toBe(DELETES);
+  });
+
+  it(`once the queue is full, queues more only after it has drained below ${QUEUED_LOW}: one wait per batch, not per job`, async () => {
+    const { remote, releaseOne, release, started } = gatedDeletes(client);
+    const plan = emptyPlan();
+    for (let i = 0; i < DELETES; i++)
+      plan.deletes.push({ fileId: `file_step${i}`, path: `step/${i}.txt`, reason: 'orphan', fromLocalDelete: false });
+    const exec = new Execution(plan, testExecuteDeps(dir, remote, ledger));
+    exec.begin();
+    const done = exec.finishDeletes();
+    await expect.poll(() => started(), { timeout: 10_000 }).toBe(8);
+    expect(exec.queued).toBe(MAX_QUEUED);
+    const drained = MAX_QUEUED - QUEUED_LOW;
+    for (let i = 1; i <= drained; i++) {
+      releaseOne();
+      await expect.poll(() => started(), { timeout: 10_000, interval: 2 }).toBe(8 + i);
+    }
+    // Had the producer refilled per job, the queue would be full again: it waits for one more.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(exec.queued).toBe(QUEUED_LOW);
+    releaseOne();
+    await expect.poll(() => exec.queued, { timeout: 10_000 }).toBe(MAX_QUEUED);
+    release();
+    await done;
+    expect(exec.end().deleted).toBe(DELETES);
   });
 
   it('counts each removed file once in the progress, when the plan came with its deletes', async () => {
