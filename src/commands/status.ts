@@ -6,6 +6,7 @@ import { readLock } from '../lock.js';
 import { ExitCode } from '../errors.js';
 import { countsLine, formatBytes, movesWaitingLine, plural } from '../sync/report.js';
 import { ALREADY_REMOTE, type SyncReport } from '../sync/reconcile.js';
+import { UNSEEN_KEPT } from '../sync/outcome.js';
 import { unclaimedStatus } from './forget-copies.js';
 import { folderState } from './folder-state.js';
 import { lastRun } from './runs.js';
@@ -51,6 +52,7 @@ export const status: Command = async (context) => {
       unsettledUploads: ledger.inFlight().length,
       held: last?.held ?? null,
       alreadyRemote: last?.alreadyRemote?.length ?? 0,
+      unseenKept: last?.unseenKept ?? 0,
       lastReconciliation: last
         ? { at: new Date(last.finishedAt).toISOString(), exitCode: last.exitCode, counts: last.counts ?? null }
         : null,
@@ -76,11 +78,7 @@ export const status: Command = async (context) => {
       write(`failures: ${failures.length}`);
       for (const f of result.failures)
         write(`  ${f.path}: ${f.error} (${plural(f.attempts, 'attempt')}${f.retryable ? '' : ', waits for the file to change'})`);
-      if (result.held) write(`held deletes: ${result.held.count}: ${result.held.reason}`);
-      if (result.movesWaiting > 0) write(movesWaitingLine(result.movesWaiting));
-      if (result.alreadyRemote > 0) write(`held uploads: ${ALREADY_REMOTE(result.alreadyRemote)}`);
-      if (result.pendingDeletes > 0) write(`old copies and removed files to delete: ${result.pendingDeletes}`);
-      if (result.unsettledUploads > 0) write(`uploads whose outcome the next sync settles: ${result.unsettledUploads}`);
+      for (const line of heldLines(result)) write(line);
       if (result.foreignFiles !== null) write(`other applications' files in the workspace: ${result.foreignFiles}`);
       for (const line of unclaimed.lines) write(line);
       if (result.oneShot) write(`a one-shot ${result.oneShot.holder} is running (pid ${result.oneShot.pid})`);
@@ -92,6 +90,25 @@ export const status: Command = async (context) => {
     ledger.close();
   }
 };
+
+/** What is held or waits, one line each: deletes and uploads held, copies kept, deletes and outcomes due. */
+function heldLines(r: {
+  held: SyncReport['held'];
+  movesWaiting: number;
+  alreadyRemote: number;
+  unseenKept: number;
+  pendingDeletes: number;
+  unsettledUploads: number;
+}): string[] {
+  const lines: string[] = [];
+  if (r.held) lines.push(`held deletes: ${r.held.count}: ${r.held.reason}`);
+  if (r.movesWaiting > 0) lines.push(movesWaitingLine(r.movesWaiting));
+  if (r.alreadyRemote > 0) lines.push(`held uploads: ${ALREADY_REMOTE(r.alreadyRemote)}`);
+  if (r.unseenKept > 0) lines.push(UNSEEN_KEPT(r.unseenKept));
+  if (r.pendingDeletes > 0) lines.push(`old copies and removed files to delete: ${r.pendingDeletes}`);
+  if (r.unsettledUploads > 0) lines.push(`uploads whose outcome the next sync settles: ${r.unsettledUploads}`);
+  return lines;
+}
 
 /**
  * Whether the daemon's live state (`Daemon.status`) says it has nothing to do: running, its initial

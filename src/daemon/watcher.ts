@@ -3,6 +3,7 @@
 // once which limit to raise and by how much, and retries with back-off while the daemon runs on
 // reconciliations.
 import { errorMessage } from '../errors.js';
+import { fsReason } from '../local/entry.js';
 import type { PathFilter } from '../local/types.js';
 import type { Logger } from '../log.js';
 import { DirectoryTree } from './dir-tree.js';
@@ -269,14 +270,14 @@ export class TreeWatcher {
     this.health = {
       state: 'failed',
       directories: null,
-      error: `${code}: ${errorMessage(err)}`,
+      error: fsReason(code, err),
       retryAt: new Date(Date.now() + retryIn).toISOString(),
     };
     this.wake();
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.start();
-      this.health.error ??= `${code}: ${errorMessage(err)}`; // still the same episode until `ready`
+      this.health.error ??= fsReason(code, err); // still the same episode until `ready`
     }, retryIn);
     if (!first) {
       this.o.logger.debug('watcher still failing', { error: errorMessage(err), retryInMs: retryIn });

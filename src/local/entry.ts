@@ -4,6 +4,7 @@
 import type { Stats } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { FileConditionError } from '../file-errors.js';
 import { type HashResult, SYNC_READ_MAX_BYTES, hashDescriptor, hashFile, withOpenFile } from './hash.js';
@@ -60,6 +61,12 @@ export function fsCode(err: unknown): string | undefined {
   return typeof code === 'string' && !(err instanceof DOMException) ? code : undefined;
 }
 
+/** A file-system error as a reason: `code: message`, the code once (node's own messages begin with it). */
+export function fsReason(code: string, err: unknown): string {
+  const message = errorMessage(err);
+  return message.startsWith(`${code}:`) ? message : `${code}: ${message}`;
+}
+
 /** A name Node could not decode (invalid UTF-8 bytes come back as U+FFFD and cannot be opened). */
 export function undecodable(relPath: string): boolean {
   return relPath.includes('\ufffd');
@@ -99,7 +106,7 @@ function problemOf(relPath: string, err: unknown): Taken {
   }
   // ELOOP under O_NOFOLLOW: it became a symlink between lstat and open.
   if (code === 'ELOOP') return problem(relPath, 'changing', 'it was replaced while it was read');
-  return problem(relPath, 'unreadable', `${code}: ${(err as Error).message}`);
+  return problem(relPath, 'unreadable', fsReason(code, err));
 }
 
 /**

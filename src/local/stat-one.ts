@@ -8,6 +8,7 @@ import {
   type ScanOptions,
   type Taken,
   fsCode,
+  fsReason,
   logTaken,
   problem,
   resolveLink,
@@ -74,7 +75,7 @@ export async function statOne(root: string, relPath: string, options: ScanOption
       if (code === undefined) throw err;
       if ((code === 'ENOENT' || code === 'ENOTDIR') && !undecodable(rel)) return 'missing';
       if ((code === 'ENOENT' || code === 'ENOTDIR') && last) return verdict(undecodableProblem(relPath));
-      return verdict(problem(relPath, 'unreadable', `${rel}: ${code}: ${(err as Error).message}`));
+      return verdict(problem(relPath, 'unreadable', `${rel}: ${fsReason(code, err)}`));
     }
     if (info.isSymbolicLink()) {
       if (!followSymlinks) return verdict({ kind: 'skipped', reason: 'symlink' });

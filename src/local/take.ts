@@ -7,6 +7,7 @@ import {
   type ScanOptions,
   type Taken,
   fsCode,
+  fsReason,
   problem,
   specialReason,
   takeFile,
@@ -45,7 +46,7 @@ export async function takeItem(item: Extract<WalkItem, { kind: 'file' }>, known:
     if (code === undefined) throw err;
     // Not found under its text: gone, or a name that did not decode (another file, see entry.ts).
     if (code === 'ENOENT' || code === 'ENOTDIR') return undecodable(item.path) ? undecodableProblem(item.path) : { kind: 'missing' };
-    return problem(item.path, 'unreadable', `${code}: ${(err as Error).message}`);
+    return problem(item.path, 'unreadable', fsReason(code, err));
   }
   if (info.isFile()) return takeFile(item.path, item.abs, info, options, ctx.realRoot);
   if (info.isDirectory()) {

@@ -7,7 +7,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { FileConditionError } from '../file-errors.js';
 import { STATE_MARKER, isOwnStateMarker } from '../private.js';
 import { openDirInRoot } from '../safe-open.js';
-import { fsCode, undecodable } from './entry.js';
+import { fsCode, fsReason, undecodable } from './entry.js';
 import type { LocalProblem, PathFilter } from './types.js';
 
 /** What a folder says of files-sync's state marker: `ours` (a state directory, never synced), `foreign` (another's: ignored), `none`. */
@@ -156,7 +156,7 @@ export function lostDirectory(rel: string, err: unknown): { problem: LocalProble
       rootReason: 'missing',
     };
   return {
-    problem: { path: rel, kind: 'unreadable', reason: `${code}: ${(err as Error).message}` },
+    problem: { path: rel, kind: 'unreadable', reason: fsReason(code, err) },
     rootReason: 'unreadable',
   };
 }

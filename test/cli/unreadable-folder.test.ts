@@ -42,12 +42,11 @@ function ledgerPaths(setup: SyncSetup): string[] {
   }
 }
 
-/** `files-sync sync` as the user nobody (setpriv), the setup's folder handed to it. */
-function syncAsNobody(setup: SyncSetup): Promise<CliResult> {
+/** The CLI as the user nobody (setpriv) with `args`, the setup's folder handed to it. */
+function cliAsNobody(setup: SyncSetup, args: string[]): Promise<CliResult> {
   spawnSync('chown', ['-R', `${NOBODY}:${NOBODY}`, setup.dir]);
-  const args = ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', '--', process.execPath, CLI];
-  args.push('sync', '--config', setup.configFile, '--allow-duplicates');
-  const child = spawn('setpriv', args, { env: { PATH: process.env.PATH, HOME: setup.dir, ANTHROPIC_API_KEY: TEST_KEY } });
+  const argv = ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', '--', process.execPath, CLI, ...args];
+  const child = spawn('setpriv', argv, { env: { PATH: process.env.PATH, HOME: setup.dir, ANTHROPIC_API_KEY: TEST_KEY } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -89,7 +88,13 @@ describe('a folder the walk cannot read', () => {
     async () => {
       emu = await emulator();
       setup = syncSetup(emu);
-      const sync = isRoot ? () => syncAsNobody(setup!) : () => setup!.sync();
+      const cli = (args: string[]) => (isRoot ? cliAsNobody(setup!, args) : runCli(args, setup!.env));
+      const sync = () => cli(['sync', '--config', setup!.configFile, '--allow-duplicates']);
+      const status = async () => {
+        const r = await cli(['status', '--config', setup!.configFile]);
+        const json = await cli(['status', '--json', '--config', setup!.configFile]);
+        return { text: r.stdout, json: JSON.parse(json.stdout) as { unseenKept: number } };
+      };
       writeTree(setup.root, { 'locked/in.txt': 'in', 'locked-not/x.txt': 'x', 'lockedx.txt': 'lx', 'keep.txt': 'keep' });
       expect((await sync()).code).toBe(0);
       const locked = path.join(setup.root, 'locked');
@@ -102,15 +107,24 @@ describe('a folder the walk cannot read', () => {
       } finally {
         fs.chmodSync(locked, 0o755);
       }
-      expect(r.stdout).toMatch(/failed: locked: EACCES/);
+      // The code once: node's message begins with it ("EACCES: permission denied, open '…'").
+      expect(r.stdout).toMatch(/failed: locked: EACCES: permission denied/);
       expect(r.stdout).toMatch(/kept: 1 tracked file under folders that could not be read/);
       expect(r.code, r.stdout + r.stderr).toBe(1);
       expect(ourNames(emu)).toEqual(['keep.txt', 'locked∕in.txt']);
       expect(ledgerPaths(setup)).toEqual(['keep.txt', 'locked/in.txt']);
-      // Readable again: nothing to do, nothing was lost.
+      // `status` says what the last run kept, and why.
+      const held = await status();
+      expect(held.text).toMatch(/kept: 1 tracked file under folders that could not be read/);
+      expect(held.json.unseenKept).toBe(1);
+      expect(held.text).toMatch(/^ {2}locked: EACCES: permission denied/m);
+      // Readable again: nothing to do, nothing was lost, nothing kept.
       const again = await sync();
       expect(again.code, again.stdout + again.stderr).toBe(0);
       expect(ourNames(emu)).toEqual(['keep.txt', 'locked∕in.txt']);
+      const clear = await status();
+      expect(clear.text).not.toMatch(/kept: /);
+      expect(clear.json.unseenKept).toBe(0);
     },
     60_000,
   );
