@@ -1,6 +1,7 @@
 // A listing page by page, whatever the contract's cursors: each cursor used once (a server that
 // hands one out again would make the listing loop forever, files-api.md), and with `readAhead` the
 // next page asked for while the caller handles this one, so the server works while the client does.
+import { createHash } from 'node:crypto';
 import { ResponseFormatError } from './errors.js';
 import type { FileMetadata, ListOptions } from './types.js';
 import { ExitCode } from '../errors.js';
@@ -27,12 +28,18 @@ export async function* listPages(read: ReadPage, options: ListOptions): AsyncGen
   // the same page out under fresh cursors would make the listing go on for ever); a file met again
   // on the next page (a pager by offset on a busy workspace) is handed out once.
   let before = new Set<string>();
+  // A digest of each page met (not its ids: ~60 bytes a page, 10,000 pages for a million files): a
+  // page handed out again, however far back, brings nothing new (pages going round, A, B, A, B…).
+  const pages = new Set<string>();
   let empty = 0;
   try {
     while (next !== undefined) {
       const page: ListPage = await next;
       next = undefined;
-      const fresh = page.files.filter((f) => !before.has(f.id));
+      const digest = page.files.length > 0 ? pageDigest(page.files) : null;
+      const again = digest !== null && pages.has(digest);
+      if (digest !== null) pages.add(digest);
+      const fresh = again ? [] : page.files.filter((f) => !before.has(f.id));
       // A page with nothing new, but a next one: once, a pager by offset; again and again, a loop.
       empty = fresh.length === 0 && page.next !== undefined ? empty + 1 : 0;
       if (empty > MAX_EMPTY_PAGES) throw looping(`pages with nothing new (${empty} in a row)`);
@@ -50,6 +57,13 @@ export async function* listPages(read: ReadPage, options: ListOptions): AsyncGen
   } finally {
     abandon.abort();
   }
+}
+
+/** A page's ids, in order, as one digest. */
+function pageDigest(files: readonly FileMetadata[]): string {
+  const hash = createHash('sha256');
+  for (const f of files) hash.update(f.id).update('\n');
+  return hash.digest('base64');
 }
 
 /** Pages in a row with nothing new (empty, or the page before again), each with a next cursor, before the listing is taken to go round. */

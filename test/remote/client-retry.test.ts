@@ -237,6 +237,27 @@ describe('answers are validated', () => {
     expect(server.arrivals).toHaveLength(12);
   });
 
+  it('a listing whose pages come round again under fresh cursors (A, B, A, B…) hands each file out once and stops', async () => {
+    // Each page is new against the page before it; only the listing as a whole goes round. The
+    // server ends after 200 pages so that a client that does not notice still finishes.
+    const round = [
+      [fileMeta('file_a'), fileMeta('file_b')],
+      [fileMeta('file_c'), fileMeta('file_d')],
+    ];
+    const server = await localServer((_req, res, n) =>
+      json(res, 200, { data: round[(n - 1) % 2], next_page: n < 200 ? `page_${n}` : null }),
+    );
+    const seen: string[] = [];
+    const err = await (async () => {
+      for await (const f of client(server.url, { contract: 'ga' }).list()) seen.push(f.id);
+    })().catch((e: unknown) => e);
+    expect(seen).toEqual(['file_a', 'file_b', 'file_c', 'file_d']);
+    expect(err).toBeInstanceOf(ResponseFormatError);
+    expect((err as Error).message).toMatch(/it repeats pages with nothing new \(11 in a row\)/);
+    expect(err).toMatchObject({ exitCode: 5 });
+    expect(server.arrivals).toHaveLength(13);
+  });
+
   it('a GA listing of empty pages under fresh cursors stops after a few, instead of going on for ever', async () => {
     const server = await localServer((_req, res, n) => json(res, 200, { data: [], next_page: `page_${n}` }));
     const err = await (async () => {
