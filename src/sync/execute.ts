@@ -13,6 +13,7 @@ import type { DeleteAction, DeleteSource, ExecuteDeps, ExecuteReport, Plan, Prog
 import { applyLedgerOnly } from './ledger-only.js';
 import { deleteOne } from './delete-one.js';
 import { uploadOne } from './upload.js';
+import { QueueRoom } from './room.js';
 import { defaultSleep, regularFileAt } from './waits.js';
 import { append } from '../arrays.js';
 
@@ -26,10 +27,6 @@ export async function execute(plan: Plan, deps: ExecuteDeps): Promise<ExecuteRep
   return new Execution(plan, deps).run();
 }
 
-// Queued uploads before `room()` makes the producer wait (memory holds these: twice an intent batch), and the size it
-// drains to first: a wait per 8 jobs (~1.5 KB of garbage each), 8 files hashed per turn (longer holds idle the API).
-export const MAX_QUEUED = 256;
-export const QUEUED_LOW = MAX_QUEUED - 8;
 /**
  * One plan's execution: its counters, queue and stop, shared by the named steps. A reconciliation streams into it: `begin`,
  * `addUpload` as the merge decides (after `room`), `finishUploads`, the allowed deletes (`addCollectedDeletes`), `finishDeletes`.
@@ -45,6 +42,7 @@ export class Execution {
   readonly controller = new AbortController();
   readonly signal: AbortSignal;
   readonly queue: PQueue;
+  private readonly roomIn: QueueRoom;
   /** The records of finished uploads, committed in groups; flushed before the deletes and at the end. */
   readonly later: DeferredWrites;
   /** The uploads' intents (rule 3), written a batch per transaction. */
@@ -74,6 +72,7 @@ export class Execution {
     this.progress = { filesDone: 0, filesTotal: plan.uploads.length, bytesDone: 0, bytesTotal };
     this.signal = deps.signal ? AbortSignal.any([deps.signal, this.controller.signal]) : this.controller.signal;
     this.queue = new PQueue({ concurrency: deps.concurrency });
+    this.roomIn = new QueueRoom(this.queue);
     this.later = new DeferredWrites(deps.ledger);
     this.intents = new IntentBatch(deps.ledger, {
       maxBatch: intentBatchSize(deps.requestsPerMinute),
@@ -109,9 +108,9 @@ export class Execution {
     return this.fatal !== null || this.deps.signal?.aborted === true || this.report.interrupted;
   }
 
-  /** Resolves when the queue has room (the merge and the deletes wait here, so memory stays flat): see QUEUED_LOW. */
-  async room(): Promise<void> {
-    if (this.queue.size >= MAX_QUEUED) await this.queue.onSizeLessThan(QUEUED_LOW);
+  /** Resolves when the queue has room (the merge and the deletes wait here, so memory stays flat): room.ts. */
+  room(): Promise<void> {
+    return this.roomIn.wait();
   }
   /** Jobs waiting in the queue (not yet started). */
   get queued(): number {

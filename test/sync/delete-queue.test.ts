@@ -8,7 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { FilesClient } from '../../src/remote/client.js';
-import { Execution, MAX_QUEUED, QUEUED_LOW, execute } from '../../src/sync/execute.js';
+import { Execution, execute } from '../../src/sync/execute.js';
+import { MAX_QUEUED, QUEUED_LOW } from '../../src/sync/room.js';
 import { emptyPlan } from '../../src/sync/plan.js';
 import type { Progress } from '../../src/sync/types.js';
 import { TEST_KEY, emulator, gatedDeletes, tempDir, testExecuteDeps } from '../helpers/sync.js';
@@ -52,7 +53,7 @@ describe('a large delete', () => {
     expect(started()).toBe(DELETES);
   });
 
-  it(`once the queue is full, queues more only after it has drained below ${QUEUED_LOW}: one wait per batch, not per job`, async () => {
+  it(`once the queue is full, queues more only after it has drained below ${QUEUED_LOW}: one wait a drain, shared by every producer`, async () => {
     const { remote, releaseOne, release, started } = gatedDeletes(client);
     const plan = emptyPlan();
     for (let i = 0; i < DELETES; i++)
@@ -62,6 +63,10 @@ describe('a large delete', () => {
     const done = exec.finishDeletes();
     await expect.poll(() => started(), { timeout: 10_000 }).toBe(8);
     expect(exec.queued).toBe(MAX_QUEUED);
+    // More producers waiting (the walk takes 16 files at once) share the one wait: no listener more.
+    const listeners = exec.queue.listenerCount('next');
+    const others = Array.from({ length: 15 }, () => exec.room());
+    expect(exec.queue.listenerCount('next')).toBe(listeners);
     const drained = MAX_QUEUED - QUEUED_LOW;
     for (let i = 1; i <= drained; i++) {
       releaseOne();
@@ -72,6 +77,7 @@ describe('a large delete', () => {
     expect(exec.queued).toBe(QUEUED_LOW);
     releaseOne();
     await expect.poll(() => exec.queued, { timeout: 10_000 }).toBe(MAX_QUEUED);
+    await Promise.all(others);
     release();
     await done;
     expect(exec.end().deleted).toBe(DELETES);
