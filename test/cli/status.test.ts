@@ -92,7 +92,9 @@ describe('status', () => {
     };
     await waitFor(async () => (await state())?.includes('deletes held') === true, 'status to tell the hold', 20_000);
     await new Promise((r) => setTimeout(r, 1_000)); // the daemon idle, waiting on the operator
-    expect(await state()).toMatch(/^not up to date: 0 to upload, 0 to delete; deletes held: 13 files deleted locally/);
+    // 12 or 13: with no delete delay the daemon may judge the first removal alone (1 of 20, under
+    // the guard's share) before the others reach it; the rest are held either way.
+    expect(await state()).toMatch(/^not up to date: 0 to upload, 0 to delete; deletes held: 1[23] files deleted locally/);
     await daemon.stop();
   }, 60_000);
 
