@@ -77,6 +77,13 @@ export interface Lock {
   release(): void;
 }
 
+/**
+ * The connections whose locks this process holds, until released: the kernel lock lives as long
+ * as its connection, and better-sqlite3 closes a connection nobody references when V8 collects it.
+ * Held here, a lock lasts until `release()` (or the process's end) whatever its caller keeps.
+ */
+const held = new Set<Database.Database>();
+
 function isBusy(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
@@ -96,6 +103,7 @@ export function acquireLock(stateDir: string, holder: string): Lock {
     db.prepare('DELETE FROM holder').run();
     db.prepare('INSERT INTO holder (pid) VALUES (?)').run(process.pid);
     db.exec('COMMIT');
+    held.add(db);
   } catch (err) {
     db.close();
     if (!isBusy(err)) throw err;
@@ -104,8 +112,16 @@ export function acquireLock(stateDir: string, holder: string): Lock {
   }
   const content = JSON.stringify({ pid: process.pid, holder } satisfies LockContent);
   const temp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temp, content, { mode: 0o600 });
-  fs.renameSync(temp, file);
+  try {
+    fs.writeFileSync(temp, content, { mode: 0o600 });
+    fs.renameSync(temp, file);
+  } catch (err) {
+    // No holder file (a full disk...): the lock is not taken either, rather than held unnamed.
+    held.delete(db);
+    db.close();
+    fs.rmSync(temp, { force: true });
+    throw err;
+  }
   let released = false;
   return {
     file,
@@ -117,6 +133,7 @@ export function acquireLock(stateDir: string, holder: string): Lock {
       } catch {
         // already gone
       }
+      held.delete(db);
       db.close();
     },
   };

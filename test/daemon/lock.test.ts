@@ -13,10 +13,15 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-/** A child process that takes the lock, says so, and holds it until killed. */
+/**
+ * A child process that takes the lock, says so, and holds it until killed. It keeps no reference
+ * to the Lock and collects its garbage before it says so: the lock is held by the process, not by
+ * whoever keeps the object (Node 22's heap collected an unreferenced one at once, and the kernel
+ * lock went with its connection).
+ */
 async function holderProcess(): Promise<{ pid: number; kill: () => Promise<void> }> {
-  const script = `import(${JSON.stringify(LOCK_MODULE)}).then((m) => { m.acquireLock(${JSON.stringify(dir)}, 'daemon'); process.stdout.write('held\\n'); setInterval(() => {}, 1000); });`;
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const script = `import(${JSON.stringify(LOCK_MODULE)}).then((m) => { m.acquireLock(${JSON.stringify(dir)}, 'daemon'); globalThis.gc(); process.stdout.write('held\\n'); setInterval(() => {}, 1000); });`;
+  const child = spawn(process.execPath, ['--expose-gc', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.stdout.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`holder exited ${code}`)));
