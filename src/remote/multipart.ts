@@ -114,11 +114,11 @@ export function multipartOf(content: Buffer, filename: string, mimeType: string,
   };
 }
 
-/** What a safe open of the file must find: `expect`'s identity, under `expect.root` when given. */
+/** What a safe open of the file must find: `expect`'s identity, under `expect.root` and at `expect.realPath` when given. */
 function placeOf(expect: UploadOptions['expect']): Place {
   if (expect === undefined) return {};
-  const { root, ...identity } = expect;
-  return { ...(root !== undefined ? { realRoot: root } : {}), expect: identity };
+  const { root, realPath, ...identity } = expect;
+  return { ...(root !== undefined ? { realRoot: root } : {}), ...(realPath !== undefined ? { realPath } : {}), expect: identity };
 }
 
 /**

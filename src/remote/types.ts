@@ -26,7 +26,8 @@ export interface UploadOptions {
    * The file as the caller last saw it (its hash is of that version). Each attempt opens the file
    * without following a symlink; when it is not a regular file, its size, mtime (or, when given,
    * device and inode) differ, or its real path is not under `root` (the sync root's real path,
-   * DESIGN.md rule 8), the upload fails with LocalFileError `changed` and sends nothing.
+   * DESIGN.md rule 8) or, when given, not exactly `realPath`, the upload fails with LocalFileError
+   * `changed` and sends nothing.
    */
   expect?: {
     size: number;
@@ -34,6 +35,8 @@ export interface UploadOptions {
     dev?: number | undefined;
     ino?: number | undefined;
     root?: string | undefined;
+    /** The exact real path the file must have (where the scan found it), besides lying under `root`. */
+    realPath?: string | undefined;
   };
   /**
    * The file's bytes as the caller read (and hashed) them: sent as they are, without reading the

@@ -118,7 +118,7 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
     result = await deps.remote.upload(abs, {
       filename: action.remoteName,
       mimeType: local.mimeType,
-      expect: { size: local.size, mtimeMs: local.mtimeMs, ino: local.ino, dev: local.dev, root: realRoot },
+      expect: { size: local.size, mtimeMs: local.mtimeMs, ino: local.ino, dev: local.dev, root: realRoot, realPath: abs },
       ...(content?.length === local.size ? { content } : {}),
       ...(local.sha256 === null ? { hash: true } : {}),
       signal,
@@ -205,7 +205,9 @@ async function hashAgain(
   ctx: UploadContext,
 ): Promise<{ local: UploadAction['local']; content: Buffer | undefined }> {
   const small = local.size <= SYNC_READ_MAX_BYTES;
-  const hashed = await hashFile(abs, { place: { realRoot }, signal: ctx.signal, keep: true, small });
+  // Exactly where the walk found it (rule 8): a folder on its path swapped for a link since (to the
+  // state directory, an excluded folder) leads elsewhere under the root, and is refused.
+  const hashed = await hashFile(abs, { place: { realRoot, realPath: abs }, signal: ctx.signal, keep: true, small });
   if (!hashed.stableAcrossRead) throw changing(abs, 'is still changing');
   const again = {
     ...local,
