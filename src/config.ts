@@ -87,7 +87,7 @@ export const configSchema = z.strictObject({
   include: z.array(z.string().min(1)).default([]),
   /** Globs (gitignore syntax) never synced, on top of the built-in editor and temp files. */
   exclude: z.array(z.string().min(1)).default([]),
-  /** Follow symbolic links (never out of the root). */
+  /** Follow symbolic links (never out of the root, to an excluded path or to a state directory). */
   followSymlinks: z.boolean().default(false),
   /** Files larger than this are not uploaded (recorded as failures). At most the API's cap. */
   maxFileBytes: positiveInt.max(API_MAX_FILE_BYTES).default(API_MAX_FILE_BYTES),

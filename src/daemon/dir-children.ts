@@ -4,7 +4,8 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { fsCode, resolveLink, type DirChain } from '../local/entry.js';
+import { fsCode, type DirChain } from '../local/entry.js';
+import { resolveLink, takesPartWhereItIs } from '../local/link-target.js';
 import type { PathFilter } from '../local/types.js';
 import { openDirInRoot, type SafeDir } from '../safe-open.js';
 
@@ -171,11 +172,14 @@ async function classify(dir: DirRef, name: string, type: TypeOf, ctx: ChildConte
   // Under the parent's real directory when links are followed (the root's path may be a link).
   const abs = path.join(dir.chain?.real ?? dir.abs, name);
   if (type.isDirectory()) {
-    return ctx.filter(rel, true) ? { name, rel, abs, chain: dir.chain && { real: abs, parent: dir.chain } } : null;
+    // Under a followed link, excluded where it really is too (local/link-target.ts).
+    const takes =
+      ctx.filter(rel, true) && (!dir.chain || ctx.realRoot === null || takesPartWhereItIs(ctx.filter, rel, abs, ctx.realRoot, true));
+    return takes ? { name, rel, abs, chain: dir.chain && { real: abs, parent: dir.chain } } : null;
   }
   if (!type.isSymbolicLink() || !dir.chain || ctx.realRoot === null || !ctx.filter(rel, true)) return null;
   // Followed as the walk follows it: inside the root, no loop (local/entry.ts).
-  const target = await resolveLink(rel, abs, ctx.realRoot, dir.chain);
+  const target = await resolveLink(rel, abs, ctx.realRoot, dir.chain, ctx.filter);
   return target.kind === 'dir' ? { name, rel, abs: target.real, chain: { real: target.real, parent: dir.chain } } : null;
 }
 

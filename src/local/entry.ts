@@ -1,8 +1,6 @@
 // What one directory entry is for the sync, shared by the walk and the per-path `statOne`: the
-// rules for regular files (hash or reuse), special files, and symlinks (followed or not, never
-// out of the root, never around a loop).
+// rules for regular files (hash or reuse) and special files (symlinks followed: link-target.ts).
 import type { Stats } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -94,7 +92,7 @@ export function specialReason(entry: Pick<Stats, 'isFIFO' | 'isSocket' | 'isBloc
  * A file system error on a path that exists, as a problem (`changing` for type races and for a
  * safe open's refusal: a link, another file or a place outside the root, DESIGN.md rule 8).
  */
-function problemOf(relPath: string, err: unknown): Taken {
+export function problemOf(relPath: string, err: unknown): Taken {
   if (err instanceof FileConditionError) {
     if (err.kind === 'vanished') return { kind: 'missing' };
     return problem(relPath, err.kind === 'changing' ? 'changing' : 'unreadable', err.message);
@@ -241,49 +239,6 @@ function fromHash(relPath: string, hashed: HashResult, options: ScanOptions): Ta
     hashedBytes: hashed.size,
     ...(hashed.content && file.sha256 !== null ? { content: hashed.content } : {}),
   };
-}
-
-/** Where a symlink leads, when it may be followed. */
-export type LinkTarget =
-  | { kind: 'dir'; real: string }
-  | { kind: 'file'; real: string; info: Stats }
-  | { kind: 'skipped'; reason: string }
-  | { kind: 'missing' }
-  | { kind: 'problem'; taken: Taken };
-
-/**
- * Resolves the symlink at `absPath` (found in the real directory `chain.real`). Skipped when it
- * dangles, leaves the root, or leads to the root, a directory on the chain (a loop) or an
- * ancestor of the directory it sits in.
- */
-export async function resolveLink(relPath: string, absPath: string, realRoot: string, chain: DirChain): Promise<LinkTarget> {
-  let real: string;
-  try {
-    real = await realpath(absPath);
-  } catch (err) {
-    const code = fsCode(err);
-    if (code === 'ENOENT') return { kind: 'skipped', reason: 'dangling symlink' };
-    if (code === 'ELOOP') return { kind: 'skipped', reason: 'symlink loop' };
-    return { kind: 'problem', taken: problemOf(relPath, err) };
-  }
-  const rootPrefix = realRoot.endsWith('/') ? realRoot : `${realRoot}/`;
-  if (real !== realRoot && !real.startsWith(rootPrefix)) return { kind: 'skipped', reason: 'symlink leads out of the root' };
-  let info: Stats;
-  try {
-    info = await stat(real);
-  } catch (err) {
-    const taken = problemOf(relPath, err);
-    return taken.kind === 'missing' ? { kind: 'missing' } : { kind: 'problem', taken };
-  }
-  if (info.isDirectory()) {
-    if (`${chain.real}/`.startsWith(`${real}/`)) return { kind: 'skipped', reason: 'symlink loop (leads to an ancestor)' };
-    for (let link: DirChain | undefined = chain; link !== undefined; link = link.parent) {
-      if (link.real === real) return { kind: 'skipped', reason: 'symlink loop' };
-    }
-    return { kind: 'dir', real };
-  }
-  if (info.isFile()) return { kind: 'file', real, info };
-  return { kind: 'skipped', reason: `symlink to a ${specialReason(info)}` };
 }
 
 /**

@@ -4,12 +4,14 @@
 import type { Dirent, Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import { type DirChain, resolveLink, specialReason } from './entry.js';
+import { type DirChain, specialReason } from './entry.js';
+import { resolveLink, takesPartWhereItIs } from './link-target.js';
 import { entryKey, comparePaths } from './order.js';
 import { RootError, checkRootUnchanged, openRoot, type OpenedRoot } from './root.js';
 import type { LocalProblem, PathFilter } from './types.js';
 import { STATE_MARKER } from '../private.js';
-import { type StateMarkerVerdict, listDirectory, lostDirectory, oneEntryPerName } from './walk-steps.js';
+import type { StateMarkerVerdict } from './state-marker.js';
+import { listDirectory, lostDirectory, oneEntryPerName } from './walk-steps.js';
 
 /** What the walk found at one path, in order. A file is only named here: the take (take.ts) stats and hashes it. */
 export type WalkItem =
@@ -219,28 +221,34 @@ export class SortedWalk implements AsyncIterable<WalkItem> {
     return marker === 'ours';
   }
 
-  async #classify(dirent: Dirent, parentRel: string, parentAbs: string, chain: DirChain | undefined): Promise<Entry | undefined> {
+  /** The filter's verdict on an entry; under a followed link, where it really is too (link-target.ts). */
+  #takes(rel: string, abs: string, isDir: boolean): boolean {
     const { filter, followSymlinks } = this.options;
+    return filter(rel, isDir) && (!followSymlinks || takesPartWhereItIs(filter, rel, abs, this.opened.realRoot, isDir));
+  }
+
+  async #classify(dirent: Dirent, parentRel: string, parentAbs: string, chain: DirChain | undefined): Promise<Entry | undefined> {
+    const { followSymlinks } = this.options;
     const name = dirent.name;
     const rel = parentRel === '' ? name : `${parentRel}/${name}`;
     const abs = join(parentAbs, name);
     if (dirent.isDirectory()) {
-      return filter(rel, true)
+      return this.#takes(rel, abs, true)
         ? { key: entryKey(name, true), rel, abs, type: 'dir', chain: chain && { real: abs, parent: chain } }
         : undefined;
     }
-    if (dirent.isFile()) return filter(rel, false) ? { key: name, rel, abs, type: 'file' } : undefined;
+    if (dirent.isFile()) return this.#takes(rel, abs, false) ? { key: name, rel, abs, type: 'file' } : undefined;
     if (dirent.isSymbolicLink()) {
-      if (!filter(rel, false) && !filter(rel, true)) return undefined;
+      if (!this.#takes(rel, abs, false) && !this.#takes(rel, abs, true)) return undefined;
       if (!followSymlinks || chain === undefined) return { key: name, rel, abs, type: 'skipped', reason: 'symlink' };
       return this.#followed(name, rel, abs, chain);
     }
-    return filter(rel, false) ? { key: name, rel, abs, type: 'skipped', reason: specialReason(dirent) } : undefined;
+    return this.#takes(rel, abs, false) ? { key: name, rel, abs, type: 'skipped', reason: specialReason(dirent) } : undefined;
   }
 
   /** A symlink the walk follows: a directory to walk, a file to take, or why not (as resolveLink says). */
   async #followed(name: string, rel: string, abs: string, chain: DirChain): Promise<Entry | undefined> {
-    const target = await resolveLink(rel, abs, this.opened.realRoot, chain);
+    const target = await resolveLink(rel, abs, this.opened.realRoot, chain, this.options.filter);
     switch (target.kind) {
       case 'dir':
         return this.options.filter(rel, true)

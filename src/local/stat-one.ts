@@ -11,14 +11,14 @@ import {
   fsReason,
   logTaken,
   problem,
-  resolveLink,
   specialReason,
   takeFile,
   undecodable,
   undecodableProblem,
 } from './entry.js';
 import { openRoot } from './root.js';
-import { holdsOwnStateMarker } from './walk-steps.js';
+import { resolveLink, takesPartWhereItIs } from './link-target.js';
+import { holdsOwnStateMarker } from './state-marker.js';
 import type { LocalFile, LocalProblem } from './types.js';
 
 /** What `statOne` found at a path. */
@@ -67,6 +67,8 @@ export async function statOne(root: string, relPath: string, options: ScanOption
     const rel = segments.slice(0, i + 1).join('/');
     const last = i === segments.length - 1;
     const abs = join(dir, segments[i]!);
+    // Under a followed link: excluded where it really is, excluded here (link-target.ts).
+    if (followSymlinks && !takesPartWhereItIs(filter, rel, abs, opened.realRoot, !last)) return 'excluded';
     let info: Stats;
     try {
       info = await lstat(abs);
@@ -79,7 +81,7 @@ export async function statOne(root: string, relPath: string, options: ScanOption
     }
     if (info.isSymbolicLink()) {
       if (!followSymlinks) return verdict({ kind: 'skipped', reason: 'symlink' });
-      const target = await resolveLink(relPath, abs, opened.realRoot, chain);
+      const target = await resolveLink(relPath, abs, opened.realRoot, chain, filter);
       if (target.kind === 'skipped') return verdict(target);
       if (target.kind === 'problem') return verdict(target.taken);
       if (target.kind === 'missing') return 'missing';

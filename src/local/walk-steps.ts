@@ -5,13 +5,11 @@ import { lstat, readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { FileConditionError } from '../file-errors.js';
-import { STATE_MARKER, isOwnStateMarker } from '../private.js';
+import { STATE_MARKER } from '../private.js';
 import { openDirInRoot } from '../safe-open.js';
 import { fsCode, fsReason, undecodable } from './entry.js';
+import { type StateMarkerVerdict, markerAt } from './state-marker.js';
 import type { LocalProblem, PathFilter } from './types.js';
-
-/** What a folder says of files-sync's state marker: `ours` (a state directory, never synced), `foreign` (another's: ignored), `none`. */
-export type StateMarkerVerdict = 'ours' | 'foreign' | 'none';
 
 /** A folder's entries, and whether it holds files-sync's state marker. */
 export interface Listed {
@@ -76,28 +74,6 @@ export async function* foldersUnder(
       if (entry.isDirectory() && filter(child, true)) pending.push(child);
     }
   }
-}
-
-/**
- * The verdict on the STATE_MARKER at `file`: ours only as a regular file of this user or root in
- * a folder (`folder`: its stat, asked for once the marker is seen) of theirs that no one else may
- * write (`isOwnStateMarker`).
- */
-async function markerAt(file: string, folder: () => Promise<Stats>): Promise<StateMarkerVerdict> {
-  try {
-    return isOwnStateMarker(await lstat(file), await folder()) ? 'ours' : 'foreign';
-  } catch (err) {
-    // Removed since listed: none. One that cannot be looked at is not known to be ours: its folder is synced.
-    return fsCode(err) === 'ENOENT' ? 'none' : 'foreign';
-  }
-}
-
-/**
- * Whether the folder at `dirAbs` holds files-sync's own state marker: one lstat, for the daemon's
- * jobs on one path (the walk sees the marker in its listings).
- */
-export async function holdsOwnStateMarker(dirAbs: string): Promise<boolean> {
-  return (await markerAt(join(dirAbs, STATE_MARKER), () => lstat(dirAbs))) === 'ours';
 }
 
 /**
