@@ -7,6 +7,7 @@ import { fsReason } from '../local/entry.js';
 import type { PathFilter } from '../local/types.js';
 import type { Logger } from '../log.js';
 import { DirectoryTree } from './dir-tree.js';
+import { WatchErrorLog } from './watch-errors.js';
 import type { DirId } from './dir-children.js';
 import { limitAdvice, readLimit } from './watch-limits.js';
 
@@ -69,7 +70,7 @@ export class TreeWatcher {
   private closed = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private retryMs: number;
-  private readonly reported = new Set<string>();
+  private readonly errors: WatchErrorLog;
   private health: WatcherStatus = { state: 'starting', directories: null, error: null, retryAt: null };
   /** Raw events in the current turn of the event loop. */
   private burst = 0;
@@ -83,6 +84,7 @@ export class TreeWatcher {
 
   constructor(private o: WatcherOptions) {
     this.retryMs = o.retryFirstMs ?? 30_000;
+    this.errors = new WatchErrorLog(o.logger);
     void readLimit('max_queued_events').then((n) => {
       if (n !== null && n > 0) this.queueSize = n;
     });
@@ -122,6 +124,7 @@ export class TreeWatcher {
   start(): void {
     if (this.closed) return;
     const gen = ++this.generation;
+    this.errors.clear();
     this.starts++;
     this.startedAt = performance.now();
     this.health = { state: 'starting', directories: null, error: null, retryAt: null };
@@ -250,12 +253,8 @@ export class TreeWatcher {
     if (gen !== this.generation) return;
     const code = (err as NodeJS.ErrnoException).code ?? '';
     if (LIMIT_CODES.has(code)) return this.fail(gen, err);
-    // Other errors (a folder that cannot be read) leave the rest watched; say so once per kind.
-    const key = `${code}:${errorMessage(err)}`;
-    if (!this.reported.has(key)) {
-      this.reported.add(key);
-      this.o.logger.warn(`watcher error: ${errorMessage(err)}; reconciling to catch what it missed`, { code });
-    }
+    // Other errors (a folder that cannot be read) leave the rest watched; the first few of each kind are said.
+    this.errors.say(err, code);
     this.o.onError(err);
   }
 
