@@ -5,6 +5,7 @@ import { diskFull } from '../app.js';
 import { ExitCode, errorMessage } from '../errors.js';
 import { exitCodeOf, isFatalForProgram, isGuard, isStorageFull, isUnavailable, requestIdOf } from '../failure.js';
 import { LedgerError } from '../ledger/ledger.js';
+import { LockedError } from '../lock.js';
 import type { Logger } from '../log.js';
 import type { JobErrorAction, PathQueue } from './jobs.js';
 
@@ -38,11 +39,21 @@ export interface FaultHost {
 
 /**
  * Whether what ended the daemon's start passes by itself: a full disk (the state directory, its
- * lock, the ledger's open) or a busy ledger. The daemon then waits and starts again (run.ts), as
- * it retries the same troubles once running; a damaged ledger or a bad config stop it.
+ * lock, the ledger's open), a busy ledger, or the state directory held by a one-shot command (a
+ * scheduled `sync`, `adopt`, a `ledger restore`: it ends). The daemon then waits and starts again
+ * (run.ts), as it retries the same troubles once running; a damaged ledger, a bad config or
+ * another daemon stop it.
  */
 export function passesAtStart(err: unknown): boolean {
-  return diskFull(err) || (err instanceof LedgerError && !err.fatal);
+  return diskFull(err) || (err instanceof LedgerError && !err.fatal) || heldByCommand(err);
+}
+
+/**
+ * The state directory's lock is held by a files-sync command that ends by itself, not by a daemon
+ * (a holder not named yet, its hint file not written, is waited for too: a second daemon's is).
+ */
+export function heldByCommand(err: unknown): err is LockedError {
+  return err instanceof LockedError && err.holder !== 'daemon';
 }
 
 /** The daemon's answers to failures, and the passing troubles it is waiting out. */

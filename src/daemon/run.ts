@@ -6,12 +6,14 @@ import { loadApiKey, loadConfig, type Config } from '../config.js';
 import { ExitCode, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Daemon } from './daemon.js';
-import { passesAtStart } from './faults.js';
+import { heldByCommand, passesAtStart } from './faults.js';
 import { Settings } from './settings.js';
 
 /** The first wait before another start, doubled after each failed one up to START_RETRY_MAX_MS. */
 const START_RETRY_FIRST_MS = 30_000;
 const START_RETRY_MAX_MS = 5 * 60_000;
+/** The wait while a one-shot command (a scheduled sync) holds the state directory: it ends by itself. */
+export const LOCK_RETRY_MS = 5_000;
 
 /** Runs the daemon until a signal or a fatal error; resolves to the exit code. */
 export async function runDaemon(context: CommandContext): Promise<number> {
@@ -23,16 +25,20 @@ export async function runDaemon(context: CommandContext): Promise<number> {
   // Daemon's own handlers act once it has started; these act only during a wait.
   const wait = new StartWait(logger);
   try {
-    for (let delay = START_RETRY_FIRST_MS, waited = false; ; delay = Math.min(delay * 2, START_RETRY_MAX_MS)) {
+    for (let delay = START_RETRY_FIRST_MS, said = ''; ; ) {
       try {
         return await runOnce(context, config, logger, apiKey);
       } catch (err) {
         if (!passesAtStart(err)) throw err;
-        // Said once; the unit is not restarted into its start limit, and nothing is lost meanwhile.
-        if (!waited)
-          logger.warn(`cannot start: ${errorMessage(err)}; trying again with back-off (up to every ${START_RETRY_MAX_MS / 60_000} min)`);
-        waited = true;
-        if (await wait.for(delay)) return ExitCode.ok;
+        // Said once a kind; the unit is not restarted into its start limit, and nothing is lost meanwhile.
+        const held = heldByCommand(err);
+        const saying = held
+          ? `cannot start yet: ${errorMessage(err)}; starting once it has finished (looking every ${LOCK_RETRY_MS / 1000} s)`
+          : `cannot start: ${errorMessage(err)}; trying again with back-off (up to every ${START_RETRY_MAX_MS / 60_000} min)`;
+        if (saying !== said) logger.warn(saying);
+        said = saying;
+        if (await wait.for(held ? LOCK_RETRY_MS : delay)) return ExitCode.ok;
+        if (!held) delay = Math.min(delay * 2, START_RETRY_MAX_MS);
         ({ config, apiKey } = reread(context, config, apiKey, logger));
       }
     }

@@ -141,6 +141,29 @@ describe('daemon: one writer', () => {
     expect(result.stderr).toMatch(new RegExp(`pid ${first.pid}`));
     expect((await daemonStatus(setup)).pid).toBe(first.pid);
   });
+
+  it('started while a one-shot command holds the state (a scheduled sync), waits for it and starts: exit 2 would leave its unit failed for good', async () => {
+    emu = await emulator();
+    setup = daemonSetup(emu);
+    writeTree(setup.root, { 'a.txt': 'a' });
+    const held = acquireLock(setup.stateDir, 'sync'); // this test runner, as the sync
+    let released = false;
+    onTestFinished(() => {
+      if (!released) held.release();
+    });
+    const daemon = await startDaemon(setup, { ready: false });
+    const line = await daemon.waitForLine(/cannot start yet/);
+    expect(line).toMatch(new RegExp(`another files-sync \\(sync, pid ${process.pid}\\) is using .*; starting once it has finished`));
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(daemon.child.exitCode).toBeNull();
+    held.release();
+    released = true;
+    await daemon.waitForLine(/initial reconciliation done/, 30_000);
+    expect(daemon.count(/cannot start/)).toBe(1);
+    expect(remoteFiles(emu).size).toBe(1);
+    const stopped = await daemon.stop();
+    expect(stopped.code, stopped.stderr).toBe(0);
+  });
 });
 
 describe('daemon: signals', () => {

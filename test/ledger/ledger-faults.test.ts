@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { classifySqliteError, LedgerError } from '../../src/ledger/faults.js';
 import { passesAtStart } from '../../src/daemon/faults.js';
+import { LockedError } from '../../src/lock.js';
 import { ExitCode, SyncError } from '../../src/errors.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { backupLedger } from '../../src/ledger/backup.js';
@@ -251,5 +252,9 @@ describe("the daemon's start on a passing trouble", () => {
     expect(passesAtStart(new LedgerError('damaged', 'corrupt'))).toBe(false);
     expect(passesAtStart(new SyncError('bad config', ExitCode.usage))).toBe(false);
     expect(passesAtStart(undefined)).toBe(false);
+    // The state held by a command that ends (a scheduled sync) passes; by another daemon, not.
+    expect(passesAtStart(new LockedError(123, 'sync', '/state'))).toBe(true);
+    expect(passesAtStart(new LockedError(null, 'another process', '/state'))).toBe(true);
+    expect(passesAtStart(new LockedError(123, 'daemon', '/state'))).toBe(false);
   });
 });
