@@ -25,7 +25,7 @@ export async function runDaemon(context: CommandContext): Promise<number> {
   // Daemon's own handlers act once it has started; these act only during a wait.
   const wait = new StartWait(logger);
   try {
-    for (let delay = START_RETRY_FIRST_MS, said = ''; ; ) {
+    for (let delay = START_RETRY_FIRST_MS, said = ''; ;) {
       try {
         return await runOnce(context, config, logger, apiKey);
       } catch (err) {
