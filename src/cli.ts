@@ -113,6 +113,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return ExitCode.usage;
   }
   try {
+    // `help emulator` is the emulator's own --help (its options are its own parser's).
+    if (argv[0] === 'help' && argv[1] === 'emulator') argv = ['emulator', '--help'];
     if (argv[0] === 'emulator') {
       // A server that runs as long as its user needs it: its heap stays near its live size.
       holdHeapFlat();

@@ -24,7 +24,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'init',
     summary: 'write a config file for a folder, where every later command finds it',
-    options: ['root', 'config', 'state-dir', 'force'],
+    options: ['root', 'init-config', 'state-dir', 'force'],
     details: 'Default file: $XDG_CONFIG_HOME/files-sync/config.json (~/.config when unset), mode 0600.',
     load: async () => (await import('./init.js')).init,
   },
@@ -37,7 +37,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'daemon',
-    summary: 'the service: reconcile at start, then watch the folder',
+    summary: 'the service: watch the folder, reconcile once the watch is in place, then sync each change',
     options: [...where, 'log-format', 'log-level'],
     load: async () => {
       // A process that lives for months: its heap stays near its live size (v8-flags.ts).
@@ -77,7 +77,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: where,
     details:
       "ledger check runs SQLite's integrity check (exit 6 when damaged). ledger restore [FILE] puts back a\n" +
-      'backup: the newest of STATE/backups (made after each successful sync) unless FILE names one; it is\n' +
+      'backup: the newest of STATE/backups (made after each sync that ran to its end) unless FILE names one; it is\n' +
       'refused while a daemon or a sync runs.',
     load: async () => (await import('./ledger.js')).runLedgerCommand,
   },

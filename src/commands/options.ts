@@ -15,6 +15,11 @@ export const OPTIONS = {
     flags: '--config <file>',
     description: 'the config file (default ./sync.config.json, then $XDG_CONFIG_HOME/files-sync/config.json)',
   },
+  /** `init`'s `--config`: the file it writes, which is not looked for. */
+  'init-config': {
+    flags: '--config <file>',
+    description: 'the config file to write (default $XDG_CONFIG_HOME/files-sync/config.json, ~/.config when unset)',
+  },
   root: { flags: '--root <dir>', description: 'the folder to sync (overrides "root")' },
   'state-dir': { flags: '--state-dir <dir>', description: 'where the ledger lives (overrides "stateDir")' },
   'dry-run': { flags: '--dry-run', description: 'print what would change, with sizes and totals; change nothing' },

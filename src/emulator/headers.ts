@@ -67,7 +67,7 @@ export function checkKey(req: IncomingMessage, expected: Buffer): void {
     throw new ApiError(401, 'authentication_error', 'x-api-key header is required');
   }
   if (!timingSafeEqual(keyDigest(given), expected)) {
-    throw new ApiError(401, 'authentication_error', 'invalid x-api-key');
+    throw new ApiError(401, 'authentication_error', given === xApiKey ? 'invalid x-api-key' : 'invalid bearer token');
   }
 }
 

@@ -1,12 +1,15 @@
 // Which paths under the sync root take part in the sync: default excludes, the configured
 // include/exclude globs, the root's `.filesyncignore`, and the state directory.
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { Config } from '../config.js';
 import { realPathOf } from '../config-paths.js';
 import { ConfigError } from '../errors.js';
 import { IgnoreRules } from './ignore-rules.js';
+import { RootError } from './root.js';
 import { readRootFile } from './rootfile.js';
 import type { FilterOptions, PathFilter } from './types.js';
 
@@ -18,8 +21,21 @@ export const IGNORE_FILE_NAME = '.filesyncignore';
  * most 1 MiB, without blocking the event loop); undefined when there is none. A bad one is a
  * GuardError (exit 3) naming it.
  */
-export function readIgnoreFile(root: string): Promise<string | undefined> {
-  return readRootFile(path.join(root, IGNORE_FILE_NAME), `${IGNORE_FILE_NAME} in ${root}`);
+export async function readIgnoreFile(root: string): Promise<string | undefined> {
+  try {
+    return await readRootFile(path.join(root, IGNORE_FILE_NAME), `${IGNORE_FILE_NAME} in ${root}`);
+  } catch (err) {
+    // Refused because the root itself cannot be entered (mode 000 against the service's user): say so, not the file.
+    const code = ((err as { cause?: NodeJS.ErrnoException }).cause ?? {}).code;
+    if (code === 'EACCES' || code === 'EPERM') {
+      const entered = await access(root, constants.R_OK | constants.X_OK).then(
+        () => true,
+        () => false,
+      );
+      if (!entered) throw new RootError('unreadable', path.resolve(root), { cause: (err as { cause: unknown }).cause });
+    }
+    throw err;
+  }
 }
 
 /**

@@ -86,7 +86,12 @@ export class AuthError extends ApiError {
 export class UnavailableError extends ApiError {
   override name = 'UnavailableError';
   constructor(attempts: number, lastFailure: string, details: Omit<ApiErrorDetails, 'exitCode' | 'retryable' | 'attempts'>) {
-    super(`remote unavailable after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${lastFailure}`, {
+    // No answer at all (refused, unreachable, timed out), as opposed to the API answering 5xx or 429: where to look.
+    const advice =
+      details.status === undefined
+        ? '; nothing answered: check the network (proxy, firewall, DNS) and api.baseUrl or ANTHROPIC_BASE_URL'
+        : '';
+    super(`remote unavailable after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${lastFailure}${advice}`, {
       ...details,
       attempts,
       retryable: true,

@@ -39,6 +39,13 @@ describe('command-line habits', () => {
     const help = await runCli(['resolve', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/Usage: files-sync resolve \[options\] <path>/);
+    // `init --config` names the file it writes (never looked for in ./); `help emulator` is the emulator's own help.
+    const init = await runCli(['init', '--help']);
+    expect(init.stdout).toMatch(/--config <file> +the config file to write \(default\s+\$XDG_CONFIG_HOME/);
+    expect(init.stdout).not.toMatch(/sync\.config\.json/);
+    const emulatorHelp = await runCli(['help', 'emulator']);
+    expect(emulatorHelp.code).toBe(0);
+    expect(emulatorHelp.stdout + emulatorHelp.stderr).toMatch(/--port/);
     const version = await runCli(['--version']);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
     const file = path.join(setup.dir, 'broken.json');

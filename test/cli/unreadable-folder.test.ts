@@ -128,4 +128,25 @@ describe('a folder the walk cannot read', () => {
     },
     60_000,
   );
+
+  it.skipIf(isRoot && !canDropToNobody)(
+    'the root itself of mode 000: the message names the root and the permissions, not its ignore file',
+    async () => {
+      emu = await emulator();
+      setup = syncSetup(emu);
+      writeTree(setup.root, { 'a.txt': 'a' });
+      const cli = (args: string[]) => (isRoot ? cliAsNobody(setup!, args) : runCli(args, setup!.env));
+      fs.chmodSync(setup.root, 0o000);
+      let r: CliResult;
+      try {
+        r = await cli(['sync', '--config', setup.configFile, '--allow-duplicates']);
+      } finally {
+        fs.chmodSync(setup.root, 0o755);
+      }
+      expect(r.code, r.stdout + r.stderr).toBe(3);
+      expect(r.stderr).toMatch(/sync root .* cannot be read \(EACCES\): check the permissions of the user files-sync runs as/);
+      expect(r.stderr).not.toMatch(/filesyncignore/);
+      expect(ourNames(emu)).toEqual([]);
+    },
+  );
 });

@@ -98,6 +98,7 @@ describe('retry policy', () => {
     expect(err).toBeInstanceOf(UnavailableError);
     expect(err).toMatchObject({ status: 500, attempts: 3, retryable: true, exitCode: ExitCode.unavailable });
     expect((err as Error).message).toMatch(/^remote unavailable after 3 attempts: get file_1: 500 api_error: down/);
+    expect((err as Error).message).not.toMatch(/nothing answered/);
   });
 
   it('a refused connection ends in UnavailableError with no unknown outcome (nothing was sent)', async () => {
@@ -117,6 +118,10 @@ describe('retry policy', () => {
       exitCode: ExitCode.unavailable,
     });
     expect((err as Error).message).toMatch(/remote unavailable after 2 attempts: .*ECONNREFUSED/);
+    // Nothing answered: the message says where to look (an API that answers 5xx does not get this).
+    expect((err as Error).message).toMatch(
+      /nothing answered: check the network \(proxy, firewall, DNS\) and api\.baseUrl or ANTHROPIC_BASE_URL$/,
+    );
   });
 
   it('an upload whose connection drops after the body was read counts as an unknown outcome, also on the final error', async () => {
