@@ -14,16 +14,21 @@ export async function readLimit(name: string): Promise<number | null> {
   }
 }
 
-/** One sentence: which kernel limit to raise for this root, and to what. */
-export async function limitAdvice(root: string, filter: PathFilter, code: string): Promise<string> {
+/**
+ * One sentence: which kernel limit to raise for this root, and to what. `read` reads a limit
+ * (`readLimit`; null when /proc/sys cannot be read, as under the unit's ProcSubset=pid).
+ */
+export async function limitAdvice(root: string, filter: PathFilter, code: string, read = readLimit): Promise<string> {
   const dirs = await countDirectories(root, filter);
-  const watches = await readLimit('max_user_watches');
+  const watches = await read('max_user_watches');
   // Watches are counted per user over every program: leave room for the others.
   const suggested = Math.ceil(((watches ?? 0) + dirs) / 8192) * 8192;
-  const now = watches === null ? '' : ` (now ${watches})`;
-  const raise = `raise fs.inotify.max_user_watches${now} to at least ${suggested}: ${dirs} directories need one watch each ("sysctl fs.inotify.max_user_watches=${suggested}", and a file in /etc/sysctl.d/ to keep it)`;
+  const raise =
+    watches === null
+      ? `raise fs.inotify.max_user_watches by at least ${dirs} over its current value (which this process cannot read; "sysctl fs.inotify.max_user_watches" shows it): ${dirs} directories need one watch each (and a file in /etc/sysctl.d/ to keep it)`
+      : `raise fs.inotify.max_user_watches (now ${watches}) to at least ${suggested}: ${dirs} directories need one watch each ("sysctl fs.inotify.max_user_watches=${suggested}", and a file in /etc/sysctl.d/ to keep it)`;
   if (code === 'ENOSPC') return `the inotify watch limit is reached; ${raise}`;
-  const instances = await readLimit('max_user_instances');
+  const instances = await read('max_user_instances');
   return `too many open files or inotify instances; raise the open-file limit (LimitNOFILE=) or fs.inotify.max_user_instances${instances === null ? '' : ` (now ${instances})`}, and ${raise}`;
 }
 

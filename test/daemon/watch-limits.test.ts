@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { listFiles } from '../../src/daemon/pathsync.js';
-import { countDirectories } from '../../src/daemon/watch-limits.js';
+import { countDirectories, limitAdvice } from '../../src/daemon/watch-limits.js';
 import { compileExchange } from '../helpers/exchange.js';
 import { tempDir } from '../helpers/sync.js';
 
@@ -66,4 +66,26 @@ it('hints no file outside the root for a new folder while a folder of it is swap
   // `new/sub` itself when listed as the link (a path of the root, which its job skips): nothing under the link.
   expect([...hinted].filter((file) => file !== 'new/sub/inside.txt' && file !== 'new/sub')).toEqual([]);
   expect(swapper.exitCode, 'the swapper ran the whole time').toBeNull();
+});
+
+it('advises a raise over the current limit, also when it cannot be read (the unit hides /proc/sys: ProcSubset=pid)', async () => {
+  const root = tempDir('fs-limits-advice-');
+  for (const name of ['a', 'b', 'b/c']) fs.mkdirSync(path.join(root, name));
+  const known = await limitAdvice(
+    root,
+    () => true,
+    'ENOSPC',
+    () => Promise.resolve(65_536),
+  );
+  expect(known).toMatch(/raise fs\.inotify\.max_user_watches \(now 65536\) to at least 73728: 4 directories/);
+  // Unknown: never a figure that may lie below the current one, which other programs' watches fill.
+  const hidden = await limitAdvice(
+    root,
+    () => true,
+    'ENOSPC',
+    () => Promise.resolve(null),
+  );
+  expect(hidden).toMatch(/raise fs\.inotify\.max_user_watches by at least 4 over its current value/);
+  expect(hidden).not.toMatch(/=8192|at least 8192/);
+  fs.rmSync(root, { recursive: true, force: true });
 });
