@@ -178,6 +178,7 @@ async function classify(dir: DirRef, name: string, type: TypeOf, ctx: ChildConte
     return takes ? { name, rel, abs, chain: dir.chain && { real: abs, parent: dir.chain } } : null;
   }
   if (!type.isSymbolicLink() || !dir.chain || ctx.realRoot === null || !ctx.filter(rel, true)) return null;
+  if (!takesPartWhereItIs(ctx.filter, rel, abs, ctx.realRoot, true)) return null; // the link where it lies, as the walk asks
   // Followed as the walk follows it: inside the root, no loop (local/entry.ts).
   const target = await resolveLink(rel, abs, ctx.realRoot, dir.chain, ctx.filter);
   return target.kind === 'dir' ? { name, rel, abs: target.real, chain: { real: target.real, parent: dir.chain } } : null;

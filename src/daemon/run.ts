@@ -4,16 +4,19 @@
 import { lockStateDir, loggerFor, type CommandContext } from '../app.js';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
 import { ExitCode, errorMessage } from '../errors.js';
+import { LockedError } from '../lock.js';
 import type { Logger } from '../log.js';
 import { Daemon } from './daemon.js';
 import { heldByCommand, passesAtStart } from './faults.js';
-import { Settings } from './settings.js';
+import { Settings, readTestHooks } from './settings.js';
 
 /** The first wait before another start, doubled after each failed one up to START_RETRY_MAX_MS. */
 const START_RETRY_FIRST_MS = 30_000;
 const START_RETRY_MAX_MS = 5 * 60_000;
 /** The wait while a one-shot command (a scheduled sync) holds the state directory: it ends by itself. */
 export const LOCK_RETRY_MS = 5_000;
+/** Waits for a holder that does not name itself (its hint not written yet) before it counts as another daemon: ~30 s. */
+const UNNAMED_HOLDER_POLLS = 6;
 
 /** Runs the daemon until a signal or a fatal error; resolves to the exit code. */
 export async function runDaemon(context: CommandContext): Promise<number> {
@@ -24,22 +27,27 @@ export async function runDaemon(context: CommandContext): Promise<number> {
   // where their default actions would kill it (SIGHUP) or open Node's inspector (SIGUSR1). The
   // Daemon's own handlers act once it has started; these act only during a wait.
   const wait = new StartWait(logger);
+  const lockRetryMs = readTestHooks(context.env).lockRetryMs ?? LOCK_RETRY_MS;
   try {
-    for (let delay = START_RETRY_FIRST_MS, said = ''; ;) {
+    for (let delay = START_RETRY_FIRST_MS, said = '', unnamed = 0, unread: string | null = null; ;) {
       try {
         return await runOnce(context, config, logger, apiKey);
       } catch (err) {
         if (!passesAtStart(err)) throw err;
+        // A holder that never names itself may be a daemon whose hint is gone (or in another pid
+        // namespace): waited for a while, as one that has not written its hint yet, then exit 2.
+        unnamed = err instanceof LockedError && err.pid === null ? unnamed + 1 : 0;
+        if (unnamed > UNNAMED_HOLDER_POLLS) throw err;
         // Said once a kind; the unit is not restarted into its start limit, and nothing is lost meanwhile.
         const held = heldByCommand(err);
         const saying = held
-          ? `cannot start yet: ${errorMessage(err)}; starting once it has finished (looking every ${LOCK_RETRY_MS / 1000} s)`
+          ? `cannot start yet: ${errorMessage(err)}; starting once it has finished (looking every ${lockRetryMs / 1000} s)`
           : `cannot start: ${errorMessage(err)}; trying again with back-off (up to every ${START_RETRY_MAX_MS / 60_000} min)`;
         if (saying !== said) logger.warn(saying);
         said = saying;
-        if (await wait.for(held ? LOCK_RETRY_MS : delay)) return ExitCode.ok;
+        if (await wait.for(held ? lockRetryMs : delay)) return ExitCode.ok;
         if (!held) delay = Math.min(delay * 2, START_RETRY_MAX_MS);
-        ({ config, apiKey } = reread(context, config, apiKey, logger));
+        ({ config, apiKey, unread } = reread(context, { config, apiKey, unread }, logger));
       }
     }
   } finally {
@@ -47,14 +55,25 @@ export async function runDaemon(context: CommandContext): Promise<number> {
   }
 }
 
-/** The config file (and key) read again before another attempt; a bad one is logged and the last kept, as a reload keeps it. */
-function reread(context: CommandContext, config: Config, apiKey: string, logger: Logger): { config: Config; apiKey: string } {
+/** What the start uses, and why the config file could not be read again (null: it was). */
+interface StartInputs {
+  config: Config;
+  apiKey: string;
+  unread: string | null;
+}
+
+/**
+ * The config file (and key) read again before another attempt; a bad one is logged (once until
+ * the reason changes: the wait for a long sync polls every 5 s) and the last kept, as a reload keeps it.
+ */
+function reread(context: CommandContext, last: StartInputs, logger: Logger): StartInputs {
   try {
     const next = loadConfig(context.overrides, context.env);
-    return { config: next, apiKey: loadApiKey(next, context.env) };
+    return { config: next, apiKey: loadApiKey(next, context.env), unread: null };
   } catch (err) {
-    logger.error(`config not read again: ${errorMessage(err)}; the last one is kept`);
-    return { config, apiKey };
+    const reason = errorMessage(err);
+    if (reason !== last.unread) logger.error(`config not read again: ${reason}; the last one is kept`);
+    return { config: last.config, apiKey: last.apiKey, unread: reason };
   }
 }
 

@@ -21,6 +21,8 @@ export interface TestHooks {
    * watches, the gap a loaded machine opens between a restart and the watch being in place.
    */
   watchDelayMs: number;
+  /** `FILES_SYNC_TEST_LOCK_RETRY_MS=N`: a start that found the state held by a command looks again every N ms (run.ts LOCK_RETRY_MS). */
+  lockRetryMs: number | null;
 }
 
 /** Reads the test hooks (the daemon does, at the command-line edge). */
@@ -28,16 +30,18 @@ export function readTestHooks(env: NodeJS.ProcessEnv): TestHooks {
   const watcher = env.FILES_SYNC_TEST_WATCHER;
   const seconds = Number(env.FILES_SYNC_TEST_RECONCILE_SECONDS);
   const delay = Number(env.FILES_SYNC_TEST_WATCH_DELAY_MS);
+  const lockRetry = Number(env.FILES_SYNC_TEST_LOCK_RETRY_MS);
   return {
     watcher: watcher === 'off' || watcher === 'enospc' ? watcher : 'on',
     reconcileMs: seconds > 0 ? seconds * 1000 : null,
     watchDelayMs: delay > 0 ? delay : 0,
+    lockRetryMs: lockRetry > 0 ? lockRetry : null,
   };
 }
 
 /** Whether any test hook is set (the daemon says so at start). */
 export function testHooksActive(hooks: TestHooks): boolean {
-  return hooks.watcher !== 'on' || hooks.reconcileMs !== null || hooks.watchDelayMs > 0;
+  return hooks.watcher !== 'on' || hooks.reconcileMs !== null || hooks.watchDelayMs > 0 || hooks.lockRetryMs !== null;
 }
 
 /**

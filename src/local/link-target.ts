@@ -17,15 +17,42 @@ import type { PathFilter } from './types.js';
  * file as a file: include globs too, so a link exposes no file the sync would not take where it
  * is), and none of those folders, nor the target folder, may hold files-sync's state marker.
  */
-export async function linkTargetRefusal(real: string, realRoot: string, isDir: boolean, filter: PathFilter): Promise<string | null> {
+export async function linkTargetRefusal(
+  real: string,
+  realRoot: string,
+  isDir: boolean,
+  filter: PathFilter,
+  markers?: MarkerCache,
+): Promise<string | null> {
   const segments = realRel(real, realRoot).split('/');
   for (let i = 1; i <= segments.length; i++) {
     const rel = segments.slice(0, i).join('/');
     const folder = i < segments.length || isDir;
     if (!filter(rel, folder)) return 'symlink leads to an excluded path';
-    if (folder && (await holdsOwnStateMarker(join(realRoot, rel)))) return "symlink leads into files-sync's state directory";
+    if (folder && (await markedFolder(join(realRoot, rel), markers))) return "symlink leads into files-sync's state directory";
   }
   return null;
+}
+
+/**
+ * What one listing's links learnt of folders' state markers (folder → holds ours): many links
+ * into one deep folder ask of the same folders again. Bounded (MARKER_CACHE_MAX); kept for one
+ * listing only, so a folder renamed into place later is looked at again.
+ */
+export type MarkerCache = Map<string, boolean>;
+
+/** Folders a MarkerCache remembers at most; past it, it starts again. */
+const MARKER_CACHE_MAX = 4096;
+
+async function markedFolder(folder: string, markers: MarkerCache | undefined): Promise<boolean> {
+  const known = markers?.get(folder);
+  if (known !== undefined) return known;
+  const marked = await holdsOwnStateMarker(folder);
+  if (markers !== undefined) {
+    if (markers.size >= MARKER_CACHE_MAX) markers.clear();
+    markers.set(folder, marked);
+  }
+  return marked;
 }
 
 /** The path of `real` (a real path strictly under `realRoot`) relative to the root. */
@@ -63,6 +90,7 @@ export async function resolveLink(
   realRoot: string,
   chain: DirChain,
   filter: PathFilter,
+  markers?: MarkerCache,
 ): Promise<LinkTarget> {
   let real: string;
   try {
@@ -89,7 +117,7 @@ export async function resolveLink(
       if (link.real === real) return { kind: 'skipped', reason: 'symlink loop' };
     }
   }
-  const refusal = await linkTargetRefusal(real, realRoot, info.isDirectory(), filter);
+  const refusal = await linkTargetRefusal(real, realRoot, info.isDirectory(), filter, markers);
   if (refusal !== null) return { kind: 'skipped', reason: refusal };
   return info.isDirectory() ? { kind: 'dir', real } : { kind: 'file', real, info };
 }

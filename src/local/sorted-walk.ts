@@ -5,7 +5,7 @@ import type { Dirent, Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { type DirChain, specialReason } from './entry.js';
-import { resolveLink, takesPartWhereItIs } from './link-target.js';
+import { type MarkerCache, resolveLink, takesPartWhereItIs } from './link-target.js';
 import { entryKey, comparePaths } from './order.js';
 import { RootError, checkRootUnchanged, openRoot, type OpenedRoot } from './root.js';
 import type { LocalProblem, PathFilter } from './types.js';
@@ -198,8 +198,11 @@ export class SortedWalk implements AsyncIterable<WalkItem> {
       this.#alike.dropped += distinct.dropped;
       dirents = distinct.entries;
       const entries: Entry[] = [];
+      // Folders looked at for a state marker by this listing's links (many may lead into one deep
+      // folder); not kept longer, so that a folder renamed meanwhile is looked at again.
+      const markers: MarkerCache = new Map();
       for (const dirent of dirents) {
-        const entry = await this.#classify(dirent, rel, abs, chain);
+        const entry = await this.#classify(dirent, rel, abs, chain, markers);
         if (entry !== undefined) entries.push(entry);
       }
       entries.sort((a, b) => comparePaths(a.key, b.key));
@@ -227,7 +230,13 @@ export class SortedWalk implements AsyncIterable<WalkItem> {
     return filter(rel, isDir) && (!followSymlinks || takesPartWhereItIs(filter, rel, abs, this.opened.realRoot, isDir));
   }
 
-  async #classify(dirent: Dirent, parentRel: string, parentAbs: string, chain: DirChain | undefined): Promise<Entry | undefined> {
+  async #classify(
+    dirent: Dirent,
+    parentRel: string,
+    parentAbs: string,
+    chain: DirChain | undefined,
+    markers: MarkerCache,
+  ): Promise<Entry | undefined> {
     const { followSymlinks } = this.options;
     const name = dirent.name;
     const rel = parentRel === '' ? name : `${parentRel}/${name}`;
@@ -241,21 +250,22 @@ export class SortedWalk implements AsyncIterable<WalkItem> {
     if (dirent.isSymbolicLink()) {
       if (!this.#takes(rel, abs, false) && !this.#takes(rel, abs, true)) return undefined;
       if (!followSymlinks || chain === undefined) return { key: name, rel, abs, type: 'skipped', reason: 'symlink' };
-      return this.#followed(name, rel, abs, chain);
+      return this.#followed(name, rel, abs, chain, markers);
     }
     return this.#takes(rel, abs, false) ? { key: name, rel, abs, type: 'skipped', reason: specialReason(dirent) } : undefined;
   }
 
   /** A symlink the walk follows: a directory to walk, a file to take, or why not (as resolveLink says). */
-  async #followed(name: string, rel: string, abs: string, chain: DirChain): Promise<Entry | undefined> {
-    const target = await resolveLink(rel, abs, this.opened.realRoot, chain, this.options.filter);
+  async #followed(name: string, rel: string, abs: string, chain: DirChain, markers: MarkerCache): Promise<Entry | undefined> {
+    const target = await resolveLink(rel, abs, this.opened.realRoot, chain, this.options.filter, markers);
     switch (target.kind) {
+      // The link itself must take part where it lies too (#takes: a link inside a followed folder), as statOne asks.
       case 'dir':
-        return this.options.filter(rel, true)
+        return this.#takes(rel, abs, true)
           ? { key: entryKey(name, true), rel, abs: target.real, type: 'dir', chain: { real: target.real, parent: chain } }
           : undefined;
       case 'file':
-        return this.options.filter(rel, false) ? { key: name, rel, abs: target.real, type: 'link-file', info: target.info } : undefined;
+        return this.#takes(rel, abs, false) ? { key: name, rel, abs: target.real, type: 'link-file', info: target.info } : undefined;
       case 'skipped':
         return { key: name, rel, abs, type: 'skipped', reason: target.reason };
       case 'problem':

@@ -164,6 +164,38 @@ describe('daemon: one writer', () => {
     const stopped = await daemon.stop();
     expect(stopped.code, stopped.stderr).toBe(0);
   });
+
+  it('waiting for a command, a config broken meanwhile is said once, not at every look (a sync may hold the state for hours)', async () => {
+    emu = await emulator();
+    setup = daemonSetup(emu);
+    const held = acquireLock(setup.stateDir, 'sync');
+    onTestFinished(() => held.release());
+    const env = { FILES_SYNC_TEST_LOCK_RETRY_MS: '100' };
+    const daemon = await startDaemon(setup, { ready: false, env });
+    await daemon.waitForLine(/cannot start yet/);
+    const config = fs.readFileSync(setup.configFile, 'utf8');
+    fs.writeFileSync(setup.configFile, '{ "root": '); // being edited, or broken
+    await daemon.waitForLine(/config not read again/);
+    await new Promise((r) => setTimeout(r, 1_500)); // ~15 looks
+    expect(daemon.count(/config not read again/)).toBe(1);
+    fs.writeFileSync(setup.configFile, config);
+    held.release();
+    await daemon.waitForLine(/initial reconciliation done/, 30_000);
+    expect((await daemon.stop()).code).toBe(0);
+  });
+
+  it('a holder that never names itself (a daemon whose hint is gone, or in another pid namespace) is waited for a while, then exit 2', async () => {
+    emu = await emulator();
+    setup = daemonSetup(emu);
+    const held = acquireLock(setup.stateDir, 'daemon'); // the other daemon
+    onTestFinished(() => held.release());
+    fs.rmSync(path.join(setup.stateDir, 'lock')); // its hint gone
+    const daemon = await startDaemon(setup, { ready: false, env: { FILES_SYNC_TEST_LOCK_RETRY_MS: '100' } });
+    const result = await daemon.done;
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/another files-sync \(another process\) is using/);
+    expect(result.stderr.match(/cannot start yet/g)).toHaveLength(1);
+  });
 });
 
 describe('daemon: signals', () => {

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { createFilter } from '../../src/local/filter.js';
 import { statOne } from '../../src/local/stat-one.js';
+import { walk } from '../../src/local/walk.js';
 import { ensurePrivateDir } from '../../src/private.js';
 import { emulator, ourNames, syncSetup, writeTree, type SyncSetup } from '../helpers/sync.js';
 
@@ -94,5 +95,21 @@ describe('followSymlinks never reads through a link what the sync would not read
     expect(await statOne(root, 'mirror/secret.txt', options)).toBe('excluded');
     expect(await statOne(root, 'x-link', options)).toBe('skipped');
     expect(await statOne(root, 'mirror/public.txt', options)).toMatchObject({ path: 'mirror/public.txt', size: 6 });
+  });
+
+  it('the walk and statOne give one verdict for a link inside a followed folder (else the daemon deletes what each walk uploads)', async () => {
+    setup = syncSetup(emu);
+    const root = setup.root;
+    writeTree(root, { 'a/c.txt': 'c', 'a/d.txt': 'd' });
+    fs.mkdirSync(path.join(root, 'b'));
+    fs.symlinkSync('../a/c.txt', path.join(root, 'b', 'L')); // b/L is not taken where it lies (include a/**)
+    fs.symlinkSync('../b', path.join(root, 'a', 'F')); // a/F leads to b
+    fs.symlinkSync('d.txt', path.join(root, 'a', 'G')); // a link taken where it lies
+    const filter = createFilter({ include: ['a/**'], exclude: [] });
+    const options = { filter, followSymlinks: true, maxFileBytes: 1 << 20, known: () => undefined };
+    const walked = (await walk(root, options)).files.map((f) => f.path).sort();
+    expect(walked).toEqual(['a/G', 'a/c.txt', 'a/d.txt']);
+    expect(await statOne(root, 'a/F/L', options)).toBe('excluded');
+    expect(await statOne(root, 'a/G', options)).toMatchObject({ path: 'a/G' });
   });
 });
