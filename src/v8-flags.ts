@@ -23,11 +23,21 @@ import { runInNewContext } from 'node:vm';
 
 type Flags = Readonly<Record<string, string | true>>;
 
-/** The V8 flags every files-sync process sets at start, by name, with their values (true: a flag without a value). */
+/**
+ * The V8 flags every files-sync process sets at start, by name, with their values (true: a flag
+ * without a value). Both keep WebAssembly on Liftoff, read when a module is compiled (undici
+ * compiles llhttp at its first connection): `liftoff-only` does on the V8 of Node 20 and 22, and
+ * is no longer heeded once set at run time on Node 24's; a tier-up budget no function reaches (it
+ * counts bytes executed, ~2 GB) does on all three. They are one choice (WASM_TIERING_FLAGS): an
+ * operator who gives either on node's command line decides for both.
+ */
 export const V8_FLAGS: Flags = Object.freeze({
-  // Read when a WebAssembly module is compiled: undici compiles llhttp at its first connection.
   'liftoff-only': true,
+  'wasm-tiering-budget': '2147483647',
 });
+
+/** Flags that are one choice: given one, the operator has decided the others too. */
+const WASM_TIERING_FLAGS: readonly string[] = ['liftoff-only', 'wasm-tiering-budget', 'wasm-tier-up', 'wasm-dynamic-tiering', 'liftoff'];
 
 /** The flags `holdHeapFlat` sets. */
 export const FLAT_HEAP_FLAGS: Flags = Object.freeze({
@@ -47,7 +57,8 @@ const WATCH_EVERY_MS = 250;
 /**
  * The flags of `flags` to set: each one the operator did not give on node's command line, in
  * either form (`--liftoff-only` or `--no-liftoff-only`: theirs wins; V8 accepts `_` for `-` in
- * flag names). NODE_OPTIONS cannot carry these flags: node refuses to start with one there.
+ * flag names), nor any flag of its choice (WASM_TIERING_FLAGS). NODE_OPTIONS cannot carry these
+ * flags: node refuses to start with one there.
  */
 export function v8FlagsToSet(execArgv: readonly string[], flags: Flags = V8_FLAGS): string[] {
   const given = execArgv.map((arg) =>
@@ -56,8 +67,10 @@ export function v8FlagsToSet(execArgv: readonly string[], flags: Flags = V8_FLAG
       .replace(/=.*$/, '')
       .replaceAll('_', '-'),
   );
+  const decided = (name: string) =>
+    given.includes(name) || (WASM_TIERING_FLAGS.includes(name) && given.some((flag) => WASM_TIERING_FLAGS.includes(flag)));
   return Object.entries(flags)
-    .filter(([name]) => !given.includes(name))
+    .filter(([name]) => !decided(name))
     .map(([name, value]) => (value === true ? `--${name}` : `--${name}=${value}`));
 }
 

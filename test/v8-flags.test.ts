@@ -11,12 +11,18 @@ import { FLAT_HEAP_FLAGS, v8FlagsToSet } from '../src/v8-flags.js';
 
 describe('v8FlagsToSet', () => {
   const cases: { name: string; execArgv: string[]; set: string[] }[] = [
-    { name: 'nothing given', execArgv: [], set: ['--liftoff-only'] },
-    { name: 'other flags given', execArgv: ['--enable-source-maps', '--max-old-space-size=512'], set: ['--liftoff-only'] },
+    { name: 'nothing given', execArgv: [], set: ['--liftoff-only', '--wasm-tiering-budget=2147483647'] },
+    {
+      name: 'other flags given',
+      execArgv: ['--enable-source-maps', '--max-old-space-size=512'],
+      set: ['--liftoff-only', '--wasm-tiering-budget=2147483647'],
+    },
     { name: 'a flag given as set', execArgv: ['--liftoff-only'], set: [] },
     { name: 'a flag given as unset', execArgv: ['--no-liftoff-only'], set: [] },
     { name: 'a flag unset with underscores', execArgv: ['--no_liftoff_only'], set: [] },
     { name: 'a flag unset without a separator', execArgv: ['--noliftoff-only'], set: [] },
+    { name: 'another flag of the same choice given', execArgv: ['--wasm-tiering-budget=13000000'], set: [] },
+    { name: 'tier-up turned on by its own flag', execArgv: ['--wasm-tier-up'], set: [] },
   ];
   for (const c of cases) it(c.name, () => expect(v8FlagsToSet(c.execArgv)).toEqual(c.set));
 
@@ -27,6 +33,13 @@ describe('v8FlagsToSet', () => {
   ];
   for (const c of heapCases) it(c.name, () => expect(v8FlagsToSet(c.execArgv, FLAT_HEAP_FLAGS)).toEqual(c.set));
 });
+
+/**
+ * The held peak over V8's own, at most. Node 20's and 22's V8 let this work grow to ~270 MB, held
+ * ~130 MB (0.5×); Node 24's sizes its heap closer to start with (~210 MB), held ~145 MB (0.7×),
+ * and up to 0.87× on a loaded machine: less to gain there, still a gain.
+ */
+const HELD_AT_MOST = Number(process.versions.node.split('.')[0]) >= 24 ? 0.92 : 0.75;
 
 describe('in a real process', () => {
   const dir = mkdtempSync(join(tmpdir(), 'files-sync-heap-'));
@@ -70,17 +83,17 @@ process.stdout.write(JSON.stringify({ peak, held: flags ? flags.heapHeldFlat() :
     const held = run({ HEAP_MODULE: heapModule, HOLD: 'start' });
     // V8's default lets ~70 MB live grow to 250+ MB here; held at 1.5 times it stays near 140.
     expect(held).toMatchObject({ held: true });
-    expect(held.peak).toBeLessThan(without * 0.75);
+    expect(held.peak).toBeLessThan(without * HELD_AT_MOST);
     // Loading the module leaves V8 its own sizing: a short run is not slowed by full collections.
     expect(loaded).toMatchObject({ held: false });
-    expect(loaded.peak).toBeGreaterThan(held.peak / 0.75);
+    expect(loaded.peak).toBeGreaterThan(held.peak / HELD_AT_MOST);
   }, 120_000);
 
   it('watched, holds it once the heap has passed 64 MB, and a heap of a few MB not', () => {
     const without = run({}).peak;
     const watched = run({ HEAP_MODULE: heapModule, HOLD: 'watch' });
     expect(watched).toMatchObject({ held: true });
-    expect(watched.peak).toBeLessThan(without * 0.75);
+    expect(watched.peak).toBeLessThan(without * HELD_AT_MOST);
     // The same churn over a heap of a few MB, through the same pause: the watch looked, and let it be.
     expect(run({ HEAP_MODULE: heapModule, HOLD: 'watch', SMALL: '1' })).toMatchObject({ held: false });
   }, 120_000);
