@@ -114,15 +114,16 @@ export function createFilter(options: FilterOptions): PathFilter {
   const stateDir = normaliseStateDir(options.stateDirInRoot);
   const stateDirPrefix = stateDir === undefined ? undefined : `${stateDir}/`;
 
-  return (relPath: string, isDir: boolean): boolean => {
-    if (stateDir !== undefined && (relPath === stateDir || relPath.startsWith(stateDirPrefix!))) {
-      return false;
-    }
+  const excluded = (relPath: string, isDir: boolean): boolean =>
+    (stateDir !== undefined && (relPath === stateDir || relPath.startsWith(stateDirPrefix!))) ||
     // `ignore` tells directories by a trailing slash (for `dir/` patterns).
-    if (rules.ignores(isDir ? `${relPath}/` : relPath)) return false;
+    rules.ignores(isDir ? `${relPath}/` : relPath);
+  const filter = (relPath: string, isDir: boolean): boolean => {
+    if (excluded(relPath, isDir)) return false;
     if (isDir || included === undefined) return true;
     return included(relPath);
   };
+  return Object.assign(filter, { excluded });
 }
 
 /**
