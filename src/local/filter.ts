@@ -114,16 +114,15 @@ export function createFilter(options: FilterOptions): PathFilter {
   const stateDir = normaliseStateDir(options.stateDirInRoot);
   const stateDirPrefix = stateDir === undefined ? undefined : `${stateDir}/`;
 
-  const excluded = (relPath: string, isDir: boolean): boolean =>
-    (stateDir !== undefined && (relPath === stateDir || relPath.startsWith(stateDirPrefix!))) ||
+  return (relPath: string, isDir: boolean): boolean => {
+    if (stateDir !== undefined && (relPath === stateDir || relPath.startsWith(stateDirPrefix!))) {
+      return false;
+    }
     // `ignore` tells directories by a trailing slash (for `dir/` patterns).
-    rules.ignores(isDir ? `${relPath}/` : relPath);
-  const filter = (relPath: string, isDir: boolean): boolean => {
-    if (excluded(relPath, isDir)) return false;
+    if (rules.ignores(isDir ? `${relPath}/` : relPath)) return false;
     if (isDir || included === undefined) return true;
     return included(relPath);
   };
-  return Object.assign(filter, { excluded });
 }
 
 /**

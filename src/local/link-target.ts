@@ -1,9 +1,8 @@
 // Symlinks the walk, `statOne` and the daemon's watcher follow (`followSymlinks`), and where they
 // may lead (rules 8 and 9): inside the root is not enough, since a link is the folder's writer's
-// to point anywhere there. What it leads to must not be excluded where it is: not under an
+// to point anywhere there. What it leads to must be a path the sync itself takes: not under an
 // excluded folder, not an excluded file, not the state directory or any folder below the root
-// holding files-sync's state marker; and never around a loop. (The include globs select by the
-// link's own path: they protect nothing.)
+// holding files-sync's state marker; and never around a loop.
 import type { Stats } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,9 +12,10 @@ import type { PathFilter } from './types.js';
 
 /**
  * Why the link's target at `real` (a real path strictly under `realRoot`, a directory when
- * `isDir`) may not be read through the link, or null when it may: no folder from the root down
- * to it, nor the target itself, may be excluded (`filter.excluded`, folders as folders, a file as
- * a file) or, for folders, hold files-sync's state marker.
+ * `isDir`) may not be read through the link, or null when it may: each folder from the root down
+ * to it, and the target itself, must pass `filter` as the walk would ask (folders as folders, a
+ * file as a file: include globs too, so a link exposes no file the sync would not take where it
+ * is), and none of those folders, nor the target folder, may hold files-sync's state marker.
  */
 export async function linkTargetRefusal(
   real: string,
@@ -28,7 +28,7 @@ export async function linkTargetRefusal(
   for (let i = 1; i <= segments.length; i++) {
     const rel = segments.slice(0, i).join('/');
     const folder = i < segments.length || isDir;
-    if (excludedBy(filter, rel, folder)) return 'symlink leads to an excluded path';
+    if (!filter(rel, folder)) return 'symlink leads to an excluded path';
     if (folder && (await markedFolder(join(realRoot, rel), markers))) return "symlink leads into files-sync's state directory";
   }
   return null;
@@ -63,21 +63,12 @@ export function realRel(real: string, realRoot: string): string {
 /**
  * Whether the entry at logical path `rel`, whose real path is `real`, takes part where it really
  * is: it does when the two are one path (no followed link on the way), else its real path must
- * not be excluded (`excludedBy`). Under a followed folder link the walk lists the target's entries by the
+ * pass `filter` too. Under a followed folder link the walk lists the target's entries by the
  * link's path; an entry excluded where it lies (`private/secret.txt`) stays excluded.
  */
 export function takesPartWhereItIs(filter: PathFilter, rel: string, real: string, realRoot: string, isDir: boolean): boolean {
   const where = realRel(real, realRoot);
-  return where === rel || !excludedBy(filter, where, isDir);
-}
-
-/**
- * Whether the filter's exclusions take `rel` out (`filter.excluded`; a filter without it answers
- * whole). The include globs select what the link's own path brings; they protect nothing, so a
- * link into a folder they do not name still brings its files, under the link's path.
- */
-function excludedBy(filter: PathFilter, rel: string, isDir: boolean): boolean {
-  return filter.excluded !== undefined ? filter.excluded(rel, isDir) : !filter(rel, isDir);
+  return where === rel || filter(where, isDir);
 }
 
 /** Where a symlink leads, when it may be followed. */

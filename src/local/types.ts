@@ -96,12 +96,5 @@ export interface FilterOptions {
   stateDirInRoot?: string;
 }
 
-/**
- * True when a relative path takes part in the sync. `isDir` tells directories from files.
- * `excluded`, when the filter has it (createFilter's does), answers the exclusions alone (the
- * state directory, the excludes and the ignore file, not the include globs): what a followed
- * link may not lead to (link-target.ts). Without it, the whole filter answers.
- */
-export type PathFilter = ((relPath: string, isDir: boolean) => boolean) & {
-  excluded?: (relPath: string, isDir: boolean) => boolean;
-};
+/** True when a relative path takes part in the sync. `isDir` tells directories from files. */
+export type PathFilter = (relPath: string, isDir: boolean) => boolean;
