@@ -97,6 +97,29 @@ describe('followSymlinks never reads through a link what the sync would not read
     expect(await statOne(root, 'mirror/public.txt', options)).toMatchObject({ path: 'mirror/public.txt', size: 6 });
   });
 
+  it('include globs protect too: a link brings no file they leave out where it lies (the service reads what the writer may not)', async () => {
+    setup = syncSetup(emu);
+    const root = setup.root;
+    writeTree(root, { 'pub/a.txt': 'a', 'private/key.txt': 'SECRET', 'notes/a.md': 'a', 'keys/id_rsa': 'SECRET' });
+    fs.symlinkSync('../private/key.txt', path.join(root, 'pub', 'L.txt'));
+    fs.symlinkSync('../private', path.join(root, 'pub', 'D'));
+    fs.symlinkSync('../keys/id_rsa', path.join(root, 'notes', 'b.md'));
+    const cases: [string[], string[]][] = [
+      [['!private/**'], ['pub/L.txt', 'pub/D/key.txt']],
+      [['*.md'], ['notes/b.md']],
+    ];
+    for (const [include, refused] of cases) {
+      const filter = createFilter({ include, exclude: [] });
+      const options = { filter, followSymlinks: true, maxFileBytes: 1 << 20, known: () => undefined };
+      const walked = (await walk(root, options)).files.map((f) => f.path);
+      expect(
+        walked.filter((p) => refused.includes(p)),
+        include.join(),
+      ).toEqual([]);
+      for (const p of refused) expect(await statOne(root, p, options), p).not.toHaveProperty('sha256');
+    }
+  });
+
   it('the walk and statOne give one verdict for a link inside a followed folder (else the daemon deletes what each walk uploads)', async () => {
     setup = syncSetup(emu);
     const root = setup.root;
