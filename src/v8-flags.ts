@@ -27,8 +27,9 @@ type Flags = Readonly<Record<string, string | true>>;
  * The V8 flags every files-sync process sets at start, by name, with their values (true: a flag
  * without a value). Both keep WebAssembly on Liftoff, read when a module is compiled (undici
  * compiles llhttp at its first connection): `liftoff-only` does on the V8 of Node 20 and 22, and
- * is no longer heeded once set at run time on Node 24's; a tier-up budget no function reaches (it
- * counts bytes executed, ~2 GB) does on all three. They are one choice (WASM_TIERING_FLAGS): an
+ * is no longer heeded once set at run time on Node 24's; a tier-up budget no short run reaches (it
+ * counts bytes executed, ~2 GB a function: a daemon may reach it after days, and then pays the
+ * background compile once, harmlessly) does on all three. They are one choice (WASM_TIERING_FLAGS): an
  * operator who gives either on node's command line decides for both.
  */
 export const V8_FLAGS: Flags = Object.freeze({
