@@ -89,12 +89,28 @@ function isBusy(err: unknown): boolean {
   return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
 }
 
+/**
+ * `lockDb` made 0600 before SQLite opens it (SQLite would make it by the umask, its journal
+ * after it), never through a link; one of ours that others can read is made 0600.
+ */
+function privateFile(lockDb: string): void {
+  const fd = fs.openSync(lockDb, fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
+  try {
+    const stat = fs.fstatSync(fd);
+    if ((stat.mode & 0o077) !== 0 && stat.uid === process.getuid?.()) fs.fchmodSync(fd, 0o600);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Takes the lock in `stateDir`, or throws LockedError naming the live holder. */
 export function acquireLock(stateDir: string, holder: string): Lock {
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const file = path.join(stateDir, 'lock');
+  const lockDb = path.join(stateDir, 'lock.db');
+  privateFile(lockDb);
   // A short wait: a `status` asking the lock (readLock) holds a shared lock on it for a moment.
-  const db = new Database(path.join(stateDir, 'lock.db'), { timeout: 250 });
+  const db = new Database(lockDb, { timeout: 250 });
   try {
     // In exclusive locking mode the lock taken by the first write is kept until the connection closes.
     db.pragma('locking_mode = EXCLUSIVE');

@@ -64,6 +64,21 @@ describe('acquireLock', () => {
     await holder.kill();
   });
 
+  it('makes lock.db and its journal private whatever the umask (an older one is made so)', () => {
+    const umask = process.umask(0o022);
+    try {
+      fs.writeFileSync(path.join(dir, 'lock.db'), '', { mode: 0o644 }); // as earlier versions left it
+      fs.chmodSync(path.join(dir, 'lock.db'), 0o644);
+      const lock = acquireLock(dir, 'sync');
+      for (const name of fs.readdirSync(dir).filter((n) => n.startsWith('lock.db'))) {
+        expect((fs.statSync(path.join(dir, name)).mode & 0o777).toString(8), name).toBe('600');
+      }
+      lock.release();
+    } finally {
+      process.umask(umask);
+    }
+  });
+
   it('within one process a second take is refused until the first is released', () => {
     const first = acquireLock(dir, 'daemon');
     expect(() => acquireLock(dir, 'sync')).toThrow(LockedError);
