@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ExitCode, SyncError } from './errors.js';
+import { preparePrivateLedger } from './private.js';
 
 /** Another live process holds the lock. */
 export class LockedError extends SyncError {
@@ -89,26 +90,12 @@ function isBusy(err: unknown): boolean {
   return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
 }
 
-/**
- * `lockDb` made 0600 before SQLite opens it (SQLite would make it by the umask, its journal
- * after it), never through a link; one of ours that others can read is made 0600.
- */
-function privateFile(lockDb: string): void {
-  const fd = fs.openSync(lockDb, fs.constants.O_RDONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
-  try {
-    const stat = fs.fstatSync(fd);
-    if ((stat.mode & 0o077) !== 0 && stat.uid === process.getuid?.()) fs.fchmodSync(fd, 0o600);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** Takes the lock in `stateDir`, or throws LockedError naming the live holder. */
 export function acquireLock(stateDir: string, holder: string): Lock {
-  fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const file = path.join(stateDir, 'lock');
   const lockDb = path.join(stateDir, 'lock.db');
-  privateFile(lockDb);
+  // Private as the ledger is (0600 whatever the umask, never through a link; its journal too).
+  preparePrivateLedger(lockDb, stateDir, false, 'the lock file');
   // A short wait: a `status` asking the lock (readLock) holds a shared lock on it for a moment.
   const db = new Database(lockDb, { timeout: 250 });
   try {

@@ -110,9 +110,9 @@ function runAsOwner(dir: string): string {
  * the ledger created 0600 when missing (so SQLite's -wal and -shm files, which copy its mode, are
  * 0600 too); an existing one (and its side files) refused like the directory, and made 0600 when
  * it is ours but others can read it (ledgers of earlier versions were 0644). `readOnly` creates
- * and changes nothing.
+ * and changes nothing. `what` names the file in messages (the lock's database is prepared so too).
  */
-export function preparePrivateLedger(file: string, dir: string, readOnly: boolean): void {
+export function preparePrivateLedger(file: string, dir: string, readOnly: boolean, what = 'the ledger file'): void {
   if (readOnly) checkOwnerAndMode(fs.statSync(dir), 'the state directory', dir, 0o700, true);
   else ensurePrivateDir(dir);
   for (const name of [file, ...SQLITE_SIDE_FILES.map((suffix) => file + suffix)]) {
@@ -124,14 +124,14 @@ export function preparePrivateLedger(file: string, dir: string, readOnly: boolea
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') continue; // a read-only open reports a missing ledger itself
-      if (code === 'ELOOP') throw new ConfigError(`the ledger file ${name} is a symbolic link: remove it`, { cause: err });
+      if (code === 'ELOOP') throw new ConfigError(`${what} ${name} is a symbolic link: remove it`, { cause: err });
       const advice = code === 'EACCES' || code === 'EPERM' ? `: ${runAsOwner(dir)}` : '';
-      throw new ConfigError(`cannot open the ledger file ${name}: ${(err as Error).message}${advice}`, { cause: err });
+      throw new ConfigError(`cannot open ${what} ${name}: ${(err as Error).message}${advice}`, { cause: err });
     }
     try {
       const stat = fs.fstatSync(fd);
-      if (!stat.isFile()) throw new ConfigError(`the ledger file ${name} is not a regular file: remove it`);
-      checkOwnerAndMode(stat, 'the ledger file', name, 0o600, readOnly);
+      if (!stat.isFile()) throw new ConfigError(`${what} ${name} is not a regular file: remove it`);
+      checkOwnerAndMode(stat, what, name, 0o600, readOnly);
       if (!readOnly && (stat.mode & 0o077) !== 0) fs.fchmodSync(fd, 0o600);
     } finally {
       fs.closeSync(fd);

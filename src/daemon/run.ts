@@ -14,7 +14,7 @@ import { Settings, readTestHooks } from './settings.js';
 const START_RETRY_FIRST_MS = 30_000;
 const START_RETRY_MAX_MS = 5 * 60_000;
 /** The wait while a one-shot command (a scheduled sync) holds the state directory: it ends by itself. */
-export const LOCK_RETRY_MS = 5_000;
+const LOCK_RETRY_MS = 5_000;
 /** Waits for a holder that does not name itself (its hint not written yet) before it counts as another daemon: ~30 s. */
 const UNNAMED_HOLDER_POLLS = 6;
 

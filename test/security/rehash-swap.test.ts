@@ -60,14 +60,20 @@ function storedShas(): Map<string, string> {
   );
 }
 
+/** A ledger in `stateDir` and a client of the emulator, closed after the test. */
+function ledgerAndClient(stateDir: string): { ledger: Ledger; client: FilesClient } {
+  const ledger = Ledger.open(path.join(stateDir, 'ledger.db'));
+  cleanups.push(() => ledger.close());
+  const client = new FilesClient({ baseUrl: emu.url, apiKey: TEST_KEY, requestsPerMinute: 100_000 });
+  cleanups.push(() => client.close());
+  return { ledger, client };
+}
+
 describe('the re-read after a torn upload', () => {
   it('does not follow a parent swapped for a link to the state directory inside the root', async () => {
     const stateDir = path.join(root, '.state');
     const config: Config = { ...loadConfig({ root, stateDir }, {}, dir), settleSeconds: 0 };
-    const ledger = Ledger.open(path.join(stateDir, 'ledger.db'));
-    cleanups.push(() => ledger.close());
-    const client = new FilesClient({ baseUrl: emu.url, apiKey: TEST_KEY, requestsPerMinute: 100_000 });
-    cleanups.push(() => client.close());
+    const { ledger, client } = ledgerAndClient(stateDir);
     fs.mkdirSync(path.join(root, 'sub'));
     const decoy = 'an innocent decoy';
     fs.writeFileSync(path.join(root, 'sub', 'ledger.db'), decoy);
@@ -86,10 +92,7 @@ describe('the re-read after a torn upload', () => {
 
   it('does not read a file of an excluded folder through a swapped parent', async () => {
     const config: Config = { ...loadConfig({ root, stateDir: path.join(dir, 'state') }, {}, dir), exclude: ['private/'], settleSeconds: 0 };
-    const ledger = Ledger.open(path.join(dir, 'state', 'ledger.db'));
-    cleanups.push(() => ledger.close());
-    const client = new FilesClient({ baseUrl: emu.url, apiKey: TEST_KEY, requestsPerMinute: 100_000 });
-    cleanups.push(() => client.close());
+    const { ledger, client } = ledgerAndClient(path.join(dir, 'state'));
     fs.mkdirSync(path.join(root, 'private'));
     const secret = 'EXCLUDED: never to be uploaded';
     fs.writeFileSync(path.join(root, 'private', 'notes.txt'), secret);
