@@ -4,7 +4,7 @@
 import { createHash, hash as oneShotHash } from 'node:crypto';
 import { fstat, fstatSync, read, readSync, type Stats } from 'node:fs';
 import { promisify } from 'node:util';
-import { FRAME_HEAD_ROOM, roomyBuffer } from '../framing-room.js';
+import { framable, roomyWindow } from '../framing-room.js';
 import { SNIFF_BYTES } from './mime.js';
 import { type Place, withFileInRoot, withFileInRootSync } from '../safe-open.js';
 
@@ -204,17 +204,16 @@ let scratch: Buffer | undefined;
 /**
  * `hashDescriptor` of a regular file of at most SYNC_READ_MAX_BYTES, with synchronous reads and
  * fstat (the same checks: one byte more than the size is asked for, so growth shows; a short read
- * or another fstat after make it unstable). With `keep`, the bytes go into a buffer of their own,
- * with room around them for the upload's framing (framing-room.ts).
+ * or another fstat after make it unstable). With `keep`, the bytes go into a window of their own,
+ * with room around it for the upload's framing (framing-room.ts).
  */
 function hashSmallSync(fd: number, before: Stats, keep: boolean): HashResult {
   const size = before.size;
-  const buffer = keep ? roomyBuffer(size + 1) : (scratch ??= Buffer.allocUnsafe(SYNC_READ_MAX_BYTES + 1));
-  const base = keep ? FRAME_HEAD_ROOM : 0;
+  const buffer = keep ? roomyWindow(size + 1) : (scratch ??= Buffer.allocUnsafe(SYNC_READ_MAX_BYTES + 1));
   let position = 0;
   let stable = true;
   while (position < size) {
-    const bytesRead = readSync(fd, buffer, base + position, size + 1 - position, position);
+    const bytesRead = readSync(fd, buffer, position, size + 1 - position, position);
     if (bytesRead === 0) {
       stable = false; // Shorter than fstat said: truncated while read.
       break;
@@ -224,8 +223,9 @@ function hashSmallSync(fd: number, before: Stats, keep: boolean): HashResult {
   if (position > size) stable = false; // Longer than fstat said: appended while read.
   const after = fstatSync(fd);
   if (after.size !== size || after.mtimeMs !== before.mtimeMs) stable = false;
-  const bytes = buffer.subarray(base, base + Math.min(position, size));
-  // A kept buffer is the file's own: the head can be a view of it. The scratch buffer is reused.
+  const length = Math.min(position, size);
+  const bytes = keep ? framable(buffer, length) : buffer.subarray(0, length);
+  // A kept window is the file's own: the head can be a view of it. The scratch buffer is reused.
   const headLength = Math.min(size, SNIFF_BYTES);
   const head = keep ? bytes.subarray(0, headLength) : Uint8Array.prototype.slice.call(bytes, 0, headLength);
   const result: HashResult = {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FRAME_HEAD_ROOM, roomyBuffer } from '../../src/framing-room.js';
+import { framable, roomyWindow } from '../../src/framing-room.js';
 import { INLINE_MAX_BYTES, STREAM_CHUNK_BYTES, multipartBody, multipartOf } from '../../src/remote/multipart.js';
 import { LocalFileError } from '../../src/remote/index.js';
 import { client, emulator, tempDir } from '../helpers/client-fixtures.js';
@@ -63,10 +63,16 @@ describe('upload bodies', () => {
       const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="d/a.txt"\r\nContent-Type: text/plain\r\n\r\n`;
       return Buffer.concat([Buffer.from(head), file, Buffer.from(`\r\n--${boundary}--\r\n`)]);
     };
-    // As the walk keeps a small file: in a buffer of its own, with room before and after.
-    const roomy = roomyBuffer(file.length);
-    file.copy(roomy, FRAME_HEAD_ROOM);
-    const content = roomy.subarray(FRAME_HEAD_ROOM, FRAME_HEAD_ROOM + file.length);
+    // As the walk keeps a small file: in a window of its own, with room before and after, one
+    // byte more than the file (the read that tells growth), beside other files' windows.
+    const before = roomyWindow(file.length + 1);
+    before.fill('b');
+    const window = roomyWindow(file.length + 1);
+    const beyond = roomyWindow(file.length + 1);
+    beyond.fill('a');
+    file.copy(window);
+    const content = framable(window, file.length);
+    const roomy = window;
     for (let attempt = 0; attempt < 2; attempt++) {
       // Each attempt frames it again (a new boundary): the bytes themselves are never touched.
       const built = multipartOf(content, 'd/a.txt', 'text/plain');
@@ -75,8 +81,20 @@ describe('upload bodies', () => {
       expect(body.equals(expected(built))).toBe(true);
       expect(content.equals(file)).toBe(true);
     }
+    // The neighbouring files' bytes, in the same slab, are untouched.
+    expect(before.buffer).toBe(window.buffer);
+    expect(beyond.buffer).toBe(window.buffer);
+    expect(before.every((b) => b === 'b'.charCodeAt(0))).toBe(true);
+    expect(beyond.every((b) => b === 'a'.charCodeAt(0))).toBe(true);
+    // A window too large to share a slab has a buffer of its own, framed in place all the same.
+    const large = roomyWindow(20_001);
+    expect(large.buffer).not.toBe(window.buffer);
+    large.fill('x');
+    const largeBody = multipartOf(framable(large, 20_000), 'd/a.txt', 'text/plain').body as Buffer;
+    expect(largeBody.buffer).toBe(large.buffer);
+    expect(largeBody.length).toBeGreaterThan(20_000);
     // A name longer than the room: copied, the room left as it was.
-    const long = `${'n'.repeat(FRAME_HEAD_ROOM)}.txt`;
+    const long = `${'n'.repeat(512)}.txt`;
     const copied = multipartOf(content, long, 'text/plain').body as Buffer;
     expect(copied.buffer).not.toBe(roomy.buffer);
     // Bytes in node's shared pool: never framed in place, their neighbours untouched.
