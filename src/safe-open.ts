@@ -49,6 +49,15 @@ export function isUnder(real: string, realRoot: string): boolean {
 }
 
 /**
+ * `path.join(dir, rel)` for an absolute, normalized `dir` (a real path) and a walk's relative path
+ * (names joined by `/`, none empty, `.` or `..`): the same string without `join`'s normalizing pass,
+ * which a sync ran three times a file.
+ */
+export function pathUnder(dir: string, rel: string): string {
+  return dir.endsWith('/') ? `${dir}${rel}` : `${dir}/${rel}`;
+}
+
+/**
  * The real path of the open descriptor `fd` (opened at `absPath`): from `/proc/self/fd` on Linux,
  * so no later rename can fool it. Elsewhere the path is resolved again, and it counts only when
  * what it resolves to is the descriptor's own file (same device and inode); `undefined` if not.

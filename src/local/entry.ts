@@ -1,7 +1,6 @@
 // What one directory entry is for the sync, shared by the walk and the per-path `statOne`: the
 // rules for regular files (hash or reuse) and special files (symlinks followed: link-target.ts).
 import type { Stats } from 'node:fs';
-import { join } from 'node:path';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { FileConditionError } from '../file-errors.js';
@@ -9,6 +8,7 @@ import { type HashResult, SYNC_READ_MAX_BYTES, hashDescriptor, hashFile, withOpe
 import { hashLater, readHead } from './defer-hash.js';
 import { mimeTypeFor } from './mime.js';
 import type { ContentBudget, KnownFile, LocalFile, LocalProblem, PathFilter } from './types.js';
+import { pathUnder } from '../safe-open.js';
 
 export { DEFER_HASH_MIN_BYTES, deferHashFor, type DeferHashLedger } from './defer-hash.js';
 
@@ -116,7 +116,7 @@ export function problemOf(relPath: string, err: unknown): Taken {
 export async function takeFile(relPath: string, absPath: string, info: Stats, options: ScanOptions, realRoot: string): Promise<Taken> {
   const taken = await takeRegular(relPath, absPath, info, options, realRoot);
   // Reached through a followed link: the upload must open the file the walk saw, where it is.
-  if (taken.kind === 'file' && absPath !== join(realRoot, relPath)) taken.file.realPath = absPath;
+  if (taken.kind === 'file' && absPath !== pathUnder(realRoot, relPath)) taken.file.realPath = absPath;
   return taken;
 }
 

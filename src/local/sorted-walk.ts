@@ -2,7 +2,6 @@
 // at a time (with a few listings read ahead), so that a tree of any size costs the memory of the
 // directories on the current path, and the merge with the ledger can pair it in one pass.
 import type { Dirent, Stats } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { type DirChain, specialReason } from './entry.js';
 import { type MarkerCache, resolveLink, takesPartWhereItIs } from './link-target.js';
@@ -12,6 +11,7 @@ import type { LocalProblem, PathFilter } from './types.js';
 import { STATE_MARKER } from '../private.js';
 import type { StateMarkerVerdict } from './state-marker.js';
 import { listDirectory, lostDirectory, oneEntryPerName } from './walk-steps.js';
+import { pathUnder } from '../safe-open.js';
 
 /** What the walk found at one path, in order. A file is only named here: the take (take.ts) stats and hashes it. */
 export type WalkItem =
@@ -240,7 +240,7 @@ export class SortedWalk implements AsyncIterable<WalkItem> {
     const { followSymlinks } = this.options;
     const name = dirent.name;
     const rel = parentRel === '' ? name : `${parentRel}/${name}`;
-    const abs = join(parentAbs, name);
+    const abs = pathUnder(parentAbs, name);
     if (dirent.isDirectory()) {
       return this.#takes(rel, abs, true)
         ? { key: entryKey(name, true), rel, abs, type: 'dir', chain: chain && { real: abs, parent: chain } }

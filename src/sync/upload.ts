@@ -3,7 +3,6 @@
 // ledger in one transaction; and the adoption of an upload whose answer was lost.
 import { lstat, lstatSync, type Stats } from 'node:fs';
 import { realpath } from 'node:fs/promises';
-import path from 'node:path';
 import type { Ledger } from '../ledger/ledger.js';
 import { FileConditionError, changing, tooLarge } from '../file-errors.js';
 import { SYNC_READ_MAX_BYTES, hashFile } from '../local/hash.js';
@@ -15,6 +14,7 @@ import { writeIntent, type Intent, type IntentBatch } from './intents.js';
 import type { Adoption, ExecuteDeps, UploadAction } from './types.js';
 import { copyState } from './remote-view.js';
 import { settleWaitMs } from './waits.js';
+import { pathUnder } from '../safe-open.js';
 
 /** Attempts of a failed upload whose outcome is unknown (possible orphans). */
 function unknownOutcomesOf(err: unknown): number {
@@ -96,7 +96,7 @@ export async function uploadOne(action: UploadAction, ctx: UploadContext): Promi
   // Every read below is a safe open under the root's real path (rule 8), of the file the walk saw
   // (its real path when it reached it through a followed link).
   const realRoot = await realRootOf(deps);
-  const abs = action.local.realPath ?? path.join(realRoot, action.path);
+  const abs = action.local.realPath ?? pathUnder(realRoot, action.path);
   let local = action.local;
   // What the walk read and hashed, if it kept it; not after a change (`rehash`): that is stale.
   let content = action.content ?? deps.contents?.get(action.path);

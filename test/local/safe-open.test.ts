@@ -9,7 +9,15 @@ import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FileRow } from '../../src/ledger/types.js';
 import { createFilter } from '../../src/local/filter.js';
-import { type Place, type SafeFile, openFileInRoot, openFileInRootSync, withFileInRoot, withFileInRootSync } from '../../src/safe-open.js';
+import {
+  type Place,
+  type SafeFile,
+  openFileInRoot,
+  openFileInRootSync,
+  pathUnder,
+  withFileInRoot,
+  withFileInRootSync,
+} from '../../src/safe-open.js';
 import type { PathFilter } from '../../src/local/types.js';
 import { type WalkOptions, walk } from '../../src/local/walk.js';
 import { plan } from '../../src/sync/plan.js';
@@ -196,5 +204,13 @@ describe('a walk that loses a directory is partial (issue 9 item 3)', () => {
     });
     expect(planned.deletes).toEqual([]);
     expect(planned.deletesBlocked).not.toBeNull();
+  });
+});
+
+describe('pathUnder', () => {
+  it('is path.join for a real directory and a walk relative path, the file system root included', () => {
+    for (const base of ['/', '/srv', '/srv/files', '/srv/files/']) {
+      for (const rel of ['a', 'a/b.txt', 'dir with spaces/é.txt', '.hidden/x']) expect(pathUnder(base, rel)).toBe(join(base, rel));
+    }
   });
 });
