@@ -1,5 +1,6 @@
 // The intents of uploads (DESIGN.md rule 3), written in batches: the upload that needs its intent
-// also writes those of the next queued uploads, all in one transaction, before any of them sends.
+// also writes those of the next queued uploads, all in one transaction, before any of them sends;
+// once half of those are taken, the next ones are written in the background.
 import type { FileRow, Ledger } from '../ledger/ledger.js';
 import type { UploadAction } from './types.js';
 import { settleWaitMs } from './waits.js';
@@ -78,8 +79,10 @@ export interface IntentBatchOptions {
  * The intents of one execution's uploads. The executor tells it which uploads are queued and
  * which have started; an upload asks for its intent just before its request (`take`) and gets the
  * one written ahead for it, or writes its own in a transaction that also writes those of the next
- * queued uploads (up to `maxBatch`). So a run of N uploads commits about N / maxBatch intent
- * transactions instead of N, and rule 3 holds exactly: every intent is durable before its upload
+ * queued uploads (up to `maxBatch` written ahead in all). Once half of those are taken, the next
+ * queued uploads' are written in the background (#refillSoon), so that a long run's uploads find
+ * theirs durable and none waits for a commit's fsync. So a run of N uploads commits about
+ * 2N / maxBatch intent transactions instead of N, and rule 3 holds exactly: every intent is durable before its upload
  * sends, since an intent is only handed out once its transaction has committed and that commit
  * was fsynced (`Ledger.transactionSynced`: the WAL is fsynced on the thread pool, not on the event
  * loop, which goes on with the answers and requests of the uploads in flight); the batch's size
@@ -104,6 +107,8 @@ export class IntentBatch {
   readonly #ahead = new Map<UploadAction, { intent: Intent; writtenAt: number; synced: Promise<void> }>();
   /** Transactions written (for tests and the bench). */
   transactions = 0;
+  /** The write ahead waiting for its turn (#refillSoon). */
+  #refill: NodeJS.Immediate | undefined;
 
   constructor(ledger: Ledger, options: IntentBatchOptions) {
     this.#ledger = ledger;
@@ -131,6 +136,7 @@ export class IntentBatch {
     const ahead = this.#ahead.get(action);
     if (ahead !== undefined) {
       this.#ahead.delete(action);
+      this.#refillSoon();
       const fresh = () => this.#options.now() - ahead.writtenAt <= INTENT_AHEAD_SECONDS * 1000;
       if (local === action.local && fresh()) {
         await ahead.synced;
@@ -144,8 +150,32 @@ export class IntentBatch {
     return this.#writeBatch(action, local, ahead?.intent.inFlightId ?? null);
   }
 
+  /**
+   * Once half the intents written ahead are taken, those of the next queued uploads are written
+   * too, after this upload's request has left (an immediate): their commit is durable long before
+   * their uploads ask, so no upload waits for a batch's fsync in the middle of a run, and at most
+   * `maxBatch` intents are ahead at any time, as with whole batches.
+   */
+  #refillSoon(): void {
+    if (this.#refill !== undefined || this.#ahead.size > this.#options.maxBatch / 2) return;
+    this.#refill = setImmediate(() => {
+      this.#refill = undefined;
+      const { now, maxBatch } = this.#options;
+      const batch = this.#aheadCandidates(now(), maxBatch - this.#ahead.size);
+      if (batch.length === 0) return;
+      try {
+        this.#writeAhead(batch, now());
+      } catch {
+        // Rolled back whole: each of these uploads writes its own intent when it starts (take), and
+        // meets this error there, where it is handled as any failed intent write.
+      }
+    });
+  }
+
   /** Removes the intents written ahead that no upload took (their requests never left). */
   release(): void {
+    if (this.#refill !== undefined) clearImmediate(this.#refill);
+    this.#refill = undefined;
     if (this.#ahead.size === 0 && this.#queued.size === 0) return;
     const unused = [...this.#ahead.values()].map((a) => a.intent);
     this.#ahead.clear();
@@ -158,25 +188,41 @@ export class IntentBatch {
 
   /** Writes `action`'s intent and those of the next queued uploads that may be written ahead, in one transaction; resolves once it is durable. */
   async #writeBatch(action: UploadAction, local: UploadAction['local'], stale: number | null): Promise<Intent> {
-    const { now, clockOffsetMs, maxBatch } = this.#options;
+    const { now, maxBatch } = this.#options;
     const startedAt = now();
-    const offset = clockOffsetMs();
-    const batch = this.#aheadCandidates(startedAt, maxBatch - 1);
+    const batch = this.#aheadCandidates(startedAt, maxBatch - 1 - this.#ahead.size);
+    const { own, synced } = this.#writeAhead(batch, startedAt, (clockOffsetMs) => {
+      if (stale !== null) this.#ledger.abandonUpload(stale, 0, startedAt);
+      return writeIntent(this.#ledger, { action, local, startedAt, clockOffsetMs });
+    });
+    await synced;
+    return own!;
+  }
+
+  /**
+   * Writes the intents of `batch` (queued uploads, to be handed out when they start), after what
+   * `first` writes (the asking upload's own), in one transaction; returns `first`'s result and the
+   * commit's durability.
+   */
+  #writeAhead(
+    batch: UploadAction[],
+    startedAt: number,
+    first?: (clockOffsetMs: number | null) => Intent,
+  ): { own: Intent | undefined; synced: Promise<void> } {
+    const offset = this.#options.clockOffsetMs();
     this.transactions++;
     const { value: written, synced } = this.#ledger.transactionSynced(() => {
-      if (stale !== null) this.#ledger.abandonUpload(stale, 0, startedAt);
-      const own = writeIntent(this.#ledger, { action, local, startedAt, clockOffsetMs: offset });
+      const own = first?.(offset);
       const ahead = batch.map((next) => writeIntent(this.#ledger, { action: next, local: next.local, startedAt, clockOffsetMs: offset }));
       return { own, ahead };
     });
     // Committed (a transaction that threw rolled all of them back), they are handed out once durable.
-    // A failed fsync reaches this upload, each upload that takes one of the batch (its await rejects)
-    // and the ledger's fault listener: an intent no upload takes (released at the end) has nobody
-    // else to tell, hence the handler that keeps it from being an unhandled rejection.
+    // A failed fsync reaches the upload that asked, each upload that takes one of the batch (its
+    // await rejects) and the ledger's fault listener: an intent no upload takes (released at the
+    // end) has nobody else to tell, hence the handler that keeps it from being an unhandled rejection.
     synced.catch(() => undefined);
     batch.forEach((next, i) => this.#ahead.set(next, { intent: written.ahead[i]!, writtenAt: startedAt, synced }));
-    await synced;
-    return written.own;
+    return { own: written.own, synced };
   }
 
   /**

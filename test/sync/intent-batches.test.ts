@@ -259,15 +259,60 @@ describe('intents written in batches', () => {
   });
 });
 
-describe('IntentBatch on a write that fails', () => {
-  const action = (name: string, mimeType: string | null = 'text/plain'): UploadAction => ({
-    path: name,
-    remoteName: name,
-    reason: 'new',
-    replaces: null,
-    local: { path: name, size: 5, mtimeMs: 1, ino: 7, sha256: 'a'.repeat(64), mimeType } as UploadAction['local'],
+const action = (name: string, mimeType: string | null = 'text/plain'): UploadAction => ({
+  path: name,
+  remoteName: name,
+  reason: 'new',
+  replaces: null,
+  local: { path: name, size: 5, mtimeMs: 1, ino: 7, sha256: 'a'.repeat(64), mimeType } as UploadAction['local'],
+});
+
+const nextImmediate = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('IntentBatch writing ahead', () => {
+  it('once half the intents written ahead are taken, writes the next ones in the background, never more than a batch ahead', async () => {
+    const batch = new IntentBatch(ledger, { maxBatch: 8, settleMs: 0, now: () => 1_000, clockOffsetMs: () => null, mayStart: () => true });
+    const actions = Array.from({ length: 20 }, (_, i) => action(`f${String(i).padStart(2, '0')}.txt`));
+    for (const a of actions) batch.queued(a);
+    const take = async (a: UploadAction) => {
+      batch.started(a);
+      return batch.take(a, a.local);
+    };
+    await take(actions[0]!); // its own and 7 ahead, in one transaction
+    expect([batch.transactions, ledger.inFlight().length]).toEqual([1, 8]);
+    for (const a of actions.slice(1, 5)) await take(a); // 3 left ahead: at most half
+    await nextImmediate();
+    // Written ahead without an upload asking: back to 8 not taken.
+    expect([batch.transactions, ledger.inFlight().length]).toEqual([2, 13]);
+    // Each upload after them (one an event loop turn, as requests go) finds its intent written
+    // before it asks, and never more than 8 are written and not taken.
+    for (const [i, a] of actions.slice(5).entries()) {
+      const written = ledger.inFlight().find((r) => r.path === a.path);
+      expect(written, a.path).toBeDefined();
+      expect((await take(a)).inFlightId).toBe(written!.id);
+      expect(ledger.inFlight().length - (6 + i)).toBeLessThanOrEqual(8);
+      await nextImmediate();
+    }
+    // One transaction for each half batch of uploads at most, none of them an upload's own.
+    expect(batch.transactions).toBeLessThanOrEqual(1 + Math.ceil(15 / 4));
   });
 
+  it('release() cancels a write ahead not yet made and removes the ones not taken', async () => {
+    const batch = new IntentBatch(ledger, { maxBatch: 4, settleMs: 0, now: () => 1_000, clockOffsetMs: () => null, mayStart: () => true });
+    const actions = Array.from({ length: 10 }, (_, i) => action(`f${i}.txt`));
+    for (const a of actions) batch.queued(a);
+    for (const a of actions.slice(0, 3)) {
+      batch.started(a);
+      await batch.take(a, a.local); // the third leaves one ahead: a write ahead is due
+    }
+    batch.release();
+    await nextImmediate();
+    expect(batch.transactions).toBe(1);
+    expect(ledger.inFlight().map((r) => r.path)).toEqual(['f0.txt', 'f1.txt', 'f2.txt']);
+  });
+});
+
+describe('IntentBatch on a write that fails', () => {
   it('an intent written ahead whose fsync took longer than its freshness is written again, not handed out', async () => {
     let now = 1_000;
     const batch = new IntentBatch(ledger, { maxBatch: 8, settleMs: 0, now: () => now, clockOffsetMs: () => null, mayStart: () => true });
