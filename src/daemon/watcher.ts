@@ -190,7 +190,9 @@ export class TreeWatcher {
     const retried = this.retryMs !== (this.o.retryFirstMs ?? 30_000);
     this.health = { state: 'watching', directories, error: null, retryAt: null };
     this.retryMs = this.o.retryFirstMs ?? 30_000;
-    this.o.logger.info(retried ? `watching ${this.o.root} again` : `watching ${this.o.root}`, { directories });
+    // Nothing is watched when the root was missing (FolderEvents watches it again once it is back).
+    if (tree.rootAbsent) this.o.logger.warn(`cannot watch ${this.o.root}: it is missing; watching it again once it is there`);
+    else this.o.logger.info(retried ? `watching ${this.o.root} again` : `watching ${this.o.root}`, { directories });
     this.wake();
     this.o.onReady?.(this.starts > 1);
   }

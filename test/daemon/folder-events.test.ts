@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FolderEvents, WATCHER_ERROR_GAP_MS, type FolderHost } from '../../src/daemon/folder-events.js';
 import type { FloodNotices } from '../../src/daemon/notices.js';
 import { TreeWatcher } from '../../src/daemon/watcher.js';
-import { silentLogger } from '../../src/log.js';
+import { memoryLogger, silentLogger } from '../../src/log.js';
 
 let watcher: TreeWatcher | undefined;
 let root: string | undefined;
@@ -19,15 +19,22 @@ afterEach(async () => {
 });
 
 /** FolderEvents over a real watcher of a temp folder; `triggered` records the reconciliations asked for. */
-function setUp(): { events: FolderEvents; triggered: string[]; ready: Promise<void>; delayed: { ms: number; fn: () => void }[] } {
+function setUp(): {
+  events: FolderEvents;
+  triggered: string[];
+  ready: Promise<void>;
+  delayed: { ms: number; fn: () => void }[];
+  lines: string[];
+} {
   const delayed: { ms: number; fn: () => void }[] = [];
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-folder-'));
   const triggered: string[] = [];
+  const { logger, lines } = memoryLogger('info');
   watcher = new TreeWatcher({
     root,
     filter: () => true,
     followSymlinks: false,
-    logger: silentLogger(),
+    logger,
     onEvent: () => undefined,
     onError: (err) => {
       throw err;
@@ -49,7 +56,7 @@ function setUp(): { events: FolderEvents; triggered: string[]; ready: Promise<vo
   } as unknown as FolderHost;
   const events = new FolderEvents(host, {} as FloodNotices);
   watcher.start();
-  return { events, triggered, ready: watcher.settled(), delayed };
+  return { events, triggered, ready: watcher.settled(), delayed, lines };
 }
 
 describe('FolderEvents: the watch and the walks', () => {
@@ -105,16 +112,19 @@ describe('FolderEvents: the watch and the walks', () => {
   });
 
   it('a watch set up while the root was missing is set up again once a reconciliation finds the root', async () => {
-    const { events, ready } = setUp();
+    const { events, ready, lines } = setUp();
     await ready;
     fs.rmSync(root!, { recursive: true });
     watcher!.restart(); // as after the root's own watch said it was deleted
     await watcher!.settled();
     expect(watcher!.status()).toMatchObject({ state: 'watching', directories: 0 });
+    // Said as it is: nothing is watched (not "watching <root> again").
+    expect(lines.at(-1)).toMatch(/WARN cannot watch .*: it is missing; watching it again once it is there/);
     fs.mkdirSync(root!);
     events.rootBack(null); // a reconciliation succeeded: the root is there
     await watcher!.settled();
     expect(watcher!.status()).toMatchObject({ state: 'watching', directories: 1 });
+    expect(lines.at(-1)).toMatch(/\d watching \//);
   });
 
   it('watcher errors, however many, ask for one reconciliation per gap: the rest share one at its end', async () => {
