@@ -8,8 +8,8 @@
 // The windows of small files are cut from shared slabs, as node's own pool cuts small buffers:
 // one allocation of memory outside the heap for every few files instead of one each (each such
 // allocation costs a few microseconds and work for the garbage collector). A slab is freed when
-// the last view of it is, so a kept file holds at most one slab: SLAB_BYTES, no more than a
-// window of its own of the largest kept size (64 KiB).
+// the last view of it is, so a kept file holds at most one slab (32 KiB), half what a window of
+// its own of the largest kept size (64 KiB) holds; the queue's 256 uploads, at most 8 MiB.
 
 /** Room before the bytes: a part's head is ~130 bytes plus the file name and MIME type. */
 export const FRAME_HEAD_ROOM = 512;
@@ -17,7 +17,7 @@ export const FRAME_HEAD_ROOM = 512;
 export const FRAME_TAIL_ROOM = 64;
 
 /** A shared slab's size, and the largest region (room included) cut from one: four or more a slab. */
-const SLAB_BYTES = 64 * 1024;
+const SLAB_BYTES = 32 * 1024;
 const SLAB_REGION_MAX = SLAB_BYTES / 4;
 
 /** The free bytes after each framable view (those before are FRAME_HEAD_ROOM). */

@@ -109,6 +109,8 @@ export class IntentBatch {
   transactions = 0;
   /** The write ahead waiting for its turn (#refillSoon). */
   #refill: NodeJS.Immediate | undefined;
+  /** The failure of a write ahead that no upload waited on, until raised. */
+  #backgroundFailure: { error: unknown } | undefined;
 
   constructor(ledger: Ledger, options: IntentBatchOptions) {
     this.#ledger = ledger;
@@ -133,15 +135,18 @@ export class IntentBatch {
    * ledger fault, and no request leaves).
    */
   async take(action: UploadAction, local: UploadAction['local']): Promise<Intent> {
+    this.#raiseBackgroundFailure();
     const ahead = this.#ahead.get(action);
     if (ahead !== undefined) {
       this.#ahead.delete(action);
-      this.#refillSoon();
       const fresh = () => this.#options.now() - ahead.writtenAt <= INTENT_AHEAD_SECONDS * 1000;
       if (local === action.local && fresh()) {
         await ahead.synced;
         // Fresh still once durable: a disk that took seconds to fsync would open its window too early.
-        if (fresh()) return ahead.intent;
+        if (fresh()) {
+          this.#refillSoon();
+          return ahead.intent;
+        }
       }
     }
     // Hashed again since the intent was written ahead: that one names another version and goes.
@@ -152,9 +157,12 @@ export class IntentBatch {
 
   /**
    * Once half the intents written ahead are taken, those of the next queued uploads are written
-   * too, after this upload's request has left (an immediate): their commit is durable long before
-   * their uploads ask, so no upload waits for a batch's fsync in the middle of a run, and at most
-   * `maxBatch` intents are ahead at any time, as with whole batches.
+   * too, in an immediate (after the request of the upload that took its intent has left): their
+   * commit is durable long before their uploads ask, so no upload waits for a batch's fsync in the
+   * middle of a run, and at most `maxBatch` intents are ahead at any time, as with whole batches.
+   * No upload waits on such a write: its failure (the transaction, or its commit's fsync) is kept
+   * and raised by the next `take` or by `release` (#raiseBackgroundFailure), as a failed intent
+   * write of an upload's own would be.
    */
   #refillSoon(): void {
     if (this.#refill !== undefined || this.#ahead.size > this.#options.maxBatch / 2) return;
@@ -164,26 +172,40 @@ export class IntentBatch {
       const batch = this.#aheadCandidates(now(), maxBatch - this.#ahead.size);
       if (batch.length === 0) return;
       try {
-        this.#writeAhead(batch, now());
-      } catch {
-        // Rolled back whole: each of these uploads writes its own intent when it starts (take), and
-        // meets this error there, where it is handled as any failed intent write.
+        this.#writeAhead(batch, now()).synced.catch((err: unknown) => (this.#backgroundFailure ??= { error: err }));
+      } catch (err) {
+        this.#backgroundFailure ??= { error: err }; // rolled back whole: none of these intents was written
       }
     });
   }
 
-  /** Removes the intents written ahead that no upload took (their requests never left). */
+  /** Throws the failure of a write ahead no upload asked for (#refillSoon), once. */
+  #raiseBackgroundFailure(): void {
+    const failure = this.#backgroundFailure;
+    if (failure === undefined) return;
+    this.#backgroundFailure = undefined;
+    throw failure.error;
+  }
+
+  /**
+   * Removes the intents written ahead that no upload took (their requests never left); then
+   * throws the failure of a write ahead that no upload met.
+   */
   release(): void {
     if (this.#refill !== undefined) clearImmediate(this.#refill);
     this.#refill = undefined;
-    if (this.#ahead.size === 0 && this.#queued.size === 0) return;
-    const unused = [...this.#ahead.values()].map((a) => a.intent);
-    this.#ahead.clear();
-    this.#queued.clear();
-    const now = this.#options.now();
-    this.#ledger.transaction(() => {
-      for (const intent of unused) if (intent.inFlightId !== null) this.#ledger.abandonUpload(intent.inFlightId, 0, now);
-    });
+    try {
+      if (this.#ahead.size === 0 && this.#queued.size === 0) return;
+      const unused = [...this.#ahead.values()].map((a) => a.intent);
+      this.#ahead.clear();
+      this.#queued.clear();
+      const now = this.#options.now();
+      this.#ledger.transaction(() => {
+        for (const intent of unused) if (intent.inFlightId !== null) this.#ledger.abandonUpload(intent.inFlightId, 0, now);
+      });
+    } finally {
+      this.#raiseBackgroundFailure();
+    }
   }
 
   /** Writes `action`'s intent and those of the next queued uploads that may be written ahead, in one transaction; resolves once it is durable. */

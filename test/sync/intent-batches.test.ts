@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { walIo } from '../../src/ledger/durable.js';
-import { Ledger } from '../../src/ledger/ledger.js';
+import { Ledger, LedgerError } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/log.js';
 import { FilesClient } from '../../src/remote/client.js';
 import { IntentBatch } from '../../src/sync/intents.js';
@@ -309,6 +309,54 @@ describe('IntentBatch writing ahead', () => {
     await nextImmediate();
     expect(batch.transactions).toBe(1);
     expect(ledger.inFlight().map((r) => r.path)).toEqual(['f0.txt', 'f1.txt', 'f2.txt']);
+  });
+});
+
+describe('IntentBatch writing ahead, on a write that fails', () => {
+  const queuedBatch = (names: string[], badAt?: number) => {
+    const batch = new IntentBatch(ledger, { maxBatch: 4, settleMs: 0, now: () => 1_000, clockOffsetMs: () => null, mayStart: () => true });
+    // A NULL MIME type breaks the intent's NOT NULL column: the transaction writing it rolls back.
+    const actions = names.map((name, i) => action(name, i === badAt ? null : 'text/plain'));
+    for (const a of actions) batch.queued(a);
+    const take = (a: UploadAction) => {
+      batch.started(a);
+      return batch.take(a, a.local);
+    };
+    return { batch, actions, take };
+  };
+
+  it('a write ahead whose transaction fails is not lost: the next upload to take an intent meets its error', async () => {
+    // a writes its own and b, c, d ahead; taking b and c leaves one: e (broken), f, g are written in the background.
+    const { batch, actions, take } = queuedBatch(['a', 'b', 'c', 'd', 'e', 'f', 'g'], 4);
+    for (const a of actions.slice(0, 3)) await take(a);
+    await nextImmediate();
+    expect(ledger.inFlight().map((r) => r.path)).toEqual(['a', 'b', 'c', 'd']); // rolled back whole
+    await expect(take(actions[3]!)).rejects.toThrow(/NOT NULL/);
+    // Raised once: with e out of the queue (its upload failed), the next upload writes its own
+    // intent (f's, with g's ahead).
+    batch.started(actions[4]!);
+    await take(actions[5]!);
+    expect(ledger.inFlight().map((r) => r.path)).toEqual(['a', 'b', 'c', 'd', 'f', 'g']);
+  });
+
+  it("a write ahead whose fsync fails, its intents never taken, fails release() (the run's end) with the ledger fault", async () => {
+    const { batch, actions, take } = queuedBatch(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+    for (const a of actions.slice(0, 3)) await take(a);
+    // The disk fails the next fsync: the background write's.
+    const realSync = walIo.syncWal;
+    walIo.syncWal = (file) => {
+      walIo.syncWal = realSync;
+      return Promise.reject(new LedgerError(`${file}: EIO at fsync`, 'io'));
+    };
+    try {
+      await nextImmediate();
+      expect(ledger.inFlight().map((r) => r.path)).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+      await nextImmediate();
+      // The run stops (a user's Ctrl-C) before any upload takes those intents.
+      expect(() => batch.release()).toThrow(/EIO at fsync/);
+    } finally {
+      walIo.syncWal = realSync;
+    }
   });
 });
 
