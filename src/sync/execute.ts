@@ -138,6 +138,7 @@ export class Execution {
   /** Waits for the queued uploads, commits their records and removes the intents no upload took. */
   async finishUploads(): Promise<void> {
     await this.queue.onIdle();
+    await this.intents.settled(); // a write ahead's fsync still running: its failure is raised by release()
     // A write that cannot be committed leaves the ledger unusable: the run stops (before deletes).
     for (const commit of [() => this.later.flush(), () => this.intents.release()]) {
       try {

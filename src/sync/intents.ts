@@ -111,6 +111,8 @@ export class IntentBatch {
   #refill: NodeJS.Immediate | undefined;
   /** The failure of a write ahead that no upload waited on, until raised. */
   #backgroundFailure: { error: unknown } | undefined;
+  /** The latest such write's fsync, settled (the WAL's fsyncs run one after another). */
+  #backgroundSynced: Promise<void> = Promise.resolve();
 
   constructor(ledger: Ledger, options: IntentBatchOptions) {
     this.#ledger = ledger;
@@ -172,11 +174,22 @@ export class IntentBatch {
       const batch = this.#aheadCandidates(now(), maxBatch - this.#ahead.size);
       if (batch.length === 0) return;
       try {
-        this.#writeAhead(batch, now()).synced.catch((err: unknown) => (this.#backgroundFailure ??= { error: err }));
+        const { synced } = this.#writeAhead(batch, now());
+        this.#backgroundSynced = synced.catch((err: unknown) => {
+          this.#backgroundFailure ??= { error: err };
+        });
       } catch (err) {
         this.#backgroundFailure ??= { error: err }; // rolled back whole: none of these intents was written
       }
     });
+  }
+
+  /**
+   * Resolves once the writes ahead made in the background are durable or have failed: the run
+   * waits for it before `release`, so that a failure that comes late is raised there too.
+   */
+  settled(): Promise<void> {
+    return this.#backgroundSynced;
   }
 
   /** Throws the failure of a write ahead no upload asked for (#refillSoon), once. */

@@ -360,6 +360,83 @@ describe('IntentBatch writing ahead, on a write that fails', () => {
   });
 });
 
+describe('IntentBatch writing ahead, on an fsync that fails late', () => {
+  it('settled() waits for a write ahead still being fsynced, so that release() raises its failure', async () => {
+    const batch = new IntentBatch(ledger, { maxBatch: 4, settleMs: 0, now: () => 1_000, clockOffsetMs: () => null, mayStart: () => true });
+    const actions = Array.from({ length: 7 }, (_, i) => action(`f${i}.txt`));
+    for (const a of actions) batch.queued(a);
+    for (const a of actions.slice(0, 3)) {
+      batch.started(a);
+      await batch.take(a, a.local);
+    }
+    // The next fsync (the background write's) fails, but only once the test lets it.
+    const realSync = walIo.syncWal;
+    let fail!: () => void;
+    walIo.syncWal = (file) => {
+      walIo.syncWal = realSync;
+      return new Promise<void>((_resolve, reject) => (fail = () => reject(new LedgerError(`${file}: EIO at fsync`, 'io'))));
+    };
+    try {
+      await nextImmediate(); // the write ahead: committed, its fsync held
+      expect(ledger.inFlight()).toHaveLength(7);
+      let settled = false;
+      const waiting = batch.settled().then(() => (settled = true));
+      await nextImmediate();
+      expect(settled).toBe(false);
+      fail();
+      await waiting;
+      expect(() => batch.release()).toThrow(/EIO at fsync/);
+    } finally {
+      walIo.syncWal = realSync;
+    }
+  });
+});
+
+describe('a write ahead in the background whose fsync fails late, in a one-shot run (no fault listener)', () => {
+  it('after the run was stopped and before any upload took its intents: the run ends with the LedgerError (exit 6)', async () => {
+    writeTree(path.join(dir, 'root'), manyFiles(60));
+    const scan = afterScan(60);
+    const stop = new AbortController();
+    const client = new FilesClient({ baseUrl: emu.url, apiKey: TEST_KEY, requestsPerMinute: 100_000 });
+    const upload = client.upload.bind(client);
+    client.upload = async (...args) => {
+      await scan.walked; // the queue fills: intents are written ahead
+      return upload(...args);
+    };
+    let injected = 0;
+    const real = ledger.transactionSynced.bind(ledger);
+    const ownSync = ledger.syncCommits.bind(ledger);
+    ledger.transactionSynced = (fn) => {
+      // A background write ahead (#writeAhead from the refill), not an upload's own batch (#writeBatch).
+      const stack = new Error().stack ?? '';
+      if (injected > 0 || !stack.includes('writeAhead') || stack.includes('writeBatch')) return real(fn);
+      injected++;
+      // This commit's fsync fails 150 ms later; the user stops the run (Ctrl-C) at once.
+      ledger.syncCommits = () => {
+        ledger.syncCommits = ownSync;
+        return new Promise((_resolve, reject) => setTimeout(() => reject(new LedgerError('the ledger: EIO at fsync', 'io')), 150));
+      };
+      setImmediate(() => stop.abort());
+      return real(fn);
+    };
+    try {
+      const outcome = await reconcile({
+        // 120 requests a minute: batches of 10 intents, so that refills come early.
+        config: { ...config(2), requestsPerMinute: 120 },
+        ledger,
+        remote: client,
+        logger: silentLogger(),
+        stop: stop.signal,
+        onProgress: scan.onProgress,
+      }).catch((err: unknown) => err);
+      expect(injected).toBe(1);
+      expect(outcome).toBeInstanceOf(LedgerError);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe('IntentBatch on a write that fails', () => {
   it('an intent written ahead whose fsync took longer than its freshness is written again, not handed out', async () => {
     let now = 1_000;
