@@ -269,6 +269,19 @@ const action = (name: string, mimeType: string | null = 'text/plain'): UploadAct
 
 const nextImmediate = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** An IntentBatch of 4 with uploads named `names` queued (the one at `badAt` cannot have its intent written). */
+const queuedBatch = (names: string[], badAt?: number) => {
+  const batch = new IntentBatch(ledger, { maxBatch: 4, settleMs: 0, now: () => 1_000, clockOffsetMs: () => null, mayStart: () => true });
+  // A NULL MIME type breaks the intent's NOT NULL column: the transaction writing it rolls back.
+  const actions = names.map((name, i) => action(name, i === badAt ? null : 'text/plain'));
+  for (const a of actions) batch.queued(a);
+  const take = (a: UploadAction) => {
+    batch.started(a);
+    return batch.take(a, a.local);
+  };
+  return { batch, actions, take };
+};
+
 describe('IntentBatch writing ahead', () => {
   it('once half the intents written ahead are taken, writes the next ones in the background, never more than a batch ahead', async () => {
     const batch = new IntentBatch(ledger, { maxBatch: 8, settleMs: 0, now: () => 1_000, clockOffsetMs: () => null, mayStart: () => true });
@@ -298,13 +311,8 @@ describe('IntentBatch writing ahead', () => {
   });
 
   it('release() cancels a write ahead not yet made and removes the ones not taken', async () => {
-    const batch = new IntentBatch(ledger, { maxBatch: 4, settleMs: 0, now: () => 1_000, clockOffsetMs: () => null, mayStart: () => true });
-    const actions = Array.from({ length: 10 }, (_, i) => action(`f${i}.txt`));
-    for (const a of actions) batch.queued(a);
-    for (const a of actions.slice(0, 3)) {
-      batch.started(a);
-      await batch.take(a, a.local); // the third leaves one ahead: a write ahead is due
-    }
+    const { batch, actions, take } = queuedBatch(Array.from({ length: 10 }, (_, i) => `f${i}.txt`));
+    for (const a of actions.slice(0, 3)) await take(a); // the third leaves one ahead: a write ahead is due
     batch.release();
     await nextImmediate();
     expect(batch.transactions).toBe(1);
@@ -313,18 +321,6 @@ describe('IntentBatch writing ahead', () => {
 });
 
 describe('IntentBatch writing ahead, on a write that fails', () => {
-  const queuedBatch = (names: string[], badAt?: number) => {
-    const batch = new IntentBatch(ledger, { maxBatch: 4, settleMs: 0, now: () => 1_000, clockOffsetMs: () => null, mayStart: () => true });
-    // A NULL MIME type breaks the intent's NOT NULL column: the transaction writing it rolls back.
-    const actions = names.map((name, i) => action(name, i === badAt ? null : 'text/plain'));
-    for (const a of actions) batch.queued(a);
-    const take = (a: UploadAction) => {
-      batch.started(a);
-      return batch.take(a, a.local);
-    };
-    return { batch, actions, take };
-  };
-
   it('a write ahead whose transaction fails is not lost: the next upload to take an intent meets its error', async () => {
     // a writes its own and b, c, d ahead; taking b and c leaves one: e (broken), f, g are written in the background.
     const { batch, actions, take } = queuedBatch(['a', 'b', 'c', 'd', 'e', 'f', 'g'], 4);
@@ -362,13 +358,8 @@ describe('IntentBatch writing ahead, on a write that fails', () => {
 
 describe('IntentBatch writing ahead, on an fsync that fails late', () => {
   it('settled() waits for a write ahead still being fsynced, so that release() raises its failure', async () => {
-    const batch = new IntentBatch(ledger, { maxBatch: 4, settleMs: 0, now: () => 1_000, clockOffsetMs: () => null, mayStart: () => true });
-    const actions = Array.from({ length: 7 }, (_, i) => action(`f${i}.txt`));
-    for (const a of actions) batch.queued(a);
-    for (const a of actions.slice(0, 3)) {
-      batch.started(a);
-      await batch.take(a, a.local);
-    }
+    const { batch, actions, take } = queuedBatch(Array.from({ length: 7 }, (_, i) => `f${i}.txt`));
+    for (const a of actions.slice(0, 3)) await take(a);
     // The next fsync (the background write's) fails, but only once the test lets it.
     const realSync = walIo.syncWal;
     let fail!: () => void;
