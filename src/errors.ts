@@ -26,6 +26,14 @@ export class SyncError extends Error {
   }
 }
 
+/**
+ * A fault of the ledger (exit 6): it says more than any other way a run ended, a stop or a
+ * vanished root included, since the next run needs the ledger looked at first.
+ */
+export function isLedgerFault(err: unknown): err is SyncError {
+  return err instanceof SyncError && err.exitCode === ExitCode.ledger;
+}
+
 /** Bad configuration or command line: fatal, exit 2, never retried. */
 export class ConfigError extends SyncError {
   override name = 'ConfigError';

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
 import { readLock } from '../lock.js';
-import { ExitCode, SyncError, errorMessage } from '../errors.js';
+import { ExitCode, SyncError, errorMessage, isLedgerFault } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ProgressView } from '../sync/report.js';
 import { reconcile } from '../sync/reconcile.js';
@@ -60,7 +60,7 @@ export const sync: Command = async (context) => {
     return report.exitCode;
   } catch (err) {
     view.finish();
-    const interrupted = stop.soft.aborted;
+    const interrupted = stop.soft.aborted && !isLedgerFault(err);
     const code = interrupted ? ExitCode.interrupted : err instanceof SyncError ? err.exitCode : ExitCode.usage;
     if (!context.dryRun) recordRun(ledger, 'sync', code, interrupted ? 'interrupted' : errorMessage(err));
     if (!interrupted) throw err;

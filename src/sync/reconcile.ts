@@ -2,7 +2,7 @@
 // walk with the ledger and uploads as it goes (stream.ts), the guard over the deletes it collected,
 // the deletes, a sweep for the orphans lost answers may have left, and the record of the result.
 // Used by `sync` and by the daemon; its memory does not grow with the tree.
-import { GuardError } from '../errors.js';
+import { GuardError, isLedgerFault } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { buildFilter } from '../local/filter.js';
@@ -184,11 +184,13 @@ function rootGuard(err: unknown): never {
 
 /**
  * The pass failed: the uploads it queued settle first (nothing outlives the run). A stop (Ctrl-C)
- * ends it without error: null, and the run reports itself interrupted.
+ * ends it without error: null, and the run reports itself interrupted (or with the fatal error
+ * its uploads met: `Execution.end`). A ledger fault the uploads met wins over the pass's error.
  */
 async function settleThenThrow(run: Run, exec: Execution | null, err: unknown): Promise<PassResult | null> {
   await exec?.finishUploads();
   if (run.options.stop?.aborted && !run.options.signal?.aborted) return null;
+  if (isLedgerFault(exec?.fatal)) throw exec.fatal;
   return rootGuard(err);
 }
 

@@ -383,6 +383,29 @@ describe('IntentBatch writing ahead, on an fsync that fails late', () => {
   });
 });
 
+/**
+ * The first write ahead made in the background (#writeAhead from the refill, not an upload's own
+ * #writeBatch, told by the call stack) gets an fsync that fails `afterMs` later; `then` runs as
+ * it is written. Returns how many were so treated (0 or 1).
+ */
+function failBackgroundFsync(afterMs: number, then: () => void): () => number {
+  let injected = 0;
+  const real = ledger.transactionSynced.bind(ledger);
+  const ownSync = ledger.syncCommits.bind(ledger);
+  ledger.transactionSynced = (fn) => {
+    const stack = new Error().stack ?? '';
+    if (injected > 0 || !stack.includes('writeAhead') || stack.includes('writeBatch')) return real(fn);
+    injected++;
+    ledger.syncCommits = () => {
+      ledger.syncCommits = ownSync;
+      return new Promise((_resolve, reject) => setTimeout(() => reject(new LedgerError('the ledger: EIO at fsync', 'io')), afterMs));
+    };
+    then();
+    return real(fn);
+  };
+  return () => injected;
+}
+
 describe('a write ahead in the background whose fsync fails late, in a one-shot run (no fault listener)', () => {
   it('after the run was stopped and before any upload took its intents: the run ends with the LedgerError (exit 6)', async () => {
     writeTree(path.join(dir, 'root'), manyFiles(60));
@@ -394,22 +417,8 @@ describe('a write ahead in the background whose fsync fails late, in a one-shot 
       await scan.walked; // the queue fills: intents are written ahead
       return upload(...args);
     };
-    let injected = 0;
-    const real = ledger.transactionSynced.bind(ledger);
-    const ownSync = ledger.syncCommits.bind(ledger);
-    ledger.transactionSynced = (fn) => {
-      // A background write ahead (#writeAhead from the refill), not an upload's own batch (#writeBatch).
-      const stack = new Error().stack ?? '';
-      if (injected > 0 || !stack.includes('writeAhead') || stack.includes('writeBatch')) return real(fn);
-      injected++;
-      // This commit's fsync fails 150 ms later; the user stops the run (Ctrl-C) at once.
-      ledger.syncCommits = () => {
-        ledger.syncCommits = ownSync;
-        return new Promise((_resolve, reject) => setTimeout(() => reject(new LedgerError('the ledger: EIO at fsync', 'io')), 150));
-      };
-      setImmediate(() => stop.abort());
-      return real(fn);
-    };
+    // Its fsync fails 150 ms later; the user stops the run (Ctrl-C) at once.
+    const injected = failBackgroundFsync(150, () => setImmediate(() => stop.abort()));
     try {
       const outcome = await reconcile({
         // 120 requests a minute: batches of 10 intents, so that refills come early.
@@ -420,7 +429,25 @@ describe('a write ahead in the background whose fsync fails late, in a one-shot 
         stop: stop.signal,
         onProgress: scan.onProgress,
       }).catch((err: unknown) => err);
-      expect(injected).toBe(1);
+      expect(injected()).toBe(1);
+      expect(outcome).toBeInstanceOf(LedgerError);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('a ledger fault the uploads met, when the pass fails too', () => {
+  it('a background fsync failure (exit 6) wins over the walk losing its root (exit 3)', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 900; i++) files[`d${String(i % 300).padStart(3, '0')}/f${i}.txt`] = `content ${i}`;
+    writeTree(path.join(dir, 'root'), files);
+    const client = new FilesClient({ baseUrl: emu.url, apiKey: TEST_KEY, requestsPerMinute: 100_000 });
+    // Its fsync fails 50 ms later; the root goes away before the walk's end.
+    const injected = failBackgroundFsync(50, () => fs.renameSync(path.join(dir, 'root'), path.join(dir, 'moved')));
+    try {
+      const outcome = await reconcile({ config: config(2), ledger, remote: client, logger: silentLogger() }).catch((err: unknown) => err);
+      expect(injected()).toBe(1);
       expect(outcome).toBeInstanceOf(LedgerError);
     } finally {
       await client.close();
