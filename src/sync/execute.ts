@@ -3,7 +3,7 @@
 import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import PQueue from 'p-queue';
-import { errorMessage } from '../errors.js';
+import { errorMessage, isLedgerFault } from '../errors.js';
 import { endsRun, isStorageFull, isUnavailable, requestIdOf, retryableOf, statusOf } from '../failure.js';
 import { LocalFileError, unknownOutcomeAttemptsOf } from '../remote/errors.js';
 import { DeferredWrites } from './deferred.js';
@@ -214,10 +214,12 @@ export class Execution {
     );
   }
 
-  private readonly stopOn = (err: unknown): void => {
-    if (this.fatal === null) this.fatal = err;
+  /** Ends the run with `err`: the first fatal error stands, unless a ledger fault comes later (it says more: exit 6). */
+  private readonly stopOn = (err: unknown): true => {
+    if (this.fatal === null || (isLedgerFault(err) && !isLedgerFault(this.fatal))) this.fatal = err;
     this.queue.clear();
     this.controller.abort(err);
+    return true;
   };
 
   /** True when an "unavailable" failure ends the run (it has been recorded either way). */
@@ -229,17 +231,14 @@ export class Execution {
 
   /** Whether a failed job's error is handled by the run itself: a sibling's fatal error, its own, or the caller's abort. */
   endedByRun(err: unknown): boolean {
-    if (this.signal.aborted && this.fatal !== null) return true; // a sibling's fatal error stopped this one
+    if (this.signal.aborted && this.fatal !== null) return this.stopOn(err); // a sibling's fatal error stopped this one
     if (isStorageFull(err)) {
       // No abort: the uploads in flight finish (stored or refused), none is cut into a possible orphan.
       this.storageFull ??= err;
       this.queue.clear();
       return true;
     }
-    if (endsRun(err)) {
-      this.stopOn(err);
-      return true;
-    }
+    if (endsRun(err)) return this.stopOn(err);
     return this.deps.signal?.aborted === true;
   }
 

@@ -455,6 +455,40 @@ describe('a ledger fault the uploads met, when the pass fails too', () => {
   });
 });
 
+describe('a ledger fault the uploads met, after another error ended the run', () => {
+  it('a background fsync failure (exit 6) wins over the API found unavailable (exit 5)', async () => {
+    writeTree(path.join(dir, 'root'), manyFiles(60));
+    const scan = afterScan(60);
+    const client = new FilesClient({
+      baseUrl: emu.url,
+      apiKey: TEST_KEY,
+      requestsPerMinute: 100_000,
+      retry: { baseDelayMs: 5, maxDelayMs: 50 },
+    });
+    const upload = client.upload.bind(client);
+    client.upload = async (...args) => {
+      await scan.walked; // the queue fills: intents are written ahead
+      return upload(...args);
+    };
+    // Its fsync fails 500 ms later; meanwhile every request is answered 500: the run ends unavailable first.
+    const injected = failBackgroundFsync(500, () => emu.setFaults({ rate500: 1 }));
+    try {
+      const outcome = await reconcile({
+        config: { ...config(2), requestsPerMinute: 120 },
+        ledger,
+        remote: client,
+        logger: silentLogger(),
+        onProgress: scan.onProgress,
+      }).catch((err: unknown) => err);
+      expect(injected()).toBe(1);
+      expect(outcome).toBeInstanceOf(LedgerError);
+    } finally {
+      emu.setFaults({});
+      await client.close();
+    }
+  });
+});
+
 describe('IntentBatch on a write that fails', () => {
   it('an intent written ahead whose fsync took longer than its freshness is written again, not handed out', async () => {
     let now = 1_000;
