@@ -40,6 +40,14 @@ export function exitCodeOf(err: unknown): ExitCode | undefined {
   return firstOf(err, (e) => (e instanceof SyncError ? e.exitCode : undefined));
 }
 
+/**
+ * The run was ended by its own stop (Ctrl-C, SIGTERM: a SyncError with exit 130 somewhere in the
+ * chain, as the stop's reason or an abort's cause), and by nothing else the error says.
+ */
+export function isInterruption(err: unknown): boolean {
+  return causeChain(err).some((e) => e instanceof SyncError && e.exitCode === ExitCode.interrupted);
+}
+
 /** The Files API request id the chain carries (ApiError and look-alikes), for logs. */
 export function requestIdOf(err: unknown): string | undefined {
   return firstOf(err, (e) => {

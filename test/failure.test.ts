@@ -6,6 +6,7 @@ import {
   classify,
   endsRun,
   errnoOf,
+  isInterruption,
   isStorageFull,
   isUnavailable,
   requestIdOf,
@@ -15,7 +16,7 @@ import {
 } from '../src/failure.js';
 import { LedgerError } from '../src/ledger/faults.js';
 import { FileConditionError } from '../src/file-errors.js';
-import { ApiError, AuthError, LocalFileError, StorageQuotaExceededError, UnavailableError } from '../src/remote/errors.js';
+import { AbortedError, ApiError, AuthError, LocalFileError, StorageQuotaExceededError, UnavailableError } from '../src/remote/errors.js';
 
 const api = (status: number, retryable: boolean) =>
   new ApiError(`status ${status}`, { status, type: 'api_error', retryable, requestId: 'req_1' });
@@ -164,5 +165,22 @@ describe('fields read through the cause chain', () => {
     expect(errnoOf(new AggregateError([new Error('x'), Object.assign(new Error('y'), { code: 'ECONNREFUSED' })]))).toBe('ECONNREFUSED');
     expect(errnoOf(new DOMException('stop', 'AbortError'))).toBeUndefined();
     expect(errnoOf('x')).toBeUndefined();
+  });
+});
+
+describe('isInterruption', () => {
+  const stop = new SyncError('interrupted', ExitCode.interrupted);
+  it('is the stop itself, or an error the stop caused (its reason as the cause)', () => {
+    expect(isInterruption(stop)).toBe(true);
+    const cut = new AbortedError('upload a.txt aborted', { type: 'aborted', retryable: false, cause: stop });
+    expect(isInterruption(cut)).toBe(true);
+  });
+  it('is not an error the run met besides: a full storage, a refused key, a ledger fault, a plain error', () => {
+    expect(
+      isInterruption(new StorageQuotaExceededError('upload a.txt', { status: 400, type: 'invalid_request_error', retryable: false })),
+    ).toBe(false);
+    expect(isInterruption(new AuthError({ status: 401, type: 'authentication_error' }))).toBe(false);
+    expect(isInterruption(new LedgerError('the ledger cannot be written'))).toBe(false);
+    expect(isInterruption(new Error('boom', { cause: new Error('deeper') }))).toBe(false);
   });
 });

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
 import { readLock } from '../lock.js';
+import { isInterruption } from '../failure.js';
 import { ExitCode, SyncError, errorMessage, isLedgerFault } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ProgressView } from '../sync/report.js';
@@ -60,11 +61,15 @@ export const sync: Command = async (context) => {
     return report.exitCode;
   } catch (err) {
     view.finish();
-    const interrupted = stop.soft.aborted && !isLedgerFault(err);
+    // Ended by the stop itself (before the pass: a pass the stop ends reports what it did). Any other
+    // error (a full storage, a refused key, a ledger fault...) is the run's outcome, stop or not.
+    const interrupted = stop.soft.aborted && isInterruption(err) && !isLedgerFault(err);
     const code = interrupted ? ExitCode.interrupted : err instanceof SyncError ? err.exitCode : ExitCode.usage;
     if (!context.dryRun) recordRun(ledger, 'sync', code, interrupted ? 'interrupted' : errorMessage(err));
     if (!interrupted) throw err;
-    process.stderr.write('files-sync: interrupted while scanning: nothing was uploaded or deleted; run sync again\n');
+    const { upload, delete: deletes } = client.stats.byKind;
+    const what = upload + deletes === 0 ? 'nothing was uploaded or deleted' : 'the ledger holds every transfer that finished';
+    process.stderr.write(`files-sync: interrupted while scanning: ${what}; run sync again\n`);
     return ExitCode.interrupted;
   } finally {
     view.finish();

@@ -3,6 +3,7 @@
 // the deletes, a sweep for the orphans lost answers may have left, and the record of the result.
 // Used by `sync` and by the daemon; its memory does not grow with the tree.
 import { GuardError, isLedgerFault } from '../errors.js';
+import { isInterruption } from '../failure.js';
 import type { Logger } from '../log.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { buildFilter } from '../local/filter.js';
@@ -183,14 +184,15 @@ function rootGuard(err: unknown): never {
 }
 
 /**
- * The pass failed: the uploads it queued settle first (nothing outlives the run). A stop (Ctrl-C)
- * ends it without error: null, and the run reports itself interrupted (or with the fatal error
- * its uploads met: `Execution.end`). A ledger fault the uploads met wins over the pass's error.
+ * The pass failed: the uploads it queued settle first (nothing outlives the run). Ended by the stop
+ * (Ctrl-C; a second one, or the grace's end, may have cut the transfers too): null, and the run
+ * reports what was done, interrupted (or the fatal error its uploads met: `Execution.end`). Any
+ * other error is the run's outcome, stop or not; a ledger fault the uploads met wins over it.
  */
 async function settleThenThrow(run: Run, exec: Execution | null, err: unknown): Promise<PassResult | null> {
   await exec?.finishUploads();
-  if (run.options.stop?.aborted && !run.options.signal?.aborted) return null;
   if (isLedgerFault(exec?.fatal)) throw exec.fatal;
+  if (run.options.stop?.aborted && isInterruption(err)) return null;
   return rootGuard(err);
 }
 

@@ -91,6 +91,56 @@ describe('interruptions', () => {
     expectExactState(own, setup, localHashes(setup.root));
   });
 
+  it('a second SIGINT while the scan is still going: the uploads done are reported, not "nothing was uploaded"', async () => {
+    // More files than the queue holds ahead (256): the scan is still going when the stop comes. An
+    // emulator of its own, for the exact state at the end.
+    const own = await emulator();
+    onTestFinished(() => own.close());
+    setup = syncSetup(own, { concurrency: 2, requestsPerMinute: 100_000 });
+    const ours = () => own.state().files.filter((f) => f.owner === 'self').length;
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 400; i++) files[`d/many-${String(i).padStart(3, '0')}.txt`] = `many ${i}`;
+    writeTree(setup.root, files);
+    own.setFaults({ latencyMs: 300 });
+    const { child, done } = spawnCli(['sync', '--config', setup.configFile], setup.env);
+    await waitFor(() => ours() >= 2, 'the first uploads', 30_000);
+    child.kill('SIGINT');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    child.kill('SIGINT'); // now: the uploads in flight are cut
+    const r = await done;
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).not.toMatch(/nothing was uploaded or deleted/);
+    const m = /interrupted: (\d+) of (\d+) found before the scan stopped done; run sync again/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    expect(Number(m![1])).toBe(ours());
+    own.setFaults({});
+    const again = await setup.sync();
+    expect(again.code, again.stderr).toBe(0);
+    expectExactState(own, setup, localHashes(setup.root));
+  });
+
+  it('SIGINT after the storage filled up: the full storage is the outcome (exit 5), not "nothing was uploaded"', async () => {
+    // Room for 4 files of 100 bytes, 20 to upload: the uploads stop, the user presses Ctrl-C.
+    const own = await emulator({ storageQuotaBytes: 400 });
+    onTestFinished(() => own.close());
+    setup = syncSetup(own, { concurrency: 2, requestsPerMinute: 100_000 });
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 20; i++) files[`f${String(i).padStart(2, '0')}.txt`] = String(i).padStart(100, '.');
+    writeTree(setup.root, files);
+    own.setFaults({ latencyMs: 800 });
+    const stored = () => own.state().files.filter((f) => f.owner === 'self').length;
+    const { child, done } = spawnCli(['sync', '--config', setup.configFile], setup.env);
+    await waitFor(() => stored() >= 4, 'the storage full', 30_000);
+    child.kill('SIGINT');
+    const r = await done;
+    expect(stored()).toBe(4);
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr).toMatch(/storage quota is exhausted/);
+    expect(r.stderr).not.toMatch(/nothing was uploaded or deleted/);
+    const status = await runCli(['status', '--config', setup.configFile], setup.env);
+    expect(status.stdout).toMatch(/last sync: .* exit 5/);
+  });
+
   it('SIGINT during a sync handed to the daemon: exit 130, and the client says the daemon goes on', async () => {
     setup = daemonSetup(emu, { concurrency: 1 });
     const daemon = await startDaemon(setup);
