@@ -152,3 +152,14 @@ export function duplicateKey(text: string): { key: string; at: number } | null {
   }
   return null;
 }
+
+/** `:LINE:COLUMN` of a JSON.parse error, from the offset its message gives (or its own line and column). */
+export function jsonErrorPlace(text: string, message: string): string {
+  const lc = /line (\d+) column (\d+)/.exec(message);
+  if (lc) return `:${lc[1]}:${lc[2]}`;
+  const at = /position (\d+)/.exec(message);
+  if (!at) return '';
+  const before = text.slice(0, Number(at[1]));
+  const line = before.split('\n').length;
+  return `:${line}:${Number(at[1]) - before.lastIndexOf('\n')}`;
+}

@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { readApiKey } from './api-key.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { closest } from './suggest.js';
-import { checkConfigOwner, duplicateKey, withSmallFile } from './config-file.js';
+import { ruleTooCostly } from './local/ignore-rules.js';
+import { checkConfigOwner, duplicateKey, jsonErrorPlace, withSmallFile } from './config-file.js';
 import { checkOwnFiles, derivedStateDir, realRoot, xdgHome } from './config-paths.js';
 
 export { defaultStateDir } from './config-paths.js';
@@ -77,6 +78,12 @@ const apiSchema = z.strictObject({
 /** Defaults of the `api` section. */
 const API_DEFAULTS = { baseUrl: DEFAULT_BASE_URL, contract: 'ga', version: '2026-10-21', fullListHours: 24 } as const;
 
+/** A gitignore rule of `exclude`, refused when too costly to match on a deep tree (ignore-rules.ts). */
+const excludeRule = z
+  .string()
+  .min(1)
+  .refine((rule) => !ruleTooCostly(rule), { error: (issue) => ruleTooCostly(issue.input as string) });
+
 /** The schema of the config file: every key, its default and its check. */
 export const configSchema = z.strictObject({
   /** The folder to mirror. */
@@ -86,7 +93,7 @@ export const configSchema = z.strictObject({
   /** Globs of files to sync; empty means every file. */
   include: z.array(z.string().min(1)).default([]),
   /** Globs (gitignore syntax) never synced, on top of the built-in editor and temp files. */
-  exclude: z.array(z.string().min(1)).default([]),
+  exclude: z.array(excludeRule).default([]),
   /** Follow symbolic links (never out of the root, to an excluded path or to a state directory). */
   followSymlinks: z.boolean().default(false),
   /** Files larger than this are not uploaded (recorded as failures). At most the API's cap. */
@@ -190,17 +197,6 @@ export function findConfigFile(overrides: ConfigOverrides, env: NodeJS.ProcessEn
   // user cannot search (sudo -u from /root keeps that working directory) hides whether one is there,
   // and none there can be this user's: passed over for the next, as an absent one is.
   return candidates.find((file) => fs.existsSync(file)) ?? null;
-}
-
-/** `:LINE:COLUMN` of a JSON.parse error, from the offset its message gives (or its own line and column). */
-export function jsonErrorPlace(text: string, message: string): string {
-  const lc = /line (\d+) column (\d+)/.exec(message);
-  if (lc) return `:${lc[1]}:${lc[2]}`;
-  const at = /position (\d+)/.exec(message);
-  if (!at) return '';
-  const before = text.slice(0, Number(at[1]));
-  const line = before.split('\n').length;
-  return `:${line}:${Number(at[1]) - before.lastIndexOf('\n')}`;
 }
 
 function readConfigFile(file: string): unknown {

@@ -195,6 +195,12 @@ describe('loadConfig', () => {
     }
   });
 
+  it('refuses an exclude rule too costly to match on a deep tree, naming it; takes the usual ones', () => {
+    expect(() => parseConfig({ root: 'd', exclude: ['**/src/**/test/**/*.snap'] }, null)).toThrow(/exclude\.0.*more `\*\*`/s);
+    const fine = ['**/node_modules/**', 'a/**/b', '**/a/**/b', 'a/**/b/**/c', 'a/**/**/**/b'];
+    expect(parseConfig({ root: 'd', exclude: fine }, null).exclude).toEqual(fine);
+  });
+
   it('parseConfig rejects a bad URL', () => {
     expect(() => parseConfig({ root: 'd', api: { baseUrl: 'ftp://x' } }, null)).toThrow(/api\.baseUrl/);
   });

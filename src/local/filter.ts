@@ -7,8 +7,9 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import type { Config } from '../config.js';
 import { realPathOf } from '../config-paths.js';
-import { ConfigError } from '../errors.js';
-import { IgnoreRules } from './ignore-rules.js';
+import { ConfigError, GuardError } from '../errors.js';
+import { escapeText } from '../escape.js';
+import { IgnoreRules, ruleTooCostly } from './ignore-rules.js';
 import { RootError } from './root.js';
 import { readRootFile } from './rootfile.js';
 import type { FilterOptions, PathFilter } from './types.js';
@@ -159,11 +160,23 @@ export function filterHash(options: FilterOptions): string {
   return createHash('sha256').update(JSON.stringify(effective)).digest('hex');
 }
 
+/**
+ * Refuses an ignore file holding a rule too costly to match on a deep tree (ignore-rules.ts
+ * `ruleTooCostly`): a GuardError (exit 3) naming its line, as for any ignore file it cannot take.
+ */
+function checkIgnoreFile(text: string): void {
+  text.split(/\r?\n/).forEach((line, i) => {
+    const why = line.trim() === '' || line.startsWith('#') ? undefined : ruleTooCostly(line);
+    if (why !== undefined) throw new GuardError(`${IGNORE_FILE_NAME} line ${i + 1} (${escapeText(line)}): ${why}`);
+  });
+}
+
 /** Builds the filter the walk and the watcher share from the configuration, reading the root's `.filesyncignore`. */
 export async function buildFilter(
   config: Pick<Config, 'root' | 'stateDir' | 'include' | 'exclude'>,
 ): Promise<{ filter: PathFilter; options: FilterOptions }> {
   const ignoreFile = await readIgnoreFile(config.root);
+  if (ignoreFile !== undefined) checkIgnoreFile(ignoreFile);
   // By its real path: a state directory reached through a link into the root is still excluded.
   const rel = path.relative(config.root, realPathOf(config.stateDir));
   const stateDirInRoot = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : undefined;

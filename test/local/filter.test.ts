@@ -1,6 +1,7 @@
 // The path filter: default excludes, include/exclude globs, the ignore file, the state directory.
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_EXCLUDES, createFilter, filterHash } from '../../src/local/filter.js';
+import { MAX_STAR_WEIGHT, collapseStars, ruleTooCostly } from '../../src/local/ignore-rules.js';
 import type { FilterOptions } from '../../src/local/types.js';
 
 const base: FilterOptions = { include: [], exclude: [] };
@@ -201,5 +202,31 @@ describe('filterHash', () => {
       h({ stateDirInRoot: 'state' }),
     ];
     expect(new Set(hashes).size).toBe(hashes.length);
+  });
+});
+
+describe('rules too costly to match (`**` between other segments)', () => {
+  it('a run of `**` segments matches what one does', () => {
+    expect(collapseStars('a/**/**/**/b')).toBe('a/**/b');
+    expect(collapseStars('**/**/a/**/**')).toBe('**/a/**');
+    expect(collapseStars('a**/**b')).toBe('a**/**b'); // not whole segments: left alone
+    const filter = createFilter({ ...base, exclude: ['a/**/**/b'] });
+    for (const [p, synced] of Object.entries({ 'a/b': false, 'a/x/b': false, 'a/x/y/b': false, 'a/x/c': true, 'b/a/b': true })) {
+      expect(filter(p, false), p).toBe(synced);
+    }
+  });
+
+  it(`takes up to ${MAX_STAR_WEIGHT} in the middle, one when the rule starts with \`**\`; refuses more`, () => {
+    for (const rule of ['**/node_modules/**', 'a/**/b', '/a/**/b/**/c/**', '**/a/**/b', '!**/a/**/b/**', 'a/**/**/**/b', 'a\\*\\*/b']) {
+      expect(ruleTooCostly(rule), rule).toBeUndefined();
+    }
+    for (const rule of [
+      '**/src/**/test/**/*.snap',
+      'a/**/b/**/c/**/d',
+      '!a/**/x/**/**/y/**/b',
+      `a/${Array(12).fill('**').join('/x/')}/b`,
+    ]) {
+      expect(ruleTooCostly(rule), rule).toMatch(/split it into simpler rules/);
+    }
   });
 });

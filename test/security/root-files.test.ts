@@ -139,6 +139,46 @@ describe('sync with a hostile .filesyncignore', () => {
       setup.cleanup();
     }
   });
+
+  // A review's reproduction: `ignore` matches each `**` between two segments with a backtracking
+  // regular expression, so one such rule hung the sync on a folder 31 deep (and whoever writes into
+  // the folder decides its depth). Refused, naming its line; an accepted one on the same tree ends.
+  it('refuses a rule too costly to match, naming its line; a rule it takes ends on a deep tree', async () => {
+    const setup = syncSetup(emu);
+    try {
+      const costly = `a/${Array(12).fill('**').join('/x/')}/b`;
+      fs.writeFileSync(path.join(setup.root, '.filesyncignore'), `# rules\n*.tmp\n${costly}\n`, { mode: 0o644 });
+      const deep = path.join(setup.root, 'a', ...Array<string>(30).fill('x'));
+      fs.mkdirSync(deep, { recursive: true });
+      fs.writeFileSync(path.join(deep, 'f.txt'), 'f');
+      fs.writeFileSync(path.join(setup.root, 'top.txt'), 'top');
+      const refused = await boundedSync(setup);
+      expect(refused.killedFor, refused.stderr).toBeNull();
+      expect(refused.code, refused.stderr).toBe(3);
+      expect(refused.stderr).toMatch(/\.filesyncignore line 3 .*split it into simpler rules/);
+      expect(emu.state().files).toEqual([]);
+
+      // The review's rule, 12 `**` in a row: one run, matched as one (before, still running after 30 s).
+      fs.writeFileSync(path.join(setup.root, '.filesyncignore'), `a/${Array(12).fill('**').join('/')}/b\n`, { mode: 0o644 });
+      const run = await boundedSync(setup);
+      expect(run.killedFor, run.stderr).toBeNull();
+      expect(run.code, run.stderr).toBe(0);
+
+      // Two in the middle of an anchored rule are taken: the same tree, synced but for a/x/x/b-like paths.
+      fs.writeFileSync(path.join(setup.root, '.filesyncignore'), 'a/**/x/**/b\n', { mode: 0o644 });
+      const taken = await boundedSync(setup);
+      expect(taken.killedFor, taken.stderr).toBeNull();
+      expect(taken.code, taken.stderr).toBe(0);
+      expect(
+        emu
+          .state()
+          .files.map((f) => f.filename)
+          .sort(),
+      ).toEqual(['a\u2215' + 'x\u2215'.repeat(30) + 'f.txt', 'top.txt']);
+    } finally {
+      setup.cleanup();
+    }
+  });
 });
 
 describe('the daemon with a hostile .filesyncignore', () => {
