@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { escapeJson, escapeText } from '../../src/escape.js';
+import { memoryLogger } from '../../src/log.js';
 import { emulator, runCli, syncSetup, type CliResult, type SyncSetup } from '../helpers/sync.js';
 
 const FORGED = 'x\n<0>files-sync: FORGED line\n\x1b[2Jy';
@@ -21,7 +22,10 @@ function expectClean(output: string, what: string): void {
   for (const line of output.split('\n')) {
     // files-sync's own journal priorities are 3, 4, 6 and 7: a <0> line can only be forged.
     expect(line.startsWith('<0>'), `${what}: forged line ${JSON.stringify(line)}`).toBe(false);
-    if (line.includes('FORGED')) expect(line, what).toMatch(/\\n<0>files-sync: FORGED|\\r<0>FORGED|\\n<0>FORGED (fifo|option)/);
+    // Log lines escape the `<` too (log.ts noPriority); the report and usage errors need not.
+    const lt = String.raw`(<|\\u003c)`;
+    if (line.includes('FORGED'))
+      expect(line, what).toMatch(new RegExp(String.raw`\\n${lt}0>files-sync: FORGED|\\r${lt}0>FORGED|\\n${lt}0>FORGED (fifo|option)`));
   }
 }
 
@@ -56,7 +60,7 @@ describe('a forged file name', () => {
     const result = await setup.sync(['--log-format', 'journal', '--log-level', 'debug']);
     expect(result.code, result.stderr).toBe(1);
     expect(result.stdout).toMatch(/^failed: x\\n<0>files-sync: FORGED line/m);
-    expect(result.stderr).toMatch(/^<7>.*fifo\\n<0>FORGED fifo\\u001b\[31m/m);
+    expect(result.stderr).toMatch(/^<7>.*fifo\\n\\u003c0>FORGED fifo\\u001b\[31m/m);
     expectClean(both(result), 'sync under journald');
   });
 
@@ -76,6 +80,29 @@ describe('a forged file name', () => {
     const report = JSON.parse(result.stdout) as { failed: { path: string }[] };
     expect(report.failed.map((f) => f.path)).toContain(FORGED);
   });
+});
+
+describe('log lines and journald', () => {
+  // A review's finding: journald cuts a line past its LineMax (48 KiB by default) and reads a `<N>`
+  // priority at the start of each piece, so a name's `<0>` where a cut fell started an entry of
+  // emergency priority (a deep tree of escaped control-character names reached the length).
+  it.each(['journal', 'json', 'human'] as const)(
+    'in the %s format, no `<` before a digit is left past the prefix, wherever a cut falls',
+    (format) => {
+      const { logger, lines } = memoryLogger('debug', format);
+      const name = `${'\x01'.repeat(300)}<0>forged<12>${'<7>'.repeat(50)}`;
+      logger.warn('cannot read directory: the scan is incomplete', { path: name, reason: `${name}: ENAMETOOLONG` });
+      logger.info(`uploaded ${name}`);
+      expect(lines.length).toBe(2);
+      for (const line of lines) {
+        const body = format === 'journal' ? line.replace(/^<[0-7]>/, '') : line;
+        expect(body, line).not.toMatch(/<\d/);
+        // Every cut: the piece after it never opens with a priority.
+        for (let at = 1; at < line.length; at++) expect(/^<\d{1,3}>/.test(line.slice(at)), `cut at ${at}`).toBe(false);
+        if (format === 'json' && line.includes('"path"')) expect((JSON.parse(line) as { path: string }).path).toBe(name);
+      }
+    },
+  );
 });
 
 describe('escapeText', () => {
