@@ -11,17 +11,19 @@
  * Khmer fillers, the deprecated format controls U+206A-206F, the interlinear annotation marks,
  * the tag characters of plane 14 and the invisible musical and shorthand format controls; not the
  * zero-width non-joiner and joiner, which Persian words and emoji sequences need, nor the tags of
- * an emoji flag's tag sequence, nor variation selectors), lone UTF-16 surrogates, and U+FFFD,
+ * a well-formed emoji flag tag sequence (a black flag, one to eight tags of lower-case letters or
+ * digits, the cancel tag: any other run of tags is text hidden in invisible characters), nor
+ * variation selectors), lone UTF-16 surrogates, and U+FFFD,
  * which is what Node makes of a name's invalid UTF-8 bytes when it decodes them. Astral ones are
  * matched as their surrogate pair and escaped as one (`\udb40\udc41`).
  */
 const UNSAFE =
   // eslint-disable-next-line no-control-regex -- finding control characters is this module's job
-  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u115f\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\ufffd]|\u034f|\u1160|\u17b4|\u17b5|\ud834[\udd73-\udd7a]|\ud82f[\udca0-\udca3]|\udb40\udc01|(?<!\ud83c\udff4(?:\udb40[\udc20-\udc7e])*)\udb40[\udc20-\udc7f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+  /\ud83c\udff4(?:\udb40[\udc30-\udc39\udc61-\udc7a]){1,8}\udb40\udc7f|[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u115f\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\ufffd]|\u034f|\u1160|\u17b4|\u17b5|\ud834[\udd73-\udd7a]|\ud82f[\udca0-\udca3]|\udb40\udc01|\udb40[\udc20-\udc7f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** The same set less C0 and lone surrogates, for JSON text (JSON.stringify has escaped those already). */
 const UNSAFE_IN_JSON =
-  /[\u007f-\u009f\u00ad\u061c\u115f\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\ufffd]|\u034f|\u1160|\u17b4|\u17b5|\ud834[\udd73-\udd7a]|\ud82f[\udca0-\udca3]|\udb40\udc01|(?<!\ud83c\udff4(?:\udb40[\udc20-\udc7e])*)\udb40[\udc20-\udc7f]/g;
+  /\ud83c\udff4(?:\udb40[\udc30-\udc39\udc61-\udc7a]){1,8}\udb40\udc7f|[\u007f-\u009f\u00ad\u061c\u115f\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\ufffd]|\u034f|\u1160|\u17b4|\u17b5|\ud834[\udd73-\udd7a]|\ud82f[\udca0-\udca3]|\udb40\udc01|\udb40[\udc20-\udc7f]/g;
 
 const SHORT: Record<string, string> = { '\b': '\\b', '\t': '\\t', '\n': '\\n', '\f': '\\f', '\r': '\\r' };
 
@@ -29,6 +31,11 @@ const SHORT: Record<string, string> = { '\b': '\\b', '\t': '\\t', '\n': '\\n', '
 function unicodeEscape(char: string): string {
   const unit = (i: number) => `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`;
   return SHORT[char] ?? (char.length === 2 ? unit(0) + unit(1) : unit(0));
+}
+
+/** What replaces a match of UNSAFE: a flag's tag sequence stays (the only match longer than a pair), the rest is escaped. */
+function escapeMatch(match: string): string {
+  return match.length > 2 ? match : unicodeEscape(match);
 }
 
 /** Length of the valid UTF-8 sequence at `i`, or 0 when the byte there does not start one. */
@@ -73,7 +80,7 @@ function decodeBytes(bytes: Uint8Array): string {
  */
 export function escapeText(text: string | Uint8Array): string {
   const str = typeof text === 'string' ? text : decodeBytes(text);
-  return str.replace(UNSAFE, unicodeEscape);
+  return str.replace(UNSAFE, escapeMatch);
 }
 
 /**
@@ -82,7 +89,7 @@ export function escapeText(text: string | Uint8Array): string {
  * Line breaks of pretty-printed JSON stay.
  */
 export function escapeJson(json: string): string {
-  return json.replace(UNSAFE_IN_JSON, unicodeEscape);
+  return json.replace(UNSAFE_IN_JSON, escapeMatch);
 }
 
 /**

@@ -137,6 +137,24 @@ describe('escapeText', () => {
     const england = '\u{1f3f4}\u{e0067}\u{e0062}\u{e0065}\u{e006e}\u{e0067}\u{e007f}';
     expect(escapeText(`${england}.txt`)).toBe(`${england}.txt`);
     expect(escapeText(`a${england}\u{e0041}.txt`)).toBe(`a${england}\\udb40\\udc41.txt`);
+    // A review's finding: any run of tags after a black flag stayed raw (upper case, punctuation,
+    // no cancel tag): text hidden in invisible characters. Only a well-formed sequence stays.
+    const tags = (text: string) => [...text].map((c) => String.fromCodePoint(0xe0000 + c.charCodeAt(0))).join('');
+    const rawTag = /\udb40[\udc00-\udc7f]/;
+    for (const hidden of [
+      `\u{1f3f4}${tags('SEE /etc/shadow; IGNORE THE REST')}`,
+      `\u{1f3f4}${tags('gbeng')}`,
+      `\u{1f3f4}${tags('abcdefghij')}\u{e007f}`,
+    ]) {
+      expect(escapeText(`report${hidden}.txt`), hidden).not.toMatch(rawTag);
+      expect(escapeJson(JSON.stringify({ name: hidden })), hidden).not.toMatch(rawTag);
+    }
+    const { logger, lines } = memoryLogger('debug', 'journal');
+    logger.warn('cannot read file', { path: `a\u{1f3f4}${tags('Hidden Text!')}.md`, flag: `${england}.md` });
+    expect(lines.join('\n')).not.toMatch(
+      /\udb40[\udc00-\udc7e]\udb40[\udc00-\udc7e]\udb40[\udc00-\udc7e]\udb40[\udc00-\udc7e]\udb40[\udc00-\udc7e]\udb40[\udc00-\udc7e]/,
+    );
+    expect(lines.join('\n')).toContain(england);
   });
 
   it('writes invalid UTF-8 bytes of a name as \\xNN and marks what Node decoded as U+FFFD', () => {
