@@ -15,7 +15,7 @@ import { deleteOne } from './delete-one.js';
 import { uploadOne } from './upload.js';
 import { QueueRoom } from './room.js';
 import { defaultSleep, regularFileAt } from './waits.js';
-import { append } from '../arrays.js';
+import { append, pushListed } from '../arrays.js';
 
 /** A torn upload is retried this many times before the path is left for the next run. */
 const MAX_TORN_RETRIES = 3;
@@ -253,7 +253,8 @@ export class Execution {
         if (this.storageFull !== null) return; // no upload starts any more: the path goes again next run
         this.deps.logger.info('file changed during its upload; uploading it again', { path: action.path });
         if (tries < MAX_TORN_RETRIES) return this.runUpload(action, tries + 1);
-        report.failed.push({ path: action.path, reason: 'kept changing during upload; will try again next sync' });
+        if (!pushListed(report.failed, { path: action.path, reason: 'kept changing during upload; will try again next sync' }))
+          report.failedNotListed++;
         return;
       }
       if (outcome.kind === 'unchanged') {
@@ -293,7 +294,7 @@ export class Execution {
     const { size, mtimeMs, sha256 } = action.local;
     this.deps.ledger.recordFailure(action.path, reason, retry, { size, mtimeMs, sha256 }, this.now());
     if (unavailable && this.unavailableEnds(err)) return;
-    this.report.failed.push({ path: action.path, reason });
+    if (!pushListed(this.report.failed, { path: action.path, reason })) this.report.failedNotListed++;
     this.deps.logger.warn('upload failed', { path: action.path, error: reason, requestId: requestIdOf(err) });
   }
 }

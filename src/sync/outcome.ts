@@ -1,7 +1,11 @@
 // The outcome of a reconciliation: the report the summary, --json, status and the daemon's log
 // read, with its counts in the one vocabulary, built from the plan and what the executor did.
 import { ExitCode } from '../errors.js';
+import { pushListed } from '../arrays.js';
 import type { DeleteReason, ExecuteReport, Plan } from './types.js';
+
+/** A path of a report's failed or skipped list, with why. */
+type Listed = { path: string; reason: string };
 
 /**
  * The one vocabulary of a sync's outcome (the human line, --json, status, the daemon's log and the
@@ -31,6 +35,7 @@ export interface SyncReport {
   adopted: number;
   deleted: number;
   unchanged: number;
+  /** The first LISTED_MAX failed and skipped paths (arrays.ts); `counts` has them all. */
   failed: { path: string; reason: string }[];
   skipped: { path: string; reason: string }[];
   /** Deletes the guard held: how many, why, and the first paths (a sample: `count` is the whole). */
@@ -74,7 +79,7 @@ export interface ReportInput {
   startedAt: number;
   finishedAt: number;
   apiRequests: number;
-  /** Paths the walk skipped on purpose (symlinks, FIFOs…) and why. */
+  /** Paths the walk skipped on purpose (symlinks, FIFOs…) and why: the first LISTED_MAX (the rest: `plan.skipsNotListed`). */
   skipped: readonly { path: string; reason: string }[];
   /** The remote size of an id, for a dry run's planned deletes. */
   sizes: (fileId: string) => number | undefined;
@@ -83,9 +88,17 @@ export interface ReportInput {
 /** The report of a run (`result`) or of a dry run (`result` null). */
 export function reportOf(input: ReportInput): SyncReport {
   const { plan: p, result, startedAt, finishedAt, apiRequests, sizes } = input;
-  const failed = [...(result?.failed ?? []), ...p.skips.filter((s) => s.failed).map((s) => ({ path: s.path, reason: s.reason }))];
-  const skipped = p.skips.filter((s) => !s.failed).map((s) => ({ path: s.path, reason: s.reason }));
-  for (const s of input.skipped) skipped.push({ path: s.path, reason: s.reason });
+  // The lists keep the first LISTED_MAX of each (arrays.ts); the counts have them all.
+  const failed: Listed[] = [];
+  const skipped: Listed[] = [];
+  const more = {
+    failed: (result?.failedNotListed ?? 0) + p.skipsNotListed.failed,
+    skipped: p.skipsNotListed.skipped,
+  };
+  for (const f of result?.failed ?? []) if (!pushListed(failed, f)) more.failed++;
+  for (const s of p.skips)
+    if (!pushListed(s.failed ? failed : skipped, { path: s.path, reason: s.reason })) more[s.failed ? 'failed' : 'skipped']++;
+  for (const s of input.skipped) if (!pushListed(skipped, { path: s.path, reason: s.reason })) more.skipped++;
   const held = p.held ? { count: p.held.count, reason: p.held.reason, paths: [...p.held.paths] } : null;
   let exitCode: ExitCode = ExitCode.ok;
   if (failed.length > 0 || (result?.failedDeletes.length ?? 0) > 0) exitCode = ExitCode.fileFailures;
@@ -93,13 +106,19 @@ export function reportOf(input: ReportInput): SyncReport {
   if (held || p.deletesBlocked !== null || p.alreadyRemote.length > 0) exitCode = ExitCode.guard;
   const interrupted = result?.interrupted
     ? {
-        done: result.uploaded + result.unchangedAfterCheck + result.failed.length + result.deleted + result.failedDeletes.length,
+        done:
+          result.uploaded +
+          result.unchangedAfterCheck +
+          result.failed.length +
+          result.failedNotListed +
+          result.deleted +
+          result.failedDeletes.length,
         total: (result.queued ?? p.uploads.length) + p.deletes.length + (result.collectedDeletes ?? 0),
       }
     : null;
   if (interrupted) exitCode = ExitCode.interrupted;
   const unchanged = p.unchanged + p.statUpdates.length + (result?.unchangedAfterCheck ?? 0);
-  const counts = countsOf(p, result, unchanged, failed.length, skipped.length);
+  const counts = countsOf(p, result, unchanged, failed.length + more.failed, skipped.length + more.skipped);
   return {
     startedAt,
     finishedAt,
@@ -188,6 +207,7 @@ export function emptyExecuteReport(): ExecuteReport {
     deleted: 0,
     unchangedAfterCheck: 0,
     failed: [],
+    failedNotListed: 0,
     failedDeletes: [],
     bytesUploaded: 0,
     unknownOutcomes: 0,

@@ -139,11 +139,11 @@ function rawSummaryLines(r: SyncReport): string[] {
   }
   append(
     lines,
-    some(r.failed, (f) => `failed: ${f.path}: ${f.reason}`, 50),
+    some(r.failed, (f) => `failed: ${f.path}: ${f.reason}`, 50, Math.max(r.counts.failed, r.failed.length)),
   );
   append(
     lines,
-    some(r.skipped, (f) => `skipped: ${f.path}: ${f.reason}`),
+    some(r.skipped, (f) => `skipped: ${f.path}: ${f.reason}`, 10, Math.max(r.counts.skipped, r.skipped.length)),
   );
   if (r.held) {
     lines.push(`held: ${plural(r.held.count, 'delete')}: ${r.held.reason}`);

@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import { decidePath, type GoneRow, type StatUpdate } from './decide.js';
 import type { Execution } from './execute.js';
 import type { Plan, PlanOptions, UploadAction } from './types.js';
-import { append } from '../arrays.js';
+import { append, pushListed } from '../arrays.js';
 
 /** Rows read from the ledger at a time. */
 const PAGE = 1000;
@@ -41,9 +41,8 @@ export interface PassInput {
   /** Rows in the ledger before the run (none: an initial sync, where no move can be). */
   tracked: number;
   /**
-   * Where uploads go as they are decided; null for a dry run (they are kept in `plan.uploads`) and
-   * for `status`. Only a pass with an execution writes the ledger (stat-only changes, failures):
-   * with null it writes nothing, so it runs on a ledger opened read-only.
+   * Where uploads go as they are decided; null for a dry run (they are kept in `plan.uploads`) and for `status`. Only a
+   * pass with an execution writes the ledger (stat-only changes, failures): with null it writes nothing (a read-only ledger).
    */
   exec: Execution | null;
   /**
@@ -149,7 +148,7 @@ class Pass {
   async *pairs(): AsyncGenerator<Pair> {
     for await (const item of this.input.walk) {
       if (item.kind === 'skipped') {
-        this.result.skipped.push({ path: item.path, reason: item.reason });
+        if (!pushListed(this.result.skipped, { path: item.path, reason: item.reason })) this.input.plan.skipsNotListed.skipped++;
         continue;
       }
       const path = item.kind === 'file' ? item.path : item.problem.path;
@@ -201,7 +200,8 @@ class Pass {
           this.result.bytesHashed += taken.hashedBytes;
         }
       } else if (taken.kind === 'problem') local = taken.problem;
-      else if (taken.kind === 'skipped') this.result.skipped.push({ path: pair.path, reason: taken.reason });
+      else if (taken.kind === 'skipped' && !pushListed(this.result.skipped, { path: pair.path, reason: taken.reason }))
+        input.plan.skipsNotListed.skipped++;
     }
     this.#progress();
     const listed = pair.row && !input.ledgerTrusted ? pair.row.listed : null;
@@ -217,7 +217,7 @@ class Pass {
         input.plan.unchanged++;
         return;
       case 'skip': {
-        input.plan.skips.push(decision.skip);
+        if (!pushListed(input.plan.skips, decision.skip)) input.plan.skipsNotListed[decision.skip.failed ? 'failed' : 'skipped']++;
         // Waiting on its failure, a moved file's new path is not stored: its old copy waits too.
         const { record, newContent } = decision.skip;
         if (newContent !== undefined) this.#addContent(newContent);

@@ -180,6 +180,8 @@ export interface Plan {
   /** Recorded unclaimed copies the complete listing no longer shows: forget them. */
   unclaimedGone: string[];
   skips: Skip[];
+  /** Skips past LISTED_MAX (arrays.ts) a reconciliation's pass did not keep, in `skips` or its walk's skipped paths: counted. */
+  skipsNotListed: { failed: number; skipped: number };
   unchanged: number;
   /** Remote files this program does not own (other applications'): never touched. */
   foreign: number;
@@ -259,6 +261,8 @@ export interface ExecuteReport {
   deleted: number;
   unchangedAfterCheck: number;
   failed: { path: string; reason: string }[];
+  /** Failed uploads past LISTED_MAX, not kept in `failed` (arrays.ts), counted. */
+  failedNotListed: number;
   failedDeletes: { fileId: string; reason: string }[];
   bytesUploaded: number;
   /** Attempts whose answer was lost: a sweep of the listing should follow. */

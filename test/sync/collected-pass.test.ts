@@ -184,7 +184,18 @@ describe('an allowed delete of collected rows', () => {
       exec.begin();
       await exec.finishUploads();
       const judged = judgePass(
-        { gone: n, uploads: 0, added: 0, addedToUpload: 0, found: 1, skipped: [], filesHashed: 0, bytesHashed: 0, restorePaths: [] },
+        {
+          gone: n,
+          uploads: 0,
+          added: 0,
+          addedToUpload: 0,
+          found: 1,
+          skipped: [],
+
+          filesHashed: 0,
+          bytesHashed: 0,
+          restorePaths: [],
+        },
         true,
         {
           tracked: n,
