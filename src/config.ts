@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { readApiKey } from './api-key.js';
 import { ConfigError, errorMessage } from './errors.js';
 import { closest } from './suggest.js';
-import { ruleTooCostly } from './local/ignore-rules.js';
+import { globTooCostly } from './glob-cost.js';
 import { checkConfigOwner, duplicateKey, jsonErrorPlace, withSmallFile } from './config-file.js';
 import { checkOwnFiles, derivedStateDir, realRoot, xdgHome } from './config-paths.js';
 
@@ -78,11 +78,11 @@ const apiSchema = z.strictObject({
 /** Defaults of the `api` section. */
 const API_DEFAULTS = { baseUrl: DEFAULT_BASE_URL, contract: 'ga', version: '2026-10-21', fullListHours: 24 } as const;
 
-/** A gitignore rule of `exclude`, refused when too costly to match on a deep tree (ignore-rules.ts). */
-const excludeRule = z
+/** A glob of `include` or `exclude`, refused when too costly to match on a deep tree (glob-cost.ts). */
+const glob = z
   .string()
   .min(1)
-  .refine((rule) => !ruleTooCostly(rule), { error: (issue) => ruleTooCostly(issue.input as string) });
+  .refine((rule) => !globTooCostly(rule), { error: (issue) => globTooCostly(issue.input as string) });
 
 /** The schema of the config file: every key, its default and its check. */
 export const configSchema = z.strictObject({
@@ -91,9 +91,9 @@ export const configSchema = z.strictObject({
   /** Where the ledger, lock and control socket live. Default: see `defaultStateDir`. */
   stateDir: z.string().min(1).optional(),
   /** Globs of files to sync; empty means every file. */
-  include: z.array(z.string().min(1)).default([]),
+  include: z.array(glob).default([]),
   /** Globs (gitignore syntax) never synced, on top of the built-in editor and temp files. */
-  exclude: z.array(excludeRule).default([]),
+  exclude: z.array(glob).default([]),
   /** Follow symbolic links (never out of the root, to an excluded path or to a state directory). */
   followSymlinks: z.boolean().default(false),
   /** Files larger than this are not uploaded (recorded as failures). At most the API's cap. */

@@ -195,8 +195,10 @@ describe('loadConfig', () => {
     }
   });
 
-  it('refuses an exclude rule too costly to match on a deep tree, naming it; takes the usual ones', () => {
+  it('refuses an exclude rule or include glob too costly to match on a deep tree, naming it; takes the usual ones', () => {
     expect(() => parseConfig({ root: 'd', exclude: ['**/src/**/test/**/*.snap'] }, null)).toThrow(/exclude\.0.*more `\*\*`/s);
+    // picomatch (include) backtracks on the same shapes.
+    expect(() => parseConfig({ root: 'd', include: ['a/**/x/**/y/**/b'] }, null)).toThrow(/include\.0.*more `\*\*`/s);
     const fine = ['**/node_modules/**', 'a/**/b', '**/a/**/b', 'a/**/b/**/c', 'a/**/**/**/b'];
     expect(parseConfig({ root: 'd', exclude: fine }, null).exclude).toEqual(fine);
   });

@@ -9,7 +9,8 @@ import type { Config } from '../config.js';
 import { realPathOf } from '../config-paths.js';
 import { ConfigError, GuardError } from '../errors.js';
 import { escapeText } from '../escape.js';
-import { IgnoreRules, ruleTooCostly } from './ignore-rules.js';
+import { globTooCostly } from '../glob-cost.js';
+import { IgnoreRules } from './ignore-rules.js';
 import { RootError } from './root.js';
 import { readRootFile } from './rootfile.js';
 import type { FilterOptions, PathFilter } from './types.js';
@@ -161,14 +162,18 @@ export function filterHash(options: FilterOptions): string {
 }
 
 /**
- * Refuses an ignore file holding a rule too costly to match on a deep tree (ignore-rules.ts
- * `ruleTooCostly`): a GuardError (exit 3) naming its line, as for any ignore file it cannot take.
+ * Refuses an ignore file holding a rule too costly to match on a deep tree (glob-cost.ts): a
+ * GuardError (exit 3) naming its line (its first 100 characters), as for any ignore file it cannot take.
  */
 function checkIgnoreFile(text: string): void {
-  text.split(/\r?\n/).forEach((line, i) => {
-    const why = line.trim() === '' || line.startsWith('#') ? undefined : ruleTooCostly(line);
-    if (why !== undefined) throw new GuardError(`${IGNORE_FILE_NAME} line ${i + 1} (${escapeText(line)}): ${why}`);
-  });
+  text
+    .replace(/^\ufeff/, '')
+    .split(/\r?\n/)
+    .forEach((line, i) => {
+      const why = line.trim() === '' || line.startsWith('#') ? undefined : globTooCostly(line);
+      const shown = line.length > 100 ? `${line.slice(0, 100)}…` : line;
+      if (why !== undefined) throw new GuardError(`${IGNORE_FILE_NAME} line ${i + 1} (${escapeText(shown)}): ${why}`);
+    });
 }
 
 /** Builds the filter the walk and the watcher share from the configuration, reading the root's `.filesyncignore`. */

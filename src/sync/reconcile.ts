@@ -192,7 +192,8 @@ function rootGuard(err: unknown): never {
 async function settleThenThrow(run: Run, exec: Execution | null, err: unknown): Promise<PassResult | null> {
   await exec?.finishUploads();
   if (isLedgerFault(exec?.fatal)) throw exec.fatal;
-  if (run.options.stop?.aborted && isInterruption(err)) return null;
+  // A dry run has no execution to report: its interruption is thrown, as one before the pass is.
+  if (exec !== null && run.options.stop?.aborted && isInterruption(err)) return null;
   return rootGuard(err);
 }
 
