@@ -36,7 +36,8 @@ function failingReason(run: RunRecord | null, last: SyncReport | undefined, fail
   if (run?.outcome && run.outcome !== 'interrupted') return run.outcome;
   const code = run?.exitCode ?? last?.exitCode ?? 0;
   if (code === ExitCode.ok || code === ExitCode.interrupted) return failures > 0 ? `${plural(failures, 'file')} failed` : null;
-  if (code === ExitCode.fileFailures) return `${plural(Math.max(failures, last?.failed.length ?? 0), 'file')} failed`;
+  if (code === ExitCode.fileFailures)
+    return `${plural(Math.max(failures, last?.counts?.failed ?? last?.failed.length ?? 0), 'file')} failed`;
   if (last?.held) return `deletes held: ${last.held.reason}`;
   if (last?.alreadyRemote?.length) return ALREADY_REMOTE(last.alreadyRemote.length);
   if (last?.deletesBlocked) return `no deletes: ${last.deletesBlocked}`;

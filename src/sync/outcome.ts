@@ -79,8 +79,6 @@ export interface ReportInput {
   startedAt: number;
   finishedAt: number;
   apiRequests: number;
-  /** Paths the walk skipped on purpose (symlinks, FIFOs…) and why: the first LISTED_MAX (the rest: `plan.skipsNotListed`). */
-  skipped: readonly { path: string; reason: string }[];
   /** The remote size of an id, for a dry run's planned deletes. */
   sizes: (fileId: string) => number | undefined;
 }
@@ -98,7 +96,7 @@ export function reportOf(input: ReportInput): SyncReport {
   for (const f of result?.failed ?? []) if (!pushListed(failed, f)) more.failed++;
   for (const s of p.skips)
     if (!pushListed(s.failed ? failed : skipped, { path: s.path, reason: s.reason })) more[s.failed ? 'failed' : 'skipped']++;
-  for (const s of input.skipped) if (!pushListed(skipped, { path: s.path, reason: s.reason })) more.skipped++;
+  for (const s of p.walkSkipped) if (!pushListed(skipped, { path: s.path, reason: s.reason })) more.skipped++;
   const held = p.held ? { count: p.held.count, reason: p.held.reason, paths: [...p.held.paths] } : null;
   let exitCode: ExitCode = ExitCode.ok;
   if (failed.length > 0 || (result?.failedDeletes.length ?? 0) > 0) exitCode = ExitCode.fileFailures;

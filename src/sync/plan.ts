@@ -44,6 +44,7 @@ export function emptyPlan(): Plan {
     unclaimed: [],
     unclaimedGone: [],
     skips: [],
+    walkSkipped: [],
     skipsNotListed: { failed: 0, skipped: 0 },
     unchanged: 0,
     foreign: 0,

@@ -107,11 +107,11 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
       bytesHashedBefore: sides.bytesHashed,
     }),
   ).catch((err: unknown) => settleThenThrow(run, exec, err));
-  if (pass !== null) logWalkDone(logger, pass, walk.complete);
+  if (pass !== null) logWalkDone(logger, pass, thePlan, walk.complete);
   await exec?.finishUploads();
   if (pass === null) return recordReport(run, interruptedReport(run, thePlan, exec!, remoteSide.view.files));
 
-  for (const skip of pass.skipped) logger.debug('skipped', { path: skip.path, reason: skip.reason });
+  for (const skip of thePlan.walkSkipped) logger.debug('skipped', { path: skip.path, reason: skip.reason });
   const judged = judgePass(pass, walk.complete, { tracked: run.tracked, options: planOpts, ledger }, walk.unseenFolders());
   applyPassJudgement(judged, thePlan, { ledger, exec, pass });
   if (run.restoreWindow) restoreFindings(run, thePlan, remoteSide.view.files, pass.restorePaths);
@@ -124,7 +124,6 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
       startedAt,
       finishedAt: now(),
       apiRequests: requestCount(remote) - run.requestsBefore,
-      skipped: pass.skipped,
       sizes: sizesOf(ledger, remoteSide.view.files),
     });
   if (!exec) return report(null);
@@ -208,7 +207,6 @@ function interruptedReport(run: Run, thePlan: Plan, exec: Execution, files: Para
     startedAt: run.startedAt,
     finishedAt: run.now(),
     apiRequests: requestCount(run.options.remote) - run.requestsBefore,
-    skipped: [],
     sizes: sizesOf(run.options.ledger, files),
   });
   // The total is what the scan had found when it stopped, not the whole tree.
@@ -237,7 +235,7 @@ function sizesOf(ledger: Ledger, files: readonly { id: string; size_bytes: numbe
 }
 
 /** The walk and the pairing are done (uploads they queued may still run): what they found and hashed. */
-function logWalkDone(logger: Logger, pass: PassResult, complete: boolean): void {
-  const { found, skipped, filesHashed, bytesHashed } = pass;
-  logger.debug('walk done', { found, skipped: skipped.length, complete, filesHashed, bytesHashed });
+function logWalkDone(logger: Logger, pass: PassResult, thePlan: Plan, complete: boolean): void {
+  const { found, filesHashed, bytesHashed } = pass;
+  logger.debug('walk done', { found, skipped: thePlan.walkSkipped.length, complete, filesHashed, bytesHashed });
 }

@@ -78,7 +78,6 @@ export interface PassResult {
   addedToUpload: number;
   /** Files and problems the walk found (an empty root blocks deletes). */
   found: number;
-  skipped: { path: string; reason: string }[];
   filesHashed: number;
   bytesHashed: number;
   /** With `restoreNames`: the local and ledger paths carrying one of them. */
@@ -112,7 +111,6 @@ class Pass {
     added: 0,
     addedToUpload: 0,
     found: 0,
-    skipped: [],
     filesHashed: 0,
     bytesHashed: 0,
     restorePaths: [],
@@ -148,7 +146,7 @@ class Pass {
   async *pairs(): AsyncGenerator<Pair> {
     for await (const item of this.input.walk) {
       if (item.kind === 'skipped') {
-        if (!pushListed(this.result.skipped, { path: item.path, reason: item.reason })) this.input.plan.skipsNotListed.skipped++;
+        if (!pushListed(this.input.plan.walkSkipped, { path: item.path, reason: item.reason })) this.input.plan.skipsNotListed.skipped++;
         continue;
       }
       const path = item.kind === 'file' ? item.path : item.problem.path;
@@ -200,7 +198,7 @@ class Pass {
           this.result.bytesHashed += taken.hashedBytes;
         }
       } else if (taken.kind === 'problem') local = taken.problem;
-      else if (taken.kind === 'skipped' && !pushListed(this.result.skipped, { path: pair.path, reason: taken.reason }))
+      else if (taken.kind === 'skipped' && !pushListed(input.plan.walkSkipped, { path: pair.path, reason: taken.reason }))
         input.plan.skipsNotListed.skipped++;
     }
     this.#progress();

@@ -180,6 +180,8 @@ export interface Plan {
   /** Recorded unclaimed copies the complete listing no longer shows: forget them. */
   unclaimedGone: string[];
   skips: Skip[];
+  /** Paths the walk skipped on purpose (links, FIFOs...) and why: the first LISTED_MAX (arrays.ts), the rest counted below. */
+  walkSkipped: { path: string; reason: string }[];
   /** Skips past LISTED_MAX (arrays.ts) a reconciliation's pass did not keep, in `skips` or its walk's skipped paths: counted. */
   skipsNotListed: { failed: number; skipped: number };
   unchanged: number;

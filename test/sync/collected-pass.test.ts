@@ -96,7 +96,6 @@ describe('deletes collected by the pass', () => {
         startedAt: 0,
         finishedAt: 1,
         apiRequests: 0,
-        skipped: [],
         sizes: () => undefined,
       });
       expect(report.held).toMatchObject({ count: GONE });
@@ -190,8 +189,6 @@ describe('an allowed delete of collected rows', () => {
           added: 0,
           addedToUpload: 0,
           found: 1,
-          skipped: [],
-
           filesHashed: 0,
           bytesHashed: 0,
           restorePaths: [],
