@@ -3,7 +3,9 @@
 
 /**
  * Characters that must not reach a terminal or the journal raw: C0 controls (newline included, so
- * a name cannot start a forged line or a `<0>` journal priority), DEL, C1 controls (0x9b is a CSI
+ * a name cannot start a forged line or a `<0>` journal priority), a `<` before a digit (journald cuts
+ * a line past its LineMax, 48 KiB by default, and reads a `<N>` priority at each piece's start:
+ * no cut may fall before a name's `<0>`), DEL, C1 controls (0x9b is a CSI
  * for some terminals), the line and paragraph separators, the bidirectional overrides, isolates
  * and marks (text that reads differently than it is), the invisible characters that make one
  * name print as another (soft hyphen, zero-width space, word joiner and invisible operators, the
@@ -19,11 +21,11 @@
  */
 const UNSAFE =
   // eslint-disable-next-line no-control-regex -- finding control characters is this module's job
-  /\ud83c\udff4(?:\udb40[\udc30-\udc39\udc61-\udc7a]){1,8}\udb40\udc7f|[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u115f\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\ufffd]|\u034f|\u1160|\u17b4|\u17b5|\ud834[\udd73-\udd7a]|\ud82f[\udca0-\udca3]|\udb40\udc01|\udb40[\udc20-\udc7f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+  /\ud83c\udff4(?:\udb40[\udc30-\udc39\udc61-\udc7a]){1,8}\udb40\udc7f|<(?=\d)|[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u115f\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\ufffd]|\u034f|\u1160|\u17b4|\u17b5|\ud834[\udd73-\udd7a]|\ud82f[\udca0-\udca3]|\udb40\udc01|\udb40[\udc20-\udc7f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** The same set less C0 and lone surrogates, for JSON text (JSON.stringify has escaped those already). */
 const UNSAFE_IN_JSON =
-  /\ud83c\udff4(?:\udb40[\udc30-\udc39\udc61-\udc7a]){1,8}\udb40\udc7f|[\u007f-\u009f\u00ad\u061c\u115f\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\ufffd]|\u034f|\u1160|\u17b4|\u17b5|\ud834[\udd73-\udd7a]|\ud82f[\udca0-\udca3]|\udb40\udc01|\udb40[\udc20-\udc7f]/g;
+  /\ud83c\udff4(?:\udb40[\udc30-\udc39\udc61-\udc7a]){1,8}\udb40\udc7f|<(?=\d)|[\u007f-\u009f\u00ad\u061c\u115f\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\ufffd]|\u034f|\u1160|\u17b4|\u17b5|\ud834[\udd73-\udd7a]|\ud82f[\udca0-\udca3]|\udb40\udc01|\udb40[\udc20-\udc7f]/g;
 
 const SHORT: Record<string, string> = { '\b': '\\b', '\t': '\\t', '\n': '\\n', '\f': '\\f', '\r': '\\r' };
 

@@ -58,21 +58,11 @@ function frameOf(info: winston.Logform.TransformableInfo): string {
   return `${module}${escapeText(String(info.message))}`;
 }
 
-/**
- * journald cuts a line longer than its LineMax (48 KiB by default) and reads a `<N>` priority at
- * the start of each piece (SyslogLevelPrefix=, in every format the service's output reaches it):
- * no `<` before a digit is left in what a line carries, so that no cut, wherever it falls, starts
- * a piece with a priority a name chose (`<0>` becomes `\u003c0>`, JSON's escape of it).
- */
-function noPriority(text: string): string {
-  return text.replace(/<(?=\d)/g, '\\u003c');
-}
-
-/** JSON lines keep their value; C1, DEL and the other invisible characters become \u escapes, as does `<` before a digit. */
+/** JSON lines keep their value; C1, DEL, `<` before a digit and the other invisible characters become \u escapes. */
 const escapedJsonLine = winston.format((info) => {
   const MESSAGE = Symbol.for('message');
   const line = (info as Record<symbol, unknown>)[MESSAGE];
-  if (typeof line === 'string') (info as Record<symbol, unknown>)[MESSAGE] = noPriority(escapeJson(line));
+  if (typeof line === 'string') (info as Record<symbol, unknown>)[MESSAGE] = escapeJson(line);
   return info;
 });
 
@@ -84,14 +74,14 @@ function lineFormat(format: LogFormat): winston.Logform.Format {
       // journald stamps each line itself; the prefix sets the priority (sd-daemon(3)).
       return winston.format.printf((info) => {
         // Escaped, a name holding "\n<0>" cannot start an emergency-priority entry of its own.
-        return `<${JOURNAL_PRIORITY[info.level] ?? 6}>${noPriority(`${frameOf(info)}${contextOf(info)}`)}`;
+        return `<${JOURNAL_PRIORITY[info.level] ?? 6}>${frameOf(info)}${contextOf(info)}`;
       });
     case 'human':
       return winston.format.combine(
         winston.format.timestamp({ format: 'HH:mm:ss' }),
         winston.format.printf((info) => {
           const level = info.level === 'info' ? '' : `${info.level.toUpperCase()} `;
-          return `${String(info.timestamp)} ${level}${noPriority(`${frameOf(info)}${contextOf(info)}`)}`;
+          return `${String(info.timestamp)} ${level}${frameOf(info)}${contextOf(info)}`;
         }),
       );
   }

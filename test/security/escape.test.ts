@@ -7,6 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { escapeJson, escapeText } from '../../src/escape.js';
 import { memoryLogger } from '../../src/log.js';
+import { reportOf } from '../../src/sync/outcome.js';
+import { emptyPlan } from '../../src/sync/plan.js';
+import { summaryLines } from '../../src/sync/report.js';
 import { emulator, runCli, syncSetup, type CliResult, type SyncSetup } from '../helpers/sync.js';
 
 const FORGED = 'x\n<0>files-sync: FORGED line\n\x1b[2Jy';
@@ -22,10 +25,10 @@ function expectClean(output: string, what: string): void {
   for (const line of output.split('\n')) {
     // files-sync's own journal priorities are 3, 4, 6 and 7: a <0> line can only be forged.
     expect(line.startsWith('<0>'), `${what}: forged line ${JSON.stringify(line)}`).toBe(false);
-    // Log lines escape the `<` too (log.ts noPriority); the report and usage errors need not.
-    const lt = String.raw`(<|\\u003c)`;
+    // No `<` before a digit but a journal line's own prefix: a name's `<0>` is `\u003c0>` in every output (escape.ts).
+    expect(line.replace(/^<[3467]>/, ''), what).not.toMatch(/<\d/);
     if (line.includes('FORGED'))
-      expect(line, what).toMatch(new RegExp(String.raw`\\n${lt}0>files-sync: FORGED|\\r${lt}0>FORGED|\\n${lt}0>FORGED (fifo|option)`));
+      expect(line, what).toMatch(/\\n\\u003c0>files-sync: FORGED|\\r\\u003c0>FORGED|\\n\\u003c0>FORGED (fifo|option)/);
   }
 }
 
@@ -52,14 +55,14 @@ function both(result: CliResult): string {
 describe('a forged file name', () => {
   it('is escaped in the dry-run summary', async () => {
     const result = await setup.sync(['--dry-run', '--log-level', 'debug']);
-    expect(result.stdout).toContain('\\n<0>files-sync: FORGED line\\n\\u001b[2Jy');
+    expect(result.stdout).toContain('\\n\\u003c0>files-sync: FORGED line\\n\\u001b[2Jy');
     expectClean(both(result), 'sync --dry-run');
   });
 
   it('is escaped in the journal format and in the failure lines', async () => {
     const result = await setup.sync(['--log-format', 'journal', '--log-level', 'debug']);
     expect(result.code, result.stderr).toBe(1);
-    expect(result.stdout).toMatch(/^failed: x\\n<0>files-sync: FORGED line/m);
+    expect(result.stdout).toMatch(/^failed: x\\n\\u003c0>files-sync: FORGED line/m);
     expect(result.stderr).toMatch(/^<7>.*fifo\\n\\u003c0>FORGED fifo\\u001b\[31m/m);
     expectClean(both(result), 'sync under journald');
   });
@@ -69,7 +72,7 @@ describe('a forged file name', () => {
     const name = '--x\n<0>FORGED option\x1b[2J\u202e.txt';
     const result = await runCli(['resolve', '--config', setup.configFile, name], setup.env);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('--x\\n<0>FORGED option\\u001b[2J\\u202e.txt');
+    expect(result.stderr).toContain('--x\\n\\u003c0>FORGED option\\u001b[2J\\u202e.txt');
     expect(result.stderr).not.toContain('\u202e');
     expectClean(both(result), 'an unknown option');
   });
@@ -82,7 +85,7 @@ describe('a forged file name', () => {
   });
 });
 
-describe('log lines and journald', () => {
+describe('output and journald', () => {
   // A review's finding: journald cuts a line past its LineMax (48 KiB by default) and reads a `<N>`
   // priority at the start of each piece, so a name's `<0>` where a cut fell started an entry of
   // emergency priority (a deep tree of escaped control-character names reached the length).
@@ -103,6 +106,20 @@ describe('log lines and journald', () => {
       }
     },
   );
+  // The same review: a one-shot sync's summary goes to journald too (systemd/files-sync-sync.service),
+  // and a path's length has no bound but depth.
+  it('in the summary a one-shot sync prints, a cut line never starts a piece with a priority a name chose', () => {
+    const lineMax = 48 * 1024;
+    const filler = Array.from({ length: 200 }, () => 'f'.repeat(249)).join('/');
+    const name = `${filler.slice(0, lineMax - 'skipped: '.length)}<0>owned/link`;
+    const plan = emptyPlan();
+    plan.walkSkipped.push({ path: name, reason: 'symbolic link' });
+    const report = reportOf({ plan, result: null, dryRun: false, startedAt: 0, finishedAt: 1, apiRequests: 0, sizes: () => undefined });
+    const line = summaryLines(report).find((l) => l.startsWith('skipped: '))!;
+    expect(line.length).toBeGreaterThan(lineMax);
+    expect(line).not.toMatch(/<\d/);
+    expect(escapeText('a<0>b<x>c<')).toBe('a\\u003c0>b<x>c<');
+  });
 });
 
 describe('escapeText', () => {
