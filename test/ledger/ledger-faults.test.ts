@@ -236,7 +236,7 @@ describe('files-sync ledger check, of a state directory whose name holds control
     fillLedger(path.join(stateDir, 'ledger.db'));
     const result = await runCli(['ledger', 'check', '--config', setup.configFile, '--state-dir', stateDir], setup.env);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain('state\\n<0>FORGED\\u001b[2J');
+    expect(result.stdout).toContain('state\\n\\u003c0>FORGED\\u001b[2J');
     expect(result.stdout).not.toMatch(/\u001b|\n<0>/);
   });
 });

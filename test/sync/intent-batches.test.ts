@@ -161,8 +161,10 @@ describe('intents written in batches', () => {
       expect(report.uploaded).toBe(96);
       const commits = walCommits(ledgerFile) - before;
       // One intent commit a file would be 96 on its own, and the group commits of the finished
-      // uploads and the run's own writes come on top.
-      expect(commits).toBeLessThan(40);
+      // uploads and the run's own writes come on top. How many intents each commit holds follows
+      // how far the walk is ahead of the uploads (a refill writes those queued since the last):
+      // 35-36 commits here on a quiet machine, 44 in a CI run under load.
+      expect(commits).toBeLessThan(72);
       expect(ledger.inFlight()).toEqual([]);
       expect(ledger.files()).toHaveLength(96);
     } finally {
