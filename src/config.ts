@@ -78,11 +78,12 @@ const apiSchema = z.strictObject({
 /** Defaults of the `api` section. */
 const API_DEFAULTS = { baseUrl: DEFAULT_BASE_URL, contract: 'ga', version: '2026-10-21', fullListHours: 24 } as const;
 
-/** A glob of `include` or `exclude`, refused when too costly to match on a deep tree (glob-cost.ts). */
-const glob = z
-  .string()
-  .min(1)
-  .refine((rule) => !globTooCostly(rule), { error: (issue) => globTooCostly(issue.input as string) });
+/** A glob of `exclude` (gitignore) or `include` (picomatch), refused when too costly to match on a deep tree (glob-cost.ts). */
+const glob = (kind: 'rule' | 'include') =>
+  z
+    .string()
+    .min(1)
+    .refine((g) => !globTooCostly(g, kind), { error: (issue) => globTooCostly(issue.input as string, kind) });
 
 /** The schema of the config file: every key, its default and its check. */
 export const configSchema = z.strictObject({
@@ -91,9 +92,9 @@ export const configSchema = z.strictObject({
   /** Where the ledger, lock and control socket live. Default: see `defaultStateDir`. */
   stateDir: z.string().min(1).optional(),
   /** Globs of files to sync; empty means every file. */
-  include: z.array(glob).default([]),
+  include: z.array(glob('include')).default([]),
   /** Globs (gitignore syntax) never synced, on top of the built-in editor and temp files. */
-  exclude: z.array(glob).default([]),
+  exclude: z.array(glob('rule')).default([]),
   /** Follow symbolic links (never out of the root, to an excluded path or to a state directory). */
   followSymlinks: z.boolean().default(false),
   /** Files larger than this are not uploaded (recorded as failures). At most the API's cap. */

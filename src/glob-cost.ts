@@ -1,29 +1,27 @@
 // What a glob costs to match on a deep tree: the `ignore` package (gitignore rules) and picomatch
-// (include globs) match each `**` segment with a backtracking regular expression, so a rule's time
-// per path grows as the path's depth to the power of its `**` segments before the last one, and
-// whoever writes into the folder decides the depth (a chain of 2,000 folders). At 2, a 1,000-deep
-// chain costs ~2 s a walk; at 3 (the rule "**" + "/src/**/test/**/*.snap"), 20 s did not see it
-// through, and 12 never ended on a folder 31 deep (measured by hand, 2026-12-02).
+// (include globs) match each `**` with a backtracking regular expression, so a rule's time per path
+// grows as the path's depth to the power of its weight (below), and whoever writes into the folder
+// decides the depth (a chain of 2,000 folders). At 2, a 1,000-deep chain costs ~2 s a walk and a
+// 2,000-deep one ~16 s; at 3 (the rule "**" + "/src/**/test/**/*.snap"), 20 s did not see a
+// 1,000-deep chain through, and a weight of 12 never ended on a folder 31 deep (measured by hand,
+// 2026-12-02).
 
-/** The most `**` segments a glob may hold before its last segment (a last one, everything inside, is cheap). */
+/** The heaviest glob taken (see `globWeight`). */
 export const MAX_STAR_WEIGHT = 2;
 
 /** A segment of stars only: gitignore (and `ignore`) read `***` and longer as `**`. */
 const GLOBSTAR = /^\*{2,}$/;
+/** A segment of `*` and `?` only: it matches any one folder, so beside a `**` it multiplies the ways to split a path. */
+const WILDCARD = /^[*?]+$/;
 
-/**
- * The segments of a glob: split at each `/` that no backslash escapes (`a\/b` is one segment);
- * escapes are kept as they are. A byte order mark before the first rule of a file is dropped, as
- * `ignore` drops it.
- */
-function segmentsOf(glob: string): string[] {
-  const text = glob.replace(/^\ufeff/, '');
+/** The segments of a gitignore rule: split at each `/` that no backslash escapes (`a\/b` is one segment); escapes kept. */
+function segmentsOf(rule: string): string[] {
   const segments: string[] = [];
   let current = '';
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i]!;
-    if (char === '\\' && i + 1 < text.length) {
-      current += char + text[i + 1]!;
+  for (let i = 0; i < rule.length; i++) {
+    const char = rule[i]!;
+    if (char === '\\' && i + 1 < rule.length) {
+      current += char + rule[i + 1]!;
       i++;
     } else if (char === '/') {
       segments.push(current);
@@ -49,15 +47,36 @@ export function collapseStars(rule: string): string {
 }
 
 /**
- * Why `glob` (a gitignore rule or an include glob) is refused, too costly to match on a deep tree
- * (MAX_STAR_WEIGHT), or undefined.
+ * A gitignore rule's weight: its `**` segments before the last one (a last one, everything inside,
+ * is cheap; so is a final `/`), and when it has any, its segments of `*` and `?` only too.
  */
-export function globTooCostly(glob: string): string | undefined {
-  const segments = segmentsOf(collapseStars(glob.replace(/^\ufeff/, '').replace(/^!/, '')));
-  const weight = segments.slice(0, -1).filter((segment) => segment === '**').length;
+function ruleWeight(rule: string): number {
+  const segments = segmentsOf(collapseStars(rule.replace(/^\ufeff/, '').replace(/^!/, '')));
+  if (segments.length > 1 && segments.at(-1) === '') segments.pop();
+  const before = segments.slice(0, -1);
+  const globstars = before.filter((segment) => segment === '**').length;
+  return globstars === 0 ? 0 : globstars + before.filter((segment) => segment !== '**' && WILDCARD.test(segment)).length;
+}
+
+/**
+ * An include glob's weight, as picomatch reads it: every `**` wherever it stands (a braced
+ * alternative, an extglob, beside an escaped slash, which picomatch takes for a separator), but
+ * one that ends the glob.
+ */
+function includeWeight(glob: string): number {
+  const stars = (glob.match(/\*\*/g) ?? []).length;
+  return stars - (/(^|\/)\*\*$/.test(glob) ? 1 : 0);
+}
+
+/**
+ * Why `glob` is refused, too costly to match on a deep tree (MAX_STAR_WEIGHT), or undefined: a
+ * gitignore rule (`.filesyncignore`, `exclude`) or, with `include`, an include glob.
+ */
+export function globTooCostly(glob: string, kind: 'rule' | 'include' = 'rule'): string | undefined {
+  const weight = kind === 'include' ? includeWeight(glob) : ruleWeight(glob);
   if (weight <= MAX_STAR_WEIGHT) return undefined;
   return (
-    `it has more \`**\` before its last segment than files-sync takes (${MAX_STAR_WEIGHT}): matching it takes time that grows ` +
-    "as a power of the folders' depth, which whoever writes into the folder decides; split it into simpler rules"
+    `it has more \`**\` than files-sync takes (${MAX_STAR_WEIGHT}, a segment of \`*\` or \`?\` only beside them counting as one more): ` +
+    "matching it takes time that grows as a power of the folders' depth, which whoever writes into the folder decides; split it into simpler rules"
   );
 }

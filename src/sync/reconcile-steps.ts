@@ -288,7 +288,7 @@ export function logPlan(p: Plan, logger: { debug: (m: string, meta?: object) => 
     adoptions: p.adoptions.length,
     deletes: p.deletes.length + pagedDeletes,
     unchanged: p.unchanged,
-    skips: p.skips.length + p.skipsNotListed.failed + p.skipsNotListed.skipped,
+    skips: p.skips.length + p.walkSkipped.length + p.skipsNotListed.failed + p.skipsNotListed.skipped,
   });
   if (p.held) logger.warn(`deletes held: ${p.held.reason}`);
   if (p.alreadyRemote.length > 0) logger.warn(ALREADY_REMOTE(p.alreadyRemote.length));

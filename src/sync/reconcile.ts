@@ -237,5 +237,7 @@ function sizesOf(ledger: Ledger, files: readonly { id: string; size_bytes: numbe
 /** The walk and the pairing are done (uploads they queued may still run): what they found and hashed. */
 function logWalkDone(logger: Logger, pass: PassResult, thePlan: Plan, complete: boolean): void {
   const { found, filesHashed, bytesHashed } = pass;
-  logger.debug('walk done', { found, skipped: thePlan.walkSkipped.length, complete, filesHashed, bytesHashed });
+  // Past the list, the walk's skips are counted with the decisions' (Plan.skipsNotListed): rarely any.
+  const skipped = thePlan.walkSkipped.length + thePlan.skipsNotListed.skipped;
+  logger.debug('walk done', { found, skipped, complete, filesHashed, bytesHashed });
 }

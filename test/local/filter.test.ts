@@ -234,8 +234,32 @@ describe('rules too costly to match (`**` before the last segment)', () => {
       `a/${Array(12).fill('**').join('/x/')}/b`,
       'a/***/x/***/x/***/b',
       '\ufeff**/src/**/test/**/*.snap', // a file's byte order mark: `ignore` drops it
+      '**/*/**/x', // a `*` segment beside `**` multiplies the splits (7.9 s for one path 2,000 deep)
+      '*/**/*/**/*.log',
     ]) {
       expect(globTooCostly(rule), rule).toMatch(/split it into simpler rules/);
     }
+    // A final `/` (folders only) costs what the rule without it does; `*` segments with no `**` are cheap.
+    for (const rule of ['**/a/**/b/**/', 'docs/*/**/*.md', '*/*/*/*/x', '**/*.log']) expect(globTooCostly(rule), rule).toBeUndefined();
+  });
+
+  it('weighs include globs as picomatch reads them: braces, extglobs and escaped slashes hold `**` too', () => {
+    for (const glob of ['docs/**', '**/*.md', 'src/**/test/**', '*.{md,txt}']) expect(globTooCostly(glob, 'include'), glob).toBeUndefined();
+    for (const glob of [
+      '{docs,**}/{api,**}/{v1,**}/{en,**}/*.md',
+      '**\\/a\\/**\\/a\\/**\\/a\\/**\\/a\\/*.md',
+      '@(**)/@(**)/@(**)/@(**)/x',
+      'a/**/b/**/c/**/d',
+    ]) {
+      expect(globTooCostly(glob, 'include'), glob).toMatch(/split it into simpler rules/);
+    }
+  });
+
+  it("keeps a byte order mark on a later line as `ignore` does (only a file's first one goes)", () => {
+    expect(collapseStars('\ufeff!keep.log')).toBe('\ufeff!keep.log');
+    const rules = ['*.log', '\ufeff!keep.log'];
+    const plain = ignore({ ignorecase: false }).add(rules);
+    const filter = createFilter({ ...base, exclude: rules });
+    for (const p of ['keep.log', 'other.log', 'README.md']) expect(filter(p, false), p).toBe(!plain.ignores(p));
   });
 });
