@@ -36,8 +36,13 @@ function failingReason(run: RunRecord | null, last: SyncReport | undefined, fail
   if (run?.outcome && run.outcome !== 'interrupted') return run.outcome;
   const code = run?.exitCode ?? last?.exitCode ?? 0;
   if (code === ExitCode.ok || code === ExitCode.interrupted) return failures > 0 ? `${plural(failures, 'file')} failed` : null;
-  if (code === ExitCode.fileFailures)
-    return `${plural(Math.max(failures, last?.counts?.failed ?? last?.failed.length ?? 0), 'file')} failed`;
+  if (code === ExitCode.fileFailures) {
+    // Exit 1 is failed files, failed deletes or both: each that failed is said.
+    const files = Math.max(failures, last?.counts?.failed ?? last?.failed.length ?? 0);
+    const deletes = last?.counts?.deletesFailed ?? 0;
+    const said = [files > 0 || deletes === 0 ? `${plural(files, 'file')} failed` : '', deletes > 0 ? `${plural(deletes, 'delete')} failed` : ''];
+    return said.filter(Boolean).join(', ');
+  }
   if (last?.held) return `deletes held: ${last.held.reason}`;
   if (last?.alreadyRemote?.length) return ALREADY_REMOTE(last.alreadyRemote.length);
   if (last?.deletesBlocked) return `no deletes: ${last.deletesBlocked}`;

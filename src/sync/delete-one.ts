@@ -1,8 +1,9 @@
 // One delete of an execution (execute.ts): a removed path's copy, a collected one, or an old copy
 // an upload replaced, its outcome recorded in the ledger as it happens.
+import { pushListed } from '../arrays.js';
 import { errorMessage } from '../errors.js';
 import { isUnavailable, requestIdOf } from '../failure.js';
-import type { DeleteAction, ExecuteDeps, ExecuteReport, Progress } from './types.js';
+import type { DeleteAction, ExecuteDeps, ExecuteReport, FailedDelete, Progress } from './types.js';
 import { copyState } from './remote-view.js';
 
 /** What one delete needs of its execution. */
@@ -44,8 +45,8 @@ export async function deleteOne(run: DeleteRun, action: DeleteAction): Promise<v
     const reason = errorMessage(err);
     ledger.deleteFailed(action.fileId, reason);
     if (isUnavailable(err) && run.unavailableEnds(err)) return;
-    run.report.failedDeletes.push({ fileId: action.fileId, reason });
-    logger.warn('delete failed; it stays pending', { fileId: action.fileId, error: reason, requestId: requestIdOf(err) });
+    listFailedDelete(run.report, { fileId: action.fileId, path: action.path, reason });
+    logger.warn('delete failed; it stays pending', { fileId: action.fileId, path: action.path, error: reason, requestId: requestIdOf(err) });
   } finally {
     if (action.fromLocalDelete) {
       run.progress.filesDone++;
@@ -89,7 +90,7 @@ async function deleteLapsed(run: DeleteRun, { fileId, path }: DeleteAction): Pro
   } catch (err) {
     if (run.endedByRun(err)) return false;
     const reason = errorMessage(err);
-    run.report.failedDeletes.push({ fileId, reason });
+    listFailedDelete(run.report, { fileId, path, reason });
     run.deps.logger.warn('delete of an expired copy failed; its row stays', { path, fileId, error: reason, requestId: requestIdOf(err) });
     if (isUnavailable(err)) run.unavailableEnds(err);
     return false;
@@ -97,4 +98,9 @@ async function deleteLapsed(run: DeleteRun, { fileId, path }: DeleteAction): Pro
   run.report.deleted++;
   run.report.deletesBy.deleted = (run.report.deletesBy.deleted ?? 0) + 1;
   return true;
+}
+
+/** Counts a failed delete in `report`, listed while the list holds fewer than LISTED_MAX. */
+export function listFailedDelete(report: ExecuteReport, failed: FailedDelete): void {
+  if (!pushListed(report.failedDeletes, failed)) report.failedDeletesNotListed++;
 }

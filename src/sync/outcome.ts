@@ -2,7 +2,7 @@
 // read, with its counts in the one vocabulary, built from the plan and what the executor did.
 import { ExitCode } from '../errors.js';
 import { pushListed } from '../arrays.js';
-import type { DeleteReason, ExecuteReport, Plan } from './types.js';
+import type { DeleteReason, ExecuteReport, FailedDelete, Plan } from './types.js';
 
 /** A path of a report's failed or skipped list, with why. */
 type Listed = { path: string; reason: string };
@@ -21,6 +21,8 @@ export interface Counts {
   skipped: number;
   oldCopiesDeleted: number;
   orphansCleaned: number;
+  /** Deletes that failed: their copies stay pending for the next run (absent in reports of older versions). */
+  deletesFailed?: number;
 }
 
 /** The outcome of a reconciliation, as the summary, `status` and the exit code report it. */
@@ -38,6 +40,8 @@ export interface SyncReport {
   /** The first LISTED_MAX failed and skipped paths (arrays.ts); `counts` has them all. */
   failed: { path: string; reason: string }[];
   skipped: { path: string; reason: string }[];
+  /** The first LISTED_MAX deletes that failed (absent when none); `counts.deletesFailed` has them all. */
+  failedDeletes?: FailedDelete[];
   /** Deletes the guard held: how many, why, and the first paths (a sample: `count` is the whole). */
   held: { count: number; reason: string; paths: string[] } | null;
   deletesBlocked: string | null;
@@ -110,7 +114,8 @@ export function reportOf(input: ReportInput): SyncReport {
           result.failed.length +
           result.failedNotListed +
           result.deleted +
-          result.failedDeletes.length,
+          result.failedDeletes.length +
+          result.failedDeletesNotListed,
         total: (result.queued ?? p.uploads.length) + p.deletes.length + (result.collectedDeletes ?? 0),
       }
     : null;
@@ -129,6 +134,7 @@ export function reportOf(input: ReportInput): SyncReport {
     unchanged,
     failed,
     skipped,
+    ...(result && result.failedDeletes.length > 0 ? { failedDeletes: result.failedDeletes } : {}),
     held,
     deletesBlocked: p.deletesBlocked,
     bytesUploaded: result?.bytesUploaded ?? 0,
@@ -180,6 +186,7 @@ function countsOf(p: Plan, result: ExecuteReport | null, unchanged: number, fail
       // Each changed file's old copy goes once its new one is up.
       oldCopiesDeleted: p.deletes.filter((d) => d.reason === 'replaced' || d.reason === 'torn').length + changed,
       orphansCleaned: p.deletes.filter((d) => d.reason === 'orphan').length,
+      deletesFailed: 0,
     };
   }
   const up = result.uploadsBy;
@@ -193,6 +200,7 @@ function countsOf(p: Plan, result: ExecuteReport | null, unchanged: number, fail
     skipped,
     oldCopiesDeleted: (del.replaced ?? 0) + (del.torn ?? 0),
     orphansCleaned: del.orphan ?? 0,
+    deletesFailed: result.failedDeletes.length + result.failedDeletesNotListed,
   };
 }
 
@@ -207,6 +215,7 @@ export function emptyExecuteReport(): ExecuteReport {
     failed: [],
     failedNotListed: 0,
     failedDeletes: [],
+    failedDeletesNotListed: 0,
     bytesUploaded: 0,
     unknownOutcomes: 0,
     interrupted: false,

@@ -14,6 +14,7 @@ import { nameFor } from './names.js';
 import { ORPHAN_SKEW_MS } from './orphans.js';
 import { ALREADY_REMOTE, UNSEEN_KEPT, type SyncReport } from './outcome.js';
 import { execute } from './execute.js';
+import { listFailedDelete } from './delete-one.js';
 import { planFor } from './plan.js';
 import { seenAfterRun, WORKSPACE_META_KEY, type WorkspaceSeen } from './remote-choice.js';
 import { readRemoteSide, type RemoteSide } from './remote-view.js';
@@ -192,7 +193,8 @@ export async function sweepOrphans(run: Run, deps: ExecuteDeps, result: ExecuteR
   result.deleted += swept.deleted;
   for (const [reason, n] of Object.entries(swept.deletesBy))
     result.deletesBy[reason as DeleteReason] = (result.deletesBy[reason as DeleteReason] ?? 0) + n;
-  append(result.failedDeletes, swept.failedDeletes);
+  for (const failed of swept.failedDeletes) listFailedDelete(result, failed);
+  result.failedDeletesNotListed += swept.failedDeletesNotListed;
 }
 
 /** After `ledger restore`: the copies the window finds are recorded as unclaimed, not counted as foreign. */

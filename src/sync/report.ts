@@ -92,7 +92,8 @@ export class ProgressView {
 export function countsLine(c: Counts): string {
   return (
     `${c.new} new, ${c.changed} changed, ${c.removed} removed, ${c.unchanged} unchanged, ${c.failed} failed, ${c.skipped} skipped; ` +
-    `${plural(c.oldCopiesDeleted, 'old copy', 'old copies')} deleted, ${plural(c.orphansCleaned, 'orphan')} cleaned`
+    `${plural(c.oldCopiesDeleted, 'old copy', 'old copies')} deleted, ${plural(c.orphansCleaned, 'orphan')} cleaned` +
+    (c.deletesFailed ? `, ${plural(c.deletesFailed, 'delete')} failed` : '')
   );
 }
 
@@ -141,6 +142,13 @@ function rawSummaryLines(r: SyncReport): string[] {
     lines,
     some(r.failed, (f) => `failed: ${f.path}: ${f.reason}`, 50, Math.max(r.counts.failed, r.failed.length)),
   );
+  if (r.counts.deletesFailed) {
+    lines.push(`${plural(r.counts.deletesFailed, 'delete')} failed: the copies stay in the workspace and are retried by the next run`);
+    append(
+      lines,
+      some(r.failedDeletes ?? [], (d) => `delete failed: ${d.path ?? '(no path)'} (${d.fileId}): ${d.reason}`, 50, r.counts.deletesFailed),
+    );
+  }
   append(
     lines,
     some(r.skipped, (f) => `skipped: ${f.path}: ${f.reason}`, 10, Math.max(r.counts.skipped, r.skipped.length)),

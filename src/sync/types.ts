@@ -255,6 +255,13 @@ export interface ExecuteDeps {
   requestsPerMinute?: number;
 }
 
+/** A delete that failed: the copy, the path it was the copy of (null: none known), and why. */
+export interface FailedDelete {
+  fileId: string;
+  path: string | null;
+  reason: string;
+}
+
 /** What one plan's execution did. */
 export interface ExecuteReport {
   uploaded: number;
@@ -265,7 +272,10 @@ export interface ExecuteReport {
   failed: { path: string; reason: string }[];
   /** Failed uploads past LISTED_MAX, not kept in `failed` (arrays.ts), counted. */
   failedNotListed: number;
-  failedDeletes: { fileId: string; reason: string }[];
+  /** Deletes that failed (their copies stay pending), the first LISTED_MAX of them (arrays.ts). */
+  failedDeletes: FailedDelete[];
+  /** Failed deletes past LISTED_MAX, not kept in `failedDeletes`, counted. */
+  failedDeletesNotListed: number;
   bytesUploaded: number;
   /** Attempts whose answer was lost: a sweep of the listing should follow. */
   unknownOutcomes: number;

@@ -18,6 +18,7 @@ const zero: Counts = {
   skipped: 0,
   oldCopiesDeleted: 0,
   orphansCleaned: 0,
+  deletesFailed: 0,
 };
 
 interface Case {
