@@ -40,7 +40,10 @@ function failingReason(run: RunRecord | null, last: SyncReport | undefined, fail
     // Exit 1 is failed files, failed deletes or both: each that failed is said.
     const files = Math.max(failures, last?.counts?.failed ?? last?.failed.length ?? 0);
     const deletes = last?.counts?.deletesFailed ?? 0;
-    const said = [files > 0 || deletes === 0 ? `${plural(files, 'file')} failed` : '', deletes > 0 ? `${plural(deletes, 'delete')} failed` : ''];
+    const said = [
+      files > 0 || deletes === 0 ? `${plural(files, 'file')} failed` : '',
+      deletes > 0 ? `${plural(deletes, 'delete')} failed` : '',
+    ];
     return said.filter(Boolean).join(', ');
   }
   if (last?.held) return `deletes held: ${last.held.reason}`;

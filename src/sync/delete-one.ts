@@ -46,7 +46,12 @@ export async function deleteOne(run: DeleteRun, action: DeleteAction): Promise<v
     ledger.deleteFailed(action.fileId, reason);
     if (isUnavailable(err) && run.unavailableEnds(err)) return;
     listFailedDelete(run.report, { fileId: action.fileId, path: action.path, reason });
-    logger.warn('delete failed; it stays pending', { fileId: action.fileId, path: action.path, error: reason, requestId: requestIdOf(err) });
+    logger.warn('delete failed; it stays pending', {
+      fileId: action.fileId,
+      path: action.path,
+      error: reason,
+      requestId: requestIdOf(err),
+    });
   } finally {
     if (action.fromLocalDelete) {
       run.progress.filesDone++;
