@@ -3,20 +3,11 @@
 // over HTTP behind a tampering proxy that refuses the deletes (test/helpers/proxy.ts).
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Emulator } from '../../src/emulator/index.js';
-import { tamperingProxy, type Proxy } from '../helpers/proxy.js';
-import { emulator, expectExactState, localHashes, runCli, syncSetup, writeTree, type SyncSetup } from '../helpers/sync.js';
+import { describe, expect, it } from 'vitest';
+import { proxiedSetups } from '../helpers/proxied.js';
+import { expectExactState, localHashes, runCli, writeTree } from '../helpers/sync.js';
 
-let emu: Emulator | undefined;
-let proxy: Proxy | undefined;
-let setup: SyncSetup | undefined;
-afterEach(async () => {
-  setup?.cleanup();
-  await proxy?.close();
-  await emu?.close();
-  setup = proxy = emu = undefined;
-});
+const start = proxiedSetups();
 
 const REFUSED = { type: 'error', error: { type: 'permission_error', message: 'deletes are not allowed for this key' } };
 
@@ -28,9 +19,7 @@ interface FailedDeletesJson {
 
 describe('a refused delete', () => {
   it('is said with its path, id and reason in the summary, --json and status, and done by the next run', async () => {
-    emu = await emulator();
-    proxy = await tamperingProxy(emu.url);
-    setup = syncSetup(emu, { api: { baseUrl: proxy.url } });
+    const { emu, proxy, setup } = await start();
     writeTree(setup.root, { 'keep.txt': 'kept', 'gone.txt': 'removed soon', 'old/one.txt': 'one', 'old/two.txt': 'two' });
     expect((await setup.sync()).code).toBe(0);
     const ids = new Map(emu.state().files.map((f) => [f.filename, f.id]));

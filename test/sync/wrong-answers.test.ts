@@ -4,38 +4,15 @@
 // behind a tampering proxy (test/helpers/proxy.ts), the CLI as a user runs it.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
-import { tamperingProxy, type Proxy } from '../helpers/proxy.js';
-import {
-  emulator,
-  expectExactState,
-  localHashes,
-  runCli,
-  syncSetup,
-  writeTree,
-  type SyncSetup,
-  type TestContract,
-} from '../helpers/sync.js';
+import { proxiedSetups } from '../helpers/proxied.js';
+import type { Proxy } from '../helpers/proxy.js';
+import { expectExactState, localHashes, runCli, writeTree, type SyncSetup, type TestContract } from '../helpers/sync.js';
 
-let emu: Emulator | undefined;
-let proxy: Proxy | undefined;
-let setup: SyncSetup | undefined;
-afterEach(async () => {
-  setup?.cleanup();
-  await proxy?.close();
-  await emu?.close();
-  setup = proxy = emu = undefined;
-});
+const start = proxiedSetups();
 
 type Meta = { id: string; filename: string; size_bytes: number };
-
-async function start(contract: TestContract): Promise<{ emu: Emulator; proxy: Proxy; setup: SyncSetup }> {
-  emu = await emulator();
-  proxy = await tamperingProxy(emu.url);
-  setup = syncSetup(emu, { api: { baseUrl: proxy.url } }, contract);
-  return { emu, proxy, setup };
-}
 
 async function sync(s: SyncSetup): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return runCli(['sync', '--config', s.configFile], s.env);
