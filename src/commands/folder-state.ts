@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import type { Config } from '../config.js';
 import { ExitCode } from '../errors.js';
 import type { Ledger } from '../ledger/ledger.js';
+import { RootFileError } from '../local/rootfile.js';
 import { silentLogger } from '../log.js';
 import { pendingCounts, type PendingCounts } from '../sync/pending.js';
 import { plural } from '../sync/report.js';
@@ -15,8 +16,9 @@ import type { RunRecord } from './runs.js';
 export interface FolderState {
   state: 'up to date' | 'syncing' | 'not up to date' | 'root missing' | 'interrupted' | 'failing' | 'never synced';
   line: string;
-  toUpload: number;
-  toDelete: number;
+  /** Null when they cannot be counted: the root's ignore file is refused. */
+  toUpload: number | null;
+  toDelete: number | null;
   /** Old copies of moved files a sync would keep (`pendingCounts`). */
   movesWaiting: number;
   /** Deletes a sync would hold or block now (`pendingCounts`). */
@@ -68,7 +70,15 @@ export async function folderState(
   const none = { toUpload: 0, toDelete: 0, movesWaiting: 0, deletesHeld: null };
   if (!fs.existsSync(config.root))
     return { state: 'root missing', line: `root missing: ${config.root} is not there (unmounted?)`, ...none };
-  const work = await pendingCounts(config, ledger, silentLogger());
+  let work: PendingCounts;
+  try {
+    work = await pendingCounts(config, ledger, silentLogger());
+  } catch (err) {
+    // The root's ignore file cannot be taken: nothing is synced (a daemon waits for it), nothing counted.
+    if (!(err instanceof RootFileError)) throw err;
+    const line = `failing: ${err.message}; nothing is synced until it is fixed`;
+    return { state: 'failing', line, toUpload: null, toDelete: null, movesWaiting: 0, deletesHeld: null };
+  }
   const { deletesHeld } = work;
   const held = deletesHeld ? `; deletes ${deletesHeld.count === null ? 'blocked' : 'held'}: ${deletesHeld.reason}` : '';
   const todo = `${work.toUpload} to upload, ${work.toDelete} to delete`;

@@ -5,6 +5,7 @@ import { diskFull } from '../app.js';
 import { ExitCode, errorMessage } from '../errors.js';
 import { exitCodeOf, isFatalForProgram, isGuard, isStorageFull, isUnavailable, requestIdOf } from '../failure.js';
 import { LedgerError } from '../ledger/ledger.js';
+import { RootFileError } from '../local/rootfile.js';
 import { LockedError } from '../lock.js';
 import type { Logger } from '../log.js';
 import type { JobErrorAction, PathQueue } from './jobs.js';
@@ -39,13 +40,15 @@ export interface FaultHost {
 
 /**
  * Whether what ended the daemon's start passes by itself: a full disk (the state directory, its
- * lock, the ledger's open), a busy ledger, or the state directory held by a one-shot command (a
- * scheduled `sync`, `adopt`, a `ledger restore`: it ends). The daemon then waits and starts again
+ * lock, the ledger's open), a busy ledger, the state directory held by a one-shot command (a
+ * scheduled `sync`, `adopt`, a `ledger restore`: it ends), or a `.filesyncignore` it cannot take
+ * (whoever writes into the folder can write one: it must not end the service, rule 9; nothing
+ * is synced until it is fixed). The daemon then waits and starts again
  * (run.ts), as it retries the same troubles once running; a damaged ledger, a bad config or
  * another daemon stop it.
  */
 export function passesAtStart(err: unknown): boolean {
-  return diskFull(err) || (err instanceof LedgerError && !err.fatal) || heldByCommand(err);
+  return diskFull(err) || (err instanceof LedgerError && !err.fatal) || heldByCommand(err) || err instanceof RootFileError;
 }
 
 /**

@@ -1,9 +1,10 @@
 // `files-sync daemon`: the config, the log and the key, then the state directory's lock, around
-// one Daemon (daemon.ts) until a signal or a fatal error. A start that a full disk or a busy ledger
-// ends is tried again, with back-off, until it succeeds or a signal stops the wait.
+// one Daemon (daemon.ts) until a signal or a fatal error. A start that a full disk, a busy ledger
+// or a refused `.filesyncignore` ends is tried again until it succeeds or a signal stops the wait.
 import { lockStateDir, loggerFor, type CommandContext } from '../app.js';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
 import { ExitCode, errorMessage } from '../errors.js';
+import { RootFileError } from '../local/rootfile.js';
 import { LockedError } from '../lock.js';
 import type { Logger } from '../log.js';
 import { Daemon } from './daemon.js';
@@ -15,6 +16,8 @@ const START_RETRY_FIRST_MS = 30_000;
 const START_RETRY_MAX_MS = 5 * 60_000;
 /** The wait while a one-shot command (a scheduled sync) holds the state directory: it ends by itself. */
 const LOCK_RETRY_MS = 5_000;
+/** The wait before the root's ignore file, refused, is read again: a fixed file is taken within it (SIGUSR1: at once). */
+const ROOT_FILE_RETRY_MS = 10_000;
 /** Waits for a holder that does not name itself (its hint not written yet) before it counts as another daemon: ~30 s. */
 const UNNAMED_HOLDER_POLLS = 6;
 
@@ -40,13 +43,16 @@ export async function runDaemon(context: CommandContext): Promise<number> {
         if (unnamed > UNNAMED_HOLDER_POLLS) throw err;
         // Said once a kind; the unit is not restarted into its start limit, and nothing is lost meanwhile.
         const held = heldByCommand(err);
+        const refused = err instanceof RootFileError;
         const saying = held
           ? `cannot start yet: ${errorMessage(err)}; starting once it has finished (looking every ${lockRetryMs / 1000} s)`
-          : `cannot start: ${errorMessage(err)}; trying again with back-off (up to every ${START_RETRY_MAX_MS / 60_000} min)`;
+          : refused
+            ? `cannot start: ${errorMessage(err)}; nothing is synced until it is fixed (looking again every ${ROOT_FILE_RETRY_MS / 1000} s)`
+            : `cannot start: ${errorMessage(err)}; trying again with back-off (up to every ${START_RETRY_MAX_MS / 60_000} min)`;
         if (saying !== said) logger.warn(saying);
         said = saying;
-        if (await wait.for(held ? lockRetryMs : delay)) return ExitCode.ok;
-        if (!held) delay = Math.min(delay * 2, START_RETRY_MAX_MS);
+        if (await wait.for(held ? lockRetryMs : refused ? ROOT_FILE_RETRY_MS : delay)) return ExitCode.ok;
+        if (!held && !refused) delay = Math.min(delay * 2, START_RETRY_MAX_MS);
         ({ config, apiKey, unread } = reread(context, { config, apiKey, unread }, logger));
       }
     }
@@ -80,7 +86,7 @@ function reread(context: CommandContext, last: StartInputs, logger: Logger): Sta
 async function runOnce(context: CommandContext, config: Config, logger: Logger, apiKey: string): Promise<number> {
   const lock = lockStateDir(config, 'daemon'); // a second daemon: LockedError, exit 2, naming the pid
   try {
-    // The root's ignore file is read before anything starts: a bad one stops the start (exit 3).
+    // The root's ignore file is read before anything starts: a bad one holds the start (RootFileError).
     return await new Daemon(context, await Settings.load(config), logger, apiKey).run();
   } finally {
     lock.release();

@@ -7,12 +7,12 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import type { Config } from '../config.js';
 import { realPathOf } from '../config-paths.js';
-import { ConfigError, GuardError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { escapeText } from '../escape.js';
 import { globTooCostly } from '../glob-cost.js';
 import { IgnoreRules } from './ignore-rules.js';
 import { RootError } from './root.js';
-import { readRootFile } from './rootfile.js';
+import { readRootFile, RootFileError } from './rootfile.js';
 import type { FilterOptions, PathFilter } from './types.js';
 
 /** Name of the per-root ignore file (gitignore syntax), read by the caller from the root. */
@@ -21,7 +21,7 @@ export const IGNORE_FILE_NAME = '.filesyncignore';
 /**
  * Reads the root's ignore file like any other file of the folder (rule 9: no link, no FIFO, at
  * most 1 MiB, without blocking the event loop); undefined when there is none. A bad one is a
- * GuardError (exit 3) naming it.
+ * RootFileError (exit 3) naming it.
  */
 export async function readIgnoreFile(root: string): Promise<string | undefined> {
   try {
@@ -163,7 +163,7 @@ export function filterHash(options: FilterOptions): string {
 
 /**
  * Refuses an ignore file holding a rule too costly to match on a deep tree (glob-cost.ts): a
- * GuardError (exit 3) naming its line (its first 100 characters), as for any ignore file it cannot take.
+ * RootFileError (exit 3) naming its line (its first 100 characters), as for any ignore file it cannot take.
  */
 function checkIgnoreFile(text: string): void {
   text
@@ -172,7 +172,7 @@ function checkIgnoreFile(text: string): void {
     .forEach((line, i) => {
       const why = line.trim() === '' || line.startsWith('#') ? undefined : globTooCostly(line);
       const shown = line.length > 100 ? `${line.slice(0, 100)}…` : line;
-      if (why !== undefined) throw new GuardError(`${IGNORE_FILE_NAME} line ${i + 1} (${escapeText(shown)}): ${why}`);
+      if (why !== undefined) throw new RootFileError(`${IGNORE_FILE_NAME} line ${i + 1} (${escapeText(shown)}): ${why}`);
     });
 }
 

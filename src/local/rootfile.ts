@@ -10,6 +10,15 @@ import { SMALL_FILE_MAX_BYTES, kindOf } from '../config-file.js';
 import { GuardError, errorMessage } from '../errors.js';
 import { shellWord } from '../escape.js';
 
+/**
+ * A file the program reads for itself from the root (`.filesyncignore`) that it cannot take: its
+ * rules decide what is synced, so nothing is, until it is fixed. Whoever writes into the folder
+ * can cause one (rule 9): a one-shot run ends with it (exit 3); a daemon waits it out.
+ */
+export class RootFileError extends GuardError {
+  override name = 'RootFileError';
+}
+
 /** The largest file of its own the program reads from the root. */
 export const ROOT_FILE_MAX_BYTES = SMALL_FILE_MAX_BYTES;
 
@@ -24,12 +33,12 @@ async function checkOwner(file: string, what: string, stat: { uid: number; mode:
   const uid = process.getuid?.();
   if (uid === undefined) return;
   if ((stat.mode & 0o002) !== 0) {
-    throw new GuardError(`${what} can be written by others (mode ${(stat.mode & 0o777).toString(8)}): chmod o-w ${shellWord(file)}`);
+    throw new RootFileError(`${what} can be written by others (mode ${(stat.mode & 0o777).toString(8)}): chmod o-w ${shellWord(file)}`);
   }
   if (stat.uid === uid || stat.uid === 0) return;
   const folderOwner = (await fs.stat(path.dirname(file))).uid;
   if (stat.uid === folderOwner) return;
-  throw new GuardError(
+  throw new RootFileError(
     `${what} is owned by uid ${stat.uid}: files-sync takes its rules only from a file of the folder's owner (uid ${folderOwner}), its own user (uid ${uid}) or root, since they decide whose copies are deleted; if you trust it, chown ${folderOwner} ${shellWord(file)}`,
   );
 }
@@ -38,7 +47,7 @@ async function checkOwner(file: string, what: string, stat: { uid: number; mode:
  * Reads `file` (named `what` in messages) as UTF-8, opened once with `O_NOFOLLOW|O_NONBLOCK` and
  * checked on the descriptor: a regular file of at most `maxBytes`, owned as `checkOwner` asks. Resolves to undefined when the
  * file does not exist. Anything else (a link, a FIFO, a device, too large, unreadable) is a
- * GuardError for this run: the caller must not go on with a filter it could not read.
+ * RootFileError for this run: the caller must not go on with a filter it could not read.
  */
 export async function readRootFile(file: string, what: string, maxBytes = ROOT_FILE_MAX_BYTES): Promise<string | undefined> {
   let handle: fs.FileHandle;
@@ -49,15 +58,17 @@ export async function readRootFile(file: string, what: string, maxBytes = ROOT_F
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
     if (code === 'ELOOP') {
-      throw new GuardError(`${what} is a symbolic link, which files-sync does not follow: replace it with a regular file`, { cause: err });
+      throw new RootFileError(`${what} is a symbolic link, which files-sync does not follow: replace it with a regular file`, {
+        cause: err,
+      });
     }
-    throw new GuardError(`cannot read ${what}: ${errorMessage(err)}`, { cause: err });
+    throw new RootFileError(`cannot read ${what}: ${errorMessage(err)}`, { cause: err });
   }
   try {
     const stat = await handle.stat();
-    if (!stat.isFile()) throw new GuardError(`${what} is not a regular file (${kindOf(stat)}): replace it with a regular file`);
+    if (!stat.isFile()) throw new RootFileError(`${what} is not a regular file (${kindOf(stat)}): replace it with a regular file`);
     await checkOwner(file, what, stat);
-    const tooLarge = () => new GuardError(`${what} is larger than 1 MiB (the cap on files files-sync reads for itself): shorten it`);
+    const tooLarge = () => new RootFileError(`${what} is larger than 1 MiB (the cap on files files-sync reads for itself): shorten it`);
     if (stat.size > maxBytes) throw tooLarge();
     // One byte more than the cap tells a file that grew past it since the fstat.
     const buffer = Buffer.alloc(maxBytes + 1);
@@ -70,8 +81,8 @@ export async function readRootFile(file: string, what: string, maxBytes = ROOT_F
     if (total > maxBytes) throw tooLarge();
     return buffer.toString('utf8', 0, total);
   } catch (err) {
-    if (err instanceof GuardError) throw err;
-    throw new GuardError(`cannot read ${what}: ${errorMessage(err)}`, { cause: err });
+    if (err instanceof RootFileError) throw err;
+    throw new RootFileError(`cannot read ${what}: ${errorMessage(err)}`, { cause: err });
   } finally {
     await handle.close();
   }
