@@ -103,7 +103,9 @@ export function reportOf(input: ReportInput): SyncReport {
   for (const s of p.walkSkipped) if (!pushListed(skipped, { path: s.path, reason: s.reason })) more.skipped++;
   const held = p.held ? { count: p.held.count, reason: p.held.reason, paths: [...p.held.paths] } : null;
   let exitCode: ExitCode = ExitCode.ok;
-  if (failed.length > 0 || (result?.failedDeletes.length ?? 0) > 0) exitCode = ExitCode.fileFailures;
+  // By the counts, not the lists: a failure past a list's cap fails the run all the same.
+  const deletesFailed = (result?.failedDeletes.length ?? 0) + (result?.failedDeletesNotListed ?? 0);
+  if (failed.length + more.failed > 0 || deletesFailed > 0) exitCode = ExitCode.fileFailures;
   // A reconciliation always has its walk (a failed walk throws): any block is a guard's.
   if (held || p.deletesBlocked !== null || p.alreadyRemote.length > 0) exitCode = ExitCode.guard;
   const interrupted = result?.interrupted

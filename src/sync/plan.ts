@@ -9,8 +9,8 @@ import { decidePath, holdScope, judgeDeletes, underAny, type Decision, type Dele
 import { findLookalikes } from './lookalikes.js';
 import { AddedContents, type MoveSide } from './moves.js';
 import { DEFAULT_MAX_UPLOAD_ATTEMPTS, matchOrphans } from './orphans.js';
-import type { LedgerView, LocalView, Plan, PlanOptions, RemoteView } from './types.js';
-import { append } from '../arrays.js';
+import type { LedgerView, LocalView, Plan, PlanOptions, RemoteView, Skip } from './types.js';
+import { append, LISTED_MAX } from '../arrays.js';
 
 export { ORPHAN_SKEW_MS, uploadSpanMs } from './orphans.js';
 export { AddedContents, pairMoves, type MoveSide } from './moves.js';
@@ -46,12 +46,28 @@ export function emptyPlan(): Plan {
     skips: [],
     walkSkipped: [],
     skipsNotListed: { failed: 0, skipped: 0 },
+    skipsListed: { failed: 0, skipped: 0 },
     unchanged: 0,
     foreign: 0,
     alreadyRemote: [],
     movesWaiting: 0,
     unseenKept: 0,
   };
+}
+
+/**
+ * Keeps `skip` in the plan's list while it holds fewer than LISTED_MAX of its kind (failures, or
+ * waits: a file still changing), else counts it: whoever writes into the folder can make a
+ * thousand files change under the walk, and must not crowd a failure out of the report.
+ */
+export function listSkip(plan: Plan, skip: Skip): void {
+  const kind = skip.failed ? 'failed' : 'skipped';
+  if (plan.skipsListed[kind] >= LISTED_MAX) {
+    plan.skipsNotListed[kind]++;
+    return;
+  }
+  plan.skips.push(skip);
+  plan.skipsListed[kind]++;
 }
 
 /**
@@ -149,7 +165,7 @@ export function recordDecision(result: Plan, gone: GoneRow[], decision: Decision
       result.unchanged++;
       return;
     case 'skip':
-      result.skips.push(decision.skip);
+      listSkip(result, decision.skip);
       return;
     case 'gone':
       gone.push(decision.gone);
@@ -192,7 +208,7 @@ export function planFor(mode: PlanMode, ledger: LedgerView, options: PlanOptions
     case 'orphan-sweep': {
       const sweep = plan(mode.local, ledger, mode.remote, options);
       const deletes = sweep.deletes.filter((d) => d.reason === 'orphan' || d.reason === 'torn');
-      return { ...sweep, uploads: [], statUpdates: [], skips: [], forget: [], held: null, deletes };
+      return { ...sweep, uploads: [], statUpdates: [], skips: [], skipsListed: { failed: 0, skipped: 0 }, forget: [], held: null, deletes };
     }
   }
 }

@@ -14,6 +14,7 @@ import type { Logger } from '../log.js';
 import { decidePath, type GoneRow, type StatUpdate } from './decide.js';
 import type { Execution } from './execute.js';
 import type { Plan, PlanOptions, UploadAction } from './types.js';
+import { listSkip } from './plan.js';
 import { append, pushListed } from '../arrays.js';
 
 /** Rows read from the ledger at a time. */
@@ -215,7 +216,7 @@ class Pass {
         input.plan.unchanged++;
         return;
       case 'skip': {
-        if (!pushListed(input.plan.skips, decision.skip)) input.plan.skipsNotListed[decision.skip.failed ? 'failed' : 'skipped']++;
+        listSkip(input.plan, decision.skip);
         // Waiting on its failure, a moved file's new path is not stored: its old copy waits too.
         const { record, newContent } = decision.skip;
         if (newContent !== undefined) this.#addContent(newContent);

@@ -184,6 +184,8 @@ export interface Plan {
   walkSkipped: { path: string; reason: string }[];
   /** Skips past LISTED_MAX (arrays.ts) a reconciliation's pass did not keep, in `skips` or its walk's skipped paths: counted. */
   skipsNotListed: { failed: number; skipped: number };
+  /** How many of each kind `skips` holds: each kind is listed up to LISTED_MAX (`listSkip`, plan.ts). */
+  skipsListed: { failed: number; skipped: number };
   unchanged: number;
   /** Remote files this program does not own (other applications'): never touched. */
   foreign: number;
