@@ -16,7 +16,15 @@ const changing = (i: number): Skip => ({ path: `race/f${i}`, reason: 'changing w
 const tooLarge: Skip = { path: 'zzz/too-big.bin', reason: 'too large: 5000 bytes, the limit is 1000', failed: true, record: null };
 
 function reportFor(plan: Plan) {
-  return reportOf({ plan, result: emptyExecuteReport(), dryRun: false, startedAt: 0, finishedAt: 1, apiRequests: 0, sizes: () => undefined });
+  return reportOf({
+    plan,
+    result: emptyExecuteReport(),
+    dryRun: false,
+    startedAt: 0,
+    finishedAt: 1,
+    apiRequests: 0,
+    sizes: () => undefined,
+  });
 }
 
 describe('failures are not crowded out of the report', () => {
