@@ -10,6 +10,7 @@ import { silentLogger } from '../log.js';
 import { pendingCounts, type PendingCounts } from '../sync/pending.js';
 import { plural } from '../sync/report.js';
 import { ALREADY_REMOTE, type SyncReport } from '../sync/reconcile.js';
+import { heldAsLookalikes } from '../sync/outcome.js';
 import type { RunRecord } from './runs.js';
 
 /** The folder's state: a word for scripts and the line people read. */
@@ -49,7 +50,7 @@ function failingReason(run: RunRecord | null, last: SyncReport | undefined, fail
     return said.filter(Boolean).join(', ');
   }
   if (last?.held) return `deletes held: ${last.held.reason}`;
-  if (last?.alreadyRemote?.length) return ALREADY_REMOTE(last.alreadyRemote.length);
+  if (last && heldAsLookalikes(last) > 0) return ALREADY_REMOTE(heldAsLookalikes(last));
   if (last?.deletesBlocked) return `no deletes: ${last.deletesBlocked}`;
   return `the last sync exited ${code}`;
 }

@@ -6,7 +6,7 @@ import { readLock } from '../lock.js';
 import { ExitCode } from '../errors.js';
 import { countsLine, formatBytes, movesWaitingLine, plural } from '../sync/report.js';
 import { ALREADY_REMOTE, type SyncReport } from '../sync/reconcile.js';
-import { UNSEEN_KEPT } from '../sync/outcome.js';
+import { heldAsLookalikes, UNSEEN_KEPT } from '../sync/outcome.js';
 import { unclaimedStatus } from './forget-copies.js';
 import { folderState } from './folder-state.js';
 import { lastRun } from './runs.js';
@@ -51,7 +51,7 @@ export const status: Command = async (context) => {
       pendingDeletes: ledger.pendingDeleteCount(),
       unsettledUploads: ledger.inFlight().length,
       held: last?.held ?? null,
-      alreadyRemote: last?.alreadyRemote?.length ?? 0,
+      alreadyRemote: last ? heldAsLookalikes(last) : 0,
       unseenKept: last?.unseenKept ?? 0,
       lastReconciliation: last
         ? { at: new Date(last.finishedAt).toISOString(), exitCode: last.exitCode, counts: last.counts ?? null }

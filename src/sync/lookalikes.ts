@@ -55,3 +55,33 @@ export function adoptable(lookalikes: readonly Lookalike[]): {
   }
   return { take, ambiguous };
 }
+
+/** Never a silent duplicate: whether a new path's copy seems to be in the workspace already (files it does not own, same name and size). */
+export function lookalikeHold(
+  lookalikes: (remoteName: string, size: number) => string | undefined,
+  remoteName: (path: string) => string,
+): (path: string, size: number) => boolean {
+  return (path, size) => lookalikes(remoteName(path), size) !== undefined;
+}
+
+/**
+ * The files of the listing that are not ours, by remote name and size: the ids (space-separated)
+ * a new upload of that name and size finds already there. Its intent records them (rule 3): they
+ * existed before it, so none can be its orphan, whatever the clock says. With `since` (ms, the
+ * server's clock), only those created from then on: an older one can fall in no window of this
+ * run's intents, and a workspace of a million foreign files is not indexed for nothing.
+ */
+export function lookalikesOf(
+  files: readonly FileMetadata[],
+  owned: ReadonlySet<string>,
+  since?: number,
+): (remoteName: string, size: number) => string | undefined {
+  const byKey = new Map<string, string>();
+  for (const f of files) {
+    if (owned.has(f.id) || (since !== undefined && !(Date.parse(f.created_at) >= since))) continue;
+    const key = `${f.filename}\0${f.size_bytes}`;
+    const ids = byKey.get(key);
+    byKey.set(key, ids === undefined ? f.id : `${ids} ${f.id}`);
+  }
+  return (remoteName, size) => (byKey.size === 0 ? undefined : byKey.get(`${remoteName}\0${size}`));
+}

@@ -52,6 +52,8 @@ export interface SyncReport {
   interrupted: { done: number; total: number; scanDone?: false } | null;
   /** New paths held because the workspace seems to hold their copy already (see `files-sync adopt`). */
   alreadyRemote: string[];
+  /** How many new paths are held so; `alreadyRemote` lists the first LISTED_MAX (absent in reports of older versions). */
+  alreadyRemoteCount?: number;
   /** Old copies of moved files kept until their new copies are stored (absent in reports of older versions). */
   movesWaiting?: number;
   /** Tracked files under folders the walk could not list: unseen, so neither deleted nor forgotten (absent when none). */
@@ -70,6 +72,11 @@ export const ALREADY_REMOTE = (n: number): string =>
   `${n} ${n === 1 ? 'file is' : 'files are'} not uploaded: the workspace already holds ${n === 1 ? 'a file' : 'files'} with the same name and size that this ledger does not know ` +
   '(a lost or different state directory?): if they are this folder\'s copies, run "files-sync adopt --dry-run", then "files-sync adopt" ' +
   'to take them over; if they belong to another application, run "files-sync sync --allow-duplicates"';
+
+/** How many new paths a report holds as look-alikes (a report of an older version lists them all). */
+export function heldAsLookalikes(r: Pick<SyncReport, 'alreadyRemote' | 'alreadyRemoteCount'>): number {
+  return r.alreadyRemoteCount ?? r.alreadyRemote?.length ?? 0;
+}
 
 /** The line for tracked files kept because the folders holding them could not be read (rule 4). */
 export const UNSEEN_KEPT = (n: number): string =>
@@ -107,7 +114,7 @@ export function reportOf(input: ReportInput): SyncReport {
   const deletesFailed = (result?.failedDeletes.length ?? 0) + (result?.failedDeletesNotListed ?? 0);
   if (failed.length + more.failed > 0 || deletesFailed > 0) exitCode = ExitCode.fileFailures;
   // A reconciliation always has its walk (a failed walk throws): any block is a guard's.
-  if (held || p.deletesBlocked !== null || p.alreadyRemote.length > 0) exitCode = ExitCode.guard;
+  if (held || p.deletesBlocked !== null || p.alreadyRemoteCount > 0) exitCode = ExitCode.guard;
   const interrupted = result?.interrupted
     ? {
         done:
@@ -143,6 +150,7 @@ export function reportOf(input: ReportInput): SyncReport {
     apiRequests,
     foreign: p.foreign,
     alreadyRemote: p.alreadyRemote,
+    alreadyRemoteCount: p.alreadyRemoteCount,
     ...(p.movesWaiting > 0 ? { movesWaiting: p.movesWaiting } : {}),
     ...(p.unseenKept > 0 ? { unseenKept: p.unseenKept } : {}),
     interrupted,

@@ -50,6 +50,7 @@ export function emptyPlan(): Plan {
     unchanged: 0,
     foreign: 0,
     alreadyRemote: [],
+    alreadyRemoteCount: 0,
     movesWaiting: 0,
     unseenKept: 0,
   };
@@ -268,6 +269,7 @@ function holdLookalikes(remote: readonly FileMetadata[], owned: ReadonlySet<stri
     ).map((l) => l.path),
   );
   if (held.size === 0) return;
-  result.alreadyRemote = [...held];
+  result.alreadyRemoteCount = held.size;
+  result.alreadyRemote = [...held].slice(0, LISTED_MAX);
   result.uploads = result.uploads.filter((u) => !held.has(u.path));
 }

@@ -81,21 +81,31 @@ export function readRemote(run: Run): Promise<RemoteSide> {
     orphanSkewMs: ORPHAN_SKEW_MS,
     forceFull: run.restoreWindow
       ? 'the ledger was restored from a backup: the whole listing is searched for copies uploaded since'
-      : undefined,
+      : holdsLookalikes(run)
+        ? 'look-alikes are held until a full listing finds none'
+        : undefined,
     signal: run.scanSignal,
   });
+}
+
+/**
+ * Look-alikes are held until one full listing found none to hold (or the user allowed them): after
+ * that, a same-name file of the workspace is another application's. Until then every run lists
+ * the whole workspace: the hold needs the listing (a run that looked its owned ids up instead
+ * uploaded every held file again).
+ */
+function holdsLookalikes(run: Run): boolean {
+  return !(run.options.allowDuplicates ?? false) && run.options.ledger.getMeta(LOOKALIKES_SETTLED) === undefined;
 }
 
 /** The plan's options now: orphans are matched on the server's clock (rule 3), which the listing just measured. */
 export function planOptions(run: Run): PlanOptions {
   const options = run.options;
-  const { config, ledger, remote } = options;
+  const { config, remote } = options;
   return planOptionsFor(config, {
     now: run.now(),
     allowMassDelete: options.allowMassDelete ?? false,
-    // Look-alikes are held until one full listing found none to hold (or the user allowed them):
-    // after that, a same-name file of the workspace is another application's.
-    holdLookalikes: !(options.allowDuplicates ?? false) && ledger.getMeta(LOOKALIKES_SETTLED) === undefined,
+    holdLookalikes: holdsLookalikes(run),
     rootDistrust: run.root.distrust,
     serverOffsetMs: remote.clockOffsetMs?.() ?? null,
   });
@@ -144,36 +154,6 @@ export async function inFlightSides(
     if (found.sha256 !== null && !reused) bytesHashed += found.size;
   }
   return { localByPath, ledgerByPath, bytesHashed };
-}
-
-/** Never a silent duplicate: whether a new path's copy seems to be in the workspace already (files it does not own, same name and size). */
-export function lookalikeHold(
-  lookalikes: (remoteName: string, size: number) => string | undefined,
-  remoteName: (path: string) => string,
-): (path: string, size: number) => boolean {
-  return (path, size) => lookalikes(remoteName(path), size) !== undefined;
-}
-
-/**
- * The files of the listing that are not ours, by remote name and size: the ids (space-separated)
- * a new upload of that name and size finds already there. Its intent records them (rule 3): they
- * existed before it, so none can be its orphan, whatever the clock says. With `since` (ms, the
- * server's clock), only those created from then on: an older one can fall in no window of this
- * run's intents, and a workspace of a million foreign files is not indexed for nothing.
- */
-export function lookalikesOf(
-  files: readonly FileMetadata[],
-  owned: ReadonlySet<string>,
-  since?: number,
-): (remoteName: string, size: number) => string | undefined {
-  const byKey = new Map<string, string>();
-  for (const f of files) {
-    if (owned.has(f.id) || (since !== undefined && !(Date.parse(f.created_at) >= since))) continue;
-    const key = `${f.filename}\0${f.size_bytes}`;
-    const ids = byKey.get(key);
-    byKey.set(key, ids === undefined ? f.id : `${ids} ${f.id}`);
-  }
-  return (remoteName, size) => (byKey.size === 0 ? undefined : byKey.get(`${remoteName}\0${size}`));
 }
 
 /** Lost answers may have stored files we hold no id for: one more read of the remote side finds and settles them. */
@@ -232,7 +212,7 @@ export function finish(run: Run, thePlan: Plan, result: ExecuteReport, walk: Sor
   const seen = seenAfterRun(remoteSide.seen, ledger.getMetaJson<WorkspaceSeen>(WORKSPACE_META_KEY), result.uploaded, result.deleted);
   if (seen) ledger.setMetaJson(WORKSPACE_META_KEY, seen);
   ledger.setMeta('filter_hash', filterHash(run.filterOptions));
-  if (remoteSide.choice.mode === 'full' && thePlan.alreadyRemote.length === 0 && !result.interrupted)
+  if (remoteSide.choice.mode === 'full' && thePlan.alreadyRemoteCount === 0 && !result.interrupted)
     ledger.setMeta(LOOKALIKES_SETTLED, new Date(run.now()).toISOString());
 }
 
@@ -293,7 +273,7 @@ export function logPlan(p: Plan, logger: { debug: (m: string, meta?: object) => 
     skips: p.skips.length + p.walkSkipped.length + p.skipsNotListed.failed + p.skipsNotListed.skipped,
   });
   if (p.held) logger.warn(`deletes held: ${p.held.reason}`);
-  if (p.alreadyRemote.length > 0) logger.warn(ALREADY_REMOTE(p.alreadyRemote.length));
+  if (p.alreadyRemoteCount > 0) logger.warn(ALREADY_REMOTE(p.alreadyRemoteCount));
   if (p.deletesBlocked) logger.warn(`no deletes planned: ${p.deletesBlocked}`);
   if (p.unseenKept > 0) logger.warn(UNSEEN_KEPT(p.unseenKept));
 }

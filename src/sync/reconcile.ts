@@ -2,6 +2,7 @@
 // walk with the ledger and uploads as it goes (stream.ts), the guard over the deletes it collected,
 // the deletes, a sweep for the orphans lost answers may have left, and the record of the result.
 // Used by `sync` and by the daemon; its memory does not grow with the tree.
+import { lookalikeHold, lookalikesOf } from './lookalikes.js';
 import { GuardError, isLedgerFault } from '../errors.js';
 import { isInterruption } from '../failure.js';
 import type { Logger } from '../log.js';
@@ -17,8 +18,6 @@ import {
   finish,
   inFlightSides,
   ledgerView,
-  lookalikeHold,
-  lookalikesOf,
   logPlan,
   planOptions,
   readRemote,

@@ -3,7 +3,7 @@
 import { escapeText } from '../escape.js';
 import type { Progress } from './types.js';
 import { ALREADY_REMOTE, type Counts, type SyncReport } from './reconcile.js';
-import { UNSEEN_KEPT } from './outcome.js';
+import { heldAsLookalikes, UNSEEN_KEPT } from './outcome.js';
 import { append } from '../arrays.js';
 import { HELD_SAMPLE } from './decide.js';
 
@@ -161,7 +161,7 @@ function rawSummaryLines(r: SyncReport): string[] {
       some(r.held.paths, (p) => `  held  ${p}`, HELD_SAMPLE, r.held.count),
     );
   }
-  if (r.alreadyRemote?.length) lines.push(`held: ${ALREADY_REMOTE(r.alreadyRemote.length)}`);
+  if (heldAsLookalikes(r) > 0) lines.push(`held: ${ALREADY_REMOTE(heldAsLookalikes(r))}`);
   if (r.deletesBlocked) lines.push(`no remote file was deleted: ${r.deletesBlocked}`);
   if (r.movesWaiting) lines.push(movesWaitingLine(r.movesWaiting));
   if (r.unseenKept) lines.push(UNSEEN_KEPT(r.unseenKept));

@@ -238,7 +238,8 @@ class Pass {
   async #upload(upload: UploadAction, content: Buffer | undefined): Promise<void> {
     const { input } = this;
     if (upload.reason === 'new' && input.holds?.(upload.path, upload.local.size)) {
-      input.plan.alreadyRemote.push(upload.path);
+      input.plan.alreadyRemoteCount++;
+      pushListed(input.plan.alreadyRemote, upload.path);
       return;
     }
     const known = input.lookalikes?.(upload.remoteName, upload.local.size);

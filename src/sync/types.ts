@@ -194,6 +194,8 @@ export interface Plan {
    * name and size the upload would have (a lost state directory?). `files-sync adopt` settles them.
    */
   alreadyRemote: string[];
+  /** How many new paths are held so: `alreadyRemote` lists the first LISTED_MAX (arrays.ts). */
+  alreadyRemoteCount: number;
   /** Old copies of moved files kept because the new path was not stored (rule 2): the run that stores it deletes them. */
   movesWaiting: number;
 }

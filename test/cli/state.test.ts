@@ -66,6 +66,11 @@ describe('state directories', () => {
       /3 files are not uploaded: the workspace already holds files with the same name and size.*files-sync adopt --dry-run/,
     );
     expect(ours().length - before).toBe(3);
+    // Held again on the next run, though the new ledger owns no copy to look up (a run that looked
+    // its owned ids up instead of listing the workspace uploaded every held file again).
+    const again = await runCli(['sync', '--root', root], envOf('second'));
+    expect(again.code, again.stdout + again.stderr).toBe(3);
+    expect(ours().length - before).toBe(3);
     const status = await runCli(['status', '--root', root], envOf('second'));
     expect(status.stdout).toMatch(/held uploads: 3 files are not uploaded/);
     // A second remote copy of one name and size makes that path ambiguous.

@@ -62,3 +62,30 @@ it('lists the first paths that failed or were skipped, and counts them all', asy
     setup.cleanup();
   }
 }, 120_000);
+
+it('lists the first new paths held as look-alikes, and counts them all (a lost state directory)', async () => {
+  const setup = syncSetup(emu, { requestsPerMinute: 100_000 });
+  try {
+    const files = LISTED_MAX + 20;
+    for (let i = 0; i < files; i++) fs.writeFileSync(path.join(setup.root, `f-${String(i).padStart(5, '0')}.txt`), `content ${i}`);
+    expect((await setup.sync()).code).toBe(0);
+    fs.rmSync(setup.stateDir, { recursive: true });
+
+    // Not setup.sync(): it allows duplicates (tests share emulators).
+    const json = await runCli(['sync', '--config', setup.configFile, '--json'], setup.env);
+    expect(json.code, json.stderr).toBe(3);
+    const report = JSON.parse(json.stdout) as { alreadyRemote: string[]; alreadyRemoteCount: number };
+    expect(report.alreadyRemote).toHaveLength(LISTED_MAX);
+    expect(report.alreadyRemoteCount).toBe(files);
+    expect(report.alreadyRemote[0]).toBe('f-00000.txt');
+
+    const human = await runCli(['sync', '--config', setup.configFile], setup.env);
+    expect(human.code, human.stdout + human.stderr).toBe(3);
+    expect(human.stdout).toContain(`held: ${files} files are not uploaded`);
+    const status = await runCli(['status', '--config', setup.configFile], setup.env);
+    expect(status.stdout).toContain(`failing: ${files} files are not uploaded`);
+    expect(status.stdout).toContain(`held uploads: ${files} files are not uploaded`);
+  } finally {
+    setup.cleanup();
+  }
+}, 120_000);
