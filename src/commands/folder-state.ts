@@ -34,20 +34,21 @@ function currentRun(run: RunRecord | null, last: SyncReport | undefined): RunRec
   return run !== null && last !== undefined && last.finishedAt > Date.parse(run.at) ? null : run;
 }
 
+/** "N files failed", "M deletes failed", or both; null when nothing failed. */
+function failedLine(files: number, deletes: number): string | null {
+  const said = [files > 0 ? `${plural(files, 'file')} failed` : '', deletes > 0 ? `${plural(deletes, 'delete')} failed` : ''];
+  return said.some(Boolean) ? said.filter(Boolean).join(', ') : null;
+}
+
 /** Why the last run did not end cleanly, in a few words. */
 function failingReason(run: RunRecord | null, last: SyncReport | undefined, failures: number): string | null {
   if (run?.outcome && run.outcome !== 'interrupted') return run.outcome;
   const code = run?.exitCode ?? last?.exitCode ?? 0;
   if (code === ExitCode.ok || code === ExitCode.interrupted) return failures > 0 ? `${plural(failures, 'file')} failed` : null;
   if (code === ExitCode.fileFailures) {
-    // Exit 1 is failed files, failed deletes or both: each that failed is said.
+    // Exit 1 is failed files, failed deletes or both.
     const files = Math.max(failures, last?.counts?.failed ?? last?.failed.length ?? 0);
-    const deletes = last?.counts?.deletesFailed ?? 0;
-    const said = [
-      files > 0 || deletes === 0 ? `${plural(files, 'file')} failed` : '',
-      deletes > 0 ? `${plural(deletes, 'delete')} failed` : '',
-    ];
-    return said.filter(Boolean).join(', ');
+    return failedLine(files, last?.counts?.deletesFailed ?? 0) ?? `${plural(files, 'file')} failed`;
   }
   if (last?.held) return `deletes held: ${last.held.reason}`;
   if (last && heldAsLookalikes(last) > 0) return ALREADY_REMOTE(heldAsLookalikes(last));
@@ -84,7 +85,9 @@ export async function folderState(
   const held = deletesHeld ? `; deletes ${deletesHeld.count === null ? 'blocked' : 'held'}: ${deletesHeld.reason}` : '';
   const todo = `${work.toUpload} to upload, ${work.toDelete} to delete`;
   // An idle daemon holding deletes waits on the operator: not "syncing", but the hold is said below.
-  const idle = running !== null && daemonIdle !== null && work.toUpload + work.toDelete === 0;
+  // Nor are the deletes the API refused its work: they wait for its next reconciliation (failing).
+  const deletesFailed = ledger.failedDeleteCount();
+  const idle = running !== null && daemonIdle !== null && work.toUpload === 0 && work.toDelete <= deletesFailed;
   if (running && !idle) return { state: 'syncing', line: `syncing: ${todo} (${running})${held}`, ...work };
   run = currentRun(run, last);
   if (run?.outcome === 'interrupted' || (run === null && last?.interrupted)) {
@@ -93,7 +96,7 @@ export async function folderState(
   // Beside an idle daemon the last reconciliation's troubles may be gone since (its path jobs went
   // on): what holds now tells, the failures recorded and the walk just made.
   const failures = ledger.failures().length;
-  const reason = idle ? (failures > 0 ? `${plural(failures, 'file')} failed` : null) : failingReason(run, last, failures);
+  const reason = idle ? failedLine(failures, deletesFailed) : failingReason(run, last, failures);
   if (reason) return { state: 'failing', line: `failing: ${reason}`, ...work };
   if (!last && ledger.fileCount() === 0) return { state: 'never synced', line: `never synced: ${todo}; run files-sync sync`, ...work };
   if (deletesHeld) return { state: 'not up to date', line: `not up to date: ${todo}${held}`, ...work };

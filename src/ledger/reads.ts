@@ -148,6 +148,11 @@ export class LedgerReads {
     return this.stmt.countPending.get() as number;
   }
 
+  /** How many pending deletes have failed (the API refused them); retried at the next reconciliation. */
+  failedDeleteCount(): number {
+    return this.stmt.countFailedPending.get() as number;
+  }
+
   pendingDeletes(): PendingDelete[] {
     return this.stmt.allPending.all() as PendingDelete[];
   }

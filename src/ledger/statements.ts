@@ -38,6 +38,7 @@ export function prepareStatements(db: Database.Database) {
     contentMark: db.prepare("SELECT count(*) || ' ' || coalesce(max(uploaded_at), '') FROM files").pluck(),
     countAndSizeFiles: db.prepare('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM files'),
     countPending: db.prepare('SELECT count(*) FROM pending_deletes').pluck(),
+    countFailedPending: db.prepare('SELECT count(*) FROM pending_deletes WHERE attempts > 0').pluck(),
     // Positional parameters in the two per-file writes: ~8 µs a call less than nine named ones.
     upsertFile: db.prepare(`INSERT INTO files (path, file_id, size, mtime_ms, ino, sha256, mime_type, remote_name, uploaded_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
