@@ -73,12 +73,12 @@ export function lookalikeHold(
  */
 export function lookalikesOf(
   files: readonly FileMetadata[],
-  owned: ReadonlySet<string>,
+  ours: (id: string) => boolean,
   since?: number,
 ): (remoteName: string, size: number) => string | undefined {
   const byKey = new Map<string, string>();
   for (const f of files) {
-    if (owned.has(f.id) || (since !== undefined && !(Date.parse(f.created_at) >= since))) continue;
+    if (ours(f.id) || (since !== undefined && !(Date.parse(f.created_at) >= since))) continue;
     const key = `${f.filename}\0${f.size_bytes}`;
     const ids = byKey.get(key);
     byKey.set(key, ids === undefined ? f.id : `${ids} ${f.id}`);

@@ -112,7 +112,7 @@ function windowsOf(inFlight: readonly InFlightUpload[], files: readonly FileMeta
         start: null,
         end: null,
         candidates,
-        ambiguity: 'the server sent no Date header to place the upload on its clock',
+        ambiguity: "the upload was not timed on the API's clock (the daemon's are not, nor any when the API sends no Date header)",
       };
     }
     const candidates = alike.filter(inWindow).sort((a, b) => createdMs(a) - createdMs(b));

@@ -89,7 +89,7 @@ export function plan(local: LocalView | null, ledger: LedgerView, remoteOrNull: 
   const ledgerByPath = new Map(ledger.files.filter((r) => inFlightPaths.has(r.path)).map((r) => [r.path, r]));
   const result = emptyPlan();
   const remoteInput = { ledger, remote, listed: remoteOrNull !== null, localByPath, ledgerByPath, options };
-  const { adoptedPaths, owned } = planRemote(remoteInput, result);
+  const { adoptedPaths, ours } = planRemote(remoteInput, result);
   const failures = new Map(ledger.failures.map((row) => [row.path, row]));
   const gone: GoneRow[] = [];
   const scope = options.scope;
@@ -99,7 +99,7 @@ export function plan(local: LocalView | null, ledger: LedgerView, remoteOrNull: 
     const listed = listedIds && row ? listedIds.has(row.fileId) : null;
     recordDecision(result, gone, decidePath({ path, local: found, row, listed, failure: failures.get(path) }, options));
   }
-  if (remote.complete && options.holdLookalikes) holdLookalikes(remote.files, owned, options, result);
+  if (remote.complete && options.holdLookalikes) holdLookalikes(remote.files, ours, options, result);
   if (!local) {
     result.deletesBlocked = 'the local walk failed';
     return result;
@@ -216,9 +216,12 @@ export function planFor(mode: PlanMode, ledger: LedgerView, options: PlanOptions
 
 /**
  * Rule 3 and the remote side: lost uploads matched in a complete listing, foreign files, pending
- * deletes. Returns the paths adopted (not uploaded again) and the ids owned (grown by the matching).
+ * deletes. Returns the paths adopted (not uploaded again) and `ours`: whether an id is owned (as
+ * the matching grew them) or unclaimed (a copy of our uploads the matching could not tell from
+ * another application's: never a look-alike that holds a path's upload, or its file would never
+ * be synced; it stays listed for `forget-copies`).
  */
-export function planRemote(input: RemoteInput, result: Plan): { adoptedPaths: Set<string>; owned: Set<string> } {
+export function planRemote(input: RemoteInput, result: Plan): { adoptedPaths: Set<string>; ours: (id: string) => boolean } {
   const { ledger, remote, options } = input;
   const owned = new Set<string>([...ledger.files.map((row) => row.fileId), ...ledger.pendingDeletes.map((row) => row.fileId)]);
   for (const row of ledger.inFlight) if (row.resolvedFileId) owned.add(row.resolvedFileId);
@@ -253,21 +256,13 @@ export function planRemote(input: RemoteInput, result: Plan): { adoptedPaths: Se
     if (remote.complete && !remoteById.has(row.fileId)) result.alreadyGone.push(row.fileId);
     else result.deletes.push({ fileId: row.fileId, path: row.path, reason: row.reason, fromLocalDelete: false });
   }
-  return { adoptedPaths, owned };
+  return { adoptedPaths, ours: (id) => owned.has(id) || unclaimedIds.has(id) };
 }
 
 /** Never a silent duplicate: a new path whose copy seems to be in the workspace already waits for `adopt`. */
-function holdLookalikes(remote: readonly FileMetadata[], owned: ReadonlySet<string>, options: PlanOptions, result: Plan): void {
+function holdLookalikes(remote: readonly FileMetadata[], ours: (id: string) => boolean, options: PlanOptions, result: Plan): void {
   const fresh = result.uploads.filter((u) => u.reason === 'new').map((u) => u.local);
-  const held = new Set(
-    findLookalikes(
-      fresh,
-      () => false,
-      (id) => owned.has(id),
-      remote,
-      options.remoteName,
-    ).map((l) => l.path),
-  );
+  const held = new Set(findLookalikes(fresh, () => false, ours, remote, options.remoteName).map((l) => l.path));
   if (held.size === 0) return;
   result.alreadyRemoteCount = held.size;
   result.alreadyRemote = [...held].slice(0, LISTED_MAX);

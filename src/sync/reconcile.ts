@@ -82,7 +82,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   const view = ledgerView(run);
   const sides = await inFlightSides(run, view.inFlight);
   const planOpts = planOptions(run);
-  const { adoptedPaths, owned } = planRemote({ ledger: view, remote: remoteSide.view, listed: true, ...sides, options: planOpts }, thePlan);
+  const { adoptedPaths, ours } = planRemote({ ledger: view, remote: remoteSide.view, listed: true, ...sides, options: planOpts }, thePlan);
   thePlan.foreign = remoteSide.foreign ?? thePlan.foreign;
   recordUnclaimed(thePlan, ledger, logger, now(), !options.dryRun);
 
@@ -90,7 +90,7 @@ export async function reconcile(options: ReconcileOptions): Promise<SyncReport> 
   exec?.begin();
   // The hold needs every look-alike; the intents only those an intent's window can reach.
   const since = planOpts.holdLookalikes ? undefined : (remote.serverNow?.() ?? Date.now()) - LOOKALIKE_REACH_MS;
-  const lookalikes = lookalikesOf(remoteSide.view.files, owned, since);
+  const lookalikes = lookalikesOf(remoteSide.view.files, ours, since);
   const holds = planOpts.holdLookalikes ? lookalikeHold(lookalikes, planOpts.remoteName) : undefined;
   const pass = await runPass(
     passInput(run, {
