@@ -68,11 +68,37 @@ function includeWeight(glob: string): number {
   return stars - (/(^|\/)\*\*$/.test(glob) ? 1 : 0);
 }
 
+/** The most wildcard `*` (not a `**`, not an extglob's `*(`) picomatch takes in one name of an include glob. */
+export const MAX_NAME_STARS = 2;
+
 /**
- * Why `glob` is refused, too costly to match on a deep tree (MAX_STAR_WEIGHT), or undefined: a
- * gitignore rule (`.filesyncignore`, `exclude`) or, with `include`, an include glob.
+ * Why an include glob's names cost too much, or undefined. picomatch makes each `*` a lazy
+ * `[^/]*?`, so k of them in one name backtrack ~n^(k-1) steps on a name of n characters that does
+ * not match (five took 24 s on one 250-character name), and a repeated group holding one
+ * (`+(a*)`) backtracks exponentially (21 s on 30 characters); whoever writes into the folder picks
+ * the names. (gitignore rules go through `ignore`, whose `*` runs match in linear time.)
+ */
+function includeNameCost(glob: string): string | undefined {
+  const lengthOf = "matching it takes time that grows as a power of a name's length, which whoever writes into the folder decides";
+  for (const name of glob.split('/')) {
+    const wild = name.replace(/\*{2,}/g, '').match(/\*(?!\()/g)?.length ?? 0;
+    if (wild > MAX_NAME_STARS)
+      return `it has more than ${MAX_NAME_STARS} \`*\` in one name (${wild}): ${lengthOf}; use fewer (\`*.pdf\`, not \`*-*-*.pdf\`)`;
+    if (/[*+]\([^)]*\*/.test(name)) return `it repeats a group that holds a \`*\` (\`+(a*)\`): ${lengthOf}; rewrite it without`;
+  }
+  return undefined;
+}
+
+/**
+ * Why `glob` is refused, too costly to match on a deep tree (MAX_STAR_WEIGHT) or, for an include
+ * glob, on a long name, or undefined: a gitignore rule (`.filesyncignore`, `exclude`) or, with
+ * `include`, an include glob.
  */
 export function globTooCostly(glob: string, kind: 'rule' | 'include' = 'rule'): string | undefined {
+  if (kind === 'include') {
+    const names = includeNameCost(glob);
+    if (names !== undefined) return names;
+  }
   const weight = kind === 'include' ? includeWeight(glob) : ruleWeight(glob);
   if (weight <= MAX_STAR_WEIGHT) return undefined;
   return (

@@ -255,6 +255,29 @@ describe('rules too costly to match (`**` before the last segment)', () => {
     }
   });
 
+  it("refuses include globs whose matching time grows as a power of a name's length (a review's finding)", () => {
+    // picomatch's `*` is a lazy `[^/]*?`: k of them in one name backtrack ~n^(k-1) steps on a name of
+    // n characters that does not match (with five, one 250-character name took 24 s a walk).
+    for (const glob of [
+      '*.pdf',
+      'report-*-final-*.pdf',
+      '*.{md,txt}',
+      'docs/**/*.md',
+      '**/*-*.log',
+      '*(a)*(b)*.txt',
+      '+(a|b).txt',
+      '@(a*)*.x',
+    ])
+      expect(globTooCostly(glob, 'include'), glob).toBeUndefined();
+    for (const glob of ['*-*-*.pdf', '*-*-*-*-*.pdf', '*a*a*a*a*a*a*a*b', 'docs/*_*_*.md', '*-{a,b*}-*.x'])
+      expect(globTooCostly(glob, 'include'), glob).toMatch(/more than 2 `\*` in one name/);
+    // A repeated group holding a `*` backtracks exponentially (`+(a*)b` took 21 s on 30 characters).
+    for (const glob of ['+(a*)b', '*(a*)*b', 'x/+(*.md|*.txt)'])
+      expect(globTooCostly(glob, 'include'), glob).toMatch(/repeats a group that holds a `\*`/);
+    // gitignore rules are matched by `ignore`, whose `*` runs are linear: not refused for this.
+    expect(globTooCostly('*-*-*-*-*.pdf')).toBeUndefined();
+  });
+
   it("keeps a byte order mark on a later line as `ignore` does (only a file's first one goes)", () => {
     expect(collapseStars('\ufeff!keep.log')).toBe('\ufeff!keep.log');
     const rules = ['*.log', '\ufeff!keep.log'];

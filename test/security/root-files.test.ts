@@ -179,6 +179,23 @@ describe('sync with a hostile .filesyncignore', () => {
       setup.cleanup();
     }
   });
+
+  // A review's reproduction: with the include glob `*-*-*-*-*.pdf`, one file named with 250 dashes
+  // held the sync for 24 s (picomatch backtracks over each `*`), and at every walk. Refused at load.
+  it('refuses an include glob whose matching time grows as a power of a name, before any request', async () => {
+    const setup = syncSetup(emu, { include: ['*.txt', '*-*-*-*-*.pdf'] });
+    try {
+      fs.writeFileSync(path.join(setup.root, 'ok.txt'), 'ok');
+      fs.writeFileSync(path.join(setup.root, '-'.repeat(250)), 'evil');
+      const refused = await boundedSync(setup);
+      expect(refused.killedFor, refused.stderr).toBeNull();
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toMatch(/include.*more than 2 `\*` in one name \(5\).*a name's length/);
+      expect(emu.state().files).toEqual([]);
+    } finally {
+      setup.cleanup();
+    }
+  });
 });
 
 describe('the daemon with a hostile .filesyncignore', () => {
