@@ -4,7 +4,7 @@
 // scan and the verdict run in temp tables (sync/adopt-scan.ts), only the files taken are read
 // (sync/adopt-take.ts): memory does not grow with the tree.
 import { loadApiKey, loadConfig } from '../config.js';
-import { ExitCode, GuardError } from '../errors.js';
+import { ExitCode, GuardError, SyncError, errorMessage } from '../errors.js';
 import { AdoptTables } from '../ledger/adopt-tables.js';
 import { Ledger } from '../ledger/ledger.js';
 import { buildFilter } from '../local/filter.js';
@@ -18,6 +18,7 @@ import { ProgressView, plural } from '../sync/report.js';
 import { checkedLedger } from '../sync/api-target.js';
 import { clientFor, lockAndOpen, lockWithoutDaemon, loggerFor, openLedgerFor, write, type Command } from './shared.js';
 import { holdHeapFlat } from '../v8-flags.js';
+import { recordRun } from './runs.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 
@@ -47,7 +48,12 @@ export const adopt: Command = async (context) => {
     const { distrust } = checkRoot(config, ledger);
     if (distrust !== null && !dryRun) throw new GuardError(`${distrust}: nothing adopted`);
     if (distrust !== null) write(`${distrust}: files-sync adopt would adopt nothing until then`);
-    const code = await runAdopt({ config, ledger, remote: client, logger, dryRun, view });
+    const code = await runAdopt({ config, ledger, remote: client, logger, dryRun, view }).catch((err: unknown) => {
+      if (!dryRun) recordRun(ledger, 'adopt', err instanceof SyncError ? err.exitCode : ExitCode.usage, errorMessage(err));
+      throw err;
+    });
+    // `status` tells the held uploads this run settled, and names it.
+    if (!dryRun) recordRun(ledger, 'adopt', code, null);
     // What a dry run shows cannot be taken yet: it says so as the real run would (exit 3).
     return distrust !== null ? ExitCode.guard : code;
   } finally {

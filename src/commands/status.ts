@@ -9,7 +9,7 @@ import { ALREADY_REMOTE, type SyncReport } from '../sync/reconcile.js';
 import { heldAsLookalikes, UNSEEN_KEPT } from '../sync/outcome.js';
 import { unclaimedStatus } from './forget-copies.js';
 import { folderState } from './folder-state.js';
-import { lastRun } from './runs.js';
+import { lastRun, type RunRecord } from './runs.js';
 import { readLedgerOrEmpty, write, writeJson, type Command } from './shared.js';
 
 /** `files-sync status`. */
@@ -20,6 +20,7 @@ export const status: Command = async (context) => {
     const last = ledger.getMetaJson<SyncReport>('last_sync');
     const run = lastRun(ledger, 'sync');
     const adopt = lastRun(ledger, 'adopt');
+    const judged = afterAdopt(last, run, adopt);
     const holder = readLock(path.join(config.stateDir, 'lock'));
     const daemonPid = holder?.holder === 'daemon' ? holder.pid : null;
     let live: unknown = null;
@@ -32,7 +33,7 @@ export const status: Command = async (context) => {
         ? `daemon, pid ${holder.pid}`
         : `a one-shot ${holder.holder}, pid ${holder.pid}`
       : null;
-    const folder = await folderState(config, ledger, run, last, running, daemonPid !== null ? idleNote(live) : null);
+    const folder = await folderState(config, ledger, judged.run, judged.last, running, daemonPid !== null ? idleNote(live) : null);
     const counts = ledger.counts();
     const failures = ledger.failures();
     const unclaimed = unclaimedStatus(ledger);
@@ -51,7 +52,7 @@ export const status: Command = async (context) => {
       pendingDeletes: ledger.pendingDeleteCount(),
       unsettledUploads: ledger.inFlight().length,
       held: last?.held ?? null,
-      alreadyRemote: last ? heldAsLookalikes(last) : 0,
+      alreadyRemote: judged.last ? heldAsLookalikes(judged.last) : 0,
       unseenKept: last?.unseenKept ?? 0,
       lastReconciliation: last
         ? { at: new Date(last.finishedAt).toISOString(), exitCode: last.exitCode, counts: last.counts ?? null }
@@ -90,6 +91,32 @@ export const status: Command = async (context) => {
     ledger.close();
   }
 };
+
+/**
+ * The last reconciliation and sync as status judges them: when an adopt ran after a reconciliation
+ * that held new paths only as look-alikes (exit 3 for nothing else), and took them over or said
+ * which it could not (exit 0 or 1), that hold is settled: the walk tells what a sync would still do.
+ */
+function afterAdopt(
+  last: SyncReport | undefined,
+  run: RunRecord | null,
+  adopt: RunRecord | null,
+): { last: SyncReport | undefined; run: RunRecord | null } {
+  const settled =
+    last !== undefined &&
+    adopt !== null &&
+    (adopt.exitCode === ExitCode.ok || adopt.exitCode === ExitCode.fileFailures) &&
+    Date.parse(adopt.at) > last.finishedAt &&
+    heldAsLookalikes(last) > 0 &&
+    last.held === null &&
+    last.deletesBlocked === null;
+  if (!settled) return { last, run };
+  const rest = last.failed.length > 0 ? ExitCode.fileFailures : ExitCode.ok;
+  return {
+    last: { ...last, alreadyRemote: [], alreadyRemoteCount: 0, exitCode: rest },
+    run: run !== null && run.exitCode === ExitCode.guard ? { ...run, exitCode: rest } : run,
+  };
+}
 
 /** What is held or waits, one line each: deletes and uploads held, copies kept, deletes and outcomes due. */
 function heldLines(r: {

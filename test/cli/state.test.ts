@@ -89,6 +89,29 @@ describe('state directories', () => {
     expect(ours().length - before).toBe(3);
   });
 
+  it('after an adopt that took the held copies over, status no longer asks for adopt, and names the adopt run', async () => {
+    setup('adopting-4444'); // a tag of its own length: sizes apart from the other tests' copies
+    emu.setClockOffset(60_000); // the copies made a minute after the files last changed (see above)
+    try {
+      expect((await runCli(['sync', '--root', root], envOf('first'))).code).toBe(0);
+    } finally {
+      emu.setClockOffset(0);
+    }
+    expect((await runCli(['sync', '--root', root], envOf('second'))).code).toBe(3);
+    const adopted = await runCli(['adopt', '--root', root], envOf('second'));
+    expect(adopted.code, adopted.stdout + adopted.stderr).toBe(0);
+    const status = await runCli(['status', '--root', root], envOf('second'));
+    expect(status.stdout).toMatch(/^state: up to date$/m);
+    expect(status.stdout).not.toMatch(/held uploads|files-sync adopt/);
+    expect(status.stdout).toMatch(/^last adopt: \S+, exit 0$/m);
+    const json = JSON.parse((await runCli(['status', '--json', '--root', root], envOf('second'))).stdout) as {
+      lastRuns: { adopt: { exitCode: number } | null };
+      alreadyRemote: number;
+    };
+    expect(json.lastRuns.adopt?.exitCode).toBe(0);
+    expect(json.alreadyRemote).toBe(0);
+  });
+
   it("once a full listing found no look-alike, another application's same-name file does not hold a new upload", async () => {
     setup('settled-7');
     const before = ours().length;
