@@ -183,6 +183,7 @@ function describeDaemon(pid: number, live: unknown): string[] {
     watcher?: { state?: string; error?: string | null };
     api?: { state?: string; since?: string; error?: string | null };
     storageFull?: string | null;
+    ledgerProblem?: string | null;
     initialReconciliation?: { state?: string; error?: string | null; retryAt?: string | null };
   };
   if (l.error) return [`daemon: running (pid ${pid}), but its control socket did not answer: ${l.error}`];
@@ -203,5 +204,6 @@ function describeDaemon(pid: number, live: unknown): string[] {
   if (l.api)
     lines.push(`  API: ${l.api.state ?? 'unknown'}${l.api.since ? ` since ${l.api.since}` : ''}${l.api.error ? ` (${l.api.error})` : ''}`);
   if (l.storageFull) lines.push(`  storage full, uploads wait: ${l.storageFull}`);
+  if (l.ledgerProblem) lines.push(`  ledger: ${l.ledgerProblem}`);
   return lines;
 }

@@ -63,6 +63,11 @@ export function heldByCommand(err: unknown): err is LockedError {
 export class DaemonFaults {
   /** A passing ledger fault (full, busy) being retried: said once, and once when it clears. */
   private ledgerTrouble: { message: string; retryMs: number } | null = null;
+  /** Why the ledger cannot be written now (a full disk, a busy file), for `status`; null when it can. */
+  get ledgerProblem(): string | null {
+    return this.ledgerTrouble?.message ?? null;
+  }
+
   /** Why reconciliations cannot run now (the root is missing), for `status`. */
   rootProblem: string | null = null;
   /** When the current root fault began (performance.now(): a wall clock set back must not reorder it). */

@@ -10,7 +10,7 @@ export interface StatusSource {
   parts: DaemonParts;
   held: { count: number; reason: string } | null;
   /** The passing troubles the fault policy waits out (faults.ts). */
-  faults: { rootProblem: string | null; storageProblem: string | null };
+  faults: { rootProblem: string | null; storageProblem: string | null; ledgerProblem: string | null };
   initial: InitialReconciliation;
 }
 
@@ -37,6 +37,7 @@ export function daemonStatus(s: StatusSource): Record<string, unknown> {
     held: s.held,
     rootProblem: s.faults.rootProblem,
     storageFull: s.faults.storageProblem,
+    ledgerProblem: s.faults.ledgerProblem,
     initialReconciliation: s.initial.status(),
   };
 }

@@ -156,3 +156,57 @@ describe.skipIf(!mounted)('a state directory on a read-only disk', () => {
     expect(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('files-sync-ledger-'))).toEqual(copiesBefore);
   });
 });
+
+// A review's finding: a running daemon whose state disk fills logs "the ledger cannot be written"
+// once, and `status` said "syncing", "API: ok" and nothing of the ledger until a reconciliation
+// went through after space came back.
+describe.skipIf(!mounted)("a running daemon's state disk fills up (a 3 MiB tmpfs)", () => {
+  const full = path.join(dir, 'full3');
+  afterAll(() => {
+    spawnSync('umount', [full]);
+  });
+
+  it('status names the ledger that cannot be written while it lasts, and not after', async () => {
+    expect(mountTmpfs(full, '3m')).toBe(true);
+    const emu = await emulator();
+    const root = path.join(dir, 'root3');
+    fs.mkdirSync(root);
+    fs.writeFileSync(path.join(root, 'a.txt'), 'a');
+    const args = ['--root', root, '--state-dir', path.join(full, 'state')];
+    const env = { ANTHROPIC_API_KEY: TEST_KEY, ANTHROPIC_BASE_URL: emu.url, FILES_SYNC_TEST_RECONCILE_SECONDS: '2' };
+    const { child, done } = spawnCli(['daemon', ...args], env);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      await waitFor(() => /initial reconciliation done/.test(stderr), 'the daemon to start', 20_000);
+      const fill = fs.openSync(path.join(full, 'fill'), 'w');
+      try {
+        for (;;) fs.writeSync(fill, Buffer.alloc(4096));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+      } finally {
+        fs.closeSync(fill);
+      }
+      for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(root, `new-${i}.txt`), `new ${i} `.repeat(200));
+      await waitFor(() => /disk is full/.test(stderr), 'the daemon to say the ledger cannot be written', 30_000);
+      const status = await runCli(['status', ...args], env);
+      expect(status.stdout).toMatch(
+        /^ {2}ledger: the ledger .* cannot be written: the disk is full .*a running daemon tries again by itself\)$/m,
+      );
+      const json = JSON.parse((await runCli(['status', '--json', ...args], env)).stdout) as {
+        daemon: { live: { ledgerProblem: string | null } };
+      };
+      expect(json.daemon.live.ledgerProblem).toMatch(/disk is full/);
+
+      fs.rmSync(path.join(full, 'fill'));
+      child.kill('SIGUSR1'); // reconcile now, rather than after the back-off
+      await waitFor(() => /the ledger is writable again/.test(stderr), 'the ledger to be writable again', 60_000);
+      const after = await runCli(['status', ...args], env);
+      expect(after.stdout).not.toMatch(/cannot be written/);
+    } finally {
+      child.kill('SIGTERM');
+      await done;
+      await emu.close();
+    }
+  }, 120_000);
+});
