@@ -5,22 +5,34 @@ import { loadApiKey, loadConfig, type Config } from '../config.js';
 import { readLock } from '../lock.js';
 import { isInterruption } from '../failure.js';
 import { ExitCode, SyncError, errorMessage, isLedgerFault } from '../errors.js';
-import type { Logger } from '../log.js';
+import { redact, type Logger } from '../log.js';
 import { ProgressView } from '../sync/report.js';
 import { reconcile } from '../sync/reconcile.js';
 import { checkedLedger } from '../sync/api-target.js';
 import { holdHeapFlat, LONG_PASS_FILES } from '../v8-flags.js';
 import { printReport } from './print-report.js';
 import { recordRun } from './runs.js';
-import { clientFor, lockAndOpen, lockStateDir, openLedgerFor, loggerFor, type Command, type CommandContext } from './shared.js';
+import { clientFor, lockAndOpen, lockStateDir, openLedgerFor, loggerFor, writeJson, type Command, type CommandContext } from './shared.js';
 
 /** How long transfers in flight may take to end after Ctrl-C before they are cut. */
 const GRACE_MS = 10_000;
 /** How often, during the grace, the stop looks whether any request is still on the wire. */
 const IDLE_POLL_MS = 50;
 
-/** `files-sync sync`. */
+/**
+ * `files-sync sync`. With `--json`, one document on stdout whatever the end: the report, or (a run
+ * that ends without one: an error, a stop during the scan) its exit code and why, as stderr says it.
+ */
 export const sync: Command = async (context) => {
+  try {
+    return await syncOnce(context);
+  } catch (err) {
+    if (context.json) writeJson({ exitCode: err instanceof SyncError ? err.exitCode : ExitCode.usage, error: redact(errorMessage(err)) });
+    throw err;
+  }
+};
+
+const syncOnce: Command = async (context) => {
   const config = loadConfig(context.overrides, context.env);
   const logger = loggerFor(context, config);
   const holder = readLock(path.join(config.stateDir, 'lock'));
@@ -70,6 +82,7 @@ export const sync: Command = async (context) => {
     const { upload, delete: deletes } = client.stats.byKind;
     const what = upload + deletes === 0 ? 'nothing was uploaded or deleted' : 'the ledger holds every transfer that finished';
     process.stderr.write(`files-sync: interrupted while scanning: ${what}; run sync again\n`);
+    if (context.json) writeJson({ exitCode: ExitCode.interrupted, error: `interrupted while scanning: ${what}` });
     return ExitCode.interrupted;
   } finally {
     view.finish();

@@ -39,6 +39,18 @@ describe('interruptions', () => {
   afterAll(async () => emu.close());
   const ours = () => emu.state().files.filter((f) => f.owner === 'self').length;
 
+  it('SIGINT during a dry run with --json, before its plan: one document with the exit code, not an empty stdout', async () => {
+    setup = syncSetup(emu);
+    fill(setup, 'dry');
+    emu.setFaults({ latencyMs: 3_000 }); // the listing is on the wire when the stop comes
+    const { child, done } = spawnCli(['sync', '--dry-run', '--json', '--config', setup.configFile], setup.env);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    child.kill('SIGINT');
+    const r = await done;
+    expect(r.code, r.stderr).toBe(130);
+    expect(JSON.parse(r.stdout)).toEqual({ exitCode: 130, error: 'interrupted while scanning: nothing was uploaded or deleted' });
+  });
+
   it('SIGINT during a one-shot sync: in-flight transfers end, "interrupted: N of M done", exit 130, status says interrupted', async () => {
     setup = syncSetup(emu, { concurrency: 2, requestsPerMinute: 100_000 });
     fill(setup, 'one');

@@ -166,6 +166,18 @@ describe('no raw crash', () => {
     expect(r.stderr.match(/API key was refused/g)).toHaveLength(1);
   });
 
+  it('sync --json prints one document even when the run ends with an error (a review: scripts read an empty stdout)', async () => {
+    const r = await runCli(['sync', '--json', '--root', root, '--state-dir', path.join(dir, 'refused-json')], {
+      ANTHROPIC_API_KEY: 'sk-ant-not-the-key',
+      ANTHROPIC_BASE_URL: emu.url,
+    });
+    expect(r.code).toBe(4);
+    const doc = JSON.parse(r.stdout) as { exitCode: number; error: string };
+    expect(doc.exitCode).toBe(4);
+    expect(doc.error).toMatch(/API key was refused/);
+    expect(r.stdout).not.toContain('sk-ant-not-the-key');
+  });
+
   it("the example config's values are the defaults", () => {
     const example = path.resolve(import.meta.dirname, '..', '..', 'sync.config.example.json');
     const raw = JSON.parse(fs.readFileSync(example, 'utf8')) as Record<string, unknown>;
