@@ -95,9 +95,10 @@ async function deleteLapsed(run: DeleteRun, { fileId, path }: DeleteAction): Pro
   } catch (err) {
     if (run.endedByRun(err)) return false;
     const reason = errorMessage(err);
+    // As for any delete: one that ends the run (the API unavailable) is the run's outcome, not listed.
+    if (isUnavailable(err) && run.unavailableEnds(err)) return false;
     listFailedDelete(run.report, { fileId, path, reason });
     run.deps.logger.warn('delete of an expired copy failed; its row stays', { path, fileId, error: reason, requestId: requestIdOf(err) });
-    if (isUnavailable(err)) run.unavailableEnds(err);
     return false;
   }
   run.report.deleted++;
