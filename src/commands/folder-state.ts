@@ -85,9 +85,11 @@ export async function folderState(
   const held = deletesHeld ? `; deletes ${deletesHeld.count === null ? 'blocked' : 'held'}: ${deletesHeld.reason}` : '';
   const todo = `${work.toUpload} to upload, ${work.toDelete} to delete`;
   // An idle daemon holding deletes waits on the operator: not "syncing", but the hold is said below.
-  // Nor are the deletes the API refused its work: they wait for its next reconciliation (failing).
+  // Nor are the deletes the API refused, or the uploads held as look-alikes, its work: they wait
+  // for its next reconciliation, or for the user's word (failing).
   const deletesFailed = ledger.failedDeleteCount();
-  const idle = running !== null && daemonIdle !== null && work.toUpload === 0 && work.toDelete <= deletesFailed;
+  const heldUploads = last ? heldAsLookalikes(last) : 0;
+  const idle = running !== null && daemonIdle !== null && work.toUpload <= heldUploads && work.toDelete <= deletesFailed;
   if (running && !idle) return { state: 'syncing', line: `syncing: ${todo} (${running})${held}`, ...work };
   run = currentRun(run, last);
   if (run?.outcome === 'interrupted' || (run === null && last?.interrupted)) {
@@ -96,7 +98,9 @@ export async function folderState(
   // Beside an idle daemon the last reconciliation's troubles may be gone since (its path jobs went
   // on): what holds now tells, the failures recorded and the walk just made.
   const failures = ledger.failures().length;
-  const reason = idle ? failedLine(failures, deletesFailed) : failingReason(run, last, failures);
+  const reason = idle
+    ? (failedLine(failures, deletesFailed) ?? (heldUploads > 0 ? ALREADY_REMOTE(heldUploads) : null))
+    : failingReason(run, last, failures);
   if (reason) return { state: 'failing', line: `failing: ${reason}`, ...work };
   if (!last && ledger.fileCount() === 0) return { state: 'never synced', line: `never synced: ${todo}; run files-sync sync`, ...work };
   if (deletesHeld) return { state: 'not up to date', line: `not up to date: ${todo}${held}`, ...work };

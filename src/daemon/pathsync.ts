@@ -14,6 +14,7 @@ import { checkRoot } from '../local/root.js';
 import { foldersUnder } from '../local/walk-steps.js';
 import { planFor, type LedgerView, type LocalView, type PlanOptions } from '../sync/plan.js';
 import { executeDepsFor, planOptionsFor } from '../sync/session.js';
+import { lookalikesSettled } from '../sync/reconcile-steps.js';
 import { movesWaitingLine, plural } from '../sync/report.js';
 import { MAX_LOOKED_AT, movesWaitingOnFailures } from './waiting-moves.js';
 
@@ -34,7 +35,9 @@ export type PathOutcome =
   /** The file is younger than the settle time or changed while looked at: look again later. */
   | { kind: 'settle'; waitMs: number }
   /** The path is gone (or no longer synced) while the ledger has it: a delete candidate. */
-  | { kind: 'gone' };
+  | { kind: 'gone' }
+  /** A new path while look-alikes are held (a lost state directory): a reconciliation judges it, with the listing. */
+  | { kind: 'held' };
 
 /** The outcome of a delete batch. */
 export interface DeleteBatchOutcome {
@@ -116,6 +119,8 @@ export async function syncPath(deps: PathSyncDeps, relPath: string): Promise<Pat
     failures: [deps.ledger.failure(relPath)].filter((f) => f !== undefined),
   };
   const thePlan = planFor({ kind: 'path', path: relPath, local }, ledgerView, planOptions(config));
+  // Its copy may be in the workspace already, which only a listing tells: not uploaded here.
+  if (thePlan.uploads[0]?.reason === 'new' && !lookalikesSettled(deps.ledger)) return { kind: 'held' };
   if (thePlan.uploads.length === 0 && thePlan.statUpdates.length === 0 && thePlan.skips.every((s) => !s.record)) {
     for (const skip of thePlan.skips) {
       deps.logger.debug('not synced now', { path: skip.path, reason: skip.reason });

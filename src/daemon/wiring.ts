@@ -115,6 +115,7 @@ function wireWork(input: WiringInput, deps: PathSyncDeps, on: DaemonEvents): Pic
     runPath: async (p) => {
       const outcome = await syncPath(deps, p);
       if (outcome.kind === 'done' && (outcome.report?.unknownOutcomes ?? 0) > 0) on.trigger('answers lost during an upload');
+      if (outcome.kind === 'held') on.trigger('a new file while look-alikes are held');
       return outcome;
     },
     runDeletes: (paths) => on.runDeletes(paths),

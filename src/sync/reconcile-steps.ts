@@ -95,7 +95,7 @@ export function readRemote(run: Run): Promise<RemoteSide> {
  * uploaded every held file again).
  */
 function holdsLookalikes(run: Run): boolean {
-  return !(run.options.allowDuplicates ?? false) && run.options.ledger.getMeta(LOOKALIKES_SETTLED) === undefined;
+  return !(run.options.allowDuplicates ?? false) && !lookalikesSettled(run.options.ledger);
 }
 
 /** The plan's options now: orphans are matched on the server's clock (rule 3), which the listing just measured. */
@@ -212,8 +212,16 @@ export function finish(run: Run, thePlan: Plan, result: ExecuteReport, walk: Sor
   const seen = seenAfterRun(remoteSide.seen, ledger.getMetaJson<WorkspaceSeen>(WORKSPACE_META_KEY), result.uploaded, result.deleted);
   if (seen) ledger.setMetaJson(WORKSPACE_META_KEY, seen);
   ledger.setMeta('filter_hash', filterHash(run.filterOptions));
-  if (remoteSide.choice.mode === 'full' && thePlan.alreadyRemoteCount === 0 && !result.interrupted)
+  // Settled only by a run that looked at every path: a folder it could not read, or a file it
+  // skipped, holds a path that no look-alike was sought for (its copy would be sent again later).
+  const skips = thePlan.skipsListed.failed + thePlan.skipsListed.skipped + thePlan.skipsNotListed.failed + thePlan.skipsNotListed.skipped;
+  if (remoteSide.choice.mode === 'full' && thePlan.alreadyRemoteCount === 0 && !result.interrupted && walk.complete && skips === 0)
     ledger.setMeta(LOOKALIKES_SETTLED, new Date(run.now()).toISOString());
+}
+
+/** Whether look-alikes are no longer held: one full listing found none to hold (reconcile-steps.ts `finish`). */
+export function lookalikesSettled(ledger: Ledger): boolean {
+  return ledger.getMeta(LOOKALIKES_SETTLED) !== undefined;
 }
 
 /** Records the report as the last sync, closes a restore window, and backs the ledger up (rule 6). */
