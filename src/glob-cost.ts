@@ -74,17 +74,20 @@ export const MAX_NAME_STARS = 2;
 /**
  * Why an include glob's names cost too much, or undefined. picomatch makes each `*` a lazy
  * `[^/]*?`, so k of them in one name backtrack ~n^(k-1) steps on a name of n characters that does
- * not match (five took 24 s on one 250-character name), and a repeated group holding one
- * (`+(a*)`) backtracks exponentially (21 s on 30 characters); whoever writes into the folder picks
+ * not match (five took 24 s on one 250-character name), and a repeated group holding one, an
+ * alternation or a group (`+(a*)`, `*(@(a|aa))`) backtracks exponentially (21 s on 30
+ * characters); whoever writes into the folder picks
  * the names. (gitignore rules go through `ignore`, whose `*` runs match in linear time.)
  */
 function includeNameCost(glob: string): string | undefined {
   const lengthOf = "matching it takes time that grows as a power of a name's length, which whoever writes into the folder decides";
   for (const name of glob.split('/')) {
-    const wild = name.replace(/\*{2,}/g, '').match(/\*(?!\()/g)?.length ?? 0;
+    // A whole-segment `**` is the depth's cost (includeWeight); inside a name, a run of `*` is one `*`.
+    const wild = name === '**' ? 0 : (name.match(/\*+(?!\()/g)?.length ?? 0);
     if (wild > MAX_NAME_STARS)
       return `it has more than ${MAX_NAME_STARS} \`*\` in one name (${wild}): ${lengthOf}; use fewer (\`*.pdf\`, not \`*-*-*.pdf\`)`;
-    if (/[*+]\([^)]*\*/.test(name)) return `it repeats a group that holds a \`*\` (\`+(a*)\`): ${lengthOf}; rewrite it without`;
+    if (/[*+]\([^)]*[*|(]/.test(name))
+      return `it repeats a group that holds a \`*\`, a \`|\` or another group (\`+(a*)\`, \`*(a|aa)\`): ${lengthOf}; rewrite it without`;
   }
   return undefined;
 }
