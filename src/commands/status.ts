@@ -94,8 +94,9 @@ export const status: Command = async (context) => {
 
 /**
  * The last reconciliation and sync as status judges them: when an adopt ran after a reconciliation
- * that held new paths only as look-alikes (exit 3 for nothing else), and took them over or said
- * which it could not (exit 0 or 1), that hold is settled: the walk tells what a sync would still do.
+ * that held new paths only as look-alikes (exit 3 for nothing else), and took every one over
+ * (exit 0; an ambiguous path leaves it 1 and held), that hold is settled: the walk tells what a
+ * sync would still do.
  */
 function afterAdopt(
   last: SyncReport | undefined,
@@ -105,7 +106,7 @@ function afterAdopt(
   const settled =
     last !== undefined &&
     adopt !== null &&
-    (adopt.exitCode === ExitCode.ok || adopt.exitCode === ExitCode.fileFailures) &&
+    adopt.exitCode === ExitCode.ok &&
     Date.parse(adopt.at) > last.finishedAt &&
     heldAsLookalikes(last) > 0 &&
     last.held === null &&

@@ -82,6 +82,9 @@ describe('state directories', () => {
     const adopted = await runCli(['adopt', '--root', root], envOf('second'));
     expect(adopted.code, adopted.stderr).toBe(1);
     expect(adopted.stdout).toMatch(/adopted 2 files, 1 ambiguous/);
+    // An adopt that left a path ambiguous (exit 1) did not settle the hold: status still says it.
+    const heldStill = await runCli(['status', '--root', root], envOf('second'));
+    expect(heldStill.stdout).toMatch(/^state: failing: 3 files are not uploaded/m);
     const after = await runCli(['sync', '--root', root, '--json'], envOf('second'));
     const report = JSON.parse(after.stdout) as { uploaded: number; alreadyRemote: string[] };
     expect(report.uploaded).toBe(0);
