@@ -24,15 +24,18 @@ const IDLE_POLL_MS = 50;
  * that ends without one: an error, a stop during the scan) its exit code and why, as stderr says it.
  */
 export const sync: Command = async (context) => {
+  const out = { printed: false };
   try {
-    return await syncOnce(context);
+    return await syncOnce(context, out);
   } catch (err) {
-    if (context.json) writeJson({ exitCode: err instanceof SyncError ? err.exitCode : ExitCode.usage, error: redact(errorMessage(err)) });
+    // Once the report is out (a ledger fault recording the run may follow it), it is the document.
+    if (context.json && !out.printed)
+      writeJson({ exitCode: err instanceof SyncError ? err.exitCode : ExitCode.usage, error: redact(errorMessage(err)) });
     throw err;
   }
 };
 
-const syncOnce: Command = async (context) => {
+async function syncOnce(context: CommandContext, out: { printed: boolean }): Promise<number> {
   const config = loadConfig(context.overrides, context.env);
   const logger = loggerFor(context, config);
   const holder = readLock(path.join(config.stateDir, 'lock'));
@@ -64,6 +67,7 @@ const syncOnce: Command = async (context) => {
     });
     view.finish();
     printReport(report, context.json);
+    out.printed = true;
     if (!context.dryRun) recordRun(ledger, 'sync', report.exitCode, report.interrupted ? 'interrupted' : null);
     if (report.interrupted) {
       const { done, total, scanDone } = report.interrupted;
@@ -91,7 +95,7 @@ const syncOnce: Command = async (context) => {
     ledger.close();
     lock?.release();
   }
-};
+}
 
 /**
  * SIGINT / SIGTERM: the first stops new work (`soft`) and gives transfers in flight GRACE_MS
@@ -146,6 +150,7 @@ async function throughDaemon(config: Config, context: CommandContext, logger: Lo
   } catch (err) {
     if (!leave.signal.aborted) throw err;
     process.stderr.write("files-sync: interrupted: the daemon's reconciliation goes on (files-sync status shows it)\n");
+    if (context.json) writeJson({ exitCode: ExitCode.interrupted, error: "interrupted: the daemon's reconciliation goes on" });
     return ExitCode.interrupted;
   } finally {
     process.off('SIGINT', onSignal);

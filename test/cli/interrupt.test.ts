@@ -158,7 +158,7 @@ describe('interruptions', () => {
     const daemon = await startDaemon(setup);
     fill(setup, 'two');
     emu.setFaults({ latencyMs: 300 });
-    const { child, done } = spawnCli(['sync', '--config', setup.configFile], setup.env);
+    const { child, done } = spawnCli(['sync', '--json', '--config', setup.configFile], setup.env);
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     await waitFor(() => /asking it to reconcile now/.test(stderr), 'the hand-off', 30_000);
@@ -166,6 +166,8 @@ describe('interruptions', () => {
     const r = await done;
     expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toMatch(/interrupted: the daemon's reconciliation goes on/);
+    // --json: one document all the same (a review found an empty stdout).
+    expect(JSON.parse(r.stdout)).toEqual({ exitCode: 130, error: "interrupted: the daemon's reconciliation goes on" });
     expect(daemon.child.exitCode).toBeNull();
     expect(path.isAbsolute(setup.root)).toBe(true);
   });
