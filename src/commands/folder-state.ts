@@ -76,9 +76,12 @@ export async function folderState(
   try {
     work = await pendingCounts(config, ledger, silentLogger());
   } catch (err) {
-    // The root's ignore file cannot be taken: nothing is synced (a daemon waits for it), nothing counted.
+    // The root's ignore file cannot be taken: nothing counted. A running daemon keeps the filter it
+    // had; otherwise nothing is synced (a one-shot run fails on it, a daemon starting waits for it).
     if (!(err instanceof RootFileError)) throw err;
-    const line = `failing: ${err.message}; nothing is synced until it is fixed`;
+    const line = running?.startsWith('daemon')
+      ? `failing: ${err.message}; the running daemon keeps the filter it had`
+      : `failing: ${err.message}; nothing is synced until it is fixed`;
     return { state: 'failing', line, toUpload: null, toDelete: null, movesWaiting: 0, deletesHeld: null };
   }
   const { deletesHeld } = work;

@@ -42,4 +42,16 @@ describe('daemon: a refused .filesyncignore at start', () => {
     await waitFor(() => emu!.state().files.length > 0, 'the first upload', 20_000);
     expect(emu.state().files.map((f) => f.filename)).toEqual(['a.txt']); // b.log and the ignore file itself are excluded
   });
+
+  it('beside a running daemon, status says the daemon keeps the filter it has, not that nothing is synced', async () => {
+    emu = await emulator();
+    setup = daemonSetup(emu);
+    writeTree(setup.root, { 'a.txt': 'a' });
+    const daemon = await startDaemon(setup);
+    fs.writeFileSync(path.join(setup.root, '.filesyncignore'), 'a/**/b/**/c/**/d\n');
+    await daemon.waitForLine(/\.filesyncignore/);
+    const status = await runCli(['status', '--config', setup.configFile], setup.env);
+    expect(status.stdout).toMatch(/^state: failing: \.filesyncignore line 1 .*; the running daemon keeps the filter it had$/m);
+    expect(status.stdout).not.toMatch(/nothing is synced/);
+  });
 });
