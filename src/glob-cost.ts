@@ -60,7 +60,7 @@ function ruleWeight(rule: string): number {
 
 /**
  * An include glob's weight, as picomatch reads it: every `**` wherever it stands (a braced
- * alternative, an extglob, beside an escaped slash, which picomatch takes for a separator), but
+ * alternative, a group, beside an escaped slash, which picomatch takes for a separator), but
  * one that ends the glob.
  */
 function includeWeight(glob: string): number {
@@ -68,26 +68,30 @@ function includeWeight(glob: string): number {
   return stars - (/(^|\/)\*\*$/.test(glob) ? 1 : 0);
 }
 
-/** The most wildcard `*` (not a `**`, not an extglob's `*(`) picomatch takes in one name of an include glob. */
+/** The most runs of `*` picomatch takes in one name of an include glob. */
 export const MAX_NAME_STARS = 2;
+/** The most groups (`{…}`, `(…)`) picomatch takes in one name of an include glob. */
+export const MAX_NAME_GROUPS = 2;
 
 /**
- * Why an include glob's names cost too much, or undefined. picomatch makes each `*` a lazy
- * `[^/]*?`, so k of them in one name backtrack ~n^(k-1) steps on a name of n characters that does
- * not match (five took 24 s on one 250-character name), and a repeated group holding one, an
- * alternation or a group (`+(a*)`, `*(@(a|aa))`) backtracks exponentially (21 s on 30
- * characters); whoever writes into the folder picks
- * the names. (gitignore rules go through `ignore`, whose `*` runs match in linear time.)
+ * Why an include glob's names cost too much, or undefined. Include globs are compiled with
+ * extglobs off (local/filter.ts), so picomatch's only loop is a `*` (a run of them, or a `**`
+ * inside a name, is one lazy `[^/]*?`): k of them in one name backtrack ~n^(k-1) steps on a
+ * name of n characters that does not match (five took 24 s on one 250-character name), and k
+ * groups of alternatives ~a^k (sixteen `{a,aa,aaa}` took 1.4 s on 60); whoever writes into the
+ * folder picks the names. An escaped character counts as itself. (gitignore rules go through
+ * `ignore`, whose `*` runs match in linear time.)
  */
 function includeNameCost(glob: string): string | undefined {
   const lengthOf = "matching it takes time that grows as a power of a name's length, which whoever writes into the folder decides";
-  for (const name of glob.split('/')) {
-    // A whole-segment `**` is the depth's cost (includeWeight); inside a name, a run of `*` is one `*`.
-    const wild = name === '**' ? 0 : (name.match(/\*+(?!\()/g)?.length ?? 0);
-    if (wild > MAX_NAME_STARS)
-      return `it has more than ${MAX_NAME_STARS} \`*\` in one name (${wild}): ${lengthOf}; use fewer (\`*.pdf\`, not \`*-*-*.pdf\`)`;
-    if (/[*+]\([^)]*[*|(]/.test(name))
-      return `it repeats a group that holds a \`*\`, a \`|\` or another group (\`+(a*)\`, \`*(a|aa)\`): ${lengthOf}; rewrite it without`;
+  for (const name of glob.replace(/\\./g, 'x').split('/')) {
+    if (name === '**') continue; // the depth's cost: includeWeight
+    const stars = name.match(/\*+/g)?.length ?? 0;
+    if (stars > MAX_NAME_STARS)
+      return `it has more than ${MAX_NAME_STARS} \`*\` in one name (${stars}): ${lengthOf}; use fewer (\`*.pdf\`, not \`*-*-*.pdf\`)`;
+    const groups = name.match(/[{(]/g)?.length ?? 0;
+    if (groups > MAX_NAME_GROUPS)
+      return `it has more than ${MAX_NAME_GROUPS} groups (\`{…}\`, \`(…)\`) in one name (${groups}): ${lengthOf}; use fewer`;
   }
   return undefined;
 }
@@ -98,14 +102,12 @@ function includeNameCost(glob: string): string | undefined {
  * `include`, an include glob.
  */
 export function globTooCostly(glob: string, kind: 'rule' | 'include' = 'rule'): string | undefined {
-  if (kind === 'include') {
-    const names = includeNameCost(glob);
-    if (names !== undefined) return names;
-  }
   const weight = kind === 'include' ? includeWeight(glob) : ruleWeight(glob);
-  if (weight <= MAX_STAR_WEIGHT) return undefined;
-  return (
-    `it has more \`**\` than files-sync takes (${MAX_STAR_WEIGHT}, a segment of \`*\` or \`?\` only beside them counting as one more): ` +
-    "matching it takes time that grows as a power of the folders' depth, which whoever writes into the folder decides; split it into simpler rules"
-  );
+  if (weight > MAX_STAR_WEIGHT) {
+    return (
+      `it has more \`**\` than files-sync takes (${MAX_STAR_WEIGHT}, a segment of \`*\` or \`?\` only beside them counting as one more): ` +
+      "matching it takes time that grows as a power of the folders' depth, which whoever writes into the folder decides; split it into simpler rules"
+    );
+  }
+  return kind === 'include' ? includeNameCost(glob) : undefined;
 }

@@ -133,7 +133,9 @@ export function createFilter(options: FilterOptions): PathFilter {
  * `docs/**`, so the two kinds are compiled apart).
  */
 function includeMatcher(globs: readonly string[]): (relPath: string) => boolean {
-  const options = { dot: true, windows: false };
+  // Extglobs off: their repeated groups backtrack exponentially on a name the folder's writer
+  // picks, and no count of the glob's text bounds them (glob-cost.ts bounds what is left).
+  const options = { dot: true, windows: false, noextglob: true };
   // A leading `/` or `./` anchors a glob to the root, as in gitignore.
   const withSlash = globs.filter((glob) => glob.includes('/')).map((glob) => glob.replace(/^\.?\//, ''));
   const withoutSlash = globs.filter((glob) => !glob.includes('/'));
