@@ -156,11 +156,22 @@ export function runAsProgram(): void {
   quietOnClosedPipe();
   // Any command that grows its heap past 64 MB holds it flat from then on (v8-flags.ts).
   watchHeap();
+  let settled = false;
+  // A command still waiting when nothing is left to run (a promise no event will settle) would
+  // end with exit 0 and nothing said: a bug, said as one.
+  process.once('exit', () => {
+    // An explicit process.exit (the daemon's forced end after a stop) has set the code.
+    if (settled || process.exitCode !== undefined) return;
+    process.stderr.write('files-sync: unexpected error: the command ended before it finished (nothing was left to wait for)\n');
+    process.exitCode = ExitCode.usage;
+  });
   main(process.argv.slice(2)).then(
     (code) => {
+      settled = true;
       process.exitCode = code;
     },
     (err: unknown) => {
+      settled = true;
       process.exitCode = reportFatal(err);
     },
   );

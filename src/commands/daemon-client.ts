@@ -57,7 +57,11 @@ async function* ask(
   signal?.addEventListener('abort', hangUp, { once: true });
   try {
     socket.write(`${JSON.stringify(request)}\n`);
-    for await (const line of createInterface({ input: socket, crlfDelay: Infinity })) {
+    const lines = createInterface({ input: socket, crlfDelay: Infinity });
+    // A socket destroyed by the hang-up never ends: closing the reader ends the loop, and the
+    // caller says why (else nothing is left to run, and node exits 0 with the command unfinished).
+    socket.once('close', () => lines.close());
+    for await (const line of lines) {
       if (line.trim() !== '') yield JSON.parse(line) as ControlMessage;
     }
   } finally {
