@@ -100,7 +100,7 @@ export async function folderState(
   }
   // Beside an idle daemon the last reconciliation's troubles may be gone since (its path jobs went
   // on): what holds now tells, the failures recorded and the walk just made.
-  const failures = ledger.failures().length;
+  const failures = ledger.failureCount();
   const reason = idle
     ? (failedLine(failures, deletesFailed) ?? (heldUploads > 0 ? ALREADY_REMOTE(heldUploads) : null))
     : failingReason(run, last, failures);

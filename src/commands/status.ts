@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { loadConfig } from '../config.js';
 import { readLock } from '../lock.js';
+import { LISTED_MAX } from '../arrays.js';
 import { ExitCode } from '../errors.js';
 import { countsLine, formatBytes, movesWaitingLine, plural } from '../sync/report.js';
 import { ALREADY_REMOTE, type SyncReport } from '../sync/reconcile.js';
@@ -11,6 +12,9 @@ import { unclaimedStatus } from './forget-copies.js';
 import { folderState } from './folder-state.js';
 import { lastRun, type RunRecord } from './runs.js';
 import { readLedgerOrEmpty, write, writeJson, type Command } from './shared.js';
+
+/** Failures the human text lists (`--json` lists LISTED_MAX). */
+const FAILURES_SHOWN = 50;
 
 /** `files-sync status`. */
 export const status: Command = async (context) => {
@@ -35,7 +39,9 @@ export const status: Command = async (context) => {
       : null;
     const folder = await folderState(config, ledger, judged.run, judged.last, running, daemonPid !== null ? idleNote(live) : null);
     const counts = ledger.counts();
-    const failures = ledger.failures();
+    // The first LISTED_MAX (whoever writes into the folder decides how many), and the count.
+    const failures = ledger.failures(LISTED_MAX);
+    const failureCount = ledger.failureCount();
     const unclaimed = unclaimedStatus(ledger);
     const result = {
       root: config.root,
@@ -49,6 +55,7 @@ export const status: Command = async (context) => {
       deletesHeld: folder.deletesHeld,
       tracked: counts,
       failures: failures.map((f) => ({ path: f.path, error: f.error, attempts: f.attempts, retryable: f.retryable })),
+      failureCount,
       pendingDeletes: ledger.pendingDeleteCount(),
       unsettledUploads: ledger.inFlight().length,
       held: last?.held ?? null,
@@ -76,9 +83,10 @@ export const status: Command = async (context) => {
       );
       write(run ? `last sync: ${run.at}, exit ${run.exitCode}${run.outcome ? `, ${run.outcome}` : ''}` : 'last sync: never');
       if (adopt) write(`last adopt: ${adopt.at}, exit ${adopt.exitCode}${adopt.outcome ? `, ${adopt.outcome}` : ''}`);
-      write(`failures: ${failures.length}`);
-      for (const f of result.failures)
+      write(`failures: ${failureCount}`);
+      for (const f of result.failures.slice(0, FAILURES_SHOWN))
         write(`  ${f.path}: ${f.error} (${plural(f.attempts, 'attempt')}${f.retryable ? '' : ', waits for the file to change'})`);
+      if (failureCount > FAILURES_SHOWN) write(`  … and ${failureCount - FAILURES_SHOWN} more`);
       for (const line of heldLines(result)) write(line);
       if (result.foreignFiles !== null) write(`other applications' files in the workspace: ${result.foreignFiles}`);
       for (const line of unclaimed.lines) write(line);

@@ -143,6 +143,11 @@ export class LedgerReads {
     return this.stmt.hasSize.get(size) !== undefined;
   }
 
+  /** How many failures are recorded, without reading them. */
+  failureCount(): number {
+    return this.stmt.countFailures.get() as number;
+  }
+
   /** How many deletes are pending, without reading them. */
   pendingDeleteCount(): number {
     return this.stmt.countPending.get() as number;
@@ -170,8 +175,10 @@ export class LedgerReads {
     return this.stmt.unclaimedById.get(fileId) as UnclaimedCopy | undefined;
   }
 
-  failures(): Failure[] {
-    return (this.stmt.allFailures.all() as (Omit<Failure, 'retryable'> & { retryable: number })[]).map((row) => ({
+  /** The recorded failures by path, all of them or the first `limit`. */
+  failures(limit?: number): Failure[] {
+    const rows = limit === undefined ? this.stmt.allFailures.all() : this.stmt.someFailures.all(limit);
+    return (rows as (Omit<Failure, 'retryable'> & { retryable: number })[]).map((row) => ({
       ...row,
       retryable: row.retryable === 1,
     }));

@@ -106,6 +106,8 @@ function failureStatements(db: Database.Database, v4: boolean) {
       last_failed_at AS lastFailedAt, ${v4 ? 'NULL' : 'sha256'} AS sha256`;
   return {
     allFailures: db.prepare(`SELECT ${columns} FROM failures ORDER BY path`),
+    someFailures: db.prepare(`SELECT ${columns} FROM failures ORDER BY path LIMIT ?`),
+    countFailures: db.prepare('SELECT count(*) FROM failures').pluck(),
     failureByPath: db.prepare('SELECT attempts FROM failures WHERE path = ?'),
     oneFailure: db.prepare(`SELECT ${columns} FROM failures WHERE path = ?`),
     nextRetryAfter: db.prepare('SELECT min(next_retry_at) AS at FROM failures WHERE retryable = 1 AND next_retry_at > ?'),
