@@ -83,10 +83,7 @@ export const status: Command = async (context) => {
       );
       write(run ? `last sync: ${run.at}, exit ${run.exitCode}${run.outcome ? `, ${run.outcome}` : ''}` : 'last sync: never');
       if (adopt) write(`last adopt: ${adopt.at}, exit ${adopt.exitCode}${adopt.outcome ? `, ${adopt.outcome}` : ''}`);
-      write(`failures: ${failureCount}`);
-      for (const f of result.failures.slice(0, FAILURES_SHOWN))
-        write(`  ${f.path}: ${f.error} (${plural(f.attempts, 'attempt')}${f.retryable ? '' : ', waits for the file to change'})`);
-      if (failureCount > FAILURES_SHOWN) write(`  … and ${failureCount - FAILURES_SHOWN} more`);
+      for (const line of failureLines(result.failures, failureCount)) write(line);
       for (const line of heldLines(result)) write(line);
       if (result.foreignFiles !== null) write(`other applications' files in the workspace: ${result.foreignFiles}`);
       for (const line of unclaimed.lines) write(line);
@@ -125,6 +122,15 @@ function afterAdopt(
     last: { ...last, alreadyRemote: [], alreadyRemoteCount: 0, exitCode: rest },
     run: run !== null && run.exitCode === ExitCode.guard ? { ...run, exitCode: rest } : run,
   };
+}
+
+/** The failures' count, then the first FAILURES_SHOWN of them, one line each. */
+function failureLines(failures: readonly { path: string; error: string; attempts: number; retryable: boolean }[], count: number): string[] {
+  const lines = [`failures: ${count}`];
+  for (const f of failures.slice(0, FAILURES_SHOWN))
+    lines.push(`  ${f.path}: ${f.error} (${plural(f.attempts, 'attempt')}${f.retryable ? '' : ', waits for the file to change'})`);
+  if (count > FAILURES_SHOWN) lines.push(`  … and ${count - FAILURES_SHOWN} more`);
+  return lines;
 }
 
 /** What is held or waits, one line each: deletes and uploads held, copies kept, deletes and outcomes due. */
