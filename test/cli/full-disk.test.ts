@@ -27,18 +27,23 @@ fs.mkdirSync(path.join(dir, 'root'));
 fs.writeFileSync(path.join(dir, 'root', 'a.txt'), 'a');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+/** Fills the disk of `at` with the file `at/fill` until it is full (ENOSPC). */
+function fillUp(at: string): void {
+  const fill = fs.openSync(path.join(at, 'fill'), 'w');
+  try {
+    for (;;) fs.writeSync(fill, Buffer.alloc(4096));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    fs.closeSync(fill);
+  }
+}
+
 describe.skipIf(!mounted)('a state directory on a full disk (a 1 MiB tmpfs, filled)', () => {
   beforeAll(() => {
     expect(mountTmpfs(disk, '1m')).toBe(true);
     fs.mkdirSync(path.join(disk, 'state'), { mode: 0o700 });
-    const fill = fs.openSync(path.join(disk, 'fill'), 'w');
-    try {
-      for (;;) fs.writeSync(fill, Buffer.alloc(4096));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-    } finally {
-      fs.closeSync(fill);
-    }
+    fillUp(disk);
   });
   afterAll(() => {
     spawnSync('umount', [disk]);
@@ -179,14 +184,7 @@ describe.skipIf(!mounted)("a running daemon's state disk fills up (a 3 MiB tmpfs
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     try {
       await waitFor(() => /initial reconciliation done/.test(stderr), 'the daemon to start', 20_000);
-      const fill = fs.openSync(path.join(full, 'fill'), 'w');
-      try {
-        for (;;) fs.writeSync(fill, Buffer.alloc(4096));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-      } finally {
-        fs.closeSync(fill);
-      }
+      fillUp(full);
       for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(root, `new-${i}.txt`), `new ${i} `.repeat(200));
       await waitFor(() => /disk is full/.test(stderr), 'the daemon to say the ledger cannot be written', 30_000);
       const status = await runCli(['status', ...args], env);

@@ -15,7 +15,7 @@ import { silentLogger } from '../../src/log.js';
 import { FilesClient } from '../../src/remote/client.js';
 import { applyPassJudgement, judgePass } from '../../src/sync/collected.js';
 import { Execution } from '../../src/sync/execute.js';
-import { emptyExecuteReport, reportOf } from '../../src/sync/outcome.js';
+import { reportOfPlan } from '../helpers/report.js';
 import { emptyPlan } from '../../src/sync/plan.js';
 import { summaryLines } from '../../src/sync/report.js';
 import { passScanOptions, planOptionsFor } from '../../src/sync/session.js';
@@ -89,15 +89,7 @@ describe('deletes collected by the pass', () => {
       expect(plan.held?.reason).toMatch(/^300000 files deleted locally, more than deletes.maxCount/);
       expect(plan.held?.paths).toEqual(Array.from({ length: 10 }, (_, i) => `gone/${String(i).padStart(7, '0')}.txt`));
       // The summary shows the ten and counts the rest; the report (kept as the last sync) holds no more.
-      const report = reportOf({
-        plan,
-        result: emptyExecuteReport(),
-        dryRun: false,
-        startedAt: 0,
-        finishedAt: 1,
-        apiRequests: 0,
-        sizes: () => undefined,
-      });
+      const report = reportOfPlan(plan);
       expect(report.held).toMatchObject({ count: GONE });
       const lines = summaryLines(report);
       expect(lines.filter((l) => l.startsWith('  held  '))).toHaveLength(10);

@@ -5,27 +5,15 @@
 // from waits, and the exit code and the summary go by the counts.
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.js';
-import { emptyExecuteReport, reportOf } from '../../src/sync/outcome.js';
 import { emptyPlan, listSkip } from '../../src/sync/plan.js';
 import { summaryLines } from '../../src/sync/report.js';
-import type { Plan, Skip } from '../../src/sync/types.js';
+import type { Skip } from '../../src/sync/types.js';
+import { reportOfPlan } from '../helpers/report.js';
 
 const LISTED_MAX = 1000;
 
 const changing = (i: number): Skip => ({ path: `race/f${i}`, reason: 'changing while read', failed: false, record: null });
 const tooLarge: Skip = { path: 'zzz/too-big.bin', reason: 'too large: 5000 bytes, the limit is 1000', failed: true, record: null };
-
-function reportFor(plan: Plan) {
-  return reportOf({
-    plan,
-    result: emptyExecuteReport(),
-    dryRun: false,
-    startedAt: 0,
-    finishedAt: 1,
-    apiRequests: 0,
-    sizes: () => undefined,
-  });
-}
 
 describe('failures are not crowded out of the report', () => {
   it('a failure counted past the list still makes the run exit 1', () => {
@@ -33,7 +21,7 @@ describe('failures are not crowded out of the report', () => {
     const plan = emptyPlan();
     for (let i = 0; i < LISTED_MAX; i++) plan.skips.push(changing(i));
     plan.skipsNotListed.failed = 1;
-    const report = reportFor(plan);
+    const report = reportOfPlan(plan);
     expect(report.counts.failed).toBe(1);
     expect(report.exitCode).toBe(ExitCode.fileFailures);
   });
@@ -42,7 +30,7 @@ describe('failures are not crowded out of the report', () => {
     const plan = emptyPlan();
     for (let i = 0; i < LISTED_MAX + 500; i++) listSkip(plan, changing(i));
     listSkip(plan, tooLarge);
-    const report = reportFor(plan);
+    const report = reportOfPlan(plan);
     expect(report.exitCode).toBe(ExitCode.fileFailures);
     expect(report.counts).toMatchObject({ failed: 1, skipped: LISTED_MAX + 500 });
     expect(report.failed).toEqual([{ path: tooLarge.path, reason: tooLarge.reason }]);
@@ -53,7 +41,7 @@ describe('failures are not crowded out of the report', () => {
   it('past the list, failures are counted, and the summary says how many it does not name', () => {
     const plan = emptyPlan();
     for (let i = 0; i < LISTED_MAX + 3; i++) listSkip(plan, { ...tooLarge, path: `big/f${i}` });
-    const report = reportFor(plan);
+    const report = reportOfPlan(plan);
     expect(report.failed).toHaveLength(LISTED_MAX);
     expect(report.counts.failed).toBe(LISTED_MAX + 3);
     expect(summaryLines(report)).toContain(`  … and ${LISTED_MAX + 3 - 50} more`);
