@@ -75,7 +75,7 @@ export const MAX_NAME_GROUPS = 2;
 
 /**
  * Why an include glob's names cost too much, or undefined. Include globs are compiled with
- * extglobs off (local/filter.ts), so picomatch's only loop is a `*` (a run of them, or a `**`
+ * extglobs off (local/filter.ts; one is refused, `includeExtglob`), so picomatch's only loop is a `*` (a run of them, or a `**`
  * inside a name, is one lazy `[^/]*?`): k of them in one name backtrack ~n^(k-1) steps on a
  * name of n characters that does not match (five took 24 s on one 250-character name), and k
  * groups of alternatives ~a^k (sixteen `{a,aa,aaa}` took 1.4 s on 60); whoever writes into the
@@ -109,5 +109,16 @@ export function globTooCostly(glob: string, kind: 'rule' | 'include' = 'rule'): 
       "matching it takes time that grows as a power of the folders' depth, which whoever writes into the folder decides; split it into simpler rules"
     );
   }
-  return kind === 'include' ? includeNameCost(glob) : undefined;
+  return kind === 'include' ? (includeExtglob(glob) ?? includeNameCost(glob)) : undefined;
+}
+
+/**
+ * An include glob with an extglob (`!(…)`, `@(…)`, `+(…)`, `?(…)`, `*(…)`), refused: picomatch
+ * compiles include globs with extglobs off (their repeated groups backtrack exponentially on a
+ * name the folder's writer picks), which would read one otherwise, and silently (`!(draft).md`
+ * would become every path but `draft.md`, uploading what the glob was written to keep out).
+ */
+function includeExtglob(glob: string): string | undefined {
+  if (!/[!@+?*]\(/.test(glob.replace(/\\./g, 'x'))) return undefined;
+  return 'it has an extglob (`!(…)`, `@(…)`, `+(…)`, `?(…)`, `*(…)`), which files-sync does not take: list the names in braces (`*.{md,txt}`) or write several globs';
 }
