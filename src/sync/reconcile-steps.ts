@@ -212,10 +212,11 @@ export function finish(run: Run, thePlan: Plan, result: ExecuteReport, walk: Sor
   const seen = seenAfterRun(remoteSide.seen, ledger.getMetaJson<WorkspaceSeen>(WORKSPACE_META_KEY), result.uploaded, result.deleted);
   if (seen) ledger.setMetaJson(WORKSPACE_META_KEY, seen);
   ledger.setMeta('filter_hash', filterHash(run.filterOptions));
-  // Settled only by a run that looked at every path: a folder it could not read, or a file it
-  // skipped, holds a path that no look-alike was sought for (its copy would be sent again later).
-  const skips = thePlan.skipsListed.failed + thePlan.skipsListed.skipped + thePlan.skipsNotListed.failed + thePlan.skipsNotListed.skipped;
-  if (remoteSide.choice.mode === 'full' && thePlan.alreadyRemoteCount === 0 && !result.interrupted && walk.complete && skips === 0)
+  // A skipped new path with a look-alike counts as held (stream.ts), so a file that fails now is
+  // not sent again once it can go. (Folders the walk could not read are not looked into: their
+  // files are not held; settling waits for no folder, or a root with an unreadable `lost+found`
+  // would list the whole workspace at every run, for good.)
+  if (remoteSide.choice.mode === 'full' && thePlan.alreadyRemoteCount === 0 && !result.interrupted)
     ledger.setMeta(LOOKALIKES_SETTLED, new Date(run.now()).toISOString());
 }
 

@@ -3,19 +3,19 @@
 // it comes (decide.ts) and its upload queued at once, the deletes collected for the guard in the
 // ledger's temp tables (ledger/collected.ts). Memory holds the directories being walked, a page of
 // rows and the queue: not the tree, nor its deletes.
-import type { Failure, Ledger, ListedRow } from '../ledger/ledger.js';
-import type { ScanOptions } from '../local/entry.js';
+import type { ListedRow } from '../ledger/ledger.js';
 import { comparePaths } from '../local/order.js';
-import type { SortedWalk, WalkItem } from '../local/sorted-walk.js';
+import type { WalkItem } from '../local/sorted-walk.js';
 import { takeItem } from '../local/take.js';
 import type { LocalFile, LocalProblem } from '../local/types.js';
 import { forEachConcurrent } from '../local/walk-steps.js';
-import type { Logger } from '../log.js';
 import { decidePath, type GoneRow, type StatUpdate } from './decide.js';
-import type { Execution } from './execute.js';
-import type { Plan, PlanOptions, UploadAction } from './types.js';
+import type { UploadAction } from './types.js';
 import { listSkip } from './plan.js';
 import { append, pushListed } from '../arrays.js';
+import type { PassInput, PassResult } from './pass-types.js';
+
+export type { PassInput, PassResult } from './pass-types.js';
 
 /** Rows read from the ledger at a time. */
 const PAGE = 1000;
@@ -23,67 +23,6 @@ const PAGE = 1000;
 const STAT_BATCH = 500;
 /** Files taken (lstat, hash) at once while the walk goes on. */
 const TAKE_CONCURRENCY = 16;
-
-/** What one pass needs. */
-export interface PassInput {
-  ledger: Ledger;
-  walk: SortedWalk;
-  scan: ScanOptions;
-  options: PlanOptions;
-  /** Paths whose lost upload the remote side adopted: not uploaded again. */
-  adoptedPaths: ReadonlySet<string>;
-  failures: ReadonlyMap<string, Failure>;
-  /** Every failure row's path (`failures` may leave some out): those a complete walk does not find are dropped. */
-  failurePaths?: ReadonlySet<string> | undefined;
-  /** Whether a new path's upload is held as a likely duplicate (look-alikes); absent: never. */
-  holds?: ((path: string, size: number) => boolean) | undefined;
-  /** Files not ours the listing had, by remote name and size (ids, space-separated): a new upload's intent records them. */
-  lookalikes?: ((remoteName: string, size: number) => string | undefined) | undefined;
-  /** Rows in the ledger before the run (none: an initial sync, where no move can be). */
-  tracked: number;
-  /**
-   * Where uploads go as they are decided; null for a dry run (they are kept in `plan.uploads`) and for `status`. Only a
-   * pass with an execution writes the ledger (stat-only changes, failures): with null it writes nothing (a read-only ledger).
-   */
-  exec: Execution | null;
-  /**
-   * With `exec` null: uploads and stat-only changes are counted (`PassResult.uploads`,
-   * `plan.unchanged`), not kept in the plan, so a never-synced million-file tree holds no million
-   * actions just to be counted (`status`).
-   */
-  countOnly?: boolean;
-  /**
-   * The remote side was not read (`status`: no request): the ledger is trusted for what the
-   * workspace holds, every row's id counts as present (`listed` null), as in the daemon's path jobs.
-   */
-  ledgerTrusted?: boolean;
-  /** Receives what the pass decides besides uploads: skips, the unchanged count, held paths. */
-  plan: Plan;
-  /** Remote names whose paths a restore window needs (restore-window.ts); the paths found are kept. */
-  restoreNames?: ReadonlySet<string> | undefined;
-  logger: Logger;
-  /** Bytes already read to hash before the pass (the files of open uploads): counted in its progress. */
-  bytesHashedBefore?: number;
-  onProgress?: ((walked: number, bytesHashed: number) => void) | undefined;
-}
-
-/** What the pass leaves for the guard and the report. */
-export interface PassResult {
-  /** Ledger rows the walk did not find: collected in the ledger (`collectedSummary`), not kept here. */
-  gone: number;
-  /** Uploads decided (queued, or planned by a dry run), after the look-alike holds. */
-  uploads: number;
-  /** New paths whose content a gone row may pair with (a move's new side): uploads, and paths waiting on a failure. */
-  added: number;
-  /** Of those, the uploads (which a dry run counts as stored). */
-  addedToUpload: number;
-  /** Files and problems the walk found (an empty root blocks deletes). */
-  found: number;
-  filesHashed: number;
-  bytesHashed: number;
-  /** With `restoreNames`: the local and ledger paths carrying one of them. */
-  restorePaths: string[];
-}
 
 /** One path of the merge: the walk's item (a file or a problem) and the ledger's row. */
 interface Pair {
@@ -217,6 +156,9 @@ class Pass {
         return;
       case 'skip': {
         listSkip(input.plan, decision.skip);
+        // Skipped now (too large, failing), a new path's look-alike holds it all the same: the
+        // hold must not settle and let it be sent again once it can go.
+        if (!pair.row && local !== undefined && 'size' in local) this.#held(pair.path, local.size);
         // Waiting on its failure, a moved file's new path is not stored: its old copy waits too.
         const { record, newContent } = decision.skip;
         if (newContent !== undefined) this.#addContent(newContent);
@@ -235,13 +177,17 @@ class Pass {
     }
   }
 
+  /** Holds a new path whose copy seems to be in the workspace (a look-alike): counted and listed, not sent. */
+  #held(path: string, size: number): boolean {
+    if (!this.input.holds?.(path, size)) return false;
+    this.input.plan.alreadyRemoteCount++;
+    pushListed(this.input.plan.alreadyRemote, path);
+    return true;
+  }
+
   async #upload(upload: UploadAction, content: Buffer | undefined): Promise<void> {
     const { input } = this;
-    if (upload.reason === 'new' && input.holds?.(upload.path, upload.local.size)) {
-      input.plan.alreadyRemoteCount++;
-      pushListed(input.plan.alreadyRemote, upload.path);
-      return;
-    }
+    if (upload.reason === 'new' && this.#held(upload.path, upload.local.size)) return;
     const known = input.lookalikes?.(upload.remoteName, upload.local.size);
     if (known !== undefined) upload.knownLookalikes = known;
     if (upload.replaces === null && upload.local.sha256 !== null && this.#addContent(upload.local.sha256)) {

@@ -115,7 +115,7 @@ describe('state directories', () => {
     expect(json.alreadyRemote).toBe(0);
   });
 
-  it('a run that left a new path unexamined (a file it skipped) does not settle the hold: that file is held when it can go', async () => {
+  it('a new file skipped now (too large) whose copy is in the workspace is held too: the hold does not settle, and the file is held when it can go', async () => {
     setup('skipping-123456'); // a tag of its own length (see above)
     emu.setClockOffset(60_000);
     try {
@@ -131,7 +131,9 @@ describe('state directories', () => {
     const small = path.join(dir, 'small.json');
     fs.writeFileSync(small, JSON.stringify({ maxFileBytes: 4 }), { mode: 0o600 });
     const skipped = await runCli(['sync', '--root', root, '--config', small], envOf('second'));
-    expect(skipped.code, skipped.stdout + skipped.stderr).toBe(1);
+    expect(skipped.code, skipped.stdout + skipped.stderr).toBe(3);
+    expect(skipped.stdout + skipped.stderr).toMatch(/failed: c\.csv: too large/);
+    expect(skipped.stdout + skipped.stderr).toMatch(/1 file is not uploaded/);
     // The limit is lifted and the file touched (a recorded failure waits for the file to change):
     // c.csv's copy is in the workspace already, so it is held, not sent again.
     const later = new Date(Date.now() - 30_000);

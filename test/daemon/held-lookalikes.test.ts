@@ -43,4 +43,18 @@ describe('daemon: look-alikes held', () => {
     const status = await runCli(['status', '--config', setup.configFile], setup.env);
     expect(status.stdout).toMatch(/^state: failing: 2 files are not uploaded/m);
   });
+
+  it('a fresh daemon with a file it cannot upload (too large) settles all the same: new files go by path jobs', async () => {
+    emu = await emulator();
+    setup = daemonSetup(emu, { maxFileBytes: 1000 });
+    writeTree(setup.root, { 'a.txt': 'a', 'video.bin': 'v'.repeat(5000) });
+    const daemon = await startDaemon(setup);
+    const reconciled = () => daemon.count(/reconciled/);
+    const before = reconciled();
+    writeTree(setup.root, { 'new-1.txt': 'one', 'new-2.txt': 'two' });
+    await waitFor(() => ['new-1.txt', 'new-2.txt'].every((n) => emu!.state().files.some((f) => f.filename === n)), 'the new files', 20_000);
+    // Uploaded by their path jobs: no reconciliation asked for (before, each new file cost one, with a full listing).
+    expect(reconciled()).toBe(before);
+    expect(daemon.count(/look-alikes are held/)).toBe(0);
+  });
 });
