@@ -212,10 +212,11 @@ export function finish(run: Run, thePlan: Plan, result: ExecuteReport, walk: Sor
   const seen = seenAfterRun(remoteSide.seen, ledger.getMetaJson<WorkspaceSeen>(WORKSPACE_META_KEY), result.uploaded, result.deleted);
   if (seen) ledger.setMetaJson(WORKSPACE_META_KEY, seen);
   ledger.setMeta('filter_hash', filterHash(run.filterOptions));
-  // A skipped new path with a look-alike counts as held (stream.ts), so a file that fails now is
-  // not sent again once it can go. (Folders the walk could not read are not looked into: their
-  // files are not held; settling waits for no folder, or a root with an unreadable `lost+found`
-  // would list the whole workspace at every run, for good.)
+  // Paths the pass skipped (too large, unreadable, failing) or could not see (an unreadable
+  // folder) are not looked at: settling waits for none of them. Waiting for every one held the
+  // hold for good behind one lasting failure (an unreadable `lost+found`, a too-large file that
+  // `adopt` does not take), the whole workspace listed at every run and a reconciliation for each
+  // new file in the daemon; the price is a copy sent again if such a file was in the workspace.
   if (remoteSide.choice.mode === 'full' && thePlan.alreadyRemoteCount === 0 && !result.interrupted)
     ledger.setMeta(LOOKALIKES_SETTLED, new Date(run.now()).toISOString());
 }

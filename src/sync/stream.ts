@@ -156,9 +156,6 @@ class Pass {
         return;
       case 'skip': {
         listSkip(input.plan, decision.skip);
-        // Skipped now (too large, failing), a new path's look-alike holds it all the same: the
-        // hold must not settle and let it be sent again once it can go.
-        if (!pair.row && local !== undefined && 'size' in local) this.#held(pair.path, local.size);
         // Waiting on its failure, a moved file's new path is not stored: its old copy waits too.
         const { record, newContent } = decision.skip;
         if (newContent !== undefined) this.#addContent(newContent);

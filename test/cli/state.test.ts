@@ -115,35 +115,6 @@ describe('state directories', () => {
     expect(json.alreadyRemote).toBe(0);
   });
 
-  it('a new file skipped now (too large) whose copy is in the workspace is held too: the hold does not settle, and the file is held when it can go', async () => {
-    setup('skipping-123456'); // a tag of its own length (see above)
-    emu.setClockOffset(60_000);
-    try {
-      expect((await runCli(['sync', '--root', root], envOf('first'))).code).toBe(0);
-    } finally {
-      emu.setClockOffset(0);
-    }
-    const before = ours().length;
-    // The state is lost, and in the first run after it every file left is skipped (too large for
-    // a limit set meanwhile): nothing was held, but nothing was looked at either.
-    fs.rmSync(path.join(root, 'a.txt'));
-    fs.rmSync(path.join(root, 'docs'), { recursive: true });
-    const small = path.join(dir, 'small.json');
-    fs.writeFileSync(small, JSON.stringify({ maxFileBytes: 4 }), { mode: 0o600 });
-    const skipped = await runCli(['sync', '--root', root, '--config', small], envOf('second'));
-    expect(skipped.code, skipped.stdout + skipped.stderr).toBe(3);
-    expect(skipped.stdout + skipped.stderr).toMatch(/failed: c\.csv: too large/);
-    expect(skipped.stdout + skipped.stderr).toMatch(/1 file is not uploaded/);
-    // The limit is lifted and the file touched (a recorded failure waits for the file to change):
-    // c.csv's copy is in the workspace already, so it is held, not sent again.
-    const later = new Date(Date.now() - 30_000);
-    fs.utimesSync(path.join(root, 'c.csv'), later, later);
-    const next = await runCli(['sync', '--root', root], envOf('second'));
-    expect(next.code, next.stdout + next.stderr).toBe(3);
-    expect(next.stdout + next.stderr).toMatch(/1 file is not uploaded/);
-    expect(ours().length).toBe(before);
-  });
-
   it("once a full listing found no look-alike, another application's same-name file does not hold a new upload", async () => {
     setup('settled-7');
     const before = ours().length;
