@@ -119,6 +119,7 @@ export function globTooCostly(glob: string, kind: 'rule' | 'include' = 'rule'): 
  * would become every path but `draft.md`, uploading what the glob was written to keep out).
  */
 function includeExtglob(glob: string): string | undefined {
-  if (!/[!@+?*]\(/.test(glob.replace(/\\./g, 'x'))) return undefined;
+  // Escapes and character classes (`[!(]` is a class) are not extglobs.
+  if (!/[!@+?*]\(/.test(glob.replace(/\\./g, 'x').replace(/\[[^\]]*\]/g, 'x'))) return undefined;
   return 'it has an extglob (`!(…)`, `@(…)`, `+(…)`, `?(…)`, `*(…)`), which files-sync does not take: list the names in braces (`*.{md,txt}`) or write several globs';
 }

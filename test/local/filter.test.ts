@@ -292,7 +292,7 @@ describe('rules too costly to match (`**` before the last segment)', () => {
     for (const glob of ['!(draft).md', '*.@(md|txt)', '+(a).txt', '?(a).txt', '*(a).txt', 'docs/@(a|b)/*.md'])
       expect(globTooCostly(glob, 'include'), glob).toMatch(/extglob/);
     // Braces, plain groups, classes and a leading `!` (the whole glob negated) are not extglobs.
-    for (const glob of ['*.{md,txt}', '(a|b).txt', '[abc].md', '!*.md', 'a\\+(b).txt'])
+    for (const glob of ['*.{md,txt}', '(a|b).txt', '[abc].md', '!*.md', 'a\\+(b).txt', '[!(]*.md', '[@(]x'])
       expect(globTooCostly(glob, 'include'), glob).toBeUndefined();
   });
 
