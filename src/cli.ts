@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Command as Program, CommanderError, Option } from 'commander';
 import { COMMANDS, type CommandContext, type CommandSpec } from './commands.js';
 import { OPTIONS } from './commands/options.js';
-import { ExitCode, SyncError } from './errors.js';
+import { ExitCode, SyncError, exitCodeFor } from './errors.js';
 import { escapeText } from './escape.js';
 import { redact } from './log.js';
 import { quietOnClosedPipe } from './pipe.js';
@@ -135,7 +135,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 /** One line on stderr that names the problem, and the exit code that goes with it. */
 export function reportFatal(err: unknown): number {
   const known = err instanceof SyncError;
-  const code = known ? err.exitCode : ExitCode.usage;
+  const code = exitCodeFor(err);
   const message = known ? err.message : `unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
   process.stderr.write(`files-sync: ${escapeText(redact(message))}\n`);
   return code;

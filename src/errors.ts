@@ -15,6 +15,11 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/** The exit code a command ends with when `err` stops it: its own, or 2 for an error not raised on purpose. */
+export function exitCodeFor(err: unknown): ExitCode {
+  return err instanceof SyncError ? err.exitCode : ExitCode.usage;
+}
+
 /** Base class: every error files-sync raises on purpose says what the user can do about it. */
 export class SyncError extends Error {
   override name = 'SyncError';

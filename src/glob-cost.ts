@@ -75,16 +75,16 @@ export const MAX_NAME_GROUPS = 2;
 
 /**
  * Why an include glob's names cost too much, or undefined. Include globs are compiled with
- * extglobs off (local/filter.ts; one is refused, `includeExtglob`), so picomatch's only loop is a `*` (a run of them, or a `**`
- * inside a name, is one lazy `[^/]*?`): k of them in one name backtrack ~n^(k-1) steps on a
+ * extglobs off (local/filter.ts; one is refused, `includeExtglob`), so picomatch's only loop is
+ * a `*` (a run of them, or a `**` inside a name, is one lazy `[^/]*?`): k of them in one name backtrack ~n^(k-1) steps on a
  * name of n characters that does not match (five took 24 s on one 250-character name), and k
  * groups of alternatives ~a^k (sixteen `{a,aa,aaa}` took 1.4 s on 60); whoever writes into the
- * folder picks the names. An escaped character counts as itself. (gitignore rules go through
+ * folder picks the names. Escapes and character classes count as one character. (gitignore rules go through
  * `ignore`, whose `*` runs match in linear time.)
  */
 function includeNameCost(glob: string): string | undefined {
   const lengthOf = "matching it takes time that grows as a power of a name's length, which whoever writes into the folder decides";
-  for (const name of glob.replace(/\\./g, 'x').split('/')) {
+  for (const name of withoutLiterals(glob).split('/')) {
     if (name === '**') continue; // the depth's cost: includeWeight
     const stars = name.match(/\*+/g)?.length ?? 0;
     if (stars > MAX_NAME_STARS)
@@ -119,7 +119,11 @@ export function globTooCostly(glob: string, kind: 'rule' | 'include' = 'rule'): 
  * would become every path but `draft.md`, uploading what the glob was written to keep out).
  */
 function includeExtglob(glob: string): string | undefined {
-  // Escapes and character classes (`[!(]` is a class) are not extglobs.
-  if (!/[!@+?*]\(/.test(glob.replace(/\\./g, 'x').replace(/\[[^\]]*\]/g, 'x'))) return undefined;
+  if (!/[!@+?*]\(/.test(withoutLiterals(glob))) return undefined;
   return 'it has an extglob (`!(…)`, `@(…)`, `+(…)`, `?(…)`, `*(…)`), which files-sync does not take: list the names in braces (`*.{md,txt}`) or write several globs';
+}
+
+/** `glob` with each escape (`\*`) and character class (`[!(]`) made one plain character: neither is a `*`, a group or an extglob. */
+function withoutLiterals(glob: string): string {
+  return glob.replace(/\\./g, 'x').replace(/\[[^\]]*\]/g, 'x');
 }

@@ -4,7 +4,7 @@
 // scan and the verdict run in temp tables (sync/adopt-scan.ts), only the files taken are read
 // (sync/adopt-take.ts): memory does not grow with the tree.
 import { loadApiKey, loadConfig } from '../config.js';
-import { ExitCode, GuardError, SyncError, errorMessage } from '../errors.js';
+import { ExitCode, GuardError, errorMessage, exitCodeFor } from '../errors.js';
 import { AdoptTables } from '../ledger/adopt-tables.js';
 import { Ledger } from '../ledger/ledger.js';
 import { buildFilter } from '../local/filter.js';
@@ -49,7 +49,7 @@ export const adopt: Command = async (context) => {
     if (distrust !== null && !dryRun) throw new GuardError(`${distrust}: nothing adopted`);
     if (distrust !== null) write(`${distrust}: files-sync adopt would adopt nothing until then`);
     const code = await runAdopt({ config, ledger, remote: client, logger, dryRun, view }).catch((err: unknown) => {
-      if (!dryRun) recordRun(ledger, 'adopt', err instanceof SyncError ? err.exitCode : ExitCode.usage, errorMessage(err));
+      if (!dryRun) recordRun(ledger, 'adopt', exitCodeFor(err), errorMessage(err));
       throw err;
     });
     // `status` tells the held uploads this run settled, and names it.

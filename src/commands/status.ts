@@ -117,7 +117,8 @@ function afterAdopt(
     last.held === null &&
     last.deletesBlocked === null;
   if (!settled) return { last, run };
-  const rest = last.failed.length > 0 ? ExitCode.fileFailures : ExitCode.ok;
+  const failed = (last.counts?.failed ?? last.failed.length) + (last.counts?.deletesFailed ?? 0);
+  const rest = failed > 0 ? ExitCode.fileFailures : ExitCode.ok;
   return {
     last: { ...last, alreadyRemote: [], alreadyRemoteCount: 0, exitCode: rest },
     run: run !== null && run.exitCode === ExitCode.guard ? { ...run, exitCode: rest } : run,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { loadApiKey, loadConfig, type Config } from '../config.js';
 import { readLock } from '../lock.js';
 import { isInterruption } from '../failure.js';
-import { ExitCode, SyncError, errorMessage, isLedgerFault } from '../errors.js';
+import { ExitCode, SyncError, errorMessage, exitCodeFor, isLedgerFault } from '../errors.js';
 import { redact, type Logger } from '../log.js';
 import { ProgressView } from '../sync/report.js';
 import { reconcile } from '../sync/reconcile.js';
@@ -29,8 +29,7 @@ export const sync: Command = async (context) => {
     return await syncOnce(context, out);
   } catch (err) {
     // Once the report is out (a ledger fault recording the run may follow it), it is the document.
-    if (context.json && !out.printed)
-      writeJson({ exitCode: err instanceof SyncError ? err.exitCode : ExitCode.usage, error: redact(errorMessage(err)) });
+    if (context.json && !out.printed) writeJson({ exitCode: exitCodeFor(err), error: redact(errorMessage(err)) });
     throw err;
   }
 };
@@ -80,7 +79,7 @@ async function syncOnce(context: CommandContext, out: { printed: boolean }): Pro
     // Ended by the stop itself (before the pass: a pass the stop ends reports what it did). Any other
     // error (a full storage, a refused key, a ledger fault...) is the run's outcome, stop or not.
     const interrupted = stop.soft.aborted && isInterruption(err) && !isLedgerFault(err);
-    const code = interrupted ? ExitCode.interrupted : err instanceof SyncError ? err.exitCode : ExitCode.usage;
+    const code = interrupted ? ExitCode.interrupted : exitCodeFor(err);
     if (!context.dryRun) recordRun(ledger, 'sync', code, interrupted ? 'interrupted' : errorMessage(err));
     if (!interrupted) throw err;
     const { upload, delete: deletes } = client.stats.byKind;

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { ConfigError, ExitCode, SyncError, errorMessage } from '../errors.js';
+import { ConfigError, ExitCode, errorMessage, exitCodeFor } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Progress } from '../sync/types.js';
 import type { SyncReport } from '../sync/reconcile.js';
@@ -201,7 +201,7 @@ function serve(socket: net.Socket, handlers: ControlHandlers, logger: Logger): v
           send({ report });
           socket.end();
         },
-        (err: unknown) => fail(errorMessage(err), err instanceof SyncError ? err.exitCode : ExitCode.usage),
+        (err: unknown) => fail(errorMessage(err), exitCodeFor(err)),
       );
   });
 }

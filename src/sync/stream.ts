@@ -86,7 +86,7 @@ class Pass {
   async *pairs(): AsyncGenerator<Pair> {
     for await (const item of this.input.walk) {
       if (item.kind === 'skipped') {
-        if (!pushListed(this.input.plan.walkSkipped, { path: item.path, reason: item.reason })) this.input.plan.skipsNotListed.skipped++;
+        this.#walkSkipped(item.path, item.reason);
         continue;
       }
       const path = item.kind === 'file' ? item.path : item.problem.path;
@@ -138,8 +138,7 @@ class Pass {
           this.result.bytesHashed += taken.hashedBytes;
         }
       } else if (taken.kind === 'problem') local = taken.problem;
-      else if (taken.kind === 'skipped' && !pushListed(input.plan.walkSkipped, { path: pair.path, reason: taken.reason }))
-        input.plan.skipsNotListed.skipped++;
+      else if (taken.kind === 'skipped') this.#walkSkipped(pair.path, taken.reason);
     }
     this.#progress();
     const listed = pair.row && !input.ledgerTrusted ? pair.row.listed : null;
@@ -174,17 +173,18 @@ class Pass {
     }
   }
 
-  /** Holds a new path whose copy seems to be in the workspace (a look-alike): counted and listed, not sent. */
-  #held(path: string, size: number): boolean {
-    if (!this.input.holds?.(path, size)) return false;
-    this.input.plan.alreadyRemoteCount++;
-    pushListed(this.input.plan.alreadyRemote, path);
-    return true;
+  /** A path the walk skipped on purpose (a link, a FIFO...): listed up to LISTED_MAX, counted past it. */
+  #walkSkipped(path: string, reason: string): void {
+    if (!pushListed(this.input.plan.walkSkipped, { path, reason })) this.input.plan.skipsNotListed.skipped++;
   }
 
   async #upload(upload: UploadAction, content: Buffer | undefined): Promise<void> {
     const { input } = this;
-    if (upload.reason === 'new' && this.#held(upload.path, upload.local.size)) return;
+    if (upload.reason === 'new' && input.holds?.(upload.path, upload.local.size)) {
+      input.plan.alreadyRemoteCount++;
+      pushListed(input.plan.alreadyRemote, upload.path);
+      return;
+    }
     const known = input.lookalikes?.(upload.remoteName, upload.local.size);
     if (known !== undefined) upload.knownLookalikes = known;
     if (upload.replaces === null && upload.local.sha256 !== null && this.#addContent(upload.local.sha256)) {
